@@ -1,0 +1,337 @@
+//! The server's one configuration struct, and how it is assembled:
+//! built-in defaults, then a TOML file (`--config`), then environment
+//! variables and command-line flags (a flag beats its variable).
+//!
+//! Every limit the server enforces is a field here with a sane default.
+//! This module must not start anything; it only describes.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::core::HubConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; `0.0.0.0` (all interfaces) by default.
+    pub bind: IpAddr,
+    /// The name the server gives itself in IRC (the source of numerics).
+    pub server_name: String,
+    pub listeners: Listeners,
+    pub limits: Limits,
+    pub hub: HubConfig,
+    /// Message of the day, shown to IRC clients after registration.
+    pub motd: Option<String>,
+}
+
+/// Which protocols listen, and on which TCP port (0: any free port).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listeners {
+    /// Plain line protocol for netcat and telnet.
+    pub line: bool,
+    pub line_port: u16,
+    /// IRC (RFC 1459/2812).
+    pub irc: bool,
+    pub irc_port: u16,
+    /// Tutorial dialect: 10-byte length headers. Off by default.
+    pub lenheader: bool,
+    pub lenheader_port: u16,
+    /// Tutorial dialect: `NICK` handshake. Off by default.
+    pub nick: bool,
+    pub nick_port: u16,
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Listeners {
+            line: true,
+            line_port: 5000,
+            irc: true,
+            irc_port: 6667,
+            // The ports the tutorials' client programs have written into them.
+            lenheader: false,
+            lenheader_port: 1234,
+            nick: false,
+            nick_port: 55555,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest line accepted on the line protocol and the NICK dialect, in
+    /// bytes. Longer lines are refused whole with an error.
+    pub max_line_bytes: usize,
+    /// Longest IRC line, in bytes, without tags (RFC 1459: 512 with CR LF).
+    pub irc_line_bytes: usize,
+    /// Longest field a length-header client may announce, in bytes.
+    pub lenheader_max_field: usize,
+    /// Sustained commands per second per connection; 0 turns flood control off.
+    pub flood_rate: f64,
+    /// Commands a connection may send in a burst before it is slowed down.
+    pub flood_burst: u32,
+    /// Connections the server holds at once; 0 means no limit.
+    pub max_connections: usize,
+    /// Connections from one IP address at once; 0 means no limit.
+    pub max_connections_per_ip: usize,
+    /// Seconds a new connection has to choose a nickname.
+    pub registration_timeout_secs: u64,
+    /// Events queued for one connection before it counts as a slow consumer
+    /// and is disconnected.
+    pub send_queue: usize,
+    /// Seconds a writer may be stuck on a client that does not read before
+    /// the client is disconnected, even if its queue is not yet full.
+    pub write_timeout_secs: u64,
+    /// Seconds to let connections flush on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_bytes: 4096,
+            irc_line_bytes: 512,
+            lenheader_max_field: 65536,
+            flood_rate: 5.0,
+            flood_burst: 20,
+            max_connections: 10_000,
+            max_connections_per_ip: 64,
+            registration_timeout_secs: 60,
+            send_queue: 1024,
+            write_timeout_secs: 60,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+impl Limits {
+    pub fn registration_timeout(&self) -> Duration {
+        Duration::from_secs(self.registration_timeout_secs)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::from([0, 0, 0, 0]),
+            server_name: "chatroom".to_string(),
+            listeners: Listeners::default(),
+            limits: Limits::default(),
+            hub: HubConfig::default(),
+            motd: None,
+        }
+    }
+}
+
+/// Flags (and their environment variables) of `chatroom serve`. Every one is
+/// optional: unset means "keep what the file or the defaults say".
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "CHATROOM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (all interfaces by default).
+    #[arg(long, env = "CHATROOM_BIND")]
+    pub bind: Option<IpAddr>,
+    #[arg(long, env = "CHATROOM_SERVER_NAME")]
+    pub server_name: Option<String>,
+    /// Port of the line protocol (netcat/telnet); 0 picks a free port.
+    #[arg(long, env = "CHATROOM_LINE_PORT")]
+    pub line_port: Option<u16>,
+    /// Port of the IRC listener; 0 picks a free port.
+    #[arg(long, env = "CHATROOM_IRC_PORT")]
+    pub irc_port: Option<u16>,
+    /// Turn off the line-protocol listener.
+    #[arg(long, env = "CHATROOM_NO_LINE")]
+    pub no_line: bool,
+    /// Turn off the IRC listener.
+    #[arg(long, env = "CHATROOM_NO_IRC")]
+    pub no_irc: bool,
+    /// Enable the length-header tutorial dialect (port 1234 unless --lenheader-port).
+    #[arg(long, env = "CHATROOM_LENHEADER")]
+    pub lenheader: bool,
+    #[arg(long, env = "CHATROOM_LENHEADER_PORT")]
+    pub lenheader_port: Option<u16>,
+    /// Enable the NICK-handshake tutorial dialect (port 55555 unless --nick-port).
+    #[arg(long, env = "CHATROOM_NICK_DIALECT")]
+    pub nick_dialect: bool,
+    #[arg(long, env = "CHATROOM_NICK_PORT")]
+    pub nick_port: Option<u16>,
+    /// Commands per second per connection before flood control slows it (0: off).
+    #[arg(long, env = "CHATROOM_FLOOD_RATE")]
+    pub flood_rate: Option<f64>,
+    #[arg(long, env = "CHATROOM_FLOOD_BURST")]
+    pub flood_burst: Option<u32>,
+    /// Connections at once (0: no limit).
+    #[arg(long, env = "CHATROOM_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections from one address at once (0: no limit).
+    #[arg(long, env = "CHATROOM_MAX_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Longest line on the line protocol, in bytes.
+    #[arg(long, env = "CHATROOM_MAX_LINE_BYTES")]
+    pub max_line_bytes: Option<usize>,
+    /// Seconds a new connection has to pick a nickname.
+    #[arg(long, env = "CHATROOM_REGISTRATION_TIMEOUT")]
+    pub registration_timeout: Option<u64>,
+    /// Events queued per connection before it is cut off as a slow consumer.
+    #[arg(long, env = "CHATROOM_SEND_QUEUE")]
+    pub send_queue: Option<usize>,
+    /// Seconds a write may stay blocked on a client before it is cut off.
+    #[arg(long, env = "CHATROOM_WRITE_TIMEOUT")]
+    pub write_timeout: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid configuration: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file; absent keys keep their defaults, unknown keys are errors.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Defaults, then the file named by `--config`, then flags/environment.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let mut cfg = match &args.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        cfg.apply(args);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply(&mut self, a: &ServeArgs) {
+        fn set<T: Clone>(slot: &mut T, v: &Option<T>) {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        }
+        set(&mut self.bind, &a.bind);
+        set(&mut self.server_name, &a.server_name);
+        let l = &mut self.listeners;
+        set(&mut l.line_port, &a.line_port);
+        set(&mut l.irc_port, &a.irc_port);
+        set(&mut l.lenheader_port, &a.lenheader_port);
+        set(&mut l.nick_port, &a.nick_port);
+        l.line &= !a.no_line;
+        l.irc &= !a.no_irc;
+        l.lenheader |= a.lenheader;
+        l.nick |= a.nick_dialect;
+        let m = &mut self.limits;
+        set(&mut m.flood_rate, &a.flood_rate);
+        set(&mut m.flood_burst, &a.flood_burst);
+        set(&mut m.max_connections, &a.max_connections);
+        set(&mut m.max_connections_per_ip, &a.max_connections_per_ip);
+        set(&mut m.max_line_bytes, &a.max_line_bytes);
+        set(&mut m.registration_timeout_secs, &a.registration_timeout);
+        set(&mut m.send_queue, &a.send_queue);
+        set(&mut m.write_timeout_secs, &a.write_timeout);
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |s: &str| Err(ConfigError::Invalid(s.to_string()));
+        let l = &self.limits;
+        if !(l.flood_rate >= 0.0 && l.flood_rate.is_finite()) {
+            return bad("limits.flood_rate must be a number >= 0");
+        }
+        if l.send_queue == 0 {
+            return bad("limits.send_queue must be at least 1");
+        }
+        if l.max_line_bytes < 16 || l.irc_line_bytes < 16 {
+            return bad("line limits must be at least 16 bytes");
+        }
+        if self.hub.nick_len == 0 || self.hub.text_len == 0 {
+            return bad("hub.nick_len and hub.text_len must be at least 1");
+        }
+        if self.server_name.is_empty() || self.server_name.contains([' ', ':', '\r', '\n']) {
+            return bad("server_name must be one word");
+        }
+        let ls = &self.listeners;
+        if !(ls.line || ls.irc || ls.lenheader || ls.nick) {
+            return bad("every listener is turned off");
+        }
+        for room in &self.hub.default_rooms {
+            if let Err(e) = crate::core::names::validate_room(room, self.hub.room_len) {
+                return Err(ConfigError::Invalid(format!("default room {room}: {e}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "server_name = \"lan\"\n[listeners]\nline_port = 7000\nnick = true\n[limits]\nflood_rate = 0.0\n[hub]\ndefault_rooms = [\"#main\"]\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            line_port: Some(7001),
+            no_irc: true,
+            ..ServeArgs::default()
+        };
+        let cfg = Config::load(&args).expect("loads");
+        assert_eq!(cfg.server_name, "lan");
+        assert_eq!(cfg.listeners.line_port, 7001);
+        assert!(cfg.listeners.nick);
+        assert!(!cfg.listeners.irc);
+        assert_eq!(cfg.limits.flood_rate, 0.0);
+        assert_eq!(cfg.hub.default_rooms, vec!["#main"]);
+        assert_eq!(cfg.limits.send_queue, Limits::default().send_queue);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "bogus = 1\n").expect("write");
+        let err = Config::from_file(&path).expect_err("unknown key");
+        assert!(err.to_string().contains("bogus"), "{err}");
+        std::fs::write(&path, "[hub]\ndefault_rooms = [\"nohash\"]\n").expect("write");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&args).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,73 @@
+//! What a connected person can ask the hub to do.
+//!
+//! Edges turn their protocol's input into these; the hub decides the outcome.
+//! Nothing here is tied to a wire format: a `Say` from netcat and a PRIVMSG
+//! from irssi are the same command.
+
+/// The hub's name for one connection. Assigned by the runtime, never reused.
+pub type ConnId = u64;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SayTarget {
+    /// The room the sender last joined or switched to (line protocol, tutorial dialects).
+    Focus,
+    /// A room by name (`#name`).
+    Room(String),
+    /// A person by nickname (a private message).
+    Nick(String),
+}
+
+/// The flavour of a message, so each edge can render it the way its users expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsgKind {
+    /// An ordinary message (IRC PRIVMSG).
+    Say,
+    /// `/me waves` (IRC CTCP ACTION).
+    Action,
+    /// A notice: never answered automatically (IRC NOTICE).
+    Notice,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Become a named member. `user` and `realname` are IRC's USER fields
+    /// (edges without them pass the nickname); `host` is the peer address.
+    Register {
+        nick: String,
+        user: String,
+        realname: String,
+        host: String,
+    },
+    /// Change nickname.
+    Nick(String),
+    /// Join a room, creating it if it does not exist; joining a room one is
+    /// already in just moves the focus there.
+    Join(String),
+    Part {
+        room: String,
+        reason: Option<String>,
+    },
+    Say {
+        target: SayTarget,
+        kind: MsgKind,
+        text: String,
+    },
+    /// `None` asks for the current topic; `Some("")` clears it.
+    Topic {
+        room: String,
+        topic: Option<String>,
+    },
+    /// The list of rooms with member counts and topics.
+    ListRooms,
+    /// Who is in a room (or, given a nickname, who that is).
+    Who(String),
+    /// The member list of a room, in NAMES form.
+    Names(String),
+    /// Details about one person.
+    Whois(String),
+    /// `Some(message)` marks the sender away; `None` marks them back.
+    Away(Option<String>),
+    /// Leave the server; the hub tells everyone who shares a room.
+    Quit(Option<String>),
+}

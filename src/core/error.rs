@@ -1,0 +1,34 @@
+//! Why the hub refused a command. Each variant maps to one IRC numeric and
+//! one plain-language sentence; edges pick whichever their users read.
+
+use thiserror::Error;
+
+use super::names::Name;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HubError {
+    #[error("you must choose a nickname first")]
+    NotRegistered,
+    #[error("you already have a nickname")]
+    AlreadyRegistered,
+    #[error("the nickname {0} is taken")]
+    NickInUse(Name),
+    #[error("{nick} is not a valid nickname: {reason}")]
+    ErroneousNick { nick: Name, reason: &'static str },
+    #[error("{name} is not a valid room name: {reason}")]
+    BadRoomName { name: Name, reason: &'static str },
+    #[error("nobody is called {0}")]
+    NoSuchNick(Name),
+    #[error("there is no room {0}")]
+    NoSuchRoom(Name),
+    #[error("you are not in {0}")]
+    NotInRoom(Name),
+    #[error("you are not in any room: /join one first")]
+    NoFocus,
+    #[error("you cannot send to {0}: join it first")]
+    CannotSendToRoom(Name),
+    #[error("there is nothing to send")]
+    NoText,
+    #[error("you are in too many rooms already (at most {0})")]
+    TooManyRooms(usize),
+}

@@ -1,0 +1,177 @@
+//! What the hub tells connections, and the shared envelope it travels in.
+//!
+//! One event is built once and shared (`Arc`) by every recipient. Edges render
+//! it to bytes; `RenderCache` lets the first recipient of each protocol
+//! variant encode it and every later recipient reuse those bytes, so a message
+//! to a room of a thousand is formatted once per protocol, not a thousand times.
+
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::command::MsgKind;
+use super::error::HubError;
+use super::names::Name;
+
+/// Who someone is, as shown to others. Replaced (not mutated) on nick change,
+/// so an event keeps the identity its sender had when it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub nick: Name,
+    pub user: Name,
+    pub realname: Name,
+    pub host: Name,
+}
+
+/// Where a delivered message was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MsgTarget {
+    Room(Name),
+    /// A private message; the name is the recipient's nickname.
+    Nick(Name),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub text: Name,
+    pub setter: Name,
+    pub time: SystemTime,
+}
+
+/// One line of a member list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub user: Arc<UserInfo>,
+    /// Room operator (the first person in a room).
+    pub op: bool,
+    pub away: Option<Name>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    pub name: Name,
+    pub members: usize,
+    pub topic: Option<Name>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Registration succeeded; `nick` is the name now held.
+    Welcome { nick: Name, user: Arc<UserInfo> },
+    /// Someone (possibly the recipient) joined `room`.
+    Joined { room: Name, who: Arc<UserInfo> },
+    /// Someone (possibly the recipient) left `room`.
+    Parted {
+        room: Name,
+        who: Arc<UserInfo>,
+        reason: Option<Name>,
+    },
+    /// Someone who shared a room with the recipient left the server.
+    Quit { who: Arc<UserInfo>, reason: Name },
+    /// Someone (possibly the recipient) changed nickname; `who` has the new one.
+    NickChanged { old: Name, who: Arc<UserInfo> },
+    /// A message to a room or a person. The sender receives it too; edges
+    /// decide whether their users want their own messages echoed.
+    Message {
+        id: u64,
+        time: SystemTime,
+        from: Arc<UserInfo>,
+        to: MsgTarget,
+        kind: MsgKind,
+        text: Name,
+    },
+    /// The topic of `room` changed (sent to every member).
+    TopicChanged {
+        room: Name,
+        topic: Option<Topic>,
+        by: Arc<UserInfo>,
+    },
+    /// The current topic of `room` (on join, or when asked).
+    TopicIs { room: Name, topic: Option<Topic> },
+    /// The member list of `room` (on join, or when asked).
+    Names { room: Name, members: Vec<MemberInfo> },
+    RoomList { rooms: Vec<RoomInfo> },
+    /// Answer to `Who`: `mask` is what was asked (a room or a nickname).
+    WhoReply { mask: Name, members: Vec<MemberInfo> },
+    WhoisReply {
+        user: Arc<UserInfo>,
+        rooms: Vec<Name>,
+        away: Option<Name>,
+        idle_secs: u64,
+        signon: SystemTime,
+    },
+    /// The room the recipient's plain-text lines now go to (`None`: no room).
+    Focus { room: Option<Name> },
+    /// The recipient's own away state changed.
+    AwayChanged { away: bool },
+    /// The recipient messaged someone who is away.
+    IsAway { nick: Name, message: Name },
+    /// A notice from the server itself (flood warnings, shutdown, ...).
+    ServerNotice { text: Name },
+    /// The recipient's command was refused.
+    Error(HubError),
+    /// The recipient's connection is closing; the writer flushes and closes.
+    Closing { reason: Name },
+    /// Bytes an edge queues for its own connection, so that they stay in
+    /// order with the hub's replies. Only ever delivered to the edge that
+    /// produced them.
+    Raw(Bytes),
+}
+
+/// Number of distinct encodings an event can be cached under.
+pub const RENDER_SLOTS: usize = 6;
+
+/// An event plus the bytes each protocol variant rendered it to.
+#[derive(Debug)]
+pub struct Envelope {
+    pub event: Event,
+    cache: [OnceLock<Bytes>; RENDER_SLOTS],
+}
+
+/// What the hub hands to each recipient: cheap to clone, never copied.
+pub type Shared = Arc<Envelope>;
+
+impl Envelope {
+    pub fn new(event: Event) -> Shared {
+        Arc::new(Envelope {
+            event,
+            cache: Default::default(),
+        })
+    }
+
+    /// The bytes for `slot`, rendering them with `render` the first time.
+    /// A slot identifies one protocol variant (see each edge's slot constants);
+    /// two renderings with the same slot must produce the same bytes.
+    pub fn rendered(&self, slot: usize, render: impl FnOnce(&Event) -> Bytes) -> Bytes {
+        match self.cache.get(slot) {
+            Some(cell) => cell.get_or_init(|| render(&self.event)).clone(),
+            None => render(&self.event),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_cache_renders_once_per_slot() {
+        let env = Envelope::new(Event::ServerNotice { text: "hi".into() });
+        let mut calls = 0;
+        let a = env.rendered(1, |_| {
+            calls += 1;
+            Bytes::from_static(b"x")
+        });
+        let b = env.rendered(1, |_| {
+            calls += 1;
+            Bytes::from_static(b"y")
+        });
+        assert_eq!(a, b);
+        assert_eq!(calls, 1);
+        let c = env.rendered(2, |_| Bytes::from_static(b"z"));
+        assert_eq!(c, Bytes::from_static(b"z"));
+        let d = env.rendered(99, |_| Bytes::from_static(b"w"));
+        assert_eq!(d, Bytes::from_static(b"w"));
+    }
+}

@@ -1,0 +1,18 @@
+//! The core: rooms, members, nicknames, topics, private messages and the
+//! rules of delivery, decided once for every protocol.
+//!
+//! Inputs are [`Command`]s, outputs are [`Event`]s handed to an [`Outbox`].
+//! The core must not touch sockets, bytes on the wire, clocks beyond
+//! timestamps, or any protocol's syntax; everything here is tested without a
+//! network (see `hub/tests.rs`).
+
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod hub;
+pub mod names;
+
+pub use command::{Command, ConnId, MsgKind, SayTarget};
+pub use error::HubError;
+pub use event::{Envelope, Event, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo};
+pub use hub::{Hub, HubConfig, Outbox};

@@ -1,0 +1,206 @@
+//! Newline framing shared by the text protocols (line, IRC): splits a byte
+//! stream into lines ending in LF (a CR before it is dropped) with a hard
+//! length limit. A line over the limit is reported once and its bytes are
+//! discarded up to the next LF, so an oversized line can never be split into
+//! two commands.
+//!
+//! Pure codec: no sockets, no protocol meaning.
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::Decoder;
+
+/// One framed item.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete line, without CR LF. Raw bytes: decoding text (and
+    /// replacing invalid UTF-8) is the edge's call.
+    Line(BytesMut),
+    /// A line longer than the limit arrived; it was dropped whole.
+    TooLong,
+}
+
+#[derive(Debug)]
+pub struct LineCodec {
+    max: usize,
+    /// Inside an oversized line: drop bytes until the next LF.
+    discarding: bool,
+    /// How far the buffer has been searched for LF already.
+    scanned: usize,
+}
+
+impl LineCodec {
+    /// `max` is the longest line accepted, in bytes, not counting CR LF.
+    pub fn new(max: usize) -> LineCodec {
+        LineCodec {
+            max,
+            discarding: false,
+            scanned: 0,
+        }
+    }
+}
+
+impl Decoder for LineCodec {
+    type Item = Frame;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Self::Error> {
+        loop {
+            let found = buf[self.scanned..].iter().position(|&b| b == b'\n');
+            match (found, self.discarding) {
+                (Some(i), true) => {
+                    buf.advance(self.scanned + i + 1);
+                    self.scanned = 0;
+                    self.discarding = false;
+                    // The oversized line was reported when it crossed the limit.
+                }
+                (Some(i), false) => {
+                    let end = self.scanned + i;
+                    self.scanned = 0;
+                    let mut line = buf.split_to(end + 1);
+                    line.truncate(end);
+                    if line.last() == Some(&b'\r') {
+                        line.truncate(end - 1);
+                    }
+                    if line.len() > self.max {
+                        return Ok(Some(Frame::TooLong));
+                    }
+                    return Ok(Some(Frame::Line(line)));
+                }
+                (None, true) => {
+                    buf.clear();
+                    self.scanned = 0;
+                    return Ok(None);
+                }
+                (None, false) => {
+                    // +1 leaves room for the CR of a CR LF that has not ended yet.
+                    if buf.len() > self.max + 1 {
+                        buf.clear();
+                        self.scanned = 0;
+                        self.discarding = true;
+                        return Ok(Some(Frame::TooLong));
+                    }
+                    self.scanned = buf.len();
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Self::Error> {
+        // A last line without LF is still a line (netcat -N, `printf`), but
+        // never the tail of a discarded oversized one.
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None if self.discarding || buf.is_empty() => {
+                buf.clear();
+                Ok(None)
+            }
+            None => {
+                let mut line = buf.split();
+                if line.last() == Some(&b'\r') {
+                    line.truncate(line.len() - 1);
+                }
+                self.scanned = 0;
+                Ok(Some(Frame::Line(line)))
+            }
+        }
+    }
+}
+
+/// Decodes bytes as UTF-8, replacing invalid sequences with U+FFFD rather
+/// than dropping the line, and falling back to Latin-1 never (a guess would
+/// be wrong as often as right).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Splits `text` into pieces of at most `max` bytes on character
+/// boundaries (preferring the last space), so that long input becomes
+/// several messages instead of being cut.
+pub fn split_text(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let mut end = max;
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if let Some(space) = rest[..end].rfind(' ').filter(|&i| i > max / 2) {
+            end = space;
+        }
+        if end == 0 {
+            break;
+        }
+        out.push(&rest[..end]);
+        rest = rest[end..].strip_prefix(' ').unwrap_or(&rest[end..]);
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(codec: &mut LineCodec, input: &[u8]) -> Vec<Frame> {
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(f) = codec.decode(&mut buf).expect("decodes") {
+            out.push(f);
+        }
+        out
+    }
+
+    fn line(s: &str) -> Frame {
+        Frame::Line(BytesMut::from(s.as_bytes()))
+    }
+
+    #[test]
+    fn lf_and_crlf() {
+        let mut c = LineCodec::new(100);
+        assert_eq!(
+            decode_all(&mut c, b"a\nb\r\n\r\nc"),
+            vec![line("a"), line("b"), line("")]
+        );
+    }
+
+    #[test]
+    fn oversized_line_is_dropped_whole() {
+        let mut c = LineCodec::new(5);
+        let mut buf = BytesMut::from(&b"123456789"[..]);
+        assert_eq!(c.decode(&mut buf).expect("ok"), Some(Frame::TooLong));
+        assert_eq!(c.decode(&mut buf).expect("ok"), None);
+        buf.extend_from_slice(b"PRIVMSG #x :injected\nok\n");
+        assert_eq!(c.decode(&mut buf).expect("ok"), Some(line("ok")));
+        // A long line that arrives whole is also refused.
+        assert_eq!(decode_all(&mut c, b"1234567\nab\n"), vec![Frame::TooLong, line("ab")]);
+        // Exactly max bytes with CR LF passes.
+        assert_eq!(decode_all(&mut c, b"12345\r\n"), vec![line("12345")]);
+    }
+
+    #[test]
+    fn eof_line_without_newline() {
+        let mut c = LineCodec::new(10);
+        let mut buf = BytesMut::from(&b"tail"[..]);
+        assert_eq!(c.decode(&mut buf).expect("ok"), None);
+        assert_eq!(c.decode_eof(&mut buf).expect("ok"), Some(line("tail")));
+    }
+
+    #[test]
+    fn lossy_text() {
+        assert_eq!(text(b"caf\xc3\xa9 \xff!"), "café \u{fffd}!");
+    }
+
+    #[test]
+    fn splitting() {
+        assert_eq!(split_text("hello", 10), vec!["hello"]);
+        assert_eq!(split_text("", 10), vec![""]);
+        assert_eq!(split_text("aaaa bbbb cccc", 10), vec!["aaaa bbbb", "cccc"]);
+        let s = "é".repeat(10);
+        let parts = split_text(&s, 5);
+        assert!(parts.iter().all(|p| p.len() <= 5));
+        assert_eq!(parts.concat(), s);
+    }
+}

@@ -1,0 +1,429 @@
+//! The line protocol, for netcat and telnet: one line in, one message out.
+//!
+//! On connect the server asks for a nickname (and asks again while the name
+//! is taken or invalid). Then every line is a message to the current room,
+//! and lines starting with `/` are commands (`/help` lists them; `//text`
+//! sends text that starts with a slash). Output is for people to read:
+//! `12:01 <alice> hi`, `12:01 * bob joined #lobby`.
+//!
+//! Must not decide anything the hub decides; it parses and renders only.
+
+use std::time::SystemTime;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio_util::codec::FramedRead;
+
+use crate::config::Config;
+use crate::core::names::{normalize_room, same};
+use crate::core::{Command, Event, HubError, MemberInfo, MsgKind, MsgTarget, SayTarget, Shared};
+use crate::runtime::{Ctx, HubGone, Renderer};
+
+use super::framing::{Frame, LineCodec, split_text, text};
+
+pub const HELP: &str = "\
+Commands:
+  /nick NAME            change your nickname
+  /join ROOM            join a room (or switch to one you are in)
+  /part [ROOM] [reason] leave a room (the current one by default)
+  /rooms                list rooms with member counts
+  /who [ROOM]           who is in a room
+  /msg NICK TEXT        private message
+  /me TEXT              action (* you TEXT)
+  /topic [TEXT]         show or set the current room's topic
+  /away [MESSAGE]       mark yourself away (no message: back)
+  /whois NICK           about someone
+  /quit [REASON]        leave
+  /help                 this list
+Anything else you type goes to the current room. Start a line with // to send text that begins with /.
+";
+
+pub fn renderer(_cfg: &Config) -> LineRenderer {
+    LineRenderer::default()
+}
+
+/// Reads lines until the client leaves; returns the quit reason.
+pub async fn session(mut ctx: Ctx, rd: OwnedReadHalf) -> String {
+    let mut frames = FramedRead::new(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes));
+    if ctx
+        .tell(Event::Raw(Bytes::from_static(
+            b"Welcome to chatroom! Choose a nickname:\n",
+        )))
+        .await
+        .is_err()
+    {
+        return "Server shutting down".into();
+    }
+    loop {
+        let line = match frames.next().await {
+            None => return "Connection closed".into(),
+            Some(Err(e)) => return format!("Read error: {e}"),
+            Some(Ok(Frame::TooLong)) => {
+                let max = ctx.cfg.limits.max_line_bytes;
+                let msg = format!("! line too long (at most {max} bytes); it was not sent\n");
+                if ctx.tell(Event::Raw(msg.into())).await.is_err() {
+                    return "Server shutting down".into();
+                }
+                continue;
+            }
+            Some(Ok(Frame::Line(bytes))) => text(&bytes),
+        };
+        match handle_line(&mut ctx, &line).await {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Quit(reason)) => return reason,
+            Err(HubGone) => return "Server shutting down".into(),
+        }
+    }
+}
+
+enum Flow {
+    Continue,
+    Quit(String),
+}
+
+async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if !ctx.is_registered() {
+        let nick = line.trim();
+        if let Some(rest) = nick.strip_prefix("/quit") {
+            let reason = rest.trim();
+            return Ok(Flow::Quit(if reason.is_empty() { "Client quit".into() } else { reason.into() }));
+        }
+        if nick.is_empty() {
+            ctx.tell(Event::Raw(Bytes::from_static(b"Choose a nickname:\n")))
+                .await?;
+            return Ok(Flow::Continue);
+        }
+        let nick = nick.strip_prefix("/nick ").unwrap_or(nick).trim();
+        let host = ctx.host();
+        let _ = ctx
+            .request(Command::Register {
+                nick: nick.into(),
+                user: nick.into(),
+                realname: nick.into(),
+                host,
+            })
+            .await?;
+        return Ok(Flow::Continue);
+    }
+    if let Some(text) = line.strip_prefix("//") {
+        say(ctx, SayTarget::Focus, MsgKind::Say, &format!("/{text}")).await?;
+        return Ok(Flow::Continue);
+    }
+    let Some(cmdline) = line.strip_prefix('/') else {
+        if !line.trim().is_empty() {
+            say(ctx, SayTarget::Focus, MsgKind::Say, line).await?;
+        }
+        return Ok(Flow::Continue);
+    };
+    let (word, rest) = cmdline.split_once(' ').unwrap_or((cmdline, ""));
+    let rest = rest.trim();
+    let (arg1, arg_rest) = rest.split_once(' ').unwrap_or((rest, ""));
+    let arg_rest = arg_rest.trim();
+    let cmd = match word.to_ascii_lowercase().as_str() {
+        "nick" if !arg1.is_empty() => Command::Nick(arg1.into()),
+        "join" | "j" if !arg1.is_empty() => Command::Join(normalize_room(arg1)),
+        "part" | "leave" => {
+            if arg1.starts_with('#') {
+                Command::Part {
+                    room: arg1.into(),
+                    reason: Some(arg_rest.into()),
+                }
+            } else {
+                Command::Part {
+                    room: String::new(),
+                    reason: (!rest.is_empty()).then(|| rest.into()),
+                }
+            }
+        }
+        "rooms" | "list" => Command::ListRooms,
+        "who" | "names" => {
+            if arg1.is_empty() {
+                Command::Who(String::new())
+            } else {
+                Command::Who(normalize_room(arg1))
+            }
+        }
+        "whois" if !arg1.is_empty() => Command::Whois(arg1.into()),
+        "msg" | "query" | "m" if !arg1.is_empty() && !arg_rest.is_empty() => {
+            let target = if arg1.starts_with('#') {
+                SayTarget::Room(arg1.into())
+            } else {
+                SayTarget::Nick(arg1.into())
+            };
+            say(ctx, target, MsgKind::Say, arg_rest).await?;
+            return Ok(Flow::Continue);
+        }
+        "me" if !rest.is_empty() => {
+            say(ctx, SayTarget::Focus, MsgKind::Action, rest).await?;
+            return Ok(Flow::Continue);
+        }
+        // An empty room name means the current room; the hub resolves it.
+        "topic" if arg1.starts_with('#') => Command::Topic {
+            room: arg1.into(),
+            topic: (!arg_rest.is_empty()).then(|| arg_rest.into()),
+        },
+        "topic" => Command::Topic {
+            room: String::new(),
+            topic: (!rest.is_empty()).then(|| rest.into()),
+        },
+        "away" => Command::Away((!rest.is_empty()).then(|| rest.into())),
+        "back" => Command::Away(None),
+        "quit" | "exit" => {
+            let reason = if rest.is_empty() { "Client quit" } else { rest };
+            ctx.send(Command::Quit(Some(reason.into()))).await?;
+            return Ok(Flow::Quit(reason.into()));
+        }
+        "help" | "?" => {
+            ctx.tell(Event::Raw(Bytes::from_static(HELP.as_bytes()))).await?;
+            return Ok(Flow::Continue);
+        }
+        _ => {
+            let msg = format!("! unknown command or missing argument: /{word} (try /help)\n");
+            ctx.tell(Event::Raw(msg.into())).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    ctx.send(cmd).await?;
+    Ok(Flow::Continue)
+}
+
+/// Sends text, split into several messages when longer than the hub allows.
+async fn say(ctx: &mut Ctx, target: SayTarget, kind: MsgKind, text: &str) -> Result<(), HubGone> {
+    let max = ctx.cfg.hub.text_len;
+    for part in split_text(text, max) {
+        ctx.send(Command::Say {
+            target: target.clone(),
+            kind,
+            text: part.into(),
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Renders events as lines for people. Remembers the recipient's nickname
+/// and current room (both learned from the events) to say "you" and to mark
+/// messages from other rooms.
+#[derive(Debug, Default)]
+pub struct LineRenderer {
+    me: Option<String>,
+    focus: Option<String>,
+}
+
+/// Cache slots: room messages look different in the focused room and elsewhere.
+const SLOT_FOCUSED: usize = 0;
+const SLOT_OTHER_ROOM: usize = 1;
+
+fn clock(t: SystemTime) -> String {
+    let local: chrono::DateTime<chrono::Local> = t.into();
+    local.format("%H:%M").to_string()
+}
+
+fn now() -> String {
+    clock(SystemTime::now())
+}
+
+impl LineRenderer {
+    fn is_me(&self, nick: &str) -> bool {
+        self.me.as_deref().is_some_and(|m| same(m, nick))
+    }
+
+    fn focused(&self, room: &str) -> bool {
+        self.focus.as_deref().is_some_and(|f| same(f, room))
+    }
+}
+
+fn member_list(members: &[MemberInfo]) -> String {
+    members
+        .iter()
+        .map(|m| {
+            let mut s = String::new();
+            if m.op {
+                s.push('@');
+            }
+            s.push_str(&m.user.nick);
+            if m.away.is_some() {
+                s.push_str(" (away)");
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render_message(ev: &Event, in_focus: bool) -> Bytes {
+    let Event::Message {
+        time,
+        from,
+        to: MsgTarget::Room(room),
+        kind,
+        text,
+        ..
+    } = ev
+    else {
+        return Bytes::new();
+    };
+    let mut out = String::with_capacity(text.len() + 40);
+    out.push_str(&clock(*time));
+    out.push(' ');
+    if !in_focus {
+        out.push('[');
+        out.push_str(room);
+        out.push_str("] ");
+    }
+    match kind {
+        MsgKind::Say => out.push_str(&format!("<{}> {text}", from.nick)),
+        MsgKind::Action => out.push_str(&format!("* {} {text}", from.nick)),
+        MsgKind::Notice => out.push_str(&format!("-{}- {text}", from.nick)),
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
+impl Renderer for LineRenderer {
+    fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        let ev = &shared.event;
+        let line: String = match ev {
+            Event::Message {
+                to: MsgTarget::Room(room),
+                ..
+            } => {
+                let in_focus = self.focused(room);
+                let slot = if in_focus { SLOT_FOCUSED } else { SLOT_OTHER_ROOM };
+                out.put(shared.rendered(slot, |e| render_message(e, in_focus)));
+                return;
+            }
+            Event::Message {
+                time,
+                from,
+                to: MsgTarget::Nick(to),
+                kind,
+                text,
+                ..
+            } => {
+                let t = clock(*time);
+                let body = match kind {
+                    MsgKind::Action => format!("* {} {text}", from.nick),
+                    _ => text.to_string(),
+                };
+                if self.is_me(&from.nick) && !self.is_me(to) {
+                    format!("{t} [private to {to}] {body}")
+                } else {
+                    format!("{t} [private] <{}> {body}", from.nick)
+                }
+            }
+            Event::Welcome { nick, .. } => {
+                self.me = Some(nick.to_string());
+                format!("Welcome, {nick}! Type /help for commands.")
+            }
+            Event::Joined { room, who } => {
+                format!("{} * {} joined {room}", now(), who.nick)
+            }
+            Event::Parted { room, who, reason } => match reason {
+                Some(r) => format!("{} * {} left {room} ({r})", now(), who.nick),
+                None => format!("{} * {} left {room}", now(), who.nick),
+            },
+            Event::Quit { who, reason } => format!("{} * {} quit ({reason})", now(), who.nick),
+            Event::NickChanged { old, who } => {
+                if self.is_me(old) {
+                    self.me = Some(who.nick.to_string());
+                    format!("{} * you are now known as {}", now(), who.nick)
+                } else {
+                    format!("{} * {old} is now known as {}", now(), who.nick)
+                }
+            }
+            Event::TopicChanged { room, topic, by } => match topic {
+                Some(t) => format!("{} * {} set the topic of {room}: {}", now(), by.nick, t.text),
+                None => format!("{} * {} cleared the topic of {room}", now(), by.nick),
+            },
+            Event::TopicIs { room, topic } => match topic {
+                Some(t) => format!("Topic of {room}: {} (set by {})", t.text, t.setter),
+                None => format!("{room} has no topic"),
+            },
+            Event::Names { room, members } => {
+                format!("In {room} ({}): {}", members.len(), member_list(members))
+            }
+            Event::RoomList { rooms } => {
+                let mut s = format!("{} room(s):", rooms.len());
+                for r in rooms {
+                    s.push_str(&format!("\n  {} ({} member{})", r.name, r.members, if r.members == 1 { "" } else { "s" }));
+                    if let Some(t) = &r.topic {
+                        s.push_str(&format!(": {t}"));
+                    }
+                }
+                s
+            }
+            Event::WhoReply { mask, members } => {
+                if members.is_empty() {
+                    format!("Nobody matches {mask}")
+                } else {
+                    let mut s = format!("{mask}:");
+                    for m in members {
+                        s.push_str(&format!(
+                            "\n  {}{} ({}@{}){}",
+                            if m.op { "@" } else { "" },
+                            m.user.nick,
+                            m.user.user,
+                            m.user.host,
+                            m.away.as_ref().map(|a| format!(" away: {a}")).unwrap_or_default()
+                        ));
+                    }
+                    s
+                }
+            }
+            Event::WhoisReply {
+                user,
+                rooms,
+                away,
+                idle_secs,
+                ..
+            } => {
+                let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+                let mut s = format!(
+                    "{} ({}@{}, {}): in {}; idle {idle_secs}s",
+                    user.nick,
+                    user.user,
+                    user.host,
+                    user.realname,
+                    if rooms.is_empty() { "no rooms".to_string() } else { rooms.join(" ") }
+                );
+                if let Some(a) = away {
+                    s.push_str(&format!("; away: {a}"));
+                }
+                s
+            }
+            Event::Focus { room } => {
+                self.focus = room.as_ref().map(|r| r.to_string());
+                match room {
+                    Some(r) => format!("* you are now talking in {r}"),
+                    None => "* you are not in any room; /join one".to_string(),
+                }
+            }
+            Event::AwayChanged { away: true } => "* you are marked as away".into(),
+            Event::AwayChanged { away: false } => "* you are no longer away".into(),
+            Event::IsAway { nick, message } => format!("* {nick} is away: {message}"),
+            Event::ServerNotice { text } => format!("*** {text}"),
+            Event::Error(e) => {
+                let mut s = format!("! {e}");
+                if self.me.is_none()
+                    && matches!(e, HubError::NickInUse(_) | HubError::ErroneousNick { .. })
+                {
+                    s.push_str("\nChoose another nickname:");
+                }
+                s
+            }
+            Event::Closing { reason } => format!("*** Disconnected: {reason}"),
+            Event::Raw(bytes) => {
+                out.put(bytes.clone());
+                return;
+            }
+        };
+        out.put(line.as_bytes());
+        out.put_u8(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,50 @@
+//! The `chatroom` binary: `serve` runs the server, `join` the terminal client.
+
+use clap::{Parser, Subcommand};
+
+use chatroom::config::{Config, ServeArgs};
+use chatroom::runtime::{Server, shutdown};
+
+#[derive(Parser)]
+#[command(name = "chatroom", version, about = "A chat server for netcat, IRC clients and more, and its terminal client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = Config::load(&args)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let server = Server::bind(cfg).await?;
+        println!("chatroom {} is running. Friends can connect to:", env!("CARGO_PKG_VERSION"));
+        for line in server.reach_lines() {
+            println!("  {line}");
+        }
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        server.run(shutdown::signal()).await
+    })
+}

@@ -1,0 +1,336 @@
+//! One connection: its bounded outbound queue, the writer task that drains
+//! it with coalesced writes, the kill switch that cuts it off, and `Ctx`,
+//! the handle an edge's reading session uses to talk to the hub (with flood
+//! control and the registration flag).
+//!
+//! Nothing here knows a protocol: the edge supplies a `Renderer` for the
+//! writer and a session future for the reader.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::core::{Command, ConnId, Event, HubError, Shared};
+
+use super::hub_task::{HubHandle, HubMsg};
+use super::limits::TokenBucket;
+
+/// Turns events into this connection's wire bytes. Owned by the writer task,
+/// so it can keep per-connection state (the recipient's nickname, its focus,
+/// negotiated capabilities) learned from the events themselves.
+pub trait Renderer: Send + 'static {
+    /// Appends the bytes for `event` to `out` (possibly nothing: not every
+    /// event means something on every protocol).
+    fn render(&mut self, event: &Shared, out: &mut BytesMut);
+}
+
+/// Cuts a connection off from outside its own tasks (slow consumer,
+/// registration timeout, shutdown). The first reason wins.
+#[derive(Debug, Default)]
+pub struct Kill {
+    reason: Mutex<Option<String>>,
+    notify: Notify,
+}
+
+impl Kill {
+    pub fn kill(&self, reason: &str) {
+        let mut slot = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason.to_string());
+            // notify_one keeps a permit if the writer is not waiting right now.
+            self.notify.notify_one();
+        }
+    }
+
+    async fn killed(&self) -> String {
+        self.notify.notified().await;
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_default()
+    }
+}
+
+/// What the hub task holds for each connection.
+pub struct Outgoing {
+    pub tx: mpsc::Sender<Shared>,
+    pub kill: Arc<Kill>,
+}
+
+/// The hub task has stopped (the server is shutting down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubGone;
+
+/// An edge session's handle on its connection and on the hub.
+pub struct Ctx {
+    pub id: ConnId,
+    pub peer: SocketAddr,
+    pub cfg: Arc<Config>,
+    hub: HubHandle,
+    flood: TokenBucket,
+    flood_warned: bool,
+    registered: Arc<AtomicBool>,
+}
+
+impl Ctx {
+    /// Sends a command without waiting for its outcome; refusals reach the
+    /// client as `Event::Error`. Subject to flood control: past the burst,
+    /// the session is paused (and told once) rather than anything dropped.
+    pub async fn send(&mut self, cmd: Command) -> Result<(), HubGone> {
+        self.throttle(&cmd).await?;
+        self.hub
+            .send(HubMsg::Cmd {
+                id: self.id,
+                cmd,
+                ack: None,
+            })
+            .await
+            .map_err(|_| HubGone)
+    }
+
+    /// Sends a command and waits for the outcome (the client is told of a
+    /// refusal too). A successful `Register` marks the connection registered.
+    pub async fn request(&mut self, cmd: Command) -> Result<Result<(), HubError>, HubGone> {
+        self.throttle(&cmd).await?;
+        let registering = matches!(cmd, Command::Register { .. });
+        let (tx, rx) = oneshot::channel();
+        self.hub
+            .send(HubMsg::Cmd {
+                id: self.id,
+                cmd,
+                ack: Some(tx),
+            })
+            .await
+            .map_err(|_| HubGone)?;
+        let outcome = rx.await.map_err(|_| HubGone)?;
+        if registering && outcome.is_ok() {
+            self.registered.store(true, Ordering::Release);
+        }
+        Ok(outcome)
+    }
+
+    /// Queues an event for this connection only, in order with the hub's replies.
+    pub async fn tell(&self, event: Event) -> Result<(), HubGone> {
+        self.hub
+            .send(HubMsg::Local { id: self.id, event })
+            .await
+            .map_err(|_| HubGone)
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::Acquire)
+    }
+
+    /// The peer's address as shown to others (no reverse DNS, ever).
+    pub fn host(&self) -> String {
+        self.peer.ip().to_string()
+    }
+
+    async fn throttle(&mut self, cmd: &Command) -> Result<(), HubGone> {
+        if matches!(cmd, Command::Quit(_)) {
+            return Ok(());
+        }
+        let wait = self.flood.take(Instant::now());
+        if wait.is_zero() {
+            self.flood_warned = false;
+            return Ok(());
+        }
+        if !self.flood_warned {
+            self.flood_warned = true;
+            let rate = self.cfg.limits.flood_rate;
+            self.tell(Event::ServerNotice {
+                text: format!(
+                    "Flood control: you are sending faster than {rate} messages per second; your messages are being delayed, none are lost"
+                )
+                .into(),
+            })
+            .await?;
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}
+
+/// Everything a connection needs from the server around it.
+#[derive(Clone)]
+pub struct ConnEnv {
+    pub cfg: Arc<Config>,
+    pub hub: HubHandle,
+}
+
+/// Runs one connection to the end: attaches it to the hub, starts its
+/// writer, runs the edge's reading `session` (which returns the quit reason
+/// when the client goes), enforces the registration timeout, and detaches.
+pub async fn drive<R, F, Fut>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    id: ConnId,
+    env: ConnEnv,
+    renderer: R,
+    session: F,
+) where
+    R: Renderer,
+    F: FnOnce(Ctx, tokio::net::tcp::OwnedReadHalf) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    // Chat lines are small and latency matters more than packet count;
+    // coalescing happens in the writer instead.
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel(env.cfg.limits.send_queue);
+    let kill = Arc::new(Kill::default());
+    let writer_done = CancellationToken::new();
+    if env
+        .hub
+        .send(HubMsg::Attach {
+            id,
+            out: Outgoing {
+                tx,
+                kill: kill.clone(),
+            },
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let write_timeout = Duration::from_secs(env.cfg.limits.write_timeout_secs.max(1));
+    let writer = tokio::spawn(write_loop(
+        wr,
+        rx,
+        kill.clone(),
+        renderer,
+        write_timeout,
+        writer_done.clone(),
+    ));
+    let registered = Arc::new(AtomicBool::new(false));
+    let ctx = Ctx {
+        id,
+        peer,
+        cfg: env.cfg.clone(),
+        hub: env.hub.clone(),
+        flood: TokenBucket::new(env.cfg.limits.flood_rate, env.cfg.limits.flood_burst),
+        flood_warned: false,
+        registered: registered.clone(),
+    };
+    let reg_timeout = env.cfg.limits.registration_timeout();
+    let registration_deadline = async {
+        tokio::time::sleep(reg_timeout).await;
+        if registered.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
+    };
+    let reason = tokio::select! {
+        reason = session(ctx, rd) => reason,
+        _ = writer_done.cancelled() => "Connection closed".to_string(),
+        _ = registration_deadline => {
+            let reason = "Registration timed out".to_string();
+            kill.kill(&reason);
+            reason
+        }
+    };
+    tracing::debug!(conn = id, %peer, %reason, "connection ends");
+    let _ = env.hub.send(HubMsg::Detach { id, reason }).await;
+    let _ = writer.await;
+}
+
+/// Drains the queue: everything queued is rendered into one buffer and
+/// written with one call, so a busy room costs one syscall per wake-up, not
+/// one per message. The buffer is dropped when it grew large, so idle
+/// connections hold no big allocations.
+async fn write_loop<R: Renderer>(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Shared>,
+    kill: Arc<Kill>,
+    mut renderer: R,
+    write_timeout: Duration,
+    done: CancellationToken,
+) {
+    const BATCH: usize = 256;
+    const KEEP_BUFFER: usize = 16 * 1024;
+    let mut batch: Vec<Shared> = Vec::new();
+    let mut buf = BytesMut::new();
+    loop {
+        let got = tokio::select! {
+            biased;
+            reason = kill.killed() => {
+                farewell(&mut wr, &mut renderer, reason).await;
+                break;
+            }
+            n = rx.recv_many(&mut batch, BATCH) => n,
+        };
+        if got == 0 {
+            break;
+        }
+        let mut closing = false;
+        for event in batch.drain(..) {
+            renderer.render(&event, &mut buf);
+            if matches!(event.event, Event::Closing { .. }) {
+                closing = true;
+                break;
+            }
+        }
+        batch.clear();
+        if batch.capacity() > BATCH {
+            batch = Vec::new();
+        }
+        if !buf.is_empty() {
+            let ok = tokio::select! {
+                biased;
+                reason = kill.killed() => {
+                    farewell(&mut wr, &mut renderer, reason).await;
+                    false
+                }
+                res = tokio::time::timeout(write_timeout, wr.write_all(&buf)) => matches!(res, Ok(Ok(()))),
+            };
+            if !ok {
+                break;
+            }
+            buf.clear();
+            if buf.capacity() > KEEP_BUFFER {
+                buf = BytesMut::new();
+            }
+        }
+        if closing {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
+    done.cancel();
+}
+
+/// Best effort to tell a client why it is being cut off: it may well not be
+/// reading, so this never waits long.
+async fn farewell<R: Renderer>(wr: &mut OwnedWriteHalf, renderer: &mut R, reason: String) {
+    let mut buf = BytesMut::new();
+    renderer.render(
+        &crate::core::Envelope::new(Event::Closing {
+            reason: reason.into(),
+        }),
+        &mut buf,
+    );
+    let _ = tokio::time::timeout(Duration::from_millis(500), wr.write_all(&buf)).await;
+}
+
+/// Writes a refusal to a connection that was never admitted (server full,
+/// too many from one address) and closes it.
+pub async fn refuse<R: Renderer>(mut stream: tokio::net::TcpStream, mut renderer: R, reason: &str) {
+    let mut buf = BytesMut::new();
+    renderer.render(
+        &crate::core::Envelope::new(Event::Closing {
+            reason: reason.into(),
+        }),
+        &mut buf,
+    );
+    let _ = tokio::time::timeout(Duration::from_millis(500), stream.write_all(&buf)).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,162 @@
+//! The task that owns the hub. Connections send it commands through one
+//! bounded inbox; it applies them one at a time (which is what keeps every
+//! sender's messages in order) and pushes the resulting events onto each
+//! recipient's bounded queue without ever waiting. A recipient whose queue
+//! is full is a slow consumer: it is cut off with a reason, and the room
+//! carries on.
+//!
+//! This task must not do I/O or wait on any one connection.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc::error::TrySendError;
+
+use crate::core::{Command, ConnId, Envelope, Event, Hub, HubError, Outbox, Shared};
+
+use super::connection::Outgoing;
+
+/// What connections ask of the hub task.
+pub enum HubMsg {
+    /// A new connection: where its events go.
+    Attach { id: ConnId, out: Outgoing },
+    /// A command; `ack` (when given) receives the outcome.
+    Cmd {
+        id: ConnId,
+        cmd: Command,
+        ack: Option<oneshot::Sender<Result<(), HubError>>>,
+    },
+    /// An event an edge queues for its own connection (replies that need no
+    /// decision, notices), routed through here to stay in order with the
+    /// hub's own replies.
+    Local { id: ConnId, event: Event },
+    /// The connection is gone; `reason` is shown to those who shared a room.
+    Detach { id: ConnId, reason: String },
+    /// Tell everyone, close every queue, then answer `done`.
+    Shutdown {
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// The sending side of the hub's inbox.
+pub type HubHandle = mpsc::Sender<HubMsg>;
+
+/// Inbox capacity. Readers wait when it is full, which slows senders down
+/// instead of letting the hub fall behind without bound.
+const INBOX: usize = 8192;
+
+/// Starts the hub task; returns the handle connections use.
+pub fn spawn(hub: Hub) -> (HubHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(INBOX);
+    let task = tokio::spawn(run(hub, rx));
+    (tx, task)
+}
+
+struct Delivery<'a> {
+    conns: &'a HashMap<ConnId, Outgoing>,
+    slow: &'a mut Vec<ConnId>,
+}
+
+impl Outbox for Delivery<'_> {
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        if let Some(out) = self.conns.get(&to) {
+            match out.tx.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => self.slow.push(to),
+                // The writer is already gone; its Detach is on the way.
+                Err(TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+}
+
+async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>) {
+    let mut conns: HashMap<ConnId, Outgoing> = HashMap::new();
+    let mut slow = Vec::new();
+    let mut batch = Vec::with_capacity(128);
+    while rx.recv_many(&mut batch, 128).await > 0 {
+        for msg in batch.drain(..) {
+            match msg {
+                HubMsg::Attach { id, out } => {
+                    conns.insert(id, out);
+                }
+                HubMsg::Cmd { id, cmd, ack } => {
+                    let mut out = Delivery {
+                        conns: &conns,
+                        slow: &mut slow,
+                    };
+                    let result = hub.handle(id, cmd, &mut out);
+                    if let Err(e) = &result {
+                        out.send(id, &Envelope::new(Event::Error(e.clone())));
+                    }
+                    if let Some(ack) = ack {
+                        let _ = ack.send(result);
+                    }
+                }
+                HubMsg::Local { id, event } => {
+                    Delivery {
+                        conns: &conns,
+                        slow: &mut slow,
+                    }
+                    .send(id, &Envelope::new(event));
+                }
+                HubMsg::Detach { id, reason } => {
+                    let mut out = Delivery {
+                        conns: &conns,
+                        slow: &mut slow,
+                    };
+                    hub.quit(id, reason, &mut out);
+                    conns.remove(&id);
+                }
+                HubMsg::Shutdown { reason, done } => {
+                    shutdown(&mut conns, &reason);
+                    let _ = done.send(());
+                    return;
+                }
+            }
+            cut_slow_consumers(&mut hub, &mut conns, &mut slow);
+        }
+    }
+}
+
+/// Cuts off every connection whose queue overflowed. Telling the others that
+/// it left can overflow more queues, hence the loop.
+fn cut_slow_consumers(hub: &mut Hub, conns: &mut HashMap<ConnId, Outgoing>, slow: &mut Vec<ConnId>) {
+    while let Some(id) = slow.pop() {
+        let Some(out) = conns.remove(&id) else {
+            continue;
+        };
+        let reason = "Slow consumer: too many unread messages".to_string();
+        tracing::info!(conn = id, "{reason}");
+        out.kill.kill(&reason);
+        let mut delivery = Delivery {
+            conns,
+            slow: &mut *slow,
+        };
+        hub.quit(id, reason, &mut delivery);
+    }
+}
+
+fn shutdown(conns: &mut HashMap<ConnId, Outgoing>, reason: &str) {
+    let notice = Envelope::new(Event::ServerNotice {
+        text: format!("{reason}").into(),
+    });
+    let closing = Envelope::new(Event::Closing {
+        reason: reason.into(),
+    });
+    for (_, out) in conns.drain() {
+        if out.tx.try_send(notice.clone()).is_err() || out.tx.try_send(closing.clone()).is_err() {
+            out.kill.kill(reason);
+        }
+    }
+}
+
+/// Convenience for edges: raw bytes for one's own connection.
+pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
+    HubMsg::Local {
+        id,
+        event: Event::Raw(bytes),
+    }
+}

@@ -1,0 +1,17 @@
+//! The runtime: tokio listeners, one reader task and one writer task per
+//! connection, the hub's task, limits and shutdown. Thin by design: it moves
+//! bytes and events between the edges and the core, and enforces the limits
+//! that need clocks or sockets (flood rate, queue size, connection counts,
+//! registration timeout).
+//!
+//! It must not decide what a command means (the core does) or how a protocol
+//! looks on the wire (the edges do).
+
+pub mod connection;
+pub mod hub_task;
+pub mod limits;
+pub mod server;
+pub mod shutdown;
+
+pub use connection::{Ctx, HubGone, Renderer};
+pub use server::{Protocol, Server};

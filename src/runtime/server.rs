@@ -1,0 +1,239 @@
+//! Listeners and the accept loops: binds one TCP listener per enabled
+//! protocol, admits connections within the connection limits, hands each to
+//! its edge, and runs the orderly shutdown (stop accepting, tell everyone,
+//! let writers flush, close).
+//!
+//! No name look-ups happen here or anywhere in the server: peers are shown
+//! by address, so registration never waits on DNS or ident.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::core::Hub;
+use crate::edges::{irc, lenheader, line, nickhs};
+
+use super::connection::{ConnEnv, drive, refuse};
+use super::hub_task::{self, HubMsg};
+use super::limits::ConnLimiter;
+
+/// The wire protocols the server speaks, one listener each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Line,
+    Irc,
+    LenHeader,
+    Nick,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Line => "line",
+            Protocol::Irc => "irc",
+            Protocol::LenHeader => "lenheader",
+            Protocol::Nick => "nick",
+        })
+    }
+}
+
+pub struct Server {
+    cfg: Arc<Config>,
+    listeners: Vec<(Protocol, TcpListener)>,
+}
+
+impl Server {
+    /// Binds every enabled listener. Fails (with the address) if any cannot.
+    pub async fn bind(cfg: Config) -> anyhow::Result<Server> {
+        let l = &cfg.listeners;
+        let wanted = [
+            (l.line, Protocol::Line, l.line_port),
+            (l.irc, Protocol::Irc, l.irc_port),
+            (l.lenheader, Protocol::LenHeader, l.lenheader_port),
+            (l.nick, Protocol::Nick, l.nick_port),
+        ];
+        let mut listeners = Vec::new();
+        for (on, proto, port) in wanted {
+            if !on {
+                continue;
+            }
+            let addr = SocketAddr::new(cfg.bind, port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {proto} on {addr}"))?;
+            listeners.push((proto, listener));
+        }
+        Ok(Server {
+            cfg: Arc::new(cfg),
+            listeners,
+        })
+    }
+
+    /// Where each protocol is listening (with the real port when 0 was asked).
+    pub fn local_addrs(&self) -> Vec<(Protocol, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(p, l)| l.local_addr().ok().map(|a| (*p, a)))
+            .collect()
+    }
+
+    /// Lines telling people how to reach the server: one per address of this
+    /// machine when listening on all interfaces (loopback left out unless
+    /// there is nothing else), else the bound address.
+    pub fn reach_lines(&self) -> Vec<String> {
+        let addrs = self.local_addrs();
+        let ips: Vec<IpAddr> = if self.cfg.bind.is_unspecified() {
+            let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| i.ip())
+                .filter(|ip| !ip.is_loopback())
+                .filter(|ip| self.cfg.bind.is_ipv4() == ip.is_ipv4())
+                .collect();
+            ips.sort();
+            ips.dedup();
+            if ips.is_empty() {
+                ips.push(if self.cfg.bind.is_ipv4() {
+                    IpAddr::from([127, 0, 0, 1])
+                } else {
+                    IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+                });
+            }
+            ips
+        } else {
+            vec![self.cfg.bind]
+        };
+        ips.iter()
+            .map(|ip| {
+                addrs
+                    .iter()
+                    .map(|(p, a)| format!("{p}: {}", SocketAddr::new(*ip, a.port())))
+                    .collect::<Vec<_>>()
+                    .join("   ")
+            })
+            .collect()
+    }
+
+    /// Serves until `stop` resolves, then shuts down in order.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let cfg = self.cfg.clone();
+        let (hub, hub_task) = hub_task::spawn(Hub::new(cfg.hub.clone()));
+        let env = ConnEnv {
+            cfg: cfg.clone(),
+            hub: hub.clone(),
+        };
+        let limiter = ConnLimiter::new(
+            cfg.limits.max_connections,
+            cfg.limits.max_connections_per_ip,
+        );
+        let next_id = Arc::new(AtomicU64::new(1));
+        let tracker = TaskTracker::new();
+        let stop_accepting = CancellationToken::new();
+        let mut accepts = Vec::new();
+        for (proto, listener) in self.listeners {
+            accepts.push(tokio::spawn(accept_loop(
+                proto,
+                listener,
+                env.clone(),
+                limiter.clone(),
+                next_id.clone(),
+                tracker.clone(),
+                stop_accepting.clone(),
+            )));
+        }
+        stop.await;
+        tracing::info!("shutting down");
+        stop_accepting.cancel();
+        for a in accepts {
+            let _ = a.await;
+        }
+        let (done_tx, done_rx) = oneshot::channel();
+        let _ = hub
+            .send(HubMsg::Shutdown {
+                reason: "Server shutting down".to_string(),
+                done: done_tx,
+            })
+            .await;
+        let _ = done_rx.await;
+        tracker.close();
+        let grace = Duration::from_secs(cfg.limits.shutdown_grace_secs);
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!("some connections did not close within {grace:?}");
+        }
+        drop(hub);
+        hub_task.abort();
+        Ok(())
+    }
+}
+
+async fn accept_loop(
+    proto: Protocol,
+    listener: TcpListener,
+    env: ConnEnv,
+    limiter: Arc<ConnLimiter>,
+    next_id: Arc<AtomicU64>,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(%proto, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let permit = match limiter.try_acquire(peer.ip()) {
+            Ok(p) => p,
+            Err(refusal) => {
+                tracing::info!(%proto, %peer, "refused: {}", refusal.reason());
+                let cfg = env.cfg.clone();
+                tracker.spawn(refuse_with(proto, stream, cfg, refusal.reason()));
+                continue;
+            }
+        };
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%proto, %peer, conn = id, "accepted");
+        let env = env.clone();
+        tracker.spawn(async move {
+            serve(proto, stream, peer, id, env).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn serve(proto: Protocol, stream: TcpStream, peer: SocketAddr, id: u64, env: ConnEnv) {
+    let cfg = env.cfg.clone();
+    match proto {
+        Protocol::Line => drive(stream, peer, id, env, line::renderer(&cfg), line::session).await,
+        Protocol::Irc => drive(stream, peer, id, env, irc::renderer(&cfg), irc::session).await,
+        Protocol::LenHeader => {
+            drive(stream, peer, id, env, lenheader::renderer(&cfg), lenheader::session).await
+        }
+        Protocol::Nick => drive(stream, peer, id, env, nickhs::renderer(&cfg), nickhs::session).await,
+    }
+}
+
+async fn refuse_with(proto: Protocol, stream: TcpStream, cfg: Arc<Config>, reason: &str) {
+    match proto {
+        Protocol::Line => refuse(stream, line::renderer(&cfg), reason).await,
+        Protocol::Irc => refuse(stream, irc::renderer(&cfg), reason).await,
+        Protocol::LenHeader => refuse(stream, lenheader::renderer(&cfg), reason).await,
+        Protocol::Nick => refuse(stream, nickhs::renderer(&cfg), reason).await,
+    }
+}
