@@ -2,7 +2,7 @@
 //! they already have (netcat, IRC clients, the classic tutorial programs, our
 //! terminal client), meeting in the same rooms.
 //!
-//! The tree follows the shape in `docs/design.md`:
+//! The tree follows the shape in `docs/architecture.md`:
 //! - [`core`]: the hub (rooms, members, delivery rules); no I/O.
 //! - [`edges`]: one module per wire protocol; parse bytes into core commands
 //!   and render core events into bytes.

@@ -6,7 +6,11 @@ use chatroom::config::{Config, ServeArgs};
 use chatroom::runtime::{Server, shutdown};
 
 #[derive(Parser)]
-#[command(name = "chatroom", version, about = "A chat server for netcat, IRC clients and more, and its terminal client")]
+#[command(
+    name = "chatroom",
+    version,
+    about = "A chat server for netcat, IRC clients and more, and its terminal client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -28,8 +32,7 @@ fn main() -> anyhow::Result<()> {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -37,7 +40,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let server = Server::bind(cfg).await?;
-        println!("chatroom {} is running. Friends can connect to:", env!("CARGO_PKG_VERSION"));
+        println!(
+            "chatroom {} is running. Friends can connect to:",
+            env!("CARGO_PKG_VERSION")
+        );
         for line in server.reach_lines() {
             println!("  {line}");
         }

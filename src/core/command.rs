@@ -54,10 +54,7 @@ pub enum Command {
         text: String,
     },
     /// `None` asks for the current topic; `Some("")` clears it.
-    Topic {
-        room: String,
-        topic: Option<String>,
-    },
+    Topic { room: String, topic: Option<String> },
     /// The list of rooms with member counts and topics.
     ListRooms,
     /// Who is in a room (or, given a nickname, who that is).

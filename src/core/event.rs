@@ -58,9 +58,15 @@ pub struct RoomInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Registration succeeded; `nick` is the name now held.
-    Welcome { nick: Name, user: Arc<UserInfo> },
+    Welcome {
+        nick: Name,
+        user: Arc<UserInfo>,
+    },
     /// Someone (possibly the recipient) joined `room`.
-    Joined { room: Name, who: Arc<UserInfo> },
+    Joined {
+        room: Name,
+        who: Arc<UserInfo>,
+    },
     /// Someone (possibly the recipient) left `room`.
     Parted {
         room: Name,
@@ -68,9 +74,15 @@ pub enum Event {
         reason: Option<Name>,
     },
     /// Someone who shared a room with the recipient left the server.
-    Quit { who: Arc<UserInfo>, reason: Name },
+    Quit {
+        who: Arc<UserInfo>,
+        reason: Name,
+    },
     /// Someone (possibly the recipient) changed nickname; `who` has the new one.
-    NickChanged { old: Name, who: Arc<UserInfo> },
+    NickChanged {
+        old: Name,
+        who: Arc<UserInfo>,
+    },
     /// A message to a room or a person. The sender receives it too; edges
     /// decide whether their users want their own messages echoed.
     Message {
@@ -88,12 +100,23 @@ pub enum Event {
         by: Arc<UserInfo>,
     },
     /// The current topic of `room` (on join, or when asked).
-    TopicIs { room: Name, topic: Option<Topic> },
+    TopicIs {
+        room: Name,
+        topic: Option<Topic>,
+    },
     /// The member list of `room` (on join, or when asked).
-    Names { room: Name, members: Vec<MemberInfo> },
-    RoomList { rooms: Vec<RoomInfo> },
+    Names {
+        room: Name,
+        members: Vec<MemberInfo>,
+    },
+    RoomList {
+        rooms: Vec<RoomInfo>,
+    },
     /// Answer to `Who`: `mask` is what was asked (a room or a nickname).
-    WhoReply { mask: Name, members: Vec<MemberInfo> },
+    WhoReply {
+        mask: Name,
+        members: Vec<MemberInfo>,
+    },
     WhoisReply {
         user: Arc<UserInfo>,
         rooms: Vec<Name>,
@@ -102,17 +125,28 @@ pub enum Event {
         signon: SystemTime,
     },
     /// The room the recipient's plain-text lines now go to (`None`: no room).
-    Focus { room: Option<Name> },
+    Focus {
+        room: Option<Name>,
+    },
     /// The recipient's own away state changed.
-    AwayChanged { away: bool },
+    AwayChanged {
+        away: bool,
+    },
     /// The recipient messaged someone who is away.
-    IsAway { nick: Name, message: Name },
+    IsAway {
+        nick: Name,
+        message: Name,
+    },
     /// A notice from the server itself (flood warnings, shutdown, ...).
-    ServerNotice { text: Name },
+    ServerNotice {
+        text: Name,
+    },
     /// The recipient's command was refused.
     Error(HubError),
     /// The recipient's connection is closing; the writer flushes and closes.
-    Closing { reason: Name },
+    Closing {
+        reason: Name,
+    },
     /// Bytes an edge queues for its own connection, so that they stay in
     /// order with the hub's replies. Only ever delivered to the edge that
     /// produced them.
@@ -120,7 +154,7 @@ pub enum Event {
 }
 
 /// Number of distinct encodings an event can be cached under.
-pub const RENDER_SLOTS: usize = 6;
+pub const RENDER_SLOTS: usize = 8;
 
 /// An event plus the bytes each protocol variant rendered it to.
 #[derive(Debug)]

@@ -17,9 +17,7 @@ use indexmap::{IndexMap, IndexSet};
 
 use super::command::{Command, ConnId, MsgKind, SayTarget};
 use super::error::HubError;
-use super::event::{
-    Envelope, Event, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo,
-};
+use super::event::{Envelope, Event, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo};
 use super::names::{self, Key, Name};
 
 /// Limits and defaults the hub enforces. Part of the server's one config
@@ -148,7 +146,13 @@ impl Hub {
         if !self.members.contains_key(&conn) {
             if let Command::Quit(reason) = cmd {
                 let reason = reason.unwrap_or_else(|| "Client quit".into());
-                send(out, conn, Event::Closing { reason: reason.into() });
+                send(
+                    out,
+                    conn,
+                    Event::Closing {
+                        reason: reason.into(),
+                    },
+                );
                 return Ok(());
             }
             return Err(HubError::NotRegistered);
@@ -365,7 +369,9 @@ impl Hub {
         let env = Envelope::new(Event::Parted {
             room: room.name.clone(),
             who: member.info.clone(),
-            reason: reason.filter(|r| !r.is_empty()).map(|r| clean_text(&r, 390).into()),
+            reason: reason
+                .filter(|r| !r.is_empty())
+                .map(|r| clean_text(&r, 390).into()),
         });
         for &to in room.members.keys() {
             out.send(to, &env);
@@ -418,17 +424,15 @@ impl Hub {
                     .get(&Key::of(&nick))
                     .ok_or_else(|| HubError::NoSuchNick(nick.as_str().into()))?;
                 let target = &self.members[&them];
-                if kind != MsgKind::Notice {
-                    if let Some(message) = &target.away {
-                        send(
-                            out,
-                            conn,
-                            Event::IsAway {
-                                nick: target.info.nick.clone(),
-                                message: message.clone(),
-                            },
-                        );
-                    }
+                if let (true, Some(message)) = (kind != MsgKind::Notice, &target.away) {
+                    send(
+                        out,
+                        conn,
+                        Event::IsAway {
+                            nick: target.info.nick.clone(),
+                            message: message.clone(),
+                        },
+                    );
                 }
                 let mut recipients = vec![them];
                 if them != conn {
@@ -647,7 +651,9 @@ impl Hub {
     }
 
     fn member_mut(&mut self, conn: ConnId) -> &mut Member {
-        self.members.get_mut(&conn).expect("caller checked registration")
+        self.members
+            .get_mut(&conn)
+            .expect("caller checked registration")
     }
 }
 
@@ -661,7 +667,13 @@ fn send(out: &mut impl Outbox, to: ConnId, event: Event) {
 pub fn clean_text(text: &str, max: usize) -> String {
     let mut s: String = text
         .chars()
-        .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, '\r' | '\n' | '\0') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     if s.len() > max {
         let mut end = max;

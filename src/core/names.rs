@@ -97,7 +97,9 @@ pub fn validate_room(name: &str, max_len: usize) -> Result<(), NameError> {
         return Err(NameError("a room name starts with '#'"));
     }
     if name.len() < 2 {
-        return Err(NameError("a room name needs at least one character after '#'"));
+        return Err(NameError(
+            "a room name needs at least one character after '#'",
+        ));
     }
     if name.len() > max_len {
         return Err(NameError("room name is too long"));

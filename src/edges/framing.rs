@@ -175,7 +175,10 @@ mod tests {
         buf.extend_from_slice(b"PRIVMSG #x :injected\nok\n");
         assert_eq!(c.decode(&mut buf).expect("ok"), Some(line("ok")));
         // A long line that arrives whole is also refused.
-        assert_eq!(decode_all(&mut c, b"1234567\nab\n"), vec![Frame::TooLong, line("ab")]);
+        assert_eq!(
+            decode_all(&mut c, b"1234567\nab\n"),
+            vec![Frame::TooLong, line("ab")]
+        );
         // Exactly max bytes with CR LF passes.
         assert_eq!(decode_all(&mut c, b"12345\r\n"), vec![line("12345")]);
     }

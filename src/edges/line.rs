@@ -88,7 +88,11 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
         let nick = line.trim();
         if let Some(rest) = nick.strip_prefix("/quit") {
             let reason = rest.trim();
-            return Ok(Flow::Quit(if reason.is_empty() { "Client quit".into() } else { reason.into() }));
+            return Ok(Flow::Quit(if reason.is_empty() {
+                "Client quit".into()
+            } else {
+                reason.into()
+            }));
         }
         if nick.is_empty() {
             ctx.tell(Event::Raw(Bytes::from_static(b"Choose a nickname:\n")))
@@ -176,7 +180,8 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
             return Ok(Flow::Quit(reason.into()));
         }
         "help" | "?" => {
-            ctx.tell(Event::Raw(Bytes::from_static(HELP.as_bytes()))).await?;
+            ctx.tell(Event::Raw(Bytes::from_static(HELP.as_bytes())))
+                .await?;
             return Ok(Flow::Continue);
         }
         _ => {
@@ -291,7 +296,11 @@ impl Renderer for LineRenderer {
                 ..
             } => {
                 let in_focus = self.focused(room);
-                let slot = if in_focus { SLOT_FOCUSED } else { SLOT_OTHER_ROOM };
+                let slot = if in_focus {
+                    SLOT_FOCUSED
+                } else {
+                    SLOT_OTHER_ROOM
+                };
                 out.put(shared.rendered(slot, |e| render_message(e, in_focus)));
                 return;
             }
@@ -335,7 +344,12 @@ impl Renderer for LineRenderer {
                 }
             }
             Event::TopicChanged { room, topic, by } => match topic {
-                Some(t) => format!("{} * {} set the topic of {room}: {}", now(), by.nick, t.text),
+                Some(t) => format!(
+                    "{} * {} set the topic of {room}: {}",
+                    now(),
+                    by.nick,
+                    t.text
+                ),
                 None => format!("{} * {} cleared the topic of {room}", now(), by.nick),
             },
             Event::TopicIs { room, topic } => match topic {
@@ -348,7 +362,12 @@ impl Renderer for LineRenderer {
             Event::RoomList { rooms } => {
                 let mut s = format!("{} room(s):", rooms.len());
                 for r in rooms {
-                    s.push_str(&format!("\n  {} ({} member{})", r.name, r.members, if r.members == 1 { "" } else { "s" }));
+                    s.push_str(&format!(
+                        "\n  {} ({} member{})",
+                        r.name,
+                        r.members,
+                        if r.members == 1 { "" } else { "s" }
+                    ));
                     if let Some(t) = &r.topic {
                         s.push_str(&format!(": {t}"));
                     }
@@ -367,7 +386,10 @@ impl Renderer for LineRenderer {
                             m.user.nick,
                             m.user.user,
                             m.user.host,
-                            m.away.as_ref().map(|a| format!(" away: {a}")).unwrap_or_default()
+                            m.away
+                                .as_ref()
+                                .map(|a| format!(" away: {a}"))
+                                .unwrap_or_default()
                         ));
                     }
                     s
@@ -387,7 +409,11 @@ impl Renderer for LineRenderer {
                     user.user,
                     user.host,
                     user.realname,
-                    if rooms.is_empty() { "no rooms".to_string() } else { rooms.join(" ") }
+                    if rooms.is_empty() {
+                        "no rooms".to_string()
+                    } else {
+                        rooms.join(" ")
+                    }
                 );
                 if let Some(a) = away {
                     s.push_str(&format!("; away: {a}"));

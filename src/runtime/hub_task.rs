@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{Command, ConnId, Envelope, Event, Hub, HubError, Outbox, Shared};
 
@@ -123,7 +123,11 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>) {
 
 /// Cuts off every connection whose queue overflowed. Telling the others that
 /// it left can overflow more queues, hence the loop.
-fn cut_slow_consumers(hub: &mut Hub, conns: &mut HashMap<ConnId, Outgoing>, slow: &mut Vec<ConnId>) {
+fn cut_slow_consumers(
+    hub: &mut Hub,
+    conns: &mut HashMap<ConnId, Outgoing>,
+    slow: &mut Vec<ConnId>,
+) {
     while let Some(id) = slow.pop() {
         let Some(out) = conns.remove(&id) else {
             continue;
@@ -141,7 +145,7 @@ fn cut_slow_consumers(hub: &mut Hub, conns: &mut HashMap<ConnId, Outgoing>, slow
 
 fn shutdown(conns: &mut HashMap<ConnId, Outgoing>, reason: &str) {
     let notice = Envelope::new(Event::ServerNotice {
-        text: format!("{reason}").into(),
+        text: reason.into(),
     });
     let closing = Envelope::new(Event::Closing {
         reason: reason.into(),

@@ -223,9 +223,27 @@ async fn serve(proto: Protocol, stream: TcpStream, peer: SocketAddr, id: u64, en
         Protocol::Line => drive(stream, peer, id, env, line::renderer(&cfg), line::session).await,
         Protocol::Irc => drive(stream, peer, id, env, irc::renderer(&cfg), irc::session).await,
         Protocol::LenHeader => {
-            drive(stream, peer, id, env, lenheader::renderer(&cfg), lenheader::session).await
+            drive(
+                stream,
+                peer,
+                id,
+                env,
+                lenheader::renderer(&cfg),
+                lenheader::session,
+            )
+            .await
         }
-        Protocol::Nick => drive(stream, peer, id, env, nickhs::renderer(&cfg), nickhs::session).await,
+        Protocol::Nick => {
+            drive(
+                stream,
+                peer,
+                id,
+                env,
+                nickhs::renderer(&cfg),
+                nickhs::session,
+            )
+            .await
+        }
     }
 }
 

@@ -1,0 +1,257 @@
+//! Shared test harness: starts the real `chatroom` binary on loopback with
+//! every listener on port 0, learns the ports from what it prints, and gives
+//! simple blocking clients. The server is killed (by PID) when the handle
+//! is dropped, even when a test fails.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Upper bound for any single wait in a test; never a timing assertion.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    child: Child,
+    pub line: Option<SocketAddr>,
+    pub irc: Option<SocketAddr>,
+    pub lenheader: Option<SocketAddr>,
+    pub nick: Option<SocketAddr>,
+    /// Lines the server printed to stderr are kept in this file.
+    pub stderr_path: std::path::PathBuf,
+}
+
+impl TestServer {
+    /// Starts the server with the line and IRC listeners on port 0, plus `args`.
+    pub fn start(args: &[&str]) -> TestServer {
+        let dir =
+            std::env::temp_dir().join(format!("chatroom-test-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let stderr_path = dir.join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--line-port",
+                "0",
+                "--irc-port",
+                "0",
+                "--lenheader-port",
+                "0",
+                "--nick-port",
+                "0",
+            ])
+            .args(args)
+            .env("RUST_LOG", "chatroom=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .expect("start chatroom");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut server = TestServer {
+            child,
+            line: None,
+            irc: None,
+            lenheader: None,
+            nick: None,
+            stderr_path,
+        };
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "server did not print its addresses"
+            );
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).expect("read server stdout");
+            assert!(n > 0, "server exited early: {}", server.stderr());
+            if !line.contains("127.0.0.1:") {
+                continue;
+            }
+            for part in line.split_whitespace().collect::<Vec<_>>().chunks(2) {
+                if let [proto, addr] = part {
+                    let addr: SocketAddr = addr.parse().expect("address");
+                    match *proto {
+                        "line:" => server.line = Some(addr),
+                        "irc:" => server.irc = Some(addr),
+                        "lenheader:" => server.lenheader = Some(addr),
+                        "nick:" => server.nick = Some(addr),
+                        _ => {}
+                    }
+                }
+            }
+            break;
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// True while the server process is running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit; returns
+    /// whether it exited by itself.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A blocking client for any line-based protocol (line protocol, IRC, the
+/// NICK dialect when it sends newlines): send lines, wait for a line.
+pub struct LineClient {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    /// Every line received so far, in order.
+    pub seen: Vec<String>,
+}
+
+impl LineClient {
+    pub fn connect(addr: SocketAddr) -> LineClient {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        LineClient {
+            stream,
+            buf: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.stream
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("send");
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Reads whatever is available within one short poll. Returns false at EOF.
+    fn poll(&mut self) -> bool {
+        let mut chunk = [0u8; 65536];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                while let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = self.buf.drain(..=i).collect();
+                    let text = String::from_utf8_lossy(&line)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
+                    self.seen.push(text);
+                }
+                true
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Waits (up to `WAIT`) for a line satisfying `pred` that arrives after
+    /// the lines already returned by earlier waits; returns it.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut checked = 0;
+        loop {
+            while checked < self.seen.len() {
+                if pred(&self.seen[checked]) {
+                    let line = self.seen[checked].clone();
+                    self.seen.drain(..=checked);
+                    return line;
+                }
+                checked += 1;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; got: {:#?}", self.seen);
+            }
+            if !self.poll() {
+                // EOF: one last check of what is buffered, then fail.
+                if self.seen[checked..].iter().any(|l| pred(l)) {
+                    continue;
+                }
+                panic!(
+                    "connection closed while waiting for {what}; got: {:#?}",
+                    self.seen
+                );
+            }
+        }
+    }
+
+    /// Waits for a line containing `needle`.
+    pub fn expect(&mut self, needle: &str) -> String {
+        self.wait_for(needle, |l| l.contains(needle))
+    }
+
+    /// Waits until the server closes the connection; returns every line
+    /// received until then.
+    pub fn expect_closed(&mut self) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        while self.poll() {
+            assert!(
+                Instant::now() < deadline,
+                "connection was not closed; got {:#?}",
+                self.seen
+            );
+        }
+        std::mem::take(&mut self.seen)
+    }
+
+    /// Registers on the line protocol and waits until joined to #lobby.
+    pub fn line_login(addr: SocketAddr, nick: &str) -> LineClient {
+        let mut c = LineClient::connect(addr);
+        c.expect("Choose a nickname");
+        c.send(nick);
+        c.expect(&format!("Welcome, {nick}!"));
+        c.expect("you are now talking in #lobby");
+        c
+    }
+}
