@@ -20,12 +20,17 @@ struct Cli {
 enum Cmd {
     /// Run the server.
     Serve(ServeArgs),
+    /// Connect to a chat server with the terminal client (full-screen on a
+    /// terminal, plain lines when piped).
+    Join(chatroom::client::JoinArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Serve(args) => serve(args),
+        // No log subscriber here: log lines on stderr would garble the full screen.
+        Cmd::Join(args) => tokio::runtime::Runtime::new()?.block_on(chatroom::client::run(args)),
     }
 }
 

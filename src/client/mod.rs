@@ -1,1 +1,99 @@
-//! The terminal client (in progress).
+//! The terminal client (`chatroom join HOST[:PORT]`): an IRC client that
+//! works against our server and any standard IRC server.
+//!
+//! When stdin and stdout are both terminals it runs full-screen (`tui.rs`
+//! drawing with `ui.rs`); otherwise it runs a plain line mode for scripts
+//! (`plain.rs`). Both share one pure state model (`state.rs`), the command
+//! parser (`command.rs`) and the connection task with reconnect/backoff
+//! (`conn.rs`), tied together by `session.rs`. This file only picks the
+//! mode and the defaults; it must not hold client logic itself.
+
+pub mod command;
+pub mod conn;
+pub mod input;
+pub mod plain;
+pub mod session;
+pub mod state;
+pub mod tui;
+pub mod ui;
+
+use std::io::IsTerminal;
+
+use session::Session;
+
+/// Arguments of `chatroom join`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JoinArgs {
+    /// Server to connect to: HOST[:PORT] (an IP address or a host name;
+    /// default port 6667). IPv6 addresses go in brackets: [::1]:6667.
+    #[arg(value_name = "HOST[:PORT]")]
+    pub server: String,
+    /// Nickname (default: $USER, with characters IRC does not allow removed).
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub nick: Option<String>,
+    /// Room to join on connect (default: #lobby).
+    #[arg(long, short = 'r', value_name = "ROOM")]
+    pub room: Option<String>,
+    /// Use the plain line mode even on a terminal.
+    #[arg(long)]
+    pub plain: bool,
+}
+
+/// Runs the client until the user quits (or stdin ends in plain mode).
+pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
+    let (host, port) = conn::parse_server(&args.server)?;
+    let nick = match args.nick.as_deref() {
+        Some(n) => {
+            let clean = sanitize_nick(n);
+            if clean.is_empty() {
+                anyhow::bail!("{n:?} cannot be used as a nickname");
+            }
+            clean
+        }
+        None => default_nick(std::env::var("USER").ok().as_deref()),
+    };
+    let room = args.room.unwrap_or_else(|| "#lobby".to_string());
+    let session = Session::start(host, port, &nick, Some(&room));
+    let full_screen =
+        !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if full_screen {
+        tui::run(session).await
+    } else {
+        plain::run(session).await
+    }
+}
+
+/// Keeps the characters RFC 2812 allows in a nick, which may not start with
+/// a digit or `-`; at most 30 characters.
+pub fn sanitize_nick(raw: &str) -> String {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_[]\\`^{}|".contains(c);
+    let kept: String = raw.chars().filter(|&c| allowed(c)).collect();
+    let kept = kept.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
+    kept.chars().take(30).collect()
+}
+
+/// The nick to use without --nick: `$USER` sanitized, else "guest".
+pub fn default_nick(user: Option<&str>) -> String {
+    let nick = sanitize_nick(user.unwrap_or(""));
+    if nick.is_empty() {
+        "guest".to_string()
+    } else {
+        nick
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nick_defaults() {
+        assert_eq!(default_nick(Some("alice")), "alice");
+        assert_eq!(default_nick(Some("j.doe@corp")), "jdoecorp");
+        assert_eq!(default_nick(Some("42root")), "root");
+        assert_eq!(default_nick(Some("--")), "guest");
+        assert_eq!(default_nick(None), "guest");
+        assert_eq!(sanitize_nick("a[b]^"), "a[b]^");
+        assert_eq!(sanitize_nick(&"x".repeat(50)).len(), 30);
+    }
+}

@@ -1,22 +1,258 @@
-//! (in progress) tutorial dialect edge.
+//! The length-header tutorial dialect: the chat of the classic "Python
+//! sockets chat room" tutorial, so its client program works unchanged.
+//!
+//! Every field on the wire is a 10-byte ASCII length header plus that many
+//! bytes (see [`codec`]). The client sends its username as one field, then
+//! each message as one field. The server sends every line as a pair of
+//! fields, username then message, which the client prints as
+//! `username > message`:
+//!
+//! - messages from people on any protocol: `alice > hi`; actions
+//!   `alice > * alice waves`; messages from rooms other than the client's
+//!   current one are prefixed `[#room] `; private ones `(private) `;
+//! - everything the server itself says uses the server's name as username:
+//!   `chatroom > bob joined #lobby`, `chatroom > bob quit (Client quit)`,
+//!   `chatroom > alice is now known as alice2`, errors, notices.
+//!
+//! Like the tutorial's own server, a client's own messages and its own join
+//! are not echoed to it. Its username cannot be asked again, so an invalid or
+//! taken one is adjusted (see [`admit`]) and the client told its real name.
+//! A bad length header (not a number, negative, blank, over
+//! `limits.lenheader_max_field`) ends the connection with an error, since
+//! the stream cannot be resynchronised; nobody else notices beyond the quit.
+//!
+//! Must not decide anything the hub decides; it parses and renders only.
 
-use bytes::BytesMut;
+pub mod admit;
+pub mod codec;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
 use tokio::net::tcp::OwnedReadHalf;
+use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
-use crate::core::Shared;
-use crate::runtime::{Ctx, Renderer};
+use crate::core::names::same;
+use crate::core::{Command, Event, MsgKind, MsgTarget, SayTarget, Shared};
+use crate::runtime::{Ctx, HubGone, Renderer};
 
-pub fn renderer(_cfg: &Config) -> DialectRenderer {
-    DialectRenderer
+use self::admit::{Admission, linger, register_unique};
+use self::codec::{FieldCodec, FieldError, message_lines, pair};
+use super::framing::{split_text, text};
+
+/// Render-cache slot of this dialect: the bytes every recipient that is not
+/// the subject of the event gets (room messages in the recipient's current
+/// room, others' joins, parts, quits, nick and topic changes).
+/// Slots 0-1 are the line protocol's, 2-5 IRC's, 7 the NICK dialect's.
+pub const SLOT: usize = 6;
+
+const SHUTDOWN: &str = "Server shutting down";
+
+pub fn renderer(cfg: &Config) -> LenHeaderRenderer {
+    LenHeaderRenderer {
+        server: cfg.server_name.clone(),
+        me: None,
+        focus: None,
+    }
 }
 
-pub async fn session(_ctx: Ctx, _rd: OwnedReadHalf) -> String {
-    "not implemented".into()
+/// Reads fields until the client leaves or sends a bad header; returns the
+/// quit reason shown to others.
+pub async fn session(mut ctx: Ctx, rd: OwnedReadHalf) -> String {
+    let server = ctx.cfg.server_name.clone();
+    let mut frames = FramedRead::new(rd, FieldCodec::new(ctx.cfg.limits.lenheader_max_field));
+    loop {
+        let field = match frames.next().await {
+            None => return "Connection closed".into(),
+            Some(Ok(field)) => field,
+            Some(Err(FieldError::Io(e))) => return format!("Read error: {e}"),
+            Some(Err(FieldError::Header(e))) => {
+                let msg = format!("error: {e}; disconnecting");
+                if ctx.tell(Event::Raw(pair(&server, &msg))).await.is_err() {
+                    return SHUTDOWN.into();
+                }
+                linger(frames.get_mut()).await;
+                return "Bad length header".into();
+            }
+        };
+        let field = text(&field);
+        let flow = if ctx.is_registered() {
+            say_lines(&mut ctx, &field).await
+        } else {
+            admit(&mut ctx, &server, &field).await
+        };
+        match flow {
+            Ok(None) => {}
+            Ok(Some(reason)) => return reason,
+            Err(HubGone) => return SHUTDOWN.into(),
+        }
+    }
 }
 
-pub struct DialectRenderer;
-
-impl Renderer for DialectRenderer {
-    fn render(&mut self, _event: &Shared, _out: &mut BytesMut) {}
+/// The first field is the username. Returns a reason when the connection
+/// must end.
+async fn admit(ctx: &mut Ctx, server: &str, username: &str) -> Result<Option<String>, HubGone> {
+    match register_unique(ctx, username).await? {
+        Admission::Registered { note, .. } => {
+            if let Some(note) = note {
+                ctx.tell(Event::Raw(pair(server, &note))).await?;
+            }
+            Ok(None)
+        }
+        Admission::Refused(why) => {
+            ctx.tell(Event::Raw(pair(server, &format!("error: {why}"))))
+                .await?;
+            Ok(Some(why))
+        }
+    }
 }
+
+/// One message field: each line a message, each cut to the hub's length.
+async fn say_lines(ctx: &mut Ctx, field: &str) -> Result<Option<String>, HubGone> {
+    let max = ctx.cfg.hub.text_len;
+    for line in message_lines(field) {
+        for part in split_text(line, max) {
+            ctx.send(Command::Say {
+                target: SayTarget::Focus,
+                kind: MsgKind::Say,
+                text: part.into(),
+            })
+            .await?;
+        }
+    }
+    Ok(None)
+}
+
+/// Renders events as username/message field pairs. Remembers the
+/// recipient's nickname (to leave out its own messages and join) and its
+/// current room (to mark messages from elsewhere), both learned from events.
+#[derive(Debug)]
+pub struct LenHeaderRenderer {
+    server: String,
+    me: Option<String>,
+    focus: Option<String>,
+}
+
+fn body(kind: MsgKind, nick: &str, text: &str) -> String {
+    match kind {
+        MsgKind::Action => format!("* {nick} {text}"),
+        MsgKind::Say | MsgKind::Notice => text.to_string(),
+    }
+}
+
+/// What a recipient other than the event's subject sees; the same bytes for
+/// all of them, hence cached. Empty for events that show nothing.
+fn render_shared(server: &str, ev: &Event) -> Bytes {
+    match ev {
+        Event::Message {
+            from, kind, text, ..
+        } => pair(&from.nick, &body(*kind, &from.nick, text)),
+        Event::Joined { room, who } => pair(server, &format!("{} joined {room}", who.nick)),
+        Event::Parted { room, who, reason } => match reason {
+            Some(r) => pair(server, &format!("{} left {room} ({r})", who.nick)),
+            None => pair(server, &format!("{} left {room}", who.nick)),
+        },
+        Event::Quit { who, reason } => pair(server, &format!("{} quit ({reason})", who.nick)),
+        Event::NickChanged { old, who } => {
+            pair(server, &format!("{old} is now known as {}", who.nick))
+        }
+        Event::TopicChanged { room, topic, by } => match topic {
+            Some(t) => pair(
+                server,
+                &format!("{} set the topic of {room}: {}", by.nick, t.text),
+            ),
+            None => pair(server, &format!("{} cleared the topic of {room}", by.nick)),
+        },
+        _ => Bytes::new(),
+    }
+}
+
+impl LenHeaderRenderer {
+    fn is_me(&self, nick: &str) -> bool {
+        self.me.as_deref().is_some_and(|m| same(m, nick))
+    }
+
+    fn focused(&self, room: &str) -> bool {
+        self.focus.as_deref().is_some_and(|f| same(f, room))
+    }
+
+    fn shared(&self, shared: &Shared) -> Bytes {
+        shared.rendered(SLOT, |ev| render_shared(&self.server, ev))
+    }
+}
+
+impl Renderer for LenHeaderRenderer {
+    fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        let server = self.server.as_str();
+        let bytes = match &shared.event {
+            // The tutorial's server never echoes; neither do we.
+            Event::Message { from, .. } if self.is_me(&from.nick) => return,
+            Event::Message {
+                to: MsgTarget::Room(room),
+                from,
+                kind,
+                text,
+                ..
+            } => {
+                if self.focused(room) {
+                    self.shared(shared)
+                } else {
+                    pair(
+                        &from.nick,
+                        &format!("[{room}] {}", body(*kind, &from.nick, text)),
+                    )
+                }
+            }
+            Event::Message {
+                to: MsgTarget::Nick(_),
+                from,
+                kind,
+                text,
+                ..
+            } => pair(
+                &from.nick,
+                &format!("(private) {}", body(*kind, &from.nick, text)),
+            ),
+            Event::Welcome { nick, .. } => {
+                self.me = Some(nick.to_string());
+                return;
+            }
+            Event::Joined { who, .. } if self.is_me(&who.nick) => return,
+            Event::Parted { room, who, .. } if self.is_me(&who.nick) => {
+                pair(server, &format!("you left {room}"))
+            }
+            Event::NickChanged { old, who } if self.is_me(old) => {
+                self.me = Some(who.nick.to_string());
+                pair(server, &format!("you are now known as {}", who.nick))
+            }
+            Event::Joined { .. }
+            | Event::Parted { .. }
+            | Event::Quit { .. }
+            | Event::NickChanged { .. }
+            | Event::TopicChanged { .. } => self.shared(shared),
+            Event::Focus { room } => {
+                self.focus = room.as_ref().map(|r| r.to_string());
+                return;
+            }
+            Event::IsAway { nick, message } => pair(server, &format!("{nick} is away: {message}")),
+            Event::ServerNotice { text } => pair(server, text),
+            // Before registration the session explains problems itself
+            // (refused names are retried, not reported).
+            Event::Error(_) if self.me.is_none() => return,
+            Event::Error(e) => pair(server, &format!("error: {e}")),
+            Event::Closing { reason } => pair(server, &format!("Disconnected: {reason}")),
+            Event::Raw(bytes) => bytes.clone(),
+            // Replies to questions this dialect cannot ask.
+            Event::TopicIs { .. }
+            | Event::Names { .. }
+            | Event::RoomList { .. }
+            | Event::WhoReply { .. }
+            | Event::WhoisReply { .. }
+            | Event::AwayChanged { .. } => return,
+        };
+        out.put(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests;

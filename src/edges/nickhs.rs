@@ -1,22 +1,336 @@
-//! (in progress) tutorial dialect edge.
+//! The NICK-handshake tutorial dialect: the chat of the classic "Python
+//! threads chat room" tutorial, so its client program works unchanged.
+//!
+//! On connect the server sends the four bytes `NICK`, alone, and nothing
+//! else until the client answers with its nickname (the client compares a
+//! whole `recv` to `'NICK'`). Then, like the tutorial's server:
+//! `<nick> joined!` goes to everyone in the room (the newcomer too), then
+//! `Connected to server!` to the newcomer; every message is relayed to
+//! everyone, the sender included, as `nick: text`; a departure is
+//! `<nick> left!`. Beyond the tutorial: actions are `* nick waves`, nick
+//! changes `old is now known as new`, messages from rooms other than the
+//! client's current one are prefixed `[#room] `, private ones `[private] `.
+//! People on every other protocol appear the same way.
+//!
+//! Output framing: the tutorial has none, so a message sent on its own is
+//! sent without a line ending, exactly as the tutorial's server does. When
+//! several messages leave in one write (the writer coalesces whatever is
+//! queued), they are separated by `\n`, so the client, which prints each
+//! `recv` as it comes, shows them as separate lines. Messages written
+//! separately can still reach the client in one `recv` (nothing at this end
+//! can prevent that); then they print run together, as with the tutorial's
+//! own server.
+//!
+//! Everything sent is printable ASCII (see [`codec::fold_ascii`]): the
+//! client decodes strictly as ASCII and its receive thread dies on anything
+//! else. Input is cut into messages by [`codec::Chunker`]; the `nick: `
+//! prefix the client writes is stripped. The nickname is adjusted when
+//! invalid or taken, since the client cannot be asked again (see
+//! [`super::lenheader::admit`]).
+//!
+//! Must not decide anything the hub decides; it parses and renders only.
 
-use bytes::BytesMut;
+pub mod codec;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 
 use crate::config::Config;
-use crate::core::Shared;
-use crate::runtime::{Ctx, Renderer};
+use crate::core::names::same;
+use crate::core::{Command, Event, MsgKind, MsgTarget, SayTarget, Shared};
+use crate::runtime::{Ctx, HubGone, Renderer};
 
-pub fn renderer(_cfg: &Config) -> DialectRenderer {
-    DialectRenderer
+use self::codec::{Chunker, Piece, fold_ascii, strip_own_prefix};
+use super::framing::{split_text, text};
+use super::lenheader::admit::{Admission, linger, register_unique};
+
+/// Render-cache slot of this dialect: the bytes every recipient gets for
+/// room events in its current room (messages, joins, parts, quits, nick and
+/// topic changes), which look the same to all, the sender included.
+/// Slots 0-1 are the line protocol's, 2-5 IRC's, 6 the length-header's.
+pub const SLOT: usize = 7;
+
+const SHUTDOWN: &str = "Server shutting down";
+
+/// How much already-arrived input is thrown away after an oversized message
+/// in chunk mode (the rest of that message, most likely).
+const DISCARD_MAX: usize = 1 << 20;
+
+pub fn renderer(_cfg: &Config) -> NickRenderer {
+    NickRenderer::default()
 }
 
-pub async fn session(_ctx: Ctx, _rd: OwnedReadHalf) -> String {
-    "not implemented".into()
+enum Flow {
+    Continue,
+    /// End the connection with this reason (after a lingering close).
+    Hangup(String),
 }
 
-pub struct DialectRenderer;
-
-impl Renderer for DialectRenderer {
-    fn render(&mut self, _event: &Shared, _out: &mut BytesMut) {}
+/// Sends `NICK`, waits for the nickname, then relays messages until the
+/// client leaves; returns the quit reason shown to others.
+pub async fn session(mut ctx: Ctx, mut rd: OwnedReadHalf) -> String {
+    if ctx
+        .tell(Event::Raw(Bytes::from_static(b"NICK")))
+        .await
+        .is_err()
+    {
+        return SHUTDOWN.into();
+    }
+    let max = ctx.cfg.limits.max_line_bytes;
+    let mut chunker = Chunker::new(max);
+    // One byte over the limit, so that an oversized chunk is recognisable.
+    let mut buf = vec![0u8; max + 1];
+    let mut pieces = Vec::new();
+    // The name the client asked for and the one it got: either may prefix
+    // its messages.
+    let mut names: Vec<String> = Vec::new();
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => return format!("Read error: {e}"),
+        };
+        if n == 0 {
+            chunker.finish(&mut pieces);
+        } else {
+            chunker.push(&buf[..n], &mut pieces);
+            discard_ready(&rd, &mut buf, &mut chunker, &mut pieces);
+        }
+        for piece in pieces.drain(..) {
+            match handle(&mut ctx, &mut names, piece).await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Hangup(reason)) => {
+                    linger(&mut rd).await;
+                    return reason;
+                }
+                Err(HubGone) => return SHUTDOWN.into(),
+            }
+        }
+        if n == 0 {
+            return "Connection closed".into();
+        }
+    }
 }
+
+/// After an oversized chunk, hands the chunker whatever input has already
+/// arrived, without waiting for more: that is the rest of the same message,
+/// which must not be relayed as if it were messages of its own (the chunker
+/// drops it up to the first LF).
+fn discard_ready(rd: &OwnedReadHalf, buf: &mut [u8], chunker: &mut Chunker, out: &mut Vec<Piece>) {
+    let mut total = 0;
+    while chunker.discarding() && total < DISCARD_MAX {
+        match rd.try_read(buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                total += n;
+                chunker.push(&buf[..n], out);
+            }
+        }
+    }
+    chunker.end_discard();
+}
+
+fn raw(text: &str) -> Event {
+    Event::Raw(Bytes::from(fold_ascii(text)))
+}
+
+async fn handle(ctx: &mut Ctx, names: &mut Vec<String>, piece: Piece) -> Result<Flow, HubGone> {
+    let max = ctx.cfg.limits.max_line_bytes;
+    let registered = ctx.is_registered();
+    let text = match piece {
+        Piece::TooLong if !registered => {
+            ctx.tell(raw("Error: that nickname is far too long"))
+                .await?;
+            return Ok(Flow::Hangup("Nickname too long".into()));
+        }
+        Piece::TooLong => {
+            let msg = format!("Error: message too long (at most {max} bytes); it was not sent");
+            ctx.tell(raw(&msg)).await?;
+            return Ok(Flow::Continue);
+        }
+        Piece::Text(bytes) => text(&bytes),
+    };
+    if !registered {
+        let wanted = text.trim();
+        // Nothing to register yet (an empty line from netcat): keep waiting.
+        // NICK is not sent again, so a client that answers every NICK with
+        // nothing cannot make the two ends ping-pong.
+        if wanted.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        match register_unique(ctx, wanted).await? {
+            Admission::Registered { nick, note } => {
+                ctx.tell(raw("Connected to server!")).await?;
+                if let Some(note) = note {
+                    ctx.tell(raw(&note)).await?;
+                }
+                *names = vec![wanted.to_string(), nick];
+            }
+            Admission::Refused(why) => {
+                ctx.tell(raw(&format!("Error: {why}"))).await?;
+                return Ok(Flow::Hangup(why));
+            }
+        }
+        return Ok(Flow::Continue);
+    }
+    let prefixes: Vec<&str> = names.iter().map(String::as_str).collect();
+    let body = strip_own_prefix(&text, &prefixes);
+    // The tutorial client sends `nick: ` for an empty input line.
+    if body.trim().is_empty() {
+        return Ok(Flow::Continue);
+    }
+    for part in split_text(body, ctx.cfg.hub.text_len) {
+        ctx.send(Command::Say {
+            target: SayTarget::Focus,
+            kind: MsgKind::Say,
+            text: part.into(),
+        })
+        .await?;
+    }
+    Ok(Flow::Continue)
+}
+
+/// Renders events as the tutorial's lines, in ASCII. Remembers the
+/// recipient's nickname and current room, learned from the events.
+#[derive(Debug, Default)]
+pub struct NickRenderer {
+    me: Option<String>,
+    focus: Option<String>,
+}
+
+fn ascii(text: &str) -> Bytes {
+    Bytes::from(fold_ascii(text))
+}
+
+fn message_line(kind: MsgKind, nick: &str, text: &str) -> String {
+    match kind {
+        MsgKind::Say => format!("{nick}: {text}"),
+        MsgKind::Action => format!("* {nick} {text}"),
+        MsgKind::Notice => format!("-{nick}- {text}"),
+    }
+}
+
+/// How a room event looks in the recipient's current room: the same for
+/// everyone, hence cached.
+fn render_home(ev: &Event) -> Bytes {
+    match ev {
+        Event::Message {
+            from, kind, text, ..
+        } => ascii(&message_line(*kind, &from.nick, text)),
+        Event::Joined { who, .. } => ascii(&format!("{} joined!", who.nick)),
+        Event::Parted { who, .. } | Event::Quit { who, .. } => {
+            ascii(&format!("{} left!", who.nick))
+        }
+        Event::NickChanged { old, who } => ascii(&format!("{old} is now known as {}", who.nick)),
+        Event::TopicChanged { room, topic, by } => match topic {
+            Some(t) => ascii(&format!("{} set the topic of {room}: {}", by.nick, t.text)),
+            None => ascii(&format!("{} cleared the topic of {room}", by.nick)),
+        },
+        _ => Bytes::new(),
+    }
+}
+
+impl NickRenderer {
+    fn is_me(&self, nick: &str) -> bool {
+        self.me.as_deref().is_some_and(|m| same(m, nick))
+    }
+
+    /// The room this client's lines go to. Before the hub names it (a
+    /// newcomer's own join comes just before), the room at hand counts.
+    fn home(&self, room: &str) -> bool {
+        self.focus.as_deref().is_none_or(|f| same(f, room))
+    }
+}
+
+impl Renderer for NickRenderer {
+    fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        let bytes = match &shared.event {
+            Event::Message {
+                to: MsgTarget::Room(room),
+                from,
+                kind,
+                text,
+                ..
+            } => {
+                if self.home(room) {
+                    shared.rendered(SLOT, render_home)
+                } else {
+                    ascii(&format!(
+                        "[{room}] {}",
+                        message_line(*kind, &from.nick, text)
+                    ))
+                }
+            }
+            Event::Message {
+                to: MsgTarget::Nick(to),
+                from,
+                kind,
+                text,
+                ..
+            } => {
+                if self.is_me(&from.nick) && !self.is_me(to) {
+                    ascii(&format!(
+                        "[private to {to}] {}",
+                        message_line(*kind, &from.nick, text)
+                    ))
+                } else {
+                    ascii(&format!(
+                        "[private] {}",
+                        message_line(*kind, &from.nick, text)
+                    ))
+                }
+            }
+            Event::Welcome { nick, .. } => {
+                self.me = Some(nick.to_string());
+                return;
+            }
+            Event::Joined { room, who } if !self.home(room) => {
+                ascii(&format!("{} joined {room}!", who.nick))
+            }
+            Event::Parted { room, who, .. } if !self.home(room) => {
+                ascii(&format!("{} left {room}!", who.nick))
+            }
+            Event::NickChanged { old, who } => {
+                if self.is_me(old) {
+                    self.me = Some(who.nick.to_string());
+                }
+                shared.rendered(SLOT, render_home)
+            }
+            Event::Joined { .. }
+            | Event::Parted { .. }
+            | Event::Quit { .. }
+            | Event::TopicChanged { .. } => shared.rendered(SLOT, render_home),
+            Event::Focus { room } => {
+                self.focus = room.as_ref().map(|r| r.to_string());
+                return;
+            }
+            Event::IsAway { nick, message } => ascii(&format!("{nick} is away: {message}")),
+            Event::ServerNotice { text } => ascii(&format!("Server: {text}")),
+            // Before the nickname is settled only NICK may be seen; the
+            // session retries refused names itself.
+            Event::Error(_) if self.me.is_none() => return,
+            Event::Error(e) => ascii(&format!("Error: {e}")),
+            Event::Closing { reason } => ascii(&format!("Disconnected: {reason}")),
+            // Only ever produced by this edge's session, already ASCII.
+            Event::Raw(bytes) => bytes.clone(),
+            // Replies to questions this dialect cannot ask.
+            Event::TopicIs { .. }
+            | Event::Names { .. }
+            | Event::RoomList { .. }
+            | Event::WhoReply { .. }
+            | Event::WhoisReply { .. }
+            | Event::AwayChanged { .. } => return,
+        };
+        if bytes.is_empty() {
+            return;
+        }
+        // Separates messages that leave in the same write; see module docs.
+        if !out.is_empty() {
+            out.put_u8(b'\n');
+        }
+        out.put(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,493 @@
+//! The client's network side: resolving and connecting to the server, line
+//! framing (CR LF, bounded length, lossy UTF-8), and reconnecting with
+//! exponential backoff (1 s, 2 s, 4 s … capped at 30 s) when the link drops.
+//!
+//! It runs as one task that reports [`ConnEvent`]s and takes [`ConnCommand`]s
+//! over channels. It must not interpret IRC beyond framing lines (the
+//! handshake and everything else live in `state.rs`), and must not touch the
+//! terminal.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bytes::{Buf, BufMut, BytesMut};
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::codec::{Decoder, Encoder, FramedRead};
+
+pub const DEFAULT_PORT: u16 = 6667;
+
+/// Longest line accepted from the server: 512 for the message plus 8191
+/// for IRCv3 tags, rounded up. Longer lines are dropped, not buffered.
+pub const MAX_LINE: usize = 9 * 1024;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long to wait for the server to close after our QUIT.
+const QUIT_LINGER: Duration = Duration::from_secs(3);
+
+/// Splits `HOST[:PORT]` (also `[v6]:port` and a bare IPv6 literal) into a
+/// host and a port, with [`DEFAULT_PORT`] when there is none.
+pub fn parse_server(s: &str) -> anyhow::Result<(String, u16)> {
+    let s = s.trim();
+    if s.is_empty() {
+        bail!("no server given");
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .context("an IPv6 address in [ ] is missing its ]")?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().with_context(|| format!("bad port {p:?}"))?,
+            None if after.is_empty() => DEFAULT_PORT,
+            None => bail!("unexpected {after:?} after ]"),
+        };
+        return Ok((host.to_string(), port));
+    }
+    match s.matches(':').count() {
+        0 => Ok((s.to_string(), DEFAULT_PORT)),
+        1 => {
+            let (host, port) = s.split_once(':').context("unreachable")?;
+            if host.is_empty() {
+                bail!("no host before the port");
+            }
+            let port = port.parse().with_context(|| format!("bad port {port:?}"))?;
+            Ok((host.to_string(), port))
+        }
+        // Several colons: a bare IPv6 literal, no port.
+        _ => Ok((s.to_string(), DEFAULT_PORT)),
+    }
+}
+
+/// `host:port` as shown to the user, with brackets around IPv6 hosts.
+pub fn display_server(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The delays between reconnection attempts.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub const FIRST: Duration = Duration::from_secs(1);
+    pub const MAX: Duration = Duration::from_secs(30);
+
+    pub fn new() -> Backoff {
+        Backoff { next: Self::FIRST }
+    }
+
+    /// The delay before the next attempt; doubles each time up to the cap.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        d
+    }
+
+    /// After a successful registration the next outage starts again at 1 s.
+    pub fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
+    }
+}
+
+/// IRC line framing: LF-terminated lines with an optional CR, decoded
+/// lossily so one bad byte cannot end the connection, and bounded.
+#[derive(Debug, Default)]
+pub struct LineCodec {
+    /// Dropping the rest of an over-long line.
+    discarding: bool,
+}
+
+impl Decoder for LineCodec {
+    type Item = String;
+    type Error = io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<String>, io::Error> {
+        loop {
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    let line = buf.split_to(nl + 1);
+                    if std::mem::take(&mut self.discarding) || line.len() > MAX_LINE {
+                        continue;
+                    }
+                    let line = &line[..nl];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    return Ok(Some(String::from_utf8_lossy(line).into_owned()));
+                }
+                None => {
+                    if buf.len() > MAX_LINE {
+                        buf.advance(buf.len());
+                        self.discarding = true;
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+impl Encoder<String> for LineCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, line: String, buf: &mut BytesMut) -> Result<(), io::Error> {
+        buf.reserve(line.len() + 2);
+        // A CR, LF or NUL inside would start a second command on the wire.
+        for b in line.bytes() {
+            buf.put_u8(if matches!(b, b'\r' | b'\n' | 0) {
+                b' '
+            } else {
+                b
+            });
+        }
+        buf.put_slice(b"\r\n");
+        Ok(())
+    }
+}
+
+/// What the connection task reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnEvent {
+    Connecting {
+        attempt: u32,
+    },
+    Connected {
+        peer: String,
+    },
+    Line(String),
+    /// The link is down; the next attempt starts after `retry_in`.
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
+}
+
+/// What the connection task is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnCommand {
+    /// Write one line (without CR LF). Dropped while disconnected.
+    Send(String),
+    /// Registration succeeded: the next outage's backoff starts at 1 s.
+    Registered,
+    /// Drop the link and reconnect (e.g. the server stopped answering).
+    Reconnect(String),
+    /// Write this line (a QUIT), wait briefly for the server to close, end.
+    Quit(String),
+}
+
+pub struct Conn {
+    pub commands: mpsc::UnboundedSender<ConnCommand>,
+    pub events: mpsc::Receiver<ConnEvent>,
+    pub task: JoinHandle<()>,
+}
+
+/// Starts the connection task for `host:port`.
+pub fn spawn(host: String, port: u16) -> Conn {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::channel(1024);
+    let task = tokio::spawn(run(host, port, cmd_rx, ev_tx));
+    Conn {
+        commands: cmd_tx,
+        events: ev_rx,
+        task,
+    }
+}
+
+enum Ended {
+    /// Stop for good (quit, or nobody is listening any more).
+    Stop,
+    Lost(String),
+}
+
+async fn run(
+    host: String,
+    port: u16,
+    mut commands: mpsc::UnboundedReceiver<ConnCommand>,
+    events: mpsc::Sender<ConnEvent>,
+) {
+    let mut backoff = Backoff::new();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        if events
+            .send(ConnEvent::Connecting { attempt })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let reason = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&host, port)).await {
+            Err(_) => "connection timed out".to_string(),
+            Ok(Err(e)) => format!("{e:#}"),
+            Ok(Ok((stream, peer))) => {
+                let peer = peer.to_string();
+                if events.send(ConnEvent::Connected { peer }).await.is_err() {
+                    return;
+                }
+                match pump(stream, &mut commands, &events, &mut backoff).await {
+                    Ended::Stop => return,
+                    Ended::Lost(reason) => {
+                        attempt = 0;
+                        reason
+                    }
+                }
+            }
+        };
+        let retry_in = backoff.next_delay();
+        let down = ConnEvent::Disconnected { reason, retry_in };
+        if events.send(down).await.is_err() {
+            return;
+        }
+        let sleep = tokio::time::sleep(retry_in);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                cmd = commands.recv() => match cmd {
+                    None | Some(ConnCommand::Quit(_)) => return,
+                    // Nothing to send it on; the state model already told the user.
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+}
+
+/// Resolves `host` (an IP literal needs no lookup) and connects to the first
+/// address that answers.
+async fn connect(host: &str, port: u16) -> anyhow::Result<(TcpStream, SocketAddr)> {
+    let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .with_context(|| format!("cannot resolve {host}"))?
+            .collect(),
+    };
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                // Chat lines are small and interactive.
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, addr));
+            }
+            Err(e) => {
+                last = Some(anyhow::Error::new(e).context(format!("cannot connect to {addr}")))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("{host} has no addresses")))
+}
+
+async fn pump(
+    stream: TcpStream,
+    commands: &mut mpsc::UnboundedReceiver<ConnCommand>,
+    events: &mpsc::Sender<ConnEvent>,
+    backoff: &mut Backoff,
+) -> Ended {
+    let (read, mut write) = stream.into_split();
+    let mut lines = FramedRead::new(read, LineCodec::default());
+    let mut codec = LineCodec::default();
+    let mut out = BytesMut::new();
+    loop {
+        tokio::select! {
+            line = lines.next() => match line {
+                Some(Ok(line)) => {
+                    if events.send(ConnEvent::Line(line)).await.is_err() {
+                        return Ended::Stop;
+                    }
+                }
+                Some(Err(e)) => return Ended::Lost(format!("read error: {e}")),
+                None => return Ended::Lost("the server closed the connection".to_string()),
+            },
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { return Ended::Stop };
+                let mut next = Some(cmd);
+                // Encode everything already queued, then write it at once.
+                while let Some(cmd) = next.take() {
+                    match cmd {
+                        ConnCommand::Send(line) => {
+                            let _ = codec.encode(line, &mut out);
+                        }
+                        ConnCommand::Registered => backoff.reset(),
+                        ConnCommand::Reconnect(reason) => return Ended::Lost(reason),
+                        ConnCommand::Quit(line) => {
+                            let _ = codec.encode(line, &mut out);
+                            let _ = write.write_all(&out).await;
+                            linger(lines, write).await;
+                            return Ended::Stop;
+                        }
+                    }
+                    next = commands.try_recv().ok();
+                }
+                if let Err(e) = write.write_all(&out).await {
+                    return Ended::Lost(format!("write error: {e}"));
+                }
+                out.clear();
+            }
+        }
+    }
+}
+
+/// After QUIT: half-close and read until the server closes, so the QUIT is
+/// not lost to a reset from closing with unread data.
+async fn linger(lines: FramedRead<OwnedReadHalf, LineCodec>, mut write: OwnedWriteHalf) {
+    let _ = write.shutdown().await;
+    let mut read = lines.into_inner();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(QUIT_LINGER, async {
+        while let Ok(n) = read.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses() {
+        let p = |s: &str| parse_server(s).ok();
+        assert_eq!(p("irc.example.org"), Some(("irc.example.org".into(), 6667)));
+        assert_eq!(p("127.0.0.1:7000"), Some(("127.0.0.1".into(), 7000)));
+        assert_eq!(p("[::1]:7000"), Some(("::1".into(), 7000)));
+        assert_eq!(p("[::1]"), Some(("::1".into(), 6667)));
+        assert_eq!(p("::1"), Some(("::1".into(), 6667)));
+        assert_eq!(p("host:notaport"), None);
+        assert_eq!(p(":6667"), None);
+        assert_eq!(p(""), None);
+        assert_eq!(p("host:99999"), None);
+        assert_eq!(display_server("::1", 5), "[::1]:5");
+    }
+
+    #[test]
+    fn backoff_doubles_to_cap_and_resets() {
+        let mut b = Backoff::new();
+        let secs: Vec<u64> = (0..8).map(|_| b.next_delay().as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 16, 30, 30, 30]);
+        b.reset();
+        assert_eq!(b.next_delay().as_secs(), 1);
+    }
+
+    #[test]
+    fn codec_frames_lines() {
+        let mut c = LineCodec::default();
+        let mut buf = BytesMut::from(&b"PING :a\r\nhalf"[..]);
+        assert_eq!(c.decode(&mut buf).ok().flatten(), Some("PING :a".into()));
+        assert_eq!(c.decode(&mut buf).ok().flatten(), None);
+        buf.extend_from_slice(b" line\n\xff\xfeok\r\n");
+        assert_eq!(c.decode(&mut buf).ok().flatten(), Some("half line".into()));
+        assert_eq!(
+            c.decode(&mut buf).ok().flatten(),
+            Some("\u{fffd}\u{fffd}ok".into())
+        );
+    }
+
+    #[test]
+    fn codec_drops_overlong_lines() {
+        let mut c = LineCodec::default();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&vec![b'x'; MAX_LINE + 10]);
+        assert_eq!(c.decode(&mut buf).ok().flatten(), None);
+        assert!(buf.is_empty(), "not buffered without bound");
+        buf.extend_from_slice(b"tail of it\r\nNEXT\r\n");
+        assert_eq!(c.decode(&mut buf).ok().flatten(), Some("NEXT".into()));
+    }
+
+    #[test]
+    fn codec_never_writes_line_breaks() {
+        let mut c = LineCodec::default();
+        let mut buf = BytesMut::new();
+        c.encode("PRIVMSG #a :x\r\nQUIT".to_string(), &mut buf)
+            .expect("encodes");
+        assert_eq!(&buf[..], b"PRIVMSG #a :x  QUIT\r\n");
+    }
+
+    #[tokio::test]
+    async fn reports_refused_connection_and_retries() {
+        // Bind then drop to get a port with (very likely) nothing listening.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let mut conn = spawn("127.0.0.1".into(), port);
+        assert_eq!(
+            conn.events.recv().await,
+            Some(ConnEvent::Connecting { attempt: 1 })
+        );
+        match conn.events.recv().await {
+            Some(ConnEvent::Disconnected { retry_in, .. }) => {
+                assert_eq!(retry_in, Duration::from_secs(1))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let _ = conn.commands.send(ConnCommand::Quit("QUIT".into()));
+        let _ = tokio::time::timeout(Duration::from_secs(10), conn.task).await;
+    }
+
+    #[tokio::test]
+    async fn exchanges_lines_and_quits() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.expect("accept");
+            let (r, mut w) = sock.into_split();
+            let mut lines = BufReader::new(r).lines();
+            w.write_all(b":srv NOTICE * :hello\r\n")
+                .await
+                .expect("write");
+            let mut got = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                got.push(line);
+            }
+            got
+        });
+        let mut conn = spawn("127.0.0.1".into(), port);
+        let mut saw = Vec::new();
+        while let Some(ev) = conn.events.recv().await {
+            match ev {
+                ConnEvent::Line(l) => {
+                    saw.push(l);
+                    break;
+                }
+                ConnEvent::Connected { .. } => {
+                    let _ = conn.commands.send(ConnCommand::Send("NICK a".into()));
+                    let _ = conn
+                        .commands
+                        .send(ConnCommand::Send("USER a 0 * :a".into()));
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(saw, vec![":srv NOTICE * :hello"]);
+        let _ = conn.commands.send(ConnCommand::Quit("QUIT :bye".into()));
+        let got = tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("server finishes")
+            .expect("server task");
+        assert_eq!(got, vec!["NICK a", "USER a 0 * :a", "QUIT :bye"]);
+    }
+}

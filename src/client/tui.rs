@@ -1,0 +1,182 @@
+//! The full-screen mode's event loop: sets up and restores the terminal,
+//! reads keys on a thread, maps them to input editing, buffer switching,
+//! scrolling and commands, and redraws after every batch of events.
+//!
+//! Drawing is `ui.rs`'s and state changes are `state.rs`'s; this module only
+//! routes events between the terminal, the [`Session`] and the editor. It
+//! must not format lines or interpret IRC.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use tokio::sync::mpsc;
+
+use super::input::Input;
+use super::session::{Flow, Session, now, stop_signal};
+use super::state::BufferKind;
+use super::ui;
+
+/// Puts the terminal back (raw mode off, main screen) however the loop ends.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Reads terminal events on a plain thread (crossterm's reader blocks),
+/// polling so it notices `stop` and exits.
+fn spawn_event_reader(stop: Arc<AtomicBool>) -> mpsc::Receiver<Event> {
+    let (tx, rx) = mpsc::channel(256);
+    let spawned = std::thread::Builder::new()
+        .name("terminal-input".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match event::poll(Duration::from_millis(100)) {
+                    Ok(false) => {}
+                    Ok(true) => match event::read() {
+                        Ok(ev) => {
+                            if tx.blocking_send(ev).is_err() {
+                                break;
+                            }
+                        }
+                        Err(_) => break,
+                    },
+                    Err(_) => break,
+                }
+            }
+        });
+    drop(spawned);
+    rx
+}
+
+pub async fn run(mut session: Session) -> anyhow::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let restore = Restore;
+    let stop_reader = Arc::new(AtomicBool::new(false));
+    let mut events = spawn_event_reader(stop_reader.clone());
+    let mut input = Input::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    let mut page = 10;
+    let reason = loop {
+        terminal.draw(|f| {
+            page = (ui::areas(&session.state, f.area()).scrollback.height as usize / 2).max(1);
+            ui::draw(f, &session.state, &input)
+        })?;
+        tokio::select! {
+            ev = session.next_conn_event() => match ev {
+                Some(ev) => {
+                    session.on_conn_event(ev, now());
+                    // Apply whatever else has arrived before drawing again.
+                    for _ in 0..256 {
+                        match session.try_conn_event() {
+                            Some(ev) => session.on_conn_event(ev, now()),
+                            None => break,
+                        }
+                    }
+                }
+                None => break "connection task ended".to_string(),
+            },
+            ev = events.recv() => match ev {
+                Some(Event::Key(key)) => {
+                    match on_key(key, &mut session, &mut input, page) {
+                        KeyOutcome::Quit(reason) => break reason,
+                        KeyOutcome::Redraw => terminal.clear()?,
+                        KeyOutcome::Nothing => {}
+                    }
+                }
+                Some(Event::Paste(text)) => input.insert_str(&text),
+                Some(_) => {}
+                None => break "terminal closed".to_string(),
+            },
+            _ = tick.tick() => session.tick(now()),
+            _ = &mut stop => break "interrupted".to_string(),
+        }
+    };
+    stop_reader.store(true, Ordering::Relaxed);
+    // Give the shell back at once; the QUIT may take a moment.
+    drop(restore);
+    drop(terminal);
+    session.quit(&reason).await;
+    Ok(())
+}
+
+enum KeyOutcome {
+    Nothing,
+    Redraw,
+    Quit(String),
+}
+
+fn on_key(key: KeyEvent, session: &mut Session, input: &mut Input, page: usize) -> KeyOutcome {
+    if key.kind == KeyEventKind::Release {
+        return KeyOutcome::Nothing;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let state = &mut session.state;
+    match key.code {
+        KeyCode::Enter => {
+            let line = input.submit();
+            if !line.is_empty()
+                && let Flow::Quit(reason) = session.submit(&line, now())
+            {
+                return KeyOutcome::Quit(reason);
+            }
+            // Back to the newest lines after saying something.
+            let i = session.state.current;
+            session.state.scroll_down(session.state.buffers[i].scroll);
+        }
+        KeyCode::Char('c') if ctrl => return KeyOutcome::Quit("bye".to_string()),
+        KeyCode::Char('l') if ctrl => return KeyOutcome::Redraw,
+        KeyCode::Char('u') if ctrl => input.kill_to_start(),
+        KeyCode::Char('k') if ctrl => input.kill_to_end(),
+        KeyCode::Char('w') if ctrl => input.delete_word(),
+        KeyCode::Char('h') if ctrl => input.backspace(),
+        KeyCode::Char('a') if ctrl => input.home(),
+        KeyCode::Char('e') if ctrl => input.end(),
+        KeyCode::Char('b') if ctrl => input.left(),
+        KeyCode::Char('f') if ctrl => input.right(),
+        KeyCode::Char('n') if ctrl => state.next_buffer(),
+        KeyCode::Char('p') if ctrl => state.prev_buffer(),
+        KeyCode::Char(d @ '0'..='9') if alt => {
+            let n = d.to_digit(10).map_or(0, |n| n as usize);
+            let n = if n == 0 { 10 } else { n };
+            if n <= state.buffers.len() {
+                state.switch_to(n - 1);
+            }
+        }
+        KeyCode::Right if alt => state.next_buffer(),
+        KeyCode::Left if alt => state.prev_buffer(),
+        KeyCode::Char(c) if !ctrl && !alt => input.insert(c),
+        KeyCode::Left => input.left(),
+        KeyCode::Right => input.right(),
+        KeyCode::Home => input.home(),
+        KeyCode::End => input.end(),
+        KeyCode::Backspace => input.backspace(),
+        KeyCode::Delete => input.delete(),
+        KeyCode::Up => input.history_prev(),
+        KeyCode::Down => input.history_next(),
+        KeyCode::PageUp => state.scroll_up(page),
+        KeyCode::PageDown => state.scroll_down(page),
+        KeyCode::Tab => {
+            let b = state.current_buffer();
+            let mut nicks: Vec<&str> = state
+                .sorted_members(state.current)
+                .into_iter()
+                .map(|m| m.nick.as_str())
+                .filter(|n| *n != state.nick)
+                .collect();
+            if b.kind == BufferKind::Query {
+                nicks.push(b.name.as_str());
+            }
+            input.complete(&nicks);
+        }
+        _ => {}
+    }
+    KeyOutcome::Nothing
+}

@@ -1,0 +1,266 @@
+//! End-to-end: the real `chatroom join` binary in plain line mode (stdin
+//! and stdout are pipes) against the fake IRC server in `client_common`.
+//! Only 127.0.0.1; timeouts are upper bounds, never assertions.
+
+mod client_common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use client_common::{FakeIrc, GREETING, WAIT, is};
+
+/// The client process; killed by PID when dropped, pass or fail.
+struct Client {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Client {
+    fn start(server: &FakeIrc, args: &[&str]) -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+            .arg("join")
+            .arg(server.addr())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chatroom join");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Client {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to client stdin");
+        stdin.flush().expect("flush client stdin");
+    }
+
+    /// Waits (up to WAIT) for a stdout line satisfying `pred`.
+    fn expect_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "client never printed {what}; its output was:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    fn wait_exit(&mut self) -> Option<ExitStatus> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `HH:MM ` at the start of a line.
+fn timestamped(line: &str) -> Option<&str> {
+    let (time, rest) = line.split_once(' ')?;
+    let ok = time.len() == 5
+        && time.as_bytes()[2] == b':'
+        && time
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 2 || b.is_ascii_digit());
+    ok.then_some(rest)
+}
+
+#[test]
+fn plain_mode_talks_to_an_irc_server() {
+    let server = FakeIrc::start();
+    let mut client = Client::start(&server, &["--nick", "plainy"]);
+
+    // Typed before the server has even answered: sent after the JOIN.
+    client.send("early words");
+
+    let connected = format!("connected to {} as plainy", server.addr());
+    client.expect_line("the connected line", |l| l == connected);
+    let joined = client.expect_line("its own join", |l| {
+        timestamped(l) == Some("#lobby * plainy joined")
+    });
+    assert!(timestamped(&joined).is_some());
+    let greeting = format!("#lobby <alice> {GREETING}");
+    client.expect_line("alice's greeting", |l| {
+        timestamped(l) == Some(greeting.as_str())
+    });
+
+    let sent = server.received();
+    let join = server
+        .wait_for(|m| is(m, "JOIN", &["#lobby"]))
+        .expect("server got JOIN #lobby");
+    let early = server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "early words"]))
+        .unwrap_or_else(|| panic!("server never got the early line; it got {sent:?}"));
+    assert!(join < early, "the room is joined before talking in it");
+    // Registration started with capability negotiation.
+    let got = server.received();
+    assert!(got.iter().any(|l| l == "CAP LS 302"), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|l| l == "CAP REQ :server-time" || l == "CAP REQ server-time"),
+        "{got:?}"
+    );
+
+    client.send("hello from plain");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "hello from plain"]))
+        .expect("server got the room message");
+    client.expect_line("our own line echoed", |l| {
+        timestamped(l) == Some("#lobby <plainy> hello from plain")
+    });
+
+    client.send("/me waves");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "\u{1}ACTION waves\u{1}"]))
+        .expect("server got the action");
+    client.expect_line("the action", |l| {
+        timestamped(l) == Some("#lobby * plainy waves")
+    });
+
+    client.send("/msg bob psst");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["bob", "psst"]))
+        .expect("server got the private message");
+    client.expect_line("the sent private message", |l| {
+        timestamped(l) == Some("-> bob: psst")
+    });
+
+    client.send("/whois bob");
+    server
+        .wait_for(|m| is(m, "WHOIS", &["bob"]))
+        .expect("unknown commands are sent raw");
+
+    server.push(":bob!b@127.0.0.1 PRIVMSG plainy :private hi");
+    client.expect_line("the received private message", |l| {
+        timestamped(l) == Some("<bob> (private) private hi")
+    });
+    server.push(":bob!b@127.0.0.1 JOIN #lobby");
+    client.expect_line("bob's join", |l| {
+        timestamped(l) == Some("#lobby * bob joined")
+    });
+    server.push(":bob!b@127.0.0.1 NICK bobby");
+    client.expect_line("the nick change", |l| {
+        timestamped(l) == Some("* bob is now known as bobby")
+    });
+    server.push(":bobby!b@127.0.0.1 PART #lobby :gone fishing");
+    client.expect_line("bobby's part", |l| {
+        timestamped(l) == Some("#lobby * bobby left (gone fishing)")
+    });
+    server.push(":alice!a@127.0.0.1 QUIT :Quit: bye");
+    client.expect_line("alice's quit", |l| {
+        timestamped(l) == Some("#lobby * alice quit (Quit: bye)")
+    });
+    // A hostile line does not end the client.
+    server.push(":x PRIVMSG");
+    server.push("\u{1b}[2J garbage with no sense");
+    server.push(":alice!a@127.0.0.1 PRIVMSG #lobby :still \u{1b}[31mhere");
+    client.expect_line("a message after garbage", |l| {
+        timestamped(l) == Some("#lobby <alice> still [31mhere")
+    });
+
+    // End of input: QUIT, then exit 0.
+    let before = server.received().len();
+    client.close_stdin();
+    server
+        .wait_for_from(before, |m| m.command == "QUIT")
+        .expect("server got QUIT at end of input");
+    let status = client.wait_exit().expect("client exits after end of input");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn plain_mode_takes_another_nick_when_taken() {
+    let server = FakeIrc::start_with_taken(&["taken"]);
+    let mut client = Client::start(&server, &["--nick", "taken"]);
+    let connected = format!("connected to {} as taken_", server.addr());
+    client.expect_line("registration as taken_", |l| l == connected);
+    server
+        .wait_for(|m| is(m, "NICK", &["taken_"]))
+        .expect("retried with _");
+}
+
+#[test]
+fn plain_mode_reconnects_and_rejoins() {
+    let server = FakeIrc::start();
+    let mut client = Client::start(&server, &["--nick", "sticky", "--room", "#den"]);
+    let greeting = format!("#den <alice> {GREETING}");
+    client.expect_line("the first greeting", |l| {
+        timestamped(l) == Some(greeting.as_str())
+    });
+    client.send("/join #second");
+    let second = "#second * sticky joined";
+    client.expect_line("the second join", |l| timestamped(l) == Some(second));
+
+    let before = server.received().len();
+    server.drop_connections();
+    let down = client.expect_line("the disconnect notice", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(down.contains("reconnecting in 1s"), "{down}");
+    let connected = format!("connected to {} as sticky", server.addr());
+    client.expect_line("the reconnect", |l| l == connected);
+    server
+        .wait_for_from(before, |m| is(m, "JOIN", &["#den"]))
+        .expect("rejoined #den");
+    server
+        .wait_for_from(before, |m| is(m, "JOIN", &["#second"]))
+        .expect("rejoined #second");
+    assert!(server.connections() >= 2);
+
+    // Still usable: the current room is the one last joined.
+    client.send("back again");
+    server
+        .wait_for_from(before, |m| is(m, "PRIVMSG", &["#second", "back again"]))
+        .expect("talks after reconnecting");
+    client.send("/quit done here");
+    server
+        .wait_for_from(before, |m| is(m, "QUIT", &["done here"]))
+        .expect("server got QUIT with the reason");
+    let status = client.wait_exit().expect("client exits after /quit");
+    assert!(status.success(), "exit status {status:?}");
+}

@@ -1,0 +1,196 @@
+//! End-to-end: the real `chatroom join` binary full-screen in a
+//! pseudo-terminal (a private tmux server, 120x40) against the fake IRC
+//! server in `client_common`. Checks what is on screen and what the server
+//! receives when keys are typed. Only 127.0.0.1; timeouts are upper bounds.
+
+mod client_common;
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use client_common::{FakeIrc, GREETING, WAIT, is};
+
+/// A private tmux server running one client. Dropping it kills the client
+/// and the tmux server by PID, then the server by name, pass or fail.
+struct Tmux {
+    socket: String,
+    /// The client's PID (the pane runs it via `exec`).
+    client: Option<u32>,
+    /// The tmux server's PID.
+    server: Option<u32>,
+    socket_path: Option<String>,
+}
+
+fn tmux(socket: &str, args: &[&str]) -> Output {
+    Command::new("tmux")
+        .arg("-L")
+        .arg(socket)
+        .arg("-f")
+        .arg("/dev/null")
+        .args(args)
+        .output()
+        .expect("tmux runs (is tmux installed?)")
+}
+
+impl Tmux {
+    fn start(command: &str) -> Tmux {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let socket = format!(
+            "chatroom-client-tui-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let out = tmux(
+            &socket,
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                command,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut me = Tmux {
+            socket,
+            client: None,
+            server: None,
+            socket_path: None,
+        };
+        let out = tmux(
+            &me.socket,
+            &[
+                "display-message",
+                "-p",
+                "-t",
+                "t",
+                "#{pane_pid} #{pid} #{socket_path}",
+            ],
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut words = text.split_whitespace();
+        me.client = words.next().and_then(|p| p.parse().ok());
+        me.server = words.next().and_then(|p| p.parse().ok());
+        me.socket_path = words.next().map(str::to_string);
+        me
+    }
+
+    fn screen(&self) -> String {
+        let out = tmux(&self.socket, &["capture-pane", "-p", "-t", "t"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (up to WAIT) until the screen satisfies `pred`.
+    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("screen never showed {what}; it shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        tmux(&self.socket, &["send-keys", "-t", "t", "-l", text]);
+    }
+
+    fn key(&self, key: &str) {
+        tmux(&self.socket, &["send-keys", "-t", "t", key]);
+    }
+}
+
+fn kill(pid: Option<u32>) {
+    if let Some(pid) = pid {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).output();
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        kill(self.client);
+        // Graceful first so tmux removes its socket, then make sure.
+        let _ = tmux(&self.socket, &["kill-server"]);
+        kill(self.server);
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[test]
+fn full_screen_client_shows_messages_and_sends_typed_lines() {
+    let server = FakeIrc::start();
+    // `exec` so the pane's PID is the client itself.
+    let command = format!(
+        "exec {} join {} --nick tuiuser",
+        env!("CARGO_BIN_EXE_chatroom"),
+        server.addr()
+    );
+    let term = Tmux::start(&command);
+
+    // The message pushed by the server on join, with a timestamp.
+    let screen = term.wait_screen("alice's greeting", |s| {
+        s.contains(&format!("<alice> {GREETING}"))
+    });
+    let line = screen
+        .lines()
+        .find(|l| l.contains(GREETING))
+        .unwrap_or_default();
+    assert!(
+        line.len() > 6 && line.as_bytes()[2] == b':',
+        "timestamped: {line:?}"
+    );
+    // Buffer bar, member list with the op, status line.
+    term.wait_screen("the buffer bar, members and status", |s| {
+        s.contains("2:#lobby") && s.contains("@alice") && s.contains("tuiuser | #lobby (2 users)")
+    });
+
+    // Typing a line sends it to the room and shows it.
+    term.type_text("hello from the tui");
+    term.key("Enter");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "hello from the tui"]))
+        .unwrap_or_else(|| panic!("server never got the line; screen:\n{}", term.screen()));
+    term.wait_screen("our own line", |s| {
+        s.contains("<tuiuser> hello from the tui")
+    });
+
+    // Editing: Ctrl-U clears what was typed, so only the retyped text goes.
+    term.type_text("wrong words");
+    term.key("C-u");
+    term.type_text("/me dances");
+    term.key("Enter");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "\u{1}ACTION dances\u{1}"]))
+        .unwrap_or_else(|| panic!("server never got the action; screen:\n{}", term.screen()));
+
+    // A private message opens a buffer with an unread count.
+    server.push(":bob!b@127.0.0.1 PRIVMSG tuiuser :psst, over here");
+    term.wait_screen("bob's buffer with 1 unread", |s| s.contains("3:bob(1)"));
+    // Alt-3 switches to it.
+    term.key("M-3");
+    term.wait_screen("the private buffer", |s| {
+        s.contains("<bob> psst, over here") && s.contains("private: bob")
+    });
+
+    // /quit sends QUIT and the client exits (the pane, and session, end).
+    term.type_text("/quit see you");
+    term.key("Enter");
+    server
+        .wait_for(|m| is(m, "QUIT", &["see you"]))
+        .unwrap_or_else(|| panic!("server never got QUIT; screen:\n{}", term.screen()));
+}
