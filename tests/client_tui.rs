@@ -4,6 +4,7 @@
 //! receives when keys are typed. Only 127.0.0.1; timeouts are upper bounds.
 
 mod client_common;
+mod common;
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -193,4 +194,42 @@ fn full_screen_client_shows_messages_and_sends_typed_lines() {
     server
         .wait_for(|m| is(m, "QUIT", &["see you"]))
         .unwrap_or_else(|| panic!("server never got QUIT; screen:\n{}", term.screen()));
+}
+
+/// The same full-screen client against the real server, with a netcat-style
+/// line-protocol user in the room: messages both ways, the member list, and
+/// what the client shows when the server goes away.
+#[test]
+fn full_screen_client_against_the_real_server() {
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let irc = server.irc.expect("irc listener");
+    let mut lina = common::LineClient::line_login(server.line.expect("line listener"), "lina");
+    let command = format!(
+        "exec {} join {irc} --nick tuiuser",
+        env!("CARGO_BIN_EXE_chatroom")
+    );
+    let term = Tmux::start(&command);
+    lina.expect("tuiuser joined #lobby");
+    term.wait_screen("the member list", |s| {
+        s.contains("lina") && s.contains("tuiuser")
+    });
+
+    lina.send("hello, terminal");
+    term.wait_screen("lina's message", |s| s.contains("<lina> hello, terminal"));
+
+    term.type_text("hello, netcat");
+    term.key("Enter");
+    lina.expect("<tuiuser> hello, netcat");
+
+    lina.send("/nick lina2");
+    term.wait_screen("the nick change", |s| {
+        s.contains("lina is now known as lina2")
+    });
+
+    // The server goes away: the client says so and keeps its scrollback.
+    let mut server = server;
+    assert!(server.terminate(), "server exits on SIGTERM");
+    term.wait_screen("the disconnect notice, with scrollback kept", |s| {
+        s.to_lowercase().contains("disconnected") && s.contains("<lina> hello, terminal")
+    });
 }

@@ -43,20 +43,33 @@ struct PyClient {
 impl PyClient {
     fn start(script: &str, addr: SocketAddr, name: &str, pump: bool) -> PyClient {
         let path = format!("{}/tests/tutorial/{script}", env!("CARGO_MANIFEST_DIR"));
-        let mut child = Command::new("python3")
-            .arg("-u")
+        let mut cmd = Command::new("python3");
+        cmd.arg("-u")
             .arg(path)
             .arg(addr.ip().to_string())
             .arg(addr.port().to_string())
             .arg(name)
             // The tutorial client prints what it receives; make that work
             // whatever the test machine's locale.
-            .env("PYTHONIOENCODING", "utf-8")
+            .env("PYTHONIOENCODING", "utf-8");
+        PyClient::spawn(cmd, name, pump)
+    }
+
+    /// Our own terminal client, `chatroom join`, in its plain line mode
+    /// (stdin and stdout are pipes), connected to the IRC listener.
+    fn terminal(irc: SocketAddr, name: &str) -> PyClient {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatroom"));
+        cmd.args(["join", &irc.to_string(), "--nick", name]);
+        PyClient::spawn(cmd, name, false)
+    }
+
+    fn spawn(mut cmd: Command, name: &str, pump: bool) -> PyClient {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start python3");
+            .expect("start client program");
         let stdin = child.stdin.take();
         let mut stdout = child.stdout.take().expect("stdout");
         let mut stderr_pipe = child.stderr.take().expect("stderr");
@@ -408,7 +421,7 @@ fn addrs(s: &TestServer) -> (SocketAddr, SocketAddr, SocketAddr, SocketAddr) {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn tutorial_clients_chat_with_line_and_irc_users() {
+fn every_protocol_meets_in_one_room() {
     let server = start();
     let (line, irc, lh, nk) = addrs(&server);
 
@@ -428,12 +441,21 @@ fn tutorial_clients_chat_with_line_and_irc_users() {
     irc_from(&mut irene, "nico", "JOIN");
     lenny.expect("chatroom > nico joined #lobby");
 
+    let mut tui = PyClient::terminal(irc, "tui");
+    tui.expect("connected to");
+    lina.expect("tui joined #lobby");
+    lenny.expect("chatroom > tui joined #lobby");
+    nico.expect("tui joined!");
+    irc_from(&mut irene, "tui", "JOIN");
+
     // Two messages from each sender; everyone else sees both, in order.
     lina.send("hello from line");
     lina.send("second from line");
     for needle in ["lina > hello from line", "lina > second from line"] {
         lenny.expect(needle);
     }
+    tui.expect("#lobby <lina> hello from line");
+    tui.expect("#lobby <lina> second from line");
     for needle in ["lina: hello from line", "lina: second from line"] {
         nico.expect(needle);
     }
@@ -448,6 +470,19 @@ fn tutorial_clients_chat_with_line_and_irc_users() {
     lenny.expect("irene > again from irc");
     nico.expect("irene: hi from irc");
     nico.expect("irene: again from irc");
+    tui.expect("#lobby <irene> hi from irc");
+    tui.expect("#lobby <irene> again from irc");
+
+    tui.type_line("hi from tui");
+    tui.type_line("again from tui");
+    lina.expect("<tui> hi from tui");
+    lina.expect("<tui> again from tui");
+    lenny.expect("tui > hi from tui");
+    lenny.expect("tui > again from tui");
+    nico.expect("tui: hi from tui");
+    nico.expect("tui: again from tui");
+    irc_from(&mut irene, "tui", "PRIVMSG #lobby :hi from tui");
+    irc_from(&mut irene, "tui", "PRIVMSG #lobby :again from tui");
 
     lenny.type_line("hi from lenheader");
     lenny.type_line("again from lenheader");
@@ -457,6 +492,8 @@ fn tutorial_clients_chat_with_line_and_irc_users() {
     nico.expect("lenny: again from lenheader");
     irc_from(&mut irene, "lenny", "PRIVMSG #lobby :hi from lenheader");
     irc_from(&mut irene, "lenny", "PRIVMSG #lobby :again from lenheader");
+    tui.expect("#lobby <lenny> hi from lenheader");
+    tui.expect("#lobby <lenny> again from lenheader");
 
     // The NICK dialect has no framing: two sends in quick succession may
     // arrive as one chunk, i.e. one message. So each is awaited first.
@@ -471,6 +508,8 @@ fn tutorial_clients_chat_with_line_and_irc_users() {
     lenny.expect("nico > again from nick");
     irc_from(&mut irene, "nico", "PRIVMSG #lobby :hi from nick");
     irc_from(&mut irene, "nico", "PRIVMSG #lobby :again from nick");
+    tui.expect("#lobby <nico> hi from nick");
+    tui.expect("#lobby <nico> again from nick");
 
     // Actions.
     lina.send("/me waves");
@@ -483,10 +522,16 @@ fn tutorial_clients_chat_with_line_and_irc_users() {
     lenny.expect("chatroom > lina is now known as lina2");
     nico.expect("lina is now known as lina2");
     irc_from(&mut irene, "lina", "NICK");
+    tui.expect("lina is now known as lina2");
     irene.send("NICK irene2");
     lina.expect("irene is now known as irene2");
+    tui.expect("irene is now known as irene2");
     lenny.expect("chatroom > irene is now known as irene2");
     nico.expect("irene is now known as irene2");
+    tui.type_line("/nick tui2");
+    lina.expect("tui is now known as tui2");
+    lenny.expect("chatroom > tui is now known as tui2");
+    nico.expect("tui is now known as tui2");
 
     // Leaving: an IRC quit, a line-protocol part (and rejoin).
     irene.send("QUIT :bye now");
@@ -499,6 +544,16 @@ fn tutorial_clients_chat_with_line_and_irc_users() {
     lina.send("/join #lobby");
     lenny.expect("chatroom > lina2 joined #lobby");
     nico.expect("lina2 joined!");
+    tui.expect("irene2 quit");
+    tui.expect("lina2 left");
+    tui.expect("lina2 joined");
+
+    // The terminal client leaves with a reason everyone sees.
+    tui.type_line("/quit see you");
+    lina.expect("tui2 quit (Quit: see you)");
+    lenny.expect("chatroom > tui2 quit (Quit: see you)");
+    nico.expect("tui2 left!");
+    drop(tui);
 
     // The tutorial clients leave by going away.
     drop(nico);
