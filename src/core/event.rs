@@ -5,6 +5,8 @@
 //! variant encode it and every later recipient reuse those bytes, so a message
 //! to a room of a thousand is formatted once per protocol, not a thousand times.
 
+use std::any::Any;
+use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -151,7 +153,42 @@ pub enum Event {
     /// order with the hub's replies. Only ever delivered to the edge that
     /// produced them.
     Raw(Bytes),
+    /// An edge session's instruction to its own renderer (a reply that
+    /// needs state only the renderer has), queued like `Raw` to stay in
+    /// order. Only ever delivered to the edge that produced it; other
+    /// renderers ignore it.
+    Edge(EdgeNote),
 }
+
+/// An opaque value one edge passes from its session to its renderer. The
+/// core never looks inside; the edge recovers its own type with `get`.
+#[derive(Clone)]
+pub struct EdgeNote(Arc<dyn Any + Send + Sync>);
+
+impl EdgeNote {
+    pub fn new<T: Any + Send + Sync>(value: T) -> EdgeNote {
+        EdgeNote(Arc::new(value))
+    }
+
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for EdgeNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EdgeNote(..)")
+    }
+}
+
+/// Two notes are equal only when they are the same note.
+impl PartialEq for EdgeNote {
+    fn eq(&self, other: &EdgeNote) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for EdgeNote {}
 
 /// Number of distinct encodings an event can be cached under.
 pub const RENDER_SLOTS: usize = 8;

@@ -243,7 +243,8 @@ impl Renderer for LenHeaderRenderer {
             Event::Closing { reason } => pair(server, &format!("Disconnected: {reason}")),
             Event::Raw(bytes) => bytes.clone(),
             // Replies to questions this dialect cannot ask.
-            Event::TopicIs { .. }
+            Event::Edge(_)
+            | Event::TopicIs { .. }
             | Event::Names { .. }
             | Event::RoomList { .. }
             | Event::WhoReply { .. }

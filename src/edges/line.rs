@@ -319,6 +319,9 @@ impl Renderer for LineRenderer {
                 };
                 if self.is_me(&from.nick) && !self.is_me(to) {
                     format!("{t} [private to {to}] {body}")
+                } else if *kind == MsgKind::Action {
+                    // The body already names the sender: `* bob waves`.
+                    format!("{t} [private] {body}")
                 } else {
                     format!("{t} [private] <{}> {body}", from.nick)
                 }
@@ -445,6 +448,7 @@ impl Renderer for LineRenderer {
                 out.put(bytes.clone());
                 return;
             }
+            Event::Edge(_) => return,
         };
         out.put(line.as_bytes());
         out.put_u8(b'\n');

@@ -314,7 +314,8 @@ impl Renderer for NickRenderer {
             // Only ever produced by this edge's session, already ASCII.
             Event::Raw(bytes) => bytes.clone(),
             // Replies to questions this dialect cannot ask.
-            Event::TopicIs { .. }
+            Event::Edge(_)
+            | Event::TopicIs { .. }
             | Event::Names { .. }
             | Event::RoomList { .. }
             | Event::WhoReply { .. }

@@ -207,8 +207,10 @@ mod tests {
 
     #[test]
     fn parses_full_message() {
-        let m = Message::parse("@id=123;+draft/reply=a\\sb;flag :nick!u@h PRIVMSG #chan :hello there\r\n")
-            .expect("parses");
+        let m = Message::parse(
+            "@id=123;+draft/reply=a\\sb;flag :nick!u@h PRIVMSG #chan :hello there\r\n",
+        )
+        .expect("parses");
         assert_eq!(m.tag("id"), Some("123"));
         assert_eq!(m.tag("+draft/reply"), Some("a b"));
         assert_eq!(m.tag("flag"), Some(""));
@@ -233,7 +235,7 @@ mod tests {
     fn round_trips() {
         for line in [
             "PRIVMSG #a :hello world",
-            ":srv 001 bob :Welcome",
+            ":srv 001 bob :Welcome home",
             "@a=b\\:c;d :x!y@z NOTICE bob :",
             "JOIN #x",
             "PRIVMSG #a ::-)",
@@ -241,6 +243,11 @@ mod tests {
             let m = Message::parse(line).expect("parses");
             assert_eq!(m.to_string(), line);
         }
+        // A one-word trailing parameter means the same as a middle one, and
+        // is written back without the colon.
+        let m = Message::parse(":srv 001 bob :Welcome").expect("parses");
+        assert_eq!(m.params, vec!["bob", "Welcome"]);
+        assert_eq!(m.to_string(), ":srv 001 bob Welcome");
     }
 
     #[test]

@@ -1,0 +1,75 @@
+//! IRC numeric replies by name (RFC 1459/2812 and the Modern IRC client
+//! protocol document), so that the rest of the edge never writes a bare
+//! three-digit number.
+//!
+//! Only the numerics this server actually sends are listed. This module must
+//! not hold any logic.
+
+// Registration burst.
+pub const RPL_WELCOME: &str = "001";
+pub const RPL_YOURHOST: &str = "002";
+pub const RPL_CREATED: &str = "003";
+pub const RPL_MYINFO: &str = "004";
+pub const RPL_ISUPPORT: &str = "005";
+
+// User modes, USERHOST, ISON, AWAY.
+pub const RPL_UMODEIS: &str = "221";
+pub const RPL_AWAY: &str = "301";
+pub const RPL_USERHOST: &str = "302";
+pub const RPL_ISON: &str = "303";
+pub const RPL_UNAWAY: &str = "305";
+pub const RPL_NOWAWAY: &str = "306";
+
+// WHOIS / WHOWAS.
+pub const RPL_WHOISUSER: &str = "311";
+pub const RPL_WHOISSERVER: &str = "312";
+pub const RPL_ENDOFWHO: &str = "315";
+pub const RPL_WHOISIDLE: &str = "317";
+pub const RPL_ENDOFWHOIS: &str = "318";
+pub const RPL_WHOISCHANNELS: &str = "319";
+pub const RPL_ENDOFWHOWAS: &str = "369";
+
+// LIST, channel modes, topics.
+pub const RPL_LISTSTART: &str = "321";
+pub const RPL_LIST: &str = "322";
+pub const RPL_LISTEND: &str = "323";
+pub const RPL_CHANNELMODEIS: &str = "324";
+pub const RPL_NOTOPIC: &str = "331";
+pub const RPL_TOPIC: &str = "332";
+pub const RPL_TOPICWHOTIME: &str = "333";
+
+// WHO, NAMES, ban/exception/invite lists.
+pub const RPL_WHOREPLY: &str = "352";
+pub const RPL_NAMREPLY: &str = "353";
+pub const RPL_ENDOFNAMES: &str = "366";
+pub const RPL_ENDOFBANLIST: &str = "368";
+pub const RPL_ENDOFEXCEPTLIST: &str = "349";
+pub const RPL_ENDOFINVITELIST: &str = "347";
+
+// MOTD.
+pub const RPL_MOTD: &str = "372";
+pub const RPL_MOTDSTART: &str = "375";
+pub const RPL_ENDOFMOTD: &str = "376";
+pub const ERR_NOMOTD: &str = "422";
+
+// Errors.
+pub const ERR_NOSUCHNICK: &str = "401";
+pub const ERR_NOSUCHCHANNEL: &str = "403";
+pub const ERR_CANNOTSENDTOCHAN: &str = "404";
+pub const ERR_TOOMANYCHANNELS: &str = "405";
+pub const ERR_WASNOSUCHNICK: &str = "406";
+pub const ERR_NOORIGIN: &str = "409";
+pub const ERR_INVALIDCAPCMD: &str = "410";
+pub const ERR_NORECIPIENT: &str = "411";
+pub const ERR_NOTEXTTOSEND: &str = "412";
+pub const ERR_INPUTTOOLONG: &str = "417";
+pub const ERR_UNKNOWNCOMMAND: &str = "421";
+pub const ERR_NONICKNAMEGIVEN: &str = "431";
+pub const ERR_ERRONEUSNICKNAME: &str = "432";
+pub const ERR_NICKNAMEINUSE: &str = "433";
+pub const ERR_NOTONCHANNEL: &str = "442";
+pub const ERR_NOTREGISTERED: &str = "451";
+pub const ERR_NEEDMOREPARAMS: &str = "461";
+pub const ERR_ALREADYREGISTERED: &str = "462";
+pub const ERR_UNKNOWNMODE: &str = "472";
+pub const ERR_USERSDONTMATCH: &str = "502";

@@ -1,0 +1,672 @@
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::*;
+use crate::core::{Envelope, RoomInfo, Topic};
+use crate::edges::irc::message::Message;
+
+fn user(nick: &str) -> Arc<UserInfo> {
+    Arc::new(UserInfo {
+        nick: nick.into(),
+        user: nick.into(),
+        realname: format!("{nick} R").into(),
+        host: "127.0.0.1".into(),
+    })
+}
+
+fn renderer() -> IrcRenderer {
+    IrcRenderer::new(&Config::default())
+}
+
+fn render(r: &mut IrcRenderer, ev: Event) -> String {
+    let mut out = BytesMut::new();
+    r.render(&Envelope::new(ev), &mut out);
+    String::from_utf8(out.to_vec()).expect("utf-8")
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.split_terminator("\r\n").collect()
+}
+
+/// A renderer whose client is registered as `me`.
+fn registered(me: &str) -> IrcRenderer {
+    let mut r = renderer();
+    render(
+        &mut r,
+        Event::Welcome {
+            nick: me.into(),
+            user: user(me),
+        },
+    );
+    r
+}
+
+fn msg(from: &str, to: MsgTarget, kind: MsgKind, text: &str) -> Event {
+    Event::Message {
+        id: 1,
+        time: SystemTime::now(),
+        from: user(from),
+        to,
+        kind,
+        text: text.into(),
+    }
+}
+
+fn room(name: &str) -> MsgTarget {
+    MsgTarget::Room(name.into())
+}
+
+#[test]
+fn welcome_burst() {
+    let mut r = renderer();
+    let out = render(
+        &mut r,
+        Event::Welcome {
+            nick: "bob".into(),
+            user: user("bob"),
+        },
+    );
+    let l = lines(&out);
+    assert_eq!(
+        l[0],
+        ":chatroom 001 bob :Welcome to the chatroom IRC network, bob!bob@127.0.0.1"
+    );
+    assert!(l[1].starts_with(":chatroom 002 bob :Your host is chatroom"));
+    assert!(l[2].starts_with(":chatroom 003 bob :"));
+    assert!(l[3].starts_with(":chatroom 004 bob chatroom chatroom-"));
+    let isupport = l[4];
+    for token in [
+        "CASEMAPPING=ascii",
+        "CHANTYPES=#",
+        "PREFIX=(o)@",
+        "NICKLEN=30",
+        "CHANNELLEN=50",
+        "TOPICLEN=390",
+        "AWAYLEN=200",
+        "NETWORK=chatroom",
+    ] {
+        assert!(isupport.contains(token), "{token} in {isupport}");
+    }
+    assert_eq!(l[5], ":chatroom 422 bob :MOTD File is missing");
+    assert!(l.iter().all(|line| line.len() <= 510));
+}
+
+#[test]
+fn motd_lines() {
+    let cfg = Config {
+        motd: Some("hello\nsecond line".into()),
+        ..Config::default()
+    };
+    let mut r = IrcRenderer::new(&cfg);
+    let out = render(
+        &mut r,
+        Event::Welcome {
+            nick: "bob".into(),
+            user: user("bob"),
+        },
+    );
+    assert!(out.contains(":chatroom 375 bob :- chatroom Message of the day - \r\n"));
+    assert!(out.contains(":chatroom 372 bob :- hello\r\n"));
+    assert!(out.contains(":chatroom 372 bob :- second line\r\n"));
+    assert!(out.ends_with(":chatroom 376 bob :End of /MOTD command.\r\n"));
+}
+
+#[test]
+fn room_message_from_others_but_no_echo() {
+    let mut r = registered("bob");
+    assert_eq!(
+        render(&mut r, msg("alice", room("#lobby"), MsgKind::Say, "hi")),
+        ":alice!alice@127.0.0.1 PRIVMSG #lobby :hi\r\n"
+    );
+    assert_eq!(
+        render(&mut r, msg("bob", room("#lobby"), MsgKind::Say, "mine")),
+        ""
+    );
+    assert_eq!(
+        render(&mut r, msg("BOB", room("#lobby"), MsgKind::Notice, "x")),
+        ""
+    );
+    // A private message to oneself is shown (it was addressed to us).
+    assert_eq!(
+        render(
+            &mut r,
+            msg("bob", MsgTarget::Nick("bob".into()), MsgKind::Say, "me")
+        ),
+        ":bob!bob@127.0.0.1 PRIVMSG bob :me\r\n"
+    );
+    // Our private message to someone else is not echoed.
+    assert_eq!(
+        render(
+            &mut r,
+            msg("bob", MsgTarget::Nick("alice".into()), MsgKind::Say, "x")
+        ),
+        ""
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            msg("alice", MsgTarget::Nick("bob".into()), MsgKind::Say, "psst")
+        ),
+        ":alice!alice@127.0.0.1 PRIVMSG bob :psst\r\n"
+    );
+}
+
+#[test]
+fn actions_and_notices() {
+    let mut r = registered("bob");
+    assert_eq!(
+        render(&mut r, msg("alice", room("#a"), MsgKind::Action, "waves")),
+        ":alice!alice@127.0.0.1 PRIVMSG #a :\u{1}ACTION waves\u{1}\r\n"
+    );
+    assert_eq!(
+        render(&mut r, msg("alice", room("#a"), MsgKind::Notice, "note")),
+        ":alice!alice@127.0.0.1 NOTICE #a :note\r\n"
+    );
+    // Text that looks like a parameter list stays one trailing parameter.
+    assert_eq!(
+        render(&mut r, msg("alice", room("#a"), MsgKind::Say, ":-) x")),
+        ":alice!alice@127.0.0.1 PRIVMSG #a ::-) x\r\n"
+    );
+}
+
+#[test]
+fn long_messages_are_split_below_512_bytes() {
+    let mut r = registered("bob");
+    let text = "word ".repeat(110);
+    let out = render(
+        &mut r,
+        msg("alice", room("#a"), MsgKind::Action, text.trim()),
+    );
+    let l = lines(&out);
+    assert!(l.len() >= 2, "{out}");
+    for line in &l {
+        assert!(line.len() <= 510, "{} bytes", line.len());
+        assert!(line.starts_with(":alice!alice@127.0.0.1 PRIVMSG #a :\u{1}ACTION "));
+        assert!(line.ends_with('\u{1}'));
+    }
+}
+
+#[test]
+fn shared_lines_use_the_cache() {
+    let mut a = registered("bob");
+    let mut b = registered("carol");
+    let env = Envelope::new(Event::Joined {
+        room: "#a".into(),
+        who: user("alice"),
+    });
+    let mut out_a = BytesMut::new();
+    let mut out_b = BytesMut::new();
+    a.render(&env, &mut out_a);
+    b.render(&env, &mut out_b);
+    assert_eq!(out_a, out_b);
+    assert_eq!(&out_a[..], b":alice!alice@127.0.0.1 JOIN #a\r\n");
+    // The cache slot now holds the IRC bytes.
+    let cached = env.rendered(SLOT_PLAIN, |_| Bytes::from_static(b"not used"));
+    assert_eq!(&cached[..], b":alice!alice@127.0.0.1 JOIN #a\r\n");
+}
+
+#[test]
+fn join_part_quit_nick_topic() {
+    let mut r = registered("bob");
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Parted {
+                room: "#a".into(),
+                who: user("alice"),
+                reason: Some("bye now".into())
+            }
+        ),
+        ":alice!alice@127.0.0.1 PART #a :bye now\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Parted {
+                room: "#a".into(),
+                who: user("alice"),
+                reason: None
+            }
+        ),
+        ":alice!alice@127.0.0.1 PART #a\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Quit {
+                who: user("alice"),
+                reason: "Quit: gone".into()
+            }
+        ),
+        ":alice!alice@127.0.0.1 QUIT :Quit: gone\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::NickChanged {
+                old: "alice".into(),
+                who: user("alice2")
+            }
+        ),
+        ":alice!alice2@127.0.0.1 NICK :alice2\r\n"
+    );
+    let t = Topic {
+        text: "news".into(),
+        setter: "alice".into(),
+        time: SystemTime::now(),
+    };
+    assert_eq!(
+        render(
+            &mut r,
+            Event::TopicChanged {
+                room: "#a".into(),
+                topic: Some(t),
+                by: user("alice")
+            }
+        ),
+        ":alice!alice@127.0.0.1 TOPIC #a :news\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::TopicChanged {
+                room: "#a".into(),
+                topic: None,
+                by: user("alice")
+            }
+        ),
+        ":alice!alice@127.0.0.1 TOPIC #a :\r\n"
+    );
+}
+
+#[test]
+fn own_nick_change_is_followed() {
+    let mut r = registered("bob");
+    let out = render(
+        &mut r,
+        Event::NickChanged {
+            old: "bob".into(),
+            who: user("robert"),
+        },
+    );
+    assert_eq!(out, ":bob!robert@127.0.0.1 NICK :robert\r\n");
+    assert_eq!(
+        render(&mut r, Event::Error(HubError::NoText)),
+        ":chatroom 412 robert :No text to send\r\n"
+    );
+    // Messages from the new nick are ours now.
+    assert_eq!(
+        render(&mut r, msg("robert", room("#a"), MsgKind::Say, "x")),
+        ""
+    );
+}
+
+#[test]
+fn topic_is() {
+    let mut r = registered("bob");
+    let time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let out = render(
+        &mut r,
+        Event::TopicIs {
+            room: "#a".into(),
+            topic: Some(Topic {
+                text: "the topic".into(),
+                setter: "alice".into(),
+                time,
+            }),
+        },
+    );
+    assert_eq!(
+        out,
+        ":chatroom 332 bob #a :the topic\r\n:chatroom 333 bob #a alice 1700000000\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::TopicIs {
+                room: "#a".into(),
+                topic: None
+            }
+        ),
+        ":chatroom 331 bob #a :No topic is set\r\n"
+    );
+}
+
+fn member(nick: &str, op: bool, away: Option<&str>) -> MemberInfo {
+    MemberInfo {
+        user: user(nick),
+        op,
+        away: away.map(Into::into),
+    }
+}
+
+#[test]
+fn names_split_under_512() {
+    let mut r = registered("bob");
+    let out = render(
+        &mut r,
+        Event::Names {
+            room: "#a".into(),
+            members: vec![member("alice", true, None), member("bob", false, None)],
+        },
+    );
+    assert_eq!(
+        out,
+        ":chatroom 353 bob = #a :@alice bob\r\n:chatroom 366 bob #a :End of /NAMES list.\r\n"
+    );
+    let many: Vec<MemberInfo> = (0..200)
+        .map(|i| member(&format!("user{i:03}_long_nickname"), i == 0, None))
+        .collect();
+    let out = render(
+        &mut r,
+        Event::Names {
+            room: "#a".into(),
+            members: many,
+        },
+    );
+    let l = lines(&out);
+    assert!(l.len() > 3);
+    let mut seen = 0;
+    for line in &l[..l.len() - 1] {
+        assert!(line.len() <= 510);
+        assert!(line.starts_with(":chatroom 353 bob = #a :"));
+        seen += line
+            .rsplit(" :")
+            .next()
+            .map(|n| n.split(' ').count())
+            .unwrap_or(0);
+    }
+    assert_eq!(seen, 200);
+    assert!(l[0].contains(":@user000_long_nickname "));
+}
+
+#[test]
+fn list_who_whois() {
+    let mut r = registered("bob");
+    let out = render(
+        &mut r,
+        Event::RoomList {
+            rooms: vec![RoomInfo {
+                name: "#a".into(),
+                members: 2,
+                topic: Some("t".into()),
+            }],
+        },
+    );
+    assert_eq!(
+        lines(&out),
+        vec![
+            ":chatroom 321 bob Channel :Users  Name",
+            ":chatroom 322 bob #a 2 :t",
+            ":chatroom 323 bob :End of /LIST",
+        ]
+    );
+    let out = render(
+        &mut r,
+        Event::WhoReply {
+            mask: "#a".into(),
+            members: vec![
+                member("alice", true, None),
+                member("carol", false, Some("out")),
+            ],
+        },
+    );
+    assert_eq!(
+        lines(&out),
+        vec![
+            ":chatroom 352 bob #a alice 127.0.0.1 chatroom alice H@ :0 alice R",
+            ":chatroom 352 bob #a carol 127.0.0.1 chatroom carol G :0 carol R",
+            ":chatroom 315 bob #a :End of /WHO list.",
+        ]
+    );
+    let out = render(
+        &mut r,
+        Event::WhoReply {
+            mask: "alice".into(),
+            members: vec![member("alice", false, None)],
+        },
+    );
+    assert!(out.starts_with(":chatroom 352 bob * alice 127.0.0.1 chatroom alice H :0 alice R\r\n"));
+    let signon = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let rooms: Vec<Name> = vec!["#a".into(), "#b".into()];
+    let out = render(
+        &mut r,
+        Event::WhoisReply {
+            user: user("alice"),
+            rooms,
+            away: Some("lunch".into()),
+            idle_secs: 5,
+            signon,
+        },
+    );
+    assert_eq!(
+        lines(&out),
+        vec![
+            ":chatroom 311 bob alice alice 127.0.0.1 * :alice R",
+            ":chatroom 319 bob alice :#a #b",
+            ":chatroom 312 bob alice chatroom :chatroom server",
+            ":chatroom 301 bob alice :lunch",
+            ":chatroom 317 bob alice 5 1600000000 :seconds idle, signon time",
+            ":chatroom 318 bob alice :End of /WHOIS list.",
+        ]
+    );
+}
+
+#[test]
+fn errors_map_to_numerics() {
+    let mut r = renderer();
+    // Before registration the target is `*`.
+    assert_eq!(
+        render(&mut r, Event::Error(HubError::NickInUse("bob".into()))),
+        ":chatroom 433 * bob :Nickname is already in use\r\n"
+    );
+    let mut r = registered("bob");
+    let cases: Vec<(HubError, &str)> = vec![
+        (HubError::NotRegistered, ":chatroom 451 bob :"),
+        (HubError::AlreadyRegistered, ":chatroom 462 bob :"),
+        (HubError::NickInUse("x".into()), ":chatroom 433 bob x :"),
+        (
+            HubError::ErroneousNick {
+                nick: "1x".into(),
+                reason: "r",
+            },
+            ":chatroom 432 bob 1x :",
+        ),
+        (
+            HubError::BadRoomName {
+                name: "x".into(),
+                reason: "r",
+            },
+            ":chatroom 403 bob x :",
+        ),
+        (HubError::NoSuchNick("z".into()), ":chatroom 401 bob z :"),
+        (HubError::NoSuchRoom("#z".into()), ":chatroom 403 bob #z :"),
+        (HubError::NotInRoom("#z".into()), ":chatroom 442 bob #z :"),
+        (HubError::NoFocus, ":chatroom 403 bob * :"),
+        (
+            HubError::CannotSendToRoom("#z".into()),
+            ":chatroom 404 bob #z :",
+        ),
+        (HubError::NoText, ":chatroom 412 bob :"),
+        (HubError::TooManyRooms(50), ":chatroom 405 bob * :"),
+    ];
+    for (e, want) in cases {
+        let out = render(&mut r, Event::Error(e.clone()));
+        assert!(out.starts_with(want), "{e:?}: {out}");
+        assert_eq!(lines(&out).len(), 1);
+    }
+}
+
+#[test]
+fn away_and_notices_and_closing() {
+    let mut r = registered("bob");
+    assert_eq!(
+        render(
+            &mut r,
+            Event::IsAway {
+                nick: "alice".into(),
+                message: "afk".into()
+            }
+        ),
+        ":chatroom 301 bob alice :afk\r\n"
+    );
+    assert_eq!(
+        render(&mut r, Event::AwayChanged { away: true }),
+        ":chatroom 306 bob :You have been marked as being away\r\n"
+    );
+    assert_eq!(
+        render(&mut r, Local::Umode.event()),
+        ":chatroom 221 bob +a\r\n"
+    );
+    assert_eq!(
+        render(&mut r, Event::AwayChanged { away: false }),
+        ":chatroom 305 bob :You are no longer marked as being away\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::ServerNotice {
+                text: "slow down".into()
+            }
+        ),
+        ":chatroom NOTICE bob :slow down\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Focus {
+                room: Some("#a".into())
+            }
+        ),
+        ""
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Closing {
+                reason: "Quit: bye".into()
+            }
+        ),
+        "ERROR :Closing link: (bob@127.0.0.1) [Quit: bye]\r\n"
+    );
+    let mut fresh = renderer();
+    assert_eq!(
+        render(
+            &mut fresh,
+            Event::Closing {
+                reason: "Server full".into()
+            }
+        ),
+        "ERROR :Closing link: [Server full]\r\n"
+    );
+}
+
+#[test]
+fn local_replies_carry_the_current_nick() {
+    let mut r = renderer();
+    assert_eq!(
+        render(&mut r, Local::reply("CAP", &["LS", ""]).event()),
+        ":chatroom CAP * LS :\r\n"
+    );
+    let mut r = registered("bob");
+    assert_eq!(
+        render(
+            &mut r,
+            Local::reply("421", &["FOO", "Unknown command"]).event()
+        ),
+        ":chatroom 421 bob FOO :Unknown command\r\n"
+    );
+    assert_eq!(
+        render(&mut r, Local::reply_words("324", &["#a", "+n"]).event()),
+        ":chatroom 324 bob #a +n\r\n"
+    );
+    // Plain raw bytes pass through.
+    assert_eq!(
+        render(&mut r, Event::Raw(Bytes::from_static(b"PING :x\r\n"))),
+        "PING :x\r\n"
+    );
+    // Another edge's note means nothing here.
+    assert_eq!(render(&mut r, Event::Edge(EdgeNote::new(42u8))), "");
+}
+
+#[test]
+fn userhost_and_ison_fold_whois_replies() {
+    let mut r = registered("bob");
+    let whois = |nick: &str, away: Option<&str>| Event::WhoisReply {
+        user: user(nick),
+        rooms: vec![],
+        away: away.map(Into::into),
+        idle_secs: 0,
+        signon: SystemTime::now(),
+    };
+    assert_eq!(render(&mut r, Local::QuietBegin.event()), "");
+    assert_eq!(render(&mut r, whois("alice", None)), "");
+    assert_eq!(
+        render(&mut r, Event::Error(HubError::NoSuchNick("zed".into()))),
+        ""
+    );
+    assert_eq!(render(&mut r, whois("carol", Some("afk"))), "");
+    // Other traffic still flows during the look-up.
+    assert!(!render(&mut r, msg("alice", room("#a"), MsgKind::Say, "hi")).is_empty());
+    assert_eq!(
+        render(&mut r, Local::UserhostEnd.event()),
+        ":chatroom 302 bob :alice=+alice@127.0.0.1 carol=-carol@127.0.0.1\r\n"
+    );
+    render(&mut r, Local::QuietBegin.event());
+    render(&mut r, whois("alice", None));
+    assert_eq!(
+        render(&mut r, Local::IsonEnd.event()),
+        ":chatroom 303 bob :alice\r\n"
+    );
+    // Outside a look-up, 401 is shown again.
+    assert!(render(&mut r, Event::Error(HubError::NoSuchNick("zed".into()))).contains(" 401 "));
+}
+
+#[test]
+fn unsafe_fields_stay_one_word() {
+    let mut r = registered("bob");
+    let odd = Arc::new(UserInfo {
+        nick: "odd".into(),
+        user: "two words".into(),
+        realname: "Real Name".into(),
+        host: "::1".into(),
+    });
+    let out = render(
+        &mut r,
+        Event::Joined {
+            room: "#a".into(),
+            who: odd.clone(),
+        },
+    );
+    assert_eq!(out, ":odd!two_words@0::1 JOIN #a\r\n");
+    let out = render(
+        &mut r,
+        Event::WhoReply {
+            mask: "odd".into(),
+            members: vec![MemberInfo {
+                user: odd,
+                op: false,
+                away: None,
+            }],
+        },
+    );
+    let first = lines(&out)[0];
+    let parsed = Message::parse(first).expect("parses");
+    assert_eq!(parsed.params.len(), 8, "{first}");
+    assert_eq!(parsed.params[3], "0::1");
+}
+
+#[test]
+fn write_line_guards_parameters() {
+    let mut out = BytesMut::new();
+    write_line(
+        &mut out,
+        Some("s"),
+        "X",
+        &["", ":a", "b c"],
+        Some(&"t".repeat(600)),
+    );
+    let s = String::from_utf8(out.to_vec()).expect("utf-8");
+    assert!(s.starts_with(":s X * a b_c :ttt"));
+    assert_eq!(s.len(), 512);
+}

@@ -1,0 +1,394 @@
+use super::*;
+
+fn cfg() -> Config {
+    Config::default()
+}
+
+fn run(st: &mut State, line: &str) -> Vec<Step> {
+    let msg = Message::parse(line).expect("parses");
+    translate(st, &msg, &cfg())
+}
+
+/// The local reply in a step, rendered by a renderer whose client is `*`.
+fn shown(step: &Step) -> String {
+    use crate::runtime::Renderer;
+    let ev = match step {
+        Step::Tell(ev) => ev.clone(),
+        Step::Note(local) => local.event(),
+        _ => panic!("not a reply: {step:?}"),
+    };
+    let mut r = super::super::render::IrcRenderer::new(&cfg());
+    let mut out = bytes::BytesMut::new();
+    r.render(&crate::core::Envelope::new(ev), &mut out);
+    String::from_utf8(out.to_vec()).expect("utf-8")
+}
+
+fn registered_state() -> State {
+    let mut st = State::default();
+    run(&mut st, "NICK bob");
+    run(&mut st, "USER bob 0 * :Bob");
+    st.registered(&["#lobby".to_string()]);
+    st.nick_changed("bob");
+    st
+}
+
+fn register_step(nick: &str, user: &str, realname: &str) -> Step {
+    Step::Register {
+        nick: nick.into(),
+        user: user.into(),
+        realname: realname.into(),
+    }
+}
+
+#[test]
+fn nick_then_user_registers() {
+    let mut st = State::default();
+    assert_eq!(run(&mut st, "NICK bob"), vec![]);
+    assert_eq!(
+        run(&mut st, "USER bobby 0 * :Bob Smith"),
+        vec![register_step("bob", "bobby", "Bob Smith")]
+    );
+}
+
+#[test]
+fn user_then_nick_registers() {
+    let mut st = State::default();
+    assert_eq!(run(&mut st, "USER u 0 * :R"), vec![]);
+    assert_eq!(
+        run(&mut st, "NICK bob"),
+        vec![register_step("bob", "u", "R")]
+    );
+}
+
+#[test]
+fn taken_nick_can_be_retried() {
+    let mut st = State::default();
+    run(&mut st, "USER u 0 * :R");
+    assert_eq!(
+        run(&mut st, "NICK alice"),
+        vec![register_step("alice", "u", "R")]
+    );
+    st.register_failed();
+    assert_eq!(
+        run(&mut st, "NICK alice_"),
+        vec![register_step("alice_", "u", "R")]
+    );
+    st.registered(&["#lobby".to_string()]);
+    assert!(st.is_registered());
+    assert_eq!(st.rooms(), ["#lobby".to_string()]);
+}
+
+#[test]
+fn erroneous_nick_is_refused_at_once() {
+    let mut st = State::default();
+    let steps = run(&mut st, "NICK 9lives");
+    assert_eq!(steps.len(), 1);
+    assert!(shown(&steps[0]).starts_with(":chatroom 432 * 9lives :Erroneous nickname"));
+    assert_eq!(st.nick(), None);
+    assert_eq!(run(&mut st, "USER u 0 * :R"), vec![]);
+    let steps = run(&mut st, "NICK");
+    assert!(shown(&steps[0]).starts_with(":chatroom 431 * :"));
+}
+
+#[test]
+fn cap_negotiation_holds_registration() {
+    let mut st = State::default();
+    let steps = run(&mut st, "CAP LS 302");
+    assert_eq!(shown(&steps[0]), ":chatroom CAP * LS :\r\n");
+    assert_eq!(run(&mut st, "NICK bob"), vec![]);
+    assert_eq!(run(&mut st, "USER bob 0 * :B"), vec![]);
+    let steps = run(&mut st, "CAP REQ :multi-prefix sasl");
+    assert_eq!(
+        shown(&steps[0]),
+        ":chatroom CAP * NAK :multi-prefix sasl\r\n"
+    );
+    let steps = run(&mut st, "CAP LIST");
+    assert_eq!(shown(&steps[0]), ":chatroom CAP * LIST :\r\n");
+    assert_eq!(
+        run(&mut st, "CAP END"),
+        vec![register_step("bob", "bob", "B")]
+    );
+    let steps = run(&mut st, "CAP FOO");
+    assert!(shown(&steps[0]).starts_with(":chatroom 410 * FOO :"));
+}
+
+#[test]
+fn cap_end_without_ls_is_harmless() {
+    let mut st = State::default();
+    assert_eq!(run(&mut st, "CAP END"), vec![]);
+    run(&mut st, "NICK bob");
+    assert_eq!(run(&mut st, "USER bob 0 * :B").len(), 1);
+}
+
+#[test]
+fn before_registration() {
+    let mut st = State::default();
+    for line in ["JOIN #a", "PRIVMSG #a :hi", "LIST", "WHOIS x", "FOO"] {
+        let steps = run(&mut st, line);
+        assert_eq!(steps.len(), 1, "{line}");
+        assert_eq!(
+            shown(&steps[0]),
+            ":chatroom 451 * :You have not registered\r\n"
+        );
+    }
+    assert_eq!(run(&mut st, "PASS secret"), vec![]);
+    let steps = run(&mut st, "PING :tok en");
+    assert_eq!(
+        steps,
+        vec![Step::Tell(Event::Raw(Bytes::from_static(
+            b":chatroom PONG chatroom :tok en\r\n"
+        )))]
+    );
+    assert_eq!(run(&mut st, "PONG :x"), vec![]);
+    let steps = run(&mut st, "USER bob");
+    assert!(shown(&steps[0]).starts_with(":chatroom 461 * USER :"));
+    assert_eq!(run(&mut st, "QUIT"), vec![Step::Quit("Client quit".into())]);
+}
+
+#[test]
+fn after_registration_user_and_pass_are_refused() {
+    let mut st = registered_state();
+    for line in ["USER a b c :d", "PASS x"] {
+        let steps = run(&mut st, line);
+        assert!(shown(&steps[0]).contains(" 462 "), "{line}");
+    }
+    assert_eq!(
+        run(&mut st, "NICK robert"),
+        vec![Step::Nick("robert".into())]
+    );
+}
+
+#[test]
+fn join_and_part() {
+    let mut st = registered_state();
+    assert_eq!(
+        run(&mut st, "JOIN #a,,#b key1,key2"),
+        vec![Step::Join("#a".into()), Step::Join("#b".into())]
+    );
+    st.joined("#a");
+    st.joined("#A");
+    assert_eq!(st.rooms(), ["#lobby".to_string(), "#a".to_string()]);
+    assert_eq!(
+        run(&mut st, "PART #a,#b :see you"),
+        vec![
+            Step::Part {
+                room: "#a".into(),
+                reason: Some("see you".into())
+            },
+            Step::Part {
+                room: "#b".into(),
+                reason: Some("see you".into())
+            }
+        ]
+    );
+    assert_eq!(
+        run(&mut st, "JOIN 0"),
+        vec![
+            Step::Part {
+                room: "#lobby".into(),
+                reason: None
+            },
+            Step::Part {
+                room: "#a".into(),
+                reason: None
+            }
+        ]
+    );
+    st.parted("#LOBBY");
+    assert_eq!(st.rooms(), ["#a".to_string()]);
+    assert!(shown(&run(&mut st, "JOIN")[0]).contains(" 461 * JOIN :"));
+    assert!(shown(&run(&mut st, "PART")[0]).contains(" 461 * PART :"));
+}
+
+fn say(target: SayTarget, kind: MsgKind, text: &str) -> Step {
+    Step::Send(Command::Say {
+        target,
+        kind,
+        text: text.into(),
+    })
+}
+
+#[test]
+fn privmsg_and_notice() {
+    let mut st = registered_state();
+    assert_eq!(
+        run(&mut st, "PRIVMSG #a,alice :hello there"),
+        vec![
+            say(SayTarget::Room("#a".into()), MsgKind::Say, "hello there"),
+            say(SayTarget::Nick("alice".into()), MsgKind::Say, "hello there"),
+        ]
+    );
+    assert_eq!(
+        run(&mut st, "PRIVMSG #a :\u{1}ACTION waves\u{1}"),
+        vec![say(SayTarget::Room("#a".into()), MsgKind::Action, "waves")]
+    );
+    // A CTCP request other than ACTION is relayed as it is.
+    assert_eq!(
+        run(&mut st, "PRIVMSG alice :\u{1}VERSION\u{1}"),
+        vec![say(
+            SayTarget::Nick("alice".into()),
+            MsgKind::Say,
+            "\u{1}VERSION\u{1}"
+        )]
+    );
+    assert_eq!(
+        run(&mut st, "NOTICE alice :\u{1}VERSION x 1.0\u{1}"),
+        vec![say(
+            SayTarget::Nick("alice".into()),
+            MsgKind::Notice,
+            "\u{1}VERSION x 1.0\u{1}"
+        )]
+    );
+    assert!(shown(&run(&mut st, "PRIVMSG")[0]).contains(" 411 * :No recipient given (PRIVMSG)"));
+    assert!(shown(&run(&mut st, "PRIVMSG #a")[0]).contains(" 412 * :"));
+    assert!(shown(&run(&mut st, "PRIVMSG #a :")[0]).contains(" 412 * :"));
+    // NOTICE never gets an automatic reply, not even an error.
+    assert_eq!(run(&mut st, "NOTICE"), vec![]);
+    assert_eq!(run(&mut st, "NOTICE #a"), vec![]);
+}
+
+#[test]
+fn long_text_is_split_for_the_hub() {
+    let mut st = registered_state();
+    let text = "abc ".repeat(120);
+    let steps = run(&mut st, &format!("PRIVMSG #a :{}", text.trim()));
+    assert_eq!(steps.len(), 2);
+    for s in &steps {
+        let Step::Send(Command::Say { text, .. }) = s else {
+            panic!("{s:?}");
+        };
+        assert!(text.len() <= cfg().hub.text_len);
+    }
+}
+
+#[test]
+fn queries() {
+    let mut st = registered_state();
+    assert_eq!(
+        run(&mut st, "TOPIC #a"),
+        vec![Step::Send(Command::Topic {
+            room: "#a".into(),
+            topic: None
+        })]
+    );
+    assert_eq!(
+        run(&mut st, "TOPIC #a :"),
+        vec![Step::Send(Command::Topic {
+            room: "#a".into(),
+            topic: Some(String::new())
+        })]
+    );
+    assert_eq!(
+        run(&mut st, "NAMES #a,#b"),
+        vec![
+            Step::Send(Command::Names("#a".into())),
+            Step::Send(Command::Names("#b".into()))
+        ]
+    );
+    assert!(shown(&run(&mut st, "NAMES")[0]).contains(" 366 * * :"));
+    assert_eq!(run(&mut st, "LIST"), vec![Step::Send(Command::ListRooms)]);
+    assert_eq!(
+        run(&mut st, "WHO #a o"),
+        vec![Step::Send(Command::Who("#a".into()))]
+    );
+    assert!(shown(&run(&mut st, "WHO")[0]).contains(" 315 * * :"));
+    assert_eq!(
+        run(&mut st, "WHOIS srv alice,carol"),
+        vec![Step::Whois("alice".into()), Step::Whois("carol".into())]
+    );
+    assert!(shown(&run(&mut st, "WHOIS")[0]).contains(" 431 "));
+    let steps = run(&mut st, "WHOWAS zed");
+    assert!(shown(&steps[0]).contains(" 406 * zed :"));
+    assert!(shown(&steps[1]).contains(" 369 * zed :"));
+    assert_eq!(
+        run(&mut st, "AWAY :lunch"),
+        vec![Step::Send(Command::Away(Some("lunch".into())))]
+    );
+    assert_eq!(run(&mut st, "AWAY"), vec![Step::Send(Command::Away(None))]);
+    assert_eq!(run(&mut st, "MOTD"), vec![local(Local::Motd)]);
+    assert!(shown(&run(&mut st, "FROB x")[0]).contains(" 421 * FROB :Unknown command"));
+}
+
+#[test]
+fn userhost_and_ison() {
+    let mut st = registered_state();
+    assert_eq!(
+        run(&mut st, "USERHOST a b c d e f"),
+        vec![
+            local(Local::QuietBegin),
+            Step::Send(Command::Whois("a".into())),
+            Step::Send(Command::Whois("b".into())),
+            Step::Send(Command::Whois("c".into())),
+            Step::Send(Command::Whois("d".into())),
+            Step::Send(Command::Whois("e".into())),
+            local(Local::UserhostEnd),
+        ]
+    );
+    assert_eq!(
+        run(&mut st, "ISON :a b"),
+        vec![
+            local(Local::QuietBegin),
+            Step::Send(Command::Whois("a".into())),
+            Step::Send(Command::Whois("b".into())),
+            local(Local::IsonEnd),
+        ]
+    );
+    assert!(shown(&run(&mut st, "ISON")[0]).contains(" 461 "));
+}
+
+#[test]
+fn modes() {
+    let mut st = registered_state();
+    assert_eq!(
+        shown(&run(&mut st, "MODE #lobby")[0]),
+        ":chatroom 324 * #lobby +n\r\n"
+    );
+    assert!(shown(&run(&mut st, "MODE #elsewhere")[0]).contains(" 442 * #elsewhere :"));
+    assert!(shown(&run(&mut st, "MODE #lobby b")[0]).contains(" 368 * #lobby :"));
+    assert!(shown(&run(&mut st, "MODE #lobby +e")[0]).contains(" 349 * #lobby :"));
+    assert_eq!(run(&mut st, "MODE #lobby +n"), vec![]);
+    let steps = run(&mut st, "MODE #lobby +mt");
+    assert_eq!(steps.len(), 2);
+    assert!(shown(&steps[0]).contains(" 472 * m :"));
+    assert!(shown(&run(&mut st, "MODE #lobby -n")[0]).contains(" 472 * n :"));
+    assert_eq!(run(&mut st, "MODE bob +i"), vec![local(Local::Umode)]);
+    assert_eq!(run(&mut st, "MODE BOB"), vec![local(Local::Umode)]);
+    assert!(shown(&run(&mut st, "MODE alice")[0]).contains(" 502 * :"));
+    assert!(shown(&run(&mut st, "MODE")[0]).contains(" 461 * MODE :"));
+}
+
+#[test]
+fn quit_reason_is_marked() {
+    let mut st = registered_state();
+    assert_eq!(
+        run(&mut st, "QUIT :Ping timeout"),
+        vec![Step::Quit("Quit: Ping timeout".into())]
+    );
+    assert_eq!(
+        run(&mut st, "QUIT :"),
+        vec![Step::Quit("Client quit".into())]
+    );
+}
+
+#[test]
+fn echoed_input_is_cut() {
+    let mut st = registered_state();
+    let long = "X".repeat(300);
+    let out = shown(&run(&mut st, &long)[0]);
+    assert!(out.len() < 200, "{out}");
+}
+
+#[test]
+fn lone_cr_and_nul_become_spaces() {
+    assert_eq!(clean_line("PRIVMSG #a :x\ry\0z"), "PRIVMSG #a :x y z");
+    assert!(matches!(clean_line("plain"), Cow::Borrowed(_)));
+}
+
+#[test]
+fn liveness() {
+    let mut live = Liveness::default();
+    assert_eq!(live.silent(), Silence::Ping);
+    live.heard();
+    assert_eq!(live.silent(), Silence::Ping);
+    assert_eq!(live.silent(), Silence::Dead);
+}

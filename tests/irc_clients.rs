@@ -1,0 +1,386 @@
+//! Real IRC clients (weechat-headless, irssi in tmux) against the real
+//! server, talking with a line-protocol user.
+//!
+//! The clients must be installed (`apt-get install -y weechat-headless irssi
+//! tmux`; CI does this): when one is missing these tests fail, they do not
+//! skip. Every client, and the tmux server irssi runs in, is killed by PID
+//! when the test ends, even when it fails. Everything stays on 127.0.0.1 and
+//! no client is given a name to resolve.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{LineClient, TestServer};
+
+/// Upper bound for waiting on a client (they queue their own output).
+const CLIENT_WAIT: Duration = Duration::from_secs(15);
+
+/// Fails the test (with the install hint) when `tool` is not on PATH.
+fn require(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{tool} is not installed: apt-get install -y weechat-headless irssi tmux")
+        })
+}
+
+/// Polls `check` until it returns `Some`, for at most `CLIENT_WAIT`.
+fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>, detail: impl Fn() -> String) -> T {
+    let deadline = Instant::now() + CLIENT_WAIT;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}; state:\n{}", detail());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A private directory removed at the end of the test.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("chatroom-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- weechat
+
+/// weechat-headless in the foreground with its own home directory; killed
+/// on drop.
+struct Weechat {
+    child: Child,
+    dir: TempDir,
+}
+
+impl Weechat {
+    fn start(port: u16, nick: &str) -> Weechat {
+        let bin = require("weechat-headless");
+        let dir = TempDir::new("weechat");
+        let fifo = dir.path().join("fifo");
+        let commands = [
+            format!("/set fifo.file.path {}", fifo.display()),
+            "/set fifo.file.enabled on".to_string(),
+            "/set logger.file.flush_delay 0".to_string(),
+            format!("/server add t 127.0.0.1/{port} -notls"),
+            format!("/set irc.server.t.nicks {nick}"),
+            format!("/set irc.server.t.username {nick}"),
+            "/set irc.server.t.realname weechat tester".to_string(),
+            "/set irc.server.t.autojoin #lobby".to_string(),
+            "/connect t".to_string(),
+        ]
+        .join(";");
+        let out = std::fs::File::create(dir.path().join("stdout.log")).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(bin)
+            .arg("--dir")
+            .arg(dir.path())
+            // Only what the test needs: no scripts, no spell checker.
+            .args(["-P", "irc,logger,fifo", "-r", &commands])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("start weechat-headless");
+        Weechat { child, dir }
+    }
+
+    fn log(&self, buffer: &str) -> String {
+        read(
+            &self
+                .dir
+                .path()
+                .join("logs")
+                .join(format!("irc.t.{buffer}.weechatlog")),
+        )
+    }
+
+    fn all_logs(&self) -> String {
+        let mut s = read(&self.dir.path().join("stdout.log"));
+        if let Ok(entries) = std::fs::read_dir(self.dir.path().join("logs")) {
+            for e in entries.flatten() {
+                s.push_str(&format!("--- {}\n{}", e.path().display(), read(&e.path())));
+            }
+        }
+        s
+    }
+
+    /// Waits until the log of `buffer` holds `needle`.
+    fn expect_log(&self, buffer: &str, needle: &str) {
+        poll(
+            &format!("{needle:?} in weechat's {buffer} log"),
+            || self.log(buffer).contains(needle).then_some(()),
+            || self.all_logs(),
+        );
+    }
+
+    /// Sends a line through weechat's FIFO pipe (`buffer *text`).
+    fn fifo(&self, line: &str) {
+        let path = self.dir.path().join("fifo");
+        poll(
+            "weechat's FIFO pipe",
+            || path.exists().then_some(()),
+            || self.all_logs(),
+        );
+        // weechat keeps the pipe open for reading, so this does not block;
+        // a thread keeps a broken client from hanging the test anyway.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let data = format!("{line}\n");
+        std::thread::spawn(move || {
+            let res = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(data.as_bytes()));
+            let _ = tx.send(res);
+        });
+        match rx.recv_timeout(CLIENT_WAIT) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("writing to weechat's FIFO: {e}"),
+            Err(_) => panic!("weechat's FIFO is not being read:\n{}", self.all_logs()),
+        }
+    }
+}
+
+impl Drop for Weechat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn weechat_talks_with_a_line_user() {
+    let srv = TestServer::start(&[]);
+    let port = srv.irc.expect("irc listener").port();
+    let mut alice = LineClient::line_login(srv.line.expect("line listener"), "alice");
+    let wee = Weechat::start(port, "wee");
+    wee.expect_log("#lobby", "wee (wee@127.0.0.1) has joined #lobby");
+    alice.expect("* wee joined #lobby");
+
+    // Line user → weechat.
+    alice.send("hello weechat from line");
+    wee.expect_log("#lobby", "alice\thello weechat from line");
+    alice.send("/me waves at weechat");
+    wee.expect_log("#lobby", "alice waves at weechat");
+
+    // weechat → line user, typed into weechat's #lobby buffer.
+    wee.fifo("irc.t.#lobby *hello from weechat");
+    alice.expect("<wee> hello from weechat");
+    wee.fifo("irc.t.#lobby */me dances");
+    alice.expect("* wee dances");
+
+    // Private messages both ways.
+    alice.send("/msg wee psst, weechat");
+    wee.expect_log("alice", "alice\tpsst, weechat");
+    wee.fifo("irc.server.t */msg alice psst back");
+    alice.expect("[private] <wee> psst back");
+
+    // Topic and nick changes are seen by both.
+    wee.fifo("irc.server.t */topic #lobby chat about clients");
+    alice.expect("* wee set the topic of #lobby: chat about clients");
+    alice.send("/nick alicia");
+    wee.expect_log("#lobby", "alice is now known as alicia");
+
+    // Leaving with a reason.
+    wee.fifo("irc.server.t */disconnect t gone for tea");
+    alice.expect("* wee quit (Quit: gone for tea)");
+}
+
+// ------------------------------------------------------------------ irssi
+
+/// irssi inside a private tmux server (its socket in the test's own
+/// directory, so nothing is left behind); both killed on drop.
+struct Irssi {
+    socket: PathBuf,
+    pids: Vec<u32>,
+    _home: TempDir,
+}
+
+impl Irssi {
+    fn start(port: u16, nick: &str) -> Irssi {
+        require("irssi");
+        require("tmux");
+        let home = TempDir::new("irssi");
+        // A config so irssi asks nothing, and prints every window's text in
+        // the one window the test reads.
+        std::fs::write(
+            home.path().join("config"),
+            format!(
+                "settings = {{\n  core = {{\n    real_name = \"irssi tester\";\n    user_name = \"{nick}\";\n    nick = \"{nick}\";\n    settings_autosave = \"no\";\n  }};\n  \"fe-common/core\" = {{\n    autocreate_windows = \"no\";\n  }};\n}};\n"
+            ),
+        )
+        .expect("irssi config");
+        let socket = home.path().join("tmux.sock");
+        let irssi_cmd = format!(
+            "irssi --home={} -n {nick} -c 127.0.0.1 -p {port}",
+            home.path().display()
+        );
+        let mut me = Irssi {
+            socket,
+            pids: Vec::new(),
+            _home: home,
+        };
+        let status = me
+            .tmux()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "200",
+                "-y",
+                "50",
+                &irssi_cmd,
+            ])
+            .status()
+            .expect("run tmux");
+        assert!(status.success(), "tmux new-session failed");
+        // The pane's process (irssi) and the tmux server, to kill by PID.
+        let out = me
+            .tmux()
+            .args(["display-message", "-p", "-t", "t", "#{pane_pid} #{pid}"])
+            .output()
+            .expect("tmux display-message");
+        me.pids = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        me
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn screen(&self) -> String {
+        self.tmux()
+            .args(["capture-pane", "-p", "-t", "t", "-S", "-200"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn expect_screen(&self, needle: &str) {
+        poll(
+            &format!("{needle:?} on irssi's screen"),
+            || self.screen().contains(needle).then_some(()),
+            || self.screen(),
+        );
+    }
+
+    /// Types a line into irssi.
+    fn type_line(&self, text: &str) {
+        let ok = self
+            .tmux()
+            .args(["send-keys", "-t", "t", "-l", text])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+            && self
+                .tmux()
+                .args(["send-keys", "-t", "t", "Enter"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+        assert!(ok, "tmux send-keys failed");
+    }
+}
+
+fn kill(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
+impl Drop for Irssi {
+    fn drop(&mut self) {
+        // irssi first, by PID, whatever state tmux is in; then the tmux
+        // server, politely (it removes its socket), by PID if that fails.
+        if let Some(&irssi) = self.pids.first() {
+            kill(irssi);
+        }
+        let stopped = self
+            .tmux()
+            .arg("kill-server")
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if let (false, Some(&server)) = (stopped, self.pids.get(1)) {
+            kill(server);
+        }
+    }
+}
+
+#[test]
+fn irssi_talks_with_a_line_user() {
+    let srv = TestServer::start(&[]);
+    let port = srv.irc.expect("irc listener").port();
+    let mut alice = LineClient::line_login(srv.line.expect("line listener"), "alice");
+    let irssi = Irssi::start(port, "irs");
+    assert_eq!(irssi.pids.len(), 2, "pids of irssi and tmux");
+    alice.expect("* irs joined #lobby");
+    irssi.expect_screen("irs [irs@127.0.0.1] has joined #lobby");
+    // The prompt shows #lobby once irssi made it the active channel.
+    irssi.expect_screen("[#lobby]");
+
+    // Line user → irssi.
+    alice.send("hello irssi from line");
+    irssi.expect_screen("alice> hello irssi from line");
+    alice.send("/me waves at irssi");
+    irssi.expect_screen("* alice waves at irssi");
+
+    // irssi → line user.
+    irssi.type_line("hello from irssi");
+    alice.expect("<irs> hello from irssi");
+    irssi.type_line("/me dances");
+    alice.expect("* irs dances");
+
+    // Private messages both ways.
+    alice.send("/msg irs psst, irssi");
+    irssi.expect_screen("psst, irssi");
+    irssi.type_line("/msg alice psst back");
+    alice.expect("[private] <irs> psst back");
+
+    // A nick change by the line user, and irssi leaving with a reason.
+    alice.send("/nick alicia");
+    irssi.expect_screen("alice is now known as alicia");
+    irssi.type_line("/quit see you later");
+    alice.expect("* irs quit (Quit: see you later)");
+}
