@@ -172,7 +172,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATROOM_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Connections from one address at once (0: no limit).
-    #[arg(long, env = "CHATROOM_MAX_PER_IP")]
+    #[arg(long, alias = "max-per-ip", env = "CHATROOM_MAX_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
     /// Longest line on the line protocol, in bytes.
     #[arg(long, env = "CHATROOM_MAX_LINE_BYTES")]

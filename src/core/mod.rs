@@ -14,5 +14,7 @@ pub mod names;
 
 pub use command::{Command, ConnId, MsgKind, SayTarget};
 pub use error::HubError;
-pub use event::{EdgeNote, Envelope, Event, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo};
+pub use event::{
+    EdgeNote, Envelope, Event, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo,
+};
 pub use hub::{Hub, HubConfig, Outbox};

@@ -1,1 +1,1263 @@
+//! The hub without a network: commands in, the events each connection
+//! receives out (recorded by the `Vec<(ConnId, Shared)>` outbox).
 
+use super::*;
+
+/// A hub plus what it delivered for the last command.
+struct T {
+    hub: Hub,
+    out: Vec<(ConnId, Shared)>,
+}
+
+impl T {
+    fn new() -> T {
+        T::with(HubConfig::default())
+    }
+
+    fn with(cfg: HubConfig) -> T {
+        T {
+            hub: Hub::new(cfg),
+            out: Vec::new(),
+        }
+    }
+
+    /// Runs one command; the deliveries of earlier commands are forgotten.
+    fn run(&mut self, conn: ConnId, cmd: Command) -> Result<(), HubError> {
+        self.out.clear();
+        self.hub.handle(conn, cmd, &mut self.out)
+    }
+
+    /// Runs a command that must succeed.
+    fn ok(&mut self, conn: ConnId, cmd: Command) {
+        let r = self.run(conn, cmd.clone());
+        assert_eq!(r, Ok(()), "{cmd:?} from {conn}");
+    }
+
+    /// Runs a command that must be refused with `err`, and checks that the
+    /// refusal delivered nothing to anyone.
+    fn refused(&mut self, conn: ConnId, cmd: Command, err: HubError) {
+        let r = self.run(conn, cmd.clone());
+        assert_eq!(r, Err(err), "{cmd:?} from {conn}");
+        assert!(
+            self.out.is_empty(),
+            "a refused command delivered {:?}",
+            self.all()
+        );
+    }
+
+    fn reg(&mut self, conn: ConnId, nick: &str) {
+        self.ok(conn, register(nick));
+    }
+
+    /// The events `conn` received from the last command, in order.
+    fn to(&self, conn: ConnId) -> Vec<Event> {
+        self.out
+            .iter()
+            .filter(|(c, _)| *c == conn)
+            .map(|(_, e)| e.event.clone())
+            .collect()
+    }
+
+    /// Every delivery of the last command, in order.
+    fn all(&self) -> Vec<(ConnId, Event)> {
+        self.out
+            .iter()
+            .map(|(c, e)| (*c, e.event.clone()))
+            .collect()
+    }
+
+    /// The connections that received something from the last command,
+    /// sorted, with repetitions.
+    fn recipients(&self) -> Vec<ConnId> {
+        let mut v: Vec<ConnId> = self.out.iter().map(|(c, _)| *c).collect();
+        v.sort();
+        v
+    }
+
+    fn say(&mut self, conn: ConnId, target: SayTarget, kind: MsgKind, text: &str) -> Outcome {
+        self.run(
+            conn,
+            Command::Say {
+                target,
+                kind,
+                text: text.into(),
+            },
+        )
+    }
+}
+
+fn register(nick: &str) -> Command {
+    Command::Register {
+        nick: nick.into(),
+        user: format!("{nick}_u"),
+        realname: format!("{nick} Real"),
+        host: "127.0.0.1".into(),
+    }
+}
+
+fn room(name: &str) -> SayTarget {
+    SayTarget::Room(name.into())
+}
+
+fn nick(name: &str) -> SayTarget {
+    SayTarget::Nick(name.into())
+}
+
+fn name(s: &str) -> Name {
+    s.into()
+}
+
+fn joined(room: &str, nick: &str) -> (String, String) {
+    (room.into(), nick.into())
+}
+
+/// (room, nick) of a `Joined` event.
+fn as_joined(e: &Event) -> Option<(String, String)> {
+    match e {
+        Event::Joined { room, who } => Some((room.to_string(), who.nick.to_string())),
+        _ => None,
+    }
+}
+
+/// (nick, op, away) of each member.
+fn members(ms: &[MemberInfo]) -> Vec<(String, bool, Option<String>)> {
+    ms.iter()
+        .map(|m| {
+            (
+                m.user.nick.to_string(),
+                m.op,
+                m.away.as_ref().map(|a| a.to_string()),
+            )
+        })
+        .collect()
+}
+
+/// (id, from, target, kind, text) of a `Message` event.
+fn as_message(e: &Event) -> Option<(u64, String, MsgTarget, MsgKind, String)> {
+    match e {
+        Event::Message {
+            id,
+            from,
+            to,
+            kind,
+            text,
+            ..
+        } => Some((
+            *id,
+            from.nick.to_string(),
+            to.clone(),
+            *kind,
+            text.to_string(),
+        )),
+        _ => None,
+    }
+}
+
+fn messages(events: &[Event]) -> Vec<(u64, String, MsgTarget, MsgKind, String)> {
+    events.iter().filter_map(as_message).collect()
+}
+
+fn focus(room: Option<&str>) -> Event {
+    Event::Focus {
+        room: room.map(name),
+    }
+}
+
+// ---------------------------------------------------------------- registration
+
+#[test]
+fn registration_welcomes_and_joins_the_lobby() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    let ev = t.to(1);
+    assert_eq!(ev.len(), 4, "{ev:#?}");
+    match &ev[0] {
+        Event::Welcome { nick, user } => {
+            assert_eq!(&**nick, "alice");
+            assert_eq!(&*user.nick, "alice");
+            assert_eq!(&*user.user, "alice_u");
+            assert_eq!(&*user.realname, "alice Real");
+            assert_eq!(&*user.host, "127.0.0.1");
+        }
+        other => panic!("expected Welcome first, got {other:?}"),
+    }
+    assert_eq!(as_joined(&ev[1]), Some(joined("#lobby", "alice")));
+    match &ev[2] {
+        Event::Names { room, members: ms } => {
+            assert_eq!(&**room, "#lobby");
+            // The first person in a room is its operator.
+            assert_eq!(members(ms), vec![("alice".into(), true, None)]);
+        }
+        other => panic!("expected Names, got {other:?}"),
+    }
+    assert_eq!(ev[3], focus(Some("#lobby")));
+    assert_eq!(t.recipients(), vec![1, 1, 1, 1]);
+    assert_eq!(t.hub.member_count(), 1);
+    assert_eq!(t.hub.room_count(), 1);
+    assert_eq!(t.hub.nick_of(1).as_deref(), Some("alice"));
+}
+
+#[test]
+fn newcomer_is_announced_to_everyone_in_the_lobby() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    // Alice only hears that bob joined.
+    let a = t.to(1);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(as_joined(&a[0]), Some(joined("#lobby", "bob")));
+    // Bob gets the full welcome; he is not op, alice still is.
+    let b = t.to(2);
+    assert!(matches!(&b[0], Event::Welcome { nick, .. } if &**nick == "bob"));
+    assert_eq!(as_joined(&b[1]), Some(joined("#lobby", "bob")));
+    match &b[2] {
+        Event::Names { room, members: ms } => {
+            assert_eq!(&**room, "#lobby");
+            assert_eq!(
+                members(ms),
+                vec![("alice".into(), true, None), ("bob".into(), false, None)]
+            );
+        }
+        other => panic!("expected Names, got {other:?}"),
+    }
+    assert_eq!(b[3], focus(Some("#lobby")));
+    assert_eq!(b.len(), 4);
+}
+
+#[test]
+fn invalid_nick_is_refused_with_a_reason() {
+    let mut t = T::new();
+    for (bad, reason) in [
+        ("1abc", "a nickname cannot start with a digit or '-'"),
+        ("", "a nickname cannot be empty"),
+        (
+            "a b",
+            "a nickname may only hold letters, digits and []\\`_^{|}-",
+        ),
+        (
+            "a\r\nQUIT",
+            "a nickname may only hold letters, digits and []\\`_^{|}-",
+        ),
+    ] {
+        t.refused(
+            1,
+            register(bad),
+            HubError::ErroneousNick {
+                nick: name(bad),
+                reason,
+            },
+        );
+    }
+    let long = "a".repeat(31);
+    t.refused(
+        1,
+        register(&long),
+        HubError::ErroneousNick {
+            nick: name(&long),
+            reason: "nickname is too long",
+        },
+    );
+    assert_eq!(t.hub.member_count(), 0);
+    // A refused registration can be retried.
+    t.reg(1, "alice");
+}
+
+#[test]
+fn taken_nick_is_refused_case_insensitively() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.refused(2, register("alice"), HubError::NickInUse(name("alice")));
+    t.refused(2, register("ALICE"), HubError::NickInUse(name("ALICE")));
+    assert!(!t.hub.nick_available("Alice", 2));
+    assert!(
+        t.hub.nick_available("Alice", 1),
+        "one's own nick is available"
+    );
+    assert_eq!(t.hub.member_count(), 1);
+    t.reg(2, "alice2");
+}
+
+#[test]
+fn registering_twice_is_refused_and_changes_nothing() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.refused(1, register("bob"), HubError::AlreadyRegistered);
+    assert_eq!(t.hub.nick_of(1).as_deref(), Some("alice"));
+    assert!(t.hub.nick_available("bob", 2), "bob must not be held");
+}
+
+#[test]
+fn commands_before_registration_are_refused() {
+    let mut t = T::new();
+    t.refused(1, Command::Join("#x".into()), HubError::NotRegistered);
+    t.refused(1, Command::Nick("bob".into()), HubError::NotRegistered);
+    let r = t.say(1, SayTarget::Focus, MsgKind::Say, "hi");
+    assert_eq!(r, Err(HubError::NotRegistered));
+    // Quitting before registering just closes.
+    t.ok(1, Command::Quit(Some("bye".into())));
+    assert_eq!(
+        t.all(),
+        vec![(
+            1,
+            Event::Closing {
+                reason: name("bye")
+            }
+        )]
+    );
+}
+
+#[test]
+fn bad_default_room_does_not_stop_registration() {
+    let mut t = T::with(HubConfig {
+        default_rooms: vec!["nohash".into(), "#ok".into()],
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    let ev = t.to(1);
+    assert!(matches!(ev[0], Event::Welcome { .. }));
+    assert!(
+        matches!(&ev[1], Event::Error(HubError::BadRoomName { name: n, .. }) if &**n == "nohash"),
+        "{ev:#?}"
+    );
+    assert_eq!(as_joined(&ev[2]), Some(joined("#ok", "alice")));
+    assert_eq!(ev.last(), Some(&focus(Some("#ok"))));
+}
+
+// ---------------------------------------------------------------- join / part
+
+#[test]
+fn join_creates_a_room_and_tells_its_members() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Join("#rust".into()));
+    let a = t.to(1);
+    assert_eq!(as_joined(&a[0]), Some(joined("#rust", "alice")));
+    assert!(
+        matches!(&a[1], Event::Names { room, members: ms } if &**room == "#rust" && members(ms) == vec![("alice".into(), true, None)])
+    );
+    assert_eq!(a[2], focus(Some("#rust")));
+    assert_eq!(a.len(), 3);
+    assert!(t.to(2).is_empty(), "bob is not in #rust");
+    assert_eq!(t.hub.room_count(), 2);
+
+    // Case-insensitive: bob's #RUST is alice's #rust, and keeps its spelling.
+    t.ok(2, Command::Join("#RUST".into()));
+    assert_eq!(t.to(1), t.to(2)[..1].to_vec());
+    assert_eq!(as_joined(&t.to(1)[0]), Some(joined("#rust", "bob")));
+    assert!(
+        matches!(&t.to(2)[1], Event::Names { room, members: ms } if &**room == "#rust" && members(ms) == vec![("alice".into(), true, None), ("bob".into(), false, None)])
+    );
+    assert_eq!(t.hub.room_count(), 2);
+
+    // Joining a room one is in only moves the focus.
+    t.ok(2, Command::Join("#lobby".into()));
+    assert_eq!(t.all(), vec![(2, focus(Some("#lobby")))]);
+}
+
+#[test]
+fn bad_room_names_are_refused() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    for bad in ["lobby", "#", "#a b", "#a,b", "#a\rb"] {
+        let r = t.run(1, Command::Join(bad.into()));
+        assert!(
+            matches!(&r, Err(HubError::BadRoomName { name: n, .. }) if &**n == bad),
+            "{bad:?}: {r:?}"
+        );
+        assert!(t.out.is_empty());
+    }
+    assert_eq!(t.hub.room_count(), 1);
+}
+
+#[test]
+fn part_tells_everyone_in_the_room_including_the_leaver() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.ok(1, Command::Join("#rust".into()));
+    t.ok(2, Command::Join("#rust".into()));
+    t.ok(
+        2,
+        Command::Part {
+            room: "#rust".into(),
+            reason: Some("bye\r\nQUIT".into()),
+        },
+    );
+    let parted = Event::Parted {
+        room: name("#rust"),
+        who: t
+            .to(2)
+            .iter()
+            .find_map(|e| match e {
+                Event::Parted { who, .. } => Some(who.clone()),
+                _ => None,
+            })
+            .expect("bob hears his own part"),
+        reason: Some(name("bye  QUIT")),
+    };
+    assert_eq!(t.to(1), vec![parted.clone()]);
+    // Bob's focus moves back to the lobby.
+    assert_eq!(t.to(2), vec![parted, focus(Some("#lobby"))]);
+    assert!(t.to(3).is_empty(), "carol is not in #rust");
+    // An empty reason is no reason.
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(
+        1,
+        Command::Part {
+            room: "#a".into(),
+            reason: Some(String::new()),
+        },
+    );
+    assert!(matches!(&t.to(1)[0], Event::Parted { reason: None, .. }));
+}
+
+#[test]
+fn empty_rooms_vanish() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Join("#tmp".into()));
+    assert_eq!(t.hub.room_count(), 2);
+    t.ok(
+        1,
+        Command::Part {
+            room: "#TMP".into(),
+            reason: None,
+        },
+    );
+    assert_eq!(t.hub.room_count(), 1);
+    t.ok(2, Command::ListRooms);
+    match &t.to(2)[..] {
+        [Event::RoomList { rooms }] => {
+            assert_eq!(
+                rooms.iter().map(|r| &*r.name).collect::<Vec<_>>(),
+                vec!["#lobby"]
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A new #tmp is a new room: its first joiner is op, no old topic.
+    t.ok(2, Command::Join("#tmp".into()));
+    assert!(
+        matches!(&t.to(2)[1], Event::Names { members: ms, .. } if members(ms) == vec![("bob".into(), true, None)]),
+        "{:?}",
+        t.to(2)
+    );
+}
+
+#[test]
+fn focus_moves_to_the_previous_room_on_part() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(1, Command::Join("#b".into()));
+    assert_eq!(t.to(1).last(), Some(&focus(Some("#b"))));
+    // Leaving the focused room moves the focus to the last one joined.
+    t.ok(
+        1,
+        Command::Part {
+            room: "#b".into(),
+            reason: None,
+        },
+    );
+    assert_eq!(t.to(1).last(), Some(&focus(Some("#a"))));
+    // Leaving a room that is not focused leaves the focus alone.
+    t.ok(
+        1,
+        Command::Part {
+            room: "#lobby".into(),
+            reason: None,
+        },
+    );
+    assert!(!t.to(1).iter().any(|e| matches!(e, Event::Focus { .. })));
+    t.ok(
+        1,
+        Command::Say {
+            target: SayTarget::Focus,
+            kind: MsgKind::Say,
+            text: "still here".into(),
+        },
+    );
+    assert!(matches!(&messages(&t.to(1))[0].2, MsgTarget::Room(r) if &**r == "#a"));
+    // Leaving the last room: no focus, and plain text has nowhere to go.
+    t.ok(
+        1,
+        Command::Part {
+            room: String::new(),
+            reason: None,
+        },
+    );
+    assert_eq!(t.to(1).last(), Some(&focus(None)));
+    assert_eq!(
+        t.say(1, SayTarget::Focus, MsgKind::Say, "hello?"),
+        Err(HubError::NoFocus)
+    );
+    t.refused(
+        1,
+        Command::Part {
+            room: String::new(),
+            reason: None,
+        },
+        HubError::NoFocus,
+    );
+    assert_eq!(t.hub.room_count(), 0);
+}
+
+#[test]
+fn part_errors() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(2, Command::Join("#bobs".into()));
+    t.refused(
+        1,
+        Command::Part {
+            room: "#bobs".into(),
+            reason: None,
+        },
+        HubError::NotInRoom(name("#bobs")),
+    );
+    t.refused(
+        1,
+        Command::Part {
+            room: "#nowhere".into(),
+            reason: None,
+        },
+        HubError::NoSuchRoom(name("#nowhere")),
+    );
+}
+
+#[test]
+fn empty_room_name_means_the_focused_room() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(2, Command::Join("#a".into()));
+    t.ok(
+        1,
+        Command::Topic {
+            room: String::new(),
+            topic: Some("focused".into()),
+        },
+    );
+    assert!(matches!(&t.to(2)[0], Event::TopicChanged { room, .. } if &**room == "#a"));
+    t.ok(1, Command::Who(String::new()));
+    assert!(
+        matches!(&t.to(1)[0], Event::WhoReply { mask, members: ms } if &**mask == "#a" && ms.len() == 2)
+    );
+    t.ok(
+        1,
+        Command::Part {
+            room: String::new(),
+            reason: None,
+        },
+    );
+    assert!(matches!(&t.to(2)[0], Event::Parted { room, .. } if &**room == "#a"));
+}
+
+#[test]
+fn too_many_rooms() {
+    let mut t = T::with(HubConfig {
+        max_rooms_per_member: 3,
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(1, Command::Join("#b".into()));
+    t.refused(1, Command::Join("#c".into()), HubError::TooManyRooms(3));
+    assert_eq!(t.hub.room_count(), 3);
+    // Switching to a room one is already in is not joining another.
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(
+        1,
+        Command::Part {
+            room: "#b".into(),
+            reason: None,
+        },
+    );
+    t.ok(1, Command::Join("#c".into()));
+}
+
+// ---------------------------------------------------------------- nicknames
+
+#[test]
+fn nick_change_is_told_once_to_everyone_sharing_a_room() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.reg(4, "dave");
+    // Alice and bob share two rooms; carol only the lobby; dave none.
+    t.ok(1, Command::Join("#x".into()));
+    t.ok(2, Command::Join("#x".into()));
+    t.ok(
+        4,
+        Command::Part {
+            room: "#lobby".into(),
+            reason: None,
+        },
+    );
+    t.ok(1, Command::Nick("alicia".into()));
+    assert_eq!(t.recipients(), vec![1, 2, 3], "{:#?}", t.all());
+    for c in [1, 2, 3] {
+        match &t.to(c)[..] {
+            [Event::NickChanged { old, who }] => {
+                assert_eq!(&**old, "alice");
+                assert_eq!(&*who.nick, "alicia");
+                assert_eq!(&*who.user, "alice_u", "the rest of the identity stays");
+            }
+            other => panic!("{c}: {other:?}"),
+        }
+    }
+    assert_eq!(t.hub.nick_of(1).as_deref(), Some("alicia"));
+    // Her messages now carry the new name.
+    t.say(1, SayTarget::Focus, MsgKind::Say, "hi").expect("say");
+    assert_eq!(messages(&t.to(2))[0].1, "alicia");
+}
+
+#[test]
+fn nick_change_rules() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.refused(
+        1,
+        Command::Nick("bob".into()),
+        HubError::NickInUse(name("bob")),
+    );
+    t.refused(
+        1,
+        Command::Nick("BOB".into()),
+        HubError::NickInUse(name("BOB")),
+    );
+    t.refused(
+        1,
+        Command::Nick("9lives".into()),
+        HubError::ErroneousNick {
+            nick: name("9lives"),
+            reason: "a nickname cannot start with a digit or '-'",
+        },
+    );
+    // The same nick: nothing happens.
+    t.ok(1, Command::Nick("alice".into()));
+    assert!(t.out.is_empty());
+    // Changing only the case is allowed and announced.
+    t.ok(1, Command::Nick("Alice".into()));
+    assert_eq!(t.recipients(), vec![1, 2]);
+    assert!(
+        matches!(&t.to(2)[0], Event::NickChanged { old, who } if &**old == "alice" && &*who.nick == "Alice")
+    );
+    // The old nick becomes free.
+    t.ok(1, Command::Nick("alicia".into()));
+    assert!(t.hub.nick_available("alice", 3));
+    assert!(!t.hub.nick_available("ALICIA", 3));
+    t.reg(3, "alice");
+    t.refused(
+        2,
+        Command::Nick("Alicia".into()),
+        HubError::NickInUse(name("Alicia")),
+    );
+}
+
+// ---------------------------------------------------------------- quit
+
+#[test]
+fn quit_tells_each_sharer_once_and_cleans_up() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.reg(4, "dave");
+    t.ok(1, Command::Join("#x".into()));
+    t.ok(2, Command::Join("#x".into()));
+    t.ok(1, Command::Join("#solo".into()));
+    t.ok(
+        4,
+        Command::Part {
+            room: "#lobby".into(),
+            reason: None,
+        },
+    );
+    assert_eq!(t.hub.room_count(), 3, "#lobby, #x, #solo");
+    t.ok(1, Command::Quit(Some("gone\r\nfishing".into())));
+    assert_eq!(t.recipients(), vec![1, 2, 3], "{:#?}", t.all());
+    for c in [2, 3] {
+        match &t.to(c)[..] {
+            [Event::Quit { who, reason }] => {
+                assert_eq!(&*who.nick, "alice");
+                assert_eq!(&**reason, "gone  fishing");
+            }
+            other => panic!("{c}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        t.to(1),
+        vec![Event::Closing {
+            reason: name("gone  fishing")
+        }]
+    );
+    assert_eq!(t.hub.member_count(), 3);
+    assert_eq!(t.hub.nick_of(1), None);
+    assert!(t.hub.nick_available("alice", 5));
+    assert_eq!(t.hub.room_count(), 2, "#solo is gone, #x still has bob");
+    t.ok(2, Command::Who("#x".into()));
+    assert!(
+        matches!(&t.to(2)[0], Event::WhoReply { members: ms, .. } if members(ms) == vec![("bob".into(), false, None)])
+    );
+    // The quitter is unknown now.
+    assert_eq!(
+        t.say(2, nick("alice"), MsgKind::Say, "hi"),
+        Err(HubError::NoSuchNick(name("alice")))
+    );
+    t.refused(1, Command::Join("#x".into()), HubError::NotRegistered);
+    t.reg(5, "alice");
+}
+
+#[test]
+fn quit_without_reason_and_runtime_quit() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Quit(None));
+    assert!(matches!(&t.to(2)[..], [Event::Quit { reason, .. }] if &**reason == "Client quit"));
+    // The runtime's quit (connection dropped) works the same way.
+    t.out.clear();
+    t.hub.quit(2, "Connection closed".into(), &mut t.out);
+    assert_eq!(
+        t.all(),
+        vec![(
+            2,
+            Event::Closing {
+                reason: name("Connection closed")
+            }
+        )]
+    );
+    assert_eq!(t.hub.member_count(), 0);
+    assert_eq!(t.hub.room_count(), 0);
+    // Quitting twice is harmless.
+    t.out.clear();
+    t.hub.quit(2, "again".into(), &mut t.out);
+    assert_eq!(t.recipients(), vec![2]);
+}
+
+// ---------------------------------------------------------------- topics
+
+#[test]
+fn topics_set_query_clear() {
+    let mut t = T::with(HubConfig {
+        topic_len: 10,
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(
+        1,
+        Command::Topic {
+            room: "#lobby".into(),
+            topic: None,
+        },
+    );
+    assert_eq!(
+        t.all(),
+        vec![(
+            1,
+            Event::TopicIs {
+                room: name("#lobby"),
+                topic: None
+            }
+        )]
+    );
+    t.ok(
+        2,
+        Command::Topic {
+            room: "#LOBBY".into(),
+            topic: Some("release\r\nday is today".into()),
+        },
+    );
+    assert_eq!(t.recipients(), vec![1, 2]);
+    for c in [1, 2] {
+        match &t.to(c)[..] {
+            [
+                Event::TopicChanged {
+                    room,
+                    topic: Some(topic),
+                    by,
+                },
+            ] => {
+                assert_eq!(&**room, "#lobby");
+                assert_eq!(&*topic.text, "release  d", "cut to topic_len, CR LF gone");
+                assert_eq!(&*topic.setter, "bob");
+                assert_eq!(&*by.nick, "bob");
+            }
+            other => panic!("{c}: {other:?}"),
+        }
+    }
+    t.ok(
+        1,
+        Command::Topic {
+            room: "#lobby".into(),
+            topic: None,
+        },
+    );
+    match &t.to(1)[..] {
+        [
+            Event::TopicIs {
+                room,
+                topic: Some(topic),
+            },
+        ] => {
+            assert_eq!(&**room, "#lobby");
+            assert_eq!(&*topic.text, "release  d");
+            assert_eq!(&*topic.setter, "bob");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A newcomer is told the topic on joining, before the names.
+    t.reg(3, "carol");
+    let c = t.to(3);
+    let topic_at = c
+        .iter()
+        .position(
+            |e| matches!(e, Event::TopicIs { topic: Some(tp), .. } if &*tp.text == "release  d"),
+        )
+        .expect("topic on join");
+    let names_at = c
+        .iter()
+        .position(|e| matches!(e, Event::Names { .. }))
+        .expect("names on join");
+    assert!(topic_at < names_at);
+    // Clearing.
+    t.ok(
+        1,
+        Command::Topic {
+            room: "#lobby".into(),
+            topic: Some(String::new()),
+        },
+    );
+    assert_eq!(t.recipients(), vec![1, 2, 3]);
+    assert!(
+        matches!(&t.to(3)[..], [Event::TopicChanged { topic: None, by, .. }] if &*by.nick == "alice")
+    );
+    t.ok(
+        2,
+        Command::Topic {
+            room: "#lobby".into(),
+            topic: None,
+        },
+    );
+    assert!(matches!(&t.to(2)[..], [Event::TopicIs { topic: None, .. }]));
+}
+
+#[test]
+fn topic_needs_membership_to_set_but_not_to_read() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(
+        1,
+        Command::Topic {
+            room: "#a".into(),
+            topic: Some("mine".into()),
+        },
+    );
+    t.refused(
+        2,
+        Command::Topic {
+            room: "#a".into(),
+            topic: Some("hijack".into()),
+        },
+        HubError::NotInRoom(name("#a")),
+    );
+    t.ok(
+        2,
+        Command::Topic {
+            room: "#a".into(),
+            topic: None,
+        },
+    );
+    assert!(
+        matches!(&t.to(2)[..], [Event::TopicIs { topic: Some(tp), .. }] if &*tp.text == "mine")
+    );
+    t.refused(
+        2,
+        Command::Topic {
+            room: "#none".into(),
+            topic: Some("x".into()),
+        },
+        HubError::NoSuchRoom(name("#none")),
+    );
+}
+
+// ---------------------------------------------------------------- rooms, who, whois
+
+#[test]
+fn room_list_has_counts_and_is_sorted() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.ok(1, Command::Join("#zeta".into()));
+    t.ok(2, Command::Join("#zeta".into()));
+    t.ok(3, Command::Join("#alpha".into()));
+    t.ok(
+        3,
+        Command::Topic {
+            room: "#alpha".into(),
+            topic: Some("first".into()),
+        },
+    );
+    t.ok(1, Command::Join("#Mid".into()));
+    t.ok(2, Command::ListRooms);
+    let got: Vec<RoomInfo> = match &t.all()[..] {
+        [(2, Event::RoomList { rooms })] => rooms.clone(),
+        other => panic!("{other:?}"),
+    };
+    let want = [
+        ("#Mid", 1, None),
+        ("#alpha", 1, Some("first")),
+        ("#lobby", 3, None),
+        ("#zeta", 2, None),
+    ];
+    let got: Vec<(&str, usize, Option<&str>)> = got
+        .iter()
+        .map(|r| (&*r.name, r.members, r.topic.as_deref()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn who_by_room_by_nick_and_unknown() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(2, Command::Away(Some("lunch".into())));
+    t.ok(1, Command::Who("#LOBBY".into()));
+    match &t.all()[..] {
+        [(1, Event::WhoReply { mask, members: ms })] => {
+            assert_eq!(&**mask, "#LOBBY");
+            assert_eq!(
+                members(ms),
+                vec![
+                    ("alice".into(), true, None),
+                    ("bob".into(), false, Some("lunch".into()))
+                ]
+            );
+            assert_eq!(&*ms[1].user.user, "bob_u");
+            assert_eq!(&*ms[1].user.host, "127.0.0.1");
+        }
+        other => panic!("{other:?}"),
+    }
+    t.ok(1, Command::Who("BOB".into()));
+    assert!(
+        matches!(&t.to(1)[..], [Event::WhoReply { members: ms, .. }] if members(ms) == vec![("bob".into(), false, Some("lunch".into()))])
+    );
+    t.ok(1, Command::Who("#nothing".into()));
+    assert!(
+        matches!(&t.to(1)[..], [Event::WhoReply { mask, members: ms }] if &**mask == "#nothing" && ms.is_empty())
+    );
+    t.ok(1, Command::Who("nobody".into()));
+    assert!(matches!(&t.to(1)[..], [Event::WhoReply { members: ms, .. }] if ms.is_empty()));
+}
+
+#[test]
+fn names_of_a_room() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Names("#lobby".into()));
+    assert!(
+        matches!(&t.all()[..], [(1, Event::Names { room, members: ms })] if &**room == "#lobby" && members(ms).len() == 2)
+    );
+    t.ok(1, Command::Names("#none".into()));
+    assert!(
+        matches!(&t.all()[..], [(1, Event::Names { room, members: ms })] if &**room == "#none" && ms.is_empty())
+    );
+}
+
+#[test]
+fn whois() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(2, Command::Join("#b".into()));
+    t.ok(2, Command::Join("#a".into()));
+    t.ok(2, Command::Away(Some("out".into())));
+    t.ok(1, Command::Whois("BOB".into()));
+    match &t.all()[..] {
+        [
+            (
+                1,
+                Event::WhoisReply {
+                    user, rooms, away, ..
+                },
+            ),
+        ] => {
+            assert_eq!(&*user.nick, "bob");
+            assert_eq!(&*user.user, "bob_u");
+            assert_eq!(&*user.realname, "bob Real");
+            // In the order joined.
+            assert_eq!(
+                rooms.iter().map(|r| &**r).collect::<Vec<_>>(),
+                vec!["#lobby", "#b", "#a"]
+            );
+            assert_eq!(away.as_deref(), Some("out"));
+        }
+        other => panic!("{other:?}"),
+    }
+    t.refused(
+        1,
+        Command::Whois("nobody".into()),
+        HubError::NoSuchNick(name("nobody")),
+    );
+}
+
+// ---------------------------------------------------------------- messages
+
+#[test]
+fn room_message_reaches_every_member_and_only_them() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.ok(1, Command::Join("#x".into()));
+    t.ok(2, Command::Join("#x".into()));
+    t.say(1, room("#X"), MsgKind::Say, "hello x").expect("say");
+    assert_eq!(t.recipients(), vec![1, 2]);
+    let m = messages(&t.to(2));
+    assert_eq!(m.len(), 1);
+    assert_eq!(m[0].1, "alice");
+    assert_eq!(m[0].2, MsgTarget::Room(name("#x")));
+    assert_eq!(m[0].3, MsgKind::Say);
+    assert_eq!(m[0].4, "hello x");
+    // The same shared event goes to everyone: built once.
+    assert!(Arc::ptr_eq(&t.out[0].1, &t.out[1].1));
+    // Focus: alice is focused on #x.
+    t.say(1, SayTarget::Focus, MsgKind::Say, "focus")
+        .expect("say");
+    assert_eq!(t.recipients(), vec![1, 2]);
+    // Carol is in the lobby only.
+    t.say(3, SayTarget::Focus, MsgKind::Say, "lobby")
+        .expect("say");
+    assert_eq!(t.recipients(), vec![1, 2, 3]);
+    assert_eq!(messages(&t.to(1))[0].2, MsgTarget::Room(name("#lobby")));
+}
+
+#[test]
+fn cannot_send_to_a_room_one_is_not_in() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(2, Command::Join("#private".into()));
+    let r = t.say(1, room("#private"), MsgKind::Say, "let me in");
+    assert_eq!(r, Err(HubError::CannotSendToRoom(name("#private"))));
+    assert!(t.out.is_empty());
+    let r = t.say(1, room("#nowhere"), MsgKind::Say, "hello");
+    assert_eq!(r, Err(HubError::NoSuchRoom(name("#nowhere"))));
+    assert!(t.out.is_empty());
+}
+
+#[test]
+fn private_messages_reach_recipient_and_sender() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.say(1, nick("BOB"), MsgKind::Say, "psst").expect("pm");
+    assert_eq!(t.recipients(), vec![1, 2]);
+    for c in [1, 2] {
+        let m = messages(&t.to(c));
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].1, "alice");
+        assert_eq!(
+            m[0].2,
+            MsgTarget::Nick(name("bob")),
+            "the recipient's real spelling"
+        );
+        assert_eq!(m[0].4, "psst");
+    }
+    // To oneself: once.
+    t.say(1, nick("alice"), MsgKind::Say, "note").expect("pm");
+    assert_eq!(t.recipients(), vec![1]);
+    let r = t.say(1, nick("nobody"), MsgKind::Say, "hello?");
+    assert_eq!(r, Err(HubError::NoSuchNick(name("nobody"))));
+    assert!(t.out.is_empty());
+}
+
+#[test]
+fn away_status_and_auto_reply() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(2, Command::Away(Some("at lunch".into())));
+    assert_eq!(t.all(), vec![(2, Event::AwayChanged { away: true })]);
+    t.say(1, nick("bob"), MsgKind::Say, "you there?")
+        .expect("pm");
+    let a = t.to(1);
+    assert!(a.contains(&Event::IsAway {
+        nick: name("bob"),
+        message: name("at lunch")
+    }));
+    assert_eq!(messages(&a).len(), 1, "the sender still gets the message");
+    let b = t.to(2);
+    assert!(!b.iter().any(|e| matches!(e, Event::IsAway { .. })));
+    assert_eq!(messages(&b).len(), 1, "the away person still gets it");
+    // Actions get the auto-reply too; notices never do.
+    t.say(1, nick("bob"), MsgKind::Action, "pokes").expect("pm");
+    assert!(t.to(1).iter().any(|e| matches!(e, Event::IsAway { .. })));
+    t.say(1, nick("bob"), MsgKind::Notice, "fyi")
+        .expect("notice");
+    assert!(!t.to(1).iter().any(|e| matches!(e, Event::IsAway { .. })));
+    assert_eq!(messages(&t.to(2)).len(), 1);
+    // Room messages never trigger it.
+    t.say(1, SayTarget::Focus, MsgKind::Say, "all")
+        .expect("say");
+    assert!(
+        !t.all()
+            .iter()
+            .any(|(_, e)| matches!(e, Event::IsAway { .. }))
+    );
+    // Back: no more replies. An empty message also means back.
+    t.ok(2, Command::Away(None));
+    assert_eq!(t.all(), vec![(2, Event::AwayChanged { away: false })]);
+    t.say(1, nick("bob"), MsgKind::Say, "hi").expect("pm");
+    assert!(!t.to(1).iter().any(|e| matches!(e, Event::IsAway { .. })));
+    t.ok(2, Command::Away(Some("x".into())));
+    t.ok(2, Command::Away(Some(String::new())));
+    assert_eq!(t.all(), vec![(2, Event::AwayChanged { away: false })]);
+    t.ok(1, Command::Who("bob".into()));
+    assert!(matches!(&t.to(1)[..], [Event::WhoReply { members: ms, .. }] if ms[0].away.is_none()));
+}
+
+#[test]
+fn away_message_is_cleaned_and_cut() {
+    let mut t = T::with(HubConfig {
+        away_len: 5,
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(2, Command::Away(Some("a\r\nbcdefgh".into())));
+    t.say(1, nick("bob"), MsgKind::Say, "hi").expect("pm");
+    assert!(t.to(1).contains(&Event::IsAway {
+        nick: name("bob"),
+        message: name("a  bc")
+    }));
+}
+
+#[test]
+fn kinds_are_preserved() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    for kind in [MsgKind::Say, MsgKind::Action, MsgKind::Notice] {
+        t.say(1, SayTarget::Focus, kind, "text").expect("room");
+        assert_eq!(messages(&t.to(2))[0].3, kind);
+        t.say(1, nick("bob"), kind, "text").expect("pm");
+        assert_eq!(messages(&t.to(2))[0].3, kind);
+    }
+}
+
+#[test]
+fn line_breaks_and_nul_become_spaces() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.say(
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        "hi\r\nPRIVMSG #lobby :evil\rQUIT\0x\n",
+    )
+    .expect("say");
+    let m = messages(&t.to(2));
+    assert_eq!(m[0].4, "hi  PRIVMSG #lobby :evil QUIT x ");
+    t.say(1, nick("bob"), MsgKind::Notice, "a\nb").expect("pm");
+    assert_eq!(messages(&t.to(2))[0].4, "a b");
+}
+
+#[test]
+fn text_is_cut_on_a_char_boundary() {
+    let mut t = T::with(HubConfig {
+        text_len: 5,
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    // 'é' takes bytes 4..6: it does not fit and is dropped whole.
+    t.say(1, SayTarget::Focus, MsgKind::Say, "abcdéfg")
+        .expect("say");
+    assert_eq!(messages(&t.to(2))[0].4, "abcd");
+    t.say(1, SayTarget::Focus, MsgKind::Say, "abcdefgh")
+        .expect("say");
+    assert_eq!(messages(&t.to(2))[0].4, "abcde");
+    t.say(1, SayTarget::Focus, MsgKind::Say, "ééé")
+        .expect("say");
+    assert_eq!(messages(&t.to(2))[0].4, "éé");
+    assert_eq!(clean_text("日本語", 4), "日");
+    assert_eq!(clean_text("日本語", 2), "");
+}
+
+#[test]
+fn empty_text_is_refused() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    assert_eq!(
+        t.say(1, SayTarget::Focus, MsgKind::Say, ""),
+        Err(HubError::NoText)
+    );
+    assert_eq!(
+        t.say(1, nick("bob"), MsgKind::Say, ""),
+        Err(HubError::NoText)
+    );
+    assert!(t.out.is_empty());
+}
+
+#[test]
+fn per_sender_order_is_kept_for_every_recipient() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    let mut all = Vec::new();
+    for i in 0..200 {
+        // Alice talks; bob interleaves now and then.
+        t.say(1, SayTarget::Focus, MsgKind::Say, &format!("a{i}"))
+            .expect("say");
+        all.append(&mut t.out);
+        if i % 7 == 0 {
+            t.say(2, SayTarget::Focus, MsgKind::Say, &format!("b{i}"))
+                .expect("say");
+            all.append(&mut t.out);
+        }
+    }
+    for who in [1, 2, 3] {
+        let got: Vec<(u64, String, String)> = all
+            .iter()
+            .filter(|(c, _)| *c == who)
+            .filter_map(|(_, e)| as_message(&e.event))
+            .map(|(id, from, _, _, text)| (id, from, text))
+            .collect();
+        let ids: Vec<u64> = got.iter().map(|m| m.0).collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "{who}: ids not increasing"
+        );
+        let from_alice: Vec<&str> = got
+            .iter()
+            .filter(|m| m.1 == "alice")
+            .map(|m| m.2.as_str())
+            .collect();
+        let want: Vec<String> = (0..200).map(|i| format!("a{i}")).collect();
+        assert_eq!(
+            from_alice, want,
+            "{who}: alice's messages out of order or lost"
+        );
+        let from_bob = got.iter().filter(|m| m.1 == "bob").count();
+        assert_eq!(from_bob, (0..200).filter(|i| i % 7 == 0).count());
+    }
+}
