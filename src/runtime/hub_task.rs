@@ -54,12 +54,16 @@ pub fn spawn(hub: Hub) -> (HubHandle, tokio::task::JoinHandle<()>) {
     (tx, task)
 }
 
-struct Delivery<'a> {
-    conns: &'a HashMap<ConnId, Outgoing>,
-    slow: &'a mut Vec<ConnId>,
+/// The connections' outgoing queues, and the one place events are pushed
+/// onto them. A full queue marks the connection as a slow consumer instead
+/// of waiting.
+#[derive(Default)]
+pub struct Fanout {
+    conns: HashMap<ConnId, Outgoing>,
+    slow: Vec<ConnId>,
 }
 
-impl Outbox for Delivery<'_> {
+impl Outbox for Fanout {
     fn send(&mut self, to: ConnId, event: &Shared) {
         if let Some(out) = self.conns.get(&to) {
             match out.tx.try_send(event.clone()) {
@@ -72,87 +76,85 @@ impl Outbox for Delivery<'_> {
     }
 }
 
+impl Fanout {
+    pub fn attach(&mut self, id: ConnId, out: Outgoing) {
+        self.conns.insert(id, out);
+    }
+
+    pub fn detach(&mut self, id: ConnId) {
+        self.conns.remove(&id);
+    }
+
+    /// Cuts off every connection whose queue overflowed, returning their
+    /// ids so the hub can tell the rooms they left.
+    pub fn cut_slow(&mut self) -> Vec<ConnId> {
+        let mut cut = Vec::new();
+        while let Some(id) = self.slow.pop() {
+            if let Some(out) = self.conns.remove(&id) {
+                tracing::info!(conn = id, "{SLOW_CONSUMER}");
+                out.kill.kill(SLOW_CONSUMER);
+                cut.push(id);
+            }
+        }
+        cut
+    }
+
+    /// Tells everyone the server is going and closes every queue.
+    pub fn shutdown(&mut self, reason: &str) {
+        let notice = Envelope::new(Event::ServerNotice {
+            text: reason.into(),
+        });
+        let closing = Envelope::new(Event::Closing {
+            reason: reason.into(),
+        });
+        for (_, out) in self.conns.drain() {
+            if out.tx.try_send(notice.clone()).is_err() || out.tx.try_send(closing.clone()).is_err()
+            {
+                out.kill.kill(reason);
+            }
+        }
+    }
+}
+
+const SLOW_CONSUMER: &str = "Slow consumer: too many unread messages";
+
 async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>) {
-    let mut conns: HashMap<ConnId, Outgoing> = HashMap::new();
-    let mut slow = Vec::new();
+    let mut fanout = Fanout::default();
     let mut batch = Vec::with_capacity(128);
     while rx.recv_many(&mut batch, 128).await > 0 {
         for msg in batch.drain(..) {
             match msg {
-                HubMsg::Attach { id, out } => {
-                    conns.insert(id, out);
-                }
+                HubMsg::Attach { id, out } => fanout.attach(id, out),
                 HubMsg::Cmd { id, cmd, ack } => {
-                    let mut out = Delivery {
-                        conns: &conns,
-                        slow: &mut slow,
-                    };
-                    let result = hub.handle(id, cmd, &mut out);
+                    let result = hub.handle(id, cmd, &mut fanout);
                     if let Err(e) = &result {
-                        out.send(id, &Envelope::new(Event::Error(e.clone())));
+                        fanout.send(id, &Envelope::new(Event::Error(e.clone())));
                     }
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
                     }
                 }
-                HubMsg::Local { id, event } => {
-                    Delivery {
-                        conns: &conns,
-                        slow: &mut slow,
-                    }
-                    .send(id, &Envelope::new(event));
-                }
+                HubMsg::Local { id, event } => fanout.send(id, &Envelope::new(event)),
                 HubMsg::Detach { id, reason } => {
-                    let mut out = Delivery {
-                        conns: &conns,
-                        slow: &mut slow,
-                    };
-                    hub.quit(id, reason, &mut out);
-                    conns.remove(&id);
+                    hub.quit(id, reason, &mut fanout);
+                    fanout.detach(id);
                 }
                 HubMsg::Shutdown { reason, done } => {
-                    shutdown(&mut conns, &reason);
+                    fanout.shutdown(&reason);
                     let _ = done.send(());
                     return;
                 }
             }
-            cut_slow_consumers(&mut hub, &mut conns, &mut slow);
-        }
-    }
-}
-
-/// Cuts off every connection whose queue overflowed. Telling the others that
-/// it left can overflow more queues, hence the loop.
-fn cut_slow_consumers(
-    hub: &mut Hub,
-    conns: &mut HashMap<ConnId, Outgoing>,
-    slow: &mut Vec<ConnId>,
-) {
-    while let Some(id) = slow.pop() {
-        let Some(out) = conns.remove(&id) else {
-            continue;
-        };
-        let reason = "Slow consumer: too many unread messages".to_string();
-        tracing::info!(conn = id, "{reason}");
-        out.kill.kill(&reason);
-        let mut delivery = Delivery {
-            conns,
-            slow: &mut *slow,
-        };
-        hub.quit(id, reason, &mut delivery);
-    }
-}
-
-fn shutdown(conns: &mut HashMap<ConnId, Outgoing>, reason: &str) {
-    let notice = Envelope::new(Event::ServerNotice {
-        text: reason.into(),
-    });
-    let closing = Envelope::new(Event::Closing {
-        reason: reason.into(),
-    });
-    for (_, out) in conns.drain() {
-        if out.tx.try_send(notice.clone()).is_err() || out.tx.try_send(closing.clone()).is_err() {
-            out.kill.kill(reason);
+            // Telling the others that someone left can overflow more queues.
+            loop {
+                let cut = fanout.cut_slow();
+                if cut.is_empty() {
+                    break;
+                }
+                for id in cut {
+                    hub.quit(id, SLOW_CONSUMER.to_string(), &mut fanout);
+                }
+            }
         }
     }
 }
