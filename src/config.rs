@@ -26,6 +26,45 @@ pub struct Config {
     pub hub: HubConfig,
     /// Message of the day, shown to IRC clients after registration.
     pub motd: Option<String>,
+    /// Where the server keeps its files (the generated TLS certificate in
+    /// `tls/`, the history). Relative paths are taken from the working
+    /// directory; `chatroom-data` by default.
+    pub data_dir: PathBuf,
+    pub tls: Tls,
+}
+
+/// The TLS listener: IRC over TLS (`ircs`), beside the plain listeners.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    pub enabled: bool,
+    /// 6697, the IRC-over-TLS port (RFC 7194); 0: any free port.
+    pub port: u16,
+    /// PEM certificate chain. Without `cert` and `key` a self-signed
+    /// certificate is generated once and kept in `<data_dir>/tls/`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key belonging to `cert`.
+    pub key: Option<PathBuf>,
+    /// Seconds a new connection has to complete the TLS handshake.
+    pub handshake_timeout_secs: u64,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            enabled: true,
+            port: 6697,
+            cert: None,
+            key: None,
+            handshake_timeout_secs: 10,
+        }
+    }
+}
+
+impl Tls {
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
 }
 
 /// Which protocols listen, and on which TCP port (0: any free port).
@@ -125,6 +164,8 @@ impl Default for Config {
             limits: Limits::default(),
             hub: HubConfig::default(),
             motd: None,
+            data_dir: PathBuf::from("chatroom-data"),
+            tls: Tls::default(),
         }
     }
 }
@@ -186,6 +227,24 @@ pub struct ServeArgs {
     /// Seconds a write may stay blocked on a client before it is cut off.
     #[arg(long, env = "CHATROOM_WRITE_TIMEOUT")]
     pub write_timeout: Option<u64>,
+    /// Directory for the server's files (default ./chatroom-data).
+    #[arg(long, env = "CHATROOM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Port of the IRC-over-TLS listener (default 6697); 0 picks a free port.
+    #[arg(long, env = "CHATROOM_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// Turn off the TLS listener.
+    #[arg(long, env = "CHATROOM_NO_TLS")]
+    pub no_tls: bool,
+    /// PEM certificate for TLS (with --tls-key); reloaded on SIGHUP.
+    #[arg(long, env = "CHATROOM_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CHATROOM_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a connection has to finish the TLS handshake.
+    #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
+    pub tls_handshake_timeout: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +313,17 @@ impl Config {
         set(&mut m.registration_timeout_secs, &a.registration_timeout);
         set(&mut m.send_queue, &a.send_queue);
         set(&mut m.write_timeout_secs, &a.write_timeout);
+        set(&mut self.data_dir, &a.data_dir);
+        let t = &mut self.tls;
+        set(&mut t.port, &a.tls_port);
+        t.enabled &= !a.no_tls;
+        if a.tls_cert.is_some() {
+            t.cert = a.tls_cert.clone();
+        }
+        if a.tls_key.is_some() {
+            t.key = a.tls_key.clone();
+        }
+        set(&mut t.handshake_timeout_secs, &a.tls_handshake_timeout);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -275,8 +345,14 @@ impl Config {
             return bad("server_name must be one word");
         }
         let ls = &self.listeners;
-        if !(ls.line || ls.irc || ls.lenheader || ls.nick) {
+        if !(ls.line || ls.irc || ls.lenheader || ls.nick || self.tls.enabled) {
             return bad("every listener is turned off");
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return bad("tls.cert and tls.key must be given together");
+        }
+        if self.tls.handshake_timeout_secs == 0 {
+            return bad("tls.handshake_timeout_secs must be at least 1");
         }
         for room in &self.hub.default_rooms {
             if let Err(e) = crate::core::names::validate_room(room, self.hub.room_len) {

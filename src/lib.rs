@@ -15,3 +15,4 @@ pub mod config;
 pub mod core;
 pub mod edges;
 pub mod runtime;
+pub mod store;

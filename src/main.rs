@@ -52,6 +52,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         for line in server.reach_lines() {
             println!("  {line}");
         }
+        if let Some(line) = server.tls_line() {
+            println!("{line}");
+        }
         {
             use std::io::Write;
             let _ = std::io::stdout().flush();

@@ -1,4 +1,5 @@
-//! The client's network side: resolving and connecting to the server, line
+//! The client's network side: resolving and connecting to the server
+//! (plain TCP or TLS, see `tls.rs` for how certificates are checked), line
 //! framing (CR LF, bounded length, lossy UTF-8), and reconnecting with
 //! exponential backoff (1 s, 2 s, 4 s … capped at 30 s) when the link drops.
 //!
@@ -9,19 +10,35 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::{Buf, BufMut, BytesMut};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::codec::{Decoder, Encoder, FramedRead};
 
 pub const DEFAULT_PORT: u16 = 6667;
+
+/// The IRC-over-TLS port (RFC 7194), the default with `--tls`.
+pub const DEFAULT_TLS_PORT: u16 = 6697;
+
+/// TLS settings for the connection: the rustls configuration and how it
+/// checks the server (to explain failures and describe the link).
+#[derive(Clone)]
+pub struct TlsClient {
+    pub config: Arc<rustls::ClientConfig>,
+    pub verify: super::tls::Verify,
+}
+
+/// A connected stream, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> Stream for S {}
+type BoxStream = Box<dyn Stream>;
 
 /// Longest line accepted from the server: 512 for the message plus 8191
 /// for IRCv3 tags, rounded up. Longer lines are dropped, not buffered.
@@ -35,6 +52,11 @@ const QUIT_LINGER: Duration = Duration::from_secs(3);
 /// Splits `HOST[:PORT]` (also `[v6]:port` and a bare IPv6 literal) into a
 /// host and a port, with [`DEFAULT_PORT`] when there is none.
 pub fn parse_server(s: &str) -> anyhow::Result<(String, u16)> {
+    parse_server_or(s, DEFAULT_PORT)
+}
+
+/// [`parse_server`] with another default port (6697 for TLS).
+pub fn parse_server_or(s: &str, default_port: u16) -> anyhow::Result<(String, u16)> {
     let s = s.trim();
     if s.is_empty() {
         bail!("no server given");
@@ -45,13 +67,13 @@ pub fn parse_server(s: &str) -> anyhow::Result<(String, u16)> {
             .context("an IPv6 address in [ ] is missing its ]")?;
         let port = match after.strip_prefix(':') {
             Some(p) => p.parse().with_context(|| format!("bad port {p:?}"))?,
-            None if after.is_empty() => DEFAULT_PORT,
+            None if after.is_empty() => default_port,
             None => bail!("unexpected {after:?} after ]"),
         };
         return Ok((host.to_string(), port));
     }
     match s.matches(':').count() {
-        0 => Ok((s.to_string(), DEFAULT_PORT)),
+        0 => Ok((s.to_string(), default_port)),
         1 => {
             let (host, port) = s.split_once(':').context("unreachable")?;
             if host.is_empty() {
@@ -61,7 +83,7 @@ pub fn parse_server(s: &str) -> anyhow::Result<(String, u16)> {
             Ok((host.to_string(), port))
         }
         // Several colons: a bare IPv6 literal, no port.
-        _ => Ok((s.to_string(), DEFAULT_PORT)),
+        _ => Ok((s.to_string(), default_port)),
     }
 }
 
@@ -199,9 +221,14 @@ pub struct Conn {
 
 /// Starts the connection task for `host:port`.
 pub fn spawn(host: String, port: u16) -> Conn {
+    spawn_with(host, port, None)
+}
+
+/// Starts the connection task for `host:port`, over TLS when `tls` is given.
+pub fn spawn_with(host: String, port: u16, tls: Option<TlsClient>) -> Conn {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::channel(1024);
-    let task = tokio::spawn(run(host, port, cmd_rx, ev_tx));
+    let task = tokio::spawn(run(host, port, tls, cmd_rx, ev_tx));
     Conn {
         commands: cmd_tx,
         events: ev_rx,
@@ -218,6 +245,7 @@ enum Ended {
 async fn run(
     host: String,
     port: u16,
+    tls: Option<TlsClient>,
     mut commands: mpsc::UnboundedReceiver<ConnCommand>,
     events: mpsc::Sender<ConnEvent>,
 ) {
@@ -232,11 +260,15 @@ async fn run(
         {
             return;
         }
-        let reason = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&host, port)).await {
+        let attempt_connect = connect(&host, port, tls.as_ref());
+        let reason = match tokio::time::timeout(CONNECT_TIMEOUT, attempt_connect).await {
             Err(_) => "connection timed out".to_string(),
             Ok(Err(e)) => format!("{e:#}"),
             Ok(Ok((stream, peer))) => {
-                let peer = peer.to_string();
+                let peer = match &tls {
+                    Some(t) => format!("{peer} ({})", t.verify.describe()),
+                    None => peer.to_string(),
+                };
                 if events.send(ConnEvent::Connected { peer }).await.is_err() {
                     return;
                 }
@@ -269,9 +301,30 @@ async fn run(
     }
 }
 
+/// Connects (see [`connect_tcp`]) and, with `tls`, completes the handshake.
+async fn connect(
+    host: &str,
+    port: u16,
+    tls: Option<&TlsClient>,
+) -> anyhow::Result<(BoxStream, SocketAddr)> {
+    let (tcp, addr) = connect_tcp(host, port).await?;
+    let Some(tls) = tls else {
+        return Ok((Box::new(tcp), addr));
+    };
+    // An IP literal becomes an IP-address name; rustls checks it against
+    // the certificate's IP entries when verifying against roots.
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .with_context(|| format!("{host} cannot be used as a TLS server name"))?;
+    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+    match connector.connect(name, tcp).await {
+        Ok(stream) => Ok((Box::new(stream), addr)),
+        Err(e) => bail!("{}", super::tls::explain(&e, &tls.verify)),
+    }
+}
+
 /// Resolves `host` (an IP literal needs no lookup) and connects to the first
 /// address that answers.
-async fn connect(host: &str, port: u16) -> anyhow::Result<(TcpStream, SocketAddr)> {
+async fn connect_tcp(host: &str, port: u16) -> anyhow::Result<(TcpStream, SocketAddr)> {
     let addrs: Vec<SocketAddr> = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host, port))
@@ -296,12 +349,12 @@ async fn connect(host: &str, port: u16) -> anyhow::Result<(TcpStream, SocketAddr
 }
 
 async fn pump(
-    stream: TcpStream,
+    stream: BoxStream,
     commands: &mut mpsc::UnboundedReceiver<ConnCommand>,
     events: &mpsc::Sender<ConnEvent>,
     backoff: &mut Backoff,
 ) -> Ended {
-    let (read, mut write) = stream.into_split();
+    let (read, mut write) = tokio::io::split(stream);
     let mut lines = FramedRead::new(read, LineCodec::default());
     let mut codec = LineCodec::default();
     let mut out = BytesMut::new();
@@ -330,13 +383,20 @@ async fn pump(
                         ConnCommand::Quit(line) => {
                             let _ = codec.encode(line, &mut out);
                             let _ = write.write_all(&out).await;
+                            let _ = write.flush().await;
                             linger(lines, write).await;
                             return Ended::Stop;
                         }
                     }
                     next = commands.try_recv().ok();
                 }
-                if let Err(e) = write.write_all(&out).await {
+                // The flush matters for TLS, which buffers what is written.
+                if let Err(e) = async {
+                    write.write_all(&out).await?;
+                    write.flush().await
+                }
+                .await
+                {
                     return Ended::Lost(format!("write error: {e}"));
                 }
                 out.clear();
@@ -347,7 +407,10 @@ async fn pump(
 
 /// After QUIT: half-close and read until the server closes, so the QUIT is
 /// not lost to a reset from closing with unread data.
-async fn linger(lines: FramedRead<OwnedReadHalf, LineCodec>, mut write: OwnedWriteHalf) {
+async fn linger(
+    lines: FramedRead<ReadHalf<BoxStream>, LineCodec>,
+    mut write: WriteHalf<BoxStream>,
+) {
     let _ = write.shutdown().await;
     let mut read = lines.into_inner();
     let mut buf = [0u8; 4096];

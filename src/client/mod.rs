@@ -14,6 +14,7 @@ pub mod input;
 pub mod plain;
 pub mod session;
 pub mod state;
+pub mod tls;
 pub mod tui;
 pub mod ui;
 
@@ -25,7 +26,8 @@ use session::Session;
 #[derive(Debug, Clone, clap::Args)]
 pub struct JoinArgs {
     /// Server to connect to: HOST[:PORT] (an IP address or a host name;
-    /// default port 6667). IPv6 addresses go in brackets: [::1]:6667.
+    /// default port 6667, or 6697 with TLS). IPv6 addresses go in
+    /// brackets: [::1]:6667.
     #[arg(value_name = "HOST[:PORT]")]
     pub server: String,
     /// Nickname (default: $USER, with characters IRC does not allow removed).
@@ -37,11 +39,47 @@ pub struct JoinArgs {
     /// Use the plain line mode even on a terminal.
     #[arg(long)]
     pub plain: bool,
+    /// Connect over TLS, checking the certificate against the system's
+    /// trusted roots (see --tls-fingerprint for a LAN server).
+    #[arg(long)]
+    pub tls: bool,
+    /// Connect over TLS and accept only the certificate with this SHA-256
+    /// fingerprint (AB:CD:..., as the server prints it at start).
+    #[arg(long, value_name = "AB:CD:...", conflicts_with = "tls_insecure")]
+    pub tls_fingerprint: Option<String>,
+    /// Connect over TLS without checking the certificate: encrypted, but
+    /// anyone on the network path could pose as the server.
+    #[arg(long)]
+    pub tls_insecure: bool,
 }
 
 /// Runs the client until the user quits (or stdin ends in plain mode).
 pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
-    let (host, port) = conn::parse_server(&args.server)?;
+    let verify = if let Some(fp) = &args.tls_fingerprint {
+        Some(tls::Verify::Pin(tls::parse_fingerprint(fp)?))
+    } else if args.tls_insecure {
+        eprintln!(
+            "warning: --tls-insecure: the server's certificate is not checked; the chat is encrypted, but anyone on the network path could pose as the server. Prefer --tls-fingerprint."
+        );
+        Some(tls::Verify::Insecure)
+    } else if args.tls {
+        Some(tls::Verify::System)
+    } else {
+        None
+    };
+    let tls = match verify {
+        Some(verify) => Some(conn::TlsClient {
+            config: tls::client_config(&verify)?,
+            verify,
+        }),
+        None => None,
+    };
+    let default_port = if tls.is_some() {
+        conn::DEFAULT_TLS_PORT
+    } else {
+        conn::DEFAULT_PORT
+    };
+    let (host, port) = conn::parse_server_or(&args.server, default_port)?;
     let nick = match args.nick.as_deref() {
         Some(n) => {
             let clean = sanitize_nick(n);
@@ -53,7 +91,7 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         None => default_nick(std::env::var("USER").ok().as_deref()),
     };
     let room = args.room.unwrap_or_else(|| "#lobby".to_string());
-    let session = Session::start(host, port, &nick, Some(&room));
+    let session = Session::start_with(host, port, tls, &nick, Some(&room));
     let full_screen =
         !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if full_screen {

@@ -48,10 +48,21 @@ pub struct Session {
 impl Session {
     /// Starts connecting to `host:port` in the background.
     pub fn start(host: String, port: u16, nick: &str, room: Option<&str>) -> Session {
+        Session::start_with(host, port, None, nick, room)
+    }
+
+    /// Like [`Session::start`], over TLS when `tls` is given.
+    pub fn start_with(
+        host: String,
+        port: u16,
+        tls: Option<conn::TlsClient>,
+        nick: &str,
+        room: Option<&str>,
+    ) -> Session {
         let shown = conn::display_server(&host, port);
         Session {
             state: State::new(&shown, nick, room),
-            conn: conn::spawn(host, port),
+            conn: conn::spawn_with(host, port, tls),
             next_ping: None,
             last_heard: Instant::now(),
         }

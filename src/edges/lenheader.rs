@@ -28,7 +28,6 @@ pub mod codec;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
@@ -58,7 +57,7 @@ pub fn renderer(cfg: &Config) -> LenHeaderRenderer {
 
 /// Reads fields until the client leaves or sends a bad header; returns the
 /// quit reason shown to others.
-pub async fn session(mut ctx: Ctx, rd: OwnedReadHalf) -> String {
+pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     let server = ctx.cfg.server_name.clone();
     let mut frames = FramedRead::new(rd, FieldCodec::new(ctx.cfg.limits.lenheader_max_field));
     loop {

@@ -12,7 +12,6 @@ use std::time::SystemTime;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
@@ -44,7 +43,7 @@ pub fn renderer(_cfg: &Config) -> LineRenderer {
 }
 
 /// Reads lines until the client leaves; returns the quit reason.
-pub async fn session(mut ctx: Ctx, rd: OwnedReadHalf) -> String {
+pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     let mut frames = FramedRead::new(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes));
     if ctx
         .tell(Event::Raw(Bytes::from_static(

@@ -34,7 +34,6 @@ pub mod codec;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
 
 use crate::config::Config;
 use crate::core::names::same;
@@ -69,7 +68,7 @@ enum Flow {
 
 /// Sends `NICK`, waits for the nickname, then relays messages until the
 /// client leaves; returns the quit reason shown to others.
-pub async fn session(mut ctx: Ctx, mut rd: OwnedReadHalf) -> String {
+pub async fn session(mut ctx: Ctx, mut rd: crate::runtime::ReadHalf) -> String {
     if ctx
         .tell(Event::Raw(Bytes::from_static(b"NICK")))
         .await
@@ -94,7 +93,7 @@ pub async fn session(mut ctx: Ctx, mut rd: OwnedReadHalf) -> String {
             chunker.finish(&mut pieces);
         } else {
             chunker.push(&buf[..n], &mut pieces);
-            discard_ready(&rd, &mut buf, &mut chunker, &mut pieces);
+            discard_ready(&mut rd, &mut buf, &mut chunker, &mut pieces);
         }
         for piece in pieces.drain(..) {
             match handle(&mut ctx, &mut names, piece).await {
@@ -116,12 +115,20 @@ pub async fn session(mut ctx: Ctx, mut rd: OwnedReadHalf) -> String {
 /// arrived, without waiting for more: that is the rest of the same message,
 /// which must not be relayed as if it were messages of its own (the chunker
 /// drops it up to the first LF).
-fn discard_ready(rd: &OwnedReadHalf, buf: &mut [u8], chunker: &mut Chunker, out: &mut Vec<Piece>) {
+fn discard_ready(
+    rd: &mut crate::runtime::ReadHalf,
+    buf: &mut [u8],
+    chunker: &mut Chunker,
+    out: &mut Vec<Piece>,
+) {
+    use futures_util::FutureExt;
     let mut total = 0;
     while chunker.discarding() && total < DISCARD_MAX {
-        match rd.try_read(buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
+        // A read that is ready now, without waiting (the boxed reader has
+        // no `try_read`).
+        match rd.read(buf).now_or_never() {
+            None | Some(Ok(0)) | Some(Err(_)) => break,
+            Some(Ok(n)) => {
                 total += n;
                 chunker.push(&buf[..n], out);
             }

@@ -4,7 +4,8 @@
 //! control and the registration flag).
 //!
 //! Nothing here knows a protocol: the edge supplies a `Renderer` for the
-//! writer and a session future for the reader.
+//! writer and a session future for the reader. Nor does it know the
+//! transport: plain TCP and TLS arrive as the same boxed halves.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +22,30 @@ use crate::core::{Command, ConnId, Event, HubError, Shared};
 
 use super::hub_task::{HubHandle, HubMsg};
 use super::limits::TokenBucket;
+
+/// What an edge's session reads from. Boxed so that one edge serves plain TCP
+/// and TLS alike; the cost is one allocation per connection and a virtual
+/// call per read, noise next to the read's syscall.
+pub type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+
+/// What the connection's writer writes to (see [`ReadHalf`]).
+pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Splits a plain TCP stream without the lock `tokio::io::split` needs.
+pub fn split_tcp(stream: tokio::net::TcpStream) -> (ReadHalf, WriteHalf) {
+    let (rd, wr) = stream.into_split();
+    (Box::new(rd), Box::new(wr))
+}
+
+/// Splits any other stream (a TLS stream, whose reads and writes share one
+/// session state and so cannot be split without a lock).
+pub fn split_any<S>(stream: S) -> (ReadHalf, WriteHalf)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    (Box::new(rd), Box::new(wr))
+}
 
 /// Turns events into this connection's wire bytes. Owned by the writer task,
 /// so it can keep per-connection state (the recipient's nickname, its focus,
@@ -171,7 +195,7 @@ pub struct ConnEnv {
 /// writer, runs the edge's reading `session` (which returns the quit reason
 /// when the client goes), enforces the registration timeout, and detaches.
 pub async fn drive<R, F, Fut>(
-    stream: tokio::net::TcpStream,
+    (rd, wr): (ReadHalf, WriteHalf),
     peer: SocketAddr,
     id: ConnId,
     env: ConnEnv,
@@ -179,13 +203,9 @@ pub async fn drive<R, F, Fut>(
     session: F,
 ) where
     R: Renderer,
-    F: FnOnce(Ctx, tokio::net::tcp::OwnedReadHalf) -> Fut,
+    F: FnOnce(Ctx, ReadHalf) -> Fut,
     Fut: std::future::Future<Output = String>,
 {
-    // Chat lines are small and latency matters more than packet count;
-    // coalescing happens in the writer instead.
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(env.cfg.limits.send_queue);
     let kill = Arc::new(Kill::default());
     let writer_done = CancellationToken::new();
@@ -248,7 +268,7 @@ pub async fn drive<R, F, Fut>(
 /// one per message. The buffer is dropped when it grew large, so idle
 /// connections hold no big allocations.
 async fn write_loop<R: Renderer>(
-    mut wr: OwnedWriteHalf,
+    mut wr: WriteHalf,
     mut rx: mpsc::Receiver<Shared>,
     kill: Arc<Kill>,
     mut renderer: R,
@@ -290,7 +310,7 @@ async fn write_loop<R: Renderer>(
                     farewell(&mut wr, &mut renderer, reason).await;
                     false
                 }
-                res = tokio::time::timeout(write_timeout, wr.write_all(&buf)) => matches!(res, Ok(Ok(()))),
+                res = tokio::time::timeout(write_timeout, write_flush(&mut wr, &buf)) => matches!(res, Ok(Ok(()))),
             };
             if !ok {
                 break;
@@ -310,7 +330,7 @@ async fn write_loop<R: Renderer>(
 
 /// Best effort to tell a client why it is being cut off: it may well not be
 /// reading, so this never waits long.
-async fn farewell<R: Renderer>(wr: &mut OwnedWriteHalf, renderer: &mut R, reason: String) {
+async fn farewell<R: Renderer>(wr: &mut WriteHalf, renderer: &mut R, reason: String) {
     let mut buf = BytesMut::new();
     renderer.render(
         &crate::core::Envelope::new(Event::Closing {
@@ -318,12 +338,26 @@ async fn farewell<R: Renderer>(wr: &mut OwnedWriteHalf, renderer: &mut R, reason
         }),
         &mut buf,
     );
-    let _ = tokio::time::timeout(Duration::from_millis(500), wr.write_all(&buf)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), write_flush(wr, &buf)).await;
+}
+
+/// Writes and flushes: TLS keeps written bytes in its session buffer until
+/// flushed, while on TCP the flush costs nothing.
+async fn write_flush<W: AsyncWrite + Unpin + ?Sized>(
+    wr: &mut W,
+    buf: &[u8],
+) -> std::io::Result<()> {
+    wr.write_all(buf).await?;
+    wr.flush().await
 }
 
 /// Writes a refusal to a connection that was never admitted (server full,
 /// too many from one address) and closes it.
-pub async fn refuse<R: Renderer>(mut stream: tokio::net::TcpStream, mut renderer: R, reason: &str) {
+pub async fn refuse<S, R>(mut stream: S, mut renderer: R, reason: &str)
+where
+    S: AsyncWrite + Unpin,
+    R: Renderer,
+{
     let mut buf = BytesMut::new();
     renderer.render(
         &crate::core::Envelope::new(Event::Closing {
@@ -331,6 +365,6 @@ pub async fn refuse<R: Renderer>(mut stream: tokio::net::TcpStream, mut renderer
         }),
         &mut buf,
     );
-    let _ = tokio::time::timeout(Duration::from_millis(500), stream.write_all(&buf)).await;
-    let _ = stream.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), write_flush(&mut stream, &buf)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), stream.shutdown()).await;
 }

@@ -12,6 +12,7 @@ pub mod hub_task;
 pub mod limits;
 pub mod server;
 pub mod shutdown;
+pub mod tls;
 
-pub use connection::{Ctx, HubGone, Renderer};
+pub use connection::{Ctx, HubGone, ReadHalf, Renderer};
 pub use server::{Protocol, Server};

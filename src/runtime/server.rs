@@ -1,7 +1,9 @@
 //! Listeners and the accept loops: binds one TCP listener per enabled
-//! protocol, admits connections within the connection limits, hands each to
-//! its edge, and runs the orderly shutdown (stop accepting, tell everyone,
-//! let writers flush, close).
+//! protocol, admits connections within the connection limits, completes the
+//! TLS handshake (bounded by a timeout) on the TLS listener, hands each
+//! connection to its edge, reloads the TLS certificate on SIGHUP, and runs
+//! the orderly shutdown (stop accepting, tell everyone, let writers flush,
+//! close).
 //!
 //! No name look-ups happen here or anywhere in the server: peers are shown
 //! by address, so registration never waits on DNS or ident.
@@ -15,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -22,15 +25,18 @@ use crate::config::Config;
 use crate::core::Hub;
 use crate::edges::{irc, lenheader, line, nickhs};
 
-use super::connection::{ConnEnv, drive, refuse};
+use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
 use super::hub_task::{self, HubMsg};
 use super::limits::ConnLimiter;
+use super::tls::{Origin, Tls};
 
 /// The wire protocols the server speaks, one listener each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     Line,
     Irc,
+    /// IRC over TLS.
+    IrcTls,
     LenHeader,
     Nick,
 }
@@ -40,6 +46,7 @@ impl fmt::Display for Protocol {
         f.write_str(match self {
             Protocol::Line => "line",
             Protocol::Irc => "irc",
+            Protocol::IrcTls => "ircs",
             Protocol::LenHeader => "lenheader",
             Protocol::Nick => "nick",
         })
@@ -49,6 +56,11 @@ impl fmt::Display for Protocol {
 pub struct Server {
     cfg: Arc<Config>,
     listeners: Vec<(Protocol, TcpListener)>,
+    tls: Option<Arc<Tls>>,
+    /// Installed at bind time, so a SIGHUP that arrives once the addresses
+    /// are printed reloads instead of killing the process.
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Server {
@@ -72,10 +84,50 @@ impl Server {
                 .with_context(|| format!("cannot listen for {proto} on {addr}"))?;
             listeners.push((proto, listener));
         }
+        let mut tls = None;
+        if cfg.tls.enabled {
+            tls = Some(Arc::new(Tls::setup(&cfg)?));
+            let addr = SocketAddr::new(cfg.bind, cfg.tls.port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcTls))?;
+            listeners.push((Protocol::IrcTls, listener));
+        }
+        #[cfg(unix)]
+        let hangup = {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::hangup()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("cannot listen for SIGHUP: {e}");
+                    None
+                }
+            }
+        };
         Ok(Server {
             cfg: Arc::new(cfg),
             listeners,
+            tls,
+            #[cfg(unix)]
+            hangup,
         })
+    }
+
+    /// The line telling people how to check the TLS certificate, if TLS is on.
+    pub fn tls_line(&self) -> Option<String> {
+        let tls = self.tls.as_ref()?;
+        let whence = match tls.origin() {
+            Origin::Configured => format!("from {}", tls.cert_path().display()),
+            Origin::Generated => format!(
+                "self-signed, generated now, kept in {}",
+                tls.cert_path().display()
+            ),
+            Origin::Reused => format!("self-signed, from {}", tls.cert_path().display()),
+        };
+        Some(format!(
+            "tls: SHA-256 fingerprint {} ({whence})",
+            tls.fingerprint()
+        ))
     }
 
     /// Where each protocol is listening (with the real port when 0 was asked).
@@ -125,6 +177,10 @@ impl Server {
 
     /// Serves until `stop` resolves, then shuts down in order.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        #[cfg(unix)]
+        let reloader = self
+            .hangup
+            .map(|hup| tokio::spawn(reload_on_hangup(hup, self.tls.clone())));
         let cfg = self.cfg.clone();
         let (hub, hub_task) = hub_task::spawn(Hub::new(cfg.hub.clone()));
         let env = ConnEnv {
@@ -140,9 +196,14 @@ impl Server {
         let stop_accepting = CancellationToken::new();
         let mut accepts = Vec::new();
         for (proto, listener) in self.listeners {
+            let acceptor = match proto {
+                Protocol::IrcTls => self.tls.as_ref().map(|t| t.acceptor()),
+                _ => None,
+            };
             accepts.push(tokio::spawn(accept_loop(
                 proto,
                 listener,
+                acceptor,
                 env.clone(),
                 limiter.clone(),
                 next_id.clone(),
@@ -171,13 +232,68 @@ impl Server {
         }
         drop(hub);
         hub_task.abort();
+        #[cfg(unix)]
+        if let Some(r) = reloader {
+            r.abort();
+        }
         Ok(())
     }
 }
 
+/// Reloads the TLS certificate on each SIGHUP. Connections already up keep
+/// their sessions; a file that does not load leaves the current certificate.
+#[cfg(unix)]
+async fn reload_on_hangup(mut hup: tokio::signal::unix::Signal, tls: Option<Arc<Tls>>) {
+    while hup.recv().await.is_some() {
+        let Some(tls) = tls.clone() else {
+            tracing::info!("SIGHUP: nothing to reload (TLS is off)");
+            continue;
+        };
+        // File reads stay off the async workers.
+        let outcome = tokio::task::spawn_blocking(move || {
+            let res = tls.reload();
+            (res, tls.cert_path().display().to_string())
+        })
+        .await;
+        match outcome {
+            Ok((Ok(fp), path)) => {
+                tracing::info!("tls: reloaded {path}; SHA-256 fingerprint {fp}")
+            }
+            Ok((Err(e), _)) => {
+                tracing::error!("tls: reload failed, keeping the current certificate: {e:#}")
+            }
+            Err(e) => tracing::error!("tls: reload task failed: {e}"),
+        }
+    }
+}
+
+/// Completes the TLS handshake, or gives up after `limit`: a peer that
+/// stalls or sends something other than TLS is dropped here, before it
+/// reaches the hub, and costs nobody else anything.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    limit: Duration,
+    peer: SocketAddr,
+) -> Option<(ReadHalf, WriteHalf)> {
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(split_any(tls)),
+        Ok(Err(e)) => {
+            tracing::info!(%peer, "TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out after {limit:?}");
+            None
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn accept_loop(
     proto: Protocol,
     listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
     env: ConnEnv,
     limiter: Arc<ConnLimiter>,
     next_id: Arc<AtomicU64>,
@@ -203,25 +319,60 @@ async fn accept_loop(
             Err(refusal) => {
                 tracing::info!(%proto, %peer, "refused: {}", refusal.reason());
                 let cfg = env.cfg.clone();
-                tracker.spawn(refuse_with(proto, stream, cfg, refusal.reason()));
+                let acceptor = acceptor.clone();
+                tracker.spawn(async move {
+                    let limit = cfg.tls.handshake_timeout();
+                    let (_, wr) = match &acceptor {
+                        None => split_tcp(stream),
+                        Some(a) => match handshake(a, stream, limit, peer).await {
+                            Some(halves) => halves,
+                            None => return,
+                        },
+                    };
+                    refuse_with(proto, wr, cfg, refusal.reason()).await
+                });
                 continue;
             }
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
         let env = env.clone();
+        let acceptor = acceptor.clone();
         tracker.spawn(async move {
-            serve(proto, stream, peer, id, env).await;
+            // Chat lines are small and latency matters more than packet
+            // count; coalescing happens in the writer instead.
+            let _ = stream.set_nodelay(true);
+            let halves = match &acceptor {
+                None => split_tcp(stream),
+                Some(a) => {
+                    let limit = env.cfg.tls.handshake_timeout();
+                    match handshake(a, stream, limit, peer).await {
+                        Some(halves) => halves,
+                        None => return,
+                    }
+                }
+            };
+            serve(proto, halves, peer, id, env).await;
+            // The permit is held through the handshake too, so stalled
+            // handshakes count against the per-address limit.
             drop(permit);
         });
     }
 }
 
-async fn serve(proto: Protocol, stream: TcpStream, peer: SocketAddr, id: u64, env: ConnEnv) {
+async fn serve(
+    proto: Protocol,
+    stream: (ReadHalf, WriteHalf),
+    peer: SocketAddr,
+    id: u64,
+    env: ConnEnv,
+) {
     let cfg = env.cfg.clone();
     match proto {
         Protocol::Line => drive(stream, peer, id, env, line::renderer(&cfg), line::session).await,
-        Protocol::Irc => drive(stream, peer, id, env, irc::renderer(&cfg), irc::session).await,
+        Protocol::Irc | Protocol::IrcTls => {
+            drive(stream, peer, id, env, irc::renderer(&cfg), irc::session).await
+        }
         Protocol::LenHeader => {
             drive(
                 stream,
@@ -247,10 +398,10 @@ async fn serve(proto: Protocol, stream: TcpStream, peer: SocketAddr, id: u64, en
     }
 }
 
-async fn refuse_with(proto: Protocol, stream: TcpStream, cfg: Arc<Config>, reason: &str) {
+async fn refuse_with(proto: Protocol, stream: WriteHalf, cfg: Arc<Config>, reason: &str) {
     match proto {
         Protocol::Line => refuse(stream, line::renderer(&cfg), reason).await,
-        Protocol::Irc => refuse(stream, irc::renderer(&cfg), reason).await,
+        Protocol::Irc | Protocol::IrcTls => refuse(stream, irc::renderer(&cfg), reason).await,
         Protocol::LenHeader => refuse(stream, lenheader::renderer(&cfg), reason).await,
         Protocol::Nick => refuse(stream, nickhs::renderer(&cfg), reason).await,
     }

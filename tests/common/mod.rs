@@ -16,18 +16,32 @@ pub struct TestServer {
     child: Child,
     pub line: Option<SocketAddr>,
     pub irc: Option<SocketAddr>,
+    /// IRC over TLS.
+    pub ircs: Option<SocketAddr>,
     pub lenheader: Option<SocketAddr>,
     pub nick: Option<SocketAddr>,
     /// Lines the server printed to stderr are kept in this file.
     pub stderr_path: std::path::PathBuf,
+    /// The server's data directory.
+    pub data_dir: std::path::PathBuf,
+    /// Every line the server printed to stdout so far.
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestServer {
     /// Starts the server with the line and IRC listeners on port 0, plus `args`.
     pub fn start(args: &[&str]) -> TestServer {
+        TestServer::start_in(None, args)
+    }
+
+    /// Like [`TestServer::start`], with the given data directory (to start
+    /// a second server on the first one's files) or a fresh one.
+    pub fn start_in(data_dir: Option<&std::path::Path>, args: &[&str]) -> TestServer {
         let dir =
             std::env::temp_dir().join(format!("chatroom-test-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        let data_dir = data_dir.map_or_else(|| dir.join("data"), |d| d.to_path_buf());
+        let data_dir_arg = data_dir.to_string_lossy().into_owned();
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
@@ -43,6 +57,10 @@ impl TestServer {
                 "0",
                 "--nick-port",
                 "0",
+                "--tls-port",
+                "0",
+                "--data-dir",
+                &data_dir_arg,
             ])
             .args(args)
             .env("RUST_LOG", "chatroom=debug")
@@ -58,8 +76,11 @@ impl TestServer {
             line: None,
             irc: None,
             lenheader: None,
+            ircs: None,
             nick: None,
             stderr_path,
+            data_dir,
+            stdout: Default::default(),
         };
         let deadline = Instant::now() + WAIT;
         loop {
@@ -70,6 +91,9 @@ impl TestServer {
             let mut line = String::new();
             let n = reader.read_line(&mut line).expect("read server stdout");
             assert!(n > 0, "server exited early: {}", server.stderr());
+            if let Ok(mut seen) = server.stdout.lock() {
+                seen.push(line.trim_end().to_string());
+            }
             if !line.contains("127.0.0.1:") {
                 continue;
             }
@@ -79,6 +103,7 @@ impl TestServer {
                     match *proto {
                         "line:" => server.line = Some(addr),
                         "irc:" => server.irc = Some(addr),
+                        "ircs:" => server.ircs = Some(addr),
                         "lenheader:" => server.lenheader = Some(addr),
                         "nick:" => server.nick = Some(addr),
                         _ => {}
@@ -87,12 +112,37 @@ impl TestServer {
             }
             break;
         }
-        // Keep draining stdout so the server never blocks on a full pipe.
+        // Keep draining stdout so the server never blocks on a full pipe,
+        // keeping the lines for `stdout_line`.
+        let seen = server.stdout.clone();
         std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink);
+            let mut line = String::new();
+            while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(line.trim_end().to_string());
+                }
+                line.clear();
+            }
         });
         server
+    }
+
+    /// Waits (up to `WAIT`) for a stdout line containing `needle`.
+    pub fn stdout_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(seen) = self.stdout.lock()
+                && let Some(l) = seen.iter().find(|l| l.contains(needle))
+            {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server never printed {needle:?}; stderr: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn pid(&self) -> u32 {

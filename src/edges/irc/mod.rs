@@ -27,8 +27,6 @@ pub mod numeric;
 pub mod render;
 pub mod session;
 
-use tokio::net::tcp::OwnedReadHalf;
-
 use crate::config::Config;
 use crate::runtime::Ctx;
 
@@ -39,6 +37,6 @@ pub fn renderer(cfg: &Config) -> IrcRenderer {
 }
 
 /// Serves one IRC connection until the client leaves; returns the reason.
-pub async fn session(ctx: Ctx, rd: OwnedReadHalf) -> String {
+pub async fn session(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     session::run(ctx, rd).await
 }

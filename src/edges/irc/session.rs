@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
@@ -543,7 +542,7 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
 }
 
 /// Reads IRC lines until the client leaves; returns the quit reason.
-pub async fn run(mut ctx: Ctx, rd: OwnedReadHalf) -> String {
+pub async fn run(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     // The configured limit counts CR LF (RFC 1459's 512); the codec's does not.
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
     let mut frames = FramedRead::new(rd, LineCodec::new(max));

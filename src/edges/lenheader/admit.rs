@@ -11,7 +11,6 @@
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
 
 use crate::core::Command;
 use crate::core::HubError;
@@ -110,7 +109,7 @@ const LINGER_BYTES: usize = 1 << 20;
 /// kernel send a reset, which can destroy the error message queued just
 /// before it; draining first (Apache's "lingering close") lets the client
 /// read why it was disconnected.
-pub async fn linger(rd: &mut OwnedReadHalf) {
+pub async fn linger(rd: &mut crate::runtime::ReadHalf) {
     let mut sink = [0u8; 4096];
     let mut total = 0usize;
     let drain = async {

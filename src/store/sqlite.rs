@@ -1,0 +1,957 @@
+//! [`SqliteStore`]: the embedded store, one SQLite file in the data directory.
+//!
+//! Connections: one writer (behind a mutex) for appends, room and account
+//! changes and compaction; a small pool of read-only connections for
+//! queries, which WAL lets run beside the writer without waiting for it; and
+//! one maintenance connection that only checkpoints, so the fsync of a
+//! checkpoint happens outside the writer's lock.
+//!
+//! Compaction deletes in chunks, each its own short transaction on the writer
+//! connection, releasing the mutex in between so that appends interleave.
+//!
+//! This file must not decide policy (who may read a room, how long to keep
+//! history): it executes what the caller asks, within the trait's rules.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::Value;
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params,
+    params_from_iter,
+};
+
+use super::error::StoreError;
+use super::fts::fts_query;
+use super::schema::{self, OpenSettings};
+use super::{
+    Account, Anchor, CompactStats, DEFAULT_MAX_LIMIT, HistoryQuery, Limits, QueryTarget, Record,
+    RecordKind, Retention, RoomState, Selector, Store, TargetInfo,
+};
+use crate::core::names::Key;
+use crate::core::{MsgTarget, Topic, UserInfo};
+
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "chatroom.db";
+
+/// How the store behaves; the defaults suit a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Largest number of records one query returns; larger limits are cut.
+    pub max_limit: usize,
+    /// `synchronous=FULL`: fsync the WAL on every commit, so that even a
+    /// power cut loses nothing committed. Costs one fsync per batch.
+    pub sync_every_commit: bool,
+    /// Run `PRAGMA quick_check` at start (reads the whole file once).
+    pub check_at_start: bool,
+    /// Idle read connections kept open.
+    pub readers: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_limit: DEFAULT_MAX_LIMIT,
+            sync_every_commit: false,
+            check_at_start: true,
+            readers: 4,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    opts: StoreOptions,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    maintenance: Mutex<Connection>,
+    /// Conversation keys of rooms that keep no history; `append` drops their
+    /// records. Mirrors the rooms table, updated by `save_room`.
+    silent: RwLock<HashSet<String>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store in `dir` with default options; see [`Self::open_with`].
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(dir, StoreOptions::default())
+    }
+
+    /// Creates `dir` if needed, checks that it can be written (a full disk or
+    /// a read-only directory is an error now, not a silent loss later), then
+    /// opens and migrates `dir/chatroom.db`.
+    pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<SqliteStore, StoreError> {
+        prepare_dir(dir)?;
+        let path = dir.join(DB_FILE);
+        let settings = OpenSettings {
+            sync_every_commit: opts.sync_every_commit,
+            check_at_start: opts.check_at_start,
+        };
+        let writer = schema::open(&path, &settings)?;
+        let maintenance = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|c| schema::configure(&c, &settings).map(|()| c))?;
+        let store = SqliteStore {
+            path,
+            opts,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            maintenance: Mutex::new(maintenance),
+            silent: RwLock::new(HashSet::new()),
+        };
+        let silent = store
+            .load_rooms()?
+            .into_iter()
+            .filter(|r| r.limits.is_some_and(|l| l.keeps_nothing()))
+            .map(|r| room_conv(&r.name))
+            .collect();
+        *store.silent.write().unwrap_or_else(PoisonError::into_inner) = silent;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: an
+        // unfinished rusqlite transaction rolls back when it is dropped.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on a pooled read-only connection.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(Duration::from_secs(5))?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < self.opts.readers {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn clamp(&self, limit: usize) -> usize {
+        limit.min(self.opts.max_limit)
+    }
+}
+
+/// Creates the data directory and proves it writable with a small synced
+/// file, so that a read-only or full disk stops the server at start.
+fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+    let fail = |reason: String, source: Option<std::io::Error>| StoreError::DataDir {
+        path: dir.to_path_buf(),
+        reason,
+        source,
+    };
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => {
+            return Err(fail("it exists and is not a directory".into(), None));
+        }
+        Ok(_) => {}
+        Err(_) => {
+            fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create it: {e}"), Some(e)))?
+        }
+    }
+    let probe = dir.join(".chatroom-write-test");
+    let written = fs::File::create(&probe).and_then(|mut f| {
+        // Big enough that a nearly full disk fails here rather than later.
+        f.write_all(&[0u8; 64 * 1024])?;
+        f.sync_all()
+    });
+    let removed = fs::remove_file(&probe);
+    written.map_err(|e| fail(format!("cannot write to it: {e}"), Some(e)))?;
+    removed.map_err(|e| fail(format!("cannot remove files in it: {e}"), Some(e)))?;
+    Ok(())
+}
+
+// ----- keys, times and rows -------------------------------------------------
+
+fn room_conv(room: &str) -> String {
+    format!("r:{}", Key::of(room).as_str())
+}
+
+/// The two parties of a private conversation, case-folded and sorted.
+fn pm_pair(a: &str, b: &str) -> (String, String) {
+    let (a, b) = (Key::of(a), Key::of(b));
+    if a <= b {
+        (a.as_str().to_string(), b.as_str().to_string())
+    } else {
+        (b.as_str().to_string(), a.as_str().to_string())
+    }
+}
+
+/// Nicknames never contain spaces (every protocol splits on them), so the
+/// space keeps the pair unambiguous.
+fn pm_conv(a: &str, b: &str) -> String {
+    format!("p:{a} {b}")
+}
+
+fn to_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+fn from_ms(ms: i64) -> SystemTime {
+    let d = Duration::from_millis(ms.unsigned_abs());
+    let t = if ms >= 0 {
+        UNIX_EPOCH.checked_add(d)
+    } else {
+        UNIX_EPOCH.checked_sub(d)
+    };
+    t.unwrap_or(UNIX_EPOCH)
+}
+
+fn db_id(id: u64) -> Result<i64, StoreError> {
+    i64::try_from(id).map_err(|_| StoreError::InvalidRecord(format!("msgid {id} is above 2^63-1")))
+}
+
+/// Where a record goes: (conv, pm_a, pm_b).
+fn record_keys(rec: &Record) -> (String, Option<String>, Option<String>) {
+    match &rec.to {
+        MsgTarget::Room(room) => (room_conv(room), None, None),
+        MsgTarget::Nick(nick) => {
+            let (a, b) = pm_pair(&rec.from.nick, nick);
+            (pm_conv(&a, &b), Some(a), Some(b))
+        }
+    }
+}
+
+/// Columns read back into a [`Record`], in [`record_from_row`]'s order.
+const COLS: &str = "m.id, m.time_ms, m.kind, m.pm_a IS NOT NULL, m.target, m.nick, m.ident, \
+                    m.realname, m.host, m.text";
+
+fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
+    let id: i64 = row.get(0)?;
+    let id = u64::try_from(id)
+        .map_err(|_| StoreError::Damaged(format!("negative msgid {id} in the database")))?;
+    let kind: String = row.get(2)?;
+    let kind = RecordKind::parse(&kind)
+        .ok_or_else(|| StoreError::Damaged(format!("msgid {id} has unknown kind {kind:?}")))?;
+    let is_pm: bool = row.get(3)?;
+    let target: String = row.get(4)?;
+    let nick: String = row.get(5)?;
+    let user: String = row.get(6)?;
+    let realname: String = row.get(7)?;
+    let host: String = row.get(8)?;
+    let text: String = row.get(9)?;
+    Ok(Record {
+        id,
+        time: from_ms(row.get(1)?),
+        kind,
+        from: UserInfo {
+            nick: nick.into(),
+            user: user.into(),
+            realname: realname.into(),
+            host: host.into(),
+        },
+        to: if is_pm {
+            MsgTarget::Nick(target.into())
+        } else {
+            MsgTarget::Room(target.into())
+        },
+        text: text.into(),
+    })
+}
+
+fn collect(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: Vec<Value>,
+) -> Result<Vec<Record>, StoreError> {
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(record_from_row(row)?);
+    }
+    Ok(out)
+}
+
+// ----- history queries --------------------------------------------------------
+
+/// Which rows a query may see: one conversation, or all of one person's
+/// private conversations. Always bound as `?1`.
+enum Scope {
+    Conv(String),
+    Private(String),
+}
+
+impl Scope {
+    fn of(requester: &str, target: &QueryTarget) -> Scope {
+        match target {
+            QueryTarget::Room(room) => Scope::Conv(room_conv(room)),
+            QueryTarget::Nick(peer) => {
+                let (a, b) = pm_pair(requester, peer);
+                Scope::Conv(pm_conv(&a, &b))
+            }
+            QueryTarget::AllPrivate => Scope::Private(Key::of(requester).as_str().to_string()),
+        }
+    }
+
+    fn sql(&self) -> &'static str {
+        match self {
+            Scope::Conv(_) => "m.conv = ?1",
+            Scope::Private(_) => "(m.pm_a = ?1 OR m.pm_b = ?1)",
+        }
+    }
+
+    fn param(&self) -> Value {
+        match self {
+            Scope::Conv(k) | Scope::Private(k) => Value::Text(k.clone()),
+        }
+    }
+}
+
+/// A place in the (time_ms, id) order. Bounds built from a moment use the
+/// smallest or largest id so that the comparison means "before the moment"
+/// or "after the moment" whatever the ids at that millisecond.
+type Pos = (i64, i64);
+
+/// How an anchor is used: as the low end of a range, the high end, or the
+/// middle of AROUND (a moment's messages count as "at or after" it).
+#[derive(Clone, Copy)]
+enum Role {
+    Low,
+    High,
+    Pivot,
+}
+
+fn position(
+    conn: &Connection,
+    scope: &Scope,
+    anchor: Anchor,
+    role: Role,
+) -> Result<Option<Pos>, StoreError> {
+    match anchor {
+        Anchor::Time(t) => {
+            let ms = to_ms(t);
+            Ok(Some(match role {
+                Role::Low => (ms, i64::MAX),
+                Role::High | Role::Pivot => (ms, i64::MIN),
+            }))
+        }
+        Anchor::MsgId(id) => {
+            // Resolved only inside the scope: another conversation's msgid
+            // is as unknown as one that never existed.
+            let Ok(id) = i64::try_from(id) else {
+                return Ok(None);
+            };
+            let sql = format!(
+                "SELECT m.time_ms, m.id FROM messages m WHERE m.id = ?2 AND {}",
+                scope.sql()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            Ok(stmt
+                .query_row(params_from_iter([scope.param(), Value::Integer(id)]), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?)
+        }
+    }
+}
+
+/// Rows of `scope` strictly above `low` (or at/above, with `low_inclusive`)
+/// and strictly below `high`, nearest the start of the walk first.
+fn range(
+    conn: &Connection,
+    scope: &Scope,
+    low: Option<(Pos, bool)>,
+    high: Option<Pos>,
+    descending: bool,
+    limit: usize,
+) -> Result<Vec<Record>, StoreError> {
+    let mut sql = format!("SELECT {COLS} FROM messages m WHERE {}", scope.sql());
+    let mut params = vec![scope.param()];
+    if let Some(((t, id), inclusive)) = low {
+        let op = if inclusive { ">=" } else { ">" };
+        sql.push_str(&format!(
+            " AND (m.time_ms, m.id) {op} (?{}, ?{})",
+            params.len() + 1,
+            params.len() + 2
+        ));
+        params.extend([Value::Integer(t), Value::Integer(id)]);
+    }
+    if let Some((t, id)) = high {
+        sql.push_str(&format!(
+            " AND (m.time_ms, m.id) < (?{}, ?{})",
+            params.len() + 1,
+            params.len() + 2
+        ));
+        params.extend([Value::Integer(t), Value::Integer(id)]);
+    }
+    let dir = if descending { "DESC" } else { "ASC" };
+    sql.push_str(&format!(
+        " ORDER BY m.time_ms {dir}, m.id {dir} LIMIT ?{}",
+        params.len() + 1
+    ));
+    params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    collect(&mut stmt, params)
+}
+
+/// `range` walking backwards, returned in ascending order.
+fn range_back(
+    conn: &Connection,
+    scope: &Scope,
+    low: Option<(Pos, bool)>,
+    high: Option<Pos>,
+    limit: usize,
+) -> Result<Vec<Record>, StoreError> {
+    let mut rows = range(conn, scope, low, high, true, limit)?;
+    rows.reverse();
+    Ok(rows)
+}
+
+fn run_query(
+    conn: &Connection,
+    scope: &Scope,
+    selector: Selector,
+    limit: usize,
+) -> Result<Vec<Record>, StoreError> {
+    let pos = |anchor, role| position(conn, scope, anchor, role);
+    match selector {
+        Selector::Latest { after: None } => range_back(conn, scope, None, None, limit),
+        Selector::Latest { after: Some(a) } => match pos(a, Role::Low)? {
+            Some(low) => range_back(conn, scope, Some((low, false)), None, limit),
+            None => Ok(Vec::new()),
+        },
+        Selector::Before(a) => match pos(a, Role::High)? {
+            Some(high) => range_back(conn, scope, None, Some(high), limit),
+            None => Ok(Vec::new()),
+        },
+        Selector::After(a) => match pos(a, Role::Low)? {
+            Some(low) => range(conn, scope, Some((low, false)), None, false, limit),
+            None => Ok(Vec::new()),
+        },
+        Selector::Around(a) => {
+            let Some(pivot) = pos(a, Role::Pivot)? else {
+                return Ok(Vec::new());
+            };
+            // Fetch up to `limit` on each side, then keep a window of
+            // `limit` centred on the pivot, letting a short side's share go
+            // to the other.
+            let before = range(conn, scope, None, Some(pivot), true, limit)?;
+            let after = range(conn, scope, Some((pivot, true)), None, false, limit)?;
+            let mut nb = before.len().min(limit / 2);
+            let na = after.len().min(limit - nb);
+            nb = before.len().min(limit - na);
+            let mut out: Vec<Record> = before.into_iter().take(nb).collect();
+            out.reverse();
+            out.extend(after.into_iter().take(na));
+            Ok(out)
+        }
+        Selector::Between(a, b) => {
+            let (Some(a_low), Some(b_high)) = (pos(a, Role::Low)?, pos(b, Role::High)?) else {
+                return Ok(Vec::new());
+            };
+            if a_low < b_high {
+                return range(
+                    conn,
+                    scope,
+                    Some((a_low, false)),
+                    Some(b_high),
+                    false,
+                    limit,
+                );
+            }
+            // Backwards in time: from `a` down to `b`, nearest `a` kept.
+            let (Some(a_high), Some(b_low)) = (pos(a, Role::High)?, pos(b, Role::Low)?) else {
+                return Ok(Vec::new());
+            };
+            range_back(conn, scope, Some((b_low, false)), Some(a_high), limit)
+        }
+    }
+}
+
+// ----- the trait ---------------------------------------------------------------
+
+const INSERT_MESSAGE: &str = "INSERT INTO messages \
+    (id, time_ms, kind, conv, pm_a, pm_b, target, nick, ident, realname, host, text) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+const BUMP_LAST_ID: &str = "UPDATE meta SET value = max(value, ?1) WHERE key = 'last_id'";
+
+fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
+    e.sqlite_error().is_some_and(|s| {
+        s.code == ErrorCode::ConstraintViolation
+            && s.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    })
+}
+
+fn target_name(to: &MsgTarget) -> &str {
+    match to {
+        MsgTarget::Room(n) | MsgTarget::Nick(n) => n,
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&self, batch: &[Record]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut max_id = 0;
+        for rec in batch {
+            max_id = max_id.max(db_id(rec.id)?);
+        }
+        let silent = self.silent.read().unwrap_or_else(PoisonError::into_inner);
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
+            for rec in batch {
+                let (conv, pm_a, pm_b) = record_keys(rec);
+                if pm_a.is_none() && silent.contains(&conv) {
+                    continue;
+                }
+                let from = &rec.from;
+                let inserted = insert.execute(params![
+                    db_id(rec.id)?,
+                    to_ms(rec.time),
+                    rec.kind.as_str(),
+                    conv,
+                    pm_a,
+                    pm_b,
+                    target_name(&rec.to),
+                    &*from.nick,
+                    &*from.user,
+                    &*from.realname,
+                    &*from.host,
+                    &*rec.text,
+                ]);
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if is_primary_key_clash(&e) => {
+                        return Err(StoreError::DuplicateId(rec.id));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // Even records of silent rooms used up their ids.
+            tx.prepare_cached(BUMP_LAST_ID)?.execute([max_id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn query(&self, q: &HistoryQuery) -> Result<Vec<Record>, StoreError> {
+        let limit = self.clamp(q.limit);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let scope = Scope::of(&q.requester, &q.target);
+        self.read(|conn| run_query(conn, &scope, q.selector, limit))
+    }
+
+    fn targets(
+        &self,
+        requester: &str,
+        rooms: &[String],
+        from: SystemTime,
+        to: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<TargetInfo>, StoreError> {
+        let limit = self.clamp(limit);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let me = Key::of(requester);
+        let (lo, hi) = if from <= to { (from, to) } else { (to, from) };
+        let (lo, hi) = (to_ms(lo), to_ms(hi));
+        let mut found = self.read(|conn| {
+            let mut found = Vec::new();
+            // SQLite returns the bare columns of the row holding max().
+            let mut stmt = conn.prepare_cached(
+                "SELECT max(m.time_ms), m.nick, m.target FROM messages m \
+                 WHERE (m.pm_a = ?1 OR m.pm_b = ?1) AND m.time_ms > ?2 AND m.time_ms < ?3 \
+                 GROUP BY m.conv",
+            )?;
+            let mut rows = stmt.query(params![me.as_str(), lo, hi])?;
+            while let Some(row) = rows.next()? {
+                let latest: i64 = row.get(0)?;
+                let nick: String = row.get(1)?;
+                let target: String = row.get(2)?;
+                let peer = if Key::of(&nick) == me { target } else { nick };
+                found.push(TargetInfo {
+                    target: MsgTarget::Nick(peer.into()),
+                    latest: from_ms(latest),
+                });
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT max(m.time_ms) FROM messages m \
+                 WHERE m.conv = ?1 AND m.time_ms > ?2 AND m.time_ms < ?3",
+            )?;
+            for room in rooms {
+                let latest: Option<i64> =
+                    stmt.query_row(params![room_conv(room), lo, hi], |r| r.get(0))?;
+                if let Some(latest) = latest {
+                    found.push(TargetInfo {
+                        target: MsgTarget::Room(room.as_str().into()),
+                        latest: from_ms(latest),
+                    });
+                }
+            }
+            Ok(found)
+        })?;
+        found.sort_by(|a, b| {
+            a.latest
+                .cmp(&b.latest)
+                .then_with(|| target_name(&a.target).cmp(target_name(&b.target)))
+        });
+        if from <= to {
+            found.truncate(limit);
+        } else {
+            found.drain(..found.len().saturating_sub(limit));
+        }
+        Ok(found)
+    }
+
+    fn search(
+        &self,
+        requester: &str,
+        target: &QueryTarget,
+        words: &str,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        let limit = self.clamp(limit);
+        let Some(fts) = fts_query(words) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let scope = Scope::of(requester, target);
+        let sql = format!(
+            "SELECT {COLS} FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
+             WHERE messages_fts MATCH ?2 AND {} \
+             ORDER BY m.time_ms DESC, m.id DESC LIMIT ?3",
+            scope.sql()
+        );
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            collect(
+                &mut stmt,
+                vec![scope.param(), Value::Text(fts), Value::Integer(limit)],
+            )
+        })
+    }
+
+    fn hold_offline(&self, account: &str, rec: &Record) -> Result<(), StoreError> {
+        let id = db_id(rec.id)?;
+        let conn = self.writer();
+        let from = &rec.from;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO offline \
+             (account, id, time_ms, kind, is_pm, target, nick, ident, realname, host, text) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                Key::of(account).as_str(),
+                id,
+                to_ms(rec.time),
+                rec.kind.as_str(),
+                matches!(rec.to, MsgTarget::Nick(_)),
+                target_name(&rec.to),
+                &*from.nick,
+                &*from.user,
+                &*from.realname,
+                &*from.host,
+                &*rec.text,
+            ],
+        )?;
+        tx.execute(BUMP_LAST_ID, [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn take_offline(&self, account: &str) -> Result<Vec<Record>, StoreError> {
+        let key = Key::of(account);
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (records, last_seq) = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT m.id, m.time_ms, m.kind, m.is_pm, m.target, m.nick, m.ident, \
+                 m.realname, m.host, m.text, m.seq \
+                 FROM offline m WHERE m.account = ?1 ORDER BY m.seq",
+            )?;
+            let mut rows = stmt.query([key.as_str()])?;
+            let mut records = Vec::new();
+            let mut last_seq: i64 = 0;
+            while let Some(row) = rows.next()? {
+                records.push(record_from_row(row)?);
+                last_seq = row.get(10)?;
+            }
+            (records, last_seq)
+        };
+        if !records.is_empty() {
+            tx.execute(
+                "DELETE FROM offline WHERE account = ?1 AND seq <= ?2",
+                params![key.as_str(), last_seq],
+            )?;
+        }
+        tx.commit()?;
+        Ok(records)
+    }
+
+    fn save_room(&self, state: &RoomState) -> Result<(), StoreError> {
+        let topic = state.topic.as_ref();
+        let limits = state.limits.unwrap_or_default();
+        let max_age_ms = limits
+            .max_age
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let max_count = limits
+            .max_count
+            .map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+        let key = Key::of(&state.name);
+        self.writer().execute(
+            "INSERT OR REPLACE INTO rooms (key, name, topic, topic_setter, topic_time_ms, \
+             modes, founder, registered, own_limits, max_age_ms, max_count) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                key.as_str(),
+                state.name,
+                topic.map(|t| &*t.text),
+                topic.map(|t| &*t.setter),
+                topic.map(|t| to_ms(t.time)),
+                state.modes,
+                state.founder,
+                state.registered,
+                state.limits.is_some(),
+                max_age_ms,
+                max_count,
+            ],
+        )?;
+        let conv = room_conv(&state.name);
+        let mut silent = self.silent.write().unwrap_or_else(PoisonError::into_inner);
+        if state.limits.is_some_and(|l| l.keeps_nothing()) {
+            silent.insert(conv);
+        } else {
+            silent.remove(&conv);
+        }
+        Ok(())
+    }
+
+    fn forget_room(&self, name: &str) -> Result<(), StoreError> {
+        self.writer()
+            .execute("DELETE FROM rooms WHERE key = ?1", [Key::of(name).as_str()])?;
+        self.silent
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&room_conv(name));
+        Ok(())
+    }
+
+    fn load_rooms(&self) -> Result<Vec<RoomState>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, topic, topic_setter, topic_time_ms, modes, founder, registered, \
+                 own_limits, max_age_ms, max_count FROM rooms ORDER BY key",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let name: String = row.get(0)?;
+                let topic: Option<String> = row.get(1)?;
+                let setter: Option<String> = row.get(2)?;
+                let topic_time: Option<i64> = row.get(3)?;
+                let nonnegative = |v: Option<i64>, what: &str| -> Result<Option<u64>, StoreError> {
+                    v.map(|v| {
+                        u64::try_from(v).map_err(|_| {
+                            StoreError::Damaged(format!("room {name:?} has a negative {what}"))
+                        })
+                    })
+                    .transpose()
+                };
+                let own_limits: bool = row.get(7)?;
+                let max_age = nonnegative(row.get(8)?, "max age")?;
+                let max_count = nonnegative(row.get(9)?, "max count")?;
+                out.push(RoomState {
+                    topic: topic.map(|text| Topic {
+                        text: text.into(),
+                        setter: setter.unwrap_or_default().into(),
+                        time: from_ms(topic_time.unwrap_or(0)),
+                    }),
+                    modes: row.get(4)?,
+                    founder: row.get(5)?,
+                    registered: row.get(6)?,
+                    limits: own_limits.then_some(Limits {
+                        max_age: max_age.map(Duration::from_millis),
+                        max_count,
+                    }),
+                    name,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn put_account(&self, acct: &Account) -> Result<(), StoreError> {
+        self.writer().execute(
+            "INSERT OR REPLACE INTO accounts (key, name, password_hash, created_ms) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                Key::of(&acct.name).as_str(),
+                acct.name,
+                acct.password_hash,
+                to_ms(acct.created)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn get_account(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, password_hash, created_ms FROM accounts WHERE key = ?1",
+            )?;
+            Ok(stmt
+                .query_row([Key::of(name).as_str()], |r| {
+                    Ok(Account {
+                        name: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        created: from_ms(r.get(2)?),
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn compact(&self, policy: &Retention, now: SystemTime) -> Result<CompactStats, StoreError> {
+        let chunk = policy.chunk.max(1);
+        let own: HashMap<String, Limits> = self
+            .load_rooms()?
+            .into_iter()
+            .filter_map(|r| r.limits.map(|l| (room_conv(&r.name), l)))
+            .collect();
+        let mut stats = CompactStats::default();
+        let mut next = self.read(|c| next_conv(c, None))?;
+        while let Some(conv) = next {
+            stats.conversations += 1;
+            let limits = match own.get(&conv) {
+                Some(l) => *l,
+                None if conv.starts_with("p:") => policy.private,
+                None => policy.rooms,
+            };
+            if let Some(cutoff) = limits.max_age.and_then(|age| now.checked_sub(age)) {
+                let cutoff = to_ms(cutoff);
+                loop {
+                    let n = self.delete_oldest(&conv, Some(cutoff), chunk)?;
+                    stats.by_age += n as u64;
+                    stats.transactions += 1;
+                    if n < chunk {
+                        break;
+                    }
+                }
+            }
+            if let Some(keep) = limits.max_count {
+                let count: i64 = self.read(|c| {
+                    Ok(
+                        c.prepare_cached("SELECT count(*) FROM messages WHERE conv = ?1")?
+                            .query_row([&conv], |r| r.get(0))?,
+                    )
+                })?;
+                let mut excess = u64::try_from(count).unwrap_or(0).saturating_sub(keep);
+                while excess > 0 {
+                    let want = usize::try_from(excess).unwrap_or(usize::MAX).min(chunk);
+                    let n = self.delete_oldest(&conv, None, want)?;
+                    stats.by_count += n as u64;
+                    stats.transactions += 1;
+                    if n == 0 {
+                        break;
+                    }
+                    excess = excess.saturating_sub(n as u64);
+                }
+            }
+            next = self.read(|c| next_conv(c, Some(&conv)))?;
+        }
+        Ok(stats)
+    }
+
+    fn last_id(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let id: i64 = conn.query_row(
+                "SELECT max( \
+                   coalesce((SELECT value FROM meta WHERE key = 'last_id'), 0), \
+                   coalesce((SELECT max(id) FROM messages), 0), \
+                   coalesce((SELECT max(id) FROM offline), 0))",
+                [],
+                |r| r.get(0),
+            )?;
+            u64::try_from(id).map_err(|_| StoreError::Damaged(format!("negative last msgid {id}")))
+        })
+    }
+
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // PASSIVE never waits for readers or the writer; the frames it cannot
+        // copy now are copied next time.
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Deletes up to `n` of the oldest rows of `conv` (only those older than
+    /// `before`, if given) in one short transaction; returns how many went.
+    fn delete_oldest(
+        &self,
+        conv: &str,
+        before: Option<i64>,
+        n: usize,
+    ) -> Result<usize, StoreError> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let conn = self.writer();
+        let deleted = conn
+            .prepare_cached(
+                "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
+                 WHERE conv = ?1 AND time_ms < ?2 ORDER BY time_ms, id LIMIT ?3)",
+            )?
+            .execute(params![conv, before.unwrap_or(i64::MAX), n])?;
+        Ok(deleted)
+    }
+}
+
+/// The next conversation key after `after`, by a hop through the index
+/// (a loose index scan), so listing conversations costs one seek each.
+fn next_conv(conn: &Connection, after: Option<&str>) -> Result<Option<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT conv FROM messages WHERE conv > ?1 ORDER BY conv LIMIT 1")?;
+    Ok(stmt
+        .query_row([after.unwrap_or("")], |r| r.get(0))
+        .optional()?)
+}
