@@ -45,6 +45,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let server = Server::bind(cfg).await?;
+        let stop = shutdown::signal();
         println!(
             "chatroom {} is running. Friends can connect to:",
             env!("CARGO_PKG_VERSION")
@@ -59,6 +60,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             use std::io::Write;
             let _ = std::io::stdout().flush();
         }
-        server.run(shutdown::signal()).await
+        server.run(stop).await
     })
 }
