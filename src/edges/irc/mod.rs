@@ -9,6 +9,9 @@
 //! - [`render`]: core events → IRC lines, numerics with the client's
 //!   current nickname, shared bytes for room traffic.
 //! - [`numeric`]: the numeric replies by name.
+//! - [`caps`]: IRCv3 capability negotiation (what is offered, what a
+//!   client enabled). Not wired into the session yet: nothing is offered.
+//! - [`tags`]: server-time, msgid and client-only tag relay rules.
 //!
 //! How IRC commands the hub has no direct command for are answered:
 //! `JOIN 0` parts every room the hub confirmed the client is in (the session
@@ -22,10 +25,12 @@
 //! with the hub's. Like every edge, this one must not decide anything the
 //! hub decides; it only translates.
 
+pub mod caps;
 pub mod message;
 pub mod numeric;
 pub mod render;
 pub mod session;
+pub mod tags;
 
 use crate::config::Config;
 use crate::runtime::Ctx;
