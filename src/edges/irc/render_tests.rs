@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
+use crate::core::names::Name;
 use crate::core::{Envelope, RoomInfo, Topic};
 use crate::edges::irc::message::Message;
 
@@ -28,7 +29,8 @@ fn lines(s: &str) -> Vec<&str> {
     s.split_terminator("\r\n").collect()
 }
 
-/// A renderer whose client is registered as `me`.
+/// A renderer whose client is registered as `me` (and has had its
+/// registration burst: welcome, counts, MOTD).
 fn registered(me: &str) -> IrcRenderer {
     let mut r = renderer();
     render(
@@ -38,6 +40,7 @@ fn registered(me: &str) -> IrcRenderer {
             user: user(me),
         },
     );
+    render(&mut r, Event::Lusers(Lusers::default()));
     r
 }
 
@@ -74,21 +77,56 @@ fn welcome_burst() {
     assert!(l[1].starts_with(":chatroom 002 bob :Your host is chatroom"));
     assert!(l[2].starts_with(":chatroom 003 bob :"));
     assert!(l[3].starts_with(":chatroom 004 bob chatroom chatroom-"));
-    let isupport = l[4];
+    let isupport = format!("{} {}", l[4], l[5]);
+    assert!(l[5].starts_with(":chatroom 005 bob "));
     for token in [
-        "CASEMAPPING=ascii",
-        "CHANTYPES=#",
-        "PREFIX=(o)@",
-        "NICKLEN=30",
-        "CHANNELLEN=50",
-        "TOPICLEN=390",
-        "AWAYLEN=200",
-        "NETWORK=chatroom",
+        " CASEMAPPING=ascii ",
+        " CHANTYPES=# ",
+        " PREFIX=(ov)@+ ",
+        " CHANMODES=beI,k,l,imnst ",
+        " NICKLEN=30 ",
+        " CHANNELLEN=50 ",
+        " TOPICLEN=390 ",
+        " AWAYLEN=200 ",
+        " KICKLEN=390 ",
+        " MODES=6 ",
+        " MAXLIST=beI:100 ",
+        " LINELEN=512 ",
+        " NETWORK=chatroom ",
+        " TARGMAX=",
+        " WHOX ",
+        " EXCEPTS=e ",
+        " INVEX=I ",
     ] {
         assert!(isupport.contains(token), "{token} in {isupport}");
     }
-    assert_eq!(l[5], ":chatroom 422 bob :MOTD File is missing");
+    assert_eq!(l.len(), 6, "the MOTD waits for the counts");
     assert!(l.iter().all(|line| line.len() <= 510));
+    let out = render(
+        &mut r,
+        Event::Lusers(Lusers {
+            users: 3,
+            invisible: 1,
+            opers: 1,
+            rooms: 2,
+            max_users: 4,
+        }),
+    );
+    assert_eq!(
+        lines(&out),
+        vec![
+            ":chatroom 251 bob :There are 2 users and 1 invisible on 1 servers",
+            ":chatroom 252 bob 1 :operator(s) online",
+            ":chatroom 254 bob 2 :channels formed",
+            ":chatroom 255 bob :I have 3 clients and 0 servers",
+            ":chatroom 265 bob 3 4 :Current local users 3, max 4",
+            ":chatroom 266 bob 3 4 :Current global users 3, max 4",
+            ":chatroom 422 bob :MOTD File is missing",
+        ]
+    );
+    // A later LUSERS has no MOTD.
+    let out = render(&mut r, Event::Lusers(Lusers::default()));
+    assert!(!out.contains(" 422 "), "{out}");
 }
 
 #[test]
@@ -98,13 +136,14 @@ fn motd_lines() {
         ..Config::default()
     };
     let mut r = IrcRenderer::new(&cfg);
-    let out = render(
+    render(
         &mut r,
         Event::Welcome {
             nick: "bob".into(),
             user: user("bob"),
         },
     );
+    let out = render(&mut r, Event::Lusers(Lusers::default()));
     assert!(out.contains(":chatroom 375 bob :- chatroom Message of the day - \r\n"));
     assert!(out.contains(":chatroom 372 bob :- hello\r\n"));
     assert!(out.contains(":chatroom 372 bob :- second line\r\n"));
@@ -336,6 +375,8 @@ fn member(nick: &str, op: bool, away: Option<&str>) -> MemberInfo {
     MemberInfo {
         user: user(nick),
         op,
+        voice: false,
+        oper: false,
         away: away.map(Into::into),
     }
 }
@@ -437,6 +478,7 @@ fn list_who_whois() {
             away: Some("lunch".into()),
             idle_secs: 5,
             signon,
+            oper: false,
         },
     );
     assert_eq!(
@@ -513,10 +555,6 @@ fn away_and_notices_and_closing() {
     assert_eq!(
         render(&mut r, Event::AwayChanged { away: true }),
         ":chatroom 306 bob :You have been marked as being away\r\n"
-    );
-    assert_eq!(
-        render(&mut r, Local::Umode.event()),
-        ":chatroom 221 bob +a\r\n"
     );
     assert_eq!(
         render(&mut r, Event::AwayChanged { away: false }),
@@ -598,6 +636,7 @@ fn userhost_and_ison_fold_whois_replies() {
         away: away.map(Into::into),
         idle_secs: 0,
         signon: SystemTime::now(),
+        oper: false,
     };
     assert_eq!(render(&mut r, Local::QuietBegin.event()), "");
     assert_eq!(render(&mut r, whois("alice", None)), "");
@@ -646,6 +685,8 @@ fn unsafe_fields_stay_one_word() {
             members: vec![MemberInfo {
                 user: odd,
                 op: false,
+                voice: false,
+                oper: false,
                 away: None,
             }],
         },
