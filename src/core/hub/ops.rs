@@ -564,3 +564,7 @@ fn clean_key(k: &str) -> String {
         .take(KEY_LEN)
         .collect()
 }
+
+#[cfg(test)]
+#[path = "ops_tests.rs"]
+mod tests;
