@@ -283,7 +283,15 @@ impl Hub {
                 let room = self.resolve_room(conn, room)?;
                 self.part(conn, &room, reason, out)
             }
-            Command::Say { target, kind, text } => self.say(conn, target, kind, text, out),
+            Command::Say { target, kind, text } => {
+                let refused = self.say(conn, target, kind, text, out);
+                // A notice is never answered automatically, not even with a
+                // refusal (RFC 2812 3.3.2): a refused one is simply dropped.
+                if kind == MsgKind::Notice {
+                    return Ok(());
+                }
+                refused
+            }
             Command::Topic { room, topic } => {
                 let room = self.resolve_room(conn, room)?;
                 self.topic(conn, &room, topic, out)

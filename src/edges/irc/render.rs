@@ -737,7 +737,7 @@ impl Renderer for IrcRenderer {
             Event::UserModes { modes } => self.numeric(out, RPL_UMODEIS, &[modes], None),
             Event::Invited { room, by, nick } => {
                 if self.is_me(nick) {
-                    write_line(out, Some(&source(by)), "INVITE", &[nick], Some(room));
+                    write_line(out, Some(&source(by)), "INVITE", &[nick, room], None);
                 } else {
                     self.numeric(out, RPL_INVITING, &[nick, room], None);
                 }
