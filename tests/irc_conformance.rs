@@ -51,6 +51,9 @@ fn registration_accepts_pass_and_user_before_nick() {
     let srv = server();
     let mut c = Irc::connect(irc(&srv), "bob");
     c.send("PASS whatever");
+    // An empty real name is no real name.
+    c.send("USER bob 0 * :");
+    c.expect(":chatroom 461 * USER :Not enough parameters");
     c.send("USER bob 0 * :Bob B");
     c.send("NICK bob");
     c.numeric("001");

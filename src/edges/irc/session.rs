@@ -202,7 +202,9 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
         "USER" => {
             if st.registered {
                 steps.push(reply(ERR_ALREADYREGISTERED, &["You may not reregister"]));
-            } else if msg.params.len() < 4 || p(0).is_empty() {
+            } else if msg.params.len() < 4 || p(0).is_empty() || p(3).is_empty() {
+                // An empty username or real name is as good as none
+                // (Modern IRC, USER).
                 steps.push(need_more_params(cmd));
             } else {
                 st.user = Some((p(0).to_string(), p(3).to_string()));
