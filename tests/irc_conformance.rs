@@ -757,3 +757,59 @@ fn unknown_commands_get_421_and_change_nothing() {
     bob.send("PRIVMSG bob :still works");
     bob.expect(":bob!bob@127.0.0.1 PRIVMSG bob :still works");
 }
+
+#[test]
+fn tags_with_bad_escapes_are_parsed_and_never_relayed() {
+    let srv = server();
+    let (mut alice, mut bob) = room_with_two(&srv);
+    // Escapes that unescape to CR and LF, an unknown escape and a trailing
+    // backslash: none of it may reach anyone as a line break.
+    alice.send_raw(b"@+x=a\\nb\\rc\\q\\;+y=\\ :spoof!x@y PRIVMSG #r :tagged\r\n");
+    alice.send("PRIVMSG #r :marker");
+    let before = std::cell::RefCell::new(Vec::new());
+    bob.wait_for("marker", |l| {
+        before.borrow_mut().push(l.to_string());
+        l.contains("PRIVMSG #r :marker")
+    });
+    let got = before.into_inner();
+    let relayed: Vec<&String> = got
+        .iter()
+        .filter(|l| l.contains("tagged") || l.contains("spoof"))
+        .collect();
+    assert_eq!(
+        relayed,
+        vec![&":alice!alice@127.0.0.1 PRIVMSG #r :tagged".to_string()],
+        "{got:#?}"
+    );
+    // A lone "@" or ":" with nothing after it is ignored; the connection
+    // carries on.
+    alice.send("@");
+    alice.send(":");
+    alice.send("@a=b");
+    alice.send("PRIVMSG #r :still fine");
+    bob.expect(":alice!alice@127.0.0.1 PRIVMSG #r :still fine");
+}
+
+#[test]
+fn cap_abuse_is_refused_and_bounded() {
+    let srv = server();
+    let mut c = Irc::connect(irc(&srv), "bob");
+    c.send("CAP LS 302");
+    c.expect(":chatroom CAP * LS :");
+    c.send("CAP REQ :sasl no-such-cap");
+    c.expect(":chatroom CAP * NAK :sasl no-such-cap");
+    // A REQ as long as a line can be: one NAK, itself within 512 bytes.
+    let caps: String = (0..80).map(|i| format!("cap{i} ")).collect();
+    let caps = caps.trim_end();
+    assert!(caps.len() > 400);
+    c.send(&format!("CAP REQ :{caps}"));
+    let nak = c.expect(":chatroom CAP * NAK :cap0 ");
+    assert!(nak.len() + 2 <= 512, "{}", nak.len());
+    c.send("CAP FROB");
+    c.expect(":chatroom 410 * FROB :");
+    c.send("NICK bob");
+    c.send("USER bob 0 * :Bob");
+    c.expect_none(" 001 ", "still-negotiating");
+    c.send("CAP END");
+    c.numeric("001");
+}
