@@ -82,12 +82,11 @@ impl Hub {
                 ModeKind::Limit => add,
                 ModeKind::Flag => false,
             };
-            if takes_param {
-                // A list letter without a parameter is a query, and costs
-                // nothing; everything else counts against MODES.
-                if budget == 0 {
-                    continue;
-                }
+            // Past MODES changes with a parameter, the rest is ignored; a
+            // list letter with no parameter left is a query, which is free.
+            let is_query = kind == ModeKind::List && params.len() == 0;
+            if takes_param && budget == 0 && !is_query {
+                continue;
             }
             let param = if takes_param { params.next() } else { None };
             if kind == ModeKind::List && param.is_none() {
@@ -111,7 +110,7 @@ impl Hub {
                 continue;
             }
             if takes_param {
-                budget -= 1;
+                budget = budget.saturating_sub(1);
             }
             if !is_op {
                 if !refused_privs {

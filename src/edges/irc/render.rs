@@ -43,8 +43,8 @@ pub const SLOT_PLAIN: usize = 2;
 /// Longest line written, CR LF not included (RFC 1459: 512 with CR LF).
 const MAX_LINE: usize = 510;
 
-/// Mode changes written in one MODE line. Masks are at most 128 bytes, so
-/// three of them with the source and room name stay under 512 bytes.
+/// Mode parameters written in one MODE line. Masks are at most 128 bytes,
+/// so three of them with the source and room name stay under 512 bytes.
 const MODES_PER_LINE: usize = 3;
 
 /// The network name in 001 and ISUPPORT.
@@ -1034,13 +1034,25 @@ fn render_shared(ev: &Event) -> Bytes {
             by,
             changes,
         } => {
-            // Chunks of MODES changes keep each line short and within
-            // what clients expect of one MODE message.
-            for chunk in changes.chunks(MODES_PER_LINE) {
-                let params = mode_params(chunk);
+            // At most MODES_PER_LINE parameters per line keeps each line
+            // under 512 bytes; changes without a parameter cost nothing.
+            let mut start = 0;
+            while start < changes.len() {
+                let mut end = start;
+                let mut with_param = 0;
+                while end < changes.len() {
+                    let has = changes[end].arg.is_some();
+                    if has && with_param == MODES_PER_LINE {
+                        break;
+                    }
+                    with_param += usize::from(has);
+                    end += 1;
+                }
+                let params = mode_params(&changes[start..end]);
                 let mut refs: Vec<&str> = vec![target];
                 refs.extend(params.iter().map(String::as_str));
                 write_line(&mut out, Some(&source(by)), "MODE", &refs, None);
+                start = end;
             }
         }
         Event::TopicChanged { room, topic, by } => write_line(
