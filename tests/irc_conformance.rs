@@ -813,3 +813,18 @@ fn cap_abuse_is_refused_and_bounded() {
     c.send("CAP END");
     c.numeric("001");
 }
+
+#[test]
+fn ping_at_the_limit_is_answered_within_512_bytes() {
+    let srv = server();
+    let mut bob = Irc::login(irc(&srv), "bob");
+    // 510 bytes plus CR LF: accepted; the PONG is cut to fit.
+    let token = "x".repeat(505);
+    bob.send(&format!("PING {token}"));
+    let pong = bob.expect(":chatroom PONG chatroom :xxxx");
+    assert!(pong.len() + 2 <= 512 && pong.contains(&"x".repeat(450)), "{pong}");
+    // One byte more: 417, and the connection carries on.
+    bob.send(&format!("PING {token}x"));
+    bob.numeric("417");
+    bob.join("#after");
+}

@@ -173,10 +173,13 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             if p(0).is_empty() {
                 steps.push(reply(ERR_NOORIGIN, &["No origin specified"]));
             } else {
-                // PONG carries no nickname, so it needs no template.
+                // PONG carries no nickname, so it needs no template; a
+                // token as long as the line allows is cut to keep the
+                // reply within 512 bytes.
                 let server = &cfg.server_name;
-                let pong = format!(":{server} PONG {server} :{}\r\n", p(0));
-                steps.push(Step::Tell(Event::Raw(Bytes::from(pong))));
+                let mut pong = bytes::BytesMut::new();
+                super::render::write_line(&mut pong, Some(server), "PONG", &[server], Some(p(0)));
+                steps.push(Step::Tell(Event::Raw(pong.freeze())));
             }
         }
         // Any input proves the client is alive; the session notes that.

@@ -139,6 +139,15 @@ fn before_registration() {
         )))]
     );
     assert_eq!(run(&mut st, "PONG :x"), vec![]);
+    // A token as long as a line may be: the PONG stays within 512 bytes.
+    let long = format!("PING {}", "x".repeat(505));
+    match &run(&mut st, &long)[..] {
+        [Step::Tell(Event::Raw(b))] => {
+            assert_eq!(b.len(), 512);
+            assert!(b.ends_with(b"xxx\r\n"));
+        }
+        other => panic!("{other:?}"),
+    }
     let steps = run(&mut st, "USER bob");
     assert!(shown(&steps[0]).starts_with(":chatroom 461 * USER :"));
     assert_eq!(run(&mut st, "QUIT"), vec![Step::Quit("Client quit".into())]);
