@@ -822,7 +822,10 @@ fn ping_at_the_limit_is_answered_within_512_bytes() {
     let token = "x".repeat(505);
     bob.send(&format!("PING {token}"));
     let pong = bob.expect(":chatroom PONG chatroom :xxxx");
-    assert!(pong.len() + 2 <= 512 && pong.contains(&"x".repeat(450)), "{pong}");
+    assert!(
+        pong.len() + 2 <= 512 && pong.contains(&"x".repeat(450)),
+        "{pong}"
+    );
     // One byte more: 417, and the connection carries on.
     bob.send(&format!("PING {token}x"));
     bob.numeric("417");
