@@ -20,6 +20,13 @@ fn a_line_operator_moderates_voices_and_kicks_an_irc_user() {
     alice.expect("* bob joined #lobby");
     alice.send("/mode");
     alice.expect("Modes of #lobby: +nt");
+    // A nickname names one's own user modes, never the room's.
+    alice.send("/mode alice +i");
+    alice.expect("* your modes changed: +i");
+    alice.send("/mode alice");
+    alice.expect("Your modes: +i");
+    alice.send("/mode #lobby");
+    alice.expect("Modes of #lobby: +nt");
     alice.send("/mode +m");
     alice.expect("* alice sets mode +m on #lobby");
     bob.expect(":alice!alice@127.0.0.1 MODE #lobby +m");

@@ -31,7 +31,8 @@ Commands:
   /msg NICK TEXT        private message
   /me TEXT              action (* you TEXT)
   /topic [TEXT]         show or set the current room's topic
-  /mode [+m|-m|+o NICK|+b MASK...]  show or change the current room's modes
+  /mode [#ROOM] [+m|+o NICK|+b MASK...]  show or change a room's modes
+  /mode NICK [+i|-i]    your own modes
   /kick NICK [reason]   remove someone from the current room (operators)
   /invite NICK [ROOM]   invite someone (lets them into a +i room)
   /away [MESSAGE]       mark yourself away (no message: back)
@@ -186,7 +187,9 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
         },
         "mode" => {
             let mut words: Vec<String> = rest.split_whitespace().map(String::from).collect();
-            let target = if words.first().is_some_and(|w| w.starts_with('#')) {
+            // `/mode +m` is about the current room; `/mode #room ...` and
+            // `/mode nick +i` name their target.
+            let target = if words.first().is_some_and(|w| !w.starts_with(['+', '-'])) {
                 words.remove(0)
             } else {
                 String::new()
@@ -494,12 +497,19 @@ impl Renderer for LineRenderer {
                 target,
                 by,
                 changes,
-            } => format!(
-                "{} * {} sets mode {} on {target}",
-                now(),
-                by.nick,
-                mode_text(changes)
-            ),
+            } => {
+                if target.starts_with('#') {
+                    format!(
+                        "{} * {} sets mode {} on {target}",
+                        now(),
+                        by.nick,
+                        mode_text(changes)
+                    )
+                } else {
+                    // User modes only ever reach their holder.
+                    format!("* your modes changed: {}", mode_text(changes))
+                }
+            }
             Event::RoomModes {
                 room, modes, args, ..
             } => {
