@@ -33,6 +33,10 @@ pub struct Config {
     pub tls: Tls,
     /// Server operators (IRC `OPER name password`).
     pub opers: Vec<Oper>,
+    /// IRC connection password (`PASS`), as an argon2id hash from
+    /// `chatroom hash-password`; none: IRC clients need no password. Only
+    /// the IRC listeners ask for it.
+    pub irc_password_hash: Option<String>,
 }
 
 /// One server operator login. The password is kept only as an argon2id
@@ -179,6 +183,7 @@ impl Default for Config {
             data_dir: PathBuf::from("chatroom-data"),
             tls: Tls::default(),
             opers: Vec::new(),
+            irc_password_hash: None,
         }
     }
 }
@@ -377,6 +382,13 @@ impl Config {
                     oper.name
                 )));
             }
+        }
+        if let Some(hash) = &self.irc_password_hash
+            && let Err(e) = crate::auth::check_hash(hash)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "irc_password_hash is not usable ({e}); make one with `chatroom hash-password`"
+            )));
         }
         if self.hub.max_modes == 0 || self.hub.max_list_entries == 0 {
             return bad("hub.max_modes and hub.max_list_entries must be at least 1");

@@ -831,3 +831,37 @@ fn ping_at_the_limit_is_answered_within_512_bytes() {
     bob.numeric("417");
     bob.join("#after");
 }
+
+#[test]
+fn connection_password_464_then_error() {
+    let toml = format!("irc_password_hash = \"{}\"\n", hash("letmein"));
+    let (srv, dir) = server_with(&toml);
+    // Right password, before NICK/USER.
+    let mut ok = Irc::connect(irc(&srv), "good");
+    ok.send("PASS letmein");
+    ok.send("NICK good");
+    ok.send("USER good 0 * :Good");
+    ok.numeric("001");
+    // Wrong, missing, or too late: 464, ERROR, closed, never 001.
+    for (i, lines) in [
+        vec!["PASS wrong", "NICK bad0", "USER b 0 * :B"],
+        vec!["NICK bad1", "USER b 0 * :B"],
+        vec!["NICK bad2", "USER b 0 * :B", "PASS letmein"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = Irc::connect(irc(&srv), &format!("bad{i}"));
+        // One write: the server may close as soon as it has seen USER.
+        c.send_raw(format!("{}\r\n", lines.join("\r\n")).as_bytes());
+        let seen = c.c.expect_closed();
+        assert!(
+            seen.iter()
+                .any(|l| l.contains(" 464 * :Password incorrect")),
+            "{seen:#?}"
+        );
+        assert!(seen.iter().any(|l| l.starts_with("ERROR :")), "{seen:#?}");
+        assert!(!seen.iter().any(|l| l.contains(" 001 ")), "{seen:#?}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -58,6 +58,8 @@ pub struct State {
     user: Option<(String, String)>,
     /// CAP LS/REQ was received and CAP END not yet: registration waits.
     cap_open: bool,
+    /// The connection password from PASS, checked at registration.
+    pass: Option<String>,
 }
 
 impl State {
@@ -198,9 +200,11 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 steps.push(reply(ERR_ALREADYREGISTERED, &["You may not reregister"]));
             } else if p(0).is_empty() {
                 steps.push(need_more_params(cmd));
+            } else {
+                // Checked at registration against `irc_password_hash`
+                // (ignored when none is configured).
+                st.pass = Some(p(0).to_string());
             }
-            // Accepted before registration; no server password is set and
-            // there are no accounts to check yet.
         }
         "USER" => {
             if st.registered {
@@ -632,6 +636,21 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
             user,
             realname,
         } => {
+            if let Some(hash) = ctx.cfg.irc_password_hash.clone() {
+                let given = st.pass.take().unwrap_or_default();
+                let ok = !given.is_empty()
+                    && tokio::task::spawn_blocking(move || {
+                        crate::auth::verify_password(&given, &hash)
+                    })
+                    .await
+                    .unwrap_or(false);
+                if !ok {
+                    // Modern IRC: ERR_PASSWDMISMATCH, then ERROR and close.
+                    tracing::warn!(conn = ctx.id, peer = %ctx.peer, "wrong or missing connection password");
+                    ctx.tell(Event::Error(HubError::PasswordMismatch)).await?;
+                    return Ok(Some("Bad password".into()));
+                }
+            }
             let host = ctx.host();
             let outcome = ctx
                 .request(Command::Register {
