@@ -310,6 +310,18 @@ fn op_and_voice_show_as_prefixes() {
     carol.send("NAMES #r");
     let names = carol.numeric("353");
     assert!(names.ends_with(":@alice +bob carol"), "{names}");
+    carol.expect(":chatroom 366 carol #r :End of /NAMES list.");
+    // Several rooms: each room's 353, then one 366 naming them all.
+    carol.send("NAMES #r,#lobby,#none");
+    carol.expect(":chatroom 353 carol = #r :");
+    carol.expect(":chatroom 353 carol = #lobby :");
+    let got = carol.sync("names-batch");
+    let ends: Vec<&String> = got.iter().filter(|l| l.contains(" 366 ")).collect();
+    assert_eq!(
+        ends,
+        vec![&":chatroom 366 carol #r,#lobby,#none :End of /NAMES list.".to_string()],
+        "{got:#?}"
+    );
     carol.send("WHO #r");
     carol.expect(":chatroom 352 carol #r alice 127.0.0.1 chatroom alice H@ :0 Real alice");
     carol.expect(":chatroom 352 carol #r bob 127.0.0.1 chatroom bob H+ :0 Real bob");

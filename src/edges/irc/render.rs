@@ -81,6 +81,10 @@ pub enum Local {
     Whox { fields: String, token: String },
     /// The message of the day (MOTD command).
     Motd,
+    /// NAMES replies that follow have no RPL_ENDOFNAMES of their own…
+    NamesBegin,
+    /// …until this one, naming everything that was asked.
+    NamesEnd(String),
     /// WHOIS replies and ERR_NOSUCHNICK that follow are collected, not shown…
     QuietBegin,
     /// …until this, which answers them as one RPL_USERHOST…
@@ -138,6 +142,8 @@ pub struct IrcRenderer {
     quiet: Option<Vec<Found>>,
     /// WHOX fields and token for the next WHO reply.
     whox: Option<(String, String)>,
+    /// Inside a multi-room NAMES: the per-room 366s are held back.
+    names_batch: bool,
 }
 
 /// ISUPPORT tokens that say what this server does (see docs/irc.md).
@@ -183,6 +189,7 @@ impl IrcRenderer {
             motd_pending: false,
             quiet: None,
             whox: None,
+            names_batch: false,
         }
     }
 
@@ -479,7 +486,9 @@ impl IrcRenderer {
         if !chunk.is_empty() {
             self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
         }
-        self.numeric(out, RPL_ENDOFNAMES, &[room], Some("End of /NAMES list."));
+        if !self.names_batch {
+            self.numeric(out, RPL_ENDOFNAMES, &[room], Some("End of /NAMES list."));
+        }
     }
 
     /// RPL_WHOIS* for an `Event::WhoisReply` (anything else is ignored).
@@ -571,6 +580,11 @@ impl IrcRenderer {
             }
             Local::Whox { fields, token } => self.whox = Some((fields, token)),
             Local::Motd => self.motd(out),
+            Local::NamesBegin => self.names_batch = true,
+            Local::NamesEnd(mask) => {
+                self.names_batch = false;
+                self.numeric(out, RPL_ENDOFNAMES, &[&mask], Some("End of /NAMES list."));
+            }
             Local::QuietBegin => self.quiet = Some(Vec::new()),
             Local::UserhostEnd => {
                 let found = self.quiet.take().unwrap_or_default();

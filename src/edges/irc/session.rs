@@ -337,8 +337,18 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 // Listing everyone on the server is not offered.
                 steps.push(reply(RPL_ENDOFNAMES, &["*", "End of /NAMES list."]));
             } else {
-                for room in p(0).split(',').filter(|r| !r.is_empty()) {
+                let rooms: Vec<&str> = p(0).split(',').filter(|r| !r.is_empty()).collect();
+                // Several rooms: one RPL_ENDOFNAMES naming them all, after
+                // every room's 353s (Modern IRC, NAMES).
+                let several = rooms.len() > 1;
+                if several {
+                    steps.push(local(Local::NamesBegin));
+                }
+                for room in rooms {
                     steps.push(Step::Send(Command::Names(room.to_string())));
+                }
+                if several {
+                    steps.push(local(Local::NamesEnd(echo(p(0)).to_string())));
                 }
             }
         }

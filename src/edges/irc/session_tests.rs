@@ -279,9 +279,15 @@ fn queries() {
     assert_eq!(
         run(&mut st, "NAMES #a,#b"),
         vec![
+            local(Local::NamesBegin),
             Step::Send(Command::Names("#a".into())),
-            Step::Send(Command::Names("#b".into()))
+            Step::Send(Command::Names("#b".into())),
+            local(Local::NamesEnd("#a,#b".into())),
         ]
+    );
+    assert_eq!(
+        run(&mut st, "NAMES #a"),
+        vec![Step::Send(Command::Names("#a".into()))]
     );
     assert!(shown(&run(&mut st, "NAMES")[0]).contains(" 366 * * :"));
     assert_eq!(
