@@ -93,6 +93,8 @@ pub enum Command {
     Whowas { nick: String, count: usize },
     /// How many people and rooms there are.
     Lusers,
+    /// The sender's connection is encrypted (TLS); WHOIS says so.
+    Secure,
     /// Leave the server; the hub tells everyone who shares a room.
     Quit(Option<String>),
 }

@@ -153,6 +153,8 @@ pub enum Event {
         signon: SystemTime,
         /// A server operator.
         oper: bool,
+        /// Connected over TLS.
+        secure: bool,
     },
     /// The room the recipient's plain-text lines now go to (`None`: no room).
     Focus {

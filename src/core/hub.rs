@@ -100,6 +100,8 @@ struct Member {
     invisible: bool,
     /// User mode `+o`: a server operator.
     oper: bool,
+    /// Connected over TLS (told by the edge after registration).
+    secure: bool,
 }
 
 /// A member's standing in one room.
@@ -279,6 +281,10 @@ impl Hub {
                 send(out, conn, Event::Lusers(self.lusers()));
                 Ok(())
             }
+            Command::Secure => {
+                self.member_mut(conn).secure = true;
+                Ok(())
+            }
             Command::Part { room, reason } => {
                 let room = self.resolve_room(conn, room)?;
                 self.part(conn, &room, reason, out)
@@ -368,6 +374,7 @@ impl Hub {
                 last_spoke: now,
                 invisible: false,
                 oper: false,
+                secure: false,
             },
         );
         self.max_users = self.max_users.max(self.members.len());
@@ -800,6 +807,7 @@ impl Hub {
                 idle_secs,
                 signon: m.signon,
                 oper: m.oper,
+                secure: m.secure,
             },
         );
         Ok(())

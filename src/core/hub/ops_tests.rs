@@ -769,3 +769,20 @@ fn part_all_and_list_filters() {
     t.ok(1, Command::Whois("alice".into()));
     assert!(matches!(&t.to(1)[..], [Event::WhoisReply { rooms, .. }] if rooms.is_empty()));
 }
+
+#[test]
+fn secure_connections_show_in_whois() {
+    let mut t = room_with_two();
+    t.ok(2, Command::Secure);
+    assert!(t.all().is_empty(), "nothing to tell anyone");
+    t.ok(1, Command::Whois("bob".into()));
+    assert!(matches!(
+        &t.to(1)[..],
+        [Event::WhoisReply { secure: true, .. }]
+    ));
+    t.ok(1, Command::Whois("alice".into()));
+    assert!(matches!(
+        &t.to(1)[..],
+        [Event::WhoisReply { secure: false, .. }]
+    ));
+}

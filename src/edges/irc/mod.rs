@@ -42,3 +42,8 @@ pub fn renderer(cfg: &Config) -> IrcRenderer {
 pub async fn session(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     session::run(ctx, rd).await
 }
+
+/// Serves one IRC-over-TLS connection (WHOIS shows it as secure).
+pub async fn session_tls(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+    session::run_secure(ctx, rd).await
+}

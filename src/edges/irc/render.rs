@@ -500,6 +500,7 @@ impl IrcRenderer {
             idle_secs,
             signon,
             oper,
+            secure,
         } = ev
         else {
             return;
@@ -550,6 +551,14 @@ impl IrcRenderer {
         );
         if oper {
             self.numeric(out, RPL_WHOISOPERATOR, &[nick], Some("is an IRC operator"));
+        }
+        if *secure {
+            self.numeric(
+                out,
+                RPL_WHOISSECURE,
+                &[nick],
+                Some("is using a secure connection"),
+            );
         }
         if let Some(a) = away {
             self.numeric(out, RPL_AWAY, &[nick], Some(a));

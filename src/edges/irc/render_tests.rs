@@ -478,7 +478,8 @@ fn list_who_whois() {
             away: Some("lunch".into()),
             idle_secs: 5,
             signon,
-            oper: false,
+            oper: true,
+            secure: true,
         },
     );
     assert_eq!(
@@ -487,6 +488,8 @@ fn list_who_whois() {
             ":chatroom 311 bob alice alice 127.0.0.1 * :alice R",
             ":chatroom 319 bob alice :#a #b",
             ":chatroom 312 bob alice chatroom :chatroom server",
+            ":chatroom 313 bob alice :is an IRC operator",
+            ":chatroom 671 bob alice :is using a secure connection",
             ":chatroom 301 bob alice :lunch",
             ":chatroom 317 bob alice 5 1600000000 :seconds idle, signon time",
             ":chatroom 318 bob alice :End of /WHOIS list.",
@@ -637,6 +640,7 @@ fn userhost_and_ison_fold_whois_replies() {
         idle_secs: 0,
         signon: SystemTime::now(),
         oper: false,
+        secure: false,
     };
     assert_eq!(render(&mut r, Local::QuietBegin.event()), "");
     assert_eq!(render(&mut r, whois("alice", None)), "");

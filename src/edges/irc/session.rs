@@ -60,6 +60,8 @@ pub struct State {
     cap_open: bool,
     /// The connection password from PASS, checked at registration.
     pass: Option<String>,
+    /// The connection came over TLS (the hub is told once registered).
+    secure: bool,
 }
 
 impl State {
@@ -589,11 +591,23 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
 }
 
 /// Reads IRC lines until the client leaves; returns the quit reason.
-pub async fn run(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+pub async fn run(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+    run_on(ctx, rd, false).await
+}
+
+/// Like [`run`], for a connection that came over TLS.
+pub async fn run_secure(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+    run_on(ctx, rd, true).await
+}
+
+async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> String {
     // The configured limit counts CR LF (RFC 1459's 512); the codec's does not.
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
     let mut frames = FramedRead::new(rd, LineCodec::new(max));
-    let mut st = State::default();
+    let mut st = State {
+        secure,
+        ..State::default()
+    };
     let mut live = Liveness::default();
     loop {
         let frame = match tokio::time::timeout(PING_AFTER, frames.next()).await {
@@ -672,7 +686,12 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 .await?;
             // A refusal already reached the client as 432/433.
             match outcome {
-                Ok(()) => st.registered(),
+                Ok(()) => {
+                    st.registered();
+                    if st.secure {
+                        ctx.send(Command::Secure).await?;
+                    }
+                }
                 Err(_) => st.register_failed(),
             }
         }

@@ -434,6 +434,7 @@ fn names_rooms_who_whois() {
                 idle_secs: 42,
                 signon: at().0,
                 oper: false,
+                secure: false,
             }
         ),
         "bob (bob_u@10.0.0.7, bob Real): in #lobby #a; idle 42s; away: lunch\n"
@@ -448,6 +449,7 @@ fn names_rooms_who_whois() {
                 idle_secs: 0,
                 signon: at().0,
                 oper: false,
+                secure: false,
             }
         ),
         "carol (carol_u@10.0.0.7, carol Real): in no rooms; idle 0s\n"
