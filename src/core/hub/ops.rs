@@ -52,6 +52,9 @@ impl Hub {
         let mut changes: Vec<ModeChange> = Vec::new();
         let mut errors: Vec<HubError> = Vec::new();
         let mut refused_privs = false;
+        // Each list is sent at most once per command: `MODE #r bbbb...`
+        // must not turn one line into hundreds of copies of a list.
+        let mut listed: Vec<char> = Vec::new();
         let mut add = true;
         let err = |errors: &mut Vec<HubError>, e: HubError| {
             // One of each refusal is enough: a hostile mode string of
@@ -90,6 +93,10 @@ impl Hub {
             }
             let param = if takes_param { params.next() } else { None };
             if kind == ModeKind::List && param.is_none() {
+                if listed.contains(&c) {
+                    continue;
+                }
+                listed.push(c);
                 let Some(room) = self.rooms.get(&key) else {
                     break;
                 };

@@ -639,6 +639,17 @@ fn hostile_mode_strings_are_bounded() {
     // Hundreds of unknown letters: one refusal per distinct letter.
     t.mode(1, "#r", &[&"z".repeat(400)]);
     assert_eq!(t.errors(1), vec![HubError::UnknownMode { mode: 'z' }]);
+    // Hundreds of list queries: each list once.
+    t.mode(2, "#r", &[&"beI".repeat(100)]);
+    let lists: Vec<char> = t
+        .to(2)
+        .iter()
+        .filter_map(|e| match e {
+            Event::ModeList { mode, .. } => Some(*mode),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lists, vec!['b', 'e', 'I']);
     // A non-operator's long mode string earns one refusal.
     t.mode(2, "#r", &[&"+m-m".repeat(100)]);
     assert_eq!(t.errors(2).len(), 1);
