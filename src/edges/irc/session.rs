@@ -662,12 +662,7 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
         } => {
             if let Some(hash) = ctx.cfg.irc_password_hash.clone() {
                 let given = st.pass.take().unwrap_or_default();
-                let ok = !given.is_empty()
-                    && tokio::task::spawn_blocking(move || {
-                        crate::auth::verify_password(&given, &hash)
-                    })
-                    .await
-                    .unwrap_or(false);
+                let ok = !given.is_empty() && verify(given, hash).await;
                 if !ok {
                     // Modern IRC: ERR_PASSWDMISMATCH, then ERROR and close.
                     tracing::warn!(conn = ctx.id, peer = %ctx.peer, "wrong or missing connection password");
@@ -717,6 +712,21 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
     Ok(None)
 }
 
+/// Password checks running at once, server-wide. Each argon2 check takes
+/// tens of milliseconds and about 19 MiB, so many connections guessing at
+/// once must queue instead of exhausting memory or the blocking pool.
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Checks a password against an argon2id hash on a blocking thread.
+async fn verify(password: String, hash: String) -> bool {
+    let Ok(_permit) = VERIFYING.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
 /// Checks an OPER login on a blocking thread (argon2 is slow by design)
 /// and tells the hub only when it is right. Failures are logged and cost
 /// the session a pause, which bounds password guessing on one connection.
@@ -732,9 +742,7 @@ async fn oper(ctx: &mut Ctx, name: String, password: String) -> Result<(), HubGo
         tokio::time::sleep(OPER_FAIL_PAUSE).await;
         return ctx.tell(Event::Error(HubError::NoOperHost)).await;
     };
-    let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = verify(password, hash).await;
     if ok {
         tracing::info!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER succeeded");
         ctx.send(Command::Oper { name }).await
