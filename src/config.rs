@@ -37,6 +37,10 @@ pub struct Config {
     /// `chatroom hash-password`; none: IRC clients need no password. Only
     /// the IRC listeners ask for it.
     pub irc_password_hash: Option<String>,
+    /// Accept passwords (OPER, the IRC connection password) over plain
+    /// TCP from other machines. Off: credentials travel only over TLS or
+    /// from this machine (loopback).
+    pub allow_plaintext_credentials: bool,
 }
 
 /// One server operator login. The password is kept only as an argon2id
@@ -184,6 +188,7 @@ impl Default for Config {
             tls: Tls::default(),
             opers: Vec::new(),
             irc_password_hash: None,
+            allow_plaintext_credentials: false,
         }
     }
 }

@@ -662,7 +662,11 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
         } => {
             if let Some(hash) = ctx.cfg.irc_password_hash.clone() {
                 let given = st.pass.take().unwrap_or_default();
-                let ok = !given.is_empty() && verify(given, hash).await;
+                let allowed = credentials_allowed(st.secure, ctx);
+                if !allowed {
+                    ctx.tell(plaintext_refused()).await?;
+                }
+                let ok = allowed && !given.is_empty() && verify(given, hash).await;
                 if !ok {
                     // Modern IRC: ERR_PASSWDMISMATCH, then ERROR and close.
                     tracing::warn!(conn = ctx.id, peer = %ctx.peer, "wrong or missing connection password");
@@ -695,7 +699,15 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 st.nick_changed(&nick);
             }
         }
-        Step::Oper { name, password } => oper(ctx, name, password).await?,
+        Step::Oper { name, password } => {
+            if credentials_allowed(st.secure, ctx) {
+                oper(ctx, name, password).await?;
+            } else {
+                tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
+                ctx.tell(plaintext_refused()).await?;
+                ctx.tell(Event::Error(HubError::NoOperHost)).await?;
+            }
+        }
         Step::Whois(nick) => {
             if let Err(HubError::NoSuchNick(_)) = ctx.request(Command::Whois(nick.clone())).await? {
                 ctx.tell(
@@ -710,6 +722,24 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
         }
     }
     Ok(None)
+}
+
+/// Credentials travel only over TLS or from this machine, unless the
+/// configuration says otherwise (a LAN without TLS).
+fn credentials_allowed(secure: bool, ctx: &Ctx) -> bool {
+    secure_enough(secure, ctx.peer.ip(), ctx.cfg.allow_plaintext_credentials)
+}
+
+pub fn secure_enough(secure: bool, peer: std::net::IpAddr, allow_plaintext: bool) -> bool {
+    secure || allow_plaintext || peer.is_loopback()
+}
+
+fn plaintext_refused() -> Event {
+    Event::ServerNotice {
+        text: "Passwords are only accepted over TLS (the ircs port) or from this machine; \
+               nothing was checked"
+            .into(),
+    }
 }
 
 /// Password checks running at once, server-wide. Each argon2 check takes

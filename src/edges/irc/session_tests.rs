@@ -487,3 +487,15 @@ fn liveness() {
     assert_eq!(live.silent(), Silence::Ping);
     assert_eq!(live.silent(), Silence::Dead);
 }
+
+#[test]
+fn credentials_need_tls_or_loopback() {
+    let lan: std::net::IpAddr = "192.0.2.7".parse().expect("ip");
+    let local: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+    let local6: std::net::IpAddr = "::1".parse().expect("ip");
+    assert!(!secure_enough(false, lan, false));
+    assert!(secure_enough(true, lan, false));
+    assert!(secure_enough(false, lan, true));
+    assert!(secure_enough(false, local, false));
+    assert!(secure_enough(false, local6, false));
+}
