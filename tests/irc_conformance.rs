@@ -877,3 +877,24 @@ fn connection_password_464_then_error() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn full_lists_get_478() {
+    let (srv, dir) = server_with("[hub]\nmax_list_entries = 2\n");
+    let (mut alice, _bob) = room_with_two(&srv);
+    alice.send("MODE #r +bbb a b c");
+    // The refusal comes first, then what was applied.
+    alice.expect(":chatroom 478 alice #r b :Channel list is full");
+    alice.expect(":alice!alice@127.0.0.1 MODE #r +bb a!*@* b!*@*");
+    alice.send("MODE #r +e x");
+    alice.expect("MODE #r +e x!*@*");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn ping_without_origin_gets_409() {
+    let srv = server();
+    let mut bob = Irc::login(irc(&srv), "bob");
+    bob.send("PING");
+    bob.expect(":chatroom 409 bob :No origin specified");
+}
