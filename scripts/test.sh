@@ -24,4 +24,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 
+# The public IRC parser test vectors (ircdocs/parser-tests, CC0 1.0), as
+# the PyPI package irc-parser-tests ships them. Fetched once into a cache
+# directory with pip, checked against a pinned digest, unpacked with
+# python3's zipfile. tests/irc_parser_vectors.rs reads them and, because
+# CHATROOM_REQUIRE_VECTORS is set here, fails if they are missing.
+vectors_version=0.0.4
+vectors_sha256=a6cbe04063723a6fcf9a117b5e62d0e0bd492f35b2889354574404c1c47f4470
+vectors_cache="${CHATROOM_VECTORS_CACHE:-target/irc-parser-tests}"
+export CHATROOM_PARSER_VECTORS="$vectors_cache/parser_tests/data"
+export CHATROOM_REQUIRE_VECTORS=1
+if [ ! -f "$CHATROOM_PARSER_VECTORS/msg-split.yaml" ]; then
+  echo "fetching irc-parser-tests $vectors_version into $vectors_cache"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-pip >/dev/null
+  fi
+  mkdir -p "$vectors_cache/download"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    -d "$vectors_cache/download" "irc-parser-tests==$vectors_version"
+  wheel="$vectors_cache/download/irc_parser_tests-$vectors_version-py3-none-any.whl"
+  echo "$vectors_sha256  $wheel" | sha256sum -c --quiet -
+  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+    "$wheel" "$vectors_cache"
+fi
+
 cargo test --locked "$@"

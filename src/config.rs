@@ -31,6 +31,26 @@ pub struct Config {
     /// directory; `chatroom-data` by default.
     pub data_dir: PathBuf,
     pub tls: Tls,
+    /// Server operators (IRC `OPER name password`).
+    pub opers: Vec<Oper>,
+    /// IRC connection password (`PASS`), as an argon2id hash from
+    /// `chatroom hash-password`; none: IRC clients need no password. Only
+    /// the IRC listeners ask for it.
+    pub irc_password_hash: Option<String>,
+    /// Accept passwords (OPER, the IRC connection password) over plain
+    /// TCP from other machines. Off: credentials travel only over TLS or
+    /// from this machine (loopback).
+    pub allow_plaintext_credentials: bool,
+}
+
+/// One server operator login. The password is kept only as an argon2id
+/// hash; `chatroom hash-password` makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oper {
+    pub name: String,
+    /// PHC string: `$argon2id$v=19$...`.
+    pub password_hash: String,
 }
 
 /// The TLS listener: IRC over TLS (`ircs`), beside the plain listeners.
@@ -166,6 +186,9 @@ impl Default for Config {
             motd: None,
             data_dir: PathBuf::from("chatroom-data"),
             tls: Tls::default(),
+            opers: Vec::new(),
+            irc_password_hash: None,
+            allow_plaintext_credentials: false,
         }
     }
 }
@@ -353,6 +376,27 @@ impl Config {
         }
         if self.tls.handshake_timeout_secs == 0 {
             return bad("tls.handshake_timeout_secs must be at least 1");
+        }
+        for oper in &self.opers {
+            if oper.name.is_empty() || oper.name.contains([' ', '\r', '\n']) {
+                return bad("opers: a name must be one word");
+            }
+            if let Err(e) = crate::auth::check_hash(&oper.password_hash) {
+                return Err(ConfigError::Invalid(format!(
+                    "opers: the password_hash of {} is not usable ({e}); make one with `chatroom hash-password`",
+                    oper.name
+                )));
+            }
+        }
+        if let Some(hash) = &self.irc_password_hash
+            && let Err(e) = crate::auth::check_hash(hash)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "irc_password_hash is not usable ({e}); make one with `chatroom hash-password`"
+            )));
+        }
+        if self.hub.max_modes == 0 || self.hub.max_list_entries == 0 {
+            return bad("hub.max_modes and hub.max_list_entries must be at least 1");
         }
         for room in &self.hub.default_rooms {
             if let Err(e) = crate::core::names::validate_room(room, self.hub.room_len) {

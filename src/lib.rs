@@ -9,7 +9,9 @@
 //! - [`runtime`]: listeners, connections, queues, limits, shutdown (tokio).
 //! - [`client`]: the terminal client (`chatroom join`).
 //! - [`config`]: the one configuration struct (flags, environment, TOML).
+//! - [`auth`]: password hashing (argon2id).
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod core;

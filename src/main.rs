@@ -23,6 +23,9 @@ enum Cmd {
     /// Connect to a chat server with the terminal client (full-screen on a
     /// terminal, plain lines when piped).
     Join(chatroom::client::JoinArgs),
+    /// Print an argon2id hash of a password read from stdin (one line), for
+    /// an `[[opers]]` entry's `password_hash` in the configuration file.
+    HashPassword,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve(args) => serve(args),
         // No log subscriber here: log lines on stderr would garble the full screen.
         Cmd::Join(args) => tokio::runtime::Runtime::new()?.block_on(chatroom::client::run(args)),
+        Cmd::HashPassword => hash_password(),
     }
 }
 
@@ -62,4 +66,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         server.run(stop).await
     })
+}
+
+fn hash_password() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("Password (echoed; pipe it in to avoid that): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!("empty password");
+    }
+    let hash = chatroom::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+    println!("{hash}");
+    Ok(())
 }

@@ -295,12 +295,14 @@ fn list_names_who_topic() {
     alice.expect("* bob joined #lobby");
     bob.send("TOPIC #lobby");
     bob.expect(":chatroom 331 bob #lobby :No topic is set");
+    // Rooms are +t: only alice, the room's operator, sets the topic.
     bob.send("TOPIC #lobby :all about chat");
-    bob.expect(":bob!bob@127.0.0.1 TOPIC #lobby :all about chat");
-    alice.expect("* bob set the topic of #lobby: all about chat");
+    bob.expect(":chatroom 482 bob #lobby :You're not channel operator");
+    alice.send("/topic all about chat");
+    bob.expect(":alice!alice@127.0.0.1 TOPIC #lobby :all about chat");
     bob.send("TOPIC #lobby");
     bob.expect(":chatroom 332 bob #lobby :all about chat");
-    bob.expect(":chatroom 333 bob #lobby bob ");
+    bob.expect(":chatroom 333 bob #lobby alice ");
     alice.send("/topic hello from line");
     bob.expect(":alice!alice@127.0.0.1 TOPIC #lobby :hello from line");
     bob.send("LIST");
@@ -351,8 +353,9 @@ fn away_and_whois() {
     bob.expect(":chatroom 318 bob alice :End of /WHOIS list.");
     bob.send("AWAY :brb");
     bob.expect(":chatroom 306 bob :You have been marked as being away");
+    // Away is not a user mode (WHO shows it as G).
     bob.send("MODE bob");
-    bob.expect(":chatroom 221 bob +a");
+    bob.expect(":chatroom 221 bob +");
     alice.send("/msg bob ping?");
     alice.expect("bob is away: brb");
     bob.send("WHO #lobby");
@@ -373,17 +376,24 @@ fn modes() {
     let srv = server();
     let mut bob = irc_login(srv.irc.expect("irc"), "bob");
     bob.send("MODE #lobby");
-    bob.expect(":chatroom 324 bob #lobby +n");
+    bob.expect(":chatroom 324 bob #lobby +nt");
+    bob.expect(":chatroom 329 bob #lobby ");
     bob.send("MODE #lobby b");
     bob.expect(":chatroom 368 bob #lobby :End of channel ban list");
+    // bob was first in #lobby, so he is its operator.
     bob.send("MODE #lobby +m");
-    bob.expect(":chatroom 472 bob m :");
+    bob.expect(":bob!bob@127.0.0.1 MODE #lobby +m");
+    bob.send("MODE #lobby +z");
+    bob.expect(":chatroom 472 bob z :");
     bob.send("MODE bob +i");
-    bob.expect(":chatroom 221 bob +");
-    bob.send("MODE alice +i");
+    bob.expect(":bob!bob@127.0.0.1 MODE bob +i");
+    bob.send("MODE bob");
+    bob.expect(":chatroom 221 bob +i");
+    let _carol = irc_login(srv.irc.expect("irc"), "carol");
+    bob.send("MODE carol +i");
     bob.expect(":chatroom 502 bob :");
     bob.send("MODE #elsewhere");
-    bob.expect(":chatroom 442 bob #elsewhere :");
+    bob.expect(":chatroom 403 bob #elsewhere :");
 }
 
 #[test]

@@ -207,6 +207,10 @@ fn weechat_talks_with_a_line_user() {
     wee.fifo("irc.server.t */msg alice psst back");
     alice.expect("[private] <wee> psst back");
 
+    // alice, first in #lobby, is its operator; rooms are +t, so she
+    // makes wee an operator before wee sets the topic.
+    alice.send("/mode +o wee");
+    wee.expect_log("#lobby", "[+o wee] by alice");
     // Topic and nick changes are seen by both.
     wee.fifo("irc.server.t */topic #lobby chat about clients");
     alice.expect("* wee set the topic of #lobby: chat about clients");

@@ -230,6 +230,21 @@ fn pinned_tls_client_chats_with_a_line_user() {
     alice.expect("<bob> hello over tls");
     alice.send("hello back in plain text");
     bob.expect(":alice!alice@127.0.0.1 PRIVMSG #lobby :hello back in plain text");
+    // WHOIS tells who came over TLS (671), and only them.
+    bob.send("WHOIS bob");
+    bob.expect(":chatroom 671 bob bob :is using a secure connection");
+    bob.expect(":chatroom 318 bob bob ");
+    bob.send("WHOIS alice");
+    let mut seen = Vec::new();
+    loop {
+        let l = bob.expect(" bob alice ");
+        let end = l.contains(" 318 ");
+        seen.push(l);
+        if end {
+            break;
+        }
+    }
+    assert!(!seen.iter().any(|l| l.contains(" 671 ")), "{seen:#?}");
 }
 
 #[test]

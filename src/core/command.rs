@@ -65,6 +65,47 @@ pub enum Command {
     Whois(String),
     /// `Some(message)` marks the sender away; `None` marks them back.
     Away(Option<String>),
+    /// Join a room that may have a key (`+k`).
+    JoinKey { room: String, key: String },
+    /// Leave every room (IRC `JOIN 0`).
+    PartAll,
+    /// The list of rooms, filtered.
+    List(ListQuery),
+    /// Query or change modes. `target` is a room or the sender's own
+    /// nickname; `args` is the mode string followed by its parameters
+    /// (`["+ov", "bob", "carol"]`); no `args` asks for the current modes.
+    Mode { target: String, args: Vec<String> },
+    /// Remove someone from a room (room operators only).
+    Kick {
+        room: String,
+        nick: String,
+        reason: Option<String>,
+    },
+    /// Invite someone into a room (lets them past `+i`).
+    Invite { nick: String, room: String },
+    /// Become a server operator. The edge has already checked the
+    /// operator name and password against the configuration (password
+    /// hashing is far too slow to run in the hub's single task).
+    Oper { name: String },
+    /// Disconnect someone (server operators only).
+    Kill { nick: String, reason: String },
+    /// Who recently held a nickname; at most `count` entries (0: all kept).
+    Whowas { nick: String, count: usize },
+    /// How many people and rooms there are.
+    Lusers,
+    /// The sender's connection is encrypted (TLS); WHOIS says so.
+    Secure,
     /// Leave the server; the hub tells everyone who shares a room.
     Quit(Option<String>),
+}
+
+/// Filters for [`Command::List`]; every given filter must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Room-name globs (`#rust*`); empty: every room.
+    pub masks: Vec<String>,
+    /// More than this many members.
+    pub more_than: Option<usize>,
+    /// Fewer than this many members.
+    pub fewer_than: Option<usize>,
 }

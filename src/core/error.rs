@@ -31,4 +31,36 @@ pub enum HubError {
     NoText,
     #[error("you are in too many rooms already (at most {0})")]
     TooManyRooms(usize),
+    #[error("you cannot send to {room}: {reason}")]
+    CannotSend { room: Name, reason: &'static str },
+    #[error("you are not an operator of {0}")]
+    ChanOpPrivsNeeded(Name),
+    #[error("{nick} is not in {room}")]
+    UserNotInRoom { nick: Name, room: Name },
+    #[error("{nick} is already in {room}")]
+    UserOnChannel { nick: Name, room: Name },
+    #[error("{0} already has a key")]
+    KeySet(Name),
+    #[error("{0} is full")]
+    ChannelIsFull(Name),
+    #[error("{mode} is not a mode here")]
+    UnknownMode { mode: char },
+    #[error("{0} is invite-only")]
+    InviteOnly(Name),
+    #[error("you are banned from {0}")]
+    Banned(Name),
+    #[error("wrong key for {0}")]
+    BadKey(Name),
+    #[error("the {mode} list of {room} is full")]
+    ListFull { room: Name, mode: char },
+    #[error("only server operators may do that")]
+    NoPrivileges,
+    #[error("wrong operator name or password")]
+    PasswordMismatch,
+    #[error("no operator login is configured for you")]
+    NoOperHost,
+    #[error("{mode} is not a user mode here")]
+    UnknownUserMode { mode: char },
+    #[error("you can only change your own modes")]
+    UsersDontMatch,
 }

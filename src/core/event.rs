@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::command::MsgKind;
 use super::error::HubError;
+use super::modes::{ListEntry, ModeChange};
 use super::names::Name;
 
 /// Who someone is, as shown to others. Replaced (not mutated) on nick change,
@@ -45,9 +46,34 @@ pub struct Topic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {
     pub user: Arc<UserInfo>,
-    /// Room operator (the first person in a room).
+    /// Room operator (the first person in a room, or given `+o`).
     pub op: bool,
+    /// May speak in a moderated room (`+v`).
+    pub voice: bool,
+    /// Server operator.
+    pub oper: bool,
     pub away: Option<Name>,
+}
+
+/// A departed nickname, for WHOWAS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhowasEntry {
+    pub user: Arc<UserInfo>,
+    /// When the nickname was given up (quit or nick change).
+    pub left: SystemTime,
+}
+
+/// The counts LUSERS reports. One server: there are no remote users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lusers {
+    /// Registered people, visible or not.
+    pub users: usize,
+    /// Of those, the ones with user mode `+i`.
+    pub invisible: usize,
+    pub opers: usize,
+    pub rooms: usize,
+    /// The most people registered at once since the server started.
+    pub max_users: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +151,10 @@ pub enum Event {
         away: Option<Name>,
         idle_secs: u64,
         signon: SystemTime,
+        /// A server operator.
+        oper: bool,
+        /// Connected over TLS.
+        secure: bool,
     },
     /// The room the recipient's plain-text lines now go to (`None`: no room).
     Focus {
@@ -149,6 +179,55 @@ pub enum Event {
     Closing {
         reason: Name,
     },
+    /// Modes changed: a room's (sent to its members) or the recipient's
+    /// own user modes (`target` is then its nickname).
+    ModeChanged {
+        target: Name,
+        by: Arc<UserInfo>,
+        changes: Vec<ModeChange>,
+    },
+    /// A room's current modes; `args` are the key (shown to members only)
+    /// and the limit, in the order of their letters in `modes`.
+    RoomModes {
+        room: Name,
+        modes: Name,
+        args: Vec<Name>,
+        created: SystemTime,
+    },
+    /// One of a room's mask lists (`b`, `e` or `I`).
+    ModeList {
+        room: Name,
+        mode: char,
+        entries: Vec<ListEntry>,
+    },
+    /// The recipient's own user modes (`+io`, `+` when none).
+    UserModes {
+        modes: Name,
+    },
+    /// `nick` was removed from `room` by `by` (sent to every member,
+    /// `nick` included).
+    Kicked {
+        room: Name,
+        by: Arc<UserInfo>,
+        nick: Name,
+        reason: Name,
+    },
+    /// `by` invited `nick` into `room`: sent to both; the invitee reads it
+    /// as an invitation, the inviter as a confirmation.
+    Invited {
+        room: Name,
+        by: Arc<UserInfo>,
+        nick: Name,
+    },
+    /// The recipient is now a server operator.
+    YoureOper,
+    /// Who held `nick` recently, most recent first (empty: nobody).
+    WhowasReply {
+        nick: Name,
+        entries: Vec<WhowasEntry>,
+    },
+    /// Counts of people and rooms.
+    Lusers(Lusers),
     /// Bytes an edge queues for its own connection, so that they stay in
     /// order with the hub's replies. Only ever delivered to the edge that
     /// produced them.

@@ -10,11 +10,14 @@ pub mod command;
 pub mod error;
 pub mod event;
 pub mod hub;
+pub mod modes;
 pub mod names;
 
-pub use command::{Command, ConnId, MsgKind, SayTarget};
+pub use command::{Command, ConnId, ListQuery, MsgKind, SayTarget};
 pub use error::HubError;
 pub use event::{
-    EdgeNote, Envelope, Event, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo,
+    EdgeNote, Envelope, Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo,
+    WhowasEntry,
 };
 pub use hub::{Hub, HubConfig, Outbox};
+pub use modes::{ListEntry, ModeChange};

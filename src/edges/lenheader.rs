@@ -248,7 +248,26 @@ impl Renderer for LenHeaderRenderer {
             | Event::RoomList { .. }
             | Event::WhoReply { .. }
             | Event::WhoisReply { .. }
-            | Event::AwayChanged { .. } => return,
+            | Event::AwayChanged { .. }
+            | Event::ModeChanged { .. }
+            | Event::RoomModes { .. }
+            | Event::ModeList { .. }
+            | Event::UserModes { .. }
+            | Event::Invited { .. }
+            | Event::YoureOper
+            | Event::WhowasReply { .. }
+            | Event::Lusers(_) => return,
+            // Being removed from a room is news even where rooms cannot
+            // be managed.
+            Event::Kicked {
+                room,
+                by,
+                nick,
+                reason,
+            } => pair(
+                server,
+                &format!("{} was removed from {room} by {} ({reason})", nick, by.nick),
+            ),
         };
         out.put(bytes);
     }

@@ -31,6 +31,10 @@ Commands:
   /msg NICK TEXT        private message
   /me TEXT              action (* you TEXT)
   /topic [TEXT]         show or set the current room's topic
+  /mode [#ROOM] [+m|+o NICK|+b MASK...]  show or change a room's modes
+  /mode NICK [+i|-i]    your own modes
+  /kick NICK [reason]   remove someone from the current room (operators)
+  /invite NICK [ROOM]   invite someone (lets them into a +i room)
   /away [MESSAGE]       mark yourself away (no message: back)
   /whois NICK           about someone
   /quit [REASON]        leave
@@ -171,6 +175,30 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
             room: String::new(),
             topic: (!rest.is_empty()).then(|| rest.into()),
         },
+        // Room management: an omitted room is the current one.
+        "kick" if !arg1.is_empty() => Command::Kick {
+            room: String::new(),
+            nick: arg1.into(),
+            reason: (!arg_rest.is_empty()).then(|| arg_rest.into()),
+        },
+        "invite" if !arg1.is_empty() => Command::Invite {
+            nick: arg1.into(),
+            room: arg_rest.split(' ').next().unwrap_or("").into(),
+        },
+        "mode" => {
+            let mut words: Vec<String> = rest.split_whitespace().map(String::from).collect();
+            // `/mode +m` is about the current room; `/mode #room ...` and
+            // `/mode nick +i` name their target.
+            let target = if words.first().is_some_and(|w| !w.starts_with(['+', '-'])) {
+                words.remove(0)
+            } else {
+                String::new()
+            };
+            Command::Mode {
+                target,
+                args: words,
+            }
+        }
         "away" => Command::Away((!rest.is_empty()).then(|| rest.into())),
         "back" => Command::Away(None),
         "quit" | "exit" => {
@@ -255,6 +283,28 @@ fn member_list(members: &[MemberInfo]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `+o-v bob carol`: letters, then their parameters.
+fn mode_text(changes: &[crate::core::ModeChange]) -> String {
+    let mut letters = String::new();
+    let mut args = Vec::new();
+    let mut sign = None;
+    for c in changes {
+        if sign != Some(c.add) {
+            letters.push(if c.add { '+' } else { '-' });
+            sign = Some(c.add);
+        }
+        letters.push(c.mode);
+        if let Some(a) = &c.arg {
+            args.push(a.to_string());
+        }
+    }
+    if !args.is_empty() {
+        letters.push(' ');
+        letters.push_str(&args.join(" "));
+    }
+    letters
 }
 
 fn render_message(ev: &Event, in_focus: bool) -> Bytes {
@@ -443,6 +493,80 @@ impl Renderer for LineRenderer {
                 s
             }
             Event::Closing { reason } => format!("*** Disconnected: {reason}"),
+            Event::ModeChanged {
+                target,
+                by,
+                changes,
+            } => {
+                if target.starts_with('#') {
+                    format!(
+                        "{} * {} sets mode {} on {target}",
+                        now(),
+                        by.nick,
+                        mode_text(changes)
+                    )
+                } else {
+                    // User modes only ever reach their holder.
+                    format!("* your modes changed: {}", mode_text(changes))
+                }
+            }
+            Event::RoomModes {
+                room, modes, args, ..
+            } => {
+                let args: Vec<&str> = args.iter().map(|a| &**a).collect();
+                format!("Modes of {room}: {modes} {}", args.join(" "))
+                    .trim_end()
+                    .to_string()
+            }
+            Event::ModeList {
+                room,
+                mode,
+                entries,
+            } => {
+                let mut s = format!("+{mode} list of {room} ({}):", entries.len());
+                for e in entries {
+                    s.push_str(&format!("\n  {} (set by {})", e.mask, e.setter));
+                }
+                s
+            }
+            Event::UserModes { modes } => format!("Your modes: {modes}"),
+            Event::Kicked {
+                room,
+                by,
+                nick,
+                reason,
+            } => {
+                if self.is_me(nick) {
+                    format!(
+                        "{} * you were removed from {room} by {} ({reason})",
+                        now(),
+                        by.nick
+                    )
+                } else {
+                    format!(
+                        "{} * {nick} was removed from {room} by {} ({reason})",
+                        now(),
+                        by.nick
+                    )
+                }
+            }
+            Event::Invited { room, by, nick } => {
+                if self.is_me(nick) {
+                    format!("* {} invites you to {room} (/join {room})", by.nick)
+                } else {
+                    format!("* you invited {nick} to {room}")
+                }
+            }
+            Event::YoureOper => "* you are now a server operator".into(),
+            Event::WhowasReply { nick, entries } => match entries.first() {
+                None => format!("! nobody was called {nick} recently"),
+                Some(e) => format!(
+                    "{nick} was {}@{} ({})",
+                    e.user.user, e.user.host, e.user.realname
+                ),
+            },
+            // Counts are for IRC clients' status windows.
+            Event::Lusers(_) => return,
             Event::Raw(bytes) => {
                 out.put(bytes.clone());
                 return;

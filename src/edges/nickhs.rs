@@ -327,7 +327,26 @@ impl Renderer for NickRenderer {
             | Event::RoomList { .. }
             | Event::WhoReply { .. }
             | Event::WhoisReply { .. }
-            | Event::AwayChanged { .. } => return,
+            | Event::AwayChanged { .. }
+            | Event::ModeChanged { .. }
+            | Event::RoomModes { .. }
+            | Event::ModeList { .. }
+            | Event::UserModes { .. }
+            | Event::Invited { .. }
+            | Event::YoureOper
+            | Event::WhowasReply { .. }
+            | Event::Lusers(_) => return,
+            // Being removed from a room is news even where rooms cannot
+            // be managed.
+            Event::Kicked {
+                room,
+                by,
+                nick,
+                reason,
+            } => ascii(&format!(
+                "{nick} was removed from {room} by {} ({reason})",
+                by.nick
+            )),
         };
         if bytes.is_empty() {
             return;

@@ -370,8 +370,9 @@ async fn serve(
     let cfg = env.cfg.clone();
     match proto {
         Protocol::Line => drive(stream, peer, id, env, line::renderer(&cfg), line::session).await,
-        Protocol::Irc | Protocol::IrcTls => {
-            drive(stream, peer, id, env, irc::renderer(&cfg), irc::session).await
+        Protocol::Irc => drive(stream, peer, id, env, irc::renderer(&cfg), irc::session).await,
+        Protocol::IrcTls => {
+            drive(stream, peer, id, env, irc::renderer(&cfg), irc::session_tls).await
         }
         Protocol::LenHeader => {
             drive(

@@ -4,6 +4,8 @@
 //! is dropped, even when a test fails.
 #![allow(dead_code)]
 
+pub mod irc;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -170,7 +170,7 @@ fn registration_welcomes_and_joins_the_lobby() {
     let mut t = T::new();
     t.reg(1, "alice");
     let ev = t.to(1);
-    assert_eq!(ev.len(), 4, "{ev:#?}");
+    assert_eq!(ev.len(), 5, "{ev:#?}");
     match &ev[0] {
         Event::Welcome { nick, user } => {
             assert_eq!(&**nick, "alice");
@@ -181,8 +181,10 @@ fn registration_welcomes_and_joins_the_lobby() {
         }
         other => panic!("expected Welcome first, got {other:?}"),
     }
-    assert_eq!(as_joined(&ev[1]), Some(joined("#lobby", "alice")));
-    match &ev[2] {
+    // The counts follow the welcome (IRC shows them before the MOTD).
+    assert!(matches!(&ev[1], Event::Lusers(l) if l.users == 1 && l.rooms == 0));
+    assert_eq!(as_joined(&ev[2]), Some(joined("#lobby", "alice")));
+    match &ev[3] {
         Event::Names { room, members: ms } => {
             assert_eq!(&**room, "#lobby");
             // The first person in a room is its operator.
@@ -190,8 +192,8 @@ fn registration_welcomes_and_joins_the_lobby() {
         }
         other => panic!("expected Names, got {other:?}"),
     }
-    assert_eq!(ev[3], focus(Some("#lobby")));
-    assert_eq!(t.recipients(), vec![1, 1, 1, 1]);
+    assert_eq!(ev[4], focus(Some("#lobby")));
+    assert_eq!(t.recipients(), vec![1, 1, 1, 1, 1]);
     assert_eq!(t.hub.member_count(), 1);
     assert_eq!(t.hub.room_count(), 1);
     assert_eq!(t.hub.nick_of(1).as_deref(), Some("alice"));
@@ -209,8 +211,9 @@ fn newcomer_is_announced_to_everyone_in_the_lobby() {
     // Bob gets the full welcome; he is not op, alice still is.
     let b = t.to(2);
     assert!(matches!(&b[0], Event::Welcome { nick, .. } if &**nick == "bob"));
-    assert_eq!(as_joined(&b[1]), Some(joined("#lobby", "bob")));
-    match &b[2] {
+    assert!(matches!(&b[1], Event::Lusers(l) if l.users == 2 && l.rooms == 1));
+    assert_eq!(as_joined(&b[2]), Some(joined("#lobby", "bob")));
+    match &b[3] {
         Event::Names { room, members: ms } => {
             assert_eq!(&**room, "#lobby");
             assert_eq!(
@@ -220,8 +223,8 @@ fn newcomer_is_announced_to_everyone_in_the_lobby() {
         }
         other => panic!("expected Names, got {other:?}"),
     }
-    assert_eq!(b[3], focus(Some("#lobby")));
-    assert_eq!(b.len(), 4);
+    assert_eq!(b[4], focus(Some("#lobby")));
+    assert_eq!(b.len(), 5);
 }
 
 #[test]
@@ -316,10 +319,10 @@ fn bad_default_room_does_not_stop_registration() {
     let ev = t.to(1);
     assert!(matches!(ev[0], Event::Welcome { .. }));
     assert!(
-        matches!(&ev[1], Event::Error(HubError::BadRoomName { name: n, .. }) if &**n == "nohash"),
+        matches!(&ev[2], Event::Error(HubError::BadRoomName { name: n, .. }) if &**n == "nohash"),
         "{ev:#?}"
     );
-    assert_eq!(as_joined(&ev[2]), Some(joined("#ok", "alice")));
+    assert_eq!(as_joined(&ev[3]), Some(joined("#ok", "alice")));
     assert_eq!(ev.last(), Some(&focus(Some("#ok"))));
 }
 
@@ -747,8 +750,10 @@ fn quit_without_reason_and_runtime_quit() {
 
 #[test]
 fn topics_set_query_clear() {
+    // Without +t anyone in the room may set the topic.
     let mut t = T::with(HubConfig {
         topic_len: 10,
+        default_modes: "n".into(),
         ..HubConfig::default()
     });
     t.reg(1, "alice");

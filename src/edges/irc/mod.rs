@@ -13,12 +13,14 @@
 //!   client enabled). Not wired into the session yet: nothing is offered.
 //! - [`tags`]: server-time, msgid and client-only tag relay rules.
 //!
-//! How IRC commands the hub has no direct command for are answered:
-//! `JOIN 0` parts every room the hub confirmed the client is in (the session
-//! mirrors that list from the hub's answers); `USERHOST` and `ISON` ask the
-//! hub one WHOIS per nickname and the renderer folds the answers into one
-//! reply; `MODE` tells what is true here (rooms are `+n`, nothing can be
-//! changed; the only user mode is `a`, set by AWAY); `WHOWAS` knows nobody.
+//! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
+//! this edge maps IRC syntax onto hub commands and hub refusals onto
+//! numerics (see docs/irc.md for what is supported). The only things
+//! answered here without the hub: `USERHOST` and `ISON` ask the hub one
+//! WHOIS per nickname and the renderer folds the answers into one reply;
+//! WHOX field selection is applied by the renderer to the hub's WHO answer;
+//! and `OPER` passwords are checked on a blocking thread before the hub is
+//! told (argon2 is too slow for the hub's task).
 //!
 //! The session reaches the renderer only through the hub's per-connection
 //! queue (`Ctx::tell` with `Event::Raw`), so local replies stay in order
@@ -44,4 +46,9 @@ pub fn renderer(cfg: &Config) -> IrcRenderer {
 /// Serves one IRC connection until the client leaves; returns the reason.
 pub async fn session(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     session::run(ctx, rd).await
+}
+
+/// Serves one IRC-over-TLS connection (WHOIS shows it as secure).
+pub async fn session_tls(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+    session::run_secure(ctx, rd).await
 }

@@ -12,6 +12,14 @@ pub const RPL_CREATED: &str = "003";
 pub const RPL_MYINFO: &str = "004";
 pub const RPL_ISUPPORT: &str = "005";
 
+// LUSERS.
+pub const RPL_LUSERCLIENT: &str = "251";
+pub const RPL_LUSEROP: &str = "252";
+pub const RPL_LUSERCHANNELS: &str = "254";
+pub const RPL_LUSERME: &str = "255";
+pub const RPL_LOCALUSERS: &str = "265";
+pub const RPL_GLOBALUSERS: &str = "266";
+
 // User modes, USERHOST, ISON, AWAY.
 pub const RPL_UMODEIS: &str = "221";
 pub const RPL_AWAY: &str = "301";
@@ -23,6 +31,9 @@ pub const RPL_NOWAWAY: &str = "306";
 // WHOIS / WHOWAS.
 pub const RPL_WHOISUSER: &str = "311";
 pub const RPL_WHOISSERVER: &str = "312";
+pub const RPL_WHOISOPERATOR: &str = "313";
+pub const RPL_WHOISSECURE: &str = "671";
+pub const RPL_WHOWASUSER: &str = "314";
 pub const RPL_ENDOFWHO: &str = "315";
 pub const RPL_WHOISIDLE: &str = "317";
 pub const RPL_ENDOFWHOIS: &str = "318";
@@ -34,12 +45,21 @@ pub const RPL_LISTSTART: &str = "321";
 pub const RPL_LIST: &str = "322";
 pub const RPL_LISTEND: &str = "323";
 pub const RPL_CHANNELMODEIS: &str = "324";
+pub const RPL_CREATIONTIME: &str = "329";
 pub const RPL_NOTOPIC: &str = "331";
 pub const RPL_TOPIC: &str = "332";
 pub const RPL_TOPICWHOTIME: &str = "333";
 
+// INVITE, operators.
+pub const RPL_INVITING: &str = "341";
+pub const RPL_YOUREOPER: &str = "381";
+
 // WHO, NAMES, ban/exception/invite lists.
 pub const RPL_WHOREPLY: &str = "352";
+pub const RPL_WHOSPCRPL: &str = "354";
+pub const RPL_INVITELIST: &str = "346";
+pub const RPL_EXCEPTLIST: &str = "348";
+pub const RPL_BANLIST: &str = "367";
 pub const RPL_NAMREPLY: &str = "353";
 pub const RPL_ENDOFNAMES: &str = "366";
 pub const RPL_ENDOFBANLIST: &str = "368";
@@ -58,6 +78,7 @@ pub const ERR_NOSUCHCHANNEL: &str = "403";
 pub const ERR_CANNOTSENDTOCHAN: &str = "404";
 pub const ERR_TOOMANYCHANNELS: &str = "405";
 pub const ERR_WASNOSUCHNICK: &str = "406";
+pub const ERR_TOOMANYTARGETS: &str = "407";
 pub const ERR_NOORIGIN: &str = "409";
 pub const ERR_INVALIDCAPCMD: &str = "410";
 pub const ERR_NORECIPIENT: &str = "411";
@@ -67,9 +88,23 @@ pub const ERR_UNKNOWNCOMMAND: &str = "421";
 pub const ERR_NONICKNAMEGIVEN: &str = "431";
 pub const ERR_ERRONEUSNICKNAME: &str = "432";
 pub const ERR_NICKNAMEINUSE: &str = "433";
+pub const ERR_USERNOTINCHANNEL: &str = "441";
 pub const ERR_NOTONCHANNEL: &str = "442";
+pub const ERR_USERONCHANNEL: &str = "443";
 pub const ERR_NOTREGISTERED: &str = "451";
 pub const ERR_NEEDMOREPARAMS: &str = "461";
 pub const ERR_ALREADYREGISTERED: &str = "462";
+pub const ERR_PASSWDMISMATCH: &str = "464";
+pub const ERR_KEYSET: &str = "467";
+pub const ERR_CHANNELISFULL: &str = "471";
 pub const ERR_UNKNOWNMODE: &str = "472";
+pub const ERR_INVITEONLYCHAN: &str = "473";
+pub const ERR_BANNEDFROMCHAN: &str = "474";
+pub const ERR_BADCHANNELKEY: &str = "475";
+pub const ERR_BADCHANMASK: &str = "476";
+pub const ERR_BANLISTFULL: &str = "478";
+pub const ERR_NOPRIVILEGES: &str = "481";
+pub const ERR_CHANOPRIVSNEEDED: &str = "482";
+pub const ERR_NOOPERHOST: &str = "491";
+pub const ERR_UMODEUNKNOWNFLAG: &str = "501";
 pub const ERR_USERSDONTMATCH: &str = "502";

@@ -25,8 +25,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::config::Config;
-use crate::core::names::{Name, same};
-use crate::core::{EdgeNote, Event, HubError, MemberInfo, MsgKind, MsgTarget, Shared, UserInfo};
+use crate::core::names::same;
+use crate::core::{
+    EdgeNote, Event, HubError, ListEntry, Lusers, MemberInfo, ModeChange, MsgKind, MsgTarget,
+    Shared, UserInfo,
+};
 use crate::edges::framing::split_text;
 use crate::runtime::Renderer;
 
@@ -39,6 +42,10 @@ pub const SLOT_PLAIN: usize = 2;
 
 /// Longest line written, CR LF not included (RFC 1459: 512 with CR LF).
 const MAX_LINE: usize = 510;
+
+/// Mode parameters written in one MODE line. Masks are at most 128 bytes,
+/// so three of them with the source and room name stay under 512 bytes.
+const MODES_PER_LINE: usize = 3;
 
 /// The network name in 001 and ISUPPORT.
 pub const NETWORK: &str = "chatroom";
@@ -69,10 +76,15 @@ pub enum Local {
         params: Vec<String>,
         trailing: bool,
     },
-    /// RPL_UMODEIS with the modes the renderer knows (`+a` when away).
-    Umode,
+    /// The next WHO reply is WHOX (`WHO mask %fields,token`): answer with
+    /// RPL_WHOSPCRPL holding these fields.
+    Whox { fields: String, token: String },
     /// The message of the day (MOTD command).
     Motd,
+    /// NAMES replies that follow have no RPL_ENDOFNAMES of their own…
+    NamesBegin,
+    /// …until this one, naming everything that was asked.
+    NamesEnd(String),
     /// WHOIS replies and ERR_NOSUCHNICK that follow are collected, not shown…
     QuietBegin,
     /// …until this, which answers them as one RPL_USERHOST…
@@ -124,28 +136,49 @@ pub struct IrcRenderer {
     me: Option<String>,
     /// `user@host` once registered (for the ERROR line).
     userhost: Option<String>,
-    away: bool,
+    /// The MOTD follows the first LUSERS after the welcome.
+    motd_pending: bool,
     /// Inside a USERHOST/ISON look-up: what was found so far.
     quiet: Option<Vec<Found>>,
+    /// WHOX fields and token for the next WHO reply.
+    whox: Option<(String, String)>,
+    /// Inside a multi-room NAMES: the per-room 366s are held back.
+    names_batch: bool,
+}
+
+/// ISUPPORT tokens that say what this server does (see docs/irc.md).
+pub fn isupport(cfg: &Config) -> Vec<String> {
+    let h = &cfg.hub;
+    vec![
+        "AWAYLEN=".to_string() + &h.away_len.to_string(),
+        "CASEMAPPING=ascii".to_string(),
+        format!("CHANLIMIT=#:{}", h.max_rooms_per_member),
+        "CHANMODES=beI,k,l,imnst".to_string(),
+        format!("CHANNELLEN={}", h.room_len),
+        "CHANTYPES=#".to_string(),
+        "ELIST=MU".to_string(),
+        "EXCEPTS=e".to_string(),
+        "INVEX=I".to_string(),
+        format!("KEYLEN={}", crate::core::hub::KEY_LEN),
+        format!("KICKLEN={}", h.kick_len),
+        format!("LINELEN={}", cfg.limits.irc_line_bytes),
+        format!("MAXLIST=beI:{}", h.max_list_entries),
+        format!("MODES={}", h.max_modes),
+        format!("NETWORK={NETWORK}"),
+        format!("NICKLEN={}", h.nick_len),
+        "PREFIX=(ov)@+".to_string(),
+        format!(
+            "TARGMAX=JOIN:,KICK:{t},NAMES:,PART:,PRIVMSG:{t},NOTICE:{t},WHOIS:{t}",
+            t = super::session::TARGMAX
+        ),
+        format!("TOPICLEN={}", h.topic_len),
+        "WHOX".to_string(),
+    ]
 }
 
 impl IrcRenderer {
     pub fn new(cfg: &Config) -> IrcRenderer {
-        let h = &cfg.hub;
-        // Only what the server really does: no channel modes but +n (which
-        // is how rooms behave), only the @ prefix for the first member.
-        let isupport = vec![
-            "CASEMAPPING=ascii".to_string(),
-            "CHANTYPES=#".to_string(),
-            "PREFIX=(o)@".to_string(),
-            "CHANMODES=,,,n".to_string(),
-            format!("CHANLIMIT=#:{}", h.max_rooms_per_member),
-            format!("NICKLEN={}", h.nick_len),
-            format!("CHANNELLEN={}", h.room_len),
-            format!("TOPICLEN={}", h.topic_len),
-            format!("AWAYLEN={}", h.away_len),
-            format!("NETWORK={NETWORK}"),
-        ];
+        let isupport = isupport(cfg);
         created();
         IrcRenderer {
             server: cfg.server_name.clone(),
@@ -153,8 +186,10 @@ impl IrcRenderer {
             isupport,
             me: None,
             userhost: None,
-            away: false,
+            motd_pending: false,
             quiet: None,
+            whox: None,
+            names_batch: false,
         }
     }
 
@@ -174,7 +209,7 @@ impl IrcRenderer {
         write_line(out, Some(&self.server), code, &all, trailing);
     }
 
-    fn welcome(&self, out: &mut BytesMut, user: &UserInfo) {
+    fn welcome(&mut self, out: &mut BytesMut, user: &UserInfo) {
         let version = version();
         self.numeric(
             out,
@@ -200,9 +235,13 @@ impl IrcRenderer {
             &[],
             Some(&format!("This server was created {}", created())),
         );
-        // User modes: only `a` (set by AWAY); channel modes: only `n`, and
-        // `o` shown as the @ prefix.
-        self.numeric(out, RPL_MYINFO, &[&self.server, &version, "a", "no"], None);
+        // User modes, room modes, room modes that take a parameter.
+        self.numeric(
+            out,
+            RPL_MYINFO,
+            &[&self.server, &version, "io", "beIiklmnostv", "beIklov"],
+            None,
+        );
         // At most 12 tokens per line keeps every 005 line far below 512 bytes.
         for chunk in self.isupport.chunks(12) {
             let tokens: Vec<&str> = chunk.iter().map(String::as_str).collect();
@@ -213,7 +252,47 @@ impl IrcRenderer {
                 Some("are supported by this server"),
             );
         }
-        self.motd(out);
+        // LUSERS and the MOTD follow when the hub's counts arrive.
+        self.motd_pending = true;
+    }
+
+    fn lusers(&mut self, out: &mut BytesMut, l: &Lusers) {
+        let visible = l.users.saturating_sub(l.invisible);
+        self.numeric(
+            out,
+            RPL_LUSERCLIENT,
+            &[],
+            Some(&format!(
+                "There are {visible} users and {} invisible on 1 servers",
+                l.invisible
+            )),
+        );
+        let opers = l.opers.to_string();
+        self.numeric(out, RPL_LUSEROP, &[&opers], Some("operator(s) online"));
+        let rooms = l.rooms.to_string();
+        self.numeric(out, RPL_LUSERCHANNELS, &[&rooms], Some("channels formed"));
+        self.numeric(
+            out,
+            RPL_LUSERME,
+            &[],
+            Some(&format!("I have {} clients and 0 servers", l.users)),
+        );
+        let (u, m) = (l.users.to_string(), l.max_users.to_string());
+        self.numeric(
+            out,
+            RPL_LOCALUSERS,
+            &[&u, &m],
+            Some(&format!("Current local users {u}, max {m}")),
+        );
+        self.numeric(
+            out,
+            RPL_GLOBALUSERS,
+            &[&u, &m],
+            Some(&format!("Current global users {u}, max {m}")),
+        );
+        if std::mem::take(&mut self.motd_pending) {
+            self.motd(out);
+        }
     }
 
     fn motd(&self, out: &mut BytesMut) {
@@ -260,10 +339,16 @@ impl IrcRenderer {
                 &[nick],
                 Some(&format!("Erroneous nickname: {reason}")),
             ),
-            // RFC 2812 answers a JOIN of an impossible name with 403.
+            // A name that is no room name at all is an unknown channel
+            // (RFC 2812 answers 403); one that looks like a room name but
+            // breaks the rules is a bad channel mask.
             HubError::BadRoomName { name, reason } => self.numeric(
                 out,
-                ERR_NOSUCHCHANNEL,
+                if name.starts_with('#') {
+                    ERR_BADCHANMASK
+                } else {
+                    ERR_NOSUCHCHANNEL
+                },
                 &[name],
                 Some(&format!("Illegal channel name: {reason}")),
             ),
@@ -294,6 +379,90 @@ impl IrcRenderer {
             HubError::TooManyRooms(_) => {
                 self.numeric(out, ERR_TOOMANYCHANNELS, &["*"], Some(&text))
             }
+            HubError::CannotSend { room, reason } => self.numeric(
+                out,
+                ERR_CANNOTSENDTOCHAN,
+                &[room],
+                Some(&format!("Cannot send to channel: {reason}")),
+            ),
+            HubError::ChanOpPrivsNeeded(room) => self.numeric(
+                out,
+                ERR_CHANOPRIVSNEEDED,
+                &[room],
+                Some("You're not channel operator"),
+            ),
+            HubError::UserNotInRoom { nick, room } => self.numeric(
+                out,
+                ERR_USERNOTINCHANNEL,
+                &[nick, room],
+                Some("They aren't on that channel"),
+            ),
+            HubError::UserOnChannel { nick, room } => self.numeric(
+                out,
+                ERR_USERONCHANNEL,
+                &[nick, room],
+                Some("is already on channel"),
+            ),
+            HubError::KeySet(room) => {
+                self.numeric(out, ERR_KEYSET, &[room], Some("Channel key already set"))
+            }
+            HubError::ChannelIsFull(room) => self.numeric(
+                out,
+                ERR_CHANNELISFULL,
+                &[room],
+                Some("Cannot join channel (+l)"),
+            ),
+            HubError::UnknownMode { mode } => self.numeric(
+                out,
+                ERR_UNKNOWNMODE,
+                &[&mode.to_string()],
+                Some("is unknown mode char to me"),
+            ),
+            HubError::InviteOnly(room) => self.numeric(
+                out,
+                ERR_INVITEONLYCHAN,
+                &[room],
+                Some("Cannot join channel (+i)"),
+            ),
+            HubError::Banned(room) => self.numeric(
+                out,
+                ERR_BANNEDFROMCHAN,
+                &[room],
+                Some("Cannot join channel (+b)"),
+            ),
+            HubError::BadKey(room) => self.numeric(
+                out,
+                ERR_BADCHANNELKEY,
+                &[room],
+                Some("Cannot join channel (+k)"),
+            ),
+            HubError::ListFull { room, mode } => self.numeric(
+                out,
+                ERR_BANLISTFULL,
+                &[room, &mode.to_string()],
+                Some("Channel list is full"),
+            ),
+            HubError::NoPrivileges => self.numeric(
+                out,
+                ERR_NOPRIVILEGES,
+                &[],
+                Some("Permission Denied- You're not an IRC operator"),
+            ),
+            HubError::PasswordMismatch => {
+                self.numeric(out, ERR_PASSWDMISMATCH, &[], Some("Password incorrect"))
+            }
+            HubError::NoOperHost => {
+                self.numeric(out, ERR_NOOPERHOST, &[], Some("No O-lines for your host"))
+            }
+            HubError::UnknownUserMode { .. } => {
+                self.numeric(out, ERR_UMODEUNKNOWNFLAG, &[], Some("Unknown MODE flag"))
+            }
+            HubError::UsersDontMatch => self.numeric(
+                out,
+                ERR_USERSDONTMATCH,
+                &[],
+                Some("Can't change mode for other users"),
+            ),
         }
     }
 
@@ -302,7 +471,8 @@ impl IrcRenderer {
         let room_budget = MAX_LINE.saturating_sub(prefix_len).max(64);
         let mut chunk = String::new();
         for m in members {
-            let entry_len = m.user.nick.len() + usize::from(m.op);
+            let prefix = prefix(m);
+            let entry_len = m.user.nick.len() + prefix.len();
             if !chunk.is_empty() && chunk.len() + 1 + entry_len > room_budget {
                 self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
                 chunk.clear();
@@ -310,26 +480,32 @@ impl IrcRenderer {
             if !chunk.is_empty() {
                 chunk.push(' ');
             }
-            if m.op {
-                chunk.push('@');
-            }
+            chunk.push_str(prefix);
             chunk.push_str(&m.user.nick);
         }
         if !chunk.is_empty() {
             self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
         }
-        self.numeric(out, RPL_ENDOFNAMES, &[room], Some("End of /NAMES list."));
+        if !self.names_batch {
+            self.numeric(out, RPL_ENDOFNAMES, &[room], Some("End of /NAMES list."));
+        }
     }
 
-    fn whois(
-        &mut self,
-        out: &mut BytesMut,
-        user: &UserInfo,
-        rooms: &[Name],
-        away: Option<&str>,
-        idle_secs: u64,
-        signon: SystemTime,
-    ) {
+    /// RPL_WHOIS* for an `Event::WhoisReply` (anything else is ignored).
+    fn whois(&mut self, out: &mut BytesMut, ev: &Event) {
+        let Event::WhoisReply {
+            user,
+            rooms,
+            away,
+            idle_secs,
+            signon,
+            oper,
+            secure,
+        } = ev
+        else {
+            return;
+        };
+        let (away, idle_secs, signon, oper) = (away.as_deref(), *idle_secs, *signon, *oper);
         if let Some(found) = &mut self.quiet {
             found.push(Found {
                 nick: user.nick.to_string(),
@@ -373,6 +549,17 @@ impl IrcRenderer {
             &[nick, &self.server],
             Some("chatroom server"),
         );
+        if oper {
+            self.numeric(out, RPL_WHOISOPERATOR, &[nick], Some("is an IRC operator"));
+        }
+        if *secure {
+            self.numeric(
+                out,
+                RPL_WHOISSECURE,
+                &[nick],
+                Some("is using a secure connection"),
+            );
+        }
         if let Some(a) = away {
             self.numeric(out, RPL_AWAY, &[nick], Some(a));
         }
@@ -400,11 +587,13 @@ impl IrcRenderer {
                     _ => self.numeric(out, &command, &refs, None),
                 }
             }
-            Local::Umode => {
-                let modes = if self.away { "+a" } else { "+" };
-                self.numeric(out, RPL_UMODEIS, &[modes], None);
-            }
+            Local::Whox { fields, token } => self.whox = Some((fields, token)),
             Local::Motd => self.motd(out),
+            Local::NamesBegin => self.names_batch = true,
+            Local::NamesEnd(mask) => {
+                self.names_batch = false;
+                self.numeric(out, RPL_ENDOFNAMES, &[&mask], Some("End of /NAMES list."));
+            }
             Local::QuietBegin => self.quiet = Some(Vec::new()),
             Local::UserhostEnd => {
                 let found = self.quiet.take().unwrap_or_default();
@@ -441,6 +630,7 @@ impl Renderer for IrcRenderer {
             Event::Joined { .. }
             | Event::Parted { .. }
             | Event::Quit { .. }
+            | Event::Kicked { .. }
             | Event::TopicChanged { .. } => {
                 out.put(shared.rendered(SLOT_PLAIN, render_shared));
             }
@@ -479,10 +669,18 @@ impl Renderer for IrcRenderer {
             }
             Event::WhoReply { mask, members } => {
                 let room = if mask.starts_with('#') { &**mask } else { "*" };
+                let whox = self.whox.take();
                 for m in members {
                     let mut flags = String::from(if m.away.is_some() { "G" } else { "H" });
-                    if m.op && room != "*" {
-                        flags.push('@');
+                    if m.oper {
+                        flags.push('*');
+                    }
+                    if room != "*" {
+                        flags.push_str(prefix(m));
+                    }
+                    if let Some((fields, token)) = &whox {
+                        self.whox_line(out, fields, token, room, m, &flags);
+                        continue;
                     }
                     self.numeric(
                         out,
@@ -500,19 +698,10 @@ impl Renderer for IrcRenderer {
                 }
                 self.numeric(out, RPL_ENDOFWHO, &[mask], Some("End of /WHO list."));
             }
-            Event::WhoisReply {
-                user,
-                rooms,
-                away,
-                idle_secs,
-                signon,
-            } => {
-                self.whois(out, user, rooms, away.as_deref(), *idle_secs, *signon);
-            }
+            ev @ Event::WhoisReply { .. } => self.whois(out, ev),
             // The focused room only matters to protocols without room names.
             Event::Focus { .. } => {}
             Event::AwayChanged { away } => {
-                self.away = *away;
                 if *away {
                     self.numeric(
                         out,
@@ -543,6 +732,67 @@ impl Renderer for IrcRenderer {
                 };
                 write_line(out, None, "ERROR", &[], Some(&text));
             }
+            Event::ModeChanged { target, .. } => {
+                if target.starts_with('#') {
+                    out.put(shared.rendered(SLOT_PLAIN, render_shared));
+                } else {
+                    // User modes: only ever sent to their holder.
+                    out.put(render_shared(&shared.event));
+                }
+            }
+            Event::RoomModes {
+                room,
+                modes,
+                args,
+                created,
+            } => {
+                let mut params: Vec<&str> = vec![room, modes];
+                params.extend(args.iter().map(|a| &**a));
+                self.numeric(out, RPL_CHANNELMODEIS, &params, None);
+                let t = unix(*created).to_string();
+                self.numeric(out, RPL_CREATIONTIME, &[room, &t], None);
+            }
+            Event::ModeList {
+                room,
+                mode,
+                entries,
+            } => self.mode_list(out, room, *mode, entries),
+            Event::UserModes { modes } => self.numeric(out, RPL_UMODEIS, &[modes], None),
+            Event::Invited { room, by, nick } => {
+                if self.is_me(nick) {
+                    write_line(out, Some(&source(by)), "INVITE", &[nick, room], None);
+                } else {
+                    self.numeric(out, RPL_INVITING, &[nick, room], None);
+                }
+            }
+            Event::YoureOper => {
+                self.numeric(out, RPL_YOUREOPER, &[], Some("You are now an IRC operator"))
+            }
+            Event::WhowasReply { nick, entries } => {
+                if entries.is_empty() {
+                    self.numeric(
+                        out,
+                        ERR_WASNOSUCHNICK,
+                        &[nick],
+                        Some("There was no such nickname"),
+                    );
+                }
+                for e in entries {
+                    let u = &e.user;
+                    self.numeric(
+                        out,
+                        RPL_WHOWASUSER,
+                        &[&u.nick, &word(&u.user), &host(&u.host), "*"],
+                        Some(&u.realname),
+                    );
+                    let when = chrono::DateTime::<chrono::Utc>::from(e.left)
+                        .format("%a %b %e %H:%M:%S %Y UTC")
+                        .to_string();
+                    self.numeric(out, RPL_WHOISSERVER, &[&u.nick, &self.server], Some(&when));
+                }
+                self.numeric(out, RPL_ENDOFWHOWAS, &[nick], Some("End of WHOWAS"));
+            }
+            Event::Lusers(l) => self.lusers(out, l),
             Event::Raw(bytes) => out.put(bytes.clone()),
             Event::Edge(note) => {
                 if let Some(local) = note.get::<Local>() {
@@ -551,6 +801,99 @@ impl Renderer for IrcRenderer {
             }
         }
     }
+}
+
+impl IrcRenderer {
+    fn mode_list(&self, out: &mut BytesMut, room: &str, mode: char, entries: &[ListEntry]) {
+        let (item, end, what) = match mode {
+            'b' => (RPL_BANLIST, RPL_ENDOFBANLIST, "End of channel ban list"),
+            'e' => (
+                RPL_EXCEPTLIST,
+                RPL_ENDOFEXCEPTLIST,
+                "End of channel exception list",
+            ),
+            _ => (
+                RPL_INVITELIST,
+                RPL_ENDOFINVITELIST,
+                "End of channel invite list",
+            ),
+        };
+        for e in entries {
+            let t = unix(e.time).to_string();
+            self.numeric(out, item, &[room, &e.mask, &e.setter, &t], None);
+        }
+        self.numeric(out, end, &[room], Some(what));
+    }
+
+    /// One RPL_WHOSPCRPL: the requested fields in the fixed order the WHOX
+    /// specification gives (`tcuihsnfdlaor`), whatever order they were
+    /// asked in; unknown letters are ignored.
+    fn whox_line(
+        &self,
+        out: &mut BytesMut,
+        fields: &str,
+        token: &str,
+        room: &str,
+        m: &MemberInfo,
+        flags: &str,
+    ) {
+        let user = word(&m.user.user);
+        let host = host(&m.user.host);
+        let mut params: Vec<String> = Vec::new();
+        let mut realname = None;
+        for f in "tcuihsnfdlaor".chars().filter(|c| fields.contains(*c)) {
+            match f {
+                't' => params.push(if token.is_empty() { "0" } else { token }.to_string()),
+                'c' => params.push(room.to_string()),
+                'u' => params.push(user.to_string()),
+                'i' => params.push(host.to_string()),
+                'h' => params.push(host.to_string()),
+                's' => params.push(self.server.clone()),
+                'n' => params.push(m.user.nick.to_string()),
+                'f' => params.push(flags.to_string()),
+                'd' => params.push("0".to_string()),
+                'l' => params.push("0".to_string()),
+                // No accounts yet: "0" means not logged in.
+                'a' => params.push("0".to_string()),
+                'o' => params.push(if m.op { "1" } else { "0" }.to_string()),
+                'r' => realname = Some(m.user.realname.to_string()),
+                _ => {}
+            }
+        }
+        let refs: Vec<&str> = params.iter().map(String::as_str).collect();
+        self.numeric(out, RPL_WHOSPCRPL, &refs, realname.as_deref());
+    }
+}
+
+/// The NAMES/WHO prefix of a member's highest standing in a room.
+fn prefix(m: &MemberInfo) -> &'static str {
+    if m.op {
+        "@"
+    } else if m.voice {
+        "+"
+    } else {
+        ""
+    }
+}
+
+/// `+ov-k bob carol *`: letters, then their parameters.
+pub fn mode_params(changes: &[ModeChange]) -> Vec<String> {
+    let mut letters = String::new();
+    let mut args = Vec::new();
+    let mut sign = None;
+    for c in changes {
+        if sign != Some(c.add) {
+            letters.push(if c.add { '+' } else { '-' });
+            sign = Some(c.add);
+        }
+        letters.push(c.mode);
+        if let Some(a) = &c.arg {
+            args.push(a.to_string());
+        }
+    }
+    let mut params = vec![letters];
+    params.extend(args);
+    params
 }
 
 /// `nick!user@host`, safe to put in a source.
@@ -696,6 +1039,44 @@ fn render_shared(ev: &Event) -> Bytes {
         Event::NickChanged { old, who } => {
             let src = format!("{old}!{}@{}", word(&who.user), host(&who.host));
             write_line(&mut out, Some(&src), "NICK", &[], Some(&who.nick))
+        }
+        Event::Kicked {
+            room,
+            by,
+            nick,
+            reason,
+        } => write_line(
+            &mut out,
+            Some(&source(by)),
+            "KICK",
+            &[room, nick],
+            Some(reason),
+        ),
+        Event::ModeChanged {
+            target,
+            by,
+            changes,
+        } => {
+            // At most MODES_PER_LINE parameters per line keeps each line
+            // under 512 bytes; changes without a parameter cost nothing.
+            let mut start = 0;
+            while start < changes.len() {
+                let mut end = start;
+                let mut with_param = 0;
+                while end < changes.len() {
+                    let has = changes[end].arg.is_some();
+                    if has && with_param == MODES_PER_LINE {
+                        break;
+                    }
+                    with_param += usize::from(has);
+                    end += 1;
+                }
+                let params = mode_params(&changes[start..end]);
+                let mut refs: Vec<&str> = vec![target];
+                refs.extend(params.iter().map(String::as_str));
+                write_line(&mut out, Some(&source(by)), "MODE", &refs, None);
+                start = end;
+            }
         }
         Event::TopicChanged { room, topic, by } => write_line(
             &mut out,

@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
+use crate::core::names::Name;
 use crate::core::{Envelope, RoomInfo, Topic};
 use crate::edges::irc::message::Message;
 
@@ -28,7 +29,8 @@ fn lines(s: &str) -> Vec<&str> {
     s.split_terminator("\r\n").collect()
 }
 
-/// A renderer whose client is registered as `me`.
+/// A renderer whose client is registered as `me` (and has had its
+/// registration burst: welcome, counts, MOTD).
 fn registered(me: &str) -> IrcRenderer {
     let mut r = renderer();
     render(
@@ -38,6 +40,7 @@ fn registered(me: &str) -> IrcRenderer {
             user: user(me),
         },
     );
+    render(&mut r, Event::Lusers(Lusers::default()));
     r
 }
 
@@ -74,21 +77,56 @@ fn welcome_burst() {
     assert!(l[1].starts_with(":chatroom 002 bob :Your host is chatroom"));
     assert!(l[2].starts_with(":chatroom 003 bob :"));
     assert!(l[3].starts_with(":chatroom 004 bob chatroom chatroom-"));
-    let isupport = l[4];
+    let isupport = format!("{} {}", l[4], l[5]);
+    assert!(l[5].starts_with(":chatroom 005 bob "));
     for token in [
-        "CASEMAPPING=ascii",
-        "CHANTYPES=#",
-        "PREFIX=(o)@",
-        "NICKLEN=30",
-        "CHANNELLEN=50",
-        "TOPICLEN=390",
-        "AWAYLEN=200",
-        "NETWORK=chatroom",
+        " CASEMAPPING=ascii ",
+        " CHANTYPES=# ",
+        " PREFIX=(ov)@+ ",
+        " CHANMODES=beI,k,l,imnst ",
+        " NICKLEN=30 ",
+        " CHANNELLEN=50 ",
+        " TOPICLEN=390 ",
+        " AWAYLEN=200 ",
+        " KICKLEN=390 ",
+        " MODES=6 ",
+        " MAXLIST=beI:100 ",
+        " LINELEN=512 ",
+        " NETWORK=chatroom ",
+        " TARGMAX=",
+        " WHOX ",
+        " EXCEPTS=e ",
+        " INVEX=I ",
     ] {
         assert!(isupport.contains(token), "{token} in {isupport}");
     }
-    assert_eq!(l[5], ":chatroom 422 bob :MOTD File is missing");
+    assert_eq!(l.len(), 6, "the MOTD waits for the counts");
     assert!(l.iter().all(|line| line.len() <= 510));
+    let out = render(
+        &mut r,
+        Event::Lusers(Lusers {
+            users: 3,
+            invisible: 1,
+            opers: 1,
+            rooms: 2,
+            max_users: 4,
+        }),
+    );
+    assert_eq!(
+        lines(&out),
+        vec![
+            ":chatroom 251 bob :There are 2 users and 1 invisible on 1 servers",
+            ":chatroom 252 bob 1 :operator(s) online",
+            ":chatroom 254 bob 2 :channels formed",
+            ":chatroom 255 bob :I have 3 clients and 0 servers",
+            ":chatroom 265 bob 3 4 :Current local users 3, max 4",
+            ":chatroom 266 bob 3 4 :Current global users 3, max 4",
+            ":chatroom 422 bob :MOTD File is missing",
+        ]
+    );
+    // A later LUSERS has no MOTD.
+    let out = render(&mut r, Event::Lusers(Lusers::default()));
+    assert!(!out.contains(" 422 "), "{out}");
 }
 
 #[test]
@@ -98,13 +136,14 @@ fn motd_lines() {
         ..Config::default()
     };
     let mut r = IrcRenderer::new(&cfg);
-    let out = render(
+    render(
         &mut r,
         Event::Welcome {
             nick: "bob".into(),
             user: user("bob"),
         },
     );
+    let out = render(&mut r, Event::Lusers(Lusers::default()));
     assert!(out.contains(":chatroom 375 bob :- chatroom Message of the day - \r\n"));
     assert!(out.contains(":chatroom 372 bob :- hello\r\n"));
     assert!(out.contains(":chatroom 372 bob :- second line\r\n"));
@@ -336,6 +375,8 @@ fn member(nick: &str, op: bool, away: Option<&str>) -> MemberInfo {
     MemberInfo {
         user: user(nick),
         op,
+        voice: false,
+        oper: false,
         away: away.map(Into::into),
     }
 }
@@ -437,6 +478,8 @@ fn list_who_whois() {
             away: Some("lunch".into()),
             idle_secs: 5,
             signon,
+            oper: true,
+            secure: true,
         },
     );
     assert_eq!(
@@ -445,6 +488,8 @@ fn list_who_whois() {
             ":chatroom 311 bob alice alice 127.0.0.1 * :alice R",
             ":chatroom 319 bob alice :#a #b",
             ":chatroom 312 bob alice chatroom :chatroom server",
+            ":chatroom 313 bob alice :is an IRC operator",
+            ":chatroom 671 bob alice :is using a secure connection",
             ":chatroom 301 bob alice :lunch",
             ":chatroom 317 bob alice 5 1600000000 :seconds idle, signon time",
             ":chatroom 318 bob alice :End of /WHOIS list.",
@@ -513,10 +558,6 @@ fn away_and_notices_and_closing() {
     assert_eq!(
         render(&mut r, Event::AwayChanged { away: true }),
         ":chatroom 306 bob :You have been marked as being away\r\n"
-    );
-    assert_eq!(
-        render(&mut r, Local::Umode.event()),
-        ":chatroom 221 bob +a\r\n"
     );
     assert_eq!(
         render(&mut r, Event::AwayChanged { away: false }),
@@ -598,6 +639,8 @@ fn userhost_and_ison_fold_whois_replies() {
         away: away.map(Into::into),
         idle_secs: 0,
         signon: SystemTime::now(),
+        oper: false,
+        secure: false,
     };
     assert_eq!(render(&mut r, Local::QuietBegin.event()), "");
     assert_eq!(render(&mut r, whois("alice", None)), "");
@@ -646,6 +689,8 @@ fn unsafe_fields_stay_one_word() {
             members: vec![MemberInfo {
                 user: odd,
                 op: false,
+                voice: false,
+                oper: false,
                 away: None,
             }],
         },
@@ -669,4 +714,283 @@ fn write_line_guards_parameters() {
     let s = String::from_utf8(out.to_vec()).expect("utf-8");
     assert!(s.starts_with(":s X * a b_c :ttt"));
     assert_eq!(s.len(), 512);
+}
+
+fn change(add: bool, mode: char, arg: Option<&str>) -> ModeChange {
+    ModeChange {
+        add,
+        mode,
+        arg: arg.map(Into::into),
+    }
+}
+
+#[test]
+fn mode_lines_group_changes_and_stay_short() {
+    let mut r = registered("bob");
+    let flags: Vec<ModeChange> = "imnst".chars().map(|c| change(false, c, None)).collect();
+    let out = render(
+        &mut r,
+        Event::ModeChanged {
+            target: "#a".into(),
+            by: user("alice"),
+            changes: flags,
+        },
+    );
+    assert_eq!(out, ":alice!alice@127.0.0.1 MODE #a -imnst\r\n");
+    let mask = format!("{}!*@*", "x".repeat(120));
+    let mut changes = vec![change(true, 'o', Some("carol")), change(true, 'm', None)];
+    changes.extend((0..5).map(|_| change(true, 'b', Some(&mask))));
+    changes.push(change(false, 'v', Some("dave")));
+    let out = render(
+        &mut r,
+        Event::ModeChanged {
+            target: "#a".into(),
+            by: user("alice"),
+            changes,
+        },
+    );
+    let l = lines(&out);
+    assert_eq!(l.len(), 3, "{out}");
+    assert!(l[0].starts_with(":alice!alice@127.0.0.1 MODE #a +ombb carol "));
+    assert!(
+        l[1].starts_with(":alice!alice@127.0.0.1 MODE #a +bbb "),
+        "{}",
+        l[1]
+    );
+    assert_eq!(l[2], ":alice!alice@127.0.0.1 MODE #a -v dave");
+    assert!(l.iter().all(|line| line.len() <= 510));
+    for line in &l {
+        let m = Message::parse(line).expect("parses");
+        assert_eq!(m.command, "MODE");
+    }
+    // User modes.
+    let out = render(
+        &mut r,
+        Event::ModeChanged {
+            target: "bob".into(),
+            by: user("bob"),
+            changes: vec![change(true, 'i', None)],
+        },
+    );
+    assert_eq!(out, ":bob!bob@127.0.0.1 MODE bob +i\r\n");
+}
+
+#[test]
+fn room_modes_lists_kick_invite_oper_whowas() {
+    let mut r = registered("bob");
+    let t = UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    assert_eq!(
+        render(
+            &mut r,
+            Event::RoomModes {
+                room: "#a".into(),
+                modes: "+ntkl".into(),
+                args: vec!["key".into(), "5".into()],
+                created: t,
+            }
+        ),
+        ":chatroom 324 bob #a +ntkl key 5\r\n:chatroom 329 bob #a 1600000000\r\n"
+    );
+    let entry = ListEntry {
+        mask: "x!*@*".into(),
+        setter: "alice".into(),
+        time: t,
+    };
+    for (mode, item, end) in [
+        ('b', "367", "368"),
+        ('e', "348", "349"),
+        ('I', "346", "347"),
+    ] {
+        let out = render(
+            &mut r,
+            Event::ModeList {
+                room: "#a".into(),
+                mode,
+                entries: vec![entry.clone()],
+            },
+        );
+        let l = lines(&out);
+        assert_eq!(
+            l[0],
+            format!(":chatroom {item} bob #a x!*@* alice 1600000000")
+        );
+        assert!(l[1].starts_with(&format!(":chatroom {end} bob #a :End of channel ")));
+    }
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Kicked {
+                room: "#a".into(),
+                by: user("alice"),
+                nick: "carol".into(),
+                reason: "bye now".into(),
+            }
+        ),
+        ":alice!alice@127.0.0.1 KICK #a carol :bye now\r\n"
+    );
+    // The invitee sees INVITE, the inviter 341.
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Invited {
+                room: "#a".into(),
+                by: user("alice"),
+                nick: "bob".into(),
+            }
+        ),
+        ":alice!alice@127.0.0.1 INVITE bob #a\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::Invited {
+                room: "#a".into(),
+                by: user("bob"),
+                nick: "carol".into(),
+            }
+        ),
+        ":chatroom 341 bob carol #a\r\n"
+    );
+    assert_eq!(
+        render(&mut r, Event::YoureOper),
+        ":chatroom 381 bob :You are now an IRC operator\r\n"
+    );
+    assert_eq!(
+        render(
+            &mut r,
+            Event::UserModes {
+                modes: "+io".into()
+            }
+        ),
+        ":chatroom 221 bob +io\r\n"
+    );
+    let out = render(
+        &mut r,
+        Event::WhowasReply {
+            nick: "ghost".into(),
+            entries: vec![],
+        },
+    );
+    assert_eq!(
+        lines(&out),
+        vec![
+            ":chatroom 406 bob ghost :There was no such nickname",
+            ":chatroom 369 bob ghost :End of WHOWAS"
+        ]
+    );
+    let out = render(
+        &mut r,
+        Event::WhowasReply {
+            nick: "ghost".into(),
+            entries: vec![crate::core::WhowasEntry {
+                user: user("ghost"),
+                left: t,
+            }],
+        },
+    );
+    let l = lines(&out);
+    assert_eq!(l[0], ":chatroom 314 bob ghost ghost 127.0.0.1 * :ghost R");
+    assert!(l[1].starts_with(":chatroom 312 bob ghost chatroom :"));
+    assert_eq!(l[2], ":chatroom 369 bob ghost :End of WHOWAS");
+}
+
+#[test]
+fn refusals_map_to_their_numerics() {
+    let mut r = registered("bob");
+    let room = || -> Name { "#a".into() };
+    let cases: Vec<(HubError, &str)> = vec![
+        (
+            HubError::CannotSend {
+                room: room(),
+                reason: "x",
+            },
+            ":chatroom 404 bob #a :",
+        ),
+        (
+            HubError::ChanOpPrivsNeeded(room()),
+            ":chatroom 482 bob #a :",
+        ),
+        (
+            HubError::UserNotInRoom {
+                nick: "c".into(),
+                room: room(),
+            },
+            ":chatroom 441 bob c #a :",
+        ),
+        (
+            HubError::UserOnChannel {
+                nick: "c".into(),
+                room: room(),
+            },
+            ":chatroom 443 bob c #a :",
+        ),
+        (HubError::KeySet(room()), ":chatroom 467 bob #a :"),
+        (HubError::ChannelIsFull(room()), ":chatroom 471 bob #a :"),
+        (HubError::UnknownMode { mode: 'z' }, ":chatroom 472 bob z :"),
+        (HubError::InviteOnly(room()), ":chatroom 473 bob #a :"),
+        (HubError::Banned(room()), ":chatroom 474 bob #a :"),
+        (HubError::BadKey(room()), ":chatroom 475 bob #a :"),
+        (
+            HubError::BadRoomName {
+                name: "#a\u{7}".into(),
+                reason: "x",
+            },
+            ":chatroom 476 bob #a\u{7} :",
+        ),
+        (
+            HubError::ListFull {
+                room: room(),
+                mode: 'b',
+            },
+            ":chatroom 478 bob #a b :",
+        ),
+        (HubError::NoPrivileges, ":chatroom 481 bob :"),
+        (HubError::PasswordMismatch, ":chatroom 464 bob :"),
+        (HubError::NoOperHost, ":chatroom 491 bob :"),
+        (
+            HubError::UnknownUserMode { mode: 'q' },
+            ":chatroom 501 bob :",
+        ),
+        (HubError::UsersDontMatch, ":chatroom 502 bob :"),
+    ];
+    for (e, want) in cases {
+        let out = render(&mut r, Event::Error(e.clone()));
+        assert!(out.starts_with(want), "{e:?}: {out}");
+    }
+}
+
+#[test]
+fn whox_replies_use_the_requested_fields_once() {
+    let mut r = registered("bob");
+    render(
+        &mut r,
+        Local::Whox {
+            fields: "rnt".into(),
+            token: "7".into(),
+        }
+        .event(),
+    );
+    let who = || Event::WhoReply {
+        mask: "#a".into(),
+        members: vec![MemberInfo {
+            user: user("alice"),
+            op: true,
+            voice: false,
+            oper: true,
+            away: Some("afk".into()),
+        }],
+    };
+    let out = render(&mut r, who());
+    assert_eq!(
+        lines(&out),
+        vec![
+            ":chatroom 354 bob 7 alice :alice R",
+            ":chatroom 315 bob #a :End of /WHO list."
+        ]
+    );
+    // The next WHO is a plain one again.
+    let out = render(&mut r, who());
+    assert!(
+        out.starts_with(":chatroom 352 bob #a alice 127.0.0.1 chatroom alice G*@ :0 alice R\r\n")
+    );
 }

@@ -9,12 +9,12 @@
 //! only executes them. That keeps every IRC rule testable without sockets.
 //!
 //! Must not decide what the hub decides (who may join, send, take a
-//! nickname) nor format events (the renderer does, including the numerics
-//! queued here as [`Local`] instructions, so that they carry the nickname in
-//! effect when they are written). It mirrors two facts it needs for IRC
-//! commands the hub has no command for: the client's own nickname (for
-//! `MODE nick`) and the rooms it is in (for `JOIN 0` and `MODE #room`),
-//! both updated only from the hub's answers.
+//! nickname, change a mode) nor format events (the renderer does, including
+//! the numerics queued here as [`Local`] instructions, so that they carry
+//! the nickname in effect when they are written). The one check made here
+//! is the operator password (`OPER`), because argon2 is too slow for the
+//! hub's task: it runs on a blocking thread and the hub is told only the
+//! outcome.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -24,8 +24,8 @@ use futures_util::StreamExt;
 use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
-use crate::core::names::{same, validate_nick};
-use crate::core::{Command, Event, HubError, MsgKind, SayTarget};
+use crate::core::names::validate_nick;
+use crate::core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
 use crate::edges::framing::{Frame, LineCodec, split_text, text};
 use crate::runtime::{Ctx, HubGone};
 
@@ -40,6 +40,13 @@ pub const PING_AFTER: Duration = Duration::from_secs(90);
 /// Longest part of a client's input echoed back in an error reply.
 const ECHO_MAX: usize = 64;
 
+/// Targets one PRIVMSG, NOTICE, KICK or WHOIS may name (ISUPPORT TARGMAX).
+pub const TARGMAX: usize = 4;
+
+/// How long a wrong OPER password holds the session back, so that guessing
+/// costs time.
+const OPER_FAIL_PAUSE: Duration = Duration::from_secs(1);
+
 /// What the session knows about its client.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct State {
@@ -51,8 +58,10 @@ pub struct State {
     user: Option<(String, String)>,
     /// CAP LS/REQ was received and CAP END not yet: registration waits.
     cap_open: bool,
-    /// Rooms the hub confirmed this client is in.
-    rooms: Vec<String>,
+    /// The connection password from PASS, checked at registration.
+    pass: Option<String>,
+    /// The connection came over TLS (the hub is told once registered).
+    secure: bool,
 }
 
 impl State {
@@ -64,17 +73,9 @@ impl State {
         self.nick.as_deref()
     }
 
-    pub fn rooms(&self) -> &[String] {
-        &self.rooms
-    }
-
-    /// The hub accepted the registration; it has put the client into the
-    /// default rooms.
-    pub fn registered(&mut self, default_rooms: &[String]) {
+    /// The hub accepted the registration.
+    pub fn registered(&mut self) {
         self.registered = true;
-        for r in default_rooms {
-            self.joined(r);
-        }
     }
 
     /// The hub refused the nickname: the client must send another NICK.
@@ -84,20 +85,6 @@ impl State {
 
     pub fn nick_changed(&mut self, nick: &str) {
         self.nick = Some(nick.to_string());
-    }
-
-    pub fn joined(&mut self, room: &str) {
-        if !self.in_room(room) {
-            self.rooms.push(room.to_string());
-        }
-    }
-
-    pub fn parted(&mut self, room: &str) {
-        self.rooms.retain(|r| !same(r, room));
-    }
-
-    fn in_room(&self, room: &str) -> bool {
-        self.rooms.iter().any(|r| same(r, room))
     }
 
     /// Registration happens once NICK and USER are known and no CAP
@@ -133,13 +120,10 @@ pub enum Step {
         user: String,
         realname: String,
     },
-    /// Commands whose outcome the state mirrors.
+    /// A nickname change, whose outcome the state mirrors.
     Nick(String),
-    Join(String),
-    Part {
-        room: String,
-        reason: Option<String>,
-    },
+    /// OPER: check the password off the hub's task, then tell the hub.
+    Oper { name: String, password: String },
     /// WHOIS: the end-of-WHOIS line must follow a 401 too.
     Whois(String),
     /// Tell the hub and end the session with this reason.
@@ -148,10 +132,6 @@ pub enum Step {
 
 fn reply(code: &str, params: &[&str]) -> Step {
     Step::Note(Local::reply(code, params))
-}
-
-fn reply_words(code: &str, params: &[&str]) -> Step {
-    Step::Note(Local::reply_words(code, params))
 }
 
 fn local(l: Local) -> Step {
@@ -197,10 +177,13 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             if p(0).is_empty() {
                 steps.push(reply(ERR_NOORIGIN, &["No origin specified"]));
             } else {
-                // PONG carries no nickname, so it needs no template.
+                // PONG carries no nickname, so it needs no template; a
+                // token as long as the line allows is cut to keep the
+                // reply within 512 bytes.
                 let server = &cfg.server_name;
-                let pong = format!(":{server} PONG {server} :{}\r\n", p(0));
-                steps.push(Step::Tell(Event::Raw(Bytes::from(pong))));
+                let mut pong = bytes::BytesMut::new();
+                super::render::write_line(&mut pong, Some(server), "PONG", &[server], Some(p(0)));
+                steps.push(Step::Tell(Event::Raw(pong.freeze())));
             }
         }
         // Any input proves the client is alive; the session notes that.
@@ -217,13 +200,20 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
         "PASS" => {
             if st.registered {
                 steps.push(reply(ERR_ALREADYREGISTERED, &["You may not reregister"]));
+            } else if p(0).is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                // Checked at registration against `irc_password_hash`
+                // (ignored when none is configured).
+                st.pass = Some(p(0).to_string());
             }
-            // Before registration there are no accounts to check yet.
         }
         "USER" => {
             if st.registered {
                 steps.push(reply(ERR_ALREADYREGISTERED, &["You may not reregister"]));
-            } else if msg.params.len() < 4 || p(0).is_empty() {
+            } else if msg.params.len() < 4 || p(0).is_empty() || p(3).is_empty() {
+                // An empty username or real name is as good as none
+                // (Modern IRC, USER).
                 steps.push(need_more_params(cmd));
             } else {
                 st.user = Some((p(0).to_string(), p(3).to_string()));
@@ -256,16 +246,23 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 steps.push(need_more_params(cmd));
             } else if p(0) == "0" {
                 // JOIN 0 leaves every room (RFC 2812 3.2.1).
-                for room in &st.rooms {
-                    steps.push(Step::Part {
-                        room: room.clone(),
-                        reason: None,
-                    });
-                }
+                steps.push(Step::Send(Command::PartAll));
             } else {
-                // Keys (the second parameter) are ignored: no room has one.
-                for room in p(0).split(',').filter(|r| !r.is_empty()) {
-                    steps.push(Step::Join(room.to_string()));
+                // `JOIN #a,#b key1,key2`: keys pair up with rooms in order.
+                let mut keys = p(1).split(',');
+                for room in p(0).split(',') {
+                    let key = keys.next().unwrap_or("");
+                    if room.is_empty() {
+                        continue;
+                    }
+                    steps.push(Step::Send(if key.is_empty() {
+                        Command::Join(room.to_string())
+                    } else {
+                        Command::JoinKey {
+                            room: room.to_string(),
+                            key: key.to_string(),
+                        }
+                    }));
                 }
             }
         }
@@ -275,10 +272,10 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             } else {
                 let reason = msg.params.get(1).filter(|r| !r.is_empty()).cloned();
                 for room in p(0).split(',').filter(|r| !r.is_empty()) {
-                    steps.push(Step::Part {
+                    steps.push(Step::Send(Command::Part {
                         room: room.to_string(),
                         reason: reason.clone(),
-                    });
+                    }));
                 }
             }
         }
@@ -304,7 +301,14 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                     // replies come back as NOTICE.
                     (false, None) => (MsgKind::Say, p(1)),
                 };
-                for target in p(0).split(',').filter(|t| !t.is_empty()) {
+                let targets: Vec<&str> = p(0).split(',').filter(|t| !t.is_empty()).collect();
+                if targets.len() > TARGMAX {
+                    if !notice {
+                        steps.push(reply(ERR_TOOMANYTARGETS, &[echo(p(0)), "Too many targets"]));
+                    }
+                    return steps;
+                }
+                for target in targets {
                     let target = if target.starts_with('#') {
                         SayTarget::Room(target.to_string())
                     } else {
@@ -335,17 +339,40 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 // Listing everyone on the server is not offered.
                 steps.push(reply(RPL_ENDOFNAMES, &["*", "End of /NAMES list."]));
             } else {
-                for room in p(0).split(',').filter(|r| !r.is_empty()) {
+                let rooms: Vec<&str> = p(0).split(',').filter(|r| !r.is_empty()).collect();
+                // Several rooms: one RPL_ENDOFNAMES naming them all, after
+                // every room's 353s (Modern IRC, NAMES).
+                let several = rooms.len() > 1;
+                if several {
+                    steps.push(local(Local::NamesBegin));
+                }
+                for room in rooms {
                     steps.push(Step::Send(Command::Names(room.to_string())));
+                }
+                if several {
+                    steps.push(local(Local::NamesEnd(echo(p(0)).to_string())));
                 }
             }
         }
-        // Filters (LIST #a,#b, LIST >3) are ignored: every room is listed.
-        "LIST" => steps.push(Step::Send(Command::ListRooms)),
+        "LIST" => steps.push(Step::Send(Command::List(list_query(p(0))))),
         "WHO" => {
             if p(0).is_empty() {
                 steps.push(reply(RPL_ENDOFWHO, &["*", "End of /WHO list."]));
             } else {
+                // WHOX: `WHO mask %fields[,token]`.
+                if let Some(spec) = p(1).strip_prefix('%') {
+                    let (fields, token) = spec.split_once(',').unwrap_or((spec, ""));
+                    // The token is echoed: keep it to a short plain word.
+                    let token: String = token
+                        .chars()
+                        .filter(char::is_ascii_alphanumeric)
+                        .take(3)
+                        .collect();
+                    steps.push(local(Local::Whox {
+                        fields: fields.chars().take(16).collect(),
+                        token,
+                    }));
+                }
                 steps.push(Step::Send(Command::Who(p(0).to_string())));
             }
         }
@@ -355,7 +382,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             if nicks.is_empty() {
                 steps.push(reply(ERR_NONICKNAMEGIVEN, &["No nickname given"]));
             } else {
-                for nick in nicks.split(',').filter(|n| !n.is_empty()) {
+                for nick in nicks.split(',').filter(|n| !n.is_empty()).take(TARGMAX) {
                     steps.push(Step::Whois(nick.to_string()));
                 }
             }
@@ -364,14 +391,73 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             if p(0).is_empty() {
                 steps.push(reply(ERR_NONICKNAMEGIVEN, &["No nickname given"]));
             } else {
-                // No history of past nicknames is kept.
-                steps.push(reply(
-                    ERR_WASNOSUCHNICK,
-                    &[echo(p(0)), "There was no such nickname"],
-                ));
-                steps.push(reply(RPL_ENDOFWHOWAS, &[echo(p(0)), "End of WHOWAS"]));
+                // A count that is not a positive number means "all".
+                let count = p(1).parse::<usize>().unwrap_or(0);
+                for nick in p(0).split(',').filter(|n| !n.is_empty()).take(TARGMAX) {
+                    steps.push(Step::Send(Command::Whowas {
+                        nick: nick.to_string(),
+                        count,
+                    }));
+                }
             }
         }
+        "KICK" => {
+            if p(1).is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                // `KICK #a u1,u2` kicks both from #a; `KICK #a,#b u1,u2`
+                // pairs them up (RFC 2812 3.2.8).
+                let rooms: Vec<&str> = p(0).split(',').collect();
+                let reason = msg.params.get(2).filter(|r| !r.is_empty()).cloned();
+                for (i, nick) in p(1).split(',').take(TARGMAX).enumerate() {
+                    let room = if rooms.len() == 1 {
+                        rooms[0]
+                    } else {
+                        rooms.get(i).copied().unwrap_or("")
+                    };
+                    if room.is_empty() || nick.is_empty() {
+                        steps.push(need_more_params(cmd));
+                        continue;
+                    }
+                    steps.push(Step::Send(Command::Kick {
+                        room: room.to_string(),
+                        nick: nick.to_string(),
+                        reason: reason.clone(),
+                    }));
+                }
+            }
+        }
+        "INVITE" => {
+            if p(1).is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Send(Command::Invite {
+                    nick: p(0).to_string(),
+                    room: p(1).to_string(),
+                }));
+            }
+        }
+        "OPER" => {
+            if p(1).is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Oper {
+                    name: p(0).to_string(),
+                    password: p(1).to_string(),
+                });
+            }
+        }
+        "KILL" => {
+            if p(1).is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Send(Command::Kill {
+                    nick: p(0).to_string(),
+                    reason: p(1).to_string(),
+                }));
+            }
+        }
+        "LUSERS" => steps.push(Step::Send(Command::Lusers)),
         "AWAY" => {
             let message = msg.params.first().filter(|m| !m.is_empty()).cloned();
             steps.push(Step::Send(Command::Away(message)));
@@ -401,7 +487,16 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 }));
             }
         }
-        "MODE" => mode(st, msg, &mut steps),
+        "MODE" => {
+            if p(0).is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Send(Command::Mode {
+                    target: p(0).to_string(),
+                    args: msg.params[1..].to_vec(),
+                }));
+            }
+        }
         "MOTD" => steps.push(local(Local::Motd)),
         _ => steps.push(reply(ERR_UNKNOWNCOMMAND, &[echo(cmd), "Unknown command"])),
     }
@@ -434,68 +529,22 @@ fn cap(st: &mut State, msg: &Message, steps: &mut Vec<Step>) {
     }
 }
 
-/// MODE, as far as it is true here: rooms are `+n` (only members send) and
-/// nothing can be changed; users have no modes but `a` (away, set by AWAY).
-fn mode(st: &State, msg: &Message, steps: &mut Vec<Step>) {
-    let target = msg.param(0);
-    if target.is_empty() {
-        steps.push(need_more_params("MODE"));
-        return;
-    }
-    if !target.starts_with('#') {
-        if st.nick.as_deref().is_some_and(|n| same(n, target)) {
-            // A change (irssi sends +i on connect) is accepted without
-            // effect; the reply shows the modes really held.
-            steps.push(local(Local::Umode));
+/// LIST's filters (RFC 2812 3.2.6, ELIST=MU): comma-separated room masks,
+/// `>n` (more than n members) and `<n` (fewer than n).
+fn list_query(arg: &str) -> ListQuery {
+    let mut q = ListQuery::default();
+    // Bounded: a 512-byte line cannot hold many, but masks are matched
+    // against every room, so keep the work small anyway.
+    for item in arg.split(',').filter(|i| !i.is_empty()).take(16) {
+        if let Some(n) = item.strip_prefix('>') {
+            q.more_than = n.parse().ok();
+        } else if let Some(n) = item.strip_prefix('<') {
+            q.fewer_than = n.parse().ok();
         } else {
-            steps.push(reply(
-                ERR_USERSDONTMATCH,
-                &["Can't change mode for other users"],
-            ));
-        }
-        return;
-    }
-    if !st.in_room(target) {
-        steps.push(reply(
-            ERR_NOTONCHANNEL,
-            &[echo(target), "You're not on that channel"],
-        ));
-        return;
-    }
-    let modes = msg.param(1);
-    if modes.is_empty() {
-        steps.push(reply_words(RPL_CHANNELMODEIS, &[target, "+n"]));
-        return;
-    }
-    let mut adding = true;
-    for c in modes.chars() {
-        match c {
-            '+' => adding = true,
-            '-' => adding = false,
-            // List queries: the lists are always empty.
-            'b' => steps.push(reply(
-                RPL_ENDOFBANLIST,
-                &[target, "End of channel ban list"],
-            )),
-            'e' => steps.push(reply(
-                RPL_ENDOFEXCEPTLIST,
-                &[target, "End of channel exception list"],
-            )),
-            'I' => steps.push(reply(
-                RPL_ENDOFINVITELIST,
-                &[target, "End of channel invite list"],
-            )),
-            // Already set: nothing to do.
-            'n' if adding => {}
-            c => {
-                let c = c.to_string();
-                steps.push(reply(
-                    ERR_UNKNOWNMODE,
-                    &[&c, "is not a mode that can be changed on this server"],
-                ));
-            }
+            q.masks.push(item.to_string());
         }
     }
+    q
 }
 
 /// Liveness of a silent client: the first silent period earns a PING, the
@@ -542,11 +591,23 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
 }
 
 /// Reads IRC lines until the client leaves; returns the quit reason.
-pub async fn run(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+pub async fn run(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+    run_on(ctx, rd, false).await
+}
+
+/// Like [`run`], for a connection that came over TLS.
+pub async fn run_secure(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
+    run_on(ctx, rd, true).await
+}
+
+async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> String {
     // The configured limit counts CR LF (RFC 1459's 512); the codec's does not.
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
     let mut frames = FramedRead::new(rd, LineCodec::new(max));
-    let mut st = State::default();
+    let mut st = State {
+        secure,
+        ..State::default()
+    };
     let mut live = Liveness::default();
     loop {
         let frame = match tokio::time::timeout(PING_AFTER, frames.next()).await {
@@ -599,6 +660,20 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
             user,
             realname,
         } => {
+            if let Some(hash) = ctx.cfg.irc_password_hash.clone() {
+                let given = st.pass.take().unwrap_or_default();
+                let allowed = credentials_allowed(st.secure, ctx);
+                if !allowed {
+                    ctx.tell(plaintext_refused()).await?;
+                }
+                let ok = allowed && !given.is_empty() && verify(given, hash).await;
+                if !ok {
+                    // Modern IRC: ERR_PASSWDMISMATCH, then ERROR and close.
+                    tracing::warn!(conn = ctx.id, peer = %ctx.peer, "wrong or missing connection password");
+                    ctx.tell(Event::Error(HubError::PasswordMismatch)).await?;
+                    return Ok(Some("Bad password".into()));
+                }
+            }
             let host = ctx.host();
             let outcome = ctx
                 .request(Command::Register {
@@ -610,7 +685,12 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 .await?;
             // A refusal already reached the client as 432/433.
             match outcome {
-                Ok(()) => st.registered(&ctx.cfg.hub.default_rooms),
+                Ok(()) => {
+                    st.registered();
+                    if st.secure {
+                        ctx.send(Command::Secure).await?;
+                    }
+                }
                 Err(_) => st.register_failed(),
             }
         }
@@ -619,23 +699,13 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 st.nick_changed(&nick);
             }
         }
-        Step::Join(room) => {
-            if ctx.request(Command::Join(room.clone())).await?.is_ok() {
-                st.joined(&room);
-            }
-        }
-        Step::Part { room, reason } => {
-            let outcome = ctx
-                .request(Command::Part {
-                    room: room.clone(),
-                    reason,
-                })
-                .await?;
-            if matches!(
-                outcome,
-                Ok(()) | Err(HubError::NotInRoom(_) | HubError::NoSuchRoom(_))
-            ) {
-                st.parted(&room);
+        Step::Oper { name, password } => {
+            if credentials_allowed(st.secure, ctx) {
+                oper(ctx, name, password).await?;
+            } else {
+                tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
+                ctx.tell(plaintext_refused()).await?;
+                ctx.tell(Event::Error(HubError::NoOperHost)).await?;
             }
         }
         Step::Whois(nick) => {
@@ -652,6 +722,65 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
         }
     }
     Ok(None)
+}
+
+/// Credentials travel only over TLS or from this machine, unless the
+/// configuration says otherwise (a LAN without TLS).
+fn credentials_allowed(secure: bool, ctx: &Ctx) -> bool {
+    secure_enough(secure, ctx.peer.ip(), ctx.cfg.allow_plaintext_credentials)
+}
+
+pub fn secure_enough(secure: bool, peer: std::net::IpAddr, allow_plaintext: bool) -> bool {
+    secure || allow_plaintext || peer.is_loopback()
+}
+
+fn plaintext_refused() -> Event {
+    Event::ServerNotice {
+        text: "Passwords are only accepted over TLS (the ircs port) or from this machine; \
+               nothing was checked"
+            .into(),
+    }
+}
+
+/// Password checks running at once, server-wide. Each argon2 check takes
+/// tens of milliseconds and about 19 MiB, so many connections guessing at
+/// once must queue instead of exhausting memory or the blocking pool.
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Checks a password against an argon2id hash on a blocking thread.
+async fn verify(password: String, hash: String) -> bool {
+    let Ok(_permit) = VERIFYING.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// Checks an OPER login on a blocking thread (argon2 is slow by design)
+/// and tells the hub only when it is right. Failures are logged and cost
+/// the session a pause, which bounds password guessing on one connection.
+async fn oper(ctx: &mut Ctx, name: String, password: String) -> Result<(), HubGone> {
+    let hash = ctx
+        .cfg
+        .opers
+        .iter()
+        .find(|o| o.name == name)
+        .map(|o| o.password_hash.clone());
+    let Some(hash) = hash else {
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %echo(&name), "OPER with an unknown name");
+        tokio::time::sleep(OPER_FAIL_PAUSE).await;
+        return ctx.tell(Event::Error(HubError::NoOperHost)).await;
+    };
+    let ok = verify(password, hash).await;
+    if ok {
+        tracing::info!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER succeeded");
+        ctx.send(Command::Oper { name }).await
+    } else {
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER with a wrong password");
+        tokio::time::sleep(OPER_FAIL_PAUSE).await;
+        ctx.tell(Event::Error(HubError::PasswordMismatch)).await
+    }
 }
 
 #[cfg(test)]

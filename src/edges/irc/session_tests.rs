@@ -27,7 +27,7 @@ fn registered_state() -> State {
     let mut st = State::default();
     run(&mut st, "NICK bob");
     run(&mut st, "USER bob 0 * :Bob");
-    st.registered(&["#lobby".to_string()]);
+    st.registered();
     st.nick_changed("bob");
     st
 }
@@ -73,9 +73,8 @@ fn taken_nick_can_be_retried() {
         run(&mut st, "NICK alice_"),
         vec![register_step("alice_", "u", "R")]
     );
-    st.registered(&["#lobby".to_string()]);
+    st.registered();
     assert!(st.is_registered());
-    assert_eq!(st.rooms(), ["#lobby".to_string()]);
 }
 
 #[test]
@@ -140,6 +139,15 @@ fn before_registration() {
         )))]
     );
     assert_eq!(run(&mut st, "PONG :x"), vec![]);
+    // A token as long as a line may be: the PONG stays within 512 bytes.
+    let long = format!("PING {}", "x".repeat(505));
+    match &run(&mut st, &long)[..] {
+        [Step::Tell(Event::Raw(b))] => {
+            assert_eq!(b.len(), 512);
+            assert!(b.ends_with(b"xxx\r\n"));
+        }
+        other => panic!("{other:?}"),
+    }
     let steps = run(&mut st, "USER bob");
     assert!(shown(&steps[0]).starts_with(":chatroom 461 * USER :"));
     assert_eq!(run(&mut st, "QUIT"), vec![Step::Quit("Client quit".into())]);
@@ -161,41 +169,31 @@ fn after_registration_user_and_pass_are_refused() {
 #[test]
 fn join_and_part() {
     let mut st = registered_state();
+    let join = |r: &str| Step::Send(Command::Join(r.into()));
+    let join_key = |r: &str, k: &str| {
+        Step::Send(Command::JoinKey {
+            room: r.into(),
+            key: k.into(),
+        })
+    };
+    // Keys pair up with rooms in order; an empty room is skipped with its key.
     assert_eq!(
-        run(&mut st, "JOIN #a,,#b key1,key2"),
-        vec![Step::Join("#a".into()), Step::Join("#b".into())]
+        run(&mut st, "JOIN #a,#b,,#c key1,,x,key3"),
+        vec![join_key("#a", "key1"), join("#b"), join_key("#c", "key3")]
     );
-    st.joined("#a");
-    st.joined("#A");
-    assert_eq!(st.rooms(), ["#lobby".to_string(), "#a".to_string()]);
+    assert_eq!(run(&mut st, "JOIN #a,#b"), vec![join("#a"), join("#b")]);
+    let part = |r: &str, reason: Option<&str>| {
+        Step::Send(Command::Part {
+            room: r.into(),
+            reason: reason.map(Into::into),
+        })
+    };
     assert_eq!(
         run(&mut st, "PART #a,#b :see you"),
-        vec![
-            Step::Part {
-                room: "#a".into(),
-                reason: Some("see you".into())
-            },
-            Step::Part {
-                room: "#b".into(),
-                reason: Some("see you".into())
-            }
-        ]
+        vec![part("#a", Some("see you")), part("#b", Some("see you"))]
     );
-    assert_eq!(
-        run(&mut st, "JOIN 0"),
-        vec![
-            Step::Part {
-                room: "#lobby".into(),
-                reason: None
-            },
-            Step::Part {
-                room: "#a".into(),
-                reason: None
-            }
-        ]
-    );
-    st.parted("#LOBBY");
-    assert_eq!(st.rooms(), ["#a".to_string()]);
+    assert_eq!(run(&mut st, "PART #a"), vec![part("#a", None)]);
+    assert_eq!(run(&mut st, "JOIN 0"), vec![Step::Send(Command::PartAll)]);
     assert!(shown(&run(&mut st, "JOIN")[0]).contains(" 461 * JOIN :"));
     assert!(shown(&run(&mut st, "PART")[0]).contains(" 461 * PART :"));
 }
@@ -281,12 +279,17 @@ fn queries() {
     assert_eq!(
         run(&mut st, "NAMES #a,#b"),
         vec![
+            local(Local::NamesBegin),
             Step::Send(Command::Names("#a".into())),
-            Step::Send(Command::Names("#b".into()))
+            Step::Send(Command::Names("#b".into())),
+            local(Local::NamesEnd("#a,#b".into())),
         ]
     );
+    assert_eq!(
+        run(&mut st, "NAMES #a"),
+        vec![Step::Send(Command::Names("#a".into()))]
+    );
     assert!(shown(&run(&mut st, "NAMES")[0]).contains(" 366 * * :"));
-    assert_eq!(run(&mut st, "LIST"), vec![Step::Send(Command::ListRooms)]);
     assert_eq!(
         run(&mut st, "WHO #a o"),
         vec![Step::Send(Command::Who("#a".into()))]
@@ -297,9 +300,13 @@ fn queries() {
         vec![Step::Whois("alice".into()), Step::Whois("carol".into())]
     );
     assert!(shown(&run(&mut st, "WHOIS")[0]).contains(" 431 "));
-    let steps = run(&mut st, "WHOWAS zed");
-    assert!(shown(&steps[0]).contains(" 406 * zed :"));
-    assert!(shown(&steps[1]).contains(" 369 * zed :"));
+    assert_eq!(
+        run(&mut st, "WHOWAS zed"),
+        vec![Step::Send(Command::Whowas {
+            nick: "zed".into(),
+            count: 0
+        })]
+    );
     assert_eq!(
         run(&mut st, "AWAY :lunch"),
         vec![Step::Send(Command::Away(Some("lunch".into())))]
@@ -337,24 +344,112 @@ fn userhost_and_ison() {
 }
 
 #[test]
-fn modes() {
+fn modes_go_to_the_hub() {
+    let mut st = registered_state();
+    let mode = |t: &str, args: &[&str]| {
+        Step::Send(Command::Mode {
+            target: t.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        })
+    };
+    assert_eq!(run(&mut st, "MODE #lobby"), vec![mode("#lobby", &[])]);
+    assert_eq!(
+        run(&mut st, "MODE #lobby +ov-b bob carol *!*@x"),
+        vec![mode("#lobby", &["+ov-b", "bob", "carol", "*!*@x"])]
+    );
+    assert_eq!(run(&mut st, "MODE bob +i"), vec![mode("bob", &["+i"])]);
+    assert!(shown(&run(&mut st, "MODE")[0]).contains(" 461 * MODE :"));
+    // Hundreds of parameters are passed on as they are; the hub applies
+    // at most MODES of them.
+    let many = format!("MODE #lobby +{} {}", "b".repeat(100), "x ".repeat(100));
+    let steps = run(&mut st, &many);
+    assert_eq!(steps.len(), 1);
+}
+
+#[test]
+fn kick_invite_oper_kill_whowas_lusers() {
+    let mut st = registered_state();
+    let kick = |r: &str, n: &str, reason: Option<&str>| {
+        Step::Send(Command::Kick {
+            room: r.into(),
+            nick: n.into(),
+            reason: reason.map(Into::into),
+        })
+    };
+    assert_eq!(
+        run(&mut st, "KICK #a x,y :bye"),
+        vec![kick("#a", "x", Some("bye")), kick("#a", "y", Some("bye"))]
+    );
+    assert_eq!(
+        run(&mut st, "KICK #a,#b x,y"),
+        vec![kick("#a", "x", None), kick("#b", "y", None)]
+    );
+    assert!(shown(&run(&mut st, "KICK #a")[0]).contains(" 461 * KICK :"));
+    assert_eq!(
+        run(&mut st, "INVITE carol #a"),
+        vec![Step::Send(Command::Invite {
+            nick: "carol".into(),
+            room: "#a".into()
+        })]
+    );
+    assert!(shown(&run(&mut st, "INVITE carol")[0]).contains(" 461 "));
+    assert_eq!(
+        run(&mut st, "OPER admin secret"),
+        vec![Step::Oper {
+            name: "admin".into(),
+            password: "secret".into()
+        }]
+    );
+    assert!(shown(&run(&mut st, "OPER admin")[0]).contains(" 461 * OPER :"));
+    assert!(shown(&run(&mut st, "KILL bob")[0]).contains(" 461 * KILL :"));
+    assert_eq!(
+        run(&mut st, "WHOWAS alice 2"),
+        vec![Step::Send(Command::Whowas {
+            nick: "alice".into(),
+            count: 2
+        })]
+    );
+    assert_eq!(run(&mut st, "LUSERS"), vec![Step::Send(Command::Lusers)]);
+}
+
+#[test]
+fn list_filters() {
     let mut st = registered_state();
     assert_eq!(
-        shown(&run(&mut st, "MODE #lobby")[0]),
-        ":chatroom 324 * #lobby +n\r\n"
+        run(&mut st, "LIST #ru*,>2,<10"),
+        vec![Step::Send(Command::List(ListQuery {
+            masks: vec!["#ru*".into()],
+            more_than: Some(2),
+            fewer_than: Some(10),
+        }))]
     );
-    assert!(shown(&run(&mut st, "MODE #elsewhere")[0]).contains(" 442 * #elsewhere :"));
-    assert!(shown(&run(&mut st, "MODE #lobby b")[0]).contains(" 368 * #lobby :"));
-    assert!(shown(&run(&mut st, "MODE #lobby +e")[0]).contains(" 349 * #lobby :"));
-    assert_eq!(run(&mut st, "MODE #lobby +n"), vec![]);
-    let steps = run(&mut st, "MODE #lobby +mt");
-    assert_eq!(steps.len(), 2);
-    assert!(shown(&steps[0]).contains(" 472 * m :"));
-    assert!(shown(&run(&mut st, "MODE #lobby -n")[0]).contains(" 472 * n :"));
-    assert_eq!(run(&mut st, "MODE bob +i"), vec![local(Local::Umode)]);
-    assert_eq!(run(&mut st, "MODE BOB"), vec![local(Local::Umode)]);
-    assert!(shown(&run(&mut st, "MODE alice")[0]).contains(" 502 * :"));
-    assert!(shown(&run(&mut st, "MODE")[0]).contains(" 461 * MODE :"));
+    assert_eq!(
+        run(&mut st, "LIST"),
+        vec![Step::Send(Command::List(ListQuery::default()))]
+    );
+}
+
+#[test]
+fn too_many_targets() {
+    let mut st = registered_state();
+    assert!(shown(&run(&mut st, "PRIVMSG a,b,c,d,e :hi")[0]).contains(" 407 * a,b,c,d,e :"));
+    assert_eq!(run(&mut st, "NOTICE a,b,c,d,e :hi"), vec![]);
+    assert_eq!(run(&mut st, "PRIVMSG a,b,c,d :hi").len(), 4);
+}
+
+#[test]
+fn whox_request_is_noted_before_the_who() {
+    let mut st = registered_state();
+    assert_eq!(
+        run(&mut st, "WHO #a %tnf,42"),
+        vec![
+            local(Local::Whox {
+                fields: "tnf".into(),
+                token: "42".into()
+            }),
+            Step::Send(Command::Who("#a".into()))
+        ]
+    );
 }
 
 #[test]
@@ -391,4 +486,16 @@ fn liveness() {
     live.heard();
     assert_eq!(live.silent(), Silence::Ping);
     assert_eq!(live.silent(), Silence::Dead);
+}
+
+#[test]
+fn credentials_need_tls_or_loopback() {
+    let lan: std::net::IpAddr = "192.0.2.7".parse().expect("ip");
+    let local: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+    let local6: std::net::IpAddr = "::1".parse().expect("ip");
+    assert!(!secure_enough(false, lan, false));
+    assert!(secure_enough(true, lan, false));
+    assert!(secure_enough(false, lan, true));
+    assert!(secure_enough(false, local, false));
+    assert!(secure_enough(false, local6, false));
 }

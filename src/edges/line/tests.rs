@@ -358,11 +358,15 @@ fn names_rooms_who_whois() {
         MemberInfo {
             user: user("alice"),
             op: true,
+            voice: false,
+            oper: false,
             away: None,
         },
         MemberInfo {
             user: user("bob"),
             op: false,
+            voice: false,
+            oper: false,
             away: Some(name("lunch")),
         },
     ];
@@ -429,6 +433,8 @@ fn names_rooms_who_whois() {
                 away: Some(name("lunch")),
                 idle_secs: 42,
                 signon: at().0,
+                oper: false,
+                secure: false,
             }
         ),
         "bob (bob_u@10.0.0.7, bob Real): in #lobby #a; idle 42s; away: lunch\n"
@@ -442,6 +448,8 @@ fn names_rooms_who_whois() {
                 away: None,
                 idle_secs: 0,
                 signon: at().0,
+                oper: false,
+                secure: false,
             }
         ),
         "carol (carol_u@10.0.0.7, carol Real): in no rooms; idle 0s\n"

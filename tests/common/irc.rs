@@ -1,0 +1,100 @@
+//! A raw-socket IRC client for protocol tests: registers, waits for the
+//! end of the registration burst, and waits for numerics by code. Built on
+//! [`LineClient`], so it sees exactly the bytes the server wrote.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+
+use super::LineClient;
+
+/// An IRC connection with a known nickname.
+pub struct Irc {
+    pub c: LineClient,
+    pub nick: String,
+}
+
+impl Irc {
+    /// Connects without registering.
+    pub fn connect(addr: SocketAddr, nick: &str) -> Irc {
+        Irc {
+            c: LineClient::connect(addr),
+            nick: nick.to_string(),
+        }
+    }
+
+    /// Connects, registers as `nick` and waits until the registration burst
+    /// is over and the client is in the default room (#lobby).
+    pub fn login(addr: SocketAddr, nick: &str) -> Irc {
+        let mut irc = Irc::connect(addr, nick);
+        irc.send(&format!("NICK {nick}"));
+        irc.send(&format!("USER {nick} 0 * :Real {nick}"));
+        irc.expect(&format!(" 001 {nick} :Welcome"));
+        irc.wait_for("end of MOTD", |l| {
+            l.contains(&format!(" 376 {nick} ")) || l.contains(&format!(" 422 {nick} "))
+        });
+        irc.expect(&format!(" 366 {nick} #lobby "));
+        irc
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.c.send(line);
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.c.send_raw(bytes);
+    }
+
+    pub fn expect(&mut self, needle: &str) -> String {
+        self.c.expect(needle)
+    }
+
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.c.wait_for(what, pred)
+    }
+
+    /// Waits for numeric `code` addressed to this client; returns the line.
+    pub fn numeric(&mut self, code: &str) -> String {
+        let needle = format!(" {code} {} ", self.nick);
+        let needle2 = format!(" {code} {}", self.nick);
+        self.c.wait_for(&format!("numeric {code}"), |l| {
+            l.contains(&needle) || l.ends_with(&needle2)
+        })
+    }
+
+    /// Round trip: returns every line the server queued before the PONG.
+    pub fn sync(&mut self, token: &str) -> Vec<String> {
+        self.send(&format!("PING :{token}"));
+        let pong = format!("PONG chatroom :{token}");
+        let before = RefCell::new(Vec::new());
+        self.c.wait_for(&pong, |l| {
+            if l.contains(&pong) {
+                true
+            } else {
+                before.borrow_mut().push(l.to_string());
+                false
+            }
+        });
+        before.into_inner()
+    }
+
+    /// Asserts that nothing containing `needle` arrived before a round trip.
+    pub fn expect_none(&mut self, needle: &str, token: &str) {
+        let got = self.sync(token);
+        assert!(
+            !got.iter().any(|l| l.contains(needle)),
+            "unexpected {needle:?} in {got:#?}"
+        );
+    }
+
+    /// Joins `room` and waits for the end of its NAMES.
+    pub fn join(&mut self, room: &str) {
+        self.send(&format!("JOIN {room}"));
+        self.expect(&format!(" 366 {} {room} ", self.nick));
+    }
+
+    /// The `nick!user@host` source this client's messages carry.
+    pub fn source(&self) -> String {
+        format!("{n}!{n}@127.0.0.1", n = self.nick)
+    }
+}
