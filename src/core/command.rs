@@ -52,7 +52,17 @@ pub enum Command {
         target: SayTarget,
         kind: MsgKind,
         text: String,
+        /// Client-only tags to relay with the message (see
+        /// `Event::Message::tags`); empty for protocols without tags.
+        tags: Vec<(String, String)>,
     },
+    /// A message of tags only (IRCv3 TAGMSG), under the same rules as `Say`.
+    TagMsg {
+        target: SayTarget,
+        tags: Vec<(String, String)>,
+    },
+    /// Change one's real name (IRCv3 SETNAME).
+    Setname(String),
     /// `None` asks for the current topic; `Some("")` clears it.
     Topic { room: String, topic: Option<String> },
     /// The list of rooms with member counts and topics.

@@ -63,4 +63,10 @@ pub enum HubError {
     UnknownUserMode { mode: char },
     #[error("you can only change your own modes")]
     UsersDontMatch,
+    /// A real name that is empty, too long or has control characters.
+    #[error(
+        "a real name must be 1 to {} bytes of printable text",
+        super::hub::REALNAME_LEN
+    )]
+    InvalidRealname,
 }

@@ -120,6 +120,38 @@ pub enum Event {
         to: MsgTarget,
         kind: MsgKind,
         text: Name,
+        /// Client-only tags the sender attached (IRCv3 `+typing`,
+        /// `+draft/reply`, ...): opaque to the hub, relayed as given to
+        /// protocols that carry tags. Usually empty.
+        tags: Vec<(Name, Name)>,
+    },
+    /// A message of tags only (IRCv3 TAGMSG: typing notifications,
+    /// reactions), delivered like `Message`; protocols without tags
+    /// show nothing.
+    TagMsg {
+        id: u64,
+        time: SystemTime,
+        from: Arc<UserInfo>,
+        to: MsgTarget,
+        tags: Vec<(Name, Name)>,
+    },
+    /// Someone who shares a room with the recipient went away
+    /// (`Some(message)`) or came back (`None`).
+    AwayStatus {
+        who: Arc<UserInfo>,
+        message: Option<Name>,
+    },
+    /// Someone (possibly the recipient) who shares a room with the
+    /// recipient changed real name; `who` has the new one.
+    RealnameChanged {
+        who: Arc<UserInfo>,
+    },
+    /// `by` invited `nick` into `room`; sent to the room's other
+    /// operators, who may want to know who is let in.
+    InviteNotice {
+        room: Name,
+        by: Arc<UserInfo>,
+        nick: Name,
     },
     /// The topic of `room` changed (sent to every member).
     TopicChanged {

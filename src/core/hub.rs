@@ -289,8 +289,13 @@ impl Hub {
                 let room = self.resolve_room(conn, room)?;
                 self.part(conn, &room, reason, out)
             }
-            Command::Say { target, kind, text } => {
-                let refused = self.say(conn, target, kind, text, out);
+            Command::Say {
+                target,
+                kind,
+                text,
+                tags,
+            } => {
+                let refused = self.say(conn, target, kind, text, tags, out);
                 // A notice is never answered automatically, not even with a
                 // refusal (RFC 2812 3.3.2): a refused one is simply dropped.
                 if kind == MsgKind::Notice {
@@ -320,6 +325,8 @@ impl Hub {
                 self.away(conn, message, out);
                 Ok(())
             }
+            Command::TagMsg { target, tags } => self.tagmsg(conn, target, tags, out),
+            Command::Setname(realname) => self.setname(conn, &realname, out),
             Command::Quit(reason) => {
                 self.quit(conn, reason.unwrap_or_else(|| "Client quit".into()), out);
                 Ok(())
@@ -495,6 +502,18 @@ impl Hub {
         for &to in room.members.keys() {
             out.send(to, &env);
         }
+        // Newcomers who are away are shown as such (IRCv3 away-notify).
+        if let Some(message) = self.members[&conn].away.clone() {
+            let away = Envelope::new(Event::AwayStatus {
+                who: self.members[&conn].info.clone(),
+                message: Some(message),
+            });
+            for &to in room.members.keys() {
+                if to != conn {
+                    out.send(to, &away);
+                }
+            }
+        }
         if topic.is_some() {
             send(
                 out,
@@ -562,36 +581,86 @@ impl Hub {
         target: SayTarget,
         kind: MsgKind,
         text: String,
+        tags: Vec<(String, String)>,
         out: &mut impl Outbox,
     ) -> Outcome {
         let text = clean_text(&text, self.cfg.text_len);
         if text.is_empty() {
             return Err(HubError::NoText);
         }
-        let member = self.members.get(&conn).expect("checked registered");
-        let from = member.info.clone();
-        let (to, recipients): (MsgTarget, Vec<ConnId>) = match target {
+        // A notice is never answered, not even with RPL_AWAY.
+        let (to, recipients) = self.recipients(conn, target, kind != MsgKind::Notice, out)?;
+        self.next_msg_id += 1;
+        let env = Envelope::new(Event::Message {
+            id: self.next_msg_id,
+            time: SystemTime::now(),
+            from: self.members[&conn].info.clone(),
+            to,
+            kind,
+            text: text.into(),
+            tags: relay_tags(tags),
+        });
+        for r in recipients {
+            out.send(r, &env);
+        }
+        self.member_mut(conn).last_spoke = SystemTime::now();
+        Ok(())
+    }
+
+    /// TAGMSG: delivered under the same rules as a message, without text.
+    /// It does not count as speaking (idle time) and earns no RPL_AWAY:
+    /// typing notifications would otherwise flood the sender with them.
+    fn tagmsg(
+        &mut self,
+        conn: ConnId,
+        target: SayTarget,
+        tags: Vec<(String, String)>,
+        out: &mut impl Outbox,
+    ) -> Outcome {
+        let (to, recipients) = self.recipients(conn, target, false, out)?;
+        self.next_msg_id += 1;
+        let env = Envelope::new(Event::TagMsg {
+            id: self.next_msg_id,
+            time: SystemTime::now(),
+            from: self.members[&conn].info.clone(),
+            to,
+            tags: relay_tags(tags),
+        });
+        for r in recipients {
+            out.send(r, &env);
+        }
+        Ok(())
+    }
+
+    /// Where a message from `conn` to `target` goes, if it may be sent:
+    /// the target as recipients see it and every recipient (the sender
+    /// included, so that edges can echo). `away_reply` tells the sender
+    /// when a person messaged is away.
+    fn recipients(
+        &self,
+        conn: ConnId,
+        target: SayTarget,
+        away_reply: bool,
+        out: &mut impl Outbox,
+    ) -> Result<(MsgTarget, Vec<ConnId>), HubError> {
+        let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
+        let from = &member.info;
+        let room = match target {
             SayTarget::Focus => {
                 let key = member.focus.clone().ok_or(HubError::NoFocus)?;
-                let room = self.rooms.get(&key).ok_or(HubError::NoFocus)?;
-                check_speech(room, conn, &from)?;
-                (MsgTarget::Room(room.name.clone()), Vec::new())
+                self.rooms.get(&key).ok_or(HubError::NoFocus)?
             }
-            SayTarget::Room(name) => {
-                let room = self
-                    .rooms
-                    .get(&Key::of(&name))
-                    .ok_or_else(|| HubError::NoSuchRoom(name.as_str().into()))?;
-                check_speech(room, conn, &from)?;
-                (MsgTarget::Room(room.name.clone()), Vec::new())
-            }
+            SayTarget::Room(name) => self
+                .rooms
+                .get(&Key::of(&name))
+                .ok_or_else(|| HubError::NoSuchRoom(name.as_str().into()))?,
             SayTarget::Nick(nick) => {
                 let &them = self
                     .nicks
                     .get(&Key::of(&nick))
                     .ok_or_else(|| HubError::NoSuchNick(nick.as_str().into()))?;
                 let target = &self.members[&them];
-                if let (true, Some(message)) = (kind != MsgKind::Notice, &target.away) {
+                if let (true, Some(message)) = (away_reply, &target.away) {
                     send(
                         out,
                         conn,
@@ -605,33 +674,14 @@ impl Hub {
                 if them != conn {
                     recipients.push(conn);
                 }
-                (MsgTarget::Nick(target.info.nick.clone()), recipients)
+                return Ok((MsgTarget::Nick(target.info.nick.clone()), recipients));
             }
         };
-        self.next_msg_id += 1;
-        let env = Envelope::new(Event::Message {
-            id: self.next_msg_id,
-            time: SystemTime::now(),
-            from,
-            to: to.clone(),
-            kind,
-            text: text.into(),
-        });
-        match &to {
-            MsgTarget::Room(name) => {
-                let room = &self.rooms[&Key::of(name)];
-                for &r in room.members.keys() {
-                    out.send(r, &env);
-                }
-            }
-            MsgTarget::Nick(_) => {
-                for r in recipients {
-                    out.send(r, &env);
-                }
-            }
-        }
-        self.member_mut(conn).last_spoke = SystemTime::now();
-        Ok(())
+        check_speech(room, conn, from)?;
+        Ok((
+            MsgTarget::Room(room.name.clone()),
+            room.members.keys().copied().collect(),
+        ))
     }
 
     fn topic(
@@ -819,8 +869,39 @@ impl Hub {
             .map(|m| clean_text(&m, away_len))
             .filter(|m| !m.is_empty());
         let away = message.is_some();
-        self.member_mut(conn).away = message.map(Into::into);
+        let message: Option<Name> = message.map(Into::into);
+        self.member_mut(conn).away = message.clone();
         send(out, conn, Event::AwayChanged { away });
+        // For clients that show who is away (IRCv3 away-notify).
+        let env = Envelope::new(Event::AwayStatus {
+            who: self.members[&conn].info.clone(),
+            message,
+        });
+        for to in self.sharing(conn) {
+            if to != conn {
+                out.send(to, &env);
+            }
+        }
+    }
+
+    /// SETNAME: a new real name, told to everyone who shares a room (and
+    /// the member itself, as the confirmation).
+    fn setname(&mut self, conn: ConnId, realname: &str, out: &mut impl Outbox) -> Outcome {
+        let clean = realname.trim();
+        if clean.is_empty() || clean.len() > REALNAME_LEN || clean.chars().any(char::is_control) {
+            return Err(HubError::InvalidRealname);
+        }
+        let member = self.member_mut(conn);
+        let info = Arc::new(UserInfo {
+            realname: clean.into(),
+            ..(*member.info).clone()
+        });
+        member.info = info.clone();
+        let env = Envelope::new(Event::RealnameChanged { who: info });
+        for to in self.sharing(conn) {
+            out.send(to, &env);
+        }
+        Ok(())
     }
 
     /// Removes a member: everyone who shared a room hears `reason`, the
@@ -998,10 +1079,26 @@ pub fn clean_text(text: &str, max: usize) -> String {
     s
 }
 
+/// Longest real name (and USER username), in bytes.
+pub const REALNAME_LEN: usize = 64;
+
+/// Client-only tags as the hub keeps them: CR, LF and NUL cannot reach
+/// another protocol's stream even if an edge forgot to escape them.
+fn relay_tags(tags: Vec<(String, String)>) -> Vec<(Name, Name)> {
+    tags.into_iter()
+        .map(|(k, v)| {
+            (
+                clean_text(&k, k.len()).into(),
+                clean_text(&v, v.len()).into(),
+            )
+        })
+        .collect()
+}
+
 /// USER and real-name fields are shown in WHO/WHOIS; keep them printable and
 /// fall back to the nickname when empty.
 fn clean_field(field: &str, fallback: &str) -> String {
-    let s: String = clean_text(field, 64)
+    let s: String = clean_text(field, REALNAME_LEN)
         .chars()
         .filter(|c| !c.is_control())
         .collect();

@@ -115,6 +115,7 @@ async fn say_lines(ctx: &mut Ctx, field: &str) -> Result<Option<String>, HubGone
                 target: SayTarget::Focus,
                 kind: MsgKind::Say,
                 text: part.into(),
+                tags: Vec::new(),
             })
             .await?;
         }
@@ -256,7 +257,11 @@ impl Renderer for LenHeaderRenderer {
             | Event::Invited { .. }
             | Event::YoureOper
             | Event::WhowasReply { .. }
-            | Event::Lusers(_) => return,
+            | Event::Lusers(_)
+            | Event::TagMsg { .. }
+            | Event::AwayStatus { .. }
+            | Event::RealnameChanged { .. }
+            | Event::InviteNotice { .. } => return,
             // Being removed from a room is news even where rooms cannot
             // be managed.
             Event::Kicked {

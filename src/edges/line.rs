@@ -229,6 +229,7 @@ async fn say(ctx: &mut Ctx, target: SayTarget, kind: MsgKind, text: &str) -> Res
             target: target.clone(),
             kind,
             text: part.into(),
+            tags: Vec::new(),
         })
         .await?;
     }
@@ -567,6 +568,14 @@ impl Renderer for LineRenderer {
             },
             // Counts are for IRC clients' status windows.
             Event::Lusers(_) => return,
+            Event::InviteNotice { room, by, nick } => {
+                format!("{} * {} invited {nick} to {room}", now(), by.nick)
+            }
+            // Tags, away and real-name changes are for IRCv3 clients; the
+            // line protocol shows away people through /whois and /who.
+            Event::TagMsg { .. } | Event::AwayStatus { .. } | Event::RealnameChanged { .. } => {
+                return;
+            }
             Event::Raw(bytes) => {
                 out.put(bytes.clone());
                 return;

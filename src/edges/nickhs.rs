@@ -191,6 +191,7 @@ async fn handle(ctx: &mut Ctx, names: &mut Vec<String>, piece: Piece) -> Result<
             target: SayTarget::Focus,
             kind: MsgKind::Say,
             text: part.into(),
+            tags: Vec::new(),
         })
         .await?;
     }
@@ -335,7 +336,11 @@ impl Renderer for NickRenderer {
             | Event::Invited { .. }
             | Event::YoureOper
             | Event::WhowasReply { .. }
-            | Event::Lusers(_) => return,
+            | Event::Lusers(_)
+            | Event::TagMsg { .. }
+            | Event::AwayStatus { .. }
+            | Event::RealnameChanged { .. }
+            | Event::InviteNotice { .. } => return,
             // Being removed from a room is news even where rooms cannot
             // be managed.
             Event::Kicked {

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::core::{Command, ConnId, Event, HubError, Shared};
 
-use super::hub_task::{HubHandle, HubMsg};
+use super::hub_task::{GroupItem, HubHandle, HubMsg};
 use super::limits::TokenBucket;
 
 /// What an edge's session reads from. Boxed so that one edge serves plain TCP
@@ -140,6 +140,21 @@ impl Ctx {
             self.registered.store(true, Ordering::Release);
         }
         Ok(outcome)
+    }
+
+    /// Sends commands and local events that the hub applies back to back
+    /// (see [`HubMsg::Group`]). Every command is paced by flood control
+    /// before the group leaves, as if sent one by one.
+    pub async fn send_group(&mut self, items: Vec<GroupItem>) -> Result<(), HubGone> {
+        for item in &items {
+            if let GroupItem::Cmd(cmd) = item {
+                self.throttle(cmd).await?;
+            }
+        }
+        self.hub
+            .send(HubMsg::Group { id: self.id, items })
+            .await
+            .map_err(|_| HubGone)
     }
 
     /// Queues an event for this connection only, in order with the hub's replies.

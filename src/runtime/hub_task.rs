@@ -31,6 +31,10 @@ pub enum HubMsg {
     /// decision, notices), routed through here to stay in order with the
     /// hub's own replies.
     Local { id: ConnId, event: Event },
+    /// Commands and local events applied one after the other with nothing
+    /// else in between, so that everything they produce for this
+    /// connection arrives together (an IRC labeled response).
+    Group { id: ConnId, items: Vec<GroupItem> },
     /// The connection is gone; `reason` is shown to those who shared a room.
     Detach { id: ConnId, reason: String },
     /// Tell everyone, close every queue, then answer `done`.
@@ -38,6 +42,14 @@ pub enum HubMsg {
         reason: String,
         done: oneshot::Sender<()>,
     },
+}
+
+/// One part of a [`HubMsg::Group`].
+pub enum GroupItem {
+    /// A command; a refusal is told to the connection as usual.
+    Cmd(Command),
+    /// An event for the connection itself, as with [`HubMsg::Local`].
+    Local(Event),
 }
 
 /// The sending side of the hub's inbox.
@@ -135,6 +147,18 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>) {
                     }
                 }
                 HubMsg::Local { id, event } => fanout.send(id, &Envelope::new(event)),
+                HubMsg::Group { id, items } => {
+                    for item in items {
+                        match item {
+                            GroupItem::Cmd(cmd) => {
+                                if let Err(e) = hub.handle(id, cmd, &mut fanout) {
+                                    fanout.send(id, &Envelope::new(Event::Error(e)));
+                                }
+                            }
+                            GroupItem::Local(event) => fanout.send(id, &Envelope::new(event)),
+                        }
+                    }
+                }
                 HubMsg::Detach { id, reason } => {
                     hub.quit(id, reason, &mut fanout);
                     fanout.detach(id);

@@ -15,4 +15,5 @@ pub mod shutdown;
 pub mod tls;
 
 pub use connection::{Ctx, HubGone, ReadHalf, Renderer};
+pub use hub_task::GroupItem;
 pub use server::{Protocol, Server};

@@ -172,6 +172,7 @@ impl Record {
                 to,
                 kind,
                 text,
+                ..
             } => Some(Record {
                 id: *id,
                 time: *time,
@@ -200,6 +201,7 @@ impl Record {
             to: self.to.clone(),
             kind,
             text: self.text.clone(),
+            tags: Vec::new(),
         })
     }
 }

@@ -497,6 +497,19 @@ impl Hub {
         if them != conn {
             out.send(them, &env);
         }
+        // The room's other operators learn who was let in (IRCv3
+        // invite-notify); ordinary members are not told, so that an
+        // invitation into a `+i` room stays between those who manage it.
+        let notice = Envelope::new(Event::InviteNotice {
+            room: room.name.clone(),
+            by: self.members[&conn].info.clone(),
+            nick: target.info.nick.clone(),
+        });
+        for (&op, status) in &room.members {
+            if status.op && op != conn && op != them {
+                out.send(op, &notice);
+            }
+        }
         Ok(())
     }
 

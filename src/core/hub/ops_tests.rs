@@ -95,6 +95,7 @@ impl T {
                 target: SayTarget::Room(room.into()),
                 kind: MsgKind::Say,
                 text: text.into(),
+                tags: Vec::new(),
             },
         )
     }
@@ -796,4 +797,34 @@ fn secure_connections_show_in_whois() {
         &t.to(1)[..],
         [Event::WhoisReply { secure: false, .. }]
     ));
+}
+
+#[test]
+fn other_operators_are_told_of_invitations() {
+    let mut t = room_with_two();
+    t.reg(3, "carol");
+    t.reg(4, "dave");
+    t.join(3, "#r").expect("carol joins");
+    // bob (2) becomes a second operator; carol (3) stays a plain member.
+    t.mode(1, "#r", &["+o", "bob"]);
+    t.ok(
+        1,
+        Command::Invite {
+            nick: "dave".into(),
+            room: "#r".into(),
+        },
+    );
+    assert!(matches!(
+        &t.to(2)[..],
+        [Event::InviteNotice { room, by, nick }]
+            if &**room == "#r" && &*by.nick == "alice" && &**nick == "dave"
+    ));
+    assert!(t.to(3).is_empty(), "plain members are not told");
+    assert!(
+        !t.to(1)
+            .iter()
+            .chain(t.to(4).iter())
+            .any(|e| matches!(e, Event::InviteNotice { .. })),
+        "inviter and invitee get their own events"
+    );
 }

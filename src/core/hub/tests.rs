@@ -81,6 +81,7 @@ impl T {
                 target,
                 kind,
                 text: text.into(),
+                tags: Vec::new(),
             },
         )
     }
@@ -481,6 +482,7 @@ fn focus_moves_to_the_previous_room_on_part() {
             target: SayTarget::Focus,
             kind: MsgKind::Say,
             text: "still here".into(),
+            tags: Vec::new(),
         },
     );
     assert!(matches!(&messages(&t.to(1))[0].2, MsgTarget::Room(r) if &**r == "#a"));
@@ -1098,7 +1100,12 @@ fn away_status_and_auto_reply() {
     t.reg(1, "alice");
     t.reg(2, "bob");
     t.ok(2, Command::Away(Some("at lunch".into())));
-    assert_eq!(t.all(), vec![(2, Event::AwayChanged { away: true })]);
+    assert_eq!(t.to(2), vec![Event::AwayChanged { away: true }]);
+    // alice shares #lobby with bob: she is told (for IRCv3 away-notify).
+    assert!(matches!(
+        &t.to(1)[..],
+        [Event::AwayStatus { who, message: Some(m) }] if &*who.nick == "bob" && &**m == "at lunch"
+    ));
     t.say(1, nick("bob"), MsgKind::Say, "you there?")
         .expect("pm");
     let a = t.to(1);
@@ -1127,12 +1134,12 @@ fn away_status_and_auto_reply() {
     );
     // Back: no more replies. An empty message also means back.
     t.ok(2, Command::Away(None));
-    assert_eq!(t.all(), vec![(2, Event::AwayChanged { away: false })]);
+    assert_eq!(t.to(2), vec![Event::AwayChanged { away: false }]);
     t.say(1, nick("bob"), MsgKind::Say, "hi").expect("pm");
     assert!(!t.to(1).iter().any(|e| matches!(e, Event::IsAway { .. })));
     t.ok(2, Command::Away(Some("x".into())));
     t.ok(2, Command::Away(Some(String::new())));
-    assert_eq!(t.all(), vec![(2, Event::AwayChanged { away: false })]);
+    assert_eq!(t.to(2), vec![Event::AwayChanged { away: false }]);
     t.ok(1, Command::Who("bob".into()));
     assert!(matches!(&t.to(1)[..], [Event::WhoReply { members: ms, .. }] if ms[0].away.is_none()));
 }
@@ -1265,4 +1272,128 @@ fn per_sender_order_is_kept_for_every_recipient() {
         let from_bob = got.iter().filter(|m| m.1 == "bob").count();
         assert_eq!(from_bob, (0..200).filter(|i| i % 7 == 0).count());
     }
+}
+
+#[test]
+fn away_status_reaches_those_who_share_a_room_only() {
+    let mut t = T::with(HubConfig {
+        default_rooms: vec![],
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(2, Command::Join("#a".into()));
+    t.ok(2, Command::Away(Some("brb".into())));
+    assert_eq!(t.recipients(), vec![1, 2], "carol shares no room");
+    // Someone away who joins is shown away to the room, after the JOIN.
+    t.ok(3, Command::Join("#b".into()));
+    t.ok(2, Command::Join("#b".into()));
+    let c = t.to(3);
+    let join = c.iter().position(|e| matches!(e, Event::Joined { .. }));
+    let away = c.iter().position(
+        |e| matches!(e, Event::AwayStatus { who, message: Some(_) } if &*who.nick == "bob"),
+    );
+    assert!(join.is_some() && away > join, "{c:?}");
+    assert!(
+        !t.to(2)
+            .iter()
+            .any(|e| matches!(e, Event::AwayStatus { .. })),
+        "not told of oneself"
+    );
+    // Back: told with no message.
+    t.ok(2, Command::Away(None));
+    assert!(
+        t.to(3)
+            .iter()
+            .any(|e| matches!(e, Event::AwayStatus { message: None, .. }))
+    );
+}
+
+#[test]
+fn setname_changes_the_real_name_for_everyone_sharing_a_room() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Setname("  Alice Liddell ".into()));
+    assert_eq!(t.recipients(), vec![1, 2]);
+    assert!(matches!(
+        &t.to(2)[..],
+        [Event::RealnameChanged { who }] if &*who.realname == "Alice Liddell"
+    ));
+    t.ok(2, Command::Whois("alice".into()));
+    assert!(matches!(
+        &t.to(2)[..],
+        [Event::WhoisReply { user, .. }] if &*user.realname == "Alice Liddell"
+    ));
+    for bad in ["", "   ", "tab\there", &"x".repeat(REALNAME_LEN + 1)] {
+        t.refused(1, Command::Setname(bad.into()), HubError::InvalidRealname);
+    }
+}
+
+#[test]
+fn tagmsg_follows_the_rules_of_messages() {
+    let mut t = T::with(HubConfig {
+        default_rooms: vec![],
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(1, Command::Join("#a".into()));
+    t.ok(2, Command::Join("#a".into()));
+    let tags = vec![("+typing".to_string(), "active".to_string())];
+    t.ok(
+        2,
+        Command::TagMsg {
+            target: room("#a"),
+            tags: tags.clone(),
+        },
+    );
+    assert_eq!(
+        t.recipients(),
+        vec![1, 2],
+        "the sender too, for echo-message"
+    );
+    match &t.to(1)[..] {
+        [Event::TagMsg { from, tags, .. }] => {
+            assert_eq!(&*from.nick, "bob");
+            assert_eq!(&*tags[0].0, "+typing");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Outsiders of a +n room are refused, like messages.
+    t.reg(3, "carol");
+    t.refused(
+        3,
+        Command::TagMsg {
+            target: room("#a"),
+            tags: tags.clone(),
+        },
+        HubError::CannotSendToRoom(name("#a")),
+    );
+    // To an away person: no RPL_AWAY (typing would flood it).
+    t.ok(2, Command::Away(Some("out".into())));
+    t.ok(
+        1,
+        Command::TagMsg {
+            target: nick("bob"),
+            tags: tags.clone(),
+        },
+    );
+    assert!(!t.to(1).iter().any(|e| matches!(e, Event::IsAway { .. })));
+    // Messages carry their tags, with CR/LF made harmless.
+    t.ok(
+        1,
+        Command::Say {
+            target: room("#a"),
+            kind: MsgKind::Say,
+            text: "hi".into(),
+            tags: vec![("+draft/reply".into(), "1\r\n2".into())],
+        },
+    );
+    assert!(matches!(
+        &t.to(2)[..],
+        [Event::Message { tags, .. }] if &*tags[0].1 == "1  2"
+    ));
 }

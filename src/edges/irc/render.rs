@@ -7,16 +7,27 @@
 //! registration).
 //!
 //! Lines that look the same to every IRC recipient (PRIVMSG, JOIN, PART,
-//! QUIT, NICK, TOPIC) are formatted once per event through the render cache
-//! ([`SLOT_PLAIN`]) and shared.
+//! QUIT, NICK, TOPIC, ...) are formatted once per event and capability
+//! variant through the render cache ([`slot`]) and shared: recipients
+//! that enabled the same relevant IRCv3 capabilities share one encoding.
+//!
+//! IRCv3 capabilities change what is written: the session tells the
+//! renderer which ones the client enabled ([`Local::Caps`]), in stream
+//! order, so a capability applies from the first line after its ACK.
+//! Labeled responses ([`Local::LabelBegin`]/[`Local::LabelEnd`]) hold the
+//! lines of one labeled command back and write them labeled, batched or
+//! as an `ACK`.
 //!
 //! The session talks to the renderer through `Event::Edge` notes holding a
 //! [`Local`]: templated replies that need the current nickname, and the
 //! brackets around USERHOST/ISON look-ups. `Raw` bytes are written as they are.
 //!
 //! This module must not decide anything: it never drops a message the hub
-//! delivered except the client's own PRIVMSG/NOTICE echo (IRC clients show
-//! their own messages themselves) and replies it folds into USERHOST/ISON.
+//! delivered except the client's own PRIVMSG/NOTICE/TAGMSG echo when the
+//! client did not enable `echo-message` (IRC clients then show their own
+//! messages themselves), events whose capability the client did not
+//! enable (TAGMSG, AWAY, SETNAME, invite notices) and replies it folds
+//! into USERHOST/ISON.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -33,12 +44,28 @@ use crate::core::{
 use crate::edges::framing::split_text;
 use crate::runtime::Renderer;
 
+use super::caps::{Cap, CapSet};
+use super::message::escape_tag;
 use super::numeric::*;
+use super::tags;
 
 /// Render-cache slot for lines every plain IRC client receives identically.
-/// Slots 3..=5 are kept for later variants (IRCv3 `server-time`,
-/// `echo-message`, ...); 0 and 1 belong to the line protocol.
+/// Slots 2..=5 are this edge's (see [`slot`]); 0 and 1 belong to the line
+/// protocol.
 pub const SLOT_PLAIN: usize = 2;
+
+/// The cache slot of a shared line: `time` is `server-time`; `second` is
+/// the one other capability that changes that kind of line, if any
+/// (`message-tags` for PRIVMSG/NOTICE/TAGMSG, `extended-join` for JOIN).
+/// Within one event the meaning of the bits is fixed, so one slot always
+/// holds one encoding.
+pub fn slot(time: bool, second: bool) -> usize {
+    SLOT_PLAIN + usize::from(time) + 2 * usize::from(second)
+}
+
+/// Longest `label` honoured (labeled-response: 64 bytes); a longer one is
+/// treated as no label.
+pub const MAX_LABEL: usize = 64;
 
 /// Longest line written, CR LF not included (RFC 1459: 512 with CR LF).
 const MAX_LINE: usize = 510;
@@ -91,6 +118,25 @@ pub enum Local {
     UserhostEnd,
     /// …or as one RPL_ISON.
     IsonEnd,
+    /// The end of one WHOIS: RPL_ENDOFWHOIS if it was answered with
+    /// ERR_NOSUCHNICK (a found nickname's reply ends itself).
+    WhoisEnd(String),
+    /// The capabilities the client has enabled from now on.
+    Caps(CapSet),
+    /// The lines that follow answer a command labeled with this…
+    LabelBegin(String),
+    /// …up to here.
+    LabelEnd,
+    /// An IRCv3 standard reply (`FAIL`, `WARN`, `NOTE`): `kind command code
+    /// [context...] :text`. Clients without `standard-replies` get the
+    /// text as a NOTICE.
+    Standard {
+        kind: String,
+        command: String,
+        code: String,
+        context: Vec<String>,
+        text: String,
+    },
 }
 
 impl Local {
@@ -114,6 +160,17 @@ impl Local {
 
     pub fn event(&self) -> Event {
         Event::Edge(EdgeNote::new(self.clone()))
+    }
+
+    /// `FAIL command code [context...] :text`.
+    pub fn fail(command: &str, code: &str, context: &[&str], text: &str) -> Local {
+        Local::Standard {
+            kind: "FAIL".into(),
+            command: command.into(),
+            code: code.into(),
+            context: context.iter().map(|c| c.to_string()).collect(),
+            text: text.into(),
+        }
     }
 }
 
@@ -144,6 +201,16 @@ pub struct IrcRenderer {
     whox: Option<(String, String)>,
     /// Inside a multi-room NAMES: the per-room 366s are held back.
     names_batch: bool,
+    /// The IRCv3 capabilities the client enabled.
+    caps: CapSet,
+    /// The nickname of the last ERR_NOSUCHNICK written, for WhoisEnd.
+    no_such: Option<String>,
+    /// Inside a labeled response: its label; the lines are held in `held`.
+    label: Option<String>,
+    held: BytesMut,
+    /// Batch references handed out so far (they only need to be unique
+    /// on this connection).
+    batches: u64,
 }
 
 /// ISUPPORT tokens that say what this server does (see docs/irc.md).
@@ -172,6 +239,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
             t = super::session::TARGMAX
         ),
         format!("TOPICLEN={}", h.topic_len),
+        "UTF8ONLY".to_string(),
         "WHOX".to_string(),
     ]
 }
@@ -190,6 +258,99 @@ impl IrcRenderer {
             quiet: None,
             whox: None,
             names_batch: false,
+            caps: CapSet::EMPTY,
+            no_such: None,
+            label: None,
+            held: BytesMut::new(),
+            batches: 0,
+        }
+    }
+
+    fn has(&self, cap: Cap) -> bool {
+        self.caps.has(cap)
+    }
+
+    /// `@time=... ` for a line told as it happens, or nothing.
+    fn time_prefix(&self) -> String {
+        let mut s = String::new();
+        if self.has(Cap::ServerTime) {
+            let t = tags::server_time(SystemTime::now());
+            tags::write_prefix(&mut s, &[("time", &t)]);
+        }
+        s
+    }
+
+    /// A standard reply, or its text as a NOTICE for clients that did not
+    /// enable `standard-replies`.
+    fn standard(
+        &self,
+        out: &mut BytesMut,
+        kind: &str,
+        command: &str,
+        code: &str,
+        context: &[&str],
+        text: &str,
+    ) {
+        if self.has(Cap::StandardReplies) {
+            let mut params = vec![command, code];
+            params.extend_from_slice(context);
+            write_line(out, Some(&self.server), kind, &params, Some(text));
+        } else {
+            let text = format!("{command}: {text}");
+            write_line(out, Some(&self.server), "NOTICE", &[self.me()], Some(&text));
+        }
+    }
+
+    /// Writes the lines of a labeled command held so far, labeled: one line
+    /// gets the label, several a `labeled-response` batch (or, without
+    /// `batch`, the label on the first), none an `ACK`.
+    fn finish_label(&mut self, out: &mut BytesMut) {
+        let Some(label) = self.label.take() else {
+            return;
+        };
+        let held = std::mem::take(&mut self.held);
+        let mut tag = String::from("label=");
+        let _ = escape_tag(&label, &mut tag);
+        let lines: Vec<&[u8]> = held
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        match lines.as_slice() {
+            [] => {
+                out.put_slice(format!("@{tag} ").as_bytes());
+                write_line(out, Some(&self.server), "ACK", &[], None);
+            }
+            [one] => tag_line(out, &tag, one),
+            [first, rest @ ..] if !self.has(Cap::Batch) => {
+                tag_line(out, &tag, first);
+                for line in rest {
+                    out.put_slice(line);
+                }
+            }
+            all => {
+                self.batches += 1;
+                let id = format!("L{}", self.batches);
+                out.put_slice(format!("@{tag} ").as_bytes());
+                let plus = format!("+{id}");
+                write_line(
+                    out,
+                    Some(&self.server),
+                    "BATCH",
+                    &[&plus, "labeled-response"],
+                    None,
+                );
+                let inner = format!("batch={id}");
+                for line in all {
+                    tag_line(out, &inner, line);
+                }
+                let minus = format!("-{id}");
+                write_line(out, Some(&self.server), "BATCH", &[&minus], None);
+            }
+        }
+        if self.held.capacity() < held.capacity() && held.capacity() <= 16 * 1024 {
+            let mut reuse = held;
+            reuse.clear();
+            self.held = reuse;
         }
     }
 
@@ -315,7 +476,7 @@ impl IrcRenderer {
         }
     }
 
-    fn error(&self, out: &mut BytesMut, e: &HubError) {
+    fn error(&mut self, out: &mut BytesMut, e: &HubError) {
         let text = e.to_string();
         match e {
             HubError::NotRegistered => {
@@ -354,6 +515,7 @@ impl IrcRenderer {
             ),
             HubError::NoSuchNick(nick) => {
                 if self.quiet.is_none() {
+                    self.no_such = Some(nick.to_string());
                     self.numeric(out, ERR_NOSUCHNICK, &[nick], Some("No such nick/channel"))
                 }
             }
@@ -463,6 +625,14 @@ impl IrcRenderer {
                 &[],
                 Some("Can't change mode for other users"),
             ),
+            HubError::InvalidRealname => self.standard(
+                out,
+                "FAIL",
+                "SETNAME",
+                "INVALID_REALNAME",
+                &[],
+                &format!("Realname is not valid: {text}"),
+            ),
         }
     }
 
@@ -470,18 +640,21 @@ impl IrcRenderer {
         let prefix_len = format!(":{} {RPL_NAMREPLY} {} = {room} :", self.server, self.me()).len();
         let room_budget = MAX_LINE.saturating_sub(prefix_len).max(64);
         let mut chunk = String::new();
+        let all = self.has(Cap::MultiPrefix);
+        let full = self.has(Cap::UserhostInNames);
         for m in members {
-            let prefix = prefix(m);
-            let entry_len = m.user.nick.len() + prefix.len();
-            if !chunk.is_empty() && chunk.len() + 1 + entry_len > room_budget {
+            let entry = match full {
+                true => format!("{}{}", prefixes(m, all), source(&m.user)),
+                false => format!("{}{}", prefixes(m, all), m.user.nick),
+            };
+            if !chunk.is_empty() && chunk.len() + 1 + entry.len() > room_budget {
                 self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
                 chunk.clear();
             }
             if !chunk.is_empty() {
                 chunk.push(' ');
             }
-            chunk.push_str(prefix);
-            chunk.push_str(&m.user.nick);
+            chunk.push_str(&entry);
         }
         if !chunk.is_empty() {
             self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
@@ -506,6 +679,7 @@ impl IrcRenderer {
             return;
         };
         let (away, idle_secs, signon, oper) = (away.as_deref(), *idle_secs, *signon, *oper);
+        self.no_such = None;
         if let Some(found) = &mut self.quiet {
             found.push(Found {
                 nick: user.nick.to_string(),
@@ -611,34 +785,102 @@ impl IrcRenderer {
                 let list: Vec<&str> = found.iter().map(|f| f.nick.as_str()).collect();
                 self.numeric(out, RPL_ISON, &[], Some(&list.join(" ")));
             }
+            Local::WhoisEnd(nick) => {
+                if self.no_such.take().is_some_and(|n| same(&n, &nick)) {
+                    self.numeric(out, RPL_ENDOFWHOIS, &[&nick], Some("End of /WHOIS list."));
+                }
+            }
+            Local::Caps(caps) => self.caps = caps,
+            // Handled in `render`, which owns the held lines.
+            Local::LabelBegin(_) | Local::LabelEnd => {}
+            Local::Standard {
+                kind,
+                command,
+                code,
+                context,
+                text,
+            } => {
+                let context: Vec<&str> = context.iter().map(String::as_str).collect();
+                self.standard(out, &kind, &command, &code, &context, &text);
+            }
         }
     }
 }
 
 impl Renderer for IrcRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
-        match &shared.event {
-            Event::Message { from, to, .. } => {
-                // No echo-message capability yet: a client never gets its own
-                // PRIVMSG/NOTICE back, except a private message to itself.
-                let to_me = matches!(to, MsgTarget::Nick(n) if self.is_me(n));
-                if self.is_me(&from.nick) && !to_me {
+        if let Event::Edge(note) = &shared.event
+            && let Some(local) = note.get::<Local>()
+        {
+            match local {
+                Local::LabelBegin(label) => {
+                    self.finish_label(out);
+                    self.label = Some(label.clone());
                     return;
                 }
-                out.put(shared.rendered(SLOT_PLAIN, render_message));
+                Local::LabelEnd => return self.finish_label(out),
+                _ => {}
             }
-            Event::Joined { .. }
-            | Event::Parted { .. }
+        }
+        if self.label.is_none() {
+            return self.render_event(shared, out);
+        }
+        if matches!(shared.event, Event::Closing { .. }) {
+            // Whatever answered the label goes out before the goodbye.
+            self.finish_label(out);
+            return self.render_event(shared, out);
+        }
+        let mut held = std::mem::take(&mut self.held);
+        self.render_event(shared, &mut held);
+        self.held = held;
+    }
+}
+
+impl IrcRenderer {
+    fn render_event(&mut self, shared: &Shared, out: &mut BytesMut) {
+        let time = self.has(Cap::ServerTime);
+        match &shared.event {
+            Event::Message { from, to, .. } | Event::TagMsg { from, to, .. } => {
+                // Without echo-message a client never gets its own
+                // PRIVMSG/NOTICE/TAGMSG back (it shows them itself), except
+                // a private message to itself.
+                let to_me = matches!(to, MsgTarget::Nick(n) if self.is_me(n));
+                if self.is_me(&from.nick) && !to_me && !self.has(Cap::EchoMessage) {
+                    return;
+                }
+                let tagged = self.has(Cap::MessageTags);
+                if matches!(shared.event, Event::TagMsg { .. }) && !tagged {
+                    return;
+                }
+                out.put(shared.rendered(slot(time, tagged), |ev| render_message(ev, time, tagged)));
+            }
+            Event::Joined { .. } => {
+                let ext = self.has(Cap::ExtendedJoin);
+                out.put(shared.rendered(slot(time, ext), |ev| render_shared(ev, time, ext)));
+            }
+            Event::Parted { .. }
             | Event::Quit { .. }
             | Event::Kicked { .. }
             | Event::TopicChanged { .. } => {
-                out.put(shared.rendered(SLOT_PLAIN, render_shared));
+                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
             }
+            Event::AwayStatus { .. } if self.has(Cap::AwayNotify) => {
+                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+            }
+            Event::RealnameChanged { .. } if self.has(Cap::Setname) => {
+                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+            }
+            Event::InviteNotice { .. } if self.has(Cap::InviteNotify) => {
+                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+            }
+            Event::AwayStatus { .. }
+            | Event::RealnameChanged { .. }
+            | Event::InviteNotice { .. } => {}
             Event::NickChanged { old, who } => {
                 if self.is_me(old) {
                     self.me = Some(who.nick.to_string());
                 }
-                out.put(shared.rendered(SLOT_PLAIN, render_shared));
+                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
             }
             Event::Welcome { nick, user } => {
                 self.me = Some(nick.to_string());
@@ -676,7 +918,7 @@ impl Renderer for IrcRenderer {
                         flags.push('*');
                     }
                     if room != "*" {
-                        flags.push_str(prefix(m));
+                        flags.push_str(prefixes(m, self.has(Cap::MultiPrefix)));
                     }
                     if let Some((fields, token)) = &whox {
                         self.whox_line(out, fields, token, room, m, &flags);
@@ -734,10 +976,12 @@ impl Renderer for IrcRenderer {
             }
             Event::ModeChanged { target, .. } => {
                 if target.starts_with('#') {
-                    out.put(shared.rendered(SLOT_PLAIN, render_shared));
+                    out.put(
+                        shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)),
+                    );
                 } else {
                     // User modes: only ever sent to their holder.
-                    out.put(render_shared(&shared.event));
+                    out.put(render_shared(&shared.event, time, false));
                 }
             }
             Event::RoomModes {
@@ -760,6 +1004,7 @@ impl Renderer for IrcRenderer {
             Event::UserModes { modes } => self.numeric(out, RPL_UMODEIS, &[modes], None),
             Event::Invited { room, by, nick } => {
                 if self.is_me(nick) {
+                    out.put_slice(self.time_prefix().as_bytes());
                     write_line(out, Some(&source(by)), "INVITE", &[nick, room], None);
                 } else {
                     self.numeric(out, RPL_INVITING, &[nick, room], None);
@@ -865,14 +1110,30 @@ impl IrcRenderer {
     }
 }
 
-/// The NAMES/WHO prefix of a member's highest standing in a room.
-fn prefix(m: &MemberInfo) -> &'static str {
-    if m.op {
-        "@"
-    } else if m.voice {
-        "+"
-    } else {
-        ""
+/// The NAMES/WHO prefix of a member's highest standing in a room, or
+/// with `all` (IRCv3 multi-prefix) of every standing, highest first.
+fn prefixes(m: &MemberInfo, all: bool) -> &'static str {
+    match (m.op, m.voice) {
+        (true, true) if all => "@+",
+        (true, _) => "@",
+        (false, true) => "+",
+        (false, false) => "",
+    }
+}
+
+/// Writes `line` (one wire line with CR LF) with one more tag in front.
+fn tag_line(out: &mut BytesMut, tag: &str, line: &[u8]) {
+    out.put_u8(b'@');
+    out.put_slice(tag.as_bytes());
+    match line.strip_prefix(b"@") {
+        Some(rest) => {
+            out.put_u8(b';');
+            out.put_slice(rest);
+        }
+        None => {
+            out.put_u8(b' ');
+            out.put_slice(line);
+        }
     }
 }
 
@@ -975,30 +1236,74 @@ pub fn write_line(
     out.put_slice(b"\r\n");
 }
 
-/// PRIVMSG/NOTICE, split into several lines when the source, target and
-/// text together would pass 512 bytes.
-fn render_message(ev: &Event) -> Bytes {
-    let Event::Message {
-        from,
-        to,
-        kind,
-        text,
-        ..
-    } = ev
-    else {
-        return Bytes::new();
+/// The tags of a relayed line: `time` with server-time, and with
+/// message-tags the `msgid` and the sender's client-only tags.
+fn tag_prefix(
+    at: Option<SystemTime>,
+    msgid: Option<u64>,
+    client: &[(crate::core::names::Name, crate::core::names::Name)],
+) -> String {
+    let time = at.map(tags::server_time);
+    let id = msgid.map(tags::msgid);
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(2 + client.len());
+    if let Some(t) = &time {
+        pairs.push(("time", t));
+    }
+    if let Some(i) = &id {
+        pairs.push(("msgid", i));
+    }
+    pairs.extend(client.iter().map(|(k, v)| (&**k, &**v)));
+    let mut s = String::new();
+    tags::write_prefix(&mut s, &pairs);
+    s
+}
+
+/// PRIVMSG/NOTICE (split into several lines when the source, target and
+/// text together would pass 512 bytes) and TAGMSG. `time`: server-time;
+/// `tagged`: message-tags (msgid and client-only tags).
+fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
+    let (id, at, from, to, client, body) = match ev {
+        Event::Message {
+            id,
+            time: at,
+            from,
+            to,
+            kind,
+            text,
+            tags,
+        } => (*id, *at, from, to, tags, Some((*kind, text))),
+        Event::TagMsg {
+            id,
+            time: at,
+            from,
+            to,
+            tags,
+        } => (*id, *at, from, to, tags, None),
+        _ => return Bytes::new(),
     };
     let src = source(from);
     let target = match to {
         MsgTarget::Room(r) => r,
         MsgTarget::Nick(n) => n,
     };
-    let command = if *kind == MsgKind::Notice {
+    let no_tags: &[(crate::core::names::Name, crate::core::names::Name)] = &[];
+    let first = tag_prefix(
+        time.then_some(at),
+        tagged.then_some(id),
+        if tagged { client } else { no_tags },
+    );
+    let Some((kind, text)) = body else {
+        let mut out = BytesMut::with_capacity(first.len() + src.len() + 32);
+        out.put_slice(first.as_bytes());
+        write_line(&mut out, Some(&src), "TAGMSG", &[target], None);
+        return out.freeze();
+    };
+    let command = if kind == MsgKind::Notice {
         "NOTICE"
     } else {
         "PRIVMSG"
     };
-    let (pre, post) = if *kind == MsgKind::Action {
+    let (pre, post) = if kind == MsgKind::Action {
         ("\u{1}ACTION ", "\u{1}")
     } else {
         ("", "")
@@ -1006,8 +1311,20 @@ fn render_message(ev: &Event) -> Bytes {
     let overhead =
         1 + src.len() + 1 + command.len() + 1 + target.len() + 2 + pre.len() + post.len();
     let budget = MAX_LINE.saturating_sub(overhead).max(64);
-    let mut out = BytesMut::with_capacity(overhead + text.len() + 2);
-    for part in split_text(text, budget) {
+    let mut out = BytesMut::with_capacity(first.len() + overhead + text.len() + 2);
+    for (i, part) in split_text(text, budget).into_iter().enumerate() {
+        if i == 0 {
+            out.put_slice(first.as_bytes());
+        } else if time || tagged {
+            // A msgid names one line; the continuation lines of a split
+            // message carry the other tags only.
+            let rest = tag_prefix(
+                time.then_some(at),
+                None,
+                if tagged { client } else { no_tags },
+            );
+            out.put_slice(rest.as_bytes());
+        }
         write_line(
             &mut out,
             Some(&src),
@@ -1019,14 +1336,54 @@ fn render_message(ev: &Event) -> Bytes {
     out.freeze()
 }
 
-/// JOIN, PART, QUIT, NICK and TOPIC lines: the same for every recipient.
-fn render_shared(ev: &Event) -> Bytes {
+/// JOIN, PART, QUIT, NICK, TOPIC, KICK, MODE, AWAY, SETNAME and invite
+/// notices: the same for every recipient with the same capabilities.
+/// `time`: server-time (the moment of the first rendering, which all
+/// recipients then share); `ext`: extended-join.
+fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
     let mut out = BytesMut::new();
+    let stamp = if time {
+        tag_prefix(Some(SystemTime::now()), None, &[])
+    } else {
+        String::new()
+    };
+    // Every line of the event gets the same stamp.
+    let emit = |out: &mut BytesMut,
+                src: Option<&str>,
+                cmd: &str,
+                params: &[&str],
+                trailing: Option<&str>| {
+        out.put_slice(stamp.as_bytes());
+        write_line(out, src, cmd, params, trailing);
+    };
     match ev {
-        Event::Joined { room, who } => {
-            write_line(&mut out, Some(&source(who)), "JOIN", &[room], None)
+        Event::Joined { room, who } if ext => emit(
+            &mut out,
+            Some(&source(who)),
+            "JOIN",
+            // No accounts yet: `*` is "not logged in".
+            &[room, "*"],
+            Some(&who.realname),
+        ),
+        Event::Joined { room, who } => emit(&mut out, Some(&source(who)), "JOIN", &[room], None),
+        Event::AwayStatus { who, message } => emit(
+            &mut out,
+            Some(&source(who)),
+            "AWAY",
+            &[],
+            message.as_deref(),
+        ),
+        Event::RealnameChanged { who } => emit(
+            &mut out,
+            Some(&source(who)),
+            "SETNAME",
+            &[],
+            Some(&who.realname),
+        ),
+        Event::InviteNotice { room, by, nick } => {
+            emit(&mut out, Some(&source(by)), "INVITE", &[nick, room], None)
         }
-        Event::Parted { room, who, reason } => write_line(
+        Event::Parted { room, who, reason } => emit(
             &mut out,
             Some(&source(who)),
             "PART",
@@ -1034,18 +1391,18 @@ fn render_shared(ev: &Event) -> Bytes {
             reason.as_deref(),
         ),
         Event::Quit { who, reason } => {
-            write_line(&mut out, Some(&source(who)), "QUIT", &[], Some(reason))
+            emit(&mut out, Some(&source(who)), "QUIT", &[], Some(reason))
         }
         Event::NickChanged { old, who } => {
             let src = format!("{old}!{}@{}", word(&who.user), host(&who.host));
-            write_line(&mut out, Some(&src), "NICK", &[], Some(&who.nick))
+            emit(&mut out, Some(&src), "NICK", &[], Some(&who.nick))
         }
         Event::Kicked {
             room,
             by,
             nick,
             reason,
-        } => write_line(
+        } => emit(
             &mut out,
             Some(&source(by)),
             "KICK",
@@ -1074,11 +1431,11 @@ fn render_shared(ev: &Event) -> Bytes {
                 let params = mode_params(&changes[start..end]);
                 let mut refs: Vec<&str> = vec![target];
                 refs.extend(params.iter().map(String::as_str));
-                write_line(&mut out, Some(&source(by)), "MODE", &refs, None);
+                emit(&mut out, Some(&source(by)), "MODE", &refs, None);
                 start = end;
             }
         }
-        Event::TopicChanged { room, topic, by } => write_line(
+        Event::TopicChanged { room, topic, by } => emit(
             &mut out,
             Some(&source(by)),
             "TOPIC",

@@ -52,6 +52,7 @@ fn msg(from: &str, to: MsgTarget, kind: MsgKind, text: &str) -> Event {
         to,
         kind,
         text: text.into(),
+        tags: Vec::new(),
     }
 }
 

@@ -8,6 +8,13 @@
 //! and the session [`State`] to a list of [`Step`]s; the async [`run`] loop
 //! only executes them. That keeps every IRC rule testable without sockets.
 //!
+//! IRCv3: `CAP` negotiation ([`super::caps`]) holds registration back and
+//! tells the renderer what was enabled; lines may carry up to 8191 bytes
+//! of tags besides the 512 of the message; lines that are not UTF-8 are
+//! refused (`utf8only`); a `label` tag brackets the command's replies for
+//! the renderer, and the whole labeled command reaches the hub as one
+//! group so that nothing else lands inside its response.
+//!
 //! Must not decide what the hub decides (who may join, send, take a
 //! nickname, change a mode) nor format events (the renderer does, including
 //! the numerics queued here as [`Local`] instructions, so that they carry
@@ -26,12 +33,15 @@ use tokio_util::codec::FramedRead;
 use crate::config::Config;
 use crate::core::names::validate_nick;
 use crate::core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
-use crate::edges::framing::{Frame, LineCodec, split_text, text};
+use crate::edges::framing::{Frame, LineCodec, split_text};
 use crate::runtime::{Ctx, HubGone};
 
+use super::caps::{Cap, CapOutcome, CapState, Offer};
 use super::message::Message;
 use super::numeric::*;
-use super::render::Local;
+use super::render::{Local, MAX_LABEL};
+use super::tags::{self, TagRefusal};
+use crate::runtime::GroupItem;
 
 /// Silence after which the server checks the client is still there (PING),
 /// and again after which it gives up.
@@ -42,6 +52,35 @@ const ECHO_MAX: usize = 64;
 
 /// Targets one PRIVMSG, NOTICE, KICK or WHOIS may name (ISUPPORT TARGMAX).
 pub const TARGMAX: usize = 4;
+
+/// Most bytes of tags one line may carry, `@` and the space after them
+/// included (IRCv3 message-tags); the rest of the line has its own 512.
+pub const MAX_TAG_BYTES: usize = 8191;
+
+/// What this server offers in `CAP LS`: exactly what the session and the
+/// renderer implement. `chghost` is absent because hosts never change here
+/// (the host is the peer's address for the life of the connection);
+/// accounts, SASL and history come with their own work.
+pub fn offer() -> Offer {
+    [
+        Cap::CapNotify,
+        Cap::MessageTags,
+        Cap::ServerTime,
+        Cap::EchoMessage,
+        Cap::LabeledResponse,
+        Cap::Batch,
+        Cap::MultiPrefix,
+        Cap::UserhostInNames,
+        Cap::ExtendedJoin,
+        Cap::AwayNotify,
+        Cap::Setname,
+        Cap::InviteNotify,
+        Cap::StandardReplies,
+        Cap::Utf8Only,
+    ]
+    .into_iter()
+    .fold(Offer::new(), |o, c| o.with(c, None))
+}
 
 /// How long a wrong OPER password holds the session back, so that guessing
 /// costs time.
@@ -56,8 +95,9 @@ pub struct State {
     nick: Option<String>,
     /// USER's username and real name.
     user: Option<(String, String)>,
-    /// CAP LS/REQ was received and CAP END not yet: registration waits.
-    cap_open: bool,
+    /// IRCv3 negotiation: what is enabled, and whether an open
+    /// negotiation holds registration back.
+    caps: CapState,
     /// The connection password from PASS, checked at registration.
     pass: Option<String>,
     /// The connection came over TLS (the hub is told once registered).
@@ -87,10 +127,26 @@ impl State {
         self.nick = Some(nick.to_string());
     }
 
+    pub fn has(&self, cap: Cap) -> bool {
+        self.caps.enabled.has(cap)
+    }
+
+    /// The `label` of a line to answer as a labeled response, if the
+    /// client enabled labeled-response and is registered (the
+    /// registration burst is never one response).
+    pub fn label_of(&self, msg: &Message) -> Option<String> {
+        let label = msg.tag("label")?;
+        let ok = self.registered
+            && self.has(Cap::LabeledResponse)
+            && !label.is_empty()
+            && label.len() <= MAX_LABEL;
+        ok.then(|| label.to_string())
+    }
+
     /// Registration happens once NICK and USER are known and no CAP
     /// negotiation is open.
     fn try_register(&self, steps: &mut Vec<Step>) {
-        if self.registered || self.cap_open {
+        if self.registered || self.caps.negotiating {
             return;
         }
         if let (Some(nick), Some((user, realname))) = (&self.nick, &self.user) {
@@ -124,10 +180,16 @@ pub enum Step {
     Nick(String),
     /// OPER: check the password off the hub's task, then tell the hub.
     Oper { name: String, password: String },
-    /// WHOIS: the end-of-WHOIS line must follow a 401 too.
-    Whois(String),
     /// Tell the hub and end the session with this reason.
     Quit(String),
+}
+
+impl Step {
+    /// Steps that need no answer from the hub before the next one, so a
+    /// labeled command made of them can go to the hub as one group.
+    fn is_simple(&self) -> bool {
+        matches!(self, Step::Tell(_) | Step::Note(_) | Step::Send(_))
+    }
 }
 
 fn reply(code: &str, params: &[&str]) -> Step {
@@ -145,6 +207,27 @@ fn echo(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+fn input_too_long() -> Step {
+    reply(ERR_INPUTTOOLONG, &["Input line was too long"])
+}
+
+/// The client-only tags a message relays: none unless the sender enabled
+/// message-tags (a client that did not cannot mean them).
+fn client_tags(st: &State, msg: &Message) -> Result<Vec<(String, String)>, TagRefusal> {
+    if !st.has(Cap::MessageTags) || msg.tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    tags::client_only(&msg.tags)
+}
+
+fn say_target(target: &str) -> SayTarget {
+    if target.starts_with('#') {
+        SayTarget::Room(target.to_string())
+    } else {
+        SayTarget::Nick(target.to_string())
+    }
 }
 
 fn need_more_params(command: &str) -> Step {
@@ -308,20 +391,48 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                     }
                     return steps;
                 }
+                let Ok(tags) = client_tags(st, msg) else {
+                    steps.push(input_too_long());
+                    return steps;
+                };
                 for target in targets {
-                    let target = if target.starts_with('#') {
-                        SayTarget::Room(target.to_string())
-                    } else {
-                        SayTarget::Nick(target.to_string())
-                    };
+                    let target = say_target(target);
                     for part in split_text(body, cfg.hub.text_len) {
                         steps.push(Step::Send(Command::Say {
                             target: target.clone(),
                             kind,
                             text: part.to_string(),
+                            tags: tags.clone(),
                         }));
                     }
                 }
+            }
+        }
+        "TAGMSG" => {
+            let targets: Vec<&str> = p(0).split(',').filter(|t| !t.is_empty()).collect();
+            if targets.is_empty() {
+                steps.push(need_more_params(cmd));
+            } else if targets.len() > TARGMAX {
+                steps.push(reply(ERR_TOOMANYTARGETS, &[echo(p(0)), "Too many targets"]));
+            } else {
+                match client_tags(st, msg) {
+                    Err(TagRefusal::TooLong) => steps.push(input_too_long()),
+                    Ok(tags) => {
+                        for target in targets {
+                            steps.push(Step::Send(Command::TagMsg {
+                                target: say_target(target),
+                                tags: tags.clone(),
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        "SETNAME" => {
+            if msg.params.is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Send(Command::Setname(p(0).to_string())));
             }
         }
         "TOPIC" => {
@@ -383,7 +494,9 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 steps.push(reply(ERR_NONICKNAMEGIVEN, &["No nickname given"]));
             } else {
                 for nick in nicks.split(',').filter(|n| !n.is_empty()).take(TARGMAX) {
-                    steps.push(Step::Whois(nick.to_string()));
+                    // A 401 is followed by the end-of-WHOIS line too.
+                    steps.push(Step::Send(Command::Whois(nick.to_string())));
+                    steps.push(local(Local::WhoisEnd(echo(nick).to_string())));
                 }
             }
         }
@@ -503,28 +616,27 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
     steps
 }
 
-/// CAP LS/LIST/REQ/END. Nothing is advertised yet, so every request is
-/// refused; an open negotiation holds registration back until CAP END.
+/// CAP LS/LIST/REQ/END ([`CapState::handle`]); an open negotiation holds
+/// registration back until CAP END, and every change of the enabled set
+/// is passed to the renderer in stream order.
 fn cap(st: &mut State, msg: &Message, steps: &mut Vec<Step>) {
-    let sub = msg.param(0).to_ascii_uppercase();
-    match sub.as_str() {
-        "" => steps.push(need_more_params("CAP")),
-        "LS" => {
-            st.cap_open |= !st.registered;
-            steps.push(reply("CAP", &["LS", ""]));
+    let before = st.caps.enabled;
+    match st.caps.handle(&offer(), &msg.params, st.registered) {
+        CapOutcome::Reply(lines) => {
+            for params in lines {
+                let refs: Vec<&str> = params.iter().map(String::as_str).collect();
+                steps.push(reply("CAP", &refs));
+            }
+            // After the ACK: capabilities apply from the next line on.
+            if st.caps.enabled != before {
+                steps.push(local(Local::Caps(st.caps.enabled)));
+            }
         }
-        "LIST" => steps.push(reply("CAP", &["LIST", ""])),
-        "REQ" => {
-            st.cap_open |= !st.registered;
-            steps.push(reply("CAP", &["NAK", msg.param(1)]));
-        }
-        "END" => {
-            st.cap_open = false;
-            st.try_register(steps);
-        }
-        _ => steps.push(reply(
+        CapOutcome::End => st.try_register(steps),
+        CapOutcome::NeedMoreParams => steps.push(need_more_params("CAP")),
+        CapOutcome::Invalid(sub) => steps.push(reply(
             ERR_INVALIDCAPCMD,
-            &[echo(msg.param(0)), "Invalid CAP command"],
+            &[echo(&sub), "Invalid CAP command"],
         )),
     }
 }
@@ -601,9 +713,10 @@ pub async fn run_secure(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
 }
 
 async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> String {
-    // The configured limit counts CR LF (RFC 1459's 512); the codec's does not.
+    // The configured limit counts CR LF (RFC 1459's 512); the codec's does
+    // not, and it must let the tags through too (checked per line below).
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
-    let mut frames = FramedRead::new(rd, LineCodec::new(max));
+    let mut frames = FramedRead::new(rd, LineCodec::new(MAX_TAG_BYTES + max));
     let mut st = State {
         secure,
         ..State::default()
@@ -628,25 +741,108 @@ async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> Str
             Ok(Some(Ok(frame))) => frame,
         };
         live.heard();
-        let steps = match frame {
-            Frame::TooLong => vec![reply(ERR_INPUTTOOLONG, &["Input line was too long"])],
-            Frame::Line(bytes) => {
-                let line = text(&bytes);
-                match Message::parse(&clean_line(&line)) {
-                    Ok(msg) => translate(&mut st, &msg, &ctx.cfg),
+        let (steps, label) = match frame {
+            Frame::TooLong => (vec![input_too_long()], None),
+            Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
+            Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(line) => match Message::parse(&clean_line(line)) {
+                    Ok(msg) => {
+                        let label = st.label_of(&msg);
+                        (translate(&mut st, &msg, &ctx.cfg), label)
+                    }
                     // Blank lines and a lone source are ignored, as servers do.
                     Err(_) => continue,
-                }
-            }
+                },
+                Err(_) => (vec![not_utf8(&bytes)], None),
+            },
         };
-        for step in steps {
-            match execute(&mut ctx, &mut st, step).await {
-                Ok(None) => {}
-                Ok(Some(reason)) => return reason,
-                Err(HubGone) => return "Server shutting down".into(),
-            }
+        let outcome = match label {
+            Some(label) => execute_labeled(&mut ctx, &mut st, label, steps).await,
+            None => execute_all(&mut ctx, &mut st, steps).await,
+        };
+        match outcome {
+            Ok(None) => {}
+            Ok(Some(reason)) => return reason,
+            Err(HubGone) => return "Server shutting down".into(),
         }
     }
+}
+
+/// Over the limits: more than [`MAX_TAG_BYTES`] of tags, or more than
+/// `max` bytes of message after them.
+pub fn too_long(line: &[u8], max: usize) -> bool {
+    let tags = match line.first() {
+        Some(b'@') => line
+            .iter()
+            .position(|&b| b == b' ')
+            .map_or(line.len(), |i| i + 1),
+        _ => 0,
+    };
+    tags > MAX_TAG_BYTES || line.len() - tags > max
+}
+
+/// utf8only: a line that is not UTF-8 is refused, never relayed with
+/// replacement characters standing in for what the sender meant.
+pub fn not_utf8(line: &[u8]) -> Step {
+    let lossy = String::from_utf8_lossy(line);
+    let command = Message::parse(&lossy)
+        .ok()
+        .map(|m| m.command)
+        .filter(|c| !c.is_empty() && c.len() <= 32 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "*".to_string());
+    Step::Note(Local::fail(
+        &command,
+        "INVALID_UTF8",
+        &[],
+        "Message rejected: it is not valid UTF-8",
+    ))
+}
+
+async fn execute_all(
+    ctx: &mut Ctx,
+    st: &mut State,
+    steps: Vec<Step>,
+) -> Result<Option<String>, HubGone> {
+    for step in steps {
+        if let Some(reason) = execute(ctx, st, step).await? {
+            return Ok(Some(reason));
+        }
+    }
+    Ok(None)
+}
+
+/// A labeled command: its replies are bracketed for the renderer. When
+/// every step is a plain command or local reply, brackets and commands go
+/// to the hub as one group, so no other event can land inside the
+/// response; steps that wait on an outcome (NICK, OPER, QUIT) are run one
+/// by one, and events for this connection that arrive meanwhile are
+/// labeled with them.
+async fn execute_labeled(
+    ctx: &mut Ctx,
+    st: &mut State,
+    label: String,
+    steps: Vec<Step>,
+) -> Result<Option<String>, HubGone> {
+    if !steps.iter().all(Step::is_simple) {
+        ctx.tell(Local::LabelBegin(label).event()).await?;
+        let outcome = execute_all(ctx, st, steps).await?;
+        ctx.tell(Local::LabelEnd.event()).await?;
+        return Ok(outcome);
+    }
+    let mut items = Vec::with_capacity(steps.len() + 2);
+    items.push(GroupItem::Local(Local::LabelBegin(label).event()));
+    for step in steps {
+        items.push(match step {
+            Step::Tell(event) => GroupItem::Local(event),
+            Step::Note(local) => GroupItem::Local(local.event()),
+            Step::Send(cmd) => GroupItem::Cmd(cmd),
+            // is_simple() let nothing else through.
+            _ => continue,
+        });
+    }
+    items.push(GroupItem::Local(Local::LabelEnd.event()));
+    ctx.send_group(items).await?;
+    Ok(None)
 }
 
 /// Carries out one step; `Some(reason)` ends the session.
@@ -706,14 +902,6 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
                 ctx.tell(plaintext_refused()).await?;
                 ctx.tell(Event::Error(HubError::NoOperHost)).await?;
-            }
-        }
-        Step::Whois(nick) => {
-            if let Err(HubError::NoSuchNick(_)) = ctx.request(Command::Whois(nick.clone())).await? {
-                ctx.tell(
-                    Local::reply(RPL_ENDOFWHOIS, &[echo(&nick), "End of /WHOIS list."]).event(),
-                )
-                .await?;
             }
         }
         Step::Quit(reason) => {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::edges::irc::caps::CapSet;
 
 fn cfg() -> Config {
     Config::default()
@@ -93,22 +94,56 @@ fn erroneous_nick_is_refused_at_once() {
 fn cap_negotiation_holds_registration() {
     let mut st = State::default();
     let steps = run(&mut st, "CAP LS 302");
-    assert_eq!(shown(&steps[0]), ":chatroom CAP * LS :\r\n");
+    assert_eq!(
+        shown(&steps[0]),
+        ":chatroom CAP * LS :cap-notify message-tags server-time echo-message \
+         labeled-response batch multi-prefix userhost-in-names extended-join away-notify \
+         setname invite-notify standard-replies utf8only\r\n"
+    );
     assert_eq!(run(&mut st, "NICK bob"), vec![]);
     assert_eq!(run(&mut st, "USER bob 0 * :B"), vec![]);
+    // Not offered (accounts come later): the whole request is refused.
     let steps = run(&mut st, "CAP REQ :multi-prefix sasl");
     assert_eq!(
         shown(&steps[0]),
         ":chatroom CAP * NAK :multi-prefix sasl\r\n"
     );
+    assert_eq!(steps.len(), 1, "a NAK changes nothing: {steps:?}");
+    let steps = run(&mut st, "CAP REQ :multi-prefix server-time");
+    assert_eq!(
+        shown(&steps[0]),
+        ":chatroom CAP * ACK :multi-prefix server-time\r\n"
+    );
+    let want = CapSet::EMPTY
+        .with(Cap::CapNotify)
+        .with(Cap::MultiPrefix)
+        .with(Cap::ServerTime);
+    assert_eq!(steps[1], Step::Note(Local::Caps(want)));
     let steps = run(&mut st, "CAP LIST");
-    assert_eq!(shown(&steps[0]), ":chatroom CAP * LIST :\r\n");
+    assert_eq!(
+        shown(&steps[0]),
+        ":chatroom CAP * LIST :cap-notify multi-prefix server-time\r\n"
+    );
     assert_eq!(
         run(&mut st, "CAP END"),
         vec![register_step("bob", "bob", "B")]
     );
     let steps = run(&mut st, "CAP FOO");
     assert!(shown(&steps[0]).starts_with(":chatroom 410 * FOO :"));
+}
+
+#[test]
+fn nothing_unimplemented_is_offered() {
+    let offered = offer().set();
+    for cap in [
+        Cap::Sasl,
+        Cap::AccountNotify,
+        Cap::AccountTag,
+        Cap::ChatHistory,
+        Cap::Chghost,
+    ] {
+        assert!(!offered.has(cap), "{cap} is offered");
+    }
 }
 
 #[test]
@@ -203,6 +238,7 @@ fn say(target: SayTarget, kind: MsgKind, text: &str) -> Step {
         target,
         kind,
         text: text.into(),
+        tags: Vec::new(),
     })
 }
 
@@ -297,7 +333,12 @@ fn queries() {
     assert!(shown(&run(&mut st, "WHO")[0]).contains(" 315 * * :"));
     assert_eq!(
         run(&mut st, "WHOIS srv alice,carol"),
-        vec![Step::Whois("alice".into()), Step::Whois("carol".into())]
+        vec![
+            Step::Send(Command::Whois("alice".into())),
+            Step::Note(Local::WhoisEnd("alice".into())),
+            Step::Send(Command::Whois("carol".into())),
+            Step::Note(Local::WhoisEnd("carol".into())),
+        ]
     );
     assert!(shown(&run(&mut st, "WHOIS")[0]).contains(" 431 "));
     assert_eq!(

@@ -26,6 +26,7 @@ fn msg(from: &str, room: &str, kind: MsgKind, text: &str) -> Event {
         to: MsgTarget::Room(room.into()),
         kind,
         text: text.into(),
+        tags: Vec::new(),
     }
 }
 

@@ -83,6 +83,7 @@ fn room_msg(from: &str, room: &str, kind: MsgKind, text: &str) -> Event {
         to: MsgTarget::Room(name(room)),
         kind,
         text: name(text),
+        tags: Vec::new(),
     }
 }
 
@@ -94,6 +95,7 @@ fn private_msg(from: &str, to: &str, kind: MsgKind, text: &str) -> Event {
         to: MsgTarget::Nick(name(to)),
         kind,
         text: name(text),
+        tags: Vec::new(),
     }
 }
 

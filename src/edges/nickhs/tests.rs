@@ -24,6 +24,7 @@ fn msg(from: &str, room: &str, kind: MsgKind, text: &str) -> Event {
         to: MsgTarget::Room(room.into()),
         kind,
         text: text.into(),
+        tags: Vec::new(),
     }
 }
 
@@ -244,6 +245,7 @@ fn own_nick_change_is_tracked() {
         to: MsgTarget::Nick("alice".into()),
         kind: MsgKind::Say,
         text: "psst".into(),
+        tags: Vec::new(),
     };
     assert_eq!(
         render_all(&mut r, vec![private]),
