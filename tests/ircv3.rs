@@ -1,0 +1,575 @@
+//! IRCv3 capabilities against the real server binary, one test per
+//! capability, each written from its specification on ircv3.net; plus the
+//! bad input the capabilities open up (unknown and huge CAP REQs, bad tag
+//! escapes, oversized tags, TAGMSG floods). Raw sockets only, so every
+//! byte the server writes is checked.
+
+mod common;
+
+use common::TestServer;
+use common::irc::Irc;
+
+fn server() -> TestServer {
+    TestServer::start(&["--flood-rate", "0"])
+}
+
+fn irc(srv: &TestServer) -> std::net::SocketAddr {
+    srv.irc.expect("irc listener")
+}
+
+/// Connects, negotiates `caps` (space-separated; "" for none) with
+/// `CAP LS 302`, registers, and waits until the client is in #lobby.
+fn login_caps(addr: std::net::SocketAddr, nick: &str, caps: &str) -> Irc {
+    let mut c = Irc::connect(addr, nick);
+    c.send("CAP LS 302");
+    c.send(&format!("NICK {nick}"));
+    c.send(&format!("USER {nick} 0 * :Real {nick}"));
+    c.expect(" CAP * LS :");
+    if !caps.is_empty() {
+        c.send(&format!("CAP REQ :{caps}"));
+        c.expect(&format!(" CAP * ACK :{caps}"));
+    }
+    c.send("CAP END");
+    c.numeric("001");
+    c.wait_for("end of MOTD", |l| {
+        l.contains(&format!(" 376 {nick} ")) || l.contains(&format!(" 422 {nick} "))
+    });
+    c.expect(&format!(" 366 {nick} #lobby "));
+    c
+}
+
+/// The value of tag `key` on a line, if the line has tags.
+fn tag<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let tags = line.strip_prefix('@')?.split(' ').next()?;
+    tags.split(';').find_map(|t| match t.split_once('=') {
+        Some((k, v)) if k == key => Some(v),
+        None if t == key => Some(""),
+        _ => None,
+    })
+}
+
+/// The line without its tags.
+fn untagged(line: &str) -> &str {
+    match line.strip_prefix('@') {
+        Some(rest) => rest.split_once(' ').map_or("", |(_, l)| l),
+        None => line,
+    }
+}
+
+/// `2026-11-23T10:33:03.123Z`: UTC, milliseconds, Z.
+fn is_server_time(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() == 24
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+        && t.bytes()
+            .enumerate()
+            .all(|(i, c)| [4, 7, 10, 13, 16, 19, 23].contains(&i) || c.is_ascii_digit())
+}
+
+// ------------------------------------------------------- negotiation
+
+#[test]
+fn cap_ls_302_req_ack_nak_list_end_hold_registration() {
+    let srv = server();
+    let mut c = Irc::connect(irc(&srv), "bob");
+    c.send("CAP LS 302");
+    let ls = c.expect(":chatroom CAP * LS :");
+    let offered: Vec<&str> = ls
+        .rsplit_once(" :")
+        .map_or("", |(_, l)| l)
+        .split(' ')
+        .collect();
+    for cap in [
+        "cap-notify",
+        "message-tags",
+        "server-time",
+        "echo-message",
+        "labeled-response",
+        "batch",
+        "multi-prefix",
+        "userhost-in-names",
+        "extended-join",
+        "away-notify",
+        "setname",
+        "invite-notify",
+        "standard-replies",
+        "utf8only",
+    ] {
+        assert!(offered.contains(&cap), "{cap} missing from {ls}");
+    }
+    for absent in [
+        "sasl",
+        "account-notify",
+        "account-tag",
+        "chghost",
+        "draft/chathistory",
+    ] {
+        assert!(
+            !offered.iter().any(|o| o.starts_with(absent)),
+            "{absent} offered: {ls}"
+        );
+    }
+    c.send("NICK bob");
+    c.send("USER bob 0 * :Bob");
+    c.expect_none(" 001 ", "held-by-ls");
+    // All or nothing: one unknown name refuses the whole request.
+    c.send("CAP REQ :multi-prefix no-such-cap");
+    c.expect(":chatroom CAP * NAK :multi-prefix no-such-cap");
+    c.send("CAP REQ :multi-prefix server-time");
+    c.expect(":chatroom CAP * ACK :multi-prefix server-time");
+    c.send("CAP REQ :-server-time");
+    c.expect(":chatroom CAP * ACK :-server-time");
+    c.send("CAP LIST");
+    c.expect(":chatroom CAP * LIST :cap-notify multi-prefix");
+    c.expect_none(" 001 ", "held-by-req");
+    c.send("CAP END");
+    c.numeric("001");
+    // After registration CAP still works and holds nothing back.
+    c.send("CAP REQ :message-tags");
+    c.expect(":chatroom CAP bob ACK :message-tags");
+}
+
+#[test]
+fn cap_notify_is_implied_by_302_and_cannot_be_dropped() {
+    let srv = server();
+    let mut c = Irc::connect(irc(&srv), "bob");
+    c.send("CAP LS 302");
+    c.expect(":chatroom CAP * LS :");
+    c.send("CAP LIST");
+    c.expect(":chatroom CAP * LIST :cap-notify");
+    c.send("CAP REQ :-cap-notify");
+    c.expect(":chatroom CAP * NAK :-cap-notify");
+    // A 301 client may ask for it explicitly.
+    let mut d = Irc::connect(irc(&srv), "dan");
+    d.send("CAP LS");
+    d.expect(":chatroom CAP * LS :");
+    d.send("CAP LIST");
+    d.expect(":chatroom CAP * LIST :");
+    d.send("CAP REQ cap-notify");
+    d.expect(":chatroom CAP * ACK :cap-notify");
+}
+
+#[test]
+fn cap_abuse_unknown_and_huge_requests_get_one_nak_each() {
+    let srv = server();
+    let mut c = Irc::connect(irc(&srv), "bob");
+    c.send("CAP LS 302");
+    c.expect(":chatroom CAP * LS :");
+    c.send("CAP REQ :sasl");
+    c.expect(":chatroom CAP * NAK :sasl");
+    // Known names, too many of them for one request (within one line).
+    let many = vec!["batch"; 70].join(" ");
+    c.send(&format!("CAP REQ :{many}"));
+    let nak = c.expect(":chatroom CAP * NAK :batch batch ");
+    assert!(nak.len() + 2 <= 512, "{}", nak.len());
+    c.send("CAP LIST");
+    c.expect(":chatroom CAP * LIST :cap-notify");
+    let rest = c.sync("after-huge");
+    assert!(!rest.iter().any(|l| l.contains(" ACK ")), "{rest:#?}");
+    c.send("CAP END");
+    c.send("NICK bob");
+    c.send("USER bob 0 * :Bob");
+    c.numeric("001");
+}
+
+// -------------------------------------------------------- message-tags
+
+#[test]
+fn message_tags_relay_client_only_tags_to_those_who_enabled_them() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "message-tags");
+    let mut bob = login_caps(irc(&srv), "bob", "message-tags");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    alice.send("@+draft/reply=12;+example.com/x=a\\sb;time=1999-01-01T00:00:00.000Z;msgid=forged PRIVMSG #lobby :tagged hello");
+    let got = bob.expect("PRIVMSG #lobby :tagged hello");
+    assert_eq!(tag(&got, "+draft/reply"), Some("12"), "{got}");
+    assert_eq!(tag(&got, "+example.com/x"), Some("a\\sb"), "{got}");
+    assert!(
+        tag(&got, "time").is_none(),
+        "a client cannot set time: {got}"
+    );
+    let id = tag(&got, "msgid").expect("msgid");
+    assert_ne!(id, "forged");
+    assert_eq!(
+        untagged(&got),
+        ":alice!alice@127.0.0.1 PRIVMSG #lobby :tagged hello"
+    );
+    // Without message-tags: the plain line, no tags at all.
+    let plain = carol.expect("PRIVMSG #lobby :tagged hello");
+    assert_eq!(plain, ":alice!alice@127.0.0.1 PRIVMSG #lobby :tagged hello");
+}
+
+#[test]
+fn tagmsg_reaches_only_clients_with_message_tags() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "message-tags");
+    let mut bob = login_caps(irc(&srv), "bob", "message-tags");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    alice.send("@+typing=active TAGMSG #lobby");
+    let got = bob.expect(" TAGMSG #lobby");
+    assert_eq!(tag(&got, "+typing"), Some("active"), "{got}");
+    assert!(tag(&got, "msgid").is_some(), "{got}");
+    assert_eq!(untagged(&got), ":alice!alice@127.0.0.1 TAGMSG #lobby");
+    // A reaction to a message, privately.
+    alice.send("@+draft/react=\u{1f44d};+draft/reply=7 TAGMSG bob");
+    let got = bob.expect(" TAGMSG bob");
+    assert_eq!(tag(&got, "+draft/react"), Some("\u{1f44d}"), "{got}");
+    carol.expect_none("TAGMSG", "carol-sees-nothing");
+    // Errors: no target, a room nobody is in.
+    alice.send("TAGMSG");
+    alice.numeric("461");
+    alice.send("@+typing=active TAGMSG #nowhere");
+    alice.numeric("403");
+}
+
+#[test]
+fn tags_with_bad_escapes_are_tolerated() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "message-tags");
+    let mut bob = login_caps(irc(&srv), "bob", "message-tags");
+    // An unknown escape drops the backslash, a trailing one is dropped,
+    // escaped CR LF stay escaped: nothing breaks a line.
+    alice.send_raw(b"@+x=a\\qb\\;+y=1\\r\\n2 PRIVMSG #lobby :escapes\r\n");
+    let got = bob.expect("PRIVMSG #lobby :escapes");
+    assert_eq!(tag(&got, "+x"), Some("aqb"), "{got}");
+    assert_eq!(tag(&got, "+y"), Some("1\\s\\s2"), "{got}");
+    alice.send("PRIVMSG #lobby :after");
+    bob.expect("PRIVMSG #lobby :after");
+}
+
+#[test]
+fn tags_up_to_8191_bytes_are_accepted_and_beyond_get_417() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "message-tags");
+    let mut bob = login_caps(irc(&srv), "bob", "message-tags");
+    // Server tags (ignored) fill the 8191-byte tag budget exactly.
+    let fill = 8191 - "@a= ".len();
+    let line = format!("@a={} PRIVMSG #lobby :big tags", "v".repeat(fill));
+    alice.send(&line);
+    bob.expect("PRIVMSG #lobby :big tags");
+    // One byte more: refused whole, nothing relayed.
+    let line = format!("@a={} PRIVMSG #lobby :too big", "v".repeat(fill + 1));
+    alice.send(&line);
+    alice.numeric("417");
+    // Client-only tags have their own limit of 4094 bytes.
+    let line = format!("@+a={} PRIVMSG #lobby :client tags", "v".repeat(4100));
+    alice.send(&line);
+    alice.numeric("417");
+    let line = format!("@+a={} TAGMSG #lobby", "v".repeat(4100));
+    alice.send(&line);
+    alice.numeric("417");
+    // With tags, the rest of the line still has its 512 bytes only.
+    let line = format!("@+a=b PRIVMSG #lobby :{}", "w".repeat(520));
+    alice.send(&line);
+    alice.numeric("417");
+    let got = bob.sync("after-big");
+    assert!(
+        !got.iter()
+            .any(|l| l.contains("too big") || l.contains("client tags") || l.contains("www")),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn tagmsg_flood_is_slowed_like_any_command() {
+    let srv = TestServer::start(&["--flood-rate", "20", "--flood-burst", "5"]);
+    let mut alice = login_caps(irc(&srv), "alice", "message-tags");
+    let mut bob = login_caps(irc(&srv), "bob", "message-tags");
+    let burst: String = (0..40)
+        .map(|i| format!("@+typing=active;+n={i} TAGMSG #lobby\r\n"))
+        .collect();
+    alice.send_raw(burst.as_bytes());
+    alice.expect("Flood control: you are sending faster than 20 messages per second");
+    // Delayed, not dropped: all forty arrive, in order.
+    let mut seen = Vec::new();
+    for i in 0..40 {
+        let line = bob.expect(" TAGMSG #lobby");
+        seen.push(tag(&line, "+n").map(str::to_string));
+        assert_eq!(seen[i].as_deref(), Some(i.to_string().as_str()));
+    }
+}
+
+// ------------------------------------------- server-time, msgid, echo
+
+#[test]
+fn server_time_is_on_messages_and_events() {
+    let srv = server();
+    let mut bob = login_caps(irc(&srv), "bob", "server-time");
+    let mut alice = Irc::login(irc(&srv), "alice");
+    let join = bob.expect(" JOIN #lobby");
+    assert!(untagged(&join).starts_with(":alice!"), "{join}");
+    assert!(tag(&join, "time").is_some_and(is_server_time), "{join}");
+    alice.send("PRIVMSG #lobby :timed");
+    let msg = bob.expect("PRIVMSG #lobby :timed");
+    assert!(tag(&msg, "time").is_some_and(is_server_time), "{msg}");
+    assert!(
+        tag(&msg, "msgid").is_none(),
+        "msgid needs message-tags: {msg}"
+    );
+    // bob came first: he is #lobby's operator.
+    bob.send("TOPIC #lobby :new topic");
+    let topic = bob.expect(" TOPIC #lobby :new topic");
+    assert!(tag(&topic, "time").is_some_and(is_server_time), "{topic}");
+    alice.send("NICK alicia");
+    let nick = bob.expect(" NICK :alicia");
+    assert!(tag(&nick, "time").is_some_and(is_server_time), "{nick}");
+    alice.send("QUIT :bye");
+    let quit = bob.expect(" QUIT :Quit: bye");
+    assert!(tag(&quit, "time").is_some_and(is_server_time), "{quit}");
+}
+
+#[test]
+fn msgid_and_echo_message_carry_the_same_id() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "message-tags echo-message");
+    let mut bob = login_caps(irc(&srv), "bob", "message-tags");
+    alice.send("@+draft/reply=1 PRIVMSG #lobby :echo me");
+    let echo = alice.expect("PRIVMSG #lobby :echo me");
+    let got = bob.expect("PRIVMSG #lobby :echo me");
+    assert_eq!(echo, got, "the echo is the line everyone else gets");
+    let id = tag(&echo, "msgid").expect("msgid");
+    assert!(!id.is_empty());
+    alice.send("NOTICE #lobby :a notice");
+    let n1 = alice.expect("NOTICE #lobby :a notice");
+    alice.send("PRIVMSG bob :private");
+    let p1 = alice.expect("PRIVMSG bob :private");
+    let p2 = bob.expect("PRIVMSG bob :private");
+    assert_eq!(p1, p2);
+    // Every message has its own id.
+    let ids = [tag(&echo, "msgid"), tag(&n1, "msgid"), tag(&p1, "msgid")];
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "{ids:?}"
+    );
+    alice.send("@+typing=done TAGMSG #lobby");
+    alice.expect(" TAGMSG #lobby");
+}
+
+#[test]
+fn without_echo_message_own_messages_are_not_sent_back() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "message-tags");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    alice.send("PRIVMSG #lobby :no echo");
+    alice.send("@+typing=active TAGMSG #lobby");
+    bob.expect("PRIVMSG #lobby :no echo");
+    let got = alice.sync("no-echo");
+    assert!(
+        !got.iter()
+            .any(|l| l.contains("no echo") || l.contains("TAGMSG")),
+        "{got:#?}"
+    );
+}
+
+// ------------------------------------------- labeled-response, batch
+
+#[test]
+fn labeled_response_labels_one_line_batches_several_acks_none() {
+    let srv = server();
+    let mut alice = login_caps(
+        irc(&srv),
+        "alice",
+        "labeled-response batch echo-message message-tags",
+    );
+    let mut bob = login_caps(irc(&srv), "bob", "labeled-response");
+    // One reply line: the label on it (here the echo of the message).
+    alice.send("@label=m1 PRIVMSG #lobby :labeled");
+    let echo = alice.expect("PRIVMSG #lobby :labeled");
+    assert_eq!(tag(&echo, "label"), Some("m1"), "{echo}");
+    // Others never see the label.
+    let other = bob.expect("PRIVMSG #lobby :labeled");
+    assert!(tag(&other, "label").is_none(), "{other}");
+    // A PING's PONG.
+    alice.send("@label=p1 PING :tok");
+    let pong = alice.expect("PONG chatroom :tok");
+    assert_eq!(tag(&pong, "label"), Some("p1"), "{pong}");
+    // Several lines: one labeled-response batch around them all.
+    alice.send("@label=n1 NAMES #lobby");
+    let start = alice.expect(" BATCH +");
+    assert_eq!(tag(&start, "label"), Some("n1"), "{start}");
+    assert!(start.ends_with(" labeled-response"), "{start}");
+    let id = untagged(&start)
+        .split(' ')
+        .nth(2)
+        .and_then(|r| r.strip_prefix('+'))
+        .expect("reference")
+        .to_string();
+    let names = alice.expect(" 353 alice = #lobby :");
+    assert_eq!(tag(&names, "batch"), Some(id.as_str()), "{names}");
+    let end = alice.expect(" 366 alice #lobby ");
+    assert_eq!(tag(&end, "batch"), Some(id.as_str()), "{end}");
+    alice.expect(&format!(":chatroom BATCH -{id}"));
+    // No reply at all: an ACK (bob has no echo-message).
+    bob.send("@label=q1 PRIVMSG #lobby :quiet");
+    let ack = bob.expect(" ACK");
+    assert_eq!(ack, "@label=q1 :chatroom ACK");
+    // An error is a reply too.
+    bob.send("@label=e1 PRIVMSG #nowhere :x");
+    let err = bob.expect(" 403 bob #nowhere ");
+    assert_eq!(tag(&err, "label"), Some("e1"), "{err}");
+    // Without batch, several lines carry the label on the first only.
+    bob.send("@label=n2 NAMES #lobby");
+    let first = bob.expect(" 353 bob = #lobby :");
+    assert_eq!(tag(&first, "label"), Some("n2"), "{first}");
+    let last = bob.expect(" 366 bob #lobby ");
+    assert!(tag(&last, "label").is_none(), "{last}");
+}
+
+#[test]
+fn labels_are_ignored_without_the_capability() {
+    let srv = server();
+    let mut c = Irc::login(irc(&srv), "carol");
+    c.send("@label=x1 PING :t");
+    let pong = c.expect("PONG chatroom :t");
+    assert_eq!(pong, ":chatroom PONG chatroom :t");
+    c.send("@label=x2 PRIVMSG #lobby :hi");
+    c.expect_none("ACK", "no-ack");
+}
+
+// ---------------------------------------------------- names and joins
+
+#[test]
+fn multi_prefix_shows_every_prefix_in_names_and_who() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "multi-prefix");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    alice.join("#mp");
+    bob.join("#mp");
+    alice.send("MODE #mp +v alice");
+    alice.expect(" MODE #mp +v alice");
+    alice.send("NAMES #mp");
+    let names = alice.numeric("353");
+    assert!(names.ends_with(" :@+alice bob"), "{names}");
+    alice.send("WHO #mp");
+    let who = alice.expect(" 352 alice #mp alice ");
+    assert!(who.contains(" alice H@+ :0 "), "{who}");
+    // Without the capability: the highest prefix only.
+    bob.send("NAMES #mp");
+    let names = bob.numeric("353");
+    assert!(names.ends_with(" :@alice bob"), "{names}");
+}
+
+#[test]
+fn userhost_in_names_shows_full_sources() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "userhost-in-names multi-prefix");
+    alice.join("#uh");
+    alice.send("NAMES #uh");
+    let names = alice.numeric("353");
+    assert!(names.ends_with(" :@alice!alice@127.0.0.1"), "{names}");
+}
+
+#[test]
+fn extended_join_has_account_and_realname() {
+    let srv = server();
+    let mut bob = login_caps(irc(&srv), "bob", "extended-join");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    let _ = Irc::login(irc(&srv), "dave");
+    let ext = bob.expect("dave!dave@127.0.0.1 JOIN");
+    assert!(
+        ext.ends_with("dave!dave@127.0.0.1 JOIN #lobby * :Real dave"),
+        "{ext}"
+    );
+    let plain = carol.expect("dave!dave@127.0.0.1 JOIN");
+    assert_eq!(plain, ":dave!dave@127.0.0.1 JOIN #lobby");
+}
+
+// ------------------------------------------- away, setname, invites
+
+#[test]
+fn away_notify_tells_those_who_share_a_room() {
+    let srv = server();
+    let mut bob = login_caps(irc(&srv), "bob", "away-notify");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    let mut alice = Irc::login(irc(&srv), "alice");
+    alice.send("AWAY :at lunch");
+    alice.numeric("306");
+    bob.expect(":alice!alice@127.0.0.1 AWAY :at lunch");
+    alice.send("AWAY");
+    alice.numeric("305");
+    let back = bob.expect(":alice!alice@127.0.0.1 AWAY");
+    assert_eq!(back, ":alice!alice@127.0.0.1 AWAY");
+    carol.expect_none(" AWAY", "carol-has-no-cap");
+    // Someone away who joins is shown away right after the JOIN.
+    alice.send("AWAY :gone");
+    bob.expect(" AWAY :gone");
+    bob.join("#aw");
+    alice.send("JOIN #aw");
+    bob.expect(":alice!alice@127.0.0.1 JOIN #aw");
+    bob.expect(":alice!alice@127.0.0.1 AWAY :gone");
+}
+
+#[test]
+fn setname_changes_realname_and_bad_names_fail() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "setname standard-replies");
+    let mut bob = login_caps(irc(&srv), "bob", "setname");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    alice.send("SETNAME :Alice Liddell");
+    alice.expect(":alice!alice@127.0.0.1 SETNAME :Alice Liddell");
+    bob.expect(":alice!alice@127.0.0.1 SETNAME :Alice Liddell");
+    carol.expect_none("SETNAME", "carol-has-no-cap");
+    carol.send("WHOIS alice");
+    let whois = carol.numeric("311");
+    assert!(whois.ends_with(" :Alice Liddell"), "{whois}");
+    // Too long: FAIL, and nothing changes.
+    alice.send(&format!("SETNAME :{}", "x".repeat(65)));
+    alice.expect(":chatroom FAIL SETNAME INVALID_REALNAME :");
+    alice.send("SETNAME");
+    alice.numeric("461");
+    // Without standard-replies the same refusal comes as a NOTICE.
+    bob.send("SETNAME :\u{7}bell");
+    bob.expect(":chatroom NOTICE bob :SETNAME: Realname is not valid");
+    let got = carol.sync("after-bad");
+    assert!(!got.iter().any(|l| l.contains("xxxx")), "{got:#?}");
+}
+
+#[test]
+fn invite_notify_tells_other_room_operators() {
+    let srv = server();
+    let mut alice = Irc::login(irc(&srv), "alice");
+    let mut bob = login_caps(irc(&srv), "bob", "invite-notify");
+    let mut carol = login_caps(irc(&srv), "carol", "invite-notify");
+    let _dave = Irc::login(irc(&srv), "dave");
+    alice.join("#inv");
+    bob.join("#inv");
+    carol.join("#inv");
+    alice.send("MODE #inv +o bob");
+    carol.expect(" MODE #inv +o bob");
+    alice.send("INVITE dave #inv");
+    alice.numeric("341");
+    bob.expect(":alice!alice@127.0.0.1 INVITE dave #inv");
+    carol.expect_none("INVITE dave", "carol-is-no-operator");
+}
+
+// -------------------------------------------- utf8only, standard-replies
+
+#[test]
+fn utf8only_is_advertised_and_invalid_utf8_is_refused() {
+    let srv = server();
+    let mut alice = login_caps(irc(&srv), "alice", "standard-replies");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    let mut c = Irc::connect(irc(&srv), "erin");
+    c.send("NICK erin");
+    c.send("USER erin 0 * :Erin");
+    let isupport = c.wait_for("UTF8ONLY", |l| {
+        l.contains(" 005 erin ") && l.contains(" UTF8ONLY ")
+    });
+    assert!(isupport.contains(" UTF8ONLY "), "{isupport}");
+    alice.send_raw(b"PRIVMSG #lobby :caf\xff!\r\n");
+    alice.expect(":chatroom FAIL PRIVMSG INVALID_UTF8 :");
+    alice.send("PRIVMSG #lobby :clean");
+    bob.wait_for("the clean message", |l| {
+        assert!(!l.contains("caf"), "relayed: {l}");
+        l.ends_with("PRIVMSG #lobby :clean")
+    });
+    // Without standard-replies: the same refusal as a NOTICE.
+    bob.send_raw(b"TOPIC #lobby :\xfe\r\n");
+    bob.expect(":chatroom NOTICE bob :TOPIC: Message rejected");
+}
