@@ -90,9 +90,10 @@ fn irc_clients_see_each_other() {
     bob.expect(":carol!carol@127.0.0.1 PRIVMSG #lobby :hello bob");
     bob.send("PRIVMSG carol :hello carol");
     carol.expect(":bob!bob@127.0.0.1 PRIVMSG carol :hello carol");
-    // Invalid UTF-8 is decoded lossily, not dropped.
+    // Invalid UTF-8 is refused (utf8only), never relayed as something
+    // the sender did not write.
     bob.send_raw(b"PRIVMSG #lobby :caf\xff!\r\n");
-    carol.expect(":bob!bob@127.0.0.1 PRIVMSG #lobby :caf\u{fffd}!");
+    bob.expect(":chatroom NOTICE bob :PRIVMSG: Message rejected: it is not valid UTF-8");
     // LF alone ends a line too.
     bob.send_raw(b"PRIVMSG #lobby :bare lf\n");
     carol.expect("PRIVMSG #lobby :bare lf");
@@ -277,8 +278,10 @@ fn cap_negotiation_holds_registration() {
     c.send("NICK bob");
     c.send("USER bob 0 * :Bob");
     c.expect(":chatroom CAP * LS :");
+    c.send("CAP REQ :sasl");
+    c.expect(":chatroom CAP * NAK :sasl");
     c.send("CAP REQ :multi-prefix");
-    c.expect(":chatroom CAP * NAK :multi-prefix");
+    c.expect(":chatroom CAP * ACK :multi-prefix");
     let before = sync(&mut c, "still-negotiating");
     assert!(!before.iter().any(|l| l.contains(" 001 ")), "{before:#?}");
     c.send("CAP END");

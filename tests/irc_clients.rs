@@ -186,7 +186,18 @@ fn weechat_talks_with_a_line_user() {
     let port = srv.irc.expect("irc listener").port();
     let mut alice = LineClient::line_login(srv.line.expect("line listener"), "alice");
     let wee = Weechat::start(port, "wee");
-    wee.expect_log("#lobby", "wee (wee@127.0.0.1) has joined #lobby");
+    // weechat negotiates the IRCv3 capabilities it knows; extended-join is
+    // why it can show the real name on the join line.
+    let caps = "client capability, enabled: cap-notify message-tags server-time multi-prefix";
+    poll(
+        &format!("{caps:?} in weechat's server log"),
+        || wee.all_logs().contains(caps).then_some(()),
+        || wee.all_logs(),
+    );
+    wee.expect_log(
+        "#lobby",
+        "wee (weechat tester) (wee@127.0.0.1) has joined #lobby",
+    );
     alice.expect("* wee joined #lobby");
 
     // Line user → weechat.
