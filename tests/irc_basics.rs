@@ -350,7 +350,7 @@ fn away_and_whois() {
     bob.expect(":chatroom 301 bob alice :out to lunch");
     bob.send("WHOIS alice");
     bob.expect(":chatroom 311 bob alice alice 127.0.0.1 * :alice");
-    bob.expect(":chatroom 319 bob alice :#lobby");
+    bob.expect(":chatroom 319 bob alice :@#lobby");
     bob.expect(":chatroom 301 bob alice :out to lunch");
     bob.expect(":chatroom 317 bob alice ");
     bob.expect(":chatroom 318 bob alice :End of /WHOIS list.");

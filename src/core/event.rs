@@ -180,6 +180,8 @@ pub enum Event {
     WhoisReply {
         user: Arc<UserInfo>,
         rooms: Vec<Name>,
+        /// (operator, voiced) in each of `rooms`, in the same order.
+        standing: Vec<(bool, bool)>,
         away: Option<Name>,
         idle_secs: u64,
         signon: SystemTime,

@@ -837,6 +837,12 @@ impl Hub {
             .get(&Key::of(nick))
             .ok_or_else(|| HubError::NoSuchNick(nick.into()))?;
         let m = &self.members[&them];
+        let shown: Vec<&Room> = m
+            .rooms
+            .iter()
+            .map(|k| &self.rooms[k])
+            .filter(|r| !r.has('s') || r.members.contains_key(&conn))
+            .collect();
         let idle_secs = SystemTime::now()
             .duration_since(m.last_spoke)
             .map(|d| d.as_secs())
@@ -846,12 +852,13 @@ impl Hub {
             conn,
             Event::WhoisReply {
                 user: m.info.clone(),
-                rooms: m
-                    .rooms
+                rooms: shown.iter().map(|r| r.name.clone()).collect(),
+                standing: shown
                     .iter()
-                    .map(|k| &self.rooms[k])
-                    .filter(|r| !r.has('s') || r.members.contains_key(&conn))
-                    .map(|r| r.name.clone())
+                    .map(|r| {
+                        let s = r.status(them).unwrap_or_default();
+                        (s.op, s.voice)
+                    })
                     .collect(),
                 away: m.away.clone(),
                 idle_secs,

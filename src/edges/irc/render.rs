@@ -669,6 +669,7 @@ impl IrcRenderer {
         let Event::WhoisReply {
             user,
             rooms,
+            standing,
             away,
             idle_secs,
             signon,
@@ -705,14 +706,18 @@ impl IrcRenderer {
             .len();
             let budget = MAX_LINE.saturating_sub(prefix_len).max(64);
             let mut chunk = String::new();
-            for r in rooms {
-                if !chunk.is_empty() && chunk.len() + 1 + r.len() > budget {
+            let all = self.has(Cap::MultiPrefix);
+            for (i, r) in rooms.iter().enumerate() {
+                let (op, voice) = standing.get(i).copied().unwrap_or_default();
+                let p = prefix_of(op, voice, all);
+                if !chunk.is_empty() && chunk.len() + 1 + p.len() + r.len() > budget {
                     self.numeric(out, RPL_WHOISCHANNELS, &[nick], Some(&chunk));
                     chunk.clear();
                 }
                 if !chunk.is_empty() {
                     chunk.push(' ');
                 }
+                chunk.push_str(p);
                 chunk.push_str(r);
             }
             self.numeric(out, RPL_WHOISCHANNELS, &[nick], Some(&chunk));
@@ -1113,7 +1118,11 @@ impl IrcRenderer {
 /// The NAMES/WHO prefix of a member's highest standing in a room, or
 /// with `all` (IRCv3 multi-prefix) of every standing, highest first.
 fn prefixes(m: &MemberInfo, all: bool) -> &'static str {
-    match (m.op, m.voice) {
+    prefix_of(m.op, m.voice, all)
+}
+
+fn prefix_of(op: bool, voice: bool, all: bool) -> &'static str {
+    match (op, voice) {
         (true, true) if all => "@+",
         (true, _) => "@",
         (false, true) => "+",

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::*;
 use crate::core::names::Name;
 use crate::core::{Envelope, RoomInfo, Topic};
+use crate::edges::irc::caps::{Cap, CapSet};
 use crate::edges::irc::message::Message;
 
 fn user(nick: &str) -> Arc<UserInfo> {
@@ -476,6 +477,7 @@ fn list_who_whois() {
         Event::WhoisReply {
             user: user("alice"),
             rooms,
+            standing: vec![(true, true), (false, false)],
             away: Some("lunch".into()),
             idle_secs: 5,
             signon,
@@ -487,7 +489,7 @@ fn list_who_whois() {
         lines(&out),
         vec![
             ":chatroom 311 bob alice alice 127.0.0.1 * :alice R",
-            ":chatroom 319 bob alice :#a #b",
+            ":chatroom 319 bob alice :@#a #b",
             ":chatroom 312 bob alice chatroom :chatroom server",
             ":chatroom 313 bob alice :is an IRC operator",
             ":chatroom 671 bob alice :is using a secure connection",
@@ -637,6 +639,7 @@ fn userhost_and_ison_fold_whois_replies() {
     let whois = |nick: &str, away: Option<&str>| Event::WhoisReply {
         user: user(nick),
         rooms: vec![],
+        standing: vec![],
         away: away.map(Into::into),
         idle_secs: 0,
         signon: SystemTime::now(),
@@ -994,4 +997,252 @@ fn whox_replies_use_the_requested_fields_once() {
     assert!(
         out.starts_with(":chatroom 352 bob #a alice 127.0.0.1 chatroom alice G*@ :0 alice R\r\n")
     );
+}
+
+// ---------------------------------------------------------------- IRCv3
+
+fn with_caps(me: &str, caps: &[Cap]) -> IrcRenderer {
+    let mut r = registered(me);
+    let set: CapSet = caps.iter().copied().collect();
+    render(&mut r, Local::Caps(set).event());
+    r
+}
+
+fn tagged_msg(from: &str, text: &str, id: u64, at: SystemTime) -> Event {
+    Event::Message {
+        id,
+        time: at,
+        from: user(from),
+        to: room("#a"),
+        kind: MsgKind::Say,
+        text: text.into(),
+        tags: vec![("+draft/reply".into(), "7".into())],
+    }
+}
+
+#[test]
+fn recipients_with_the_same_caps_share_one_encoding() {
+    let at = UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
+    let env = Envelope::new(tagged_msg("alice", "hi", 42, at));
+    let mut plain = BytesMut::new();
+    let mut timed = BytesMut::new();
+    let mut both = BytesMut::new();
+    registered("bob").render(&env, &mut plain);
+    with_caps("carol", &[Cap::ServerTime]).render(&env, &mut timed);
+    with_caps("dave", &[Cap::ServerTime, Cap::MessageTags]).render(&env, &mut both);
+    assert_eq!(&plain[..], b":alice!alice@127.0.0.1 PRIVMSG #a :hi\r\n");
+    assert_eq!(
+        &timed[..],
+        b"@time=2026-11-18T11:06:40.123Z :alice!alice@127.0.0.1 PRIVMSG #a :hi\r\n"
+    );
+    assert_eq!(
+        &both[..],
+        &b"@time=2026-11-18T11:06:40.123Z;msgid=42;+draft/reply=7 :alice!alice@127.0.0.1 PRIVMSG #a :hi\r\n"[..]
+    );
+    // Each variant sits in its own slot; a later recipient reuses it.
+    for (s, want) in [
+        (slot(false, false), &plain),
+        (slot(true, false), &timed),
+        (slot(true, true), &both),
+    ] {
+        let cached = env.rendered(s, |_| Bytes::from_static(b"not used"));
+        assert_eq!(&cached[..], &want[..]);
+    }
+    let mut again = BytesMut::new();
+    with_caps("erin", &[Cap::MessageTags, Cap::ServerTime]).render(&env, &mut again);
+    assert_eq!(again, both);
+    assert!((SLOT_PLAIN..SLOT_PLAIN + 4).contains(&slot(true, true)));
+    assert!(slot(true, true) < crate::core::event::RENDER_SLOTS);
+}
+
+#[test]
+fn tagmsg_needs_message_tags_and_echo_needs_echo_message() {
+    let tag = Event::TagMsg {
+        id: 3,
+        time: SystemTime::now(),
+        from: user("alice"),
+        to: room("#a"),
+        tags: vec![("+typing".into(), "active".into())],
+    };
+    assert_eq!(render(&mut registered("bob"), tag.clone()), "");
+    let got = render(&mut with_caps("bob", &[Cap::MessageTags]), tag.clone());
+    assert_eq!(
+        got,
+        "@msgid=3;+typing=active :alice!alice@127.0.0.1 TAGMSG #a\r\n"
+    );
+    // One's own: only with echo-message.
+    assert_eq!(
+        render(&mut with_caps("alice", &[Cap::MessageTags]), tag.clone()),
+        ""
+    );
+    let mut echo = with_caps("alice", &[Cap::MessageTags, Cap::EchoMessage]);
+    assert!(render(&mut echo, tag).contains(" TAGMSG #a"));
+    let own = msg("alice", room("#a"), MsgKind::Say, "mine");
+    assert_eq!(render(&mut with_caps("alice", &[]), own.clone()), "");
+    assert_eq!(
+        render(&mut with_caps("alice", &[Cap::EchoMessage]), own),
+        ":alice!alice@127.0.0.1 PRIVMSG #a :mine\r\n"
+    );
+}
+
+#[test]
+fn labels_single_line_batch_and_ack() {
+    let mut r = with_caps("bob", &[Cap::LabeledResponse, Cap::Batch]);
+    let mut out = BytesMut::new();
+    let feed = |r: &mut IrcRenderer, ev: Event, out: &mut BytesMut| {
+        r.render(&Envelope::new(ev), out);
+    };
+    feed(&mut r, Local::LabelBegin("a b".into()).event(), &mut out);
+    feed(&mut r, Local::LabelEnd.event(), &mut out);
+    assert_eq!(&out[..], b"@label=a\\sb :chatroom ACK\r\n");
+    out.clear();
+    feed(&mut r, Local::LabelBegin("one".into()).event(), &mut out);
+    feed(&mut r, Event::UserModes { modes: "+i".into() }, &mut out);
+    assert!(out.is_empty(), "held until the end of the response");
+    feed(&mut r, Local::LabelEnd.event(), &mut out);
+    assert_eq!(&out[..], b"@label=one :chatroom 221 bob +i\r\n");
+    out.clear();
+    feed(&mut r, Local::LabelBegin("many".into()).event(), &mut out);
+    feed(
+        &mut r,
+        Event::Names {
+            room: "#a".into(),
+            members: vec![],
+        },
+        &mut out,
+    );
+    feed(&mut r, Event::UserModes { modes: "+".into() }, &mut out);
+    feed(&mut r, Local::LabelEnd.event(), &mut out);
+    let text = String::from_utf8(out.to_vec()).expect("utf-8");
+    assert_eq!(
+        lines(&text),
+        vec![
+            "@label=many :chatroom BATCH +L1 labeled-response",
+            "@batch=L1 :chatroom 366 bob #a :End of /NAMES list.",
+            "@batch=L1 :chatroom 221 bob +",
+            ":chatroom BATCH -L1",
+        ]
+    );
+    // A connection closing mid-response still gets what was answered.
+    out.clear();
+    feed(&mut r, Local::LabelBegin("q".into()).event(), &mut out);
+    feed(&mut r, Event::UserModes { modes: "+".into() }, &mut out);
+    feed(
+        &mut r,
+        Event::Closing {
+            reason: "bye".into(),
+        },
+        &mut out,
+    );
+    let text = String::from_utf8(out.to_vec()).expect("utf-8");
+    assert!(
+        text.starts_with("@label=q :chatroom 221 bob +\r\nERROR "),
+        "{text}"
+    );
+}
+
+#[test]
+fn names_with_multi_prefix_and_userhost_and_extended_join() {
+    let mut both = MemberInfo {
+        user: user("alice"),
+        op: true,
+        voice: true,
+        oper: false,
+        away: None,
+    };
+    let names = |caps: &[Cap], m: &MemberInfo| {
+        render(
+            &mut with_caps("bob", caps),
+            Event::Names {
+                room: "#a".into(),
+                members: vec![m.clone()],
+            },
+        )
+    };
+    assert!(names(&[], &both).contains(" :@alice\r\n"));
+    assert!(names(&[Cap::MultiPrefix], &both).contains(" :@+alice\r\n"));
+    assert!(
+        names(&[Cap::MultiPrefix, Cap::UserhostInNames], &both)
+            .contains(" :@+alice!alice@127.0.0.1\r\n")
+    );
+    both.op = false;
+    assert!(names(&[Cap::MultiPrefix], &both).contains(" :+alice\r\n"));
+    let join = Event::Joined {
+        room: "#a".into(),
+        who: user("alice"),
+    };
+    assert_eq!(
+        render(&mut with_caps("bob", &[Cap::ExtendedJoin]), join.clone()),
+        ":alice!alice@127.0.0.1 JOIN #a * :alice R\r\n"
+    );
+    assert_eq!(
+        render(&mut registered("bob"), join),
+        ":alice!alice@127.0.0.1 JOIN #a\r\n"
+    );
+}
+
+#[test]
+fn away_setname_and_invite_notices_need_their_caps() {
+    let away = Event::AwayStatus {
+        who: user("alice"),
+        message: Some("lunch".into()),
+    };
+    let back = Event::AwayStatus {
+        who: user("alice"),
+        message: None,
+    };
+    let name = Event::RealnameChanged { who: user("alice") };
+    let invite = Event::InviteNotice {
+        room: "#a".into(),
+        by: user("alice"),
+        nick: "dave".into(),
+    };
+    for ev in [&away, &back, &name, &invite] {
+        assert_eq!(render(&mut registered("bob"), ev.clone()), "");
+    }
+    let mut r = with_caps("bob", &[Cap::AwayNotify, Cap::Setname, Cap::InviteNotify]);
+    assert_eq!(
+        render(&mut r, away),
+        ":alice!alice@127.0.0.1 AWAY :lunch\r\n"
+    );
+    assert_eq!(render(&mut r, back), ":alice!alice@127.0.0.1 AWAY\r\n");
+    assert_eq!(
+        render(&mut r, name),
+        ":alice!alice@127.0.0.1 SETNAME :alice R\r\n"
+    );
+    assert_eq!(
+        render(&mut r, invite),
+        ":alice!alice@127.0.0.1 INVITE dave #a\r\n"
+    );
+}
+
+#[test]
+fn standard_replies_fall_back_to_notices() {
+    let fail = Event::Error(HubError::InvalidRealname);
+    let got = render(&mut with_caps("bob", &[Cap::StandardReplies]), fail.clone());
+    assert!(
+        got.starts_with(":chatroom FAIL SETNAME INVALID_REALNAME :Realname is not valid"),
+        "{got}"
+    );
+    let got = render(&mut registered("bob"), fail);
+    assert!(
+        got.starts_with(":chatroom NOTICE bob :SETNAME: Realname is not valid"),
+        "{got}"
+    );
+    let utf8 = Local::fail("PRIVMSG", "INVALID_UTF8", &[], "bad bytes").event();
+    assert_eq!(
+        render(&mut with_caps("bob", &[Cap::StandardReplies]), utf8),
+        ":chatroom FAIL PRIVMSG INVALID_UTF8 :bad bytes\r\n"
+    );
+}
+
+#[test]
+fn whois_end_follows_only_a_missing_nickname() {
+    let mut r = registered("bob");
+    let got = render(&mut r, Event::Error(HubError::NoSuchNick("zed".into())));
+    assert!(got.contains(" 401 bob zed "));
+    let got = render(&mut r, Local::WhoisEnd("ZED".into()).event());
+    assert_eq!(got, ":chatroom 318 bob ZED :End of /WHOIS list.\r\n");
+    // Once only, and never after a found nickname.
+    assert_eq!(render(&mut r, Local::WhoisEnd("zed".into()).event()), "");
 }

@@ -540,3 +540,97 @@ fn credentials_need_tls_or_loopback() {
     assert!(secure_enough(false, local, false));
     assert!(secure_enough(false, local6, false));
 }
+
+fn with_caps(caps: &str) -> State {
+    let mut st = registered_state();
+    run(&mut st, &format!("CAP REQ :{caps}"));
+    st
+}
+
+#[test]
+fn tags_travel_only_from_clients_that_enabled_message_tags() {
+    let line = "@+draft/reply=5;time=x PRIVMSG #a :hi";
+    let plain = run(&mut registered_state(), line);
+    assert!(matches!(&plain[..], [Step::Send(Command::Say { tags, .. })] if tags.is_empty()));
+    let tagged = run(&mut with_caps("message-tags"), line);
+    assert!(matches!(
+        &tagged[..],
+        [Step::Send(Command::Say { tags, .. })]
+            if tags == &vec![("+draft/reply".to_string(), "5".to_string())]
+    ));
+    let big = format!("@+a={} PRIVMSG #a :hi", "x".repeat(5000));
+    let steps = run(&mut with_caps("message-tags"), &big);
+    assert!(shown(&steps[0]).contains(" 417 "), "{steps:?}");
+}
+
+#[test]
+fn tagmsg_and_setname() {
+    let mut st = with_caps("message-tags");
+    assert_eq!(
+        run(&mut st, "@+typing=active TAGMSG #a,bob"),
+        vec![
+            Step::Send(Command::TagMsg {
+                target: SayTarget::Room("#a".into()),
+                tags: vec![("+typing".into(), "active".into())],
+            }),
+            Step::Send(Command::TagMsg {
+                target: SayTarget::Nick("bob".into()),
+                tags: vec![("+typing".into(), "active".into())],
+            }),
+        ]
+    );
+    assert!(shown(&run(&mut st, "TAGMSG")[0]).contains(" 461 "));
+    assert!(shown(&run(&mut st, "TAGMSG a,b,c,d,e")[0]).contains(" 407 "));
+    assert_eq!(
+        run(&mut st, "SETNAME :New Name"),
+        vec![Step::Send(Command::Setname("New Name".into()))]
+    );
+    assert!(shown(&run(&mut st, "SETNAME")[0]).contains(" 461 "));
+}
+
+#[test]
+fn line_limits_count_tags_and_message_apart() {
+    let tags = format!("@a={} ", "v".repeat(MAX_TAG_BYTES - 4));
+    assert_eq!(tags.len(), MAX_TAG_BYTES);
+    assert!(!too_long(format!("{tags}PING x").as_bytes(), 510));
+    assert!(too_long(format!("@b{tags}PING x").as_bytes(), 510));
+    assert!(!too_long("P".repeat(510).as_bytes(), 510));
+    assert!(too_long("P".repeat(511).as_bytes(), 510));
+    assert!(too_long(
+        format!("@a=b {}", "P".repeat(511)).as_bytes(),
+        510
+    ));
+}
+
+#[test]
+fn invalid_utf8_is_refused_naming_the_command() {
+    let step = not_utf8(b"PRIVMSG #a :caf\xff");
+    // Rendered for a client without standard-replies: a NOTICE.
+    assert!(
+        shown(&step).contains(" NOTICE * :PRIVMSG: Message rejected"),
+        "{step:?}"
+    );
+    assert_eq!(
+        not_utf8(b"\xff\xfe"),
+        Step::Note(Local::fail(
+            "*",
+            "INVALID_UTF8",
+            &[],
+            "Message rejected: it is not valid UTF-8"
+        ))
+    );
+}
+
+#[test]
+fn labels_need_the_capability_registration_and_a_short_label() {
+    let msg = |l: &str| Message::parse(l).expect("parses");
+    let st = with_caps("labeled-response");
+    assert_eq!(st.label_of(&msg("@label=x1 PING a")), Some("x1".into()));
+    assert_eq!(st.label_of(&msg("PING a")), None);
+    let long = format!("@label={} PING a", "l".repeat(MAX_LABEL + 1));
+    assert_eq!(st.label_of(&msg(&long)), None);
+    assert_eq!(registered_state().label_of(&msg("@label=x1 PING a")), None);
+    let mut early = State::default();
+    run(&mut early, "CAP REQ labeled-response");
+    assert_eq!(early.label_of(&msg("@label=x1 PING a")), None);
+}

@@ -432,6 +432,7 @@ fn names_rooms_who_whois() {
             Event::WhoisReply {
                 user: user("bob"),
                 rooms: vec![name("#lobby"), name("#a")],
+                standing: vec![(false, false), (false, false)],
                 away: Some(name("lunch")),
                 idle_secs: 42,
                 signon: at().0,
@@ -447,6 +448,7 @@ fn names_rooms_who_whois() {
             Event::WhoisReply {
                 user: user("carol"),
                 rooms: vec![],
+                standing: vec![],
                 away: None,
                 idle_secs: 0,
                 signon: at().0,
