@@ -93,7 +93,7 @@ fn irc_clients_see_each_other() {
     // Invalid UTF-8 is refused (utf8only), never relayed as something
     // the sender did not write.
     bob.send_raw(b"PRIVMSG #lobby :caf\xff!\r\n");
-    bob.expect(":chatroom NOTICE bob :PRIVMSG: Message rejected: it is not valid UTF-8");
+    bob.expect(":chatroom FAIL PRIVMSG INVALID_UTF8 :Message rejected: it is not valid UTF-8");
     // LF alone ends a line too.
     bob.send_raw(b"PRIVMSG #lobby :bare lf\n");
     carol.expect("PRIVMSG #lobby :bare lf");

@@ -377,7 +377,7 @@ fn labeled_response_labels_one_line_batches_several_acks_none() {
         "alice",
         "labeled-response batch echo-message message-tags",
     );
-    let mut bob = login_caps(irc(&srv), "bob", "labeled-response");
+    let mut bob = login_caps(irc(&srv), "bob", "labeled-response batch");
     // One reply line: the label on it (here the echo of the message).
     alice.send("@label=m1 PRIVMSG #lobby :labeled");
     let echo = alice.expect("PRIVMSG #lobby :labeled");
@@ -413,12 +413,24 @@ fn labeled_response_labels_one_line_batches_several_acks_none() {
     bob.send("@label=e1 PRIVMSG #nowhere :x");
     let err = bob.expect(" 403 bob #nowhere ");
     assert_eq!(tag(&err, "label"), Some("e1"), "{err}");
-    // Without batch, several lines carry the label on the first only.
-    bob.send("@label=n2 NAMES #lobby");
-    let first = bob.expect(" 353 bob = #lobby :");
-    assert_eq!(tag(&first, "label"), Some("n2"), "{first}");
-    let last = bob.expect(" 366 bob #lobby ");
-    assert!(tag(&last, "label").is_none(), "{last}");
+    // Without batch (which the spec requires) labels are not used.
+    let mut carol = login_caps(irc(&srv), "carol", "labeled-response");
+    carol.send("@label=n2 NAMES #lobby");
+    let first = carol.expect(" 353 carol = #lobby :");
+    assert!(tag(&first, "label").is_none(), "{first}");
+    carol.expect_none("ACK", "carol-no-batch");
+}
+
+#[test]
+fn labeled_message_to_oneself_labels_the_echo_not_the_delivery() {
+    let srv = server();
+    let mut a = login_caps(irc(&srv), "alice", "labeled-response batch echo-message");
+    a.send("@label=s1 PRIVMSG alice :note to self");
+    let got = a.sync("self");
+    let lines: Vec<&String> = got.iter().filter(|l| l.contains("note to self")).collect();
+    assert_eq!(lines.len(), 2, "{got:#?}");
+    assert!(tag(lines[0], "label").is_none(), "{got:#?}");
+    assert_eq!(tag(lines[1], "label"), Some("s1"), "{got:#?}");
 }
 
 #[test]
@@ -523,9 +535,9 @@ fn setname_changes_realname_and_bad_names_fail() {
     alice.expect(":chatroom FAIL SETNAME INVALID_REALNAME :");
     alice.send("SETNAME");
     alice.numeric("461");
-    // Without standard-replies the same refusal comes as a NOTICE.
+    // The setname spec requires FAIL, standard-replies or not.
     bob.send("SETNAME :\u{7}bell");
-    bob.expect(":chatroom NOTICE bob :SETNAME: Realname is not valid");
+    bob.expect(":chatroom FAIL SETNAME INVALID_REALNAME :Realname is not valid");
     let got = carol.sync("after-bad");
     assert!(!got.iter().any(|l| l.contains("xxxx")), "{got:#?}");
 }
@@ -569,7 +581,10 @@ fn utf8only_is_advertised_and_invalid_utf8_is_refused() {
         assert!(!l.contains("caf"), "relayed: {l}");
         l.ends_with("PRIVMSG #lobby :clean")
     });
-    // Without standard-replies: the same refusal as a NOTICE.
+    // The utf8only spec names this FAIL; it comes standard-replies or not.
     bob.send_raw(b"TOPIC #lobby :\xfe\r\n");
-    bob.expect(":chatroom NOTICE bob :TOPIC: Message rejected");
+    bob.expect(":chatroom FAIL TOPIC INVALID_UTF8 :Message rejected");
+    // `*` when not even the command can be read.
+    bob.send_raw(b"\xff\xfe\r\n");
+    bob.expect(":chatroom FAIL * INVALID_UTF8 :");
 }

@@ -128,8 +128,7 @@ pub enum Local {
     /// …up to here.
     LabelEnd,
     /// An IRCv3 standard reply (`FAIL`, `WARN`, `NOTE`): `kind command code
-    /// [context...] :text`. Clients without `standard-replies` get the
-    /// text as a NOTICE.
+    /// [context...] :text`.
     Standard {
         kind: String,
         command: String,
@@ -270,6 +269,16 @@ impl IrcRenderer {
         self.caps.has(cap)
     }
 
+    /// A PRIVMSG/NOTICE/TAGMSG from this client to itself.
+    fn is_self_message(&self, ev: &Event) -> bool {
+        match ev {
+            Event::Message { from, to, .. } | Event::TagMsg { from, to, .. } => {
+                self.is_me(&from.nick) && matches!(to, MsgTarget::Nick(n) if self.is_me(n))
+            }
+            _ => false,
+        }
+    }
+
     /// `@time=... ` for a line told as it happens, or nothing.
     fn time_prefix(&self) -> String {
         let mut s = String::new();
@@ -280,8 +289,10 @@ impl IrcRenderer {
         s
     }
 
-    /// A standard reply, or its text as a NOTICE for clients that did not
-    /// enable `standard-replies`.
+    /// A standard reply. Sent whether or not the client enabled
+    /// `standard-replies`: the only ones used here are those that their own
+    /// specifications require (`SETNAME INVALID_REALNAME`, `INVALID_UTF8`);
+    /// the capability is about replies beyond those.
     fn standard(
         &self,
         out: &mut BytesMut,
@@ -291,19 +302,13 @@ impl IrcRenderer {
         context: &[&str],
         text: &str,
     ) {
-        if self.has(Cap::StandardReplies) {
-            let mut params = vec![command, code];
-            params.extend_from_slice(context);
-            write_line(out, Some(&self.server), kind, &params, Some(text));
-        } else {
-            let text = format!("{command}: {text}");
-            write_line(out, Some(&self.server), "NOTICE", &[self.me()], Some(&text));
-        }
+        let mut params = vec![command, code];
+        params.extend_from_slice(context);
+        write_line(out, Some(&self.server), kind, &params, Some(text));
     }
 
     /// Writes the lines of a labeled command held so far, labeled: one line
-    /// gets the label, several a `labeled-response` batch (or, without
-    /// `batch`, the label on the first), none an `ACK`.
+    /// gets the label, several a `labeled-response` batch, none an `ACK`.
     fn finish_label(&mut self, out: &mut BytesMut) {
         let Some(label) = self.label.take() else {
             return;
@@ -321,12 +326,6 @@ impl IrcRenderer {
                 write_line(out, Some(&self.server), "ACK", &[], None);
             }
             [one] => tag_line(out, &tag, one),
-            [first, rest @ ..] if !self.has(Cap::Batch) => {
-                tag_line(out, &tag, first);
-                for line in rest {
-                    out.put_slice(line);
-                }
-            }
             all => {
                 self.batches += 1;
                 let id = format!("L{}", self.batches);
@@ -827,7 +826,21 @@ impl Renderer for IrcRenderer {
                 _ => {}
             }
         }
-        if self.label.is_none() {
+        if self.is_self_message(&shared.event) && self.has(Cap::EchoMessage) {
+            // A message to oneself is both an echo (a response to the
+            // command, labeled) and a delivery (not a response), so it
+            // is written twice, the delivery never labeled.
+            let mut one = BytesMut::new();
+            self.render_event(shared, &mut one);
+            let copy = one.clone();
+            out.put(one);
+            match self.label {
+                Some(_) => self.held.put(copy),
+                None => out.put(copy),
+            }
+            return;
+        }
+        if self.label.is_none() || self.is_self_message(&shared.event) {
             return self.render_event(shared, out);
         }
         if matches!(shared.event, Event::Closing { .. }) {

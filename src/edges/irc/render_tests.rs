@@ -1142,6 +1142,40 @@ fn labels_single_line_batch_and_ack() {
 }
 
 #[test]
+fn a_message_to_oneself_is_echo_and_delivery() {
+    let to_self = msg("bob", MsgTarget::Nick("bob".into()), MsgKind::Say, "note");
+    let line = ":bob!bob@127.0.0.1 PRIVMSG bob :note\r\n";
+    assert_eq!(render(&mut registered("bob"), to_self.clone()), line);
+    let mut echo = with_caps("bob", &[Cap::EchoMessage]);
+    assert_eq!(render(&mut echo, to_self.clone()), line.repeat(2));
+    // Labeled: the delivery goes out as it is, the echo is the response.
+    let mut r = with_caps("bob", &[Cap::EchoMessage, Cap::LabeledResponse, Cap::Batch]);
+    let mut out = BytesMut::new();
+    for ev in [
+        Local::LabelBegin("s".into()).event(),
+        to_self.clone(),
+        Local::LabelEnd.event(),
+    ] {
+        r.render(&Envelope::new(ev), &mut out);
+    }
+    assert_eq!(&out[..], format!("{line}@label=s {line}").as_bytes());
+    // Without echo-message the delivery is no response: an ACK.
+    let mut r = with_caps("bob", &[Cap::LabeledResponse, Cap::Batch]);
+    let mut out = BytesMut::new();
+    for ev in [
+        Local::LabelBegin("t".into()).event(),
+        to_self,
+        Local::LabelEnd.event(),
+    ] {
+        r.render(&Envelope::new(ev), &mut out);
+    }
+    assert_eq!(
+        &out[..],
+        format!("{line}@label=t :chatroom ACK\r\n").as_bytes()
+    );
+}
+
+#[test]
 fn names_with_multi_prefix_and_userhost_and_extended_join() {
     let mut both = MemberInfo {
         user: user("alice"),
@@ -1217,18 +1251,14 @@ fn away_setname_and_invite_notices_need_their_caps() {
 }
 
 #[test]
-fn standard_replies_fall_back_to_notices() {
+fn standard_replies_their_specs_require_need_no_capability() {
     let fail = Event::Error(HubError::InvalidRealname);
-    let got = render(&mut with_caps("bob", &[Cap::StandardReplies]), fail.clone());
+    let with = render(&mut with_caps("bob", &[Cap::StandardReplies]), fail.clone());
     assert!(
-        got.starts_with(":chatroom FAIL SETNAME INVALID_REALNAME :Realname is not valid"),
-        "{got}"
+        with.starts_with(":chatroom FAIL SETNAME INVALID_REALNAME :Realname is not valid"),
+        "{with}"
     );
-    let got = render(&mut registered("bob"), fail);
-    assert!(
-        got.starts_with(":chatroom NOTICE bob :SETNAME: Realname is not valid"),
-        "{got}"
-    );
+    assert_eq!(render(&mut registered("bob"), fail), with);
     let utf8 = Local::fail("PRIVMSG", "INVALID_UTF8", &[], "bad bytes").event();
     assert_eq!(
         render(&mut with_caps("bob", &[Cap::StandardReplies]), utf8),

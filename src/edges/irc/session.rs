@@ -132,12 +132,14 @@ impl State {
     }
 
     /// The `label` of a line to answer as a labeled response, if the
-    /// client enabled labeled-response and is registered (the
-    /// registration burst is never one response).
+    /// client enabled labeled-response and batch (which the spec requires
+    /// for labels to be used) and is registered (the registration burst is
+    /// never one response).
     pub fn label_of(&self, msg: &Message) -> Option<String> {
         let label = msg.tag("label")?;
         let ok = self.registered
             && self.has(Cap::LabeledResponse)
+            && self.has(Cap::Batch)
             && !label.is_empty()
             && label.len() <= MAX_LABEL;
         ok.then(|| label.to_string())

@@ -605,9 +605,8 @@ fn line_limits_count_tags_and_message_apart() {
 #[test]
 fn invalid_utf8_is_refused_naming_the_command() {
     let step = not_utf8(b"PRIVMSG #a :caf\xff");
-    // Rendered for a client without standard-replies: a NOTICE.
     assert!(
-        shown(&step).contains(" NOTICE * :PRIVMSG: Message rejected"),
+        shown(&step).starts_with(":chatroom FAIL PRIVMSG INVALID_UTF8 :"),
         "{step:?}"
     );
     assert_eq!(
@@ -624,8 +623,11 @@ fn invalid_utf8_is_refused_naming_the_command() {
 #[test]
 fn labels_need_the_capability_registration_and_a_short_label() {
     let msg = |l: &str| Message::parse(l).expect("parses");
-    let st = with_caps("labeled-response");
+    let st = with_caps("labeled-response batch");
     assert_eq!(st.label_of(&msg("@label=x1 PING a")), Some("x1".into()));
+    // The spec makes batch a requirement for labels.
+    let no_batch = with_caps("labeled-response");
+    assert_eq!(no_batch.label_of(&msg("@label=x1 PING a")), None);
     assert_eq!(st.label_of(&msg("PING a")), None);
     let long = format!("@label={} PING a", "l".repeat(MAX_LABEL + 1));
     assert_eq!(st.label_of(&msg(&long)), None);
