@@ -1,16 +1,19 @@
-//! The IRC edge (RFC 1459/2812, the Modern IRC client protocol; IRCv3
-//! capabilities are negotiated but none is offered yet), for irssi, weechat,
-//! HexChat and friends.
+//! The IRC edge (RFC 1459/2812, the Modern IRC client protocol, and the
+//! IRCv3 capabilities listed in docs/irc.md), for irssi, weechat, HexChat
+//! and friends.
 //!
 //! - [`message`]: IRC message syntax, shared with the client and the bench.
-//! - [`session`]: the reading side — framing (512-byte lines, over-long ones
-//!   refused whole with 417), registration (NICK/USER in any order, CAP
-//!   holding it back), command translation, liveness PINGs.
+//! - [`session`]: the reading side — framing (512-byte lines plus up to
+//!   8191 bytes of tags, over-long ones refused whole with 417, non-UTF-8
+//!   ones with `FAIL INVALID_UTF8`), registration (NICK/USER in any order,
+//!   CAP holding it back), command translation, labels, liveness PINGs.
 //! - [`render`]: core events → IRC lines, numerics with the client's
-//!   current nickname, shared bytes for room traffic.
+//!   current nickname, shared bytes for room traffic (one encoding per
+//!   combination of the capabilities that change a line), labeled
+//!   responses.
 //! - [`numeric`]: the numeric replies by name.
-//! - [`caps`]: IRCv3 capability negotiation (what is offered, what a
-//!   client enabled). Not wired into the session yet: nothing is offered.
+//! - [`caps`]: IRCv3 capability negotiation (the names, LS/REQ/LIST/END);
+//!   what is offered is `session::offer`.
 //! - [`tags`]: server-time, msgid and client-only tag relay rules.
 //!
 //! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
@@ -23,8 +26,9 @@
 //! told (argon2 is too slow for the hub's task).
 //!
 //! The session reaches the renderer only through the hub's per-connection
-//! queue (`Ctx::tell` with `Event::Raw`), so local replies stay in order
-//! with the hub's. Like every edge, this one must not decide anything the
+//! queue (`Ctx::tell` with `Event::Raw` or `Event::Edge` notes, among them
+//! the enabled capabilities and label brackets), so local replies and
+//! capability changes stay in order with the hub's. Like every edge, this one must not decide anything the
 //! hub decides; it only translates.
 
 pub mod caps;

@@ -826,7 +826,7 @@ impl Renderer for IrcRenderer {
                 _ => {}
             }
         }
-        if self.is_self_message(&shared.event) && self.has(Cap::EchoMessage) {
+        if self.has(Cap::EchoMessage) && self.is_self_message(&shared.event) {
             // A message to oneself is both an echo (a response to the
             // command, labeled) and a delivery (not a response), so it
             // is written twice, the delivery never labeled.
@@ -1265,6 +1265,10 @@ fn tag_prefix(
     msgid: Option<u64>,
     client: &[(crate::core::names::Name, crate::core::names::Name)],
 ) -> String {
+    if at.is_none() && msgid.is_none() && client.is_empty() {
+        // Plain clients, the common case: no work at all.
+        return String::new();
+    }
     let time = at.map(tags::server_time);
     let id = msgid.map(tags::msgid);
     let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(2 + client.len());
