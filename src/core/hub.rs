@@ -176,6 +176,14 @@ pub struct Hub {
 
 type Outcome = Result<(), HubError>;
 
+/// Who receives a message: a room's members, read when delivering so that
+/// no list is built per message, or a person (and the sender, when that is
+/// someone else).
+enum Recipients {
+    Room(Key),
+    People(ConnId, Option<ConnId>),
+}
+
 impl Hub {
     pub fn new(cfg: HubConfig) -> Hub {
         Hub {
@@ -600,9 +608,7 @@ impl Hub {
             text: text.into(),
             tags: relay_tags(tags),
         });
-        for r in recipients {
-            out.send(r, &env);
-        }
+        self.deliver(&recipients, &env, out);
         self.member_mut(conn).last_spoke = SystemTime::now();
         Ok(())
     }
@@ -626,14 +632,12 @@ impl Hub {
             to,
             tags: relay_tags(tags),
         });
-        for r in recipients {
-            out.send(r, &env);
-        }
+        self.deliver(&recipients, &env, out);
         Ok(())
     }
 
     /// Where a message from `conn` to `target` goes, if it may be sent:
-    /// the target as recipients see it and every recipient (the sender
+    /// the target as recipients see it and who receives it (the sender
     /// included, so that edges can echo). `away_reply` tells the sender
     /// when a person messaged is away.
     fn recipients(
@@ -642,18 +646,23 @@ impl Hub {
         target: SayTarget,
         away_reply: bool,
         out: &mut impl Outbox,
-    ) -> Result<(MsgTarget, Vec<ConnId>), HubError> {
+    ) -> Result<(MsgTarget, Recipients), HubError> {
         let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
         let from = &member.info;
-        let room = match target {
+        let (key, room) = match target {
             SayTarget::Focus => {
                 let key = member.focus.clone().ok_or(HubError::NoFocus)?;
-                self.rooms.get(&key).ok_or(HubError::NoFocus)?
+                let room = self.rooms.get(&key).ok_or(HubError::NoFocus)?;
+                (key, room)
             }
-            SayTarget::Room(name) => self
-                .rooms
-                .get(&Key::of(&name))
-                .ok_or_else(|| HubError::NoSuchRoom(name.as_str().into()))?,
+            SayTarget::Room(name) => {
+                let key = Key::of(&name);
+                let room = self
+                    .rooms
+                    .get(&key)
+                    .ok_or_else(|| HubError::NoSuchRoom(name.as_str().into()))?;
+                (key, room)
+            }
             SayTarget::Nick(nick) => {
                 let &them = self
                     .nicks
@@ -670,18 +679,33 @@ impl Hub {
                         },
                     );
                 }
-                let mut recipients = vec![them];
-                if them != conn {
-                    recipients.push(conn);
-                }
-                return Ok((MsgTarget::Nick(target.info.nick.clone()), recipients));
+                let sender = (them != conn).then_some(conn);
+                return Ok((
+                    MsgTarget::Nick(target.info.nick.clone()),
+                    Recipients::People(them, sender),
+                ));
             }
         };
         check_speech(room, conn, from)?;
-        Ok((
-            MsgTarget::Room(room.name.clone()),
-            room.members.keys().copied().collect(),
-        ))
+        Ok((MsgTarget::Room(room.name.clone()), Recipients::Room(key)))
+    }
+
+    fn deliver(&self, to: &Recipients, env: &Shared, out: &mut impl Outbox) {
+        match to {
+            Recipients::Room(key) => {
+                if let Some(room) = self.rooms.get(key) {
+                    for &r in room.members.keys() {
+                        out.send(r, env);
+                    }
+                }
+            }
+            Recipients::People(them, sender) => {
+                out.send(*them, env);
+                if let Some(me) = sender {
+                    out.send(*me, env);
+                }
+            }
+        }
     }
 
     fn topic(
