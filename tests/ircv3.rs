@@ -413,6 +413,13 @@ fn labeled_response_labels_one_line_batches_several_acks_none() {
     bob.send("@label=e1 PRIVMSG #nowhere :x");
     let err = bob.expect(" 403 bob #nowhere ");
     assert_eq!(tag(&err, "label"), Some("e1"), "{err}");
+    // A nick change: the one NICK line.
+    bob.send("@label=k1 NICK bobby");
+    let nick = bob.expect(":bob!bob@127.0.0.1 NICK :bobby");
+    assert_eq!(tag(&nick, "label"), Some("k1"), "{nick}");
+    bob.send("@label=k2 NICK alice");
+    let taken = bob.expect(" 433 bobby alice ");
+    assert_eq!(tag(&taken, "label"), Some("k2"), "{taken}");
     // Without batch (which the spec requires) labels are not used.
     let mut carol = login_caps(irc(&srv), "carol", "labeled-response");
     carol.send("@label=n2 NAMES #lobby");

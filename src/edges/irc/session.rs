@@ -91,7 +91,7 @@ const OPER_FAIL_PAUSE: Duration = Duration::from_secs(1);
 pub struct State {
     registered: bool,
     /// Before registration: the nickname offered (valid by the hub's rules,
-    /// maybe taken). After: the nickname the hub confirmed.
+    /// maybe taken). After it the renderer keeps track of the nickname.
     nick: Option<String>,
     /// USER's username and real name.
     user: Option<(String, String)>,
@@ -121,10 +121,6 @@ impl State {
     /// The hub refused the nickname: the client must send another NICK.
     pub fn register_failed(&mut self) {
         self.nick = None;
-    }
-
-    pub fn nick_changed(&mut self, nick: &str) {
-        self.nick = Some(nick.to_string());
     }
 
     pub fn has(&self, cap: Cap) -> bool {
@@ -178,8 +174,6 @@ pub enum Step {
         user: String,
         realname: String,
     },
-    /// A nickname change, whose outcome the state mirrors.
-    Nick(String),
     /// OPER: check the password off the hub's task, then tell the hub.
     Oper { name: String, password: String },
     /// Tell the hub and end the session with this reason.
@@ -310,7 +304,9 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             if nick.is_empty() {
                 steps.push(reply(ERR_NONICKNAMEGIVEN, &["No nickname given"]));
             } else if st.registered {
-                steps.push(Step::Nick(nick.to_string()));
+                // From here on the renderer follows the nickname (from the
+                // hub's NICK event); the session no longer needs it.
+                steps.push(Step::Send(Command::Nick(nick.to_string())));
             } else if let Err(e) = validate_nick(nick, cfg.hub.nick_len) {
                 // The hub would say the same at registration; saying it now
                 // is what clients expect (they offer the next nickname).
@@ -816,7 +812,7 @@ async fn execute_all(
 /// A labeled command: its replies are bracketed for the renderer. When
 /// every step is a plain command or local reply, brackets and commands go
 /// to the hub as one group, so no other event can land inside the
-/// response; steps that wait on an outcome (NICK, OPER, QUIT) are run one
+/// response; steps that wait on an outcome (OPER, QUIT) are run one
 /// by one, and events for this connection that arrive meanwhile are
 /// labeled with them.
 async fn execute_labeled(
@@ -890,11 +886,6 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                     }
                 }
                 Err(_) => st.register_failed(),
-            }
-        }
-        Step::Nick(nick) => {
-            if ctx.request(Command::Nick(nick.clone())).await?.is_ok() {
-                st.nick_changed(&nick);
             }
         }
         Step::Oper { name, password } => {

@@ -29,7 +29,6 @@ fn registered_state() -> State {
     run(&mut st, "NICK bob");
     run(&mut st, "USER bob 0 * :Bob");
     st.registered();
-    st.nick_changed("bob");
     st
 }
 
@@ -197,7 +196,7 @@ fn after_registration_user_and_pass_are_refused() {
     }
     assert_eq!(
         run(&mut st, "NICK robert"),
-        vec![Step::Nick("robert".into())]
+        vec![Step::Send(Command::Nick("robert".into()))]
     );
 }
 
