@@ -420,6 +420,10 @@ fn labeled_response_labels_one_line_batches_several_acks_none() {
     bob.send("@label=k2 NICK alice");
     let taken = bob.expect(" 433 bobby alice ");
     assert_eq!(tag(&taken, "label"), Some("k2"), "{taken}");
+    // OPER's refusal comes after the password check, still labeled.
+    bob.send("@label=o1 OPER nobody secret");
+    let refused = bob.expect(" 491 bobby ");
+    assert_eq!(tag(&refused, "label"), Some("o1"), "{refused}");
     // Without batch (which the spec requires) labels are not used.
     let mut carol = login_caps(irc(&srv), "carol", "labeled-response");
     carol.send("@label=n2 NAMES #lobby");

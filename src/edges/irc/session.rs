@@ -812,7 +812,7 @@ async fn execute_all(
 /// A labeled command: its replies are bracketed for the renderer. When
 /// every step is a plain command or local reply, brackets and commands go
 /// to the hub as one group, so no other event can land inside the
-/// response; steps that wait on an outcome (OPER, QUIT) are run one
+/// response; the steps that cannot (QUIT, which ends the session) are run one
 /// by one, and events for this connection that arrive meanwhile are
 /// labeled with them.
 async fn execute_labeled(
@@ -821,6 +821,18 @@ async fn execute_labeled(
     label: String,
     steps: Vec<Step>,
 ) -> Result<Option<String>, HubGone> {
+    // OPER's password check happens before the response starts, so that
+    // its outcome can join the group.
+    let mut resolved = Vec::with_capacity(steps.len());
+    for step in steps {
+        match step {
+            Step::Oper { name, password } => {
+                resolved.extend(oper(ctx, st, name, password).await);
+            }
+            other => resolved.push(other),
+        }
+    }
+    let steps = resolved;
     if !steps.iter().all(Step::is_simple) {
         ctx.tell(Local::LabelBegin(label).event()).await?;
         let outcome = execute_all(ctx, st, steps).await?;
@@ -889,12 +901,13 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
             }
         }
         Step::Oper { name, password } => {
-            if credentials_allowed(st.secure, ctx) {
-                oper(ctx, name, password).await?;
-            } else {
-                tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
-                ctx.tell(plaintext_refused()).await?;
-                ctx.tell(Event::Error(HubError::NoOperHost)).await?;
+            for step in oper(ctx, st, name, password).await {
+                match step {
+                    Step::Tell(event) => ctx.tell(event).await?,
+                    Step::Send(cmd) => ctx.send(cmd).await?,
+                    // oper() answers with nothing else.
+                    _ => {}
+                }
             }
         }
         Step::Quit(reason) => {
@@ -941,7 +954,16 @@ async fn verify(password: String, hash: String) -> bool {
 /// Checks an OPER login on a blocking thread (argon2 is slow by design)
 /// and tells the hub only when it is right. Failures are logged and cost
 /// the session a pause, which bounds password guessing on one connection.
-async fn oper(ctx: &mut Ctx, name: String, password: String) -> Result<(), HubGone> {
+/// The outcome is returned as plain steps (nothing is sent yet), so that a
+/// labeled OPER can still reach the hub as one group.
+async fn oper(ctx: &Ctx, st: &State, name: String, password: String) -> Vec<Step> {
+    if !credentials_allowed(st.secure, ctx) {
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
+        return vec![
+            Step::Tell(plaintext_refused()),
+            Step::Tell(Event::Error(HubError::NoOperHost)),
+        ];
+    }
     let hash = ctx
         .cfg
         .opers
@@ -951,16 +973,16 @@ async fn oper(ctx: &mut Ctx, name: String, password: String) -> Result<(), HubGo
     let Some(hash) = hash else {
         tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %echo(&name), "OPER with an unknown name");
         tokio::time::sleep(OPER_FAIL_PAUSE).await;
-        return ctx.tell(Event::Error(HubError::NoOperHost)).await;
+        return vec![Step::Tell(Event::Error(HubError::NoOperHost))];
     };
     let ok = verify(password, hash).await;
     if ok {
         tracing::info!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER succeeded");
-        ctx.send(Command::Oper { name }).await
+        vec![Step::Send(Command::Oper { name })]
     } else {
         tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER with a wrong password");
         tokio::time::sleep(OPER_FAIL_PAUSE).await;
-        ctx.tell(Event::Error(HubError::PasswordMismatch)).await
+        vec![Step::Tell(Event::Error(HubError::PasswordMismatch))]
     }
 }
 
