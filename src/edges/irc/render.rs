@@ -265,7 +265,8 @@ impl IrcRenderer {
         }
     }
 
-    fn has(&self, cap: Cap) -> bool {
+    /// Whether the client enabled `cap`.
+    pub fn has(&self, cap: Cap) -> bool {
         self.caps.has(cap)
     }
 
@@ -1259,8 +1260,9 @@ pub fn write_line(
 }
 
 /// The tags of a relayed line: `time` with server-time, and with
-/// message-tags the `msgid` and the sender's client-only tags.
-fn tag_prefix(
+/// message-tags the `msgid` and the sender's client-only tags. Shared
+/// within the edge so that replayed messages carry the same tags.
+pub(super) fn tag_prefix(
     at: Option<SystemTime>,
     msgid: Option<u64>,
     client: &[(crate::core::names::Name, crate::core::names::Name)],
@@ -1287,7 +1289,7 @@ fn tag_prefix(
 /// PRIVMSG/NOTICE (split into several lines when the source, target and
 /// text together would pass 512 bytes) and TAGMSG. `time`: server-time;
 /// `tagged`: message-tags (msgid and client-only tags).
-fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
+pub(super) fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
     let (id, at, from, to, client, body) = match ev {
         Event::Message {
             id,
