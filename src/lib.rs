@@ -8,8 +8,10 @@
 //!   and render core events into bytes.
 //! - [`runtime`]: listeners, connections, queues, limits, shutdown (tokio).
 //! - [`client`]: the terminal client (`chatroom join`).
+//! - [`bench`]: the load generator (`chatroom bench`).
 //! - [`config`]: the one configuration struct (flags, environment, TOML).
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod core;

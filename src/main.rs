@@ -1,4 +1,5 @@
-//! The `chatroom` binary: `serve` runs the server, `join` the terminal client.
+//! The `chatroom` binary: `serve` runs the server, `join` the terminal
+//! client, `bench` the load generator.
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,8 @@ enum Cmd {
     /// Connect to a chat server with the terminal client (full-screen on a
     /// terminal, plain lines when piped).
     Join(chatroom::client::JoinArgs),
+    /// Load-test a chat server (this one or any IRC server) on loopback.
+    Bench(chatroom::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve(args) => serve(args),
         // No log subscriber here: log lines on stderr would garble the full screen.
         Cmd::Join(args) => tokio::runtime::Runtime::new()?.block_on(chatroom::client::run(args)),
+        Cmd::Bench(args) => std::process::exit(chatroom::bench::main(args)),
     }
 }
 
