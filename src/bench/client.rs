@@ -425,12 +425,11 @@ pub fn classify(proto: Proto, line: &[u8]) -> Incoming<'_> {
             if let Some(text) = irc_privmsg_text(line) {
                 return Incoming::Text(text);
             }
-            if contains_ping(line) {
-                if let Ok(msg) = Message::parse(&String::from_utf8_lossy(line)) {
-                    if msg.command == "PING" {
-                        return Incoming::Ping(pong_line(&msg));
-                    }
-                }
+            if contains_ping(line)
+                && let Ok(msg) = Message::parse(&String::from_utf8_lossy(line))
+                && msg.command == "PING"
+            {
+                return Incoming::Ping(pong_line(&msg));
             }
             Incoming::Other
         }
