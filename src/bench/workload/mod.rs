@@ -398,12 +398,13 @@ pub fn record_open(
 
 /// Sends QUIT (best effort, briefly bounded) and drops the connection.
 pub async fn quit(conn: client::Conn) {
-    let bye = client::quit_line(conn.proto);
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_millis(500),
-        conn.writer.write(bye),
-    )
-    .await;
+    quit_writer(conn.proto, conn.writer).await;
+}
+
+/// [`quit`] given only the write side.
+pub async fn quit_writer(proto: client::Proto, writer: Arc<client::Writer>) {
+    let bye = client::quit_line(proto);
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer.write(bye)).await;
 }
 
 #[cfg(test)]
