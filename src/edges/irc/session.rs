@@ -545,7 +545,9 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
 pub async fn run(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     // The configured limit counts CR LF (RFC 1459's 512); the codec's does not.
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
-    let mut frames = FramedRead::new(rd, LineCodec::new(max));
+    // A small first buffer: an idle connection keeps it for its lifetime
+    // (the framed reader's default is 8 KiB); it grows for long lines.
+    let mut frames = FramedRead::with_capacity(rd, LineCodec::new(max), 512);
     let mut st = State::default();
     let mut live = Liveness::default();
     loop {
