@@ -402,3 +402,91 @@ fn a_server_that_never_answers_is_counted_not_waited_for() {
     assert_eq!(n(&v, "setup_timeouts"), 5, "{human}");
     assert_eq!(n(&v, "sent"), 0, "{human}");
 }
+
+/// A fake IRC server that registers and joins everyone, then drops every
+/// message: senders see no progress, receivers get nothing.
+fn swallowing_server() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            let Ok((conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            let stop3 = stop2.clone();
+            std::thread::spawn(move || {
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(Duration::from_millis(100)));
+                let Ok(mut out) = conn.try_clone() else {
+                    return;
+                };
+                let mut rd = BufReader::new(conn);
+                let mut nick = String::from("x");
+                let mut line = String::new();
+                while !stop3.load(Ordering::Relaxed) {
+                    line.clear();
+                    match rd.read_line(&mut line) {
+                        Ok(0) => return,
+                        Ok(_) => {}
+                        Err(_) => continue,
+                    }
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    let reply = match words.as_slice() {
+                        ["NICK", n, ..] => {
+                            nick = n.to_string();
+                            continue;
+                        }
+                        ["USER", ..] => format!(":fake 001 {nick} :hi\r\n"),
+                        ["JOIN", room, ..] => {
+                            format!(":{nick}!u@h JOIN {room}\r\n:fake 366 {nick} {room} :End\r\n")
+                        }
+                        _ => continue,
+                    };
+                    if out.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, stop)
+}
+
+#[test]
+fn a_server_that_drops_messages_shows_as_loss_and_stalls() {
+    let (addr, stop) = swallowing_server();
+    let t = addr.to_string();
+    let (code, v, human) = bench(&[
+        "fanout",
+        "--target",
+        &t,
+        "-n",
+        "3",
+        "--window",
+        "4",
+        "--duration",
+        "2",
+        "--timeout",
+        "1",
+        "--drain",
+        "1",
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(code, 2, "{human}");
+    assert_eq!(n(&v, "joined"), 3, "{human}");
+    assert!(
+        n(&v, "sent") >= 12,
+        "every sender filled its window: {human}"
+    );
+    assert_eq!(n(&v, "received"), 0, "{human}");
+    assert_eq!(n(&v, "expected"), n(&v, "sent") * 2, "{human}");
+    assert_eq!(n(&v, "lost"), n(&v, "expected"), "{human}");
+    assert!(n(&v, "window_stalls") >= 3, "{human}");
+    assert_eq!(n(&v, "drain_timeouts"), 3, "{human}");
+}

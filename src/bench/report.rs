@@ -29,12 +29,10 @@ fn nines_points(h: &Hist) -> Vec<(f64, f64)> {
 }
 
 fn nines_label(x: &f64) -> String {
+    // x = 1 is 90%, 2 is 99%, 3 is 99.9%: as many decimals as nines past two.
     let q = 100.0 * (1.0 - 10f64.powf(-*x));
-    if *x < 0.5 {
-        "0%".into()
-    } else {
-        format!("{q}%")
-    }
+    let decimals = (x.round() as i64 - 2).clamp(0, 6) as usize;
+    format!("{q:.decimals$}%")
 }
 
 /// Writes the report.
