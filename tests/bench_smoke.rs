@@ -471,13 +471,15 @@ fn a_server_that_drops_messages_shows_as_loss_and_stalls() {
         "--window",
         "4",
         "--duration",
-        "2",
+        "3",
         "--timeout",
         "1",
         "--drain",
         "1",
     ]);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Each sender fills its window, waits --timeout (1 s) for progress,
+    // writes its window off (a stall) and goes on, well before the 3 s end.
     assert_eq!(code, 2, "{human}");
     assert_eq!(n(&v, "joined"), 3, "{human}");
     assert!(
