@@ -8,10 +8,12 @@
 //!   and render core events into bytes.
 //! - [`runtime`]: listeners, connections, queues, limits, shutdown (tokio).
 //! - [`client`]: the terminal client (`chatroom join`).
+//! - [`bench`]: the load generator (`chatroom bench`).
 //! - [`config`]: the one configuration struct (flags, environment, TOML).
 //! - [`auth`]: password hashing (argon2id).
 
 pub mod auth;
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod core;

@@ -1,4 +1,5 @@
-//! The `chatroom` binary: `serve` runs the server, `join` the terminal client.
+//! The `chatroom` binary: `serve` runs the server, `join` the terminal
+//! client, `bench` the load generator.
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,8 @@ enum Cmd {
     /// Print an argon2id hash of a password read from stdin (one line), for
     /// an `[[opers]]` entry's `password_hash` in the configuration file.
     HashPassword,
+    /// Load-test a chat server (this one or any IRC server) on loopback.
+    Bench(chatroom::bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         // No log subscriber here: log lines on stderr would garble the full screen.
         Cmd::Join(args) => tokio::runtime::Runtime::new()?.block_on(chatroom::client::run(args)),
         Cmd::HashPassword => hash_password(),
+        Cmd::Bench(args) => std::process::exit(chatroom::bench::main(args)),
     }
 }
 

@@ -48,7 +48,10 @@ pub fn renderer(_cfg: &Config) -> LineRenderer {
 
 /// Reads lines until the client leaves; returns the quit reason.
 pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    let mut frames = FramedRead::new(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes));
+    // A small first buffer: an idle connection keeps it for its lifetime
+    // (the framed reader's default is 8 KiB); it grows for long lines.
+    let mut frames =
+        FramedRead::with_capacity(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes), 512);
     if ctx
         .tell(Event::Raw(Bytes::from_static(
             b"Welcome to chatroom! Choose a nickname:\n",

@@ -714,7 +714,9 @@ async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> Str
     // The configured limit counts CR LF (RFC 1459's 512); the codec's does
     // not, and it must let the tags through too (checked per line below).
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
-    let mut frames = FramedRead::new(rd, LineCodec::new(MAX_TAG_BYTES + max));
+    // A small first buffer: an idle connection keeps it for its lifetime
+    // (the framed reader's default is 8 KiB); it grows for long lines.
+    let mut frames = FramedRead::with_capacity(rd, LineCodec::new(MAX_TAG_BYTES + max), 512);
     let mut st = State {
         secure,
         ..State::default()
