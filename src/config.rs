@@ -5,6 +5,7 @@
 //! Every limit the server enforces is a field here with a sane default.
 //! This module must not start anything; it only describes.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +32,89 @@ pub struct Config {
     /// directory; `chatroom-data` by default.
     pub data_dir: PathBuf,
     pub tls: Tls,
+    pub history: History,
+}
+
+/// What the server remembers (`[history]`): the SQLite file
+/// `<data_dir>/chatroom.db`, what is replayed to whoever joins a room, and how
+/// long messages are kept. `[history.rooms."#name"]` overrides any of the
+/// replay and retention settings for one room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct History {
+    /// Keep history at all. Off: nothing is written and nothing replayed.
+    pub enabled: bool,
+    /// Lines replayed to whoever joins a room (0: none).
+    pub replay_lines: usize,
+    /// Only lines from the last this many hours are replayed (absent: any age).
+    pub replay_hours: Option<u64>,
+    /// Messages older than this many hours are deleted (absent: kept).
+    pub max_age_hours: Option<u64>,
+    /// Only the newest this many messages of each room (and each private
+    /// conversation) are kept; 0 keeps nothing (absent: no limit).
+    pub max_count: Option<u64>,
+    /// Seconds between two background compactions (retention).
+    pub compact_interval_secs: u64,
+    /// fsync every commit (survives power loss too, at the price of one
+    /// fsync per batch; without it a `kill -9` still loses nothing).
+    pub sync_every_commit: bool,
+    /// Per-room overrides, keyed by room name (`"#name"`).
+    pub rooms: BTreeMap<String, RoomHistory>,
+}
+
+/// One room's overrides of the `[history]` settings; absent keys follow
+/// the server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomHistory {
+    pub replay_lines: Option<usize>,
+    pub replay_hours: Option<u64>,
+    pub max_age_hours: Option<u64>,
+    /// 0 keeps nothing of this room: its messages are never written.
+    pub max_count: Option<u64>,
+}
+
+/// Most lines a replay may ask for (the store returns at most this many
+/// per query).
+pub const MAX_REPLAY_LINES: usize = 1000;
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            enabled: true,
+            replay_lines: 50,
+            replay_hours: None,
+            max_age_hours: None,
+            max_count: None,
+            compact_interval_secs: 600,
+            sync_every_commit: false,
+            rooms: BTreeMap::new(),
+        }
+    }
+}
+
+impl History {
+    /// The overrides for `room`, if any (room names compare case-insensitively).
+    pub fn room(&self, room: &str) -> Option<&RoomHistory> {
+        self.rooms
+            .iter()
+            .find(|(name, _)| crate::core::names::same(name, room))
+            .map(|(_, r)| r)
+    }
+
+    /// (lines, hours) replayed on joining `room`.
+    pub fn replay_for(&self, room: &str) -> (usize, Option<u64>) {
+        let own = self.room(room);
+        let lines = own
+            .and_then(|r| r.replay_lines)
+            .unwrap_or(self.replay_lines);
+        let hours = own.and_then(|r| r.replay_hours).or(self.replay_hours);
+        (lines.min(MAX_REPLAY_LINES), hours)
+    }
+
+    pub fn compact_interval(&self) -> Duration {
+        Duration::from_secs(self.compact_interval_secs.max(1))
+    }
 }
 
 /// The TLS listener: IRC over TLS (`ircs`), beside the plain listeners.
@@ -166,6 +250,7 @@ impl Default for Config {
             motd: None,
             data_dir: PathBuf::from("chatroom-data"),
             tls: Tls::default(),
+            history: History::default(),
         }
     }
 }
@@ -245,6 +330,27 @@ pub struct ServeArgs {
     /// Seconds a connection has to finish the TLS handshake.
     #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
     pub tls_handshake_timeout: Option<u64>,
+    /// Keep no history: nothing is written to disk, nothing replayed.
+    #[arg(long, env = "CHATROOM_NO_HISTORY")]
+    pub no_history: bool,
+    /// Lines of a room's history shown to whoever joins it (0: none).
+    #[arg(long, env = "CHATROOM_HISTORY_REPLAY_LINES")]
+    pub history_replay_lines: Option<usize>,
+    /// Replay only lines from the last this many hours.
+    #[arg(long, env = "CHATROOM_HISTORY_REPLAY_HOURS")]
+    pub history_replay_hours: Option<u64>,
+    /// Delete messages older than this many hours.
+    #[arg(long, env = "CHATROOM_HISTORY_MAX_AGE_HOURS")]
+    pub history_max_age_hours: Option<u64>,
+    /// Keep only the newest this many messages per room (0: keep nothing).
+    #[arg(long, env = "CHATROOM_HISTORY_MAX_COUNT")]
+    pub history_max_count: Option<u64>,
+    /// Seconds between two background compactions of the history.
+    #[arg(long, env = "CHATROOM_HISTORY_COMPACT_INTERVAL")]
+    pub history_compact_interval: Option<u64>,
+    /// fsync the history on every commit (also survives power loss).
+    #[arg(long, env = "CHATROOM_HISTORY_SYNC")]
+    pub history_sync: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -324,6 +430,20 @@ impl Config {
             t.key = a.tls_key.clone();
         }
         set(&mut t.handshake_timeout_secs, &a.tls_handshake_timeout);
+        let h = &mut self.history;
+        h.enabled &= !a.no_history;
+        set(&mut h.replay_lines, &a.history_replay_lines);
+        if a.history_replay_hours.is_some() {
+            h.replay_hours = a.history_replay_hours;
+        }
+        if a.history_max_age_hours.is_some() {
+            h.max_age_hours = a.history_max_age_hours;
+        }
+        if a.history_max_count.is_some() {
+            h.max_count = a.history_max_count;
+        }
+        set(&mut h.compact_interval_secs, &a.history_compact_interval);
+        h.sync_every_commit |= a.history_sync;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -353,6 +473,24 @@ impl Config {
         }
         if self.tls.handshake_timeout_secs == 0 {
             return bad("tls.handshake_timeout_secs must be at least 1");
+        }
+        let h = &self.history;
+        if h.compact_interval_secs == 0 {
+            return bad("history.compact_interval_secs must be at least 1");
+        }
+        let replays =
+            std::iter::once(h.replay_lines).chain(h.rooms.values().filter_map(|r| r.replay_lines));
+        for lines in replays {
+            if lines > MAX_REPLAY_LINES {
+                return Err(ConfigError::Invalid(format!(
+                    "history replay_lines {lines} is above the maximum of {MAX_REPLAY_LINES}"
+                )));
+            }
+        }
+        for room in h.rooms.keys() {
+            if let Err(e) = crate::core::names::validate_room(room, self.hub.room_len) {
+                return Err(ConfigError::Invalid(format!("[history.rooms] {room}: {e}")));
+            }
         }
         for room in &self.hub.default_rooms {
             if let Err(e) = crate::core::names::validate_room(room, self.hub.room_len) {

@@ -699,5 +699,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
     }
 }
 
+mod history;
+
 #[cfg(test)]
 mod tests;

@@ -243,6 +243,9 @@ impl Renderer for LenHeaderRenderer {
             Event::Raw(bytes) => bytes.clone(),
             // Replies to questions this dialect cannot ask.
             Event::Edge(_)
+            // History is replayed to the protocols that can mark it as such.
+            | Event::History { .. }
+            | Event::Found { .. }
             | Event::TopicIs { .. }
             | Event::Names { .. }
             | Event::RoomList { .. }

@@ -286,6 +286,75 @@ fn render_message(ev: &Event, in_focus: bool) -> Bytes {
     Bytes::from(out)
 }
 
+/// The time of a stored line: `HH:MM` when it is from today, else with
+/// the date, so old lines cannot pass for recent ones.
+fn past_clock(t: SystemTime) -> String {
+    let local: chrono::DateTime<chrono::Local> = t.into();
+    if local.date_naive() == chrono::Local::now().date_naive() {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// One stored message, as it looked when it was said (room left out: the
+/// block's header names it).
+fn past_line(ev: &Event, out: &mut String) {
+    let Event::Message {
+        time,
+        from,
+        kind,
+        text,
+        ..
+    } = ev
+    else {
+        return;
+    };
+    out.push_str(&past_clock(*time));
+    match kind {
+        MsgKind::Say => out.push_str(&format!(" <{}> {text}", from.nick)),
+        MsgKind::Action => out.push_str(&format!(" * {} {text}", from.nick)),
+        MsgKind::Notice => out.push_str(&format!(" -{}- {text}", from.nick)),
+    }
+    out.push('\n');
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Replayed history between a header and a footer, so it is never taken
+/// for live traffic.
+fn history_block(room: &str, lines: &[Event]) -> String {
+    if lines.is_empty() {
+        return format!("--- no earlier messages in {room} ---");
+    }
+    let mut s = format!(
+        "--- history of {room}: {} ---\n",
+        plural(lines.len(), "earlier message", "earlier messages")
+    );
+    for ev in lines {
+        past_line(ev, &mut s);
+    }
+    s.push_str("--- end of history ---");
+    s
+}
+
+fn found_block(room: &str, words: &str, lines: &[Event]) -> String {
+    if lines.is_empty() {
+        return format!("--- search for \"{words}\" in {room}: nothing found ---");
+    }
+    let mut s = format!(
+        "--- search for \"{words}\" in {room}: {} found, newest first ---\n",
+        plural(lines.len(), "message", "messages")
+    );
+    for ev in lines {
+        past_line(ev, &mut s);
+    }
+    s.push_str("--- end of search ---");
+    s
+}
+
 impl Renderer for LineRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
         let ev = &shared.event;
@@ -448,6 +517,8 @@ impl Renderer for LineRenderer {
                 return;
             }
             Event::Edge(_) => return,
+            Event::History { room, lines } => history_block(room, lines),
+            Event::Found { room, words, lines } => found_block(room, words, lines),
         };
         out.put(line.as_bytes());
         out.put_u8(b'\n');

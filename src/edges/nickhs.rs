@@ -322,6 +322,9 @@ impl Renderer for NickRenderer {
             Event::Raw(bytes) => bytes.clone(),
             // Replies to questions this dialect cannot ask.
             Event::Edge(_)
+            // History is replayed to the protocols that can mark it as such.
+            | Event::History { .. }
+            | Event::Found { .. }
             | Event::TopicIs { .. }
             | Event::Names { .. }
             | Event::RoomList { .. }

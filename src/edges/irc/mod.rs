@@ -9,6 +9,7 @@
 //! - [`render`]: core events → IRC lines, numerics with the client's
 //!   current nickname, shared bytes for room traffic.
 //! - [`numeric`]: the numeric replies by name.
+//! - [`history`]: replayed history and search results as plain IRC lines.
 //!
 //! How IRC commands the hub has no direct command for are answered:
 //! `JOIN 0` parts every room the hub confirmed the client is in (the session
@@ -22,6 +23,7 @@
 //! with the hub's. Like every edge, this one must not decide anything the
 //! hub decides; it only translates.
 
+pub mod history;
 pub mod message;
 pub mod numeric;
 pub mod render;

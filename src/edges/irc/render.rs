@@ -549,6 +549,9 @@ impl Renderer for IrcRenderer {
                     self.local(out, local.clone());
                 }
             }
+            ev @ (Event::History { .. } | Event::Found { .. }) => {
+                super::history::render(&self.server, self.me(), ev, out)
+            }
         }
     }
 }
