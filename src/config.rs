@@ -14,6 +14,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::core::HubConfig;
+use crate::store::Limits as Retain;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -114,6 +115,32 @@ impl History {
 
     pub fn compact_interval(&self) -> Duration {
         Duration::from_secs(self.compact_interval_secs.max(1))
+    }
+
+    /// The server-wide retention limits.
+    pub fn server_limits(&self) -> Retain {
+        Retain {
+            max_age: self
+                .max_age_hours
+                .map(|h| Duration::from_secs(h.saturating_mul(3600))),
+            max_count: self.max_count,
+        }
+    }
+
+    /// The retention limits of `room`: its own where it has them, the
+    /// server's otherwise.
+    pub fn limits_for(&self, room: &str) -> Retain {
+        let server = self.server_limits();
+        match self.room(room) {
+            None => server,
+            Some(own) => Retain {
+                max_age: own
+                    .max_age_hours
+                    .map(|h| Duration::from_secs(h.saturating_mul(3600)))
+                    .or(server.max_age),
+                max_count: own.max_count.or(server.max_count),
+            },
+        }
     }
 }
 

@@ -55,6 +55,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(line) = server.tls_line() {
             println!("{line}");
         }
+        println!("{}", server.history_line());
         {
             use std::io::Write;
             let _ = std::io::stdout().flush();

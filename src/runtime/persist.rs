@@ -1,0 +1,419 @@
+//! The persist stage: group commit with commit-before-release.
+//!
+//! With history on, the hub task no longer pushes events onto the
+//! connections' queues itself. For each batch of commands it hands one list
+//! of [`Op`]s, in the order the hub produced them, to one writer thread. That
+//! thread owns the [`SqliteStore`]'s write side and the connections' queues
+//! (the [`Fanout`]). It gathers whatever lists have queued up, appends every
+//! record in them with one [`Store::append`] (one transaction, no fsync of its
+//! own: see the store's module docs), and only then pushes the deliveries
+//! onto the queues. So a message reaches a client only after the
+//! transaction holding it has been written to the WAL, which is what makes
+//! "everything any client received is in the history after `kill -9`" true.
+//! Fan-out never waits for an fsync; it waits for one `write(2)` per batch.
+//!
+//! Order: the ops of a batch keep the hub's order, and batches are applied
+//! in the order sent, so every recipient still sees each sender's messages
+//! in sending order. A [`Op::Replay`] (someone joined a room) commits what
+//! came before it, releases it, then reads the room's recent history from the
+//! store and queues it for the joiner: the replay holds exactly the messages
+//! before the join, and everything after the join follows it live.
+//!
+//! Slow consumers found here are cut off here and reported back to the hub
+//! task, which tells their rooms.
+//!
+//! A background maintenance thread checkpoints the WAL (so the writer rarely
+//! has to) and runs retention compaction, both off the delivery path.
+//!
+//! This stage must not decide anything the hub decides, and must never drop
+//! a delivery: a failed append is logged at error level (the messages are
+//! still delivered; the log says they are missing from the history).
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::History;
+use crate::core::names::Name;
+use crate::core::{ConnId, Envelope, Event, MsgTarget, Outbox, Shared};
+use crate::store::{
+    Anchor, HistoryQuery, QueryTarget, Record, Retention, RoomState, Selector, SqliteStore, Store,
+};
+
+use super::connection::Outgoing;
+use super::hub_task::Fanout;
+
+/// One step for the writer thread, in the hub's order.
+pub enum Op {
+    Attach {
+        id: ConnId,
+        out: Outgoing,
+    },
+    Detach {
+        id: ConnId,
+    },
+    /// A message to store; it precedes its deliveries.
+    Record(Record),
+    Deliver {
+        to: ConnId,
+        event: Shared,
+    },
+    /// `to` joined `room`: queue the room's recent history for it now.
+    Replay {
+        to: ConnId,
+        room: Name,
+    },
+    /// Commit, tell everyone, close every queue, then answer `done`.
+    Shutdown {
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Lists of ops queued for the writer before the hub task waits. Small: a
+/// writer that falls behind should slow the hub down, not buffer without end.
+const QUEUE: usize = 64;
+
+/// At most this many ops are gathered into one commit, so one huge group
+/// cannot delay the first deliveries in it for long.
+const GROUP_MAX: usize = 16 * 1024;
+
+/// How often the WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The hub task's side of the stage.
+pub struct Stage {
+    tx: mpsc::Sender<Vec<Op>>,
+    ops: Vec<Op>,
+    /// The writer's reports of slow consumers it cut off.
+    pub cuts: mpsc::UnboundedReceiver<ConnId>,
+    /// The highest msgid turned into a record (or skipped by retention).
+    recorded: u64,
+    cfg: Arc<History>,
+    _maintenance: Maintenance,
+}
+
+impl Stage {
+    /// Starts the writer and maintenance threads on `store`.
+    pub fn start(store: Arc<SqliteStore>, cfg: Arc<History>) -> std::io::Result<Stage> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (cut_tx, cuts) = mpsc::unbounded_channel();
+        let maintenance = Maintenance::start(store.clone(), &cfg)?;
+        let writer = Writer {
+            store,
+            cfg: cfg.clone(),
+            fanout: Fanout::default(),
+            cuts: cut_tx,
+        };
+        std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(Stage {
+            tx,
+            ops: Vec::new(),
+            cuts,
+            recorded: 0,
+            cfg,
+            _maintenance: maintenance,
+        })
+    }
+
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+
+    /// Number of ops queued so far in this batch (a mark for [`Self::since`]).
+    pub fn mark(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// The rooms joined by their recipient in the ops since `mark`:
+    /// `(conn, room)` for each `Joined` delivered to the person who joined,
+    /// as told by `is_self(conn, nick)`.
+    pub fn joins_since(
+        &self,
+        mark: usize,
+        is_self: impl Fn(ConnId, &str) -> bool,
+    ) -> Vec<(ConnId, Name)> {
+        self.ops[mark.min(self.ops.len())..]
+            .iter()
+            .filter_map(|op| match op {
+                Op::Deliver { to, event } => match &event.event {
+                    Event::Joined { room, who } if is_self(*to, &who.nick) => {
+                        Some((*to, room.clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Hands the batch to the writer, waiting while its queue is full.
+    /// Returns false when the writer is gone.
+    pub async fn flush(&mut self) -> bool {
+        if self.ops.is_empty() {
+            return true;
+        }
+        let ops = std::mem::take(&mut self.ops);
+        if self.tx.send(ops).await.is_err() {
+            tracing::error!("history writer is gone: nothing more is delivered or saved");
+            return false;
+        }
+        true
+    }
+
+    fn keeps(&self, to: &MsgTarget) -> bool {
+        match to {
+            MsgTarget::Room(room) => self.cfg.limits_for(room).max_count != Some(0),
+            MsgTarget::Nick(_) => self.cfg.max_count != Some(0),
+        }
+    }
+}
+
+impl Outbox for Stage {
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        // One event goes to many recipients; its record is made once, at
+        // its first delivery (ids only grow).
+        if let Event::Message { id, to: target, .. } = &event.event
+            && *id > self.recorded
+        {
+            self.recorded = *id;
+            if self.keeps(target)
+                && let Some(rec) = Record::from_message(&event.event)
+            {
+                self.ops.push(Op::Record(rec));
+            }
+        }
+        self.ops.push(Op::Deliver {
+            to,
+            event: event.clone(),
+        });
+    }
+}
+
+/// The writer thread: owns the queues; commits, then releases.
+struct Writer {
+    store: Arc<SqliteStore>,
+    cfg: Arc<History>,
+    fanout: Fanout,
+    cuts: mpsc::UnboundedSender<ConnId>,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Vec<Op>>) {
+        while let Some(mut ops) = rx.blocking_recv() {
+            // Group commit: whatever queued up while the last commit ran
+            // goes into this one.
+            while ops.len() < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(more) => ops.extend(more),
+                    Err(_) => break,
+                }
+            }
+            if !self.apply(ops) {
+                return;
+            }
+        }
+    }
+
+    /// Returns false after a shutdown.
+    fn apply(&mut self, ops: Vec<Op>) -> bool {
+        let mut records = Vec::new();
+        let mut held = Vec::new();
+        for op in ops {
+            match op {
+                Op::Record(rec) => records.push(rec),
+                Op::Replay { to, room } => {
+                    self.release(&mut records, &mut held);
+                    self.replay(to, room);
+                }
+                Op::Shutdown { reason, done } => {
+                    self.release(&mut records, &mut held);
+                    self.fanout.shutdown(&reason);
+                    let _ = done.send(());
+                    return false;
+                }
+                other => held.push(other),
+            }
+        }
+        self.release(&mut records, &mut held);
+        true
+    }
+
+    /// Commits `records`, then applies `held` (deliveries, attaches, detaches).
+    fn release(&mut self, records: &mut Vec<Record>, held: &mut Vec<Op>) {
+        if !records.is_empty() {
+            self.commit(records);
+            records.clear();
+        }
+        for op in held.drain(..) {
+            match op {
+                Op::Attach { id, out } => self.fanout.attach(id, out),
+                Op::Detach { id } => self.fanout.detach(id),
+                Op::Deliver { to, event } => self.fanout.send(to, &event),
+                Op::Record(_) | Op::Replay { .. } | Op::Shutdown { .. } => {}
+            }
+        }
+        for id in self.fanout.cut_slow() {
+            let _ = self.cuts.send(id);
+        }
+    }
+
+    fn commit(&self, records: &[Record]) {
+        if let Err(e) = self.store.append(records) {
+            let first = records.first().map_or(0, |r| r.id);
+            let last = records.last().map_or(0, |r| r.id);
+            let hint = if e.is_disk_problem() {
+                " (is the disk full or the data directory unwritable?)"
+            } else {
+                ""
+            };
+            // Delivery goes on: a chat that stops because the disk is full
+            // helps nobody. But the loss is never silent.
+            tracing::error!(
+                first_id = first,
+                last_id = last,
+                "history: {} message(s) could NOT be saved and are missing from the history{hint}: {e}",
+                records.len()
+            );
+        }
+    }
+
+    fn replay(&mut self, to: ConnId, room: Name) {
+        let (lines, hours) = self.cfg.replay_for(&room);
+        if lines == 0 {
+            return;
+        }
+        let after = hours
+            .and_then(|h| {
+                SystemTime::now().checked_sub(Duration::from_secs(h.saturating_mul(3600)))
+            })
+            .map(Anchor::Time);
+        let query = HistoryQuery {
+            requester: String::new(),
+            target: QueryTarget::Room(room.to_string()),
+            selector: Selector::Latest { after },
+            limit: lines,
+        };
+        match self.store.query(&query) {
+            Ok(records) => {
+                let lines: Vec<Event> = records.iter().filter_map(Record::to_message).collect();
+                if !lines.is_empty() {
+                    self.fanout
+                        .send(to, &Envelope::new(Event::History { room, lines }));
+                }
+            }
+            Err(e) => tracing::error!("history: cannot replay {room}: {e}"),
+        }
+    }
+}
+
+/// Makes the store's per-room limits match the configuration, so that
+/// compaction and the store's "keep nothing" rooms follow the file. Rooms
+/// the file no longer names go back to the server-wide limits.
+pub fn sync_room_limits(
+    store: &SqliteStore,
+    cfg: &History,
+) -> Result<(), crate::store::StoreError> {
+    let saved = store.load_rooms()?;
+    for state in &saved {
+        if state.limits.is_some() && cfg.room(&state.name).is_none() {
+            store.save_room(&RoomState {
+                limits: None,
+                ..state.clone()
+            })?;
+        }
+    }
+    for name in cfg.rooms.keys() {
+        let limits = cfg.limits_for(name);
+        let state = match saved
+            .iter()
+            .find(|s| crate::core::names::same(&s.name, name))
+        {
+            Some(s) if s.limits == Some(limits) => continue,
+            Some(s) => RoomState {
+                limits: Some(limits),
+                ..s.clone()
+            },
+            None => RoomState {
+                name: name.clone(),
+                topic: None,
+                modes: String::new(),
+                founder: None,
+                registered: false,
+                limits: Some(limits),
+            },
+        };
+        store.save_room(&state)?;
+    }
+    Ok(())
+}
+
+/// The server-wide retention policy.
+pub fn retention(cfg: &History) -> Retention {
+    let limits = cfg.server_limits();
+    Retention {
+        rooms: limits,
+        private: limits,
+        ..Retention::default()
+    }
+}
+
+/// The background thread that checkpoints and compacts. Stops when dropped.
+struct Maintenance {
+    stop: Option<std_mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Maintenance {
+    fn start(store: Arc<SqliteStore>, cfg: &History) -> std::io::Result<Maintenance> {
+        let (stop, stopped) = std_mpsc::channel::<()>();
+        let policy = retention(cfg);
+        let every = cfg.compact_interval();
+        let thread = std::thread::Builder::new()
+            .name("history-maintenance".into())
+            .spawn(move || {
+                let mut next_compaction = Instant::now() + every;
+                loop {
+                    match stopped.recv_timeout(CHECKPOINT_EVERY) {
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                    if let Err(e) = store.checkpoint() {
+                        tracing::error!("history: checkpoint failed: {e}");
+                    }
+                    if Instant::now() >= next_compaction {
+                        next_compaction = Instant::now() + every;
+                        match store.compact(&policy, SystemTime::now()) {
+                            Ok(s) if s.by_age + s.by_count > 0 => tracing::info!(
+                                by_age = s.by_age,
+                                by_count = s.by_count,
+                                "history: compaction deleted {} message(s)",
+                                s.by_age + s.by_count
+                            ),
+                            Ok(_) => tracing::debug!("history: compaction found nothing to delete"),
+                            Err(e) => tracing::error!("history: compaction failed: {e}"),
+                        }
+                    }
+                }
+            })?;
+        Ok(Maintenance {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        // Not joined: the hub task must not block, and a compaction cut
+        // short by the process ending loses nothing (each step is a
+        // transaction of its own).
+        drop(self.stop.take());
+        drop(self.thread.take());
+    }
+}
