@@ -17,7 +17,7 @@ use tokio_util::codec::FramedRead;
 use crate::config::Config;
 use crate::core::names::{normalize_room, same};
 use crate::core::{Command, Event, HubError, MemberInfo, MsgKind, MsgTarget, SayTarget, Shared};
-use crate::runtime::{Ctx, HubGone, Renderer};
+use crate::runtime::{Ctx, HistoryAsk, HistoryError, HubGone, Renderer};
 
 use super::framing::{Frame, LineCodec, split_text, text};
 
@@ -33,6 +33,8 @@ Commands:
   /topic [TEXT]         show or set the current room's topic
   /away [MESSAGE]       mark yourself away (no message: back)
   /whois NICK           about someone
+  /history [N]          the last N messages of this room (default 20); again for older ones
+  /search WORDS         messages of this room containing every word, newest first
   /quit [REASON]        leave
   /help                 this list
 Anything else you type goes to the current room. Start a line with // to send text that begins with /.
@@ -54,6 +56,7 @@ pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     {
         return "Server shutting down".into();
     }
+    let mut pages = Pages::default();
     loop {
         let line = match frames.next().await {
             None => return "Connection closed".into(),
@@ -68,7 +71,7 @@ pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
             }
             Some(Ok(Frame::Line(bytes))) => text(&bytes),
         };
-        match handle_line(&mut ctx, &line).await {
+        match handle_line(&mut ctx, &mut pages, &line).await {
             Ok(Flow::Continue) => {}
             Ok(Flow::Quit(reason)) => return reason,
             Err(HubGone) => return "Server shutting down".into(),
@@ -81,7 +84,18 @@ enum Flow {
     Quit(String),
 }
 
-async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
+/// Where `/history` goes on from: the room of the last page shown and the
+/// msgid of the oldest message on it.
+#[derive(Debug, Default)]
+struct Pages(Option<(String, u64)>);
+
+/// Messages `/history` shows when not told how many, and at most.
+const HISTORY_PAGE: usize = 20;
+const HISTORY_MAX: usize = crate::runtime::history::MAX_ANSWER;
+/// Results `/search` shows.
+const SEARCH_RESULTS: usize = 20;
+
+async fn handle_line(ctx: &mut Ctx, pages: &mut Pages, line: &str) -> Result<Flow, HubGone> {
     let line = line.trim_end_matches(['\r', '\n']);
     if !ctx.is_registered() {
         let nick = line.trim();
@@ -178,6 +192,31 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
             ctx.send(Command::Quit(Some(reason.into()))).await?;
             return Ok(Flow::Quit(reason.into()));
         }
+        "history" => {
+            let limit = if rest.is_empty() {
+                Some(HISTORY_PAGE)
+            } else {
+                rest.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=HISTORY_MAX).contains(n))
+            };
+            let Some(limit) = limit else {
+                let msg = format!("! usage: /history [N] with N from 1 to {HISTORY_MAX}\n");
+                ctx.tell(Event::Raw(msg.into())).await?;
+                return Ok(Flow::Continue);
+            };
+            history(ctx, pages, limit).await?;
+            return Ok(Flow::Continue);
+        }
+        "search" | "find" => {
+            if rest.is_empty() {
+                ctx.tell(Event::Raw(Bytes::from_static(b"! usage: /search WORDS\n")))
+                    .await?;
+                return Ok(Flow::Continue);
+            }
+            search(ctx, rest).await?;
+            return Ok(Flow::Continue);
+        }
         "help" | "?" => {
             ctx.tell(Event::Raw(Bytes::from_static(HELP.as_bytes())))
                 .await?;
@@ -191,6 +230,56 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
     };
     ctx.send(cmd).await?;
     Ok(Flow::Continue)
+}
+
+/// `/history`: the page before the last one shown, when the current room
+/// is still the room of that page; else the newest page.
+async fn history(ctx: &mut Ctx, pages: &mut Pages, limit: usize) -> Result<(), HubGone> {
+    let ask = HistoryAsk::Page {
+        before: pages.0.clone(),
+        limit,
+    };
+    match ctx.history("", ask).await? {
+        Ok(page) => {
+            match page.oldest {
+                Some(id) => pages.0 = Some((page.room.to_string(), id)),
+                // Nothing older: the next /history starts from the newest again.
+                None => pages.0 = None,
+            };
+            ctx.tell(Event::History {
+                room: page.room,
+                lines: page.lines,
+            })
+            .await
+        }
+        Err(e) => tell_history_error(ctx, e).await,
+    }
+}
+
+/// `/search WORDS` in the current room.
+async fn search(ctx: &mut Ctx, words: &str) -> Result<(), HubGone> {
+    let ask = HistoryAsk::Search {
+        words: words.to_string(),
+        limit: SEARCH_RESULTS,
+    };
+    match ctx.history("", ask).await? {
+        Ok(page) => {
+            ctx.tell(Event::Found {
+                room: page.room,
+                words: crate::core::hub::clean_text(words, 100).into(),
+                lines: page.lines,
+            })
+            .await
+        }
+        Err(e) => tell_history_error(ctx, e).await,
+    }
+}
+
+async fn tell_history_error(ctx: &Ctx, e: HistoryError) -> Result<(), HubGone> {
+    match e {
+        HistoryError::Hub(e) => ctx.tell(Event::Error(e)).await,
+        other => ctx.tell(Event::Raw(format!("! {other}\n").into())).await,
+    }
 }
 
 /// Sends text, split into several messages when longer than the hub allows.

@@ -6,7 +6,7 @@
 //! the store's read connections, beside the writer. It must not write
 //! anything nor be called from an async worker.
 
-use crate::core::names::Name;
+use crate::core::names::{Name, same};
 use crate::core::{Event, HubError};
 use crate::store::{Anchor, HistoryQuery, QueryTarget, Record, Selector, SqliteStore, Store};
 
@@ -16,9 +16,13 @@ pub const MAX_ANSWER: usize = 200;
 /// What is asked about a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HistoryAsk {
-    /// The newest `limit` messages before msgid `before` (or the newest of
-    /// all), oldest first.
-    Page { before: Option<u64>, limit: usize },
+    /// The newest `limit` messages, oldest first; with `before` (a room and
+    /// a msgid in it, from an earlier page), those before that msgid when
+    /// the room asked about is that room.
+    Page {
+        before: Option<(String, u64)>,
+        limit: usize,
+    },
     /// Messages containing every one of `words`, newest first.
     Search { words: String, limit: usize },
 }
@@ -57,8 +61,8 @@ pub fn answer(
             requester: String::new(),
             target,
             selector: match before {
-                Some(id) => Selector::Before(Anchor::MsgId(id)),
-                None => Selector::Latest { after: None },
+                Some((r, id)) if same(&r, &room) => Selector::Before(Anchor::MsgId(id)),
+                _ => Selector::Latest { after: None },
             },
             limit: limit.min(MAX_ANSWER),
         }),
