@@ -575,4 +575,80 @@ mod tests {
         assert!(Config::load(&args).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    #[test]
+    fn history_section_flags_and_overrides() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[history]\nreplay_lines = 10\nmax_age_hours = 48\n\
+             [history.rooms.\"#Quiet\"]\nmax_count = 0\nreplay_lines = 0\n\
+             [history.rooms.\"#long\"]\nreplay_hours = 2\nmax_age_hours = 1000\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            history_replay_lines: Some(30),
+            history_max_count: Some(500),
+            ..ServeArgs::default()
+        };
+        let cfg = Config::load(&args).expect("loads");
+        let h = &cfg.history;
+        assert!(h.enabled);
+        assert_eq!(h.replay_for("#lobby"), (30, None));
+        assert_eq!(h.replay_for("#quiet"), (0, None));
+        assert_eq!(h.replay_for("#LONG"), (30, Some(2)));
+        assert!(h.limits_for("#quiet").keeps_nothing());
+        assert_eq!(
+            h.limits_for("#long"),
+            Retain {
+                max_age: Some(Duration::from_secs(1000 * 3600)),
+                max_count: Some(500),
+            }
+        );
+        assert_eq!(
+            h.limits_for("#other"),
+            Retain {
+                max_age: Some(Duration::from_secs(48 * 3600)),
+                max_count: Some(500),
+            }
+        );
+        let off = Config::load(&ServeArgs {
+            no_history: true,
+            ..ServeArgs::default()
+        })
+        .expect("loads");
+        assert!(!off.history.enabled);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bad_history_settings_are_refused() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        for (text, needle) in [
+            ("[history]\nreplay_lines = 5000\n", "replay_lines"),
+            ("[history]\ncompact_interval_secs = 0\n", "compact_interval"),
+            ("[history.rooms.nohash]\nmax_count = 1\n", "nohash"),
+            (
+                "[history.rooms.\"#a\"]\nreplay_lines = 1001\n",
+                "replay_lines",
+            ),
+            ("[history]\nmax_count = -1\n", "max_count"),
+            ("[history]\nbogus = true\n", "bogus"),
+            ("[history.rooms.\"#a\"]\nbogus = 1\n", "bogus"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = Config::load(&ServeArgs {
+                config: Some(path.clone()),
+                ..ServeArgs::default()
+            })
+            .expect_err(text);
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

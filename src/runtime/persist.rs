@@ -417,3 +417,176 @@ impl Drop for Maintenance {
         drop(self.thread.take());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::core::{MsgKind, UserInfo};
+    use crate::runtime::connection::Kill;
+
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let dir = std::env::temp_dir().join(format!(
+                "chatroom-persist-{name}-{}-{nanos}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            Dir(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn message(id: u64, text: &str) -> Shared {
+        Envelope::new(Event::Message {
+            id,
+            time: SystemTime::now(),
+            from: Arc::new(UserInfo {
+                nick: "alice".into(),
+                user: "alice".into(),
+                realname: "alice".into(),
+                host: "127.0.0.1".into(),
+            }),
+            to: MsgTarget::Room("#r".into()),
+            kind: MsgKind::Say,
+            text: text.into(),
+        })
+    }
+
+    fn attach(stage: &mut Stage, id: ConnId) -> mpsc::Receiver<Shared> {
+        let (tx, rx) = mpsc::channel(64);
+        stage.push(Op::Attach {
+            id,
+            out: Outgoing {
+                tx,
+                kill: Arc::new(Kill::default()),
+            },
+        });
+        rx
+    }
+
+    fn stored(store: &SqliteStore) -> Vec<String> {
+        store
+            .query(&HistoryQuery {
+                requester: String::new(),
+                target: QueryTarget::Room("#r".into()),
+                selector: Selector::Latest { after: None },
+                limit: 100,
+            })
+            .expect("query")
+            .into_iter()
+            .map(|r| r.text.to_string())
+            .collect()
+    }
+
+    fn text_of(ev: &Event) -> String {
+        match ev {
+            Event::Message { text, .. } => text.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_arrives_only_after_its_record_is_stored() {
+        let dir = Dir::new("order");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        for (id, text) in [(1, "one"), (2, "two"), (3, "three")] {
+            // The same event to two recipients makes one record.
+            stage.send(1, &message(id, text));
+            stage.send(2, &message(id, text));
+        }
+        assert!(stage.flush().await);
+        for want in ["one", "two", "three"] {
+            let got = rx.recv().await.expect("delivery");
+            assert_eq!(text_of(&got.event), want);
+            // Already in the store when it arrives.
+            assert!(stored(&store).contains(&want.to_string()));
+        }
+        assert_eq!(stored(&store), ["one", "two", "three"]);
+    }
+
+    #[tokio::test]
+    async fn a_replay_holds_exactly_what_came_before_the_join() {
+        let dir = Dir::new("replay");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut rx = attach(&mut stage, 7);
+        // One batch: a message, the join, a message after the join.
+        stage.send(1, &message(1, "before"));
+        stage.push(Op::Replay {
+            to: 7,
+            room: "#r".into(),
+        });
+        stage.send(7, &message(2, "after"));
+        assert!(stage.flush().await);
+        let replay = rx.recv().await.expect("replay");
+        match &replay.event {
+            Event::History { room, lines } => {
+                assert_eq!(&**room, "#r");
+                let texts: Vec<String> = lines.iter().map(text_of).collect();
+                assert_eq!(texts, ["before"]);
+            }
+            other => panic!("expected the replay first, got {other:?}"),
+        }
+        let live = rx.recv().await.expect("live");
+        assert_eq!(text_of(&live.event), "after");
+    }
+
+    #[tokio::test]
+    async fn a_failed_append_does_not_stop_delivery() {
+        let dir = Dir::new("fail");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        stage.send(1, &message(5, "first"));
+        assert!(stage.flush().await);
+        assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
+        // A stage that lost its seed would reuse an id: the store refuses
+        // the batch, the recipients still get the message.
+        let mut again = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut rx2 = attach(&mut again, 2);
+        again.send(2, &message(5, "clash"));
+        assert!(again.flush().await);
+        assert_eq!(text_of(&rx2.recv().await.expect("clash").event), "clash");
+        assert_eq!(stored(&store), ["first"]);
+    }
+
+    #[tokio::test]
+    async fn rooms_that_keep_nothing_are_never_written() {
+        let dir = Dir::new("silent");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut cfg = History::default();
+        cfg.rooms.insert(
+            "#R".into(),
+            crate::config::RoomHistory {
+                max_count: Some(0),
+                ..Default::default()
+            },
+        );
+        sync_room_limits(&store, &cfg).expect("sync");
+        let mut stage = Stage::start(store.clone(), Arc::new(cfg)).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        stage.send(1, &message(1, "gone"));
+        assert!(stage.flush().await);
+        assert_eq!(text_of(&rx.recv().await.expect("delivery").event), "gone");
+        assert!(stored(&store).is_empty());
+        // Removing the override from the configuration lifts it.
+        sync_room_limits(&store, &History::default()).expect("sync");
+        let rooms = store.load_rooms().expect("rooms");
+        assert!(rooms.iter().all(|r| r.limits.is_none()), "{rooms:?}");
+    }
+}
