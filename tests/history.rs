@@ -507,3 +507,98 @@ fn private_messages_are_kept_too() {
     assert!(stored(&dir, "#lobby").is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Kills the wrapped server when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_write_failure_at_run_time_is_logged_loudly_and_delivery_goes_on() {
+    // The server runs under a file-size limit (with SIGXFSZ ignored, so a
+    // write past it fails with EFBIG instead of killing the process): the
+    // history's WAL soon cannot grow, as on a full disk.
+    let dir = temp_dir("efbig");
+    let stderr_path = dir.join("stderr.log");
+    let data = dir.join("data");
+    let mut child = Child(
+        Command::new("bash")
+            .arg("-c")
+            .arg("trap '' XFSZ; ulimit -f 400; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_chatroom"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--line-port",
+                "0",
+                "--irc-port",
+                "0",
+                "--no-tls",
+                "--flood-rate",
+                "0",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .env("RUST_LOG", "chatroom=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::File::create(&stderr_path).expect("stderr file"),
+            ))
+            .spawn()
+            .expect("start chatroom"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let mut reader = std::io::BufReader::new(stdout);
+    let mut addr = None;
+    let deadline = Instant::now() + WAIT;
+    while addr.is_none() {
+        assert!(Instant::now() < deadline, "no address printed");
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut reader, &mut line).expect("stdout");
+        assert!(
+            n > 0,
+            "server exited: {}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        addr = line
+            .split_whitespace()
+            .skip_while(|w| *w != "line:")
+            .nth(1)
+            .and_then(|a| a.parse::<SocketAddr>().ok());
+    }
+    let addr = addr.expect("line address");
+    let mut alice = LineClient::line_login(addr, "alice");
+    let mut bob = LineClient::line_login(addr, "bob");
+    let filler = "x".repeat(300);
+    let mut failed = false;
+    for i in 0..3000 {
+        let text = format!("{i} {filler}");
+        alice.send(&text);
+        // Every message still reaches everyone.
+        bob.expect(&format!("<alice> {i} x"));
+        if i % 50 == 49 {
+            let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            if log.contains("could NOT be saved") {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the write failure was never logged");
+    let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let line = log
+        .lines()
+        .find(|l| l.contains("could NOT be saved"))
+        .expect("the line");
+    assert!(line.contains("ERROR"), "{line}");
+    alice.send("still talking");
+    bob.expect("<alice> still talking");
+    std::fs::remove_dir_all(&dir).ok();
+}
