@@ -110,6 +110,11 @@ impl Fanout {
         self.conns.remove(&id);
     }
 
+    /// Marks a connection as a slow consumer (cut by the next `cut_slow`).
+    pub fn mark_slow(&mut self, id: ConnId) {
+        self.slow.push(id);
+    }
+
     /// Cuts off every connection whose queue overflowed, returning their
     /// ids so the hub can tell the rooms they left.
     pub fn cut_slow(&mut self) -> Vec<ConnId> {
@@ -233,8 +238,9 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
                         let joins = stage.joins_since(mark, |conn, nick| {
                             hub.nick_of(conn).is_some_and(|n| *n == *nick)
                         });
+                        let mark = hub.last_msg_id();
                         for (to, room) in joins {
-                            stage.push(Op::Replay { to, room });
+                            stage.push(Op::Replay { to, room, mark });
                         }
                     }
                     if let Some(ack) = ack {

@@ -14,10 +14,15 @@
 //!
 //! Order: the ops of a batch keep the hub's order, and batches are applied
 //! in the order sent, so every recipient still sees each sender's messages
-//! in sending order. A [`Op::Replay`] (someone joined a room) commits what
-//! came before it, releases it, then reads the room's recent history from the
-//! store and queues it for the joiner: the replay holds exactly the messages
-//! before the join, and everything after the join follows it live.
+//! in sending order.
+//!
+//! Replay on join: an [`Op::Replay`] (someone joined a room) commits what
+//! came before it, then hands the reading of the room's recent history to
+//! a replay thread, so that a query never holds up anyone else's delivery.
+//! Until the replay is back, what is due to the joiner is held here, in
+//! order (bounded by its queue size: past it, it is a slow consumer). The
+//! replay holds the messages up to the hub's last msgid at the join, and
+//! whatever followed the join reaches the joiner live, after the replay.
 //!
 //! Slow consumers found here are cut off here and reported back to the hub
 //! task, which tells their rooms.
@@ -29,6 +34,7 @@
 //! a delivery: a failed append is logged at error level (the messages are
 //! still delivered; the log says they are missing from the history).
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
@@ -61,10 +67,18 @@ pub enum Op {
         to: ConnId,
         event: Shared,
     },
-    /// `to` joined `room`: queue the room's recent history for it now.
+    /// `to` joined `room` when `mark` was the newest msgid: its recent
+    /// history (up to `mark`) goes to `to` before anything queued after this.
     Replay {
         to: ConnId,
         room: Name,
+        mark: u64,
+    },
+    /// A replay read by the replay thread (`None`: nothing to show).
+    Replayed {
+        to: ConnId,
+        ticket: u64,
+        event: Option<Shared>,
     },
     /// Commit, tell everyone, close every queue, then answer `done`.
     Shutdown {
@@ -97,16 +111,34 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Starts the writer and maintenance threads on `store`.
-    pub fn start(store: Arc<SqliteStore>, cfg: Arc<History>) -> std::io::Result<Stage> {
+    /// Starts the writer, replay and maintenance threads on `store`.
+    /// `hold_max` bounds what is held for one connection while its replay
+    /// is read (its queue size: past it, it is a slow consumer).
+    pub fn start(
+        store: Arc<SqliteStore>,
+        cfg: Arc<History>,
+        hold_max: usize,
+    ) -> std::io::Result<Stage> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (cut_tx, cuts) = mpsc::unbounded_channel();
         let maintenance = Maintenance::start(store.clone(), &cfg)?;
+        let (jobs, job_rx) = std_mpsc::channel();
+        let reader = Replayer {
+            store: store.clone(),
+            cfg: cfg.clone(),
+            back: tx.downgrade(),
+        };
+        std::thread::Builder::new()
+            .name("history-replay".into())
+            .spawn(move || reader.run(job_rx))?;
         let writer = Writer {
             store,
-            cfg: cfg.clone(),
             fanout: Fanout::default(),
             cuts: cut_tx,
+            jobs,
+            waiting: HashMap::new(),
+            next_ticket: 0,
+            hold_max: hold_max.max(1),
         };
         std::thread::Builder::new()
             .name("history-writer".into())
@@ -198,9 +230,24 @@ impl Outbox for Stage {
 /// The writer thread: owns the queues; commits, then releases.
 struct Writer {
     store: Arc<SqliteStore>,
-    cfg: Arc<History>,
     fanout: Fanout,
     cuts: mpsc::UnboundedSender<ConnId>,
+    /// Replays for the replay thread to read.
+    jobs: std_mpsc::Sender<Job>,
+    /// Connections whose replay is being read: what they are owed, in order.
+    waiting: HashMap<ConnId, VecDeque<Owed>>,
+    next_ticket: u64,
+    hold_max: usize,
+}
+
+/// What a connection waiting for a replay is owed.
+enum Owed {
+    /// A replay, filled in when read (`Some(None)`: read, nothing to show).
+    Replay {
+        ticket: u64,
+        event: Option<Option<Shared>>,
+    },
+    Event(Shared),
 }
 
 impl Writer {
@@ -227,12 +274,33 @@ impl Writer {
         for op in ops {
             match op {
                 Op::Record(rec) => records.push(rec),
-                Op::Replay { to, room } => {
+                Op::Replay { to, room, mark } => {
+                    // The replay is read from the store: everything up to
+                    // the join must be in it first.
                     self.release(&mut records, &mut held);
-                    self.replay(to, room);
+                    self.next_ticket += 1;
+                    let ticket = self.next_ticket;
+                    self.waiting.entry(to).or_default().push_back(Owed::Replay {
+                        ticket,
+                        event: None,
+                    });
+                    let _ = self.jobs.send(Job {
+                        to,
+                        ticket,
+                        room,
+                        mark,
+                    });
                 }
                 Op::Shutdown { reason, done } => {
                     self.release(&mut records, &mut held);
+                    // Unread replays are dropped; what they held back goes.
+                    for (to, owed) in std::mem::take(&mut self.waiting) {
+                        for o in owed {
+                            if let Owed::Event(e) = o {
+                                self.fanout.send(to, &e);
+                            }
+                        }
+                    }
                     self.fanout.shutdown(&reason);
                     let _ = done.send(());
                     return false;
@@ -244,7 +312,8 @@ impl Writer {
         true
     }
 
-    /// Commits `records`, then applies `held` (deliveries, attaches, detaches).
+    /// Commits `records`, then applies `held` (deliveries, attaches,
+    /// detaches, replays read).
     fn release(&mut self, records: &mut Vec<Record>, held: &mut Vec<Op>) {
         if !records.is_empty() {
             self.commit(records);
@@ -253,14 +322,61 @@ impl Writer {
         for op in held.drain(..) {
             match op {
                 Op::Attach { id, out } => self.fanout.attach(id, out),
-                Op::Detach { id } => self.fanout.detach(id),
-                Op::Deliver { to, event } => self.fanout.send(to, &event),
+                Op::Detach { id } => {
+                    self.waiting.remove(&id);
+                    self.fanout.detach(id);
+                }
+                Op::Deliver { to, event } => match self.waiting.get_mut(&to) {
+                    None => self.fanout.send(to, &event),
+                    Some(owed) if owed.len() < self.hold_max => owed.push_back(Owed::Event(event)),
+                    Some(_) => {
+                        self.waiting.remove(&to);
+                        self.fanout.mark_slow(to);
+                    }
+                },
+                Op::Replayed { to, ticket, event } => self.replayed(to, ticket, event),
                 Op::Record(_) | Op::Replay { .. } | Op::Shutdown { .. } => {}
             }
         }
         for id in self.fanout.cut_slow() {
+            self.waiting.remove(&id);
             let _ = self.cuts.send(id);
         }
+    }
+
+    /// Fills in a replay that was read, then sends what is owed up to the
+    /// next replay still being read.
+    fn replayed(&mut self, to: ConnId, ticket: u64, event: Option<Shared>) {
+        let Some(owed) = self.waiting.get_mut(&to) else {
+            // Gone (or cut off) meanwhile.
+            return;
+        };
+        let mut event = Some(event);
+        for o in owed.iter_mut() {
+            if let Owed::Replay {
+                ticket: t,
+                event: slot,
+            } = o
+                && *t == ticket
+            {
+                *slot = event.take();
+                break;
+            }
+        }
+        while let Some(front) = owed.front() {
+            if matches!(front, Owed::Replay { event: None, .. }) {
+                return;
+            }
+            match owed.pop_front() {
+                Some(Owed::Event(e)) => self.fanout.send(to, &e),
+                Some(Owed::Replay {
+                    event: Some(Some(e)),
+                    ..
+                }) => self.fanout.send(to, &e),
+                _ => {}
+            }
+        }
+        self.waiting.remove(&to);
     }
 
     fn commit(&self, records: &[Record]) {
@@ -282,32 +398,88 @@ impl Writer {
             );
         }
     }
+}
 
-    fn replay(&mut self, to: ConnId, room: Name) {
-        let (lines, hours) = self.cfg.replay_for(&room);
+/// A replay to read.
+struct Job {
+    to: ConnId,
+    ticket: u64,
+    room: Name,
+    mark: u64,
+}
+
+/// The replay thread: reads a room's recent history for whoever joined, off
+/// the writer, and hands it back to the writer as an [`Op::Replayed`].
+struct Replayer {
+    store: Arc<SqliteStore>,
+    cfg: Arc<History>,
+    /// Weak, so that this thread never keeps the writer's inbox open.
+    back: mpsc::WeakSender<Vec<Op>>,
+}
+
+impl Replayer {
+    fn run(self, jobs: std_mpsc::Receiver<Job>) {
+        while let Ok(job) = jobs.recv() {
+            let event = self.read(&job.room, job.mark).map(|lines| {
+                Envelope::new(Event::History {
+                    room: job.room.clone(),
+                    lines,
+                })
+            });
+            let Some(back) = self.back.upgrade() else {
+                return;
+            };
+            let done = Op::Replayed {
+                to: job.to,
+                ticket: job.ticket,
+                event,
+            };
+            if back.blocking_send(vec![done]).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The newest replay lines of `room` with msgids up to `mark` (messages
+    /// after the join reach the joiner live), oldest first; `None` when
+    /// there are none.
+    fn read(&self, room: &Name, mark: u64) -> Option<Vec<Event>> {
+        let (lines, hours) = self.cfg.replay_for(room);
         if lines == 0 {
-            return;
+            return None;
         }
         let after = hours
             .and_then(|h| {
                 SystemTime::now().checked_sub(Duration::from_secs(h.saturating_mul(3600)))
             })
             .map(Anchor::Time);
-        let query = HistoryQuery {
-            requester: String::new(),
-            target: QueryTarget::Room(room.to_string()),
-            selector: Selector::Latest { after },
-            limit: lines,
-        };
-        match self.store.query(&query) {
-            Ok(records) => {
-                let lines: Vec<Event> = records.iter().filter_map(Record::to_message).collect();
-                if !lines.is_empty() {
-                    self.fanout
-                        .send(to, &Envelope::new(Event::History { room, lines }));
+        // Messages committed after the join are left out; ask for a few
+        // more than needed so that usually one query suffices.
+        let mut extra = 16;
+        loop {
+            let want = lines + extra;
+            let query = HistoryQuery {
+                requester: String::new(),
+                target: QueryTarget::Room(room.to_string()),
+                selector: Selector::Latest { after },
+                limit: want,
+            };
+            let records = match self.store.query(&query) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("history: cannot replay {room}: {e}");
+                    return None;
                 }
+            };
+            let complete = records.len() < want || want >= crate::store::DEFAULT_MAX_LIMIT;
+            let mut kept: Vec<Record> = records.into_iter().filter(|r| r.id <= mark).collect();
+            if kept.len() >= lines || complete {
+                let cut = kept.len().saturating_sub(lines);
+                kept.drain(..cut);
+                let lines: Vec<Event> = kept.iter().filter_map(Record::to_message).collect();
+                return (!lines.is_empty()).then_some(lines);
             }
-            Err(e) => tracing::error!("history: cannot replay {room}: {e}"),
+            extra = extra.saturating_mul(4);
         }
     }
 }
@@ -450,6 +622,10 @@ mod tests {
     }
 
     fn message(id: u64, text: &str) -> Shared {
+        message_in(id, "#r", text)
+    }
+
+    fn message_in(id: u64, room: &str, text: &str) -> Shared {
         Envelope::new(Event::Message {
             id,
             time: SystemTime::now(),
@@ -459,7 +635,7 @@ mod tests {
                 realname: "alice".into(),
                 host: "127.0.0.1".into(),
             }),
-            to: MsgTarget::Room("#r".into()),
+            to: MsgTarget::Room(room.into()),
             kind: MsgKind::Say,
             text: text.into(),
         })
@@ -502,7 +678,8 @@ mod tests {
     async fn a_delivery_arrives_only_after_its_record_is_stored() {
         let dir = Dir::new("order");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
         let mut rx = attach(&mut stage, 1);
         for (id, text) in [(1, "one"), (2, "two"), (3, "three")] {
             // The same event to two recipients makes one record.
@@ -523,13 +700,15 @@ mod tests {
     async fn a_replay_holds_exactly_what_came_before_the_join() {
         let dir = Dir::new("replay");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
         let mut rx = attach(&mut stage, 7);
         // One batch: a message, the join, a message after the join.
         stage.send(1, &message(1, "before"));
         stage.push(Op::Replay {
             to: 7,
             room: "#r".into(),
+            mark: 1,
         });
         stage.send(7, &message(2, "after"));
         assert!(stage.flush().await);
@@ -550,14 +729,16 @@ mod tests {
     async fn a_failed_append_does_not_stop_delivery() {
         let dir = Dir::new("fail");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
         let mut rx = attach(&mut stage, 1);
         stage.send(1, &message(5, "first"));
         assert!(stage.flush().await);
         assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
         // A stage that lost its seed would reuse an id: the store refuses
         // the batch, the recipients still get the message.
-        let mut again = Stage::start(store.clone(), Arc::new(History::default())).expect("start");
+        let mut again =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
         let mut rx2 = attach(&mut again, 2);
         again.send(2, &message(5, "clash"));
         assert!(again.flush().await);
@@ -578,7 +759,7 @@ mod tests {
             },
         );
         sync_room_limits(&store, &cfg).expect("sync");
-        let mut stage = Stage::start(store.clone(), Arc::new(cfg)).expect("start");
+        let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
         let mut rx = attach(&mut stage, 1);
         stage.send(1, &message(1, "gone"));
         assert!(stage.flush().await);
@@ -588,5 +769,69 @@ mod tests {
         sync_room_limits(&store, &History::default()).expect("sync");
         let rooms = store.load_rooms().expect("rooms");
         assert!(rooms.iter().all(|r| r.limits.is_none()), "{rooms:?}");
+    }
+
+    fn replayed_texts(ev: &Event) -> (String, Vec<String>) {
+        match ev {
+            Event::History { room, lines } => {
+                (room.to_string(), lines.iter().map(text_of).collect())
+            }
+            other => panic!("expected a replay, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn replays_and_live_events_keep_their_order() {
+        let dir = Dir::new("two-replays");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx = attach(&mut stage, 3);
+        stage.send(1, &message_in(1, "#r", "r-old"));
+        stage.send(1, &message_in(2, "#s", "s-old"));
+        stage.push(Op::Replay {
+            to: 3,
+            room: "#r".into(),
+            mark: 2,
+        });
+        stage.send(3, &message_in(3, "#r", "r-live"));
+        stage.push(Op::Replay {
+            to: 3,
+            room: "#s".into(),
+            mark: 3,
+        });
+        stage.send(3, &message_in(4, "#s", "s-live"));
+        assert!(stage.flush().await);
+        let first = rx.recv().await.expect("1");
+        assert_eq!(
+            replayed_texts(&first.event),
+            ("#r".to_string(), vec!["r-old".to_string()])
+        );
+        assert_eq!(text_of(&rx.recv().await.expect("2").event), "r-live");
+        let third = rx.recv().await.expect("3");
+        assert_eq!(
+            replayed_texts(&third.event),
+            ("#s".to_string(), vec!["s-old".to_string()])
+        );
+        assert_eq!(text_of(&rx.recv().await.expect("4").event), "s-live");
+    }
+
+    #[tokio::test]
+    async fn too_much_held_behind_a_replay_is_a_slow_consumer() {
+        let dir = Dir::new("hold");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 2).expect("start");
+        let _rx = attach(&mut stage, 9);
+        stage.push(Op::Replay {
+            to: 9,
+            room: "#r".into(),
+            mark: 0,
+        });
+        for id in 1..=3 {
+            stage.send(9, &message(id, "flood"));
+        }
+        assert!(stage.flush().await);
+        assert_eq!(stage.cuts.recv().await, Some(9));
     }
 }

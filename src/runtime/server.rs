@@ -226,8 +226,12 @@ impl Server {
                     .context("history: reading the last msgid failed")?
                     .map_err(|e| anyhow::anyhow!("history: {e}"))?;
                 core.continue_ids_after(last);
-                let stage = Stage::start(store.clone(), Arc::new(cfg.history.clone()))
-                    .context("history: cannot start the writer")?;
+                let stage = Stage::start(
+                    store.clone(),
+                    Arc::new(cfg.history.clone()),
+                    cfg.limits.send_queue,
+                )
+                .context("history: cannot start the writer")?;
                 Some(Persisted { store, stage })
             }
         };
