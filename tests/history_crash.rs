@@ -41,6 +41,8 @@ struct Seen {
     history_done: bool,
     /// Live messages, as `sK-N`, in the order received.
     msgs: Vec<String>,
+    /// The replay received on joining, as `sK-N`.
+    replay: Vec<String>,
     eof: bool,
 }
 
@@ -88,10 +90,12 @@ impl Peer {
                         } else if l == "--- end of history ---" {
                             s.in_history = false;
                             s.history_done = true;
-                        } else if !s.in_history
-                            && let Some(text) = message_text(l)
-                        {
-                            s.msgs.push(text);
+                        } else if let Some(text) = message_text(l) {
+                            if s.in_history {
+                                s.replay.push(text);
+                            } else {
+                                s.msgs.push(text);
+                            }
                         }
                         line.clear();
                     }
@@ -134,13 +138,23 @@ impl Peer {
         self.seen.lock().expect("lock").msgs.len()
     }
 
-    /// Waits for the reader to see the connection end; returns what it got.
-    fn finish(mut self) -> (String, Vec<String>) {
+    /// Waits for the reader to see the connection end; returns the live
+    /// messages it got.
+    fn finish(self) -> (String, Vec<String>) {
+        let (nick, msgs, _) = self.finish_all();
+        (nick, msgs)
+    }
+
+    /// Like `finish`, with the replay received on joining.
+    fn finish_all(mut self) -> (String, Vec<String>, Vec<String>) {
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
-        let seen = std::mem::take(&mut self.seen.lock().expect("lock").msgs);
-        (self.nick, seen)
+        let mut seen = self.seen.lock().expect("lock");
+        let msgs = std::mem::take(&mut seen.msgs);
+        let replay = std::mem::take(&mut seen.replay);
+        drop(seen);
+        (self.nick.clone(), msgs, replay)
     }
 }
 
@@ -182,9 +196,17 @@ fn stored(dir: &Path) -> Vec<Record> {
         .expect("query")
 }
 
-/// One round: clients join, senders send, the server is killed mid-stream.
-/// Returns what each client received.
-fn round(dir: &Path, round: usize) -> Vec<(String, Vec<String>)> {
+/// What one round saw: each client's live messages, and the replay and
+/// live messages of a client that joined mid-stream.
+struct RoundSeen {
+    clients: Vec<(String, Vec<String>)>,
+    late_replay: Vec<String>,
+    late_live: Vec<String>,
+}
+
+/// One round: clients join, senders send, someone joins mid-stream, the
+/// server is killed mid-stream.
+fn round(dir: &Path, round: usize) -> RoundSeen {
     let mut srv = start(dir);
     let addr = srv.line.expect("line listener");
     let observer = Peer::connect(addr, &format!("observer{round}"));
@@ -218,7 +240,11 @@ fn round(dir: &Path, round: usize) -> Vec<(String, Vec<String>)> {
             }
         }));
     }
+    observer.wait("some traffic", |s| s.msgs.len() >= KILL_AFTER / 2);
+    let late = Peer::connect(addr, &format!("late{round}"));
+    late.wait("the replay", |s| s.history_done);
     observer.wait("traffic", |s| s.msgs.len() >= KILL_AFTER);
+    late.wait("live traffic", |s| !s.msgs.is_empty());
     srv.kill9();
     stop.store(true, Ordering::Relaxed);
     for w in writers {
@@ -228,9 +254,15 @@ fn round(dir: &Path, round: usize) -> Vec<(String, Vec<String>)> {
         observer.count() < SENDERS * MAX_PER_SENDER,
         "the kill must come mid-stream"
     );
-    let mut got: Vec<(String, Vec<String>)> = senders.into_iter().map(Peer::finish).collect();
-    got.push(observer.finish());
-    got
+    let mut clients: Vec<(String, Vec<String>)> = senders.into_iter().map(Peer::finish).collect();
+    clients.push(observer.finish());
+    let (nick, late_live, late_replay) = late.finish_all();
+    clients.push((nick, late_live.clone()));
+    RoundSeen {
+        clients,
+        late_replay,
+        late_live,
+    }
 }
 
 #[test]
@@ -239,7 +271,8 @@ fn every_message_a_client_received_survives_kill_9() {
     let mut received_total = 0;
     let mut all_received: HashSet<String> = HashSet::new();
     for r in 0..ROUNDS {
-        let got = round(&dir, r);
+        let seen = round(&dir, r);
+        let got = &seen.clients;
         let records = stored(&dir);
         let texts: Vec<String> = records.iter().map(|r| r.text.to_string()).collect();
 
@@ -259,7 +292,7 @@ fn every_message_a_client_received_survives_kill_9() {
             "stored order differs from msgid order"
         );
 
-        for (nick, msgs) in &got {
+        for (nick, msgs) in got {
             assert!(!msgs.is_empty(), "{nick} received nothing");
             received_total += msgs.len();
             let mut last = None;
@@ -286,6 +319,19 @@ fn every_message_a_client_received_survives_kill_9() {
                 .filter_map(|t| t.strip_prefix(&prefix)?.parse().ok())
                 .collect();
             assert!(ns.windows(2).all(|w| w[0] < w[1]), "s{k} out of order");
+        }
+        // Whoever joined mid-stream got the newest lines before the join,
+        // then everything after it live: together one unbroken stretch of
+        // the history, with no gap and no line twice.
+        assert_eq!(seen.late_replay.len(), 50, "a full replay");
+        let seam: Vec<&String> = seen.late_replay.iter().chain(&seen.late_live).collect();
+        let start = position[seam[0].as_str()];
+        for (i, m) in seam.iter().enumerate() {
+            assert_eq!(
+                texts.get(start + i),
+                Some(*m),
+                "replay + live differ from the history at line {i}"
+            );
         }
         // Earlier rounds are still there, whole.
         for m in &all_received {

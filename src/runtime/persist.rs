@@ -834,4 +834,34 @@ mod tests {
         assert!(stage.flush().await);
         assert_eq!(stage.cuts.recv().await, Some(9));
     }
+
+    #[test]
+    fn a_replay_read_late_leaves_out_what_followed_the_join() {
+        let dir = Dir::new("mark");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let records: Vec<Record> = (1..=30)
+            .filter_map(|id| Record::from_message(&message(id, &format!("m{id}")).event))
+            .collect();
+        store.append(&records).expect("append");
+        let cfg = History {
+            replay_lines: 5,
+            ..History::default()
+        };
+        let (back, _rx) = mpsc::channel(1);
+        let replayer = Replayer {
+            store,
+            cfg: Arc::new(cfg),
+            back: back.downgrade(),
+        };
+        // Joined when 10 was the newest: 11..=30 were said after the join.
+        let lines = replayer.read(&"#r".into(), 10).expect("lines");
+        let texts: Vec<String> = lines.iter().map(text_of).collect();
+        assert_eq!(texts, ["m6", "m7", "m8", "m9", "m10"]);
+        // Far more after the join than the first query asks for.
+        let lines = replayer.read(&"#r".into(), 2).expect("lines");
+        let texts: Vec<String> = lines.iter().map(text_of).collect();
+        assert_eq!(texts, ["m1", "m2"]);
+        assert!(replayer.read(&"#r".into(), 0).is_none());
+        assert!(replayer.read(&"#nothing".into(), 30).is_none());
+    }
 }
