@@ -501,6 +501,10 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (id, time_ms, kind, conv, pm_a, pm_b, target, nick, ident, realname, host, text) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
+/// Adds the rows whose ids are in the JSON array `?1` to the search index.
+const INDEX_TEXT: &str = "INSERT INTO messages_fts (rowid, text) \
+    SELECT id, text FROM messages WHERE id IN (SELECT value FROM json_each(?1))";
+
 const BUMP_LAST_ID: &str = "UPDATE meta SET value = max(value, ?1) WHERE key = 'last_id'";
 
 fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
@@ -528,6 +532,7 @@ impl Store for SqliteStore {
         let silent = self.silent.read().unwrap_or_else(PoisonError::into_inner);
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut indexed = Vec::with_capacity(batch.len());
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
             for rec in batch {
@@ -551,7 +556,7 @@ impl Store for SqliteStore {
                     &*rec.text,
                 ]);
                 match inserted {
-                    Ok(_) => {}
+                    Ok(_) => indexed.push(db_id(rec.id)?),
                     Err(e) if is_primary_key_clash(&e) => {
                         return Err(StoreError::DuplicateId(rec.id));
                     }
@@ -560,6 +565,19 @@ impl Store for SqliteStore {
             }
             // Even records of silent rooms used up their ids.
             tx.prepare_cached(BUMP_LAST_ID)?.execute([max_id])?;
+            // Last: FTS5 flushes its pending terms at every later statement
+            // of the transaction (schema version 3).
+            if !indexed.is_empty() {
+                let ids = format!(
+                    "[{}]",
+                    indexed
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                tx.prepare_cached(INDEX_TEXT)?.execute([ids])?;
+            }
         }
         tx.commit()?;
         Ok(())
