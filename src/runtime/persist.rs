@@ -61,8 +61,9 @@ pub enum Op {
     Detach {
         id: ConnId,
     },
-    /// A message to store; it precedes its deliveries.
-    Record(Record),
+    /// A message to store; it precedes its deliveries. Boxed: ops are
+    /// moved around by the hundred thousand, and most are small deliveries.
+    Record(Box<Record>),
     Deliver {
         to: ConnId,
         event: Shared,
@@ -190,7 +191,9 @@ impl Stage {
         if self.ops.is_empty() {
             return true;
         }
-        let ops = std::mem::take(&mut self.ops);
+        // The next batch is likely the size of this one: no regrowing.
+        let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
+        let ops = std::mem::replace(&mut self.ops, next);
         if self.tx.send(ops).await.is_err() {
             tracing::error!("history writer is gone: nothing more is delivered or saved");
             return false;
@@ -217,7 +220,7 @@ impl Outbox for Stage {
             if self.keeps(target)
                 && let Some(rec) = Record::from_message(&event.event)
             {
-                self.ops.push(Op::Record(rec));
+                self.ops.push(Op::Record(Box::new(rec)));
             }
         }
         self.ops.push(Op::Deliver {
@@ -252,32 +255,43 @@ enum Owed {
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Vec<Op>>) {
-        while let Some(mut ops) = rx.blocking_recv() {
+        let mut records = Vec::new();
+        let mut held = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
             // Group commit: whatever queued up while the last commit ran
             // goes into this one.
-            while ops.len() < GROUP_MAX {
+            let mut total = first.len();
+            let mut lists = vec![first];
+            while total < GROUP_MAX {
                 match rx.try_recv() {
-                    Ok(more) => ops.extend(more),
+                    Ok(more) => {
+                        total += more.len();
+                        lists.push(more);
+                    }
                     Err(_) => break,
                 }
             }
-            if !self.apply(ops) {
+            if !self.apply(lists, &mut records, &mut held) {
                 return;
             }
         }
     }
 
-    /// Returns false after a shutdown.
-    fn apply(&mut self, ops: Vec<Op>) -> bool {
-        let mut records = Vec::new();
-        let mut held = Vec::new();
-        for op in ops {
+    /// Applies a group; `records` and `held` are scratch space, empty on
+    /// entry and on return. Returns false after a shutdown.
+    fn apply(
+        &mut self,
+        lists: Vec<Vec<Op>>,
+        records: &mut Vec<Record>,
+        held: &mut Vec<Op>,
+    ) -> bool {
+        for op in lists.into_iter().flatten() {
             match op {
-                Op::Record(rec) => records.push(rec),
+                Op::Record(rec) => records.push(*rec),
                 Op::Replay { to, room, mark } => {
                     // The replay is read from the store: everything up to
                     // the join must be in it first.
-                    self.release(&mut records, &mut held);
+                    self.release(records, held);
                     self.next_ticket += 1;
                     let ticket = self.next_ticket;
                     self.waiting.entry(to).or_default().push_back(Owed::Replay {
@@ -292,7 +306,7 @@ impl Writer {
                     });
                 }
                 Op::Shutdown { reason, done } => {
-                    self.release(&mut records, &mut held);
+                    self.release(records, held);
                     // Unread replays are dropped; what they held back goes.
                     for (to, owed) in std::mem::take(&mut self.waiting) {
                         for o in owed {
@@ -308,7 +322,7 @@ impl Writer {
                 other => held.push(other),
             }
         }
-        self.release(&mut records, &mut held);
+        self.release(records, held);
         true
     }
 
