@@ -75,6 +75,8 @@ impl Server {
         let store = if cfg.history.enabled {
             let opts = StoreOptions {
                 sync_every_commit: cfg.history.sync_every_commit,
+                // The persist stage's maintenance thread checkpoints.
+                background_checkpoints: true,
                 ..StoreOptions::default()
             };
             let dir = cfg.data_dir.clone();

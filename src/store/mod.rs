@@ -423,6 +423,7 @@ pub trait Store: Send + Sync {
 
     /// Moves WAL contents into the database file without blocking writers;
     /// run now and then from a background thread so that the writer rarely
-    /// has to checkpoint (and fsync) itself.
+    /// has to checkpoint (and fsync) itself, or never, with
+    /// [`StoreOptions::background_checkpoints`].
     fn checkpoint(&self) -> Result<(), StoreError>;
 }

@@ -50,6 +50,11 @@ pub struct StoreOptions {
     pub check_at_start: bool,
     /// Idle read connections kept open.
     pub readers: usize,
+    /// The caller runs [`Store::checkpoint`] regularly from a thread of its
+    /// own, so the writer connection never checkpoints by itself: a commit
+    /// then never includes a checkpoint's fsync. Without such a thread the
+    /// WAL would grow without end, hence off by default.
+    pub background_checkpoints: bool,
 }
 
 impl Default for StoreOptions {
@@ -59,6 +64,7 @@ impl Default for StoreOptions {
             sync_every_commit: false,
             check_at_start: true,
             readers: 4,
+            background_checkpoints: false,
         }
     }
 }
@@ -99,6 +105,9 @@ impl SqliteStore {
             check_at_start: opts.check_at_start,
         };
         let writer = schema::open(&path, &settings)?;
+        if opts.background_checkpoints {
+            writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
         let maintenance = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

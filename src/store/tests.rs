@@ -1327,6 +1327,31 @@ fn a_version_2_database_keeps_its_index_and_indexes_new_rows_once() {
     assert_eq!(search("cherry"), vec![9]);
 }
 
+#[test]
+fn with_background_checkpoints_the_writer_never_checkpoints_itself() {
+    let tmp = TempDir::new();
+    let store = SqliteStore::open_with(
+        tmp.path(),
+        StoreOptions {
+            background_checkpoints: true,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("open");
+    let auto: i64 = store
+        .writer()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .expect("pragma");
+    assert_eq!(auto, 0);
+    let plain = TempDir::new();
+    let store = open(&plain);
+    let auto: i64 = store
+        .writer()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .expect("pragma");
+    assert!(auto > 0, "the default keeps SQLite's own checkpoints");
+}
+
 // ----- unusable data directories ------------------------------------------------------------------
 
 #[test]
