@@ -307,13 +307,9 @@ impl Writer {
                 }
                 Op::Shutdown { reason, done } => {
                     self.release(records, held);
-                    // Unread replays are dropped; what they held back goes.
-                    for (to, owed) in std::mem::take(&mut self.waiting) {
-                        for o in owed {
-                            if let Owed::Event(e) = o {
-                                self.fanout.send(to, &e);
-                            }
-                        }
+                    let waiting: Vec<ConnId> = self.waiting.keys().copied().collect();
+                    for id in waiting {
+                        self.give_up_waiting(id);
                     }
                     self.fanout.shutdown(&reason);
                     let _ = done.send(());
@@ -337,7 +333,9 @@ impl Writer {
             match op {
                 Op::Attach { id, out } => self.fanout.attach(id, out),
                 Op::Detach { id } => {
-                    self.waiting.remove(&id);
+                    // What was due before the detach (its goodbye, say)
+                    // still goes out, whatever became of the replay.
+                    self.give_up_waiting(id);
                     self.fanout.detach(id);
                 }
                 Op::Deliver { to, event } => match self.waiting.get_mut(&to) {
@@ -355,6 +353,21 @@ impl Writer {
         for id in self.fanout.cut_slow() {
             self.waiting.remove(&id);
             let _ = self.cuts.send(id);
+        }
+    }
+
+    /// Stops waiting for `id`'s replays: what is owed goes out now, in
+    /// order, with the replays already read; unread ones are dropped.
+    fn give_up_waiting(&mut self, id: ConnId) {
+        for o in self.waiting.remove(&id).unwrap_or_default() {
+            match o {
+                Owed::Event(e)
+                | Owed::Replay {
+                    event: Some(Some(e)),
+                    ..
+                } => self.fanout.send(id, &e),
+                Owed::Replay { .. } => {}
+            }
         }
     }
 
@@ -877,5 +890,39 @@ mod tests {
         assert_eq!(texts, ["m1", "m2"]);
         assert!(replayer.read(&"#r".into(), 0).is_none());
         assert!(replayer.read(&"#nothing".into(), 30).is_none());
+    }
+
+    #[tokio::test]
+    async fn what_is_due_before_a_detach_goes_out_even_while_a_replay_is_read() {
+        let dir = Dir::new("detach");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx = attach(&mut stage, 4);
+        stage.send(1, &message(1, "old"));
+        // Replay, goodbye and detach in one group: the replay cannot have
+        // been read by the time the detach is applied.
+        stage.push(Op::Replay {
+            to: 4,
+            room: "#r".into(),
+            mark: 1,
+        });
+        stage.send(
+            4,
+            &Envelope::new(Event::Closing {
+                reason: "bye".into(),
+            }),
+        );
+        stage.push(Op::Detach { id: 4 });
+        assert!(stage.flush().await);
+        let mut got = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            got.push(ev);
+        }
+        assert!(
+            got.iter()
+                .any(|e| matches!(&e.event, Event::Closing { reason } if &**reason == "bye")),
+            "{got:?}"
+        );
     }
 }
