@@ -602,3 +602,76 @@ fn a_write_failure_at_run_time_is_logged_loudly_and_delivery_goes_on() {
     bob.expect("<alice> still talking");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn replay_shows_old_lines_with_their_date_and_follows_the_replay_limits() {
+    let dir = temp_dir("dates");
+    {
+        // History written earlier (by an earlier run of the server).
+        let store = SqliteStore::open(&dir).expect("open");
+        let now = SystemTime::now();
+        let carol = chatroom::core::UserInfo {
+            nick: "carol".into(),
+            user: "carol".into(),
+            realname: "carol".into(),
+            host: "127.0.0.1".into(),
+        };
+        let rec = |id: u64, ago: u64, text: &str| Record {
+            id,
+            time: now - Duration::from_secs(ago),
+            kind: chatroom::store::RecordKind::Say,
+            from: carol.clone(),
+            to: MsgTarget::Room("#lobby".into()),
+            text: text.into(),
+        };
+        store
+            .append(&[
+                rec(1, 3 * 86_400, "ancient news"),
+                rec(2, 7_200, "older news"),
+                rec(3, 600, "recent news"),
+            ])
+            .expect("append");
+    }
+    let mut srv = server_in(Some(&dir), &[]);
+    let mut bob = LineClient::line_login(srv.line.expect("line"), "bob");
+    let block = lines_through(&mut bob, "--- end of history ---");
+    let ancient = block
+        .iter()
+        .find(|l| l.ends_with("<carol> ancient news"))
+        .unwrap_or_else(|| panic!("{block:#?}"));
+    // Three days ago: the date comes first (YYYY-MM-DD HH:MM).
+    assert_eq!(ancient.as_bytes()[4], b'-', "{ancient}");
+    assert_eq!(ancient.find(" <carol>"), Some(16), "{ancient}");
+    assert!(block.iter().any(|l| l.ends_with("<carol> recent news")));
+    say_all(&mut bob, "bob", &["new"]);
+    assert!(srv.terminate());
+
+    // Only what was said in the last hour; then only the newest line.
+    let mut srv = server_in(Some(&dir), &["--history-replay-hours", "1"]);
+    let mut dave = LineClient::line_login(srv.line.expect("line"), "dave");
+    let block = lines_through(&mut dave, "--- end of history ---");
+    assert!(
+        block.iter().any(|l| l.contains("2 earlier messages")),
+        "{block:#?}"
+    );
+    assert!(block.iter().any(|l| l.ends_with("<carol> recent news")));
+    assert!(block.iter().any(|l| l.ends_with("<bob> new")));
+    assert!(srv.terminate());
+    let mut srv = server_in(Some(&dir), &["--history-replay-lines", "1"]);
+    let mut erin = LineClient::line_login(srv.line.expect("line"), "erin");
+    let block = lines_through(&mut erin, "--- end of history ---");
+    assert!(
+        block.iter().any(|l| l.contains("1 earlier message ---")),
+        "{block:#?}"
+    );
+    assert!(block.iter().any(|l| l.ends_with("<bob> new")));
+    assert!(srv.terminate());
+
+    let ids: Vec<u64> = stored(&dir, "#lobby").iter().map(|r| r.id).collect();
+    assert_eq!(
+        ids,
+        [1, 2, 3, 4],
+        "the server continued after the file's ids"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
