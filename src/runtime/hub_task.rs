@@ -224,7 +224,7 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
             match msg {
                 HubMsg::Attach { id, out } => sink.attach(id, out),
                 HubMsg::Cmd { id, cmd, ack } => {
-                    let mark = match &sink {
+                    let start = match &sink {
                         Sink::Persist(s) => s.mark(),
                         Sink::Direct(_) => 0,
                     };
@@ -235,12 +235,16 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
                     if let Sink::Persist(stage) = &mut sink {
                         // Whoever joined a room gets its history before
                         // anything said after the join.
-                        let joins = stage.joins_since(mark, |conn, nick| {
+                        let joins = stage.joins_since(start, |conn, nick| {
                             hub.nick_of(conn).is_some_and(|n| *n == *nick)
                         });
-                        let mark = hub.last_msg_id();
+                        let last = hub.last_msg_id();
                         for (to, room) in joins {
-                            stage.push(Op::Replay { to, room, mark });
+                            stage.push(Op::Replay {
+                                to,
+                                room,
+                                mark: last,
+                            });
                         }
                     }
                     if let Some(ack) = ack {

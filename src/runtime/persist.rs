@@ -107,6 +107,9 @@ pub struct Stage {
     pub cuts: mpsc::UnboundedReceiver<ConnId>,
     /// The highest msgid turned into a record (or skipped by retention).
     recorded: u64,
+    /// Where in `ops` a `Joined` is delivered (few: scanning them is cheap
+    /// whatever the command was).
+    joined_at: Vec<usize>,
     cfg: Arc<History>,
     _maintenance: Maintenance,
 }
@@ -149,6 +152,7 @@ impl Stage {
             ops: Vec::new(),
             cuts,
             recorded: 0,
+            joined_at: Vec::new(),
             cfg,
             _maintenance: maintenance,
         })
@@ -158,7 +162,7 @@ impl Stage {
         self.ops.push(op);
     }
 
-    /// Number of ops queued so far in this batch (a mark for [`Self::since`]).
+    /// Number of ops queued so far in this batch (a start for [`Self::joins_since`]).
     pub fn mark(&self) -> usize {
         self.ops.len()
     }
@@ -168,13 +172,14 @@ impl Stage {
     /// as told by `is_self(conn, nick)`.
     pub fn joins_since(
         &self,
-        mark: usize,
+        start: usize,
         is_self: impl Fn(ConnId, &str) -> bool,
     ) -> Vec<(ConnId, Name)> {
-        self.ops[mark.min(self.ops.len())..]
+        self.joined_at
             .iter()
-            .filter_map(|op| match op {
-                Op::Deliver { to, event } => match &event.event {
+            .filter(|&&i| i >= start)
+            .filter_map(|&i| match self.ops.get(i) {
+                Some(Op::Deliver { to, event }) => match &event.event {
                     Event::Joined { room, who } if is_self(*to, &who.nick) => {
                         Some((*to, room.clone()))
                     }
@@ -194,6 +199,7 @@ impl Stage {
         // The next batch is likely the size of this one: no regrowing.
         let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
         let ops = std::mem::replace(&mut self.ops, next);
+        self.joined_at.clear();
         if self.tx.send(ops).await.is_err() {
             tracing::error!("history writer is gone: nothing more is delivered or saved");
             return false;
@@ -222,6 +228,9 @@ impl Outbox for Stage {
             {
                 self.ops.push(Op::Record(Box::new(rec)));
             }
+        }
+        if matches!(event.event, Event::Joined { .. }) {
+            self.joined_at.push(self.ops.len());
         }
         self.ops.push(Op::Deliver {
             to,
