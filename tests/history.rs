@@ -306,6 +306,42 @@ fn no_history_keeps_nothing() {
         !dir.join("chatroom.db").exists(),
         "--no-history must not create a database"
     );
+
+    // Nor touch one that exists.
+    let mut on = server_in(Some(&dir), &[]);
+    let mut alice = LineClient::line_login(on.line.expect("line"), "alice");
+    say_all(&mut alice, "alice", &["kept"]);
+    assert!(on.terminate());
+    drop(alice);
+    assert_eq!(texts(&stored(&dir, "#lobby")), ["kept"]);
+    let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut all: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .expect("read dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_file())
+            .map(|e| {
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                (e.file_name().to_string_lossy().into_owned(), bytes)
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let before = files(&dir);
+    let mut off = server_in(Some(&dir), &["--no-history"]);
+    let mut bob = LineClient::line_login(off.line.expect("line"), "bob");
+    bob.send("not kept");
+    let got = lines_through(&mut bob, "<bob> not kept");
+    assert!(
+        got.iter()
+            .all(|l| !l.contains("<alice> kept") && !l.contains("history of")),
+        "no replay: {got:#?}"
+    );
+    assert!(off.terminate());
+    assert!(
+        before == files(&dir),
+        "--no-history changed the history files"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
