@@ -20,6 +20,7 @@ use crate::core::{Command, Event, HubError, MemberInfo, MsgKind, MsgTarget, SayT
 use crate::runtime::{Ctx, HistoryAsk, HistoryError, HubGone, Renderer};
 
 use super::framing::{Frame, LineCodec, split_text, text};
+use super::past::stamp;
 
 pub const HELP: &str = "\
 Commands:
@@ -375,17 +376,6 @@ fn render_message(ev: &Event, in_focus: bool) -> Bytes {
     Bytes::from(out)
 }
 
-/// The time of a stored line: `HH:MM` when it is from today, else with
-/// the date, so old lines cannot pass for recent ones.
-fn past_clock(t: SystemTime) -> String {
-    let local: chrono::DateTime<chrono::Local> = t.into();
-    if local.date_naive() == chrono::Local::now().date_naive() {
-        local.format("%H:%M").to_string()
-    } else {
-        local.format("%Y-%m-%d %H:%M").to_string()
-    }
-}
-
 /// One stored message, as it looked when it was said (room left out: the
 /// block's header names it).
 fn past_line(ev: &Event, out: &mut String) {
@@ -399,7 +389,7 @@ fn past_line(ev: &Event, out: &mut String) {
     else {
         return;
     };
-    out.push_str(&past_clock(*time));
+    out.push_str(&stamp(*time));
     match kind {
         MsgKind::Say => out.push_str(&format!(" <{}> {text}", from.nick)),
         MsgKind::Action => out.push_str(&format!(" * {} {text}", from.nick)),

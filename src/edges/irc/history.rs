@@ -11,27 +11,16 @@
 //! Must not decide what is replayed (the runtime and the store do) nor keep
 //! state: it renders one event at a time.
 
-use std::time::SystemTime;
-
 use bytes::BytesMut;
 
 use crate::core::{Event, MsgKind, MsgTarget};
 use crate::edges::framing::split_text;
+use crate::edges::past::stamp;
 
 use super::render::{source, write_line};
 
 /// Longest line written, CR LF not included.
 const MAX_LINE: usize = 510;
-
-/// `HH:MM` for today, with the date otherwise (server-local time).
-fn stamp(t: SystemTime) -> String {
-    let local: chrono::DateTime<chrono::Local> = t.into();
-    if local.date_naive() == chrono::Local::now().date_naive() {
-        local.format("%H:%M").to_string()
-    } else {
-        local.format("%Y-%m-%d %H:%M").to_string()
-    }
-}
 
 /// Renders `Event::History` and `Event::Found`; other events write nothing.
 pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
@@ -144,7 +133,7 @@ fn replay_line(ev: &Event, out: &mut BytesMut) {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use super::*;
     use crate::core::UserInfo;
