@@ -415,6 +415,12 @@ fn retention_compaction_runs_on_the_real_server() {
 
 /// Runs `chatroom serve` expecting it to refuse to start; returns its output.
 fn refused(data_dir: &Path) -> Output {
+    refused_with(data_dir, &[])
+}
+
+/// Like [`refused`], with more flags; waits a bounded time, and kills a
+/// server that starts after all.
+fn refused_with(data_dir: &Path, extra: &[&str]) -> Output {
     let dir_arg = data_dir.to_string_lossy().into_owned();
     let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args([
@@ -429,6 +435,7 @@ fn refused(data_dir: &Path) -> Output {
             "--data-dir",
             &dir_arg,
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -710,4 +717,18 @@ fn replay_shows_old_lines_with_their_date_and_follows_the_replay_limits() {
         "the server continued after the file's ids"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_history_flags_stop_the_server_with_a_clear_error() {
+    for (args, needle) in [
+        (&["--history-replay-lines", "5000"][..], "replay_lines"),
+        (&["--history-compact-interval", "0"][..], "compact_interval"),
+        (&["--history-max-count", "-1"][..], "-1"),
+        (&["--history-replay-hours", "soon"][..], "soon"),
+    ] {
+        let out = refused_with(&temp_dir("flags"), args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
 }

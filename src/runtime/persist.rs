@@ -167,7 +167,7 @@ impl Stage {
         self.ops.len()
     }
 
-    /// The rooms joined by their recipient in the ops since `mark`:
+    /// The rooms joined by their recipient in the ops since `start`:
     /// `(conn, room)` for each `Joined` delivered to the person who joined,
     /// as told by `is_self(conn, nick)`.
     pub fn joins_since(
