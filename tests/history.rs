@@ -547,6 +547,7 @@ fn private_messages_are_kept_too() {
         .expect("query");
     assert_eq!(texts(&got), ["just between us"]);
     assert_eq!(got[0].to, MsgTarget::Nick("bob".into()));
+    drop(store);
     assert!(stored(&dir, "#lobby").is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -731,4 +732,18 @@ fn bad_history_flags_stop_the_server_with_a_clear_error() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let dir = temp_dir("twice");
+    let first = server_in(Some(&dir), &[]);
+    let out = refused(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another chatroom server"), "{err}");
+    // The first one is unharmed.
+    let mut alice = LineClient::line_login(first.line.expect("line"), "alice");
+    say_all(&mut alice, "alice", &["still here"]);
+    drop(first);
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -78,6 +78,10 @@ pub struct SqliteStore {
     /// Conversation keys of rooms that keep no history; `append` drops their
     /// records. Mirrors the rooms table, updated by `save_room`.
     silent: RwLock<HashSet<String>>,
+    /// Held (locked) while the store is open, so that a second server on
+    /// the same data directory is refused instead of writing clashing ids.
+    /// The operating system releases it when the process ends, however.
+    _lock: fs::File,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -99,6 +103,7 @@ impl SqliteStore {
     /// opens and migrates `dir/chatroom.db`.
     pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<SqliteStore, StoreError> {
         prepare_dir(dir)?;
+        let lock = lock_dir(dir)?;
         let path = dir.join(DB_FILE);
         let settings = OpenSettings {
             sync_every_commit: opts.sync_every_commit,
@@ -120,6 +125,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             maintenance: Mutex::new(maintenance),
             silent: RwLock::new(HashSet::new()),
+            _lock: lock,
         };
         let silent = store
             .load_rooms()?
@@ -203,6 +209,35 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
     written.map_err(|e| fail(format!("cannot write to it: {e}"), Some(e)))?;
     removed.map_err(|e| fail(format!("cannot remove files in it: {e}"), Some(e)))?;
     Ok(())
+}
+
+/// The lock file in the data directory; see [`SqliteStore`]'s `_lock`.
+pub const LOCK_FILE: &str = "chatroom.lock";
+
+/// Takes the data directory's lock, or says who has it.
+fn lock_dir(dir: &Path) -> Result<fs::File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::DataDir {
+            path: dir.to_path_buf(),
+            reason: format!("cannot create {}: {e}", path.display()),
+            source: Some(e),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            path: dir.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(StoreError::DataDir {
+            path: dir.to_path_buf(),
+            reason: format!("cannot lock {}: {e}", path.display()),
+            source: Some(e),
+        }),
+    }
 }
 
 // ----- keys, times and rows -------------------------------------------------

@@ -1352,6 +1352,22 @@ fn with_background_checkpoints_the_writer_never_checkpoints_itself() {
     assert!(auto > 0, "the default keeps SQLite's own checkpoints");
 }
 
+#[test]
+fn a_data_dir_in_use_is_refused_until_it_is_free() {
+    let tmp = TempDir::new();
+    let first = open(&tmp);
+    first
+        .append(&[room_msg(1, 1, "alice", "#r", "hi")])
+        .expect("append");
+    match SqliteStore::open(tmp.path()) {
+        Err(StoreError::InUse { path }) => assert_eq!(path, tmp.path()),
+        other => panic!("expected InUse, got {other:?}"),
+    }
+    drop(first);
+    let again = open(&tmp);
+    assert_eq!(again.last_id().expect("last id"), 1);
+}
+
 // ----- unusable data directories ------------------------------------------------------------------
 
 #[test]
