@@ -5,6 +5,7 @@
 //! Every limit the server enforces is a field here with a sane default.
 //! This module must not start anything; it only describes.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::core::HubConfig;
+use crate::store::Limits as Retain;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +43,115 @@ pub struct Config {
     /// TCP from other machines. Off: credentials travel only over TLS or
     /// from this machine (loopback).
     pub allow_plaintext_credentials: bool,
+    pub history: History,
+}
+
+/// What the server remembers (`[history]`): the SQLite file
+/// `<data_dir>/chatroom.db`, what is replayed to whoever joins a room, and how
+/// long messages are kept. `[history.rooms."#name"]` overrides any of the
+/// replay and retention settings for one room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct History {
+    /// Keep history at all. Off: nothing is written and nothing replayed.
+    pub enabled: bool,
+    /// Lines replayed to whoever joins a room (0: none).
+    pub replay_lines: usize,
+    /// Only lines from the last this many hours are replayed (absent: any age).
+    pub replay_hours: Option<u64>,
+    /// Messages older than this many hours are deleted (absent: kept).
+    pub max_age_hours: Option<u64>,
+    /// Only the newest this many messages of each room (and each private
+    /// conversation) are kept; 0 keeps nothing (absent: no limit).
+    pub max_count: Option<u64>,
+    /// Seconds between two background compactions (retention).
+    pub compact_interval_secs: u64,
+    /// fsync every commit (survives power loss too, at the price of one
+    /// fsync per batch; without it a `kill -9` still loses nothing).
+    pub sync_every_commit: bool,
+    /// Per-room overrides, keyed by room name (`"#name"`).
+    pub rooms: BTreeMap<String, RoomHistory>,
+}
+
+/// One room's overrides of the `[history]` settings; absent keys follow
+/// the server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomHistory {
+    pub replay_lines: Option<usize>,
+    pub replay_hours: Option<u64>,
+    pub max_age_hours: Option<u64>,
+    /// 0 keeps nothing of this room: its messages are never written.
+    pub max_count: Option<u64>,
+}
+
+/// Most lines a replay may ask for (the store returns at most this many
+/// per query).
+pub const MAX_REPLAY_LINES: usize = 1000;
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            enabled: true,
+            replay_lines: 50,
+            replay_hours: None,
+            max_age_hours: None,
+            max_count: None,
+            compact_interval_secs: 600,
+            sync_every_commit: false,
+            rooms: BTreeMap::new(),
+        }
+    }
+}
+
+impl History {
+    /// The overrides for `room`, if any (room names compare case-insensitively).
+    pub fn room(&self, room: &str) -> Option<&RoomHistory> {
+        self.rooms
+            .iter()
+            .find(|(name, _)| crate::core::names::same(name, room))
+            .map(|(_, r)| r)
+    }
+
+    /// (lines, hours) replayed on joining `room`.
+    pub fn replay_for(&self, room: &str) -> (usize, Option<u64>) {
+        let own = self.room(room);
+        let lines = own
+            .and_then(|r| r.replay_lines)
+            .unwrap_or(self.replay_lines);
+        let hours = own.and_then(|r| r.replay_hours).or(self.replay_hours);
+        (lines.min(MAX_REPLAY_LINES), hours)
+    }
+
+    pub fn compact_interval(&self) -> Duration {
+        Duration::from_secs(self.compact_interval_secs.max(1))
+    }
+
+    /// The server-wide retention limits.
+    pub fn server_limits(&self) -> Retain {
+        Retain {
+            max_age: self
+                .max_age_hours
+                .map(|h| Duration::from_secs(h.saturating_mul(3600))),
+            max_count: self.max_count,
+        }
+    }
+
+    /// The retention limits of `room`: its own where it has them, the
+    /// server's otherwise.
+    pub fn limits_for(&self, room: &str) -> Retain {
+        let server = self.server_limits();
+        match self.room(room) {
+            None => server,
+            Some(own) => Retain {
+                max_age: own
+                    .max_age_hours
+                    .map(|h| Duration::from_secs(h.saturating_mul(3600)))
+                    .or(server.max_age),
+                max_count: own.max_count.or(server.max_count),
+            },
+        }
+    }
 }
 
 /// One server operator login. The password is kept only as an argon2id
@@ -189,6 +300,7 @@ impl Default for Config {
             opers: Vec::new(),
             irc_password_hash: None,
             allow_plaintext_credentials: false,
+            history: History::default(),
         }
     }
 }
@@ -268,6 +380,27 @@ pub struct ServeArgs {
     /// Seconds a connection has to finish the TLS handshake.
     #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
     pub tls_handshake_timeout: Option<u64>,
+    /// Keep no history: nothing is written to disk, nothing replayed.
+    #[arg(long, env = "CHATROOM_NO_HISTORY")]
+    pub no_history: bool,
+    /// Lines of a room's history shown to whoever joins it (0: none).
+    #[arg(long, env = "CHATROOM_HISTORY_REPLAY_LINES")]
+    pub history_replay_lines: Option<usize>,
+    /// Replay only lines from the last this many hours.
+    #[arg(long, env = "CHATROOM_HISTORY_REPLAY_HOURS")]
+    pub history_replay_hours: Option<u64>,
+    /// Delete messages older than this many hours.
+    #[arg(long, env = "CHATROOM_HISTORY_MAX_AGE_HOURS")]
+    pub history_max_age_hours: Option<u64>,
+    /// Keep only the newest this many messages per room (0: keep nothing).
+    #[arg(long, env = "CHATROOM_HISTORY_MAX_COUNT")]
+    pub history_max_count: Option<u64>,
+    /// Seconds between two background compactions of the history.
+    #[arg(long, env = "CHATROOM_HISTORY_COMPACT_INTERVAL")]
+    pub history_compact_interval: Option<u64>,
+    /// fsync the history on every commit (also survives power loss).
+    #[arg(long, env = "CHATROOM_HISTORY_SYNC")]
+    pub history_sync: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -347,6 +480,20 @@ impl Config {
             t.key = a.tls_key.clone();
         }
         set(&mut t.handshake_timeout_secs, &a.tls_handshake_timeout);
+        let h = &mut self.history;
+        h.enabled &= !a.no_history;
+        set(&mut h.replay_lines, &a.history_replay_lines);
+        if a.history_replay_hours.is_some() {
+            h.replay_hours = a.history_replay_hours;
+        }
+        if a.history_max_age_hours.is_some() {
+            h.max_age_hours = a.history_max_age_hours;
+        }
+        if a.history_max_count.is_some() {
+            h.max_count = a.history_max_count;
+        }
+        set(&mut h.compact_interval_secs, &a.history_compact_interval);
+        h.sync_every_commit |= a.history_sync;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -397,6 +544,24 @@ impl Config {
         }
         if self.hub.max_modes == 0 || self.hub.max_list_entries == 0 {
             return bad("hub.max_modes and hub.max_list_entries must be at least 1");
+        }
+        let h = &self.history;
+        if h.compact_interval_secs == 0 {
+            return bad("history.compact_interval_secs must be at least 1");
+        }
+        let replays =
+            std::iter::once(h.replay_lines).chain(h.rooms.values().filter_map(|r| r.replay_lines));
+        for lines in replays {
+            if lines > MAX_REPLAY_LINES {
+                return Err(ConfigError::Invalid(format!(
+                    "history replay_lines {lines} is above the maximum of {MAX_REPLAY_LINES}"
+                )));
+            }
+        }
+        for room in h.rooms.keys() {
+            if let Err(e) = crate::core::names::validate_room(room, self.hub.room_len) {
+                return Err(ConfigError::Invalid(format!("[history.rooms] {room}: {e}")));
+            }
         }
         for room in &self.hub.default_rooms {
             if let Err(e) = crate::core::names::validate_room(room, self.hub.room_len) {
@@ -452,6 +617,82 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&args).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn history_section_flags_and_overrides() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[history]\nreplay_lines = 10\nmax_age_hours = 48\n\
+             [history.rooms.\"#Quiet\"]\nmax_count = 0\nreplay_lines = 0\n\
+             [history.rooms.\"#long\"]\nreplay_hours = 2\nmax_age_hours = 1000\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            history_replay_lines: Some(30),
+            history_max_count: Some(500),
+            ..ServeArgs::default()
+        };
+        let cfg = Config::load(&args).expect("loads");
+        let h = &cfg.history;
+        assert!(h.enabled);
+        assert_eq!(h.replay_for("#lobby"), (30, None));
+        assert_eq!(h.replay_for("#quiet"), (0, None));
+        assert_eq!(h.replay_for("#LONG"), (30, Some(2)));
+        assert!(h.limits_for("#quiet").keeps_nothing());
+        assert_eq!(
+            h.limits_for("#long"),
+            Retain {
+                max_age: Some(Duration::from_secs(1000 * 3600)),
+                max_count: Some(500),
+            }
+        );
+        assert_eq!(
+            h.limits_for("#other"),
+            Retain {
+                max_age: Some(Duration::from_secs(48 * 3600)),
+                max_count: Some(500),
+            }
+        );
+        let off = Config::load(&ServeArgs {
+            no_history: true,
+            ..ServeArgs::default()
+        })
+        .expect("loads");
+        assert!(!off.history.enabled);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bad_history_settings_are_refused() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        for (text, needle) in [
+            ("[history]\nreplay_lines = 5000\n", "replay_lines"),
+            ("[history]\ncompact_interval_secs = 0\n", "compact_interval"),
+            ("[history.rooms.nohash]\nmax_count = 1\n", "nohash"),
+            (
+                "[history.rooms.\"#a\"]\nreplay_lines = 1001\n",
+                "replay_lines",
+            ),
+            ("[history]\nmax_count = -1\n", "max_count"),
+            ("[history]\nbogus = true\n", "bogus"),
+            ("[history.rooms.\"#a\"]\nbogus = 1\n", "bogus"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = Config::load(&ServeArgs {
+                config: Some(path.clone()),
+                ..ServeArgs::default()
+            })
+            .expect_err(text);
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 }

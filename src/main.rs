@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Connect to a chat server with the terminal client (full-screen on a
     /// terminal, plain lines when piped).
     Join(chatroom::client::JoinArgs),
@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -64,6 +64,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(line) = server.tls_line() {
             println!("{line}");
         }
+        println!("{}", server.history_line());
         {
             use std::io::Write;
             let _ = std::io::stdout().flush();

@@ -820,3 +820,26 @@ fn lenheader_bad_headers_cut_off_only_the_offender() {
     good.send_raw(&field(b"caf\xc3"));
     lina.expect("<good> caf\u{fffd}");
 }
+
+#[test]
+fn tutorial_clients_get_the_history_on_joining() {
+    let srv = start();
+    let (line, _, lenheader, nick) = addrs(&srv);
+    let mut alice = LineClient::line_login(line, "alice");
+    alice.send("said before");
+    alice.expect("<alice> said before");
+
+    let mut len = LenClient::connect(lenheader, "lena");
+    let opening = len.expect("chatroom", "history of #lobby: 1 earlier message");
+    assert!(opening.contains("#lobby"), "{opening}");
+    let line_from_alice = len.expect("alice", "said before");
+    assert!(line_from_alice.starts_with('['), "{line_from_alice}");
+    len.expect("chatroom", "end of history");
+
+    let mut nico = NickRaw::connect(nick);
+    nico.send(b"nico");
+    nico.expect("--- history of #lobby: 1 earlier message ---");
+    nico.expect("] alice: said before");
+    nico.expect("--- end of history ---");
+    assert!(nico.all_printable_ascii(), "{:?}", nico.text());
+}

@@ -271,6 +271,20 @@ pub enum Event {
     /// order. Only ever delivered to the edge that produced it; other
     /// renderers ignore it.
     Edge(EdgeNote),
+    /// Earlier messages of `room`, oldest first, each an `Event::Message`:
+    /// the replay shown on joining, or an older page the recipient asked
+    /// for. Edges mark them as history, never as live traffic.
+    History {
+        room: Name,
+        lines: Vec<Event>,
+    },
+    /// What a search of `room` for `words` found, newest first, each an
+    /// `Event::Message`.
+    Found {
+        room: Name,
+        words: Name,
+        lines: Vec<Event>,
+    },
 }
 
 /// An opaque value one edge passes from its session to its renderer. The

@@ -1140,6 +1140,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
     }
 }
 
+mod history;
 mod ops;
 pub use ops::KEY_LEN;
 

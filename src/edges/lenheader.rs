@@ -38,6 +38,7 @@ use crate::runtime::{Ctx, HubGone, Renderer};
 use self::admit::{Admission, linger, register_unique};
 use self::codec::{FieldCodec, FieldError, message_lines, pair};
 use super::framing::{split_text, text};
+use super::past::stamp;
 
 /// Render-cache slot of this dialect: the bytes every recipient that is not
 /// the subject of the event gets (room messages in the recipient's current
@@ -243,7 +244,33 @@ impl Renderer for LenHeaderRenderer {
             Event::Closing { reason } => pair(server, &format!("Disconnected: {reason}")),
             Event::Raw(bytes) => bytes.clone(),
             // Replies to questions this dialect cannot ask.
+            Event::History { room, lines } => {
+                if lines.is_empty() {
+                    return;
+                }
+                let mut all = BytesMut::new();
+                let n = lines.len();
+                let s = if n == 1 { "" } else { "s" };
+                all.put(pair(server, &format!("history of {room}: {n} earlier message{s}")));
+                for line in lines {
+                    if let Event::Message {
+                        time,
+                        from,
+                        kind,
+                        text,
+                        ..
+                    } = line
+                    {
+                        let body = body(*kind, &from.nick, text);
+                        all.put(pair(&from.nick, &format!("[{}] {body}", stamp(*time))));
+                    }
+                }
+                all.put(pair(server, "end of history"));
+                all.freeze()
+            }
             Event::Edge(_)
+            // Answers to questions this dialect cannot ask.
+            | Event::Found { .. }
             | Event::TopicIs { .. }
             | Event::Names { .. }
             | Event::RoomList { .. }

@@ -17,9 +17,10 @@ use tokio_util::codec::FramedRead;
 use crate::config::Config;
 use crate::core::names::{normalize_room, same};
 use crate::core::{Command, Event, HubError, MemberInfo, MsgKind, MsgTarget, SayTarget, Shared};
-use crate::runtime::{Ctx, HubGone, Renderer};
+use crate::runtime::{Ctx, HistoryAsk, HistoryError, HubGone, Renderer};
 
 use super::framing::{Frame, LineCodec, split_text, text};
+use super::past::stamp;
 
 pub const HELP: &str = "\
 Commands:
@@ -37,6 +38,8 @@ Commands:
   /invite NICK [ROOM]   invite someone (lets them into a +i room)
   /away [MESSAGE]       mark yourself away (no message: back)
   /whois NICK           about someone
+  /history [N]          the last N messages of this room (default 20); again for older ones
+  /search WORDS         messages of this room containing every word, newest first
   /quit [REASON]        leave
   /help                 this list
 Anything else you type goes to the current room. Start a line with // to send text that begins with /.
@@ -61,6 +64,7 @@ pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     {
         return "Server shutting down".into();
     }
+    let mut pages = Pages::default();
     loop {
         let line = match frames.next().await {
             None => return "Connection closed".into(),
@@ -75,7 +79,7 @@ pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
             }
             Some(Ok(Frame::Line(bytes))) => text(&bytes),
         };
-        match handle_line(&mut ctx, &line).await {
+        match handle_line(&mut ctx, &mut pages, &line).await {
             Ok(Flow::Continue) => {}
             Ok(Flow::Quit(reason)) => return reason,
             Err(HubGone) => return "Server shutting down".into(),
@@ -88,7 +92,18 @@ enum Flow {
     Quit(String),
 }
 
-async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
+/// Where `/history` goes on from: the room of the last page shown and the
+/// msgid of the oldest message on it.
+#[derive(Debug, Default)]
+struct Pages(Option<(String, u64)>);
+
+/// Messages `/history` shows when not told how many, and at most.
+const HISTORY_PAGE: usize = 20;
+const HISTORY_MAX: usize = crate::runtime::history::MAX_ANSWER;
+/// Results `/search` shows.
+const SEARCH_RESULTS: usize = 20;
+
+async fn handle_line(ctx: &mut Ctx, pages: &mut Pages, line: &str) -> Result<Flow, HubGone> {
     let line = line.trim_end_matches(['\r', '\n']);
     if !ctx.is_registered() {
         let nick = line.trim();
@@ -209,6 +224,31 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
             ctx.send(Command::Quit(Some(reason.into()))).await?;
             return Ok(Flow::Quit(reason.into()));
         }
+        "history" => {
+            let limit = if rest.is_empty() {
+                Some(HISTORY_PAGE)
+            } else {
+                rest.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=HISTORY_MAX).contains(n))
+            };
+            let Some(limit) = limit else {
+                let msg = format!("! usage: /history [N] with N from 1 to {HISTORY_MAX}\n");
+                ctx.tell(Event::Raw(msg.into())).await?;
+                return Ok(Flow::Continue);
+            };
+            history(ctx, pages, limit).await?;
+            return Ok(Flow::Continue);
+        }
+        "search" | "find" => {
+            if rest.is_empty() {
+                ctx.tell(Event::Raw(Bytes::from_static(b"! usage: /search WORDS\n")))
+                    .await?;
+                return Ok(Flow::Continue);
+            }
+            search(ctx, rest).await?;
+            return Ok(Flow::Continue);
+        }
         "help" | "?" => {
             ctx.tell(Event::Raw(Bytes::from_static(HELP.as_bytes())))
                 .await?;
@@ -222,6 +262,56 @@ async fn handle_line(ctx: &mut Ctx, line: &str) -> Result<Flow, HubGone> {
     };
     ctx.send(cmd).await?;
     Ok(Flow::Continue)
+}
+
+/// `/history`: the page before the last one shown, when the current room
+/// is still the room of that page; else the newest page.
+async fn history(ctx: &mut Ctx, pages: &mut Pages, limit: usize) -> Result<(), HubGone> {
+    let ask = HistoryAsk::Page {
+        before: pages.0.clone(),
+        limit,
+    };
+    match ctx.history("", ask).await? {
+        Ok(page) => {
+            match page.oldest {
+                Some(id) => pages.0 = Some((page.room.to_string(), id)),
+                // Nothing older: the next /history starts from the newest again.
+                None => pages.0 = None,
+            };
+            ctx.tell(Event::History {
+                room: page.room,
+                lines: page.lines,
+            })
+            .await
+        }
+        Err(e) => tell_history_error(ctx, e).await,
+    }
+}
+
+/// `/search WORDS` in the current room.
+async fn search(ctx: &mut Ctx, words: &str) -> Result<(), HubGone> {
+    let ask = HistoryAsk::Search {
+        words: words.to_string(),
+        limit: SEARCH_RESULTS,
+    };
+    match ctx.history("", ask).await? {
+        Ok(page) => {
+            ctx.tell(Event::Found {
+                room: page.room,
+                words: crate::core::hub::clean_text(words, 100).into(),
+                lines: page.lines,
+            })
+            .await
+        }
+        Err(e) => tell_history_error(ctx, e).await,
+    }
+}
+
+async fn tell_history_error(ctx: &Ctx, e: HistoryError) -> Result<(), HubGone> {
+    match e {
+        HistoryError::Hub(e) => ctx.tell(Event::Error(e)).await,
+        other => ctx.tell(Event::Raw(format!("! {other}\n").into())).await,
+    }
 }
 
 /// Sends text, split into several messages when longer than the hub allows.
@@ -338,6 +428,64 @@ fn render_message(ev: &Event, in_focus: bool) -> Bytes {
     }
     out.push('\n');
     Bytes::from(out)
+}
+
+/// One stored message, as it looked when it was said (room left out: the
+/// block's header names it).
+fn past_line(ev: &Event, out: &mut String) {
+    let Event::Message {
+        time,
+        from,
+        kind,
+        text,
+        ..
+    } = ev
+    else {
+        return;
+    };
+    out.push_str(&stamp(*time));
+    match kind {
+        MsgKind::Say => out.push_str(&format!(" <{}> {text}", from.nick)),
+        MsgKind::Action => out.push_str(&format!(" * {} {text}", from.nick)),
+        MsgKind::Notice => out.push_str(&format!(" -{}- {text}", from.nick)),
+    }
+    out.push('\n');
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Replayed history between a header and a footer, so it is never taken
+/// for live traffic.
+fn history_block(room: &str, lines: &[Event]) -> String {
+    if lines.is_empty() {
+        return format!("--- no earlier messages in {room} ---");
+    }
+    let mut s = format!(
+        "--- history of {room}: {} ---\n",
+        plural(lines.len(), "earlier message", "earlier messages")
+    );
+    for ev in lines {
+        past_line(ev, &mut s);
+    }
+    s.push_str("--- end of history ---");
+    s
+}
+
+fn found_block(room: &str, words: &str, lines: &[Event]) -> String {
+    if lines.is_empty() {
+        return format!("--- search for \"{words}\" in {room}: nothing found ---");
+    }
+    let mut s = format!(
+        "--- search for \"{words}\" in {room}: {} found, newest first ---\n",
+        plural(lines.len(), "message", "messages")
+    );
+    for ev in lines {
+        past_line(ev, &mut s);
+    }
+    s.push_str("--- end of search ---");
+    s
 }
 
 impl Renderer for LineRenderer {
@@ -584,6 +732,8 @@ impl Renderer for LineRenderer {
                 return;
             }
             Event::Edge(_) => return,
+            Event::History { room, lines } => history_block(room, lines),
+            Event::Found { room, words, lines } => found_block(room, words, lines),
         };
         out.put(line.as_bytes());
         out.put_u8(b'\n');

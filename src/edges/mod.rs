@@ -10,3 +10,4 @@ pub mod irc;
 pub mod lenheader;
 pub mod line;
 pub mod nickhs;
+pub mod past;

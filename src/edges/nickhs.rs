@@ -43,6 +43,7 @@ use crate::runtime::{Ctx, HubGone, Renderer};
 use self::codec::{Chunker, Piece, fold_ascii, strip_own_prefix};
 use super::framing::{split_text, text};
 use super::lenheader::admit::{Admission, linger, register_unique};
+use super::past::stamp;
 
 /// Render-cache slot of this dialect: the bytes every recipient gets for
 /// room events in its current room (messages, joins, parts, quits, nick and
@@ -322,7 +323,41 @@ impl Renderer for NickRenderer {
             // Only ever produced by this edge's session, already ASCII.
             Event::Raw(bytes) => bytes.clone(),
             // Replies to questions this dialect cannot ask.
+            Event::History { room, lines } => {
+                if lines.is_empty() {
+                    return;
+                }
+                let n = lines.len();
+                let s = if n == 1 { "" } else { "s" };
+                // Folded to ASCII line by line: folding would turn the line
+                // breaks between them into `?`.
+                let mut all = BytesMut::new();
+                all.put(ascii(&format!(
+                    "--- history of {room}: {n} earlier message{s} ---"
+                )));
+                for line in lines {
+                    if let Event::Message {
+                        time,
+                        from,
+                        kind,
+                        text,
+                        ..
+                    } = line
+                    {
+                        all.put_u8(b'\n');
+                        all.put(ascii(&format!(
+                            "[{}] {}",
+                            stamp(*time),
+                            message_line(*kind, &from.nick, text)
+                        )));
+                    }
+                }
+                all.put_slice(b"\n--- end of history ---");
+                all.freeze()
+            }
             Event::Edge(_)
+            // Answers to questions this dialect cannot ask.
+            | Event::Found { .. }
             | Event::TopicIs { .. }
             | Event::Names { .. }
             | Event::RoomList { .. }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::core::{Command, ConnId, Event, HubError, Shared};
 
+use super::history::{HistoryAsk, HistoryError, HistoryPage};
 use super::hub_task::{GroupItem, HubHandle, HubMsg};
 use super::limits::TokenBucket;
 
@@ -157,6 +158,27 @@ impl Ctx {
             .map_err(|_| HubGone)
     }
 
+    /// Asks about a room's history (`room` empty: the current room). Subject
+    /// to flood control like a command: a search is not free.
+    pub async fn history(
+        &mut self,
+        room: &str,
+        ask: HistoryAsk,
+    ) -> Result<Result<HistoryPage, HistoryError>, HubGone> {
+        self.flood_wait().await?;
+        let (tx, rx) = oneshot::channel();
+        self.hub
+            .send(HubMsg::History {
+                id: self.id,
+                room: room.to_string(),
+                ask,
+                reply: tx,
+            })
+            .await
+            .map_err(|_| HubGone)?;
+        rx.await.map_err(|_| HubGone)
+    }
+
     /// Queues an event for this connection only, in order with the hub's replies.
     pub async fn tell(&self, event: Event) -> Result<(), HubGone> {
         self.hub
@@ -178,6 +200,11 @@ impl Ctx {
         if matches!(cmd, Command::Quit(_)) {
             return Ok(());
         }
+        self.flood_wait().await
+    }
+
+    /// Flood control proper: waits for a token, telling the client once.
+    async fn flood_wait(&mut self) -> Result<(), HubGone> {
         let wait = self.flood.take(Instant::now());
         if wait.is_zero() {
             self.flood_warned = false;

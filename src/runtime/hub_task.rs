@@ -1,21 +1,32 @@
 //! The task that owns the hub. Connections send it commands through one
 //! bounded inbox; it applies them one at a time (which is what keeps every
-//! sender's messages in order) and pushes the resulting events onto each
-//! recipient's bounded queue without ever waiting. A recipient whose queue
-//! is full is a slow consumer: it is cut off with a reason, and the room
-//! carries on.
+//! sender's messages in order) and hands the resulting events on without
+//! ever waiting on a recipient. A recipient whose queue is full is a slow
+//! consumer: it is cut off with a reason, and the room carries on.
+//!
+//! Without history the task pushes events onto the recipients' queues
+//! itself ([`Fanout`]). With history it hands each batch, with the records
+//! to store, to the persist stage ([`super::persist`]), which commits them
+//! before it releases the deliveries and reports slow consumers back here.
+//! History questions (`/history`, `/search`) are checked against the hub
+//! here (only members read a room) and answered from the store on a
+//! blocking thread.
 //!
 //! This task must not do I/O or wait on any one connection.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{Command, ConnId, Envelope, Event, Hub, HubError, Outbox, Shared};
+use crate::store::SqliteStore;
 
 use super::connection::Outgoing;
+use super::history::{self, HistoryAsk, HistoryError, HistoryPage};
+use super::persist::{Op, Stage};
 
 /// What connections ask of the hub task.
 pub enum HubMsg {
@@ -42,6 +53,13 @@ pub enum HubMsg {
         reason: String,
         done: oneshot::Sender<()>,
     },
+    /// A question about a room's history (`room` empty: the focused room).
+    History {
+        id: ConnId,
+        room: String,
+        ask: HistoryAsk,
+        reply: oneshot::Sender<Result<HistoryPage, HistoryError>>,
+    },
 }
 
 /// One part of a [`HubMsg::Group`].
@@ -59,10 +77,17 @@ pub type HubHandle = mpsc::Sender<HubMsg>;
 /// instead of letting the hub fall behind without bound.
 const INBOX: usize = 8192;
 
+/// The history, when it is on: the store (for questions) and the persist
+/// stage (for writes).
+pub struct Persisted {
+    pub store: Arc<SqliteStore>,
+    pub stage: Stage,
+}
+
 /// Starts the hub task; returns the handle connections use.
-pub fn spawn(hub: Hub) -> (HubHandle, tokio::task::JoinHandle<()>) {
+pub fn spawn(hub: Hub, history: Option<Persisted>) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INBOX);
-    let task = tokio::spawn(run(hub, rx));
+    let task = tokio::spawn(run(hub, rx, history));
     (tx, task)
 }
 
@@ -95,6 +120,11 @@ impl Fanout {
 
     pub fn detach(&mut self, id: ConnId) {
         self.conns.remove(&id);
+    }
+
+    /// Marks a connection as a slow consumer (cut by the next `cut_slow`).
+    pub fn mark_slow(&mut self, id: ConnId) {
+        self.slow.push(id);
     }
 
     /// Cuts off every connection whose queue overflowed, returning their
@@ -130,55 +160,143 @@ impl Fanout {
 
 const SLOW_CONSUMER: &str = "Slow consumer: too many unread messages";
 
-async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>) {
-    let mut fanout = Fanout::default();
+/// Where the hub's events go: straight onto the queues, or through the
+/// persist stage.
+enum Sink {
+    Direct(Fanout),
+    Persist(Stage),
+}
+
+impl Outbox for Sink {
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        match self {
+            Sink::Direct(f) => f.send(to, event),
+            Sink::Persist(s) => s.send(to, event),
+        }
+    }
+}
+
+impl Sink {
+    fn attach(&mut self, id: ConnId, out: Outgoing) {
+        match self {
+            Sink::Direct(f) => f.attach(id, out),
+            Sink::Persist(s) => s.push(Op::Attach { id, out }),
+        }
+    }
+
+    fn detach(&mut self, id: ConnId) {
+        match self {
+            Sink::Direct(f) => f.detach(id),
+            Sink::Persist(s) => s.push(Op::Detach { id }),
+        }
+    }
+
+    /// Cuts the slow consumers found so far (direct mode; the persist stage
+    /// finds its own and reports them through `next_cut`).
+    fn cut_slow(&mut self, hub: &mut Hub) {
+        let Sink::Direct(fanout) = self else {
+            return;
+        };
+        // Telling the others that someone left can overflow more queues.
+        loop {
+            let cut = fanout.cut_slow();
+            if cut.is_empty() {
+                break;
+            }
+            for id in cut {
+                hub.quit(id, SLOW_CONSUMER.to_string(), fanout);
+            }
+        }
+    }
+
+    async fn next_cut(&mut self) -> Option<ConnId> {
+        match self {
+            Sink::Direct(_) => std::future::pending().await,
+            Sink::Persist(s) => s.cuts.recv().await,
+        }
+    }
+}
+
+async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persisted>) {
+    let (store, mut sink) = match history {
+        Some(p) => (Some(p.store), Sink::Persist(p.stage)),
+        None => (None, Sink::Direct(Fanout::default())),
+    };
     let mut batch = Vec::with_capacity(128);
-    while rx.recv_many(&mut batch, 128).await > 0 {
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut batch, 128) => if n == 0 { break },
+            Some(id) = sink.next_cut() => {
+                // The stage already closed its queue.
+                hub.quit(id, SLOW_CONSUMER.to_string(), &mut sink);
+                sink.detach(id);
+            }
+        }
         for msg in batch.drain(..) {
             match msg {
-                HubMsg::Attach { id, out } => fanout.attach(id, out),
+                HubMsg::Attach { id, out } => sink.attach(id, out),
                 HubMsg::Cmd { id, cmd, ack } => {
-                    let result = hub.handle(id, cmd, &mut fanout);
-                    if let Err(e) = &result {
-                        fanout.send(id, &Envelope::new(Event::Error(e.clone())));
-                    }
+                    let result = apply(&mut hub, &mut sink, id, cmd);
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
                     }
                 }
-                HubMsg::Local { id, event } => fanout.send(id, &Envelope::new(event)),
+                HubMsg::Local { id, event } => sink.send(id, &Envelope::new(event)),
                 HubMsg::Group { id, items } => {
+                    // Back to back: nothing else lands inside the group.
                     for item in items {
                         match item {
                             GroupItem::Cmd(cmd) => {
-                                if let Err(e) = hub.handle(id, cmd, &mut fanout) {
-                                    fanout.send(id, &Envelope::new(Event::Error(e)));
-                                }
+                                let _ = apply(&mut hub, &mut sink, id, cmd);
                             }
-                            GroupItem::Local(event) => fanout.send(id, &Envelope::new(event)),
+                            GroupItem::Local(event) => sink.send(id, &Envelope::new(event)),
                         }
                     }
                 }
                 HubMsg::Detach { id, reason } => {
-                    hub.quit(id, reason, &mut fanout);
-                    fanout.detach(id);
+                    hub.quit(id, reason, &mut sink);
+                    sink.detach(id);
                 }
+                HubMsg::History {
+                    id,
+                    room,
+                    ask,
+                    reply,
+                } => match (hub.history_room(id, &room), &store) {
+                    (Err(e), _) => {
+                        let _ = reply.send(Err(HistoryError::Hub(e)));
+                    }
+                    (Ok(_), None) => {
+                        let _ = reply.send(Err(HistoryError::Off));
+                    }
+                    (Ok(room), Some(store)) => {
+                        let store = store.clone();
+                        // Reads run beside the writer (WAL), off the workers.
+                        tokio::task::spawn_blocking(move || {
+                            let _ = reply.send(history::answer(&store, room, ask));
+                        });
+                    }
+                },
                 HubMsg::Shutdown { reason, done } => {
-                    fanout.shutdown(&reason);
-                    let _ = done.send(());
+                    match &mut sink {
+                        Sink::Direct(fanout) => {
+                            fanout.shutdown(&reason);
+                            let _ = done.send(());
+                        }
+                        Sink::Persist(stage) => {
+                            stage.push(Op::Shutdown { reason, done });
+                            stage.flush().await;
+                        }
+                    }
                     return;
                 }
             }
-            // Telling the others that someone left can overflow more queues.
-            loop {
-                let cut = fanout.cut_slow();
-                if cut.is_empty() {
-                    break;
-                }
-                for id in cut {
-                    hub.quit(id, SLOW_CONSUMER.to_string(), &mut fanout);
-                }
-            }
+            sink.cut_slow(&mut hub);
+        }
+        if let Sink::Persist(stage) = &mut sink
+            && !stage.flush().await
+        {
+            return;
         }
     }
 }
@@ -189,4 +307,32 @@ pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
         id,
         event: Event::Raw(bytes),
     }
+}
+
+/// Applies one command: the hub's events go to the sink, a refusal is told
+/// to the sender, and whoever joined a room is queued its history before
+/// anything said after the join.
+fn apply(hub: &mut Hub, sink: &mut Sink, id: ConnId, cmd: Command) -> Result<(), HubError> {
+    let start = match &*sink {
+        Sink::Persist(s) => s.mark(),
+        Sink::Direct(_) => 0,
+    };
+    let result = hub.handle(id, cmd, sink);
+    if let Err(e) = &result {
+        sink.send(id, &Envelope::new(Event::Error(e.clone())));
+    }
+    if let Sink::Persist(stage) = sink {
+        let joins = stage.joins_since(start, |conn, nick| {
+            hub.nick_of(conn).is_some_and(|n| *n == *nick)
+        });
+        let last = hub.last_msg_id();
+        for (to, room) in joins {
+            stage.push(Op::Replay {
+                to,
+                room,
+                mark: last,
+            });
+        }
+    }
+    result
 }

@@ -8,12 +8,15 @@
 //! looks on the wire (the edges do).
 
 pub mod connection;
+pub mod history;
 pub mod hub_task;
 pub mod limits;
+pub mod persist;
 pub mod server;
 pub mod shutdown;
 pub mod tls;
 
 pub use connection::{Ctx, HubGone, ReadHalf, Renderer};
+pub use history::{HistoryAsk, HistoryError, HistoryPage};
 pub use hub_task::GroupItem;
 pub use server::{Protocol, Server};

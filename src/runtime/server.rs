@@ -24,10 +24,12 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::core::Hub;
 use crate::edges::{irc, lenheader, line, nickhs};
+use crate::store::{SqliteStore, Store, StoreOptions};
 
 use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
-use super::hub_task::{self, HubMsg};
+use super::hub_task::{self, HubMsg, Persisted};
 use super::limits::ConnLimiter;
+use super::persist::{Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
 
 /// The wire protocols the server speaks, one listener each.
@@ -57,6 +59,8 @@ pub struct Server {
     cfg: Arc<Config>,
     listeners: Vec<(Protocol, TcpListener)>,
     tls: Option<Arc<Tls>>,
+    /// The history store, when history is on.
+    store: Option<Arc<SqliteStore>>,
     /// Installed at bind time, so a SIGHUP that arrives once the addresses
     /// are printed reloads instead of killing the process.
     #[cfg(unix)]
@@ -66,6 +70,29 @@ pub struct Server {
 impl Server {
     /// Binds every enabled listener. Fails (with the address) if any cannot.
     pub async fn bind(cfg: Config) -> anyhow::Result<Server> {
+        // First, so that a bad data directory or database stops the server
+        // before it listens anywhere (and before TLS writes into it).
+        let store = if cfg.history.enabled {
+            let opts = StoreOptions {
+                sync_every_commit: cfg.history.sync_every_commit,
+                // The persist stage's maintenance thread checkpoints.
+                background_checkpoints: true,
+                ..StoreOptions::default()
+            };
+            let dir = cfg.data_dir.clone();
+            let history = cfg.history.clone();
+            let store = tokio::task::spawn_blocking(move || {
+                let store = SqliteStore::open_with(&dir, opts)?;
+                sync_room_limits(&store, &history)?;
+                Ok::<_, crate::store::StoreError>(store)
+            })
+            .await
+            .context("history: opening the store failed")?
+            .map_err(|e| anyhow::anyhow!("history: {e}"))?;
+            Some(Arc::new(store))
+        } else {
+            None
+        };
         let l = &cfg.listeners;
         let wanted = [
             (l.line, Protocol::Line, l.line_port),
@@ -108,6 +135,7 @@ impl Server {
             cfg: Arc::new(cfg),
             listeners,
             tls,
+            store,
             #[cfg(unix)]
             hangup,
         })
@@ -128,6 +156,14 @@ impl Server {
             "tls: SHA-256 fingerprint {} ({whence})",
             tls.fingerprint()
         ))
+    }
+
+    /// The line saying where the history is kept (or that it is off).
+    pub fn history_line(&self) -> String {
+        match &self.store {
+            Some(store) => format!("history: {}", store.path().display()),
+            None => "history: off (nothing is kept)".to_string(),
+        }
     }
 
     /// Where each protocol is listening (with the real port when 0 was asked).
@@ -182,7 +218,26 @@ impl Server {
             .hangup
             .map(|hup| tokio::spawn(reload_on_hangup(hup, self.tls.clone())));
         let cfg = self.cfg.clone();
-        let (hub, hub_task) = hub_task::spawn(Hub::new(cfg.hub.clone()));
+        let mut core = Hub::new(cfg.hub.clone());
+        let history = match self.store.clone() {
+            None => None,
+            Some(store) => {
+                let reader = store.clone();
+                let last = tokio::task::spawn_blocking(move || reader.last_id())
+                    .await
+                    .context("history: reading the last msgid failed")?
+                    .map_err(|e| anyhow::anyhow!("history: {e}"))?;
+                core.continue_ids_after(last);
+                let stage = Stage::start(
+                    store.clone(),
+                    Arc::new(cfg.history.clone()),
+                    cfg.limits.send_queue,
+                )
+                .context("history: cannot start the writer")?;
+                Some(Persisted { store, stage })
+            }
+        };
+        let (hub, hub_task) = hub_task::spawn(core, history);
         let env = ConnEnv {
             cfg: cfg.clone(),
             hub: hub.clone(),

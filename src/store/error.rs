@@ -23,6 +23,13 @@ pub enum StoreError {
         source: Option<io::Error>,
     },
 
+    /// Another server (or store) has the data directory open.
+    #[error(
+        "data directory {path} is in use by another chatroom server; \
+         two servers cannot share one (stop the other or choose another --data-dir)"
+    )]
+    InUse { path: PathBuf },
+
     /// The database file exists but is not ours; it was not modified.
     #[error(
         "{path} is not a chatroom database ({reason}); refusing to use or change it. \

@@ -69,7 +69,7 @@ use crate::core::{MsgKind, MsgTarget, Topic, UserInfo};
 
 pub use error::StoreError;
 pub use fts::fts_query;
-pub use sqlite::{DB_FILE, SqliteStore, StoreOptions};
+pub use sqlite::{DB_FILE, LOCK_FILE, SqliteStore, StoreOptions};
 
 /// The largest number of records one query returns unless
 /// [`StoreOptions::max_limit`] says otherwise (`CHATHISTORY=1000` in ISUPPORT).
@@ -425,6 +425,7 @@ pub trait Store: Send + Sync {
 
     /// Moves WAL contents into the database file without blocking writers;
     /// run now and then from a background thread so that the writer rarely
-    /// has to checkpoint (and fsync) itself.
+    /// has to checkpoint (and fsync) itself, or never, with
+    /// [`StoreOptions::background_checkpoints`].
     fn checkpoint(&self) -> Result<(), StoreError>;
 }

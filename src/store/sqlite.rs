@@ -50,6 +50,11 @@ pub struct StoreOptions {
     pub check_at_start: bool,
     /// Idle read connections kept open.
     pub readers: usize,
+    /// The caller runs [`Store::checkpoint`] regularly from a thread of its
+    /// own, so the writer connection never checkpoints by itself: a commit
+    /// then never includes a checkpoint's fsync. Without such a thread the
+    /// WAL would grow without end, hence off by default.
+    pub background_checkpoints: bool,
 }
 
 impl Default for StoreOptions {
@@ -59,6 +64,7 @@ impl Default for StoreOptions {
             sync_every_commit: false,
             check_at_start: true,
             readers: 4,
+            background_checkpoints: false,
         }
     }
 }
@@ -72,6 +78,10 @@ pub struct SqliteStore {
     /// Conversation keys of rooms that keep no history; `append` drops their
     /// records. Mirrors the rooms table, updated by `save_room`.
     silent: RwLock<HashSet<String>>,
+    /// Held (locked) while the store is open, so that a second server on
+    /// the same data directory is refused instead of writing clashing ids.
+    /// The operating system releases it when the process ends, however.
+    _lock: fs::File,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -93,12 +103,16 @@ impl SqliteStore {
     /// opens and migrates `dir/chatroom.db`.
     pub fn open_with(dir: &Path, opts: StoreOptions) -> Result<SqliteStore, StoreError> {
         prepare_dir(dir)?;
+        let lock = lock_dir(dir)?;
         let path = dir.join(DB_FILE);
         let settings = OpenSettings {
             sync_every_commit: opts.sync_every_commit,
             check_at_start: opts.check_at_start,
         };
         let writer = schema::open(&path, &settings)?;
+        if opts.background_checkpoints {
+            writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
         let maintenance = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -111,6 +125,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             maintenance: Mutex::new(maintenance),
             silent: RwLock::new(HashSet::new()),
+            _lock: lock,
         };
         let silent = store
             .load_rooms()?
@@ -194,6 +209,35 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
     written.map_err(|e| fail(format!("cannot write to it: {e}"), Some(e)))?;
     removed.map_err(|e| fail(format!("cannot remove files in it: {e}"), Some(e)))?;
     Ok(())
+}
+
+/// The lock file in the data directory; see [`SqliteStore`]'s `_lock`.
+pub const LOCK_FILE: &str = "chatroom.lock";
+
+/// Takes the data directory's lock, or says who has it.
+fn lock_dir(dir: &Path) -> Result<fs::File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::DataDir {
+            path: dir.to_path_buf(),
+            reason: format!("cannot create {}: {e}", path.display()),
+            source: Some(e),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(StoreError::InUse {
+            path: dir.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(StoreError::DataDir {
+            path: dir.to_path_buf(),
+            reason: format!("cannot lock {}: {e}", path.display()),
+            source: Some(e),
+        }),
+    }
 }
 
 // ----- keys, times and rows -------------------------------------------------
@@ -501,6 +545,10 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (id, time_ms, kind, conv, pm_a, pm_b, target, nick, ident, realname, host, text) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
+/// Adds the rows whose ids are in the JSON array `?1` to the search index.
+const INDEX_TEXT: &str = "INSERT INTO messages_fts (rowid, text) \
+    SELECT id, text FROM messages WHERE id IN (SELECT value FROM json_each(?1))";
+
 const BUMP_LAST_ID: &str = "UPDATE meta SET value = max(value, ?1) WHERE key = 'last_id'";
 
 fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
@@ -528,6 +576,7 @@ impl Store for SqliteStore {
         let silent = self.silent.read().unwrap_or_else(PoisonError::into_inner);
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut indexed = Vec::with_capacity(batch.len());
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
             for rec in batch {
@@ -551,7 +600,7 @@ impl Store for SqliteStore {
                     &*rec.text,
                 ]);
                 match inserted {
-                    Ok(_) => {}
+                    Ok(_) => indexed.push(db_id(rec.id)?),
                     Err(e) if is_primary_key_clash(&e) => {
                         return Err(StoreError::DuplicateId(rec.id));
                     }
@@ -560,6 +609,19 @@ impl Store for SqliteStore {
             }
             // Even records of silent rooms used up their ids.
             tx.prepare_cached(BUMP_LAST_ID)?.execute([max_id])?;
+            // Last: FTS5 flushes its pending terms at every later statement
+            // of the transaction (schema version 3).
+            if !indexed.is_empty() {
+                let ids = format!(
+                    "[{}]",
+                    indexed
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+                tx.prepare_cached(INDEX_TEXT)?.execute([ids])?;
+            }
         }
         tx.commit()?;
         Ok(())

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-use super::schema::{APPLICATION_ID, SCHEMA_VERSION, V1};
+use super::schema::{APPLICATION_ID, SCHEMA_VERSION, V1, V2};
 use super::*;
 use crate::core::{MsgTarget, Topic, UserInfo};
 
@@ -1265,6 +1265,107 @@ fn a_version_1_database_is_migrated_with_its_data() {
     assert_eq!(ids(&found), vec![41]);
     assert_eq!(store.last_id().expect("last id"), 41);
     assert!(store.get_account("alice").expect("account").is_some());
+}
+
+#[test]
+fn a_version_2_database_keeps_its_index_and_indexes_new_rows_once() {
+    let tmp = TempDir::new();
+    {
+        // Version 2 indexed rows with a trigger; version 3 does it in append.
+        let conn = Connection::open(tmp.db()).expect("create");
+        conn.execute_batch(V1).expect("v1 schema");
+        conn.execute_batch(V2).expect("v2 schema");
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("app id");
+        conn.pragma_update(None, "user_version", 2)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO messages (id, time_ms, kind, conv, target, nick, ident, realname, host, text)
+             VALUES (7, 1700000000010, 'say', 'r:#old', '#Old', 'alice', 'a', 'Alice', 'h', 'banana bread');
+             UPDATE meta SET value = 7 WHERE key = 'last_id';",
+        )
+        .expect("v2 rows");
+    }
+    let store = open(&tmp);
+    store
+        .append(&[
+            room_msg(8, 20, "bob", "#old", "banana split"),
+            room_msg(9, 30, "bob", "#old", "cherry pie"),
+        ])
+        .expect("append");
+    let search = |words: &str| {
+        ids(&store
+            .search("x", &QueryTarget::Room("#old".into()), words, 10)
+            .expect("search"))
+    };
+    assert_eq!(search("banana"), vec![8, 7]);
+    assert_eq!(search("cherry"), vec![9]);
+    // Each row is in the index once: the dropped trigger does not double it.
+    let hits: i64 = store
+        .writer()
+        .query_row(
+            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'banana'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(hits, 2);
+    // Compaction still removes rows from the index.
+    store
+        .compact(
+            &Retention {
+                rooms: Limits {
+                    max_age: None,
+                    max_count: Some(1),
+                },
+                ..Retention::default()
+            },
+            SystemTime::now(),
+        )
+        .expect("compact");
+    assert_eq!(search("banana"), Vec::<u64>::new());
+    assert_eq!(search("cherry"), vec![9]);
+}
+
+#[test]
+fn with_background_checkpoints_the_writer_never_checkpoints_itself() {
+    let tmp = TempDir::new();
+    let store = SqliteStore::open_with(
+        tmp.path(),
+        StoreOptions {
+            background_checkpoints: true,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("open");
+    let auto: i64 = store
+        .writer()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .expect("pragma");
+    assert_eq!(auto, 0);
+    let plain = TempDir::new();
+    let store = open(&plain);
+    let auto: i64 = store
+        .writer()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .expect("pragma");
+    assert!(auto > 0, "the default keeps SQLite's own checkpoints");
+}
+
+#[test]
+fn a_data_dir_in_use_is_refused_until_it_is_free() {
+    let tmp = TempDir::new();
+    let first = open(&tmp);
+    first
+        .append(&[room_msg(1, 1, "alice", "#r", "hi")])
+        .expect("append");
+    match SqliteStore::open(tmp.path()) {
+        Err(StoreError::InUse { path }) => assert_eq!(path, tmp.path()),
+        other => panic!("expected InUse, got {other:?}"),
+    }
+    drop(first);
+    let again = open(&tmp);
+    assert_eq!(again.last_id().expect("last id"), 1);
 }
 
 // ----- unusable data directories ------------------------------------------------------------------

@@ -160,6 +160,13 @@ impl TestServer {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Kills the server with SIGKILL (it gets no chance to flush or say
+    /// goodbye) and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns
     /// whether it exited by itself.
     pub fn terminate(&mut self) -> bool {

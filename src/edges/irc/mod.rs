@@ -15,6 +15,7 @@
 //! - [`caps`]: IRCv3 capability negotiation (the names, LS/REQ/LIST/END);
 //!   what is offered is `session::offer`.
 //! - [`tags`]: server-time, msgid and client-only tag relay rules.
+//! - [`history`]: replayed history and search results as plain IRC lines.
 //!
 //! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
 //! this edge maps IRC syntax onto hub commands and hub refusals onto
@@ -32,6 +33,7 @@
 //! hub decides; it only translates.
 
 pub mod caps;
+pub mod history;
 pub mod message;
 pub mod numeric;
 pub mod render;

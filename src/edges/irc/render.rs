@@ -1063,6 +1063,9 @@ impl IrcRenderer {
                     self.local(out, local.clone());
                 }
             }
+            ev @ (Event::History { .. } | Event::Found { .. }) => {
+                super::history::render(&self.server, self.me(), ev, out)
+            }
         }
     }
 }

@@ -314,3 +314,41 @@ fn cached_bytes_are_shared_between_recipients() {
     assert_eq!(out_a, out_b);
     assert_eq!(env.rendered(SLOT, |_| bytes::Bytes::new()), out_a.freeze());
 }
+
+#[test]
+fn history_is_replayed_between_server_notes_with_its_times() {
+    let mut r = registered("ann");
+    let got = render_all(
+        &mut r,
+        vec![Event::History {
+            room: "#lobby".into(),
+            lines: vec![
+                msg("bob", "#lobby", MsgKind::Say, "earlier"),
+                msg("ann", "#lobby", MsgKind::Action, "waved"),
+            ],
+        }],
+    );
+    let t = crate::edges::past::stamp(SystemTime::now());
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(got[0].1, "history of #lobby: 2 earlier messages");
+    assert_eq!(got[1], ("bob".to_string(), format!("[{t}] earlier")));
+    // Even one's own lines: they are history, not an echo.
+    assert_eq!(got[2], ("ann".to_string(), format!("[{t}] * ann waved")));
+    assert_eq!(got[3].1, "end of history");
+    assert_eq!(got[0].0, got[3].0);
+    let none = render_all(
+        &mut r,
+        vec![
+            Event::History {
+                room: "#lobby".into(),
+                lines: vec![],
+            },
+            Event::Found {
+                room: "#lobby".into(),
+                words: "x".into(),
+                lines: vec![],
+            },
+        ],
+    );
+    assert!(none.is_empty());
+}

@@ -252,3 +252,34 @@ fn own_nick_change_is_tracked() {
         "[private to alice] nico2: psst"
     );
 }
+
+#[test]
+fn history_is_replayed_between_markers_with_its_times() {
+    let mut r = renderer(&Config::default());
+    render_all(&mut r, welcome("nico"));
+    let got = render_all(
+        &mut r,
+        vec![Event::History {
+            room: "#lobby".into(),
+            lines: vec![
+                msg("alice", "#lobby", MsgKind::Say, "héllo"),
+                msg("bob", "#lobby", MsgKind::Action, "waves"),
+            ],
+        }],
+    );
+    let t = crate::edges::past::stamp(SystemTime::now());
+    assert_eq!(
+        got,
+        format!(
+            "--- history of #lobby: 2 earlier messages ---\n[{t}] alice: hello\n[{t}] * bob waves\n--- end of history ---"
+        )
+    );
+    let none = render_all(
+        &mut r,
+        vec![Event::History {
+            room: "#lobby".into(),
+            lines: vec![],
+        }],
+    );
+    assert_eq!(none, "");
+}

@@ -1,0 +1,938 @@
+//! The persist stage: group commit with commit-before-release.
+//!
+//! With history on, the hub task no longer pushes events onto the
+//! connections' queues itself. For each batch of commands it hands one list
+//! of [`Op`]s, in the order the hub produced them, to one writer thread. That
+//! thread owns the [`SqliteStore`]'s write side and the connections' queues
+//! (the [`Fanout`]). It gathers whatever lists have queued up, appends every
+//! record in them with one [`Store::append`] (one transaction, no fsync of its
+//! own: see the store's module docs), and only then pushes the deliveries
+//! onto the queues. So a message reaches a client only after the
+//! transaction holding it has been written to the WAL, which is what makes
+//! "everything any client received is in the history after `kill -9`" true.
+//! Fan-out never waits for an fsync; it waits for one `write(2)` per batch.
+//!
+//! Order: the ops of a batch keep the hub's order, and batches are applied
+//! in the order sent, so every recipient still sees each sender's messages
+//! in sending order.
+//!
+//! Replay on join: an [`Op::Replay`] (someone joined a room) commits what
+//! came before it, then hands the reading of the room's recent history to
+//! a replay thread, so that a query never holds up anyone else's delivery.
+//! Until the replay is back, what is due to the joiner is held here, in
+//! order (bounded by its queue size: past it, it is a slow consumer). The
+//! replay holds the messages up to the hub's last msgid at the join, and
+//! whatever followed the join reaches the joiner live, after the replay.
+//!
+//! Slow consumers found here are cut off here and reported back to the hub
+//! task, which tells their rooms.
+//!
+//! A background maintenance thread checkpoints the WAL (so the writer rarely
+//! has to) and runs retention compaction, both off the delivery path.
+//!
+//! This stage must not decide anything the hub decides, and must never drop
+//! a delivery: a failed append is logged at error level (the messages are
+//! still delivered; the log says they are missing from the history).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::History;
+use crate::core::names::Name;
+use crate::core::{ConnId, Envelope, Event, MsgTarget, Outbox, Shared};
+use crate::store::{
+    Anchor, HistoryQuery, QueryTarget, Record, Retention, RoomState, Selector, SqliteStore, Store,
+};
+
+use super::connection::Outgoing;
+use super::hub_task::Fanout;
+
+/// One step for the writer thread, in the hub's order.
+pub enum Op {
+    Attach {
+        id: ConnId,
+        out: Outgoing,
+    },
+    Detach {
+        id: ConnId,
+    },
+    /// A message to store; it precedes its deliveries. Boxed: ops are
+    /// moved around by the hundred thousand, and most are small deliveries.
+    Record(Box<Record>),
+    Deliver {
+        to: ConnId,
+        event: Shared,
+    },
+    /// `to` joined `room` when `mark` was the newest msgid: its recent
+    /// history (up to `mark`) goes to `to` before anything queued after this.
+    Replay {
+        to: ConnId,
+        room: Name,
+        mark: u64,
+    },
+    /// A replay read by the replay thread (`None`: nothing to show).
+    Replayed {
+        to: ConnId,
+        ticket: u64,
+        event: Option<Shared>,
+    },
+    /// Commit, tell everyone, close every queue, then answer `done`.
+    Shutdown {
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Lists of ops queued for the writer before the hub task waits. Small: a
+/// writer that falls behind should slow the hub down, not buffer without end.
+const QUEUE: usize = 64;
+
+/// At most this many ops are gathered into one commit, so one huge group
+/// cannot delay the first deliveries in it for long.
+const GROUP_MAX: usize = 16 * 1024;
+
+/// How often the WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// The hub task's side of the stage.
+pub struct Stage {
+    tx: mpsc::Sender<Vec<Op>>,
+    ops: Vec<Op>,
+    /// The writer's reports of slow consumers it cut off.
+    pub cuts: mpsc::UnboundedReceiver<ConnId>,
+    /// The highest msgid turned into a record (or skipped by retention).
+    recorded: u64,
+    /// Where in `ops` a `Joined` is delivered (few: scanning them is cheap
+    /// whatever the command was).
+    joined_at: Vec<usize>,
+    cfg: Arc<History>,
+    _maintenance: Maintenance,
+}
+
+impl Stage {
+    /// Starts the writer, replay and maintenance threads on `store`.
+    /// `hold_max` bounds what is held for one connection while its replay
+    /// is read (its queue size: past it, it is a slow consumer).
+    pub fn start(
+        store: Arc<SqliteStore>,
+        cfg: Arc<History>,
+        hold_max: usize,
+    ) -> std::io::Result<Stage> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (cut_tx, cuts) = mpsc::unbounded_channel();
+        let maintenance = Maintenance::start(store.clone(), &cfg)?;
+        let (jobs, job_rx) = std_mpsc::channel();
+        let reader = Replayer {
+            store: store.clone(),
+            cfg: cfg.clone(),
+            back: tx.downgrade(),
+        };
+        std::thread::Builder::new()
+            .name("history-replay".into())
+            .spawn(move || reader.run(job_rx))?;
+        let writer = Writer {
+            store,
+            fanout: Fanout::default(),
+            cuts: cut_tx,
+            jobs,
+            waiting: HashMap::new(),
+            next_ticket: 0,
+            hold_max: hold_max.max(1),
+        };
+        std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(Stage {
+            tx,
+            ops: Vec::new(),
+            cuts,
+            recorded: 0,
+            joined_at: Vec::new(),
+            cfg,
+            _maintenance: maintenance,
+        })
+    }
+
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+
+    /// Number of ops queued so far in this batch (a start for [`Self::joins_since`]).
+    pub fn mark(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// The rooms joined by their recipient in the ops since `start`:
+    /// `(conn, room)` for each `Joined` delivered to the person who joined,
+    /// as told by `is_self(conn, nick)`.
+    pub fn joins_since(
+        &self,
+        start: usize,
+        is_self: impl Fn(ConnId, &str) -> bool,
+    ) -> Vec<(ConnId, Name)> {
+        self.joined_at
+            .iter()
+            .filter(|&&i| i >= start)
+            .filter_map(|&i| match self.ops.get(i) {
+                Some(Op::Deliver { to, event }) => match &event.event {
+                    Event::Joined { room, who } if is_self(*to, &who.nick) => {
+                        Some((*to, room.clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Hands the batch to the writer, waiting while its queue is full.
+    /// Returns false when the writer is gone.
+    pub async fn flush(&mut self) -> bool {
+        if self.ops.is_empty() {
+            return true;
+        }
+        // The next batch is likely the size of this one: no regrowing.
+        let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
+        let ops = std::mem::replace(&mut self.ops, next);
+        self.joined_at.clear();
+        if self.tx.send(ops).await.is_err() {
+            tracing::error!("history writer is gone: nothing more is delivered or saved");
+            return false;
+        }
+        true
+    }
+
+    fn keeps(&self, to: &MsgTarget) -> bool {
+        match to {
+            MsgTarget::Room(room) => self.cfg.limits_for(room).max_count != Some(0),
+            MsgTarget::Nick(_) => self.cfg.max_count != Some(0),
+        }
+    }
+}
+
+impl Outbox for Stage {
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        // One event goes to many recipients; its record is made once, at
+        // its first delivery (ids only grow).
+        if let Event::Message { id, to: target, .. } = &event.event
+            && *id > self.recorded
+        {
+            self.recorded = *id;
+            if self.keeps(target)
+                && let Some(rec) = Record::from_message(&event.event)
+            {
+                self.ops.push(Op::Record(Box::new(rec)));
+            }
+        }
+        if matches!(event.event, Event::Joined { .. }) {
+            self.joined_at.push(self.ops.len());
+        }
+        self.ops.push(Op::Deliver {
+            to,
+            event: event.clone(),
+        });
+    }
+}
+
+/// The writer thread: owns the queues; commits, then releases.
+struct Writer {
+    store: Arc<SqliteStore>,
+    fanout: Fanout,
+    cuts: mpsc::UnboundedSender<ConnId>,
+    /// Replays for the replay thread to read.
+    jobs: std_mpsc::Sender<Job>,
+    /// Connections whose replay is being read: what they are owed, in order.
+    waiting: HashMap<ConnId, VecDeque<Owed>>,
+    next_ticket: u64,
+    hold_max: usize,
+}
+
+/// What a connection waiting for a replay is owed.
+enum Owed {
+    /// A replay, filled in when read (`Some(None)`: read, nothing to show).
+    Replay {
+        ticket: u64,
+        event: Option<Option<Shared>>,
+    },
+    Event(Shared),
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Vec<Op>>) {
+        let mut records = Vec::new();
+        let mut held = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
+            // Group commit: whatever queued up while the last commit ran
+            // goes into this one.
+            let mut total = first.len();
+            let mut lists = vec![first];
+            while total < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(more) => {
+                        total += more.len();
+                        lists.push(more);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !self.apply(lists, &mut records, &mut held) {
+                return;
+            }
+        }
+    }
+
+    /// Applies a group; `records` and `held` are scratch space, empty on
+    /// entry and on return. Returns false after a shutdown.
+    fn apply(
+        &mut self,
+        lists: Vec<Vec<Op>>,
+        records: &mut Vec<Record>,
+        held: &mut Vec<Op>,
+    ) -> bool {
+        for op in lists.into_iter().flatten() {
+            match op {
+                Op::Record(rec) => records.push(*rec),
+                Op::Replay { to, room, mark } => {
+                    // The replay is read from the store: everything up to
+                    // the join must be in it first.
+                    self.release(records, held);
+                    self.next_ticket += 1;
+                    let ticket = self.next_ticket;
+                    self.waiting.entry(to).or_default().push_back(Owed::Replay {
+                        ticket,
+                        event: None,
+                    });
+                    let _ = self.jobs.send(Job {
+                        to,
+                        ticket,
+                        room,
+                        mark,
+                    });
+                }
+                Op::Shutdown { reason, done } => {
+                    self.release(records, held);
+                    let waiting: Vec<ConnId> = self.waiting.keys().copied().collect();
+                    for id in waiting {
+                        self.give_up_waiting(id);
+                    }
+                    self.fanout.shutdown(&reason);
+                    let _ = done.send(());
+                    return false;
+                }
+                other => held.push(other),
+            }
+        }
+        self.release(records, held);
+        true
+    }
+
+    /// Commits `records`, then applies `held` (deliveries, attaches,
+    /// detaches, replays read).
+    fn release(&mut self, records: &mut Vec<Record>, held: &mut Vec<Op>) {
+        if !records.is_empty() {
+            self.commit(records);
+            records.clear();
+        }
+        for op in held.drain(..) {
+            match op {
+                Op::Attach { id, out } => self.fanout.attach(id, out),
+                Op::Detach { id } => {
+                    // What was due before the detach (its goodbye, say)
+                    // still goes out, whatever became of the replay.
+                    self.give_up_waiting(id);
+                    self.fanout.detach(id);
+                }
+                Op::Deliver { to, event } => match self.waiting.get_mut(&to) {
+                    None => self.fanout.send(to, &event),
+                    Some(owed) if owed.len() < self.hold_max => owed.push_back(Owed::Event(event)),
+                    Some(_) => {
+                        self.waiting.remove(&to);
+                        self.fanout.mark_slow(to);
+                    }
+                },
+                Op::Replayed { to, ticket, event } => self.replayed(to, ticket, event),
+                Op::Record(_) | Op::Replay { .. } | Op::Shutdown { .. } => {}
+            }
+        }
+        for id in self.fanout.cut_slow() {
+            self.waiting.remove(&id);
+            let _ = self.cuts.send(id);
+        }
+    }
+
+    /// Stops waiting for `id`'s replays: what is owed goes out now, in
+    /// order, with the replays already read; unread ones are dropped.
+    fn give_up_waiting(&mut self, id: ConnId) {
+        for o in self.waiting.remove(&id).unwrap_or_default() {
+            match o {
+                Owed::Event(e)
+                | Owed::Replay {
+                    event: Some(Some(e)),
+                    ..
+                } => self.fanout.send(id, &e),
+                Owed::Replay { .. } => {}
+            }
+        }
+    }
+
+    /// Fills in a replay that was read, then sends what is owed up to the
+    /// next replay still being read.
+    fn replayed(&mut self, to: ConnId, ticket: u64, event: Option<Shared>) {
+        let Some(owed) = self.waiting.get_mut(&to) else {
+            // Gone (or cut off) meanwhile.
+            return;
+        };
+        let mut event = Some(event);
+        for o in owed.iter_mut() {
+            if let Owed::Replay {
+                ticket: t,
+                event: slot,
+            } = o
+                && *t == ticket
+            {
+                *slot = event.take();
+                break;
+            }
+        }
+        while let Some(front) = owed.front() {
+            if matches!(front, Owed::Replay { event: None, .. }) {
+                return;
+            }
+            match owed.pop_front() {
+                Some(Owed::Event(e)) => self.fanout.send(to, &e),
+                Some(Owed::Replay {
+                    event: Some(Some(e)),
+                    ..
+                }) => self.fanout.send(to, &e),
+                _ => {}
+            }
+        }
+        self.waiting.remove(&to);
+    }
+
+    fn commit(&self, records: &[Record]) {
+        if let Err(e) = self.store.append(records) {
+            let first = records.first().map_or(0, |r| r.id);
+            let last = records.last().map_or(0, |r| r.id);
+            let hint = if e.is_disk_problem() {
+                " (is the disk full or the data directory unwritable?)"
+            } else {
+                ""
+            };
+            // Delivery goes on: a chat that stops because the disk is full
+            // helps nobody. But the loss is never silent.
+            tracing::error!(
+                first_id = first,
+                last_id = last,
+                "history: {} message(s) could NOT be saved and are missing from the history{hint}: {e}",
+                records.len()
+            );
+        }
+    }
+}
+
+/// A replay to read.
+struct Job {
+    to: ConnId,
+    ticket: u64,
+    room: Name,
+    mark: u64,
+}
+
+/// The replay thread: reads a room's recent history for whoever joined, off
+/// the writer, and hands it back to the writer as an [`Op::Replayed`].
+struct Replayer {
+    store: Arc<SqliteStore>,
+    cfg: Arc<History>,
+    /// Weak, so that this thread never keeps the writer's inbox open.
+    back: mpsc::WeakSender<Vec<Op>>,
+}
+
+impl Replayer {
+    fn run(self, jobs: std_mpsc::Receiver<Job>) {
+        while let Ok(job) = jobs.recv() {
+            let event = self.read(&job.room, job.mark).map(|lines| {
+                Envelope::new(Event::History {
+                    room: job.room.clone(),
+                    lines,
+                })
+            });
+            let Some(back) = self.back.upgrade() else {
+                return;
+            };
+            let done = Op::Replayed {
+                to: job.to,
+                ticket: job.ticket,
+                event,
+            };
+            if back.blocking_send(vec![done]).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The newest replay lines of `room` with msgids up to `mark` (messages
+    /// after the join reach the joiner live), oldest first; `None` when
+    /// there are none.
+    fn read(&self, room: &Name, mark: u64) -> Option<Vec<Event>> {
+        let (lines, hours) = self.cfg.replay_for(room);
+        if lines == 0 {
+            return None;
+        }
+        let after = hours
+            .and_then(|h| {
+                SystemTime::now().checked_sub(Duration::from_secs(h.saturating_mul(3600)))
+            })
+            .map(Anchor::Time);
+        // Messages committed after the join are left out; ask for a few
+        // more than needed so that usually one query suffices.
+        let mut extra = 16;
+        loop {
+            let want = lines + extra;
+            let query = HistoryQuery {
+                requester: String::new(),
+                target: QueryTarget::Room(room.to_string()),
+                selector: Selector::Latest { after },
+                limit: want,
+            };
+            let records = match self.store.query(&query) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("history: cannot replay {room}: {e}");
+                    return None;
+                }
+            };
+            let complete = records.len() < want || want >= crate::store::DEFAULT_MAX_LIMIT;
+            let mut kept: Vec<Record> = records.into_iter().filter(|r| r.id <= mark).collect();
+            if kept.len() >= lines || complete {
+                let cut = kept.len().saturating_sub(lines);
+                kept.drain(..cut);
+                let lines: Vec<Event> = kept.iter().filter_map(Record::to_message).collect();
+                return (!lines.is_empty()).then_some(lines);
+            }
+            extra = extra.saturating_mul(4);
+        }
+    }
+}
+
+/// Makes the store's per-room limits match the configuration, so that
+/// compaction and the store's "keep nothing" rooms follow the file. Rooms
+/// the file no longer names go back to the server-wide limits.
+pub fn sync_room_limits(
+    store: &SqliteStore,
+    cfg: &History,
+) -> Result<(), crate::store::StoreError> {
+    let saved = store.load_rooms()?;
+    for state in &saved {
+        if state.limits.is_some() && cfg.room(&state.name).is_none() {
+            store.save_room(&RoomState {
+                limits: None,
+                ..state.clone()
+            })?;
+        }
+    }
+    for name in cfg.rooms.keys() {
+        let limits = cfg.limits_for(name);
+        let state = match saved
+            .iter()
+            .find(|s| crate::core::names::same(&s.name, name))
+        {
+            Some(s) if s.limits == Some(limits) => continue,
+            Some(s) => RoomState {
+                limits: Some(limits),
+                ..s.clone()
+            },
+            None => RoomState {
+                name: name.clone(),
+                topic: None,
+                modes: String::new(),
+                founder: None,
+                registered: false,
+                limits: Some(limits),
+            },
+        };
+        store.save_room(&state)?;
+    }
+    Ok(())
+}
+
+/// The server-wide retention policy.
+pub fn retention(cfg: &History) -> Retention {
+    let limits = cfg.server_limits();
+    Retention {
+        rooms: limits,
+        private: limits,
+        ..Retention::default()
+    }
+}
+
+/// The background thread that checkpoints and compacts. Stops when dropped.
+struct Maintenance {
+    stop: Option<std_mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Maintenance {
+    fn start(store: Arc<SqliteStore>, cfg: &History) -> std::io::Result<Maintenance> {
+        let (stop, stopped) = std_mpsc::channel::<()>();
+        let policy = retention(cfg);
+        let every = cfg.compact_interval();
+        let thread = std::thread::Builder::new()
+            .name("history-maintenance".into())
+            .spawn(move || {
+                let mut next_compaction = Instant::now() + every;
+                loop {
+                    match stopped.recv_timeout(CHECKPOINT_EVERY) {
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                    if let Err(e) = store.checkpoint() {
+                        tracing::error!("history: checkpoint failed: {e}");
+                    }
+                    if Instant::now() >= next_compaction {
+                        next_compaction = Instant::now() + every;
+                        match store.compact(&policy, SystemTime::now()) {
+                            Ok(s) if s.by_age + s.by_count > 0 => tracing::info!(
+                                by_age = s.by_age,
+                                by_count = s.by_count,
+                                "history: compaction deleted {} message(s)",
+                                s.by_age + s.by_count
+                            ),
+                            Ok(_) => tracing::debug!("history: compaction found nothing to delete"),
+                            Err(e) => tracing::error!("history: compaction failed: {e}"),
+                        }
+                    }
+                }
+            })?;
+        Ok(Maintenance {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        // Not joined: the hub task must not block, and a compaction cut
+        // short by the process ending loses nothing (each step is a
+        // transaction of its own).
+        drop(self.stop.take());
+        drop(self.thread.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::core::{MsgKind, UserInfo};
+    use crate::runtime::connection::Kill;
+
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let dir = std::env::temp_dir().join(format!(
+                "chatroom-persist-{name}-{}-{nanos}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            Dir(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn message(id: u64, text: &str) -> Shared {
+        message_in(id, "#r", text)
+    }
+
+    fn message_in(id: u64, room: &str, text: &str) -> Shared {
+        Envelope::new(Event::Message {
+            id,
+            time: SystemTime::now(),
+            from: Arc::new(UserInfo {
+                nick: "alice".into(),
+                user: "alice".into(),
+                realname: "alice".into(),
+                host: "127.0.0.1".into(),
+            }),
+            to: MsgTarget::Room(room.into()),
+            kind: MsgKind::Say,
+            text: text.into(),
+            tags: Vec::new(),
+        })
+    }
+
+    fn attach(stage: &mut Stage, id: ConnId) -> mpsc::Receiver<Shared> {
+        let (tx, rx) = mpsc::channel(64);
+        stage.push(Op::Attach {
+            id,
+            out: Outgoing {
+                tx,
+                kill: Arc::new(Kill::default()),
+            },
+        });
+        rx
+    }
+
+    fn stored(store: &SqliteStore) -> Vec<String> {
+        store
+            .query(&HistoryQuery {
+                requester: String::new(),
+                target: QueryTarget::Room("#r".into()),
+                selector: Selector::Latest { after: None },
+                limit: 100,
+            })
+            .expect("query")
+            .into_iter()
+            .map(|r| r.text.to_string())
+            .collect()
+    }
+
+    fn text_of(ev: &Event) -> String {
+        match ev {
+            Event::Message { text, .. } => text.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_arrives_only_after_its_record_is_stored() {
+        let dir = Dir::new("order");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        for (id, text) in [(1, "one"), (2, "two"), (3, "three")] {
+            // The same event to two recipients makes one record.
+            stage.send(1, &message(id, text));
+            stage.send(2, &message(id, text));
+        }
+        assert!(stage.flush().await);
+        for want in ["one", "two", "three"] {
+            let got = rx.recv().await.expect("delivery");
+            assert_eq!(text_of(&got.event), want);
+            // Already in the store when it arrives.
+            assert!(stored(&store).contains(&want.to_string()));
+        }
+        assert_eq!(stored(&store), ["one", "two", "three"]);
+    }
+
+    #[tokio::test]
+    async fn a_replay_holds_exactly_what_came_before_the_join() {
+        let dir = Dir::new("replay");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx = attach(&mut stage, 7);
+        // One batch: a message, the join, a message after the join.
+        stage.send(1, &message(1, "before"));
+        stage.push(Op::Replay {
+            to: 7,
+            room: "#r".into(),
+            mark: 1,
+        });
+        stage.send(7, &message(2, "after"));
+        assert!(stage.flush().await);
+        let replay = rx.recv().await.expect("replay");
+        match &replay.event {
+            Event::History { room, lines } => {
+                assert_eq!(&**room, "#r");
+                let texts: Vec<String> = lines.iter().map(text_of).collect();
+                assert_eq!(texts, ["before"]);
+            }
+            other => panic!("expected the replay first, got {other:?}"),
+        }
+        let live = rx.recv().await.expect("live");
+        assert_eq!(text_of(&live.event), "after");
+    }
+
+    #[tokio::test]
+    async fn a_failed_append_does_not_stop_delivery() {
+        let dir = Dir::new("fail");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        stage.send(1, &message(5, "first"));
+        assert!(stage.flush().await);
+        assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
+        // A stage that lost its seed would reuse an id: the store refuses
+        // the batch, the recipients still get the message.
+        let mut again =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx2 = attach(&mut again, 2);
+        again.send(2, &message(5, "clash"));
+        assert!(again.flush().await);
+        assert_eq!(text_of(&rx2.recv().await.expect("clash").event), "clash");
+        assert_eq!(stored(&store), ["first"]);
+    }
+
+    #[tokio::test]
+    async fn rooms_that_keep_nothing_are_never_written() {
+        let dir = Dir::new("silent");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut cfg = History::default();
+        cfg.rooms.insert(
+            "#R".into(),
+            crate::config::RoomHistory {
+                max_count: Some(0),
+                ..Default::default()
+            },
+        );
+        sync_room_limits(&store, &cfg).expect("sync");
+        let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        stage.send(1, &message(1, "gone"));
+        assert!(stage.flush().await);
+        assert_eq!(text_of(&rx.recv().await.expect("delivery").event), "gone");
+        assert!(stored(&store).is_empty());
+        // Removing the override from the configuration lifts it.
+        sync_room_limits(&store, &History::default()).expect("sync");
+        let rooms = store.load_rooms().expect("rooms");
+        assert!(rooms.iter().all(|r| r.limits.is_none()), "{rooms:?}");
+    }
+
+    fn replayed_texts(ev: &Event) -> (String, Vec<String>) {
+        match ev {
+            Event::History { room, lines } => {
+                (room.to_string(), lines.iter().map(text_of).collect())
+            }
+            other => panic!("expected a replay, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn replays_and_live_events_keep_their_order() {
+        let dir = Dir::new("two-replays");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx = attach(&mut stage, 3);
+        stage.send(1, &message_in(1, "#r", "r-old"));
+        stage.send(1, &message_in(2, "#s", "s-old"));
+        stage.push(Op::Replay {
+            to: 3,
+            room: "#r".into(),
+            mark: 2,
+        });
+        stage.send(3, &message_in(3, "#r", "r-live"));
+        stage.push(Op::Replay {
+            to: 3,
+            room: "#s".into(),
+            mark: 3,
+        });
+        stage.send(3, &message_in(4, "#s", "s-live"));
+        assert!(stage.flush().await);
+        let first = rx.recv().await.expect("1");
+        assert_eq!(
+            replayed_texts(&first.event),
+            ("#r".to_string(), vec!["r-old".to_string()])
+        );
+        assert_eq!(text_of(&rx.recv().await.expect("2").event), "r-live");
+        let third = rx.recv().await.expect("3");
+        assert_eq!(
+            replayed_texts(&third.event),
+            ("#s".to_string(), vec!["s-old".to_string()])
+        );
+        assert_eq!(text_of(&rx.recv().await.expect("4").event), "s-live");
+    }
+
+    #[tokio::test]
+    async fn too_much_held_behind_a_replay_is_a_slow_consumer() {
+        let dir = Dir::new("hold");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 2).expect("start");
+        let _rx = attach(&mut stage, 9);
+        stage.push(Op::Replay {
+            to: 9,
+            room: "#r".into(),
+            mark: 0,
+        });
+        for id in 1..=3 {
+            stage.send(9, &message(id, "flood"));
+        }
+        assert!(stage.flush().await);
+        assert_eq!(stage.cuts.recv().await, Some(9));
+    }
+
+    #[test]
+    fn a_replay_read_late_leaves_out_what_followed_the_join() {
+        let dir = Dir::new("mark");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let records: Vec<Record> = (1..=30)
+            .filter_map(|id| Record::from_message(&message(id, &format!("m{id}")).event))
+            .collect();
+        store.append(&records).expect("append");
+        let cfg = History {
+            replay_lines: 5,
+            ..History::default()
+        };
+        let (back, _rx) = mpsc::channel(1);
+        let replayer = Replayer {
+            store,
+            cfg: Arc::new(cfg),
+            back: back.downgrade(),
+        };
+        // Joined when 10 was the newest: 11..=30 were said after the join.
+        let lines = replayer.read(&"#r".into(), 10).expect("lines");
+        let texts: Vec<String> = lines.iter().map(text_of).collect();
+        assert_eq!(texts, ["m6", "m7", "m8", "m9", "m10"]);
+        // Far more after the join than the first query asks for.
+        let lines = replayer.read(&"#r".into(), 2).expect("lines");
+        let texts: Vec<String> = lines.iter().map(text_of).collect();
+        assert_eq!(texts, ["m1", "m2"]);
+        assert!(replayer.read(&"#r".into(), 0).is_none());
+        assert!(replayer.read(&"#nothing".into(), 30).is_none());
+    }
+
+    #[tokio::test]
+    async fn what_is_due_before_a_detach_goes_out_even_while_a_replay_is_read() {
+        let dir = Dir::new("detach");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut rx = attach(&mut stage, 4);
+        stage.send(1, &message(1, "old"));
+        // Replay, goodbye and detach in one group: the replay cannot have
+        // been read by the time the detach is applied.
+        stage.push(Op::Replay {
+            to: 4,
+            room: "#r".into(),
+            mark: 1,
+        });
+        stage.send(
+            4,
+            &Envelope::new(Event::Closing {
+                reason: "bye".into(),
+            }),
+        );
+        stage.push(Op::Detach { id: 4 });
+        assert!(stage.flush().await);
+        let mut got = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            got.push(ev);
+        }
+        assert!(
+            got.iter()
+                .any(|e| matches!(&e.event, Event::Closing { reason } if &**reason == "bye")),
+            "{got:?}"
+        );
+    }
+}
