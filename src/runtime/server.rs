@@ -432,62 +432,18 @@ async fn serve(
     env: ConnEnv,
 ) {
     let cfg = env.cfg.clone();
+    // Each arm is a different future type; boxing keeps the spawned one small.
+    macro_rules! run {
+        ($renderer:expr, $session:expr) => {
+            Box::pin(drive(stream, peer, id, env, $renderer, $session)).await
+        };
+    }
     match proto {
-        Protocol::Line => {
-            Box::pin(drive(
-                stream,
-                peer,
-                id,
-                env,
-                line::renderer(&cfg),
-                line::session,
-            ))
-            .await
-        }
-        Protocol::Irc => {
-            Box::pin(drive(
-                stream,
-                peer,
-                id,
-                env,
-                irc::renderer(&cfg),
-                irc::session,
-            ))
-            .await
-        }
-        Protocol::IrcTls => {
-            Box::pin(drive(
-                stream,
-                peer,
-                id,
-                env,
-                irc::renderer(&cfg),
-                irc::session_tls,
-            ))
-            .await
-        }
-        Protocol::LenHeader => {
-            Box::pin(drive(
-                stream,
-                peer,
-                id,
-                env,
-                lenheader::renderer(&cfg),
-                lenheader::session,
-            ))
-            .await
-        }
-        Protocol::Nick => {
-            Box::pin(drive(
-                stream,
-                peer,
-                id,
-                env,
-                nickhs::renderer(&cfg),
-                nickhs::session,
-            ))
-            .await
-        }
+        Protocol::Line => run!(line::renderer(&cfg), line::session),
+        Protocol::Irc => run!(irc::renderer(&cfg), irc::session),
+        Protocol::IrcTls => run!(irc::renderer(&cfg), irc::session_tls),
+        Protocol::LenHeader => run!(lenheader::renderer(&cfg), lenheader::session),
+        Protocol::Nick => run!(nickhs::renderer(&cfg), nickhs::session),
     }
 }
 
