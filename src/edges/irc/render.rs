@@ -341,7 +341,14 @@ impl IrcRenderer {
                 );
                 let inner = format!("batch={id}");
                 for line in all {
-                    tag_line(out, &inner, line);
+                    // A line inside a nested batch (a history replay in
+                    // the response) belongs to that batch; only its
+                    // `BATCH +` line carries the outer reference.
+                    if in_batch(line) {
+                        out.put_slice(line);
+                    } else {
+                        tag_line(out, &inner, line);
+                    }
                 }
                 let minus = format!("-{id}");
                 write_line(out, Some(&self.server), "BATCH", &[&minus], None);
@@ -1063,6 +1070,20 @@ impl IrcRenderer {
                     self.local(out, local.clone());
                 }
             }
+            Event::History { room, lines } if self.has(Cap::ServerTime) => {
+                let batch = self.has(Cap::Batch).then(|| {
+                    self.batches += 1;
+                    format!("H{}", self.batches)
+                });
+                super::history::render_timed(
+                    &self.server,
+                    room,
+                    lines,
+                    batch.as_deref(),
+                    self.has(Cap::MessageTags),
+                    out,
+                )
+            }
             ev @ (Event::History { .. } | Event::Found { .. }) => {
                 super::history::render(&self.server, self.me(), ev, out)
             }
@@ -1147,8 +1168,19 @@ fn prefix_of(op: bool, voice: bool, all: bool) -> &'static str {
     }
 }
 
+/// Whether a wire line already carries a `batch` tag.
+fn in_batch(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"@") else {
+        return false;
+    };
+    let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    rest[..end]
+        .split(|&b| b == b';')
+        .any(|t| t.starts_with(b"batch="))
+}
+
 /// Writes `line` (one wire line with CR LF) with one more tag in front.
-fn tag_line(out: &mut BytesMut, tag: &str, line: &[u8]) {
+pub(super) fn tag_line(out: &mut BytesMut, tag: &str, line: &[u8]) {
     out.put_u8(b'@');
     out.put_slice(tag.as_bytes());
     match line.strip_prefix(b"@") {
