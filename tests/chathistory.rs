@@ -166,3 +166,77 @@ fn a_labeled_join_nests_the_replay_batch_in_the_labeled_response() {
     assert_eq!(tag(&end, "batch"), Some(outer_id.as_str()), "{end}");
     lara.expect(&format!("BATCH -{outer_id}"));
 }
+
+// ------------------------------------------------------------- SEARCH
+
+#[test]
+fn search_answers_with_notices_newest_first_with_time_and_sender() {
+    let srv = server();
+    let (_alice, _) = alice_says(
+        irc(&srv),
+        &["is the pizza here yet?", "no idea", "pizza has arrived"],
+    );
+    let mut bob = register_caps(irc(&srv), "bob", "");
+    bob.sync("joined");
+    bob.send("SEARCH #lobby :pizza");
+    bob.expect(":chatroom NOTICE bob :*** Search for \"pizza\" in #lobby: 2 found, newest first");
+    let newest = bob.expect(":chatroom NOTICE bob :[");
+    assert!(newest.ends_with("] <alice> pizza has arrived"), "{newest}");
+    let older = bob.expect(":chatroom NOTICE bob :[");
+    assert!(
+        older.ends_with("] <alice> is the pizza here yet?"),
+        "{older}"
+    );
+    bob.expect(":chatroom NOTICE bob :*** End of search");
+
+    // FTS syntax is only text to look for; nothing breaks.
+    for q in ["\"unbalanced", "pizza OR *", "NEAR(a b)", "col:umn ^x -y"] {
+        bob.send(&format!("SEARCH #lobby :{q}"));
+        let l = bob.expect(":chatroom NOTICE bob :*** Search for");
+        assert!(
+            l.contains("nothing found") || l.contains("found, newest first"),
+            "{l}"
+        );
+    }
+    bob.send("SEARCH #lobby");
+    bob.numeric("461");
+    let rest = bob.sync("fine");
+    assert!(rest.iter().all(|l| !l.contains("ERROR")), "{rest:#?}");
+}
+
+#[test]
+fn search_of_a_room_one_is_not_in_is_refused_and_shows_nothing() {
+    let srv = server();
+    let mut alice = register_caps(irc(&srv), "alice", "");
+    alice.send("JOIN #secret");
+    alice.expect(" 366 alice #secret ");
+    alice.send("MODE #secret +s");
+    alice.expect("MODE #secret +s");
+    alice.send("PRIVMSG #secret :the password is swordfish");
+    alice.sync("said");
+    let mut eve = register_caps(irc(&srv), "eve", "");
+    eve.sync("joined");
+    eve.send("SEARCH #secret :swordfish");
+    let refused = eve.wait_for("442 or 403", |l| {
+        l.contains(" 442 eve #secret ") || l.contains(" 403 eve #secret ")
+    });
+    assert!(!refused.contains("swordfish"), "{refused}");
+    eve.send("SEARCH #nowhere :swordfish");
+    eve.numeric("403");
+    let rest = eve.sync("done");
+    assert!(rest.iter().all(|l| !l.contains("swordfish")), "{rest:#?}");
+}
+
+#[test]
+fn a_labeled_search_is_one_labeled_batch() {
+    let srv = server();
+    let (_alice, _) = alice_says(irc(&srv), &["find me"]);
+    let mut lara = register_caps(irc(&srv), "lara", "batch labeled-response");
+    lara.sync("ready");
+    lara.send("@label=s1 SEARCH #lobby :find");
+    let start = lara.expect("labeled-response");
+    assert!(start.starts_with("@label=s1 "), "{start}");
+    let hit = lara.expect("<alice> find me");
+    assert!(hit.starts_with("@batch="), "{hit}");
+    lara.expect(" BATCH -");
+}

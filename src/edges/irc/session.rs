@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::core::names::validate_nick;
 use crate::core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
 use crate::edges::framing::{Frame, LineCodec, split_text};
+use crate::runtime::history::{HistoryAsk, HistoryError};
 use crate::runtime::{Ctx, HubGone};
 
 use super::caps::{Cap, CapOutcome, CapState, Offer};
@@ -176,6 +177,9 @@ pub enum Step {
     },
     /// OPER: check the password off the hub's task, then tell the hub.
     Oper { name: String, password: String },
+    /// `SEARCH #room :words`: ask the store (through the hub, which checks
+    /// that the asker is in the room), then tell the client what was found.
+    Search { room: String, words: String },
     /// Tell the hub and end the session with this reason.
     Quit(String),
 }
@@ -424,6 +428,18 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                         }
                     }
                 }
+            }
+        }
+        "SEARCH" => {
+            // `SEARCH #room :some words` or `SEARCH #room some words`.
+            let words = msg.params.get(1..).map(|w| w.join(" ")).unwrap_or_default();
+            if p(0).is_empty() || words.trim().is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Search {
+                    room: p(0).to_string(),
+                    words,
+                });
             }
         }
         "SETNAME" => {
@@ -831,6 +847,8 @@ async fn execute_labeled(
             Step::Oper { name, password } => {
                 resolved.extend(oper(ctx, st, name, password).await);
             }
+            // The answer is read first, so that it joins the group too.
+            Step::Search { room, words } => resolved.push(search(ctx, room, words).await?),
             other => resolved.push(other),
         }
     }
@@ -912,12 +930,44 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 }
             }
         }
+        Step::Search { room, words } => {
+            if let Step::Tell(event) = search(ctx, room, words).await? {
+                ctx.tell(event).await?;
+            }
+        }
         Step::Quit(reason) => {
             ctx.send(Command::Quit(Some(reason.clone()))).await?;
             return Ok(Some(reason));
         }
     }
     Ok(None)
+}
+
+/// Most messages one `SEARCH` answers with (as `/search` on the line
+/// protocol): NOTICEs are read by people, not scripts.
+const SEARCH_RESULTS: usize = 20;
+
+/// Runs a search of `room` for `words` and returns the reply to tell: the
+/// messages found (`Event::Found`, newest first), the hub's refusal (442
+/// when not in the room, 403 when there is no such room) or a notice when
+/// the server keeps no history. What was typed is only ever text to look
+/// for (the store quotes it for FTS5).
+async fn search(ctx: &mut Ctx, room: String, words: String) -> Result<Step, HubGone> {
+    let ask = HistoryAsk::Search {
+        words: words.clone(),
+        limit: SEARCH_RESULTS,
+    };
+    Ok(Step::Tell(match ctx.history(&room, ask).await? {
+        Ok(page) => Event::Found {
+            room: page.room,
+            words: crate::core::hub::clean_text(&words, 100).into(),
+            lines: page.lines,
+        },
+        Err(HistoryError::Hub(e)) => Event::Error(e),
+        Err(other) => Event::ServerNotice {
+            text: format!("SEARCH: {other}").into(),
+        },
+    }))
 }
 
 /// Credentials travel only over TLS or from this machine, unless the

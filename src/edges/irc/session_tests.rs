@@ -635,3 +635,36 @@ fn labels_need_the_capability_registration_and_a_short_label() {
     run(&mut early, "CAP REQ labeled-response");
     assert_eq!(early.label_of(&msg("@label=x1 PING a")), None);
 }
+
+#[test]
+fn search_takes_a_room_and_words_with_or_without_a_colon() {
+    let mut st = registered_state();
+    let want = |room: &str, words: &str| {
+        vec![Step::Search {
+            room: room.into(),
+            words: words.into(),
+        }]
+    };
+    assert_eq!(
+        run(&mut st, "SEARCH #lobby :pizza \"OR\" *"),
+        want("#lobby", "pizza \"OR\" *")
+    );
+    assert_eq!(
+        run(&mut st, "SEARCH #lobby pizza box"),
+        want("#lobby", "pizza box")
+    );
+    for bad in [
+        "SEARCH",
+        "SEARCH #lobby",
+        "SEARCH #lobby :",
+        "SEARCH #lobby :   ",
+    ] {
+        let steps = run(&mut st, bad);
+        assert_eq!(steps.len(), 1, "{bad}");
+        assert!(shown(&steps[0]).contains(" 461 "), "{bad}: {steps:?}");
+    }
+    // Before registration it is refused like any other command.
+    let mut fresh = State::default();
+    let steps = run(&mut fresh, "SEARCH #lobby :x");
+    assert!(shown(&steps[0]).contains(" 451 "), "{steps:?}");
+}
