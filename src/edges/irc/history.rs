@@ -90,21 +90,23 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
     }
 }
 
-/// Replayed lines for a client with `server-time`: each exactly as it was
-/// relayed live (original time; msgid and client-only tags when `tagged`),
-/// no text prefix, and with `batch` (a reference unique on the connection)
-/// all of them inside a `chathistory` batch for `target`, empty or not.
+/// Replayed lines for an IRCv3 client: each exactly as it was relayed
+/// live (with `time` its original server-time; msgid and client-only tags
+/// when `tagged`), no text prefix, and with `batch` (a reference unique on
+/// the connection) all of them inside a `chathistory` batch for `target`,
+/// empty or not.
 pub fn render_timed(
     server: &str,
     target: &str,
     lines: &[Event],
     batch: Option<&str>,
+    time: bool,
     tagged: bool,
     out: &mut BytesMut,
 ) {
     let Some(id) = batch else {
         for line in lines {
-            out.extend_from_slice(&render_message(line, true, tagged));
+            out.extend_from_slice(&render_message(line, time, tagged));
         }
         return;
     };
@@ -118,7 +120,7 @@ pub fn render_timed(
     );
     let tag = format!("batch={id}");
     for line in lines {
-        let bytes = render_message(line, true, tagged);
+        let bytes = render_message(line, time, tagged);
         for one in bytes
             .split_inclusive(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -128,6 +130,46 @@ pub fn render_timed(
     }
     let minus = format!("-{id}");
     write_line(out, Some(server), "BATCH", &[&minus], None);
+}
+
+/// A `CHATHISTORY TARGETS` answer: one `CHATHISTORY TARGETS <target>
+/// <time>` line per conversation, in a `draft/chathistory-targets` batch
+/// when the client has `batch`.
+pub fn render_targets(
+    server: &str,
+    found: &[(String, std::time::SystemTime)],
+    batch: Option<&str>,
+    out: &mut BytesMut,
+) {
+    if let Some(id) = batch {
+        let plus = format!("+{id}");
+        write_line(
+            out,
+            Some(server),
+            "BATCH",
+            &[&plus, "draft/chathistory-targets"],
+            None,
+        );
+    }
+    for (target, latest) in found {
+        let t = super::tags::server_time(*latest);
+        let mut line = BytesMut::new();
+        write_line(
+            &mut line,
+            Some(server),
+            "CHATHISTORY",
+            &["TARGETS", target, &t],
+            None,
+        );
+        match batch {
+            Some(id) => tag_line(out, &format!("batch={id}"), &line),
+            None => out.extend_from_slice(&line),
+        }
+    }
+    if let Some(id) = batch {
+        let minus = format!("-{id}");
+        write_line(out, Some(server), "BATCH", &[&minus], None);
+    }
 }
 
 /// One stored message as a PRIVMSG/NOTICE from its sender, split like live
@@ -285,7 +327,9 @@ mod tests {
 
     fn timed(lines_in: &[Event], batch: Option<&str>, tagged: bool) -> Vec<String> {
         let mut out = BytesMut::new();
-        render_timed("irc.test", "#lobby", lines_in, batch, tagged, &mut out);
+        render_timed(
+            "irc.test", "#lobby", lines_in, batch, true, tagged, &mut out,
+        );
         String::from_utf8_lossy(&out)
             .split("\r\n")
             .filter(|l| !l.is_empty())

@@ -127,6 +127,12 @@ pub enum Local {
     LabelBegin(String),
     /// …up to here.
     LabelEnd,
+    /// A `CHATHISTORY` answer about `target`: the lines in a `chathistory`
+    /// batch (an empty one when there are none) with `batch`, else bare.
+    ChatHistory { target: String, lines: Vec<Event> },
+    /// A `CHATHISTORY TARGETS` answer: (target, latest time) pairs in a
+    /// `draft/chathistory-targets` batch.
+    Targets(Vec<(String, SystemTime)>),
     /// An IRCv3 standard reply (`FAIL`, `WARN`, `NOTE`): `kind command code
     /// [context...] :text`.
     Standard {
@@ -215,7 +221,7 @@ pub struct IrcRenderer {
 /// ISUPPORT tokens that say what this server does (see docs/irc.md).
 pub fn isupport(cfg: &Config) -> Vec<String> {
     let h = &cfg.hub;
-    vec![
+    let mut tokens = vec![
         "AWAYLEN=".to_string() + &h.away_len.to_string(),
         "CASEMAPPING=ascii".to_string(),
         format!("CHANLIMIT=#:{}", h.max_rooms_per_member),
@@ -240,7 +246,17 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("TOPICLEN={}", h.topic_len),
         "UTF8ONLY".to_string(),
         "WHOX".to_string(),
-    ]
+    ];
+    // Only with a history to read: the CHATHISTORY command and its limit.
+    if cfg.history.enabled {
+        tokens.push(format!(
+            "CHATHISTORY={}",
+            crate::runtime::history::MAX_ANSWER
+        ));
+        tokens.push("MSGREFTYPES=msgid,timestamp".to_string());
+        tokens.sort();
+    }
+    tokens
 }
 
 impl IrcRenderer {
@@ -815,7 +831,31 @@ impl IrcRenderer {
                 let context: Vec<&str> = context.iter().map(String::as_str).collect();
                 self.standard(out, &kind, &command, &code, &context, &text);
             }
+            Local::ChatHistory { target, lines } => {
+                let batch = self.next_batch(Cap::Batch);
+                super::history::render_timed(
+                    &self.server,
+                    &target,
+                    &lines,
+                    batch.as_deref(),
+                    self.has(Cap::ServerTime),
+                    self.has(Cap::MessageTags),
+                    out,
+                )
+            }
+            Local::Targets(found) => {
+                let batch = self.next_batch(Cap::Batch);
+                super::history::render_targets(&self.server, &found, batch.as_deref(), out)
+            }
         }
+    }
+
+    /// A fresh batch reference when the client enabled `cap` (`batch`).
+    fn next_batch(&mut self, cap: Cap) -> Option<String> {
+        self.has(cap).then(|| {
+            self.batches += 1;
+            format!("H{}", self.batches)
+        })
     }
 }
 
@@ -1071,15 +1111,13 @@ impl IrcRenderer {
                 }
             }
             Event::History { room, lines } if self.has(Cap::ServerTime) => {
-                let batch = self.has(Cap::Batch).then(|| {
-                    self.batches += 1;
-                    format!("H{}", self.batches)
-                });
+                let batch = self.next_batch(Cap::Batch);
                 super::history::render_timed(
                     &self.server,
                     room,
                     lines,
                     batch.as_deref(),
+                    true,
                     self.has(Cap::MessageTags),
                     out,
                 )

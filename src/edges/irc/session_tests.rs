@@ -97,7 +97,7 @@ fn cap_negotiation_holds_registration() {
         shown(&steps[0]),
         ":chatroom CAP * LS :cap-notify message-tags server-time echo-message \
          labeled-response batch multi-prefix userhost-in-names extended-join away-notify \
-         setname invite-notify standard-replies utf8only\r\n"
+         setname invite-notify standard-replies utf8only draft/chathistory\r\n"
     );
     assert_eq!(run(&mut st, "NICK bob"), vec![]);
     assert_eq!(run(&mut st, "USER bob 0 * :B"), vec![]);
@@ -133,16 +133,13 @@ fn cap_negotiation_holds_registration() {
 
 #[test]
 fn nothing_unimplemented_is_offered() {
-    let offered = offer().set();
-    for cap in [
-        Cap::Sasl,
-        Cap::AccountNotify,
-        Cap::AccountTag,
-        Cap::ChatHistory,
-        Cap::Chghost,
-    ] {
+    let offered = offer(true).set();
+    for cap in [Cap::Sasl, Cap::AccountNotify, Cap::AccountTag, Cap::Chghost] {
         assert!(!offered.has(cap), "{cap} is offered");
     }
+    // Chat history only with a history to read.
+    assert!(offered.has(Cap::ChatHistory));
+    assert!(!offer(false).set().has(Cap::ChatHistory));
 }
 
 #[test]
