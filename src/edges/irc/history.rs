@@ -391,4 +391,27 @@ mod tests {
         }
         assert_eq!(got[1..].iter().filter(|l| l.contains("msgid=3")).count(), 1);
     }
+
+    #[test]
+    fn targets_come_in_their_own_batch_or_bare() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let found = vec![("#lobby".to_string(), t), ("alice".to_string(), t)];
+        let render = |batch| {
+            let mut out = BytesMut::new();
+            render_targets("irc.test", &found, batch, &mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert_eq!(
+            render(Some("H9")),
+            ":irc.test BATCH +H9 draft/chathistory-targets\r\n\
+             @batch=H9 :irc.test CHATHISTORY TARGETS #lobby 2023-11-14T22:13:20.000Z\r\n\
+             @batch=H9 :irc.test CHATHISTORY TARGETS alice 2023-11-14T22:13:20.000Z\r\n\
+             :irc.test BATCH -H9\r\n"
+        );
+        assert_eq!(
+            render(None).lines().count(),
+            2,
+            "no batch without the capability"
+        );
+    }
 }
