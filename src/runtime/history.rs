@@ -1,5 +1,5 @@
-//! Questions a person asks about a room's past (`/history`, `/search`) and
-//! their answers, read from the store.
+//! Questions a person asks about the past (`/history`, `/search`, IRC's
+//! `SEARCH` and `CHATHISTORY`) and their answers, read from the store.
 //!
 //! The hub task checks first that the asker is in the room (the store does
 //! not know membership); [`answer`] then runs on a blocking thread, on one of
@@ -8,7 +8,9 @@
 
 use crate::core::names::{Name, same};
 use crate::core::{Event, HubError};
-use crate::store::{Anchor, HistoryQuery, QueryTarget, Record, Selector, SqliteStore, Store};
+use crate::store::{
+    Anchor, HistoryQuery, QueryTarget, Record, Selector, SqliteStore, Store, TargetInfo,
+};
 
 /// Most messages one answer holds.
 pub const MAX_ANSWER: usize = 200;
@@ -25,6 +27,33 @@ pub enum HistoryAsk {
     },
     /// Messages containing every one of `words`, newest first.
     Search { words: String, limit: usize },
+    /// `CHATHISTORY` about the room: the part `selector` names, oldest first.
+    Chat { selector: Selector, limit: usize },
+    /// `CHATHISTORY` about the asker's private conversation with `with`
+    /// (checked by the hub as the asker's own, not as a room).
+    Private {
+        with: String,
+        selector: Selector,
+        limit: usize,
+    },
+    /// `CHATHISTORY TARGETS`: the asker's conversations active between two
+    /// moments (rooms only among those the asker is in).
+    Targets {
+        from: std::time::SystemTime,
+        to: std::time::SystemTime,
+        limit: usize,
+    },
+}
+
+impl HistoryAsk {
+    /// Whether the hub checks the asker (their own private history) rather
+    /// than their membership of a room.
+    pub fn is_own(&self) -> bool {
+        matches!(
+            self,
+            HistoryAsk::Private { .. } | HistoryAsk::Targets { .. }
+        )
+    }
 }
 
 /// An answer: the room's name as the hub spells it, and the messages (each
@@ -35,6 +64,8 @@ pub struct HistoryPage {
     pub lines: Vec<Event>,
     /// The msgid of the oldest message in `lines`, to page further back.
     pub oldest: Option<u64>,
+    /// For `Targets`: the conversations found (`lines` is then empty).
+    pub targets: Vec<TargetInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,14 +80,45 @@ pub enum HistoryError {
     Store,
 }
 
-/// Answers `ask` about `room` from the store. Blocks on disk.
+/// Answers `ask` from the store. `room` is the room the hub checked, or
+/// for the asker's own history ([`HistoryAsk::is_own`]) the asker's
+/// nickname, with `rooms` the rooms they are in. Blocks on disk.
 pub fn answer(
     store: &SqliteStore,
     room: Name,
+    rooms: Vec<Name>,
     ask: HistoryAsk,
 ) -> Result<HistoryPage, HistoryError> {
     let target = QueryTarget::Room(room.to_string());
+    let mut targets = Vec::new();
     let records = match ask {
+        HistoryAsk::Chat { selector, limit } => store.query(&HistoryQuery {
+            // A room's history is the same for every member.
+            requester: String::new(),
+            target,
+            selector,
+            limit: limit.min(MAX_ANSWER),
+        }),
+        HistoryAsk::Private {
+            with,
+            selector,
+            limit,
+        } => store.query(&HistoryQuery {
+            // The store answers only conversations this nickname is part of.
+            requester: room.to_string(),
+            target: QueryTarget::Nick(with),
+            selector,
+            limit: limit.min(MAX_ANSWER),
+        }),
+        HistoryAsk::Targets { from, to, limit } => {
+            let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+            store
+                .targets(&room, &rooms, from, to, limit.min(MAX_ANSWER))
+                .map(|t| {
+                    targets = t;
+                    Vec::new()
+                })
+        }
         HistoryAsk::Page { before, limit } => store.query(&HistoryQuery {
             requester: String::new(),
             target,
@@ -79,5 +141,6 @@ pub fn answer(
         room,
         lines: records.iter().filter_map(Record::to_message).collect(),
         oldest,
+        targets,
     })
 }

@@ -262,21 +262,30 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
                     room,
                     ask,
                     reply,
-                } => match (hub.history_room(id, &room), &store) {
-                    (Err(e), _) => {
-                        let _ = reply.send(Err(HistoryError::Hub(e)));
+                } => {
+                    // A room's history needs membership; one's own private
+                    // history needs only one's own (current) nickname.
+                    let checked = if ask.is_own() {
+                        hub.history_self(id)
+                    } else {
+                        hub.history_room(id, &room).map(|r| (r, Vec::new()))
+                    };
+                    match (checked, &store) {
+                        (Err(e), _) => {
+                            let _ = reply.send(Err(HistoryError::Hub(e)));
+                        }
+                        (Ok(_), None) => {
+                            let _ = reply.send(Err(HistoryError::Off));
+                        }
+                        (Ok((room, rooms)), Some(store)) => {
+                            let store = store.clone();
+                            // Reads run beside the writer (WAL), off the workers.
+                            tokio::task::spawn_blocking(move || {
+                                let _ = reply.send(history::answer(&store, room, rooms, ask));
+                            });
+                        }
                     }
-                    (Ok(_), None) => {
-                        let _ = reply.send(Err(HistoryError::Off));
-                    }
-                    (Ok(room), Some(store)) => {
-                        let store = store.clone();
-                        // Reads run beside the writer (WAL), off the workers.
-                        tokio::task::spawn_blocking(move || {
-                            let _ = reply.send(history::answer(&store, room, ask));
-                        });
-                    }
-                },
+                }
                 HubMsg::Shutdown { reason, done } => {
                     match &mut sink {
                         Sink::Direct(fanout) => {

@@ -37,6 +37,20 @@ impl Hub {
         }
         Ok(room.name.clone())
     }
+
+    /// Who asks about their own private history (`CHATHISTORY` with a
+    /// nickname, `TARGETS`): their current nickname, which the store keys
+    /// private messages by, and the rooms they are in (the only rooms whose
+    /// activity they may be told about).
+    pub fn history_self(&self, conn: ConnId) -> Result<(Name, Vec<Name>), HubError> {
+        let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
+        let rooms = member
+            .rooms
+            .iter()
+            .filter_map(|k| self.rooms.get(k).map(|r| r.name.clone()))
+            .collect();
+        Ok((member.info.nick.clone(), rooms))
+    }
 }
 
 #[cfg(test)]

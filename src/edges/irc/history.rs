@@ -1,4 +1,10 @@
-//! Stored messages → IRC lines, for clients that negotiated nothing.
+//! Stored messages → IRC lines.
+//!
+//! A client with `server-time` gets each stored line as it was first
+//! relayed, with its original `@time=` (and `msgid` with message-tags), and
+//! with `batch` the whole replay inside one `BATCH +id chathistory #room`,
+//! which is how IRCv3 clients tell history from live traffic
+//! ([`render_timed`]).
 //!
 //! Without IRCv3 (`batch`, `server-time`, `draft/chathistory`) a client has
 //! no way to tell a replayed line from a live one, so the replay is framed
@@ -17,7 +23,7 @@ use crate::core::{Event, MsgKind, MsgTarget};
 use crate::edges::framing::split_text;
 use crate::edges::past::stamp;
 
-use super::render::{source, write_line};
+use super::render::{render_message, source, tag_line, write_line};
 
 /// Longest line written, CR LF not included.
 const MAX_LINE: usize = 510;
@@ -81,6 +87,88 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
             notice(out, "*** End of search");
         }
         _ => {}
+    }
+}
+
+/// Replayed lines for an IRCv3 client: each exactly as it was relayed
+/// live (with `time` its original server-time; msgid and client-only tags
+/// when `tagged`), no text prefix, and with `batch` (a reference unique on
+/// the connection) all of them inside a `chathistory` batch for `target`,
+/// empty or not.
+pub fn render_timed(
+    server: &str,
+    target: &str,
+    lines: &[Event],
+    batch: Option<&str>,
+    time: bool,
+    tagged: bool,
+    out: &mut BytesMut,
+) {
+    let Some(id) = batch else {
+        for line in lines {
+            out.extend_from_slice(&render_message(line, time, tagged));
+        }
+        return;
+    };
+    let plus = format!("+{id}");
+    write_line(
+        out,
+        Some(server),
+        "BATCH",
+        &[&plus, "chathistory", target],
+        None,
+    );
+    let tag = format!("batch={id}");
+    for line in lines {
+        let bytes = render_message(line, time, tagged);
+        for one in bytes
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            tag_line(out, &tag, one);
+        }
+    }
+    let minus = format!("-{id}");
+    write_line(out, Some(server), "BATCH", &[&minus], None);
+}
+
+/// A `CHATHISTORY TARGETS` answer: one `CHATHISTORY TARGETS <target>
+/// <time>` line per conversation, in a `draft/chathistory-targets` batch
+/// when the client has `batch`.
+pub fn render_targets(
+    server: &str,
+    found: &[(String, std::time::SystemTime)],
+    batch: Option<&str>,
+    out: &mut BytesMut,
+) {
+    if let Some(id) = batch {
+        let plus = format!("+{id}");
+        write_line(
+            out,
+            Some(server),
+            "BATCH",
+            &[&plus, "draft/chathistory-targets"],
+            None,
+        );
+    }
+    for (target, latest) in found {
+        let t = super::tags::server_time(*latest);
+        let mut line = BytesMut::new();
+        write_line(
+            &mut line,
+            Some(server),
+            "CHATHISTORY",
+            &["TARGETS", target, &t],
+            None,
+        );
+        match batch {
+            Some(id) => tag_line(out, &format!("batch={id}"), &line),
+            None => out.extend_from_slice(&line),
+        }
+    }
+    if let Some(id) = batch {
+        let minus = format!("-{id}");
+        write_line(out, Some(server), "BATCH", &[&minus], None);
     }
 }
 
@@ -235,5 +323,95 @@ mod tests {
             lines: vec![],
         };
         assert_eq!(lines(&none).len(), 1);
+    }
+
+    fn timed(lines_in: &[Event], batch: Option<&str>, tagged: bool) -> Vec<String> {
+        let mut out = BytesMut::new();
+        render_timed(
+            "irc.test", "#lobby", lines_in, batch, true, tagged, &mut out,
+        );
+        String::from_utf8_lossy(&out)
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn batched_replay_keeps_original_time_and_msgid_without_text_prefix() {
+        let then = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let got = timed(
+            &[
+                msg(7, "alice", MsgKind::Say, "hello", then),
+                msg(8, "bob", MsgKind::Action, "waves", then),
+            ],
+            Some("H1"),
+            true,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ":irc.test BATCH +H1 chathistory #lobby".to_string(),
+                "@batch=H1;time=2023-11-14T22:13:20.123Z;msgid=7 :alice!alice@127.0.0.1 PRIVMSG #lobby :hello".to_string(),
+                "@batch=H1;time=2023-11-14T22:13:20.123Z;msgid=8 :bob!bob@127.0.0.1 PRIVMSG #lobby :\u{1}ACTION waves\u{1}".to_string(),
+                ":irc.test BATCH -H1".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn timed_replay_without_batch_or_tags_and_empty_batches() {
+        let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let got = timed(&[msg(7, "alice", MsgKind::Notice, "n", then)], None, false);
+        assert_eq!(
+            got,
+            vec!["@time=2023-11-14T22:13:20.000Z :alice!alice@127.0.0.1 NOTICE #lobby :n"]
+        );
+        let empty = timed(&[], Some("H2"), true);
+        assert_eq!(
+            empty,
+            vec![
+                ":irc.test BATCH +H2 chathistory #lobby",
+                ":irc.test BATCH -H2"
+            ]
+        );
+    }
+
+    #[test]
+    fn long_replayed_lines_stay_in_the_batch() {
+        let long = "y".repeat(900);
+        let got = timed(
+            &[msg(3, "alice", MsgKind::Say, &long, SystemTime::now())],
+            Some("H3"),
+            true,
+        );
+        assert!(got.len() >= 4, "{got:#?}");
+        for l in &got[1..got.len() - 1] {
+            assert!(l.starts_with("@batch=H3;time="), "{l}");
+        }
+        assert_eq!(got[1..].iter().filter(|l| l.contains("msgid=3")).count(), 1);
+    }
+
+    #[test]
+    fn targets_come_in_their_own_batch_or_bare() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let found = vec![("#lobby".to_string(), t), ("alice".to_string(), t)];
+        let render = |batch| {
+            let mut out = BytesMut::new();
+            render_targets("irc.test", &found, batch, &mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert_eq!(
+            render(Some("H9")),
+            ":irc.test BATCH +H9 draft/chathistory-targets\r\n\
+             @batch=H9 :irc.test CHATHISTORY TARGETS #lobby 2023-11-14T22:13:20.000Z\r\n\
+             @batch=H9 :irc.test CHATHISTORY TARGETS alice 2023-11-14T22:13:20.000Z\r\n\
+             :irc.test BATCH -H9\r\n"
+        );
+        assert_eq!(
+            render(None).lines().count(),
+            2,
+            "no batch without the capability"
+        );
     }
 }

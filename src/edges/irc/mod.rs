@@ -33,6 +33,7 @@
 //! hub decides; it only translates.
 
 pub mod caps;
+pub mod chathistory;
 pub mod history;
 pub mod message;
 pub mod numeric;

@@ -127,6 +127,12 @@ pub enum Local {
     LabelBegin(String),
     /// …up to here.
     LabelEnd,
+    /// A `CHATHISTORY` answer about `target`: the lines in a `chathistory`
+    /// batch (an empty one when there are none) with `batch`, else bare.
+    ChatHistory { target: String, lines: Vec<Event> },
+    /// A `CHATHISTORY TARGETS` answer: (target, latest time) pairs in a
+    /// `draft/chathistory-targets` batch.
+    Targets(Vec<(String, SystemTime)>),
     /// An IRCv3 standard reply (`FAIL`, `WARN`, `NOTE`): `kind command code
     /// [context...] :text`.
     Standard {
@@ -215,7 +221,7 @@ pub struct IrcRenderer {
 /// ISUPPORT tokens that say what this server does (see docs/irc.md).
 pub fn isupport(cfg: &Config) -> Vec<String> {
     let h = &cfg.hub;
-    vec![
+    let mut tokens = vec![
         "AWAYLEN=".to_string() + &h.away_len.to_string(),
         "CASEMAPPING=ascii".to_string(),
         format!("CHANLIMIT=#:{}", h.max_rooms_per_member),
@@ -240,7 +246,17 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("TOPICLEN={}", h.topic_len),
         "UTF8ONLY".to_string(),
         "WHOX".to_string(),
-    ]
+    ];
+    // Only with a history to read: the CHATHISTORY command and its limit.
+    if cfg.history.enabled {
+        tokens.push(format!(
+            "CHATHISTORY={}",
+            crate::runtime::history::MAX_ANSWER
+        ));
+        tokens.push("MSGREFTYPES=msgid,timestamp".to_string());
+        tokens.sort();
+    }
+    tokens
 }
 
 impl IrcRenderer {
@@ -341,7 +357,14 @@ impl IrcRenderer {
                 );
                 let inner = format!("batch={id}");
                 for line in all {
-                    tag_line(out, &inner, line);
+                    // A line inside a nested batch (a history replay in
+                    // the response) belongs to that batch; only its
+                    // `BATCH +` line carries the outer reference.
+                    if in_batch(line) {
+                        out.put_slice(line);
+                    } else {
+                        tag_line(out, &inner, line);
+                    }
                 }
                 let minus = format!("-{id}");
                 write_line(out, Some(&self.server), "BATCH", &[&minus], None);
@@ -808,7 +831,31 @@ impl IrcRenderer {
                 let context: Vec<&str> = context.iter().map(String::as_str).collect();
                 self.standard(out, &kind, &command, &code, &context, &text);
             }
+            Local::ChatHistory { target, lines } => {
+                let batch = self.next_batch(Cap::Batch);
+                super::history::render_timed(
+                    &self.server,
+                    &target,
+                    &lines,
+                    batch.as_deref(),
+                    self.has(Cap::ServerTime),
+                    self.has(Cap::MessageTags),
+                    out,
+                )
+            }
+            Local::Targets(found) => {
+                let batch = self.next_batch(Cap::Batch);
+                super::history::render_targets(&self.server, &found, batch.as_deref(), out)
+            }
         }
+    }
+
+    /// A fresh batch reference when the client enabled `cap` (`batch`).
+    fn next_batch(&mut self, cap: Cap) -> Option<String> {
+        self.has(cap).then(|| {
+            self.batches += 1;
+            format!("H{}", self.batches)
+        })
     }
 }
 
@@ -1063,6 +1110,18 @@ impl IrcRenderer {
                     self.local(out, local.clone());
                 }
             }
+            Event::History { room, lines } if self.has(Cap::ServerTime) => {
+                let batch = self.next_batch(Cap::Batch);
+                super::history::render_timed(
+                    &self.server,
+                    room,
+                    lines,
+                    batch.as_deref(),
+                    true,
+                    self.has(Cap::MessageTags),
+                    out,
+                )
+            }
             ev @ (Event::History { .. } | Event::Found { .. }) => {
                 super::history::render(&self.server, self.me(), ev, out)
             }
@@ -1147,8 +1206,19 @@ fn prefix_of(op: bool, voice: bool, all: bool) -> &'static str {
     }
 }
 
+/// Whether a wire line already carries a `batch` tag.
+fn in_batch(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"@") else {
+        return false;
+    };
+    let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    rest[..end]
+        .split(|&b| b == b';')
+        .any(|t| t.starts_with(b"batch="))
+}
+
 /// Writes `line` (one wire line with CR LF) with one more tag in front.
-fn tag_line(out: &mut BytesMut, tag: &str, line: &[u8]) {
+pub(super) fn tag_line(out: &mut BytesMut, tag: &str, line: &[u8]) {
     out.put_u8(b'@');
     out.put_slice(tag.as_bytes());
     match line.strip_prefix(b"@") {

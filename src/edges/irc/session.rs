@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::core::names::validate_nick;
 use crate::core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
 use crate::edges::framing::{Frame, LineCodec, split_text};
+use crate::runtime::history::{HistoryAsk, HistoryError};
 use crate::runtime::{Ctx, HubGone};
 
 use super::caps::{Cap, CapOutcome, CapState, Offer};
@@ -60,9 +61,10 @@ pub const MAX_TAG_BYTES: usize = 8191;
 /// What this server offers in `CAP LS`: exactly what the session and the
 /// renderer implement. `chghost` is absent because hosts never change here
 /// (the host is the peer's address for the life of the connection);
-/// accounts, SASL and history come with their own work.
-pub fn offer() -> Offer {
-    [
+/// accounts and SASL come with their own work. `draft/chathistory` is
+/// offered when there is a history to read (`history`).
+pub fn offer(history: bool) -> Offer {
+    let offer = [
         Cap::CapNotify,
         Cap::MessageTags,
         Cap::ServerTime,
@@ -79,7 +81,12 @@ pub fn offer() -> Offer {
         Cap::Utf8Only,
     ]
     .into_iter()
-    .fold(Offer::new(), |o, c| o.with(c, None))
+    .fold(Offer::new(), |o, c| o.with(c, None));
+    if history {
+        offer.with(Cap::ChatHistory, None)
+    } else {
+        offer
+    }
 }
 
 /// How long a wrong OPER password holds the session back, so that guessing
@@ -176,6 +183,12 @@ pub enum Step {
     },
     /// OPER: check the password off the hub's task, then tell the hub.
     Oper { name: String, password: String },
+    /// `SEARCH #room :words`: ask the store (through the hub, which checks
+    /// that the asker is in the room), then tell the client what was found.
+    Search { room: String, words: String },
+    /// `CHATHISTORY`: ask the store (through the hub's check), then tell
+    /// the client the batch.
+    ChatHistory(super::chathistory::Request),
     /// Tell the hub and end the session with this reason.
     Quit(String),
 }
@@ -251,7 +264,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
     let p = |i: usize| msg.param(i);
     let cmd = msg.command.as_str();
     match cmd {
-        "CAP" => cap(st, msg, &mut steps),
+        "CAP" => cap(st, msg, cfg.history.enabled, &mut steps),
         "PING" => {
             if p(0).is_empty() {
                 steps.push(reply(ERR_NOORIGIN, &["No origin specified"]));
@@ -424,6 +437,22 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                         }
                     }
                 }
+            }
+        }
+        "CHATHISTORY" => match super::chathistory::parse(msg, cfg.hub.nick_len) {
+            Ok(req) => steps.push(Step::ChatHistory(req)),
+            Err(fail) => steps.push(Step::Note(fail)),
+        },
+        "SEARCH" => {
+            // `SEARCH #room :some words` or `SEARCH #room some words`.
+            let words = msg.params.get(1..).map(|w| w.join(" ")).unwrap_or_default();
+            if p(0).is_empty() || words.trim().is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Search {
+                    room: p(0).to_string(),
+                    words,
+                });
             }
         }
         "SETNAME" => {
@@ -617,9 +646,9 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
 /// CAP LS/LIST/REQ/END ([`CapState::handle`]); an open negotiation holds
 /// registration back until CAP END, and every change of the enabled set
 /// is passed to the renderer in stream order.
-fn cap(st: &mut State, msg: &Message, steps: &mut Vec<Step>) {
+fn cap(st: &mut State, msg: &Message, history: bool, steps: &mut Vec<Step>) {
     let before = st.caps.enabled;
-    match st.caps.handle(&offer(), &msg.params, st.registered) {
+    match st.caps.handle(&offer(history), &msg.params, st.registered) {
         CapOutcome::Reply(lines) => {
             for params in lines {
                 let refs: Vec<&str> = params.iter().map(String::as_str).collect();
@@ -831,6 +860,9 @@ async fn execute_labeled(
             Step::Oper { name, password } => {
                 resolved.extend(oper(ctx, st, name, password).await);
             }
+            // The answer is read first, so that it joins the group too.
+            Step::Search { room, words } => resolved.push(search(ctx, room, words).await?),
+            Step::ChatHistory(req) => resolved.push(chathistory(ctx, req).await?),
             other => resolved.push(other),
         }
     }
@@ -912,12 +944,88 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 }
             }
         }
+        Step::Search { room, words } => {
+            if let Step::Tell(event) = search(ctx, room, words).await? {
+                ctx.tell(event).await?;
+            }
+        }
+        Step::ChatHistory(req) => {
+            if let Step::Note(local) = chathistory(ctx, req).await? {
+                ctx.tell(local.event()).await?;
+            }
+        }
         Step::Quit(reason) => {
             ctx.send(Command::Quit(Some(reason.clone()))).await?;
             return Ok(Some(reason));
         }
     }
     Ok(None)
+}
+
+/// Most messages one `SEARCH` answers with (as `/search` on the line
+/// protocol): NOTICEs are read by people, not scripts.
+const SEARCH_RESULTS: usize = 20;
+
+/// Runs a search of `room` for `words` and returns the reply to tell: the
+/// messages found (`Event::Found`, newest first), the hub's refusal (442
+/// when not in the room, 403 when there is no such room) or a notice when
+/// the server keeps no history. What was typed is only ever text to look
+/// for (the store quotes it for FTS5).
+async fn search(ctx: &mut Ctx, room: String, words: String) -> Result<Step, HubGone> {
+    let ask = HistoryAsk::Search {
+        words: words.clone(),
+        limit: SEARCH_RESULTS,
+    };
+    Ok(Step::Tell(match ctx.history(&room, ask).await? {
+        Ok(page) => Event::Found {
+            room: page.room,
+            words: crate::core::hub::clean_text(&words, 100).into(),
+            lines: page.lines,
+        },
+        Err(HistoryError::Hub(e)) => Event::Error(e),
+        Err(other) => Event::ServerNotice {
+            text: format!("SEARCH: {other}").into(),
+        },
+    }))
+}
+
+/// Answers a `CHATHISTORY` request: the batch, or `INVALID_TARGET` for a
+/// room the asker may not read (the same whether it is secret, elsewhere or
+/// does not exist, so nothing is learnt from the refusal), `MESSAGE_ERROR`
+/// when the history cannot be read.
+async fn chathistory(ctx: &mut Ctx, req: super::chathistory::Request) -> Result<Step, HubGone> {
+    let super::chathistory::Request { sub, target, ask } = req;
+    let targets = matches!(ask, HistoryAsk::Targets { .. });
+    let fail = |code: &str, text: &str| {
+        let shown: String = target.chars().take(64).collect();
+        Step::Note(Local::fail("CHATHISTORY", code, &[&sub, &shown], text))
+    };
+    Ok(match ctx.history(&target, ask).await? {
+        Ok(page) if targets => Step::Note(Local::Targets(
+            page.targets
+                .into_iter()
+                .map(|t| {
+                    let name = match t.target {
+                        crate::core::MsgTarget::Room(r) | crate::core::MsgTarget::Nick(r) => {
+                            r.to_string()
+                        }
+                    };
+                    (name, t.latest)
+                })
+                .collect(),
+        )),
+        Ok(page) => Step::Note(Local::ChatHistory {
+            // A room as the hub spells it; a nickname as asked.
+            target: if target.starts_with('#') {
+                page.room.to_string()
+            } else {
+                target.clone()
+            },
+            lines: page.lines,
+        }),
+        Err(HistoryError::Hub(_)) => fail("INVALID_TARGET", "Messages could not be retrieved"),
+        Err(_) => fail("MESSAGE_ERROR", "Messages could not be retrieved"),
+    })
 }
 
 /// Credentials travel only over TLS or from this machine, unless the

@@ -97,7 +97,7 @@ fn cap_negotiation_holds_registration() {
         shown(&steps[0]),
         ":chatroom CAP * LS :cap-notify message-tags server-time echo-message \
          labeled-response batch multi-prefix userhost-in-names extended-join away-notify \
-         setname invite-notify standard-replies utf8only\r\n"
+         setname invite-notify standard-replies utf8only draft/chathistory\r\n"
     );
     assert_eq!(run(&mut st, "NICK bob"), vec![]);
     assert_eq!(run(&mut st, "USER bob 0 * :B"), vec![]);
@@ -133,16 +133,13 @@ fn cap_negotiation_holds_registration() {
 
 #[test]
 fn nothing_unimplemented_is_offered() {
-    let offered = offer().set();
-    for cap in [
-        Cap::Sasl,
-        Cap::AccountNotify,
-        Cap::AccountTag,
-        Cap::ChatHistory,
-        Cap::Chghost,
-    ] {
+    let offered = offer(true).set();
+    for cap in [Cap::Sasl, Cap::AccountNotify, Cap::AccountTag, Cap::Chghost] {
         assert!(!offered.has(cap), "{cap} is offered");
     }
+    // Chat history only with a history to read.
+    assert!(offered.has(Cap::ChatHistory));
+    assert!(!offer(false).set().has(Cap::ChatHistory));
 }
 
 #[test]
@@ -634,4 +631,37 @@ fn labels_need_the_capability_registration_and_a_short_label() {
     let mut early = State::default();
     run(&mut early, "CAP REQ labeled-response");
     assert_eq!(early.label_of(&msg("@label=x1 PING a")), None);
+}
+
+#[test]
+fn search_takes_a_room_and_words_with_or_without_a_colon() {
+    let mut st = registered_state();
+    let want = |room: &str, words: &str| {
+        vec![Step::Search {
+            room: room.into(),
+            words: words.into(),
+        }]
+    };
+    assert_eq!(
+        run(&mut st, "SEARCH #lobby :pizza \"OR\" *"),
+        want("#lobby", "pizza \"OR\" *")
+    );
+    assert_eq!(
+        run(&mut st, "SEARCH #lobby pizza box"),
+        want("#lobby", "pizza box")
+    );
+    for bad in [
+        "SEARCH",
+        "SEARCH #lobby",
+        "SEARCH #lobby :",
+        "SEARCH #lobby :   ",
+    ] {
+        let steps = run(&mut st, bad);
+        assert_eq!(steps.len(), 1, "{bad}");
+        assert!(shown(&steps[0]).contains(" 461 "), "{bad}: {steps:?}");
+    }
+    // Before registration it is refused like any other command.
+    let mut fresh = State::default();
+    let steps = run(&mut fresh, "SEARCH #lobby :x");
+    assert!(shown(&steps[0]).contains(" 451 "), "{steps:?}");
 }
