@@ -71,7 +71,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<i32> {
     let s = rt.block_on(measure(args, &job))?;
     println!(
         "replay of {} lines to {} joiners ({} measured, {} errors; fill {:.2} s)\n  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  min {:.2} ms",
-        s.lines, s.joiners, s.measured, s.errors, s.fill_secs, s.p50_ms, s.p99_ms, s.max_ms, s.min_ms
+        s.lines,
+        s.joiners,
+        s.measured,
+        s.errors,
+        s.fill_secs,
+        s.p50_ms,
+        s.p99_ms,
+        s.max_ms,
+        s.min_ms
     );
     for e in &s.error_samples {
         println!("  error: {e}");
@@ -126,7 +134,12 @@ async fn measure(args: &BenchArgs, job: &super::Job) -> anyhow::Result<ReplaySum
             continue;
         };
         match msg.command.as_str() {
-            "PING" => watcher.writer.write(client::pong_line(&msg).as_bytes()).await?,
+            "PING" => {
+                watcher
+                    .writer
+                    .write(client::pong_line(&msg).as_bytes())
+                    .await?
+            }
             "PRIVMSG" if msg.source_nick() == Some(fill_nick.as_str()) => seen += 1,
             _ => {}
         }
@@ -202,7 +215,11 @@ async fn join_once(
         };
         let here = msg.param(0).eq_ignore_ascii_case(room);
         match msg.command.as_str() {
-            "PING" => conn.writer.write(client::pong_line(&msg).as_bytes()).await?,
+            "PING" => {
+                conn.writer
+                    .write(client::pong_line(&msg).as_bytes())
+                    .await?
+            }
             "PRIVMSG" if here => replayed += 1,
             "NOTICE" if here && msg.param(1).starts_with("*** End of replay") => {
                 break t0.elapsed().as_nanos() as u64;
@@ -215,7 +232,9 @@ async fn join_once(
     };
     let _ = conn.writer.write(client::quit_line(Proto::Irc)).await;
     if replayed != lines {
-        bail!("replayed {replayed} lines, expected {lines} (is --history-replay-lines at least {lines}?)");
+        bail!(
+            "replayed {replayed} lines, expected {lines} (is --history-replay-lines at least {lines}?)"
+        );
     }
     Ok(took)
 }
