@@ -270,6 +270,42 @@ fn connection_storm_registers_everyone() {
 }
 
 #[test]
+fn replay_measures_every_joiner_over_the_whole_history() {
+    let s = TestServer::start(&[
+        "--flood-rate",
+        "0",
+        "--max-per-ip",
+        "0",
+        "--history-replay-lines",
+        "200",
+    ]);
+    let t = target(&s, "irc");
+    let (code, v, human) = bench(&["replay", "--target", &t, "--lines", "200", "-n", "3"]);
+    assert_eq!(v["workload"], "replay", "{human}");
+    assert_eq!(n(&v, "errors"), 0, "{human}");
+    assert_eq!(n(&v, "lines"), 200, "{human}");
+    assert_eq!(n(&v, "joiners"), 3, "{human}");
+    assert_eq!(n(&v, "measured"), 3, "{human}");
+    assert_eq!(code, 0, "{human}");
+
+    // A server replaying fewer lines than were written: each joiner is an
+    // error, and the run says so in its exit status.
+    let short = TestServer::start(&[
+        "--flood-rate",
+        "0",
+        "--max-per-ip",
+        "0",
+        "--history-replay-lines",
+        "10",
+    ]);
+    let t = target(&short, "irc");
+    let (code, v, human) = bench(&["replay", "--target", &t, "--lines", "20", "-n", "2"]);
+    assert_eq!(n(&v, "errors"), 2, "{human}");
+    assert_eq!(n(&v, "measured"), 0, "{human}");
+    assert_eq!(code, 2, "{human}");
+}
+
+#[test]
 fn refuses_non_loopback_targets() {
     for args in [
         &["fanout", "--target", "192.0.2.1:6667"][..],

@@ -224,7 +224,7 @@ impl Conn {
 
     /// The next line, or an error at EOF or at `deadline`. Over-long lines
     /// are skipped.
-    async fn next_line(
+    pub async fn next_line(
         &mut self,
         deadline: Instant,
         step: &'static str,

@@ -15,6 +15,7 @@
 
 pub mod client;
 pub mod payload;
+pub mod replay;
 pub mod report;
 pub mod stats;
 pub mod workload;
@@ -53,6 +54,10 @@ pub enum Workload {
     Idle,
     /// Connection storm: connects/s and registration latency.
     Connect,
+    /// Fill a fresh room with --lines messages, then --clients joiners one
+    /// after the other: time from JOIN to the end of the replayed history
+    /// (chatroom only).
+    Replay,
 }
 
 /// Flags of `chatroom bench`.
@@ -92,6 +97,9 @@ pub struct BenchArgs {
     /// Seconds of sending (traffic workloads).
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
+    /// Lines written into the room before the joiners come (replay).
+    #[arg(long, default_value_t = 1000)]
+    pub lines: u32,
     /// Bytes of text per message.
     #[arg(long, default_value_t = 64)]
     pub payload: usize,
@@ -293,6 +301,7 @@ pub fn plan(args: &BenchArgs) -> anyhow::Result<Job> {
             clients: args.clients.min(MAX_CLIENTS),
             room_size: args.room_size.max(1),
         }),
+        Workload::Replay => bail!("replay runs in one process, without parts"),
         Workload::Connect => Spec::Connect(ConnectSpec {
             clients: args.clients.min(MAX_CLIENTS),
             join: args.join,
@@ -484,6 +493,9 @@ impl Summary {
 }
 
 fn run(args: BenchArgs) -> anyhow::Result<i32> {
+    if args.workload == Some(Workload::Replay) {
+        return replay::run(&args);
+    }
     let job = plan(&args)?;
     let rt = build_runtime(args.runtime, args.threads)?;
     let (summary, result) = rt.block_on(orchestrate(&args, job))?;
