@@ -19,17 +19,7 @@ fn irc(srv: &TestServer) -> std::net::SocketAddr {
 /// Connects, negotiates `caps` with `CAP LS 302` and registers; returns
 /// before the automatic join of #lobby has been answered.
 fn register_caps(addr: std::net::SocketAddr, nick: &str, caps: &str) -> Irc {
-    let mut c = Irc::connect(addr, nick);
-    c.send("CAP LS 302");
-    c.send(&format!("NICK {nick}"));
-    c.send(&format!("USER {nick} 0 * :Real {nick}"));
-    c.expect(" CAP * LS :");
-    if !caps.is_empty() {
-        c.send(&format!("CAP REQ :{caps}"));
-        c.expect(&format!(" CAP * ACK :{caps}"));
-    }
-    c.send("CAP END");
-    c.numeric("001");
+    let mut c = Irc::negotiate(addr, nick, caps);
     c.expect(&format!(" 366 {nick} #lobby "));
     c
 }

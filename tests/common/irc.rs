@@ -23,6 +23,24 @@ impl Irc {
         }
     }
 
+    /// Connects, negotiates `caps` (space-separated; "" for none) with
+    /// `CAP LS 302` and registers; returns once 001 has arrived, before the
+    /// rest of the registration burst and the join of #lobby.
+    pub fn negotiate(addr: SocketAddr, nick: &str, caps: &str) -> Irc {
+        let mut c = Irc::connect(addr, nick);
+        c.send("CAP LS 302");
+        c.send(&format!("NICK {nick}"));
+        c.send(&format!("USER {nick} 0 * :Real {nick}"));
+        c.expect(" CAP * LS :");
+        if !caps.is_empty() {
+            c.send(&format!("CAP REQ :{caps}"));
+            c.expect(&format!(" CAP * ACK :{caps}"));
+        }
+        c.send("CAP END");
+        c.numeric("001");
+        c
+    }
+
     /// Connects, registers as `nick` and waits until the registration burst
     /// is over and the client is in the default room (#lobby).
     pub fn login(addr: SocketAddr, nick: &str) -> Irc {
