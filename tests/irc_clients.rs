@@ -44,6 +44,31 @@ fn poll<T>(what: &str, mut check: impl FnMut() -> Option<T>, detail: impl Fn() -
     }
 }
 
+/// How a client connects and what it joins.
+struct Setup {
+    port: u16,
+    nick: String,
+    /// Connect with TLS, accepting only the certificate with this SHA-256
+    /// fingerprint (`AB:CD:...`, as the server prints it).
+    tls_pin: Option<String>,
+    /// Log in with SASL PLAIN as (account, password).
+    sasl: Option<(String, String)>,
+    /// Channels to join once connected, comma-separated.
+    channels: String,
+}
+
+impl Setup {
+    fn plain(port: u16, nick: &str) -> Setup {
+        Setup {
+            port,
+            nick: nick.to_string(),
+            tls_pin: None,
+            sasl: None,
+            channels: "#lobby".to_string(),
+        }
+    }
+}
+
 /// A private directory removed at the end of the test.
 struct TempDir(PathBuf);
 
@@ -87,21 +112,46 @@ struct Weechat {
 
 impl Weechat {
     fn start(port: u16, nick: &str) -> Weechat {
+        Weechat::start_with(&Setup::plain(port, nick))
+    }
+
+    fn start_with(setup: &Setup) -> Weechat {
         let bin = require("weechat-headless");
         let dir = TempDir::new("weechat");
         let fifo = dir.path().join("fifo");
-        let commands = [
+        let Setup { port, nick, .. } = setup;
+        let mut commands = vec![
             format!("/set fifo.file.path {}", fifo.display()),
             "/set fifo.file.enabled on".to_string(),
             "/set logger.file.flush_delay 0".to_string(),
-            format!("/server add t 127.0.0.1/{port} -notls"),
+        ];
+        match &setup.tls_pin {
+            None => commands.push(format!("/server add t 127.0.0.1/{port} -notls")),
+            Some(pin) => {
+                // weechat 3.x (Debian 12) names its TLS options `ssl`; 4.x
+                // renamed them `tls`.
+                commands.push(format!("/server add t 127.0.0.1/{port} -ssl"));
+                // A pinned fingerprint replaces certificate-authority checks
+                // (weechat wants the bare hex digits).
+                let hex: String = pin.chars().filter(|c| *c != ':').collect();
+                commands.push(format!("/set irc.server.t.ssl_fingerprint {hex}"));
+            }
+        }
+        if let Some((user, password)) = &setup.sasl {
+            commands.push("/set irc.server.t.sasl_mechanism plain".to_string());
+            commands.push(format!("/set irc.server.t.sasl_username {user}"));
+            commands.push(format!("/set irc.server.t.sasl_password {password}"));
+            // Without a login the connection is useless to the test.
+            commands.push("/set irc.server.t.sasl_fail disconnect".to_string());
+        }
+        commands.extend([
             format!("/set irc.server.t.nicks {nick}"),
             format!("/set irc.server.t.username {nick}"),
             "/set irc.server.t.realname weechat tester".to_string(),
-            "/set irc.server.t.autojoin #lobby".to_string(),
+            format!("/set irc.server.t.autojoin {}", setup.channels),
             "/connect t".to_string(),
-        ]
-        .join(";");
+        ]);
+        let commands = commands.join(";");
         let out = std::fs::File::create(dir.path().join("stdout.log")).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(bin)
@@ -245,23 +295,49 @@ struct Irssi {
 
 impl Irssi {
     fn start(port: u16, nick: &str) -> Irssi {
+        Irssi::start_with(&Setup::plain(port, nick))
+    }
+
+    fn start_with(setup: &Setup) -> Irssi {
         require("irssi");
         require("tmux");
         let home = TempDir::new("irssi");
+        let Setup { port, nick, .. } = setup;
         // A config so irssi asks nothing, and prints every window's text in
-        // the one window the test reads.
+        // the one window the test reads. The server, its network (where
+        // SASL is set) and the channels are all in the config, so irssi
+        // connects by itself.
+        let sasl = match &setup.sasl {
+            Some((user, password)) => format!(
+                "sasl_mechanism = \"PLAIN\"; sasl_username = \"{user}\"; sasl_password = \"{password}\";"
+            ),
+            None => String::new(),
+        };
+        let tls = match &setup.tls_pin {
+            // The pin is checked on its own; there is no authority to ask.
+            Some(pin) => {
+                format!("use_tls = \"yes\"; tls_verify = \"no\"; tls_pinned_cert = \"{pin}\";")
+            }
+            None => "use_tls = \"no\";".to_string(),
+        };
+        let channels: String = setup
+            .channels
+            .split(',')
+            .map(|c| format!("  {{ name = \"{c}\"; chatnet = \"t\"; autojoin = \"yes\"; }},\n"))
+            .collect();
         std::fs::write(
             home.path().join("config"),
             format!(
-                "settings = {{\n  core = {{\n    real_name = \"irssi tester\";\n    user_name = \"{nick}\";\n    nick = \"{nick}\";\n    settings_autosave = \"no\";\n  }};\n  \"fe-common/core\" = {{\n    autocreate_windows = \"no\";\n  }};\n}};\n"
+                "servers = (\n  {{ address = \"127.0.0.1\"; chatnet = \"t\"; port = \"{port}\"; {tls} autoconnect = \"yes\"; }}\n);\n\
+                 chatnets = {{ t = {{ type = \"IRC\"; {sasl} }}; }};\n\
+                 channels = (\n{channels});\n\
+                 settings = {{\n  core = {{\n    real_name = \"irssi tester\";\n    user_name = \"{nick}\";\n    nick = \"{nick}\";\n    settings_autosave = \"no\";\n  }};\n  \"irc/core\" = {{\n    cmd_queue_speed = \"0\";\n    cmds_max_at_once = \"1000\";\n  }};\n  \"fe-common/core\" = {{\n    autocreate_windows = \"no\";\n    autolog = \"yes\";\n    autolog_path = \"{logs}/$0.log\";\n  }};\n}};\n",
+                logs = home.path().join("logs").display(),
             ),
         )
         .expect("irssi config");
         let socket = home.path().join("tmux.sock");
-        let irssi_cmd = format!(
-            "irssi --home={} -n {nick} -c 127.0.0.1 -p {port}",
-            home.path().display()
-        );
+        let irssi_cmd = format!("irssi --home={} -n {nick}", home.path().display());
         let mut me = Irssi {
             socket,
             pids: Vec::new(),
@@ -316,6 +392,35 @@ impl Irssi {
             &format!("{needle:?} on irssi's screen"),
             || self.screen().contains(needle).then_some(()),
             || self.screen(),
+        );
+    }
+
+    /// Everything irssi logged, one file per channel or nick. Lines about a
+    /// person rather than a channel (a nick change, a quit) go to one of
+    /// the windows they share, so tests look in all of them.
+    fn logs(&self) -> String {
+        let mut s = String::new();
+        if let Ok(entries) = std::fs::read_dir(self._home.path().join("logs")) {
+            for e in entries.flatten() {
+                s.push_str(&format!("--- {}\n{}", e.path().display(), read(&e.path())));
+            }
+        }
+        s
+    }
+
+    /// Waits until one line that irssi logged holds every one of `parts`
+    /// (how irssi decorates a nick depends on the window it shows the line
+    /// in, so the test does not pin that down).
+    fn expect_log(&self, parts: &[&str]) {
+        poll(
+            &format!("a line with {parts:?} in irssi's logs"),
+            || {
+                self.logs()
+                    .lines()
+                    .any(|l| parts.iter().all(|p| l.contains(p)))
+                    .then_some(())
+            },
+            || format!("{}\n--- screen\n{}", self.logs(), self.screen()),
         );
     }
 
@@ -398,4 +503,84 @@ fn irssi_talks_with_a_line_user() {
     irssi.expect_screen("alice is now known as alicia");
     irssi.type_line("/quit see you later");
     alice.expect("* irs quit (Quit: see you later)");
+}
+
+// ------------------------------------------------- both clients, TLS + SASL
+
+/// The fingerprint the server printed for its TLS certificate.
+fn printed_fingerprint(srv: &TestServer) -> String {
+    let line = srv.stdout_line("tls: SHA-256 fingerprint ");
+    line.split_whitespace()
+        .nth(3)
+        .expect("fingerprint after the label")
+        .to_string()
+}
+
+#[test]
+fn weechat_and_irssi_chat_over_tls() {
+    let srv = TestServer::start(&[]);
+    let port = srv.ircs.expect("irc tls listener").port();
+    let pin = printed_fingerprint(&srv);
+    let mut alice = LineClient::line_login(srv.line.expect("line listener"), "alice");
+    // alice is in #lobby from the start; #side becomes her current room.
+    alice.send("/join #side");
+    alice.expect("* alice joined #side");
+
+    let setup = |nick: &str| Setup {
+        port,
+        nick: nick.to_string(),
+        tls_pin: Some(pin.clone()),
+        sasl: None,
+        channels: "#lobby,#side".to_string(),
+    };
+    let wee = Weechat::start_with(&setup("wee"));
+    wee.expect_log(
+        "#side",
+        "wee (weechat tester) (wee@127.0.0.1) has joined #side",
+    );
+    alice.expect("* wee joined #side");
+    let irssi = Irssi::start_with(&setup("irs"));
+    irssi.expect_log(&["irs [irs@127.0.0.1] has joined #side"]);
+    alice.expect("* irs joined #side");
+    wee.expect_log(
+        "#side",
+        "irs (irssi tester) (irs@127.0.0.1) has joined #side",
+    );
+
+    // Each client to the other and to the line user, and back (irssi
+    // shows every channel in one window, so it names the channel).
+    irssi.type_line("/msg #side hello from irssi over tls");
+    wee.expect_log("#side", "irs\thello from irssi over tls");
+    alice.expect("<irs> hello from irssi over tls");
+    wee.fifo("irc.t.#side *hello from weechat over tls");
+    irssi.expect_log(&["wee", "> hello from weechat over tls"]);
+    alice.expect("<wee> hello from weechat over tls");
+    alice.send("hello both from line");
+    wee.expect_log("#side", "alice\thello both from line");
+    irssi.expect_log(&["alice", "> hello both from line"]);
+
+    // Nick changes, seen by the other client and the line user.
+    wee.fifo("irc.server.t */nick weasel");
+    irssi.expect_log(&["wee is now known as weasel"]);
+    alice.expect("* wee is now known as weasel");
+    irssi.type_line("/nick irsi");
+    wee.expect_log("#side", "irs is now known as irsi");
+    alice.expect("* irs is now known as irsi");
+
+    // Parting with a reason.
+    wee.fifo("irc.server.t */part #side enough of this side");
+    irssi.expect_log(&["weasel [wee@127.0.0.1] has left #side [enough of this side]"]);
+    alice.expect("* weasel left #side (enough of this side)");
+    irssi.type_line("/part #side me too");
+    alice.expect("* irsi left #side (me too)");
+
+    // Quitting with a reason, seen in the room they still share.
+    irssi.type_line("/quit irssi signing off");
+    wee.expect_log(
+        "#lobby",
+        "irsi (irs@127.0.0.1) has quit (Quit: irssi signing off)",
+    );
+    alice.expect("* irsi quit (Quit: irssi signing off)");
+    wee.fifo("irc.server.t */disconnect t weechat signing off");
+    alice.expect("* weasel quit (Quit: weechat signing off)");
 }
