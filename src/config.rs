@@ -33,6 +33,7 @@ pub struct Config {
     /// directory; `chatroom-data` by default.
     pub data_dir: PathBuf,
     pub tls: Tls,
+    pub websocket: WebSocket,
     /// Server operators (IRC `OPER name password`).
     pub opers: Vec<Oper>,
     /// IRC connection password (`PASS`), as an argon2id hash from
@@ -198,6 +199,39 @@ impl Tls {
     }
 }
 
+/// IRC over WebSocket (the IRCv3 WebSocket specification), for browser
+/// clients. Off by default: nothing ships that uses it yet, and a listener
+/// nobody uses is only exposure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSocket {
+    pub enabled: bool,
+    /// 0: any free port.
+    pub port: u16,
+    /// `Origin` headers accepted at the upgrade (e.g. `https://chat.example`);
+    /// empty: any origin, and clients that send none.
+    pub allowed_origins: Vec<String>,
+    /// Largest WebSocket message (one IRC line) accepted, in bytes; the IRC
+    /// line limits apply on top of it.
+    pub max_message_bytes: usize,
+    /// Seconds a new connection has to complete the HTTP upgrade.
+    pub handshake_timeout_secs: u64,
+}
+
+impl Default for WebSocket {
+    fn default() -> Self {
+        WebSocket {
+            enabled: false,
+            port: 8097,
+            allowed_origins: Vec::new(),
+            // A full tagged IRC line (8191 bytes of tags + 512) with room
+            // to spare; anything bigger is refused by the WebSocket layer.
+            max_message_bytes: 16 * 1024,
+            handshake_timeout_secs: 10,
+        }
+    }
+}
+
 /// Which protocols listen, and on which TCP port (0: any free port).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -297,6 +331,7 @@ impl Default for Config {
             motd: None,
             data_dir: PathBuf::from("chatroom-data"),
             tls: Tls::default(),
+            websocket: WebSocket::default(),
             opers: Vec::new(),
             irc_password_hash: None,
             allow_plaintext_credentials: false,
@@ -380,6 +415,10 @@ pub struct ServeArgs {
     /// Seconds a connection has to finish the TLS handshake.
     #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
     pub tls_handshake_timeout: Option<u64>,
+    /// Listen for IRC over WebSocket on this port (0 picks a free port);
+    /// turns the WebSocket listener on.
+    #[arg(long, env = "CHATROOM_WEBSOCKET_PORT")]
+    pub websocket_port: Option<u16>,
     /// Keep no history: nothing is written to disk, nothing replayed.
     #[arg(long, env = "CHATROOM_NO_HISTORY")]
     pub no_history: bool,
@@ -480,6 +519,10 @@ impl Config {
             t.key = a.tls_key.clone();
         }
         set(&mut t.handshake_timeout_secs, &a.tls_handshake_timeout);
+        if let Some(port) = a.websocket_port {
+            self.websocket.enabled = true;
+            self.websocket.port = port;
+        }
         let h = &mut self.history;
         h.enabled &= !a.no_history;
         set(&mut h.replay_lines, &a.history_replay_lines);
@@ -515,7 +558,13 @@ impl Config {
             return bad("server_name must be one word");
         }
         let ls = &self.listeners;
-        if !(ls.line || ls.irc || ls.lenheader || ls.nick || self.tls.enabled) {
+        if !(ls.line
+            || ls.irc
+            || ls.lenheader
+            || ls.nick
+            || self.tls.enabled
+            || self.websocket.enabled)
+        {
             return bad("every listener is turned off");
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
@@ -523,6 +572,12 @@ impl Config {
         }
         if self.tls.handshake_timeout_secs == 0 {
             return bad("tls.handshake_timeout_secs must be at least 1");
+        }
+        if self.websocket.handshake_timeout_secs == 0 {
+            return bad("websocket.handshake_timeout_secs must be at least 1");
+        }
+        if self.websocket.max_message_bytes < 512 {
+            return bad("websocket.max_message_bytes must be at least 512");
         }
         for oper in &self.opers {
             if oper.name.is_empty() || oper.name.contains([' ', '\r', '\n']) {

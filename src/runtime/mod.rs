@@ -15,6 +15,7 @@ pub mod persist;
 pub mod server;
 pub mod shutdown;
 pub mod tls;
+pub mod websocket;
 
 pub use connection::{Ctx, HubGone, ReadHalf, Renderer};
 pub use history::{HistoryAsk, HistoryError, HistoryPage};

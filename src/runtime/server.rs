@@ -1,6 +1,7 @@
 //! Listeners and the accept loops: binds one TCP listener per enabled
 //! protocol, admits connections within the connection limits, completes the
-//! TLS handshake (bounded by a timeout) on the TLS listener, hands each
+//! TLS handshake (bounded by a timeout) on the TLS listener and the
+//! WebSocket upgrade on the WebSocket listener, hands each
 //! connection to its edge, reloads the TLS certificate on SIGHUP, and runs
 //! the orderly shutdown (stop accepting, tell everyone, let writers flush,
 //! close).
@@ -31,6 +32,7 @@ use super::hub_task::{self, HubMsg, Persisted};
 use super::limits::ConnLimiter;
 use super::persist::{Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
+use super::websocket;
 
 /// The wire protocols the server speaks, one listener each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +41,8 @@ pub enum Protocol {
     Irc,
     /// IRC over TLS.
     IrcTls,
+    /// IRC over WebSocket.
+    IrcWs,
     LenHeader,
     Nick,
 }
@@ -49,6 +53,7 @@ impl fmt::Display for Protocol {
             Protocol::Line => "line",
             Protocol::Irc => "irc",
             Protocol::IrcTls => "ircs",
+            Protocol::IrcWs => "ircws",
             Protocol::LenHeader => "lenheader",
             Protocol::Nick => "nick",
         })
@@ -119,6 +124,13 @@ impl Server {
                 .await
                 .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcTls))?;
             listeners.push((Protocol::IrcTls, listener));
+        }
+        if cfg.websocket.enabled {
+            let addr = SocketAddr::new(cfg.bind, cfg.websocket.port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcWs))?;
+            listeners.push((Protocol::IrcWs, listener));
         }
         #[cfg(unix)]
         let hangup = {
@@ -344,6 +356,29 @@ async fn handshake(
     }
 }
 
+/// Turns an accepted socket into the byte stream its protocol's edge reads:
+/// as it is, after the TLS handshake, or after the WebSocket upgrade. `None`
+/// when the handshake or upgrade failed (already logged).
+async fn open(
+    proto: Protocol,
+    stream: TcpStream,
+    acceptor: Option<&TlsAcceptor>,
+    cfg: &Config,
+    peer: SocketAddr,
+) -> Option<(ReadHalf, WriteHalf)> {
+    match (proto, acceptor) {
+        (Protocol::IrcWs, _) => match websocket::accept(stream, &cfg.websocket).await {
+            Ok(ws) => Some(split_any(ws)),
+            Err(e) => {
+                tracing::info!(%peer, "{e}");
+                None
+            }
+        },
+        (_, Some(a)) => handshake(a, stream, cfg.tls.handshake_timeout(), peer).await,
+        (_, None) => Some(split_tcp(stream)),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn accept_loop(
     proto: Protocol,
@@ -376,13 +411,9 @@ async fn accept_loop(
                 let cfg = env.cfg.clone();
                 let acceptor = acceptor.clone();
                 tracker.spawn(async move {
-                    let limit = cfg.tls.handshake_timeout();
-                    let (_, wr) = match &acceptor {
-                        None => split_tcp(stream),
-                        Some(a) => match handshake(a, stream, limit, peer).await {
-                            Some(halves) => halves,
-                            None => return,
-                        },
+                    let Some((_, wr)) = open(proto, stream, acceptor.as_ref(), &cfg, peer).await
+                    else {
+                        return;
                     };
                     refuse_with(proto, wr, cfg, refusal.reason()).await
                 });
@@ -397,17 +428,11 @@ async fn accept_loop(
             // Chat lines are small and latency matters more than packet
             // count; coalescing happens in the writer instead.
             let _ = stream.set_nodelay(true);
-            let halves = match &acceptor {
-                None => split_tcp(stream),
-                Some(a) => {
-                    let limit = env.cfg.tls.handshake_timeout();
-                    // Boxed (and freed once done): the handshake's state is
-                    // large and only needed for its first moments.
-                    match Box::pin(handshake(a, stream, limit, peer)).await {
-                        Some(halves) => halves,
-                        None => return,
-                    }
-                }
+            // Boxed (and freed once done): handshake state is large and
+            // only needed for the connection's first moments.
+            let opened = Box::pin(open(proto, stream, acceptor.as_ref(), &env.cfg, peer)).await;
+            let Some(halves) = opened else {
+                return;
             };
             serve(proto, halves, peer, id, env).await;
             // The permit is held through the handshake too, so stalled
@@ -442,6 +467,7 @@ async fn serve(
         Protocol::Line => run!(line::renderer(&cfg), line::session),
         Protocol::Irc => run!(irc::renderer(&cfg), irc::session),
         Protocol::IrcTls => run!(irc::renderer(&cfg), irc::session_tls),
+        Protocol::IrcWs => run!(irc::renderer(&cfg), irc::session),
         Protocol::LenHeader => run!(lenheader::renderer(&cfg), lenheader::session),
         Protocol::Nick => run!(nickhs::renderer(&cfg), nickhs::session),
     }
@@ -450,7 +476,9 @@ async fn serve(
 async fn refuse_with(proto: Protocol, stream: WriteHalf, cfg: Arc<Config>, reason: &str) {
     match proto {
         Protocol::Line => refuse(stream, line::renderer(&cfg), reason).await,
-        Protocol::Irc | Protocol::IrcTls => refuse(stream, irc::renderer(&cfg), reason).await,
+        Protocol::Irc | Protocol::IrcTls | Protocol::IrcWs => {
+            refuse(stream, irc::renderer(&cfg), reason).await
+        }
         Protocol::LenHeader => refuse(stream, lenheader::renderer(&cfg), reason).await,
         Protocol::Nick => refuse(stream, nickhs::renderer(&cfg), reason).await,
     }

@@ -20,6 +20,8 @@ pub struct TestServer {
     pub irc: Option<SocketAddr>,
     /// IRC over TLS.
     pub ircs: Option<SocketAddr>,
+    /// IRC over WebSocket (only when a test turns it on).
+    pub ircws: Option<SocketAddr>,
     pub lenheader: Option<SocketAddr>,
     pub nick: Option<SocketAddr>,
     /// Lines the server printed to stderr are kept in this file.
@@ -79,6 +81,7 @@ impl TestServer {
             irc: None,
             lenheader: None,
             ircs: None,
+            ircws: None,
             nick: None,
             stderr_path,
             data_dir,
@@ -106,6 +109,7 @@ impl TestServer {
                         "line:" => server.line = Some(addr),
                         "irc:" => server.irc = Some(addr),
                         "ircs:" => server.ircs = Some(addr),
+                        "ircws:" => server.ircws = Some(addr),
                         "lenheader:" => server.lenheader = Some(addr),
                         "nick:" => server.nick = Some(addr),
                         _ => {}
