@@ -26,6 +26,7 @@ use crate::core::Hub;
 use crate::edges::{irc, lenheader, line, nickhs};
 use crate::store::{SqliteStore, Store, StoreOptions};
 
+use super::accounts::Accounts;
 use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
 use super::hub_task::{self, HubMsg, Persisted};
 use super::limits::ConnLimiter;
@@ -237,10 +238,27 @@ impl Server {
                 Some(Persisted { store, stage })
             }
         };
-        let (hub, hub_task) = hub_task::spawn(core, history);
+        // Accounts live in the history store: without it there are none.
+        let accounts = match (&self.store, cfg.accounts.enabled) {
+            (Some(store), true) => {
+                let (c, s) = (cfg.clone(), store.clone());
+                let loaded = tokio::task::spawn_blocking(move || Accounts::load(c, s))
+                    .await
+                    .context("accounts: loading failed")?
+                    .map_err(|e| anyhow::anyhow!("accounts: {e}"))?;
+                Some(Arc::new(loaded))
+            }
+            _ => None,
+        };
+        let (hub, hub_task) = hub_task::spawn(core, history, accounts.clone());
+        if let Some(a) = &accounts {
+            a.set_hub(hub.clone());
+        }
         let env = ConnEnv {
             cfg: cfg.clone(),
             hub: hub.clone(),
+            accounts,
+            certfp: None,
         };
         let limiter = ConnLimiter::new(
             cfg.limits.max_connections,
@@ -330,9 +348,18 @@ async fn handshake(
     stream: TcpStream,
     limit: Duration,
     peer: SocketAddr,
-) -> Option<(ReadHalf, WriteHalf)> {
+) -> Option<((ReadHalf, WriteHalf), Option<String>)> {
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some(split_any(tls)),
+        Ok(Ok(tls)) => {
+            // The client certificate, if one was presented (SASL EXTERNAL).
+            let certfp = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| super::tls::fingerprint(c));
+            Some((split_any(tls), certfp))
+        }
         Ok(Err(e)) => {
             tracing::info!(%peer, "TLS handshake failed: {e}");
             None
@@ -380,7 +407,7 @@ async fn accept_loop(
                     let (_, wr) = match &acceptor {
                         None => split_tcp(stream),
                         Some(a) => match handshake(a, stream, limit, peer).await {
-                            Some(halves) => halves,
+                            Some((halves, _)) => halves,
                             None => return,
                         },
                     };
@@ -391,7 +418,7 @@ async fn accept_loop(
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
-        let env = env.clone();
+        let mut env = env.clone();
         let acceptor = acceptor.clone();
         tracker.spawn(async move {
             // Chat lines are small and latency matters more than packet
@@ -404,7 +431,10 @@ async fn accept_loop(
                     // Boxed (and freed once done): the handshake's state is
                     // large and only needed for its first moments.
                     match Box::pin(handshake(a, stream, limit, peer)).await {
-                        Some(halves) => halves,
+                        Some((halves, certfp)) => {
+                            env.certfp = certfp;
+                            halves
+                        }
                         None => return,
                     }
                 }

@@ -106,7 +106,7 @@ pub fn render_timed(
 ) {
     let Some(id) = batch else {
         for line in lines {
-            out.extend_from_slice(&render_message(line, time, tagged));
+            out.extend_from_slice(&render_message(line, time, tagged, false));
         }
         return;
     };
@@ -120,7 +120,7 @@ pub fn render_timed(
     );
     let tag = format!("batch={id}");
     for line in lines {
-        let bytes = render_message(line, time, tagged);
+        let bytes = render_message(line, time, tagged, false);
         for one in bytes
             .split_inclusive(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -235,6 +235,7 @@ mod tests {
                 user: nick.into(),
                 realname: nick.into(),
                 host: "127.0.0.1".into(),
+                account: None,
             }),
             to: MsgTarget::Room("#lobby".into()),
             kind,

@@ -13,6 +13,7 @@ fn user(nick: &str) -> Arc<UserInfo> {
         user: nick.into(),
         realname: format!("{nick} R").into(),
         host: "127.0.0.1".into(),
+        account: None,
     })
 }
 
@@ -677,6 +678,7 @@ fn unsafe_fields_stay_one_word() {
         user: "two words".into(),
         realname: "Real Name".into(),
         host: "::1".into(),
+        account: None,
     });
     let out = render(
         &mut r,

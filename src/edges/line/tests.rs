@@ -16,6 +16,7 @@ fn user(nick: &str) -> Arc<UserInfo> {
         user: format!("{nick}_u").into(),
         realname: format!("{nick} Real").into(),
         host: "10.0.0.7".into(),
+        account: None,
     })
 }
 
