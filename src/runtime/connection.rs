@@ -183,6 +183,20 @@ impl Ctx {
         rx.await.map_err(|_| HubGone)
     }
 
+    /// Who this connection is now, as the hub knows it (`None` before
+    /// registration): nickname, user, host and account.
+    pub async fn whoami(&self) -> Result<Option<Arc<crate::core::UserInfo>>, HubGone> {
+        let (tx, rx) = oneshot::channel();
+        self.hub
+            .send(HubMsg::WhoAmI {
+                id: self.id,
+                reply: tx,
+            })
+            .await
+            .map_err(|_| HubGone)?;
+        rx.await.map_err(|_| HubGone)
+    }
+
     /// Queues an event for this connection only, in order with the hub's replies.
     pub async fn tell(&self, event: Event) -> Result<(), HubGone> {
         self.hub

@@ -56,6 +56,11 @@ pub enum HubMsg {
         reason: String,
         done: oneshot::Sender<()>,
     },
+    /// Who this connection is now (`None` before registration).
+    WhoAmI {
+        id: ConnId,
+        reply: oneshot::Sender<Option<Arc<crate::core::UserInfo>>>,
+    },
     /// A question about a room's history (`room` empty: the focused room).
     History {
         id: ConnId,
@@ -265,6 +270,9 @@ async fn run(
                             GroupItem::Local(event) => sink.send(id, &Envelope::new(event)),
                         }
                     }
+                }
+                HubMsg::WhoAmI { id, reply } => {
+                    let _ = reply.send(hub.user_of(id));
                 }
                 HubMsg::Detach { id, reason } => {
                     if let Some(a) = accounts {

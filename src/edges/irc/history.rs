@@ -172,6 +172,24 @@ pub fn render_targets(
     }
 }
 
+/// Private messages held while the recipient (`me`) was offline, in the
+/// order they were sent, each addressed to the recipient's nickname now:
+/// with `time` (server-time) as relayed live with their original `@time`,
+/// else with that time in front of the text, as replays are.
+pub fn render_held(me: &str, lines: &[Event], time: bool, tagged: bool, out: &mut BytesMut) {
+    for line in lines {
+        let mut ev = line.clone();
+        if let Event::Message { to, .. } = &mut ev {
+            *to = MsgTarget::Nick(me.into());
+        }
+        if time {
+            out.extend_from_slice(&render_message(&ev, true, tagged, false));
+        } else {
+            replay_line(&ev, out);
+        }
+    }
+}
+
 /// One stored message as a PRIVMSG/NOTICE from its sender, split like live
 /// messages when it would pass 512 bytes.
 fn replay_line(ev: &Event, out: &mut BytesMut) {

@@ -155,6 +155,9 @@ pub enum Local {
     LoggedIn { account: String, mask: String },
     /// RPL_LOGGEDOUT (see `LoggedIn` for `mask`).
     LoggedOut { mask: String },
+    /// Private messages held while the client was offline (each an
+    /// `Event::Message`, oldest first).
+    Held(Vec<Event>),
     /// A NOTICE from a service (`NickServ`) to the client.
     Service { from: String, text: String },
     /// An IRCv3 standard reply (`FAIL`, `WARN`, `NOTE`): `kind command code
@@ -897,6 +900,13 @@ impl IrcRenderer {
                 let mask = self.mask_or(mask);
                 self.numeric(out, RPL_LOGGEDOUT, &[&mask], Some("You are now logged out"));
             }
+            Local::Held(lines) => super::history::render_held(
+                self.me(),
+                &lines,
+                self.has(Cap::ServerTime),
+                self.has(Cap::MessageTags),
+                out,
+            ),
             Local::Service { from, text } => {
                 let src = format!("{from}!{from}@services.");
                 write_line(out, Some(&src), "NOTICE", &[self.me()], Some(&text));
