@@ -45,6 +45,74 @@ pub struct Config {
     /// from this machine (loopback).
     pub allow_plaintext_credentials: bool,
     pub history: History,
+    pub accounts: Accounts,
+}
+
+/// IRC accounts (`[accounts]`): registration (IRCv3 `REGISTER`, NickServ),
+/// login (SASL PLAIN and EXTERNAL, NickServ IDENTIFY), nickname protection,
+/// messages held for accounts that are offline, and the brute-force limits.
+/// Accounts live in the history store, so they need history on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Accounts {
+    /// Offer accounts at all (SASL, REGISTER, NickServ). Off: none of it
+    /// is advertised or answered.
+    pub enabled: bool,
+    /// Let people register new accounts. Off: existing accounts still log in.
+    pub registration: bool,
+    /// Shortest password accepted at registration or a password change.
+    pub min_password_len: usize,
+    /// Seconds someone holding a registered nickname without being logged
+    /// in to its account has to log in before being renamed to a guest
+    /// nickname. 0 turns nickname protection off.
+    pub nick_grace_secs: u64,
+    /// Private messages to a registered account whose owner is not
+    /// connected are kept and delivered at the next login.
+    pub offline_messages: bool,
+    /// Most messages held for one account; further ones are refused.
+    pub max_offline_per_account: usize,
+    /// Failed logins for one account within `failure_window_secs` before
+    /// that account is locked for a while.
+    pub max_failures_per_account: u32,
+    /// Failed logins from one IP address within `failure_window_secs`
+    /// before that address is locked for a while (higher than the per
+    /// account limit: several people may share one address).
+    pub max_failures_per_ip: u32,
+    /// Seconds over which failures are counted.
+    pub failure_window_secs: u64,
+    /// Seconds of the first lock; each further lock of the same account or
+    /// address doubles it, up to `max_lockout_secs`.
+    pub lockout_secs: u64,
+    pub max_lockout_secs: u64,
+    /// Longest SASL `AUTHENTICATE` payload, in bytes after reassembly of
+    /// the 400-byte chunks (before base64 decoding); longer: ERR_SASLTOOLONG.
+    pub max_sasl_bytes: usize,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            enabled: true,
+            registration: true,
+            min_password_len: 8,
+            nick_grace_secs: 60,
+            offline_messages: true,
+            max_offline_per_account: 200,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 20,
+            failure_window_secs: 600,
+            lockout_secs: 60,
+            max_lockout_secs: 3600,
+            max_sasl_bytes: 4096,
+        }
+    }
+}
+
+impl Accounts {
+    /// The grace period of nickname protection; `None` when it is off.
+    pub fn nick_grace(&self) -> Option<Duration> {
+        (self.nick_grace_secs > 0).then(|| Duration::from_secs(self.nick_grace_secs))
+    }
 }
 
 /// What the server remembers (`[history]`): the SQLite file
@@ -336,6 +404,7 @@ impl Default for Config {
             irc_password_hash: None,
             allow_plaintext_credentials: false,
             history: History::default(),
+            accounts: Accounts::default(),
         }
     }
 }
@@ -599,6 +668,21 @@ impl Config {
         }
         if self.hub.max_modes == 0 || self.hub.max_list_entries == 0 {
             return bad("hub.max_modes and hub.max_list_entries must be at least 1");
+        }
+        let a = &self.accounts;
+        if a.max_failures_per_account == 0 || a.max_failures_per_ip == 0 {
+            return bad(
+                "accounts.max_failures_per_account and max_failures_per_ip must be at least 1",
+            );
+        }
+        if a.failure_window_secs == 0 || a.lockout_secs == 0 || a.max_lockout_secs < a.lockout_secs
+        {
+            return bad(
+                "accounts: failure_window_secs and lockout_secs must be at least 1, max_lockout_secs at least lockout_secs",
+            );
+        }
+        if a.max_sasl_bytes < 400 {
+            return bad("accounts.max_sasl_bytes must be at least 400");
         }
         let h = &self.history;
         if h.compact_interval_secs == 0 {

@@ -659,6 +659,7 @@ fn replay_shows_old_lines_with_their_date_and_follows_the_replay_limits() {
             user: "carol".into(),
             realname: "carol".into(),
             host: "127.0.0.1".into(),
+            account: None,
         };
         let rec = |id: u64, ago: u64, text: &str| Record {
             id,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::irc::Irc;
 use common::{LineClient, TestServer};
 
 /// Upper bound for waiting on a client (they queue their own output).
@@ -516,35 +517,61 @@ fn printed_fingerprint(srv: &TestServer) -> String {
         .to_string()
 }
 
+/// Registers the account `nick` with `password` (the client's nick is the
+/// account name) through NickServ, as a person would before configuring
+/// their client for SASL.
+fn register_account(srv: &TestServer, nick: &str, password: &str) {
+    let mut c = Irc::login(srv.irc.expect("irc listener"), nick);
+    c.send(&format!("PRIVMSG NickServ :REGISTER {password}"));
+    // Registering logs the registrant in (900).
+    c.numeric("900");
+    c.send("QUIT :registered");
+    c.expect("ERROR");
+}
+
 #[test]
-fn weechat_and_irssi_chat_over_tls() {
+fn weechat_and_irssi_chat_over_tls_with_sasl() {
     let srv = TestServer::start(&[]);
     let port = srv.ircs.expect("irc tls listener").port();
     let pin = printed_fingerprint(&srv);
+    register_account(&srv, "wee", "weechat-password");
+    register_account(&srv, "irs", "irssi-password");
     let mut alice = LineClient::line_login(srv.line.expect("line listener"), "alice");
     // alice is in #lobby from the start; #side becomes her current room.
     alice.send("/join #side");
     alice.expect("* alice joined #side");
 
-    let setup = |nick: &str| Setup {
+    let setup = |nick: &str, password: &str| Setup {
         port,
         nick: nick.to_string(),
         tls_pin: Some(pin.clone()),
-        sasl: None,
+        sasl: Some((nick.to_string(), password.to_string())),
         channels: "#lobby,#side".to_string(),
     };
-    let wee = Weechat::start_with(&setup("wee"));
+    let wee = Weechat::start_with(&setup("wee", "weechat-password"));
+    poll(
+        "weechat's SASL login",
+        || {
+            wee.all_logs()
+                .contains("SASL authentication successful")
+                .then_some(())
+        },
+        || wee.all_logs(),
+    );
+    // With extended-join, weechat shows the account each joiner is logged
+    // in to: its own SASL login, seen from the room...
     wee.expect_log(
         "#side",
-        "wee (weechat tester) (wee@127.0.0.1) has joined #side",
+        "wee [wee] (weechat tester) (wee@127.0.0.1) has joined #side",
     );
     alice.expect("* wee joined #side");
-    let irssi = Irssi::start_with(&setup("irs"));
+    let irssi = Irssi::start_with(&setup("irs", "irssi-password"));
     irssi.expect_log(&["irs [irs@127.0.0.1] has joined #side"]);
     alice.expect("* irs joined #side");
+    // ...and irssi's.
     wee.expect_log(
         "#side",
-        "irs (irssi tester) (irs@127.0.0.1) has joined #side",
+        "irs [irs] (irssi tester) (irs@127.0.0.1) has joined #side",
     );
 
     // Each client to the other and to the line user, and back (irssi

@@ -34,6 +34,7 @@ fn record(id: u64) -> Record {
             user: "w".into(),
             realname: "Writer".into(),
             host: "127.0.0.1".into(),
+            account: None,
         },
         to: MsgTarget::Room("#crash".into()),
         text: format!("message number {id}").into(),

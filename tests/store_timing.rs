@@ -20,6 +20,7 @@ fn record(id: u64) -> Record {
             user: "u".into(),
             realname: "A Person".into(),
             host: "192.0.2.1".into(),
+            account: None,
         },
         to: MsgTarget::Room(format!("#room{}", id % 10).into()),
         text: format!("message {id}: an ordinary line of chat, about sixty bytes long").into(),

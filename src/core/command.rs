@@ -105,6 +105,18 @@ pub enum Command {
     Lusers,
     /// The sender's connection is encrypted (TLS); WHOIS says so.
     Secure,
+    /// The SHA-256 fingerprint of the client certificate the sender's TLS
+    /// connection presented; WHOIS shows it to the sender and to operators.
+    CertFp(String),
+    /// The sender is now logged in to this account (`None`: logged out).
+    /// The runtime has checked the credentials; the hub only records the
+    /// fact and tells whoever shares a room. Accepted before registration
+    /// too (SASL before CAP END): it then applies at registration.
+    Login(Option<String>),
+    /// Nickname protection: the sender (on whose behalf the runtime acts)
+    /// is renamed to `guest` if it still holds `nick` without being logged
+    /// in to the account of that name; otherwise nothing happens.
+    Reclaim { nick: String, guest: String },
     /// Leave the server; the hub tells everyone who shares a room.
     Quit(Option<String>),
 }

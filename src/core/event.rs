@@ -25,6 +25,9 @@ pub struct UserInfo {
     pub user: Name,
     pub realname: Name,
     pub host: Name,
+    /// The account this person is logged in to (`None`: not logged in).
+    /// Shown by IRC's account-tag, account-notify, extended-join, WHOIS.
+    pub account: Option<Name>,
 }
 
 /// Where a delivered message was sent.
@@ -142,6 +145,11 @@ pub enum Event {
         message: Option<Name>,
     },
     /// Someone (possibly the recipient) who shares a room with the
+    /// recipient logged in or out; `who.account` is the new state.
+    AccountChanged {
+        who: Arc<UserInfo>,
+    },
+    /// Someone (possibly the recipient) who shares a room with the
     /// recipient changed real name; `who` has the new one.
     RealnameChanged {
         who: Arc<UserInfo>,
@@ -189,6 +197,9 @@ pub enum Event {
         oper: bool,
         /// Connected over TLS.
         secure: bool,
+        /// The fingerprint of their TLS client certificate, given only to
+        /// themselves and to server operators.
+        certfp: Option<Name>,
     },
     /// The room the recipient's plain-text lines now go to (`None`: no room).
     Focus {
@@ -318,7 +329,7 @@ impl PartialEq for EdgeNote {
 impl Eq for EdgeNote {}
 
 /// Number of distinct encodings an event can be cached under.
-pub const RENDER_SLOTS: usize = 8;
+pub const RENDER_SLOTS: usize = 12;
 
 /// An event plus the bytes each protocol variant rendered it to.
 #[derive(Debug)]

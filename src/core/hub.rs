@@ -54,6 +54,8 @@ pub struct HubConfig {
     pub kick_len: usize,
     /// Departed nicknames remembered for WHOWAS.
     pub whowas_len: usize,
+    /// Nicknames nobody may take (the services the server answers as).
+    pub reserved_nicks: Vec<String>,
 }
 
 impl Default for HubConfig {
@@ -71,6 +73,7 @@ impl Default for HubConfig {
             max_list_entries: 100,
             kick_len: 390,
             whowas_len: 200,
+            reserved_nicks: vec!["NickServ".to_string()],
         }
     }
 }
@@ -102,6 +105,8 @@ struct Member {
     oper: bool,
     /// Connected over TLS (told by the edge after registration).
     secure: bool,
+    /// The TLS client certificate's fingerprint, if one was presented.
+    certfp: Option<Name>,
 }
 
 /// A member's standing in one room.
@@ -172,6 +177,9 @@ pub struct Hub {
     /// Departed nicknames, most recent first, at most `whowas_len`.
     whowas: VecDeque<WhowasEntry>,
     max_users: usize,
+    /// Logins of connections not registered yet (SASL before CAP END),
+    /// applied at registration.
+    pending_logins: HashMap<ConnId, Name>,
 }
 
 type Outcome = Result<(), HubError>;
@@ -231,6 +239,13 @@ impl Hub {
             return self.register(conn, nick, user, realname, host, out);
         }
         if !self.members.contains_key(&conn) {
+            if let Command::Login(account) = cmd {
+                match account {
+                    Some(a) => self.pending_logins.insert(conn, a.as_str().into()),
+                    None => self.pending_logins.remove(&conn),
+                };
+                return Ok(());
+            }
             if let Command::Quit(reason) = cmd {
                 let reason = reason.unwrap_or_else(|| "Client quit".into());
                 send(
@@ -293,6 +308,15 @@ impl Hub {
                 self.member_mut(conn).secure = true;
                 Ok(())
             }
+            Command::CertFp(fp) => {
+                self.member_mut(conn).certfp = Some(fp.as_str().into());
+                Ok(())
+            }
+            Command::Login(account) => {
+                self.login(conn, account.map(|a| a.as_str().into()), out);
+                Ok(())
+            }
+            Command::Reclaim { nick, guest } => self.reclaim(conn, &nick, guest, out),
             Command::Part { room, reason } => {
                 let room = self.resolve_room(conn, room)?;
                 self.part(conn, &room, reason, out)
@@ -376,6 +400,7 @@ impl Hub {
             user: clean_field(&user, &nick).into(),
             realname: clean_field(&realname, &nick).into(),
             host: host.into(),
+            account: self.pending_logins.remove(&conn),
         });
         self.nicks.insert(Key::of(&nick), conn);
         self.members.insert(
@@ -390,6 +415,7 @@ impl Hub {
                 invisible: false,
                 oper: false,
                 secure: false,
+                certfp: None,
             },
         );
         self.max_users = self.max_users.max(self.members.len());
@@ -416,6 +442,12 @@ impl Hub {
             nick: nick.into(),
             reason: e.0,
         })?;
+        if self.cfg.reserved_nicks.iter().any(|r| names::same(r, nick)) {
+            return Err(HubError::ErroneousNick {
+                nick: nick.into(),
+                reason: "it is reserved for services",
+            });
+        }
         if !self.nick_available(nick, conn) {
             return Err(HubError::NickInUse(nick.into()));
         }
@@ -889,6 +921,11 @@ impl Hub {
                 signon: m.signon,
                 oper: m.oper,
                 secure: m.secure,
+                certfp: if them == conn || self.members[&conn].oper {
+                    m.certfp.clone()
+                } else {
+                    None
+                },
             },
         );
         Ok(())
@@ -940,6 +977,7 @@ impl Hub {
     /// when a connection drops or is cut off.
     pub fn quit(&mut self, conn: ConnId, reason: String, out: &mut impl Outbox) {
         let reason: Name = clean_text(&reason, 390).into();
+        self.pending_logins.remove(&conn);
         let Some(member) = self.members.get(&conn) else {
             send(out, conn, Event::Closing { reason });
             return;
@@ -1140,6 +1178,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
     }
 }
 
+mod accounts;
 mod history;
 mod ops;
 pub use ops::KEY_LEN;

@@ -724,7 +724,10 @@ impl Renderer for LineRenderer {
             }
             // Tags, away and real-name changes are for IRCv3 clients; the
             // line protocol shows away people through /whois and /who.
-            Event::TagMsg { .. } | Event::AwayStatus { .. } | Event::RealnameChanged { .. } => {
+            Event::TagMsg { .. }
+            | Event::AwayStatus { .. }
+            | Event::RealnameChanged { .. }
+            | Event::AccountChanged { .. } => {
                 return;
             }
             Event::Raw(bytes) => {

@@ -375,6 +375,7 @@ impl Renderer for NickRenderer {
             | Event::TagMsg { .. }
             | Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
+            | Event::AccountChanged { .. }
             | Event::InviteNotice { .. } => return,
             // Being removed from a room is news even where rooms cannot
             // be managed.

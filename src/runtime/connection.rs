@@ -104,6 +104,10 @@ pub struct Ctx {
     flood: TokenBucket,
     flood_warned: bool,
     registered: Arc<AtomicBool>,
+    /// The accounts service, when accounts are on.
+    pub accounts: Option<Arc<super::accounts::Accounts>>,
+    /// The TLS client certificate's fingerprint, if one was presented.
+    pub certfp: Option<String>,
 }
 
 impl Ctx {
@@ -179,6 +183,20 @@ impl Ctx {
         rx.await.map_err(|_| HubGone)
     }
 
+    /// Who this connection is now, as the hub knows it (`None` before
+    /// registration): nickname, user, host and account.
+    pub async fn whoami(&self) -> Result<Option<Arc<crate::core::UserInfo>>, HubGone> {
+        let (tx, rx) = oneshot::channel();
+        self.hub
+            .send(HubMsg::WhoAmI {
+                id: self.id,
+                reply: tx,
+            })
+            .await
+            .map_err(|_| HubGone)?;
+        rx.await.map_err(|_| HubGone)
+    }
+
     /// Queues an event for this connection only, in order with the hub's replies.
     pub async fn tell(&self, event: Event) -> Result<(), HubGone> {
         self.hub
@@ -231,6 +249,10 @@ impl Ctx {
 pub struct ConnEnv {
     pub cfg: Arc<Config>,
     pub hub: HubHandle,
+    pub accounts: Option<Arc<super::accounts::Accounts>>,
+    /// The SHA-256 fingerprint of the TLS client certificate this
+    /// connection presented (set per connection by the accept loop).
+    pub certfp: Option<String>,
 }
 
 /// Runs one connection to the end: attaches it to the hub, starts its
@@ -283,6 +305,8 @@ pub async fn drive<R, F, Fut>(
         flood: TokenBucket::new(env.cfg.limits.flood_rate, env.cfg.limits.flood_burst),
         flood_warned: false,
         registered: registered.clone(),
+        accounts: env.accounts.clone(),
+        certfp: env.certfp.clone(),
     };
     let reg_timeout = env.cfg.limits.registration_timeout();
     let registration_deadline = async {

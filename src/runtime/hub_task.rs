@@ -21,9 +21,12 @@ use bytes::Bytes;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{Command, ConnId, Envelope, Event, Hub, HubError, Outbox, Shared};
-use crate::store::SqliteStore;
+use crate::core::{
+    Command, ConnId, Envelope, Event, Hub, HubError, MsgTarget, Outbox, SayTarget, Shared,
+};
+use crate::store::{Record, SqliteStore};
 
+use super::accounts::Accounts;
 use super::connection::Outgoing;
 use super::history::{self, HistoryAsk, HistoryError, HistoryPage};
 use super::persist::{Op, Stage};
@@ -52,6 +55,11 @@ pub enum HubMsg {
     Shutdown {
         reason: String,
         done: oneshot::Sender<()>,
+    },
+    /// Who this connection is now (`None` before registration).
+    WhoAmI {
+        id: ConnId,
+        reply: oneshot::Sender<Option<Arc<crate::core::UserInfo>>>,
     },
     /// A question about a room's history (`room` empty: the focused room).
     History {
@@ -85,9 +93,13 @@ pub struct Persisted {
 }
 
 /// Starts the hub task; returns the handle connections use.
-pub fn spawn(hub: Hub, history: Option<Persisted>) -> (HubHandle, tokio::task::JoinHandle<()>) {
+pub fn spawn(
+    hub: Hub,
+    history: Option<Persisted>,
+    accounts: Option<Arc<Accounts>>,
+) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INBOX);
-    let task = tokio::spawn(run(hub, rx, history));
+    let task = tokio::spawn(run(hub, rx, history, accounts));
     (tx, task)
 }
 
@@ -217,7 +229,13 @@ impl Sink {
     }
 }
 
-async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persisted>) {
+async fn run(
+    mut hub: Hub,
+    mut rx: mpsc::Receiver<HubMsg>,
+    history: Option<Persisted>,
+    accounts: Option<Arc<Accounts>>,
+) {
+    let accounts = accounts.as_ref();
     let (store, mut sink) = match history {
         Some(p) => (Some(p.store), Sink::Persist(p.stage)),
         None => (None, Sink::Direct(Fanout::default())),
@@ -236,7 +254,7 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
             match msg {
                 HubMsg::Attach { id, out } => sink.attach(id, out),
                 HubMsg::Cmd { id, cmd, ack } => {
-                    let result = apply(&mut hub, &mut sink, id, cmd);
+                    let result = apply(&mut hub, &mut sink, accounts, id, cmd);
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
                     }
@@ -247,13 +265,19 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
                     for item in items {
                         match item {
                             GroupItem::Cmd(cmd) => {
-                                let _ = apply(&mut hub, &mut sink, id, cmd);
+                                let _ = apply(&mut hub, &mut sink, accounts, id, cmd);
                             }
                             GroupItem::Local(event) => sink.send(id, &Envelope::new(event)),
                         }
                     }
                 }
+                HubMsg::WhoAmI { id, reply } => {
+                    let _ = reply.send(hub.user_of(id));
+                }
                 HubMsg::Detach { id, reason } => {
+                    if let Some(a) = accounts {
+                        a.forget(id);
+                    }
                     hub.quit(id, reason, &mut sink);
                     sink.detach(id);
                 }
@@ -310,6 +334,37 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
     }
 }
 
+/// A private message (not an action) from a registered member to a nickname
+/// nobody holds but that is a registered account: the record to hold for
+/// that account. `None` for everything else (the hub decides as usual).
+fn offline_record(hub: &mut Hub, accounts: &Accounts, id: ConnId, cmd: &Command) -> Option<Record> {
+    let Command::Say {
+        target: SayTarget::Nick(nick),
+        kind,
+        text,
+        ..
+    } = cmd
+    else {
+        return None;
+    };
+    if !accounts.offline_enabled() || hub.nick_in_use(nick) || !accounts.is_registered(nick) {
+        return None;
+    }
+    let from = hub.user_of(id)?;
+    let text = crate::core::hub::clean_text(text, hub.config().text_len);
+    if text.is_empty() {
+        return None;
+    }
+    Some(Record {
+        id: hub.next_id(),
+        time: std::time::SystemTime::now(),
+        kind: (*kind).into(),
+        from: (*from).clone(),
+        to: MsgTarget::Nick(nick.as_str().into()),
+        text: text.into(),
+    })
+}
+
 /// Convenience for edges: raw bytes for one's own connection.
 pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
     HubMsg::Local {
@@ -321,12 +376,39 @@ pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
 /// Applies one command: the hub's events go to the sink, a refusal is told
 /// to the sender, and whoever joined a room is queued its history before
 /// anything said after the join.
-fn apply(hub: &mut Hub, sink: &mut Sink, id: ConnId, cmd: Command) -> Result<(), HubError> {
+fn apply(
+    hub: &mut Hub,
+    sink: &mut Sink,
+    accounts: Option<&Arc<Accounts>>,
+    id: ConnId,
+    cmd: Command,
+) -> Result<(), HubError> {
+    if let Some(a) = accounts
+        && let Some(rec) = offline_record(hub, a, id, &cmd)
+    {
+        let MsgTarget::Nick(account) = &rec.to else {
+            return Ok(());
+        };
+        a.hold(id, account.to_string(), rec);
+        return Ok(());
+    }
+    // Nickname protection looks at who holds which nickname after each
+    // command that can change it.
+    let renames = matches!(
+        cmd,
+        Command::Register { .. } | Command::Nick(_) | Command::Login(_) | Command::Reclaim { .. }
+    );
     let start = match &*sink {
         Sink::Persist(s) => s.mark(),
         Sink::Direct(_) => 0,
     };
     let result = hub.handle(id, cmd, sink);
+    if renames
+        && result.is_ok()
+        && let (Some(a), Some(user)) = (accounts, hub.user_of(id))
+    {
+        a.nick_taken(id, &user.nick, user.account.as_deref());
+    }
     if let Err(e) = &result {
         sink.send(id, &Envelope::new(Event::Error(e.clone())));
     }

@@ -7,6 +7,7 @@
 //! It must not decide what a command means (the core does) or how a protocol
 //! looks on the wire (the edges do).
 
+pub mod accounts;
 pub mod connection;
 pub mod history;
 pub mod hub_task;

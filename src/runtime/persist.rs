@@ -670,6 +670,7 @@ mod tests {
                 user: "alice".into(),
                 realname: "alice".into(),
                 host: "127.0.0.1".into(),
+                account: None,
             }),
             to: MsgTarget::Room(room.into()),
             kind: MsgKind::Say,

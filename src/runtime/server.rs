@@ -27,6 +27,7 @@ use crate::core::Hub;
 use crate::edges::{irc, lenheader, line, nickhs};
 use crate::store::{SqliteStore, Store, StoreOptions};
 
+use super::accounts::Accounts;
 use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
 use super::hub_task::{self, HubMsg, Persisted};
 use super::limits::ConnLimiter;
@@ -249,10 +250,27 @@ impl Server {
                 Some(Persisted { store, stage })
             }
         };
-        let (hub, hub_task) = hub_task::spawn(core, history);
+        // Accounts live in the history store: without it there are none.
+        let accounts = match (&self.store, cfg.accounts.enabled) {
+            (Some(store), true) => {
+                let (c, s) = (cfg.clone(), store.clone());
+                let loaded = tokio::task::spawn_blocking(move || Accounts::load(c, s))
+                    .await
+                    .context("accounts: loading failed")?
+                    .map_err(|e| anyhow::anyhow!("accounts: {e}"))?;
+                Some(Arc::new(loaded))
+            }
+            _ => None,
+        };
+        let (hub, hub_task) = hub_task::spawn(core, history, accounts.clone());
+        if let Some(a) = &accounts {
+            a.set_hub(hub.clone());
+        }
         let env = ConnEnv {
             cfg: cfg.clone(),
             hub: hub.clone(),
+            accounts,
+            certfp: None,
         };
         let limiter = ConnLimiter::new(
             cfg.limits.max_connections,
@@ -342,9 +360,18 @@ async fn handshake(
     stream: TcpStream,
     limit: Duration,
     peer: SocketAddr,
-) -> Option<(ReadHalf, WriteHalf)> {
+) -> Option<((ReadHalf, WriteHalf), Option<String>)> {
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some(split_any(tls)),
+        Ok(Ok(tls)) => {
+            // The client certificate, if one was presented (SASL EXTERNAL).
+            let certfp = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| super::tls::fingerprint(c));
+            Some((split_any(tls), certfp))
+        }
         Ok(Err(e)) => {
             tracing::info!(%peer, "TLS handshake failed: {e}");
             None
@@ -357,25 +384,26 @@ async fn handshake(
 }
 
 /// Turns an accepted socket into the byte stream its protocol's edge reads:
-/// as it is, after the TLS handshake, or after the WebSocket upgrade. `None`
-/// when the handshake or upgrade failed (already logged).
+/// as it is, after the TLS handshake, or after the WebSocket upgrade; with
+/// the fingerprint of the TLS client certificate, if one was presented.
+/// `None` when the handshake or upgrade failed (already logged).
 async fn open(
     proto: Protocol,
     stream: TcpStream,
     acceptor: Option<&TlsAcceptor>,
     cfg: &Config,
     peer: SocketAddr,
-) -> Option<(ReadHalf, WriteHalf)> {
+) -> Option<((ReadHalf, WriteHalf), Option<String>)> {
     match (proto, acceptor) {
         (Protocol::IrcWs, _) => match websocket::accept(stream, &cfg.websocket).await {
-            Ok(ws) => Some(split_any(ws)),
+            Ok(ws) => Some((split_any(ws), None)),
             Err(e) => {
                 tracing::info!(%peer, "{e}");
                 None
             }
         },
         (_, Some(a)) => handshake(a, stream, cfg.tls.handshake_timeout(), peer).await,
-        (_, None) => Some(split_tcp(stream)),
+        (_, None) => Some((split_tcp(stream), None)),
     }
 }
 
@@ -411,7 +439,8 @@ async fn accept_loop(
                 let cfg = env.cfg.clone();
                 let acceptor = acceptor.clone();
                 tracker.spawn(async move {
-                    let Some((_, wr)) = open(proto, stream, acceptor.as_ref(), &cfg, peer).await
+                    let Some(((_, wr), _)) =
+                        open(proto, stream, acceptor.as_ref(), &cfg, peer).await
                     else {
                         return;
                     };
@@ -422,7 +451,7 @@ async fn accept_loop(
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
-        let env = env.clone();
+        let mut env = env.clone();
         let acceptor = acceptor.clone();
         tracker.spawn(async move {
             // Chat lines are small and latency matters more than packet
@@ -431,9 +460,10 @@ async fn accept_loop(
             // Boxed (and freed once done): handshake state is large and
             // only needed for the connection's first moments.
             let opened = Box::pin(open(proto, stream, acceptor.as_ref(), &env.cfg, peer)).await;
-            let Some(halves) = opened else {
+            let Some((halves, certfp)) = opened else {
                 return;
             };
+            env.certfp = certfp;
             serve(proto, halves, peer, id, env).await;
             // The permit is held through the handshake too, so stalled
             // handshakes count against the per-address limit.

@@ -55,6 +55,70 @@ pub fn fingerprint(der: &[u8]) -> String {
     s
 }
 
+/// Asks every client for a certificate without requiring one, and accepts
+/// any (self-signed ones included): a client certificate here is not a
+/// proof of identity by itself but a key the client holds, which an
+/// account may list by fingerprint (SASL EXTERNAL). The handshake
+/// signature is still checked, so only the holder of the private key can
+/// present a certificate.
+#[derive(Debug)]
+struct AnyClientCert(Arc<CryptoProvider>);
+
+impl rustls::server::danger::ClientCertVerifier for AnyClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
 /// Where the certificate came from (for the start-up message).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -124,7 +188,7 @@ impl Tls {
         let config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .context("TLS protocol versions")?
-            .with_no_client_auth()
+            .with_client_cert_verifier(Arc::new(AnyClientCert(provider())))
             .with_cert_resolver(slot.clone());
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),

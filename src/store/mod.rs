@@ -402,6 +402,16 @@ pub trait Store: Send + Sync {
     /// in the same transaction.
     fn take_offline(&self, account: &str) -> Result<Vec<Record>, StoreError>;
 
+    /// The messages held for `account`, oldest first, each with its place
+    /// in the queue, without removing them: the caller hands them to the
+    /// connection first and then calls [`Store::ack_offline`], so that a
+    /// message is never lost between the store and the connection.
+    fn peek_offline(&self, account: &str) -> Result<Vec<(i64, Record)>, StoreError>;
+
+    /// Removes the messages held for `account` up to and including `upto`
+    /// (a place returned by [`Store::peek_offline`]).
+    fn ack_offline(&self, account: &str, upto: i64) -> Result<(), StoreError>;
+
     /// Creates or replaces a room's state (keyed by its case-folded name).
     fn save_room(&self, state: &RoomState) -> Result<(), StoreError>;
 
@@ -415,6 +425,24 @@ pub trait Store: Send + Sync {
     fn put_account(&self, acct: &Account) -> Result<(), StoreError>;
 
     fn get_account(&self, name: &str) -> Result<Option<Account>, StoreError>;
+
+    /// The names of every account (as stored), for the server's in-memory
+    /// index of registered nicknames.
+    fn account_names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Ties a TLS client-certificate fingerprint (`AB:CD:...`, upper case)
+    /// to `account`. False when the fingerprint belongs to another account
+    /// already (nothing changes then).
+    fn add_cert(&self, account: &str, fingerprint: &str) -> Result<bool, StoreError>;
+
+    /// Unties a fingerprint from `account`; false when it was not tied.
+    fn del_cert(&self, account: &str, fingerprint: &str) -> Result<bool, StoreError>;
+
+    /// The fingerprints tied to `account`, sorted.
+    fn certs(&self, account: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The account a fingerprint is tied to, if any.
+    fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>, StoreError>;
 
     /// Deletes what retention says must go, in short transactions.
     fn compact(&self, policy: &Retention, now: SystemTime) -> Result<CompactStats, StoreError>;

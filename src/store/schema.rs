@@ -127,8 +127,19 @@ pub const V3: &str = r#"
 DROP TRIGGER messages_fts_insert;
 "#;
 
+/// Version 4: TLS client-certificate fingerprints of accounts (SASL
+/// EXTERNAL). A fingerprint belongs to at most one account; `account` is
+/// the account's case-folded key, as in `accounts.key`.
+pub const V4: &str = r#"
+CREATE TABLE account_certs (
+    fingerprint TEXT PRIMARY KEY,
+    account     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX account_certs_by_account ON account_certs (account);
+"#;
+
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -330,6 +330,7 @@ fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
             user: user.into(),
             realname: realname.into(),
             host: host.into(),
+            account: None,
         },
         to: if is_pm {
             MsgTarget::Nick(target.into())
@@ -799,6 +800,31 @@ impl Store for SqliteStore {
         Ok(records)
     }
 
+    fn peek_offline(&self, account: &str) -> Result<Vec<(i64, Record)>, StoreError> {
+        let key = Key::of(account);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.id, m.time_ms, m.kind, m.is_pm, m.target, m.nick, m.ident, \
+                 m.realname, m.host, m.text, m.seq \
+                 FROM offline m WHERE m.account = ?1 ORDER BY m.seq",
+            )?;
+            let mut rows = stmt.query([key.as_str()])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push((row.get(10)?, record_from_row(row)?));
+            }
+            Ok(out)
+        })
+    }
+
+    fn ack_offline(&self, account: &str, upto: i64) -> Result<(), StoreError> {
+        self.writer().execute(
+            "DELETE FROM offline WHERE account = ?1 AND seq <= ?2",
+            params![Key::of(account).as_str(), upto],
+        )?;
+        Ok(())
+    }
+
     fn save_room(&self, state: &RoomState) -> Result<(), StoreError> {
         let topic = state.topic.as_ref();
         let limits = state.limits.unwrap_or_default();
@@ -912,6 +938,77 @@ impl Store for SqliteStore {
             )?;
             Ok(stmt
                 .query_row([Key::of(name).as_str()], |r| {
+                    Ok(Account {
+                        name: r.get(0)?,
+                        password_hash: r.get(1)?,
+                        created: from_ms(r.get(2)?),
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn account_names(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name FROM accounts ORDER BY key")?;
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(names)
+        })
+    }
+
+    fn add_cert(&self, account: &str, fingerprint: &str) -> Result<bool, StoreError> {
+        let key = Key::of(account);
+        let conn = self.writer();
+        let tx = conn.unchecked_transaction()?;
+        let owner: Option<String> = tx
+            .query_row(
+                "SELECT account FROM account_certs WHERE fingerprint = ?1",
+                [fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if owner.as_deref().is_some_and(|o| o != key.as_str()) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO account_certs (fingerprint, account) VALUES (?1, ?2)",
+            params![fingerprint, key.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn del_cert(&self, account: &str, fingerprint: &str) -> Result<bool, StoreError> {
+        let n = self.writer().execute(
+            "DELETE FROM account_certs WHERE fingerprint = ?1 AND account = ?2",
+            params![fingerprint, Key::of(account).as_str()],
+        )?;
+        Ok(n > 0)
+    }
+
+    fn certs(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let key = Key::of(account);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT fingerprint FROM account_certs WHERE account = ?1 ORDER BY fingerprint",
+            )?;
+            let fps = stmt
+                .query_map([key.as_str()], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(fps)
+        })
+    }
+
+    fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT a.name, a.password_hash, a.created_ms FROM account_certs c \
+                 JOIN accounts a ON a.key = c.account WHERE c.fingerprint = ?1",
+            )?;
+            Ok(stmt
+                .query_row([fingerprint], |r| {
                     Ok(Account {
                         name: r.get(0)?,
                         password_hash: r.get(1)?,

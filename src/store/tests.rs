@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-use super::schema::{APPLICATION_ID, SCHEMA_VERSION, V1, V2};
+use super::schema::{APPLICATION_ID, SCHEMA_VERSION, V1, V2, V3};
 use super::*;
 use crate::core::{MsgTarget, Topic, UserInfo};
 
@@ -59,6 +59,7 @@ fn user(nick: &str) -> UserInfo {
         user: format!("{}_u", nick.to_lowercase()).into(),
         realname: format!("{nick} Real").into(),
         host: "203.0.113.7".into(),
+        account: None,
     }
 }
 
@@ -1416,4 +1417,92 @@ fn run_time_disk_errors_are_classified_for_loud_logging() {
     );
     assert!(matches!(StoreError::from(io), StoreError::Io(_)));
     assert!(!StoreError::DuplicateId(1).is_disk_problem());
+}
+
+#[test]
+fn held_messages_stay_until_acknowledged_and_go_in_order() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .hold_offline("Dora", &pm(10, 100, "alice", "dora", "first"))
+        .expect("hold");
+    store
+        .hold_offline("dora", &pm(11, 200, "bob", "dora", "second"))
+        .expect("hold");
+    let held = store.peek_offline("DORA").expect("peek");
+    assert_eq!(held.len(), 2);
+    assert_eq!(&*held[0].1.text, "first");
+    assert_eq!(&*held[1].1.text, "second");
+    assert_eq!(held[0].1.time, at(100));
+    // Peeking again (a crash before the hand-over) still finds both.
+    assert_eq!(store.peek_offline("dora").expect("peek").len(), 2);
+    store.ack_offline("dora", held[0].0).expect("ack");
+    let rest = store.peek_offline("dora").expect("peek");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].1.id, 11);
+    store.ack_offline("dora", rest[0].0).expect("ack");
+    assert!(store.peek_offline("dora").expect("peek").is_empty());
+}
+
+#[test]
+fn certificate_fingerprints_belong_to_one_account() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    for name in ["Alice", "bob"] {
+        store
+            .put_account(&Account {
+                name: name.into(),
+                password_hash: "$argon2id$x".into(),
+                created: at(1),
+            })
+            .expect("account");
+    }
+    assert!(store.add_cert("alice", "AA:BB").expect("add"));
+    assert!(store.add_cert("ALICE", "AA:BB").expect("add again"));
+    assert!(!store.add_cert("bob", "AA:BB").expect("taken"));
+    assert!(store.add_cert("alice", "CC:DD").expect("add"));
+    assert_eq!(store.certs("alice").expect("list"), vec!["AA:BB", "CC:DD"]);
+    let owner = store.account_by_cert("AA:BB").expect("lookup");
+    assert_eq!(owner.map(|a| a.name), Some("Alice".to_string()));
+    assert!(store.account_by_cert("EE:FF").expect("lookup").is_none());
+    assert!(!store.del_cert("bob", "AA:BB").expect("not bob's"));
+    assert!(store.del_cert("alice", "AA:BB").expect("del"));
+    assert!(store.account_by_cert("AA:BB").expect("lookup").is_none());
+    assert_eq!(
+        store.account_names().expect("names"),
+        vec!["Alice".to_string(), "bob".to_string()]
+    );
+}
+
+#[test]
+fn a_version_3_database_gains_certificates_and_keeps_its_accounts() {
+    let tmp = TempDir::new();
+    {
+        let conn = Connection::open(tmp.db()).expect("create");
+        conn.execute_batch(V1).expect("v1 schema");
+        conn.execute_batch(V2).expect("v2 schema");
+        conn.execute_batch(V3).expect("v3 schema");
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("app id");
+        conn.pragma_update(None, "user_version", 3)
+            .expect("version");
+        conn.execute_batch("INSERT INTO accounts VALUES ('alice', 'Alice', '$argon2id$x', 5);")
+            .expect("v3 rows");
+    }
+    let store = open(&tmp);
+    let version: i64 = store
+        .writer()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 4);
+    assert!(store.get_account("alice").expect("account").is_some());
+    assert!(store.add_cert("alice", "AA:BB").expect("add"));
+    assert_eq!(
+        store
+            .account_by_cert("AA:BB")
+            .expect("lookup")
+            .map(|a| a.name),
+        Some("Alice".to_string())
+    );
 }

@@ -18,6 +18,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cap {
     AccountNotify,
+    AccountRegistration,
     AccountTag,
     AwayNotify,
     Batch,
@@ -39,8 +40,9 @@ pub enum Cap {
 }
 
 impl Cap {
-    pub const ALL: [Cap; 19] = [
+    pub const ALL: [Cap; 20] = [
         Cap::AccountNotify,
+        Cap::AccountRegistration,
         Cap::AccountTag,
         Cap::AwayNotify,
         Cap::Batch,
@@ -65,6 +67,7 @@ impl Cap {
     pub fn name(self) -> &'static str {
         match self {
             Cap::AccountNotify => "account-notify",
+            Cap::AccountRegistration => "draft/account-registration",
             Cap::AccountTag => "account-tag",
             Cap::AwayNotify => "away-notify",
             Cap::Batch => "batch",

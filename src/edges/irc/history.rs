@@ -106,7 +106,7 @@ pub fn render_timed(
 ) {
     let Some(id) = batch else {
         for line in lines {
-            out.extend_from_slice(&render_message(line, time, tagged));
+            out.extend_from_slice(&render_message(line, time, tagged, false));
         }
         return;
     };
@@ -120,7 +120,7 @@ pub fn render_timed(
     );
     let tag = format!("batch={id}");
     for line in lines {
-        let bytes = render_message(line, time, tagged);
+        let bytes = render_message(line, time, tagged, false);
         for one in bytes
             .split_inclusive(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -169,6 +169,24 @@ pub fn render_targets(
     if let Some(id) = batch {
         let minus = format!("-{id}");
         write_line(out, Some(server), "BATCH", &[&minus], None);
+    }
+}
+
+/// Private messages held while the recipient (`me`) was offline, in the
+/// order they were sent, each addressed to the recipient's nickname now:
+/// with `time` (server-time) as relayed live with their original `@time`,
+/// else with that time in front of the text, as replays are.
+pub fn render_held(me: &str, lines: &[Event], time: bool, tagged: bool, out: &mut BytesMut) {
+    for line in lines {
+        let mut ev = line.clone();
+        if let Event::Message { to, .. } = &mut ev {
+            *to = MsgTarget::Nick(me.into());
+        }
+        if time {
+            out.extend_from_slice(&render_message(&ev, true, tagged, false));
+        } else {
+            replay_line(&ev, out);
+        }
     }
 }
 
@@ -235,6 +253,7 @@ mod tests {
                 user: nick.into(),
                 realname: nick.into(),
                 host: "127.0.0.1".into(),
+                account: None,
             }),
             to: MsgTarget::Room("#lobby".into()),
             kind,

@@ -16,6 +16,10 @@
 //!   what is offered is `session::offer`.
 //! - [`tags`]: server-time, msgid and client-only tag relay rules.
 //! - [`history`]: replayed history and search results as plain IRC lines.
+//! - [`sasl`], [`nickserv`]: SASL chunks and payloads, NickServ requests
+//!   (pure); [`login`]: the session's account commands (AUTHENTICATE,
+//!   REGISTER, VERIFY, NickServ), carried out through the runtime's
+//!   accounts service.
 //!
 //! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
 //! this edge maps IRC syntax onto hub commands and hub refusals onto
@@ -35,9 +39,12 @@
 pub mod caps;
 pub mod chathistory;
 pub mod history;
+pub mod login;
 pub mod message;
+pub mod nickserv;
 pub mod numeric;
 pub mod render;
+pub mod sasl;
 pub mod session;
 pub mod tags;
 

@@ -33,6 +33,19 @@ pub const RPL_WHOISUSER: &str = "311";
 pub const RPL_WHOISSERVER: &str = "312";
 pub const RPL_WHOISOPERATOR: &str = "313";
 pub const RPL_WHOISSECURE: &str = "671";
+pub const RPL_WHOISCERTFP: &str = "276";
+pub const RPL_WHOISACCOUNT: &str = "330";
+
+// SASL (IRCv3 sasl-3.1/3.2).
+pub const RPL_LOGGEDIN: &str = "900";
+pub const RPL_LOGGEDOUT: &str = "901";
+pub const ERR_NICKLOCKED: &str = "902";
+pub const RPL_SASLSUCCESS: &str = "903";
+pub const ERR_SASLFAIL: &str = "904";
+pub const ERR_SASLTOOLONG: &str = "905";
+pub const ERR_SASLABORTED: &str = "906";
+pub const ERR_SASLALREADY: &str = "907";
+pub const RPL_SASLMECHS: &str = "908";
 pub const RPL_WHOWASUSER: &str = "314";
 pub const RPL_ENDOFWHO: &str = "315";
 pub const RPL_WHOISIDLE: &str = "317";

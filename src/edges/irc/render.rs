@@ -63,6 +63,22 @@ pub fn slot(time: bool, second: bool) -> usize {
     SLOT_PLAIN + usize::from(time) + 2 * usize::from(second)
 }
 
+/// First render-cache slot of messages from logged-in senders to clients
+/// with `account-tag` (slots 8..=11; 6 and 7 are the tutorial dialects').
+pub const SLOT_ACCOUNT: usize = 8;
+
+/// The cache slot of a PRIVMSG/NOTICE/TAGMSG: as [`slot`], plus whether
+/// it carries `@account=`. That only varies when the sender is logged in,
+/// so a message from someone who is not uses the four slots of [`slot`]:
+/// at most eight encodings of one message.
+pub fn message_slot(time: bool, tagged: bool, account: bool) -> usize {
+    if account {
+        SLOT_ACCOUNT + usize::from(time) + 2 * usize::from(tagged)
+    } else {
+        slot(time, tagged)
+    }
+}
+
 /// Longest `label` honoured (labeled-response: 64 bytes); a longer one is
 /// treated as no label.
 pub const MAX_LABEL: usize = 64;
@@ -133,6 +149,17 @@ pub enum Local {
     /// A `CHATHISTORY TARGETS` answer: (target, latest time) pairs in a
     /// `draft/chathistory-targets` batch.
     Targets(Vec<(String, SystemTime)>),
+    /// RPL_LOGGEDIN for `account`; `mask` is the client's `nick!user@host`
+    /// as the session knows it, used before registration (after it the
+    /// renderer's own nickname and `user@host` are used).
+    LoggedIn { account: String, mask: String },
+    /// RPL_LOGGEDOUT (see `LoggedIn` for `mask`).
+    LoggedOut { mask: String },
+    /// Private messages held while the client was offline (each an
+    /// `Event::Message`, oldest first).
+    Held(Vec<Event>),
+    /// A NOTICE from a service (`NickServ`) to the client.
+    Service { from: String, text: String },
     /// An IRCv3 standard reply (`FAIL`, `WARN`, `NOTE`): `kind command code
     /// [context...] :text`.
     Standard {
@@ -698,6 +725,7 @@ impl IrcRenderer {
             signon,
             oper,
             secure,
+            certfp,
         } = ev
         else {
             return;
@@ -760,6 +788,22 @@ impl IrcRenderer {
                 RPL_WHOISSECURE,
                 &[nick],
                 Some("is using a secure connection"),
+            );
+        }
+        if let Some(fp) = certfp {
+            self.numeric(
+                out,
+                RPL_WHOISCERTFP,
+                &[nick],
+                Some(&format!("has client certificate fingerprint {fp}")),
+            );
+        }
+        if let Some(account) = &user.account {
+            self.numeric(
+                out,
+                RPL_WHOISACCOUNT,
+                &[nick, account],
+                Some("is logged in as"),
             );
         }
         if let Some(a) = away {
@@ -843,10 +887,42 @@ impl IrcRenderer {
                     out,
                 )
             }
+            Local::LoggedIn { account, mask } => {
+                let mask = self.mask_or(mask);
+                self.numeric(
+                    out,
+                    RPL_LOGGEDIN,
+                    &[&mask, &account],
+                    Some(&format!("You are now logged in as {account}")),
+                );
+            }
+            Local::LoggedOut { mask } => {
+                let mask = self.mask_or(mask);
+                self.numeric(out, RPL_LOGGEDOUT, &[&mask], Some("You are now logged out"));
+            }
+            Local::Held(lines) => super::history::render_held(
+                self.me(),
+                &lines,
+                self.has(Cap::ServerTime),
+                self.has(Cap::MessageTags),
+                out,
+            ),
+            Local::Service { from, text } => {
+                let src = format!("{from}!{from}@services.");
+                write_line(out, Some(&src), "NOTICE", &[self.me()], Some(&text));
+            }
             Local::Targets(found) => {
                 let batch = self.next_batch(Cap::Batch);
                 super::history::render_targets(&self.server, &found, batch.as_deref(), out)
             }
+        }
+    }
+
+    /// `nick!user@host` once registered, else what the session supplied.
+    fn mask_or(&self, fallback: String) -> String {
+        match (&self.me, &self.userhost) {
+            (Some(me), Some(uh)) => format!("{me}!{uh}"),
+            _ => fallback,
         }
     }
 
@@ -918,7 +994,10 @@ impl IrcRenderer {
                 if matches!(shared.event, Event::TagMsg { .. }) && !tagged {
                     return;
                 }
-                out.put(shared.rendered(slot(time, tagged), |ev| render_message(ev, time, tagged)));
+                let acct = self.has(Cap::AccountTag) && from.account.is_some();
+                out.put(shared.rendered(message_slot(time, tagged, acct), |ev| {
+                    render_message(ev, time, tagged, acct)
+                }));
             }
             Event::Joined { .. } => {
                 let ext = self.has(Cap::ExtendedJoin);
@@ -933,6 +1012,9 @@ impl IrcRenderer {
             Event::AwayStatus { .. } if self.has(Cap::AwayNotify) => {
                 out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
             }
+            Event::AccountChanged { .. } if self.has(Cap::AccountNotify) => {
+                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+            }
             Event::RealnameChanged { .. } if self.has(Cap::Setname) => {
                 out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
             }
@@ -941,6 +1023,7 @@ impl IrcRenderer {
             }
             Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
+            | Event::AccountChanged { .. }
             | Event::InviteNotice { .. } => {}
             Event::NickChanged { old, who } => {
                 if self.is_me(old) {
@@ -1179,8 +1262,13 @@ impl IrcRenderer {
                 'f' => params.push(flags.to_string()),
                 'd' => params.push("0".to_string()),
                 'l' => params.push("0".to_string()),
-                // No accounts yet: "0" means not logged in.
-                'a' => params.push("0".to_string()),
+                // "0" means not logged in.
+                'a' => params.push(
+                    m.user
+                        .account
+                        .as_deref()
+                        .map_or("0".to_string(), |a| a.to_string()),
+                ),
                 'o' => params.push(if m.op { "1" } else { "0" }.to_string()),
                 'r' => realname = Some(m.user.realname.to_string()),
                 _ => {}
@@ -1338,9 +1426,10 @@ pub fn write_line(
 pub(super) fn tag_prefix(
     at: Option<SystemTime>,
     msgid: Option<u64>,
+    account: Option<&str>,
     client: &[(crate::core::names::Name, crate::core::names::Name)],
 ) -> String {
-    if at.is_none() && msgid.is_none() && client.is_empty() {
+    if at.is_none() && msgid.is_none() && account.is_none() && client.is_empty() {
         // Plain clients, the common case: no work at all.
         return String::new();
     }
@@ -1353,6 +1442,9 @@ pub(super) fn tag_prefix(
     if let Some(i) = &id {
         pairs.push(("msgid", i));
     }
+    if let Some(a) = account {
+        pairs.push(("account", a));
+    }
     pairs.extend(client.iter().map(|(k, v)| (&**k, &**v)));
     let mut s = String::new();
     tags::write_prefix(&mut s, &pairs);
@@ -1361,8 +1453,9 @@ pub(super) fn tag_prefix(
 
 /// PRIVMSG/NOTICE (split into several lines when the source, target and
 /// text together would pass 512 bytes) and TAGMSG. `time`: server-time;
-/// `tagged`: message-tags (msgid and client-only tags).
-pub(super) fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
+/// `tagged`: message-tags (msgid and client-only tags); `acct`:
+/// account-tag (the sender's account, when logged in).
+pub(super) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -> Bytes {
     let (id, at, from, to, client, body) = match ev {
         Event::Message {
             id,
@@ -1388,9 +1481,11 @@ pub(super) fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
         MsgTarget::Nick(n) => n,
     };
     let no_tags: &[(crate::core::names::Name, crate::core::names::Name)] = &[];
+    let account = from.account.as_deref().filter(|_| acct);
     let first = tag_prefix(
         time.then_some(at),
         tagged.then_some(id),
+        account,
         if tagged { client } else { no_tags },
     );
     let Some((kind, text)) = body else {
@@ -1416,12 +1511,13 @@ pub(super) fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
     for (i, part) in split_text(text, budget).into_iter().enumerate() {
         if i == 0 {
             out.put_slice(first.as_bytes());
-        } else if time || tagged {
+        } else if time || tagged || account.is_some() {
             // A msgid names one line; the continuation lines of a split
             // message carry the other tags only.
             let rest = tag_prefix(
                 time.then_some(at),
                 None,
+                account,
                 if tagged { client } else { no_tags },
             );
             out.put_slice(rest.as_bytes());
@@ -1444,7 +1540,7 @@ pub(super) fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
 fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
     let mut out = BytesMut::new();
     let stamp = if time {
-        tag_prefix(Some(SystemTime::now()), None, &[])
+        tag_prefix(Some(SystemTime::now()), None, None, &[])
     } else {
         String::new()
     };
@@ -1462,8 +1558,8 @@ fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
             &mut out,
             Some(&source(who)),
             "JOIN",
-            // No accounts yet: `*` is "not logged in".
-            &[room, "*"],
+            // `*` is "not logged in".
+            &[room, who.account.as_deref().unwrap_or("*")],
             Some(&who.realname),
         ),
         Event::Joined { room, who } => emit(&mut out, Some(&source(who)), "JOIN", &[room], None),
@@ -1473,6 +1569,13 @@ fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
             "AWAY",
             &[],
             message.as_deref(),
+        ),
+        Event::AccountChanged { who } => emit(
+            &mut out,
+            Some(&source(who)),
+            "ACCOUNT",
+            &[who.account.as_deref().unwrap_or("*")],
+            None,
         ),
         Event::RealnameChanged { who } => emit(
             &mut out,

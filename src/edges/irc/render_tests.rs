@@ -13,6 +13,7 @@ fn user(nick: &str) -> Arc<UserInfo> {
         user: nick.into(),
         realname: format!("{nick} R").into(),
         host: "127.0.0.1".into(),
+        account: None,
     })
 }
 
@@ -483,6 +484,7 @@ fn list_who_whois() {
             signon,
             oper: true,
             secure: true,
+            certfp: None,
         },
     );
     assert_eq!(
@@ -645,6 +647,7 @@ fn userhost_and_ison_fold_whois_replies() {
         signon: SystemTime::now(),
         oper: false,
         secure: false,
+        certfp: None,
     };
     assert_eq!(render(&mut r, Local::QuietBegin.event()), "");
     assert_eq!(render(&mut r, whois("alice", None)), "");
@@ -677,6 +680,7 @@ fn unsafe_fields_stay_one_word() {
         user: "two words".into(),
         realname: "Real Name".into(),
         host: "::1".into(),
+        account: None,
     });
     let out = render(
         &mut r,

@@ -61,9 +61,10 @@ pub const MAX_TAG_BYTES: usize = 8191;
 /// What this server offers in `CAP LS`: exactly what the session and the
 /// renderer implement. `chghost` is absent because hosts never change here
 /// (the host is the peer's address for the life of the connection);
-/// accounts and SASL come with their own work. `draft/chathistory` is
-/// offered when there is a history to read (`history`).
-pub fn offer(history: bool) -> Offer {
+/// `draft/chathistory` is offered when there is a history to read
+/// (`history`); SASL, account-notify, account-tag and
+/// draft/account-registration when accounts are on (`accounts`).
+pub fn offer(history: bool, accounts: bool) -> Offer {
     let offer = [
         Cap::CapNotify,
         Cap::MessageTags,
@@ -82,8 +83,20 @@ pub fn offer(history: bool) -> Offer {
     ]
     .into_iter()
     .fold(Offer::new(), |o, c| o.with(c, None));
-    if history {
+    let offer = if history {
         offer.with(Cap::ChatHistory, None)
+    } else {
+        offer
+    };
+    if accounts {
+        offer
+            .with(Cap::Sasl, Some(super::sasl::MECHANISMS))
+            .with(Cap::AccountNotify, None)
+            .with(Cap::AccountTag, None)
+            .with(
+                Cap::AccountRegistration,
+                Some(super::login::REGISTRATION_CAP),
+            )
     } else {
         offer
     }
@@ -108,7 +121,11 @@ pub struct State {
     /// The connection password from PASS, checked at registration.
     pass: Option<String>,
     /// The connection came over TLS (the hub is told once registered).
-    secure: bool,
+    pub(super) secure: bool,
+    /// A SASL exchange in progress.
+    pub(super) sasl: Option<super::sasl::Exchange>,
+    /// The account this connection is logged in to.
+    pub(super) account: Option<String>,
 }
 
 impl State {
@@ -132,6 +149,13 @@ impl State {
 
     pub fn has(&self, cap: Cap) -> bool {
         self.caps.enabled.has(cap)
+    }
+
+    /// `nick!user@host` as known before registration (`*` for what is not).
+    pub fn mask(&self, host: &str) -> String {
+        let nick = self.nick.as_deref().unwrap_or("*");
+        let user = self.user.as_ref().map_or("*", |(u, _)| u.as_str());
+        format!("{nick}!{user}@{host}")
     }
 
     /// The `label` of a line to answer as a labeled response, if the
@@ -189,6 +213,9 @@ pub enum Step {
     /// `CHATHISTORY`: ask the store (through the hub's check), then tell
     /// the client the batch.
     ChatHistory(super::chathistory::Request),
+    /// An account request (SASL, REGISTER, NickServ), carried out
+    /// through the runtime's accounts service.
+    Account(super::login::Ask),
     /// Tell the hub and end the session with this reason.
     Quit(String),
 }
@@ -264,7 +291,10 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
     let p = |i: usize| msg.param(i);
     let cmd = msg.command.as_str();
     match cmd {
-        "CAP" => cap(st, msg, cfg.history.enabled, &mut steps),
+        "CAP" => cap(st, msg, cfg, &mut steps),
+        "AUTHENTICATE" => super::login::authenticate(st, msg, cfg, &mut steps),
+        "REGISTER" => super::login::register(msg, cfg, &mut steps),
+        "VERIFY" => super::login::verify(msg, cfg, &mut steps),
         "PING" => {
             if p(0).is_empty() {
                 steps.push(reply(ERR_NOORIGIN, &["No origin specified"]));
@@ -373,6 +403,11 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 }
             }
         }
+        "PRIVMSG" if super::login::is_nickserv(p(0)) => {
+            super::login::nickserv(p(1), cfg, &mut steps);
+        }
+        // Services never answer a NOTICE, and nobody holds their nickname.
+        "NOTICE" if super::login::is_nickserv(p(0)) => {}
         "PRIVMSG" | "NOTICE" => {
             let notice = cmd == "NOTICE";
             // RFC 2812: never an automatic reply to a NOTICE, not even an error.
@@ -418,6 +453,9 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                     }
                 }
             }
+        }
+        "NS" | "NICKSERV" => {
+            super::login::nickserv(&msg.params.join(" "), cfg, &mut steps);
         }
         "TAGMSG" => {
             let targets: Vec<&str> = p(0).split(',').filter(|t| !t.is_empty()).collect();
@@ -646,9 +684,10 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
 /// CAP LS/LIST/REQ/END ([`CapState::handle`]); an open negotiation holds
 /// registration back until CAP END, and every change of the enabled set
 /// is passed to the renderer in stream order.
-fn cap(st: &mut State, msg: &Message, history: bool, steps: &mut Vec<Step>) {
+fn cap(st: &mut State, msg: &Message, cfg: &Config, steps: &mut Vec<Step>) {
     let before = st.caps.enabled;
-    match st.caps.handle(&offer(history), &msg.params, st.registered) {
+    let offered = offer(cfg.history.enabled, super::login::accounts_on(cfg));
+    match st.caps.handle(&offered, &msg.params, st.registered) {
         CapOutcome::Reply(lines) => {
             for params in lines {
                 let refs: Vec<&str> = params.iter().map(String::as_str).collect();
@@ -930,6 +969,12 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                     if st.secure {
                         ctx.send(Command::Secure).await?;
                     }
+                    if let Some(fp) = ctx.certfp.clone() {
+                        ctx.send(Command::CertFp(fp)).await?;
+                    }
+                    // Logged in before registering (SASL): what was held
+                    // for the account comes after the welcome.
+                    super::login::deliver_held(ctx, st).await?;
                 }
                 Err(_) => st.register_failed(),
             }
@@ -954,6 +999,7 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 ctx.tell(local.event()).await?;
             }
         }
+        Step::Account(ask) => super::login::carry_out(ctx, st, ask).await?,
         Step::Quit(reason) => {
             ctx.send(Command::Quit(Some(reason.clone()))).await?;
             return Ok(Some(reason));
@@ -1030,7 +1076,7 @@ async fn chathistory(ctx: &mut Ctx, req: super::chathistory::Request) -> Result<
 
 /// Credentials travel only over TLS or from this machine, unless the
 /// configuration says otherwise (a LAN without TLS).
-fn credentials_allowed(secure: bool, ctx: &Ctx) -> bool {
+pub(super) fn credentials_allowed(secure: bool, ctx: &Ctx) -> bool {
     secure_enough(secure, ctx.peer.ip(), ctx.cfg.allow_plaintext_credentials)
 }
 
@@ -1038,7 +1084,7 @@ pub fn secure_enough(secure: bool, peer: std::net::IpAddr, allow_plaintext: bool
     secure || allow_plaintext || peer.is_loopback()
 }
 
-fn plaintext_refused() -> Event {
+pub(super) fn plaintext_refused() -> Event {
     Event::ServerNotice {
         text: "Passwords are only accepted over TLS (the ircs port) or from this machine; \
                nothing was checked"

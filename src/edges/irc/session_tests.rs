@@ -97,15 +97,17 @@ fn cap_negotiation_holds_registration() {
         shown(&steps[0]),
         ":chatroom CAP * LS :cap-notify message-tags server-time echo-message \
          labeled-response batch multi-prefix userhost-in-names extended-join away-notify \
-         setname invite-notify standard-replies utf8only draft/chathistory\r\n"
+         setname invite-notify standard-replies utf8only draft/chathistory \
+         sasl=PLAIN,EXTERNAL account-notify account-tag \
+         draft/account-registration=before-connect\r\n"
     );
     assert_eq!(run(&mut st, "NICK bob"), vec![]);
     assert_eq!(run(&mut st, "USER bob 0 * :B"), vec![]);
-    // Not offered (accounts come later): the whole request is refused.
-    let steps = run(&mut st, "CAP REQ :multi-prefix sasl");
+    // Not offered: the whole request is refused.
+    let steps = run(&mut st, "CAP REQ :multi-prefix chghost");
     assert_eq!(
         shown(&steps[0]),
-        ":chatroom CAP * NAK :multi-prefix sasl\r\n"
+        ":chatroom CAP * NAK :multi-prefix chghost\r\n"
     );
     assert_eq!(steps.len(), 1, "a NAK changes nothing: {steps:?}");
     let steps = run(&mut st, "CAP REQ :multi-prefix server-time");
@@ -133,13 +135,30 @@ fn cap_negotiation_holds_registration() {
 
 #[test]
 fn nothing_unimplemented_is_offered() {
-    let offered = offer(true).set();
-    for cap in [Cap::Sasl, Cap::AccountNotify, Cap::AccountTag, Cap::Chghost] {
+    let offered = offer(true, false).set();
+    for cap in [
+        Cap::Sasl,
+        Cap::AccountNotify,
+        Cap::AccountTag,
+        Cap::AccountRegistration,
+        Cap::Chghost,
+    ] {
         assert!(!offered.has(cap), "{cap} is offered");
     }
     // Chat history only with a history to read.
     assert!(offered.has(Cap::ChatHistory));
-    assert!(!offer(false).set().has(Cap::ChatHistory));
+    assert!(!offer(false, false).set().has(Cap::ChatHistory));
+    // Accounts only when they are on.
+    let with = offer(true, true).set();
+    for cap in [
+        Cap::Sasl,
+        Cap::AccountNotify,
+        Cap::AccountTag,
+        Cap::AccountRegistration,
+    ] {
+        assert!(with.has(cap), "{cap} is not offered");
+    }
+    assert!(!with.has(Cap::Chghost));
 }
 
 #[test]

@@ -16,6 +16,7 @@ fn user(nick: &str) -> Arc<UserInfo> {
         user: format!("{nick}_u").into(),
         realname: format!("{nick} Real").into(),
         host: "10.0.0.7".into(),
+        account: None,
     })
 }
 
@@ -438,6 +439,7 @@ fn names_rooms_who_whois() {
                 signon: at().0,
                 oper: false,
                 secure: false,
+                certfp: None,
             }
         ),
         "bob (bob_u@10.0.0.7, bob Real): in #lobby #a; idle 42s; away: lunch\n"
@@ -454,6 +456,7 @@ fn names_rooms_who_whois() {
                 signon: at().0,
                 oper: false,
                 secure: false,
+                certfp: None,
             }
         ),
         "carol (carol_u@10.0.0.7, carol Real): in no rooms; idle 0s\n"

@@ -1,0 +1,603 @@
+//! The IRC session's account commands: `AUTHENTICATE` (SASL PLAIN and
+//! EXTERNAL), `REGISTER` and `VERIFY` (IRCv3 draft/account-registration)
+//! and the NickServ alias (`/msg NickServ ...`, `NS`, `NICKSERV`).
+//!
+//! Translation ([`authenticate`], [`register`], [`verify`], [`nickserv`])
+//! is pure, like the rest of the session: it turns a line into an [`Ask`]
+//! or an immediate reply. [`carry_out`] then runs the ask against the
+//! runtime's accounts service (argon2 and the store stay off the hub's
+//! task) and words the outcome; the hub is told only `Command::Login`.
+//!
+//! Specs: <https://ircv3.net/specs/extensions/sasl-3.1>,
+//! <https://ircv3.net/specs/extensions/sasl-3.2>,
+//! <https://ircv3.net/specs/extensions/account-registration>.
+//!
+//! Must not check a password itself, keep one, or log one.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::core::names::same;
+use crate::core::{Command, Event};
+use crate::runtime::accounts::{Accounts, LoginError, RegisterError};
+use crate::runtime::{Ctx, HubGone};
+
+use super::caps::Cap;
+use super::message::Message;
+use super::nickserv::{self, NICKSERV, Request};
+use super::numeric::*;
+use super::render::Local;
+use super::sasl::{self, Exchange, Fed, Mechanism};
+use super::session::{State, Step, credentials_allowed, plaintext_refused};
+
+/// Accounts are offered: on in the configuration, with a store to keep
+/// them in (history on).
+pub fn accounts_on(cfg: &Config) -> bool {
+    cfg.accounts.enabled && cfg.history.enabled
+}
+
+/// The value of `draft/account-registration`: registering before the
+/// connection is complete works; no e-mail is needed (none is sent) and
+/// the account name is the nickname (no `custom-account-name`).
+pub const REGISTRATION_CAP: &str = "before-connect";
+
+/// An account request for the session to carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    /// A complete SASL payload (base64, empty for `+`).
+    Sasl {
+        mechanism: Mechanism,
+        payload: String,
+    },
+    /// `REGISTER`: `account` `None` is the current nickname.
+    Register {
+        account: Option<String>,
+        password: String,
+    },
+    NickServ(Request),
+}
+
+fn reply(code: &str, params: &[&str]) -> Step {
+    Step::Note(Local::reply(code, params))
+}
+
+fn fail(command: &str, code: &str, context: &[&str], text: &str) -> Step {
+    Step::Note(Local::fail(command, code, context, text))
+}
+
+/// `AUTHENTICATE`: starts an exchange, feeds it a chunk, or aborts it.
+pub fn authenticate(st: &mut State, msg: &Message, cfg: &Config, steps: &mut Vec<Step>) {
+    let p0 = msg.param(0);
+    if !accounts_on(cfg) || !st.has(Cap::Sasl) {
+        steps.push(reply(ERR_SASLFAIL, &["SASL authentication failed"]));
+        return;
+    }
+    if p0.is_empty() {
+        steps.push(reply(
+            ERR_NEEDMOREPARAMS,
+            &["AUTHENTICATE", "Not enough parameters"],
+        ));
+        return;
+    }
+    if p0 == "*" {
+        st.sasl = None;
+        steps.push(reply(ERR_SASLABORTED, &["SASL authentication aborted"]));
+        return;
+    }
+    if st.account.is_some() {
+        st.sasl = None;
+        steps.push(reply(
+            ERR_SASLALREADY,
+            &["You have already authenticated using SASL"],
+        ));
+        return;
+    }
+    let Some(ex) = &mut st.sasl else {
+        match Mechanism::parse(p0) {
+            Some(m) => {
+                st.sasl = Some(Exchange::new(m));
+                steps.push(Step::Tell(Event::Raw("AUTHENTICATE +\r\n".into())));
+            }
+            None => {
+                steps.push(reply(
+                    RPL_SASLMECHS,
+                    &[sasl::MECHANISMS, "are available SASL mechanisms"],
+                ));
+                steps.push(reply(ERR_SASLFAIL, &["SASL authentication failed"]));
+            }
+        }
+        return;
+    };
+    match ex.feed(p0, cfg.accounts.max_sasl_bytes) {
+        Fed::More => {}
+        Fed::TooLong => {
+            st.sasl = None;
+            steps.push(reply(ERR_SASLTOOLONG, &["SASL message too long"]));
+        }
+        Fed::Done(payload) => {
+            let mechanism = ex.mechanism;
+            st.sasl = None;
+            steps.push(Step::Account(Ask::Sasl { mechanism, payload }));
+        }
+    }
+}
+
+/// `REGISTER <account> <email|*> <password>`.
+pub fn register(msg: &Message, cfg: &Config, steps: &mut Vec<Step>) {
+    if !accounts_on(cfg) {
+        steps.push(reply(ERR_UNKNOWNCOMMAND, &["REGISTER", "Unknown command"]));
+        return;
+    }
+    if msg.params.len() < 3 || msg.param(2).is_empty() {
+        steps.push(reply(
+            ERR_NEEDMOREPARAMS,
+            &["REGISTER", "Not enough parameters"],
+        ));
+        return;
+    }
+    let account = msg.param(0);
+    steps.push(Step::Account(Ask::Register {
+        account: (account != "*").then(|| account.to_string()),
+        password: msg.param(2).to_string(),
+    }));
+}
+
+/// `VERIFY <account> <code>`: no code is ever sent (no mail goes out and
+/// registration completes at once), so every code is wrong.
+pub fn verify(msg: &Message, cfg: &Config, steps: &mut Vec<Step>) {
+    if !accounts_on(cfg) {
+        steps.push(reply(ERR_UNKNOWNCOMMAND, &["VERIFY", "Unknown command"]));
+        return;
+    }
+    let account: String = msg.param(0).chars().take(32).collect();
+    steps.push(fail(
+        "VERIFY",
+        "INVALID_CODE",
+        &[if account.is_empty() { "*" } else { &account }],
+        "No verification is pending: accounts here are ready as soon as they are registered",
+    ));
+}
+
+/// Is this PRIVMSG target the NickServ service?
+pub fn is_nickserv(target: &str) -> bool {
+    same(target, NICKSERV)
+}
+
+/// A message to NickServ, or the `NS`/`NICKSERV` command's parameters.
+pub fn nickserv(text: &str, cfg: &Config, steps: &mut Vec<Step>) {
+    if !accounts_on(cfg) {
+        steps.push(Step::Tell(ns("Accounts are not enabled on this server")));
+        return;
+    }
+    steps.push(Step::Account(Ask::NickServ(nickserv::parse(text))));
+}
+
+/// A NOTICE from NickServ.
+fn ns(text: &str) -> Event {
+    Local::Service {
+        from: NICKSERV.to_string(),
+        text: text.to_string(),
+    }
+    .event()
+}
+
+/// Carries out an account request.
+pub async fn carry_out(ctx: &mut Ctx, st: &mut State, ask: Ask) -> Result<(), HubGone> {
+    let Some(accounts) = ctx.accounts.clone() else {
+        return match ask {
+            Ask::Sasl { .. } => {
+                ctx.tell(Local::reply(ERR_SASLFAIL, &["SASL authentication failed"]).event())
+                    .await
+            }
+            Ask::Register { .. } => {
+                ctx.tell(
+                    Local::fail(
+                        "REGISTER",
+                        "TEMPORARILY_UNAVAILABLE",
+                        &["*"],
+                        "Accounts are not available",
+                    )
+                    .event(),
+                )
+                .await
+            }
+            Ask::NickServ(_) => ctx.tell(ns("Accounts are not available")).await,
+        };
+    };
+    match ask {
+        Ask::Sasl { mechanism, payload } => sasl(ctx, st, &accounts, mechanism, payload).await,
+        Ask::Register { account, password } => {
+            register_account(ctx, st, &accounts, account, password, false).await
+        }
+        Ask::NickServ(req) => nick_serv(ctx, st, &accounts, req).await,
+    }
+}
+
+async fn sasl(
+    ctx: &mut Ctx,
+    st: &mut State,
+    accounts: &Arc<Accounts>,
+    mechanism: Mechanism,
+    payload: String,
+) -> Result<(), HubGone> {
+    let ip = ctx.peer.ip();
+    let outcome = match mechanism {
+        Mechanism::Plain => {
+            let Some(plain) = sasl::decode_plain(&payload) else {
+                return failed(ctx).await;
+            };
+            if !credentials_allowed(st.secure, ctx) {
+                tracing::warn!(conn = ctx.id, peer = %ctx.peer, "SASL PLAIN over plain TCP refused");
+                ctx.tell(plaintext_refused()).await?;
+                return failed(ctx).await;
+            }
+            if !plain.authzid.is_empty() && !same(&plain.authzid, &plain.authcid) {
+                return failed(ctx).await;
+            }
+            accounts
+                .login_password(ip, &plain.authcid, &plain.password)
+                .await
+        }
+        Mechanism::External => {
+            let Some(authzid) = sasl::decode_external(&payload) else {
+                return failed(ctx).await;
+            };
+            let fp = ctx.certfp.clone();
+            accounts.login_cert(ip, fp.as_deref(), &authzid).await
+        }
+    };
+    match outcome {
+        Ok(name) => {
+            log_in(ctx, st, name).await?;
+            ctx.tell(Local::reply(RPL_SASLSUCCESS, &["SASL authentication successful"]).event())
+                .await?;
+            if st.is_registered() {
+                deliver_held(ctx, st).await?;
+            }
+            Ok(())
+        }
+        Err(LoginError::Locked { secs }) => {
+            ctx.tell(Event::ServerNotice {
+                text: format!("Too many failed logins: try again in {secs} seconds").into(),
+            })
+            .await?;
+            failed(ctx).await
+        }
+        Err(_) => failed(ctx).await,
+    }
+}
+
+/// Records the login: in the session, with the hub (which tells those who
+/// share a room), and to the client (RPL_LOGGEDIN).
+async fn failed(ctx: &Ctx) -> Result<(), HubGone> {
+    ctx.tell(Local::reply(ERR_SASLFAIL, &["SASL authentication failed"]).event())
+        .await
+}
+
+async fn log_in(ctx: &mut Ctx, st: &mut State, name: String) -> Result<(), HubGone> {
+    st.account = Some(name.clone());
+    let _ = ctx.request(Command::Login(Some(name.clone()))).await?;
+    let mask = st.mask(&ctx.host());
+    ctx.tell(
+        Local::LoggedIn {
+            account: name,
+            mask,
+        }
+        .event(),
+    )
+    .await
+}
+
+/// Hands over the private messages held for the account while it was
+/// offline, then removes them from the store (only once the hub task has
+/// taken them for this connection: a failure before leaves them stored).
+pub async fn deliver_held(ctx: &mut Ctx, st: &State) -> Result<(), HubGone> {
+    let (Some(accounts), Some(account)) = (ctx.accounts.clone(), st.account.clone()) else {
+        return Ok(());
+    };
+    let Ok(held) = accounts.held(&account).await else {
+        return Ok(());
+    };
+    let Some(&(upto, _)) = held.last() else {
+        return Ok(());
+    };
+    let n = held.len();
+    let lines: Vec<Event> = held
+        .into_iter()
+        .filter_map(|(_, r)| r.to_message())
+        .collect();
+    ctx.tell(ns(&format!(
+        "{n} message{} arrived for {account} while you were away:",
+        if n == 1 { "" } else { "s" }
+    )))
+    .await?;
+    ctx.tell(Local::Held(lines).event()).await?;
+    if accounts.delivered(&account, upto).await.is_err() {
+        tracing::error!(%account, "held messages were delivered but could not be removed");
+    }
+    Ok(())
+}
+
+/// The nickname the connection holds now (the hub's, once registered).
+async fn current_nick(ctx: &Ctx, st: &State) -> Result<Option<String>, HubGone> {
+    if st.is_registered() {
+        Ok(ctx.whoami().await?.map(|u| u.nick.to_string()))
+    } else {
+        Ok(st.nick().map(str::to_string))
+    }
+}
+
+/// REGISTER and NickServ REGISTER: the account is the current nickname.
+async fn register_account(
+    ctx: &mut Ctx,
+    st: &mut State,
+    accounts: &Arc<Accounts>,
+    asked: Option<String>,
+    password: String,
+    via_nickserv: bool,
+) -> Result<(), HubGone> {
+    let shown = asked.clone().unwrap_or_else(|| "*".to_string());
+    let shown: String = shown.chars().take(32).collect();
+    let refuse = |code: &'static str, text: String| {
+        if via_nickserv {
+            ns(&text)
+        } else {
+            Local::fail("REGISTER", code, &[&shown], &text).event()
+        }
+    };
+    if let Some(a) = &st.account {
+        return ctx
+            .tell(refuse(
+                "ALREADY_AUTHENTICATED",
+                format!("You are already logged in as {a}"),
+            ))
+            .await;
+    }
+    let Some(nick) = current_nick(ctx, st).await? else {
+        return ctx
+            .tell(refuse(
+                "NEED_NICK",
+                "Send NICK first: the account is named after your nickname".into(),
+            ))
+            .await;
+    };
+    if let Some(a) = &asked
+        && !same(a, &nick)
+    {
+        return ctx
+            .tell(refuse(
+                "ACCOUNT_NAME_MUST_BE_NICK",
+                format!("The account must be named after your nickname ({nick})"),
+            ))
+            .await;
+    }
+    if !credentials_allowed(st.secure, ctx) {
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "registration over plain TCP refused");
+        return ctx
+            .tell(refuse(
+                "TEMPORARILY_UNAVAILABLE",
+                "Passwords are only accepted over TLS (the ircs port) or from this machine".into(),
+            ))
+            .await;
+    }
+    match accounts.register(&nick, &password).await {
+        Ok(name) => {
+            if via_nickserv {
+                ctx.tell(ns(&format!(
+                    "Nickname {name} registered; you are now logged in to it"
+                )))
+                .await?;
+            } else {
+                let line =
+                    format!("REGISTER SUCCESS {name} :Account created; you are now logged in\r\n");
+                ctx.tell(Event::Raw(line.into())).await?;
+            }
+            log_in(ctx, st, name).await
+        }
+        Err(e) => {
+            let (code, text) = match e {
+                RegisterError::Disabled => (
+                    "TEMPORARILY_UNAVAILABLE",
+                    "Registration is closed on this server".to_string(),
+                ),
+                RegisterError::Exists => {
+                    ("ACCOUNT_EXISTS", format!("{nick} is already registered"))
+                }
+                RegisterError::BadName(why) => (
+                    "BAD_ACCOUNT_NAME",
+                    format!("{nick} cannot be an account: {why}"),
+                ),
+                RegisterError::WeakPassword(min) => (
+                    "WEAK_PASSWORD",
+                    format!("Choose a password of at least {min} characters"),
+                ),
+                RegisterError::Unavailable => (
+                    "TEMPORARILY_UNAVAILABLE",
+                    "Accounts are unavailable right now; try again later".to_string(),
+                ),
+            };
+            ctx.tell(refuse(code, text)).await
+        }
+    }
+}
+
+async fn nick_serv(
+    ctx: &mut Ctx,
+    st: &mut State,
+    accounts: &Arc<Accounts>,
+    req: Request,
+) -> Result<(), HubGone> {
+    match req {
+        Request::Help => {
+            for line in nickserv::HELP {
+                ctx.tell(ns(line)).await?;
+            }
+            Ok(())
+        }
+        Request::Usage(usage) => ctx.tell(ns(&format!("Syntax: {usage}"))).await,
+        Request::Unknown(cmd) => {
+            ctx.tell(ns(&format!(
+                "Unknown command {cmd}. /msg NickServ HELP lists the commands"
+            )))
+            .await
+        }
+        Request::Register { password } => {
+            register_account(ctx, st, accounts, None, password, true).await
+        }
+        Request::Identify { account, password } => {
+            if let Some(a) = &st.account {
+                return ctx
+                    .tell(ns(&format!("You are already logged in as {a}")))
+                    .await;
+            }
+            let account = match account {
+                Some(a) => a,
+                None => match current_nick(ctx, st).await? {
+                    Some(n) => n,
+                    None => return Ok(()),
+                },
+            };
+            if !credentials_allowed(st.secure, ctx) {
+                tracing::warn!(conn = ctx.id, peer = %ctx.peer, "IDENTIFY over plain TCP refused");
+                return ctx.tell(plaintext_refused()).await;
+            }
+            match accounts
+                .login_password(ctx.peer.ip(), &account, &password)
+                .await
+            {
+                Ok(name) => {
+                    ctx.tell(ns(&format!("You are now logged in as {name}")))
+                        .await?;
+                    log_in(ctx, st, name).await?;
+                    deliver_held(ctx, st).await
+                }
+                Err(LoginError::Locked { secs }) => {
+                    ctx.tell(ns(&format!(
+                        "Too many failed logins: try again in {secs} seconds"
+                    )))
+                    .await
+                }
+                Err(LoginError::Invalid) => {
+                    let shown: String = account.chars().take(32).collect();
+                    ctx.tell(ns(&format!("Invalid password for {shown}"))).await
+                }
+                Err(LoginError::Unavailable) => {
+                    ctx.tell(ns("Accounts are unavailable right now; try again later"))
+                        .await
+                }
+            }
+        }
+        Request::SetPassword(new) => {
+            let Some(account) = st.account.clone() else {
+                return ctx.tell(ns("Log in first (IDENTIFY or SASL)")).await;
+            };
+            if !credentials_allowed(st.secure, ctx) {
+                return ctx.tell(plaintext_refused()).await;
+            }
+            match accounts.set_password(&account, &new).await {
+                Ok(()) => {
+                    ctx.tell(ns(&format!("Password of {account} changed")))
+                        .await
+                }
+                Err(RegisterError::WeakPassword(min)) => {
+                    ctx.tell(ns(&format!(
+                        "Choose a password of at least {min} characters"
+                    )))
+                    .await
+                }
+                Err(_) => {
+                    ctx.tell(ns("The password could not be changed; try again later"))
+                        .await
+                }
+            }
+        }
+        Request::Info(name) => {
+            let name = match name.or_else(|| st.account.clone()) {
+                Some(n) => n,
+                None => current_nick(ctx, st).await?.unwrap_or_default(),
+            };
+            let shown: String = name.chars().take(32).collect();
+            match accounts.info(&name).await {
+                Ok(Some(info)) => {
+                    let when = chrono::DateTime::<chrono::Utc>::from(info.created)
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string();
+                    ctx.tell(ns(&format!("Account {} registered {when}", info.name)))
+                        .await?;
+                    if st.account.as_deref().is_some_and(|a| same(a, &info.name)) {
+                        ctx.tell(ns(&format!(
+                            "{} client certificate(s) can log in to it",
+                            info.certs
+                        )))
+                        .await?;
+                    }
+                    Ok(())
+                }
+                Ok(None) => ctx.tell(ns(&format!("{shown} is not registered"))).await,
+                Err(()) => {
+                    ctx.tell(ns("Accounts are unavailable right now; try again later"))
+                        .await
+                }
+            }
+        }
+        Request::CertAdd(_) | Request::CertDel(_) | Request::CertList if st.account.is_none() => {
+            ctx.tell(ns("Log in first (IDENTIFY or SASL)")).await
+        }
+        Request::CertAdd(fp) => {
+            let account = st.account.clone().unwrap_or_default();
+            let Some(fp) = fp.or_else(|| ctx.certfp.clone()) else {
+                return ctx
+                    .tell(ns(
+                        "You presented no client certificate; connect over TLS with one, or give its SHA-256 fingerprint",
+                    ))
+                    .await;
+            };
+            if !nickserv::valid_fp(&fp) {
+                return ctx
+                    .tell(ns("That is not a SHA-256 fingerprint (32 bytes in hex)"))
+                    .await;
+            }
+            match accounts.cert_add(&account, &fp).await {
+                Ok(true) => {
+                    ctx.tell(ns(&format!(
+                        "Certificate {fp} added to {account}; it can now log in with SASL EXTERNAL"
+                    )))
+                    .await
+                }
+                Ok(false) => {
+                    ctx.tell(ns("That certificate belongs to another account"))
+                        .await
+                }
+                Err(()) => ctx.tell(ns("The certificate could not be added")).await,
+            }
+        }
+        Request::CertDel(fp) => {
+            let account = st.account.clone().unwrap_or_default();
+            match accounts.cert_del(&account, &fp).await {
+                Ok(true) => {
+                    ctx.tell(ns(&format!("Certificate {fp} removed from {account}")))
+                        .await
+                }
+                Ok(false) => {
+                    ctx.tell(ns(&format!("{fp} is not a certificate of {account}")))
+                        .await
+                }
+                Err(()) => ctx.tell(ns("The certificate could not be removed")).await,
+            }
+        }
+        Request::CertList => {
+            let account = st.account.clone().unwrap_or_default();
+            match accounts.certs(&account).await {
+                Ok(list) => {
+                    ctx.tell(ns(&format!("{} certificate(s) of {account}:", list.len())))
+                        .await?;
+                    for fp in list {
+                        ctx.tell(ns(&fp)).await?;
+                    }
+                    Ok(())
+                }
+                Err(()) => ctx.tell(ns("The certificates could not be read")).await,
+            }
+        }
+    }
+}
