@@ -29,6 +29,7 @@ fn user(nick: &str) -> Arc<UserInfo> {
         user: nick.into(),
         realname: nick.into(),
         host: "127.0.0.1".into(),
+        account: None,
     })
 }
 

@@ -103,8 +103,7 @@ impl Guard {
                 .filter(|&t| t > now)
                 .map(|t| (t - now).as_secs().max(1))
         };
-        left(self.by_account.get(&Key::of(account).as_str().to_string()))
-            .max(left(self.by_ip.get(&ip)))
+        left(self.by_account.get(Key::of(account).as_str())).max(left(self.by_ip.get(&ip)))
     }
 
     /// Counts a failure; true when it started a lock.
@@ -134,8 +133,7 @@ impl Guard {
     /// A success clears the account's count (not its address's: one good
     /// password must not reset guessing at other accounts).
     pub fn succeeded(&mut self, account: &str) {
-        self.by_account
-            .remove(&Key::of(account).as_str().to_string());
+        self.by_account.remove(Key::of(account).as_str());
     }
 }
 

@@ -44,9 +44,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::History;
 use crate::core::names::Name;
+use crate::core::registry::{Note, SavedRoom};
 use crate::core::{ConnId, Envelope, Event, MsgTarget, Outbox, Shared};
 use crate::store::{
-    Anchor, HistoryQuery, QueryTarget, Record, Retention, RoomState, Selector, SqliteStore, Store,
+    Anchor, HistoryQuery, QueryTarget, Record, RecordKind, Retention, RoomState, Selector,
+    SqliteStore, Store,
 };
 
 use super::connection::Outgoing;
@@ -81,11 +83,20 @@ pub enum Op {
         ticket: u64,
         event: Option<Shared>,
     },
+    /// A registered room's state to save (or, `None`, to forget), after
+    /// the records before it are committed. Rare: one small write.
+    Room(RoomSave),
     /// Commit, tell everyone, close every queue, then answer `done`.
     Shutdown {
         reason: String,
         done: oneshot::Sender<()>,
     },
+}
+
+/// A room's lasting state as the writer writes it.
+pub enum RoomSave {
+    Save(RoomState),
+    Forget(String),
 }
 
 /// Lists of ops queued for the writer before the hub task waits. Small: a
@@ -207,6 +218,49 @@ impl Stage {
         true
     }
 
+    /// Turns one of the hub's notes into ops: a topic change becomes a
+    /// record (stored and committed like a message, before anything queued
+    /// after it is released), a registered room's state a save.
+    pub fn note(&mut self, note: Note) {
+        match note {
+            Note::Topic {
+                id,
+                time,
+                room,
+                by,
+                text,
+            } => {
+                let to = MsgTarget::Room(room);
+                if self.keeps(&to) {
+                    self.ops.push(Op::Record(Box::new(Record {
+                        id,
+                        time,
+                        kind: RecordKind::Topic,
+                        from: (*by).clone(),
+                        to,
+                        text,
+                    })));
+                }
+            }
+            Note::SaveRoom(saved) => {
+                let state = room_state(&self.cfg, saved);
+                self.ops.push(Op::Room(RoomSave::Save(state)));
+            }
+            Note::ForgetRoom(name) => {
+                // A room the configuration gives limits of its own keeps
+                // its row for them (see `sync_room_limits`).
+                let save = match self.cfg.room(&name) {
+                    Some(_) => RoomSave::Save(RoomState {
+                        limits: Some(self.cfg.limits_for(&name)),
+                        ..unregistered(&name)
+                    }),
+                    None => RoomSave::Forget(name.to_string()),
+                };
+                self.ops.push(Op::Room(save));
+            }
+        }
+    }
+
     fn keeps(&self, to: &MsgTarget) -> bool {
         match to {
             MsgTarget::Room(room) => self.cfg.limits_for(room).max_count != Some(0),
@@ -237,6 +291,51 @@ impl Outbox for Stage {
             event: event.clone(),
         });
     }
+}
+
+/// A room's row with nothing in it but its name.
+fn unregistered(name: &str) -> RoomState {
+    RoomState {
+        name: name.to_string(),
+        topic: None,
+        modes: String::new(),
+        founder: None,
+        registered: false,
+        registered_at: None,
+        limits: None,
+    }
+}
+
+/// The store's row for a registered room (limits as the configuration says).
+fn room_state(cfg: &History, saved: SavedRoom) -> RoomState {
+    let limits = cfg.room(&saved.name).map(|_| cfg.limits_for(&saved.name));
+    RoomState {
+        name: saved.name.to_string(),
+        topic: saved.topic,
+        modes: saved.modes,
+        founder: Some(saved.founder.to_string()),
+        registered: true,
+        registered_at: Some(saved.since),
+        limits,
+    }
+}
+
+/// The registered rooms of the store, for the hub to restore at start.
+pub fn saved_rooms(store: &SqliteStore) -> Result<Vec<SavedRoom>, crate::store::StoreError> {
+    Ok(store
+        .load_rooms()?
+        .into_iter()
+        .filter(|r| r.registered)
+        .filter_map(|r| {
+            Some(SavedRoom {
+                founder: r.founder?.into(),
+                name: r.name.into(),
+                topic: r.topic,
+                modes: r.modes,
+                since: r.registered_at.unwrap_or(std::time::UNIX_EPOCH),
+            })
+        })
+        .collect())
 }
 
 /// The writer thread: owns the queues; commits, then releases.
@@ -356,6 +455,7 @@ impl Writer {
                     }
                 },
                 Op::Replayed { to, ticket, event } => self.replayed(to, ticket, event),
+                Op::Room(save) => self.save_room(save),
                 Op::Record(_) | Op::Replay { .. } | Op::Shutdown { .. } => {}
             }
         }
@@ -413,6 +513,17 @@ impl Writer {
             }
         }
         self.waiting.remove(&to);
+    }
+
+    fn save_room(&self, save: RoomSave) {
+        let (name, result) = match &save {
+            RoomSave::Save(state) => (&state.name, self.store.save_room(state)),
+            RoomSave::Forget(name) => (name, self.store.forget_room(name)),
+        };
+        if let Err(e) = result {
+            // The room goes on as it is; only a restart would lose the change.
+            tracing::error!("rooms: could NOT save the state of {name}: {e}");
+        }
     }
 
     fn commit(&self, records: &[Record]) {
@@ -512,7 +623,7 @@ impl Replayer {
             if kept.len() >= lines || complete {
                 let cut = kept.len().saturating_sub(lines);
                 kept.drain(..cut);
-                let lines: Vec<Event> = kept.iter().filter_map(Record::to_message).collect();
+                let lines: Vec<Event> = kept.iter().filter_map(Record::to_event).collect();
                 return (!lines.is_empty()).then_some(lines);
             }
             extra = extra.saturating_mul(4);
@@ -548,12 +659,8 @@ pub fn sync_room_limits(
                 ..s.clone()
             },
             None => RoomState {
-                name: name.clone(),
-                topic: None,
-                modes: String::new(),
-                founder: None,
-                registered: false,
                 limits: Some(limits),
+                ..unregistered(name)
             },
         };
         store.save_room(&state)?;

@@ -16,6 +16,7 @@
 //!   what is offered is `session::offer`.
 //! - [`tags`]: server-time, msgid and client-only tag relay rules.
 //! - [`history`]: replayed history and search results as plain IRC lines.
+//! - [`chanserv`]: `ChanServ` (room registration) requests and answers.
 //!
 //! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
 //! this edge maps IRC syntax onto hub commands and hub refusals onto
@@ -33,6 +34,7 @@
 //! hub decides; it only translates.
 
 pub mod caps;
+pub mod chanserv;
 pub mod chathistory;
 pub mod history;
 pub mod message;

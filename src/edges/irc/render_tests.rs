@@ -484,6 +484,7 @@ fn list_who_whois() {
             signon,
             oper: true,
             secure: true,
+            certfp: None,
         },
     );
     assert_eq!(
@@ -646,6 +647,7 @@ fn userhost_and_ison_fold_whois_replies() {
         signon: SystemTime::now(),
         oper: false,
         secure: false,
+        certfp: None,
     };
     assert_eq!(render(&mut r, Local::QuietBegin.event()), "");
     assert_eq!(render(&mut r, whois("alice", None)), "");

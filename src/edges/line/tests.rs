@@ -439,6 +439,7 @@ fn names_rooms_who_whois() {
                 signon: at().0,
                 oper: false,
                 secure: false,
+                certfp: None,
             }
         ),
         "bob (bob_u@10.0.0.7, bob Real): in #lobby #a; idle 42s; away: lunch\n"
@@ -455,6 +456,7 @@ fn names_rooms_who_whois() {
                 signon: at().0,
                 oper: false,
                 secure: false,
+                certfp: None,
             }
         ),
         "carol (carol_u@10.0.0.7, carol Real): in no rooms; idle 0s\n"
