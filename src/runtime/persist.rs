@@ -916,6 +916,78 @@ mod tests {
         assert!(rooms.iter().all(|r| r.limits.is_none()), "{rooms:?}");
     }
 
+    fn saved(name: &str) -> Note {
+        Note::SaveRoom(SavedRoom {
+            name: name.into(),
+            topic: None,
+            modes: "+nt".into(),
+            founder: "alice".into(),
+            since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
+        })
+    }
+
+    #[tokio::test]
+    async fn notes_become_room_saves_and_topic_records_in_order() {
+        let dir = Dir::new("notes");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut cfg = History::default();
+        cfg.rooms.insert(
+            "#L".into(),
+            crate::config::RoomHistory {
+                max_count: Some(50),
+                ..Default::default()
+            },
+        );
+        sync_room_limits(&store, &cfg).expect("sync");
+        let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        stage.note(saved("#a"));
+        stage.note(saved("#L"));
+        stage.send(1, &message(1, "x"));
+        assert!(stage.flush().await);
+        // Saves go before the deliveries queued after them.
+        rx.recv().await.expect("x");
+        let rooms = store.load_rooms().expect("rooms");
+        let a = rooms.iter().find(|r| r.name == "#a").expect("#a saved");
+        assert!(a.registered && a.founder.as_deref() == Some("alice"));
+        assert_eq!(
+            a.registered_at,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000))
+        );
+        assert_eq!(a.limits, None);
+        let l = rooms.iter().find(|r| r.name == "#L").expect("#L saved");
+        assert!(l.registered);
+        assert_eq!(l.limits.and_then(|l| l.max_count), Some(50), "limits kept");
+
+        stage.note(Note::ForgetRoom("#a".into()));
+        stage.note(Note::ForgetRoom("#L".into()));
+        stage.note(Note::Topic {
+            id: 2,
+            time: SystemTime::now(),
+            room: "#r".into(),
+            by: Arc::new(UserInfo {
+                nick: "bob".into(),
+                user: "bob".into(),
+                realname: "bob".into(),
+                host: "127.0.0.1".into(),
+                account: None,
+            }),
+            text: "the plan".into(),
+        });
+        stage.send(1, &message(3, "y"));
+        assert!(stage.flush().await);
+        rx.recv().await.expect("y");
+        let rooms = store.load_rooms().expect("rooms");
+        assert!(rooms.iter().all(|r| r.name != "#a"), "#a forgotten");
+        let l = rooms
+            .iter()
+            .find(|r| r.name == "#L")
+            .expect("#L keeps its row");
+        assert!(!l.registered && l.founder.is_none());
+        assert_eq!(l.limits.and_then(|l| l.max_count), Some(50));
+        assert_eq!(stored(&store), ["x", "the plan", "y"]);
+    }
+
     fn replayed_texts(ev: &Event) -> (String, Vec<String>) {
         match ev {
             Event::History { room, lines } => {
