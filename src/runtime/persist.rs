@@ -24,6 +24,11 @@
 //! replay holds the messages up to the hub's last msgid at the join, and
 //! whatever followed the join reaches the joiner live, after the replay.
 //!
+//! The hub's notes ride in the same lists ([`Stage::note`]): a topic change
+//! becomes a record like a message (committed before anything after it is
+//! released), a registered room's state an [`Op::Room`] save, written after
+//! the records before it are committed (rare: one small write each).
+//!
 //! Slow consumers found here are cut off here and reported back to the hub
 //! task, which tells their rooms.
 //!
