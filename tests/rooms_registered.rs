@@ -49,8 +49,8 @@ const TOPIC_SECS: u64 = 1_700_000_000;
 const REGISTERED_SECS: u64 = 1_700_001_000;
 
 /// A registered room as the server saves one: founder alice, a topic set
-/// by carol, modes `+nl 10` (no `+t`: anyone in it may change the topic).
-fn seed_kept_room(dir: &Path) {
+/// by carol, `modes` (without `+t` anyone in it may change the topic).
+fn seed_kept_room(dir: &Path, modes: &str) {
     let store = SqliteStore::open(dir).expect("open the store");
     store
         .save_room(&RoomState {
@@ -60,7 +60,7 @@ fn seed_kept_room(dir: &Path) {
                 setter: "carol".into(),
                 time: UNIX_EPOCH + Duration::from_secs(TOPIC_SECS),
             }),
-            modes: "+nl 10".into(),
+            modes: modes.into(),
             founder: Some("alice".into()),
             registered: true,
             registered_at: Some(UNIX_EPOCH + Duration::from_secs(REGISTERED_SECS)),
@@ -84,7 +84,7 @@ fn chanserv_until(c: &mut Irc, last: &str) -> Vec<String> {
 #[test]
 fn a_registered_room_keeps_topic_modes_and_founder_across_restarts() {
     let dir = temp_dir("kept");
-    seed_kept_room(&dir);
+    seed_kept_room(&dir, "+nkl secret 10");
 
     let mut first = server_in(&dir, &[]);
     let mut bob = Irc::login(irc(&first), "bob");
@@ -98,11 +98,13 @@ fn a_registered_room_keeps_topic_modes_and_founder_across_restarts() {
         "Registered : 2023-11-14 22:30:00 UTC",
         "Topic      : saved topic",
         "Topic set  : by carol, 2023-11-14 22:13:20 UTC",
-        "Modes      : +nl",
+        "Modes      : +nkl",
     ] {
         assert!(info.iter().any(|l| l.ends_with(want)), "{want}: {info:#?}");
     }
     bob.send("JOIN #kept");
+    bob.numeric("475");
+    bob.send("JOIN #kept secret");
     bob.expect(" 332 bob #Kept :saved topic");
     bob.expect(&format!(" 333 bob #Kept carol {TOPIC_SECS}"));
     // Not the founder, and the room was empty: no operator status.
@@ -110,7 +112,7 @@ fn a_registered_room_keeps_topic_modes_and_founder_across_restarts() {
     assert!(names.ends_with(":bob"), "{names}");
     bob.expect_none("MODE #Kept +o", "after-join");
     bob.send("MODE #kept");
-    bob.expect(" 324 bob #Kept +nl 10");
+    bob.expect(" 324 bob #Kept +nkl secret 10");
     // Anyone may set the topic (no +t); the change is saved.
     bob.send("TOPIC #kept :changed by bob");
     bob.expect(":bob!bob@127.0.0.1 TOPIC #Kept :changed by bob");
@@ -123,7 +125,7 @@ fn a_registered_room_keeps_topic_modes_and_founder_across_restarts() {
     // Second run: the new topic (bob, with its time), the modes, the founder.
     let mut second = server_in(&dir, &[]);
     let mut dave = Irc::login(irc(&second), "dave");
-    dave.send("JOIN #kept");
+    dave.send("JOIN #kept secret");
     dave.expect(" 332 dave #Kept :changed by bob");
     let who_when = dave.expect(" 333 dave #Kept bob ");
     let when: u64 = who_when
@@ -133,7 +135,7 @@ fn a_registered_room_keeps_topic_modes_and_founder_across_restarts() {
         .expect("a topic time");
     assert!(when > REGISTERED_SECS, "the new topic's time: {who_when}");
     dave.send("MODE #kept");
-    dave.expect(" 324 dave #Kept +nl 10");
+    dave.expect(" 324 dave #Kept +nkl secret 10");
     dave.send("CS INFO #kept");
     let info = chanserv_until(&mut dave, "*** End of Info ***");
     assert!(info.iter().any(|l| l.ends_with("Founder    : alice")));
@@ -141,10 +143,6 @@ fn a_registered_room_keeps_topic_modes_and_founder_across_restarts() {
         info.iter()
             .any(|l| l.ends_with("Topic      : changed by bob"))
     );
-    // Line users see the kept topic on joining too.
-    let mut lina = LineClient::line_login(second.line.expect("line"), "lina");
-    lina.send("/join #kept");
-    lina.expect("Topic of #Kept: changed by bob (set by bob)");
     assert!(second.terminate(), "server did not stop");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -152,8 +150,12 @@ fn a_registered_room_keeps_topic_modes_and_founder_across_restarts() {
 #[test]
 fn chanserv_answers_help_and_refuses_clearly() {
     let dir = temp_dir("refusals");
-    seed_kept_room(&dir);
+    seed_kept_room(&dir, "+nl 10");
     let srv = server_in(&dir, &[]);
+    // Line users see a registered room's topic on joining (restored at start).
+    let mut lina = LineClient::line_login(srv.line.expect("line"), "lina");
+    lina.send("/join #kept");
+    lina.expect("Topic of #Kept: saved topic (set by carol)");
     let mut bob = Irc::login(irc(&srv), "bob");
 
     bob.send("PRIVMSG ChanServ :HELP");
@@ -221,7 +223,7 @@ fn hash(password: &str) -> String {
 #[test]
 fn a_server_operator_drops_a_registration_and_it_stays_dropped() {
     let dir = temp_dir("drop");
-    seed_kept_room(&dir);
+    seed_kept_room(&dir, "+nl 10");
     let conf = dir.join("config.toml");
     std::fs::write(
         &conf,
@@ -399,7 +401,8 @@ fn sasl_login(addr: SocketAddr, nick: &str, password: &str) -> Irc {
         "AUTHENTICATE {}",
         b64(format!("{nick}\0{nick}\0{password}").as_bytes())
     ));
-    c.numeric("903");
+    // Before registration numerics may be addressed to `*`.
+    c.wait_for("RPL_SASLSUCCESS", |l| l.contains(" 903 "));
     c.send("CAP END");
     c.numeric("001");
     c
