@@ -117,6 +117,9 @@ pub enum Command {
     /// is renamed to `guest` if it still holds `nick` without being logged
     /// in to the account of that name; otherwise nothing happens.
     Reclaim { nick: String, guest: String },
+    /// A request about a room's registration (IRC's ChanServ); the answer
+    /// is an `Event::RoomReg` to the sender, never an error.
+    RoomReg(crate::core::registry::RoomRequest),
     /// Leave the server; the hub tells everyone who shares a room.
     Quit(Option<String>),
 }

@@ -289,6 +289,18 @@ pub enum Event {
         room: Name,
         lines: Vec<Event>,
     },
+    /// The answer to the recipient's request about a room's registration.
+    RoomReg(crate::core::registry::RoomReply),
+    /// A topic change read back from the history; only ever one of the
+    /// `lines` of `History` (live changes are `TopicChanged`). An empty
+    /// `text` cleared the topic.
+    PastTopic {
+        id: u64,
+        time: SystemTime,
+        room: Name,
+        by: Arc<UserInfo>,
+        text: Name,
+    },
     /// What a search of `room` for `words` found, newest first, each an
     /// `Event::Message`.
     Found {

@@ -22,6 +22,7 @@ use super::event::{
 };
 use super::modes::{self, ListEntry};
 use super::names::{self, Key, Name};
+use super::registry::Note;
 
 /// Limits and defaults the hub enforces. Part of the server's one config
 /// struct (`crate::config::Config::hub`).
@@ -73,7 +74,7 @@ impl Default for HubConfig {
             max_list_entries: 100,
             kick_len: 390,
             whowas_len: 200,
-            reserved_nicks: vec!["NickServ".to_string()],
+            reserved_nicks: vec!["NickServ".to_string(), "ChanServ".to_string()],
         }
     }
 }
@@ -131,9 +132,33 @@ struct Room {
     invex: Vec<ListEntry>,
     /// Nicknames invited by INVITE, until they join (oldest first).
     invited: IndexSet<Key>,
+    /// Set for a registered room, which exists while empty.
+    reg: Option<registered::Registration>,
 }
 
 impl Room {
+    fn new(name: Name, flags: BTreeSet<char>) -> Room {
+        Room {
+            name,
+            members: IndexMap::new(),
+            topic: None,
+            created: SystemTime::now(),
+            flags,
+            key: None,
+            limit: None,
+            bans: Vec::new(),
+            excepts: Vec::new(),
+            invex: Vec::new(),
+            invited: IndexSet::new(),
+            reg: None,
+        }
+    }
+
+    /// Nobody is in it and nothing keeps it: it goes.
+    fn is_gone(&self) -> bool {
+        self.members.is_empty() && self.reg.is_none()
+    }
+
     fn has(&self, flag: char) -> bool {
         self.flags.contains(&flag)
     }
@@ -180,6 +205,8 @@ pub struct Hub {
     /// Logins of connections not registered yet (SASL before CAP END),
     /// applied at registration.
     pending_logins: HashMap<ConnId, Name>,
+    /// What the runtime must write down (`None`: nobody would).
+    notes: Option<Vec<Note>>,
 }
 
 type Outcome = Result<(), HubError>;
@@ -209,7 +236,8 @@ impl Hub {
         self.members.len()
     }
 
-    /// Number of rooms that exist (a room exists while someone is in it).
+    /// Number of rooms that exist (a room exists while someone is in it,
+    /// or while it is registered).
     pub fn room_count(&self) -> usize {
         self.rooms.len()
     }
@@ -317,6 +345,10 @@ impl Hub {
                 Ok(())
             }
             Command::Reclaim { nick, guest } => self.reclaim(conn, &nick, guest, out),
+            Command::RoomReg(req) => {
+                self.room_request(conn, req, out);
+                Ok(())
+            }
             Command::Part { room, reason } => {
                 let room = self.resolve_room(conn, room)?;
                 self.part(conn, &room, reason, out)
@@ -511,21 +543,13 @@ impl Hub {
             .chars()
             .filter(|c| modes::FLAG_MODES.contains(*c))
             .collect();
-        let room = self.rooms.entry(key.clone()).or_insert_with(|| Room {
-            name: name.into(),
-            members: IndexMap::new(),
-            topic: None,
-            created: SystemTime::now(),
-            flags: default_flags,
-            key: None,
-            limit: None,
-            bans: Vec::new(),
-            excepts: Vec::new(),
-            invex: Vec::new(),
-            invited: IndexSet::new(),
-        });
+        let room = self
+            .rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room::new(name.into(), default_flags));
         room.invited.shift_remove(&Key::of(&who.nick));
-        let first = room.members.is_empty();
+        // In a registered room only the founder is made an operator (below).
+        let first = room.members.is_empty() && room.reg.is_none();
         room.members.insert(
             conn,
             Status {
@@ -565,6 +589,7 @@ impl Hub {
             );
         }
         self.names(conn, &room_name, out);
+        self.founder_op(conn, &key, out);
         self.set_focus(conn, Some(key), out)
     }
 
@@ -604,7 +629,7 @@ impl Hub {
             out.send(to, &env);
         }
         room.members.shift_remove(&conn);
-        if room.members.is_empty() {
+        if room.is_gone() {
             self.rooms.remove(&key);
         }
         member.rooms.shift_remove(&key);
@@ -782,11 +807,12 @@ impl Hub {
         let env = Envelope::new(Event::TopicChanged {
             room: room.name.clone(),
             topic: room.topic.clone(),
-            by,
+            by: by.clone(),
         });
         for &to in room.members.keys() {
             out.send(to, &env);
         }
+        self.topic_changed(&key, by);
         Ok(())
     }
 
@@ -998,7 +1024,7 @@ impl Hub {
         for key in member.rooms {
             if let Some(room) = self.rooms.get_mut(&key) {
                 room.members.shift_remove(&conn);
-                if room.members.is_empty() {
+                if room.is_gone() {
                     self.rooms.remove(&key);
                 }
             }
@@ -1181,7 +1207,11 @@ fn clean_field(field: &str, fallback: &str) -> String {
 mod accounts;
 mod history;
 mod ops;
+mod registered;
 pub use ops::KEY_LEN;
+pub use registered::SERVICES_NICK;
 
+#[cfg(test)]
+mod registered_tests;
 #[cfg(test)]
 mod tests;

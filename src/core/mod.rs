@@ -12,6 +12,7 @@ pub mod event;
 pub mod hub;
 pub mod modes;
 pub mod names;
+pub mod registry;
 
 pub use command::{Command, ConnId, ListQuery, MsgKind, SayTarget};
 pub use error::HubError;

@@ -433,6 +433,15 @@ fn render_message(ev: &Event, in_focus: bool) -> Bytes {
 /// One stored message, as it looked when it was said (room left out: the
 /// block's header names it).
 fn past_line(ev: &Event, out: &mut String) {
+    if let Event::PastTopic { time, by, text, .. } = ev {
+        out.push_str(&stamp(*time));
+        if text.is_empty() {
+            out.push_str(&format!(" * {} cleared the topic\n", by.nick));
+        } else {
+            out.push_str(&format!(" * {} set the topic: {text}\n", by.nick));
+        }
+        return;
+    }
     let Event::Message {
         time,
         from,
@@ -730,6 +739,9 @@ impl Renderer for LineRenderer {
             | Event::AccountChanged { .. } => {
                 return;
             }
+            // Room registration is asked for over IRC (ChanServ), where
+            // accounts are; a past topic only ever comes inside `History`.
+            Event::RoomReg(_) | Event::PastTopic { .. } => return,
             Event::Raw(bytes) => {
                 out.put(bytes.clone());
                 return;

@@ -376,6 +376,8 @@ impl Renderer for NickRenderer {
             | Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }
+            | Event::RoomReg(_)
+            | Event::PastTopic { .. }
             | Event::InviteNotice { .. } => return,
             // Being removed from a room is news even where rooms cannot
             // be managed.

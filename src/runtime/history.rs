@@ -139,7 +139,7 @@ pub fn answer(
     let oldest = records.iter().map(|r| r.id).min();
     Ok(HistoryPage {
         room,
-        lines: records.iter().filter_map(Record::to_message).collect(),
+        lines: records.iter().filter_map(Record::to_event).collect(),
         oldest,
         targets,
     })

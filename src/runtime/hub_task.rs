@@ -403,6 +403,13 @@ fn apply(
         Sink::Direct(_) => 0,
     };
     let result = hub.handle(id, cmd, sink);
+    if let Sink::Persist(stage) = sink {
+        // Before any replay this command queued, so a joiner's replay
+        // includes what was noted before its join.
+        for note in hub.take_notes() {
+            stage.note(note);
+        }
+    }
     if renames
         && result.is_ok()
         && let (Some(a), Some(user)) = (accounts, hub.user_of(id))

@@ -24,6 +24,11 @@
 //! replay holds the messages up to the hub's last msgid at the join, and
 //! whatever followed the join reaches the joiner live, after the replay.
 //!
+//! The hub's notes ride in the same lists ([`Stage::note`]): a topic change
+//! becomes a record like a message (committed before anything after it is
+//! released), a registered room's state an [`Op::Room`] save, written after
+//! the records before it are committed (rare: one small write each).
+//!
 //! Slow consumers found here are cut off here and reported back to the hub
 //! task, which tells their rooms.
 //!
@@ -44,9 +49,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::History;
 use crate::core::names::Name;
+use crate::core::registry::{Note, SavedRoom};
 use crate::core::{ConnId, Envelope, Event, MsgTarget, Outbox, Shared};
 use crate::store::{
-    Anchor, HistoryQuery, QueryTarget, Record, Retention, RoomState, Selector, SqliteStore, Store,
+    Anchor, HistoryQuery, QueryTarget, Record, RecordKind, Retention, RoomState, Selector,
+    SqliteStore, Store,
 };
 
 use super::connection::Outgoing;
@@ -81,11 +88,20 @@ pub enum Op {
         ticket: u64,
         event: Option<Shared>,
     },
+    /// A registered room's state to save (or, `None`, to forget), after
+    /// the records before it are committed. Rare: one small write.
+    Room(RoomSave),
     /// Commit, tell everyone, close every queue, then answer `done`.
     Shutdown {
         reason: String,
         done: oneshot::Sender<()>,
     },
+}
+
+/// A room's lasting state as the writer writes it.
+pub enum RoomSave {
+    Save(RoomState),
+    Forget(String),
 }
 
 /// Lists of ops queued for the writer before the hub task waits. Small: a
@@ -207,6 +223,49 @@ impl Stage {
         true
     }
 
+    /// Turns one of the hub's notes into ops: a topic change becomes a
+    /// record (stored and committed like a message, before anything queued
+    /// after it is released), a registered room's state a save.
+    pub fn note(&mut self, note: Note) {
+        match note {
+            Note::Topic {
+                id,
+                time,
+                room,
+                by,
+                text,
+            } => {
+                let to = MsgTarget::Room(room);
+                if self.keeps(&to) {
+                    self.ops.push(Op::Record(Box::new(Record {
+                        id,
+                        time,
+                        kind: RecordKind::Topic,
+                        from: (*by).clone(),
+                        to,
+                        text,
+                    })));
+                }
+            }
+            Note::SaveRoom(saved) => {
+                let state = room_state(&self.cfg, saved);
+                self.ops.push(Op::Room(RoomSave::Save(state)));
+            }
+            Note::ForgetRoom(name) => {
+                // A room the configuration gives limits of its own keeps
+                // its row for them (see `sync_room_limits`).
+                let save = match self.cfg.room(&name) {
+                    Some(_) => RoomSave::Save(RoomState {
+                        limits: Some(self.cfg.limits_for(&name)),
+                        ..unregistered(&name)
+                    }),
+                    None => RoomSave::Forget(name.to_string()),
+                };
+                self.ops.push(Op::Room(save));
+            }
+        }
+    }
+
     fn keeps(&self, to: &MsgTarget) -> bool {
         match to {
             MsgTarget::Room(room) => self.cfg.limits_for(room).max_count != Some(0),
@@ -237,6 +296,51 @@ impl Outbox for Stage {
             event: event.clone(),
         });
     }
+}
+
+/// A room's row with nothing in it but its name.
+fn unregistered(name: &str) -> RoomState {
+    RoomState {
+        name: name.to_string(),
+        topic: None,
+        modes: String::new(),
+        founder: None,
+        registered: false,
+        registered_at: None,
+        limits: None,
+    }
+}
+
+/// The store's row for a registered room (limits as the configuration says).
+fn room_state(cfg: &History, saved: SavedRoom) -> RoomState {
+    let limits = cfg.room(&saved.name).map(|_| cfg.limits_for(&saved.name));
+    RoomState {
+        name: saved.name.to_string(),
+        topic: saved.topic,
+        modes: saved.modes,
+        founder: Some(saved.founder.to_string()),
+        registered: true,
+        registered_at: Some(saved.since),
+        limits,
+    }
+}
+
+/// The registered rooms of the store, for the hub to restore at start.
+pub fn saved_rooms(store: &SqliteStore) -> Result<Vec<SavedRoom>, crate::store::StoreError> {
+    Ok(store
+        .load_rooms()?
+        .into_iter()
+        .filter(|r| r.registered)
+        .filter_map(|r| {
+            Some(SavedRoom {
+                founder: r.founder?.into(),
+                name: r.name.into(),
+                topic: r.topic,
+                modes: r.modes,
+                since: r.registered_at.unwrap_or(std::time::UNIX_EPOCH),
+            })
+        })
+        .collect())
 }
 
 /// The writer thread: owns the queues; commits, then releases.
@@ -356,6 +460,7 @@ impl Writer {
                     }
                 },
                 Op::Replayed { to, ticket, event } => self.replayed(to, ticket, event),
+                Op::Room(save) => self.save_room(save),
                 Op::Record(_) | Op::Replay { .. } | Op::Shutdown { .. } => {}
             }
         }
@@ -413,6 +518,17 @@ impl Writer {
             }
         }
         self.waiting.remove(&to);
+    }
+
+    fn save_room(&self, save: RoomSave) {
+        let (name, result) = match &save {
+            RoomSave::Save(state) => (&state.name, self.store.save_room(state)),
+            RoomSave::Forget(name) => (name, self.store.forget_room(name)),
+        };
+        if let Err(e) = result {
+            // The room goes on as it is; only a restart would lose the change.
+            tracing::error!("rooms: could NOT save the state of {name}: {e}");
+        }
     }
 
     fn commit(&self, records: &[Record]) {
@@ -512,7 +628,7 @@ impl Replayer {
             if kept.len() >= lines || complete {
                 let cut = kept.len().saturating_sub(lines);
                 kept.drain(..cut);
-                let lines: Vec<Event> = kept.iter().filter_map(Record::to_message).collect();
+                let lines: Vec<Event> = kept.iter().filter_map(Record::to_event).collect();
                 return (!lines.is_empty()).then_some(lines);
             }
             extra = extra.saturating_mul(4);
@@ -548,12 +664,8 @@ pub fn sync_room_limits(
                 ..s.clone()
             },
             None => RoomState {
-                name: name.clone(),
-                topic: None,
-                modes: String::new(),
-                founder: None,
-                registered: false,
                 limits: Some(limits),
+                ..unregistered(name)
             },
         };
         store.save_room(&state)?;
@@ -807,6 +919,78 @@ mod tests {
         sync_room_limits(&store, &History::default()).expect("sync");
         let rooms = store.load_rooms().expect("rooms");
         assert!(rooms.iter().all(|r| r.limits.is_none()), "{rooms:?}");
+    }
+
+    fn saved(name: &str) -> Note {
+        Note::SaveRoom(SavedRoom {
+            name: name.into(),
+            topic: None,
+            modes: "+nt".into(),
+            founder: "alice".into(),
+            since: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
+        })
+    }
+
+    #[tokio::test]
+    async fn notes_become_room_saves_and_topic_records_in_order() {
+        let dir = Dir::new("notes");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut cfg = History::default();
+        cfg.rooms.insert(
+            "#L".into(),
+            crate::config::RoomHistory {
+                max_count: Some(50),
+                ..Default::default()
+            },
+        );
+        sync_room_limits(&store, &cfg).expect("sync");
+        let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
+        let mut rx = attach(&mut stage, 1);
+        stage.note(saved("#a"));
+        stage.note(saved("#L"));
+        stage.send(1, &message(1, "x"));
+        assert!(stage.flush().await);
+        // Saves go before the deliveries queued after them.
+        rx.recv().await.expect("x");
+        let rooms = store.load_rooms().expect("rooms");
+        let a = rooms.iter().find(|r| r.name == "#a").expect("#a saved");
+        assert!(a.registered && a.founder.as_deref() == Some("alice"));
+        assert_eq!(
+            a.registered_at,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000))
+        );
+        assert_eq!(a.limits, None);
+        let l = rooms.iter().find(|r| r.name == "#L").expect("#L saved");
+        assert!(l.registered);
+        assert_eq!(l.limits.and_then(|l| l.max_count), Some(50), "limits kept");
+
+        stage.note(Note::ForgetRoom("#a".into()));
+        stage.note(Note::ForgetRoom("#L".into()));
+        stage.note(Note::Topic {
+            id: 2,
+            time: SystemTime::now(),
+            room: "#r".into(),
+            by: Arc::new(UserInfo {
+                nick: "bob".into(),
+                user: "bob".into(),
+                realname: "bob".into(),
+                host: "127.0.0.1".into(),
+                account: None,
+            }),
+            text: "the plan".into(),
+        });
+        stage.send(1, &message(3, "y"));
+        assert!(stage.flush().await);
+        rx.recv().await.expect("y");
+        let rooms = store.load_rooms().expect("rooms");
+        assert!(rooms.iter().all(|r| r.name != "#a"), "#a forgotten");
+        let l = rooms
+            .iter()
+            .find(|r| r.name == "#L")
+            .expect("#L keeps its row");
+        assert!(!l.registered && l.founder.is_none());
+        assert_eq!(l.limits.and_then(|l| l.max_count), Some(50));
+        assert_eq!(stored(&store), ["x", "the plan", "y"]);
     }
 
     fn replayed_texts(ev: &Event) -> (String, Vec<String>) {

@@ -241,6 +241,20 @@ impl Server {
                     .context("history: reading the last msgid failed")?
                     .map_err(|e| anyhow::anyhow!("history: {e}"))?;
                 core.continue_ids_after(last);
+                // Registered rooms exist before anyone can connect.
+                let reader = store.clone();
+                let rooms =
+                    tokio::task::spawn_blocking(move || super::persist::saved_rooms(&reader))
+                        .await
+                        .context("rooms: loading failed")?
+                        .map_err(|e| anyhow::anyhow!("rooms: {e}"))?;
+                for saved in rooms {
+                    let name = saved.name.clone();
+                    if let Err(e) = core.seed_room(saved) {
+                        tracing::warn!("rooms: not restoring {name}: {e}");
+                    }
+                }
+                core.keep_notes();
                 let stage = Stage::start(
                     store.clone(),
                     Arc::new(cfg.history.clone()),

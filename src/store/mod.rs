@@ -206,6 +206,24 @@ impl Record {
     }
 }
 
+impl Record {
+    /// The event that replays this record in a history page: a message, or
+    /// a past topic change (`Event::PastTopic`); `None` for membership
+    /// events, which nothing replays yet.
+    pub fn to_event(&self) -> Option<Event> {
+        match (self.kind, &self.to) {
+            (RecordKind::Topic, MsgTarget::Room(room)) => Some(Event::PastTopic {
+                id: self.id,
+                time: self.time,
+                room: room.clone(),
+                by: std::sync::Arc::new(self.from.clone()),
+                text: self.text.clone(),
+            }),
+            _ => self.to_message(),
+        }
+    }
+}
+
 /// Whose history a query reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryTarget {
@@ -343,6 +361,9 @@ pub struct RoomState {
     pub founder: Option<String>,
     /// A registered room exists (with its state) even while empty.
     pub registered: bool,
+    /// When it was registered (`None` for rooms saved only for their
+    /// limits, and for registrations saved before schema version 5).
+    pub registered_at: Option<SystemTime>,
     /// This room's history limits; `None` follows the server's policy.
     pub limits: Option<Limits>,
 }

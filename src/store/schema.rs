@@ -138,8 +138,13 @@ CREATE TABLE account_certs (
 CREATE INDEX account_certs_by_account ON account_certs (account);
 "#;
 
+/// Version 5: when a room was registered (ChanServ INFO).
+pub const V5: &str = r#"
+ALTER TABLE rooms ADD COLUMN registered_ms INTEGER;
+"#;
+
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

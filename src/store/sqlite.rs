@@ -837,8 +837,8 @@ impl Store for SqliteStore {
         let key = Key::of(&state.name);
         self.writer().execute(
             "INSERT OR REPLACE INTO rooms (key, name, topic, topic_setter, topic_time_ms, \
-             modes, founder, registered, own_limits, max_age_ms, max_count) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             modes, founder, registered, own_limits, max_age_ms, max_count, registered_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 key.as_str(),
                 state.name,
@@ -851,6 +851,7 @@ impl Store for SqliteStore {
                 state.limits.is_some(),
                 max_age_ms,
                 max_count,
+                state.registered_at.map(to_ms),
             ],
         )?;
         let conv = room_conv(&state.name);
@@ -877,7 +878,7 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT name, topic, topic_setter, topic_time_ms, modes, founder, registered, \
-                 own_limits, max_age_ms, max_count FROM rooms ORDER BY key",
+                 own_limits, max_age_ms, max_count, registered_ms FROM rooms ORDER BY key",
             )?;
             let mut rows = stmt.query([])?;
             let mut out = Vec::new();
@@ -906,6 +907,7 @@ impl Store for SqliteStore {
                     modes: row.get(4)?,
                     founder: row.get(5)?,
                     registered: row.get(6)?,
+                    registered_at: row.get::<_, Option<i64>>(10)?.map(from_ms),
                     limits: own_limits.then_some(Limits {
                         max_age: max_age.map(Duration::from_millis),
                         max_count,

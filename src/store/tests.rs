@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-use super::schema::{APPLICATION_ID, SCHEMA_VERSION, V1, V2, V3};
+use super::schema::{APPLICATION_ID, SCHEMA_VERSION, V1, V2, V3, V4};
 use super::*;
 use crate::core::{MsgTarget, Topic, UserInfo};
 
@@ -861,6 +861,7 @@ fn room_state_round_trips() {
         modes: "+nt".into(),
         founder: Some("alice".into()),
         registered: true,
+        registered_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
         limits: Some(Limits {
             max_age: Some(Duration::from_secs(86_400 * 30)),
             max_count: Some(10_000),
@@ -872,6 +873,7 @@ fn room_state_round_trips() {
         modes: String::new(),
         founder: None,
         registered: false,
+        registered_at: None,
         limits: Some(Limits::NONE),
     };
     let plain = RoomState {
@@ -880,6 +882,7 @@ fn room_state_round_trips() {
         modes: "+s".into(),
         founder: None,
         registered: true,
+        registered_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
         limits: None,
     };
     {
@@ -1014,6 +1017,7 @@ fn a_rooms_own_limits_override_the_server_policy() {
             modes: String::new(),
             founder: None,
             registered: true,
+            registered_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             limits: Some(Limits {
                 max_age: None,
                 max_count: Some(2),
@@ -1050,6 +1054,7 @@ fn a_room_can_keep_no_history_at_all() {
             modes: String::new(),
             founder: None,
             registered: true,
+            registered_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             limits: Some(Limits::NONE),
         };
         store.save_room(&state).expect("save");
@@ -1495,7 +1500,7 @@ fn a_version_3_database_gains_certificates_and_keeps_its_accounts() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     assert!(store.get_account("alice").expect("account").is_some());
     assert!(store.add_cert("alice", "AA:BB").expect("add"));
     assert_eq!(
@@ -1504,5 +1509,41 @@ fn a_version_3_database_gains_certificates_and_keeps_its_accounts() {
             .expect("lookup")
             .map(|a| a.name),
         Some("Alice".to_string())
+    );
+}
+
+#[test]
+fn a_version_4_database_keeps_its_rooms_and_gains_registration_times() {
+    let tmp = TempDir::new();
+    {
+        let conn = Connection::open(tmp.db()).expect("create");
+        for v in [V1, V2, V3, V4] {
+            conn.execute_batch(v).expect("old schema");
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("app id");
+        conn.pragma_update(None, "user_version", 4)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO rooms VALUES ('#a', '#A', 'hi', 'bob', 7, '+nt', 'alice', 1, 0, NULL, NULL);",
+        )
+        .expect("v4 rows");
+    }
+    let store = open(&tmp);
+    let rooms = store.load_rooms().expect("rooms");
+    assert_eq!(rooms.len(), 1);
+    assert_eq!(rooms[0].founder.as_deref(), Some("alice"));
+    assert!(rooms[0].registered);
+    assert_eq!(rooms[0].registered_at, None);
+    let when = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+    store
+        .save_room(&RoomState {
+            registered_at: Some(when),
+            ..rooms[0].clone()
+        })
+        .expect("save");
+    assert_eq!(
+        store.load_rooms().expect("rooms")[0].registered_at,
+        Some(when)
     );
 }

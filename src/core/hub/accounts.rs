@@ -32,6 +32,7 @@ impl Hub {
         for to in self.sharing(conn) {
             out.send(to, &env);
         }
+        self.founder_ops_everywhere(conn, out);
     }
 
     /// Renames `conn` to `guest` if it still holds `nick` and is not

@@ -264,6 +264,7 @@ impl Hub {
             for &to in room.members.keys() {
                 out.send(to, &env);
             }
+            self.room_changed(&key);
         }
         Ok(())
     }
@@ -426,7 +427,7 @@ impl Hub {
     fn remove_from_room(&mut self, conn: ConnId, key: &Key, out: &mut impl Outbox) {
         if let Some(room) = self.rooms.get_mut(key) {
             room.members.shift_remove(&conn);
-            if room.members.is_empty() {
+            if room.is_gone() {
                 self.rooms.remove(key);
             }
         }

@@ -35,11 +35,16 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
             let notice = |out: &mut BytesMut, text: &str| {
                 write_line(out, Some(server), "NOTICE", &[room], Some(text))
             };
-            if lines.is_empty() {
+            // Topic changes are not replayed over IRC: draft/chathistory
+            // sends only messages to clients without event-playback.
+            let n = lines
+                .iter()
+                .filter(|l| matches!(l, Event::Message { .. }))
+                .count();
+            if n == 0 {
                 notice(out, &format!("*** No earlier messages in {room}"));
                 return;
             }
-            let n = lines.len();
             let s = if n == 1 { "" } else { "s" };
             notice(
                 out,
@@ -54,7 +59,12 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
             let notice = |out: &mut BytesMut, text: &str| {
                 write_line(out, Some(server), "NOTICE", &[me], Some(text))
             };
-            if lines.is_empty() {
+            // Messages only, as in the replay.
+            let n = lines
+                .iter()
+                .filter(|l| matches!(l, Event::Message { .. }))
+                .count();
+            if n == 0 {
                 notice(
                     out,
                     &format!("*** Search for \"{words}\" in {room}: nothing found"),
@@ -63,10 +73,7 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
             }
             notice(
                 out,
-                &format!(
-                    "*** Search for \"{words}\" in {room}: {} found, newest first",
-                    lines.len()
-                ),
+                &format!("*** Search for \"{words}\" in {room}: {n} found, newest first"),
             );
             for line in lines {
                 if let Event::Message {

@@ -20,6 +20,7 @@
 //!   (pure); [`login`]: the session's account commands (AUTHENTICATE,
 //!   REGISTER, VERIFY, NickServ), carried out through the runtime's
 //!   accounts service.
+//! - [`chanserv`]: `ChanServ` (room registration) requests and answers.
 //!
 //! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
 //! this edge maps IRC syntax onto hub commands and hub refusals onto
@@ -37,6 +38,7 @@
 //! hub decides; it only translates.
 
 pub mod caps;
+pub mod chanserv;
 pub mod chathistory;
 pub mod history;
 pub mod login;

@@ -1193,6 +1193,9 @@ impl IrcRenderer {
                     self.local(out, local.clone());
                 }
             }
+            Event::RoomReg(reply) => super::chanserv::render(reply, self.me(), out),
+            // Only ever inside `History`, where the history module decides.
+            Event::PastTopic { .. } => {}
             Event::History { room, lines } if self.has(Cap::ServerTime) => {
                 let batch = self.next_batch(Cap::Batch);
                 super::history::render_timed(

@@ -266,6 +266,16 @@ fn say_target(target: &str) -> SayTarget {
     }
 }
 
+/// A line to ChanServ: a request for the hub, or a reply of its own.
+fn chanserv(text: &str, steps: &mut Vec<Step>) {
+    match super::chanserv::parse(text) {
+        super::chanserv::Ask::Hub(cmd) => steps.push(Step::Send(cmd)),
+        super::chanserv::Ask::Say(lines) => {
+            steps.extend(super::chanserv::notices(lines).into_iter().map(Step::Note))
+        }
+    }
+}
+
 fn need_more_params(command: &str) -> Step {
     reply(
         ERR_NEEDMOREPARAMS,
@@ -408,6 +418,10 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
         }
         // Services never answer a NOTICE, and nobody holds their nickname.
         "NOTICE" if super::login::is_nickserv(p(0)) => {}
+        // Room registration (a service, not a member): never relayed.
+        "PRIVMSG" if super::chanserv::is_chanserv(p(0)) => chanserv(p(1), &mut steps),
+        "NOTICE" if super::chanserv::is_chanserv(p(0)) => {}
+        "CS" | "CHANSERV" => chanserv(&msg.params.join(" "), &mut steps),
         "PRIVMSG" | "NOTICE" => {
             let notice = cmd == "NOTICE";
             // RFC 2812: never an automatic reply to a NOTICE, not even an error.
