@@ -1,7 +1,9 @@
 //! Drawing the full-screen client with ratatui: the buffer bar (with unread
 //! counts), the current buffer's scrollback (timestamps, coloured nicks,
-//! wrapped to the width), the member list of the current room, the status
-//! line (server, nick, room, lag) and the input line.
+//! wrapped to the width; lines from the server's history dimmed, between
+//! `— history —` / `— live —` marks, with a date line wherever the day
+//! changes), the member list of the current room, the status line (server,
+//! nick, room, lag, scroll and history state) and the input line.
 //!
 //! A pure function of the state model and the input editor onto a ratatui
 //! `Frame`: it must not do I/O, read the clock, or change any state (so it
@@ -179,6 +181,12 @@ fn status_line(state: &State) -> TextLine<'static> {
     if b.scroll > 0 {
         parts.push(format!("scrolled up {} (PageDown)", b.scroll));
     }
+    if b.hist.fetching.is_some() {
+        parts.push("fetching history…".to_string());
+    }
+    if b.hist.newer_unloaded {
+        parts.push("newer lines not loaded (PageDown, Enter)".to_string());
+    }
     if let Some(topic) = &b.topic {
         parts.push(topic.clone());
     }
@@ -216,9 +224,26 @@ fn member_rows(state: &State, height: usize) -> Vec<TextLine<'static>> {
     rows
 }
 
-/// The spans of one scrollback line, before wrapping.
+/// The spans of one scrollback line, before wrapping. History lines are
+/// dimmed so they read as the past even without their marks in view.
 pub fn line_spans(line: &Line) -> Vec<Span<'static>> {
+    let mut spans = talk_spans(line);
+    if line.history {
+        for span in &mut spans {
+            span.style = span.style.add_modifier(Modifier::DIM);
+        }
+    }
+    spans
+}
+
+fn talk_spans(line: &Line) -> Vec<Span<'static>> {
     let dim = Style::new().fg(Color::DarkGray);
+    if let LineKind::Marker(text) = &line.kind {
+        return vec![Span::styled(
+            format!("      {text}"),
+            dim.add_modifier(Modifier::BOLD),
+        )];
+    }
     let mut spans = vec![Span::styled(format!("{} ", line.time.format("%H:%M")), dim)];
     let nick_style = |nick: &str, own: bool| {
         let s = Style::new().fg(nick_color(nick));
@@ -315,13 +340,32 @@ fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<TextLine<'static>> {
     rows
 }
 
+/// A row naming the day, above the first line of each day but the first
+/// shown (times alone are ambiguous once history reaches past days).
+fn day_row(line: &Line) -> TextLine<'static> {
+    TextLine::styled(
+        format!("      — {} —", line.time.format("%a %Y-%m-%d")),
+        Style::new().fg(Color::DarkGray),
+    )
+}
+
 /// The rows that fill the scrollback area: the newest lines (less the
 /// scroll offset) at the bottom.
 fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'static>> {
     let end = b.lines.len().saturating_sub(b.scroll);
     let mut rows: Vec<TextLine<'static>> = Vec::new();
+    let mut newer: Option<&Line> = None;
     for line in b.lines.range(..end).rev() {
         let mut wrapped = wrap(line_spans(line), width);
+        // Marks carry the time they were made, not a message's: skipped.
+        if !matches!(line.kind, LineKind::Marker(_)) {
+            if let Some(n) = newer
+                && n.time.date_naive() != line.time.date_naive()
+            {
+                wrapped.push(day_row(n));
+            }
+            newer = Some(line);
+        }
         wrapped.extend(rows);
         rows = wrapped;
         if rows.len() >= height {
@@ -494,7 +538,7 @@ mod tests {
             end_row.starts_with("      x"),
             "continuation indented: {all}"
         );
-        s.scroll_up(1);
+        s.scroll_up(1, 8, now());
         let rows = screen(&s, &Input::new(), 60, 10);
         let all = rows.join("\n");
         assert!(!all.contains("END"), "{all}");
