@@ -350,7 +350,8 @@ fn day_row(line: &Line) -> TextLine<'static> {
 }
 
 /// The rows that fill the scrollback area: the newest lines (less the
-/// scroll offset) at the bottom.
+/// scroll offset) at the bottom; scrolled all the way up (less than a
+/// screen above the offset), the oldest lines from the top.
 fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'static>> {
     let end = b.lines.len().saturating_sub(b.scroll);
     let mut rows: Vec<TextLine<'static>> = Vec::new();
@@ -371,6 +372,30 @@ fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'sta
         if rows.len() >= height {
             break;
         }
+    }
+    if rows.len() < height && b.scroll > 0 {
+        // At the top: fill the view with the lines below the offset rather
+        // than leave it half empty.
+        let mut older = b
+            .lines
+            .range(..end)
+            .rev()
+            .find(|l| !matches!(l.kind, LineKind::Marker(_)));
+        for line in b.lines.range(end..) {
+            if !matches!(line.kind, LineKind::Marker(_)) {
+                if let Some(o) = older
+                    && o.time.date_naive() != line.time.date_naive()
+                {
+                    rows.push(day_row(line));
+                }
+                older = Some(line);
+            }
+            rows.extend(wrap(line_spans(line), width));
+            if rows.len() >= height {
+                break;
+            }
+        }
+        rows.truncate(height);
     }
     if rows.len() > height {
         rows.drain(..rows.len() - height);
@@ -525,6 +550,9 @@ mod tests {
         s.switch_to(0);
         let i = s.find_buffer("#lobby").expect("lobby");
         s.switch_to(i);
+        for n in 0..10 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :filler {n}"));
+        }
         let long = format!("{} END", "x".repeat(70));
         feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :{long}"));
         let rows = screen(&s, &Input::new(), 60, 10);
@@ -543,6 +571,80 @@ mod tests {
         let all = rows.join("\n");
         assert!(!all.contains("END"), "{all}");
         assert!(all.contains("scrolled up 1"), "{all}");
+    }
+
+    #[test]
+    fn history_is_marked_and_the_top_of_the_buffer_fills_the_view() {
+        let mut s = sample();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        s.switch_to(i);
+        s.buffers[i].lines.clear();
+        let old = Local
+            .with_ymd_and_hms(2024, 4, 30, 9, 15, 0)
+            .single()
+            .expect("valid time");
+        let mut history = Line::new(
+            old,
+            LineKind::Message {
+                nick: "alice".into(),
+                text: "yesterday's words".into(),
+                own: false,
+            },
+        );
+        history.history = true;
+        for kind in [
+            LineKind::Marker("— beginning of history —".into()),
+            history.kind.clone(),
+        ] {
+            let mut l = history.clone();
+            l.kind = kind;
+            s.buffers[i].lines.push_back(l);
+        }
+        s.buffers[i]
+            .lines
+            .push_back(Line::new(now().local, LineKind::Marker("— live —".into())));
+        for n in 0..3 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :today {n}"));
+        }
+        let rows = screen(&s, &Input::new(), 80, 12);
+        let all = rows.join("\n");
+        assert!(all.contains("09:15 <alice> yesterday's words"), "{all}");
+        // The day changes between the history and today: a date row.
+        let day = rows
+            .iter()
+            .position(|r| r.contains("— Wed 2024-05-01 —"))
+            .expect(&all);
+        let today = rows.iter().position(|r| r.contains("today 0")).expect(&all);
+        let yesterday = rows
+            .iter()
+            .position(|r| r.contains("yesterday's"))
+            .expect(&all);
+        assert!(yesterday < day && day < today, "{all}");
+        // Dimmed: history spans carry DIM, live ones do not.
+        let spans = line_spans(&s.buffers[i].lines[1]);
+        assert!(
+            spans
+                .iter()
+                .all(|sp| sp.style.add_modifier.contains(Modifier::DIM))
+        );
+        let live = s.buffers[i].lines.back().expect("line");
+        assert!(
+            !line_spans(live)
+                .iter()
+                .any(|sp| sp.style.add_modifier.contains(Modifier::DIM))
+        );
+        // Scrolled to the very top, the view starts at the oldest line
+        // instead of showing it alone at the bottom.
+        for n in 3..20 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :today {n}"));
+        }
+        s.buffers[i].scroll = s.buffers[i].lines.len() - 1;
+        let rows = screen(&s, &Input::new(), 80, 12);
+        let all = rows.join("\n");
+        assert!(rows[1].contains("— beginning of history —"), "{all}");
+        assert!(rows[2].contains("yesterday's words"), "{all}");
+        assert!(all.contains("today 2"), "{all}");
+        assert!(!all.contains("today 19"), "{all}");
     }
 
     #[test]
