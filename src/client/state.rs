@@ -1,7 +1,8 @@
 //! The client's pure state model: buffers (the server buffer, rooms and
 //! private conversations), their scrollback, member lists and unread counts,
 //! the registration handshake, and how each parsed IRC message, connection
-//! event or user command changes them.
+//! event or user command changes them. Server history (the join replay,
+//! pages fetched while scrolling, /search) is in `state/history.rs`.
 //!
 //! Everything here is a plain function of its inputs — the current time is
 //! passed in as [`Now`] — so it can be tested without a network, a clock or a
