@@ -1264,7 +1264,7 @@ impl State {
                 self.info_at(current, "you are marked as away".to_string(), time);
             }
             // A search refused (not in the room, no such room, no words).
-            "442" | "403" | "461" if self.search_refused(msg) => {
+            "442" | "403" | "461" | "421" if self.search_refused(msg) => {
                 let text = numeric_text(msg);
                 self.push(current, LineKind::Error(text), time, Some(Scope::Global));
             }

@@ -360,8 +360,12 @@ impl State {
         if !self.batches.contains_key(id) {
             return false;
         }
+        // A batch bigger than a buffer could hold is cut there, so a
+        // hostile server cannot grow our memory with one endless batch.
+        let cap = self.scrollback_limit.max(1);
         if let Some(line) = self.history_line(msg, from, time)
             && let Some(batch) = self.batches.get_mut(id)
+            && batch.lines.len() < cap
         {
             batch.lines.push(line);
         }
@@ -663,8 +667,8 @@ impl State {
         true
     }
 
-    /// A refusal (442, 403, 461) of the pending search ends it. Returns
-    /// whether `msg` was one.
+    /// A refusal (442, 403, 461; 421 from servers without SEARCH) of the
+    /// pending search ends it. Returns whether `msg` was one.
     pub(super) fn search_refused(&mut self, msg: &Message) -> bool {
         let Some(search) = &self.search else {
             return false;
@@ -672,7 +676,7 @@ impl State {
         if search.started {
             return false;
         }
-        let ours = if msg.command == "461" {
+        let ours = if msg.command == "461" || msg.command == "421" {
             msg.param(1).eq_ignore_ascii_case("SEARCH")
         } else {
             irc_eq(msg.param(1), &search.room)

@@ -418,6 +418,11 @@ fn search_answers_go_to_the_room_searched() {
         ":chatroom 442 me #lobby :You're not on that channel",
     );
     assert!(s.search.is_none());
+    // A server without SEARCH: the 421 ends it too.
+    run(&mut s, "/search x");
+    feed(&mut s, ":other.server 421 me SEARCH :Unknown command");
+    assert!(s.search.is_none());
+    assert!(matches!(last_kind(&s, "#lobby"), LineKind::Error(_)));
     // Outside a room it is refused locally.
     s.switch_to(0);
     assert!(sent(&run(&mut s, "/search x")).is_empty());
