@@ -342,3 +342,32 @@ fn plain_mode_marks_history_and_searches_on_the_real_server() {
     client.send("/quit bye");
     assert!(client.wait_exit().is_some_and(|s| s.success()));
 }
+
+/// A server that offers the history capabilities and then refuses them all
+/// (each retried alone, each refused): the client registers, joins and talks
+/// as a plain client, and /history says there is nothing to fetch.
+#[test]
+fn plain_mode_works_with_a_server_that_refuses_every_capability() {
+    let server = FakeIrc::start_naking();
+    let mut client = Client::start(&server, &["--nick", "naked"]);
+    let greeting = format!("#lobby <alice> {GREETING}");
+    client.expect_line("the greeting", |l| {
+        timestamped(l) == Some(greeting.as_str())
+    });
+    let got = server.received();
+    let reqs: Vec<&String> = got.iter().filter(|l| l.starts_with("CAP REQ")).collect();
+    assert!(reqs.len() > 1, "retried one by one: {got:?}");
+    assert!(got.iter().any(|l| l == "CAP END"), "{got:?}");
+    client.send("still here");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "still here"]))
+        .expect("talks without capabilities");
+    // Without echo-message the line is shown as typed.
+    client.expect_line("our own line", |l| {
+        timestamped(l) == Some("#lobby <naked> still here")
+    });
+    client.send("/history");
+    client.expect_line("why nothing is fetched", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! the server offers no history"))
+    });
+}
