@@ -64,9 +64,12 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
     tokio::pin!(stop);
     let mut page = 10;
     let mut view = 20;
+    let mut width = 80;
     let reason = loop {
         terminal.draw(|f| {
-            view = (ui::areas(&session.state, f.area()).scrollback.height as usize).max(1);
+            let area = ui::areas(&session.state, f.area()).scrollback;
+            view = (area.height as usize).max(1);
+            width = (area.width as usize).max(1);
             page = (view / 2).max(1);
             ui::draw(f, &session.state, &input)
         })?;
@@ -87,6 +90,15 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
             ev = events.recv() => match ev {
                 Some(Event::Key(key)) => {
                     match on_key(key, &mut session, &mut input, page, view) {
+                        KeyOutcome::Nothing if key.code == KeyCode::PageUp => {
+                            // No further than where the oldest line is at the top.
+                            let st = &mut session.state;
+                            let i = st.current;
+                            let max = ui::max_scroll(st.current_buffer(), width, view);
+                            if let Some(b) = st.buffers.get_mut(i) {
+                                b.scroll = b.scroll.min(max);
+                            }
+                        }
                         KeyOutcome::Quit(reason) => break reason,
                         KeyOutcome::Redraw => terminal.clear()?,
                         KeyOutcome::Nothing => {}

@@ -406,6 +406,20 @@ fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'sta
     out
 }
 
+/// The largest useful scroll offset for buffer `b` in a scrollback area of
+/// `width` x `height`: scrolled further, the view would not move (it
+/// already starts at the oldest line), so PageDown would seem stuck.
+pub fn max_scroll(b: &Buffer, width: usize, height: usize) -> usize {
+    let mut rows = 0;
+    for (n, line) in b.lines.iter().enumerate() {
+        rows += wrap(line_spans(line), width).len();
+        if rows >= height {
+            return b.lines.len() - (n + 1);
+        }
+    }
+    0
+}
+
 /// The input line and the cursor's column within it. Scrolls sideways so the
 /// cursor stays visible.
 fn input_line(state: &State, input: &Input, width: usize) -> (TextLine<'static>, usize) {
@@ -645,6 +659,26 @@ mod tests {
         assert!(rows[2].contains("yesterday's words"), "{all}");
         assert!(all.contains("today 2"), "{all}");
         assert!(!all.contains("today 19"), "{all}");
+    }
+
+    #[test]
+    fn max_scroll_stops_where_the_oldest_line_is_at_the_top() {
+        let mut s = sample();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        s.switch_to(i);
+        for n in 0..30 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :line {n}"));
+        }
+        let a = areas(&s, Rect::new(0, 0, 60, 12)).scrollback;
+        let (w, h) = (a.width as usize, a.height as usize);
+        let b = &s.buffers[i];
+        let max = max_scroll(b, w, h);
+        assert_eq!(max, b.lines.len() - h);
+        s.buffers[i].scroll = max;
+        let rows = screen(&s, &Input::new(), 60, 12);
+        assert!(rows[1].contains("me joined"), "{}", rows.join("\n"));
+        // A buffer that fits needs no scrolling at all.
+        assert_eq!(max_scroll(&s.buffers[0], 60, 100), 0);
     }
 
     #[test]
