@@ -72,6 +72,8 @@ pub struct Lusers {
     pub invisible: usize,
     pub opers: usize,
     pub rooms: usize,
+    /// Connections that have not registered yet.
+    pub unknown: usize,
     /// The most people registered at once since the server started.
     pub max_users: usize,
 }
@@ -168,6 +170,8 @@ pub enum Event {
     Names {
         room: Name,
         members: Vec<MemberInfo>,
+        /// The room is secret (`+s`): IRC marks it `@` in RPL_NAMREPLY.
+        secret: bool,
     },
     RoomList {
         rooms: Vec<RoomInfo>,

@@ -172,6 +172,9 @@ pub struct Hub {
     /// Departed nicknames, most recent first, at most `whowas_len`.
     whowas: VecDeque<WhowasEntry>,
     max_users: usize,
+    /// Connections the runtime attached that have not registered yet
+    /// (LUSERS 253); a connection leaves it on registering or leaving.
+    unregistered: HashSet<ConnId>,
 }
 
 type Outcome = Result<(), HubError>;
@@ -189,6 +192,14 @@ impl Hub {
         Hub {
             cfg,
             ..Hub::default()
+        }
+    }
+
+    /// A new connection, not registered yet: counted as an unknown
+    /// connection in LUSERS until it registers or leaves ([`Hub::quit`]).
+    pub fn attach(&mut self, conn: ConnId) {
+        if !self.members.contains_key(&conn) {
+            self.unregistered.insert(conn);
         }
     }
 
@@ -393,6 +404,7 @@ impl Hub {
             },
         );
         self.max_users = self.max_users.max(self.members.len());
+        self.unregistered.remove(&conn);
         send(
             out,
             conn,
@@ -848,11 +860,23 @@ impl Hub {
     }
 
     fn names(&self, conn: ConnId, name: &str, out: &mut impl Outbox) {
-        let (room, members) = match self.rooms.get(&Key::of(name)) {
-            Some(room) => (room.name.clone(), self.room_members(room, conn)),
-            None => (name.into(), Vec::new()),
+        let (room, members, secret) = match self.rooms.get(&Key::of(name)) {
+            Some(room) => (
+                room.name.clone(),
+                self.room_members(room, conn),
+                room.has('s'),
+            ),
+            None => (name.into(), Vec::new(), false),
         };
-        send(out, conn, Event::Names { room, members });
+        send(
+            out,
+            conn,
+            Event::Names {
+                room,
+                members,
+                secret,
+            },
+        );
     }
 
     fn whois(&self, conn: ConnId, nick: &str, out: &mut impl Outbox) -> Outcome {
@@ -939,6 +963,7 @@ impl Hub {
     /// member's own connection is told to close. Also used by the runtime
     /// when a connection drops or is cut off.
     pub fn quit(&mut self, conn: ConnId, reason: String, out: &mut impl Outbox) {
+        self.unregistered.remove(&conn);
         let reason: Name = clean_text(&reason, 390).into();
         let Some(member) = self.members.get(&conn) else {
             send(out, conn, Event::Closing { reason });
@@ -1022,6 +1047,7 @@ impl Hub {
             invisible: self.members.values().filter(|m| m.invisible).count(),
             opers: self.members.values().filter(|m| m.oper).count(),
             rooms: self.rooms.len(),
+            unknown: self.unregistered.len(),
             max_users: self.max_users,
         }
     }

@@ -560,7 +560,7 @@ impl Renderer for LineRenderer {
                 Some(t) => format!("Topic of {room}: {} (set by {})", t.text, t.setter),
                 None => format!("{room} has no topic"),
             },
-            Event::Names { room, members } => {
+            Event::Names { room, members, .. } => {
                 format!("In {room} ({}): {}", members.len(), member_list(members))
             }
             Event::RoomList { rooms } => {

@@ -705,9 +705,30 @@ fn lusers_counts() {
             invisible: 1,
             opers: 1,
             rooms: 2,
+            unknown: 0,
             max_users: 2,
         })]
     );
+}
+
+#[test]
+fn lusers_counts_connections_that_have_not_registered() {
+    let mut t = T::new();
+    let unknown = |t: &mut T| match &t.to(1)[..] {
+        [Event::Lusers(l)] => l.unknown,
+        other => panic!("{other:?}"),
+    };
+    t.hub.attach(1);
+    t.hub.attach(2);
+    t.hub.attach(3);
+    t.reg(1, "alice");
+    t.ok(1, Command::Lusers);
+    assert_eq!(unknown(&mut t), 2);
+    // One registers, one leaves before registering.
+    t.reg(2, "bob");
+    t.hub.quit(3, "gone".into(), &mut t.out);
+    t.ok(1, Command::Lusers);
+    assert_eq!(unknown(&mut t), 0);
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub const RPL_ISUPPORT: &str = "005";
 // LUSERS.
 pub const RPL_LUSERCLIENT: &str = "251";
 pub const RPL_LUSEROP: &str = "252";
+pub const RPL_LUSERUNKNOWN: &str = "253";
 pub const RPL_LUSERCHANNELS: &str = "254";
 pub const RPL_LUSERME: &str = "255";
 pub const RPL_LOCALUSERS: &str = "265";

@@ -453,6 +453,11 @@ impl IrcRenderer {
         );
         let opers = l.opers.to_string();
         self.numeric(out, RPL_LUSEROP, &[&opers], Some("operator(s) online"));
+        // Modern: sent only when there are such connections.
+        if l.unknown > 0 {
+            let unknown = l.unknown.to_string();
+            self.numeric(out, RPL_LUSERUNKNOWN, &[&unknown], Some("unknown connection(s)"));
+        }
         let rooms = l.rooms.to_string();
         self.numeric(out, RPL_LUSERCHANNELS, &[&rooms], Some("channels formed"));
         self.numeric(
@@ -659,7 +664,10 @@ impl IrcRenderer {
         }
     }
 
-    fn names(&self, out: &mut BytesMut, room: &str, members: &[MemberInfo]) {
+    fn names(&self, out: &mut BytesMut, room: &str, members: &[MemberInfo], secret: bool) {
+        // RFC 2812 3.2.5 / Modern RPL_NAMREPLY: `@` secret, `*` private
+        // (no +p here), `=` public.
+        let symbol = if secret { "@" } else { "=" };
         let prefix_len = format!(":{} {RPL_NAMREPLY} {} = {room} :", self.server, self.me()).len();
         let room_budget = MAX_LINE.saturating_sub(prefix_len).max(64);
         let mut chunk = String::new();
@@ -671,7 +679,7 @@ impl IrcRenderer {
                 false => format!("{}{}", prefixes(m, all), m.user.nick),
             };
             if !chunk.is_empty() && chunk.len() + 1 + entry.len() > room_budget {
-                self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
+                self.numeric(out, RPL_NAMREPLY, &[symbol, room], Some(&chunk));
                 chunk.clear();
             }
             if !chunk.is_empty() {
@@ -680,7 +688,7 @@ impl IrcRenderer {
             chunk.push_str(&entry);
         }
         if !chunk.is_empty() {
-            self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
+            self.numeric(out, RPL_NAMREPLY, &[symbol, room], Some(&chunk));
         }
         if !self.names_batch {
             self.numeric(out, RPL_ENDOFNAMES, &[room], Some("End of /NAMES list."));
@@ -961,7 +969,11 @@ impl IrcRenderer {
                 }
                 None => self.numeric(out, RPL_NOTOPIC, &[room], Some("No topic is set")),
             },
-            Event::Names { room, members } => self.names(out, room, members),
+            Event::Names {
+                room,
+                members,
+                secret,
+            } => self.names(out, room, members, *secret),
             Event::RoomList { rooms } => {
                 self.numeric(out, RPL_LISTSTART, &["Channel"], Some("Users  Name"));
                 for r in rooms {

@@ -111,6 +111,7 @@ fn welcome_burst() {
             invisible: 1,
             opers: 1,
             rooms: 2,
+            unknown: 0,
             max_users: 4,
         }),
     );
@@ -129,6 +130,19 @@ fn welcome_burst() {
     // A later LUSERS has no MOTD.
     let out = render(&mut r, Event::Lusers(Lusers::default()));
     assert!(!out.contains(" 422 "), "{out}");
+    // 253 only when some connections have not registered (Modern LUSERS).
+    assert!(!out.contains(" 253 "), "{out}");
+    let out = render(
+        &mut r,
+        Event::Lusers(Lusers {
+            unknown: 2,
+            ..Lusers::default()
+        }),
+    );
+    let l = lines(&out);
+    assert_eq!(l[1], ":chatroom 252 bob 0 :operator(s) online");
+    assert_eq!(l[2], ":chatroom 253 bob 2 :unknown connection(s)");
+    assert_eq!(l[3], ":chatroom 254 bob 0 :channels formed");
 }
 
 #[test]
@@ -391,6 +405,7 @@ fn names_split_under_512() {
         Event::Names {
             room: "#a".into(),
             members: vec![member("alice", true, None), member("bob", false, None)],
+            secret: false,
         },
     );
     assert_eq!(
@@ -405,6 +420,7 @@ fn names_split_under_512() {
         Event::Names {
             room: "#a".into(),
             members: many,
+            secret: false,
         },
     );
     let l = lines(&out);
@@ -1108,6 +1124,7 @@ fn labels_single_line_batch_and_ack() {
         Event::Names {
             room: "#a".into(),
             members: vec![],
+            secret: false,
         },
         &mut out,
     );
@@ -1190,6 +1207,7 @@ fn names_with_multi_prefix_and_userhost_and_extended_join() {
             Event::Names {
                 room: "#a".into(),
                 members: vec![m.clone()],
+                secret: false,
             },
         )
     };
