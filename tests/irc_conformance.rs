@@ -347,6 +347,59 @@ fn names_marks_secret_rooms_with_at_and_others_with_equals() {
 }
 
 #[test]
+fn statusmsg_reaches_only_operators_or_voiced_people() {
+    // ISUPPORT STATUSMSG (Modern "STATUSMSG" parameter): PRIVMSG/NOTICE to
+    // `@#room` reaches its operators, `+#room` its voiced people and
+    // operators; the target is shown as sent. Whoever may speak in the
+    // room may use it (as InspIRCd does); others get what a message to the
+    // room would get (404 under +n).
+    let srv = server();
+    let mut alice = Irc::connect(irc(&srv), "alice");
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :Alice");
+    alice.expect(" STATUSMSG=@+ ");
+    alice.numeric("422");
+    alice.join("#r");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    bob.join("#r");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    carol.join("#r");
+    alice.expect(":carol!carol@127.0.0.1 JOIN #r");
+    bob.send("PRIVMSG @#r :for the operators");
+    alice.expect(":bob!bob@127.0.0.1 PRIVMSG @#r :for the operators");
+    carol.expect_none("for the operators", "c1");
+    bob.expect_none("for the operators", "b1");
+    alice.send("MODE #r +v carol");
+    carol.expect(":alice!alice@127.0.0.1 MODE #r +v carol");
+    bob.send("NOTICE +#r :for voiced people");
+    alice.expect(":bob!bob@127.0.0.1 NOTICE +#r :for voiced people");
+    carol.expect(":bob!bob@127.0.0.1 NOTICE +#r :for voiced people");
+    bob.expect_none("for voiced people", "b2");
+    // From outside a +n room: refused as a message to the room would be.
+    let mut dave = Irc::login(irc(&srv), "dave");
+    dave.send("PRIVMSG @#r :let me in");
+    dave.expect(":chatroom 404 dave #r :");
+    alice.expect_none("let me in", "a1");
+    dave.send("PRIVMSG @#nowhere :hello");
+    dave.expect(":chatroom 403 dave #nowhere :");
+    // Never replayed to newcomers: only the room's own messages are history.
+    bob.send("PRIVMSG #r :for everyone");
+    alice.expect("PRIVMSG #r :for everyone");
+    dave.send("JOIN #r");
+    let replay = dave.sync("replay");
+    assert!(
+        replay.iter().any(|l| l.contains("for everyone")),
+        "{replay:#?}"
+    );
+    assert!(
+        !replay
+            .iter()
+            .any(|l| l.contains("for the operators") || l.contains("for voiced")),
+        "{replay:#?}"
+    );
+}
+
+#[test]
 fn op_and_voice_show_as_prefixes() {
     let srv = server();
     let (mut alice, mut bob) = room_with_two(&srv);

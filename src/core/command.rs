@@ -16,6 +16,10 @@ pub enum SayTarget {
     Room(String),
     /// A person by nickname (a private message).
     Nick(String),
+    /// The members of a room with at least a status (IRC STATUSMSG,
+    /// `@#name` / `+#name`): `'@'` operators, `'+'` voiced people and
+    /// operators.
+    Status(char, String),
 }
 
 /// The flavour of a message, so each edge can render it the way its users expect.

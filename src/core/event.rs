@@ -33,6 +33,10 @@ pub enum MsgTarget {
     Room(Name),
     /// A private message; the name is the recipient's nickname.
     Nick(Name),
+    /// A room's members with a status (IRC STATUSMSG); the name is the
+    /// status prefix and the room as recipients see it (`@#room`). Never
+    /// kept in history: replaying it would show it to everyone.
+    Status(Name),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -184,6 +184,9 @@ type Outcome = Result<(), HubError>;
 /// someone else).
 enum Recipients {
     Room(Key),
+    /// A room's operators (`true`) or operators and voiced people
+    /// (`false`), and the sender (for echo).
+    Status(Key, bool, ConnId),
     People(ConnId, Option<ConnId>),
 }
 
@@ -662,6 +665,18 @@ impl Hub {
         let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
         let from = &member.info;
         let (key, room) = match target {
+            SayTarget::Status(prefix, name) => {
+                let key = Key::of(&name);
+                let room = self
+                    .rooms
+                    .get(&key)
+                    .ok_or_else(|| HubError::NoSuchRoom(name.as_str().into()))?;
+                // Whoever may speak in the room may address its
+                // operators or voiced people (as InspIRCd and solanum do).
+                check_speech(room, conn, from)?;
+                let to = MsgTarget::Status(format!("{prefix}{}", room.name).into());
+                return Ok((to, Recipients::Status(key, prefix == '@', conn)));
+            }
             SayTarget::Focus => {
                 let key = member.focus.clone().ok_or(HubError::NoFocus)?;
                 let room = self.rooms.get(&key).ok_or(HubError::NoFocus)?;
@@ -710,6 +725,16 @@ impl Hub {
                         out.send(r, env);
                     }
                 }
+            }
+            Recipients::Status(key, ops_only, sender) => {
+                if let Some(room) = self.rooms.get(key) {
+                    for (&r, s) in &room.members {
+                        if r != *sender && (s.op || (!ops_only && s.voice)) {
+                            out.send(r, env);
+                        }
+                    }
+                }
+                out.send(*sender, env);
             }
             Recipients::People(them, sender) => {
                 out.send(*them, env);

@@ -205,6 +205,16 @@ impl Renderer for LenHeaderRenderer {
                 }
             }
             Event::Message {
+                to: MsgTarget::Status(to),
+                from,
+                kind,
+                text,
+                ..
+            } => pair(
+                &from.nick,
+                &format!("[{to}] {}", body(*kind, &from.nick, text)),
+            ),
+            Event::Message {
                 to: MsgTarget::Nick(_),
                 from,
                 kind,

@@ -405,7 +405,7 @@ fn render_message(ev: &Event, in_focus: bool) -> Bytes {
     let Event::Message {
         time,
         from,
-        to: MsgTarget::Room(room),
+        to: MsgTarget::Room(room) | MsgTarget::Status(room),
         kind,
         text,
         ..
@@ -503,6 +503,15 @@ impl Renderer for LineRenderer {
                     SLOT_OTHER_ROOM
                 };
                 out.put(shared.rendered(slot, |e| render_message(e, in_focus)));
+                return;
+            }
+            // To a room's operators or voiced people (from IRC STATUSMSG):
+            // always shown with its `[@#room]` label.
+            Event::Message {
+                to: MsgTarget::Status(_),
+                ..
+            } => {
+                out.put(shared.rendered(SLOT_OTHER_ROOM, |e| render_message(e, false)));
                 return;
             }
             Event::Message {

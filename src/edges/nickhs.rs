@@ -271,6 +271,13 @@ impl Renderer for NickRenderer {
                 }
             }
             Event::Message {
+                to: MsgTarget::Status(to),
+                from,
+                kind,
+                text,
+                ..
+            } => ascii(&format!("[{to}] {}", message_line(*kind, &from.nick, text))),
+            Event::Message {
                 to: MsgTarget::Nick(to),
                 from,
                 kind,

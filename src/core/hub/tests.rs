@@ -186,7 +186,9 @@ fn registration_welcomes_and_joins_the_lobby() {
     assert!(matches!(&ev[1], Event::Lusers(l) if l.users == 1 && l.rooms == 0));
     assert_eq!(as_joined(&ev[2]), Some(joined("#lobby", "alice")));
     match &ev[3] {
-        Event::Names { room, members: ms, .. } => {
+        Event::Names {
+            room, members: ms, ..
+        } => {
             assert_eq!(&**room, "#lobby");
             // The first person in a room is its operator.
             assert_eq!(members(ms), vec![("alice".into(), true, None)]);
@@ -215,7 +217,9 @@ fn newcomer_is_announced_to_everyone_in_the_lobby() {
     assert!(matches!(&b[1], Event::Lusers(l) if l.users == 2 && l.rooms == 1));
     assert_eq!(as_joined(&b[2]), Some(joined("#lobby", "bob")));
     match &b[3] {
-        Event::Names { room, members: ms, .. } => {
+        Event::Names {
+            room, members: ms, ..
+        } => {
             assert_eq!(&**room, "#lobby");
             assert_eq!(
                 members(ms),

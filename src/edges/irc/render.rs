@@ -239,6 +239,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("NETWORK={NETWORK}"),
         format!("NICKLEN={}", h.nick_len),
         "PREFIX=(ov)@+".to_string(),
+        "STATUSMSG=@+".to_string(),
         format!(
             "TARGMAX=JOIN:,KICK:{t},NAMES:,PART:,PRIVMSG:{t},NOTICE:{t},WHOIS:{t}",
             t = super::session::TARGMAX
@@ -456,7 +457,12 @@ impl IrcRenderer {
         // Modern: sent only when there are such connections.
         if l.unknown > 0 {
             let unknown = l.unknown.to_string();
-            self.numeric(out, RPL_LUSERUNKNOWN, &[&unknown], Some("unknown connection(s)"));
+            self.numeric(
+                out,
+                RPL_LUSERUNKNOWN,
+                &[&unknown],
+                Some("unknown connection(s)"),
+            );
         }
         let rooms = l.rooms.to_string();
         self.numeric(out, RPL_LUSERCHANNELS, &[&rooms], Some("channels formed"));
@@ -1396,7 +1402,7 @@ pub(super) fn render_message(ev: &Event, time: bool, tagged: bool) -> Bytes {
     };
     let src = source(from);
     let target = match to {
-        MsgTarget::Room(r) => r,
+        MsgTarget::Room(r) | MsgTarget::Status(r) => r,
         MsgTarget::Nick(n) => n,
     };
     let no_tags: &[(crate::core::names::Name, crate::core::names::Name)] = &[];

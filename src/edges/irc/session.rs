@@ -232,6 +232,11 @@ fn client_tags(st: &State, msg: &Message) -> Result<Vec<(String, String)>, TagRe
 }
 
 fn say_target(target: &str) -> SayTarget {
+    // STATUSMSG: `@#room` (operators), `+#room` (voiced and operators).
+    let mut chars = target.chars();
+    if let (Some(p @ ('@' | '+')), Some('#')) = (chars.next(), chars.next()) {
+        return SayTarget::Status(p, target[1..].to_string());
+    }
     if target.starts_with('#') {
         SayTarget::Room(target.to_string())
     } else {
@@ -1006,9 +1011,9 @@ async fn chathistory(ctx: &mut Ctx, req: super::chathistory::Request) -> Result<
                 .into_iter()
                 .map(|t| {
                     let name = match t.target {
-                        crate::core::MsgTarget::Room(r) | crate::core::MsgTarget::Nick(r) => {
-                            r.to_string()
-                        }
+                        crate::core::MsgTarget::Room(r)
+                        | crate::core::MsgTarget::Nick(r)
+                        | crate::core::MsgTarget::Status(r) => r.to_string(),
                     };
                     (name, t.latest)
                 })
