@@ -107,6 +107,8 @@ pub enum Command {
     Whowas { nick: String, count: usize },
     /// How many people and rooms there are.
     Lusers,
+    /// Watch nicknames come and go (IRCv3 MONITOR).
+    Monitor(MonitorOp),
     /// The sender's connection is encrypted (TLS); WHOIS says so.
     Secure,
     /// Leave the server; the hub tells everyone who shares a room.
@@ -122,4 +124,19 @@ pub struct ListQuery {
     pub more_than: Option<usize>,
     /// Fewer than this many members.
     pub fewer_than: Option<usize>,
+}
+
+/// What a MONITOR command asks (IRCv3 monitor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorOp {
+    /// Watch these nicknames; told at once which are online.
+    Add(Vec<String>),
+    /// Stop watching these.
+    Remove(Vec<String>),
+    /// Stop watching everyone.
+    Clear,
+    /// The nicknames watched.
+    List,
+    /// Which of the watched nicknames are online now.
+    Status,
 }

@@ -185,6 +185,18 @@ pub enum Event {
         mask: Name,
         members: Vec<MemberInfo>,
     },
+    /// Watched nicknames (MONITOR) that are online: sent when asked and
+    /// when one comes online.
+    MonOnline(Vec<Arc<UserInfo>>),
+    /// Watched nicknames that are offline (or just went).
+    MonOffline(Vec<Name>),
+    /// Answer to `MonitorOp::List`.
+    MonList(Vec<Name>),
+    /// `MonitorOp::Add` went over the limit: these were not added.
+    MonListFull {
+        limit: usize,
+        nicks: Vec<Name>,
+    },
     WhoisReply {
         user: Arc<UserInfo>,
         rooms: Vec<Name>,

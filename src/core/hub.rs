@@ -54,6 +54,8 @@ pub struct HubConfig {
     pub kick_len: usize,
     /// Departed nicknames remembered for WHOWAS.
     pub whowas_len: usize,
+    /// Nicknames one connection may watch with MONITOR.
+    pub monitor_len: usize,
 }
 
 impl Default for HubConfig {
@@ -71,6 +73,7 @@ impl Default for HubConfig {
             max_list_entries: 100,
             kick_len: 390,
             whowas_len: 200,
+            monitor_len: 100,
         }
     }
 }
@@ -172,6 +175,8 @@ pub struct Hub {
     /// Departed nicknames, most recent first, at most `whowas_len`.
     whowas: VecDeque<WhowasEntry>,
     max_users: usize,
+    /// Who watches which nicknames (MONITOR).
+    monitors: monitor::Monitors,
     /// Connections the runtime attached that have not registered yet
     /// (LUSERS 253); a connection leaves it on registering or leaving.
     unregistered: HashSet<ConnId>,
@@ -261,6 +266,10 @@ impl Hub {
         match cmd {
             Command::Register { .. } => unreachable!("handled above"),
             Command::Nick(nick) => self.nick(conn, nick, out),
+            Command::Monitor(op) => {
+                self.monitor(conn, op, out);
+                Ok(())
+            }
             Command::Join(room) => self.join(conn, &room, None, out),
             Command::JoinKey { room, key } => self.join(conn, &room, Some(&key), out),
             Command::PartAll => {
@@ -408,6 +417,7 @@ impl Hub {
         );
         self.max_users = self.max_users.max(self.members.len());
         self.unregistered.remove(&conn);
+        self.monitors.online(&info, out);
         send(
             out,
             conn,
@@ -452,6 +462,10 @@ impl Hub {
         self.remember(departed);
         self.nicks.remove(&Key::of(&old));
         self.nicks.insert(Key::of(&nick), conn);
+        if Key::of(&old) != Key::of(&nick) {
+            self.monitors.offline(&old, out);
+            self.monitors.online(&info, out);
+        }
         let env = Envelope::new(Event::NickChanged { old, who: info });
         for to in self.sharing(conn) {
             out.send(to, &env);
@@ -1006,6 +1020,8 @@ impl Hub {
         send(out, conn, Event::Closing { reason });
         let member = self.members.remove(&conn).expect("checked above");
         self.nicks.remove(&Key::of(&member.info.nick));
+        self.monitors.forget(conn);
+        self.monitors.offline(&member.info.nick, out);
         self.remember(member.info.clone());
         for key in member.rooms {
             if let Some(room) = self.rooms.get_mut(&key) {
@@ -1192,6 +1208,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
 }
 
 mod history;
+mod monitor;
 mod ops;
 pub use ops::KEY_LEN;
 

@@ -286,6 +286,10 @@ impl Renderer for LenHeaderRenderer {
             | Event::RoomList { .. }
             | Event::WhoReply { .. }
             | Event::WhoisReply { .. }
+            | Event::MonOnline(_)
+            | Event::MonOffline(_)
+            | Event::MonList(_)
+            | Event::MonListFull { .. }
             | Event::AwayChanged { .. }
             | Event::ModeChanged { .. }
             | Event::RoomModes { .. }

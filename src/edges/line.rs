@@ -728,6 +728,11 @@ impl Renderer for LineRenderer {
             },
             // Counts are for IRC clients' status windows.
             Event::Lusers(_) => return,
+            // MONITOR is IRC's; nothing here asks for it.
+            Event::MonOnline(_)
+            | Event::MonOffline(_)
+            | Event::MonList(_)
+            | Event::MonListFull { .. } => return,
             Event::InviteNotice { room, by, nick } => {
                 format!("{} * {} invited {nick} to {room}", now(), by.nick)
             }

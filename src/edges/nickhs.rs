@@ -370,6 +370,10 @@ impl Renderer for NickRenderer {
             | Event::RoomList { .. }
             | Event::WhoReply { .. }
             | Event::WhoisReply { .. }
+            | Event::MonOnline(_)
+            | Event::MonOffline(_)
+            | Event::MonList(_)
+            | Event::MonListFull { .. }
             | Event::AwayChanged { .. }
             | Event::ModeChanged { .. }
             | Event::RoomModes { .. }

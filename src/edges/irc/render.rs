@@ -236,6 +236,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("LINELEN={}", cfg.limits.irc_line_bytes),
         format!("MAXLIST=beI:{}", h.max_list_entries),
         format!("MODES={}", h.max_modes),
+        format!("MONITOR={}", h.monitor_len),
         format!("NETWORK={NETWORK}"),
         format!("NICKLEN={}", h.nick_len),
         "PREFIX=(ov)@+".to_string(),
@@ -667,6 +668,27 @@ impl IrcRenderer {
                 &[],
                 &format!("Realname is not valid: {text}"),
             ),
+        }
+    }
+
+    /// `code` with `items` joined by commas as its last parameter, over
+    /// as many lines as the line limit needs (MONITOR's 730–732).
+    fn comma_lists(&self, out: &mut BytesMut, code: &str, items: &[String]) {
+        let prefix_len = format!(":{} {code} {} :", self.server, self.me()).len();
+        let budget = MAX_LINE.saturating_sub(prefix_len).max(64);
+        let mut chunk = String::new();
+        for item in items {
+            if !chunk.is_empty() && chunk.len() + 1 + item.len() > budget {
+                self.numeric(out, code, &[], Some(&chunk));
+                chunk.clear();
+            }
+            if !chunk.is_empty() {
+                chunk.push(',');
+            }
+            chunk.push_str(item);
+        }
+        if !chunk.is_empty() {
+            self.numeric(out, code, &[], Some(&chunk));
         }
     }
 
@@ -1122,6 +1144,29 @@ impl IrcRenderer {
                 self.numeric(out, RPL_ENDOFWHOWAS, &[nick], Some("End of WHOWAS"));
             }
             Event::Lusers(l) => self.lusers(out, l),
+            Event::MonOnline(who) => {
+                let items: Vec<String> = who.iter().map(|u| source(u)).collect();
+                self.comma_lists(out, RPL_MONONLINE, &items);
+            }
+            Event::MonOffline(nicks) => {
+                let items: Vec<String> = nicks.iter().map(|n| n.to_string()).collect();
+                self.comma_lists(out, RPL_MONOFFLINE, &items);
+            }
+            Event::MonList(nicks) => {
+                let items: Vec<String> = nicks.iter().map(|n| n.to_string()).collect();
+                self.comma_lists(out, RPL_MONLIST, &items);
+                self.numeric(out, RPL_ENDOFMONLIST, &[], Some("End of MONITOR list"));
+            }
+            Event::MonListFull { limit, nicks } => {
+                let limit = limit.to_string();
+                let nicks = nicks.join(",");
+                self.numeric(
+                    out,
+                    ERR_MONLISTFULL,
+                    &[&limit, &nicks],
+                    Some("Monitor list is full"),
+                );
+            }
             Event::Raw(bytes) => out.put(bytes.clone()),
             Event::Edge(note) => {
                 if let Some(local) = note.get::<Local>() {
