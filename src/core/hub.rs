@@ -54,6 +54,8 @@ pub struct HubConfig {
     pub kick_len: usize,
     /// Departed nicknames remembered for WHOWAS.
     pub whowas_len: usize,
+    /// Nicknames one connection may watch with MONITOR.
+    pub monitor_len: usize,
 }
 
 impl Default for HubConfig {
@@ -71,6 +73,7 @@ impl Default for HubConfig {
             max_list_entries: 100,
             kick_len: 390,
             whowas_len: 200,
+            monitor_len: 100,
         }
     }
 }
@@ -172,6 +175,11 @@ pub struct Hub {
     /// Departed nicknames, most recent first, at most `whowas_len`.
     whowas: VecDeque<WhowasEntry>,
     max_users: usize,
+    /// Who watches which nicknames (MONITOR).
+    monitors: monitor::Monitors,
+    /// Connections the runtime attached that have not registered yet
+    /// (LUSERS 253); a connection leaves it on registering or leaving.
+    unregistered: HashSet<ConnId>,
 }
 
 type Outcome = Result<(), HubError>;
@@ -181,6 +189,9 @@ type Outcome = Result<(), HubError>;
 /// someone else).
 enum Recipients {
     Room(Key),
+    /// A room's operators (`true`) or operators and voiced people
+    /// (`false`), and the sender (for echo).
+    Status(Key, bool, ConnId),
     People(ConnId, Option<ConnId>),
 }
 
@@ -189,6 +200,14 @@ impl Hub {
         Hub {
             cfg,
             ..Hub::default()
+        }
+    }
+
+    /// A new connection, not registered yet: counted as an unknown
+    /// connection in LUSERS until it registers or leaves ([`Hub::quit`]).
+    pub fn attach(&mut self, conn: ConnId) {
+        if !self.members.contains_key(&conn) {
+            self.unregistered.insert(conn);
         }
     }
 
@@ -247,6 +266,10 @@ impl Hub {
         match cmd {
             Command::Register { .. } => unreachable!("handled above"),
             Command::Nick(nick) => self.nick(conn, nick, out),
+            Command::Monitor(op) => {
+                self.monitor(conn, op, out);
+                Ok(())
+            }
             Command::Join(room) => self.join(conn, &room, None, out),
             Command::JoinKey { room, key } => self.join(conn, &room, Some(&key), out),
             Command::PartAll => {
@@ -393,6 +416,8 @@ impl Hub {
             },
         );
         self.max_users = self.max_users.max(self.members.len());
+        self.unregistered.remove(&conn);
+        self.monitors.online(&info, out);
         send(
             out,
             conn,
@@ -437,6 +462,10 @@ impl Hub {
         self.remember(departed);
         self.nicks.remove(&Key::of(&old));
         self.nicks.insert(Key::of(&nick), conn);
+        if Key::of(&old) != Key::of(&nick) {
+            self.monitors.offline(&old, out);
+            self.monitors.online(&info, out);
+        }
         let env = Envelope::new(Event::NickChanged { old, who: info });
         for to in self.sharing(conn) {
             out.send(to, &env);
@@ -650,6 +679,18 @@ impl Hub {
         let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
         let from = &member.info;
         let (key, room) = match target {
+            SayTarget::Status(prefix, name) => {
+                let key = Key::of(&name);
+                let room = self
+                    .rooms
+                    .get(&key)
+                    .ok_or_else(|| HubError::NoSuchRoom(name.as_str().into()))?;
+                // Whoever may speak in the room may address its
+                // operators or voiced people (as InspIRCd and solanum do).
+                check_speech(room, conn, from)?;
+                let to = MsgTarget::Status(format!("{prefix}{}", room.name).into());
+                return Ok((to, Recipients::Status(key, prefix == '@', conn)));
+            }
             SayTarget::Focus => {
                 let key = member.focus.clone().ok_or(HubError::NoFocus)?;
                 let room = self.rooms.get(&key).ok_or(HubError::NoFocus)?;
@@ -698,6 +739,16 @@ impl Hub {
                         out.send(r, env);
                     }
                 }
+            }
+            Recipients::Status(key, ops_only, sender) => {
+                if let Some(room) = self.rooms.get(key) {
+                    for (&r, s) in &room.members {
+                        if r != *sender && (s.op || (!ops_only && s.voice)) {
+                            out.send(r, env);
+                        }
+                    }
+                }
+                out.send(*sender, env);
             }
             Recipients::People(them, sender) => {
                 out.send(*them, env);
@@ -848,11 +899,23 @@ impl Hub {
     }
 
     fn names(&self, conn: ConnId, name: &str, out: &mut impl Outbox) {
-        let (room, members) = match self.rooms.get(&Key::of(name)) {
-            Some(room) => (room.name.clone(), self.room_members(room, conn)),
-            None => (name.into(), Vec::new()),
+        let (room, members, secret) = match self.rooms.get(&Key::of(name)) {
+            Some(room) => (
+                room.name.clone(),
+                self.room_members(room, conn),
+                room.has('s'),
+            ),
+            None => (name.into(), Vec::new(), false),
         };
-        send(out, conn, Event::Names { room, members });
+        send(
+            out,
+            conn,
+            Event::Names {
+                room,
+                members,
+                secret,
+            },
+        );
     }
 
     fn whois(&self, conn: ConnId, nick: &str, out: &mut impl Outbox) -> Outcome {
@@ -939,6 +1002,7 @@ impl Hub {
     /// member's own connection is told to close. Also used by the runtime
     /// when a connection drops or is cut off.
     pub fn quit(&mut self, conn: ConnId, reason: String, out: &mut impl Outbox) {
+        self.unregistered.remove(&conn);
         let reason: Name = clean_text(&reason, 390).into();
         let Some(member) = self.members.get(&conn) else {
             send(out, conn, Event::Closing { reason });
@@ -956,6 +1020,8 @@ impl Hub {
         send(out, conn, Event::Closing { reason });
         let member = self.members.remove(&conn).expect("checked above");
         self.nicks.remove(&Key::of(&member.info.nick));
+        self.monitors.forget(conn);
+        self.monitors.offline(&member.info.nick, out);
         self.remember(member.info.clone());
         for key in member.rooms {
             if let Some(room) = self.rooms.get_mut(&key) {
@@ -1022,6 +1088,7 @@ impl Hub {
             invisible: self.members.values().filter(|m| m.invisible).count(),
             opers: self.members.values().filter(|m| m.oper).count(),
             rooms: self.rooms.len(),
+            unknown: self.unregistered.len(),
             max_users: self.max_users,
         }
     }
@@ -1141,6 +1208,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
 }
 
 mod history;
+mod monitor;
 mod ops;
 pub use ops::KEY_LEN;
 

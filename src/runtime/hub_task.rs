@@ -234,7 +234,10 @@ async fn run(mut hub: Hub, mut rx: mpsc::Receiver<HubMsg>, history: Option<Persi
         }
         for msg in batch.drain(..) {
             match msg {
-                HubMsg::Attach { id, out } => sink.attach(id, out),
+                HubMsg::Attach { id, out } => {
+                    hub.attach(id);
+                    sink.attach(id, out);
+                }
                 HubMsg::Cmd { id, cmd, ack } => {
                     let result = apply(&mut hub, &mut sink, id, cmd);
                     if let Some(ack) = ack {
