@@ -52,3 +52,8 @@ if [ ! -f "$CHATROOM_PARSER_VECTORS/msg-split.yaml" ]; then
 fi
 
 cargo test --locked "$@"
+
+# The external IRC conformance suite (irctest 0.1.2 from PyPI) against the
+# debug binary; fails on a regression against
+# scripts/irctest/expected-pass.txt. About 15 seconds once fetched.
+./scripts/irctest.sh

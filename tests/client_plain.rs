@@ -1,8 +1,10 @@
 //! End-to-end: the real `chatroom join` binary in plain line mode (stdin
-//! and stdout are pipes) against the fake IRC server in `client_common`.
-//! Only 127.0.0.1; timeouts are upper bounds, never assertions.
+//! and stdout are pipes) against the fake IRC server in `client_common`,
+//! and against the real server for history. Only 127.0.0.1; timeouts are
+//! upper bounds, never assertions.
 
 mod client_common;
+mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -21,9 +23,13 @@ struct Client {
 
 impl Client {
     fn start(server: &FakeIrc, args: &[&str]) -> Client {
+        Client::start_at(&server.addr().to_string(), args)
+    }
+
+    fn start_at(addr: &str, args: &[&str]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
             .arg("join")
-            .arg(server.addr())
+            .arg(addr)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -263,4 +269,105 @@ fn plain_mode_reconnects_and_rejoins() {
         .expect("server got QUIT with the reason");
     let status = client.wait_exit().expect("client exits after /quit");
     assert!(status.success(), "exit status {status:?}");
+}
+
+/// `YYYY-MM-DD HH:MM ` at the start of a line (history lines).
+fn dated(line: &str) -> Option<&str> {
+    let (date, rest) = line.split_once(' ')?;
+    let ok = date.len() == 10
+        && date.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    ok.then(|| timestamped(rest)).flatten()
+}
+
+/// Against the real server: the join replay is printed as history (dated,
+/// between marks), /history reaches the beginning, /search shows what was
+/// found with time and sender, and live lines are printed as before.
+#[test]
+fn plain_mode_marks_history_and_searches_on_the_real_server() {
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let irc = server.irc.expect("irc listener");
+    let mut lina = common::LineClient::line_login(server.line.expect("line listener"), "lina");
+    lina.send("first words");
+    lina.send("second words");
+    lina.send("/search second");
+    lina.expect("<lina> second words");
+
+    let mut client = Client::start_at(&irc.to_string(), &["--nick", "plainer"]);
+    client.expect_line("the history mark", |l| {
+        timestamped(l) == Some("#lobby — history —")
+    });
+    let first = client.expect_line("the first replayed line", |l| l.contains("first words"));
+    assert_eq!(dated(&first), Some("#lobby <lina> first words"), "{first}");
+    let second = client.expect_line("the second replayed line", |l| l.contains("second words"));
+    assert_eq!(
+        dated(&second),
+        Some("#lobby <lina> second words"),
+        "{second}"
+    );
+    client.expect_line("the live mark", |l| {
+        timestamped(l) == Some("#lobby — live —")
+    });
+
+    // Nothing older than the replay: the beginning of the history.
+    client.send("/history");
+    let begin = client.expect_line("the beginning mark", |l| {
+        l.ends_with("#lobby — beginning of history —")
+    });
+    assert!(dated(&begin).is_some(), "{begin}");
+
+    client.send("/search first");
+    client.expect_line("the search header", |l| {
+        l.contains("*** Search for \"first\" in #lobby: 1 found")
+    });
+    let found = client.expect_line("the search result", |l| l.contains("<lina> first words"));
+    let rest = timestamped(&found).unwrap_or_default();
+    assert!(rest.starts_with("#lobby * ["), "time and sender: {found}");
+    client.expect_line("the end of the search", |l| {
+        l.ends_with("*** End of search")
+    });
+
+    lina.send("live words");
+    let live = client.expect_line("a live line", |l| l.contains("live words"));
+    assert_eq!(
+        timestamped(&live),
+        Some("#lobby <lina> live words"),
+        "{live}"
+    );
+    client.send("/quit bye");
+    assert!(client.wait_exit().is_some_and(|s| s.success()));
+}
+
+/// A server that offers the history capabilities and then refuses them all
+/// (each retried alone, each refused): the client registers, joins and talks
+/// as a plain client, and /history says there is nothing to fetch.
+#[test]
+fn plain_mode_works_with_a_server_that_refuses_every_capability() {
+    let server = FakeIrc::start_naking();
+    let mut client = Client::start(&server, &["--nick", "naked"]);
+    let greeting = format!("#lobby <alice> {GREETING}");
+    client.expect_line("the greeting", |l| {
+        timestamped(l) == Some(greeting.as_str())
+    });
+    let got = server.received();
+    let reqs: Vec<&String> = got.iter().filter(|l| l.starts_with("CAP REQ")).collect();
+    assert!(reqs.len() > 1, "retried one by one: {got:?}");
+    assert!(got.iter().any(|l| l == "CAP END"), "{got:?}");
+    client.send("still here");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "still here"]))
+        .expect("talks without capabilities");
+    // Without echo-message the line is shown as typed.
+    client.expect_line("our own line", |l| {
+        timestamped(l) == Some("#lobby <naked> still here")
+    });
+    client.send("/history");
+    client.expect_line("why nothing is fetched", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! the server offers no history"))
+    });
 }

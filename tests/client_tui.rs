@@ -233,3 +233,88 @@ fn full_screen_client_against_the_real_server() {
         s.to_lowercase().contains("disconnected") && s.contains("<lina> hello, terminal")
     });
 }
+
+/// History in the full-screen client against the real server: a room with
+/// 320 earlier messages from a line-protocol user. Joining shows the latest
+/// (the replay, marked as history); PageUp past the oldest line held fetches
+/// older pages (`CHATHISTORY BEFORE`) until the very first message and the
+/// beginning-of-history mark are on screen, in order; /search finds a word
+/// and shows who said it.
+#[test]
+fn full_screen_client_pages_back_through_history_and_searches() {
+    const TOTAL: usize = 320;
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let irc = server.irc.expect("irc listener");
+    let mut lina = common::LineClient::line_login(server.line.expect("line listener"), "lina");
+    for n in 1..=TOTAL {
+        if n == 150 {
+            lina.send("the pizza has arrived");
+        }
+        lina.send(&format!("hist {n:03}"));
+    }
+    // Everything is stored once a search sees the last line.
+    lina.send(&format!("/search hist {TOTAL:03}"));
+    lina.expect(&format!("<lina> hist {TOTAL:03}"));
+
+    let command = format!(
+        "exec {} join {irc} --nick tuiuser",
+        env!("CARGO_BIN_EXE_chatroom")
+    );
+    let term = Tmux::start(&command);
+    // The latest lines, as history above the live mark.
+    term.wait_screen("the replayed latest line and the history marks", |s| {
+        s.contains(&format!("<lina> hist {TOTAL:03}")) && s.contains("— live —")
+    });
+
+    // Page up until the beginning of the history is on screen; each
+    // PageUp waits (bounded) for the page it may have asked for.
+    let deadline = Instant::now() + WAIT * 12;
+    let mut presses = 0;
+    let screen = loop {
+        let screen = term.screen();
+        if screen.contains("beginning of history") {
+            break screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no beginning of history after {presses} PageUps; screen:\n{screen}"
+        );
+        if !screen.contains("fetching history") {
+            term.key("PageUp");
+            presses += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let rows: Vec<&str> = screen.lines().collect();
+    let row_of = |needle: &str| {
+        rows.iter()
+            .position(|r| r.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not on screen:\n{screen}"))
+    };
+    let begin = row_of("— beginning of history —");
+    let first = row_of("<lina> hist 001");
+    let second = row_of("<lina> hist 002");
+    assert!(begin < first && first < second, "in order:\n{screen}");
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.contains("<lina> hist 001"))
+            .count(),
+        1,
+        "once:\n{screen}"
+    );
+    // It took several pages (the replay holds 50 lines, a page 100).
+    assert!(presses >= 4, "{presses} PageUps:\n{screen}");
+
+    // /search shows the found message with its time and sender.
+    term.type_text("/search pizza");
+    term.key("Enter");
+    let screen = term.wait_screen("the search result", |s| {
+        s.contains("*** Search for \"pizza\" in #lobby: 1 found")
+            && s.contains("<lina> the pizza has arrived")
+    });
+    let found = screen
+        .lines()
+        .find(|l| l.contains("] <lina> the pizza has arrived"))
+        .unwrap_or_else(|| panic!("result with its time:\n{screen}"));
+    assert!(found.contains(":"), "{found}");
+}

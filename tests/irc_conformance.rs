@@ -207,6 +207,30 @@ fn motd_command_and_lusers_command() {
     bob.expect(":chatroom 266 bob 2 2 :");
 }
 
+#[test]
+fn lusers_counts_unregistered_connections_in_253() {
+    let srv = server();
+    // Not registered, but known to the server: it answered a PING.
+    let mut pending = Irc::connect(irc(&srv), "carol");
+    pending.send("PING :here");
+    pending.expect("PONG chatroom :here");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    bob.send("LUSERS");
+    bob.expect(":chatroom 251 bob :There are 1 users and 0 invisible on 1 servers");
+    bob.expect(":chatroom 252 bob 0 :operator(s) online");
+    bob.expect(":chatroom 253 bob 1 :unknown connection(s)");
+    bob.expect(":chatroom 254 bob 1 :channels formed");
+    // Once it registers, it is a user, not an unknown connection.
+    pending.send("NICK carol");
+    pending.send("USER carol 0 * :Carol");
+    let burst = pending.numeric("251");
+    assert!(burst.contains("There are 2 users"), "{burst}");
+    bob.send("LUSERS");
+    bob.expect(":chatroom 251 bob :There are 2 users");
+    let after = bob.sync("lusers");
+    assert!(!after.iter().any(|l| l.contains(" 253 ")), "{after:#?}");
+}
+
 // ------------------------------------------------------------ JOIN / PART
 
 #[test]
@@ -296,6 +320,83 @@ fn channel_mode_query_324_329() {
     let mut carol = Irc::login(irc(&srv), "carol");
     carol.send("MODE #r");
     carol.expect(":chatroom 324 carol #r +ntkl * 5");
+}
+
+#[test]
+fn names_marks_secret_rooms_with_at_and_others_with_equals() {
+    // RFC 2812 3.2.5 and Modern RPL_NAMREPLY: the symbol before the room
+    // is `@` for a secret room, `*` for a private one (no +p here), `=`
+    // for any other.
+    let srv = server();
+    let (mut alice, mut bob) = room_with_two(&srv);
+    alice.send("NAMES #r");
+    alice.expect(":chatroom 353 alice = #r :@alice bob");
+    alice.send("MODE #r +s");
+    alice.expect(":alice!alice@127.0.0.1 MODE #r +s");
+    bob.expect(":alice!alice@127.0.0.1 MODE #r +s");
+    bob.send("NAMES #r");
+    bob.expect(":chatroom 353 bob @ #r :@alice bob");
+    // Joining a secret room: its NAMES reply says so too.
+    let mut carol = Irc::login(irc(&srv), "carol");
+    carol.send("JOIN #r");
+    carol.expect(":chatroom 353 carol @ #r :@alice bob carol");
+    alice.send("MODE #r -s");
+    alice.expect(":alice!alice@127.0.0.1 MODE #r -s");
+    alice.send("NAMES #r");
+    alice.expect(":chatroom 353 alice = #r :");
+}
+
+#[test]
+fn statusmsg_reaches_only_operators_or_voiced_people() {
+    // ISUPPORT STATUSMSG (Modern "STATUSMSG" parameter): PRIVMSG/NOTICE to
+    // `@#room` reaches its operators, `+#room` its voiced people and
+    // operators; the target is shown as sent. Whoever may speak in the
+    // room may use it (as InspIRCd does); others get what a message to the
+    // room would get (404 under +n).
+    let srv = server();
+    let mut alice = Irc::connect(irc(&srv), "alice");
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :Alice");
+    alice.expect(" STATUSMSG=@+ ");
+    alice.numeric("422");
+    alice.join("#r");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    bob.join("#r");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    carol.join("#r");
+    alice.expect(":carol!carol@127.0.0.1 JOIN #r");
+    bob.send("PRIVMSG @#r :for the operators");
+    alice.expect(":bob!bob@127.0.0.1 PRIVMSG @#r :for the operators");
+    carol.expect_none("for the operators", "c1");
+    bob.expect_none("for the operators", "b1");
+    alice.send("MODE #r +v carol");
+    carol.expect(":alice!alice@127.0.0.1 MODE #r +v carol");
+    bob.send("NOTICE +#r :for voiced people");
+    alice.expect(":bob!bob@127.0.0.1 NOTICE +#r :for voiced people");
+    carol.expect(":bob!bob@127.0.0.1 NOTICE +#r :for voiced people");
+    bob.expect_none("for voiced people", "b2");
+    // From outside a +n room: refused as a message to the room would be.
+    let mut dave = Irc::login(irc(&srv), "dave");
+    dave.send("PRIVMSG @#r :let me in");
+    dave.expect(":chatroom 404 dave #r :");
+    alice.expect_none("let me in", "a1");
+    dave.send("PRIVMSG @#nowhere :hello");
+    dave.expect(":chatroom 403 dave #nowhere :");
+    // Never replayed to newcomers: only the room's own messages are history.
+    bob.send("PRIVMSG #r :for everyone");
+    alice.expect("PRIVMSG #r :for everyone");
+    dave.send("JOIN #r");
+    let replay = dave.sync("replay");
+    assert!(
+        replay.iter().any(|l| l.contains("for everyone")),
+        "{replay:#?}"
+    );
+    assert!(
+        !replay
+            .iter()
+            .any(|l| l.contains("for the operators") || l.contains("for voiced")),
+        "{replay:#?}"
+    );
 }
 
 #[test]

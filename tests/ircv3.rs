@@ -584,3 +584,79 @@ fn utf8only_is_advertised_and_invalid_utf8_is_refused() {
     bob.send_raw(b"\xff\xfe\r\n");
     bob.expect(":chatroom FAIL * INVALID_UTF8 :");
 }
+
+#[test]
+fn monitor_tells_when_watched_nicknames_come_and_go() {
+    // ircv3.net/specs/extensions/monitor: MONITOR + / - / C / L / S,
+    // RPL_MONONLINE (730) with nick!user@host, RPL_MONOFFLINE (731),
+    // RPL_MONLIST (732) and RPL_ENDOFMONLIST (733); MONITOR=<limit>.
+    let srv = server();
+    let mut alice = Irc::connect(irc(&srv), "alice");
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :Alice");
+    alice.expect(" MONITOR=100 ");
+    alice.numeric("422");
+    let _bob = Irc::login(irc(&srv), "bob");
+    alice.send("MONITOR + bob,Carol");
+    alice.expect(":chatroom 730 alice :bob!bob@127.0.0.1");
+    alice.expect(":chatroom 731 alice :Carol");
+    // Coming online, in any case spelling.
+    let mut carol = Irc::login(irc(&srv), "carol");
+    alice.expect(":chatroom 730 alice :carol!carol@127.0.0.1");
+    // Leaving a watched nickname for an unwatched one: offline only.
+    carol.send("NICK dave");
+    carol.expect("NICK :dave");
+    alice.expect(":chatroom 731 alice :carol");
+    let quiet = alice.sync("after-nick");
+    assert!(!quiet.iter().any(|l| l.contains(" 730 ")), "{quiet:#?}");
+    // And back.
+    carol.send("NICK carol");
+    alice.expect(":chatroom 730 alice :carol!carol@127.0.0.1");
+    // Quitting.
+    carol.send("QUIT :bye");
+    alice.expect(":chatroom 731 alice :carol");
+    // List, remove, status, clear.
+    alice.send("MONITOR L");
+    alice.expect(":chatroom 732 alice :bob,Carol");
+    alice.expect(":chatroom 733 alice :End of MONITOR list");
+    alice.send("MONITOR - bob");
+    alice.send("MONITOR L");
+    alice.expect(":chatroom 732 alice :Carol");
+    alice.send("MONITOR S");
+    alice.expect(":chatroom 731 alice :Carol");
+    alice.send("MONITOR C");
+    alice.send("MONITOR L");
+    let after = alice.sync("cleared");
+    assert!(
+        after.iter().any(|l| l.contains(" 733 alice "))
+            && !after.iter().any(|l| l.contains(" 732 ")),
+        "{after:#?}"
+    );
+    // Nobody watched: a newcomer tells alice nothing.
+    let _carol = Irc::login(irc(&srv), "carol");
+    alice.expect_none(" 730 ", "no-watch");
+    alice.send("MONITOR");
+    alice.numeric("461");
+}
+
+#[test]
+fn monitor_list_is_limited_and_masks_are_ignored() {
+    let dir = std::env::temp_dir().join(format!("chatroom-monitor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let conf = dir.join("config.toml");
+    std::fs::write(&conf, "[hub]\nmonitor_len = 2\n").expect("write config");
+    let srv = TestServer::start(&[
+        "--flood-rate",
+        "0",
+        "--config",
+        conf.to_str().expect("utf-8"),
+    ]);
+    let mut alice = Irc::login(irc(&srv), "alice");
+    // A mask can never come online: not added, no reply for it.
+    alice.send("MONITOR + a,*!*@*,b,c");
+    alice.expect(":chatroom 734 alice 2 c :Monitor list is full");
+    alice.expect(":chatroom 731 alice :a,b");
+    alice.send("MONITOR L");
+    alice.expect(":chatroom 732 alice :a,b");
+    std::fs::remove_dir_all(dir).ok();
+}

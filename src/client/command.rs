@@ -45,6 +45,11 @@ pub enum Command {
     Help,
     Lag,
     Clear,
+    /// Full-text search of the current room's history (our server's
+    /// `SEARCH`).
+    Search(String),
+    /// Fetch the page of history before the oldest line held.
+    History,
     /// Switch to buffer N (1-based).
     Buffer(usize),
     /// A line to send to the server as it is.
@@ -69,6 +74,8 @@ commands:
   /who [MASK]           ask who matches MASK (default: the current room)
   /list [ARGS]          list rooms on the server
   /away [MESSAGE]       mark yourself away (no message: back again)
+  /search WORDS         search the room's history (newest first, with time and sender)
+  /history              fetch an earlier page of the room's history now
   /lag                  measure the round trip to the server now
   /buffer N             switch to buffer N
   /clear                clear the current buffer's scrollback
@@ -81,7 +88,9 @@ keys:
   Left/Right Home/End Ctrl-A/Ctrl-E move   Backspace/Delete erase
   Ctrl-U erase to start   Ctrl-K erase to end   Ctrl-W erase a word
   Alt-1..9 go to buffer N   Ctrl-N/Ctrl-P or Alt-Right/Alt-Left next/previous buffer
-  PageUp/PageDown scroll back and forth   Ctrl-L redraw   Ctrl-C quit";
+  PageUp/PageDown scroll back and forth; scrolling up past the oldest line
+    fetches earlier history from the server, page by page
+  Ctrl-L redraw   Ctrl-C quit";
 
 /// Parses one line of input.
 pub fn parse_input(line: &str) -> Command {
@@ -194,6 +203,14 @@ pub fn parse_input(line: &str) -> Command {
         "help" | "h" | "?" => Command::Help,
         "lag" | "ping" if args.is_empty() => Command::Lag,
         "clear" => Command::Clear,
+        "search" | "grep" => {
+            if args.is_empty() {
+                Command::Invalid("usage: /search WORDS".into())
+            } else {
+                Command::Search(args.to_string())
+            }
+        }
+        "history" | "hist" => Command::History,
         "buffer" | "b" | "window" | "win" => match args.parse::<usize>() {
             Ok(n) => Command::Buffer(n),
             Err(_) => Command::Invalid("usage: /buffer N".into()),
@@ -270,6 +287,11 @@ mod tests {
         assert_eq!(parse_input("/help"), Command::Help);
         assert_eq!(parse_input("/lag"), Command::Lag);
         assert_eq!(
+            parse_input("/search pizza  time"),
+            Command::Search("pizza  time".into())
+        );
+        assert_eq!(parse_input("/history"), Command::History);
+        assert_eq!(
             parse_input("/topic #r new words"),
             Command::Topic {
                 room: Some("#r".into()),
@@ -282,6 +304,7 @@ mod tests {
     fn misuse_and_unknown() {
         assert!(matches!(parse_input("/msg bob"), Command::Invalid(_)));
         assert!(matches!(parse_input("/join"), Command::Invalid(_)));
+        assert!(matches!(parse_input("/search  "), Command::Invalid(_)));
         assert!(matches!(parse_input("/"), Command::Invalid(_)));
         assert_eq!(parse_input("/whois bob"), Command::Raw("WHOIS bob".into()));
         assert_eq!(parse_input("/motd"), Command::Raw("MOTD".into()));

@@ -51,6 +51,14 @@ pub struct JoinArgs {
     /// anyone on the network path could pose as the server.
     #[arg(long)]
     pub tls_insecure: bool,
+    /// Lines kept in memory per buffer; older ones are fetched again from
+    /// the server's history when scrolled back to.
+    #[arg(long, value_name = "LINES", default_value_t = state::SCROLLBACK_LIMIT)]
+    pub scrollback: usize,
+    /// Lines asked for per page of history when scrolling back (the
+    /// server may send fewer).
+    #[arg(long, value_name = "LINES", default_value_t = state::HISTORY_PAGE)]
+    pub history_page: usize,
 }
 
 /// Runs the client until the user quits (or stdin ends in plain mode).
@@ -91,7 +99,9 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         None => default_nick(std::env::var("USER").ok().as_deref()),
     };
     let room = args.room.unwrap_or_else(|| "#lobby".to_string());
-    let session = Session::start_with(host, port, tls, &nick, Some(&room));
+    let mut session = Session::start_with(host, port, tls, &nick, Some(&room));
+    session.state.scrollback_limit = args.scrollback.max(1);
+    session.state.history_page = args.history_page.clamp(1, 1000);
     let full_screen =
         !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if full_screen {

@@ -19,6 +19,15 @@
 //! 12:01 ! an error
 //! ```
 //!
+//! Lines from the server's history (the replay on joining a room, pages
+//! fetched with /history) carry their date as well and come between marks:
+//!
+//! ```text
+//! 12:01 #lobby — history —
+//! 2024-05-01 09:12 #lobby <alice> earlier words
+//! 12:01 #lobby — live —
+//! ```
+//!
 //! Stdin is read only once registered, so lines piped in before the server
 //! answers are sent after the first JOIN. On stdin EOF it sends QUIT and
 //! exits 0. This module must not draw to a terminal or interpret IRC itself;
@@ -33,7 +42,11 @@ use super::state::{Event, LineKind, Scope};
 
 /// Formats one event as its stdout line.
 pub fn format_event(ev: &Event) -> String {
-    let time = ev.line.time.format("%H:%M");
+    let time = if ev.line.history {
+        ev.line.time.format("%Y-%m-%d %H:%M")
+    } else {
+        ev.line.time.format("%H:%M")
+    };
     let room = match &ev.scope {
         Scope::Room(r) => format!("{r} "),
         _ => String::new(),
@@ -60,6 +73,7 @@ pub fn format_event(ev: &Event) -> String {
             _ => format!("{time} {room}-{nick}- {text}"),
         },
         LineKind::Error(text) => format!("{time} {room}! {text}"),
+        LineKind::Marker(text) => format!("{time} {room}{text}"),
         kind => {
             let text = kind.event_text().unwrap_or_default();
             format!("{time} {room}* {text}")
@@ -162,7 +176,7 @@ mod tests {
             .expect("valid time");
         format_event(&Event {
             scope,
-            line: Line { time, kind },
+            line: Line::new(time, kind),
         })
     }
 

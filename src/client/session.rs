@@ -132,6 +132,26 @@ impl Session {
         Flow::Continue
     }
 
+    /// Scrolls the current buffer up (`up`) or down by `lines` rows of a
+    /// view `view` rows high, sending the history request that may need.
+    pub fn scroll(&mut self, up: bool, lines: usize, view: usize, now: Now) {
+        let msgs = if up {
+            self.state.scroll_up(lines, view, now)
+        } else {
+            self.state.scroll_down(lines, view, now)
+        };
+        for msg in msgs {
+            self.send(&msg);
+        }
+    }
+
+    /// Back to the newest lines of the current buffer.
+    pub fn to_live(&mut self, now: Now) {
+        for msg in self.state.to_live(now) {
+            self.send(&msg);
+        }
+    }
+
     /// Periodic work; call about once a second.
     pub fn tick(&mut self, now: Now) {
         if !self.state.is_registered() {

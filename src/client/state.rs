@@ -1,7 +1,8 @@
 //! The client's pure state model: buffers (the server buffer, rooms and
 //! private conversations), their scrollback, member lists and unread counts,
 //! the registration handshake, and how each parsed IRC message, connection
-//! event or user command changes them.
+//! event or user command changes them. Server history (the join replay,
+//! pages fetched while scrolling, /search) is in `state/history.rs`.
 //!
 //! Everything here is a plain function of its inputs — the current time is
 //! passed in as [`Now`] — so it can be tested without a network, a clock or a
@@ -10,7 +11,11 @@
 //! [`Message`]s (or [`Effect`]s) for the caller to write. It must never panic
 //! on a malformed or hostile server line: missing parameters read as "".
 
-use std::collections::{BTreeMap, VecDeque};
+mod history;
+#[cfg(test)]
+mod history_tests;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, TimeZone};
@@ -18,14 +23,33 @@ use chrono::{DateTime, Local, TimeZone};
 use super::command::{Command, HELP};
 use crate::edges::irc::message::Message;
 
-/// Lines kept per buffer; older ones are dropped so a long-running client's
-/// memory stays bounded.
+pub use history::{BufHistory, Fetch};
+
+/// Lines kept per buffer by default (`--scrollback`); older ones are dropped
+/// so a long-running client's memory stays bounded. Older history dropped
+/// this way is fetched again when the user scrolls back up to it.
 pub const SCROLLBACK_LIMIT: usize = 5000;
 
+/// Lines asked for per `CHATHISTORY` page by default (`--history-page`);
+/// servers cut it to their own `CHATHISTORY=` maximum.
+pub const HISTORY_PAGE: usize = 100;
+
 /// Capabilities we ask for when the server offers them. server-time gives
-/// correct timestamps for replayed history; multi-prefix only changes how
-/// NAMES/WHO show prefixes, which we parse either way.
-const WANTED_CAPS: &[&str] = &["server-time", "multi-prefix"];
+/// correct timestamps for replayed history; batch frames the join replay
+/// and history pages; message-tags brings the msgids that history pages
+/// are asked relative to and duplicates are recognised by; echo-message
+/// gives our own lines their msgid too (they are then shown when the server
+/// echoes them, not when typed); draft/chathistory fetches older pages;
+/// multi-prefix only changes how NAMES/WHO show prefixes, which we parse
+/// either way. Any subset works: each is used only when the server agreed.
+const WANTED_CAPS: &[&str] = &[
+    "server-time",
+    "multi-prefix",
+    "batch",
+    "message-tags",
+    "echo-message",
+    "draft/chathistory",
+];
 
 /// Refused nicks tried automatically during registration before asking the
 /// user, so a server that refuses everything cannot keep us looping.
@@ -66,6 +90,23 @@ impl Member {
 pub struct Line {
     pub time: DateTime<Local>,
     pub kind: LineKind,
+    /// The server's message id (message-tags), used to ask for history
+    /// around this line and to drop a second copy of it.
+    pub msgid: Option<String>,
+    /// Replayed or fetched from the server's history rather than live.
+    pub history: bool,
+}
+
+impl Line {
+    /// A live line without msgid.
+    pub fn new(time: DateTime<Local>, kind: LineKind) -> Line {
+        Line {
+            time,
+            kind,
+            msgid: None,
+            history: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +156,9 @@ pub enum LineKind {
     },
     Info(String),
     Error(String),
+    /// A separator the client adds: where history starts and ends, the
+    /// beginning of the room's history.
+    Marker(String),
 }
 
 impl LineKind {
@@ -148,7 +192,7 @@ impl LineKind {
             LineKind::Nick { old, new } => format!("{old} is now known as {new}"),
             LineKind::Topic { nick, text } => format!("{nick} set the topic: {text}"),
             LineKind::Connected { server, nick } => format!("connected to {server} as {nick}"),
-            LineKind::Info(text) | LineKind::Error(text) => text.clone(),
+            LineKind::Info(text) | LineKind::Error(text) | LineKind::Marker(text) => text.clone(),
         })
     }
 }
@@ -193,6 +237,8 @@ pub struct Buffer {
     names_done: bool,
     /// Show the next complete NAMES list as a line (after a join or /names).
     show_names: bool,
+    /// Server history: what is being fetched, where it ends, msgids held.
+    pub hist: BufHistory,
 }
 
 impl Buffer {
@@ -210,6 +256,7 @@ impl Buffer {
             rejoin: false,
             names_done: true,
             show_names: false,
+            hist: BufHistory::default(),
         }
     }
 }
@@ -241,6 +288,8 @@ struct Caps {
     negotiating: bool,
     offered: Vec<String>,
     enabled: Vec<String>,
+    /// CAP REQs sent and not yet answered; CAP END goes once none are.
+    pending: usize,
 }
 
 pub struct State {
@@ -270,6 +319,14 @@ pub struct State {
     ping_seq: u64,
     /// Lower-cased rooms the user asked to join: switch to them on arrival.
     switch_on_join: Vec<String>,
+    /// Lines kept per buffer (see [`SCROLLBACK_LIMIT`]).
+    pub scrollback_limit: usize,
+    /// Lines asked for per history page (see [`HISTORY_PAGE`]).
+    pub history_page: usize,
+    /// Open `chathistory` batches by reference: their target and lines.
+    batches: HashMap<String, history::OpenBatch>,
+    /// The room a `/search` was sent for, and whether its answer started.
+    search: Option<history::Search>,
 }
 
 impl State {
@@ -298,6 +355,10 @@ impl State {
             ping: None,
             ping_seq: 0,
             switch_on_join: Vec::new(),
+            scrollback_limit: SCROLLBACK_LIMIT,
+            history_page: HISTORY_PAGE,
+            batches: HashMap::new(),
+            search: None,
         };
         // The first room exists (and is current) from the start, marked to
         // be joined on registration, so lines typed before the server has
@@ -373,21 +434,6 @@ impl State {
         self.switch_to((self.current + n - 1) % n);
     }
 
-    /// Scrolls the current buffer's view up (towards older lines).
-    pub fn scroll_up(&mut self, lines: usize) {
-        let i = self.current;
-        if let Some(b) = self.buffers.get_mut(i) {
-            b.scroll = (b.scroll + lines).min(b.lines.len().saturating_sub(1));
-        }
-    }
-
-    pub fn scroll_down(&mut self, lines: usize) {
-        let i = self.current;
-        if let Some(b) = self.buffers.get_mut(i) {
-            b.scroll = b.scroll.saturating_sub(lines);
-        }
-    }
-
     /// Members of buffer `i`, ops first, then by name.
     pub fn sorted_members(&self, i: usize) -> Vec<&Member> {
         let Some(b) = self.buffers.get(i) else {
@@ -410,8 +456,21 @@ impl State {
     /// Adds a line to buffer `i`; `scope` says whether (and how) plain mode
     /// prints it.
     fn push(&mut self, i: usize, kind: LineKind, time: DateTime<Local>, scope: Option<Scope>) {
+        self.push_line(i, Line::new(time, kind), scope);
+    }
+
+    /// Adds a built line to buffer `i` (see [`State::push`]). A line whose
+    /// msgid the buffer already holds is dropped (the same message seen in
+    /// the replay and live). While newer lines are unloaded (the user paged
+    /// far back) live lines wait aside until the view catches up.
+    fn push_line(&mut self, i: usize, line: Line, scope: Option<Scope>) {
         let i = i.min(self.buffers.len() - 1);
-        let mention = match &kind {
+        if let Some(id) = &line.msgid
+            && self.buffers[i].hist.holds(id)
+        {
+            return;
+        }
+        let mention = match &line.kind {
             LineKind::Message { text, own, .. }
             | LineKind::Action { text, own, .. }
             | LineKind::Notice { text, own, .. } => {
@@ -419,8 +478,7 @@ impl State {
             }
             _ => false,
         };
-        let talk = kind.is_talk();
-        let line = Line { time, kind };
+        let talk = line.kind.is_talk();
         if self.record_events
             && let Some(scope) = scope
         {
@@ -430,14 +488,18 @@ impl State {
             });
         }
         let current = self.current;
+        let limit = self.scrollback_limit.max(1);
         let b = &mut self.buffers[i];
-        b.lines.push_back(line);
-        if b.lines.len() > SCROLLBACK_LIMIT {
-            b.lines.pop_front();
-        }
-        if b.scroll > 0 {
-            // Keep the view still while the user reads older lines.
-            b.scroll = (b.scroll + 1).min(b.lines.len().saturating_sub(1));
+        if b.hist.newer_unloaded {
+            b.hist.wait_aside(line, limit);
+        } else {
+            b.hist.note(&line);
+            b.lines.push_back(line);
+            if b.scroll > 0 {
+                // Keep the view still while the user reads older lines.
+                b.scroll += 1;
+            }
+            b.trim_front(limit);
         }
         if i != current && talk {
             b.unread += 1;
@@ -521,6 +583,8 @@ impl State {
         self.lag = None;
         self.ping = None;
         self.caps.negotiating = false;
+        self.batches.clear();
+        self.search = None;
         let text = match retry_in {
             Some(d) => format!(
                 "disconnected from {}: {reason}; reconnecting in {}s",
@@ -536,6 +600,7 @@ impl State {
                 b.members.clear();
                 b.names_done = true;
             }
+            b.hist.on_disconnect();
         }
         // Repeated failed attempts only need telling where the user looks.
         let targets: Vec<usize> = if was_up {
@@ -579,7 +644,14 @@ impl State {
     pub fn handle_message(&mut self, msg: &Message, now: Now) -> Vec<Message> {
         let time = message_time(msg, now.local);
         let from = msg.source_nick().unwrap_or("").to_string();
+        if self.take_batched(msg, &from, time) {
+            return Vec::new();
+        }
         match msg.command.as_str() {
+            "BATCH" => self.on_batch(msg, now),
+            "FAIL" if msg.param(0).eq_ignore_ascii_case("CHATHISTORY") => {
+                self.on_history_fail(msg, time)
+            }
             "PING" => {
                 let params: Vec<&str> = msg.params.iter().map(String::as_str).collect();
                 return vec![Message::new("PONG", &params)];
@@ -589,7 +661,7 @@ impl State {
             "001" => return self.on_welcome(msg, time),
             "005" => self.on_isupport(msg),
             "433" | "437" | "432" => return self.on_nick_error(msg, time, now),
-            "JOIN" => self.on_join(msg, &from, time),
+            "JOIN" => self.on_join(msg, &from, time, now),
             "PART" => {
                 let chan = msg.param(0).split(',').next().unwrap_or("").to_string();
                 let reason = non_empty(msg.param(1));
@@ -610,7 +682,12 @@ impl State {
             "QUIT" => self.on_quit(&from, non_empty(msg.param(0)), time),
             "NICK" => self.on_nick(&from, msg.param(0), time),
             "PRIVMSG" => return self.on_talk(msg, &from, false, time),
-            "NOTICE" => return self.on_talk(msg, &from, true, time),
+            "NOTICE" => {
+                if self.search_notice(msg, &from, time) {
+                    return Vec::new();
+                }
+                return self.on_talk(msg, &from, true, time);
+            }
             "TOPIC" => {
                 let chan = msg.param(0);
                 if let Some(i) = self.find_buffer(chan) {
@@ -683,17 +760,29 @@ impl State {
                     self.caps.negotiating = false;
                     return vec![Message::new("CAP", &["END"])];
                 }
+                self.caps.pending = 1;
                 vec![Message::new("CAP", &["REQ", &want.join(" ")])]
             }
             "ACK" | "NAK" => {
+                let caps: Vec<String> = caps.collect();
+                let mut out = Vec::new();
                 if sub == "ACK" {
                     self.caps.enabled.extend(caps);
+                } else if self.caps.negotiating && caps.len() > 1 {
+                    // A REQ is all or nothing: one capability the server
+                    // will not give refuses the lot. Ask for each alone so
+                    // the others are still had.
+                    for cap in &caps {
+                        out.push(Message::new("CAP", &["REQ", cap]));
+                    }
+                    self.caps.pending += caps.len();
                 }
-                if self.caps.negotiating {
+                self.caps.pending = self.caps.pending.saturating_sub(1);
+                if self.caps.negotiating && self.caps.pending == 0 {
                     self.caps.negotiating = false;
-                    return vec![Message::new("CAP", &["END"])];
+                    out.push(Message::new("CAP", &["END"]));
                 }
-                Vec::new()
+                out
             }
             _ => Vec::new(),
         }
@@ -796,7 +885,7 @@ impl State {
         vec![Message::new("NICK", &[&next])]
     }
 
-    fn on_join(&mut self, msg: &Message, from: &str, time: DateTime<Local>) {
+    fn on_join(&mut self, msg: &Message, from: &str, time: DateTime<Local>, now: Now) {
         let chan = msg.param(0);
         if chan.is_empty() {
             return;
@@ -810,6 +899,10 @@ impl State {
             b.members.clear();
             b.names_done = true;
             b.show_names = true;
+            // A server with batch replays the room's recent lines in a
+            // chathistory batch after the join; pages wait for it.
+            let replay = self.caps.enabled.iter().any(|c| c == "batch");
+            b.history_on_join(replay, now.instant);
             b.members.insert(
                 irc_lower(from),
                 Member {
@@ -1017,7 +1110,17 @@ impl State {
         } else {
             LineKind::Message { nick, text, own }
         };
-        self.push(i, kind, time, Some(scope));
+        // Live talk in a room comes after its replay (the server holds it
+        // back until then), so none is due any more.
+        self.buffers[i].hist.replay_over();
+        let line = Line {
+            msgid: msg
+                .tag("msgid")
+                .filter(|m| !m.is_empty())
+                .map(str::to_string),
+            ..Line::new(time, kind)
+        };
+        self.push_line(i, line, Some(scope));
         replies
     }
 
@@ -1159,6 +1262,11 @@ impl State {
                     self.away = Some("away".to_string());
                 }
                 self.info_at(current, "you are marked as away".to_string(), time);
+            }
+            // A search refused (not in the room, no such room, no words).
+            "442" | "403" | "461" | "421" if self.search_refused(msg) => {
+                let text = numeric_text(msg);
+                self.push(current, LineKind::Error(text), time, Some(Scope::Global));
             }
             // Cannot join: stop trying that room on reconnects.
             "403" | "405" | "471" | "473" | "474" | "475" | "476" | "477" | "489"
@@ -1304,7 +1412,9 @@ impl State {
                     Scope::Private(target.clone())
                 };
                 let i = self.find_buffer(&target).unwrap_or(self.current);
-                self.push(i, line, now.local, Some(scope));
+                if !self.has_cap("echo-message") {
+                    self.push(i, line, now.local, Some(scope));
+                }
                 send_chunks("NOTICE", &target, &text, &self.nick)
             }
             Command::Query { nick, text } => {
@@ -1418,8 +1528,11 @@ impl State {
                 let i = self.current;
                 self.buffers[i].lines.clear();
                 self.buffers[i].scroll = 0;
+                self.buffers[i].hist.on_clear();
                 Vec::new()
             }
+            Command::Search(words) => self.search_command(&words, now),
+            Command::History => self.history_command(now),
             Command::Buffer(n) => {
                 if n >= 1 && n <= self.buffers.len() {
                     self.switch_to(n - 1);
@@ -1466,6 +1579,9 @@ impl State {
             _ => {}
         }
         let nick = self.nick.clone();
+        // With echo-message the server sends our line back (with its msgid
+        // and time); showing it now as well would show it twice.
+        let echo_locally = !self.has_cap("echo-message");
         let chunks = if action {
             split_text(text, max_text_len(&nick, &name).saturating_sub(9).max(32))
         } else {
@@ -1486,7 +1602,9 @@ impl State {
                     own: true,
                 }
             };
-            self.push_to(i, line, now.local);
+            if echo_locally {
+                self.push_to(i, line, now.local);
+            }
             let body = if action {
                 format!("\u{1}ACTION {chunk}\u{1}")
             } else {
@@ -1691,7 +1809,7 @@ mod tests {
     use super::*;
     use crate::client::command::parse_input;
 
-    fn now() -> Now {
+    pub(super) fn now() -> Now {
         Now {
             instant: Instant::now(),
             local: Local
@@ -1701,25 +1819,25 @@ mod tests {
         }
     }
 
-    fn feed(state: &mut State, line: &str) -> Vec<Message> {
+    pub(super) fn feed(state: &mut State, line: &str) -> Vec<Message> {
         let msg = Message::parse(line).expect("test line parses");
         state.handle_message(&msg, now())
     }
 
     /// Expected messages, compared parsed so the test does not depend on
     /// where the serializer chooses to put a `:`.
-    fn msgs(lines: &[&str]) -> Vec<Message> {
+    pub(super) fn msgs(lines: &[&str]) -> Vec<Message> {
         lines
             .iter()
             .map(|l| Message::parse(l).expect("expected line parses"))
             .collect()
     }
 
-    fn run(state: &mut State, input: &str) -> Vec<Effect> {
+    pub(super) fn run(state: &mut State, input: &str) -> Vec<Effect> {
         state.execute(parse_input(input), now())
     }
 
-    fn sent(effects: &[Effect]) -> Vec<Message> {
+    pub(super) fn sent(effects: &[Effect]) -> Vec<Message> {
         effects
             .iter()
             .filter_map(|e| match e {
@@ -1730,7 +1848,7 @@ mod tests {
     }
 
     /// A state registered as `me` and joined to #lobby with alice and @bob.
-    fn joined() -> State {
+    pub(super) fn joined() -> State {
         let mut s = State::new("irc.test:6667", "me", Some("#lobby"));
         s.on_connected("127.0.0.1:6667", now());
         let out = feed(&mut s, ":srv 001 me :Welcome to the test net");
@@ -1741,7 +1859,7 @@ mod tests {
         s
     }
 
-    fn last_kind(s: &State, buffer: &str) -> LineKind {
+    pub(super) fn last_kind(s: &State, buffer: &str) -> LineKind {
         let i = s.find_buffer(buffer).expect("buffer exists");
         s.buffers[i].lines.back().expect("has a line").kind.clone()
     }
@@ -2174,9 +2292,9 @@ mod tests {
         }
         let i = s.find_buffer("#lobby").expect("lobby");
         assert_eq!(s.buffers[i].lines.len(), SCROLLBACK_LIMIT);
-        s.scroll_up(usize::MAX / 2);
+        s.scroll_up(usize::MAX / 2, 20, now());
         assert_eq!(s.buffers[i].scroll, SCROLLBACK_LIMIT - 1);
-        s.scroll_down(usize::MAX);
+        s.scroll_down(usize::MAX, 20, now());
         assert_eq!(s.buffers[i].scroll, 0);
     }
 }

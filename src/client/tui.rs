@@ -63,9 +63,14 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
     let stop = stop_signal();
     tokio::pin!(stop);
     let mut page = 10;
+    let mut view = 20;
+    let mut width = 80;
     let reason = loop {
         terminal.draw(|f| {
-            page = (ui::areas(&session.state, f.area()).scrollback.height as usize / 2).max(1);
+            let area = ui::areas(&session.state, f.area()).scrollback;
+            view = (area.height as usize).max(1);
+            width = (area.width as usize).max(1);
+            page = (view / 2).max(1);
             ui::draw(f, &session.state, &input)
         })?;
         tokio::select! {
@@ -84,7 +89,16 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
             },
             ev = events.recv() => match ev {
                 Some(Event::Key(key)) => {
-                    match on_key(key, &mut session, &mut input, page) {
+                    match on_key(key, &mut session, &mut input, page, view) {
+                        KeyOutcome::Nothing if key.code == KeyCode::PageUp => {
+                            // No further than where the oldest line is at the top.
+                            let st = &mut session.state;
+                            let i = st.current;
+                            let max = ui::max_scroll(st.current_buffer(), width, view);
+                            if let Some(b) = st.buffers.get_mut(i) {
+                                b.scroll = b.scroll.min(max);
+                            }
+                        }
                         KeyOutcome::Quit(reason) => break reason,
                         KeyOutcome::Redraw => terminal.clear()?,
                         KeyOutcome::Nothing => {}
@@ -112,7 +126,13 @@ enum KeyOutcome {
     Quit(String),
 }
 
-fn on_key(key: KeyEvent, session: &mut Session, input: &mut Input, page: usize) -> KeyOutcome {
+fn on_key(
+    key: KeyEvent,
+    session: &mut Session,
+    input: &mut Input,
+    page: usize,
+    view: usize,
+) -> KeyOutcome {
     if key.kind == KeyEventKind::Release {
         return KeyOutcome::Nothing;
     }
@@ -128,8 +148,7 @@ fn on_key(key: KeyEvent, session: &mut Session, input: &mut Input, page: usize) 
                 return KeyOutcome::Quit(reason);
             }
             // Back to the newest lines after saying something.
-            let i = session.state.current;
-            session.state.scroll_down(session.state.buffers[i].scroll);
+            session.to_live(now());
         }
         KeyCode::Char('c') if ctrl => return KeyOutcome::Quit("bye".to_string()),
         KeyCode::Char('l') if ctrl => return KeyOutcome::Redraw,
@@ -161,8 +180,8 @@ fn on_key(key: KeyEvent, session: &mut Session, input: &mut Input, page: usize) 
         KeyCode::Delete => input.delete(),
         KeyCode::Up => input.history_prev(),
         KeyCode::Down => input.history_next(),
-        KeyCode::PageUp => state.scroll_up(page),
-        KeyCode::PageDown => state.scroll_down(page),
+        KeyCode::PageUp => session.scroll(true, page, view, now()),
+        KeyCode::PageDown => session.scroll(false, page, view, now()),
         KeyCode::Tab => {
             let b = state.current_buffer();
             let mut nicks: Vec<&str> = state

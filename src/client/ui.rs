@@ -1,7 +1,9 @@
 //! Drawing the full-screen client with ratatui: the buffer bar (with unread
 //! counts), the current buffer's scrollback (timestamps, coloured nicks,
-//! wrapped to the width), the member list of the current room, the status
-//! line (server, nick, room, lag) and the input line.
+//! wrapped to the width; lines from the server's history dimmed, between
+//! `— history —` / `— live —` marks, with a date line wherever the day
+//! changes), the member list of the current room, the status line (server,
+//! nick, room, lag, scroll and history state) and the input line.
 //!
 //! A pure function of the state model and the input editor onto a ratatui
 //! `Frame`: it must not do I/O, read the clock, or change any state (so it
@@ -179,6 +181,12 @@ fn status_line(state: &State) -> TextLine<'static> {
     if b.scroll > 0 {
         parts.push(format!("scrolled up {} (PageDown)", b.scroll));
     }
+    if b.hist.fetching.is_some() {
+        parts.push("fetching history…".to_string());
+    }
+    if b.hist.newer_unloaded {
+        parts.push("newer lines not loaded (PageDown, Enter)".to_string());
+    }
     if let Some(topic) = &b.topic {
         parts.push(topic.clone());
     }
@@ -216,9 +224,26 @@ fn member_rows(state: &State, height: usize) -> Vec<TextLine<'static>> {
     rows
 }
 
-/// The spans of one scrollback line, before wrapping.
+/// The spans of one scrollback line, before wrapping. History lines are
+/// dimmed so they read as the past even without their marks in view.
 pub fn line_spans(line: &Line) -> Vec<Span<'static>> {
+    let mut spans = talk_spans(line);
+    if line.history {
+        for span in &mut spans {
+            span.style = span.style.add_modifier(Modifier::DIM);
+        }
+    }
+    spans
+}
+
+fn talk_spans(line: &Line) -> Vec<Span<'static>> {
     let dim = Style::new().fg(Color::DarkGray);
+    if let LineKind::Marker(text) = &line.kind {
+        return vec![Span::styled(
+            format!("      {text}"),
+            dim.add_modifier(Modifier::BOLD),
+        )];
+    }
     let mut spans = vec![Span::styled(format!("{} ", line.time.format("%H:%M")), dim)];
     let nick_style = |nick: &str, own: bool| {
         let s = Style::new().fg(nick_color(nick));
@@ -315,18 +340,62 @@ fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<TextLine<'static>> {
     rows
 }
 
+/// A row naming the day, above the first line of each day but the first
+/// shown (times alone are ambiguous once history reaches past days).
+fn day_row(line: &Line) -> TextLine<'static> {
+    TextLine::styled(
+        format!("      — {} —", line.time.format("%a %Y-%m-%d")),
+        Style::new().fg(Color::DarkGray),
+    )
+}
+
 /// The rows that fill the scrollback area: the newest lines (less the
-/// scroll offset) at the bottom.
+/// scroll offset) at the bottom; scrolled all the way up (less than a
+/// screen above the offset), the oldest lines from the top.
 fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'static>> {
     let end = b.lines.len().saturating_sub(b.scroll);
     let mut rows: Vec<TextLine<'static>> = Vec::new();
+    let mut newer: Option<&Line> = None;
     for line in b.lines.range(..end).rev() {
         let mut wrapped = wrap(line_spans(line), width);
+        // Marks carry the time they were made, not a message's: skipped.
+        if !matches!(line.kind, LineKind::Marker(_)) {
+            if let Some(n) = newer
+                && n.time.date_naive() != line.time.date_naive()
+            {
+                wrapped.push(day_row(n));
+            }
+            newer = Some(line);
+        }
         wrapped.extend(rows);
         rows = wrapped;
         if rows.len() >= height {
             break;
         }
+    }
+    if rows.len() < height && b.scroll > 0 {
+        // At the top: fill the view with the lines below the offset rather
+        // than leave it half empty.
+        let mut older = b
+            .lines
+            .range(..end)
+            .rev()
+            .find(|l| !matches!(l.kind, LineKind::Marker(_)));
+        for line in b.lines.range(end..) {
+            if !matches!(line.kind, LineKind::Marker(_)) {
+                if let Some(o) = older
+                    && o.time.date_naive() != line.time.date_naive()
+                {
+                    rows.push(day_row(line));
+                }
+                older = Some(line);
+            }
+            rows.extend(wrap(line_spans(line), width));
+            if rows.len() >= height {
+                break;
+            }
+        }
+        rows.truncate(height);
     }
     if rows.len() > height {
         rows.drain(..rows.len() - height);
@@ -335,6 +404,20 @@ fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'sta
     let mut out = vec![TextLine::default(); height - rows.len()];
     out.extend(rows);
     out
+}
+
+/// The largest useful scroll offset for buffer `b` in a scrollback area of
+/// `width` x `height`: scrolled further, the view would not move (it
+/// already starts at the oldest line), so PageDown would seem stuck.
+pub fn max_scroll(b: &Buffer, width: usize, height: usize) -> usize {
+    let mut rows = 0;
+    for (n, line) in b.lines.iter().enumerate() {
+        rows += wrap(line_spans(line), width).len();
+        if rows >= height {
+            return b.lines.len() - (n + 1);
+        }
+    }
+    0
 }
 
 /// The input line and the cursor's column within it. Scrolls sideways so the
@@ -481,6 +564,9 @@ mod tests {
         s.switch_to(0);
         let i = s.find_buffer("#lobby").expect("lobby");
         s.switch_to(i);
+        for n in 0..10 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :filler {n}"));
+        }
         let long = format!("{} END", "x".repeat(70));
         feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :{long}"));
         let rows = screen(&s, &Input::new(), 60, 10);
@@ -494,11 +580,105 @@ mod tests {
             end_row.starts_with("      x"),
             "continuation indented: {all}"
         );
-        s.scroll_up(1);
+        s.scroll_up(1, 8, now());
         let rows = screen(&s, &Input::new(), 60, 10);
         let all = rows.join("\n");
         assert!(!all.contains("END"), "{all}");
         assert!(all.contains("scrolled up 1"), "{all}");
+    }
+
+    #[test]
+    fn history_is_marked_and_the_top_of_the_buffer_fills_the_view() {
+        let mut s = sample();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        s.switch_to(i);
+        s.buffers[i].lines.clear();
+        let old = Local
+            .with_ymd_and_hms(2024, 4, 30, 9, 15, 0)
+            .single()
+            .expect("valid time");
+        let mut history = Line::new(
+            old,
+            LineKind::Message {
+                nick: "alice".into(),
+                text: "yesterday's words".into(),
+                own: false,
+            },
+        );
+        history.history = true;
+        for kind in [
+            LineKind::Marker("— beginning of history —".into()),
+            history.kind.clone(),
+        ] {
+            let mut l = history.clone();
+            l.kind = kind;
+            s.buffers[i].lines.push_back(l);
+        }
+        s.buffers[i]
+            .lines
+            .push_back(Line::new(now().local, LineKind::Marker("— live —".into())));
+        for n in 0..3 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :today {n}"));
+        }
+        let rows = screen(&s, &Input::new(), 80, 12);
+        let all = rows.join("\n");
+        assert!(all.contains("09:15 <alice> yesterday's words"), "{all}");
+        // The day changes between the history and today: a date row.
+        let day = rows
+            .iter()
+            .position(|r| r.contains("— Wed 2024-05-01 —"))
+            .expect(&all);
+        let today = rows.iter().position(|r| r.contains("today 0")).expect(&all);
+        let yesterday = rows
+            .iter()
+            .position(|r| r.contains("yesterday's"))
+            .expect(&all);
+        assert!(yesterday < day && day < today, "{all}");
+        // Dimmed: history spans carry DIM, live ones do not.
+        let spans = line_spans(&s.buffers[i].lines[1]);
+        assert!(
+            spans
+                .iter()
+                .all(|sp| sp.style.add_modifier.contains(Modifier::DIM))
+        );
+        let live = s.buffers[i].lines.back().expect("line");
+        assert!(
+            !line_spans(live)
+                .iter()
+                .any(|sp| sp.style.add_modifier.contains(Modifier::DIM))
+        );
+        // Scrolled to the very top, the view starts at the oldest line
+        // instead of showing it alone at the bottom.
+        for n in 3..20 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :today {n}"));
+        }
+        s.buffers[i].scroll = s.buffers[i].lines.len() - 1;
+        let rows = screen(&s, &Input::new(), 80, 12);
+        let all = rows.join("\n");
+        assert!(rows[1].contains("— beginning of history —"), "{all}");
+        assert!(rows[2].contains("yesterday's words"), "{all}");
+        assert!(all.contains("today 2"), "{all}");
+        assert!(!all.contains("today 19"), "{all}");
+    }
+
+    #[test]
+    fn max_scroll_stops_where_the_oldest_line_is_at_the_top() {
+        let mut s = sample();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        s.switch_to(i);
+        for n in 0..30 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :line {n}"));
+        }
+        let a = areas(&s, Rect::new(0, 0, 60, 12)).scrollback;
+        let (w, h) = (a.width as usize, a.height as usize);
+        let b = &s.buffers[i];
+        let max = max_scroll(b, w, h);
+        assert_eq!(max, b.lines.len() - h);
+        s.buffers[i].scroll = max;
+        let rows = screen(&s, &Input::new(), 60, 12);
+        assert!(rows[1].contains("me joined"), "{}", rows.join("\n"));
+        // A buffer that fits needs no scrolling at all.
+        assert_eq!(max_scroll(&s.buffers[0], 60, 100), 0);
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub enum SayTarget {
     Room(String),
     /// A person by nickname (a private message).
     Nick(String),
+    /// The members of a room with at least a status (IRC STATUSMSG,
+    /// `@#name` / `+#name`): `'@'` operators, `'+'` voiced people and
+    /// operators.
+    Status(char, String),
 }
 
 /// The flavour of a message, so each edge can render it the way its users expect.
@@ -103,6 +107,8 @@ pub enum Command {
     Whowas { nick: String, count: usize },
     /// How many people and rooms there are.
     Lusers,
+    /// Watch nicknames come and go (IRCv3 MONITOR).
+    Monitor(MonitorOp),
     /// The sender's connection is encrypted (TLS); WHOIS says so.
     Secure,
     /// The SHA-256 fingerprint of the client certificate the sender's TLS
@@ -133,4 +139,19 @@ pub struct ListQuery {
     pub more_than: Option<usize>,
     /// Fewer than this many members.
     pub fewer_than: Option<usize>,
+}
+
+/// What a MONITOR command asks (IRCv3 monitor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorOp {
+    /// Watch these nicknames; told at once which are online.
+    Add(Vec<String>),
+    /// Stop watching these.
+    Remove(Vec<String>),
+    /// Stop watching everyone.
+    Clear,
+    /// The nicknames watched.
+    List,
+    /// Which of the watched nicknames are online now.
+    Status,
 }

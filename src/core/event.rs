@@ -36,6 +36,10 @@ pub enum MsgTarget {
     Room(Name),
     /// A private message; the name is the recipient's nickname.
     Nick(Name),
+    /// A room's members with a status (IRC STATUSMSG); the name is the
+    /// status prefix and the room as recipients see it (`@#room`). Never
+    /// kept in history: replaying it would show it to everyone.
+    Status(Name),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +79,8 @@ pub struct Lusers {
     pub invisible: usize,
     pub opers: usize,
     pub rooms: usize,
+    /// Connections that have not registered yet.
+    pub unknown: usize,
     /// The most people registered at once since the server started.
     pub max_users: usize,
 }
@@ -176,6 +182,8 @@ pub enum Event {
     Names {
         room: Name,
         members: Vec<MemberInfo>,
+        /// The room is secret (`+s`): IRC marks it `@` in RPL_NAMREPLY.
+        secret: bool,
     },
     RoomList {
         rooms: Vec<RoomInfo>,
@@ -184,6 +192,18 @@ pub enum Event {
     WhoReply {
         mask: Name,
         members: Vec<MemberInfo>,
+    },
+    /// Watched nicknames (MONITOR) that are online: sent when asked and
+    /// when one comes online.
+    MonOnline(Vec<Arc<UserInfo>>),
+    /// Watched nicknames that are offline (or just went).
+    MonOffline(Vec<Name>),
+    /// Answer to `MonitorOp::List`.
+    MonList(Vec<Name>),
+    /// `MonitorOp::Add` went over the limit: these were not added.
+    MonListFull {
+        limit: usize,
+        nicks: Vec<Name>,
     },
     WhoisReply {
         user: Arc<UserInfo>,

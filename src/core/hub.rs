@@ -57,6 +57,8 @@ pub struct HubConfig {
     pub whowas_len: usize,
     /// Nicknames nobody may take (the services the server answers as).
     pub reserved_nicks: Vec<String>,
+    /// Nicknames one connection may watch with MONITOR.
+    pub monitor_len: usize,
 }
 
 impl Default for HubConfig {
@@ -75,6 +77,7 @@ impl Default for HubConfig {
             kick_len: 390,
             whowas_len: 200,
             reserved_nicks: vec!["NickServ".to_string(), "ChanServ".to_string()],
+            monitor_len: 100,
         }
     }
 }
@@ -207,6 +210,11 @@ pub struct Hub {
     pending_logins: HashMap<ConnId, Name>,
     /// What the runtime must write down (`None`: nobody would).
     notes: Option<Vec<Note>>,
+    /// Who watches which nicknames (MONITOR).
+    monitors: monitor::Monitors,
+    /// Connections the runtime attached that have not registered yet
+    /// (LUSERS 253); a connection leaves it on registering or leaving.
+    unregistered: HashSet<ConnId>,
 }
 
 type Outcome = Result<(), HubError>;
@@ -216,6 +224,9 @@ type Outcome = Result<(), HubError>;
 /// someone else).
 enum Recipients {
     Room(Key),
+    /// A room's operators (`true`) or operators and voiced people
+    /// (`false`), and the sender (for echo).
+    Status(Key, bool, ConnId),
     People(ConnId, Option<ConnId>),
 }
 
@@ -224,6 +235,14 @@ impl Hub {
         Hub {
             cfg,
             ..Hub::default()
+        }
+    }
+
+    /// A new connection, not registered yet: counted as an unknown
+    /// connection in LUSERS until it registers or leaves ([`Hub::quit`]).
+    pub fn attach(&mut self, conn: ConnId) {
+        if !self.members.contains_key(&conn) {
+            self.unregistered.insert(conn);
         }
     }
 
@@ -290,6 +309,10 @@ impl Hub {
         match cmd {
             Command::Register { .. } => unreachable!("handled above"),
             Command::Nick(nick) => self.nick(conn, nick, out),
+            Command::Monitor(op) => {
+                self.monitor(conn, op, out);
+                Ok(())
+            }
             Command::Join(room) => self.join(conn, &room, None, out),
             Command::JoinKey { room, key } => self.join(conn, &room, Some(&key), out),
             Command::PartAll => {
@@ -451,6 +474,8 @@ impl Hub {
             },
         );
         self.max_users = self.max_users.max(self.members.len());
+        self.unregistered.remove(&conn);
+        self.monitors.online(&info, out);
         send(
             out,
             conn,
@@ -501,6 +526,10 @@ impl Hub {
         self.remember(departed);
         self.nicks.remove(&Key::of(&old));
         self.nicks.insert(Key::of(&nick), conn);
+        if Key::of(&old) != Key::of(&nick) {
+            self.monitors.offline(&old, out);
+            self.monitors.online(&info, out);
+        }
         let env = Envelope::new(Event::NickChanged { old, who: info });
         for to in self.sharing(conn) {
             out.send(to, &env);
@@ -707,6 +736,18 @@ impl Hub {
         let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
         let from = &member.info;
         let (key, room) = match target {
+            SayTarget::Status(prefix, name) => {
+                let key = Key::of(&name);
+                let room = self
+                    .rooms
+                    .get(&key)
+                    .ok_or_else(|| HubError::NoSuchRoom(name.as_str().into()))?;
+                // Whoever may speak in the room may address its
+                // operators or voiced people (as InspIRCd and solanum do).
+                check_speech(room, conn, from)?;
+                let to = MsgTarget::Status(format!("{prefix}{}", room.name).into());
+                return Ok((to, Recipients::Status(key, prefix == '@', conn)));
+            }
             SayTarget::Focus => {
                 let key = member.focus.clone().ok_or(HubError::NoFocus)?;
                 let room = self.rooms.get(&key).ok_or(HubError::NoFocus)?;
@@ -755,6 +796,16 @@ impl Hub {
                         out.send(r, env);
                     }
                 }
+            }
+            Recipients::Status(key, ops_only, sender) => {
+                if let Some(room) = self.rooms.get(key) {
+                    for (&r, s) in &room.members {
+                        if r != *sender && (s.op || (!ops_only && s.voice)) {
+                            out.send(r, env);
+                        }
+                    }
+                }
+                out.send(*sender, env);
             }
             Recipients::People(them, sender) => {
                 out.send(*them, env);
@@ -906,11 +957,23 @@ impl Hub {
     }
 
     fn names(&self, conn: ConnId, name: &str, out: &mut impl Outbox) {
-        let (room, members) = match self.rooms.get(&Key::of(name)) {
-            Some(room) => (room.name.clone(), self.room_members(room, conn)),
-            None => (name.into(), Vec::new()),
+        let (room, members, secret) = match self.rooms.get(&Key::of(name)) {
+            Some(room) => (
+                room.name.clone(),
+                self.room_members(room, conn),
+                room.has('s'),
+            ),
+            None => (name.into(), Vec::new(), false),
         };
-        send(out, conn, Event::Names { room, members });
+        send(
+            out,
+            conn,
+            Event::Names {
+                room,
+                members,
+                secret,
+            },
+        );
     }
 
     fn whois(&self, conn: ConnId, nick: &str, out: &mut impl Outbox) -> Outcome {
@@ -1002,6 +1065,7 @@ impl Hub {
     /// member's own connection is told to close. Also used by the runtime
     /// when a connection drops or is cut off.
     pub fn quit(&mut self, conn: ConnId, reason: String, out: &mut impl Outbox) {
+        self.unregistered.remove(&conn);
         let reason: Name = clean_text(&reason, 390).into();
         self.pending_logins.remove(&conn);
         let Some(member) = self.members.get(&conn) else {
@@ -1020,6 +1084,8 @@ impl Hub {
         send(out, conn, Event::Closing { reason });
         let member = self.members.remove(&conn).expect("checked above");
         self.nicks.remove(&Key::of(&member.info.nick));
+        self.monitors.forget(conn);
+        self.monitors.offline(&member.info.nick, out);
         self.remember(member.info.clone());
         for key in member.rooms {
             if let Some(room) = self.rooms.get_mut(&key) {
@@ -1086,6 +1152,7 @@ impl Hub {
             invisible: self.members.values().filter(|m| m.invisible).count(),
             opers: self.members.values().filter(|m| m.oper).count(),
             rooms: self.rooms.len(),
+            unknown: self.unregistered.len(),
             max_users: self.max_users,
         }
     }
@@ -1206,6 +1273,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
 
 mod accounts;
 mod history;
+mod monitor;
 mod ops;
 mod registered;
 pub use ops::KEY_LEN;

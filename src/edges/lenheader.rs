@@ -205,6 +205,16 @@ impl Renderer for LenHeaderRenderer {
                 }
             }
             Event::Message {
+                to: MsgTarget::Status(to),
+                from,
+                kind,
+                text,
+                ..
+            } => pair(
+                &from.nick,
+                &format!("[{to}] {}", body(*kind, &from.nick, text)),
+            ),
+            Event::Message {
                 to: MsgTarget::Nick(_),
                 from,
                 kind,
@@ -276,6 +286,10 @@ impl Renderer for LenHeaderRenderer {
             | Event::RoomList { .. }
             | Event::WhoReply { .. }
             | Event::WhoisReply { .. }
+            | Event::MonOnline(_)
+            | Event::MonOffline(_)
+            | Event::MonList(_)
+            | Event::MonListFull { .. }
             | Event::AwayChanged { .. }
             | Event::ModeChanged { .. }
             | Event::RoomModes { .. }

@@ -405,7 +405,7 @@ fn render_message(ev: &Event, in_focus: bool) -> Bytes {
     let Event::Message {
         time,
         from,
-        to: MsgTarget::Room(room),
+        to: MsgTarget::Room(room) | MsgTarget::Status(room),
         kind,
         text,
         ..
@@ -514,6 +514,15 @@ impl Renderer for LineRenderer {
                 out.put(shared.rendered(slot, |e| render_message(e, in_focus)));
                 return;
             }
+            // To a room's operators or voiced people (from IRC STATUSMSG):
+            // always shown with its `[@#room]` label.
+            Event::Message {
+                to: MsgTarget::Status(_),
+                ..
+            } => {
+                out.put(shared.rendered(SLOT_OTHER_ROOM, |e| render_message(e, false)));
+                return;
+            }
             Event::Message {
                 time,
                 from,
@@ -569,7 +578,7 @@ impl Renderer for LineRenderer {
                 Some(t) => format!("Topic of {room}: {} (set by {})", t.text, t.setter),
                 None => format!("{room} has no topic"),
             },
-            Event::Names { room, members } => {
+            Event::Names { room, members, .. } => {
                 format!("In {room} ({}): {}", members.len(), member_list(members))
             }
             Event::RoomList { rooms } => {
@@ -728,6 +737,11 @@ impl Renderer for LineRenderer {
             },
             // Counts are for IRC clients' status windows.
             Event::Lusers(_) => return,
+            // MONITOR is IRC's; nothing here asks for it.
+            Event::MonOnline(_)
+            | Event::MonOffline(_)
+            | Event::MonList(_)
+            | Event::MonListFull { .. } => return,
             Event::InviteNotice { room, by, nick } => {
                 format!("{} * {} invited {nick} to {room}", now(), by.nick)
             }

@@ -271,6 +271,13 @@ impl Renderer for NickRenderer {
                 }
             }
             Event::Message {
+                to: MsgTarget::Status(to),
+                from,
+                kind,
+                text,
+                ..
+            } => ascii(&format!("[{to}] {}", message_line(*kind, &from.nick, text))),
+            Event::Message {
                 to: MsgTarget::Nick(to),
                 from,
                 kind,
@@ -363,6 +370,10 @@ impl Renderer for NickRenderer {
             | Event::RoomList { .. }
             | Event::WhoReply { .. }
             | Event::WhoisReply { .. }
+            | Event::MonOnline(_)
+            | Event::MonOffline(_)
+            | Event::MonList(_)
+            | Event::MonListFull { .. }
             | Event::AwayChanged { .. }
             | Event::ModeChanged { .. }
             | Event::RoomModes { .. }

@@ -252,7 +252,10 @@ async fn run(
         }
         for msg in batch.drain(..) {
             match msg {
-                HubMsg::Attach { id, out } => sink.attach(id, out),
+                HubMsg::Attach { id, out } => {
+                    hub.attach(id);
+                    sink.attach(id, out);
+                }
                 HubMsg::Cmd { id, cmd, ack } => {
                     let result = apply(&mut hub, &mut sink, accounts, id, cmd);
                     if let Some(ack) = ack {

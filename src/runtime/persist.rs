@@ -270,6 +270,7 @@ impl Stage {
         match to {
             MsgTarget::Room(room) => self.cfg.limits_for(room).max_count != Some(0),
             MsgTarget::Nick(_) => self.cfg.max_count != Some(0),
+            MsgTarget::Status(_) => false,
         }
     }
 }

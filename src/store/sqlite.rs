@@ -295,7 +295,10 @@ fn db_id(id: u64) -> Result<i64, StoreError> {
 /// Where a record goes: (conv, pm_a, pm_b).
 fn record_keys(rec: &Record) -> (String, Option<String>, Option<String>) {
     match &rec.to {
+        // Status messages are never handed to the store (see persist's
+        // `keeps`); filed under their room if one ever were.
         MsgTarget::Room(room) => (room_conv(room), None, None),
+        MsgTarget::Status(to) => (room_conv(to.trim_start_matches(['@', '+'])), None, None),
         MsgTarget::Nick(nick) => {
             let (a, b) = pm_pair(&rec.from.nick, nick);
             (pm_conv(&a, &b), Some(a), Some(b))
@@ -573,7 +576,7 @@ fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
 
 fn target_name(to: &MsgTarget) -> &str {
     match to {
-        MsgTarget::Room(n) | MsgTarget::Nick(n) => n,
+        MsgTarget::Room(n) | MsgTarget::Nick(n) | MsgTarget::Status(n) => n,
     }
 }
 

@@ -663,6 +663,7 @@ fn targets_lists_conversations_by_latest_message() {
             let name = match &ti.target {
                 MsgTarget::Room(n) => format!("room {n}"),
                 MsgTarget::Nick(n) => format!("nick {n}"),
+                MsgTarget::Status(n) => format!("status {n}"),
             };
             let ms = ti
                 .latest

@@ -34,6 +34,8 @@ struct Shared {
     push: broadcast::Sender<Push>,
     /// Nicks the server says are in use.
     taken: Vec<String>,
+    /// Offer the history capabilities but refuse (NAK) every request.
+    nak_caps: bool,
 }
 
 pub struct FakeIrc {
@@ -50,6 +52,16 @@ impl FakeIrc {
 
     /// A server where the nicks in `taken` get 433 (nick in use).
     pub fn start_with_taken(taken: &[&str]) -> FakeIrc {
+        FakeIrc::start_opts(taken, false)
+    }
+
+    /// A server that offers batch, message-tags, echo-message and
+    /// draft/chathistory besides server-time, and refuses every CAP REQ.
+    pub fn start_naking() -> FakeIrc {
+        FakeIrc::start_opts(&[], true)
+    }
+
+    fn start_opts(taken: &[&str], nak_caps: bool) -> FakeIrc {
         let (push, _) = broadcast::channel(256);
         let shared = Arc::new(Shared {
             lines: Mutex::new(Vec::new()),
@@ -57,6 +69,7 @@ impl FakeIrc {
             connections: AtomicUsize::new(0),
             push,
             taken: taken.iter().map(|s| s.to_string()).collect(),
+            nak_caps,
         });
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -208,7 +221,14 @@ async fn serve(sock: tokio::net::TcpStream, shared: Arc<Shared>) {
             "CAP" => match msg.param(0) {
                 "LS" => {
                     cap_open = true;
-                    out.push(":fake.server CAP * LS :server-time".to_string());
+                    out.push(if shared.nak_caps {
+                        ":fake.server CAP * LS :server-time batch message-tags echo-message draft/chathistory".to_string()
+                    } else {
+                        ":fake.server CAP * LS :server-time".to_string()
+                    });
+                }
+                "REQ" if shared.nak_caps => {
+                    out.push(format!(":fake.server CAP * NAK :{}", msg.param(1)))
                 }
                 "REQ" => out.push(format!(":fake.server CAP * ACK :{}", msg.param(1))),
                 "END" => cap_open = false,

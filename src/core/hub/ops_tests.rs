@@ -705,9 +705,30 @@ fn lusers_counts() {
             invisible: 1,
             opers: 1,
             rooms: 2,
+            unknown: 0,
             max_users: 2,
         })]
     );
+}
+
+#[test]
+fn lusers_counts_connections_that_have_not_registered() {
+    let mut t = T::new();
+    let unknown = |t: &mut T| match &t.to(1)[..] {
+        [Event::Lusers(l)] => l.unknown,
+        other => panic!("{other:?}"),
+    };
+    t.hub.attach(1);
+    t.hub.attach(2);
+    t.hub.attach(3);
+    t.reg(1, "alice");
+    t.ok(1, Command::Lusers);
+    assert_eq!(unknown(&mut t), 2);
+    // One registers, one leaves before registering.
+    t.reg(2, "bob");
+    t.hub.quit(3, "gone".into(), &mut t.out);
+    t.ok(1, Command::Lusers);
+    assert_eq!(unknown(&mut t), 0);
 }
 
 #[test]
@@ -827,4 +848,32 @@ fn other_operators_are_told_of_invitations() {
             .any(|e| matches!(e, Event::InviteNotice { .. })),
         "inviter and invitee get their own events"
     );
+}
+
+#[test]
+fn monitor_notices_follow_registration_nick_changes_and_quits() {
+    use crate::core::command::MonitorOp;
+    // Nobody shares a room: only the MONITOR notices reach alice.
+    let mut t = T::with(HubConfig {
+        default_rooms: vec![],
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.ok(1, Command::Monitor(MonitorOp::Add(vec!["Bob".into()])));
+    assert_eq!(t.to(1), vec![Event::MonOffline(vec!["Bob".into()])]);
+    t.reg(2, "bob");
+    assert!(
+        matches!(&t.to(1)[..], [Event::MonOnline(w)] if &*w[0].nick == "bob"),
+        "{:?}",
+        t.all()
+    );
+    t.ok(2, Command::Nick("robert".into()));
+    assert_eq!(t.to(1), vec![Event::MonOffline(vec!["bob".into()])]);
+    t.ok(2, Command::Nick("bob".into()));
+    assert!(matches!(&t.to(1)[..], [Event::MonOnline(_)]));
+    // A watcher that leaves is forgotten: nobody is told about bob now.
+    t.ok(1, Command::Quit(None));
+    t.ok(2, Command::Quit(None));
+    assert!(t.to(1).is_empty());
+    assert!(t.hub.monitors.watchers.is_empty());
 }

@@ -186,7 +186,9 @@ fn registration_welcomes_and_joins_the_lobby() {
     assert!(matches!(&ev[1], Event::Lusers(l) if l.users == 1 && l.rooms == 0));
     assert_eq!(as_joined(&ev[2]), Some(joined("#lobby", "alice")));
     match &ev[3] {
-        Event::Names { room, members: ms } => {
+        Event::Names {
+            room, members: ms, ..
+        } => {
             assert_eq!(&**room, "#lobby");
             // The first person in a room is its operator.
             assert_eq!(members(ms), vec![("alice".into(), true, None)]);
@@ -215,7 +217,9 @@ fn newcomer_is_announced_to_everyone_in_the_lobby() {
     assert!(matches!(&b[1], Event::Lusers(l) if l.users == 2 && l.rooms == 1));
     assert_eq!(as_joined(&b[2]), Some(joined("#lobby", "bob")));
     match &b[3] {
-        Event::Names { room, members: ms } => {
+        Event::Names {
+            room, members: ms, ..
+        } => {
             assert_eq!(&**room, "#lobby");
             assert_eq!(
                 members(ms),
@@ -338,7 +342,7 @@ fn join_creates_a_room_and_tells_its_members() {
     let a = t.to(1);
     assert_eq!(as_joined(&a[0]), Some(joined("#rust", "alice")));
     assert!(
-        matches!(&a[1], Event::Names { room, members: ms } if &**room == "#rust" && members(ms) == vec![("alice".into(), true, None)])
+        matches!(&a[1], Event::Names { room, members: ms, .. } if &**room == "#rust" && members(ms) == vec![("alice".into(), true, None)])
     );
     assert_eq!(a[2], focus(Some("#rust")));
     assert_eq!(a.len(), 3);
@@ -350,7 +354,7 @@ fn join_creates_a_room_and_tells_its_members() {
     assert_eq!(t.to(1), t.to(2)[..1].to_vec());
     assert_eq!(as_joined(&t.to(1)[0]), Some(joined("#rust", "bob")));
     assert!(
-        matches!(&t.to(2)[1], Event::Names { room, members: ms } if &**room == "#rust" && members(ms) == vec![("alice".into(), true, None), ("bob".into(), false, None)])
+        matches!(&t.to(2)[1], Event::Names { room, members: ms, .. } if &**room == "#rust" && members(ms) == vec![("alice".into(), true, None), ("bob".into(), false, None)])
     );
     assert_eq!(t.hub.room_count(), 2);
 
@@ -977,11 +981,11 @@ fn names_of_a_room() {
     t.reg(2, "bob");
     t.ok(1, Command::Names("#lobby".into()));
     assert!(
-        matches!(&t.all()[..], [(1, Event::Names { room, members: ms })] if &**room == "#lobby" && members(ms).len() == 2)
+        matches!(&t.all()[..], [(1, Event::Names { room, members: ms, .. })] if &**room == "#lobby" && members(ms).len() == 2)
     );
     t.ok(1, Command::Names("#none".into()));
     assert!(
-        matches!(&t.all()[..], [(1, Event::Names { room, members: ms })] if &**room == "#none" && ms.is_empty())
+        matches!(&t.all()[..], [(1, Event::Names { room, members: ms, .. })] if &**room == "#none" && ms.is_empty())
     );
 }
 

@@ -213,7 +213,7 @@ fn replay_line(ev: &Event, out: &mut BytesMut) {
     };
     let src = source(from);
     let target = match to {
-        MsgTarget::Room(r) | MsgTarget::Nick(r) => r,
+        MsgTarget::Room(r) | MsgTarget::Nick(r) | MsgTarget::Status(r) => r,
     };
     let command = if *kind == MsgKind::Notice {
         "NOTICE"

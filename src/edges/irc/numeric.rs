@@ -15,6 +15,14 @@ pub const RPL_ISUPPORT: &str = "005";
 // LUSERS.
 pub const RPL_LUSERCLIENT: &str = "251";
 pub const RPL_LUSEROP: &str = "252";
+pub const RPL_LUSERUNKNOWN: &str = "253";
+
+// MONITOR (IRCv3).
+pub const RPL_MONONLINE: &str = "730";
+pub const RPL_MONOFFLINE: &str = "731";
+pub const RPL_MONLIST: &str = "732";
+pub const RPL_ENDOFMONLIST: &str = "733";
+pub const ERR_MONLISTFULL: &str = "734";
 pub const RPL_LUSERCHANNELS: &str = "254";
 pub const RPL_LUSERME: &str = "255";
 pub const RPL_LOCALUSERS: &str = "265";

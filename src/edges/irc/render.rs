@@ -263,9 +263,11 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         format!("LINELEN={}", cfg.limits.irc_line_bytes),
         format!("MAXLIST=beI:{}", h.max_list_entries),
         format!("MODES={}", h.max_modes),
+        format!("MONITOR={}", h.monitor_len),
         format!("NETWORK={NETWORK}"),
         format!("NICKLEN={}", h.nick_len),
         "PREFIX=(ov)@+".to_string(),
+        "STATUSMSG=@+".to_string(),
         format!(
             "TARGMAX=JOIN:,KICK:{t},NAMES:,PART:,PRIVMSG:{t},NOTICE:{t},WHOIS:{t}",
             t = super::session::TARGMAX
@@ -480,6 +482,16 @@ impl IrcRenderer {
         );
         let opers = l.opers.to_string();
         self.numeric(out, RPL_LUSEROP, &[&opers], Some("operator(s) online"));
+        // Modern: sent only when there are such connections.
+        if l.unknown > 0 {
+            let unknown = l.unknown.to_string();
+            self.numeric(
+                out,
+                RPL_LUSERUNKNOWN,
+                &[&unknown],
+                Some("unknown connection(s)"),
+            );
+        }
         let rooms = l.rooms.to_string();
         self.numeric(out, RPL_LUSERCHANNELS, &[&rooms], Some("channels formed"));
         self.numeric(
@@ -686,7 +698,31 @@ impl IrcRenderer {
         }
     }
 
-    fn names(&self, out: &mut BytesMut, room: &str, members: &[MemberInfo]) {
+    /// `code` with `items` joined by commas as its last parameter, over
+    /// as many lines as the line limit needs (MONITOR's 730–732).
+    fn comma_lists(&self, out: &mut BytesMut, code: &str, items: &[String]) {
+        let prefix_len = format!(":{} {code} {} :", self.server, self.me()).len();
+        let budget = MAX_LINE.saturating_sub(prefix_len).max(64);
+        let mut chunk = String::new();
+        for item in items {
+            if !chunk.is_empty() && chunk.len() + 1 + item.len() > budget {
+                self.numeric(out, code, &[], Some(&chunk));
+                chunk.clear();
+            }
+            if !chunk.is_empty() {
+                chunk.push(',');
+            }
+            chunk.push_str(item);
+        }
+        if !chunk.is_empty() {
+            self.numeric(out, code, &[], Some(&chunk));
+        }
+    }
+
+    fn names(&self, out: &mut BytesMut, room: &str, members: &[MemberInfo], secret: bool) {
+        // RFC 2812 3.2.5 / Modern RPL_NAMREPLY: `@` secret, `*` private
+        // (no +p here), `=` public.
+        let symbol = if secret { "@" } else { "=" };
         let prefix_len = format!(":{} {RPL_NAMREPLY} {} = {room} :", self.server, self.me()).len();
         let room_budget = MAX_LINE.saturating_sub(prefix_len).max(64);
         let mut chunk = String::new();
@@ -698,7 +734,7 @@ impl IrcRenderer {
                 false => format!("{}{}", prefixes(m, all), m.user.nick),
             };
             if !chunk.is_empty() && chunk.len() + 1 + entry.len() > room_budget {
-                self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
+                self.numeric(out, RPL_NAMREPLY, &[symbol, room], Some(&chunk));
                 chunk.clear();
             }
             if !chunk.is_empty() {
@@ -707,7 +743,7 @@ impl IrcRenderer {
             chunk.push_str(&entry);
         }
         if !chunk.is_empty() {
-            self.numeric(out, RPL_NAMREPLY, &["=", room], Some(&chunk));
+            self.numeric(out, RPL_NAMREPLY, &[symbol, room], Some(&chunk));
         }
         if !self.names_batch {
             self.numeric(out, RPL_ENDOFNAMES, &[room], Some("End of /NAMES list."));
@@ -1044,7 +1080,11 @@ impl IrcRenderer {
                 }
                 None => self.numeric(out, RPL_NOTOPIC, &[room], Some("No topic is set")),
             },
-            Event::Names { room, members } => self.names(out, room, members),
+            Event::Names {
+                room,
+                members,
+                secret,
+            } => self.names(out, room, members, *secret),
             Event::RoomList { rooms } => {
                 self.numeric(out, RPL_LISTSTART, &["Channel"], Some("Users  Name"));
                 for r in rooms {
@@ -1187,6 +1227,29 @@ impl IrcRenderer {
                 self.numeric(out, RPL_ENDOFWHOWAS, &[nick], Some("End of WHOWAS"));
             }
             Event::Lusers(l) => self.lusers(out, l),
+            Event::MonOnline(who) => {
+                let items: Vec<String> = who.iter().map(|u| source(u)).collect();
+                self.comma_lists(out, RPL_MONONLINE, &items);
+            }
+            Event::MonOffline(nicks) => {
+                let items: Vec<String> = nicks.iter().map(|n| n.to_string()).collect();
+                self.comma_lists(out, RPL_MONOFFLINE, &items);
+            }
+            Event::MonList(nicks) => {
+                let items: Vec<String> = nicks.iter().map(|n| n.to_string()).collect();
+                self.comma_lists(out, RPL_MONLIST, &items);
+                self.numeric(out, RPL_ENDOFMONLIST, &[], Some("End of MONITOR list"));
+            }
+            Event::MonListFull { limit, nicks } => {
+                let limit = limit.to_string();
+                let nicks = nicks.join(",");
+                self.numeric(
+                    out,
+                    ERR_MONLISTFULL,
+                    &[&limit, &nicks],
+                    Some("Monitor list is full"),
+                );
+            }
             Event::Raw(bytes) => out.put(bytes.clone()),
             Event::Edge(note) => {
                 if let Some(local) = note.get::<Local>() {
@@ -1480,7 +1543,7 @@ pub(super) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -
     };
     let src = source(from);
     let target = match to {
-        MsgTarget::Room(r) => r,
+        MsgTarget::Room(r) | MsgTarget::Status(r) => r,
         MsgTarget::Nick(n) => n,
     };
     let no_tags: &[(crate::core::names::Name, crate::core::names::Name)] = &[];

@@ -31,6 +31,7 @@ use futures_util::StreamExt;
 use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
+use crate::core::command::MonitorOp;
 use crate::core::names::validate_nick;
 use crate::core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
 use crate::edges::framing::{Frame, LineCodec, split_text};
@@ -259,6 +260,11 @@ fn client_tags(st: &State, msg: &Message) -> Result<Vec<(String, String)>, TagRe
 }
 
 fn say_target(target: &str) -> SayTarget {
+    // STATUSMSG: `@#room` (operators), `+#room` (voiced and operators).
+    let mut chars = target.chars();
+    if let (Some(p @ ('@' | '+')), Some('#')) = (chars.next(), chars.next()) {
+        return SayTarget::Status(p, target[1..].to_string());
+    }
     if target.starts_with('#') {
         SayTarget::Room(target.to_string())
     } else {
@@ -650,6 +656,27 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             }
         }
         "LUSERS" => steps.push(Step::Send(Command::Lusers)),
+        "MONITOR" => {
+            // IRCv3 monitor: `+ a,b`, `- a,b`, `C`, `L`, `S`.
+            let targets = || -> Vec<String> {
+                p(1).split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            };
+            let op = match p(0) {
+                "+" if !p(1).is_empty() => Some(MonitorOp::Add(targets())),
+                "-" if !p(1).is_empty() => Some(MonitorOp::Remove(targets())),
+                "C" | "c" => Some(MonitorOp::Clear),
+                "L" | "l" => Some(MonitorOp::List),
+                "S" | "s" => Some(MonitorOp::Status),
+                _ => None,
+            };
+            match op {
+                Some(op) => steps.push(Step::Send(Command::Monitor(op))),
+                None => steps.push(need_more_params(cmd)),
+            }
+        }
         "AWAY" => {
             let message = msg.params.first().filter(|m| !m.is_empty()).cloned();
             steps.push(Step::Send(Command::Away(message)));
@@ -1066,9 +1093,9 @@ async fn chathistory(ctx: &mut Ctx, req: super::chathistory::Request) -> Result<
                 .into_iter()
                 .map(|t| {
                     let name = match t.target {
-                        crate::core::MsgTarget::Room(r) | crate::core::MsgTarget::Nick(r) => {
-                            r.to_string()
-                        }
+                        crate::core::MsgTarget::Room(r)
+                        | crate::core::MsgTarget::Nick(r)
+                        | crate::core::MsgTarget::Status(r) => r.to_string(),
                     };
                     (name, t.latest)
                 })

@@ -379,6 +379,7 @@ fn names_rooms_who_whois() {
             Event::Names {
                 room: name("#lobby"),
                 members: members.clone(),
+                secret: false,
             }
         ),
         "In #lobby (2): @alice, bob (away)\n"

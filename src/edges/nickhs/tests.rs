@@ -158,6 +158,7 @@ fn welcome(nick: &str) -> Vec<Event> {
         Event::Names {
             room: "#lobby".into(),
             members: Vec::new(),
+            secret: false,
         },
         Event::Focus {
             room: Some("#lobby".into()),

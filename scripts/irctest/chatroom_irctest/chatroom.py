@@ -1,0 +1,59 @@
+"""irctest controller for chatroom: runs the binary named by CHATROOM_BIN
+(default target/debug/chatroom) with only the IRC listener, on loopback,
+with a temporary data directory and the flood and connection limits off so
+the suite's quick bursts are not throttled.
+
+The configuration file turns off the automatic `#lobby` (irctest expects
+nobody to be in a room after registration, and LIST to be empty on a new
+server) and, for the connection-password tests, sets `irc_password_hash`
+from `chatroom hash-password`, as docs/irc.md tells operators to."""
+
+import os
+import subprocess
+
+from irctest.basecontrollers import (
+    BaseServerController, DirectoryBasedController, NotImplementedByController)
+
+from . import common
+
+
+class ChatroomController(BaseServerController, DirectoryBasedController):
+    software_name = 'chatroom'
+    supported_sasl_mechanisms = set()
+
+    def run(self, hostname, port, password=None, ssl=False,
+            restricted_metadata_keys=None,
+            valid_metadata_keys=None, invalid_metadata_keys=None):
+        common.refuse_unsupported(valid_metadata_keys, invalid_metadata_keys)
+        assert self.proc is None
+        self.port = port
+        self.create_config()
+        binary = os.environ.get('CHATROOM_BIN', 'target/debug/chatroom')
+        config = '[hub]\ndefault_rooms = []\n'
+        if password:
+            hashed = subprocess.run(
+                [binary, 'hash-password'], input=password + '\n', text=True,
+                capture_output=True, check=True).stdout.strip()
+            config = 'irc_password_hash = "{}"\n'.format(hashed) + config
+        with self.open_file('chatroom.toml', 'w') as fd:
+            fd.write(config)
+        log = open(os.path.join(self.directory, 'server.log'), 'w')
+        self.proc = subprocess.Popen(
+            [binary, 'serve', '--bind', '127.0.0.1', '--irc-port', str(port),
+             '--no-line', '--no-tls', '--flood-rate', '0', '--max-per-ip', '0',
+             '--max-connections', '0',
+             '--server-name', 'irctest.chatroom.local',
+             '--config', os.path.join(self.directory, 'chatroom.toml'),
+             '--data-dir', os.path.join(self.directory, 'data')],
+            stdout=log, stderr=subprocess.STDOUT)
+        common.wait_for_listener(self, self.proc, port)
+
+    def wait_for_port(self):
+        pass
+
+    def registerUser(self, case, username, password=None):
+        raise NotImplementedByController('account registration')
+
+
+def get_irctest_controller_class():
+    return ChatroomController
