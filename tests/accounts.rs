@@ -80,9 +80,10 @@ fn sasl_login(addr: SocketAddr, nick: &str, account: &str, password: &str, caps:
     let logged = c.expect(" 900 ");
     assert!(
         // The account as registered, whatever case the login used.
-        logged
-            .to_lowercase()
-            .contains(&format!(" 900 * {nick}!{nick}@127.0.0.1 {} :", account.to_lowercase())),
+        logged.to_lowercase().contains(&format!(
+            " 900 * {nick}!{nick}@127.0.0.1 {} :",
+            account.to_lowercase()
+        )),
         "{logged}"
     );
     // Before registration numerics name the client `*`.
@@ -98,7 +99,10 @@ fn sasl_login(addr: SocketAddr, nick: &str, account: &str, password: &str, caps:
 fn register(c: &mut Irc, password: &str) {
     c.send(&format!("REGISTER * * {password}"));
     let ok = c.expect("REGISTER SUCCESS");
-    assert!(ok.contains(&format!("REGISTER SUCCESS {} :", c.nick)), "{ok}");
+    assert!(
+        ok.contains(&format!("REGISTER SUCCESS {} :", c.nick)),
+        "{ok}"
+    );
     c.numeric("900");
 }
 
@@ -119,7 +123,9 @@ fn gone(srv: &TestServer, nick: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         probe.send(&format!("WHOIS {nick}"));
-        let l = probe.wait_for("WHOIS answer", |l| l.contains(" 401 ") || l.contains(" 311 "));
+        let l = probe.wait_for("WHOIS answer", |l| {
+            l.contains(" 401 ") || l.contains(" 311 ")
+        });
         if l.contains(" 401 ") {
             break;
         }
@@ -141,7 +147,10 @@ fn register_then_sasl_plain_in_a_new_connection() {
     let mut again = sasl_login(addr, "alice2", "alice", "correct-horse", "");
     again.send("WHOIS alice2");
     let acct = again.numeric("330");
-    assert!(acct.contains(" 330 alice2 alice2 alice :is logged in as"), "{acct}");
+    assert!(
+        acct.contains(" 330 alice2 alice2 alice :is logged in as"),
+        "{acct}"
+    );
     // The account name is case-insensitive on login.
     let mut third = sasl_login(addr, "alice3", "ALICE", "correct-horse", "");
     third.send("WHOIS alice3");
@@ -244,7 +253,10 @@ fn brute_force_locks_the_account_but_not_other_people() {
     // Locked: even the right password is refused now, without a check.
     m.send("AUTHENTICATE PLAIN");
     m.expect("AUTHENTICATE +");
-    m.send(&format!("AUTHENTICATE {}", plain("victim", "victims-password")));
+    m.send(&format!(
+        "AUTHENTICATE {}",
+        plain("victim", "victims-password")
+    ));
     m.expect("Too many failed logins");
     m.expect(" 904 * :");
     // Someone else, from the same address, logs in to their own account.
@@ -255,8 +267,7 @@ fn brute_force_locks_the_account_but_not_other_people() {
     let deadline = Instant::now() + WAIT;
     loop {
         let log = srv.stderr();
-        if log.contains("login failed") && log.contains("127.0.0.1") && log.contains("victim")
-        {
+        if log.contains("login failed") && log.contains("127.0.0.1") && log.contains("victim") {
             assert!(log.contains("WARN"), "{log}");
             break;
         }
@@ -369,8 +380,14 @@ fn account_notify_tag_extended_join_whois_and_whox() {
     let mut rows = Vec::new();
     rows.push(watcher.numeric("354"));
     rows.push(watcher.numeric("354"));
-    assert!(rows.iter().any(|r| r.ends_with(" 354 watcher ann ann")), "{rows:?}");
-    assert!(rows.iter().any(|r| r.ends_with(" 354 watcher watcher 0")), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r.ends_with(" 354 watcher ann ann")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().any(|r| r.ends_with(" 354 watcher watcher 0")),
+        "{rows:?}"
+    );
     // Messages from someone not logged in carry no account tag.
     plainer.send("PRIVMSG #lobby :me too");
     let l = watcher.expect("PRIVMSG #lobby :me too");
@@ -457,7 +474,9 @@ fn messages_to_an_offline_account_are_held_and_delivered_in_order() {
     assert!(third.ends_with("] third"), "{third}");
     let rest = p.sync("o1");
     assert!(
-        !rest.iter().any(|l| l.contains(":first") || l.contains(":second")),
+        !rest
+            .iter()
+            .any(|l| l.contains(":first") || l.contains(":second")),
         "{rest:#?}"
     );
 }
@@ -676,7 +695,10 @@ fn sasl_external_with_a_client_certificate() {
     c.expect(" 001 nocert ");
     c.send("WHOIS fran");
     let lines = c.until(" 318 nocert fran ");
-    assert!(lines.iter().any(|l| l.contains(" 330 nocert fran fran ")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains(" 330 nocert fran fran ")),
+        "{lines:#?}"
+    );
     assert!(!lines.iter().any(|l| l.contains(" 276 ")), "{lines:#?}");
     // Another certificate is not fran's.
     let other = rcgen::generate_simple_self_signed(vec!["x".to_string()]).expect("cert");
