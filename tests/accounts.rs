@@ -377,9 +377,7 @@ fn account_notify_tag_extended_join_whois_and_whox() {
     let w = watcher.numeric("330");
     assert!(w.contains(" 330 watcher ann ann :is logged in as"), "{w}");
     watcher.send("WHO #tea %na");
-    let mut rows = Vec::new();
-    rows.push(watcher.numeric("354"));
-    rows.push(watcher.numeric("354"));
+    let rows = [watcher.numeric("354"), watcher.numeric("354")];
     assert!(
         rows.iter().any(|r| r.ends_with(" 354 watcher ann ann")),
         "{rows:?}"
