@@ -587,8 +587,10 @@ fn echo(s: &str) -> &str {
     &s[..end]
 }
 
-/// Password checks running at once, server-wide (argon2 takes tens of
-/// milliseconds and about 19 MiB each).
+/// Password checks (and hashings) running at once, server-wide: accounts,
+/// OPER and the connection password all queue here. Each argon2 run takes
+/// tens of milliseconds and about 19 MiB, so many connections guessing at
+/// once must wait instead of exhausting memory or the blocking pool.
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Checks a password against an argon2id hash on a blocking thread.
