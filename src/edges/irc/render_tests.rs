@@ -1376,3 +1376,38 @@ fn account_notify_extended_join_and_whois_show_the_account() {
         "{out}"
     );
 }
+
+#[test]
+fn held_messages_signal_once_written_and_not_when_dropped() {
+    let line = msg(
+        "bob",
+        MsgTarget::Nick("alice".into()),
+        MsgKind::Say,
+        "later",
+    );
+    let (handed, mut rx) = Handed::new();
+    let ev = Local::Held {
+        lines: vec![line.clone()],
+        handed,
+    }
+    .event();
+    let mut r = registered("alice2");
+    let out = render(&mut r, ev);
+    // Addressed to the nickname the recipient has now, time in front.
+    assert!(
+        out.starts_with(":bob!bob@127.0.0.1 PRIVMSG alice2 :["),
+        "{out}"
+    );
+    assert!(out.ends_with("] later\r\n"), "{out}");
+    assert_eq!(rx.try_recv(), Ok(()));
+    // Never rendered (the connection was cut): the session hears nothing good.
+    let (handed, mut rx) = Handed::new();
+    drop(
+        Local::Held {
+            lines: vec![line],
+            handed,
+        }
+        .event(),
+    );
+    assert!(rx.try_recv().is_err());
+}
