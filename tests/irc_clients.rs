@@ -1,5 +1,6 @@
 //! Real IRC clients (weechat-headless, irssi in tmux) against the real
-//! server, talking with a line-protocol user.
+//! server, talking with a line-protocol user; weechat also logging in to
+//! an account with SASL PLAIN.
 //!
 //! The clients must be installed (`apt-get install -y weechat-headless irssi
 //! tmux`; CI does this): when one is missing these tests fail, they do not
@@ -87,6 +88,12 @@ struct Weechat {
 
 impl Weechat {
     fn start(port: u16, nick: &str) -> Weechat {
+        Weechat::start_with(port, nick, &[])
+    }
+
+    /// Like [`Weechat::start`], with more `/set` commands run before
+    /// connecting.
+    fn start_with(port: u16, nick: &str, extra: &[String]) -> Weechat {
         let bin = require("weechat-headless");
         let dir = TempDir::new("weechat");
         let fifo = dir.path().join("fifo");
@@ -99,8 +106,11 @@ impl Weechat {
             format!("/set irc.server.t.username {nick}"),
             "/set irc.server.t.realname weechat tester".to_string(),
             "/set irc.server.t.autojoin #lobby".to_string(),
-            "/connect t".to_string(),
         ]
+        .into_iter()
+        .chain(extra.iter().cloned())
+        .chain(["/connect t".to_string()])
+        .collect::<Vec<_>>()
         .join(";");
         let out = std::fs::File::create(dir.path().join("stdout.log")).expect("log file");
         let err = out.try_clone().expect("log file");
@@ -398,4 +408,49 @@ fn irssi_talks_with_a_line_user() {
     irssi.expect_screen("alice is now known as alicia");
     irssi.type_line("/quit see you later");
     alice.expect("* irs quit (Quit: see you later)");
+}
+
+#[test]
+fn weechat_logs_in_with_sasl_plain() {
+    let srv = TestServer::start(&[]);
+    let addr = srv.irc.expect("irc listener");
+    // The account, registered over raw IRC.
+    let mut reg = LineClient::connect(addr);
+    reg.send("NICK weeacct");
+    reg.send("USER weeacct 0 * :R");
+    reg.expect(" 001 weeacct ");
+    reg.send("REGISTER * * wee-secret-pw");
+    reg.expect("REGISTER SUCCESS weeacct");
+    reg.send("QUIT");
+    reg.expect_closed();
+    let wee = Weechat::start_with(
+        addr.port(),
+        "wee",
+        &[
+            "/set irc.server.t.sasl_mechanism plain".to_string(),
+            "/set irc.server.t.sasl_username weeacct".to_string(),
+            "/set irc.server.t.sasl_password wee-secret-pw".to_string(),
+        ],
+    );
+    poll(
+        "weechat's SASL success",
+        || {
+            wee.all_logs()
+                .contains("SASL authentication successful")
+                .then_some(())
+        },
+        || wee.all_logs(),
+    );
+    // extended-join carries the account, which weechat shows in brackets.
+    wee.expect_log(
+        "#lobby",
+        "wee [weeacct] (weechat tester) (wee@127.0.0.1) has joined #lobby",
+    );
+    // The server knows weechat's connection as logged in to the account.
+    let mut who = LineClient::connect(addr);
+    who.send("NICK asker");
+    who.send("USER asker 0 * :R");
+    who.expect(" 001 asker ");
+    who.send("WHOIS wee");
+    who.expect(":chatroom 330 asker wee weeacct :is logged in as");
 }
