@@ -722,3 +722,21 @@ fn accounts_are_not_offered_without_history() {
     assert!(!ls.contains("sasl"), "{ls}");
     assert!(!ls.contains("account"), "{ls}");
 }
+
+#[test]
+fn registrations_per_address_are_limited() {
+    let srv = start("[accounts]\nmax_registrations_per_ip_per_hour = 2\n");
+    let addr = irc(&srv);
+    make_account(addr, "reg1", "reg1-password");
+    make_account(addr, "reg2", "reg2-password");
+    let mut c = Irc::login(addr, "reg3");
+    c.send("REGISTER * * reg3-password");
+    let refused = c.expect("FAIL REGISTER TEMPORARILY_UNAVAILABLE * :");
+    assert!(refused.contains("Too many accounts"), "{refused}");
+    // Nothing was created: logging in to it fails.
+    let mut d = sasl_start(addr, "reg3_", "");
+    d.send("AUTHENTICATE PLAIN");
+    d.expect("AUTHENTICATE +");
+    d.send(&format!("AUTHENTICATE {}", plain("reg3", "reg3-password")));
+    d.expect(" 904 * :");
+}

@@ -390,7 +390,7 @@ async fn register_account(
             ))
             .await;
     }
-    match accounts.register(&nick, &password).await {
+    match accounts.register(ctx.peer.ip(), &nick, &password).await {
         Ok(name) => {
             if via_nickserv {
                 ctx.tell(ns(&format!(
@@ -413,6 +413,11 @@ async fn register_account(
                 RegisterError::Exists => {
                     ("ACCOUNT_EXISTS", format!("{nick} is already registered"))
                 }
+                RegisterError::TooMany => (
+                    "TEMPORARILY_UNAVAILABLE",
+                    "Too many accounts were registered from your address lately; try again later"
+                        .to_string(),
+                ),
                 RegisterError::BadName(why) => (
                     "BAD_ACCOUNT_NAME",
                     format!("{nick} cannot be an account: {why}"),
