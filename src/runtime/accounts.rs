@@ -597,8 +597,9 @@ impl Accounts {
     }
 }
 
-/// A notice from NickServ, through the IRC renderer's service note. Other
-/// protocols ignore edge notes, so they get it as a server notice instead.
+/// A notice on behalf of NickServ. The runtime knows no protocol, so it is
+/// a server notice (on IRC `:server NOTICE nick :NickServ: ...`), which
+/// every protocol shows.
 pub fn service_notice(text: &str) -> Event {
     Event::ServerNotice {
         text: format!("NickServ: {text}").into(),
