@@ -62,6 +62,8 @@ pub struct Accounts {
     pub registration: bool,
     /// Shortest password accepted at registration or a password change.
     pub min_password_len: usize,
+    /// Accounts one IP address may register per hour (0: no limit).
+    pub max_registrations_per_ip_per_hour: u32,
     /// Seconds someone holding a registered nickname without being logged
     /// in to its account has to log in before being renamed to a guest
     /// nickname. 0 turns nickname protection off.
@@ -95,6 +97,7 @@ impl Default for Accounts {
             enabled: true,
             registration: true,
             min_password_len: 8,
+            max_registrations_per_ip_per_hour: 10,
             nick_grace_secs: 60,
             offline_messages: true,
             max_offline_per_account: 200,

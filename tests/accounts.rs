@@ -377,9 +377,7 @@ fn account_notify_tag_extended_join_whois_and_whox() {
     let w = watcher.numeric("330");
     assert!(w.contains(" 330 watcher ann ann :is logged in as"), "{w}");
     watcher.send("WHO #tea %na");
-    let mut rows = Vec::new();
-    rows.push(watcher.numeric("354"));
-    rows.push(watcher.numeric("354"));
+    let rows = [watcher.numeric("354"), watcher.numeric("354")];
     assert!(
         rows.iter().any(|r| r.ends_with(" 354 watcher ann ann")),
         "{rows:?}"
@@ -723,4 +721,22 @@ fn accounts_are_not_offered_without_history() {
     let ls = c.expect(" CAP * LS :");
     assert!(!ls.contains("sasl"), "{ls}");
     assert!(!ls.contains("account"), "{ls}");
+}
+
+#[test]
+fn registrations_per_address_are_limited() {
+    let srv = start("[accounts]\nmax_registrations_per_ip_per_hour = 2\n");
+    let addr = irc(&srv);
+    make_account(addr, "reg1", "reg1-password");
+    make_account(addr, "reg2", "reg2-password");
+    let mut c = Irc::login(addr, "reg3");
+    c.send("REGISTER * * reg3-password");
+    let refused = c.expect("FAIL REGISTER TEMPORARILY_UNAVAILABLE * :");
+    assert!(refused.contains("Too many accounts"), "{refused}");
+    // Nothing was created: logging in to it fails.
+    let mut d = sasl_start(addr, "reg3_", "");
+    d.send("AUTHENTICATE PLAIN");
+    d.expect("AUTHENTICATE +");
+    d.send(&format!("AUTHENTICATE {}", plain("reg3", "reg3-password")));
+    d.expect(" 904 * :");
 }

@@ -294,6 +294,7 @@ impl Hub {
                 return Ok(());
             }
             if let Command::Quit(reason) = cmd {
+                self.pending_logins.remove(&conn);
                 let reason = reason.unwrap_or_else(|| "Client quit".into());
                 send(
                     out,

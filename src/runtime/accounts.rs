@@ -36,6 +36,8 @@ pub enum LoginError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegisterError {
     Disabled,
+    /// This address registered too many accounts lately.
+    TooMany,
     Exists,
     BadName(&'static str),
     WeakPassword(usize),
@@ -180,6 +182,8 @@ pub struct Accounts {
     /// Nickname-protection timers: the latest generation per connection;
     /// an older timer that fires does nothing.
     timers: Mutex<HashMap<ConnId, u64>>,
+    /// When each address registered accounts within the last hour.
+    registrations: Mutex<HashMap<IpAddr, Vec<Instant>>>,
 }
 
 /// How long a failed login holds the session back (as OPER).
@@ -202,6 +206,7 @@ impl Accounts {
             guard: Mutex::new(Guard::default()),
             hub: OnceLock::new(),
             timers: Mutex::new(HashMap::new()),
+            registrations: Mutex::new(HashMap::new()),
         })
     }
 
@@ -250,7 +255,12 @@ impl Accounts {
 
     /// Creates an account named `name` (the nickname rules apply) with
     /// `password` (stored only as an argon2id hash). Returns the name.
-    pub async fn register(&self, name: &str, password: &str) -> Result<String, RegisterError> {
+    pub async fn register(
+        &self,
+        ip: IpAddr,
+        name: &str,
+        password: &str,
+    ) -> Result<String, RegisterError> {
         let a = &self.cfg.accounts;
         if !a.registration {
             return Err(RegisterError::Disabled);
@@ -270,6 +280,10 @@ impl Accounts {
         }
         if self.is_registered(name) {
             return Err(RegisterError::Exists);
+        }
+        if !self.may_register(ip, Instant::now()) {
+            tracing::warn!(%ip, account = %name, "registration refused: too many from this address");
+            return Err(RegisterError::TooMany);
         }
         let hash = hash(password.to_string())
             .await
@@ -300,6 +314,29 @@ impl Accounts {
             .insert(Key::of(name));
         tracing::info!(account = %name, "account registered");
         Ok(name.to_string())
+    }
+
+    /// Counts a registration attempt from `ip`; false past the hourly limit.
+    fn may_register(&self, ip: IpAddr, now: Instant) -> bool {
+        let max = self.cfg.accounts.max_registrations_per_ip_per_hour;
+        if max == 0 {
+            return true;
+        }
+        let hour = Duration::from_secs(3600);
+        let mut all = self
+            .registrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if all.len() > GUARD_ENTRIES {
+            all.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < hour));
+        }
+        let times = all.entry(ip).or_default();
+        times.retain(|t| now.duration_since(*t) < hour);
+        if times.len() >= max as usize {
+            return false;
+        }
+        times.push(now);
+        true
     }
 
     /// Checks a password login; the account's name as registered on success.
@@ -560,8 +597,9 @@ impl Accounts {
     }
 }
 
-/// A notice from NickServ, through the IRC renderer's service note. Other
-/// protocols ignore edge notes, so they get it as a server notice instead.
+/// A notice on behalf of NickServ. The runtime knows no protocol, so it is
+/// a server notice (on IRC `:server NOTICE nick :NickServ: ...`), which
+/// every protocol shows.
 pub fn service_notice(text: &str) -> Event {
     Event::ServerNotice {
         text: format!("NickServ: {text}").into(),
@@ -587,8 +625,10 @@ fn echo(s: &str) -> &str {
     &s[..end]
 }
 
-/// Password checks running at once, server-wide (argon2 takes tens of
-/// milliseconds and about 19 MiB each).
+/// Password checks (and hashings) running at once, server-wide: accounts,
+/// OPER and the connection password all queue here. Each argon2 run takes
+/// tens of milliseconds and about 19 MiB, so many connections guessing at
+/// once must wait instead of exhausting memory or the blocking pool.
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Checks a password against an argon2id hash on a blocking thread.

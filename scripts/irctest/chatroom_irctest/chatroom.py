@@ -6,10 +6,18 @@ the suite's quick bursts are not throttled.
 The configuration file turns off the automatic `#lobby` (irctest expects
 nobody to be in a room after registration, and LIST to be empty on a new
 server) and, for the connection-password tests, sets `irc_password_hash`
-from `chatroom hash-password`, as docs/irc.md tells operators to."""
+from `chatroom hash-password`, as docs/irc.md tells operators to. It lets
+the suite's short passwords ("sesame") through and turns nickname
+protection off, since the suite registers accounts named like the nicks
+its other clients use.
+
+Accounts are registered the way a person would: a client connects and
+sends the IRCv3 `REGISTER` command (draft/account-registration)."""
 
 import os
+import socket
 import subprocess
+import time
 
 from irctest.basecontrollers import (
     BaseServerController, DirectoryBasedController, NotImplementedByController)
@@ -19,7 +27,7 @@ from . import common
 
 class ChatroomController(BaseServerController, DirectoryBasedController):
     software_name = 'chatroom'
-    supported_sasl_mechanisms = set()
+    supported_sasl_mechanisms = {'PLAIN'}
 
     def run(self, hostname, port, password=None, ssl=False,
             restricted_metadata_keys=None,
@@ -29,7 +37,9 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         self.port = port
         self.create_config()
         binary = os.environ.get('CHATROOM_BIN', 'target/debug/chatroom')
-        config = '[hub]\ndefault_rooms = []\n'
+        config = ('[hub]\ndefault_rooms = []\n'
+                  '[accounts]\nmin_password_len = 4\nnick_grace_secs = 0\n'
+                  'max_registrations_per_ip_per_hour = 0\n')
         if password:
             hashed = subprocess.run(
                 [binary, 'hash-password'], input=password + '\n', text=True,
@@ -52,7 +62,20 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         pass
 
     def registerUser(self, case, username, password=None):
-        raise NotImplementedByController('account registration')
+        if password is None:
+            raise NotImplementedByController('accounts without a password')
+        with socket.create_connection(('127.0.0.1', self.port), timeout=10) as sock:
+            sock.sendall('NICK {0}\r\nUSER {0} 0 * :{0}\r\nREGISTER * * {1}\r\nQUIT\r\n'
+                         .format(username, password).encode())
+            seen = b''
+            deadline = time.monotonic() + 10
+            while b'REGISTER SUCCESS' not in seen:
+                if time.monotonic() > deadline:
+                    raise RuntimeError('registering {} failed: {!r}'.format(username, seen))
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise RuntimeError('registering {} failed: {!r}'.format(username, seen))
+                seen += chunk
 
 
 def get_irctest_controller_class():

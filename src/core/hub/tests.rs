@@ -1401,3 +1401,101 @@ fn tagmsg_follows_the_rules_of_messages() {
         [Event::Message { tags, .. }] if &*tags[0].1 == "1  2"
     ));
 }
+
+// ------------------------------------------------------------- accounts
+
+#[test]
+fn a_login_is_told_to_everyone_sharing_a_room_and_kept_on_the_member() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    t.ok(
+        3,
+        Command::Part {
+            room: "#lobby".into(),
+            reason: None,
+        },
+    );
+    t.ok(1, Command::Login(Some("alice".into())));
+    let told = |e: &Event| matches!(e, Event::AccountChanged { who } if who.account.as_deref() == Some("alice"));
+    assert!(t.to(1).iter().any(told));
+    assert!(t.to(2).iter().any(told));
+    assert!(t.to(3).is_empty(), "carol shares no room");
+    assert_eq!(t.hub.account_of(1).as_deref(), Some("alice"));
+    // Messages carry the sender's account from now on.
+    t.say(1, SayTarget::Room("#lobby".into()), MsgKind::Say, "hi")
+        .expect("said");
+    assert!(t.to(2).iter().any(
+        |e| matches!(e, Event::Message { from, .. } if from.account.as_deref() == Some("alice"))
+    ));
+    // Logging in again to the same account changes nothing.
+    t.ok(1, Command::Login(Some("alice".into())));
+    assert!(t.out.is_empty());
+    t.ok(1, Command::Login(None));
+    assert_eq!(t.hub.account_of(1), None);
+}
+
+#[test]
+fn a_login_before_registration_applies_at_registration() {
+    let mut t = T::new();
+    t.ok(1, Command::Login(Some("alice".into())));
+    t.reg(1, "alice");
+    assert_eq!(t.hub.account_of(1).as_deref(), Some("alice"));
+    // A connection that quits before registering leaves nothing behind.
+    t.ok(2, Command::Login(Some("bob".into())));
+    t.ok(2, Command::Quit(None));
+    t.reg(2, "bob");
+    assert_eq!(t.hub.account_of(2), None);
+}
+
+#[test]
+fn reclaim_renames_only_someone_not_logged_in_to_the_nick() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(
+        1,
+        Command::Reclaim {
+            nick: "alice".into(),
+            guest: "Guest12345".into(),
+        },
+    );
+    assert!(t.to(2).iter().any(
+        |e| matches!(e, Event::NickChanged { old, who } if &**old == "alice" && &*who.nick == "Guest12345")
+    ));
+    // A stale request (the nick changed meanwhile) does nothing.
+    t.ok(
+        1,
+        Command::Reclaim {
+            nick: "alice".into(),
+            guest: "Guest5".into(),
+        },
+    );
+    assert!(t.out.is_empty());
+    // The owner keeps the nick.
+    t.ok(2, Command::Login(Some("Bob".into())));
+    t.ok(
+        2,
+        Command::Reclaim {
+            nick: "bob".into(),
+            guest: "Guest6".into(),
+        },
+    );
+    assert!(t.out.is_empty());
+    assert_eq!(t.hub.nick_of(2).as_deref(), Some("bob"));
+}
+
+#[test]
+fn nickserv_is_reserved() {
+    let mut t = T::new();
+    assert!(matches!(
+        t.run(1, register("nickserv")),
+        Err(HubError::ErroneousNick { .. })
+    ));
+    t.reg(1, "alice");
+    assert!(matches!(
+        t.run(1, Command::Nick("NickServ".into())),
+        Err(HubError::ErroneousNick { .. })
+    ));
+}

@@ -289,8 +289,11 @@ async fn log_in(ctx: &mut Ctx, st: &mut State, name: String) -> Result<(), HubGo
 }
 
 /// Hands over the private messages held for the account while it was
-/// offline, then removes them from the store (only once the hub task has
-/// taken them for this connection: a failure before leaves them stored).
+/// offline, then removes them from the store, but only once the renderer
+/// has written them into this connection's output: if the connection is
+/// cut first (or the hand-over takes longer than the write timeout) they
+/// stay stored for the next login. (A crash between the two may deliver
+/// them twice; it never loses one.)
 pub async fn deliver_held(ctx: &mut Ctx, st: &State) -> Result<(), HubGone> {
     let (Some(accounts), Some(account)) = (ctx.accounts.clone(), st.account.clone()) else {
         return Ok(());
@@ -311,9 +314,16 @@ pub async fn deliver_held(ctx: &mut Ctx, st: &State) -> Result<(), HubGone> {
         if n == 1 { "" } else { "s" }
     )))
     .await?;
-    ctx.tell(Local::Held(lines).event()).await?;
-    if accounts.delivered(&account, upto).await.is_err() {
-        tracing::error!(%account, "held messages were delivered but could not be removed");
+    let (handed, rx) = super::render::Handed::new();
+    ctx.tell(Local::Held { lines, handed }.event()).await?;
+    let limit = std::time::Duration::from_secs(ctx.cfg.limits.write_timeout_secs.max(1));
+    match tokio::time::timeout(limit, rx).await {
+        Ok(Ok(())) => {
+            if accounts.delivered(&account, upto).await.is_err() {
+                tracing::error!(%account, "held messages were delivered but could not be removed");
+            }
+        }
+        _ => tracing::info!(%account, "held messages not handed over; kept for the next login"),
     }
     Ok(())
 }
@@ -380,7 +390,7 @@ async fn register_account(
             ))
             .await;
     }
-    match accounts.register(&nick, &password).await {
+    match accounts.register(ctx.peer.ip(), &nick, &password).await {
         Ok(name) => {
             if via_nickserv {
                 ctx.tell(ns(&format!(
@@ -403,6 +413,11 @@ async fn register_account(
                 RegisterError::Exists => {
                     ("ACCOUNT_EXISTS", format!("{nick} is already registered"))
                 }
+                RegisterError::TooMany => (
+                    "TEMPORARILY_UNAVAILABLE",
+                    "Too many accounts were registered from your address lately; try again later"
+                        .to_string(),
+                ),
                 RegisterError::BadName(why) => (
                     "BAD_ACCOUNT_NAME",
                     format!("{nick} cannot be an account: {why}"),

@@ -156,8 +156,9 @@ pub enum Local {
     /// RPL_LOGGEDOUT (see `LoggedIn` for `mask`).
     LoggedOut { mask: String },
     /// Private messages held while the client was offline (each an
-    /// `Event::Message`, oldest first).
-    Held(Vec<Event>),
+    /// `Event::Message`, oldest first). `handed` fires once they are in
+    /// the connection's output, so that the store may forget them.
+    Held { lines: Vec<Event>, handed: Handed },
     /// A NOTICE from a service (`NickServ`) to the client.
     Service { from: String, text: String },
     /// An IRCv3 standard reply (`FAIL`, `WARN`, `NOTE`): `kind command code
@@ -205,6 +206,42 @@ impl Local {
         }
     }
 }
+
+/// A one-shot signal from the renderer to the session: "these lines are in
+/// the connection's output now". If the event is dropped unrendered (the
+/// connection was cut first), the session's receiver sees the sender gone.
+#[derive(Debug, Clone)]
+pub struct Handed(std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>);
+
+impl Handed {
+    pub fn new() -> (Handed, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (
+            Handed(std::sync::Arc::new(std::sync::Mutex::new(Some(tx)))),
+            rx,
+        )
+    }
+
+    fn fire(&self) {
+        let tx = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(tx) = tx {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Two signals are equal only when they are the same one.
+impl PartialEq for Handed {
+    fn eq(&self, other: &Handed) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Handed {}
 
 /// One person found during a USERHOST/ISON look-up.
 #[derive(Debug)]
@@ -936,13 +973,16 @@ impl IrcRenderer {
                 let mask = self.mask_or(mask);
                 self.numeric(out, RPL_LOGGEDOUT, &[&mask], Some("You are now logged out"));
             }
-            Local::Held(lines) => super::history::render_held(
-                self.me(),
-                &lines,
-                self.has(Cap::ServerTime),
-                self.has(Cap::MessageTags),
-                out,
-            ),
+            Local::Held { lines, handed } => {
+                super::history::render_held(
+                    self.me(),
+                    &lines,
+                    self.has(Cap::ServerTime),
+                    self.has(Cap::MessageTags),
+                    out,
+                );
+                handed.fire();
+            }
             Local::Service { from, text } => {
                 let src = format!("{from}!{from}@services.");
                 write_line(out, Some(&src), "NOTICE", &[self.me()], Some(&text));

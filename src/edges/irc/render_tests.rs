@@ -1309,3 +1309,134 @@ fn whois_end_follows_only_a_missing_nickname() {
     // Once only, and never after a found nickname.
     assert_eq!(render(&mut r, Local::WhoisEnd("zed".into()).event()), "");
 }
+
+fn logged_in(nick: &str, account: &str) -> Arc<UserInfo> {
+    Arc::new(UserInfo {
+        account: Some(account.into()),
+        ..(*user(nick)).clone()
+    })
+}
+
+#[test]
+fn account_tag_uses_its_own_slots_only_for_logged_in_senders() {
+    let env = Envelope::new(Event::Message {
+        id: 7,
+        time: SystemTime::now(),
+        from: logged_in("alice", "alice"),
+        to: MsgTarget::Room("#a".into()),
+        kind: MsgKind::Say,
+        text: "hi".into(),
+        tags: Vec::new(),
+    });
+    let mut tagged = BytesMut::new();
+    with_caps("bob", &[Cap::AccountTag]).render(&env, &mut tagged);
+    assert_eq!(
+        &tagged[..],
+        b"@account=alice :alice!alice@127.0.0.1 PRIVMSG #a :hi\r\n"
+    );
+    let mut plain = BytesMut::new();
+    with_caps("carol", &[]).render(&env, &mut plain);
+    assert_eq!(&plain[..], b":alice!alice@127.0.0.1 PRIVMSG #a :hi\r\n");
+    let cached = env.rendered(message_slot(false, false, true), |_| Bytes::new());
+    assert_eq!(cached, tagged.freeze());
+    assert!(message_slot(true, true, true) < crate::core::event::RENDER_SLOTS);
+    // Every slot an IRC message can use is distinct from the dialects'.
+    for t in [false, true] {
+        for m in [false, true] {
+            let s = message_slot(t, m, true);
+            assert!(s >= SLOT_ACCOUNT && s != 6 && s != 7, "{s}");
+        }
+    }
+    // A sender who is not logged in: the tag changes nothing, the plain slot is used.
+    let anon = Envelope::new(msg(
+        "dave",
+        MsgTarget::Room("#a".into()),
+        MsgKind::Say,
+        "yo",
+    ));
+    let mut out = BytesMut::new();
+    with_caps("bob", &[Cap::AccountTag]).render(&anon, &mut out);
+    assert_eq!(&out[..], b":dave!dave@127.0.0.1 PRIVMSG #a :yo\r\n");
+}
+
+#[test]
+fn account_notify_extended_join_and_whois_show_the_account() {
+    let ev = Event::AccountChanged {
+        who: logged_in("alice", "alice"),
+    };
+    assert_eq!(
+        render(&mut with_caps("bob", &[Cap::AccountNotify]), ev.clone()),
+        ":alice!alice@127.0.0.1 ACCOUNT alice\r\n"
+    );
+    assert_eq!(render(&mut with_caps("bob", &[]), ev), "");
+    let out = render(
+        &mut with_caps("bob", &[Cap::AccountNotify]),
+        Event::AccountChanged { who: user("alice") },
+    );
+    assert_eq!(out, ":alice!alice@127.0.0.1 ACCOUNT *\r\n");
+    let join = Event::Joined {
+        room: "#a".into(),
+        who: logged_in("alice", "Alice"),
+    };
+    assert_eq!(
+        render(&mut with_caps("bob", &[Cap::ExtendedJoin]), join),
+        ":alice!alice@127.0.0.1 JOIN #a Alice :alice R\r\n"
+    );
+    let out = render(
+        &mut registered("bob"),
+        Event::WhoisReply {
+            user: logged_in("alice", "alice"),
+            rooms: Vec::new(),
+            standing: Vec::new(),
+            away: None,
+            idle_secs: 0,
+            signon: SystemTime::now(),
+            oper: false,
+            secure: true,
+            certfp: Some("AB:CD".into()),
+        },
+    );
+    assert!(
+        out.contains(":chatroom 330 bob alice alice :is logged in as\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(":chatroom 276 bob alice :has client certificate fingerprint AB:CD\r\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn held_messages_signal_once_written_and_not_when_dropped() {
+    let line = msg(
+        "bob",
+        MsgTarget::Nick("alice".into()),
+        MsgKind::Say,
+        "later",
+    );
+    let (handed, mut rx) = Handed::new();
+    let ev = Local::Held {
+        lines: vec![line.clone()],
+        handed,
+    }
+    .event();
+    let mut r = registered("alice2");
+    let out = render(&mut r, ev);
+    // Addressed to the nickname the recipient has now, time in front.
+    assert!(
+        out.starts_with(":bob!bob@127.0.0.1 PRIVMSG alice2 :["),
+        "{out}"
+    );
+    assert!(out.ends_with("] later\r\n"), "{out}");
+    assert_eq!(rx.try_recv(), Ok(()));
+    // Never rendered (the connection was cut): the session hears nothing good.
+    let (handed, mut rx) = Handed::new();
+    drop(
+        Local::Held {
+            lines: vec![line],
+            handed,
+        }
+        .event(),
+    );
+    assert!(rx.try_recv().is_err());
+}

@@ -1133,19 +1133,10 @@ pub(super) fn plaintext_refused() -> Event {
     }
 }
 
-/// Password checks running at once, server-wide. Each argon2 check takes
-/// tens of milliseconds and about 19 MiB, so many connections guessing at
-/// once must queue instead of exhausting memory or the blocking pool.
-static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-/// Checks a password against an argon2id hash on a blocking thread.
+/// Checks a password against an argon2id hash on a blocking thread, under
+/// the server-wide limit of checks at once that accounts use too.
 async fn verify(password: String, hash: String) -> bool {
-    let Ok(_permit) = VERIFYING.acquire().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
+    crate::runtime::accounts::verify(password, hash).await
 }
 
 /// Checks an OPER login on a blocking thread (argon2 is slow by design)
