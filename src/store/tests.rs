@@ -1580,3 +1580,49 @@ fn a_record_below_the_index_watermark_is_indexed_at_once() {
     assert_eq!(raw_fts_hits(&store, "plum"), 2);
     fts_consistent(&store);
 }
+
+#[test]
+fn last_id_is_kept_when_compaction_deletes_the_newest_rows() {
+    let tmp = TempDir::new();
+    {
+        let store = open(&tmp);
+        ten(&store);
+        let policy = Retention {
+            rooms: Limits::NONE,
+            ..Retention::default()
+        };
+        store.compact(&policy, at(1000)).expect("compact");
+        assert_eq!(store.last_id().expect("last id"), 13);
+    }
+    let store = open(&tmp);
+    assert_eq!(store.last_id().expect("last id"), 13);
+}
+
+#[test]
+fn last_id_counts_records_of_rooms_that_keep_nothing() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .append(&[room_msg(1, 10, "alice", "#kept", "one")])
+        .expect("append");
+    store
+        .save_room(&RoomState {
+            name: "#quiet".into(),
+            topic: None,
+            modes: String::new(),
+            founder: None,
+            registered: false,
+            limits: Some(Limits {
+                max_age: None,
+                max_count: Some(0),
+            }),
+        })
+        .expect("save room");
+    store
+        .append(&[
+            room_msg(2, 20, "alice", "#kept", "two"),
+            room_msg(3, 30, "alice", "#quiet", "never written"),
+        ])
+        .expect("append");
+    assert_eq!(store.last_id().expect("last id"), 3);
+}
