@@ -4,8 +4,7 @@
 //! The hub task checks first that the asker is in the room (the store does
 //! not know membership); [`answer`] then runs on a blocking thread, on one of
 //! the store's read connections, beside the writer. It must not write
-//! anything itself (a search lets the store first index what was appended
-//! since its maintenance thread last did) nor be called from an async worker.
+//! anything nor be called from an async worker.
 
 use crate::core::names::{Name, same};
 use crate::core::{Event, HubError};

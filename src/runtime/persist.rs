@@ -27,10 +27,8 @@
 //! Slow consumers found here are cut off here and reported back to the hub
 //! task, which tells their rooms.
 //!
-//! A background maintenance thread fills the full-text index from what was
-//! appended since its last turn (so the writer only appends rows), checkpoints
-//! the WAL (so the writer rarely has to) and runs retention compaction, all
-//! off the delivery path.
+//! A background maintenance thread checkpoints the WAL (so the writer rarely
+//! has to) and runs retention compaction, both off the delivery path.
 //!
 //! This stage must not decide anything the hub decides, and must never drop
 //! a delivery: a failed append is logged at error level (the messages are
@@ -105,8 +103,7 @@ const QUEUE: usize = 64;
 /// cannot delay the first deliveries in it for long.
 const GROUP_MAX: usize = 16 * 1024;
 
-/// How often the search index is filled and the WAL checkpointed in the
-/// background.
+/// How often the WAL is checkpointed in the background.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// The hub task's side of the stage.
@@ -610,7 +607,7 @@ pub fn retention(cfg: &History) -> Retention {
     }
 }
 
-/// The background thread that indexes, checkpoints and compacts. Stops when dropped.
+/// The background thread that checkpoints and compacts. Stops when dropped.
 struct Maintenance {
     stop: Option<std_mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -629,9 +626,6 @@ impl Maintenance {
                     match stopped.recv_timeout(CHECKPOINT_EVERY) {
                         Err(std_mpsc::RecvTimeoutError::Timeout) => {}
                         _ => return,
-                    }
-                    if let Err(e) = store.index_pending() {
-                        tracing::error!("history: search indexing failed: {e}");
                     }
                     if let Err(e) = store.checkpoint() {
                         tracing::error!("history: checkpoint failed: {e}");

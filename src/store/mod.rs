@@ -423,12 +423,6 @@ pub trait Store: Send + Sync {
     /// has since deleted it; 0 for a new store. New ids must be above it.
     fn last_id(&self) -> Result<u64, StoreError>;
 
-    /// Adds what `append` wrote since the last call to the full-text index,
-    /// in chunks of short transactions; returns how many rows it indexed.
-    /// `append` does not index: this runs from a background thread, and
-    /// `search` runs it first, so searches still see every committed record.
-    fn index_pending(&self) -> Result<usize, StoreError>;
-
     /// Moves WAL contents into the database file without blocking writers;
     /// run now and then from a background thread so that the writer rarely
     /// has to checkpoint (and fsync) itself, or never, with

@@ -127,35 +127,8 @@ pub const V3: &str = r#"
 DROP TRIGGER messages_fts_insert;
 "#;
 
-/// Version 4: the search index is filled behind the writes. `append` only
-/// writes `messages`; [`crate::store::Store::index_pending`] (from the
-/// maintenance thread, and before every search) adds the rows above the
-/// watermark `meta.fts_indexed` in bulk and moves the watermark in the same
-/// transaction, so a crash leaves the unindexed rows above it to be indexed
-/// after the restart. Every row of a version 3 database is already indexed.
-/// A row above the watermark is not in the index, so deleting or changing it
-/// must not touch the index: the triggers only act at or below it.
-pub const V4: &str = r#"
-INSERT INTO meta (key, value)
-    VALUES ('fts_indexed', (SELECT coalesce(max(id), 0) FROM messages));
-DROP TRIGGER messages_fts_delete;
-DROP TRIGGER messages_fts_update;
-CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
-WHEN old.id <= (SELECT value FROM meta WHERE key = 'fts_indexed') BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-CREATE TRIGGER messages_fts_update AFTER UPDATE ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, text)
-        SELECT 'delete', old.id, old.text
-        WHERE old.id <= (SELECT value FROM meta WHERE key = 'fts_indexed');
-    INSERT INTO messages_fts (rowid, text)
-        SELECT new.id, new.text
-        WHERE new.id <= (SELECT value FROM meta WHERE key = 'fts_indexed');
-END;
-"#;
-
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

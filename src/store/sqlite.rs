@@ -6,13 +6,6 @@
 //! one maintenance connection that only checkpoints, so the fsync of a
 //! checkpoint happens outside the writer's lock.
 //!
-//! The search index is filled behind the writes: `append` only writes the
-//! `messages` table, and [`Store::index_pending`] adds everything above the
-//! persisted watermark `meta.fts_indexed` to the FTS5 index in chunks, each
-//! its own transaction that also moves the watermark (schema version 4).
-//! The maintenance thread calls it every second and `search` calls it
-//! first, so a search still finds everything committed before it.
-//!
 //! Compaction deletes in chunks, each its own short transaction on the writer
 //! connection, releasing the mutex in between so that appends interleave.
 //!
@@ -23,7 +16,6 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,9 +55,6 @@ pub struct StoreOptions {
     /// then never includes a checkpoint's fsync. Without such a thread the
     /// WAL would grow without end, hence off by default.
     pub background_checkpoints: bool,
-    /// Most rows added to the search index in one transaction by
-    /// [`Store::index_pending`]; the writer waits for at most one chunk.
-    pub index_chunk: usize,
 }
 
 impl Default for StoreOptions {
@@ -76,7 +65,6 @@ impl Default for StoreOptions {
             check_at_start: true,
             readers: 4,
             background_checkpoints: false,
-            index_chunk: 4096,
         }
     }
 }
@@ -90,9 +78,6 @@ pub struct SqliteStore {
     /// Conversation keys of rooms that keep no history; `append` drops their
     /// records. Mirrors the rooms table, updated by `save_room`.
     silent: RwLock<HashSet<String>>,
-    /// `meta.fts_indexed`: every row up to it is in the search index, none
-    /// above. Read and written only while holding `writer`.
-    indexed: AtomicI64,
     /// Held (locked) while the store is open, so that a second server on
     /// the same data directory is refused instead of writing clashing ids.
     /// The operating system releases it when the process ends, however.
@@ -142,7 +127,6 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .and_then(|c| schema::configure(&c, &settings).map(|()| c))?;
-        let indexed = read_indexed(&writer)?;
         let store = SqliteStore {
             path,
             opts,
@@ -150,7 +134,6 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             maintenance: Mutex::new(maintenance),
             silent: RwLock::new(HashSet::new()),
-            indexed: AtomicI64::new(indexed),
             _lock: lock,
         };
         let silent = store
@@ -578,28 +561,6 @@ const FTS_AUTOMERGE: i64 = 16;
 const INDEX_TEXT: &str = "INSERT INTO messages_fts (rowid, text) \
     SELECT id, text FROM messages WHERE id IN (SELECT value FROM json_each(?1))";
 
-/// The highest id of the next chunk to index: rows above `?1`, at most `?2`.
-const NEXT_CHUNK_END: &str = "SELECT max(id) FROM \
-    (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)";
-
-/// Adds the rows in `(?1, ?2]` to the search index.
-const INDEX_RANGE: &str = "INSERT INTO messages_fts (rowid, text) \
-    SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2";
-
-const SET_INDEXED: &str = "UPDATE meta SET value = ?1 WHERE key = 'fts_indexed'";
-
-/// The search index's watermark as stored.
-fn read_indexed(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'fts_indexed'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0))
-}
-
 const BUMP_LAST_ID: &str = "UPDATE meta SET value = max(value, ?1) WHERE key = 'last_id'";
 
 fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
@@ -627,11 +588,7 @@ impl Store for SqliteStore {
         let silent = self.silent.read().unwrap_or_else(PoisonError::into_inner);
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Rows above the watermark are indexed later, in bulk; a row at or
-        // below it (ids arriving out of order, which the runtime never
-        // does) must be indexed now or it never would be.
-        let watermark = self.indexed.load(Ordering::Relaxed);
-        let mut indexed = Vec::new();
+        let mut indexed = Vec::with_capacity(batch.len());
         let mut written_max = 0;
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
@@ -659,9 +616,7 @@ impl Store for SqliteStore {
                     Ok(_) => {
                         let id = db_id(rec.id)?;
                         written_max = written_max.max(id);
-                        if id <= watermark {
-                            indexed.push(id);
-                        }
+                        indexed.push(id);
                     }
                     Err(e) if is_primary_key_clash(&e) => {
                         return Err(StoreError::DuplicateId(rec.id));
@@ -780,8 +735,6 @@ impl Store for SqliteStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // Whatever was committed before the search is found by it.
-        self.index_pending()?;
         let scope = Scope::of(requester, target);
         let sql = format!(
             "SELECT {COLS} FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
@@ -1042,33 +995,6 @@ impl Store for SqliteStore {
             )?;
             u64::try_from(id).map_err(|_| StoreError::Damaged(format!("negative last msgid {id}")))
         })
-    }
-
-    fn index_pending(&self) -> Result<usize, StoreError> {
-        let chunk = i64::try_from(self.opts.index_chunk.max(1)).unwrap_or(i64::MAX);
-        let mut total = 0;
-        loop {
-            // One chunk per transaction, the lock let go in between, so
-            // appends wait for one chunk at most.
-            let mut conn = self.writer();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let from = read_indexed(&tx)?;
-            let end: Option<i64> = tx
-                .prepare_cached(NEXT_CHUNK_END)?
-                .query_row([from, chunk], |r| r.get(0))?;
-            let Some(end) = end else {
-                self.indexed.store(from, Ordering::Relaxed);
-                return Ok(total);
-            };
-            let n = tx.prepare_cached(INDEX_RANGE)?.execute([from, end])?;
-            tx.prepare_cached(SET_INDEXED)?.execute([end])?;
-            tx.commit()?;
-            self.indexed.store(end, Ordering::Relaxed);
-            total += n;
-            if i64::try_from(n).unwrap_or(i64::MAX) < chunk {
-                return Ok(total);
-            }
-        }
     }
 
     fn checkpoint(&self) -> Result<(), StoreError> {

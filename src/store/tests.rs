@@ -1418,69 +1418,7 @@ fn run_time_disk_errors_are_classified_for_loud_logging() {
     assert!(!StoreError::DuplicateId(1).is_disk_problem());
 }
 
-// ----- the search index, filled behind the writes ---------------------------------
-
-/// Rows the FTS index itself matches for `word` (not through `search`,
-/// which brings the index up to date first).
-fn raw_fts_hits(store: &SqliteStore, word: &str) -> i64 {
-    store
-        .writer()
-        .query_row(
-            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1",
-            [word],
-            |r| r.get(0),
-        )
-        .expect("fts count")
-}
-
-/// FTS5's own check of the index against the messages table (every row
-/// must be indexed by then).
-fn fts_consistent(store: &SqliteStore) {
-    store
-        .writer()
-        .execute(
-            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
-            [],
-        )
-        .expect("the search index matches the messages table");
-}
-
-#[test]
-fn append_leaves_indexing_to_index_pending() {
-    let tmp = TempDir::new();
-    let store = open(&tmp);
-    store
-        .append(&[
-            room_msg(1, 10, "alice", "#r", "kumquat one"),
-            room_msg(2, 20, "alice", "#r", "kumquat two"),
-        ])
-        .expect("append");
-    assert_eq!(raw_fts_hits(&store, "kumquat"), 0, "append does not index");
-    assert_eq!(store.index_pending().expect("index"), 2);
-    assert_eq!(raw_fts_hits(&store, "kumquat"), 2);
-    assert_eq!(store.index_pending().expect("index"), 0, "nothing twice");
-    fts_consistent(&store);
-}
-
-#[test]
-fn index_pending_works_in_chunks_up_to_the_newest_row() {
-    let tmp = TempDir::new();
-    let store = SqliteStore::open_with(
-        tmp.path(),
-        StoreOptions {
-            index_chunk: 3,
-            ..StoreOptions::default()
-        },
-    )
-    .expect("open");
-    let batch: Vec<Record> = (1..=10)
-        .map(|i| room_msg(i, i * 10, "alice", "#r", &format!("durian {i}")))
-        .collect();
-    store.append(&batch).expect("append");
-    assert_eq!(store.index_pending().expect("index"), 10);
-    assert_eq!(raw_fts_hits(&store, "durian"), 10);
-    fts_consistent(&store);
-}
+// ----- search right after writing, and across a restart ---------------------------
 
 #[test]
 fn search_finds_what_was_appended_just_before() {
@@ -1496,90 +1434,25 @@ fn search_finds_what_was_appended_just_before() {
 }
 
 #[test]
-fn rows_written_before_a_restart_are_indexed_after_it() {
+fn search_finds_what_was_appended_just_before_a_restart() {
     let tmp = TempDir::new();
     {
         let store = open(&tmp);
         store
-            .append(&[room_msg(1, 10, "alice", "#r", "quince early")])
-            .expect("append");
-        store.index_pending().expect("index");
-        // Written, never indexed, then the process goes away.
-        store
             .append(&[
-                room_msg(2, 20, "alice", "#r", "quince late"),
-                room_msg(3, 30, "bob", "#r", "medlar late"),
+                room_msg(1, 10, "alice", "#r", "quince late"),
+                room_msg(2, 20, "bob", "#r", "medlar late"),
             ])
             .expect("append");
     }
     let store = open(&tmp);
-    assert_eq!(raw_fts_hits(&store, "late"), 0);
-    // Only what the index lacked: the watermark survived the restart.
-    assert_eq!(store.index_pending().expect("index"), 2);
-    assert_eq!(raw_fts_hits(&store, "quince"), 2);
     let found = store
         .search("x", &QueryTarget::Room("#r".into()), "late", 10)
         .expect("search");
-    assert_eq!(ids(&found), vec![3, 2]);
-    fts_consistent(&store);
+    assert_eq!(ids(&found), vec![2, 1]);
 }
 
-#[test]
-fn compaction_of_rows_not_yet_indexed_keeps_the_index_sound() {
-    let tmp = TempDir::new();
-    let store = open(&tmp);
-    store
-        .append(&[
-            room_msg(1, 10, "alice", "#r", "fig old"),
-            room_msg(2, 20, "alice", "#r", "fig older"),
-        ])
-        .expect("append");
-    store.index_pending().expect("index");
-    store
-        .append(&[
-            room_msg(3, 30, "alice", "#r", "fig new"),
-            room_msg(4, 40, "alice", "#r", "fig newest"),
-        ])
-        .expect("append");
-    // Deletes two indexed rows and one that is not indexed yet.
-    let stats = store
-        .compact(
-            &Retention {
-                rooms: Limits {
-                    max_age: None,
-                    max_count: Some(1),
-                },
-                ..Retention::default()
-            },
-            SystemTime::now(),
-        )
-        .expect("compact");
-    assert_eq!(stats.by_count, 3);
-    // (FTS5's integrity check compares the index with every row, so it can
-    // only pass once the rows above the watermark are indexed too.)
-    let found = store
-        .search("x", &QueryTarget::Room("#r".into()), "fig", 10)
-        .expect("search");
-    assert_eq!(ids(&found), vec![4]);
-    fts_consistent(&store);
-}
-
-#[test]
-fn a_record_below_the_index_watermark_is_indexed_at_once() {
-    let tmp = TempDir::new();
-    let store = open(&tmp);
-    store
-        .append(&[room_msg(10, 100, "alice", "#r", "plum ten")])
-        .expect("append");
-    store.index_pending().expect("index");
-    // An id below the watermark, which the runtime never sends, would
-    // otherwise be skipped by every later index_pending.
-    store
-        .append(&[room_msg(5, 50, "alice", "#r", "plum five")])
-        .expect("append");
-    assert_eq!(raw_fts_hits(&store, "plum"), 2);
-    fts_consistent(&store);
-}
+// ----- msgids are never given out twice ---------------------------------------------
 
 #[test]
 fn last_id_is_kept_when_compaction_deletes_the_newest_rows() {
