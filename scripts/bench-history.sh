@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # History on vs off (workload B) and replay latency, on chatroom only.
-# Usage: scripts/bench-history.sh RUNS OUTDIR [BIN]
+# Usage: [PORT=N] scripts/bench-history.sh RUNS OUTDIR [BIN]
 # Server pinned to CPU 0, bench to CPU 1; each server is started fresh on an
 # empty data directory and stopped by its PID. Appends JSON lines to
 # OUTDIR/results.jsonl (each with "server", "run", "load") and a log.
@@ -9,11 +9,16 @@ RUNS=${1:-2}
 OUT=${2:-/tmp/bench-history}
 BIN=${3:-target/release/chatroom}
 mkdir -p "$OUT"
-PORT=16667
+PORT=${PORT:-16667}
 SERVER_PID=
 
 start_server() {
   rm -rf "$OUT/data"
+  # Someone else's server on the port would answer in ours' place.
+  if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then
+    echo "port $PORT is already in use (set PORT=...)" >&2
+    return 1
+  fi
   taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port $PORT --no-line --no-tls \
     --flood-rate 0 --max-per-ip 0 --max-connections 0 --send-queue 8192 \
     --history-replay-lines 1000 \
@@ -21,6 +26,7 @@ start_server() {
   SERVER_PID=$!
   for _ in $(seq 1 100); do
     if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
   echo "server did not start" >&2

@@ -75,6 +75,13 @@ pub enum Op {
         to: ConnId,
         event: Shared,
     },
+    /// One event to several recipients, in this order: what consecutive
+    /// deliveries of the same event become, so that a message to a room of
+    /// fifty is one op, not fifty.
+    DeliverMany {
+        to: Vec<ConnId>,
+        event: Shared,
+    },
     /// `to` joined `room` when `mark` was the newest msgid: its recent
     /// history (up to `mark`) goes to `to` before anything queued after this.
     Replay {
@@ -290,12 +297,31 @@ impl Outbox for Stage {
             }
         }
         if matches!(event.event, Event::Joined { .. }) {
+            // Kept as a single delivery: `joins_since` looks for it.
             self.joined_at.push(self.ops.len());
+            self.ops.push(Op::Deliver {
+                to,
+                event: event.clone(),
+            });
+            return;
         }
-        self.ops.push(Op::Deliver {
-            to,
-            event: event.clone(),
-        });
+        match self.ops.last_mut() {
+            Some(Op::DeliverMany { to: all, event: e }) if Arc::ptr_eq(e, event) => all.push(to),
+            Some(Op::Deliver {
+                to: first,
+                event: e,
+            }) if Arc::ptr_eq(e, event) && !matches!(e.event, Event::Joined { .. }) => {
+                let all = vec![*first, to];
+                let event = event.clone();
+                if let Some(last) = self.ops.last_mut() {
+                    *last = Op::DeliverMany { to: all, event };
+                }
+            }
+            _ => self.ops.push(Op::Deliver {
+                to,
+                event: event.clone(),
+            }),
+        }
     }
 }
 
@@ -452,14 +478,12 @@ impl Writer {
                     self.give_up_waiting(id);
                     self.fanout.detach(id);
                 }
-                Op::Deliver { to, event } => match self.waiting.get_mut(&to) {
-                    None => self.fanout.send(to, &event),
-                    Some(owed) if owed.len() < self.hold_max => owed.push_back(Owed::Event(event)),
-                    Some(_) => {
-                        self.waiting.remove(&to);
-                        self.fanout.mark_slow(to);
+                Op::Deliver { to, event } => self.deliver(to, &event),
+                Op::DeliverMany { to, event } => {
+                    for to in to {
+                        self.deliver(to, &event);
                     }
-                },
+                }
                 Op::Replayed { to, ticket, event } => self.replayed(to, ticket, event),
                 Op::Room(save) => self.save_room(save),
                 Op::Record(_) | Op::Replay { .. } | Op::Shutdown { .. } => {}
@@ -468,6 +492,18 @@ impl Writer {
         for id in self.fanout.cut_slow() {
             self.waiting.remove(&id);
             let _ = self.cuts.send(id);
+        }
+    }
+
+    /// Sends `event` to `to`, or holds it while `to` waits for a replay.
+    fn deliver(&mut self, to: ConnId, event: &Shared) {
+        match self.waiting.get_mut(&to) {
+            None => self.fanout.send(to, event),
+            Some(owed) if owed.len() < self.hold_max => owed.push_back(Owed::Event(event.clone())),
+            Some(_) => {
+                self.waiting.remove(&to);
+                self.fanout.mark_slow(to);
+            }
         }
     }
 

@@ -593,6 +593,7 @@ impl Store for SqliteStore {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut indexed = Vec::with_capacity(batch.len());
+        let mut written_max = 0;
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
             for rec in batch {
@@ -616,15 +617,24 @@ impl Store for SqliteStore {
                     &*rec.text,
                 ]);
                 match inserted {
-                    Ok(_) => indexed.push(db_id(rec.id)?),
+                    Ok(_) => {
+                        let id = db_id(rec.id)?;
+                        written_max = written_max.max(id);
+                        indexed.push(id);
+                    }
                     Err(e) if is_primary_key_clash(&e) => {
                         return Err(StoreError::DuplicateId(rec.id));
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            // Even records of silent rooms used up their ids.
-            tx.prepare_cached(BUMP_LAST_ID)?.execute([max_id])?;
+            // The newest id is kept by its row (see `last_id`); only when
+            // the newest record was not written (a room that keeps nothing)
+            // must `meta` remember it. Not bumping it at every commit saves
+            // a statement and a page in the WAL per batch.
+            if written_max < max_id {
+                tx.prepare_cached(BUMP_LAST_ID)?.execute([max_id])?;
+            }
             // Last: FTS5 flushes its pending terms at every later statement
             // of the transaction (schema version 3).
             if !indexed.is_empty() {
@@ -1111,13 +1121,22 @@ impl SqliteStore {
         n: usize,
     ) -> Result<usize, StoreError> {
         let n = i64::try_from(n).unwrap_or(i64::MAX);
-        let conn = self.writer();
-        let deleted = conn
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // `append` leaves the newest id in its row only: remember it before
+        // a row holding it may go, so that ids are never given out twice.
+        tx.prepare_cached(
+            "UPDATE meta SET value = max(value, coalesce((SELECT max(id) FROM messages), 0)) \
+             WHERE key = 'last_id'",
+        )?
+        .execute([])?;
+        let deleted = tx
             .prepare_cached(
                 "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
                  WHERE conv = ?1 AND time_ms < ?2 ORDER BY time_ms, id LIMIT ?3)",
             )?
             .execute(params![conv, before.unwrap_or(i64::MAX), n])?;
+        tx.commit()?;
         Ok(deleted)
     }
 }

@@ -1548,3 +1548,86 @@ fn a_version_4_database_keeps_its_rooms_and_gains_registration_times() {
         Some(when)
     );
 }
+
+// ----- search right after writing, and across a restart ---------------------------
+
+#[test]
+fn search_finds_what_was_appended_just_before() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .append(&[room_msg(1, 10, "alice", "#r", "lychee now")])
+        .expect("append");
+    let found = store
+        .search("x", &QueryTarget::Room("#r".into()), "lychee", 10)
+        .expect("search");
+    assert_eq!(ids(&found), vec![1]);
+}
+
+#[test]
+fn search_finds_what_was_appended_just_before_a_restart() {
+    let tmp = TempDir::new();
+    {
+        let store = open(&tmp);
+        store
+            .append(&[
+                room_msg(1, 10, "alice", "#r", "quince late"),
+                room_msg(2, 20, "bob", "#r", "medlar late"),
+            ])
+            .expect("append");
+    }
+    let store = open(&tmp);
+    let found = store
+        .search("x", &QueryTarget::Room("#r".into()), "late", 10)
+        .expect("search");
+    assert_eq!(ids(&found), vec![2, 1]);
+}
+
+// ----- msgids are never given out twice ---------------------------------------------
+
+#[test]
+fn last_id_is_kept_when_compaction_deletes_the_newest_rows() {
+    let tmp = TempDir::new();
+    {
+        let store = open(&tmp);
+        ten(&store);
+        let policy = Retention {
+            rooms: Limits::NONE,
+            ..Retention::default()
+        };
+        store.compact(&policy, at(1000)).expect("compact");
+        assert_eq!(store.last_id().expect("last id"), 13);
+    }
+    let store = open(&tmp);
+    assert_eq!(store.last_id().expect("last id"), 13);
+}
+
+#[test]
+fn last_id_counts_records_of_rooms_that_keep_nothing() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .append(&[room_msg(1, 10, "alice", "#kept", "one")])
+        .expect("append");
+    store
+        .save_room(&RoomState {
+            name: "#quiet".into(),
+            topic: None,
+            modes: String::new(),
+            founder: None,
+            registered: false,
+            registered_at: None,
+            limits: Some(Limits {
+                max_age: None,
+                max_count: Some(0),
+            }),
+        })
+        .expect("save room");
+    store
+        .append(&[
+            room_msg(2, 20, "alice", "#kept", "two"),
+            room_msg(3, 30, "alice", "#quiet", "never written"),
+        ])
+        .expect("append");
+    assert_eq!(store.last_id().expect("last id"), 3);
+}
