@@ -278,8 +278,8 @@ fn cap_negotiation_holds_registration() {
     c.send("NICK bob");
     c.send("USER bob 0 * :Bob");
     c.expect(":chatroom CAP * LS :");
-    c.send("CAP REQ :chghost");
-    c.expect(":chatroom CAP * NAK :chghost");
+    c.send("CAP REQ :draft/event-playback");
+    c.expect(":chatroom CAP * NAK :draft/event-playback");
     c.send("CAP REQ :multi-prefix");
     c.expect(":chatroom CAP * ACK :multi-prefix");
     let before = sync(&mut c, "still-negotiating");

@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::irc::Irc;
 use common::{LineClient, TestServer};
 
@@ -755,34 +752,11 @@ fn whowas_314_312_369_and_406() {
 
 // ------------------------------------------------------------ OPER / KILL
 
-/// A password hash made by the real `chatroom hash-password`.
-fn hash(password: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run hash-password");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write password");
-    let out = child.wait_with_output().expect("hash-password output");
-    assert!(out.status.success());
-    let hash = String::from_utf8(out.stdout).expect("utf-8");
-    let hash = hash.trim().to_string();
-    assert!(hash.starts_with("$argon2id$"), "{hash}");
-    hash
-}
-
 #[test]
 fn oper_381_464_491_and_kill_481() {
     let toml = format!(
         "[[opers]]\nname = \"admin\"\npassword_hash = \"{}\"\n",
-        hash("correct horse")
+        common::hash_password("correct horse")
     );
     let (srv, dir) = server_with(&toml);
     let mut alice = Irc::login(irc(&srv), "alice");
@@ -947,7 +921,10 @@ fn ping_at_the_limit_is_answered_within_512_bytes() {
 
 #[test]
 fn connection_password_464_then_error() {
-    let toml = format!("irc_password_hash = \"{}\"\n", hash("letmein"));
+    let toml = format!(
+        "irc_password_hash = \"{}\"\n",
+        common::hash_password("letmein")
+    );
     let (srv, dir) = server_with(&toml);
     // Right password, before NICK/USER.
     let mut ok = Irc::connect(irc(&srv), "good");

@@ -98,9 +98,11 @@ fn cap_ls_302_req_ack_nak_list_end_hold_registration() {
     ] {
         assert!(offered.contains(&cap), "{cap} missing from {ls}");
     }
+    assert!(offered.contains(&"chghost"), "chghost missing from {ls}");
+    // Not implemented, so not offered.
     assert!(
-        !offered.iter().any(|o| o.starts_with("chghost")),
-        "chghost offered: {ls}"
+        !offered.iter().any(|o| o.contains("event-playback")),
+        "event-playback offered: {ls}"
     );
     c.send("NICK bob");
     c.send("USER bob 0 * :Bob");
@@ -148,8 +150,8 @@ fn cap_abuse_unknown_and_huge_requests_get_one_nak_each() {
     let mut c = Irc::connect(irc(&srv), "bob");
     c.send("CAP LS 302");
     c.expect(":chatroom CAP * LS :");
-    c.send("CAP REQ :chghost");
-    c.expect(":chatroom CAP * NAK :chghost");
+    c.send("CAP REQ :draft/event-playback");
+    c.expect(":chatroom CAP * NAK :draft/event-playback");
     // Known names, too many of them for one request (within one line).
     let many = vec!["batch"; 70].join(" ");
     c.send(&format!("CAP REQ :{many}"));
@@ -661,4 +663,65 @@ fn monitor_list_is_limited_and_masks_are_ignored() {
     alice.send("MONITOR L");
     alice.expect(":chatroom 732 alice :a,b");
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn chghost_tells_capable_clients_and_rejoins_for_the_others() {
+    let dir = std::env::temp_dir().join(format!("chatroom-chghost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[opers]]\nname = \"admin\"\npassword_hash = \"{}\"\n",
+            common::hash_password("correct horse")
+        ),
+    )
+    .expect("config");
+    let srv = TestServer::start(&["--flood-rate", "0", "--config", &config.to_string_lossy()]);
+    let addr = irc(&srv);
+    let mut admin = login_caps(addr, "admin", "");
+    let mut bob = login_caps(addr, "bob", "");
+    let mut modern = login_caps(addr, "modern", "chghost");
+    let mut plain = login_caps(addr, "plain", "extended-join");
+    let mut elsewhere = login_caps(addr, "elsewhere", "chghost");
+    elsewhere.send("PART #lobby");
+    elsewhere.expect("PART #lobby");
+    for c in [&mut bob, &mut plain] {
+        c.send("JOIN #side");
+        c.expect("JOIN #side");
+    }
+    // bob is voiced in #lobby (by admin, its first member and operator).
+    admin.send("MODE #lobby +v bob");
+    plain.expect("MODE #lobby +v bob");
+
+    // Only server operators may, and only with a host that reads as one.
+    bob.send("CHGHOST bob cloaked.example");
+    bob.expect(" 481 bob ");
+    admin.send("OPER admin :correct horse");
+    admin.expect(" 381 admin ");
+    admin.send("CHGHOST bob :bad host");
+    admin.expect("FAIL CHGHOST INVALID_HOST");
+    admin.send("CHGHOST nobody some.host");
+    admin.expect(" 401 admin nobody ");
+
+    admin.send("CHGHOST bob users/bob");
+    // With the capability: one CHGHOST line from the old identity.
+    modern.expect(":bob!bob@127.0.0.1 CHGHOST bob users/bob");
+    // Without it: a quit and a rejoin of every room shared, with the status
+    // bob has there, so the client shows the new host.
+    plain.expect(":bob!bob@127.0.0.1 QUIT :Changing host");
+    plain.expect(":bob!bob@users/bob JOIN #lobby * :");
+    plain.expect(":chatroom MODE #lobby +v bob");
+    plain.expect(":bob!bob@users/bob JOIN #side * :");
+    // bob himself, without the capability, is told his new host.
+    bob.expect(" 396 bob users/bob :is now your displayed host");
+    // Someone who shares no room hears nothing of it.
+    elsewhere.expect_none("CHGHOST", "sync-elsewhere");
+    // WHOIS and messages show the new host.
+    modern.send("WHOIS bob");
+    modern.expect(" 311 modern bob bob users/bob * :");
+    bob.send("PRIVMSG #lobby :hello from my new host");
+    modern.expect(":bob!bob@users/bob PRIVMSG #lobby :hello from my new host");
+    let _ = std::fs::remove_dir_all(&dir);
 }

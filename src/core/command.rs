@@ -103,6 +103,9 @@ pub enum Command {
     Oper { name: String },
     /// Disconnect someone (server operators only).
     Kill { nick: String, reason: String },
+    /// Show `nick` with another host (server operators only): to hide an
+    /// address, or to give someone a name of their own.
+    ChgHost { nick: String, host: String },
     /// Who recently held a nickname; at most `count` entries (0: all kept).
     Whowas { nick: String, count: usize },
     /// How many people and rooms there are.

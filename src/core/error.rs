@@ -69,4 +69,7 @@ pub enum HubError {
         super::hub::REALNAME_LEN
     )]
     InvalidRealname,
+    /// A host given to CHGHOST that could not be shown in a `nick!user@host`.
+    #[error("{0:?} is not a valid host")]
+    InvalidHost(Name),
 }

@@ -155,6 +155,16 @@ pub enum Event {
     AccountChanged {
         who: Arc<UserInfo>,
     },
+    /// A server operator changed someone's host (CHGHOST); sent to that
+    /// person and to everyone sharing a room with them. `rooms` are the
+    /// rooms the recipient shares with them, each with their `@`/`+`
+    /// status there, so that clients without the chghost capability can be
+    /// shown a part and a rejoin instead (and nothing about other rooms).
+    HostChanged {
+        old: Arc<UserInfo>,
+        who: Arc<UserInfo>,
+        rooms: Vec<(Name, bool, bool)>,
+    },
     /// Someone (possibly the recipient) who shares a room with the
     /// recipient changed real name; `who` has the new one.
     RealnameChanged {

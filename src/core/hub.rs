@@ -348,6 +348,7 @@ impl Hub {
                 Ok(())
             }
             Command::Kill { nick, reason } => self.kill(conn, &nick, &reason, out),
+            Command::ChgHost { nick, host } => self.chghost(conn, &nick, &host, out),
             Command::Whowas { nick, count } => {
                 self.whowas(conn, &nick, count, out);
                 Ok(())

@@ -303,6 +303,7 @@ impl Renderer for LenHeaderRenderer {
             | Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }
+            | Event::HostChanged { .. }
             | Event::RoomReg(_)
             | Event::PastTopic { .. }
             | Event::InviteNotice { .. } => return,

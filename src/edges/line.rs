@@ -750,7 +750,8 @@ impl Renderer for LineRenderer {
             Event::TagMsg { .. }
             | Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
-            | Event::AccountChanged { .. } => {
+            | Event::AccountChanged { .. }
+            | Event::HostChanged { .. } => {
                 return;
             }
             // Room registration is asked for over IRC (ChanServ), where

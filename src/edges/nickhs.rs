@@ -387,6 +387,7 @@ impl Renderer for NickRenderer {
             | Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }
+            | Event::HostChanged { .. }
             | Event::RoomReg(_)
             | Event::PastTopic { .. }
             | Event::InviteNotice { .. } => return,

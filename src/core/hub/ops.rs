@@ -561,6 +561,71 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// CHGHOST: a server operator shows `nick` with `host` from now on.
+    /// Everyone who shares a room with them, and they themselves, are told
+    /// (each with only the rooms they share).
+    pub(super) fn chghost(
+        &mut self,
+        conn: ConnId,
+        nick: &str,
+        host: &str,
+        out: &mut impl Outbox,
+    ) -> Outcome {
+        if !self.members[&conn].oper {
+            return Err(HubError::NoPrivileges);
+        }
+        let &them = self
+            .nicks
+            .get(&Key::of(nick))
+            .ok_or_else(|| HubError::NoSuchNick(nick.into()))?;
+        if !valid_host(host) {
+            return Err(HubError::InvalidHost(host.into()));
+        }
+        let member = self.member_mut(them);
+        if &*member.info.host == host {
+            return Ok(());
+        }
+        let old = member.info.clone();
+        let who = Arc::new(UserInfo {
+            host: host.into(),
+            ..(*old).clone()
+        });
+        member.info = who.clone();
+        let their_rooms: Vec<Key> = member.rooms.iter().cloned().collect();
+        for to in self.sharing(them) {
+            let rooms = their_rooms
+                .iter()
+                .filter_map(|key| {
+                    let room = self.rooms.get(key)?;
+                    if to != them && !room.members.contains_key(&to) {
+                        return None;
+                    }
+                    let status = room.members.get(&them)?;
+                    Some((room.name.clone(), status.op, status.voice))
+                })
+                .collect();
+            let ev = Event::HostChanged {
+                old: old.clone(),
+                who: who.clone(),
+                rooms,
+            };
+            out.send(to, &Envelope::new(ev));
+        }
+        Ok(())
+    }
+}
+
+/// A host that fits in `nick!user@host` and reads as one: 1 to 63 bytes of
+/// letters, digits and `.-:/_`, not starting with `:` or `-`.
+pub(super) fn valid_host(host: &str) -> bool {
+    (1..=63).contains(&host.len())
+        && !host.starts_with([':', '-'])
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:/_".contains(c))
+}
+
 fn change(add: bool, mode: char, arg: Option<&str>) -> ModeChange {
     ModeChange {
         add,

@@ -129,3 +129,7 @@ pub const ERR_CHANOPRIVSNEEDED: &str = "482";
 pub const ERR_NOOPERHOST: &str = "491";
 pub const ERR_UMODEUNKNOWNFLAG: &str = "501";
 pub const ERR_USERSDONTMATCH: &str = "502";
+
+/// 396: the host the recipient is now shown with (after CHGHOST, to a
+/// client without the chghost capability).
+pub const RPL_VISIBLEHOST: &str = "396";

@@ -29,6 +29,9 @@
 //! enable (TAGMSG, AWAY, SETNAME, invite notices) and replies it folds
 //! into USERHOST/ISON.
 
+use std::sync::Arc;
+
+use crate::core::names::Name;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -724,6 +727,14 @@ impl IrcRenderer {
                 &[],
                 Some("Can't change mode for other users"),
             ),
+            HubError::InvalidHost(host) => self.standard(
+                out,
+                "FAIL",
+                "CHGHOST",
+                "INVALID_HOST",
+                &[host],
+                "Hosts are 1 to 63 letters, digits and .-:/_",
+            ),
             HubError::InvalidRealname => self.standard(
                 out,
                 "FAIL",
@@ -732,6 +743,75 @@ impl IrcRenderer {
                 &[],
                 &format!("Realname is not valid: {text}"),
             ),
+        }
+    }
+
+    /// Someone's host changed (CHGHOST). Clients with the chghost
+    /// capability get `:old CHGHOST user host`; the person themselves,
+    /// without it, 396; everyone else without it sees them quit and come
+    /// back into each shared room with their status there (the emulation
+    /// the chghost spec describes), since their client would otherwise keep
+    /// showing the old host. Per recipient: `rooms` differ from one to the
+    /// next, so nothing here is cached.
+    fn host_changed(
+        &mut self,
+        out: &mut BytesMut,
+        old: &Arc<UserInfo>,
+        who: &Arc<UserInfo>,
+        rooms: &[(Name, bool, bool)],
+        time: bool,
+    ) {
+        let stamp = if time {
+            tag_prefix(Some(SystemTime::now()), None, None, &[])
+        } else {
+            String::new()
+        };
+        if self.has(Cap::Chghost) {
+            out.put_slice(stamp.as_bytes());
+            write_line(
+                out,
+                Some(&source(old)),
+                "CHGHOST",
+                &[&who.user, &who.host],
+                None,
+            );
+            return;
+        }
+        if self.is_me(&who.nick) {
+            self.numeric(
+                out,
+                RPL_VISIBLEHOST,
+                &[&who.host],
+                Some("is now your displayed host"),
+            );
+            return;
+        }
+        let quit = Event::Quit {
+            who: old.clone(),
+            reason: "Changing host".into(),
+        };
+        out.put(render_shared(&quit, time, false));
+        let ext = self.has(Cap::ExtendedJoin);
+        for (room, op, voice) in rooms {
+            let join = Event::Joined {
+                room: room.clone(),
+                who: who.clone(),
+            };
+            out.put(render_shared(&join, time, ext));
+            let mut modes = String::from("+");
+            let mut params: Vec<&str> = vec![room];
+            if *op {
+                modes.push('o');
+            }
+            if *voice {
+                modes.push('v');
+            }
+            if modes.len() > 1 {
+                params.push(&modes);
+                params.extend(std::iter::repeat_n(&*who.nick, modes.len() - 1));
+                out.put_slice(stamp.as_bytes());
+                write_line(out, Some(&self.server), "MODE", &params, None);
+            }
         }
     }
 
@@ -1101,6 +1181,9 @@ impl IrcRenderer {
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }
             | Event::InviteNotice { .. } => {}
+            Event::HostChanged { old, who, rooms } => {
+                self.host_changed(out, old, who, rooms, time);
+            }
             Event::NickChanged { old, who } => {
                 if self.is_me(old) {
                     self.me = Some(who.nick.to_string());

@@ -78,6 +78,7 @@ pub fn offer(history: bool, accounts: bool) -> Offer {
         Cap::ExtendedJoin,
         Cap::AwayNotify,
         Cap::Setname,
+        Cap::Chghost,
         Cap::InviteNotify,
         Cap::StandardReplies,
         Cap::Utf8Only,
@@ -652,6 +653,16 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 steps.push(Step::Send(Command::Kill {
                     nick: p(0).to_string(),
                     reason: p(1).to_string(),
+                }));
+            }
+        }
+        "CHGHOST" => {
+            if p(1).is_empty() {
+                steps.push(need_more_params(cmd));
+            } else {
+                steps.push(Step::Send(Command::ChgHost {
+                    nick: p(0).to_string(),
+                    host: p(1).to_string(),
                 }));
             }
         }
