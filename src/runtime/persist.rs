@@ -632,7 +632,7 @@ mod tests {
 
     use super::*;
     use crate::core::{MsgKind, UserInfo};
-    use crate::runtime::connection::Kill;
+    use crate::runtime::outbound::{self, Incoming};
 
     struct Dir(PathBuf);
 
@@ -678,15 +678,9 @@ mod tests {
         })
     }
 
-    fn attach(stage: &mut Stage, id: ConnId) -> mpsc::Receiver<Shared> {
-        let (tx, rx) = mpsc::channel(64);
-        stage.push(Op::Attach {
-            id,
-            out: Outgoing {
-                tx,
-                kill: Arc::new(Kill::default()),
-            },
-        });
+    fn attach(stage: &mut Stage, id: ConnId) -> Incoming {
+        let (out, rx) = outbound::queue(64);
+        stage.push(Op::Attach { id, out });
         rx
     }
 
@@ -717,7 +711,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 1);
+        let rx = attach(&mut stage, 1);
         for (id, text) in [(1, "one"), (2, "two"), (3, "three")] {
             // The same event to two recipients makes one record.
             stage.send(1, &message(id, text));
@@ -739,7 +733,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 7);
+        let rx = attach(&mut stage, 7);
         // One batch: a message, the join, a message after the join.
         stage.send(1, &message(1, "before"));
         stage.push(Op::Replay {
@@ -768,7 +762,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 1);
+        let rx = attach(&mut stage, 1);
         stage.send(1, &message(5, "first"));
         assert!(stage.flush().await);
         assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
@@ -797,7 +791,7 @@ mod tests {
         );
         sync_room_limits(&store, &cfg).expect("sync");
         let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
-        let mut rx = attach(&mut stage, 1);
+        let rx = attach(&mut stage, 1);
         stage.send(1, &message(1, "gone"));
         assert!(stage.flush().await);
         assert_eq!(text_of(&rx.recv().await.expect("delivery").event), "gone");
@@ -823,7 +817,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 3);
+        let rx = attach(&mut stage, 3);
         stage.send(1, &message_in(1, "#r", "r-old"));
         stage.send(1, &message_in(2, "#s", "s-old"));
         stage.push(Op::Replay {
@@ -908,7 +902,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 4);
+        let rx = attach(&mut stage, 4);
         stage.send(1, &message(1, "old"));
         // Replay, goodbye and detach in one group: the replay cannot have
         // been read by the time the detach is applied.

@@ -247,6 +247,9 @@ impl Server {
             cfg.limits.max_connections_per_ip,
         );
         let next_id = Arc::new(AtomicU64::new(1));
+        let protos = Arc::new(Prototypes {
+            irc: irc::renderer(&cfg),
+        });
         let tracker = TaskTracker::new();
         let stop_accepting = CancellationToken::new();
         let mut accepts = Vec::new();
@@ -260,6 +263,7 @@ impl Server {
                 listener,
                 acceptor,
                 env.clone(),
+                protos.clone(),
                 limiter.clone(),
                 next_id.clone(),
                 tracker.clone(),
@@ -350,6 +354,7 @@ async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     env: ConnEnv,
+    protos: Arc<Prototypes>,
     limiter: Arc<ConnLimiter>,
     next_id: Arc<AtomicU64>,
     tracker: TaskTracker,
@@ -392,6 +397,7 @@ async fn accept_loop(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
         let env = env.clone();
+        let protos = protos.clone();
         let acceptor = acceptor.clone();
         tracker.spawn(async move {
             // Chat lines are small and latency matters more than packet
@@ -409,12 +415,19 @@ async fn accept_loop(
                     }
                 }
             };
-            serve(proto, halves, peer, id, env).await;
+            serve(proto, halves, peer, id, env, &protos).await;
             // The permit is held through the handshake too, so stalled
             // handshakes count against the per-address limit.
             drop(permit);
         });
     }
+}
+
+/// What every connection of a protocol starts from, made once per server:
+/// each connection's renderer shares the fixed parts (the IRC MOTD and
+/// ISUPPORT tokens) instead of holding its own copy.
+struct Prototypes {
+    irc: irc::IrcRenderer,
 }
 
 /// Runs one admitted connection with its protocol's edge.
@@ -430,18 +443,23 @@ async fn serve(
     peer: SocketAddr,
     id: u64,
     env: ConnEnv,
+    protos: &Prototypes,
 ) {
     let cfg = env.cfg.clone();
     // Each arm is a different future type; boxing keeps the spawned one small.
     macro_rules! run {
-        ($renderer:expr, $session:expr) => {
-            Box::pin(drive(stream, peer, id, env, $renderer, $session)).await
-        };
+        ($renderer:expr, $session:expr) => {{
+            let fut = Box::pin(drive(stream, peer, id, env, $renderer, $session));
+            if id == 1 && std::env::var_os("CHATROOM_SIZES").is_some() {
+                eprintln!("SIZES drive future {} B", std::mem::size_of_val(&*fut));
+            }
+            fut.await
+        }};
     }
     match proto {
         Protocol::Line => run!(line::renderer(&cfg), line::session),
-        Protocol::Irc => run!(irc::renderer(&cfg), irc::session),
-        Protocol::IrcTls => run!(irc::renderer(&cfg), irc::session_tls),
+        Protocol::Irc => run!(protos.irc.for_new_connection(), irc::session),
+        Protocol::IrcTls => run!(protos.irc.for_new_connection(), irc::session_tls),
         Protocol::LenHeader => run!(lenheader::renderer(&cfg), lenheader::session),
         Protocol::Nick => run!(nickhs::renderer(&cfg), nickhs::session),
     }

@@ -433,7 +433,7 @@ impl Hub {
         let Some(member) = self.members.get_mut(&conn) else {
             return;
         };
-        member.rooms.shift_remove(key);
+        member.rooms.retain(|k| k != key);
         if member.focus.as_ref() == Some(key) {
             let next = member.rooms.last().cloned();
             // set_focus cannot fail for a registered member.

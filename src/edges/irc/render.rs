@@ -30,7 +30,7 @@
 //! into USERHOST/ISON.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -191,9 +191,12 @@ struct Found {
 /// Renders events for one IRC connection.
 #[derive(Debug)]
 pub struct IrcRenderer {
-    server: String,
-    motd: Option<String>,
-    isupport: Vec<String>,
+    /// The server's name, MOTD and ISUPPORT tokens: the same for every
+    /// connection, so shared rather than copied into each (the copies were
+    /// over a kilobyte per idle connection, measured).
+    server: Arc<str>,
+    motd: Option<Arc<str>>,
+    isupport: Arc<[String]>,
     /// The client's nickname once registered.
     me: Option<String>,
     /// `user@host` once registered (for the ERROR line).
@@ -261,11 +264,32 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
 
 impl IrcRenderer {
     pub fn new(cfg: &Config) -> IrcRenderer {
-        let isupport = isupport(cfg);
         created();
+        IrcRenderer::with_shared(
+            cfg.server_name.as_str().into(),
+            cfg.motd.as_deref().map(Arc::from),
+            isupport(cfg).into(),
+        )
+    }
+
+    /// A renderer for another connection of the same server: it shares this
+    /// one's fixed strings and starts with a fresh connection state.
+    pub fn for_new_connection(&self) -> IrcRenderer {
+        IrcRenderer::with_shared(
+            self.server.clone(),
+            self.motd.clone(),
+            self.isupport.clone(),
+        )
+    }
+
+    fn with_shared(
+        server: Arc<str>,
+        motd: Option<Arc<str>>,
+        isupport: Arc<[String]>,
+    ) -> IrcRenderer {
         IrcRenderer {
-            server: cfg.server_name.clone(),
-            motd: cfg.motd.clone(),
+            server,
+            motd,
             isupport,
             me: None,
             userhost: None,
@@ -321,7 +345,7 @@ impl IrcRenderer {
     ) {
         let mut params = vec![command, code];
         params.extend_from_slice(context);
-        write_line(out, Some(&self.server), kind, &params, Some(text));
+        write_line(out, Some(&*self.server), kind, &params, Some(text));
     }
 
     /// Writes the lines of a labeled command held so far, labeled: one line
@@ -340,7 +364,7 @@ impl IrcRenderer {
         match lines.as_slice() {
             [] => {
                 out.put_slice(format!("@{tag} ").as_bytes());
-                write_line(out, Some(&self.server), "ACK", &[], None);
+                write_line(out, Some(&*self.server), "ACK", &[], None);
             }
             [one] => tag_line(out, &tag, one),
             all => {
@@ -350,7 +374,7 @@ impl IrcRenderer {
                 let plus = format!("+{id}");
                 write_line(
                     out,
-                    Some(&self.server),
+                    Some(&*self.server),
                     "BATCH",
                     &[&plus, "labeled-response"],
                     None,
@@ -367,7 +391,7 @@ impl IrcRenderer {
                     }
                 }
                 let minus = format!("-{id}");
-                write_line(out, Some(&self.server), "BATCH", &[&minus], None);
+                write_line(out, Some(&*self.server), "BATCH", &[&minus], None);
             }
         }
         if self.held.capacity() < held.capacity() && held.capacity() <= 16 * 1024 {
@@ -390,7 +414,7 @@ impl IrcRenderer {
         let mut all = Vec::with_capacity(params.len() + 1);
         all.push(self.me());
         all.extend_from_slice(params);
-        write_line(out, Some(&self.server), code, &all, trailing);
+        write_line(out, Some(&*self.server), code, &all, trailing);
     }
 
     fn welcome(&mut self, out: &mut BytesMut, user: &UserInfo) {
@@ -1030,7 +1054,7 @@ impl IrcRenderer {
                 self.numeric(out, RPL_AWAY, &[nick], Some(message));
             }
             Event::ServerNotice { text } => {
-                write_line(out, Some(&self.server), "NOTICE", &[self.me()], Some(text));
+                write_line(out, Some(&*self.server), "NOTICE", &[self.me()], Some(text));
             }
             Event::Error(e) => self.error(out, e),
             Event::Closing { reason } => {
@@ -1174,7 +1198,7 @@ impl IrcRenderer {
                 'u' => params.push(user.to_string()),
                 'i' => params.push(host.to_string()),
                 'h' => params.push(host.to_string()),
-                's' => params.push(self.server.clone()),
+                's' => params.push(self.server.to_string()),
                 'n' => params.push(m.user.nick.to_string()),
                 'f' => params.push(flags.to_string()),
                 'd' => params.push("0".to_string()),

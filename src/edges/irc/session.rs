@@ -28,14 +28,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
 use crate::core::names::validate_nick;
 use crate::core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
 use crate::edges::framing::{Frame, LineCodec, split_text};
 use crate::runtime::history::{HistoryAsk, HistoryError};
-use crate::runtime::{Ctx, HubGone};
+use crate::runtime::{Ctx, FrameReader, HubGone};
 
 use super::caps::{Cap, CapOutcome, CapState, Offer};
 use super::message::Message;
@@ -730,22 +729,21 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
 }
 
 /// Reads IRC lines until the client leaves; returns the quit reason.
-pub async fn run(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    run_on(ctx, rd, false).await
+pub fn run(ctx: Ctx, rd: crate::runtime::ReadHalf) -> impl Future<Output = String> + Send {
+    run_on(ctx, rd, false)
 }
 
 /// Like [`run`], for a connection that came over TLS.
-pub async fn run_secure(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    run_on(ctx, rd, true).await
+pub fn run_secure(ctx: Ctx, rd: crate::runtime::ReadHalf) -> impl Future<Output = String> + Send {
+    run_on(ctx, rd, true)
 }
 
 async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> String {
     // The configured limit counts CR LF (RFC 1459's 512); the codec's does
     // not, and it must let the tags through too (checked per line below).
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
-    // A small first buffer: an idle connection keeps it for its lifetime
-    // (the framed reader's default is 8 KiB); it grows for long lines.
-    let mut frames = FramedRead::with_capacity(rd, LineCodec::new(MAX_TAG_BYTES + max), 512);
+    // Holds no buffer between lines (see `FrameReader`).
+    let mut frames = FrameReader::new(rd, LineCodec::new(MAX_TAG_BYTES + max));
     let mut st = State {
         secure,
         ..State::default()
@@ -785,9 +783,13 @@ async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> Str
                 Err(_) => (vec![not_utf8(&bytes)], None),
             },
         };
+        // Boxed: carrying out a command can take a lot of state (OPER's
+        // password check, history look-ups, the hub's replies), which an
+        // idle connection would otherwise hold all its life; one allocation
+        // per command is noise next to the command's own work.
         let outcome = match label {
-            Some(label) => execute_labeled(&mut ctx, &mut st, label, steps).await,
-            None => execute_all(&mut ctx, &mut st, steps).await,
+            Some(label) => Box::pin(execute_labeled(&mut ctx, &mut st, label, steps)).await,
+            None => Box::pin(execute_all(&mut ctx, &mut st, steps)).await,
         };
         match outcome {
             Ok(None) => {}
