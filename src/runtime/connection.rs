@@ -204,7 +204,8 @@ pub struct ConnEnv {
 /// Runs one connection to the end: attaches it to the hub, runs the edge's
 /// reading `session` (which returns the quit reason when the client goes)
 /// and the writer side by side in this one task, enforces the registration
-/// timeout, and detaches.
+/// timeout, and detaches. `guard` (the connection's place under the
+/// connection limits) is held until then.
 ///
 /// One task, not a reader task and a writer task: a task of its own for the
 /// writer cost its header, its future and a join handle on every
@@ -214,15 +215,17 @@ pub struct ConnEnv {
 /// the session and the writer are boxed at their own sizes, where held
 /// inline they were laid out side by side with the copies made to pin them
 /// (the connection's future was 7.9 KB, measured with `size_of_val`).
-pub fn drive<R, F, Fut>(
+pub fn drive<R, F, Fut, G>(
     (rd, wr): (ReadHalf, WriteHalf),
     peer: SocketAddr,
     id: ConnId,
     env: ConnEnv,
     renderer: R,
     session: F,
-) -> impl std::future::Future<Output = ()> + Send
+    guard: G,
+) -> impl std::future::Future<Output = ()> + Send + 'static
 where
+    G: Send + 'static,
     R: Renderer,
     F: FnOnce(Ctx, ReadHalf) -> Fut,
     Fut: std::future::Future<Output = String> + Send + 'static,
@@ -247,10 +250,23 @@ where
             std::mem::size_of_val(&*sess),
             std::mem::size_of_val(&*writer)
         );
+        eprintln!(
+            "SIZES Ctx {} HubMsg {} Sleep {} R {}",
+            std::mem::size_of::<Ctx>(),
+            std::mem::size_of::<HubMsg>(),
+            std::mem::size_of::<tokio::time::Sleep>(),
+            std::mem::size_of::<R>()
+        );
     }
     let reg_timeout = env.cfg.limits.registration_timeout();
     async move {
-        if env.hub.send(HubMsg::Attach { id, out }).await.is_err() {
+        let _guard = guard;
+        // Boxed, like the Detach below: a message to the hub is large, and
+        // the connection's state would hold room for it all its life.
+        if Box::pin(env.hub.send(HubMsg::Attach { id, out }))
+            .await
+            .is_err()
+        {
             return;
         }
         let mut writer_done = false;
@@ -274,7 +290,7 @@ where
         };
         drop(sess);
         tracing::debug!(conn = id, %peer, %reason, "connection ends");
-        let _ = env.hub.send(HubMsg::Detach { id, reason }).await;
+        let _ = Box::pin(env.hub.send(HubMsg::Detach { id, reason })).await;
         // The hub lets go of the queue when it detaches: the writer flushes
         // what was queued before (a QUIT's ERROR line) and ends.
         if !writer_done {
@@ -290,64 +306,67 @@ where
 /// (it was most of the memory of an idle connection, measured with
 /// `chatroom bench idle`), and a busy one allocates once per wake-up, sized
 /// for its batch, which costs far less than the write it accompanies.
-async fn write_loop<R: Renderer>(
+fn write_loop<R: Renderer>(
     mut wr: WriteHalf,
     incoming: Incoming,
     mut renderer: R,
     write_timeout: Duration,
-) {
+) -> impl std::future::Future<Output = ()> + Send {
     const KEEP_BUFFER: usize = 16 * 1024;
     // A room message in IRC form is about this long.
     const RESERVE_PER_EVENT: usize = 128;
     let mut batch: VecDeque<Shared> = VecDeque::new();
     let mut buf = BytesMut::new();
-    loop {
-        match incoming.take(&mut batch).await {
-            Taken::Events => {}
-            Taken::Closed => break,
-            Taken::Killed(reason) => {
-                Box::pin(farewell(&mut wr, &mut renderer, reason)).await;
+    // Not an `async fn`, which would keep its arguments twice (see `drive`).
+    async move {
+        loop {
+            match incoming.take(&mut batch).await {
+                Taken::Events => {}
+                Taken::Closed => break,
+                Taken::Killed(reason) => {
+                    Box::pin(farewell(&mut wr, &mut renderer, reason)).await;
+                    break;
+                }
+            }
+            let mut closing = false;
+            // One allocation for the whole batch instead of doubling as it fills.
+            buf.reserve(batch.len() * RESERVE_PER_EVENT);
+            for event in batch.drain(..) {
+                renderer.render(&event, &mut buf);
+                if matches!(event.event, Event::Closing { .. }) {
+                    closing = true;
+                    break;
+                }
+            }
+            if !buf.is_empty() {
+                // Boxed: the write's state (its timer, the farewell) is only
+                // needed while writing, and an idle connection would hold it.
+                let ok = Box::pin(write_batch(
+                    &mut wr,
+                    &incoming,
+                    &mut renderer,
+                    &buf,
+                    write_timeout,
+                ))
+                .await;
+                if !ok {
+                    break;
+                }
+                buf.clear();
+                if buf.capacity() > KEEP_BUFFER || incoming.is_empty() {
+                    buf = BytesMut::new();
+                }
+            }
+            // Kept to swap with the queue while busy; let go when idle.
+            if incoming.is_empty() {
+                batch = VecDeque::new();
+            }
+            if closing {
                 break;
             }
         }
-        let mut closing = false;
-        // One allocation for the whole batch instead of doubling as it fills.
-        buf.reserve(batch.len() * RESERVE_PER_EVENT);
-        for event in batch.drain(..) {
-            renderer.render(&event, &mut buf);
-            if matches!(event.event, Event::Closing { .. }) {
-                closing = true;
-                break;
-            }
-        }
-        if !buf.is_empty() {
-            // Boxed: the write's state (its timer, the farewell) is only
-            // needed while writing, and an idle connection would hold it.
-            let ok = Box::pin(write_batch(
-                &mut wr,
-                &incoming,
-                &mut renderer,
-                &buf,
-                write_timeout,
-            ))
-            .await;
-            if !ok {
-                break;
-            }
-            buf.clear();
-            if buf.capacity() > KEEP_BUFFER || incoming.is_empty() {
-                buf = BytesMut::new();
-            }
-        }
-        // Kept to swap with the queue while busy; let go when idle.
-        if incoming.is_empty() {
-            batch = VecDeque::new();
-        }
-        if closing {
-            break;
-        }
+        let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), wr.shutdown())).await;
     }
-    let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), wr.shutdown())).await;
 }
 
 /// Writes one batch, unless the connection is cut off meanwhile (then it

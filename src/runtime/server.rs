@@ -28,7 +28,7 @@ use crate::store::{SqliteStore, Store, StoreOptions};
 
 use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
 use super::hub_task::{self, HubMsg, Persisted};
-use super::limits::ConnLimiter;
+use super::limits::{ConnLimiter, ConnPermit};
 use super::persist::{Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
 
@@ -396,30 +396,36 @@ async fn accept_loop(
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
-        let env = env.clone();
-        let protos = protos.clone();
-        let acceptor = acceptor.clone();
-        tracker.spawn(async move {
-            // Chat lines are small and latency matters more than packet
-            // count; coalescing happens in the writer instead.
-            let _ = stream.set_nodelay(true);
-            let halves = match &acceptor {
-                None => split_tcp(stream),
-                Some(a) => {
+        // Chat lines are small and latency matters more than packet
+        // count; coalescing happens in the writer instead.
+        let _ = stream.set_nodelay(true);
+        match &acceptor {
+            None => serve(
+                proto,
+                split_tcp(stream),
+                peer,
+                id,
+                &env,
+                &protos,
+                &tracker,
+                permit,
+            ),
+            Some(a) => {
+                let (a, env, protos, tracker) =
+                    (a.clone(), env.clone(), protos.clone(), tracker.clone());
+                // A short task of its own for the handshake, whose state is
+                // large and needed only for its first moments; the
+                // connection's own task starts once it is done. The permit is
+                // held through the handshake too, so stalled handshakes count
+                // against the per-address limit.
+                tracker.clone().spawn(async move {
                     let limit = env.cfg.tls.handshake_timeout();
-                    // Boxed (and freed once done): the handshake's state is
-                    // large and only needed for its first moments.
-                    match Box::pin(handshake(a, stream, limit, peer)).await {
-                        Some(halves) => halves,
-                        None => return,
+                    if let Some(halves) = handshake(&a, stream, limit, peer).await {
+                        serve(proto, halves, peer, id, &env, &protos, &tracker, permit);
                     }
-                }
-            };
-            serve(proto, halves, peer, id, env, &protos).await;
-            // The permit is held through the handshake too, so stalled
-            // handshakes count against the per-address limit.
-            drop(permit);
-        });
+                });
+            }
+        }
     }
 }
 
@@ -430,38 +436,41 @@ struct Prototypes {
     irc: irc::IrcRenderer,
 }
 
-/// Runs one admitted connection with its protocol's edge.
+/// Starts one admitted connection's task with its protocol's edge.
 ///
-/// Each protocol's future is boxed: a future holding any of them inline is
-/// as large as the largest (with the TLS handshake, over 10 KiB per
-/// connection, measured), while boxed each connection pays only for its
-/// own protocol's state. One allocation per connection buys most of the
-/// memory an idle connection costs.
-async fn serve(
+/// The task's future is the connection's own (`drive`), spawned as it is:
+/// no wrapper future and no box around it, so each connection costs one
+/// task allocation the size of its own protocol's state (a wrapper that
+/// awaited it kept copies of its arguments; measured with heaptrack).
+#[allow(clippy::too_many_arguments)]
+fn serve(
     proto: Protocol,
     stream: (ReadHalf, WriteHalf),
     peer: SocketAddr,
     id: u64,
-    env: ConnEnv,
+    env: &ConnEnv,
     protos: &Prototypes,
+    tracker: &TaskTracker,
+    permit: ConnPermit,
 ) {
-    let cfg = env.cfg.clone();
-    // Each arm is a different future type; boxing keeps the spawned one small.
+    let cfg = &env.cfg;
+    let env = env.clone();
+    // Each arm is a different future type, each spawned at its own size.
     macro_rules! run {
         ($renderer:expr, $session:expr) => {{
-            let fut = Box::pin(drive(stream, peer, id, env, $renderer, $session));
+            let fut = drive(stream, peer, id, env, $renderer, $session, permit);
             if id == 1 && std::env::var_os("CHATROOM_SIZES").is_some() {
-                eprintln!("SIZES drive future {} B", std::mem::size_of_val(&*fut));
+                eprintln!("SIZES drive future {} B", std::mem::size_of_val(&fut));
             }
-            fut.await
+            tracker.spawn(fut);
         }};
     }
     match proto {
-        Protocol::Line => run!(line::renderer(&cfg), line::session),
+        Protocol::Line => run!(line::renderer(cfg), line::session),
         Protocol::Irc => run!(protos.irc.for_new_connection(), irc::session),
         Protocol::IrcTls => run!(protos.irc.for_new_connection(), irc::session_tls),
-        Protocol::LenHeader => run!(lenheader::renderer(&cfg), lenheader::session),
-        Protocol::Nick => run!(nickhs::renderer(&cfg), nickhs::session),
+        Protocol::LenHeader => run!(lenheader::renderer(cfg), lenheader::session),
+        Protocol::Nick => run!(nickhs::renderer(cfg), nickhs::session),
     }
 }
 
