@@ -88,3 +88,6 @@ fn hash_password() -> anyhow::Result<()> {
     println!("{hash}");
     Ok(())
 }
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

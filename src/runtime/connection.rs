@@ -199,6 +199,8 @@ impl Ctx {
 pub struct ConnEnv {
     pub cfg: Arc<Config>,
     pub hub: HubHandle,
+    /// Keeps the registration timeout.
+    pub deadlines: Arc<super::deadlines::Deadlines>,
 }
 
 /// Runs one connection to the end: attaches it to the hub, runs the edge's
@@ -244,21 +246,6 @@ where
         control: control.clone(),
     };
     let mut sess = Box::pin(session(ctx, rd));
-    if id == 1 && std::env::var_os("CHATROOM_SIZES").is_some() {
-        eprintln!(
-            "SIZES session {} B, writer {} B",
-            std::mem::size_of_val(&*sess),
-            std::mem::size_of_val(&*writer)
-        );
-        eprintln!(
-            "SIZES Ctx {} HubMsg {} Sleep {} R {}",
-            std::mem::size_of::<Ctx>(),
-            std::mem::size_of::<HubMsg>(),
-            std::mem::size_of::<tokio::time::Sleep>(),
-            std::mem::size_of::<R>()
-        );
-    }
-    let reg_timeout = env.cfg.limits.registration_timeout();
     async move {
         let _guard = guard;
         // Boxed, like the Detach below: a message to the hub is large, and
@@ -270,22 +257,14 @@ where
             return;
         }
         let mut writer_done = false;
-        let registration_deadline = async {
-            tokio::time::sleep(reg_timeout).await;
-            if control.is_registered() {
-                std::future::pending::<()>().await;
-            }
-        };
+        // The registration timeout cuts the connection off through its
+        // queue (see `deadlines`): the writer says why and ends.
+        env.deadlines.watch(control);
         let reason = tokio::select! {
             reason = &mut sess => reason,
             _ = &mut writer => {
                 writer_done = true;
                 "Connection closed".to_string()
-            }
-            _ = registration_deadline => {
-                let reason = "Registration timed out".to_string();
-                control.kill(&reason);
-                reason
             }
         };
         drop(sess);

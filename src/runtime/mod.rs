@@ -8,6 +8,7 @@
 //! looks on the wire (the edges do).
 
 pub mod connection;
+pub mod deadlines;
 pub mod history;
 pub mod hub_task;
 pub mod limits;

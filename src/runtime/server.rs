@@ -27,6 +27,7 @@ use crate::edges::{irc, lenheader, line, nickhs};
 use crate::store::{SqliteStore, Store, StoreOptions};
 
 use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
+use super::deadlines::Deadlines;
 use super::hub_task::{self, HubMsg, Persisted};
 use super::limits::{ConnLimiter, ConnPermit};
 use super::persist::{Stage, sync_room_limits};
@@ -238,9 +239,11 @@ impl Server {
             }
         };
         let (hub, hub_task) = hub_task::spawn(core, history);
+        let (deadlines, deadlines_task) = Deadlines::start(cfg.limits.registration_timeout());
         let env = ConnEnv {
             cfg: cfg.clone(),
             hub: hub.clone(),
+            deadlines,
         };
         let limiter = ConnLimiter::new(
             cfg.limits.max_connections,
@@ -291,6 +294,7 @@ impl Server {
         }
         drop(hub);
         hub_task.abort();
+        deadlines_task.abort();
         #[cfg(unix)]
         if let Some(r) = reloader {
             r.abort();
@@ -459,9 +463,6 @@ fn serve(
     macro_rules! run {
         ($renderer:expr, $session:expr) => {{
             let fut = drive(stream, peer, id, env, $renderer, $session, permit);
-            if id == 1 && std::env::var_os("CHATROOM_SIZES").is_some() {
-                eprintln!("SIZES drive future {} B", std::mem::size_of_val(&fut));
-            }
             tracker.spawn(fut);
         }};
     }

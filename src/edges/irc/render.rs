@@ -203,22 +203,40 @@ pub struct IrcRenderer {
     userhost: Option<String>,
     /// The MOTD follows the first LUSERS after the welcome.
     motd_pending: bool,
-    /// Inside a USERHOST/ISON look-up: what was found so far.
-    quiet: Option<Vec<Found>>,
-    /// WHOX fields and token for the next WHO reply.
-    whox: Option<(String, String)>,
+    /// State needed only in the middle of some replies, boxed so that an
+    /// idle connection holds a pointer instead of it (measured).
+    rare: Option<Box<Rare>>,
     /// Inside a multi-room NAMES: the per-room 366s are held back.
     names_batch: bool,
     /// The IRCv3 capabilities the client enabled.
     caps: CapSet,
+    /// Batch references handed out so far (they only need to be unique
+    /// on this connection).
+    batches: u64,
+}
+
+/// What a renderer holds only while it is in the middle of something.
+#[derive(Debug, Default)]
+struct Rare {
+    /// Inside a USERHOST/ISON look-up: what was found so far.
+    quiet: Option<Vec<Found>>,
+    /// WHOX fields and token for the next WHO reply.
+    whox: Option<(String, String)>,
     /// The nickname of the last ERR_NOSUCHNICK written, for WhoisEnd.
     no_such: Option<String>,
     /// Inside a labeled response: its label; the lines are held in `held`.
     label: Option<String>,
     held: BytesMut,
-    /// Batch references handed out so far (they only need to be unique
-    /// on this connection).
-    batches: u64,
+}
+
+impl Rare {
+    fn is_idle(&self) -> bool {
+        self.quiet.is_none()
+            && self.whox.is_none()
+            && self.no_such.is_none()
+            && self.label.is_none()
+            && self.held.is_empty()
+    }
 }
 
 /// ISUPPORT tokens that say what this server does (see docs/irc.md).
@@ -294,13 +312,9 @@ impl IrcRenderer {
             me: None,
             userhost: None,
             motd_pending: false,
-            quiet: None,
-            whox: None,
+            rare: None,
             names_batch: false,
             caps: CapSet::EMPTY,
-            no_such: None,
-            label: None,
-            held: BytesMut::new(),
             batches: 0,
         }
     }
@@ -351,10 +365,10 @@ impl IrcRenderer {
     /// Writes the lines of a labeled command held so far, labeled: one line
     /// gets the label, several a `labeled-response` batch, none an `ACK`.
     fn finish_label(&mut self, out: &mut BytesMut) {
-        let Some(label) = self.label.take() else {
+        let Some(label) = self.rare.as_mut().and_then(|r| r.label.take()) else {
             return;
         };
-        let held = std::mem::take(&mut self.held);
+        let held = std::mem::take(&mut self.rare_mut().held);
         let mut tag = String::from("label=");
         let _ = escape_tag(&label, &mut tag);
         let lines: Vec<&[u8]> = held
@@ -394,11 +408,14 @@ impl IrcRenderer {
                 write_line(out, Some(&*self.server), "BATCH", &[&minus], None);
             }
         }
-        if self.held.capacity() < held.capacity() && held.capacity() <= 16 * 1024 {
-            let mut reuse = held;
-            reuse.clear();
-            self.held = reuse;
-        }
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    fn labeled(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.label.is_some())
     }
 
     fn me(&self) -> &str {
@@ -561,8 +578,8 @@ impl IrcRenderer {
                 Some(&format!("Illegal channel name: {reason}")),
             ),
             HubError::NoSuchNick(nick) => {
-                if self.quiet.is_none() {
-                    self.no_such = Some(nick.to_string());
+                if self.rare.as_ref().is_none_or(|r| r.quiet.is_none()) {
+                    self.rare_mut().no_such = Some(nick.to_string());
                     self.numeric(out, ERR_NOSUCHNICK, &[nick], Some("No such nick/channel"))
                 }
             }
@@ -727,8 +744,10 @@ impl IrcRenderer {
             return;
         };
         let (away, idle_secs, signon, oper) = (away.as_deref(), *idle_secs, *signon, *oper);
-        self.no_such = None;
-        if let Some(found) = &mut self.quiet {
+        if let Some(r) = &mut self.rare {
+            r.no_such = None;
+        }
+        if let Some(found) = self.rare.as_mut().and_then(|r| r.quiet.as_mut()) {
             found.push(Found {
                 nick: user.nick.to_string(),
                 user: word(&user.user).into_owned(),
@@ -813,16 +832,20 @@ impl IrcRenderer {
                     _ => self.numeric(out, &command, &refs, None),
                 }
             }
-            Local::Whox { fields, token } => self.whox = Some((fields, token)),
+            Local::Whox { fields, token } => self.rare_mut().whox = Some((fields, token)),
             Local::Motd => self.motd(out),
             Local::NamesBegin => self.names_batch = true,
             Local::NamesEnd(mask) => {
                 self.names_batch = false;
                 self.numeric(out, RPL_ENDOFNAMES, &[&mask], Some("End of /NAMES list."));
             }
-            Local::QuietBegin => self.quiet = Some(Vec::new()),
+            Local::QuietBegin => self.rare_mut().quiet = Some(Vec::new()),
             Local::UserhostEnd => {
-                let found = self.quiet.take().unwrap_or_default();
+                let found = self
+                    .rare
+                    .as_mut()
+                    .and_then(|r| r.quiet.take())
+                    .unwrap_or_default();
                 let list: Vec<String> = found
                     .iter()
                     .map(|f| {
@@ -833,12 +856,21 @@ impl IrcRenderer {
                 self.numeric(out, RPL_USERHOST, &[], Some(&list.join(" ")));
             }
             Local::IsonEnd => {
-                let found = self.quiet.take().unwrap_or_default();
+                let found = self
+                    .rare
+                    .as_mut()
+                    .and_then(|r| r.quiet.take())
+                    .unwrap_or_default();
                 let list: Vec<&str> = found.iter().map(|f| f.nick.as_str()).collect();
                 self.numeric(out, RPL_ISON, &[], Some(&list.join(" ")));
             }
             Local::WhoisEnd(nick) => {
-                if self.no_such.take().is_some_and(|n| same(&n, &nick)) {
+                if self
+                    .rare
+                    .as_mut()
+                    .and_then(|r| r.no_such.take())
+                    .is_some_and(|n| same(&n, &nick))
+                {
                     self.numeric(out, RPL_ENDOFWHOIS, &[&nick], Some("End of /WHOIS list."));
                 }
             }
@@ -885,13 +917,22 @@ impl IrcRenderer {
 
 impl Renderer for IrcRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        self.render_one(shared, out);
+        if self.rare.as_ref().is_some_and(|r| r.is_idle()) {
+            self.rare = None;
+        }
+    }
+}
+
+impl IrcRenderer {
+    fn render_one(&mut self, shared: &Shared, out: &mut BytesMut) {
         if let Event::Edge(note) = &shared.event
             && let Some(local) = note.get::<Local>()
         {
             match local {
                 Local::LabelBegin(label) => {
                     self.finish_label(out);
-                    self.label = Some(label.clone());
+                    self.rare_mut().label = Some(label.clone());
                     return;
                 }
                 Local::LabelEnd => return self.finish_label(out),
@@ -906,13 +947,13 @@ impl Renderer for IrcRenderer {
             self.render_event(shared, &mut one);
             let copy = one.clone();
             out.put(one);
-            match self.label {
-                Some(_) => self.held.put(copy),
+            match self.rare.as_mut().filter(|r| r.label.is_some()) {
+                Some(r) => r.held.put(copy),
                 None => out.put(copy),
             }
             return;
         }
-        if self.label.is_none() || self.is_self_message(&shared.event) {
+        if !self.labeled() || self.is_self_message(&shared.event) {
             return self.render_event(shared, out);
         }
         if matches!(shared.event, Event::Closing { .. }) {
@@ -920,9 +961,9 @@ impl Renderer for IrcRenderer {
             self.finish_label(out);
             return self.render_event(shared, out);
         }
-        let mut held = std::mem::take(&mut self.held);
+        let mut held = std::mem::take(&mut self.rare_mut().held);
         self.render_event(shared, &mut held);
-        self.held = held;
+        self.rare_mut().held = held;
     }
 }
 
@@ -1001,7 +1042,7 @@ impl IrcRenderer {
             }
             Event::WhoReply { mask, members } => {
                 let room = if mask.starts_with('#') { &**mask } else { "*" };
-                let whox = self.whox.take();
+                let whox = self.rare.as_mut().and_then(|r| r.whox.take());
                 for m in members {
                     let mut flags = String::from(if m.away.is_some() { "G" } else { "H" });
                     if m.oper {
