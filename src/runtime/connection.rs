@@ -1,7 +1,7 @@
-//! One connection: its bounded outbound queue, the writer task that drains
-//! it with coalesced writes, the kill switch that cuts it off, and `Ctx`,
-//! the handle an edge's reading session uses to talk to the hub (with flood
-//! control and the registration flag).
+//! One connection as one task: the edge's reading session and the writer
+//! that drains the connection's queue (`outbound`) with coalesced writes,
+//! polled side by side, and `Ctx`, the handle an edge's reading session
+//! uses to talk to the hub (with flood control and the registration flag).
 //!
 //! Nothing here knows a protocol: the edge supplies a `Renderer` for the
 //! writer and a session future for the reader. Nor does it know the
@@ -50,7 +50,7 @@ where
     (Box::new(rd), Box::new(wr))
 }
 
-/// Turns events into this connection's wire bytes. Owned by the writer task,
+/// Turns events into this connection's wire bytes. Owned by the writer,
 /// so it can keep per-connection state (the recipient's nickname, its focus,
 /// negotiated capabilities) learned from the events themselves.
 pub trait Renderer: Send + 'static {

@@ -262,3 +262,70 @@ impl Drop for Incoming {
         st.waker = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Envelope, Event};
+
+    fn ev(text: &str) -> Shared {
+        Envelope::new(Event::ServerNotice { text: text.into() })
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_and_taking_empties_it() {
+        let (out, inc) = queue(2);
+        assert_eq!(out.try_send(ev("a")), Ok(()));
+        assert_eq!(out.try_send(ev("b")), Ok(()));
+        assert_eq!(out.try_send(ev("c")), Err(PushError::Full));
+        let mut batch = VecDeque::new();
+        assert_eq!(inc.take(&mut batch).await, Taken::Events);
+        assert_eq!(batch.len(), 2);
+        assert!(inc.is_empty());
+        assert_eq!(out.try_send(ev("d")), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_kill_wins_over_queued_events_and_closes_the_queue() {
+        let (out, inc) = queue(8);
+        out.try_send(ev("a")).expect("queued");
+        inc.control().kill("first");
+        out.kill("second");
+        let mut batch = VecDeque::new();
+        assert_eq!(inc.take(&mut batch).await, Taken::Killed("first".into()));
+        assert!(batch.is_empty());
+        assert_eq!(out.try_send(ev("b")), Err(PushError::Closed));
+    }
+
+    #[tokio::test]
+    async fn the_hub_letting_go_ends_the_queue_after_what_was_queued() {
+        let (out, inc) = queue(8);
+        out.try_send(ev("last")).expect("queued");
+        drop(out);
+        let mut batch = VecDeque::new();
+        assert_eq!(inc.take(&mut batch).await, Taken::Events);
+        assert_eq!(batch.len(), 1);
+        batch.clear();
+        assert_eq!(inc.take(&mut batch).await, Taken::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_task_is_woken_by_a_push() {
+        let (out, inc) = queue(8);
+        let waiter = tokio::spawn(async move {
+            let mut batch = VecDeque::new();
+            let got = inc.take(&mut batch).await;
+            (got, batch.len())
+        });
+        tokio::task::yield_now().await;
+        out.try_send(ev("wake")).expect("queued");
+        assert_eq!(waiter.await.expect("task"), (Taken::Events, 1));
+    }
+
+    #[test]
+    fn a_dropped_connection_refuses_pushes() {
+        let (out, inc) = queue(8);
+        drop(inc);
+        assert_eq!(out.try_send(ev("a")), Err(PushError::Closed));
+    }
+}

@@ -770,7 +770,7 @@ mod tests {
         // the batch, the recipients still get the message.
         let mut again =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx2 = attach(&mut again, 2);
+        let rx2 = attach(&mut again, 2);
         again.send(2, &message(5, "clash"));
         assert!(again.flush().await);
         assert_eq!(text_of(&rx2.recv().await.expect("clash").event), "clash");

@@ -1,6 +1,6 @@
 //! Core events → IRC lines, for one connection.
 //!
-//! The renderer runs in the connection's writer task and is the only place
+//! The renderer runs in the connection's writer and is the only place
 //! that knows what the client currently calls itself: it learns its nickname
 //! from `Event::Welcome` and `Event::NickChanged`, in stream order, so every
 //! numeric carries the nickname the client holds at that point (`*` before
