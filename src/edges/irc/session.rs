@@ -119,9 +119,14 @@ impl State {
         self.nick.as_deref()
     }
 
-    /// The hub accepted the registration.
+    /// The hub accepted the registration. What was gathered for it is let
+    /// go: the hub and the renderer keep the names from here on, and the
+    /// session would hold its copies for the connection's whole life.
     pub fn registered(&mut self) {
         self.registered = true;
+        self.nick = None;
+        self.user = None;
+        self.pass = None;
     }
 
     /// The hub refused the nickname: the client must send another NICK.
