@@ -16,6 +16,8 @@ BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/chatroom}
 PEERS=${PEERS:-/tmp/bench-peers}
 ONLY=${ONLY:-"chatroom ngircd inspircd"}
 WORKLOADS=${WORKLOADS:-"A B C D D2"}
+# chatroom's port (another server on this machine may hold the default).
+CHAT_PORT=${CHAT_PORT:-16667}
 mkdir -p "$OUT" "$PEERS"
 ulimit -n "$(ulimit -Hn)"
 HARD=$(ulimit -Hn)
@@ -72,10 +74,10 @@ start_server() {
   case $name in
     chatroom)
       rm -rf "$PEERS/chat-data"
-      taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port 16667 --no-line --no-tls \
+      taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port "$CHAT_PORT" --no-line --no-tls \
         --flood-rate 0 --max-per-ip 0 --max-connections 0 --send-queue 8192 --no-history \
         --data-dir "$PEERS/chat-data" >"$PEERS/chatroom.out" 2>"$PEERS/chatroom.err" &
-      SERVER_PID=$!; PORT=16667; CONC=64 ;;
+      SERVER_PID=$!; PORT=$CHAT_PORT; CONC=64 ;;
     ngircd)
       taskset -c 0 ngircd -n -f "$PEERS/ngircd.conf" >"$PEERS/ngircd.out" 2>&1 &
       SERVER_PID=$!; PORT=16668; CONC=8 ;;

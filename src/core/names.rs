@@ -23,11 +23,11 @@ impl fmt::Display for NameError {
 
 /// The case-folded form of a name, used as the key of every map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key(Box<str>);
+pub struct Key(Arc<str>);
 
 impl Key {
     pub fn of(name: &str) -> Key {
-        Key(name.to_ascii_lowercase().into_boxed_str())
+        Key(name.to_ascii_lowercase().into())
     }
     pub fn as_str(&self) -> &str {
         &self.0

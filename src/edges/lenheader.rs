@@ -28,12 +28,11 @@ pub mod codec;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
 use crate::core::names::same;
 use crate::core::{Command, Event, MsgKind, MsgTarget, SayTarget, Shared};
-use crate::runtime::{Ctx, HubGone, Renderer};
+use crate::runtime::{Ctx, FrameReader, HubGone, Renderer};
 
 use self::admit::{Admission, linger, register_unique};
 use self::codec::{FieldCodec, FieldError, message_lines, pair};
@@ -60,7 +59,7 @@ pub fn renderer(cfg: &Config) -> LenHeaderRenderer {
 /// quit reason shown to others.
 pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
     let server = ctx.cfg.server_name.clone();
-    let mut frames = FramedRead::new(rd, FieldCodec::new(ctx.cfg.limits.lenheader_max_field));
+    let mut frames = FrameReader::new(rd, FieldCodec::new(ctx.cfg.limits.lenheader_max_field));
     loop {
         let field = match frames.next().await {
             None => return "Connection closed".into(),

@@ -12,12 +12,11 @@ use std::time::SystemTime;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
 use crate::core::names::{normalize_room, same};
 use crate::core::{Command, Event, HubError, MemberInfo, MsgKind, MsgTarget, SayTarget, Shared};
-use crate::runtime::{Ctx, HistoryAsk, HistoryError, HubGone, Renderer};
+use crate::runtime::{Ctx, FrameReader, HistoryAsk, HistoryError, HubGone, Renderer};
 
 use super::framing::{Frame, LineCodec, split_text, text};
 use super::past::stamp;
@@ -51,10 +50,8 @@ pub fn renderer(_cfg: &Config) -> LineRenderer {
 
 /// Reads lines until the client leaves; returns the quit reason.
 pub async fn session(mut ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    // A small first buffer: an idle connection keeps it for its lifetime
-    // (the framed reader's default is 8 KiB); it grows for long lines.
-    let mut frames =
-        FramedRead::with_capacity(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes), 512);
+    // Holds no buffer between lines (see `FrameReader`).
+    let mut frames = FrameReader::new(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes));
     if ctx
         .tell(Event::Raw(Bytes::from_static(
             b"Welcome to chatroom! Choose a nickname:\n",

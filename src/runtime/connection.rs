@@ -1,21 +1,20 @@
-//! One connection: its bounded outbound queue, the writer task that drains
-//! it with coalesced writes, the kill switch that cuts it off, and `Ctx`,
-//! the handle an edge's reading session uses to talk to the hub (with flood
-//! control and the registration flag).
+//! One connection as one task: the edge's reading session and the writer
+//! that drains the connection's queue (`outbound`) with coalesced writes,
+//! polled side by side, and `Ctx`, the handle an edge's reading session
+//! uses to talk to the hub (with flood control and the registration flag).
 //!
 //! Nothing here knows a protocol: the edge supplies a `Renderer` for the
 //! writer and a session future for the reader. Nor does it know the
 //! transport: plain TCP and TLS arrive as the same boxed halves.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::core::{Command, ConnId, Event, HubError, Shared};
@@ -23,6 +22,9 @@ use crate::core::{Command, ConnId, Event, HubError, Shared};
 use super::history::{HistoryAsk, HistoryError, HistoryPage};
 use super::hub_task::{GroupItem, HubHandle, HubMsg};
 use super::limits::TokenBucket;
+use super::outbound::{self, Control, Incoming, Taken};
+
+pub use super::outbound::Outgoing;
 
 /// What an edge's session reads from. Boxed so that one edge serves plain TCP
 /// and TLS alike; the cost is one allocation per connection and a virtual
@@ -48,47 +50,13 @@ where
     (Box::new(rd), Box::new(wr))
 }
 
-/// Turns events into this connection's wire bytes. Owned by the writer task,
+/// Turns events into this connection's wire bytes. Owned by the writer,
 /// so it can keep per-connection state (the recipient's nickname, its focus,
 /// negotiated capabilities) learned from the events themselves.
 pub trait Renderer: Send + 'static {
     /// Appends the bytes for `event` to `out` (possibly nothing: not every
     /// event means something on every protocol).
     fn render(&mut self, event: &Shared, out: &mut BytesMut);
-}
-
-/// Cuts a connection off from outside its own tasks (slow consumer,
-/// registration timeout, shutdown). The first reason wins.
-#[derive(Debug, Default)]
-pub struct Kill {
-    reason: Mutex<Option<String>>,
-    notify: Notify,
-}
-
-impl Kill {
-    pub fn kill(&self, reason: &str) {
-        let mut slot = self.reason.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(reason.to_string());
-            // notify_one keeps a permit if the writer is not waiting right now.
-            self.notify.notify_one();
-        }
-    }
-
-    async fn killed(&self) -> String {
-        self.notify.notified().await;
-        self.reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .unwrap_or_default()
-    }
-}
-
-/// What the hub task holds for each connection.
-pub struct Outgoing {
-    pub tx: mpsc::Sender<Shared>,
-    pub kill: Arc<Kill>,
 }
 
 /// The hub task has stopped (the server is shutting down).
@@ -103,7 +71,7 @@ pub struct Ctx {
     hub: HubHandle,
     flood: TokenBucket,
     flood_warned: bool,
-    registered: Arc<AtomicBool>,
+    control: Control,
     /// The accounts service, when accounts are on.
     pub accounts: Option<Arc<super::accounts::Accounts>>,
     /// The TLS client certificate's fingerprint, if one was presented.
@@ -142,7 +110,7 @@ impl Ctx {
             .map_err(|_| HubGone)?;
         let outcome = rx.await.map_err(|_| HubGone)?;
         if registering && outcome.is_ok() {
-            self.registered.store(true, Ordering::Release);
+            self.control.set_registered();
         }
         Ok(outcome)
     }
@@ -206,7 +174,7 @@ impl Ctx {
     }
 
     pub fn is_registered(&self) -> bool {
-        self.registered.load(Ordering::Acquire)
+        self.control.is_registered()
     }
 
     /// The peer's address as shown to others (no reverse DNS, ever).
@@ -253,50 +221,43 @@ pub struct ConnEnv {
     /// The SHA-256 fingerprint of the TLS client certificate this
     /// connection presented (set per connection by the accept loop).
     pub certfp: Option<String>,
+    /// Keeps the registration timeout.
+    pub deadlines: Arc<super::deadlines::Deadlines>,
 }
 
-/// Runs one connection to the end: attaches it to the hub, starts its
-/// writer, runs the edge's reading `session` (which returns the quit reason
-/// when the client goes), enforces the registration timeout, and detaches.
-pub async fn drive<R, F, Fut>(
+/// Runs one connection to the end: attaches it to the hub, runs the edge's
+/// reading `session` (which returns the quit reason when the client goes)
+/// and the writer side by side in this one task, enforces the registration
+/// timeout, and detaches. `guard` (the connection's place under the
+/// connection limits) is held until then.
+///
+/// One task, not a reader task and a writer task: a task of its own for the
+/// writer cost its header, its future and a join handle on every
+/// connection, idle or not. A plain function returning the future, not an
+/// `async fn`: an async function keeps its arguments (the renderer, the
+/// stream halves) in its state for its whole life even once moved out, and
+/// the session and the writer are boxed at their own sizes, where held
+/// inline they were laid out side by side with the copies made to pin them
+/// (the connection's future was 7.9 KB, measured with `size_of_val`).
+pub fn drive<R, F, Fut, G>(
     (rd, wr): (ReadHalf, WriteHalf),
     peer: SocketAddr,
     id: ConnId,
     env: ConnEnv,
     renderer: R,
     session: F,
-) where
+    guard: G,
+) -> impl std::future::Future<Output = ()> + Send + 'static
+where
+    G: Send + 'static,
     R: Renderer,
     F: FnOnce(Ctx, ReadHalf) -> Fut,
-    Fut: std::future::Future<Output = String>,
+    Fut: std::future::Future<Output = String> + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel(env.cfg.limits.send_queue);
-    let kill = Arc::new(Kill::default());
-    let writer_done = CancellationToken::new();
-    if env
-        .hub
-        .send(HubMsg::Attach {
-            id,
-            out: Outgoing {
-                tx,
-                kill: kill.clone(),
-            },
-        })
-        .await
-        .is_err()
-    {
-        return;
-    }
+    let (out, incoming) = outbound::queue(env.cfg.limits.send_queue);
+    let control = incoming.control();
     let write_timeout = Duration::from_secs(env.cfg.limits.write_timeout_secs.max(1));
-    let writer = tokio::spawn(write_loop(
-        wr,
-        rx,
-        kill.clone(),
-        renderer,
-        write_timeout,
-        writer_done.clone(),
-    ));
-    let registered = Arc::new(AtomicBool::new(false));
+    let mut writer = Box::pin(write_loop(wr, incoming, renderer, write_timeout));
     let ctx = Ctx {
         id,
         peer,
@@ -304,29 +265,41 @@ pub async fn drive<R, F, Fut>(
         hub: env.hub.clone(),
         flood: TokenBucket::new(env.cfg.limits.flood_rate, env.cfg.limits.flood_burst),
         flood_warned: false,
-        registered: registered.clone(),
+        control: control.clone(),
         accounts: env.accounts.clone(),
         certfp: env.certfp.clone(),
     };
-    let reg_timeout = env.cfg.limits.registration_timeout();
-    let registration_deadline = async {
-        tokio::time::sleep(reg_timeout).await;
-        if registered.load(Ordering::Acquire) {
-            std::future::pending::<()>().await;
+    let mut sess = Box::pin(session(ctx, rd));
+    async move {
+        let _guard = guard;
+        // Boxed, like the Detach below: a message to the hub is large, and
+        // the connection's state would hold room for it all its life.
+        if Box::pin(env.hub.send(HubMsg::Attach { id, out }))
+            .await
+            .is_err()
+        {
+            return;
         }
-    };
-    let reason = tokio::select! {
-        reason = session(ctx, rd) => reason,
-        _ = writer_done.cancelled() => "Connection closed".to_string(),
-        _ = registration_deadline => {
-            let reason = "Registration timed out".to_string();
-            kill.kill(&reason);
-            reason
+        let mut writer_done = false;
+        // The registration timeout cuts the connection off through its
+        // queue (see `deadlines`): the writer says why and ends.
+        env.deadlines.watch(control);
+        let reason = tokio::select! {
+            reason = &mut sess => reason,
+            _ = &mut writer => {
+                writer_done = true;
+                "Connection closed".to_string()
+            }
+        };
+        drop(sess);
+        tracing::debug!(conn = id, %peer, %reason, "connection ends");
+        let _ = Box::pin(env.hub.send(HubMsg::Detach { id, reason })).await;
+        // The hub lets go of the queue when it detaches: the writer flushes
+        // what was queued before (a QUIT's ERROR line) and ends.
+        if !writer_done {
+            writer.await;
         }
-    };
-    tracing::debug!(conn = id, %peer, %reason, "connection ends");
-    let _ = env.hub.send(HubMsg::Detach { id, reason }).await;
-    let _ = writer.await;
+    }
 }
 
 /// Drains the queue: everything queued is rendered into one buffer and
@@ -336,86 +309,86 @@ pub async fn drive<R, F, Fut>(
 /// (it was most of the memory of an idle connection, measured with
 /// `chatroom bench idle`), and a busy one allocates once per wake-up, sized
 /// for its batch, which costs far less than the write it accompanies.
-async fn write_loop<R: Renderer>(
+fn write_loop<R: Renderer>(
     mut wr: WriteHalf,
-    mut rx: mpsc::Receiver<Shared>,
-    kill: Arc<Kill>,
+    incoming: Incoming,
     mut renderer: R,
     write_timeout: Duration,
-    done: CancellationToken,
-) {
-    const BATCH: usize = 256;
+) -> impl std::future::Future<Output = ()> + Send {
     const KEEP_BUFFER: usize = 16 * 1024;
     // A room message in IRC form is about this long.
     const RESERVE_PER_EVENT: usize = 128;
-    let mut batch: Vec<Shared> = Vec::new();
+    let mut batch: VecDeque<Shared> = VecDeque::new();
     let mut buf = BytesMut::new();
-    loop {
-        let got = tokio::select! {
-            biased;
-            reason = kill.killed() => {
-                farewell(&mut wr, &mut renderer, reason).await;
-                break;
-            }
-            // Not `recv_many`: it reserves room for a whole batch before
-            // waiting, which every idle connection would hold (2 KiB each).
-            ev = rx.recv() => match ev {
-                Some(ev) => {
-                    batch.push(ev);
-                    while batch.len() < BATCH {
-                        match rx.try_recv() {
-                            Ok(ev) => batch.push(ev),
-                            Err(_) => break,
-                        }
-                    }
-                    batch.len()
+    // Not an `async fn`, which would keep its arguments twice (see `drive`).
+    async move {
+        loop {
+            match incoming.take(&mut batch).await {
+                Taken::Events => {}
+                Taken::Closed => break,
+                Taken::Killed(reason) => {
+                    Box::pin(farewell(&mut wr, &mut renderer, reason)).await;
+                    break;
                 }
-                None => 0,
-            },
-        };
-        if got == 0 {
-            break;
-        }
-        let mut closing = false;
-        // One allocation for the whole batch instead of doubling as it fills.
-        buf.reserve(got * RESERVE_PER_EVENT);
-        for event in batch.drain(..) {
-            renderer.render(&event, &mut buf);
-            if matches!(event.event, Event::Closing { .. }) {
-                closing = true;
-                break;
             }
-        }
-        batch.clear();
-        if batch.capacity() > BATCH {
-            batch = Vec::new();
-        }
-        if !buf.is_empty() {
-            let ok = tokio::select! {
-                biased;
-                reason = kill.killed() => {
-                    farewell(&mut wr, &mut renderer, reason).await;
-                    false
+            let mut closing = false;
+            // One allocation for the whole batch instead of doubling as it fills.
+            buf.reserve(batch.len() * RESERVE_PER_EVENT);
+            for event in batch.drain(..) {
+                renderer.render(&event, &mut buf);
+                if matches!(event.event, Event::Closing { .. }) {
+                    closing = true;
+                    break;
                 }
-                res = tokio::time::timeout(write_timeout, write_flush(&mut wr, &buf)) => matches!(res, Ok(Ok(()))),
-            };
-            if !ok {
+            }
+            if !buf.is_empty() {
+                // Boxed: the write's state (its timer, the farewell) is only
+                // needed while writing, and an idle connection would hold it.
+                let ok = Box::pin(write_batch(
+                    &mut wr,
+                    &incoming,
+                    &mut renderer,
+                    &buf,
+                    write_timeout,
+                ))
+                .await;
+                if !ok {
+                    break;
+                }
+                buf.clear();
+                if buf.capacity() > KEEP_BUFFER || incoming.is_empty() {
+                    buf = BytesMut::new();
+                }
+            }
+            // Kept to swap with the queue while busy; let go when idle.
+            if incoming.is_empty() {
+                batch = VecDeque::new();
+            }
+            if closing {
                 break;
             }
-            buf.clear();
-            if buf.capacity() > KEEP_BUFFER || rx.is_empty() {
-                buf = BytesMut::new();
-            }
         }
-        if rx.is_empty() {
-            batch = Vec::new();
-        }
-        if closing {
-            break;
-        }
+        let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), wr.shutdown())).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
-    done.cancel();
+}
+
+/// Writes one batch, unless the connection is cut off meanwhile (then it
+/// says goodbye instead); whether the connection can go on.
+async fn write_batch<R: Renderer>(
+    wr: &mut WriteHalf,
+    incoming: &Incoming,
+    renderer: &mut R,
+    buf: &[u8],
+    write_timeout: Duration,
+) -> bool {
+    tokio::select! {
+        biased;
+        reason = incoming.killed() => {
+            farewell(wr, renderer, reason).await;
+            false
+        }
+        res = tokio::time::timeout(write_timeout, write_flush(wr, buf)) => matches!(res, Ok(Ok(()))),
+    }
 }
 
 /// Best effort to tell a client why it is being cut off: it may well not be

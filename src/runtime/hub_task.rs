@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{
@@ -29,6 +28,7 @@ use crate::store::{Record, SqliteStore};
 use super::accounts::Accounts;
 use super::connection::Outgoing;
 use super::history::{self, HistoryAsk, HistoryError, HistoryPage};
+use super::outbound::PushError;
 use super::persist::{Op, Stage};
 
 /// What connections ask of the hub task.
@@ -115,11 +115,11 @@ pub struct Fanout {
 impl Outbox for Fanout {
     fn send(&mut self, to: ConnId, event: &Shared) {
         if let Some(out) = self.conns.get(&to) {
-            match out.tx.try_send(event.clone()) {
+            match out.try_send(event.clone()) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) => self.slow.push(to),
+                Err(PushError::Full) => self.slow.push(to),
                 // The writer is already gone; its Detach is on the way.
-                Err(TrySendError::Closed(_)) => {}
+                Err(PushError::Closed) => {}
             }
         }
     }
@@ -146,7 +146,7 @@ impl Fanout {
         while let Some(id) = self.slow.pop() {
             if let Some(out) = self.conns.remove(&id) {
                 tracing::info!(conn = id, "{SLOW_CONSUMER}");
-                out.kill.kill(SLOW_CONSUMER);
+                out.kill(SLOW_CONSUMER);
                 cut.push(id);
             }
         }
@@ -162,9 +162,8 @@ impl Fanout {
             reason: reason.into(),
         });
         for (_, out) in self.conns.drain() {
-            if out.tx.try_send(notice.clone()).is_err() || out.tx.try_send(closing.clone()).is_err()
-            {
-                out.kill.kill(reason);
+            if out.try_send(notice.clone()).is_err() || out.try_send(closing.clone()).is_err() {
+                out.kill(reason);
             }
         }
     }

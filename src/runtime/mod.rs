@@ -1,5 +1,5 @@
-//! The runtime: tokio listeners, one reader task and one writer task per
-//! connection, the hub's task, limits and shutdown. Thin by design: it moves
+//! The runtime: tokio listeners, one task per connection (its reading
+//! session and its writer side by side), the hub's task, limits and shutdown. Thin by design: it moves
 //! bytes and events between the edges and the core, and enforces the limits
 //! that need clocks or sockets (flood rate, queue size, connection counts,
 //! registration timeout).
@@ -9,10 +9,13 @@
 
 pub mod accounts;
 pub mod connection;
+pub mod deadlines;
 pub mod history;
 pub mod hub_task;
 pub mod limits;
+pub mod outbound;
 pub mod persist;
+pub mod reader;
 pub mod server;
 pub mod shutdown;
 pub mod tls;
@@ -21,4 +24,5 @@ pub mod websocket;
 pub use connection::{Ctx, HubGone, ReadHalf, Renderer};
 pub use history::{HistoryAsk, HistoryError, HistoryPage};
 pub use hub_task::GroupItem;
+pub use reader::FrameReader;
 pub use server::{Protocol, Server};

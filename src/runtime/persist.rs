@@ -781,7 +781,7 @@ mod tests {
 
     use super::*;
     use crate::core::{MsgKind, UserInfo};
-    use crate::runtime::connection::Kill;
+    use crate::runtime::outbound::{self, Incoming};
 
     struct Dir(PathBuf);
 
@@ -828,15 +828,9 @@ mod tests {
         })
     }
 
-    fn attach(stage: &mut Stage, id: ConnId) -> mpsc::Receiver<Shared> {
-        let (tx, rx) = mpsc::channel(64);
-        stage.push(Op::Attach {
-            id,
-            out: Outgoing {
-                tx,
-                kill: Arc::new(Kill::default()),
-            },
-        });
+    fn attach(stage: &mut Stage, id: ConnId) -> Incoming {
+        let (out, rx) = outbound::queue(64);
+        stage.push(Op::Attach { id, out });
         rx
     }
 
@@ -867,7 +861,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 1);
+        let rx = attach(&mut stage, 1);
         for (id, text) in [(1, "one"), (2, "two"), (3, "three")] {
             // The same event to two recipients makes one record.
             stage.send(1, &message(id, text));
@@ -889,7 +883,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 7);
+        let rx = attach(&mut stage, 7);
         // One batch: a message, the join, a message after the join.
         stage.send(1, &message(1, "before"));
         stage.push(Op::Replay {
@@ -918,7 +912,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 1);
+        let rx = attach(&mut stage, 1);
         stage.send(1, &message(5, "first"));
         assert!(stage.flush().await);
         assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
@@ -926,7 +920,7 @@ mod tests {
         // the batch, the recipients still get the message.
         let mut again =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx2 = attach(&mut again, 2);
+        let rx2 = attach(&mut again, 2);
         again.send(2, &message(5, "clash"));
         assert!(again.flush().await);
         assert_eq!(text_of(&rx2.recv().await.expect("clash").event), "clash");
@@ -947,7 +941,7 @@ mod tests {
         );
         sync_room_limits(&store, &cfg).expect("sync");
         let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
-        let mut rx = attach(&mut stage, 1);
+        let rx = attach(&mut stage, 1);
         stage.send(1, &message(1, "gone"));
         assert!(stage.flush().await);
         assert_eq!(text_of(&rx.recv().await.expect("delivery").event), "gone");
@@ -982,7 +976,7 @@ mod tests {
         );
         sync_room_limits(&store, &cfg).expect("sync");
         let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
-        let mut rx = attach(&mut stage, 1);
+        let rx = attach(&mut stage, 1);
         stage.note(saved("#a"));
         stage.note(saved("#L"));
         stage.send(1, &message(1, "x"));
@@ -1045,7 +1039,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 3);
+        let rx = attach(&mut stage, 3);
         stage.send(1, &message_in(1, "#r", "r-old"));
         stage.send(1, &message_in(2, "#s", "s-old"));
         stage.push(Op::Replay {
@@ -1130,7 +1124,7 @@ mod tests {
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
-        let mut rx = attach(&mut stage, 4);
+        let rx = attach(&mut stage, 4);
         stage.send(1, &message(1, "old"));
         // Replay, goodbye and detach in one group: the replay cannot have
         // been read by the time the detach is applied.

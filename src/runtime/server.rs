@@ -29,8 +29,9 @@ use crate::store::{SqliteStore, Store, StoreOptions};
 
 use super::accounts::Accounts;
 use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
+use super::deadlines::Deadlines;
 use super::hub_task::{self, HubMsg, Persisted};
-use super::limits::ConnLimiter;
+use super::limits::{ConnLimiter, ConnPermit};
 use super::persist::{Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
 use super::websocket;
@@ -280,17 +281,22 @@ impl Server {
         if let Some(a) = &accounts {
             a.set_hub(hub.clone());
         }
+        let (deadlines, deadlines_task) = Deadlines::start(cfg.limits.registration_timeout());
         let env = ConnEnv {
             cfg: cfg.clone(),
             hub: hub.clone(),
             accounts,
             certfp: None,
+            deadlines,
         };
         let limiter = ConnLimiter::new(
             cfg.limits.max_connections,
             cfg.limits.max_connections_per_ip,
         );
         let next_id = Arc::new(AtomicU64::new(1));
+        let protos = Arc::new(Prototypes {
+            irc: irc::renderer(&cfg),
+        });
         let tracker = TaskTracker::new();
         let stop_accepting = CancellationToken::new();
         let mut accepts = Vec::new();
@@ -304,6 +310,7 @@ impl Server {
                 listener,
                 acceptor,
                 env.clone(),
+                protos.clone(),
                 limiter.clone(),
                 next_id.clone(),
                 tracker.clone(),
@@ -331,6 +338,7 @@ impl Server {
         }
         drop(hub);
         hub_task.abort();
+        deadlines_task.abort();
         #[cfg(unix)]
         if let Some(r) = reloader {
             r.abort();
@@ -427,6 +435,7 @@ async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     env: ConnEnv,
+    protos: Arc<Prototypes>,
     limiter: Arc<ConnLimiter>,
     next_id: Arc<AtomicU64>,
     tracker: TaskTracker,
@@ -465,55 +474,84 @@ async fn accept_loop(
         };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
-        let mut env = env.clone();
-        let acceptor = acceptor.clone();
-        tracker.spawn(async move {
-            // Chat lines are small and latency matters more than packet
-            // count; coalescing happens in the writer instead.
-            let _ = stream.set_nodelay(true);
-            // Boxed (and freed once done): handshake state is large and
-            // only needed for the connection's first moments.
-            let opened = Box::pin(open(proto, stream, acceptor.as_ref(), &env.cfg, peer)).await;
-            let Some((halves, certfp)) = opened else {
-                return;
-            };
-            env.certfp = certfp;
-            serve(proto, halves, peer, id, env).await;
-            // The permit is held through the handshake too, so stalled
-            // handshakes count against the per-address limit.
-            drop(permit);
-        });
+        // Chat lines are small and latency matters more than packet
+        // count; coalescing happens in the writer instead.
+        let _ = stream.set_nodelay(true);
+        match (proto, &acceptor) {
+            (Protocol::IrcWs, _) | (_, Some(_)) => {
+                let (acceptor, env, protos, tracker) = (
+                    acceptor.clone(),
+                    env.clone(),
+                    protos.clone(),
+                    tracker.clone(),
+                );
+                // A short task of its own for the TLS handshake or the
+                // WebSocket upgrade, whose state is large and needed only for
+                // the first moments; the connection's own task starts once it
+                // is done. The permit is held through it too, so stalled
+                // handshakes count against the per-address limit.
+                tracker.clone().spawn(async move {
+                    let opened = open(proto, stream, acceptor.as_ref(), &env.cfg, peer).await;
+                    if let Some((halves, certfp)) = opened {
+                        let env = ConnEnv { certfp, ..env };
+                        serve(proto, halves, peer, id, &env, &protos, &tracker, permit);
+                    }
+                });
+            }
+            (_, None) => serve(
+                proto,
+                split_tcp(stream),
+                peer,
+                id,
+                &env,
+                &protos,
+                &tracker,
+                permit,
+            ),
+        }
     }
 }
 
-/// Runs one admitted connection with its protocol's edge.
+/// What every connection of a protocol starts from, made once per server:
+/// each connection's renderer shares the fixed parts (the IRC MOTD and
+/// ISUPPORT tokens) instead of holding its own copy.
+struct Prototypes {
+    irc: irc::IrcRenderer,
+}
+
+/// Starts one admitted connection's task with its protocol's edge.
 ///
-/// Each protocol's future is boxed: a future holding any of them inline is
-/// as large as the largest (with the TLS handshake, over 10 KiB per
-/// connection, measured), while boxed each connection pays only for its
-/// own protocol's state. One allocation per connection buys most of the
-/// memory an idle connection costs.
-async fn serve(
+/// The task's future is the connection's own (`drive`), spawned as it is:
+/// no wrapper future and no box around it, so each connection costs one
+/// task allocation the size of its own protocol's state (a wrapper that
+/// awaited it kept copies of its arguments; measured with heaptrack).
+#[allow(clippy::too_many_arguments)]
+fn serve(
     proto: Protocol,
     stream: (ReadHalf, WriteHalf),
     peer: SocketAddr,
     id: u64,
-    env: ConnEnv,
+    env: &ConnEnv,
+    protos: &Prototypes,
+    tracker: &TaskTracker,
+    permit: ConnPermit,
 ) {
-    let cfg = env.cfg.clone();
-    // Each arm is a different future type; boxing keeps the spawned one small.
+    let cfg = &env.cfg;
+    let env = env.clone();
+    // Each arm is a different future type, each spawned at its own size.
     macro_rules! run {
-        ($renderer:expr, $session:expr) => {
-            Box::pin(drive(stream, peer, id, env, $renderer, $session)).await
-        };
+        ($renderer:expr, $session:expr) => {{
+            let fut = drive(stream, peer, id, env, $renderer, $session, permit);
+            tracker.spawn(fut);
+        }};
     }
     match proto {
-        Protocol::Line => run!(line::renderer(&cfg), line::session),
-        Protocol::Irc => run!(irc::renderer(&cfg), irc::session),
-        Protocol::IrcTls => run!(irc::renderer(&cfg), irc::session_tls),
-        Protocol::IrcWs => run!(irc::renderer(&cfg), irc::session),
-        Protocol::LenHeader => run!(lenheader::renderer(&cfg), lenheader::session),
-        Protocol::Nick => run!(nickhs::renderer(&cfg), nickhs::session),
+        Protocol::Line => run!(line::renderer(cfg), line::session),
+        Protocol::Irc => run!(protos.irc.for_new_connection(), irc::session),
+        Protocol::IrcTls => run!(protos.irc.for_new_connection(), irc::session_tls),
+        Protocol::IrcWs => run!(protos.irc.for_new_connection(), irc::session),
+        Protocol::LenHeader => run!(lenheader::renderer(cfg), lenheader::session),
+        Protocol::Nick => run!(nickhs::renderer(cfg), nickhs::session),
     }
 }
 

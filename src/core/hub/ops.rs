@@ -434,7 +434,7 @@ impl Hub {
         let Some(member) = self.members.get_mut(&conn) else {
             return;
         };
-        member.rooms.shift_remove(key);
+        member.rooms.retain(|k| k != key);
         if member.focus.as_ref() == Some(key) {
             let next = member.rooms.last().cloned();
             // set_focus cannot fail for a registered member.
@@ -592,7 +592,7 @@ impl Hub {
             ..(*old).clone()
         });
         member.info = who.clone();
-        let their_rooms: Vec<Key> = member.rooms.iter().cloned().collect();
+        let their_rooms: Vec<Key> = member.rooms.to_vec();
         for to in self.sharing(them) {
             let rooms = their_rooms
                 .iter()

@@ -278,7 +278,7 @@ impl Hub {
     /// account that `conn` is in.
     pub(super) fn founder_ops_everywhere(&mut self, conn: ConnId, out: &mut impl Outbox) {
         let rooms: Vec<Key> = match self.members.get(&conn) {
-            Some(m) => m.rooms.iter().cloned().collect(),
+            Some(m) => m.rooms.to_vec(),
             None => return,
         };
         for key in rooms {

@@ -59,12 +59,21 @@ pub fn renderer(cfg: &Config) -> IrcRenderer {
     IrcRenderer::new(cfg)
 }
 
+// Plain functions, not `async fn`s: a wrapping async function would keep
+// its own copy of the arguments in every connection's state.
+
 /// Serves one IRC connection until the client leaves; returns the reason.
-pub async fn session(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    session::run(ctx, rd).await
+pub fn session(
+    ctx: Ctx,
+    rd: crate::runtime::ReadHalf,
+) -> impl std::future::Future<Output = String> + Send {
+    session::run(ctx, rd)
 }
 
 /// Serves one IRC-over-TLS connection (WHOIS shows it as secure).
-pub async fn session_tls(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    session::run_secure(ctx, rd).await
+pub fn session_tls(
+    ctx: Ctx,
+    rd: crate::runtime::ReadHalf,
+) -> impl std::future::Future<Output = String> + Send {
+    session::run_secure(ctx, rd)
 }

@@ -1,6 +1,6 @@
 //! Core events → IRC lines, for one connection.
 //!
-//! The renderer runs in the connection's writer task and is the only place
+//! The renderer runs in the connection's writer and is the only place
 //! that knows what the client currently calls itself: it learns its nickname
 //! from `Event::Welcome` and `Event::NickChanged`, in stream order, so every
 //! numeric carries the nickname the client holds at that point (`*` before
@@ -29,16 +29,14 @@
 //! enable (TAGMSG, AWAY, SETNAME, invite notices) and replies it folds
 //! into USERHOST/ISON.
 
-use std::sync::Arc;
-
-use crate::core::names::Name;
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::config::Config;
+use crate::core::names::Name;
 use crate::core::names::same;
 use crate::core::{
     EdgeNote, Event, HubError, ListEntry, Lusers, MemberInfo, ModeChange, MsgKind, MsgTarget,
@@ -258,31 +256,52 @@ struct Found {
 /// Renders events for one IRC connection.
 #[derive(Debug)]
 pub struct IrcRenderer {
-    server: String,
-    motd: Option<String>,
-    isupport: Vec<String>,
+    /// The server's name, MOTD and ISUPPORT tokens: the same for every
+    /// connection, so shared rather than copied into each (the copies were
+    /// over a kilobyte per idle connection, measured).
+    server: Arc<str>,
+    motd: Option<Arc<str>>,
+    isupport: Arc<[String]>,
     /// The client's nickname once registered.
     me: Option<String>,
     /// `user@host` once registered (for the ERROR line).
     userhost: Option<String>,
     /// The MOTD follows the first LUSERS after the welcome.
     motd_pending: bool,
-    /// Inside a USERHOST/ISON look-up: what was found so far.
-    quiet: Option<Vec<Found>>,
-    /// WHOX fields and token for the next WHO reply.
-    whox: Option<(String, String)>,
+    /// State needed only in the middle of some replies, boxed so that an
+    /// idle connection holds a pointer instead of it (measured).
+    rare: Option<Box<Rare>>,
     /// Inside a multi-room NAMES: the per-room 366s are held back.
     names_batch: bool,
     /// The IRCv3 capabilities the client enabled.
     caps: CapSet,
+    /// Batch references handed out so far (they only need to be unique
+    /// on this connection).
+    batches: u64,
+}
+
+/// What a renderer holds only while it is in the middle of something.
+#[derive(Debug, Default)]
+struct Rare {
+    /// Inside a USERHOST/ISON look-up: what was found so far.
+    quiet: Option<Vec<Found>>,
+    /// WHOX fields and token for the next WHO reply.
+    whox: Option<(String, String)>,
     /// The nickname of the last ERR_NOSUCHNICK written, for WhoisEnd.
     no_such: Option<String>,
     /// Inside a labeled response: its label; the lines are held in `held`.
     label: Option<String>,
     held: BytesMut,
-    /// Batch references handed out so far (they only need to be unique
-    /// on this connection).
-    batches: u64,
+}
+
+impl Rare {
+    fn is_idle(&self) -> bool {
+        self.quiet.is_none()
+            && self.whox.is_none()
+            && self.no_such.is_none()
+            && self.label.is_none()
+            && self.held.is_empty()
+    }
 }
 
 /// ISUPPORT tokens that say what this server does (see docs/irc.md).
@@ -330,22 +349,39 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
 
 impl IrcRenderer {
     pub fn new(cfg: &Config) -> IrcRenderer {
-        let isupport = isupport(cfg);
         created();
+        IrcRenderer::with_shared(
+            cfg.server_name.as_str().into(),
+            cfg.motd.as_deref().map(Arc::from),
+            isupport(cfg).into(),
+        )
+    }
+
+    /// A renderer for another connection of the same server: it shares this
+    /// one's fixed strings and starts with a fresh connection state.
+    pub fn for_new_connection(&self) -> IrcRenderer {
+        IrcRenderer::with_shared(
+            self.server.clone(),
+            self.motd.clone(),
+            self.isupport.clone(),
+        )
+    }
+
+    fn with_shared(
+        server: Arc<str>,
+        motd: Option<Arc<str>>,
+        isupport: Arc<[String]>,
+    ) -> IrcRenderer {
         IrcRenderer {
-            server: cfg.server_name.clone(),
-            motd: cfg.motd.clone(),
+            server,
+            motd,
             isupport,
             me: None,
             userhost: None,
             motd_pending: false,
-            quiet: None,
-            whox: None,
+            rare: None,
             names_batch: false,
             caps: CapSet::EMPTY,
-            no_such: None,
-            label: None,
-            held: BytesMut::new(),
             batches: 0,
         }
     }
@@ -390,16 +426,16 @@ impl IrcRenderer {
     ) {
         let mut params = vec![command, code];
         params.extend_from_slice(context);
-        write_line(out, Some(&self.server), kind, &params, Some(text));
+        write_line(out, Some(&*self.server), kind, &params, Some(text));
     }
 
     /// Writes the lines of a labeled command held so far, labeled: one line
     /// gets the label, several a `labeled-response` batch, none an `ACK`.
     fn finish_label(&mut self, out: &mut BytesMut) {
-        let Some(label) = self.label.take() else {
+        let Some(label) = self.rare.as_mut().and_then(|r| r.label.take()) else {
             return;
         };
-        let held = std::mem::take(&mut self.held);
+        let held = std::mem::take(&mut self.rare_mut().held);
         let mut tag = String::from("label=");
         let _ = escape_tag(&label, &mut tag);
         let lines: Vec<&[u8]> = held
@@ -409,7 +445,7 @@ impl IrcRenderer {
         match lines.as_slice() {
             [] => {
                 out.put_slice(format!("@{tag} ").as_bytes());
-                write_line(out, Some(&self.server), "ACK", &[], None);
+                write_line(out, Some(&*self.server), "ACK", &[], None);
             }
             [one] => tag_line(out, &tag, one),
             all => {
@@ -419,7 +455,7 @@ impl IrcRenderer {
                 let plus = format!("+{id}");
                 write_line(
                     out,
-                    Some(&self.server),
+                    Some(&*self.server),
                     "BATCH",
                     &[&plus, "labeled-response"],
                     None,
@@ -436,14 +472,17 @@ impl IrcRenderer {
                     }
                 }
                 let minus = format!("-{id}");
-                write_line(out, Some(&self.server), "BATCH", &[&minus], None);
+                write_line(out, Some(&*self.server), "BATCH", &[&minus], None);
             }
         }
-        if self.held.capacity() < held.capacity() && held.capacity() <= 16 * 1024 {
-            let mut reuse = held;
-            reuse.clear();
-            self.held = reuse;
-        }
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    fn labeled(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.label.is_some())
     }
 
     fn me(&self) -> &str {
@@ -459,7 +498,7 @@ impl IrcRenderer {
         let mut all = Vec::with_capacity(params.len() + 1);
         all.push(self.me());
         all.extend_from_slice(params);
-        write_line(out, Some(&self.server), code, &all, trailing);
+        write_line(out, Some(&*self.server), code, &all, trailing);
     }
 
     fn welcome(&mut self, out: &mut BytesMut, user: &UserInfo) {
@@ -616,8 +655,8 @@ impl IrcRenderer {
                 Some(&format!("Illegal channel name: {reason}")),
             ),
             HubError::NoSuchNick(nick) => {
-                if self.quiet.is_none() {
-                    self.no_such = Some(nick.to_string());
+                if self.rare.as_ref().is_none_or(|r| r.quiet.is_none()) {
+                    self.rare_mut().no_such = Some(nick.to_string());
                     self.numeric(out, ERR_NOSUCHNICK, &[nick], Some("No such nick/channel"))
                 }
             }
@@ -884,8 +923,10 @@ impl IrcRenderer {
             return;
         };
         let (away, idle_secs, signon, oper) = (away.as_deref(), *idle_secs, *signon, *oper);
-        self.no_such = None;
-        if let Some(found) = &mut self.quiet {
+        if let Some(r) = &mut self.rare {
+            r.no_such = None;
+        }
+        if let Some(found) = self.rare.as_mut().and_then(|r| r.quiet.as_mut()) {
             found.push(Found {
                 nick: user.nick.to_string(),
                 user: word(&user.user).into_owned(),
@@ -986,16 +1027,20 @@ impl IrcRenderer {
                     _ => self.numeric(out, &command, &refs, None),
                 }
             }
-            Local::Whox { fields, token } => self.whox = Some((fields, token)),
+            Local::Whox { fields, token } => self.rare_mut().whox = Some((fields, token)),
             Local::Motd => self.motd(out),
             Local::NamesBegin => self.names_batch = true,
             Local::NamesEnd(mask) => {
                 self.names_batch = false;
                 self.numeric(out, RPL_ENDOFNAMES, &[&mask], Some("End of /NAMES list."));
             }
-            Local::QuietBegin => self.quiet = Some(Vec::new()),
+            Local::QuietBegin => self.rare_mut().quiet = Some(Vec::new()),
             Local::UserhostEnd => {
-                let found = self.quiet.take().unwrap_or_default();
+                let found = self
+                    .rare
+                    .as_mut()
+                    .and_then(|r| r.quiet.take())
+                    .unwrap_or_default();
                 let list: Vec<String> = found
                     .iter()
                     .map(|f| {
@@ -1006,12 +1051,21 @@ impl IrcRenderer {
                 self.numeric(out, RPL_USERHOST, &[], Some(&list.join(" ")));
             }
             Local::IsonEnd => {
-                let found = self.quiet.take().unwrap_or_default();
+                let found = self
+                    .rare
+                    .as_mut()
+                    .and_then(|r| r.quiet.take())
+                    .unwrap_or_default();
                 let list: Vec<&str> = found.iter().map(|f| f.nick.as_str()).collect();
                 self.numeric(out, RPL_ISON, &[], Some(&list.join(" ")));
             }
             Local::WhoisEnd(nick) => {
-                if self.no_such.take().is_some_and(|n| same(&n, &nick)) {
+                if self
+                    .rare
+                    .as_mut()
+                    .and_then(|r| r.no_such.take())
+                    .is_some_and(|n| same(&n, &nick))
+                {
                     self.numeric(out, RPL_ENDOFWHOIS, &[&nick], Some("End of /WHOIS list."));
                 }
             }
@@ -1093,13 +1147,22 @@ impl IrcRenderer {
 
 impl Renderer for IrcRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        self.render_one(shared, out);
+        if self.rare.as_ref().is_some_and(|r| r.is_idle()) {
+            self.rare = None;
+        }
+    }
+}
+
+impl IrcRenderer {
+    fn render_one(&mut self, shared: &Shared, out: &mut BytesMut) {
         if let Event::Edge(note) = &shared.event
             && let Some(local) = note.get::<Local>()
         {
             match local {
                 Local::LabelBegin(label) => {
                     self.finish_label(out);
-                    self.label = Some(label.clone());
+                    self.rare_mut().label = Some(label.clone());
                     return;
                 }
                 Local::LabelEnd => return self.finish_label(out),
@@ -1114,13 +1177,13 @@ impl Renderer for IrcRenderer {
             self.render_event(shared, &mut one);
             let copy = one.clone();
             out.put(one);
-            match self.label {
-                Some(_) => self.held.put(copy),
+            match self.rare.as_mut().filter(|r| r.label.is_some()) {
+                Some(r) => r.held.put(copy),
                 None => out.put(copy),
             }
             return;
         }
-        if self.label.is_none() || self.is_self_message(&shared.event) {
+        if !self.labeled() || self.is_self_message(&shared.event) {
             return self.render_event(shared, out);
         }
         if matches!(shared.event, Event::Closing { .. }) {
@@ -1128,9 +1191,9 @@ impl Renderer for IrcRenderer {
             self.finish_label(out);
             return self.render_event(shared, out);
         }
-        let mut held = std::mem::take(&mut self.held);
+        let mut held = std::mem::take(&mut self.rare_mut().held);
         self.render_event(shared, &mut held);
-        self.held = held;
+        self.rare_mut().held = held;
     }
 }
 
@@ -1223,7 +1286,7 @@ impl IrcRenderer {
             }
             Event::WhoReply { mask, members } => {
                 let room = if mask.starts_with('#') { &**mask } else { "*" };
-                let whox = self.whox.take();
+                let whox = self.rare.as_mut().and_then(|r| r.whox.take());
                 for m in members {
                     let mut flags = String::from(if m.away.is_some() { "G" } else { "H" });
                     if m.oper {
@@ -1276,7 +1339,7 @@ impl IrcRenderer {
                 self.numeric(out, RPL_AWAY, &[nick], Some(message));
             }
             Event::ServerNotice { text } => {
-                write_line(out, Some(&self.server), "NOTICE", &[self.me()], Some(text));
+                write_line(out, Some(&*self.server), "NOTICE", &[self.me()], Some(text));
             }
             Event::Error(e) => self.error(out, e),
             Event::Closing { reason } => {
@@ -1446,7 +1509,7 @@ impl IrcRenderer {
                 'u' => params.push(user.to_string()),
                 'i' => params.push(host.to_string()),
                 'h' => params.push(host.to_string()),
-                's' => params.push(self.server.clone()),
+                's' => params.push(self.server.to_string()),
                 'n' => params.push(m.user.nick.to_string()),
                 'f' => params.push(flags.to_string()),
                 'd' => params.push("0".to_string()),

@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio_util::codec::FramedRead;
 
 use crate::config::Config;
 use crate::core::command::MonitorOp;
@@ -36,7 +35,7 @@ use crate::core::names::validate_nick;
 use crate::core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
 use crate::edges::framing::{Frame, LineCodec, split_text};
 use crate::runtime::history::{HistoryAsk, HistoryError};
-use crate::runtime::{Ctx, HubGone};
+use crate::runtime::{Ctx, FrameReader, HubGone};
 
 use super::caps::{Cap, CapOutcome, CapState, Offer};
 use super::message::Message;
@@ -139,9 +138,14 @@ impl State {
         self.nick.as_deref()
     }
 
-    /// The hub accepted the registration.
+    /// The hub accepted the registration. What was gathered for it is let
+    /// go: the hub and the renderer keep the names from here on, and the
+    /// session would hold its copies for the connection's whole life.
     pub fn registered(&mut self) {
         self.registered = true;
+        self.nick = None;
+        self.user = None;
+        self.pass = None;
     }
 
     /// The hub refused the nickname: the client must send another NICK.
@@ -821,69 +825,84 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
 }
 
 /// Reads IRC lines until the client leaves; returns the quit reason.
-pub async fn run(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    run_on(ctx, rd, false).await
+pub fn run(ctx: Ctx, rd: crate::runtime::ReadHalf) -> impl Future<Output = String> + Send {
+    run_on(ctx, rd, false)
 }
 
 /// Like [`run`], for a connection that came over TLS.
-pub async fn run_secure(ctx: Ctx, rd: crate::runtime::ReadHalf) -> String {
-    run_on(ctx, rd, true).await
+pub fn run_secure(ctx: Ctx, rd: crate::runtime::ReadHalf) -> impl Future<Output = String> + Send {
+    run_on(ctx, rd, true)
 }
 
-async fn run_on(mut ctx: Ctx, rd: crate::runtime::ReadHalf, secure: bool) -> String {
+fn run_on(
+    mut ctx: Ctx,
+    rd: crate::runtime::ReadHalf,
+    secure: bool,
+) -> impl Future<Output = String> + Send {
     // The configured limit counts CR LF (RFC 1459's 512); the codec's does
     // not, and it must let the tags through too (checked per line below).
     let max = ctx.cfg.limits.irc_line_bytes.saturating_sub(2).max(16);
-    // A small first buffer: an idle connection keeps it for its lifetime
-    // (the framed reader's default is 8 KiB); it grows for long lines.
-    let mut frames = FramedRead::with_capacity(rd, LineCodec::new(MAX_TAG_BYTES + max), 512);
+    // Holds no buffer between lines (see `FrameReader`).
+    let mut frames = FrameReader::new(rd, LineCodec::new(MAX_TAG_BYTES + max));
     let mut st = State {
         secure,
         ..State::default()
     };
     let mut live = Liveness::default();
-    loop {
-        let frame = match tokio::time::timeout(PING_AFTER, frames.next()).await {
-            Err(_) => match live.silent() {
-                Silence::Ping => {
-                    let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
-                    if ctx.tell(Event::Raw(Bytes::from(ping))).await.is_err() {
-                        return "Server shutting down".into();
+    // Not an `async fn`: its arguments would be kept twice in the
+    // connection's state (as arguments and as the locals made from them).
+    async move {
+        loop {
+            let frame = match tokio::time::timeout(PING_AFTER, frames.next()).await {
+                Err(_) => match live.silent() {
+                    Silence::Ping => {
+                        let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
+                        // Boxed: rare, and the connection would hold room for it.
+                        if Box::pin(ctx.tell(Event::Raw(Bytes::from(ping))))
+                            .await
+                            .is_err()
+                        {
+                            return "Server shutting down".into();
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                Silence::Dead => {
-                    return format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs());
-                }
-            },
-            Ok(None) => return "Connection closed".into(),
-            Ok(Some(Err(e))) => return format!("Read error: {e}"),
-            Ok(Some(Ok(frame))) => frame,
-        };
-        live.heard();
-        let (steps, label) = match frame {
-            Frame::TooLong => (vec![input_too_long()], None),
-            Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
-            Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
-                Ok(line) => match Message::parse(&clean_line(line)) {
-                    Ok(msg) => {
-                        let label = st.label_of(&msg);
-                        (translate(&mut st, &msg, &ctx.cfg), label)
+                    Silence::Dead => {
+                        return format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs());
                     }
-                    // Blank lines and a lone source are ignored, as servers do.
-                    Err(_) => continue,
                 },
-                Err(_) => (vec![not_utf8(&bytes)], None),
-            },
-        };
-        let outcome = match label {
-            Some(label) => execute_labeled(&mut ctx, &mut st, label, steps).await,
-            None => execute_all(&mut ctx, &mut st, steps).await,
-        };
-        match outcome {
-            Ok(None) => {}
-            Ok(Some(reason)) => return reason,
-            Err(HubGone) => return "Server shutting down".into(),
+                Ok(None) => return "Connection closed".into(),
+                Ok(Some(Err(e))) => return format!("Read error: {e}"),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            live.heard();
+            let (steps, label) = match frame {
+                Frame::TooLong => (vec![input_too_long()], None),
+                Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
+                Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
+                    Ok(line) => match Message::parse(&clean_line(line)) {
+                        Ok(msg) => {
+                            let label = st.label_of(&msg);
+                            (translate(&mut st, &msg, &ctx.cfg), label)
+                        }
+                        // Blank lines and a lone source are ignored, as servers do.
+                        Err(_) => continue,
+                    },
+                    Err(_) => (vec![not_utf8(&bytes)], None),
+                },
+            };
+            // Boxed: carrying out a command can take a lot of state (OPER's
+            // password check, history look-ups, the hub's replies), which an
+            // idle connection would otherwise hold all its life; one allocation
+            // per command is noise next to the command's own work.
+            let outcome = match label {
+                Some(label) => Box::pin(execute_labeled(&mut ctx, &mut st, label, steps)).await,
+                None => Box::pin(execute_all(&mut ctx, &mut st, steps)).await,
+            };
+            match outcome {
+                Ok(None) => {}
+                Ok(Some(reason)) => return reason,
+                Err(HubGone) => return "Server shutting down".into(),
+            }
         }
     }
 }

@@ -75,6 +75,8 @@ fn taken_nick_can_be_retried() {
     );
     st.registered();
     assert!(st.is_registered());
+    // The names now live in the hub and the renderer only.
+    assert_eq!(st.nick(), None);
 }
 
 #[test]
