@@ -337,6 +337,18 @@ impl Irssi {
             ),
         )
         .expect("irssi config");
+        std::fs::create_dir_all(home.path().join("logs")).expect("irssi log dir");
+        // Commands irssi runs at start: one more log, of every window
+        // (autolog covers only channels and queries), so that what irssi
+        // shows in its status window (a SASL login, say) can be checked.
+        std::fs::write(
+            home.path().join("startup"),
+            format!(
+                "/log open {} ALL\n",
+                home.path().join("logs").join("all-windows.log").display()
+            ),
+        )
+        .expect("irssi startup file");
         let socket = home.path().join("tmux.sock");
         let irssi_cmd = format!("irssi --home={} -n {nick}", home.path().display());
         let mut me = Irssi {
@@ -566,6 +578,8 @@ fn weechat_and_irssi_chat_over_tls_with_sasl() {
     );
     alice.expect("* wee joined #side");
     let irssi = Irssi::start_with(&setup("irs", "irssi-password"));
+    irssi.expect_log(&["You are now logged in as irs"]);
+    irssi.expect_log(&["SASL authentication succeeded"]);
     irssi.expect_log(&["irs [irs@127.0.0.1] has joined #side"]);
     alice.expect("* irs joined #side");
     // ...and irssi's.
