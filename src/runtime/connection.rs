@@ -76,9 +76,25 @@ pub struct Ctx {
     pub accounts: Option<Arc<super::accounts::Accounts>>,
     /// The TLS client certificate's fingerprint, if one was presented.
     pub certfp: Option<String>,
+    /// Keeps the session's alarm (see [`Ctx::set_alarm`]).
+    deadlines: Arc<super::deadlines::Deadlines>,
 }
 
 impl Ctx {
+    /// Rings this connection's alarm at `at`: [`Ctx::alarmed`] returns then.
+    /// Set the next alarm only once the last has rung (one at a time).
+    ///
+    /// Instead of a timer in the session: a tokio timer is over a hundred
+    /// bytes held by every connection all its life (see `deadlines`).
+    pub fn set_alarm(&self, at: tokio::time::Instant) {
+        self.deadlines.alarm(self.control.clone(), at);
+    }
+
+    /// Waits for the alarm set with [`Ctx::set_alarm`] to ring.
+    pub fn alarmed(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
+        self.control.alarmed()
+    }
+
     /// Sends a command without waiting for its outcome; refusals reach the
     /// client as `Event::Error`. Subject to flood control: past the burst,
     /// the session is paused (and told once) rather than anything dropped.
@@ -268,6 +284,7 @@ where
         control: control.clone(),
         accounts: env.accounts.clone(),
         certfp: env.certfp.clone(),
+        deadlines: env.deadlines.clone(),
     };
     let mut sess = Box::pin(session(ctx, rd));
     async move {
