@@ -90,9 +90,10 @@ impl Ctx {
         self.deadlines.alarm(self.control.clone(), at);
     }
 
-    /// Waits for the alarm set with [`Ctx::set_alarm`] to ring.
-    pub fn alarmed(&self) -> impl std::future::Future<Output = ()> + Send + '_ {
-        self.control.alarmed()
+    /// Whether the alarm set with [`Ctx::set_alarm`] rang (taking the
+    /// ring); when not, the task is woken when it does.
+    pub fn poll_alarm(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.control.poll_alarm(cx)
     }
 
     /// Sends a command without waiting for its outcome; refusals reach the

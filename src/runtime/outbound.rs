@@ -192,19 +192,22 @@ impl Control {
     /// connection 16 bytes more; what this costs is a short lock each time
     /// the session is polled.
     pub async fn alarmed(&self) {
-        poll_fn(|cx| {
-            let mut st = self.0.lock();
-            if st.rang {
-                st.rang = false;
-                return Poll::Ready(());
-            }
-            match &st.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => st.waker = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
+        poll_fn(|cx| self.poll_alarm(cx)).await
+    }
+
+    /// [`Control::alarmed`] as a poll, for a session that waits for its
+    /// input and its alarm in one hand-written future.
+    pub fn poll_alarm(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut st = self.0.lock();
+        if st.rang {
+            st.rang = false;
+            return Poll::Ready(());
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 }
 

@@ -24,6 +24,7 @@
 //! outcome.
 
 use std::borrow::Cow;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -861,32 +862,37 @@ fn run_on(
         let mut quiet_since = Instant::now();
         ctx.set_alarm(quiet_since + PING_AFTER);
         loop {
-            let frame = tokio::select! {
-                biased;
-                frame = frames.next() => frame,
-                () = ctx.alarmed() => {
-                    let due = quiet_since + PING_AFTER;
-                    if Instant::now() < due {
-                        ctx.set_alarm(due);
+            // By hand rather than `select!`: the session's state is 592 B
+            // this way, 616 B with `select!` (`size_of_val`, release build).
+            let woke = std::future::poll_fn(|cx| {
+                if let Poll::Ready(frame) = frames.poll_next_unpin(cx) {
+                    return Poll::Ready(Some(frame));
+                }
+                ctx.poll_alarm(cx).map(|()| None)
+            })
+            .await;
+            let Some(frame) = woke else {
+                let due = quiet_since + PING_AFTER;
+                if Instant::now() < due {
+                    ctx.set_alarm(due);
+                    continue;
+                }
+                match live.silent() {
+                    Silence::Ping => {
+                        let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
+                        // Boxed: rare, and the connection would hold room for it.
+                        if Box::pin(ctx.tell(Event::Raw(Bytes::from(ping))))
+                            .await
+                            .is_err()
+                        {
+                            return "Server shutting down".into();
+                        }
+                        quiet_since = Instant::now();
+                        ctx.set_alarm(quiet_since + PING_AFTER);
                         continue;
                     }
-                    match live.silent() {
-                        Silence::Ping => {
-                            let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
-                            // Boxed: rare, and the connection would hold room for it.
-                            if Box::pin(ctx.tell(Event::Raw(Bytes::from(ping))))
-                                .await
-                                .is_err()
-                            {
-                                return "Server shutting down".into();
-                            }
-                            quiet_since = Instant::now();
-                            ctx.set_alarm(quiet_since + PING_AFTER);
-                            continue;
-                        }
-                        Silence::Dead => {
-                            return format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs());
-                        }
+                    Silence::Dead => {
+                        return format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs());
                     }
                 }
             };
