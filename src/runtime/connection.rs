@@ -76,26 +76,9 @@ pub struct Ctx {
     pub accounts: Option<Arc<super::accounts::Accounts>>,
     /// The TLS client certificate's fingerprint, if one was presented.
     pub certfp: Option<String>,
-    /// Keeps the session's alarm (see [`Ctx::set_alarm`]).
-    deadlines: Arc<super::deadlines::Deadlines>,
 }
 
 impl Ctx {
-    /// Rings this connection's alarm at `at`: [`Ctx::alarmed`] returns then.
-    /// Set the next alarm only once the last has rung (one at a time).
-    ///
-    /// Instead of a timer in the session: a tokio timer is over a hundred
-    /// bytes held by every connection all its life (see `deadlines`).
-    pub fn set_alarm(&self, at: tokio::time::Instant) {
-        self.deadlines.alarm(self.control.clone(), at);
-    }
-
-    /// Whether the alarm set with [`Ctx::set_alarm`] rang (taking the
-    /// ring); when not, the task is woken when it does.
-    pub fn poll_alarm(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        self.control.poll_alarm(cx)
-    }
-
     /// Sends a command without waiting for its outcome; refusals reach the
     /// client as `Event::Error`. Subject to flood control: past the burst,
     /// the session is paused (and told once) rather than anything dropped.
@@ -285,7 +268,6 @@ where
         control: control.clone(),
         accounts: env.accounts.clone(),
         certfp: env.certfp.clone(),
-        deadlines: env.deadlines.clone(),
     };
     let mut sess = Box::pin(session(ctx, rd));
     async move {

@@ -42,9 +42,6 @@ struct State {
     /// The hub let go of the queue (the connection was detached, or the
     /// hub stopped): once drained, the connection's writing ends.
     hub_gone: bool,
-    /// The connection's alarm rang (see `deadlines`) and its session has
-    /// not looked yet.
-    rang: bool,
 }
 
 struct Slot {
@@ -83,7 +80,6 @@ pub fn queue(limit: usize) -> (Outgoing, Incoming) {
             killed: None,
             closed: false,
             hub_gone: false,
-            rang: false,
         }),
         limit: limit.max(1),
         registered: AtomicBool::new(false),
@@ -166,48 +162,6 @@ impl Control {
 
     pub fn is_registered(&self) -> bool {
         self.0.registered.load(Ordering::Acquire)
-    }
-
-    /// Rings the connection's alarm: wakes its task (see [`Control::alarmed`]).
-    pub fn ring(&self) {
-        let waker = {
-            let mut st = self.0.lock();
-            if st.closed {
-                return;
-            }
-            st.rang = true;
-            st.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    /// Waits until the connection's alarm rings (the session's liveness
-    /// check), and takes the ring.
-    ///
-    /// The one waker slot is shared with the writer: both run in the
-    /// connection's one task (see `connection::drive`), so it is the same
-    /// waker whichever of them left it. A separate slot would cost every
-    /// connection 16 bytes more; what this costs is a short lock each time
-    /// the session is polled.
-    pub async fn alarmed(&self) {
-        poll_fn(|cx| self.poll_alarm(cx)).await
-    }
-
-    /// [`Control::alarmed`] as a poll, for a session that waits for its
-    /// input and its alarm in one hand-written future.
-    pub fn poll_alarm(&self, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        let mut st = self.0.lock();
-        if st.rang {
-            st.rang = false;
-            return Poll::Ready(());
-        }
-        match &st.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
     }
 }
 

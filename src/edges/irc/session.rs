@@ -24,12 +24,10 @@
 //! outcome.
 
 use std::borrow::Cow;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::core::command::MonitorOp;
@@ -854,30 +852,9 @@ fn run_on(
     // Not an `async fn`: its arguments would be kept twice in the
     // connection's state (as arguments and as the locals made from them).
     async move {
-        // When the client was last heard from, or last PINGed. The silence
-        // is timed by the connection's alarm, kept by the shared deadline
-        // task, not by a timer of its own (see `Ctx::set_alarm`): the alarm
-        // is set for `PING_AFTER` after `quiet_since`, and when it rings
-        // early (the client spoke meanwhile) it is set again from there.
-        let mut quiet_since = Instant::now();
-        ctx.set_alarm(quiet_since + PING_AFTER);
         loop {
-            // By hand rather than `select!`: the session's state is 592 B
-            // this way, 616 B with `select!` (`size_of_val`, release build).
-            let woke = std::future::poll_fn(|cx| {
-                if let Poll::Ready(frame) = frames.poll_next_unpin(cx) {
-                    return Poll::Ready(Some(frame));
-                }
-                ctx.poll_alarm(cx).map(|()| None)
-            })
-            .await;
-            let Some(frame) = woke else {
-                let due = quiet_since + PING_AFTER;
-                if Instant::now() < due {
-                    ctx.set_alarm(due);
-                    continue;
-                }
-                match live.silent() {
+            let frame = match tokio::time::timeout(PING_AFTER, frames.next()).await {
+                Err(_) => match live.silent() {
                     Silence::Ping => {
                         let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
                         // Boxed: rare, and the connection would hold room for it.
@@ -887,21 +864,16 @@ fn run_on(
                         {
                             return "Server shutting down".into();
                         }
-                        quiet_since = Instant::now();
-                        ctx.set_alarm(quiet_since + PING_AFTER);
                         continue;
                     }
                     Silence::Dead => {
                         return format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs());
                     }
-                }
+                },
+                Ok(None) => return "Connection closed".into(),
+                Ok(Some(Err(e))) => return format!("Read error: {e}"),
+                Ok(Some(Ok(frame))) => frame,
             };
-            let frame = match frame {
-                None => return "Connection closed".into(),
-                Some(Err(e)) => return format!("Read error: {e}"),
-                Some(Ok(frame)) => frame,
-            };
-            quiet_since = Instant::now();
             live.heard();
             let (steps, label) = match frame {
                 Frame::TooLong => (vec![input_too_long()], None),
