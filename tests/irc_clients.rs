@@ -520,15 +520,6 @@ fn irssi_talks_with_a_line_user() {
 
 // ------------------------------------------------- both clients, TLS + SASL
 
-/// The fingerprint the server printed for its TLS certificate.
-fn printed_fingerprint(srv: &TestServer) -> String {
-    let line = srv.stdout_line("tls: SHA-256 fingerprint ");
-    line.split_whitespace()
-        .nth(3)
-        .expect("fingerprint after the label")
-        .to_string()
-}
-
 /// Registers the account `nick` with `password` (the client's nick is the
 /// account name) through NickServ, as a person would before configuring
 /// their client for SASL.
@@ -545,7 +536,7 @@ fn register_account(srv: &TestServer, nick: &str, password: &str) {
 fn weechat_and_irssi_chat_over_tls_with_sasl() {
     let srv = TestServer::start(&[]);
     let port = srv.ircs.expect("irc tls listener").port();
-    let pin = printed_fingerprint(&srv);
+    let pin = srv.tls_fingerprint();
     register_account(&srv, "wee", "weechat-password");
     register_account(&srv, "irs", "irssi-password");
     let mut alice = LineClient::line_login(srv.line.expect("line listener"), "alice");

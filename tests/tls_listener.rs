@@ -22,15 +22,6 @@ use common::{LineClient, TestServer, WAIT};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
-/// The fingerprint the server printed at start.
-fn printed_fingerprint(srv: &TestServer) -> String {
-    let line = srv.stdout_line("tls: SHA-256 fingerprint ");
-    line.split_whitespace()
-        .nth(3)
-        .expect("fingerprint after the label")
-        .to_string()
-}
-
 /// A blocking IRC client over TLS that accepts only the certificate with
 /// fingerprint `fp`.
 struct TlsClient {
@@ -208,7 +199,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 fn pinned_tls_client_chats_with_a_line_user() {
     let srv = TestServer::start(&[]);
     let ircs = srv.ircs.expect("ircs listener");
-    let fp = printed_fingerprint(&srv);
+    let fp = srv.tls_fingerprint();
 
     // What was printed is the stored certificate's fingerprint.
     let pem = srv.data_dir.join("tls").join("cert.pem");
@@ -252,13 +243,13 @@ fn restart_keeps_the_generated_certificate() {
     let data = temp_dir("tls-restart");
     let first_fp = {
         let mut srv = TestServer::start_in(Some(&data), &[]);
-        let fp = printed_fingerprint(&srv);
+        let fp = srv.tls_fingerprint();
         assert!(srv.stdout_line("tls: ").contains("generated now"));
         assert!(srv.terminate(), "server stops on SIGTERM");
         fp
     };
     let srv = TestServer::start_in(Some(&data), &[]);
-    assert_eq!(printed_fingerprint(&srv), first_fp);
+    assert_eq!(srv.tls_fingerprint(), first_fp);
     let c = TlsClient::connect(srv.ircs.expect("ircs"), &first_fp).expect("same certificate");
     assert_eq!(c.peer_fingerprint(), first_fp);
     drop(c);
@@ -275,7 +266,7 @@ fn sighup_reloads_the_configured_certificate_without_dropping_connections() {
     let cert_arg = cert.to_string_lossy().into_owned();
     let key_arg = key.to_string_lossy().into_owned();
     let srv = TestServer::start(&["--tls-cert", &cert_arg, "--tls-key", &key_arg]);
-    assert_eq!(printed_fingerprint(&srv), old_fp);
+    assert_eq!(srv.tls_fingerprint(), old_fp);
     let ircs = srv.ircs.expect("ircs");
     let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
     let mut old = TlsClient::login(ircs, &old_fp, "old");
@@ -311,7 +302,7 @@ fn sighup_reloads_the_configured_certificate_without_dropping_connections() {
 #[test]
 fn stalled_handshake_times_out_and_nobody_else_notices() {
     let srv = TestServer::start(&["--tls-handshake-timeout", "1"]);
-    let fp = printed_fingerprint(&srv);
+    let fp = srv.tls_fingerprint();
     let ircs = srv.ircs.expect("ircs");
     let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
     let mut bob = TlsClient::login(ircs, &fp, "bob");
@@ -335,7 +326,7 @@ fn stalled_handshake_times_out_and_nobody_else_notices() {
 #[test]
 fn garbage_instead_of_a_client_hello_is_closed() {
     let srv = TestServer::start(&[]);
-    let fp = printed_fingerprint(&srv);
+    let fp = srv.tls_fingerprint();
     let ircs = srv.ircs.expect("ircs");
     let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
     let mut bob = TlsClient::login(ircs, &fp, "bob");
@@ -440,7 +431,7 @@ impl Drop for JoinClient {
 #[test]
 fn terminal_client_over_tls_with_a_pinned_fingerprint() {
     let srv = TestServer::start(&[]);
-    let fp = printed_fingerprint(&srv);
+    let fp = srv.tls_fingerprint();
     let ircs = srv.ircs.expect("ircs").to_string();
     let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
 
@@ -475,7 +466,7 @@ fn terminal_client_over_tls_with_a_pinned_fingerprint() {
 fn weechat_connects_over_tls_with_a_pinned_fingerprint() {
     let bin = which("weechat-headless");
     let srv = TestServer::start(&[]);
-    let fp = printed_fingerprint(&srv);
+    let fp = srv.tls_fingerprint();
     let port = srv.ircs.expect("ircs").port();
     let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
 

@@ -151,6 +151,16 @@ impl TestServer {
         }
     }
 
+    /// The SHA-256 fingerprint of the TLS certificate, as the server printed
+    /// it at start (`AB:CD:...`).
+    pub fn tls_fingerprint(&self) -> String {
+        let line = self.stdout_line("tls: SHA-256 fingerprint ");
+        line.split_whitespace()
+            .nth(3)
+            .expect("fingerprint after the label")
+            .to_string()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
