@@ -720,14 +720,63 @@ pub fn retention(cfg: &History) -> Retention {
     }
 }
 
-/// The background thread that checkpoints and compacts. Stops when dropped.
+/// The background thread that checkpoints and compacts, and the one that
+/// fills the search index. Both stop when this is dropped.
 struct Maintenance {
     stop: Option<std_mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    indexer: Option<Indexer>,
+}
+
+/// How often the search indexer looks for rows to index.
+const INDEX_EVERY: Duration = Duration::from_millis(500);
+
+/// The search indexer: adds stored rows to the full-text index behind the
+/// writer, at the lowest scheduling priority of the process (nice 19), so
+/// that on a busy machine it takes the CPU only when delivery leaves some.
+/// It may fall behind under a long flood; a search catches the index up
+/// itself before it looks (see `store/search.rs`), so results never lag.
+struct Indexer {
+    stop: std_mpsc::Sender<()>,
+}
+
+impl Indexer {
+    fn start(store: Arc<SqliteStore>) -> std::io::Result<Indexer> {
+        let (stop, stopped) = std_mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("history-search".into())
+            .spawn(move || {
+                let me = rustix::thread::gettid();
+                if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
+                    tracing::debug!("history: search indexer keeps normal priority: {e}");
+                }
+                loop {
+                    match stopped.recv_timeout(INDEX_EVERY) {
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                    loop {
+                        match store.index_search(crate::store::SEARCH_PASS_ROWS) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::error!("history: search indexing failed: {e}");
+                                break;
+                            }
+                        }
+                        if !matches!(stopped.try_recv(), Err(std_mpsc::TryRecvError::Empty)) {
+                            return;
+                        }
+                    }
+                }
+            })?;
+        Ok(Indexer { stop })
+    }
 }
 
 impl Maintenance {
     fn start(store: Arc<SqliteStore>, cfg: &History) -> std::io::Result<Maintenance> {
+        let store_for_index = store.clone();
         let (stop, stopped) = std_mpsc::channel::<()>();
         let policy = retention(cfg);
         let every = cfg.compact_interval();
@@ -761,6 +810,7 @@ impl Maintenance {
         Ok(Maintenance {
             stop: Some(stop),
             thread: Some(thread),
+            indexer: Some(Indexer::start(store_for_index)?),
         })
     }
 }
@@ -772,6 +822,9 @@ impl Drop for Maintenance {
         // transaction of its own).
         drop(self.stop.take());
         drop(self.thread.take());
+        if let Some(indexer) = self.indexer.take() {
+            drop(indexer.stop);
+        }
     }
 }
 

@@ -16,6 +16,8 @@
 //!   a foreign or corrupt file without touching it.
 //! - `sqlite.rs`: [`SqliteStore`], the SQLite implementation.
 //! - `fts.rs`: turns what a person typed into a safe FTS5 query.
+//! - `search.rs`: the full-text index, a file of its own (`search.db`)
+//!   filled behind the writer.
 //! - `tests.rs`: tests on real SQLite files in temporary directories.
 //!
 //! # What this module must not do
@@ -56,6 +58,7 @@
 mod error;
 mod fts;
 mod schema;
+mod search;
 mod sqlite;
 
 #[cfg(test)]
@@ -69,6 +72,7 @@ use crate::core::{MsgKind, MsgTarget, Topic, UserInfo};
 
 pub use error::StoreError;
 pub use fts::fts_query;
+pub use search::{PASS_ROWS as SEARCH_PASS_ROWS, SEARCH_FILE};
 pub use sqlite::{DB_FILE, LOCK_FILE, SqliteStore, StoreOptions};
 
 /// The largest number of records one query returns unless
@@ -477,4 +481,10 @@ pub trait Store: Send + Sync {
     /// has to checkpoint (and fsync) itself, or never, with
     /// [`StoreOptions::background_checkpoints`].
     fn checkpoint(&self) -> Result<(), StoreError>;
+
+    /// Background work: adds up to `max` stored records to the full-text
+    /// index, oldest first; returns how many (0: the index is complete).
+    /// [`Store::search`] completes the index itself before it searches, so
+    /// this only moves that work to a moment of the caller's choosing.
+    fn index_search(&self, max: usize) -> Result<usize, StoreError>;
 }

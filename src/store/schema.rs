@@ -143,8 +143,18 @@ pub const V5: &str = r#"
 ALTER TABLE rooms ADD COLUMN registered_ms INTEGER;
 "#;
 
+/// Version 6: the search index moves out to a file of its own
+/// (`search.rs`), filled behind the writer instead of in its commit, so
+/// the FTS5 table and the triggers that kept it in step go. The new index
+/// is built from the existing rows by the background indexer.
+pub const V6: &str = r#"
+DROP TRIGGER IF EXISTS messages_fts_delete;
+DROP TRIGGER IF EXISTS messages_fts_update;
+DROP TABLE IF EXISTS messages_fts;
+"#;
+
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -254,7 +264,7 @@ pub fn configure(conn: &Connection, settings: &OpenSettings) -> rusqlite::Result
 /// The first 16 bytes of every SQLite 3 database file.
 const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-fn check_magic(path: &Path) -> Result<(), StoreError> {
+pub(super) fn check_magic(path: &Path) -> Result<(), StoreError> {
     let mut head = [0u8; 16];
     let read = fs::File::open(path).and_then(|mut f| {
         let mut n = 0;
@@ -281,7 +291,7 @@ fn check_magic(path: &Path) -> Result<(), StoreError> {
 }
 
 /// application_id, user_version, and how many schema objects exist.
-fn inspect(conn: &Connection) -> rusqlite::Result<(i32, i64, i64)> {
+pub(super) fn inspect(conn: &Connection) -> rusqlite::Result<(i32, i64, i64)> {
     let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
@@ -289,7 +299,7 @@ fn inspect(conn: &Connection) -> rusqlite::Result<(i32, i64, i64)> {
 }
 
 /// `PRAGMA quick_check`: reads every page (O(file size)), writes nothing.
-fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+pub(super) fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let mut problems = Vec::new();
     let result = conn.prepare("PRAGMA quick_check(5)").and_then(|mut stmt| {
         let mut rows = stmt.query([])?;
@@ -348,7 +358,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 /// Classifies an SQLite error met while opening: damage and foreign formats
 /// get the path; the rest go through the usual mapping.
-fn start_error(path: &Path, e: rusqlite::Error) -> StoreError {
+pub(super) fn start_error(path: &Path, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         // The magic header was checked before SQLite saw the file, so a file
         // SQLite cannot read here is a damaged SQLite file, not a foreign one.

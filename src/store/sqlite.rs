@@ -28,6 +28,7 @@ use rusqlite::{
 use super::error::StoreError;
 use super::fts::fts_query;
 use super::schema::{self, OpenSettings};
+use super::search::{PASS_ROWS, SearchIndex};
 use super::{
     Account, Anchor, CompactStats, DEFAULT_MAX_LIMIT, HistoryQuery, Limits, QueryTarget, Record,
     RecordKind, Retention, RoomState, Selector, Store, TargetInfo,
@@ -75,6 +76,8 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     maintenance: Mutex<Connection>,
+    /// The full-text index, in a file of its own (see `search.rs`).
+    pub(super) search: SearchIndex,
     /// Conversation keys of rooms that keep no history; `append` drops their
     /// records. Mirrors the rooms table, updated by `save_room`.
     silent: RwLock<HashSet<String>>,
@@ -113,15 +116,7 @@ impl SqliteStore {
         if opts.background_checkpoints {
             writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         }
-        // Every commit adds one small FTS5 segment; with the default
-        // automerge of 4 the index merges segments at almost every commit
-        // (about a tenth of the server's CPU under a flood). Merging 16 at
-        // a time writes each term fewer times over its life; searches read
-        // a few more segments. Stored in the index's own config: idempotent.
-        writer.execute(
-            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', ?1)",
-            [FTS_AUTOMERGE],
-        )?;
+        let search = SearchIndex::open(dir, &settings)?;
         let maintenance = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -133,6 +128,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             maintenance: Mutex::new(maintenance),
+            search,
             silent: RwLock::new(HashSet::new()),
             _lock: lock,
         };
@@ -558,13 +554,6 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (id, time_ms, kind, conv, pm_a, pm_b, target, nick, ident, realname, host, text) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
-/// Adds the rows whose ids are in the JSON array `?1` to the search index.
-/// FTS5 `automerge`: segments of one level merged together.
-const FTS_AUTOMERGE: i64 = 16;
-
-const INDEX_TEXT: &str = "INSERT INTO messages_fts (rowid, text) \
-    SELECT id, text FROM messages WHERE id IN (SELECT value FROM json_each(?1))";
-
 const BUMP_LAST_ID: &str = "UPDATE meta SET value = max(value, ?1) WHERE key = 'last_id'";
 
 fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
@@ -592,7 +581,6 @@ impl Store for SqliteStore {
         let silent = self.silent.read().unwrap_or_else(PoisonError::into_inner);
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut indexed = Vec::with_capacity(batch.len());
         let mut written_max = 0;
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
@@ -620,7 +608,6 @@ impl Store for SqliteStore {
                     Ok(_) => {
                         let id = db_id(rec.id)?;
                         written_max = written_max.max(id);
-                        indexed.push(id);
                     }
                     Err(e) if is_primary_key_clash(&e) => {
                         return Err(StoreError::DuplicateId(rec.id));
@@ -634,19 +621,6 @@ impl Store for SqliteStore {
             // a statement and a page in the WAL per batch.
             if written_max < max_id {
                 tx.prepare_cached(BUMP_LAST_ID)?.execute([max_id])?;
-            }
-            // Last: FTS5 flushes its pending terms at every later statement
-            // of the transaction (schema version 3).
-            if !indexed.is_empty() {
-                let ids = format!(
-                    "[{}]",
-                    indexed
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                );
-                tx.prepare_cached(INDEX_TEXT)?.execute([ids])?;
             }
         }
         tx.commit()?;
@@ -740,20 +714,41 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let scope = Scope::of(requester, target);
+        // Whatever was committed before this search is in the index first.
+        self.read(|conn| self.search.catch_up(conn))?;
+        // Candidates come from the index newest first, a page at a time;
+        // the rows are read with the scope's own rule, so a match in a
+        // conversation the requester may not read is never returned.
         let sql = format!(
-            "SELECT {COLS} FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid \
-             WHERE messages_fts MATCH ?2 AND {} \
-             ORDER BY m.time_ms DESC, m.id DESC LIMIT ?3",
+            "SELECT {COLS} FROM messages m \
+             WHERE m.id IN (SELECT value FROM json_each(?2)) AND {} \
+             ORDER BY m.time_ms DESC, m.id DESC",
             scope.sql()
         );
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            collect(
-                &mut stmt,
-                vec![scope.param(), Value::Text(fts), Value::Integer(limit)],
-            )
-        })
+        let page = limit.clamp(64, PASS_ROWS);
+        let mut found = Vec::new();
+        let mut below = None;
+        loop {
+            let ids = self.search.matching(&fts, below, page)?;
+            let Some(&last) = ids.last() else {
+                break;
+            };
+            below = Some(last);
+            let list = format!(
+                "[{}]",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            );
+            let mut rows = self.read(|conn| {
+                let mut stmt = conn.prepare_cached(&sql)?;
+                collect(&mut stmt, vec![scope.param(), Value::Text(list)])
+            })?;
+            found.append(&mut rows);
+            if found.len() >= limit || ids.len() < page {
+                break;
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
     }
 
     fn hold_offline(&self, account: &str, rec: &Record) -> Result<(), StoreError> {
@@ -1107,7 +1102,12 @@ impl Store for SqliteStore {
         // PASSIVE never waits for readers or the writer; the frames it cannot
         // copy now are copied next time.
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+        drop(conn);
+        self.search.checkpoint()
+    }
+
+    fn index_search(&self, max: usize) -> Result<usize, StoreError> {
+        self.read(|conn| self.search.index_some(conn, max))
     }
 }
 
@@ -1130,14 +1130,21 @@ impl SqliteStore {
              WHERE key = 'last_id'",
         )?
         .execute([])?;
-        let deleted = tx
-            .prepare_cached(
+        let gone: Vec<i64> = {
+            let mut delete = tx.prepare_cached(
                 "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
-                 WHERE conv = ?1 AND time_ms < ?2 ORDER BY time_ms, id LIMIT ?3)",
-            )?
-            .execute(params![conv, before.unwrap_or(i64::MAX), n])?;
+                 WHERE conv = ?1 AND time_ms < ?2 ORDER BY time_ms, id LIMIT ?3) RETURNING id",
+            )?;
+            let rows =
+                delete.query_map(params![conv, before.unwrap_or(i64::MAX), n], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
         tx.commit()?;
-        Ok(deleted)
+        drop(conn);
+        // After the commit: an indexing pass that read these rows before
+        // it has finished by the time `forget` holds the index's lock.
+        self.search.forget(&gone)?;
+        Ok(gone.len())
     }
 }
 

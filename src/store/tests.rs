@@ -1275,7 +1275,7 @@ fn a_version_1_database_is_migrated_with_its_data() {
 }
 
 #[test]
-fn a_version_2_database_keeps_its_index_and_indexes_new_rows_once() {
+fn a_version_2_database_is_indexed_again_in_the_separate_search_file() {
     let tmp = TempDir::new();
     {
         // Version 2 indexed rows with a trigger; version 3 does it in append.
@@ -1307,16 +1307,22 @@ fn a_version_2_database_keeps_its_index_and_indexes_new_rows_once() {
     };
     assert_eq!(search("banana"), vec![8, 7]);
     assert_eq!(search("cherry"), vec![9]);
-    // Each row is in the index once: the dropped trigger does not double it.
-    let hits: i64 = store
+    // Each row is in the (new, separate) index once, the old rows included.
+    assert_eq!(
+        store.search.matching("banana", None, 10).expect("ids"),
+        vec![8, 7]
+    );
+    assert_eq!(store.search.watermark().expect("watermark"), 9);
+    // The old in-file index and its triggers are gone (schema version 6).
+    let leftovers: i64 = store
         .writer()
         .query_row(
-            "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'banana'",
+            "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'messages_fts%'",
             [],
             |r| r.get(0),
         )
         .expect("count");
-    assert_eq!(hits, 2);
+    assert_eq!(leftovers, 0);
     // Compaction still removes rows from the index.
     store
         .compact(
@@ -1332,6 +1338,74 @@ fn a_version_2_database_keeps_its_index_and_indexes_new_rows_once() {
         .expect("compact");
     assert_eq!(search("banana"), Vec::<u64>::new());
     assert_eq!(search("cherry"), vec![9]);
+    // Gone from the index itself, not only hidden by the join.
+    assert!(
+        store
+            .search
+            .matching("banana", None, 10)
+            .expect("ids")
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_search_index_fills_in_the_background_and_a_search_completes_it_first() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .append(&[
+            room_msg(1, 10, "alice", "#r", "apple pie"),
+            room_msg(2, 20, "bob", "#r", "apple tart"),
+            room_msg(3, 30, "bob", "#r", "plum"),
+        ])
+        .expect("append");
+    // The writer's commit does not index.
+    assert_eq!(store.search.watermark().expect("watermark"), 0);
+    assert_eq!(store.index_search(2).expect("index"), 2);
+    assert_eq!(store.search.watermark().expect("watermark"), 2);
+    store
+        .append(&[room_msg(4, 40, "carol", "#r", "apple crumble")])
+        .expect("append");
+    // Two rows pending: the search indexes them before it looks.
+    let found = store
+        .search("x", &QueryTarget::Room("#r".into()), "apple", 10)
+        .expect("search");
+    assert_eq!(ids(&found), vec![4, 2, 1]);
+    assert_eq!(store.search.watermark().expect("watermark"), 4);
+    assert_eq!(store.index_search(100).expect("index"), 0);
+}
+
+#[test]
+fn a_search_pages_through_matches_in_other_rooms() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    // Many newer matches in another room: the index's first page holds
+    // none of #a's, and the search must go on to older pages.
+    let mut batch = vec![room_msg(1, 10, "alice", "#a", "needle one")];
+    for i in 2..=300 {
+        batch.push(room_msg(i, 10 + i, "bob", "#b", "needle elsewhere"));
+    }
+    store.append(&batch).expect("append");
+    let found = store
+        .search("x", &QueryTarget::Room("#a".into()), "needle", 10)
+        .expect("search");
+    assert_eq!(ids(&found), vec![1]);
+}
+
+#[test]
+fn a_foreign_search_file_is_refused_and_left_alone() {
+    let tmp = TempDir::new();
+    let path = tmp.path().join(crate::store::SEARCH_FILE);
+    {
+        let conn = Connection::open(&path).expect("create");
+        conn.execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('mine');")
+            .expect("foreign");
+    }
+    let before = std::fs::read(&path).expect("read");
+    let err = SqliteStore::open(tmp.path()).expect_err("must refuse");
+    assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
+    assert!(err.to_string().contains("search.db"), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), before);
 }
 
 #[test]
@@ -1501,7 +1575,7 @@ fn a_version_3_database_gains_certificates_and_keeps_its_accounts() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     assert!(store.get_account("alice").expect("account").is_some());
     assert!(store.add_cert("alice", "AA:BB").expect("add"));
     assert_eq!(
