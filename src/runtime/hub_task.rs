@@ -5,9 +5,10 @@
 //! consumer: it is cut off with a reason, and the room carries on.
 //!
 //! Without history the task pushes events onto the recipients' queues
-//! itself ([`Fanout`]). With history it hands each batch, with the records
-//! to store, to the persist stage ([`super::persist`]), which commits them
-//! before it releases the deliveries and reports slow consumers back here.
+//! itself ([`Fanout`]). With history each batch goes through the persist
+//! stage ([`super::persist`]): its records go to the writer thread, and
+//! its deliveries wait here until the writer reports them committed; the
+//! task then pushes them itself, as without history.
 //! History questions (`/history`, `/search`) are checked against the hub
 //! here (only members read a room) and answered from the store on a
 //! blocking thread.
@@ -29,7 +30,7 @@ use super::accounts::Accounts;
 use super::connection::Outgoing;
 use super::history::{self, HistoryAsk, HistoryError, HistoryPage};
 use super::outbound::PushError;
-use super::persist::{Op, Stage};
+use super::persist::{Heard, Op, Stage};
 
 /// What connections ask of the hub task.
 pub enum HubMsg {
@@ -202,28 +203,29 @@ impl Sink {
         }
     }
 
-    /// Cuts the slow consumers found so far (direct mode; the persist stage
-    /// finds its own and reports them through `next_cut`).
+    /// Cuts the slow consumers found so far and tells their rooms.
     fn cut_slow(&mut self, hub: &mut Hub) {
-        let Sink::Direct(fanout) = self else {
-            return;
-        };
         // Telling the others that someone left can overflow more queues.
         loop {
-            let cut = fanout.cut_slow();
+            let cut = match self {
+                Sink::Direct(fanout) => fanout.cut_slow(),
+                Sink::Persist(stage) => stage.take_cuts(),
+            };
             if cut.is_empty() {
                 break;
             }
             for id in cut {
-                hub.quit(id, SLOW_CONSUMER.to_string(), fanout);
+                hub.quit(id, SLOW_CONSUMER.to_string(), self);
             }
         }
     }
 
-    async fn next_cut(&mut self) -> Option<ConnId> {
+    /// What the persist stage's threads report (commits, replays read);
+    /// pending forever without history.
+    async fn hear(&mut self) -> Heard {
         match self {
             Sink::Direct(_) => std::future::pending().await,
-            Sink::Persist(s) => s.cuts.recv().await,
+            Sink::Persist(s) => s.hear().await,
         }
     }
 }
@@ -243,10 +245,11 @@ async fn run(
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, 128) => if n == 0 { break },
-            Some(id) = sink.next_cut() => {
-                // The stage already closed its queue.
-                hub.quit(id, SLOW_CONSUMER.to_string(), &mut sink);
-                sink.detach(id);
+            heard = sink.hear() => {
+                if let Sink::Persist(stage) = &mut sink {
+                    stage.on(heard);
+                }
+                sink.cut_slow(&mut hub);
             }
         }
         for msg in batch.drain(..) {
@@ -319,8 +322,8 @@ async fn run(
                             let _ = done.send(());
                         }
                         Sink::Persist(stage) => {
-                            stage.push(Op::Shutdown { reason, done });
-                            stage.flush().await;
+                            stage.shutdown(&reason).await;
+                            let _ = done.send(());
                         }
                     }
                     return;

@@ -1,39 +1,48 @@
 //! The persist stage: group commit with commit-before-release.
 //!
-//! With history on, the hub task no longer pushes events onto the
-//! connections' queues itself. For each batch of commands it hands one list
-//! of [`Op`]s, in the order the hub produced them, to one writer thread. That
-//! thread owns the [`SqliteStore`]'s write side and the connections' queues
-//! (the [`Fanout`]). It gathers whatever lists have queued up, appends every
-//! record in them with one [`Store::append`] (one transaction, no fsync of its
-//! own: see the store's module docs), and only then pushes the deliveries
-//! onto the queues. So a message reaches a client only after the
-//! transaction holding it has been written to the WAL, which is what makes
-//! "everything any client received is in the history after `kill -9`" true.
-//! Fan-out never waits for an fsync; it waits for one `write(2)` per batch.
+//! With history on, the hub task does not push a stored message onto the
+//! recipients' queues at once. For each batch of commands it sends the
+//! records to store (and the rooms to save) to one writer thread, and keeps
+//! the batch's deliveries here, in the hub's order, tagged with the batch's
+//! number. The writer gathers whatever batches have queued up, appends every
+//! record in them with one [`Store::append`] (one transaction, no fsync of
+//! its own: see the store's module docs), and reports the highest batch
+//! number it committed. Only then does the hub task release the deliveries
+//! of those batches onto the queues. So a message reaches a client only
+//! after the transaction holding it has been written to the WAL, which is
+//! what makes "everything any client received is in the history after
+//! `kill -9`" true. Fan-out never waits for an fsync; it waits for one
+//! `write(2)` per group of batches.
 //!
-//! Order: the ops of a batch keep the hub's order, and batches are applied
-//! in the order sent, so every recipient still sees each sender's messages
-//! in sending order.
+//! Why the deliveries stay with the hub task rather than travelling to the
+//! writer: pushing onto a connection's queue wakes its task, and a wake from
+//! a thread outside the runtime costs far more than one from the runtime's
+//! own worker (measured: the writer spent a fifth of the server's CPU on
+//! releases, and the connections wrote in smaller pieces). The writer's only
+//! job is the commit; one wake per commit tells the hub task.
 //!
-//! Replay on join: an [`Op::Replay`] (someone joined a room) commits what
-//! came before it, then hands the reading of the room's recent history to
-//! a replay thread, so that a query never holds up anyone else's delivery.
-//! Until the replay is back, what is due to the joiner is held here, in
-//! order (bounded by its queue size: past it, it is a slow consumer). The
-//! replay holds the messages up to the hub's last msgid at the join, and
-//! whatever followed the join reaches the joiner live, after the replay.
+//! Order: the deliveries of a batch keep the hub's order, and batches are
+//! released in the order made, so every recipient still sees each sender's
+//! messages in sending order. A batch with nothing to store goes out at once
+//! when nothing before it is waiting, and after them otherwise.
 //!
-//! The hub's notes ride in the same lists ([`Stage::note`]): a topic change
-//! becomes a record like a message (committed before anything after it is
-//! released), a registered room's state an [`Op::Room`] save, written after
-//! the records before it are committed (rare: one small write each).
+//! Replay on join: an [`Op::Replay`] (someone joined a room) is released
+//! like a delivery, after the commit of everything before it, and hands the
+//! reading of the room's recent history to a replay thread, so that a query
+//! never holds up anyone else's delivery. Until the replay is back, what is
+//! due to the joiner is held here, in order (bounded by its queue size: past
+//! it, it is a slow consumer). The replay holds the messages up to the hub's
+//! last msgid at the join, and whatever followed the join reaches the joiner
+//! live, after the replay.
 //!
-//! Slow consumers found here are cut off here and reported back to the hub
-//! task, which tells their rooms.
+//! The hub's notes ride in the same batches ([`Stage::note`]): a topic
+//! change becomes a record like a message, a registered room's state an
+//! [`Op::Room`] save, written after the records of its group are committed
+//! (rare: one small write each).
 //!
 //! A background maintenance thread checkpoints the WAL (so the writer rarely
-//! has to) and runs retention compaction, both off the delivery path.
+//! has to) and runs retention compaction, and a search indexer at the lowest
+//! priority fills the full-text index; all of it off the delivery path.
 //!
 //! This stage must not decide anything the hub decides, and must never drop
 //! a delivery: a failed append is logged at error level (the messages are
@@ -45,7 +54,7 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::config::History;
 use crate::core::names::Name;
@@ -59,7 +68,7 @@ use crate::store::{
 use super::connection::Outgoing;
 use super::hub_task::Fanout;
 
-/// One step for the writer thread, in the hub's order.
+/// One step of a batch, in the hub's order.
 pub enum Op {
     Attach {
         id: ConnId,
@@ -89,20 +98,9 @@ pub enum Op {
         room: Name,
         mark: u64,
     },
-    /// A replay read by the replay thread (`None`: nothing to show).
-    Replayed {
-        to: ConnId,
-        ticket: u64,
-        event: Option<Shared>,
-    },
     /// A registered room's state to save (or, `None`, to forget), after
     /// the records before it are committed. Rare: one small write.
     Room(RoomSave),
-    /// Commit, tell everyone, close every queue, then answer `done`.
-    Shutdown {
-        reason: String,
-        done: oneshot::Sender<()>,
-    },
 }
 
 /// A room's lasting state as the writer writes it.
@@ -111,29 +109,59 @@ pub enum RoomSave {
     Forget(String),
 }
 
-/// Lists of ops queued for the writer before the hub task waits. Small: a
-/// writer that falls behind should slow the hub down, not buffer without end.
+/// What the writer thread is given: one batch's writes.
+struct Write {
+    batch: u64,
+    records: Vec<Record>,
+    rooms: Vec<RoomSave>,
+}
+
+/// A replay read by the replay thread (`event: None`: nothing to show).
+pub struct Replayed {
+    to: ConnId,
+    ticket: u64,
+    event: Option<Shared>,
+}
+
+/// What the hub task hears from the stage's threads.
+pub enum Heard {
+    /// Every batch up to this number is committed.
+    Committed(u64),
+    Replayed(Replayed),
+}
+
+/// Batches queued for the writer before the hub task waits. Small: a
+/// writer that falls behind should slow the hub down, not buffer without
+/// end (what waits here for its commit is bounded by it too).
 const QUEUE: usize = 64;
 
-/// At most this many ops are gathered into one commit, so one huge group
-/// cannot delay the first deliveries in it for long.
+/// At most this many records are gathered into one commit, so one huge
+/// group cannot delay the first deliveries in it for long.
 const GROUP_MAX: usize = 16 * 1024;
 
 /// How often the WAL is checkpointed in the background.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// The hub task's side of the stage.
+/// The hub task's side of the stage: it builds batches, sends their writes
+/// to the writer thread, and releases their deliveries once committed.
 pub struct Stage {
-    tx: mpsc::Sender<Vec<Op>>,
+    tx: Option<mpsc::Sender<Write>>,
     ops: Vec<Op>,
-    /// The writer's reports of slow consumers it cut off.
-    pub cuts: mpsc::UnboundedReceiver<ConnId>,
     /// The highest msgid turned into a record (or skipped by retention).
     recorded: u64,
     /// Where in `ops` a `Joined` is delivered (few: scanning them is cheap
     /// whatever the command was).
     joined_at: Vec<usize>,
     cfg: Arc<History>,
+    /// Batches whose writes are not committed yet, oldest first, with the
+    /// number of the write each waits for.
+    held: VecDeque<(u64, Vec<Op>)>,
+    /// The number of the last batch sent to the writer.
+    sent: u64,
+    /// The number of the last batch the writer committed.
+    committed: u64,
+    heard: mpsc::UnboundedReceiver<Heard>,
+    release: Release,
     _maintenance: Maintenance,
 }
 
@@ -147,36 +175,41 @@ impl Stage {
         hold_max: usize,
     ) -> std::io::Result<Stage> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let (cut_tx, cuts) = mpsc::unbounded_channel();
+        let (heard_tx, heard) = mpsc::unbounded_channel();
         let maintenance = Maintenance::start(store.clone(), &cfg)?;
         let (jobs, job_rx) = std_mpsc::channel();
         let reader = Replayer {
             store: store.clone(),
             cfg: cfg.clone(),
-            back: tx.downgrade(),
+            back: heard_tx.clone(),
         };
         std::thread::Builder::new()
             .name("history-replay".into())
             .spawn(move || reader.run(job_rx))?;
         let writer = Writer {
             store,
-            fanout: Fanout::default(),
-            cuts: cut_tx,
-            jobs,
-            waiting: HashMap::new(),
-            next_ticket: 0,
-            hold_max: hold_max.max(1),
+            heard: heard_tx,
         };
         std::thread::Builder::new()
             .name("history-writer".into())
             .spawn(move || writer.run(rx))?;
         Ok(Stage {
-            tx,
+            tx: Some(tx),
             ops: Vec::new(),
-            cuts,
             recorded: 0,
             joined_at: Vec::new(),
             cfg,
+            held: VecDeque::new(),
+            sent: 0,
+            committed: 0,
+            heard,
+            release: Release {
+                fanout: Fanout::default(),
+                jobs,
+                waiting: HashMap::new(),
+                next_ticket: 0,
+                hold_max: hold_max.max(1),
+            },
             _maintenance: maintenance,
         })
     }
@@ -212,8 +245,9 @@ impl Stage {
             })
             .collect()
     }
-
-    /// Hands the batch to the writer, waiting while its queue is full.
+    /// Ends the batch: its writes go to the writer (waiting while its queue
+    /// is full), its deliveries wait here for their commit, or go out at
+    /// once when there is nothing to store and nothing waiting before them.
     /// Returns false when the writer is gone.
     pub async fn flush(&mut self) -> bool {
         if self.ops.is_empty() {
@@ -223,11 +257,110 @@ impl Stage {
         let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
         let ops = std::mem::replace(&mut self.ops, next);
         self.joined_at.clear();
-        if self.tx.send(ops).await.is_err() {
+        let mut records = Vec::new();
+        let mut rooms = Vec::new();
+        let mut deliveries = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                Op::Record(rec) => records.push(*rec),
+                Op::Room(save) => rooms.push(save),
+                other => deliveries.push(other),
+            }
+        }
+        if records.is_empty() && rooms.is_empty() {
+            if self.held.is_empty() {
+                self.release.apply(deliveries);
+            } else {
+                self.held.push_back((self.sent, deliveries));
+            }
+            return true;
+        }
+        let Some(tx) = &self.tx else {
+            return false;
+        };
+        let batch = self.sent + 1;
+        if tx
+            .send(Write {
+                batch,
+                records,
+                rooms,
+            })
+            .await
+            .is_err()
+        {
             tracing::error!("history writer is gone: nothing more is delivered or saved");
             return false;
         }
+        self.sent = batch;
+        self.held.push_back((batch, deliveries));
         true
+    }
+
+    /// The next thing the writer or the replay thread has to say; pending
+    /// forever once they are gone. Cancel safe (for `select!`).
+    pub async fn hear(&mut self) -> Heard {
+        match self.heard.recv().await {
+            Some(h) => h,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Acts on what was heard: releases committed batches, or a replay.
+    pub fn on(&mut self, heard: Heard) {
+        match heard {
+            Heard::Committed(upto) => {
+                self.committed = self.committed.max(upto);
+                while self
+                    .held
+                    .front()
+                    .is_some_and(|(batch, _)| *batch <= self.committed)
+                {
+                    if let Some((_, ops)) = self.held.pop_front() {
+                        self.release.apply(ops);
+                    }
+                }
+            }
+            Heard::Replayed(r) => self.release.replayed(r.to, r.ticket, r.event),
+        }
+    }
+
+    /// The slow consumers found since the last call, already cut off: the
+    /// hub tells their rooms.
+    pub fn take_cuts(&mut self) -> Vec<ConnId> {
+        let cut = self.release.fanout.cut_slow();
+        for id in &cut {
+            self.release.waiting.remove(id);
+        }
+        cut
+    }
+
+    /// Waits until every batch sent is committed and released.
+    pub async fn settle(&mut self) {
+        while self.committed < self.sent {
+            match self.heard.recv().await {
+                Some(h) => self.on(h),
+                None => break,
+            }
+        }
+    }
+
+    /// Shuts down: everything queued is committed and released, what is
+    /// owed to connections waiting for a replay goes out without it, then
+    /// everyone is told and every queue closed; the writer stops.
+    pub async fn shutdown(&mut self, reason: &str) {
+        self.flush().await;
+        self.settle().await;
+        // Batches with nothing to store held behind the last commit.
+        while let Some((_, ops)) = self.held.pop_front() {
+            self.release.apply(ops);
+        }
+        let waiting: Vec<ConnId> = self.release.waiting.keys().copied().collect();
+        for id in waiting {
+            self.release.give_up_waiting(id);
+        }
+        self.release.fanout.shutdown(reason);
+        // The writer ends when its inbox closes.
+        self.tx = None;
     }
 
     /// Turns one of the hub's notes into ops: a topic change becomes a
@@ -370,11 +503,10 @@ pub fn saved_rooms(store: &SqliteStore) -> Result<Vec<SavedRoom>, crate::store::
         .collect())
 }
 
-/// The writer thread: owns the queues; commits, then releases.
-struct Writer {
-    store: Arc<SqliteStore>,
+/// The connections' queues and what is held for those waiting for a
+/// replay: where committed batches are applied, on the hub task.
+struct Release {
     fanout: Fanout,
-    cuts: mpsc::UnboundedSender<ConnId>,
     /// Replays for the replay thread to read.
     jobs: std_mpsc::Sender<Job>,
     /// Connections whose replay is being read: what they are owed, in order.
@@ -393,83 +525,11 @@ enum Owed {
     Event(Shared),
 }
 
-impl Writer {
-    fn run(mut self, mut rx: mpsc::Receiver<Vec<Op>>) {
-        let mut records = Vec::new();
-        let mut held = Vec::new();
-        while let Some(first) = rx.blocking_recv() {
-            // Group commit: whatever queued up while the last commit ran
-            // goes into this one.
-            let mut total = first.len();
-            let mut lists = vec![first];
-            while total < GROUP_MAX {
-                match rx.try_recv() {
-                    Ok(more) => {
-                        total += more.len();
-                        lists.push(more);
-                    }
-                    Err(_) => break,
-                }
-            }
-            if !self.apply(lists, &mut records, &mut held) {
-                return;
-            }
-        }
-    }
-
-    /// Applies a group; `records` and `held` are scratch space, empty on
-    /// entry and on return. Returns false after a shutdown.
-    fn apply(
-        &mut self,
-        lists: Vec<Vec<Op>>,
-        records: &mut Vec<Record>,
-        held: &mut Vec<Op>,
-    ) -> bool {
-        for op in lists.into_iter().flatten() {
-            match op {
-                Op::Record(rec) => records.push(*rec),
-                Op::Replay { to, room, mark } => {
-                    // The replay is read from the store: everything up to
-                    // the join must be in it first.
-                    self.release(records, held);
-                    self.next_ticket += 1;
-                    let ticket = self.next_ticket;
-                    self.waiting.entry(to).or_default().push_back(Owed::Replay {
-                        ticket,
-                        event: None,
-                    });
-                    let _ = self.jobs.send(Job {
-                        to,
-                        ticket,
-                        room,
-                        mark,
-                    });
-                }
-                Op::Shutdown { reason, done } => {
-                    self.release(records, held);
-                    let waiting: Vec<ConnId> = self.waiting.keys().copied().collect();
-                    for id in waiting {
-                        self.give_up_waiting(id);
-                    }
-                    self.fanout.shutdown(&reason);
-                    let _ = done.send(());
-                    return false;
-                }
-                other => held.push(other),
-            }
-        }
-        self.release(records, held);
-        true
-    }
-
-    /// Commits `records`, then applies `held` (deliveries, attaches,
-    /// detaches, replays read).
-    fn release(&mut self, records: &mut Vec<Record>, held: &mut Vec<Op>) {
-        if !records.is_empty() {
-            self.commit(records);
-            records.clear();
-        }
-        for op in held.drain(..) {
+impl Release {
+    /// Applies a batch whose records are committed: attaches, detaches,
+    /// deliveries, replays to read.
+    fn apply(&mut self, ops: Vec<Op>) {
+        for op in ops {
             match op {
                 Op::Attach { id, out } => self.fanout.attach(id, out),
                 Op::Detach { id } => {
@@ -484,14 +544,23 @@ impl Writer {
                         self.deliver(to, &event);
                     }
                 }
-                Op::Replayed { to, ticket, event } => self.replayed(to, ticket, event),
-                Op::Room(save) => self.save_room(save),
-                Op::Record(_) | Op::Replay { .. } | Op::Shutdown { .. } => {}
+                Op::Replay { to, room, mark } => {
+                    self.next_ticket += 1;
+                    let ticket = self.next_ticket;
+                    self.waiting.entry(to).or_default().push_back(Owed::Replay {
+                        ticket,
+                        event: None,
+                    });
+                    let _ = self.jobs.send(Job {
+                        to,
+                        ticket,
+                        room,
+                        mark,
+                    });
+                }
+                // Split off by `Stage::flush` before a batch is held.
+                Op::Record(_) | Op::Room(_) => {}
             }
-        }
-        for id in self.fanout.cut_slow() {
-            self.waiting.remove(&id);
-            let _ = self.cuts.send(id);
         }
     }
 
@@ -556,6 +625,46 @@ impl Writer {
         }
         self.waiting.remove(&to);
     }
+}
+
+/// The writer thread: commits what the hub task sends, then says so.
+struct Writer {
+    store: Arc<SqliteStore>,
+    heard: mpsc::UnboundedSender<Heard>,
+}
+
+impl Writer {
+    fn run(self, mut rx: mpsc::Receiver<Write>) {
+        let mut records = Vec::new();
+        let mut rooms = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
+            // Group commit: whatever queued up while the last commit ran
+            // goes into this one.
+            let mut last = first.batch;
+            records.extend(first.records);
+            rooms.extend(first.rooms);
+            while records.len() < GROUP_MAX {
+                match rx.try_recv() {
+                    Ok(more) => {
+                        last = more.batch;
+                        records.extend(more.records);
+                        rooms.extend(more.rooms);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !records.is_empty() {
+                self.commit(&records);
+                records.clear();
+            }
+            for save in rooms.drain(..) {
+                self.save_room(save);
+            }
+            if self.heard.send(Heard::Committed(last)).is_err() {
+                return;
+            }
+        }
+    }
 
     fn save_room(&self, save: RoomSave) {
         let (name, result) = match &save {
@@ -598,12 +707,11 @@ struct Job {
 }
 
 /// The replay thread: reads a room's recent history for whoever joined, off
-/// the writer, and hands it back to the writer as an [`Op::Replayed`].
+/// the hub task and the writer, and hands it back to the hub task.
 struct Replayer {
     store: Arc<SqliteStore>,
     cfg: Arc<History>,
-    /// Weak, so that this thread never keeps the writer's inbox open.
-    back: mpsc::WeakSender<Vec<Op>>,
+    back: mpsc::UnboundedSender<Heard>,
 }
 
 impl Replayer {
@@ -615,15 +723,12 @@ impl Replayer {
                     lines,
                 })
             });
-            let Some(back) = self.back.upgrade() else {
-                return;
-            };
-            let done = Op::Replayed {
+            let done = Heard::Replayed(Replayed {
                 to: job.to,
                 ticket: job.ticket,
                 event,
-            };
-            if back.blocking_send(vec![done]).is_err() {
+            });
+            if self.back.send(done).is_err() {
                 return;
             }
         }
@@ -881,6 +986,16 @@ mod tests {
         })
     }
 
+    /// What the hub task does between batches: waits for the commits, and
+    /// for the replays being read.
+    async fn settle_all(stage: &mut Stage) {
+        stage.settle().await;
+        while !stage.release.waiting.is_empty() {
+            let heard = stage.hear().await;
+            stage.on(heard);
+        }
+    }
+
     fn attach(stage: &mut Stage, id: ConnId) -> Incoming {
         let (out, rx) = outbound::queue(64);
         stage.push(Op::Attach { id, out });
@@ -921,6 +1036,7 @@ mod tests {
             stage.send(2, &message(id, text));
         }
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         for want in ["one", "two", "three"] {
             let got = rx.recv().await.expect("delivery");
             assert_eq!(text_of(&got.event), want);
@@ -928,6 +1044,38 @@ mod tests {
             assert!(stored(&store).contains(&want.to_string()));
         }
         assert_eq!(stored(&store), ["one", "two", "three"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_nothing_to_store_waits_behind_an_uncommitted_one() {
+        let dir = Dir::new("behind");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let rx = attach(&mut stage, 1);
+        // Nothing stored, nothing held: out at once.
+        stage.send(1, &Envelope::new(Event::ServerNotice { text: "hi".into() }));
+        assert!(stage.flush().await);
+        assert!(!rx.is_empty(), "released without waiting for any commit");
+        let _ = rx.recv().await;
+        stage.send(1, &message(1, "stored"));
+        assert!(stage.flush().await);
+        stage.send(
+            1,
+            &Envelope::new(Event::ServerNotice {
+                text: "after".into(),
+            }),
+        );
+        assert!(stage.flush().await);
+        // Until the hub task hears of the commit, neither goes out.
+        assert!(rx.is_empty());
+        settle_all(&mut stage).await;
+        assert_eq!(text_of(&rx.recv().await.expect("1").event), "stored");
+        let second = rx.recv().await.expect("2");
+        assert!(
+            matches!(&second.event, Event::ServerNotice { text } if &**text == "after"),
+            "{second:?}"
+        );
     }
 
     #[tokio::test]
@@ -946,6 +1094,7 @@ mod tests {
         });
         stage.send(7, &message(2, "after"));
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         let replay = rx.recv().await.expect("replay");
         match &replay.event {
             Event::History { room, lines } => {
@@ -968,6 +1117,7 @@ mod tests {
         let rx = attach(&mut stage, 1);
         stage.send(1, &message(5, "first"));
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
         // A stage that lost its seed would reuse an id: the store refuses
         // the batch, the recipients still get the message.
@@ -976,6 +1126,7 @@ mod tests {
         let rx2 = attach(&mut again, 2);
         again.send(2, &message(5, "clash"));
         assert!(again.flush().await);
+        settle_all(&mut again).await;
         assert_eq!(text_of(&rx2.recv().await.expect("clash").event), "clash");
         assert_eq!(stored(&store), ["first"]);
     }
@@ -997,6 +1148,7 @@ mod tests {
         let rx = attach(&mut stage, 1);
         stage.send(1, &message(1, "gone"));
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         assert_eq!(text_of(&rx.recv().await.expect("delivery").event), "gone");
         assert!(stored(&store).is_empty());
         // Removing the override from the configuration lifts it.
@@ -1034,6 +1186,7 @@ mod tests {
         stage.note(saved("#L"));
         stage.send(1, &message(1, "x"));
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         // Saves go before the deliveries queued after them.
         rx.recv().await.expect("x");
         let rooms = store.load_rooms().expect("rooms");
@@ -1065,6 +1218,7 @@ mod tests {
         });
         stage.send(1, &message(3, "y"));
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         rx.recv().await.expect("y");
         let rooms = store.load_rooms().expect("rooms");
         assert!(rooms.iter().all(|r| r.name != "#a"), "#a forgotten");
@@ -1108,6 +1262,7 @@ mod tests {
         });
         stage.send(3, &message_in(4, "#s", "s-live"));
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         let first = rx.recv().await.expect("1");
         assert_eq!(
             replayed_texts(&first.event),
@@ -1138,7 +1293,8 @@ mod tests {
             stage.send(9, &message(id, "flood"));
         }
         assert!(stage.flush().await);
-        assert_eq!(stage.cuts.recv().await, Some(9));
+        settle_all(&mut stage).await;
+        assert_eq!(stage.take_cuts(), vec![9]);
     }
 
     #[test]
@@ -1153,11 +1309,11 @@ mod tests {
             replay_lines: 5,
             ..History::default()
         };
-        let (back, _rx) = mpsc::channel(1);
+        let (back, _rx) = mpsc::unbounded_channel();
         let replayer = Replayer {
             store,
             cfg: Arc::new(cfg),
-            back: back.downgrade(),
+            back,
         };
         // Joined when 10 was the newest: 11..=30 were said after the join.
         let lines = replayer.read(&"#r".into(), 10).expect("lines");
@@ -1194,6 +1350,7 @@ mod tests {
         );
         stage.push(Op::Detach { id: 4 });
         assert!(stage.flush().await);
+        settle_all(&mut stage).await;
         let mut got = Vec::new();
         while let Some(ev) = rx.recv().await {
             got.push(ev);
