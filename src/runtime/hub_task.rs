@@ -176,7 +176,7 @@ const SLOW_CONSUMER: &str = "Slow consumer: too many unread messages";
 /// persist stage.
 enum Sink {
     Direct(Fanout),
-    Persist(Stage),
+    Persist(Box<Stage>),
 }
 
 impl Outbox for Sink {
@@ -238,7 +238,7 @@ async fn run(
 ) {
     let accounts = accounts.as_ref();
     let (store, mut sink) = match history {
-        Some(p) => (Some(p.store), Sink::Persist(p.stage)),
+        Some(p) => (Some(p.store), Sink::Persist(Box::new(p.stage))),
         None => (None, Sink::Direct(Fanout::default())),
     };
     let mut batch = Vec::with_capacity(128);
