@@ -247,7 +247,11 @@ async fn run(
     };
     let mut batch = Vec::with_capacity(128);
     loop {
+        // Commands first: releasing a commit's deliveries as the last thing
+        // of an iteration that also applied commands puts more into each
+        // connection's write than releasing between iterations.
         tokio::select! {
+            biased;
             n = rx.recv_many(&mut batch, 128) => if n == 0 { break },
             heard = sink.hear() => {
                 if let Sink::Persist(stage) = &mut sink {
@@ -333,6 +337,11 @@ async fn run(
                     return;
                 }
             }
+            sink.cut_slow(&mut hub);
+        }
+        if let Sink::Persist(stage) = &mut sink {
+            // Whatever was committed meanwhile goes out with this iteration.
+            stage.on_all_heard();
             sink.cut_slow(&mut hub);
         }
         if let Sink::Persist(stage) = &mut sink

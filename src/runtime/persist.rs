@@ -324,6 +324,13 @@ impl Stage {
         }
     }
 
+    /// Acts on everything heard so far, without waiting.
+    pub fn on_all_heard(&mut self) {
+        while let Ok(heard) = self.heard.try_recv() {
+            self.on(heard);
+        }
+    }
+
     /// The slow consumers found since the last call, already cut off: the
     /// hub tells their rooms.
     pub fn take_cuts(&mut self) -> Vec<ConnId> {
