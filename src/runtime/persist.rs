@@ -840,11 +840,28 @@ struct Maintenance {
     indexer: Option<Indexer>,
 }
 
+/// Puts the calling thread in the idle scheduling class (Linux
+/// `SCHED_IDLE`): it runs only when nothing else of ours (or anyone's) wants
+/// the CPU, and a waking delivery thread preempts it at once. Where that is
+/// refused, nice 19. Neither needs privileges (both only lower priority).
+fn lowest_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads `param` only; pid 0 is this thread.
+    let idle = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if idle == 0 {
+        return;
+    }
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
+        tracing::debug!("history: search indexer keeps normal priority: {e}");
+    }
+}
+
 /// How often the search indexer looks for rows to index.
 const INDEX_EVERY: Duration = Duration::from_millis(500);
 
 /// The search indexer: adds stored rows to the full-text index behind the
-/// writer, at the lowest scheduling priority of the process (nice 19), so
+/// writer, at the lowest scheduling priority there is (`SCHED_IDLE`), so
 /// that on a busy machine it takes the CPU only when delivery leaves some.
 /// It may fall behind under a long flood; a search catches the index up
 /// itself before it looks (see `store/search.rs`), so results never lag.
@@ -858,10 +875,7 @@ impl Indexer {
         std::thread::Builder::new()
             .name("history-search".into())
             .spawn(move || {
-                let me = rustix::thread::gettid();
-                if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
-                    tracing::debug!("history: search indexer keeps normal priority: {e}");
-                }
+                lowest_priority();
                 loop {
                     match stopped.recv_timeout(INDEX_EVERY) {
                         Err(std_mpsc::RecvTimeoutError::Timeout) => {}
