@@ -13,8 +13,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use common::irc::Irc;
 use common::{TestServer, WAIT};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -39,7 +37,7 @@ fn irc(srv: &TestServer) -> SocketAddr {
 }
 
 fn plain(account: &str, password: &str) -> String {
-    STANDARD.encode(format!("\0{account}\0{password}"))
+    common::irc::sasl_plain_payload(account, password)
 }
 
 /// Waits until the registration burst is over and the client is in #lobby.
@@ -51,33 +49,14 @@ fn burst(c: &mut Irc) {
     c.expect(&format!(" 366 {nick} #lobby "));
 }
 
-/// Connects as `nick`, asks for `sasl` and `caps`, and stops before the
-/// SASL exchange (registration is held by the open negotiation).
 fn sasl_start(addr: SocketAddr, nick: &str, caps: &str) -> Irc {
-    let mut c = Irc::connect(addr, nick);
-    c.send("CAP LS 302");
-    c.send(&format!("NICK {nick}"));
-    c.send(&format!("USER {nick} 0 * :Real {nick}"));
-    let ls = c.expect(" CAP * LS :");
-    assert!(ls.contains("sasl=PLAIN,EXTERNAL"), "{ls}");
-    let want = if caps.is_empty() {
-        "sasl".to_string()
-    } else {
-        format!("sasl {caps}")
-    };
-    c.send(&format!("CAP REQ :{want}"));
-    c.expect(&format!(" CAP * ACK :{want}"));
-    c
+    Irc::sasl_start(addr, nick, caps)
 }
 
 /// Logs in with SASL PLAIN before registration; returns the registered
 /// client (in #lobby).
 fn sasl_login(addr: SocketAddr, nick: &str, account: &str, password: &str, caps: &str) -> Irc {
-    let mut c = sasl_start(addr, nick, caps);
-    c.send("AUTHENTICATE PLAIN");
-    c.expect("AUTHENTICATE +");
-    c.send(&format!("AUTHENTICATE {}", plain(account, password)));
-    let logged = c.expect(" 900 ");
+    let (mut c, logged) = Irc::sasl_plain(addr, nick, account, password, caps);
     assert!(
         // The account as registered, whatever case the login used.
         logged.to_lowercase().contains(&format!(
@@ -86,10 +65,6 @@ fn sasl_login(addr: SocketAddr, nick: &str, account: &str, password: &str, caps:
         )),
         "{logged}"
     );
-    // Before registration numerics name the client `*`.
-    c.expect(" 903 * :");
-    c.send("CAP END");
-    c.numeric("001");
     burst(&mut c);
     c
 }

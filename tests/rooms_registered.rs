@@ -11,8 +11,6 @@
 
 mod common;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -366,26 +364,10 @@ fn register_account(addr: SocketAddr, nick: &str, password: &str) -> Irc {
     c
 }
 
-/// Connects and logs in with SASL PLAIN before registration.
+/// Connects and logs in to the account `nick` with SASL PLAIN before
+/// registration.
 fn sasl_login(addr: SocketAddr, nick: &str, password: &str) -> Irc {
-    let mut c = Irc::connect(addr, nick);
-    c.send("CAP LS 302");
-    c.send(&format!("NICK {nick}"));
-    c.send(&format!("USER {nick} 0 * :Real {nick}"));
-    c.expect(" CAP * LS ");
-    c.send("CAP REQ :sasl");
-    c.expect(" CAP * ACK :sasl");
-    c.send("AUTHENTICATE PLAIN");
-    c.expect("AUTHENTICATE +");
-    c.send(&format!(
-        "AUTHENTICATE {}",
-        STANDARD.encode(format!("{nick}\0{nick}\0{password}"))
-    ));
-    // Before registration numerics may be addressed to `*`.
-    c.wait_for("RPL_SASLSUCCESS", |l| l.contains(" 903 "));
-    c.send("CAP END");
-    c.numeric("001");
-    c
+    Irc::sasl_plain(addr, nick, nick, password, "").0
 }
 
 #[test]

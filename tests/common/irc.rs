@@ -41,6 +41,50 @@ impl Irc {
         c
     }
 
+    /// Connects as `nick`, asks for `sasl` and `caps` (space-separated; ""
+    /// for none), and stops before the SASL exchange (registration is held
+    /// by the open negotiation).
+    pub fn sasl_start(addr: SocketAddr, nick: &str, caps: &str) -> Irc {
+        let mut c = Irc::connect(addr, nick);
+        c.send("CAP LS 302");
+        c.send(&format!("NICK {nick}"));
+        c.send(&format!("USER {nick} 0 * :Real {nick}"));
+        let ls = c.expect(" CAP * LS :");
+        assert!(ls.contains("sasl=PLAIN,EXTERNAL"), "{ls}");
+        let want = if caps.is_empty() {
+            "sasl".to_string()
+        } else {
+            format!("sasl {caps}")
+        };
+        c.send(&format!("CAP REQ :{want}"));
+        c.expect(&format!(" CAP * ACK :{want}"));
+        c
+    }
+
+    /// Logs in to `account` with SASL PLAIN before registration, then
+    /// registers; returns once 001 has arrived, with the 900 line.
+    pub fn sasl_plain(
+        addr: SocketAddr,
+        nick: &str,
+        account: &str,
+        password: &str,
+        caps: &str,
+    ) -> (Irc, String) {
+        let mut c = Irc::sasl_start(addr, nick, caps);
+        c.send("AUTHENTICATE PLAIN");
+        c.expect("AUTHENTICATE +");
+        c.send(&format!(
+            "AUTHENTICATE {}",
+            sasl_plain_payload(account, password)
+        ));
+        let logged = c.expect(" 900 ");
+        // Before registration numerics name the client `*`.
+        c.expect(" 903 * :");
+        c.send("CAP END");
+        c.numeric("001");
+        (c, logged)
+    }
+
     /// Connects, registers as `nick` and waits until the registration burst
     /// is over and the client is in the default room (#lobby).
     pub fn login(addr: SocketAddr, nick: &str) -> Irc {
@@ -115,4 +159,10 @@ impl Irc {
     pub fn source(&self) -> String {
         format!("{n}!{n}@127.0.0.1", n = self.nick)
     }
+}
+
+/// The base64 SASL PLAIN payload: no authorization id, `account`, `password`.
+pub fn sasl_plain_payload(account: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{account}\0{password}"))
 }
