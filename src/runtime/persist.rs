@@ -162,6 +162,8 @@ pub struct Stage {
     committed: u64,
     heard: mpsc::UnboundedReceiver<Heard>,
     release: Release,
+    /// How many recipients the last `DeliverMany` had.
+    many_hint: usize,
     _maintenance: Maintenance,
 }
 
@@ -210,6 +212,7 @@ impl Stage {
                 next_ticket: 0,
                 hold_max: hold_max.max(1),
             },
+            many_hint: 0,
             _maintenance: maintenance,
         })
     }
@@ -446,12 +449,19 @@ impl Outbox for Stage {
             return;
         }
         match self.ops.last_mut() {
-            Some(Op::DeliverMany { to: all, event: e }) if Arc::ptr_eq(e, event) => all.push(to),
+            Some(Op::DeliverMany { to: all, event: e }) if Arc::ptr_eq(e, event) => {
+                all.push(to);
+                self.many_hint = all.len();
+            }
             Some(Op::Deliver {
                 to: first,
                 event: e,
             }) if Arc::ptr_eq(e, event) && !matches!(e.event, Event::Joined { .. }) => {
-                let all = vec![*first, to];
+                // Sized like the last one: a room's messages go to the same
+                // number of people, and growing by doubling copies each time.
+                let mut all = Vec::with_capacity(self.many_hint.max(2));
+                all.push(*first);
+                all.push(to);
                 let event = event.clone();
                 if let Some(last) = self.ops.last_mut() {
                     *last = Op::DeliverMany { to: all, event };
