@@ -270,20 +270,29 @@ where
         certfp: env.certfp.clone(),
     };
     let mut sess = Box::pin(session(ctx, rd));
+    // The registration timeout cuts the connection off through its queue
+    // (see `deadlines`): the writer says why and ends. Started here rather
+    // than in the future below, which would keep room for the handle (and
+    // for `deadlines`) all its life.
+    env.deadlines.watch(control);
+    // The peer is said here, once: the future below keeps only the id.
+    tracing::debug!(conn = id, %peer, "connection starts");
+    let hub = env.hub;
+    // What the future below keeps for the connection's whole life is what
+    // sizes its task (tokio rounds the task up to 128 bytes; 256 B in all
+    // when the future stays within 144 B): the permit, the hub's handle, the
+    // two boxes, the id, and the queue's end until it is handed to the hub.
     async move {
-        let _guard = guard;
         // Boxed, like the Detach below: a message to the hub is large, and
         // the connection's state would hold room for it all its life.
-        if Box::pin(env.hub.send(HubMsg::Attach { id, out }))
+        if Box::pin(hub.send(HubMsg::Attach { id, out }))
             .await
             .is_err()
         {
+            drop(guard);
             return;
         }
         let mut writer_done = false;
-        // The registration timeout cuts the connection off through its
-        // queue (see `deadlines`): the writer says why and ends.
-        env.deadlines.watch(control);
         let reason = tokio::select! {
             reason = &mut sess => reason,
             _ = &mut writer => {
@@ -292,13 +301,15 @@ where
             }
         };
         drop(sess);
-        tracing::debug!(conn = id, %peer, %reason, "connection ends");
-        let _ = Box::pin(env.hub.send(HubMsg::Detach { id, reason })).await;
+        tracing::debug!(conn = id, %reason, "connection ends");
+        let _ = Box::pin(hub.send(HubMsg::Detach { id, reason })).await;
         // The hub lets go of the queue when it detaches: the writer flushes
         // what was queued before (a QUIT's ERROR line) and ends.
         if !writer_done {
             writer.await;
         }
+        // Held until here: the connection's place under the limits.
+        drop(guard);
     }
 }
 

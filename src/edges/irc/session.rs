@@ -108,25 +108,39 @@ pub fn offer(history: bool, accounts: bool) -> Offer {
 const OPER_FAIL_PAUSE: Duration = Duration::from_secs(1);
 
 /// What the session knows about its client.
+///
+/// Small on purpose: it lives in every connection's session state for the
+/// connection's whole life, and what registration gathers (names, the
+/// password) or a SASL exchange holds is needed only for a moment, so it
+/// sits in boxes that exist only while they are used (the session's state
+/// was 624 B, a size class above 512; `docs/perf.md`, third round).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct State {
     registered: bool,
-    /// Before registration: the nickname offered (valid by the hub's rules,
-    /// maybe taken). After it the renderer keeps track of the nickname.
-    nick: Option<String>,
-    /// USER's username and real name.
-    user: Option<(String, String)>,
+    /// The connection came over TLS (the hub is told once registered).
+    pub(super) secure: bool,
     /// IRCv3 negotiation: what is enabled, and whether an open
     /// negotiation holds registration back.
     caps: CapState,
-    /// The connection password from PASS, checked at registration.
-    pass: Option<String>,
-    /// The connection came over TLS (the hub is told once registered).
-    pub(super) secure: bool,
+    /// What registration gathers; `None` once registered (or before
+    /// anything was offered).
+    gathered: Option<Box<Gathered>>,
     /// A SASL exchange in progress.
-    pub(super) sasl: Option<super::sasl::Exchange>,
+    pub(super) sasl: Option<Box<super::sasl::Exchange>>,
     /// The account this connection is logged in to.
     pub(super) account: Option<String>,
+}
+
+/// What the client offers before registration.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Gathered {
+    /// The nickname offered (valid by the hub's rules, maybe taken). After
+    /// registration the renderer keeps track of the nickname.
+    nick: Option<String>,
+    /// USER's username and real name.
+    user: Option<(String, String)>,
+    /// The connection password from PASS, checked at registration.
+    pass: Option<String>,
 }
 
 impl State {
@@ -135,7 +149,11 @@ impl State {
     }
 
     pub fn nick(&self) -> Option<&str> {
-        self.nick.as_deref()
+        self.gathered.as_ref()?.nick.as_deref()
+    }
+
+    fn gathered(&mut self) -> &mut Gathered {
+        self.gathered.get_or_insert_with(Box::default)
     }
 
     /// The hub accepted the registration. What was gathered for it is let
@@ -143,14 +161,19 @@ impl State {
     /// session would hold its copies for the connection's whole life.
     pub fn registered(&mut self) {
         self.registered = true;
-        self.nick = None;
-        self.user = None;
-        self.pass = None;
+        self.gathered = None;
     }
 
     /// The hub refused the nickname: the client must send another NICK.
     pub fn register_failed(&mut self) {
-        self.nick = None;
+        if let Some(g) = &mut self.gathered {
+            g.nick = None;
+        }
+    }
+
+    /// The connection password offered with PASS, taken to be checked.
+    fn take_pass(&mut self) -> Option<String> {
+        self.gathered.as_mut()?.pass.take()
     }
 
     pub fn has(&self, cap: Cap) -> bool {
@@ -159,8 +182,11 @@ impl State {
 
     /// `nick!user@host` as known before registration (`*` for what is not).
     pub fn mask(&self, host: &str) -> String {
-        let nick = self.nick.as_deref().unwrap_or("*");
-        let user = self.user.as_ref().map_or("*", |(u, _)| u.as_str());
+        let g = self.gathered.as_deref();
+        let nick = g.and_then(|g| g.nick.as_deref()).unwrap_or("*");
+        let user = g
+            .and_then(|g| g.user.as_ref())
+            .map_or("*", |(u, _)| u.as_str());
         format!("{nick}!{user}@{host}")
     }
 
@@ -184,7 +210,10 @@ impl State {
         if self.registered || self.caps.negotiating {
             return;
         }
-        if let (Some(nick), Some((user, realname))) = (&self.nick, &self.user) {
+        let Some(g) = &self.gathered else {
+            return;
+        };
+        if let (Some(nick), Some((user, realname))) = (&g.nick, &g.user) {
             steps.push(Step::Register {
                 nick: nick.clone(),
                 user: user.clone(),
@@ -348,7 +377,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             } else {
                 // Checked at registration against `irc_password_hash`
                 // (ignored when none is configured).
-                st.pass = Some(p(0).to_string());
+                st.gathered().pass = Some(p(0).to_string());
             }
         }
         "USER" => {
@@ -359,7 +388,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 // (Modern IRC, USER).
                 steps.push(need_more_params(cmd));
             } else {
-                st.user = Some((p(0).to_string(), p(3).to_string()));
+                st.gathered().user = Some((p(0).to_string(), p(3).to_string()));
                 st.try_register(&mut steps);
             }
         }
@@ -379,7 +408,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                     reason: e.0,
                 })));
             } else {
-                st.nick = Some(nick.to_string());
+                st.gathered().nick = Some(nick.to_string());
                 st.try_register(&mut steps);
             }
         }
@@ -853,57 +882,78 @@ fn run_on(
     // connection's state (as arguments and as the locals made from them).
     async move {
         loop {
-            let frame = match tokio::time::timeout(PING_AFTER, frames.next()).await {
-                Err(_) => match live.silent() {
-                    Silence::Ping => {
-                        let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
-                        // Boxed: rare, and the connection would hold room for it.
-                        if Box::pin(ctx.tell(Event::Raw(Bytes::from(ping))))
-                            .await
-                            .is_err()
-                        {
-                            return "Server shutting down".into();
-                        }
-                        continue;
-                    }
-                    Silence::Dead => {
-                        return format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs());
-                    }
-                },
-                Ok(None) => return "Connection closed".into(),
-                Ok(Some(Err(e))) => return format!("Read error: {e}"),
-                Ok(Some(Ok(frame))) => frame,
-            };
-            live.heard();
-            let (steps, label) = match frame {
-                Frame::TooLong => (vec![input_too_long()], None),
-                Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
-                Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
-                    Ok(line) => match Message::parse(&clean_line(line)) {
-                        Ok(msg) => {
-                            let label = st.label_of(&msg);
-                            (translate(&mut st, &msg, &ctx.cfg), label)
-                        }
-                        // Blank lines and a lone source are ignored, as servers do.
-                        Err(_) => continue,
-                    },
-                    Err(_) => (vec![not_utf8(&bytes)], None),
-                },
-            };
-            // Boxed: carrying out a command can take a lot of state (OPER's
-            // password check, history look-ups, the hub's replies), which an
-            // idle connection would otherwise hold all its life; one allocation
-            // per command is noise next to the command's own work.
-            let outcome = match label {
-                Some(label) => Box::pin(execute_labeled(&mut ctx, &mut st, label, steps)).await,
-                None => Box::pin(execute_all(&mut ctx, &mut st, steps)).await,
-            };
-            match outcome {
-                Ok(None) => {}
-                Ok(Some(reason)) => return reason,
-                Err(HubGone) => return "Server shutting down".into(),
+            let input = tokio::time::timeout(PING_AFTER, frames.next()).await;
+            // Boxed: answering a line (parsing it, carrying out the command,
+            // OPER's password check, history look-ups, the hub's replies)
+            // takes a lot of state that an idle connection would otherwise
+            // hold all its life, since a future is as large as its largest
+            // await point; one allocation per line is noise next to the
+            // line's own work. `input` is moved in whole, so the session
+            // keeps nothing of it across the wait.
+            if let Some(reason) = Box::pin(answer(&mut ctx, &mut st, &mut live, input, max)).await {
+                return reason;
             }
         }
+    }
+}
+
+/// What one wait for input brought: a frame, the end of input, a read
+/// error, or `PING_AFTER` of silence.
+type Input = Result<Option<Result<Frame, std::io::Error>>, tokio::time::error::Elapsed>;
+
+/// Answers one [`Input`]: a line is translated and carried out, a silence
+/// earns a PING or ends the session. `Some(reason)` ends the session.
+async fn answer(
+    ctx: &mut Ctx,
+    st: &mut State,
+    live: &mut Liveness,
+    input: Input,
+    max: usize,
+) -> Option<String> {
+    let frame = match input {
+        Err(_) => match live.silent() {
+            Silence::Ping => {
+                let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
+                if ctx.tell(Event::Raw(Bytes::from(ping))).await.is_err() {
+                    return Some("Server shutting down".into());
+                }
+                return None;
+            }
+            Silence::Dead => {
+                return Some(format!(
+                    "Ping timeout: {} seconds",
+                    2 * PING_AFTER.as_secs()
+                ));
+            }
+        },
+        Ok(None) => return Some("Connection closed".into()),
+        Ok(Some(Err(e))) => return Some(format!("Read error: {e}")),
+        Ok(Some(Ok(frame))) => frame,
+    };
+    live.heard();
+    let (steps, label) = match frame {
+        Frame::TooLong => (vec![input_too_long()], None),
+        Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
+        Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(line) => match Message::parse(&clean_line(line)) {
+                Ok(msg) => {
+                    let label = st.label_of(&msg);
+                    (translate(st, &msg, &ctx.cfg), label)
+                }
+                // Blank lines and a lone source are ignored, as servers do.
+                Err(_) => return None,
+            },
+            Err(_) => (vec![not_utf8(&bytes)], None),
+        },
+    };
+    let outcome = match label {
+        Some(label) => execute_labeled(ctx, st, label, steps).await,
+        None => execute_all(ctx, st, steps).await,
+    };
+    match outcome {
+        Ok(None) => None,
+        Ok(Some(reason)) => Some(reason),
+        Err(HubGone) => Some("Server shutting down".into()),
     }
 }
 
@@ -1011,7 +1061,7 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
             realname,
         } => {
             if let Some(hash) = ctx.cfg.irc_password_hash.clone() {
-                let given = st.pass.take().unwrap_or_default();
+                let given = st.take_pass().unwrap_or_default();
                 let allowed = credentials_allowed(st.secure, ctx);
                 if !allowed {
                     ctx.tell(plaintext_refused()).await?;
