@@ -76,9 +76,22 @@ pub struct Ctx {
     pub accounts: Option<Arc<super::accounts::Accounts>>,
     /// The TLS client certificate's fingerprint, if one was presented.
     pub certfp: Option<String>,
+    deadlines: Arc<super::deadlines::Deadlines>,
 }
 
 impl Ctx {
+    /// Asks the server's deadline task to check, for as long as the
+    /// connection lasts, that the client is still there (see
+    /// `deadlines::Liveness`); [`Ctx::heard`] tells it of input.
+    pub fn keep_alive(&self) {
+        self.deadlines.keep_alive(self.control.clone());
+    }
+
+    /// Something arrived from the client.
+    pub fn heard(&self) {
+        self.control.heard(super::deadlines::now_secs());
+    }
+
     /// Sends a command without waiting for its outcome; refusals reach the
     /// client as `Event::Error`. Subject to flood control: past the burst,
     /// the session is paused (and told once) rather than anything dropped.
@@ -268,6 +281,7 @@ where
         control: control.clone(),
         accounts: env.accounts.clone(),
         certfp: env.certfp.clone(),
+        deadlines: env.deadlines.clone(),
     };
     let mut sess = Box::pin(session(ctx, rd));
     // The registration timeout cuts the connection off through its queue
@@ -295,9 +309,9 @@ where
         let mut writer_done = false;
         let reason = tokio::select! {
             reason = &mut sess => reason,
-            _ = &mut writer => {
+            reason = &mut writer => {
                 writer_done = true;
-                "Connection closed".to_string()
+                reason
             }
         };
         drop(sess);
@@ -320,12 +334,16 @@ where
 /// (it was most of the memory of an idle connection, measured with
 /// `chatroom bench idle`), and a busy one allocates once per wake-up, sized
 /// for its batch, which costs far less than the write it accompanies.
+///
+/// Returns why the connection ends: the reason it was cut off with (a
+/// registration or ping timeout, which the hub then tells the others), or
+/// "Connection closed".
 fn write_loop<R: Renderer>(
     mut wr: WriteHalf,
     incoming: Incoming,
     mut renderer: R,
     write_timeout: Duration,
-) -> impl std::future::Future<Output = ()> + Send {
+) -> impl std::future::Future<Output = String> + Send {
     const KEEP_BUFFER: usize = 16 * 1024;
     // A room message in IRC form is about this long.
     const RESERVE_PER_EVENT: usize = 128;
@@ -380,6 +398,9 @@ fn write_loop<R: Renderer>(
             }
         }
         let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), wr.shutdown())).await;
+        incoming
+            .kill_reason()
+            .unwrap_or_else(|| "Connection closed".to_string())
     }
 }
 

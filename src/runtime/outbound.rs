@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -48,6 +48,10 @@ struct Slot {
     state: Mutex<State>,
     limit: usize,
     registered: AtomicBool,
+    /// When the session last heard from its client, in
+    /// `deadlines::now_secs` (for the liveness check; it fits in what
+    /// would be padding).
+    heard: AtomicU32,
 }
 
 impl Slot {
@@ -83,6 +87,7 @@ pub fn queue(limit: usize) -> (Outgoing, Incoming) {
         }),
         limit: limit.max(1),
         registered: AtomicBool::new(false),
+        heard: AtomicU32::new(0),
     });
     (Outgoing(slot.clone()), Incoming(slot))
 }
@@ -90,27 +95,7 @@ pub fn queue(limit: usize) -> (Outgoing, Incoming) {
 impl Outgoing {
     /// Queues `event` unless the queue is full or closed; never waits.
     pub fn try_send(&self, event: Shared) -> Result<(), PushError> {
-        let waker = {
-            let mut st = self.0.lock();
-            if st.closed || st.killed.is_some() {
-                return Err(PushError::Closed);
-            }
-            if st.queue.len() >= self.0.limit {
-                return Err(PushError::Full);
-            }
-            st.queue.push_back(event);
-            // The task takes everything each time it wakes: only the first
-            // event after it emptied the queue needs to wake it.
-            if st.queue.len() == 1 {
-                st.waker.take()
-            } else {
-                None
-            }
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Ok(())
+        push(&self.0, event)
     }
 
     /// Cuts the connection off (slow consumer, shutdown); see [`Control::kill`].
@@ -130,6 +115,32 @@ impl Drop for Outgoing {
             w.wake();
         }
     }
+}
+
+/// Queues `event` unless the queue is full or closed; never waits.
+#[inline]
+fn push(slot: &Slot, event: Shared) -> Result<(), PushError> {
+    let waker = {
+        let mut st = slot.lock();
+        if st.closed || st.killed.is_some() {
+            return Err(PushError::Closed);
+        }
+        if st.queue.len() >= slot.limit {
+            return Err(PushError::Full);
+        }
+        st.queue.push_back(event);
+        // The task takes everything each time it wakes: only the first
+        // event after it emptied the queue needs to wake it.
+        if st.queue.len() == 1 {
+            st.waker.take()
+        } else {
+            None
+        }
+    };
+    if let Some(w) = waker {
+        w.wake();
+    }
+    Ok(())
 }
 
 /// Queued events are dropped and the connection's task is woken to write
@@ -162,6 +173,27 @@ impl Control {
 
     pub fn is_registered(&self) -> bool {
         self.0.registered.load(Ordering::Acquire)
+    }
+
+    /// The session heard from its client at `secs` (`deadlines::now_secs`):
+    /// one store, no lock, so it costs nothing per line.
+    pub fn heard(&self, secs: u32) {
+        self.0.heard.store(secs, Ordering::Relaxed);
+    }
+
+    pub fn last_heard(&self) -> u32 {
+        self.0.heard.load(Ordering::Relaxed)
+    }
+
+    /// Queues an event of the connection's own (a liveness probe) without
+    /// passing through the hub; never waits.
+    pub fn push(&self, event: Shared) -> Result<(), PushError> {
+        push(&self.0, event)
+    }
+
+    /// The connection's side is gone.
+    pub fn is_closed(&self) -> bool {
+        self.0.lock().closed
     }
 }
 
@@ -205,6 +237,11 @@ impl Incoming {
             Poll::Ready(Taken::Events)
         })
         .await
+    }
+
+    /// The reason the connection was cut off with, if it was.
+    pub fn kill_reason(&self) -> Option<String> {
+        self.0.lock().killed.as_deref().map(str::to_string)
     }
 
     /// Whether nothing is queued right now.

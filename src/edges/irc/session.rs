@@ -48,6 +48,18 @@ use crate::runtime::GroupItem;
 /// and again after which it gives up.
 pub const PING_AFTER: Duration = Duration::from_secs(90);
 
+/// The liveness check of IRC connections, kept for all of them by the
+/// server's deadline task: a PING after [`PING_AFTER`] of silence, and the
+/// end after as long again without an answer.
+pub fn liveness(cfg: &Config) -> crate::runtime::deadlines::Liveness {
+    let ping = format!("PING :{}\r\n", cfg.server_name);
+    crate::runtime::deadlines::Liveness {
+        after: PING_AFTER,
+        probe: crate::core::Envelope::new(Event::Raw(Bytes::from(ping))),
+        reason: format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs()),
+    }
+}
+
 /// Longest part of a client's input echoed back in an error reply.
 const ECHO_MAX: usize = 64;
 
@@ -810,38 +822,6 @@ fn list_query(arg: &str) -> ListQuery {
     q
 }
 
-/// Liveness of a silent client: the first silent period earns a PING, the
-/// second ends the connection.
-#[derive(Debug, Default)]
-pub struct Liveness {
-    pinged: bool,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Silence {
-    /// Ask the client whether it is there.
-    Ping,
-    /// It did not answer: give up.
-    Dead,
-}
-
-impl Liveness {
-    /// Something arrived from the client.
-    pub fn heard(&mut self) {
-        self.pinged = false;
-    }
-
-    /// `PING_AFTER` passed without input.
-    pub fn silent(&mut self) -> Silence {
-        if self.pinged {
-            Silence::Dead
-        } else {
-            self.pinged = true;
-            Silence::Ping
-        }
-    }
-}
-
 /// Makes a decoded line safe to parse: a lone CR or a NUL (which RFC 1459
 /// forbids inside a message) becomes a space, so that nothing echoed back
 /// can split a line on the client's side.
@@ -877,12 +857,15 @@ fn run_on(
         secure,
         ..State::default()
     };
-    let mut live = Liveness::default();
+    // The PING after a silence, and giving up after another, are kept by
+    // the server's deadline task (see `liveness`): a timer here would be
+    // held by every connection all its life.
+    ctx.keep_alive();
     // Not an `async fn`: its arguments would be kept twice in the
     // connection's state (as arguments and as the locals made from them).
     async move {
         loop {
-            let input = tokio::time::timeout(PING_AFTER, frames.next()).await;
+            let input = frames.next().await;
             // Boxed: answering a line (parsing it, carrying out the command,
             // OPER's password check, history look-ups, the hub's replies)
             // takes a lot of state that an idle connection would otherwise
@@ -890,47 +873,27 @@ fn run_on(
             // await point; one allocation per line is noise next to the
             // line's own work. `input` is moved in whole, so the session
             // keeps nothing of it across the wait.
-            if let Some(reason) = Box::pin(answer(&mut ctx, &mut st, &mut live, input, max)).await {
+            if let Some(reason) = Box::pin(answer(&mut ctx, &mut st, input, max)).await {
                 return reason;
             }
         }
     }
 }
 
-/// What one wait for input brought: a frame, the end of input, a read
-/// error, or `PING_AFTER` of silence.
-type Input = Result<Option<Result<Frame, std::io::Error>>, tokio::time::error::Elapsed>;
+/// What one wait for input brought: a frame, the end of input or a read
+/// error.
+type Input = Option<Result<Frame, std::io::Error>>;
 
-/// Answers one [`Input`]: a line is translated and carried out, a silence
-/// earns a PING or ends the session. `Some(reason)` ends the session.
-async fn answer(
-    ctx: &mut Ctx,
-    st: &mut State,
-    live: &mut Liveness,
-    input: Input,
-    max: usize,
-) -> Option<String> {
+/// Answers one [`Input`]: a line is translated and carried out.
+/// `Some(reason)` ends the session.
+async fn answer(ctx: &mut Ctx, st: &mut State, input: Input, max: usize) -> Option<String> {
     let frame = match input {
-        Err(_) => match live.silent() {
-            Silence::Ping => {
-                let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
-                if ctx.tell(Event::Raw(Bytes::from(ping))).await.is_err() {
-                    return Some("Server shutting down".into());
-                }
-                return None;
-            }
-            Silence::Dead => {
-                return Some(format!(
-                    "Ping timeout: {} seconds",
-                    2 * PING_AFTER.as_secs()
-                ));
-            }
-        },
-        Ok(None) => return Some("Connection closed".into()),
-        Ok(Some(Err(e))) => return Some(format!("Read error: {e}")),
-        Ok(Some(Ok(frame))) => frame,
+        None => return Some("Connection closed".into()),
+        Some(Err(e)) => return Some(format!("Read error: {e}")),
+        Some(Ok(frame)) => frame,
     };
-    live.heard();
+    // Any input proves the client is alive.
+    ctx.heard();
     let (steps, label) = match frame {
         Frame::TooLong => (vec![input_too_long()], None),
         Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
