@@ -355,7 +355,8 @@ fn write_loop<R: Renderer>(
             match incoming.take(&mut batch).await {
                 Taken::Events => {}
                 Taken::Closed => break,
-                Taken::Killed(reason) => {
+                Taken::Killed => {
+                    let reason = incoming.kill_reason().unwrap_or_default();
                     Box::pin(farewell(&mut wr, &mut renderer, reason)).await;
                     break;
                 }

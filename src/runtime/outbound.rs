@@ -197,25 +197,32 @@ impl Control {
     }
 }
 
-/// What the connection's task takes from its queue.
-#[derive(Debug, PartialEq, Eq)]
+/// What the connection's task takes from its queue. One byte, so that
+/// the writer keeps nothing of it while it writes (see `write_loop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
     /// Events to write, in order (the batch given in is filled).
     Events,
-    /// Cut off, with the reason; nothing more will be queued.
-    Killed(String),
+    /// Cut off ([`Incoming::kill_reason`] says why); nothing more will be
+    /// queued.
+    Killed,
     /// The hub let go and everything queued was taken: nothing more comes.
     Closed,
 }
 
 impl Incoming {
     /// Waits until something is queued (or the connection is cut off), then
-    /// moves everything queued into `batch`.
-    pub async fn take(&self, batch: &mut VecDeque<Shared>) -> Taken {
-        poll_fn(|cx| {
+    /// moves everything queued into `batch`. A plain function returning the
+    /// poll, not an `async fn`, whose state would be larger: the writer
+    /// holds this future all the time it is idle.
+    pub fn take<'a>(
+        &'a self,
+        batch: &'a mut VecDeque<Shared>,
+    ) -> impl Future<Output = Taken> + Send + 'a {
+        poll_fn(move |cx| {
             let mut st = self.0.lock();
-            if let Some(reason) = &st.killed {
-                return Poll::Ready(Taken::Killed(reason.to_string()));
+            if st.killed.is_some() {
+                return Poll::Ready(Taken::Killed);
             }
             if st.queue.is_empty() && st.hub_gone {
                 return Poll::Ready(Taken::Closed);
@@ -236,7 +243,6 @@ impl Incoming {
             std::mem::swap(&mut st.queue, batch);
             Poll::Ready(Taken::Events)
         })
-        .await
     }
 
     /// The reason the connection was cut off with, if it was.
@@ -329,7 +335,8 @@ mod tests {
         inc.control().kill("first");
         out.kill("second");
         let mut batch = VecDeque::new();
-        assert_eq!(inc.take(&mut batch).await, Taken::Killed("first".into()));
+        assert_eq!(inc.take(&mut batch).await, Taken::Killed);
+        assert_eq!(inc.kill_reason().as_deref(), Some("first"));
         assert!(batch.is_empty());
         assert_eq!(out.try_send(ev("b")), Err(PushError::Closed));
     }
