@@ -90,11 +90,18 @@ pub enum Ring {
     Dead,
 }
 
-/// The alarm's rule, apart from the clock and the queues: `now` and
-/// `heard` in [`now_secs`], `after` in seconds.
-pub fn ring(now: u32, heard: u32, probed: bool, after: u32) -> Ring {
+/// The alarm's rule, apart from the clock and the queues: `now`, `heard`
+/// and `due` (when the alarm was set to ring) in [`now_secs`], `after` in
+/// seconds. After a probe the client is alive if it spoke at the second of
+/// the probe or later (an answer usually comes within the same second).
+pub fn ring(now: u32, heard: u32, probed: bool, due: u32, after: u32) -> Ring {
     let after = after.max(1);
-    if now.saturating_sub(heard) < after {
+    let alive = if probed {
+        heard >= due.saturating_sub(after)
+    } else {
+        now.saturating_sub(heard) < after
+    };
+    if alive {
         Ring::Again(heard.saturating_add(after))
     } else if !probed {
         Ring::Probe(now.saturating_add(after))
@@ -225,7 +232,7 @@ impl Deadlines {
             if alarm.conn.is_closed() {
                 continue;
             }
-            match ring(now, alarm.conn.last_heard(), alarm.probed, after) {
+            match ring(now, alarm.conn.last_heard(), alarm.probed, alarm.due, after) {
                 Ring::Again(due) => {
                     alarm.due = due;
                     alarm.probed = false;
@@ -267,15 +274,19 @@ mod tests {
 
     #[test]
     fn a_client_heard_lately_is_left_alone_until_its_silence_is_long() {
-        assert_eq!(ring(100, 95, false, 90), Ring::Again(185));
-        assert_eq!(ring(100, 95, true, 90), Ring::Again(185));
+        assert_eq!(ring(100, 95, false, 100, 90), Ring::Again(185));
     }
 
     #[test]
     fn silence_earns_a_probe_then_the_end() {
-        assert_eq!(ring(190, 100, false, 90), Ring::Probe(280));
-        assert_eq!(ring(280, 100, true, 90), Ring::Dead);
-        // An answer to the probe puts the alarm back to sleep.
-        assert_eq!(ring(280, 200, true, 90), Ring::Again(290));
+        assert_eq!(ring(190, 100, false, 190, 90), Ring::Probe(280));
+        assert_eq!(ring(280, 100, true, 280, 90), Ring::Dead);
+        // An answer to the probe, even within the probe's second, puts the
+        // alarm back to sleep.
+        assert_eq!(ring(280, 200, true, 280, 90), Ring::Again(290));
+        assert_eq!(ring(280, 190, true, 280, 90), Ring::Again(280));
+        // Set again for now: the next look finds it silent since the
+        // answer, and probes again (as the session did with its own timer).
+        assert_eq!(ring(280, 190, false, 280, 90), Ring::Probe(370));
     }
 }
