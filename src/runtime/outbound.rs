@@ -3,8 +3,9 @@
 //! takes everything queued at once to render and write it in one call.
 //!
 //! One small shared allocation per connection holds the queue, the waker of
-//! the connection's task, the reason it was cut off (if it was), and the
-//! registration flag the registration timeout reads. It replaces a bounded
+//! the connection's task, the reason it was cut off (if it was), the
+//! registration flag the registration timeout reads, and when the session
+//! last heard from its client (which the liveness check reads). It replaces a bounded
 //! `mpsc` channel, a kill switch with its own `Notify`, a cancellation
 //! token and a flag, each of which was a separate allocation held for the
 //! whole life of every connection (measured with `chatroom bench idle`).

@@ -1,8 +1,9 @@
 //! The reading side of an IRC connection: framing, the registration state
 //! machine (NICK/USER in any order, CAP negotiation holding registration
-//! back), translation of every client command into hub commands or local
-//! replies, and the liveness check (PING after 90 s of silence, give up after
-//! another 90 s).
+//! back), and translation of every client command into hub commands or
+//! local replies. The liveness check (PING after 90 s of silence, give up
+//! after another 90 s) is kept by the server's deadline task
+//! (`runtime::deadlines`); the session only notes that it heard its client.
 //!
 //! Translation is a pure function ([`translate`]) from one parsed message
 //! and the session [`State`] to a list of [`Step`]s; the async [`run`] loop
