@@ -6,9 +6,10 @@
 //! the connection's task, the reason it was cut off (if it was), the
 //! registration flag the registration timeout reads, and when the session
 //! last heard from its client (which the liveness check reads). It
-//! replaces a bounded `mpsc` channel, a kill switch with its own `Notify`, a cancellation
-//! token and a flag, each of which was a separate allocation held for the
-//! whole life of every connection (measured with `chatroom bench idle`).
+//! replaces a bounded `mpsc` channel, a kill switch with its own `Notify`,
+//! a cancellation token and a flag, each of which was a separate
+//! allocation held for the whole life of every connection (measured with
+//! `chatroom bench idle`).
 //! The queue's storage is let go whenever it is drained, so an idle
 //! connection holds no buffer here at all.
 //!
