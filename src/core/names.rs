@@ -32,6 +32,17 @@ impl Key {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key of a name held already: the name itself, shared, when it
+    /// is in folded form (no capital letters), so that it costs no string
+    /// of its own; otherwise a folded copy.
+    pub fn of_name(name: &Name) -> Key {
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            Key::of(name)
+        } else {
+            Key(name.clone())
+        }
+    }
 }
 
 /// True when two names are the same under the server's case mapping.

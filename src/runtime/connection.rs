@@ -76,9 +76,22 @@ pub struct Ctx {
     pub accounts: Option<Arc<super::accounts::Accounts>>,
     /// The TLS client certificate's fingerprint, if one was presented.
     pub certfp: Option<String>,
+    deadlines: Arc<super::deadlines::Deadlines>,
 }
 
 impl Ctx {
+    /// Asks the server's deadline task to check, for as long as the
+    /// connection lasts, that the client is still there (see
+    /// `deadlines::Liveness`); [`Ctx::heard`] tells it of input.
+    pub fn keep_alive(&self) {
+        self.deadlines.keep_alive(self.control.clone());
+    }
+
+    /// Something arrived from the client.
+    pub fn heard(&self) {
+        self.control.heard(super::deadlines::now_secs());
+    }
+
     /// Sends a command without waiting for its outcome; refusals reach the
     /// client as `Event::Error`. Subject to flood control: past the burst,
     /// the session is paused (and told once) rather than anything dropped.
@@ -268,37 +281,49 @@ where
         control: control.clone(),
         accounts: env.accounts.clone(),
         certfp: env.certfp.clone(),
+        deadlines: env.deadlines.clone(),
     };
     let mut sess = Box::pin(session(ctx, rd));
+    // The registration timeout cuts the connection off through its queue
+    // (see `deadlines`): the writer says why and ends. Started here rather
+    // than in the future below, which would keep room for the handle (and
+    // for `deadlines`) all its life.
+    env.deadlines.watch(control);
+    // The peer is said here, once: the future below keeps only the id.
+    tracing::debug!(conn = id, %peer, "connection starts");
+    let hub = env.hub;
+    // What the future below keeps for the connection's whole life is what
+    // sizes its task (tokio rounds the task up to 128 bytes; 256 B in all
+    // when the future stays within 144 B): the permit, the hub's handle, the
+    // two boxes, the id, and the queue's end until it is handed to the hub.
     async move {
-        let _guard = guard;
         // Boxed, like the Detach below: a message to the hub is large, and
         // the connection's state would hold room for it all its life.
-        if Box::pin(env.hub.send(HubMsg::Attach { id, out }))
+        if Box::pin(hub.send(HubMsg::Attach { id, out }))
             .await
             .is_err()
         {
+            drop(guard);
             return;
         }
         let mut writer_done = false;
-        // The registration timeout cuts the connection off through its
-        // queue (see `deadlines`): the writer says why and ends.
-        env.deadlines.watch(control);
         let reason = tokio::select! {
             reason = &mut sess => reason,
-            _ = &mut writer => {
+            reason = &mut writer => {
                 writer_done = true;
-                "Connection closed".to_string()
+                reason
             }
         };
         drop(sess);
-        tracing::debug!(conn = id, %peer, %reason, "connection ends");
-        let _ = Box::pin(env.hub.send(HubMsg::Detach { id, reason })).await;
+        tracing::debug!(conn = id, %reason, "connection ends");
+        let _ = Box::pin(hub.send(HubMsg::Detach { id, reason })).await;
         // The hub lets go of the queue when it detaches: the writer flushes
         // what was queued before (a QUIT's ERROR line) and ends.
         if !writer_done {
             writer.await;
         }
+        // Held until here: the connection's place under the limits.
+        drop(guard);
     }
 }
 
@@ -309,12 +334,16 @@ where
 /// (it was most of the memory of an idle connection, measured with
 /// `chatroom bench idle`), and a busy one allocates once per wake-up, sized
 /// for its batch, which costs far less than the write it accompanies.
+///
+/// Returns why the connection ends: the reason it was cut off with (a
+/// registration or ping timeout, which the hub then tells the others), or
+/// "Connection closed".
 fn write_loop<R: Renderer>(
     mut wr: WriteHalf,
     incoming: Incoming,
     mut renderer: R,
     write_timeout: Duration,
-) -> impl std::future::Future<Output = ()> + Send {
+) -> impl std::future::Future<Output = String> + Send {
     const KEEP_BUFFER: usize = 16 * 1024;
     // A room message in IRC form is about this long.
     const RESERVE_PER_EVENT: usize = 128;
@@ -326,7 +355,8 @@ fn write_loop<R: Renderer>(
             match incoming.take(&mut batch).await {
                 Taken::Events => {}
                 Taken::Closed => break,
-                Taken::Killed(reason) => {
+                Taken::Killed => {
+                    let reason = incoming.kill_reason().unwrap_or_default();
                     Box::pin(farewell(&mut wr, &mut renderer, reason)).await;
                     break;
                 }
@@ -369,6 +399,9 @@ fn write_loop<R: Renderer>(
             }
         }
         let _ = Box::pin(tokio::time::timeout(Duration::from_secs(1), wr.shutdown())).await;
+        incoming
+            .kill_reason()
+            .unwrap_or_else(|| "Connection closed".to_string())
     }
 }
 

@@ -3,11 +3,13 @@
 //! takes everything queued at once to render and write it in one call.
 //!
 //! One small shared allocation per connection holds the queue, the waker of
-//! the connection's task, the reason it was cut off (if it was), and the
-//! registration flag the registration timeout reads. It replaces a bounded
-//! `mpsc` channel, a kill switch with its own `Notify`, a cancellation
-//! token and a flag, each of which was a separate allocation held for the
-//! whole life of every connection (measured with `chatroom bench idle`).
+//! the connection's task, the reason it was cut off (if it was), the
+//! registration flag the registration timeout reads, and when the session
+//! last heard from its client (which the liveness check reads). It
+//! replaces a bounded `mpsc` channel, a kill switch with its own `Notify`,
+//! a cancellation token and a flag, each of which was a separate
+//! allocation held for the whole life of every connection (measured with
+//! `chatroom bench idle`).
 //! The queue's storage is let go whenever it is drained, so an idle
 //! connection holds no buffer here at all.
 //!
@@ -16,7 +18,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -54,6 +56,10 @@ struct Slot {
     state: Mutex<State>,
     limit: usize,
     registered: AtomicBool,
+    /// When the session last heard from its client, in
+    /// `deadlines::now_secs` (for the liveness check; it fits in what
+    /// would be padding).
+    heard: AtomicU32,
 }
 
 impl Slot {
@@ -90,6 +96,7 @@ pub fn queue(limit: usize) -> (Outgoing, Incoming) {
         }),
         limit: limit.max(1),
         registered: AtomicBool::new(false),
+        heard: AtomicU32::new(0),
     });
     (Outgoing(slot.clone()), Incoming(slot))
 }
@@ -97,32 +104,7 @@ pub fn queue(limit: usize) -> (Outgoing, Incoming) {
 impl Outgoing {
     /// Queues `event` unless the queue is full or closed; never waits.
     pub fn try_send(&self, event: Shared) -> Result<(), PushError> {
-        let waker = {
-            let mut st = self.0.lock();
-            if st.closed || st.killed.is_some() {
-                return Err(PushError::Closed);
-            }
-            if st.queue.len() >= self.0.limit {
-                return Err(PushError::Full);
-            }
-            if st.queue.capacity() == 0 {
-                // Never past the limit (which may be below 4).
-                let want = std::cmp::min(self.0.limit, (st.hint as usize).max(4));
-                st.queue.reserve_exact(want);
-            }
-            st.queue.push_back(event);
-            // The task takes everything each time it wakes: only the first
-            // event after it emptied the queue needs to wake it.
-            if st.queue.len() == 1 {
-                st.waker.take()
-            } else {
-                None
-            }
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-        Ok(())
+        push(&self.0, event)
     }
 
     /// Cuts the connection off (slow consumer, shutdown); see [`Control::kill`].
@@ -142,6 +124,37 @@ impl Drop for Outgoing {
             w.wake();
         }
     }
+}
+
+/// Queues `event` unless the queue is full or closed; never waits.
+#[inline]
+fn push(slot: &Slot, event: Shared) -> Result<(), PushError> {
+    let waker = {
+        let mut st = slot.lock();
+        if st.closed || st.killed.is_some() {
+            return Err(PushError::Closed);
+        }
+        if st.queue.len() >= slot.limit {
+            return Err(PushError::Full);
+        }
+        if st.queue.capacity() == 0 {
+            // Never past the limit (which may be below 4).
+            let want = std::cmp::min(slot.limit, (st.hint as usize).max(4));
+            st.queue.reserve_exact(want);
+        }
+        st.queue.push_back(event);
+        // The task takes everything each time it wakes: only the first
+        // event after it emptied the queue needs to wake it.
+        if st.queue.len() == 1 {
+            st.waker.take()
+        } else {
+            None
+        }
+    };
+    if let Some(w) = waker {
+        w.wake();
+    }
+    Ok(())
 }
 
 /// Queued events are dropped and the connection's task is woken to write
@@ -175,27 +188,55 @@ impl Control {
     pub fn is_registered(&self) -> bool {
         self.0.registered.load(Ordering::Acquire)
     }
+
+    /// The session heard from its client at `secs` (`deadlines::now_secs`):
+    /// one store, no lock, so it costs nothing per line.
+    pub fn heard(&self, secs: u32) {
+        self.0.heard.store(secs, Ordering::Relaxed);
+    }
+
+    pub fn last_heard(&self) -> u32 {
+        self.0.heard.load(Ordering::Relaxed)
+    }
+
+    /// Queues an event of the connection's own (a liveness probe) without
+    /// passing through the hub; never waits.
+    pub fn push(&self, event: Shared) -> Result<(), PushError> {
+        push(&self.0, event)
+    }
+
+    /// The connection's side is gone.
+    pub fn is_closed(&self) -> bool {
+        self.0.lock().closed
+    }
 }
 
-/// What the connection's task takes from its queue.
-#[derive(Debug, PartialEq, Eq)]
+/// What the connection's task takes from its queue. One byte, so that
+/// the writer keeps nothing of it while it writes (see `write_loop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
     /// Events to write, in order (the batch given in is filled).
     Events,
-    /// Cut off, with the reason; nothing more will be queued.
-    Killed(String),
+    /// Cut off ([`Incoming::kill_reason`] says why); nothing more will be
+    /// queued.
+    Killed,
     /// The hub let go and everything queued was taken: nothing more comes.
     Closed,
 }
 
 impl Incoming {
     /// Waits until something is queued (or the connection is cut off), then
-    /// moves everything queued into `batch`.
-    pub async fn take(&self, batch: &mut VecDeque<Shared>) -> Taken {
-        poll_fn(|cx| {
+    /// moves everything queued into `batch`. A plain function returning the
+    /// poll, not an `async fn`, whose state would be larger: the writer
+    /// holds this future all the time it is idle.
+    pub fn take<'a>(
+        &'a self,
+        batch: &'a mut VecDeque<Shared>,
+    ) -> impl Future<Output = Taken> + Send + 'a {
+        poll_fn(move |cx| {
             let mut st = self.0.lock();
-            if let Some(reason) = &st.killed {
-                return Poll::Ready(Taken::Killed(reason.to_string()));
+            if st.killed.is_some() {
+                return Poll::Ready(Taken::Killed);
             }
             if st.queue.is_empty() && st.hub_gone {
                 return Poll::Ready(Taken::Closed);
@@ -217,7 +258,11 @@ impl Incoming {
             st.hint = u32::try_from(batch.len()).unwrap_or(u32::MAX);
             Poll::Ready(Taken::Events)
         })
-        .await
+    }
+
+    /// The reason the connection was cut off with, if it was.
+    pub fn kill_reason(&self) -> Option<String> {
+        self.0.lock().killed.as_deref().map(str::to_string)
     }
 
     /// Whether nothing is queued right now.
@@ -305,7 +350,8 @@ mod tests {
         inc.control().kill("first");
         out.kill("second");
         let mut batch = VecDeque::new();
-        assert_eq!(inc.take(&mut batch).await, Taken::Killed("first".into()));
+        assert_eq!(inc.take(&mut batch).await, Taken::Killed);
+        assert_eq!(inc.kill_reason().as_deref(), Some("first"));
         assert!(batch.is_empty());
         assert_eq!(out.try_send(ev("b")), Err(PushError::Closed));
     }

@@ -281,7 +281,10 @@ impl Server {
         if let Some(a) = &accounts {
             a.set_hub(hub.clone());
         }
-        let (deadlines, deadlines_task) = Deadlines::start(cfg.limits.registration_timeout());
+        let (deadlines, deadlines_task) = Deadlines::start(
+            cfg.limits.registration_timeout(),
+            Some(crate::edges::irc::session::liveness(&cfg)),
+        );
         let env = ConnEnv {
             cfg: cfg.clone(),
             hub: hub.clone(),

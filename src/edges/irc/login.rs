@@ -99,7 +99,7 @@ pub fn authenticate(st: &mut State, msg: &Message, cfg: &Config, steps: &mut Vec
     let Some(ex) = &mut st.sasl else {
         match Mechanism::parse(p0) {
             Some(m) => {
-                st.sasl = Some(Exchange::new(m));
+                st.sasl = Some(Box::new(Exchange::new(m)));
                 steps.push(Step::Tell(Event::Raw("AUTHENTICATE +\r\n".into())));
             }
             None => {

@@ -262,10 +262,12 @@ pub struct IrcRenderer {
     server: Arc<str>,
     motd: Option<Arc<str>>,
     isupport: Arc<[String]>,
-    /// The client's nickname once registered.
-    me: Option<String>,
-    /// `user@host` once registered (for the ERROR line).
-    userhost: Option<String>,
+    /// The client's nickname once registered: the hub's string, shared.
+    me: Option<Name>,
+    /// The user name and host once registered (for the ERROR line), the
+    /// hub's strings, shared: `user@host` is made when it is needed, which
+    /// is rarely, rather than kept by every connection.
+    userhost: Option<(Name, Name)>,
     /// The MOTD follows the first LUSERS after the welcome.
     motd_pending: bool,
     /// State needed only in the middle of some replies, boxed so that an
@@ -1131,7 +1133,7 @@ impl IrcRenderer {
     /// `nick!user@host` once registered, else what the session supplied.
     fn mask_or(&self, fallback: String) -> String {
         match (&self.me, &self.userhost) {
-            (Some(me), Some(uh)) => format!("{me}!{uh}"),
+            (Some(me), Some((u, h))) => format!("{me}!{}@{}", word(u), host(h)),
             _ => fallback,
         }
     }
@@ -1249,13 +1251,13 @@ impl IrcRenderer {
             }
             Event::NickChanged { old, who } => {
                 if self.is_me(old) {
-                    self.me = Some(who.nick.to_string());
+                    self.me = Some(who.nick.clone());
                 }
                 out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
             }
             Event::Welcome { nick, user } => {
-                self.me = Some(nick.to_string());
-                self.userhost = Some(format!("{}@{}", word(&user.user), host(&user.host)));
+                self.me = Some(nick.clone());
+                self.userhost = Some((user.user.clone(), user.host.clone()));
                 self.welcome(out, user);
             }
             Event::TopicIs { room, topic } => match topic {
@@ -1344,7 +1346,7 @@ impl IrcRenderer {
             Event::Error(e) => self.error(out, e),
             Event::Closing { reason } => {
                 let text = match &self.userhost {
-                    Some(uh) => format!("Closing link: ({uh}) [{reason}]"),
+                    Some((u, h)) => format!("Closing link: ({}@{}) [{reason}]", word(u), host(h)),
                     None => format!("Closing link: [{reason}]"),
                 };
                 write_line(out, None, "ERROR", &[], Some(&text));

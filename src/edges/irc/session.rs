@@ -1,8 +1,9 @@
 //! The reading side of an IRC connection: framing, the registration state
 //! machine (NICK/USER in any order, CAP negotiation holding registration
-//! back), translation of every client command into hub commands or local
-//! replies, and the liveness check (PING after 90 s of silence, give up after
-//! another 90 s).
+//! back), and translation of every client command into hub commands or
+//! local replies. The liveness check (PING after 90 s of silence, give up
+//! after another 90 s) is kept by the server's deadline task
+//! (`runtime::deadlines`); the session only notes that it heard its client.
 //!
 //! Translation is a pure function ([`translate`]) from one parsed message
 //! and the session [`State`] to a list of [`Step`]s; the async [`run`] loop
@@ -47,6 +48,18 @@ use crate::runtime::GroupItem;
 /// Silence after which the server checks the client is still there (PING),
 /// and again after which it gives up.
 pub const PING_AFTER: Duration = Duration::from_secs(90);
+
+/// The liveness check of IRC connections, kept for all of them by the
+/// server's deadline task: a PING after [`PING_AFTER`] of silence, and the
+/// end after as long again without an answer.
+pub fn liveness(cfg: &Config) -> crate::runtime::deadlines::Liveness {
+    let ping = format!("PING :{}\r\n", cfg.server_name);
+    crate::runtime::deadlines::Liveness {
+        after: PING_AFTER,
+        probe: crate::core::Envelope::new(Event::Raw(Bytes::from(ping))),
+        reason: format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs()),
+    }
+}
 
 /// Longest part of a client's input echoed back in an error reply.
 const ECHO_MAX: usize = 64;
@@ -108,25 +121,39 @@ pub fn offer(history: bool, accounts: bool) -> Offer {
 const OPER_FAIL_PAUSE: Duration = Duration::from_secs(1);
 
 /// What the session knows about its client.
+///
+/// Small on purpose: it lives in every connection's session state for the
+/// connection's whole life, and what registration gathers (names, the
+/// password) or a SASL exchange holds is needed only for a moment, so it
+/// sits in boxes that exist only while they are used (the session's state
+/// was 624 B, a size class above 512; `docs/perf.md`, third round).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct State {
     registered: bool,
-    /// Before registration: the nickname offered (valid by the hub's rules,
-    /// maybe taken). After it the renderer keeps track of the nickname.
-    nick: Option<String>,
-    /// USER's username and real name.
-    user: Option<(String, String)>,
+    /// The connection came over TLS (the hub is told once registered).
+    pub(super) secure: bool,
     /// IRCv3 negotiation: what is enabled, and whether an open
     /// negotiation holds registration back.
     caps: CapState,
-    /// The connection password from PASS, checked at registration.
-    pass: Option<String>,
-    /// The connection came over TLS (the hub is told once registered).
-    pub(super) secure: bool,
+    /// What registration gathers; `None` once registered (or before
+    /// anything was offered).
+    gathered: Option<Box<Gathered>>,
     /// A SASL exchange in progress.
-    pub(super) sasl: Option<super::sasl::Exchange>,
+    pub(super) sasl: Option<Box<super::sasl::Exchange>>,
     /// The account this connection is logged in to.
     pub(super) account: Option<String>,
+}
+
+/// What the client offers before registration.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Gathered {
+    /// The nickname offered (valid by the hub's rules, maybe taken). After
+    /// registration the renderer keeps track of the nickname.
+    nick: Option<String>,
+    /// USER's username and real name.
+    user: Option<(String, String)>,
+    /// The connection password from PASS, checked at registration.
+    pass: Option<String>,
 }
 
 impl State {
@@ -135,7 +162,11 @@ impl State {
     }
 
     pub fn nick(&self) -> Option<&str> {
-        self.nick.as_deref()
+        self.gathered.as_ref()?.nick.as_deref()
+    }
+
+    fn gathered(&mut self) -> &mut Gathered {
+        self.gathered.get_or_insert_with(Box::default)
     }
 
     /// The hub accepted the registration. What was gathered for it is let
@@ -143,14 +174,19 @@ impl State {
     /// session would hold its copies for the connection's whole life.
     pub fn registered(&mut self) {
         self.registered = true;
-        self.nick = None;
-        self.user = None;
-        self.pass = None;
+        self.gathered = None;
     }
 
     /// The hub refused the nickname: the client must send another NICK.
     pub fn register_failed(&mut self) {
-        self.nick = None;
+        if let Some(g) = &mut self.gathered {
+            g.nick = None;
+        }
+    }
+
+    /// The connection password offered with PASS, taken to be checked.
+    fn take_pass(&mut self) -> Option<String> {
+        self.gathered.as_mut()?.pass.take()
     }
 
     pub fn has(&self, cap: Cap) -> bool {
@@ -159,8 +195,11 @@ impl State {
 
     /// `nick!user@host` as known before registration (`*` for what is not).
     pub fn mask(&self, host: &str) -> String {
-        let nick = self.nick.as_deref().unwrap_or("*");
-        let user = self.user.as_ref().map_or("*", |(u, _)| u.as_str());
+        let g = self.gathered.as_deref();
+        let nick = g.and_then(|g| g.nick.as_deref()).unwrap_or("*");
+        let user = g
+            .and_then(|g| g.user.as_ref())
+            .map_or("*", |(u, _)| u.as_str());
         format!("{nick}!{user}@{host}")
     }
 
@@ -184,7 +223,10 @@ impl State {
         if self.registered || self.caps.negotiating {
             return;
         }
-        if let (Some(nick), Some((user, realname))) = (&self.nick, &self.user) {
+        let Some(g) = &self.gathered else {
+            return;
+        };
+        if let (Some(nick), Some((user, realname))) = (&g.nick, &g.user) {
             steps.push(Step::Register {
                 nick: nick.clone(),
                 user: user.clone(),
@@ -348,7 +390,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             } else {
                 // Checked at registration against `irc_password_hash`
                 // (ignored when none is configured).
-                st.pass = Some(p(0).to_string());
+                st.gathered().pass = Some(p(0).to_string());
             }
         }
         "USER" => {
@@ -359,7 +401,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 // (Modern IRC, USER).
                 steps.push(need_more_params(cmd));
             } else {
-                st.user = Some((p(0).to_string(), p(3).to_string()));
+                st.gathered().user = Some((p(0).to_string(), p(3).to_string()));
                 st.try_register(&mut steps);
             }
         }
@@ -379,7 +421,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                     reason: e.0,
                 })));
             } else {
-                st.nick = Some(nick.to_string());
+                st.gathered().nick = Some(nick.to_string());
                 st.try_register(&mut steps);
             }
         }
@@ -781,38 +823,6 @@ fn list_query(arg: &str) -> ListQuery {
     q
 }
 
-/// Liveness of a silent client: the first silent period earns a PING, the
-/// second ends the connection.
-#[derive(Debug, Default)]
-pub struct Liveness {
-    pinged: bool,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Silence {
-    /// Ask the client whether it is there.
-    Ping,
-    /// It did not answer: give up.
-    Dead,
-}
-
-impl Liveness {
-    /// Something arrived from the client.
-    pub fn heard(&mut self) {
-        self.pinged = false;
-    }
-
-    /// `PING_AFTER` passed without input.
-    pub fn silent(&mut self) -> Silence {
-        if self.pinged {
-            Silence::Dead
-        } else {
-            self.pinged = true;
-            Silence::Ping
-        }
-    }
-}
-
 /// Makes a decoded line safe to parse: a lone CR or a NUL (which RFC 1459
 /// forbids inside a message) becomes a space, so that nothing echoed back
 /// can split a line on the client's side.
@@ -848,62 +858,66 @@ fn run_on(
         secure,
         ..State::default()
     };
-    let mut live = Liveness::default();
+    // The PING after a silence, and giving up after another, are kept by
+    // the server's deadline task (see `liveness`): a timer here would be
+    // held by every connection all its life.
+    ctx.keep_alive();
     // Not an `async fn`: its arguments would be kept twice in the
     // connection's state (as arguments and as the locals made from them).
     async move {
         loop {
-            let frame = match tokio::time::timeout(PING_AFTER, frames.next()).await {
-                Err(_) => match live.silent() {
-                    Silence::Ping => {
-                        let ping = format!("PING :{}\r\n", ctx.cfg.server_name);
-                        // Boxed: rare, and the connection would hold room for it.
-                        if Box::pin(ctx.tell(Event::Raw(Bytes::from(ping))))
-                            .await
-                            .is_err()
-                        {
-                            return "Server shutting down".into();
-                        }
-                        continue;
-                    }
-                    Silence::Dead => {
-                        return format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs());
-                    }
-                },
-                Ok(None) => return "Connection closed".into(),
-                Ok(Some(Err(e))) => return format!("Read error: {e}"),
-                Ok(Some(Ok(frame))) => frame,
-            };
-            live.heard();
-            let (steps, label) = match frame {
-                Frame::TooLong => (vec![input_too_long()], None),
-                Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
-                Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
-                    Ok(line) => match Message::parse(&clean_line(line)) {
-                        Ok(msg) => {
-                            let label = st.label_of(&msg);
-                            (translate(&mut st, &msg, &ctx.cfg), label)
-                        }
-                        // Blank lines and a lone source are ignored, as servers do.
-                        Err(_) => continue,
-                    },
-                    Err(_) => (vec![not_utf8(&bytes)], None),
-                },
-            };
-            // Boxed: carrying out a command can take a lot of state (OPER's
-            // password check, history look-ups, the hub's replies), which an
-            // idle connection would otherwise hold all its life; one allocation
-            // per command is noise next to the command's own work.
-            let outcome = match label {
-                Some(label) => Box::pin(execute_labeled(&mut ctx, &mut st, label, steps)).await,
-                None => Box::pin(execute_all(&mut ctx, &mut st, steps)).await,
-            };
-            match outcome {
-                Ok(None) => {}
-                Ok(Some(reason)) => return reason,
-                Err(HubGone) => return "Server shutting down".into(),
+            let input = frames.next().await;
+            // Boxed: answering a line (parsing it, carrying out the command,
+            // OPER's password check, history look-ups, the hub's replies)
+            // takes a lot of state that an idle connection would otherwise
+            // hold all its life, since a future is as large as its largest
+            // await point; one allocation per line is noise next to the
+            // line's own work. `input` is moved in whole, so the session
+            // keeps nothing of it across the wait.
+            if let Some(reason) = Box::pin(answer(&mut ctx, &mut st, input, max)).await {
+                return reason;
             }
         }
+    }
+}
+
+/// What one wait for input brought: a frame, the end of input or a read
+/// error.
+type Input = Option<Result<Frame, std::io::Error>>;
+
+/// Answers one [`Input`]: a line is translated and carried out.
+/// `Some(reason)` ends the session.
+async fn answer(ctx: &mut Ctx, st: &mut State, input: Input, max: usize) -> Option<String> {
+    let frame = match input {
+        None => return Some("Connection closed".into()),
+        Some(Err(e)) => return Some(format!("Read error: {e}")),
+        Some(Ok(frame)) => frame,
+    };
+    // Any input proves the client is alive.
+    ctx.heard();
+    let (steps, label) = match frame {
+        Frame::TooLong => (vec![input_too_long()], None),
+        Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
+        Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(line) => match Message::parse(&clean_line(line)) {
+                Ok(msg) => {
+                    let label = st.label_of(&msg);
+                    (translate(st, &msg, &ctx.cfg), label)
+                }
+                // Blank lines and a lone source are ignored, as servers do.
+                Err(_) => return None,
+            },
+            Err(_) => (vec![not_utf8(&bytes)], None),
+        },
+    };
+    let outcome = match label {
+        Some(label) => execute_labeled(ctx, st, label, steps).await,
+        None => execute_all(ctx, st, steps).await,
+    };
+    match outcome {
+        Ok(None) => None,
+        Ok(Some(reason)) => Some(reason),
+        Err(HubGone) => Some("Server shutting down".into()),
     }
 }
 
@@ -1011,7 +1025,7 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
             realname,
         } => {
             if let Some(hash) = ctx.cfg.irc_password_hash.clone() {
-                let given = st.pass.take().unwrap_or_default();
+                let given = st.take_pass().unwrap_or_default();
                 let allowed = credentials_allowed(st.secure, ctx);
                 if !allowed {
                     ctx.tell(plaintext_refused()).await?;

@@ -538,15 +538,6 @@ fn lone_cr_and_nul_become_spaces() {
 }
 
 #[test]
-fn liveness() {
-    let mut live = Liveness::default();
-    assert_eq!(live.silent(), Silence::Ping);
-    live.heard();
-    assert_eq!(live.silent(), Silence::Ping);
-    assert_eq!(live.silent(), Silence::Dead);
-}
-
-#[test]
 fn credentials_need_tls_or_loopback() {
     let lan: std::net::IpAddr = "192.0.2.7".parse().expect("ip");
     let local: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
