@@ -17,8 +17,9 @@
 //! their *send lateness* (written minus due) next to the latency.
 //!
 //! Must not send, stamp or count messages (the senders do), and must never
-//! let a sender wait longer than it would with tokio's timer: when the
-//! timerfd cannot be used, waits fall back to `tokio::time::sleep_until`.
+//! leave a sender waiting without bound: when the timerfd cannot be set up
+//! or fails, or the pacing task is gone, waits fall back to
+//! `tokio::time::sleep_until`.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
