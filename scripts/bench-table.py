@@ -33,14 +33,25 @@ def ns_per_delivery(r):
     return "-" if not n or s.get("cpu_s") is None else f"{s['cpu_s'] * 1e9 / n:.0f}"
 
 
+def late(r):
+    """Send lateness p50 / p99 in µs (benches that measure it, fixed-rate runs)."""
+    l = r.get("send_lateness") or {}
+    if not l.get("count"):
+        return "- | -"
+    return f"{l['p50_us']:.0f} | {l['p99_us']:.0f}"
+
+
 def load1(x):
     return x.get("load", "").split(",")[0]
 
 
+# Send-lateness columns only for results of a bench that measures it.
+with_late = any("send_lateness" in x["result"] for x in rows)
 for wl in ["A", "B", "C"]:
     print(f"\n### {wl}\n")
-    print("| server | run | load (1 min) | sent/s | deliveries/s | lost | errors | p50 ms | p99 ms | p99.9 ms | max ms | server CPU s | server ns/delivery | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    extra = " send late p50 µs | send late p99 µs |" if with_late else ""
+    print("| server | run | load (1 min) | sent/s | deliveries/s | lost | errors | p50 ms | p99 ms | p99.9 ms | max ms |" + extra + " server CPU s | server ns/delivery | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if with_late else "") + "---|---|---|")
     for x in rows:
         if x["wl"] != wl:
             continue
@@ -49,7 +60,8 @@ for wl in ["A", "B", "C"]:
         print(
             f"| {x['server']} | {x['run']} | {load1(x)} | {r['sent_per_s']:.0f} | {r['deliveries_per_s']:.0f} | {r['lost']} | {r['errors']} "
             f"| {ms(l['p50_us'])} | {ms(l['p99_us'])} | {ms(l['p999_us'])} | {ms(l['max_us'])} "
-            f"| {srv(r, 'cpu_s')} | {ns_per_delivery(r)} | {srv(r, 'peak_rss_kb', 1 / 1024, '{:.1f}')} |"
+            + (f"| {late(r)} " if with_late else "")
+            + f"| {srv(r, 'cpu_s')} | {ns_per_delivery(r)} | {srv(r, 'peak_rss_kb', 1 / 1024, '{:.1f}')} |"
         )
 
 for wl in ["D", "D2"]:

@@ -139,7 +139,26 @@ fn fanout_at_a_fixed_rate_delivers_everything() {
             assert_eq!(echoes, 0, "{human}");
         }
         assert!(human.contains("p99.9"), "{human}");
+        // Every message's send lateness (written minus due) is measured;
+        // no bound on its size (shared machine), only that it is there.
+        assert_send_lateness(&v, 80, "precise", &human);
     }
+}
+
+/// The send-lateness summary of a fixed-rate run: one sample per message
+/// sent, percentiles in order, and the pacing that produced it.
+fn assert_send_lateness(v: &Value, sent: u64, pacing: &str, human: &str) {
+    let l = &v["send_lateness"];
+    assert_eq!(l["count"].as_u64(), Some(sent), "{v}");
+    let p = |k: &str| {
+        l[k].as_f64()
+            .unwrap_or_else(|| panic!("send_lateness.{k} missing: {v}"))
+    };
+    assert!(p("p50_us") >= 0.0, "{v}");
+    assert!(p("p50_us") <= p("p99_us"), "{v}");
+    assert!(p("p99_us") <= p("max_us"), "{v}");
+    assert_eq!(v["pacing"].as_str(), Some(pacing), "{v}");
+    assert!(human.contains("send late"), "{human}");
 }
 
 #[test]
@@ -172,6 +191,9 @@ fn fanout_flooding_with_a_window_and_a_report() {
         assert!(sent > 0, "{human}");
         assert_eq!(n(&v, "expected"), sent * 5, "{human}");
         assert_eq!(n(&v, "received"), sent * 5, "{human}");
+        // Flooding has no schedule, so no send lateness.
+        assert_eq!(v["send_lateness"]["count"].as_u64(), Some(0), "{v}");
+        assert!(!human.contains("send late"), "{human}");
         let server = &v["server"];
         assert_eq!(server["pid"].as_u64(), Some(u64::from(s.pid())));
         assert!(server["peak_rss_kb"].as_u64().unwrap_or(0) > 0, "{v}");
@@ -202,8 +224,12 @@ fn rooms_keep_traffic_in_each_room() {
             "10",
             "--duration",
             "1",
+            // The old timer still works, and is measured the same way.
+            "--pacing",
+            "tokio",
         ]);
         assert_clean(code, &v, &human);
+        assert_send_lateness(&v, 80, "tokio", &human);
         assert_eq!(n(&v, "joined"), 12, "{human}");
         assert_eq!(n(&v, "senders"), 8, "{human}");
         // 8 senders × 10 messages, each seen by the 2 others in its room

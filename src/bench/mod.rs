@@ -14,6 +14,7 @@
 //! wait without a bound: `--max-time` caps the whole run.
 
 pub mod client;
+pub mod pace;
 pub mod payload;
 pub mod replay;
 pub mod report;
@@ -91,6 +92,10 @@ pub struct BenchArgs {
     /// Messages per second per sender (ignored with --window).
     #[arg(long, default_value_t = 10.0)]
     pub rate: f64,
+    /// How fixed-rate senders wait for each message: a timerfd (precise)
+    /// or tokio's timer (1 ms granularity; for comparison).
+    #[arg(long, value_enum, default_value = "precise")]
+    pub pacing: pace::Pacing,
     /// Flood instead: each sender keeps this many messages in flight.
     #[arg(long)]
     pub window: Option<u32>,
@@ -295,6 +300,7 @@ pub fn plan(args: &BenchArgs) -> anyhow::Result<Job> {
                 duration_ns: secs("duration", args.duration)?,
                 payload: args.payload,
                 drain_ns: secs("drain", args.drain)?,
+                pacing: args.pacing,
             })
         }
         Workload::Idle => Spec::Idle(IdleSpec {
@@ -447,6 +453,9 @@ pub struct Summary {
     pub rooms: u32,
     pub senders: u64,
     pub mode: String,
+    /// How fixed-rate senders waited ("precise" or "tokio"; empty for
+    /// other modes).
+    pub pacing: &'static str,
     pub payload: usize,
     pub duration_s: f64,
     pub workers: u32,
@@ -475,6 +484,9 @@ pub struct Summary {
     pub sent_per_s: f64,
     pub deliveries_per_s: f64,
     pub latency: LatencySummary,
+    /// Fixed-rate runs: written minus due time of every message sent
+    /// (count 0 otherwise).
+    pub send_lateness: LatencySummary,
     pub connect_latency: LatencySummary,
     pub register_latency: LatencySummary,
     pub connects_per_s: f64,
@@ -733,6 +745,14 @@ async fn orchestrate(args: &BenchArgs, job: Job) -> anyhow::Result<(Summary, Par
         rooms,
         senders,
         mode,
+        pacing: match &job.spec {
+            Spec::Traffic(TrafficSpec {
+                mode: SendMode::Rate { .. },
+                pacing,
+                ..
+            }) => pacing.name(),
+            _ => "",
+        },
         payload: match &job.spec {
             Spec::Traffic(t) => t.payload,
             _ => 0,
@@ -764,6 +784,7 @@ async fn orchestrate(args: &BenchArgs, job: Job) -> anyhow::Result<(Summary, Par
         sent_per_s: per_s(c.sent),
         deliveries_per_s: per_s(c.received),
         latency: total.latency.summary(),
+        send_lateness: total.send_lateness.summary(),
         connect_latency: total.connect.summary(),
         register_latency: total.register.summary(),
         connects_per_s: if total.storm_ns > 0 {
@@ -955,6 +976,9 @@ pub fn human(s: &Summary) -> String {
             s.sent, s.sent_per_s, s.received, s.expected, s.deliveries_per_s, s.lost
         ));
         o.push_str(&lat_line("latency", &s.latency));
+        if s.send_lateness.count > 0 {
+            o.push_str(&lat_line("send late", &s.send_lateness));
+        }
     }
     if s.workload == "connect" {
         o.push_str(&format!(

@@ -208,6 +208,11 @@ pub struct PartResult {
     pub counts: Counts,
     /// End-to-end delivery latency (traffic workloads).
     pub latency: Hist,
+    /// Fixed-rate senders: when each message was written minus when it
+    /// was due (the bench's own share of `latency`, plus any write the
+    /// server held up).
+    #[serde(default)]
+    pub send_lateness: Hist,
     /// TCP connect time.
     pub connect: Hist,
     /// Connect start to the server's welcome.
@@ -229,6 +234,7 @@ impl PartResult {
     pub fn merge(&mut self, o: &PartResult) {
         self.counts.merge(&o.counts);
         self.latency.merge(&o.latency);
+        self.send_lateness.merge(&o.send_lateness);
         self.connect.merge(&o.connect);
         self.register.merge(&o.register);
         self.sent.merge(&o.sent);

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use super::{Job, Link, PartResult, base36, open_all, quit_writer};
 use crate::bench::client::{self, ClientError, Conn, Incoming, Proto, Writer};
+use crate::bench::pace::{Pacer, Pacing};
 use crate::bench::payload::{self, Payload, instant_at, mono_ns};
 use crate::bench::stats::{Counts, ErrorSamples, Hist, Series};
 
@@ -97,6 +98,9 @@ pub struct TrafficSpec {
     pub payload: usize,
     /// How long receivers may wait for the last messages after sending ends.
     pub drain_ns: u64,
+    /// How fixed-rate senders wait for their next message.
+    #[serde(default)]
+    pub pacing: Pacing,
 }
 
 impl TrafficSpec {
@@ -126,6 +130,9 @@ struct Shared {
     /// Latencies land here in batches (one histogram per part: a histogram
     /// of this range is a few hundred KiB, too much to keep per client).
     latency: Mutex<Hist>,
+    /// Fixed-rate senders: written minus due, per message (batched like
+    /// `latency`).
+    send_lateness: Mutex<Hist>,
     live: Arc<super::Live>,
     /// Set when the drain is over (or the part gives up): readers stop.
     stop: AtomicBool,
@@ -379,23 +386,31 @@ fn note_send_error(out: &mut SenderOut, sh: &Shared, e: &ClientError) {
 }
 
 /// Sends on a fixed schedule: message k is due at start + offset + k/rate.
+///
+/// Each message carries its due time, so a late departure — the bench's
+/// own, or a write the server's backpressure held up — counts as latency.
+/// The wait itself is `pacer`'s (precise; see [`crate::bench::pace`]), and
+/// how late each message actually went out (written minus due) is recorded
+/// as the send lateness, so the bench's share of the latency is visible.
 async fn send_rate(
     c: SenderCfg,
     per_sec: f64,
     offset_ns: u64,
+    pacer: Arc<Pacer>,
     w: Arc<Writer>,
     sh: Arc<Shared>,
 ) -> SenderOut {
     let mut out = SenderOut::default();
     let period = (1e9 / per_sec.max(1e-3)) as u64;
     let mut buf = Vec::with_capacity(c.prefix.len() + c.payload + 64);
+    let mut late: Vec<u64> = Vec::with_capacity(LAT_BATCH);
     let mut seq: u64 = 0;
     loop {
         let due = c.start_ns + offset_ns + seq.saturating_mul(period);
         if due >= c.end_ns || sh.stop.load(Ordering::Acquire) {
             break;
         }
-        tokio::time::sleep_until(instant_at(due)).await;
+        pacer.until(due).await;
         // Everything already due goes in one write, as a client that fell
         // behind would send it; each keeps its due time as its timestamp.
         buf.clear();
@@ -416,12 +431,32 @@ async fn send_rate(
             note_send_error(&mut out, &sh, &e);
             break;
         }
+        let written = mono_ns();
+        for k in first..seq {
+            let due = c.start_ns + offset_ns + k.saturating_mul(period);
+            late.push(written.saturating_sub(due));
+        }
+        if late.len() >= LAT_BATCH {
+            flush_lateness(&sh, &mut late);
+        }
         let n = seq - first;
         out.sent += n;
-        out.sent_series.add_at(c.start_ns, mono_ns(), n);
+        out.sent_series.add_at(c.start_ns, written, n);
         sh.live.sent.fetch_add(n, Ordering::Relaxed);
     }
+    flush_lateness(&sh, &mut late);
     out
+}
+
+fn flush_lateness(sh: &Shared, late: &mut Vec<u64>) {
+    if late.is_empty() {
+        return;
+    }
+    let mut h = sh.send_lateness.lock().unwrap_or_else(|p| p.into_inner());
+    for &ns in late.iter() {
+        h.record(ns);
+    }
+    late.clear();
 }
 
 /// Floods with at most `window` messages in flight.
@@ -502,6 +537,7 @@ pub async fn run(job: &Job, spec: &TrafficSpec, link: &mut Link) -> anyhow::Resu
         tag: job.tag.clone(),
         start_ns: AtomicU64::new(0),
         latency: Mutex::new(Hist::new()),
+        send_lateness: Mutex::new(Hist::new()),
         live: link.live.clone(),
         stop: AtomicBool::new(false),
         stop_notify: Notify::new(),
@@ -573,6 +609,15 @@ pub async fn run(job: &Job, spec: &TrafficSpec, link: &mut Link) -> anyhow::Resu
     let end_ns = start_ns.saturating_add(spec.duration_ns);
 
     let senders_total = senders.len().max(1) as f64;
+    let pacer = Arc::new(match spec.mode {
+        SendMode::Rate { .. } => Pacer::start(spec.pacing).unwrap_or_else(|e| {
+            res.errors.add(format!(
+                "precise pacing unavailable, using tokio's timer: {e}"
+            ));
+            Pacer::tokio()
+        }),
+        SendMode::Window { .. } => Pacer::tokio(),
+    });
     let mut sender_tasks = Vec::new();
     for (k, (idx, writer)) in senders.into_iter().enumerate() {
         let cfg = SenderCfg {
@@ -590,7 +635,14 @@ pub async fn run(job: &Job, spec: &TrafficSpec, link: &mut Link) -> anyhow::Resu
                 // sees a steady stream rather than synchronized bursts.
                 let period = 1e9 / per_sec.max(1e-3);
                 let offset = (period * k as f64 / senders_total) as u64;
-                tokio::spawn(send_rate(cfg, per_sec, offset, writer, sh.clone()))
+                tokio::spawn(send_rate(
+                    cfg,
+                    per_sec,
+                    offset,
+                    pacer.clone(),
+                    writer,
+                    sh.clone(),
+                ))
             }
             SendMode::Window { window } => {
                 let ack = acks.get(&idx).cloned().unwrap_or_default();
@@ -616,6 +668,8 @@ pub async fn run(job: &Job, spec: &TrafficSpec, link: &mut Link) -> anyhow::Resu
             Err(e) => res.errors.add(format!("sender task: {e}")),
         }
     }
+    // The pacing task ends with its last handle.
+    drop(pacer);
 
     let total = link.sent(sent_per_room).await;
     let deadline = Instant::now() + Duration::from_nanos(spec.drain_ns);
@@ -669,6 +723,9 @@ pub async fn run(job: &Job, spec: &TrafficSpec, link: &mut Link) -> anyhow::Resu
     futures_util::future::join_all(quits).await;
     let h = sh.latency.lock().unwrap_or_else(|p| p.into_inner()).clone();
     res.latency.merge(&h);
+    let h = sh.send_lateness.lock().unwrap_or_else(|p| p.into_inner());
+    res.send_lateness.merge(&h);
+    drop(h);
     total?;
     Ok(res)
 }
