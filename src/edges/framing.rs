@@ -45,7 +45,7 @@ impl Decoder for LineCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Self::Error> {
         loop {
-            let found = buf[self.scanned..].iter().position(|&b| b == b'\n');
+            let found = memchr::memchr(b'\n', &buf[self.scanned..]);
             match (found, self.discarding) {
                 (Some(i), true) => {
                     buf.advance(self.scanned + i + 1);
