@@ -135,6 +135,10 @@ pub enum Heard {
 /// end (what waits here for its commit is bounded by it too).
 const QUEUE: usize = 64;
 
+/// Batches held for their commit at most before the hub task waits for
+/// the writer (those with records are bounded by `QUEUE` already).
+const HELD_MAX: usize = 4 * QUEUE;
+
 /// At most this many records are gathered into one commit, so one huge
 /// group cannot delay the first deliveries in it for long.
 const GROUP_MAX: usize = 16 * 1024;
@@ -256,6 +260,15 @@ impl Stage {
         if self.ops.is_empty() {
             return true;
         }
+        // A stalled writer slows the hub down here, as a full writer queue
+        // does, rather than let what is held for it grow. (Before the batch
+        // is taken apart, so that a wait cut short loses nothing.)
+        while self.held.len() >= HELD_MAX && self.committed < self.sent {
+            match self.heard.recv().await {
+                Some(heard) => self.on(heard),
+                None => return false,
+            }
+        }
         // The next batch is likely the size of this one: no regrowing.
         let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
         let ops = std::mem::replace(&mut self.ops, next);
@@ -273,9 +286,9 @@ impl Stage {
         if records.is_empty() && rooms.is_empty() {
             if self.held.is_empty() {
                 self.release.apply(deliveries);
-            } else {
-                self.held.push_back((self.sent, deliveries));
+                return true;
             }
+            self.held.push_back((self.sent, deliveries));
             return true;
         }
         let Some(tx) = &self.tx else {
@@ -1107,6 +1120,53 @@ mod tests {
             matches!(&second.event, Event::ServerNotice { text } if &**text == "after"),
             "{second:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_stalled_writer_stops_the_hub_instead_of_holding_without_end() {
+        let dir = Dir::new("stall");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        // Room for everything held, so that nobody is a slow consumer.
+        let (out, rx) = outbound::queue(2 * HELD_MAX);
+        stage.push(Op::Attach { id: 1, out });
+        // Another connection holds the database's write lock: the writer's
+        // commit waits (up to its busy timeout of seconds).
+        let blocker = rusqlite::Connection::open(dir.0.join(crate::store::DB_FILE)).expect("db");
+        blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        stage.send(1, &message(1, "stored"));
+        assert!(stage.flush().await);
+        // The stored message's batch and HELD_MAX - 1 more wait behind it.
+        for _ in 1..HELD_MAX {
+            stage.send(1, &Envelope::new(Event::ServerNotice { text: "n".into() }));
+            assert!(stage.flush().await);
+        }
+        assert_eq!(stage.held.len(), HELD_MAX);
+        // One more would grow what is held past the bound: it waits.
+        stage.send(
+            1,
+            &Envelope::new(Event::ServerNotice {
+                text: "last".into(),
+            }),
+        );
+        let waited = tokio::time::timeout(Duration::from_millis(200), stage.flush()).await;
+        assert!(waited.is_err(), "flush must wait for the stalled writer");
+        assert!(rx.is_empty());
+        blocker.execute_batch("COMMIT").expect("unlock");
+        // The batch the cut-short flush did not take is still there.
+        assert!(stage.flush().await);
+        settle_all(&mut stage).await;
+        assert_eq!(text_of(&rx.recv().await.expect("first").event), "stored");
+        for _ in 1..HELD_MAX {
+            rx.recv().await.expect("notice");
+        }
+        let last = rx.recv().await.expect("last");
+        assert!(
+            matches!(&last.event, Event::ServerNotice { text } if &**text == "last"),
+            "{last:?}"
+        );
+        assert_eq!(stored(&store), ["stored"]);
     }
 
     #[tokio::test]
