@@ -41,8 +41,17 @@ impl TestServer {
     /// Like [`TestServer::start`], with the given data directory (to start
     /// a second server on the first one's files) or a fresh one.
     pub fn start_in(data_dir: Option<&std::path::Path>, args: &[&str]) -> TestServer {
-        let dir =
-            std::env::temp_dir().join(format!("chatroom-test-{}-{}", std::process::id(), unique()));
+        // The time as well as the pid: directories are kept after a run (the
+        // server's log is in them), and a later run that got the same pid
+        // must not start on an earlier run's history.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "chatroom-test-{}-{}-{nanos}",
+            std::process::id(),
+            unique()
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let data_dir = data_dir.map_or_else(|| dir.join("data"), |d| d.to_path_buf());
         let data_dir_arg = data_dir.to_string_lossy().into_owned();
