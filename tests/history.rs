@@ -748,3 +748,13 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     drop(first);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_search_right_after_a_message_finds_it() {
+    let srv = server_in(None, &[]);
+    let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
+    // Both lines in one write: the question reaches the hub in the same
+    // batch as the message, before the message's commit.
+    alice.send_raw(b"plums are purple\n/search plums\n");
+    alice.expect("--- search for \"plums\" in #lobby: 1 message found, newest first ---");
+}

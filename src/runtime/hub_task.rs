@@ -316,10 +316,18 @@ async fn run(
                         }
                         (Ok((room, rooms)), Some(store)) => {
                             let store = store.clone();
-                            // Reads run beside the writer (WAL), off the workers.
-                            tokio::task::spawn_blocking(move || {
-                                let _ = reply.send(history::answer(&store, room, rooms, ask));
+                            // Reads run beside the writer (WAL), off the workers,
+                            // once what came before the question is committed
+                            // (one's own last message is found).
+                            let read: Box<dyn FnOnce() + Send> = Box::new(move || {
+                                tokio::task::spawn_blocking(move || {
+                                    let _ = reply.send(history::answer(&store, room, rooms, ask));
+                                });
                             });
+                            match &mut sink {
+                                Sink::Persist(stage) => stage.push(Op::Read(read)),
+                                Sink::Direct(_) => read(),
+                            }
                         }
                     }
                 }

@@ -101,6 +101,9 @@ pub enum Op {
     /// A registered room's state to save (or, `None`, to forget), after
     /// the records before it are committed. Rare: one small write.
     Room(RoomSave),
+    /// A history question to start once everything before it is committed,
+    /// so that it sees what its asker said just before.
+    Read(Box<dyn FnOnce() + Send>),
 }
 
 /// A room's lasting state as the writer writes it.
@@ -588,6 +591,7 @@ impl Release {
                         mark,
                     });
                 }
+                Op::Read(start) => start(),
                 // Split off by `Stage::flush` before a batch is held.
                 Op::Record(_) | Op::Room(_) => {}
             }

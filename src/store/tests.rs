@@ -1705,3 +1705,16 @@ fn last_id_counts_records_of_rooms_that_keep_nothing() {
         .expect("append");
     assert_eq!(store.last_id().expect("last id"), 3);
 }
+
+#[test]
+fn a_word_with_a_quote_still_finds_the_word() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .append(&[room_msg(1, 10, "alice", "#r", "hello world from alice")])
+        .expect("append");
+    let found = store
+        .search("x", &QueryTarget::Room("#r".into()), "\"world", 10)
+        .expect("search");
+    assert_eq!(ids(&found), vec![1]);
+}
