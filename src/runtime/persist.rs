@@ -267,9 +267,8 @@ impl Stage {
         // does, rather than let what is held for it grow. (Before the batch
         // is taken apart, so that a wait cut short loses nothing.)
         while self.held.len() >= HELD_MAX && self.committed < self.sent {
-            match self.heard.recv().await {
-                Some(heard) => self.on(heard),
-                None => return false,
+            if !self.hear_and_act().await {
+                return false;
             }
         }
         // The next batch is likely the size of this one: no regrowing.
@@ -343,6 +342,18 @@ impl Stage {
         }
     }
 
+    /// Waits for the next report and acts on it; false once the stage's
+    /// threads are gone.
+    async fn hear_and_act(&mut self) -> bool {
+        match self.heard.recv().await {
+            Some(heard) => {
+                self.on(heard);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Acts on everything heard so far, without waiting.
     pub fn on_all_heard(&mut self) {
         while let Ok(heard) = self.heard.try_recv() {
@@ -363,9 +374,8 @@ impl Stage {
     /// Waits until every batch sent is committed and released.
     pub async fn settle(&mut self) {
         while self.committed < self.sent {
-            match self.heard.recv().await {
-                Some(h) => self.on(h),
-                None => break,
+            if !self.hear_and_act().await {
+                break;
             }
         }
     }
