@@ -233,6 +233,14 @@ pub fn open(path: &Path, settings: &OpenSettings) -> Result<Connection, StoreErr
     }
 
     configure(&conn, settings).map_err(|e| start_error(path, e))?;
+    enable_wal(&conn, path)?;
+
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Switches `conn`'s file to WAL mode, or says why it cannot be.
+pub(super) fn enable_wal(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(|e| start_error(path, e))?;
@@ -243,9 +251,7 @@ pub fn open(path: &Path, settings: &OpenSettings) -> Result<Connection, StoreErr
             source: None,
         });
     }
-
-    migrate(&mut conn, path)?;
-    Ok(conn)
+    Ok(())
 }
 
 /// Settings every connection (writer, readers, maintenance) shares.

@@ -120,16 +120,7 @@ impl SearchIndex {
             schema::quick_check(&conn, &path)?;
         }
         schema::configure(&conn, settings).map_err(|e| schema::start_error(&path, e))?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| schema::start_error(&path, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::DataDir {
-                path,
-                reason: format!("the file system does not support WAL mode (got {mode})"),
-                source: None,
-            });
-        }
+        schema::enable_wal(&conn, &path)?;
         if fresh {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
