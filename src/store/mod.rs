@@ -57,6 +57,7 @@
 
 mod error;
 mod fts;
+mod page;
 mod schema;
 mod search;
 mod sqlite;

@@ -153,8 +153,30 @@ DROP TRIGGER IF EXISTS messages_fts_update;
 DROP TABLE IF EXISTS messages_fts;
 "#;
 
+/// Version 7: room history in pages (`page.rs`): one row per room per
+/// commit, its records encoded in `body`, in place of a row per message.
+/// A room's pages never overlap: each holds records after every record of
+/// the room's earlier pages, in (time, msgid) order. The row's id is the
+/// msgid of its newest record. Records that cannot keep that order (a clock
+/// set back, a msgid below one already stored) and private messages still
+/// go to `messages`, as does everything stored before this version: queries
+/// read both tables.
+pub const V7: &str = r#"
+CREATE TABLE pages (
+    id    INTEGER PRIMARY KEY,
+    conv  TEXT NOT NULL,
+    lo_id INTEGER NOT NULL,
+    lo_ms INTEGER NOT NULL,
+    hi_ms INTEGER NOT NULL,
+    n     INTEGER NOT NULL,
+    body  BLOB NOT NULL
+);
+CREATE INDEX pages_by_time ON pages (conv, hi_ms);
+CREATE INDEX pages_by_conv ON pages (conv);
+"#;
+
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,15 +1,15 @@
 //! The full-text search index: an FTS5 table in a file of its own
-//! (`search.db` beside `chatroom.db`), filled from the `messages` table
-//! behind the writer, never by it.
+//! (`search.db` beside `chatroom.db`), filled from the `messages` rows and
+//! the room pages behind the writer, never by it.
 //!
 //! Why a separate file: indexing a line costs more than storing it (FTS5
 //! tokenizes it and merges its terms into segments: measured at 3-4 µs per
 //! bench line against 2-3 µs for the row itself), and the writer's commit is
 //! on the delivery path (messages are released only after it). So the
 //! writer stores rows only, and a background thread adds them to this index
-//! from a watermark (the highest msgid indexed, kept in this file in the
-//! same transaction as the entries, so a crash never indexes a row twice or
-//! skips one). In a file of its own the index has its own write lock: the
+//! from two watermarks (the highest row msgid indexed and the highest page
+//! id indexed, kept in this file in the same transaction as the entries,
+//! so a crash never indexes a record twice or skips one). In a file of its own the index has its own write lock: the
 //! background thread never holds up the writer's commits, whatever its
 //! priority.
 //!
@@ -34,7 +34,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::error::StoreError;
+use super::page;
 use super::schema::{self, OpenSettings};
+
+/// A record deleted from the history: its msgid and, if it was in a page,
+/// that page's id (each source has its own watermark).
+pub type Forget = (i64, Option<i64>);
 
 /// The index's file name inside the data directory.
 pub const SEARCH_FILE: &str = "search.db";
@@ -144,10 +149,11 @@ impl SearchIndex {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The highest msgid indexed so far.
+    /// The highest row msgid and the highest page id indexed so far.
     #[cfg(test)]
-    pub fn watermark(&self) -> Result<i64, StoreError> {
-        Ok(watermark(&self.lock())?)
+    pub fn watermarks(&self) -> Result<(i64, i64), StoreError> {
+        let conn = self.lock();
+        Ok((watermark(&conn, ROWS)?, watermark(&conn, PAGES)?))
     }
 
     /// Indexes up to `max` rows of `messages` above the watermark, read
@@ -166,20 +172,26 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Removes rows deleted from the history (by retention) from the index.
-    /// Rows above the watermark were never indexed and, deleted, never will
-    /// be: they are skipped.
-    pub fn forget(&self, ids: &[i64]) -> Result<(), StoreError> {
-        if ids.is_empty() {
+    /// Removes records deleted from the history (by retention) from the
+    /// index. Those above their source's watermark were never indexed and,
+    /// deleted, never will be: they are skipped.
+    pub fn forget(&self, gone: &[Forget]) -> Result<(), StoreError> {
+        if gone.is_empty() {
             return Ok(());
         }
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let upto = watermark(&tx)?;
+        let (rows, pages) = (watermark(&tx, ROWS)?, watermark(&tx, PAGES)?);
         {
             let mut delete = tx.prepare_cached("DELETE FROM fts WHERE rowid = ?1")?;
-            for &id in ids.iter().filter(|&&id| id <= upto) {
-                delete.execute([id])?;
+            for &(id, page) in gone {
+                let indexed = match page {
+                    Some(page) => page <= pages,
+                    None => id <= rows,
+                };
+                if indexed {
+                    delete.execute([id])?;
+                }
             }
         }
         tx.commit()?;
@@ -211,38 +223,74 @@ impl SearchIndex {
     }
 }
 
-fn watermark(conn: &Connection) -> rusqlite::Result<i64> {
+/// The watermarks' keys in `meta`: the highest `messages` msgid indexed,
+/// and the highest page id (a page's id is its newest msgid).
+const ROWS: &str = "indexed";
+const PAGES: &str = "pages_indexed";
+
+fn watermark(conn: &Connection, key: &str) -> rusqlite::Result<i64> {
     Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = 'indexed'", [], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
 }
 
 fn index_pass(conn: &mut Connection, src: &Connection, max: usize) -> Result<usize, StoreError> {
-    let from = watermark(conn)?;
-    let limit = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
-    // Rows are committed in msgid order, so everything at or below the
-    // highest id read here that is not in this read is gone for good.
-    let rows: Vec<(i64, String)> = {
+    let max = max.max(1);
+    let (from_row, from_page) = (watermark(conn, ROWS)?, watermark(conn, PAGES)?);
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    // Rows and pages are committed in msgid order (a page's id is its
+    // newest record's), so everything of a source at or below the highest
+    // id read here that is not in this read is gone for good.
+    let mut rows: Vec<(i64, String)> = {
         let mut read =
             src.prepare_cached("SELECT id, text FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-        let mapped = read.query_map(params![from, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mapped = read.query_map(params![from_row, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
         mapped.collect::<Result<_, _>>()?
     };
-    let Some(&(last, _)) = rows.last() else {
+    let last_row = rows.last().map(|&(id, _)| id);
+    let mut last_page = None;
+    {
+        let mut read =
+            src.prepare_cached("SELECT id, body FROM pages WHERE id > ?1 ORDER BY id")?;
+        let mut pages = read.query([from_page])?;
+        // Whole pages, at least one, until `max` records came from pages.
+        let mut from_pages = 0;
+        while from_pages < max
+            && let Some(row) = pages.next()?
+        {
+            let id: i64 = row.get(0)?;
+            let body = row
+                .get_ref(1)?
+                .as_blob()
+                .map_err(|e| StoreError::Damaged(format!("history page {id}: {e}")))?;
+            for (_, rec) in page::decode(body, id)? {
+                let rec_id = i64::try_from(rec.id).unwrap_or(i64::MAX);
+                rows.push((rec_id, rec.text.to_string()));
+                from_pages += 1;
+            }
+            last_page = Some(id);
+        }
+    }
+    if rows.is_empty() {
         return Ok(0);
-    };
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut insert = tx.prepare_cached("INSERT INTO fts (rowid, text) VALUES (?1, ?2)")?;
         for (id, text) in &rows {
             insert.execute(params![id, text])?;
         }
+        let mut mark =
+            tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+        if let Some(last) = last_row {
+            mark.execute(params![ROWS, last])?;
+        }
+        if let Some(last) = last_page {
+            mark.execute(params![PAGES, last])?;
+        }
     }
-    tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'indexed'")?
-        .execute([last])?;
     tx.commit()?;
     Ok(rows.len())
 }

@@ -27,8 +27,9 @@ use rusqlite::{
 
 use super::error::StoreError;
 use super::fts::fts_query;
+use super::page;
 use super::schema::{self, OpenSettings};
-use super::search::{PASS_ROWS, SearchIndex};
+use super::search::{Forget, PASS_ROWS, SearchIndex};
 use super::{
     Account, Anchor, CompactStats, DEFAULT_MAX_LIMIT, HistoryQuery, Limits, QueryTarget, Record,
     RecordKind, Retention, RoomState, Selector, Store, TargetInfo,
@@ -81,6 +82,9 @@ pub struct SqliteStore {
     /// Conversation keys of rooms that keep no history; `append` drops their
     /// records. Mirrors the rooms table, updated by `save_room`.
     silent: RwLock<HashSet<String>>,
+    /// What `append` needs to keep each room's pages in order. Locked only
+    /// by `append`, under the writer's lock.
+    tails: Mutex<Tails>,
     /// Held (locked) while the store is open, so that a second server on
     /// the same data directory is refused instead of writing clashing ids.
     /// The operating system releases it when the process ends, however.
@@ -130,8 +134,22 @@ impl SqliteStore {
             maintenance: Mutex::new(maintenance),
             search,
             silent: RwLock::new(HashSet::new()),
+            tails: Mutex::new(Tails::default()),
             _lock: lock,
         };
+        let max_id = store.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT max(coalesce((SELECT max(id) FROM messages), 0), \
+                            coalesce((SELECT max(id) FROM pages), 0))",
+                [],
+                |r| r.get::<_, i64>(0),
+            )?)
+        })?;
+        store
+            .tails
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .max_id = max_id;
         let silent = store
             .load_rooms()?
             .into_iter()
@@ -247,6 +265,20 @@ fn lock_dir(dir: &Path) -> Result<fs::File, StoreError> {
 
 // ----- keys, times and rows -------------------------------------------------
 
+/// Where each room's pages end, so that `append` puts a record in a page
+/// only if it comes after everything in the room's earlier pages (the
+/// order every page query relies on; see `page_range`).
+#[derive(Debug, Default)]
+struct Tails {
+    /// The (time, msgid) of the newest record in each room's pages, loaded
+    /// from the room's newest page the first time the room is written.
+    rooms: HashMap<String, Pos>,
+    /// The highest msgid in `messages` or `pages`. A record at or below it
+    /// may be a duplicate, so it takes the slow path: a row, checked
+    /// against the pages first.
+    max_id: i64,
+}
+
 fn room_conv(room: &str) -> String {
     format!("r:{}", Key::of(room).as_str())
 }
@@ -274,7 +306,7 @@ fn to_ms(t: SystemTime) -> i64 {
     }
 }
 
-fn from_ms(ms: i64) -> SystemTime {
+pub(super) fn from_ms(ms: i64) -> SystemTime {
     let d = Duration::from_millis(ms.unsigned_abs());
     let t = if ms >= 0 {
         UNIX_EPOCH.checked_add(d)
@@ -385,6 +417,15 @@ impl Scope {
             Scope::Conv(k) | Scope::Private(k) => Value::Text(k.clone()),
         }
     }
+
+    /// The room's conversation key, when the scope is a room (whose
+    /// history is in pages as well as rows).
+    fn room(&self) -> Option<&str> {
+        match self {
+            Scope::Conv(k) if k.starts_with("r:") => Some(k),
+            _ => None,
+        }
+    }
 }
 
 /// A place in the (time_ms, id) order. Bounds built from a moment use the
@@ -426,18 +467,208 @@ fn position(
                 scope.sql()
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            Ok(stmt
+            let row = stmt
                 .query_row(params_from_iter([scope.param(), Value::Integer(id)]), |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
-                .optional()?)
+                .optional()?;
+            match (row, scope.room()) {
+                (None, Some(conv)) => Ok(page_find(conn, conv, id)?.map(|(ms, _)| (ms, id))),
+                (row, _) => Ok(row),
+            }
         }
     }
 }
 
-/// Rows of `scope` strictly above `low` (or at/above, with `low_inclusive`)
-/// and strictly below `high`, nearest the start of the walk first.
+/// The record `id` of `conv`'s pages, with its time in milliseconds.
+fn page_find(conn: &Connection, conv: &str, id: i64) -> Result<Option<(i64, Record)>, StoreError> {
+    // Pages are keyed by their newest msgid, so the first at or above `id`
+    // is the only one that can hold it.
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, lo_id, body FROM pages WHERE conv = ?1 AND id >= ?2 ORDER BY id LIMIT 1",
+    )?;
+    let mut rows = stmt.query(params![conv, id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let (page, lo): (i64, i64) = (row.get(0)?, row.get(1)?);
+    if lo > id {
+        return Ok(None);
+    }
+    let uid = u64::try_from(id).unwrap_or(0);
+    Ok(page::decode(blob(row, 2)?, page)?
+        .into_iter()
+        .find(|(_, r)| r.id == uid))
+}
+
+/// `range` over a room's pages. A room's pages follow each other in
+/// (time, msgid) order without overlapping (`append` sees to it), so the
+/// pages wholly below a bound are found by their newest record through the
+/// `(conv, hi_ms)` index, and at most one page straddles a bound.
+fn page_range(
+    conn: &Connection,
+    conv: &str,
+    low: Option<(Pos, bool)>,
+    high: Option<Pos>,
+    descending: bool,
+    limit: usize,
+) -> Result<Vec<Record>, StoreError> {
+    let above_low = |p: Pos| match low {
+        Some((l, true)) => p >= l,
+        Some((l, false)) => p > l,
+        None => true,
+    };
+    let below_high = |p: Pos| high.is_none_or(|h| p < h);
+    let mut out = Vec::new();
+    if limit == 0 {
+        return Ok(out);
+    }
+    if descending {
+        // The page holding `high` itself (the first whose newest record is
+        // at or above it), then the pages wholly below, newest first.
+        let (hi_ms, hi_id) = high.unwrap_or((i64::MAX, i64::MAX));
+        if high.is_some() {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, body FROM pages WHERE conv = ?1 AND (hi_ms, id) >= (?2, ?3) \
+                 ORDER BY hi_ms, id LIMIT 1",
+            )?;
+            let mut rows = stmt.query(params![conv, hi_ms, hi_id])?;
+            if let Some(row) = rows.next()? {
+                let page: i64 = row.get(0)?;
+                for (ms, rec) in page::decode(blob(row, 1)?, page)?.into_iter().rev() {
+                    let p = (ms, db_id(rec.id)?);
+                    if !above_low(p) || out.len() >= limit {
+                        return Ok(out);
+                    }
+                    if below_high(p) {
+                        out.push(rec);
+                    }
+                }
+            }
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, body FROM pages WHERE conv = ?1 AND (hi_ms, id) < (?2, ?3) \
+             ORDER BY hi_ms DESC, id DESC",
+        )?;
+        let mut rows = stmt.query(params![conv, hi_ms, hi_id])?;
+        while let Some(row) = rows.next()? {
+            let page: i64 = row.get(0)?;
+            for (ms, rec) in page::decode(blob(row, 1)?, page)?.into_iter().rev() {
+                if !above_low((ms, db_id(rec.id)?)) || out.len() >= limit {
+                    return Ok(out);
+                }
+                out.push(rec);
+            }
+        }
+    } else {
+        let (lo_ms, lo_id) = low.map_or((i64::MIN, i64::MIN), |(l, _)| l);
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, body FROM pages WHERE conv = ?1 AND (hi_ms, id) >= (?2, ?3) \
+             ORDER BY hi_ms, id",
+        )?;
+        let mut rows = stmt.query(params![conv, lo_ms, lo_id])?;
+        while let Some(row) = rows.next()? {
+            let page: i64 = row.get(0)?;
+            for (ms, rec) in page::decode(blob(row, 1)?, page)? {
+                let p = (ms, db_id(rec.id)?);
+                if !below_high(p) || out.len() >= limit {
+                    return Ok(out);
+                }
+                if above_low(p) {
+                    out.push(rec);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The records of `conv`'s pages among `ids` (given newest first), newest
+/// first. An id in no page of `conv` (another room's, a row's) is skipped.
+fn page_records_by_id(
+    conn: &Connection,
+    conv: &str,
+    ids: &[i64],
+) -> Result<Vec<Record>, StoreError> {
+    let mut out = Vec::new();
+    // The page last read, as (lo_id, hi_id, records): ids come newest
+    // first, so neighbours usually share it.
+    let mut last: Option<(i64, i64, Vec<(i64, Record)>)> = None;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, lo_id, body FROM pages WHERE conv = ?1 AND id >= ?2 ORDER BY id LIMIT 1",
+    )?;
+    for &id in ids {
+        let cached = last
+            .as_ref()
+            .is_some_and(|(lo, hi, _)| *lo <= id && id <= *hi);
+        if !cached {
+            let mut rows = stmt.query(params![conv, id])?;
+            let Some(row) = rows.next()? else {
+                continue;
+            };
+            let (page, lo): (i64, i64) = (row.get(0)?, row.get(1)?);
+            if lo > id {
+                continue;
+            }
+            last = Some((lo, page, page::decode(blob(row, 2)?, page)?));
+        }
+        let uid = u64::try_from(id).unwrap_or(0);
+        if let Some((_, _, recs)) = &last
+            && let Some((_, rec)) = recs.iter().find(|(_, r)| r.id == uid)
+        {
+            out.push(rec.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Two walks in the same direction, merged, at most `limit` long.
+fn merge(a: Vec<Record>, b: Vec<Record>, descending: bool, limit: usize) -> Vec<Record> {
+    if b.is_empty() {
+        return a;
+    }
+    if a.is_empty() {
+        return b;
+    }
+    let key = |r: &Record| (to_ms(r.time), r.id);
+    let mut out = Vec::with_capacity(limit.min(a.len() + b.len()));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while out.len() < limit {
+        let from_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => (key(x) < key(y)) != descending,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if from_a { a.next() } else { b.next() };
+        out.extend(next);
+    }
+    out
+}
+
+/// Records of `scope` strictly above `low` (or at/above, with `low_inclusive`)
+/// and strictly below `high`, nearest the start of the walk first: from
+/// the rows, and for a room from its pages too.
 fn range(
+    conn: &Connection,
+    scope: &Scope,
+    low: Option<(Pos, bool)>,
+    high: Option<Pos>,
+    descending: bool,
+    limit: usize,
+) -> Result<Vec<Record>, StoreError> {
+    let rows = rows_range(conn, scope, low, high, descending, limit)?;
+    match scope.room() {
+        Some(conv) => {
+            let pages = page_range(conn, conv, low, high, descending, limit)?;
+            Ok(merge(rows, pages, descending, limit))
+        }
+        None => Ok(rows),
+    }
+}
+
+/// `range` over the `messages` table alone.
+fn rows_range(
     conn: &Connection,
     scope: &Scope,
     low: Option<(Pos, bool)>,
@@ -554,6 +785,58 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (id, time_ms, kind, conv, pm_a, pm_b, target, nick, ident, realname, host, text) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
+const INSERT_PAGE: &str = "INSERT INTO pages (id, conv, lo_id, lo_ms, hi_ms, n, body) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// The (time, msgid) of the newest record in `conv`'s pages.
+fn newest_page(conn: &Connection, conv: &str) -> Result<Option<Pos>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hi_ms, id FROM pages WHERE conv = ?1 ORDER BY hi_ms DESC, id DESC LIMIT 1",
+    )?;
+    Ok(stmt
+        .query_row([conv], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Whether msgid `id` is in a stored page or in one `append` is building.
+/// Only ids at or below the highest stored one are asked about (never on
+/// the delivery path's usual way: ids only grow), so a scan is affordable.
+fn in_pages(
+    conn: &Connection,
+    id: i64,
+    building: &[(String, Vec<(i64, &Record)>)],
+) -> Result<bool, StoreError> {
+    let Ok(uid) = u64::try_from(id) else {
+        return Ok(false);
+    };
+    if building
+        .iter()
+        .any(|(_, recs)| recs.iter().any(|(_, r)| r.id == uid))
+    {
+        return Ok(true);
+    }
+    let mut stmt =
+        conn.prepare_cached("SELECT id, body FROM pages WHERE id >= ?1 AND lo_id <= ?1")?;
+    let mut rows = stmt.query([id])?;
+    while let Some(row) = rows.next()? {
+        let page: i64 = row.get(0)?;
+        if page::decode(blob(row, 1)?, page)?
+            .iter()
+            .any(|(_, r)| r.id == uid)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Column `i` of `row` as bytes, without a copy.
+fn blob<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r [u8], StoreError> {
+    row.get_ref(i)?
+        .as_blob()
+        .map_err(|e| StoreError::Damaged(format!("a history page's body: {e}")))
+}
+
 const BUMP_LAST_ID: &str = "UPDATE meta SET value = max(value, ?1) WHERE key = 'last_id'";
 
 fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
@@ -580,15 +863,53 @@ impl Store for SqliteStore {
         }
         let silent = self.silent.read().unwrap_or_else(PoisonError::into_inner);
         let mut conn = self.writer();
+        let mut tails = self.tails.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut written_max = 0;
+        // Room records that come after everything stored go into one page
+        // per room; the rest (private messages, and room records out of
+        // order or possibly duplicate) into rows. Tails change only once
+        // the commit is done.
+        let mut pages: Vec<(String, Vec<(i64, &Record)>)> = Vec::new();
+        let mut page_of: HashMap<String, usize> = HashMap::new();
+        let mut staged: HashMap<String, Pos> = HashMap::new();
+        let mut top = tails.max_id;
+        let mut rows = Vec::new();
+        for rec in batch {
+            let (conv, pm_a, pm_b) = record_keys(rec);
+            if pm_a.is_none() && silent.contains(&conv) {
+                continue;
+            }
+            let (id, ms) = (db_id(rec.id)?, to_ms(rec.time));
+            if id > top {
+                top = id;
+                if pm_a.is_none() {
+                    let tail = match staged.get(&conv).or_else(|| tails.rooms.get(&conv)) {
+                        Some(t) => *t,
+                        None => newest_page(&tx, &conv)?.unwrap_or((i64::MIN, i64::MIN)),
+                    };
+                    // The id is above every stored one, so the time alone
+                    // decides whether the record follows the room's pages.
+                    if ms >= tail.0 {
+                        staged.insert(conv.clone(), (ms, id));
+                        let at = *page_of.entry(conv.clone()).or_insert_with(|| {
+                            pages.push((conv, Vec::new()));
+                            pages.len() - 1
+                        });
+                        if let Some((_, recs)) = pages.get_mut(at) {
+                            recs.push((ms, rec));
+                        }
+                        continue;
+                    }
+                }
+            } else if in_pages(&tx, id, &pages)? {
+                return Err(StoreError::DuplicateId(rec.id));
+            }
+            rows.push((rec, conv, pm_a, pm_b));
+        }
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
-            for rec in batch {
-                let (conv, pm_a, pm_b) = record_keys(rec);
-                if pm_a.is_none() && silent.contains(&conv) {
-                    continue;
-                }
+            for (rec, conv, pm_a, pm_b) in &rows {
                 let from = &rec.from;
                 let inserted = insert.execute(params![
                     db_id(rec.id)?,
@@ -615,6 +936,26 @@ impl Store for SqliteStore {
                     Err(e) => return Err(e.into()),
                 }
             }
+            let mut insert = tx.prepare_cached(INSERT_PAGE)?;
+            let mut body = Vec::new();
+            for (conv, recs) in &pages {
+                let (Some(&(lo_ms, lo)), Some(&(hi_ms, hi))) = (recs.first(), recs.last()) else {
+                    continue;
+                };
+                body.clear();
+                page::encode(recs.iter().copied(), &mut body);
+                let (lo, hi) = (db_id(lo.id)?, db_id(hi.id)?);
+                insert.execute(params![
+                    hi,
+                    conv,
+                    lo,
+                    lo_ms,
+                    hi_ms,
+                    recs.len() as i64,
+                    &body
+                ])?;
+                written_max = written_max.max(hi);
+            }
             // The newest id is kept by its row (see `last_id`); only when
             // the newest record was not written (a room that keeps nothing)
             // must `meta` remember it. Not bumping it at every commit saves
@@ -624,6 +965,8 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
+        tails.rooms.extend(staged);
+        tails.max_id = top;
         Ok(())
     }
 
@@ -675,9 +1018,19 @@ impl Store for SqliteStore {
                  WHERE m.conv = ?1 AND m.time_ms > ?2 AND m.time_ms < ?3",
             )?;
             for room in rooms {
-                let latest: Option<i64> =
-                    stmt.query_row(params![room_conv(room), lo, hi], |r| r.get(0))?;
-                if let Some(latest) = latest {
+                let conv = room_conv(room);
+                let in_rows: Option<i64> = stmt.query_row(params![conv, lo, hi], |r| r.get(0))?;
+                let in_pages = page_range(
+                    conn,
+                    &conv,
+                    Some(((lo, i64::MAX), false)),
+                    Some((hi, i64::MIN)),
+                    true,
+                    1,
+                )?
+                .first()
+                .map(|r| to_ms(r.time));
+                if let Some(latest) = in_rows.max(in_pages) {
                     found.push(TargetInfo {
                         target: MsgTarget::Room(room.as_str().into()),
                         latest: from_ms(latest),
@@ -738,11 +1091,20 @@ impl Store for SqliteStore {
                 "[{}]",
                 ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
             );
-            let mut rows = self.read(|conn| {
+            let rows = self.read(|conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
-                collect(&mut stmt, vec![scope.param(), Value::Text(list)])
+                let rows = collect(&mut stmt, vec![scope.param(), Value::Text(list)])?;
+                match scope.room() {
+                    Some(conv) => Ok(merge(
+                        rows,
+                        page_records_by_id(conn, conv, &ids)?,
+                        true,
+                        usize::MAX,
+                    )),
+                    None => Ok(rows),
+                }
             })?;
-            found.append(&mut rows);
+            found.extend(rows);
             if found.len() >= limit || ids.len() < page {
                 break;
             }
@@ -1046,7 +1408,7 @@ impl Store for SqliteStore {
                 None => policy.rooms,
             };
             if let Some(cutoff) = limits.max_age.and_then(|age| now.checked_sub(age)) {
-                let cutoff = to_ms(cutoff);
+                let cutoff = (to_ms(cutoff), i64::MIN);
                 loop {
                     let n = self.delete_oldest(&conv, Some(cutoff), chunk)?;
                     stats.by_age += n as u64;
@@ -1058,10 +1420,11 @@ impl Store for SqliteStore {
             }
             if let Some(keep) = limits.max_count {
                 let count: i64 = self.read(|c| {
-                    Ok(
-                        c.prepare_cached("SELECT count(*) FROM messages WHERE conv = ?1")?
-                            .query_row([&conv], |r| r.get(0))?,
-                    )
+                    Ok(c.prepare_cached(
+                        "SELECT (SELECT count(*) FROM messages WHERE conv = ?1) \
+                                + coalesce((SELECT sum(n) FROM pages WHERE conv = ?1), 0)",
+                    )?
+                    .query_row([&conv], |r| r.get(0))?)
                 })?;
                 let mut excess = u64::try_from(count).unwrap_or(0).saturating_sub(keep);
                 while excess > 0 {
@@ -1086,6 +1449,7 @@ impl Store for SqliteStore {
                 "SELECT max( \
                    coalesce((SELECT value FROM meta WHERE key = 'last_id'), 0), \
                    coalesce((SELECT max(id) FROM messages), 0), \
+                   coalesce((SELECT max(id) FROM pages), 0), \
                    coalesce((SELECT max(id) FROM offline), 0))",
                 [],
                 |r| r.get(0),
@@ -1112,36 +1476,111 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Deletes up to `n` of the oldest rows of `conv` (only those older than
-    /// `before`, if given) in one short transaction; returns how many went.
+    /// Deletes up to `n` of the oldest records of `conv` (only those below
+    /// `before`, if given), rows and pages alike, in one short transaction;
+    /// returns how many went.
     fn delete_oldest(
         &self,
         conv: &str,
-        before: Option<i64>,
+        before: Option<Pos>,
         n: usize,
     ) -> Result<usize, StoreError> {
-        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let bound = before.unwrap_or((i64::MAX, i64::MAX));
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // `append` leaves the newest id in its row only: remember it before
-        // a row holding it may go, so that ids are never given out twice.
+        // `append` leaves the newest id in its row or page only: remember
+        // it before that may go, so that ids are never given out twice.
         tx.prepare_cached(
-            "UPDATE meta SET value = max(value, coalesce((SELECT max(id) FROM messages), 0)) \
+            "UPDATE meta SET value = max(value, coalesce((SELECT max(id) FROM messages), 0), \
+                                         coalesce((SELECT max(id) FROM pages), 0)) \
              WHERE key = 'last_id'",
         )?
         .execute([])?;
-        let gone: Vec<i64> = {
-            let mut delete = tx.prepare_cached(
-                "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
-                 WHERE conv = ?1 AND time_ms < ?2 ORDER BY time_ms, id LIMIT ?3) RETURNING id",
-            )?;
-            let rows =
-                delete.query_map(params![conv, before.unwrap_or(i64::MAX), n], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let mut gone: Vec<Forget> = Vec::new();
+        while gone.len() < n {
+            let budget = n - gone.len();
+            let oldest_row: Option<Pos> = tx
+                .prepare_cached(
+                    "SELECT time_ms, id FROM messages WHERE conv = ?1 \
+                     ORDER BY time_ms, id LIMIT 1",
+                )?
+                .query_row([conv], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let oldest_page: Option<(i64, Pos)> = tx
+                .prepare_cached(
+                    "SELECT id, lo_ms, lo_id FROM pages WHERE conv = ?1 \
+                     ORDER BY hi_ms, id LIMIT 1",
+                )?
+                .query_row([conv], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+                .optional()?;
+            match (oldest_row, oldest_page) {
+                (Some(row), page) if page.is_none_or(|(_, lo)| row < lo) => {
+                    // Rows first, up to where the oldest page begins.
+                    let upto = page.map_or(bound, |(_, lo)| lo.min(bound));
+                    if row >= upto {
+                        break;
+                    }
+                    let mut delete = tx.prepare_cached(
+                        "DELETE FROM messages WHERE id IN (SELECT id FROM messages \
+                         WHERE conv = ?1 AND (time_ms, id) < (?2, ?3) \
+                         ORDER BY time_ms, id LIMIT ?4) RETURNING id",
+                    )?;
+                    let limit = i64::try_from(budget).unwrap_or(i64::MAX);
+                    let ids = delete
+                        .query_map(params![conv, upto.0, upto.1, limit], |r| r.get::<_, i64>(0))?;
+                    for id in ids {
+                        gone.push((id?, None));
+                    }
+                }
+                (_, Some((page, lo))) => {
+                    if lo >= bound {
+                        break;
+                    }
+                    let body: Vec<u8> = tx
+                        .prepare_cached("SELECT body FROM pages WHERE id = ?1")?
+                        .query_row([page], |r| r.get(0))?;
+                    let mut recs = page::decode(&body, page)?;
+                    let mut cut = 0;
+                    for (ms, rec) in &recs {
+                        if cut >= budget || (*ms, db_id(rec.id)?) >= bound {
+                            break;
+                        }
+                        cut += 1;
+                    }
+                    if cut == 0 {
+                        break;
+                    }
+                    for (_, rec) in recs.drain(..cut) {
+                        gone.push((db_id(rec.id)?, Some(page)));
+                    }
+                    match recs.first() {
+                        None => {
+                            tx.prepare_cached("DELETE FROM pages WHERE id = ?1")?
+                                .execute([page])?;
+                        }
+                        Some(&(lo_ms, ref first)) => {
+                            let mut body = Vec::new();
+                            page::encode(recs.iter().map(|(ms, r)| (*ms, r)), &mut body);
+                            tx.prepare_cached(
+                                "UPDATE pages SET lo_id = ?2, lo_ms = ?3, n = ?4, body = ?5 \
+                                 WHERE id = ?1",
+                            )?
+                            .execute(params![
+                                page,
+                                db_id(first.id)?,
+                                lo_ms,
+                                recs.len() as i64,
+                                body
+                            ])?;
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
         tx.commit()?;
         drop(conn);
-        // After the commit: an indexing pass that read these rows before
+        // After the commit: an indexing pass that read these records before
         // it has finished by the time `forget` holds the index's lock.
         self.search.forget(&gone)?;
         Ok(gone.len())
@@ -1151,9 +1590,16 @@ impl SqliteStore {
 /// The next conversation key after `after`, by a hop through the index
 /// (a loose index scan), so listing conversations costs one seek each.
 fn next_conv(conn: &Connection, after: Option<&str>) -> Result<Option<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT conv FROM messages WHERE conv > ?1 ORDER BY conv LIMIT 1")?;
-    Ok(stmt
-        .query_row([after.unwrap_or("")], |r| r.get(0))
-        .optional()?)
+    let next = |sql: &str| -> Result<Option<String>, StoreError> {
+        Ok(conn
+            .prepare_cached(sql)?
+            .query_row([after.unwrap_or("")], |r| r.get(0))
+            .optional()?)
+    };
+    let rows = next("SELECT conv FROM messages WHERE conv > ?1 ORDER BY conv LIMIT 1")?;
+    let pages = next("SELECT conv FROM pages WHERE conv > ?1 ORDER BY conv LIMIT 1")?;
+    Ok(match (rows, pages) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }

@@ -266,12 +266,29 @@ fn a_row_the_store_cannot_read_is_an_error_not_a_panic() {
     let tmp = TempDir::new();
     let store = open(&tmp);
     ten(&store);
+    // A room's records are in a page.
     store
         .writer()
-        .execute("UPDATE messages SET kind = 'bogus' WHERE id = 10", [])
-        .expect("damage a row");
+        .execute("UPDATE pages SET body = x'01ff' WHERE conv = 'r:#r'", [])
+        .expect("damage a page");
     let err = store
         .query(&room_q("#r", Selector::Latest { after: None }, 5))
+        .expect_err("damaged");
+    assert!(matches!(err, StoreError::Damaged(_)), "{err}");
+    // A private message is a row.
+    store
+        .append(&[pm(20, 200, "alice", "bob", "hi")])
+        .expect("append");
+    store
+        .writer()
+        .execute("UPDATE messages SET kind = 'bogus' WHERE id = 20", [])
+        .expect("damage a row");
+    let err = store
+        .query(&pm_q(
+            "bob",
+            QueryTarget::Nick("alice".into()),
+            Selector::Latest { after: None },
+        ))
         .expect_err("damaged");
     assert!(matches!(err, StoreError::Damaged(_)), "{err}");
 }
@@ -1312,7 +1329,8 @@ fn a_version_2_database_is_indexed_again_in_the_separate_search_file() {
         store.search.matching("banana", None, 10).expect("ids"),
         vec![8, 7]
     );
-    assert_eq!(store.search.watermark().expect("watermark"), 9);
+    // The old row by its msgid, the new records (one page) by the page's.
+    assert_eq!(store.search.watermarks().expect("watermarks"), (7, 9));
     // The old in-file index and its triggers are gone (schema version 6).
     let leftovers: i64 = store
         .writer()
@@ -1352,17 +1370,18 @@ fn a_version_2_database_is_indexed_again_in_the_separate_search_file() {
 fn the_search_index_fills_in_the_background_and_a_search_completes_it_first() {
     let tmp = TempDir::new();
     let store = open(&tmp);
-    store
-        .append(&[
-            room_msg(1, 10, "alice", "#r", "apple pie"),
-            room_msg(2, 20, "bob", "#r", "apple tart"),
-            room_msg(3, 30, "bob", "#r", "plum"),
-        ])
-        .expect("append");
+    // Three commits: three pages, which the indexer takes whole.
+    for rec in [
+        room_msg(1, 10, "alice", "#r", "apple pie"),
+        room_msg(2, 20, "bob", "#r", "apple tart"),
+        room_msg(3, 30, "bob", "#r", "plum"),
+    ] {
+        store.append(&[rec]).expect("append");
+    }
     // The writer's commit does not index.
-    assert_eq!(store.search.watermark().expect("watermark"), 0);
+    assert_eq!(store.search.watermarks().expect("watermark"), (0, 0));
     assert_eq!(store.index_search(2).expect("index"), 2);
-    assert_eq!(store.search.watermark().expect("watermark"), 2);
+    assert_eq!(store.search.watermarks().expect("watermark"), (0, 2));
     store
         .append(&[room_msg(4, 40, "carol", "#r", "apple crumble")])
         .expect("append");
@@ -1371,7 +1390,7 @@ fn the_search_index_fills_in_the_background_and_a_search_completes_it_first() {
         .search("x", &QueryTarget::Room("#r".into()), "apple", 10)
         .expect("search");
     assert_eq!(ids(&found), vec![4, 2, 1]);
-    assert_eq!(store.search.watermark().expect("watermark"), 4);
+    assert_eq!(store.search.watermarks().expect("watermark"), (0, 4));
     assert_eq!(store.index_search(100).expect("index"), 0);
 }
 
@@ -1575,7 +1594,7 @@ fn a_version_3_database_gains_certificates_and_keeps_its_accounts() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(SCHEMA_VERSION, 7);
     assert!(store.get_account("alice").expect("account").is_some());
     assert!(store.add_cert("alice", "AA:BB").expect("add"));
     assert_eq!(
