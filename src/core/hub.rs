@@ -85,6 +85,18 @@ impl Default for HubConfig {
 /// Where the hub's events go. Implementations must not block.
 pub trait Outbox {
     fn send(&mut self, to: ConnId, event: &Shared);
+
+    /// One event to each of `to`, in that order (a room's members). The
+    /// same as a `send` each; an outbox that keeps deliveries for later
+    /// can take them in one go.
+    fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared)
+    where
+        Self: Sized,
+    {
+        for r in to {
+            self.send(r, event);
+        }
+    }
 }
 
 /// Records deliveries; used by tests and by anything that wants to inspect
@@ -815,9 +827,7 @@ impl Hub {
         match to {
             Recipients::Room(key) => {
                 if let Some(room) = self.rooms.get(key) {
-                    for &r in room.members.keys() {
-                        out.send(r, env);
-                    }
+                    out.send_all(room.members.keys().copied(), env);
                 }
             }
             Recipients::Status(key, ops_only, sender) => {

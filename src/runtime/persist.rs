@@ -451,10 +451,10 @@ impl Stage {
     }
 }
 
-impl Outbox for Stage {
-    fn send(&mut self, to: ConnId, event: &Shared) {
-        // One event goes to many recipients; its record is made once, at
-        // its first delivery (ids only grow).
+impl Stage {
+    /// One event goes to many recipients; its record is made once, before
+    /// its first delivery (ids only grow).
+    fn record(&mut self, event: &Shared) {
         if let Event::Message { id, to: target, .. } = &event.event
             && *id > self.recorded
         {
@@ -465,6 +465,35 @@ impl Outbox for Stage {
                 self.ops.push(Op::Record(Box::new(rec)));
             }
         }
+    }
+}
+
+impl Outbox for Stage {
+    fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
+        if to.len() < 2 || matches!(event.event, Event::Joined { .. }) {
+            for r in to {
+                self.send(r, event);
+            }
+            return;
+        }
+        self.record(event);
+        if let Some(Op::DeliverMany { to: all, event: e }) = self.ops.last_mut()
+            && Arc::ptr_eq(e, event)
+        {
+            all.extend(to);
+            self.many_hint = all.len();
+            return;
+        }
+        let all: Vec<ConnId> = to.collect();
+        self.many_hint = all.len();
+        self.ops.push(Op::DeliverMany {
+            to: all,
+            event: event.clone(),
+        });
+    }
+
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        self.record(event);
         if matches!(event.event, Event::Joined { .. }) {
             // Kept as a single delivery: `joins_since` looks for it.
             self.joined_at.push(self.ops.len());

@@ -788,6 +788,16 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
 const INSERT_PAGE: &str = "INSERT INTO pages (id, conv, lo_id, lo_ms, hi_ms, n, body) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+/// A page `append` is building: a room's records of this commit that
+/// follow everything in the room's earlier pages.
+struct Page<'a> {
+    conv: String,
+    /// The newest record's (time, msgid), in the stored pages or this one.
+    tail: Pos,
+    /// With their times in milliseconds, in (time, msgid) order.
+    recs: Vec<(i64, &'a Record)>,
+}
+
 /// The (time, msgid) of the newest record in `conv`'s pages.
 fn newest_page(conn: &Connection, conv: &str) -> Result<Option<Pos>, StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -801,17 +811,13 @@ fn newest_page(conn: &Connection, conv: &str) -> Result<Option<Pos>, StoreError>
 /// Whether msgid `id` is in a stored page or in one `append` is building.
 /// Only ids at or below the highest stored one are asked about (never on
 /// the delivery path's usual way: ids only grow), so a scan is affordable.
-fn in_pages(
-    conn: &Connection,
-    id: i64,
-    building: &[(String, Vec<(i64, &Record)>)],
-) -> Result<bool, StoreError> {
+fn in_pages(conn: &Connection, id: i64, building: &[Page<'_>]) -> Result<bool, StoreError> {
     let Ok(uid) = u64::try_from(id) else {
         return Ok(false);
     };
     if building
         .iter()
-        .any(|(_, recs)| recs.iter().any(|(_, r)| r.id == uid))
+        .any(|page| page.recs.iter().any(|(_, r)| r.id == uid))
     {
         return Ok(true);
     }
@@ -870,38 +876,63 @@ impl Store for SqliteStore {
         // per room; the rest (private messages, and room records out of
         // order or possibly duplicate) into rows. Tails change only once
         // the commit is done.
-        let mut pages: Vec<(String, Vec<(i64, &Record)>)> = Vec::new();
+        let mut pages: Vec<Page<'_>> = Vec::new();
         let mut page_of: HashMap<String, usize> = HashMap::new();
-        let mut staged: HashMap<String, Pos> = HashMap::new();
+        // The previous record's room and its page (`None`: a room that
+        // keeps nothing). A batch is mostly runs of one busy room, so the
+        // room's key is worked out once per run, not once per record.
+        let mut current: Option<(&str, Option<usize>)> = None;
         let mut top = tails.max_id;
         let mut rows = Vec::new();
         for rec in batch {
+            let (id, ms) = (db_id(rec.id)?, to_ms(rec.time));
+            if let MsgTarget::Room(room) = &rec.to {
+                let slot = match current {
+                    Some((name, slot)) if name == &**room => slot,
+                    _ => {
+                        let conv = room_conv(room);
+                        let slot = if silent.contains(&conv) {
+                            None
+                        } else if let Some(&at) = page_of.get(&conv) {
+                            Some(at)
+                        } else {
+                            let tail = match tails.rooms.get(&conv) {
+                                Some(t) => *t,
+                                None => newest_page(&tx, &conv)?.unwrap_or((i64::MIN, i64::MIN)),
+                            };
+                            pages.push(Page {
+                                conv: conv.clone(),
+                                tail,
+                                recs: Vec::new(),
+                            });
+                            page_of.insert(conv, pages.len() - 1);
+                            Some(pages.len() - 1)
+                        };
+                        current = Some((room, slot));
+                        slot
+                    }
+                };
+                let Some(at) = slot else {
+                    continue;
+                };
+                // An id above every stored one, at or after the time of the
+                // room's newest paged record, extends the room's pages.
+                if id > top
+                    && let Some(page) = pages.get_mut(at)
+                    && ms >= page.tail.0
+                {
+                    page.tail = (ms, id);
+                    page.recs.push((ms, rec));
+                    top = id;
+                    continue;
+                }
+            }
             let (conv, pm_a, pm_b) = record_keys(rec);
             if pm_a.is_none() && silent.contains(&conv) {
                 continue;
             }
-            let (id, ms) = (db_id(rec.id)?, to_ms(rec.time));
             if id > top {
                 top = id;
-                if pm_a.is_none() {
-                    let tail = match staged.get(&conv).or_else(|| tails.rooms.get(&conv)) {
-                        Some(t) => *t,
-                        None => newest_page(&tx, &conv)?.unwrap_or((i64::MIN, i64::MIN)),
-                    };
-                    // The id is above every stored one, so the time alone
-                    // decides whether the record follows the room's pages.
-                    if ms >= tail.0 {
-                        staged.insert(conv.clone(), (ms, id));
-                        let at = *page_of.entry(conv.clone()).or_insert_with(|| {
-                            pages.push((conv, Vec::new()));
-                            pages.len() - 1
-                        });
-                        if let Some((_, recs)) = pages.get_mut(at) {
-                            recs.push((ms, rec));
-                        }
-                        continue;
-                    }
-                }
             } else if in_pages(&tx, id, &pages)? {
                 return Err(StoreError::DuplicateId(rec.id));
             }
@@ -938,7 +969,7 @@ impl Store for SqliteStore {
             }
             let mut insert = tx.prepare_cached(INSERT_PAGE)?;
             let mut body = Vec::new();
-            for (conv, recs) in &pages {
+            for Page { conv, recs, .. } in &pages {
                 let (Some(&(lo_ms, lo)), Some(&(hi_ms, hi))) = (recs.first(), recs.last()) else {
                     continue;
                 };
@@ -965,7 +996,9 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
-        tails.rooms.extend(staged);
+        tails
+            .rooms
+            .extend(pages.into_iter().map(|page| (page.conv, page.tail)));
         tails.max_id = top;
         Ok(())
     }
