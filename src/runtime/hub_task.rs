@@ -190,6 +190,13 @@ impl Outbox for Sink {
             Sink::Persist(s) => s.send(to, event),
         }
     }
+
+    fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
+        match self {
+            Sink::Direct(f) => f.send_all(to, event),
+            Sink::Persist(s) => s.send_all(to, event),
+        }
+    }
 }
 
 impl Sink {
