@@ -583,6 +583,9 @@ fn page_range(
     Ok(out)
 }
 
+/// A decoded page: its records with their times in milliseconds.
+type Decoded = Vec<(i64, Record)>;
+
 /// The records of `conv`'s pages among `ids` (given newest first), newest
 /// first. An id in no page of `conv` (another room's, a row's) is skipped.
 fn page_records_by_id(
@@ -593,7 +596,7 @@ fn page_records_by_id(
     let mut out = Vec::new();
     // The page last read, as (lo_id, hi_id, records): ids come newest
     // first, so neighbours usually share it.
-    let mut last: Option<(i64, i64, Vec<(i64, Record)>)> = None;
+    let mut last: Option<(i64, i64, Decoded)> = None;
     let mut stmt = conn.prepare_cached(
         "SELECT id, lo_id, body FROM pages WHERE conv = ?1 AND id >= ?2 ORDER BY id LIMIT 1",
     )?;

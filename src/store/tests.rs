@@ -1737,3 +1737,293 @@ fn a_word_with_a_quote_still_finds_the_word() {
         .expect("search");
     assert_eq!(ids(&found), vec![1]);
 }
+
+// ----- pages and rows together ----------------------------------------------------
+
+/// xorshift64: a fixed sequence per seed, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A place in the (time, msgid) order, as the store compares them.
+type ModelPos = (SystemTime, u64);
+
+/// What every selector must return, worked out on one sorted list.
+struct Model {
+    all: Vec<Record>,
+}
+
+impl Model {
+    fn pos(r: &Record) -> ModelPos {
+        (r.time, r.id)
+    }
+
+    /// An anchor as a bound: `None` for a msgid not in the room.
+    fn bound(&self, a: Anchor, low: bool) -> Option<(ModelPos, bool)> {
+        match a {
+            // A moment: "after it" skips its whole millisecond when low.
+            Anchor::Time(t) => Some(((t, if low { u64::MAX } else { 0 }), low)),
+            Anchor::MsgId(id) => self
+                .all
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| (Self::pos(r), false)),
+        }
+    }
+
+    fn above(&self, low: Option<(ModelPos, bool)>) -> Vec<Record> {
+        self.all
+            .iter()
+            .filter(|r| low.is_none_or(|(l, _)| Self::pos(r) > l))
+            .cloned()
+            .collect()
+    }
+
+    fn answer(&self, sel: Selector, limit: usize) -> Vec<u64> {
+        let last = |v: Vec<Record>| ids(&v[v.len().saturating_sub(limit)..]);
+        let first = |v: Vec<Record>| ids(&v[..v.len().min(limit)]);
+        let below = |h: ModelPos| -> Vec<Record> {
+            self.all
+                .iter()
+                .filter(|r| Self::pos(r) < h)
+                .cloned()
+                .collect()
+        };
+        match sel {
+            Selector::Latest { after: None } => last(self.all.clone()),
+            Selector::Latest { after: Some(a) } => match self.bound(a, true) {
+                Some(l) => last(self.above(Some(l))),
+                None => vec![],
+            },
+            Selector::Before(a) => match self.bound(a, false) {
+                Some((h, _)) => last(below(h)),
+                None => vec![],
+            },
+            Selector::After(a) => match self.bound(a, true) {
+                Some(l) => first(self.above(Some(l))),
+                None => vec![],
+            },
+            Selector::Around(a) => {
+                let Some((p, _)) = self.bound(a, false) else {
+                    return vec![];
+                };
+                let before = below(p);
+                let after: Vec<Record> = self
+                    .all
+                    .iter()
+                    .filter(|r| Self::pos(r) >= p)
+                    .cloned()
+                    .collect();
+                let mut nb = before.len().min(limit / 2);
+                let na = after.len().min(limit - nb);
+                nb = before.len().min(limit - na);
+                let mut out = ids(&before[before.len() - nb..]);
+                out.extend(ids(&after[..na]));
+                out
+            }
+            Selector::Between(a, b) => {
+                let (Some(lo), Some((hi, _))) = (self.bound(a, true), self.bound(b, false)) else {
+                    return vec![];
+                };
+                if lo.0 < hi {
+                    first(
+                        self.above(Some(lo))
+                            .into_iter()
+                            .filter(|r| Self::pos(r) < hi)
+                            .collect(),
+                    )
+                } else {
+                    let (Some((ah, _)), Some(bl)) = (self.bound(a, false), self.bound(b, true))
+                    else {
+                        return vec![];
+                    };
+                    last(
+                        self.above(Some(bl))
+                            .into_iter()
+                            .filter(|r| Self::pos(r) < ah)
+                            .collect(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Fills a room (and a neighbour) with batches of varying size whose clock
+/// now and then stands still or steps back, so that its records end up in
+/// many pages and, where the order breaks, in rows between them.
+fn shuffled_room(store: &SqliteStore, seed: u64) -> Model {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let (mut id, mut ms) = (0u64, 50_000u64);
+    let mut all = Vec::new();
+    for _ in 0..60 {
+        let mut batch = Vec::new();
+        for _ in 0..1 + rng.below(12) {
+            id += 1 + rng.below(2);
+            match rng.below(12) {
+                0 => ms -= rng.below(40),
+                1 | 2 => {}
+                _ => ms += rng.below(15),
+            }
+            let room = if rng.below(4) == 0 { "#n" } else { "#r" };
+            let rec = room_msg(id, ms, "alice", room, &format!("line {id}"));
+            if room == "#r" {
+                all.push(rec.clone());
+            }
+            batch.push(rec);
+        }
+        store.append(&batch).expect("append");
+    }
+    all.sort_by_key(Model::pos);
+    Model { all }
+}
+
+#[test]
+fn pages_and_rows_answer_every_selector_like_one_sorted_list() {
+    for seed in 1..=8 {
+        let tmp = TempDir::new();
+        let store = open(&tmp);
+        let model = shuffled_room(&store, seed);
+        let rows: i64 = store
+            .writer()
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .expect("count");
+        let pages: i64 = store
+            .writer()
+            .query_row("SELECT count(*) FROM pages", [], |r| r.get(0))
+            .expect("count");
+        assert!(pages > 10, "seed {seed}: {pages} pages");
+        let mut rng = Rng(seed | 1);
+        let n = model.all.len() as u64;
+        let some_id = |rng: &mut Rng| model.all[rng.below(n) as usize].id;
+        let some_time = |rng: &mut Rng| at(49_900 + rng.below(1_000));
+        for round in 0..150 {
+            let a = if rng.below(2) == 0 {
+                Anchor::MsgId(some_id(&mut rng))
+            } else {
+                Anchor::Time(some_time(&mut rng))
+            };
+            let b = if rng.below(2) == 0 {
+                Anchor::MsgId(some_id(&mut rng))
+            } else {
+                Anchor::Time(some_time(&mut rng))
+            };
+            let sel = match round % 7 {
+                0 => Selector::Latest { after: None },
+                1 => Selector::Latest { after: Some(a) },
+                2 => Selector::Before(a),
+                3 => Selector::After(a),
+                4 => Selector::Around(a),
+                5 => Selector::Between(a, b),
+                _ => Selector::Around(Anchor::MsgId(some_id(&mut rng))),
+            };
+            let limit = [1, 2, 7, 30, 1000][rng.below(5) as usize];
+            let got = ids(&store.query(&room_q("#r", sel, limit)).expect("query"));
+            assert_eq!(
+                got,
+                model.answer(sel, limit),
+                "seed {seed}, {sel:?}, limit {limit} ({rows} rows, {pages} pages)"
+            );
+        }
+        // Every record can be found by search, wherever it is stored.
+        let probe = model.all[model.all.len() / 2].id;
+        let found = store
+            .search(
+                "x",
+                &QueryTarget::Room("#r".into()),
+                &format!("line {probe}"),
+                1000,
+            )
+            .expect("search");
+        assert!(ids(&found).contains(&probe), "seed {seed}");
+        // Retention by age: exactly what is older than the cut goes.
+        let cut = model.all[model.all.len() / 3].time;
+        let age = SystemTime::now().duration_since(cut).expect("the past");
+        store
+            .compact(
+                &Retention {
+                    rooms: Limits {
+                        max_age: Some(age),
+                        max_count: None,
+                    },
+                    ..Retention::default()
+                },
+                SystemTime::now(),
+            )
+            .expect("compact");
+        let kept = Model {
+            all: model
+                .all
+                .iter()
+                .filter(|r| r.time >= cut)
+                .cloned()
+                .collect(),
+        };
+        let latest = Selector::Latest { after: None };
+        let got = ids(&store.query(&room_q("#r", latest, 1000)).expect("query"));
+        assert_eq!(got, kept.answer(latest, 1000), "seed {seed}: by age");
+        // Retention by count: as many as asked for stay, the newest ones.
+        store
+            .compact(
+                &Retention {
+                    rooms: Limits {
+                        max_age: None,
+                        max_count: Some(25),
+                    },
+                    chunk: 7,
+                    ..Retention::default()
+                },
+                SystemTime::now(),
+            )
+            .expect("compact");
+        let got = store.query(&room_q("#r", latest, 1000)).expect("query");
+        assert_eq!(got.len(), 25.min(kept.all.len()), "seed {seed}: by count");
+        let newest = kept.all.last().map(|r| r.id);
+        assert_eq!(got.last().map(|r| r.id), newest, "seed {seed}");
+        // And the neighbour room lost nothing to the first room's limits
+        // being counted in its pages.
+        assert!(store.last_id().expect("last id") >= newest.unwrap_or(0));
+    }
+}
+
+#[test]
+fn an_id_already_in_a_page_is_refused_as_a_duplicate() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .append(&[
+            room_msg(5, 10, "a", "#r", "one"),
+            room_msg(6, 20, "a", "#r", "two"),
+        ])
+        .expect("append");
+    // Same id again, in another room and in the same one.
+    for room in ["#other", "#r"] {
+        let err = store
+            .append(&[room_msg(5, 30, "a", room, "again")])
+            .expect_err("duplicate");
+        assert!(matches!(err, StoreError::DuplicateId(5)), "{err}");
+    }
+    // Twice in one batch.
+    let err = store
+        .append(&[
+            room_msg(9, 40, "a", "#r", "x"),
+            room_msg(9, 41, "a", "#r", "y"),
+        ])
+        .expect_err("duplicate");
+    assert!(matches!(err, StoreError::DuplicateId(9)), "{err}");
+    // Nothing of a refused batch was kept, and later ids still go in.
+    store
+        .append(&[room_msg(10, 50, "a", "#r", "three")])
+        .expect("append");
+    let got = store
+        .query(&room_q("#r", Selector::Latest { after: None }, 10))
+        .expect("query");
+    assert_eq!(ids(&got), vec![5, 6, 10]);
+}
