@@ -15,6 +15,10 @@
 //! - `schema.rs`: the versioned migrations and the start-up checks that refuse
 //!   a foreign or corrupt file without touching it.
 //! - `sqlite.rs`: [`SqliteStore`], the SQLite implementation.
+//! - `page.rs`: the codec of a page, the records of one room from one commit
+//!   in one blob, which is how room history is stored (one row per room per
+//!   commit instead of one per message: the cost of storing is on the
+//!   delivery path).
 //! - `fts.rs`: turns what a person typed into a safe FTS5 query.
 //! - `search.rs`: the full-text index, a file of its own (`search.db`)
 //!   filled behind the writer.

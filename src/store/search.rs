@@ -156,9 +156,10 @@ impl SearchIndex {
         Ok((watermark(&conn, ROWS)?, watermark(&conn, PAGES)?))
     }
 
-    /// Indexes up to `max` rows of `messages` above the watermark, read
-    /// through `src` (a connection to `chatroom.db`), in one transaction.
-    /// Returns how many rows were indexed (0: nothing was pending).
+    /// Indexes up to `max` rows of `messages` and up to about `max` records
+    /// of whole pages above their watermarks, read through `src` (a
+    /// connection to `chatroom.db`), in one transaction. Returns how many
+    /// records were indexed (0: nothing was pending).
     pub fn index_some(&self, src: &Connection, max: usize) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         index_pass(&mut conn, src, max)

@@ -6,8 +6,17 @@
 //! one maintenance connection that only checkpoints, so the fsync of a
 //! checkpoint happens outside the writer's lock.
 //!
+//! Where records go: a room's records are appended as pages (`page.rs`),
+//! one row per room per commit, kept in (time, msgid) order without overlap
+//! so that a query walks them like an index (`page_range`). A record that
+//! would break that order (the clock stepped back, or a msgid not above
+//! every stored one) and every private message go to `messages`, a row
+//! each, as did all history before schema version 7. Queries read both and
+//! merge them (`range`); private history is rows only.
+//!
 //! Compaction deletes in chunks, each its own short transaction on the writer
-//! connection, releasing the mutex in between so that appends interleave.
+//! connection, releasing the mutex in between so that appends interleave. A
+//! page partly past a limit is rewritten without its oldest records.
 //!
 //! This file must not decide policy (who may read a room, how long to keep
 //! history): it executes what the caller asks, within the trait's rules.
