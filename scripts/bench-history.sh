@@ -56,8 +56,12 @@ bench() {
   echo "{\"server\":\"$name\",\"run\":$run,\"load\":\"$load\",\"result\":$json}" >>"$OUT/results.jsonl"
 }
 
+# On and off alternate in ABBA order (on off, off on, ...): the machine's
+# speed drifts over minutes (other tenants), and a fixed order would put
+# that drift into every pair's ratio the same way.
 for run in $(seq 1 "$RUNS"); do
-  for mode in on off; do
+  if [ $((run % 2)) = 1 ]; then modes="on off"; else modes="off on"; fi
+  for mode in $modes; do
     if [ $mode = off ]; then start_server --no-history; else start_server; fi || exit 1
     bench "history-$mode" "$run" fanout -n 50 --window 32 --duration 15 --payload 64
     stop_server
