@@ -800,6 +800,10 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
 const INSERT_PAGE: &str = "INSERT INTO pages (id, conv, lo_id, lo_ms, hi_ms, n, body) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+/// Rooms whose page tails `append` keeps in memory (about 100 bytes each)
+/// before it forgets them all and reads them back from their newest page.
+const TAILS_MAX: usize = 50_000;
+
 /// A page `append` is building: a room's records of this commit that
 /// follow everything in the room's earlier pages.
 struct Page<'a> {
@@ -1008,6 +1012,11 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
+        // Only a cache of what the newest page says: dropped whole when it
+        // has grown past a busy server's rooms, and read again as needed.
+        if tails.rooms.len() > TAILS_MAX {
+            tails.rooms.clear();
+        }
         tails
             .rooms
             .extend(pages.into_iter().map(|page| (page.conv, page.tail)));
