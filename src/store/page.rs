@@ -76,12 +76,6 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn target_of(rec: &Record) -> &str {
-    match &rec.to {
-        MsgTarget::Room(n) | MsgTarget::Nick(n) | MsgTarget::Status(n) => n,
-    }
-}
-
 fn same_sender(a: &UserInfo, b: &UserInfo) -> bool {
     a.nick == b.nick && a.user == b.user && a.realname == b.realname && a.host == b.host
 }
@@ -100,7 +94,7 @@ pub fn encode<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mu
         let dt = t.wrapping_sub(ms);
         put_uvarint(out, ((dt << 1) ^ (dt >> 63)) as u64);
         out.push(kind_code(rec.kind));
-        let to = target_of(rec);
+        let to = super::sqlite::target_name(&rec.to);
         if target == Some(to) {
             put_uvarint(out, 1);
         } else {

@@ -262,11 +262,7 @@ fn index_pass(conn: &mut Connection, src: &Connection, max: usize) -> Result<usi
             && let Some(row) = pages.next()?
         {
             let id: i64 = row.get(0)?;
-            let body = row
-                .get_ref(1)?
-                .as_blob()
-                .map_err(|e| StoreError::Damaged(format!("history page {id}: {e}")))?;
-            for (_, rec) in page::decode(body, id)? {
+            for (_, rec) in page::decode(super::sqlite::blob(row, 1)?, id)? {
                 let rec_id = i64::try_from(rec.id).unwrap_or(i64::MAX);
                 rows.push((rec_id, rec.text.to_string()));
                 from_pages += 1;

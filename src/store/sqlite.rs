@@ -491,6 +491,17 @@ fn position(
 
 /// The record `id` of `conv`'s pages, with its time in milliseconds.
 fn page_find(conn: &Connection, conv: &str, id: i64) -> Result<Option<(i64, Record)>, StoreError> {
+    let uid = u64::try_from(id).unwrap_or(0);
+    Ok(page_holding(conn, conv, id)?
+        .and_then(|(_, _, recs)| recs.into_iter().find(|(_, r)| r.id == uid)))
+}
+
+/// The page of `conv` whose msgids span `id`, as (lo_id, hi_id, records).
+fn page_holding(
+    conn: &Connection,
+    conv: &str,
+    id: i64,
+) -> Result<Option<(i64, i64, Decoded)>, StoreError> {
     // Pages are keyed by their newest msgid, so the first at or above `id`
     // is the only one that can hold it.
     let mut stmt = conn.prepare_cached(
@@ -504,10 +515,7 @@ fn page_find(conn: &Connection, conv: &str, id: i64) -> Result<Option<(i64, Reco
     if lo > id {
         return Ok(None);
     }
-    let uid = u64::try_from(id).unwrap_or(0);
-    Ok(page::decode(blob(row, 2)?, page)?
-        .into_iter()
-        .find(|(_, r)| r.id == uid))
+    Ok(Some((lo, page, page::decode(blob(row, 2)?, page)?)))
 }
 
 /// `range` over a room's pages. A room's pages follow each other in
@@ -606,23 +614,15 @@ fn page_records_by_id(
     // The page last read, as (lo_id, hi_id, records): ids come newest
     // first, so neighbours usually share it.
     let mut last: Option<(i64, i64, Decoded)> = None;
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, lo_id, body FROM pages WHERE conv = ?1 AND id >= ?2 ORDER BY id LIMIT 1",
-    )?;
     for &id in ids {
         let cached = last
             .as_ref()
             .is_some_and(|(lo, hi, _)| *lo <= id && id <= *hi);
         if !cached {
-            let mut rows = stmt.query(params![conv, id])?;
-            let Some(row) = rows.next()? else {
-                continue;
-            };
-            let (page, lo): (i64, i64) = (row.get(0)?, row.get(1)?);
-            if lo > id {
-                continue;
+            match page_holding(conn, conv, id)? {
+                Some(page) => last = Some(page),
+                None => continue,
             }
-            last = Some((lo, page, page::decode(blob(row, 2)?, page)?));
         }
         let uid = u64::try_from(id).unwrap_or(0);
         if let Some((_, _, recs)) = &last
@@ -853,7 +853,7 @@ fn in_pages(conn: &Connection, id: i64, building: &[Page<'_>]) -> Result<bool, S
 }
 
 /// Column `i` of `row` as bytes, without a copy.
-fn blob<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r [u8], StoreError> {
+pub(super) fn blob<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r [u8], StoreError> {
     row.get_ref(i)?
         .as_blob()
         .map_err(|e| StoreError::Damaged(format!("a history page's body: {e}")))
@@ -868,7 +868,7 @@ fn is_primary_key_clash(e: &rusqlite::Error) -> bool {
     })
 }
 
-fn target_name(to: &MsgTarget) -> &str {
+pub(super) fn target_name(to: &MsgTarget) -> &str {
     match to {
         MsgTarget::Room(n) | MsgTarget::Nick(n) | MsgTarget::Status(n) => n,
     }
