@@ -477,13 +477,6 @@ impl Outbox for Stage {
             return;
         }
         self.record(event);
-        if let Some(Op::DeliverMany { to: all, event: e }) = self.ops.last_mut()
-            && Arc::ptr_eq(e, event)
-        {
-            all.extend(to);
-            self.many_hint = all.len();
-            return;
-        }
         let all: Vec<ConnId> = to.collect();
         self.many_hint = all.len();
         self.ops.push(Op::DeliverMany {
