@@ -19,6 +19,9 @@
 //!   in one blob, which is how room history is stored (one row per room per
 //!   commit instead of one per message: the cost of storing is on the
 //!   delivery path).
+//! - `journal.rs`: the append-only files the delivery path writes records to
+//!   before anyone receives them; copied into SQLite behind it, and read
+//!   back into SQLite at start after a crash.
 //! - `fts.rs`: turns what a person typed into a safe FTS5 query.
 //! - `search.rs`: the full-text index, a file of its own (`search.db`)
 //!   filled behind the writer.
@@ -35,8 +38,9 @@
 //! Every method is synchronous and may block on disk. Callers on the delivery
 //! path must not call it from a tokio worker directly: the runtime hands
 //! records to one writer thread, which gathers whatever has queued up and
-//! commits it with one [`Store::append`] (group commit: one transaction, one
-//! WAL append, for many messages). Queries run on other connections (WAL lets
+//! writes it to the [`journal`] with one `write(2)`; an applier thread then
+//! copies it into SQLite with one [`Store::append`] per large group (group
+//! commit: one transaction, one WAL append, for many messages). Queries run on other connections (WAL lets
 //! readers run beside the writer), from `spawn_blocking`.
 //!
 //! # Durability
@@ -55,12 +59,15 @@
 //!
 //! So "a message that any client has received is in the store after
 //! `kill -9`" holds if the runtime fans a message out only after the batch
-//! holding it has been appended. Without an fsync per commit a batch costs
-//! tens of microseconds, not milliseconds (see the timing test), which is why
-//! the fan-out can afford to wait for it.
+//! holding it is in the journal: the journal gets the same page-cache
+//! guarantee from one `write(2)` (and one `fdatasync` with
+//! `sync_every_commit`), and [`SqliteStore::open`] appends whatever the
+//! journal holds beyond the newest stored message before anything else
+//! reads the store.
 
 mod error;
 mod fts;
+pub mod journal;
 mod page;
 mod schema;
 mod search;

@@ -28,6 +28,8 @@
 //! turns records into bytes and back, and treats every byte it reads as
 //! untrusted (a damaged page is an error naming it, never a panic).
 
+use rustc_hash::FxHashMap;
+
 use super::error::StoreError;
 use super::{Record, RecordKind};
 use crate::core::names::Name;
@@ -35,6 +37,12 @@ use crate::core::{MsgTarget, UserInfo};
 
 /// The first byte of every page body.
 const FORMAT: u8 = 1;
+
+/// The first byte of a body whose records may go anywhere (the journal's,
+/// see `journal.rs`): the target code then says which kind of target, 0
+/// (room), 2 (nickname) or 3 (status), instead of 0 (room) alone. Never
+/// written into the `pages` table, whose records are all one room's.
+const FORMAT_ANY_TARGET: u8 = 2;
 
 fn kind_code(kind: RecordKind) -> u8 {
     match kind {
@@ -83,28 +91,65 @@ fn same_sender(a: &UserInfo, b: &UserInfo) -> bool {
 /// Appends one page holding `records` (with their times in milliseconds),
 /// which the caller has put in ascending (time, msgid) order.
 pub fn encode<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mut Vec<u8>) {
-    out.push(FORMAT);
+    encode_as(FORMAT, records, out);
+}
+
+/// Appends a body holding `records` (in any order) with their targets of
+/// every kind, rooms, nicknames and status: what the journal writes.
+pub fn encode_any<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mut Vec<u8>) {
+    encode_as(FORMAT_ANY_TARGET, records, out);
+}
+
+fn target_code(to: &MsgTarget) -> u64 {
+    match to {
+        MsgTarget::Room(_) => 0,
+        MsgTarget::Nick(_) => 2,
+        MsgTarget::Status(_) => 3,
+    }
+}
+
+fn encode_as<'a>(
+    format: u8,
+    records: impl IntoIterator<Item = (i64, &'a Record)>,
+    out: &mut Vec<u8>,
+) {
+    out.push(format);
     let (mut id, mut ms) = (0u64, 0i64);
-    let mut target: Option<&str> = None;
-    // The page's senders so far. A page holds one commit of one room, so
-    // a linear search over a few dozen is cheaper than hashing.
+    let mut target: Option<&MsgTarget> = None;
+    // The page's senders so far, and where each nickname first appears: a
+    // busy room's page has dozens of senders taking turns, and a linear
+    // search over them was a quarter of the encoding.
     let mut senders: Vec<&UserInfo> = Vec::new();
+    let mut by_nick: FxHashMap<&str, usize> = FxHashMap::default();
     for (t, rec) in records {
         put_uvarint(out, rec.id.wrapping_sub(id));
         let dt = t.wrapping_sub(ms);
         put_uvarint(out, ((dt << 1) ^ (dt >> 63)) as u64);
         out.push(kind_code(rec.kind));
-        let to = super::sqlite::target_name(&rec.to);
-        if target == Some(to) {
+        if target == Some(&rec.to) {
             put_uvarint(out, 1);
         } else {
-            put_uvarint(out, 0);
-            put_str(out, to);
-            target = Some(to);
+            put_uvarint(
+                out,
+                if format == FORMAT {
+                    0
+                } else {
+                    target_code(&rec.to)
+                },
+            );
+            put_str(out, super::sqlite::target_name(&rec.to));
+            target = Some(&rec.to);
         }
-        match senders.iter().position(|s| same_sender(s, &rec.from)) {
+        let known = match by_nick.get(&*rec.from.nick) {
+            Some(&i) if senders.get(i).is_some_and(|s| same_sender(s, &rec.from)) => Some(i),
+            // The same nickname with another ident or host: rare.
+            Some(_) => senders.iter().position(|s| same_sender(s, &rec.from)),
+            None => None,
+        };
+        match known {
             Some(i) => put_uvarint(out, i as u64 + 1),
             None => {
+                by_nick.entry(&rec.from.nick).or_insert(senders.len());
                 put_uvarint(out, 0);
                 put_str(out, &rec.from.nick);
                 put_str(out, &rec.from.user);
@@ -123,13 +168,14 @@ pub fn encode<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mu
 pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> {
     let damaged = |what: &str| StoreError::Damaged(format!("history page {page}: {what}"));
     let mut r = Reader { buf: body, at: 0 };
-    match r.byte() {
-        Some(FORMAT) => {}
+    let any_target = match r.byte() {
+        Some(FORMAT) => false,
+        Some(FORMAT_ANY_TARGET) => true,
         Some(f) => return Err(damaged(&format!("unknown page format {f}"))),
         None => return Err(damaged("empty body")),
-    }
+    };
     let (mut id, mut ms) = (0u64, 0i64);
-    let mut target: Option<Name> = None;
+    let mut target: Option<MsgTarget> = None;
     // Decoded once per page and shared by the records (`Name`s are
     // reference counted).
     let mut senders: Vec<UserInfo> = Vec::new();
@@ -146,12 +192,17 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
         let code = r.byte().ok_or_else(|| damaged("truncated kind"))?;
         let kind = kind_of(code).ok_or_else(|| damaged(&format!("unknown kind {code}")))?;
         let to = match (r.uvarint(), &target) {
-            (Some(0), _) => {
+            (Some(1), Some(to)) => to.clone(),
+            (Some(code @ (0 | 2 | 3)), _) if code == 0 || any_target => {
                 let name: Name = text(&mut r, page)?.into();
-                target = Some(name.clone());
-                name
+                let to = match code {
+                    0 => MsgTarget::Room(name),
+                    2 => MsgTarget::Nick(name),
+                    _ => MsgTarget::Status(name),
+                };
+                target = Some(to.clone());
+                to
             }
-            (Some(1), Some(name)) => name.clone(),
             _ => return Err(damaged("bad target")),
         };
         let from = match r.uvarint() {
@@ -185,7 +236,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                 time: super::sqlite::from_ms(ms),
                 kind,
                 from,
-                to: MsgTarget::Room(to),
+                to,
                 text: body.into(),
             },
         ));

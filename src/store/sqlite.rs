@@ -36,13 +36,13 @@ use rusqlite::{
 
 use super::error::StoreError;
 use super::fts::fts_query;
-use super::page;
 use super::schema::{self, OpenSettings};
 use super::search::{Forget, PASS_ROWS, SearchIndex};
 use super::{
     Account, Anchor, CompactStats, DEFAULT_MAX_LIMIT, HistoryQuery, Limits, QueryTarget, Record,
     RecordKind, Retention, RoomState, Selector, Store, TargetInfo,
 };
+use super::{journal, page};
 use crate::core::names::Key;
 use crate::core::{MsgTarget, Topic, UserInfo};
 
@@ -166,7 +166,42 @@ impl SqliteStore {
             .map(|r| room_conv(&r.name))
             .collect();
         *store.silent.write().unwrap_or_else(PoisonError::into_inner) = silent;
+        store.recover_journal(dir)?;
         Ok(store)
+    }
+
+    /// Appends what the journal holds beyond the newest stored message
+    /// (what a killed server had delivered but not yet copied here), then
+    /// deletes the journal's segments. See `journal.rs`.
+    fn recover_journal(&self, dir: &Path) -> Result<(), StoreError> {
+        let (records, last) = journal::recover(dir)?;
+        if last == 0 {
+            return Ok(());
+        }
+        let have = self
+            .tails
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .max_id;
+        let missing: Vec<Record> = records
+            .into_iter()
+            .filter(|r| i64::try_from(r.id).is_ok_and(|id| id > have))
+            .collect();
+        for group in missing.chunks(RECOVER_GROUP) {
+            self.append(group)?;
+        }
+        if !missing.is_empty() {
+            tracing::info!(
+                "history: {} message(s) recovered from the journal",
+                missing.len()
+            );
+        }
+        journal::remove_before(&dir.join(journal::JOURNAL_DIR), last + 1)
+    }
+
+    /// Whether each commit is synced to disk (see [`StoreOptions`]).
+    pub fn syncs_every_commit(&self) -> bool {
+        self.opts.sync_every_commit
     }
 
     /// The database file.
@@ -308,7 +343,7 @@ fn pm_conv(a: &str, b: &str) -> String {
     format!("p:{a} {b}")
 }
 
-fn to_ms(t: SystemTime) -> i64 {
+pub(super) fn to_ms(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
         Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
@@ -799,6 +834,9 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages \
 
 const INSERT_PAGE: &str = "INSERT INTO pages (id, conv, lo_id, lo_ms, hi_ms, n, body) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// Records appended per transaction when the journal is recovered.
+const RECOVER_GROUP: usize = 16 * 1024;
 
 /// Rooms whose page tails `append` keeps in memory (about 100 bytes each)
 /// before it forgets them all and reads them back from their newest page.
