@@ -1,25 +1,37 @@
-//! The persist stage: group commit with commit-before-release.
+//! The persist stage: group commit to a journal before release, copied
+//! into SQLite behind the delivery path.
 //!
 //! With history on, the hub task does not push a stored message onto the
 //! recipients' queues at once. For each batch of commands it sends the
 //! records to store (and the rooms to save) to one writer thread, and keeps
 //! the batch's deliveries here, in the hub's order, tagged with the batch's
 //! number. The writer gathers whatever batches have queued up, appends every
-//! record in them with one [`Store::append`] (one transaction, no fsync of
-//! its own: see the store's module docs), and reports the highest batch
-//! number it committed. Only then does the hub task release the deliveries
-//! of those batches onto the queues. So a message reaches a client only
-//! after the transaction holding it has been written to the WAL, which is
-//! what makes "everything any client received is in the history after
-//! `kill -9`" true. Fan-out never waits for an fsync; it waits for one
-//! `write(2)` per group of batches.
+//! record in them to the journal with one `write(2)` (`store/journal.rs`;
+//! no fsync of its own), and reports the highest batch number written. Only
+//! then does the hub task release the deliveries of those batches onto the
+//! queues. So a message reaches a client only once it is in the journal,
+//! which the store reads back into SQLite at its next start: that is what
+//! makes "everything any client received is in the history after `kill -9`"
+//! true. Fan-out never waits for an fsync or an SQLite transaction; it
+//! waits for one `write(2)` per group of batches.
+//!
+//! The writer then hands each group to the applier thread, which copies it
+//! into SQLite with [`Store::append`] in large transactions (it lets groups
+//! gather for [`APPLY_LINGER`] or [`APPLY_MIN`] records: a transaction per
+//! write group cost the delivery path several times what the journal does,
+//! most of it WAL frames rewriting the same few B-tree pages), reports the
+//! highest batch number in SQLite, and deletes the journal segments it has
+//! copied. It runs at a lower priority, so that it takes mostly the CPU that
+//! delivery leaves idle. A batch that must see everything before it in
+//! SQLite (a replay, a history question, a room save) is held until the
+//! applier has caught up with it, and tells the applier not to linger.
 //!
 //! Why the deliveries stay with the hub task rather than travelling to the
 //! writer: pushing onto a connection's queue wakes its task, and a wake from
 //! a thread outside the runtime costs far more than one from the runtime's
 //! own worker (measured: the writer spent a fifth of the server's CPU on
 //! releases, and the connections wrote in smaller pieces). The writer's only
-//! job is the commit; one wake per commit tells the hub task.
+//! job is the journal; one wake per group tells the hub task.
 //!
 //! Order: the deliveries of a batch keep the hub's order, and batches are
 //! released in the order made, so every recipient still sees each sender's
@@ -27,7 +39,7 @@
 //! when nothing before it is waiting, and after them otherwise.
 //!
 //! Replay on join: an [`Op::Replay`] (someone joined a room) is released
-//! like a delivery, after the commit of everything before it, and hands the
+//! like a delivery, once everything before it is in SQLite, and hands the
 //! reading of the room's recent history to a replay thread, so that a query
 //! never holds up anyone else's delivery. Until the replay is back, what is
 //! due to the joiner is held here, in order (bounded by its queue size: past
@@ -37,16 +49,17 @@
 //!
 //! The hub's notes ride in the same batches ([`Stage::note`]): a topic
 //! change becomes a record like a message, a registered room's state an
-//! [`Op::Room`] save, written after the records of its group are committed
+//! [`Op::Room`] save, written by the applier after the records before it
 //! (rare: one small write each).
 //!
-//! A background maintenance thread checkpoints the WAL (so the writer rarely
+//! A background maintenance thread checkpoints the WAL (so the applier never
 //! has to) and runs retention compaction, and a search indexer at the lowest
 //! priority fills the full-text index; all of it off the delivery path.
 //!
 //! This stage must not decide anything the hub decides, and must never drop
-//! a delivery: a failed append is logged at error level (the messages are
-//! still delivered; the log says they are missing from the history).
+//! a delivery: a failed journal write or append is logged at error level
+//! (the messages are still delivered; the log says they may be missing from
+//! the history).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -101,10 +114,10 @@ pub enum Op {
         mark: u64,
     },
     /// A registered room's state to save (or, `None`, to forget), after
-    /// the records before it are committed. Rare: one small write.
+    /// the records before it are in SQLite. Rare: one small write.
     Room(RoomSave),
-    /// A history question to start once everything before it is committed,
-    /// so that it sees what its asker said just before.
+    /// A history question to start once everything before it is in
+    /// SQLite, so that it sees what its asker said just before.
     Read(Box<dyn FnOnce() + Send>),
 }
 
@@ -327,8 +340,10 @@ impl Stage {
             .collect()
     }
     /// Ends the batch: its writes go to the writer (waiting while its queue
-    /// is full), its deliveries wait here for their commit, or go out at
-    /// once when there is nothing to store and nothing waiting before them.
+    /// is full), its deliveries wait here until they are in the journal
+    /// (and in SQLite, for a batch with a read or a room save), or go out
+    /// at once when there is nothing to store and nothing waiting before
+    /// them.
     /// Returns false when the writer is gone.
     pub async fn flush(&mut self) -> bool {
         if self.ops.is_empty() {
@@ -397,7 +412,11 @@ impl Stage {
             });
             return true;
         }
-        if records.is_empty() && self.held.is_empty() && self.applied >= self.sent {
+        if records.is_empty()
+            && rooms.is_empty()
+            && self.held.is_empty()
+            && self.applied >= self.sent
+        {
             // A read with nothing before it still to apply.
             self.release.apply(deliveries);
             return true;
@@ -491,7 +510,7 @@ impl Stage {
         }
     }
 
-    /// Shuts down: everything queued is committed and released, what is
+    /// Shuts down: everything queued is in SQLite and released, what is
     /// owed to connections waiting for a replay goes out without it, then
     /// everyone is told and every queue closed; the writer stops.
     pub async fn shutdown(&mut self, reason: &str) {
@@ -702,7 +721,7 @@ enum Owed {
 }
 
 impl Release {
-    /// Applies a batch whose records are committed: attaches, detaches,
+    /// Applies a batch whose records are written: attaches, detaches,
     /// deliveries, replays to read.
     fn apply(&mut self, ops: Vec<Op>) {
         for op in ops {
@@ -1483,6 +1502,44 @@ mod tests {
             )
             .expect("count");
         assert_eq!(in_db, sent as i64);
+    }
+
+    #[tokio::test]
+    async fn a_room_save_alone_in_a_batch_is_written_before_its_deliveries() {
+        let dir = Dir::new("roomsave");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let (out, rx) = outbound::queue(16);
+        stage.push(Op::Attach { id: 1, out });
+        assert!(stage.flush().await);
+        settle_all(&mut stage).await;
+        // Nothing is waiting, nothing to store: only the save.
+        stage.push(Op::Room(RoomSave::Save(RoomState {
+            founder: Some("ann".into()),
+            registered: true,
+            ..unregistered("#kept")
+        })));
+        stage.send(
+            1,
+            &Envelope::new(Event::ServerNotice {
+                text: "registered".into(),
+            }),
+        );
+        assert!(stage.flush().await);
+        let got = loop {
+            if !rx.is_empty() {
+                break rx.recv().await.expect("reply");
+            }
+            let heard = stage.hear().await;
+            stage.on(heard);
+        };
+        assert!(matches!(&got.event, Event::ServerNotice { text } if &**text == "registered"));
+        let rooms = store.load_rooms().expect("rooms");
+        assert!(
+            rooms.iter().any(|r| r.name == "#kept" && r.registered),
+            "{rooms:?}"
+        );
     }
 
     /// Waits until batch `upto` is in the journal.
