@@ -6,14 +6,17 @@
 //!
 //! Without history the task pushes events onto the recipients' queues
 //! itself ([`Fanout`]). With history each batch goes through the persist
-//! stage ([`super::persist`]): its records go to the writer thread, and
-//! its deliveries wait here until the writer reports them committed; the
-//! task then pushes them itself, as without history.
+//! stage ([`super::persist`]): its records are appended to the history
+//! journal (on this task: one `write(2)` to a local file, no fsync; with
+//! `sync_every_commit`, by the writer thread, and the deliveries wait here
+//! until it reports them written); the task then pushes them itself, as
+//! without history.
 //! History questions (`/history`, `/search`) are checked against the hub
 //! here (only members read a room) and answered from the store on a
 //! blocking thread.
 //!
-//! This task must not do I/O or wait on any one connection.
+//! This task must not do network I/O or wait on any one connection; the
+//! journal append above is the one file write it makes.
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;

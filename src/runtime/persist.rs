@@ -198,6 +198,12 @@ const APPLY_LINGER: Duration = Duration::from_millis(50);
 /// How often the WAL is checkpointed in the background.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
+/// A place reserved in the queue a batch goes to.
+enum Permit {
+    Writer(mpsc::OwnedPermit<Write>),
+    Applier(mpsc::OwnedPermit<Apply>),
+}
+
 /// A batch's deliveries waiting for their writes.
 struct Held {
     /// The number of the write this waits for.
@@ -210,7 +216,10 @@ struct Held {
 /// The hub task's side of the stage: it builds batches, sends their writes
 /// to the writer thread, and releases their deliveries once committed.
 pub struct Stage {
+    /// The writer thread's queue (with `sync_every_commit`)...
     tx: Option<mpsc::Sender<Write>>,
+    /// ...or the journal, written on the hub task (without).
+    inline: Option<Box<Writer>>,
     ops: Vec<Op>,
     /// The highest msgid turned into a record (or skipped by retention).
     recorded: u64,
@@ -259,9 +268,9 @@ impl Stage {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default();
-        let journal =
-            Journal::start(&dir, store.syncs_every_commit()).map_err(std::io::Error::other)?;
-        let (apply_tx, apply_rx) = std_mpsc::sync_channel(APPLY_QUEUE);
+        let store_syncs = store.syncs_every_commit();
+        let journal = Journal::start(&dir, store_syncs).map_err(std::io::Error::other)?;
+        let (apply_tx, apply_rx) = mpsc::channel(APPLY_QUEUE);
         let backlog = Arc::new(AtomicUsize::new(0));
         let applier = Applier {
             store,
@@ -282,11 +291,22 @@ impl Stage {
             backlog,
             heard: heard_tx,
         };
-        std::thread::Builder::new()
-            .name("history-writer".into())
-            .spawn(move || writer.run(rx))?;
+        // Without a sync per write, the journal is written here, on the
+        // hub task: one `write(2)` into the page cache costs it less than
+        // handing the batch to a thread and being woken when it is done,
+        // and its deliveries go out at once. With one, the `fdatasync` is
+        // worth a thread that gathers batches while it waits.
+        let (tx, inline) = if store_syncs {
+            std::thread::Builder::new()
+                .name("history-writer".into())
+                .spawn(move || writer.run(rx))?;
+            (Some(tx), None)
+        } else {
+            (None, Some(Box::new(writer)))
+        };
         Ok(Stage {
-            tx: Some(tx),
+            tx,
+            inline,
             ops: Vec::new(),
             recorded: 0,
             joined_at: Vec::new(),
@@ -365,16 +385,23 @@ impl Stage {
                 Op::Record(_) | Op::Room(_) | Op::Replay { .. } | Op::Read(_)
             )
         });
-        let permit = match (&self.tx, needs_write) {
-            (Some(tx), true) => match tx.clone().reserve_owned().await {
-                Ok(permit) => Some(permit),
+        let permit = match (&self.tx, &self.inline, needs_write) {
+            (_, _, false) => None,
+            (Some(tx), _, true) => match tx.clone().reserve_owned().await {
+                Ok(permit) => Some(Permit::Writer(permit)),
                 Err(_) => {
                     tracing::error!("history writer is gone: nothing more is delivered or saved");
                     return false;
                 }
             },
-            (None, true) => return false,
-            (_, false) => None,
+            (None, Some(w), true) => match w.apply.clone().reserve_owned().await {
+                Ok(permit) => Some(Permit::Applier(permit)),
+                Err(_) => {
+                    tracing::error!("history applier is gone: nothing more is delivered or saved");
+                    return false;
+                }
+            },
+            (None, None, true) => return false,
         };
         // The next batch is likely the size of this one: no regrowing.
         let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
@@ -423,17 +450,37 @@ impl Stage {
         }
         // A write even when there is nothing to store: it tells the
         // applier not to linger over what is before it.
-        let Some(permit) = permit else {
-            return false;
-        };
         let batch = self.sent + 1;
-        permit.send(Write {
-            batch,
-            records,
-            rooms,
-            urgent: after_apply,
-        });
+        match (permit, &mut self.inline) {
+            (Some(Permit::Writer(permit)), _) => {
+                permit.send(Write {
+                    batch,
+                    records,
+                    rooms,
+                    urgent: after_apply,
+                });
+            }
+            (Some(Permit::Applier(permit)), Some(w)) => {
+                let segment = w.append(&records);
+                w.hand_on(
+                    permit,
+                    Apply {
+                        batch,
+                        records,
+                        rooms,
+                        urgent: after_apply,
+                        segment,
+                    },
+                );
+                self.committed = batch;
+            }
+            _ => return false,
+        }
         self.sent = batch;
+        if self.committed >= batch && !after_apply && self.held.is_empty() {
+            self.release.apply(deliveries);
+            return true;
+        }
         self.held.push_back(Held {
             batch,
             after_apply,
@@ -827,7 +874,7 @@ impl Release {
 /// so, and hands it to the applier.
 struct Writer {
     journal: Journal,
-    apply: std_mpsc::SyncSender<Apply>,
+    apply: mpsc::Sender<Apply>,
     /// Woken when a group is urgent or enough has queued up; otherwise it
     /// lingers undisturbed.
     applier: std::thread::Thread,
@@ -856,28 +903,11 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let mut segment = 0;
-            if !records.is_empty() {
-                match self.journal.append(&records) {
-                    Ok(s) => segment = s,
-                    Err(e) => {
-                        // Delivery goes on: a chat that stops because the
-                        // disk is full helps nobody. But the risk is loud.
-                        tracing::error!(
-                            first_id = records.first().map_or(0, |r| r.id),
-                            last_id = records.last().map_or(0, |r| r.id),
-                            "history: {} message(s) could NOT be written to the journal \
-                             (is the disk full or the data directory unwritable?); they are \
-                             lost from the history if the server dies before they reach \
-                             the database: {e}",
-                            records.len()
-                        );
-                    }
-                }
-            }
+            let segment = self.append(&records);
             if self.heard.send(Heard::Committed(last)).is_err() {
                 return;
             }
+            let queued = self.backlog.fetch_add(1, Ordering::Relaxed) + 1;
             let group = Apply {
                 batch: last,
                 records,
@@ -885,16 +915,54 @@ impl Writer {
                 urgent,
                 segment,
             };
-            // Counted before it is sent, so the applier never takes a
-            // group it has not been told of.
-            let queued = self.backlog.fetch_add(1, Ordering::Relaxed) + 1;
-            if self.apply.send(group).is_err() {
+            if self.apply.blocking_send(group).is_err() {
                 return;
             }
-            // Before the queue fills and this thread would wait on it.
-            if urgent || queued >= APPLY_QUEUE / 4 {
-                self.applier.unpark();
+            self.wake(urgent, queued);
+        }
+    }
+
+    /// Writes `records` to the journal; the segment holding them (0 for
+    /// none). A failure is logged, never returned: delivery goes on.
+    fn append(&mut self, records: &[Record]) -> u64 {
+        if records.is_empty() {
+            return 0;
+        }
+        match self.journal.append(records) {
+            Ok(segment) => segment,
+            Err(e) => {
+                // A chat that stops because the disk is full helps nobody.
+                // But the risk is loud.
+                tracing::error!(
+                    first_id = records.first().map_or(0, |r| r.id),
+                    last_id = records.last().map_or(0, |r| r.id),
+                    "history: {} message(s) could NOT be written to the journal \
+                     (is the disk full or the data directory unwritable?); they are \
+                     lost from the history if the server dies before they reach \
+                     the database: {e}",
+                    records.len()
+                );
+                0
             }
+        }
+    }
+
+    /// Gives a written group to the applier, waking it if it should not
+    /// linger.
+    fn hand_on(&self, permit: mpsc::OwnedPermit<Apply>, group: Apply) {
+        let urgent = group.urgent;
+        // Counted before it is sent, so the applier never takes a group it
+        // has not been told of.
+        let queued = self.backlog.fetch_add(1, Ordering::Relaxed) + 1;
+        permit.send(group);
+        self.wake(urgent, queued);
+    }
+
+    /// Wakes the applier for an urgent group, or before its queue fills and
+    /// whoever sends would wait on it.
+    fn wake(&self, urgent: bool, queued: usize) {
+        if urgent || queued >= APPLY_QUEUE / 4 {
+            self.applier.unpark();
         }
     }
 }
@@ -934,14 +1002,14 @@ impl Gathered {
 }
 
 impl Applier {
-    fn run(self, rx: std_mpsc::Receiver<Apply>) {
+    fn run(self, mut rx: mpsc::Receiver<Apply>) {
         let mut got = Gathered::default();
         let mut open = true;
         let mut removed_below = 0;
         while open {
-            match rx.recv() {
-                Ok(g) => got.take(g),
-                Err(_) => break,
+            match rx.blocking_recv() {
+                Some(g) => got.take(g),
+                None => break,
             }
             let since = Instant::now();
             // What is queued joins at once; then, unless someone waits for
@@ -956,11 +1024,11 @@ impl Applier {
                         got.take(g);
                         continue;
                     }
-                    Err(std_mpsc::TryRecvError::Disconnected) => {
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
                         open = false;
                         break;
                     }
-                    Err(std_mpsc::TryRecvError::Empty) => {}
+                    Err(mpsc::error::TryRecvError::Empty) => {}
                 }
                 let wait = APPLY_LINGER.saturating_sub(since.elapsed());
                 if got.urgent
@@ -1417,16 +1485,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_with_nothing_to_store_waits_behind_an_uncommitted_one() {
-        let dir = Dir::new("behind");
+    async fn a_stored_message_is_in_the_journal_before_anyone_receives_it() {
+        let dir = Dir::new("journal-first");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let rx = attach(&mut stage, 1);
+        stage.send(1, &message(1, "stored"));
+        assert!(stage.flush().await);
+        // Out at once (the journal is written on the flush)...
+        assert!(!rx.is_empty(), "not released after its journal write");
+        // ...and what was released is in the journal, whatever SQLite has.
+        let (journaled, _) = crate::store::journal::recover(&dir.0).expect("journal");
+        assert_eq!(journaled.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(text_of(&rx.recv().await.expect("1").event), "stored");
+        settle_all(&mut stage).await;
+        assert_eq!(stored(&store), ["stored"]);
+    }
+
+    #[tokio::test]
+    async fn with_a_sync_per_write_deliveries_wait_for_the_writer_thread() {
+        let dir = Dir::new("sync");
+        let opts = crate::store::StoreOptions {
+            sync_every_commit: true,
+            ..Default::default()
+        };
+        let store = Arc::new(SqliteStore::open_with(&dir.0, opts).expect("open"));
         let mut stage =
             Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
         let rx = attach(&mut stage, 1);
         // Nothing stored, nothing held: out at once.
         stage.send(1, &Envelope::new(Event::ServerNotice { text: "hi".into() }));
         assert!(stage.flush().await);
-        assert!(!rx.is_empty(), "released without waiting for any commit");
+        assert!(!rx.is_empty(), "released without waiting for any write");
         let _ = rx.recv().await;
         stage.send(1, &message(1, "stored"));
         assert!(stage.flush().await);
@@ -1437,7 +1528,7 @@ mod tests {
             }),
         );
         assert!(stage.flush().await);
-        // Until the hub task hears of the commit, neither goes out.
+        // Until the hub task hears of the synced write, neither goes out.
         assert!(rx.is_empty());
         settle_all(&mut stage).await;
         assert_eq!(text_of(&rx.recv().await.expect("1").event), "stored");
@@ -1446,6 +1537,49 @@ mod tests {
             matches!(&second.event, Event::ServerNotice { text } if &**text == "after"),
             "{second:?}"
         );
+        assert_eq!(stored(&store), ["stored"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_nothing_to_store_waits_behind_one_that_waits_for_sqlite() {
+        let dir = Dir::new("behind");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        let mut stage =
+            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let rx = attach(&mut stage, 1);
+        stage.send(1, &message(1, "stored"));
+        assert!(stage.flush().await);
+        let _ = rx.recv().await;
+        // A room save waits for SQLite, and what follows it waits too.
+        stage.push(Op::Room(RoomSave::Save(RoomState {
+            founder: Some("ann".into()),
+            registered: true,
+            ..unregistered("#kept")
+        })));
+        stage.send(
+            1,
+            &Envelope::new(Event::ServerNotice {
+                text: "saved".into(),
+            }),
+        );
+        assert!(stage.flush().await);
+        stage.send(
+            1,
+            &Envelope::new(Event::ServerNotice {
+                text: "after".into(),
+            }),
+        );
+        assert!(stage.flush().await);
+        // Until the hub task hears that SQLite has them, neither goes out.
+        assert!(rx.is_empty());
+        settle_all(&mut stage).await;
+        for want in ["saved", "after"] {
+            let got = rx.recv().await.expect("notice");
+            assert!(
+                matches!(&got.event, Event::ServerNotice { text } if &**text == want),
+                "{got:?}"
+            );
+        }
     }
 
     #[tokio::test]
