@@ -268,13 +268,20 @@ impl LineClient {
                 }
                 true
             }
+            // A signal (another test's child exiting) can interrupt the
+            // read: that is no reason to give up on the connection.
             Err(e)
                 if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
+                    || e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::Interrupted =>
             {
                 true
             }
-            Err(_) => false,
+            Err(e) => {
+                // Shown with the failing test's output.
+                eprintln!("read from the server failed: {e}");
+                false
+            }
         }
     }
 
