@@ -50,6 +50,10 @@ fn alice_says(addr: std::net::SocketAddr, texts: &[&str]) -> (Irc, Vec<String>) 
     for t in texts {
         alice.send(&format!("PRIVMSG #lobby :{t}"));
         echoes.push(alice.expect(&format!(" PRIVMSG #lobby :{t}")));
+        // Each line in a millisecond of its own, so that the timestamp
+        // selectors below have something to tell apart (an echo can come
+        // back well within one millisecond).
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
     (alice, echoes)
 }
