@@ -125,7 +125,7 @@ impl SearchIndex {
             schema::quick_check(&conn, &path)?;
         }
         schema::configure(&conn, settings).map_err(|e| schema::start_error(&path, e))?;
-        schema::enable_wal(&conn, &path)?;
+        schema::enable_wal(&conn, &path, fresh)?;
         if fresh {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-use super::schema::{APPLICATION_ID, SCHEMA_VERSION, V1, V2, V3, V4};
+use super::schema::{APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, V1, V2, V3, V4};
 use super::*;
 use crate::core::{MsgTarget, Topic, UserInfo};
 
@@ -154,6 +154,13 @@ fn open_creates_the_directory_and_a_wal_database() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
+    for file in [DB_FILE, search::SEARCH_FILE] {
+        let conn = Connection::open(dir.join(file)).expect("raw open");
+        let page: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .expect("page size");
+        assert_eq!(page, PAGE_SIZE, "{file}");
+    }
 }
 
 #[test]
@@ -1214,17 +1221,18 @@ fn a_damaged_chatroom_database_is_refused_and_left_untouched() {
     let tmp = TempDir::new();
     {
         let store = open(&tmp);
-        let batch: Vec<Record> = (1..=2000)
+        let batch: Vec<Record> = (1..=8000)
             .map(|i| room_msg(i, i, "alice", "#r", &"some words to fill pages ".repeat(4)))
             .collect();
         store.append(&batch).expect("append");
     }
     // Closing the last connection checkpointed the WAL into the file.
     let mut content = bytes(&tmp.db());
-    assert!(content.len() > 20 * 4096, "a few pages: {}", content.len());
+    let size = usize::try_from(PAGE_SIZE).expect("page size");
+    assert!(content.len() > 20 * size, "a few pages: {}", content.len());
     // Smash a page in the middle (not page 1, so the header still reads).
-    let page = 4096 * 10;
-    for b in &mut content[page..page + 4096] {
+    let page = size * 10;
+    for b in &mut content[page..page + size] {
         *b = 0xA5;
     }
     fs::write(tmp.db(), &content).expect("write");
@@ -1289,6 +1297,12 @@ fn a_version_1_database_is_migrated_with_its_data() {
     assert_eq!(ids(&found), vec![41]);
     assert_eq!(store.last_id().expect("last id"), 41);
     assert!(store.get_account("alice").expect("account").is_some());
+    // A file made with SQLite's default page size keeps it.
+    let page: i64 = store
+        .writer()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .expect("page size");
+    assert_eq!(page, 4096);
 }
 
 #[test]
