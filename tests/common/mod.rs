@@ -209,6 +209,22 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // A failed test says what became of the server: a connection that
+        // closed under a client may be a server that died without a word.
+        if std::thread::panicking() {
+            match self.child.try_wait() {
+                Ok(Some(status)) => eprintln!(
+                    "the server (pid {}) had exited: {status}; its log is {}",
+                    self.child.id(),
+                    self.stderr_path.display()
+                ),
+                _ => eprintln!(
+                    "the server (pid {}) was still running; its log is {}",
+                    self.child.id(),
+                    self.stderr_path.display()
+                ),
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
