@@ -44,13 +44,13 @@ fn text(i: u64) -> String {
 }
 
 fn batch(first: u64, n: u64) -> Vec<Record> {
-    let from = UserInfo {
+    let from = std::sync::Arc::new(UserInfo {
         nick: "bnch12".into(),
         user: "bench".into(),
         realname: "chatroom bench".into(),
         host: "127.0.0.1".into(),
         account: None,
-    };
+    });
     (first..first + n)
         .map(|id| Record {
             id,

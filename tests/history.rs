@@ -573,7 +573,7 @@ fn a_write_failure_at_run_time_is_logged_loudly_and_delivery_goes_on() {
     let mut child = Child(
         Command::new("bash")
             .arg("-c")
-            .arg("trap '' XFSZ; ulimit -f 400; exec \"$0\" \"$@\"")
+            .arg("trap '' XFSZ; ulimit -f 1000; exec \"$0\" \"$@\"")
             .arg(env!("CARGO_BIN_EXE_chatroom"))
             .args([
                 "serve",
@@ -665,7 +665,7 @@ fn replay_shows_old_lines_with_their_date_and_follows_the_replay_limits() {
             id,
             time: now - Duration::from_secs(ago),
             kind: chatroom::store::RecordKind::Say,
-            from: carol.clone(),
+            from: carol.clone().into(),
             to: MsgTarget::Room("#lobby".into()),
             text: text.into(),
         };

@@ -29,13 +29,13 @@ fn record(id: u64) -> Record {
         id,
         time: SystemTime::now(),
         kind: RecordKind::Say,
-        from: UserInfo {
+        from: std::sync::Arc::new(UserInfo {
             nick: "writer".into(),
             user: "w".into(),
             realname: "Writer".into(),
             host: "127.0.0.1".into(),
             account: None,
-        },
+        }),
         to: MsgTarget::Room("#crash".into()),
         text: format!("message number {id}").into(),
     }

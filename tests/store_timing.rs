@@ -15,13 +15,13 @@ fn record(id: u64) -> Record {
         id,
         time: SystemTime::now(),
         kind: RecordKind::Say,
-        from: UserInfo {
+        from: std::sync::Arc::new(UserInfo {
             nick: format!("user{}", id % 50).into(),
             user: "u".into(),
             realname: "A Person".into(),
             host: "192.0.2.1".into(),
             account: None,
-        },
+        }),
         to: MsgTarget::Room(format!("#room{}", id % 10).into()),
         text: format!("message {id}: an ordinary line of chat, about sixty bytes long").into(),
     }

@@ -395,7 +395,7 @@ fn offline_record(hub: &mut Hub, accounts: &Accounts, id: ConnId, cmd: &Command)
         id: hub.next_id(),
         time: std::time::SystemTime::now(),
         kind: (*kind).into(),
-        from: (*from).clone(),
+        from,
         to: MsgTarget::Nick(nick.as_str().into()),
         text: text.into(),
     })

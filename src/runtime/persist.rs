@@ -601,7 +601,7 @@ impl Stage {
                         id,
                         time,
                         kind: RecordKind::Topic,
-                        from: (*by).clone(),
+                        from: by,
                         to,
                         text,
                     })));

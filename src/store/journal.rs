@@ -266,13 +266,13 @@ mod tests {
             id,
             time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + id),
             kind: RecordKind::Say,
-            from: Arc::unwrap_or_clone(Arc::new(UserInfo {
+            from: Arc::new(UserInfo {
                 nick: "ann".into(),
                 user: "a".into(),
                 realname: "Ann".into(),
                 host: "127.0.0.1".into(),
                 account: None,
-            })),
+            }),
             to,
             text: text.into(),
         }

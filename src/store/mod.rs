@@ -167,8 +167,9 @@ pub struct Record {
     /// Server time; stored with millisecond precision (as IRC's server-time).
     pub time: SystemTime,
     pub kind: RecordKind,
-    /// Who sent it, as they were at the time.
-    pub from: UserInfo,
+    /// Who sent it, as they were at the time (shared with the event it
+    /// came from, and among a page's records when read back).
+    pub from: std::sync::Arc<UserInfo>,
     /// A room, or (for a private message) the recipient's nickname. The
     /// conversation is the pair `from.nick` / recipient, whichever asks.
     pub to: MsgTarget,
@@ -193,7 +194,7 @@ impl Record {
                 id: *id,
                 time: *time,
                 kind: (*kind).into(),
-                from: (**from).clone(),
+                from: from.clone(),
                 to: to.clone(),
                 text: text.clone(),
             }),
@@ -213,7 +214,7 @@ impl Record {
         Some(Event::Message {
             id: self.id,
             time: self.time,
-            from: std::sync::Arc::new(self.from.clone()),
+            from: self.from.clone(),
             to: self.to.clone(),
             kind,
             text: self.text.clone(),
@@ -232,7 +233,7 @@ impl Record {
                 id: self.id,
                 time: self.time,
                 room: room.clone(),
-                by: std::sync::Arc::new(self.from.clone()),
+                by: self.from.clone(),
                 text: self.text.clone(),
             }),
             _ => self.to_message(),

@@ -28,6 +28,8 @@
 //! turns records into bytes and back, and treats every byte it reads as
 //! untrusted (a damaged page is an error naming it, never a panic).
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use super::error::StoreError;
@@ -85,7 +87,9 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 fn same_sender(a: &UserInfo, b: &UserInfo) -> bool {
-    a.nick == b.nick && a.user == b.user && a.realname == b.realname && a.host == b.host
+    // Most often the very same (shared) sender.
+    std::ptr::eq(a, b)
+        || a.nick == b.nick && a.user == b.user && a.realname == b.realname && a.host == b.host
 }
 
 /// Appends one page holding `records` (with their times in milliseconds),
@@ -176,9 +180,8 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
     };
     let (mut id, mut ms) = (0u64, 0i64);
     let mut target: Option<MsgTarget> = None;
-    // Decoded once per page and shared by the records (`Name`s are
-    // reference counted).
-    let mut senders: Vec<UserInfo> = Vec::new();
+    // Decoded once per page and shared by the records.
+    let mut senders: Vec<Arc<UserInfo>> = Vec::new();
     let mut out = Vec::new();
     fn text<'b>(r: &mut Reader<'b>, page: i64) -> Result<&'b str, StoreError> {
         r.string()
@@ -211,13 +214,13 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                 for v in &mut s {
                     *v = text(&mut r, page)?;
                 }
-                let sender = UserInfo {
+                let sender = Arc::new(UserInfo {
                     nick: s[0].into(),
                     user: s[1].into(),
                     realname: s[2].into(),
                     host: s[3].into(),
                     account: None,
-                };
+                });
                 senders.push(sender.clone());
                 sender
             }
@@ -295,13 +298,13 @@ mod tests {
                 id,
                 time,
                 kind,
-                from: UserInfo {
+                from: Arc::new(UserInfo {
                     nick: "alice".into(),
                     user: "al".into(),
                     realname: "Alice Ä. Example".into(),
                     host: "127.0.0.1".into(),
                     account: None,
-                },
+                }),
                 to: MsgTarget::Room("#Room".into()),
                 text: text.into(),
             },
@@ -337,7 +340,7 @@ mod tests {
             .map(|i| rec(100 + i, 1_000 + i as i64, RecordKind::Say, "same old line"))
             .collect();
         for (i, (_, r)) in recs.iter_mut().enumerate() {
-            r.from.nick = format!("nick{}", i % 3).into();
+            Arc::make_mut(&mut r.from).nick = format!("nick{}", i % 3).into();
             if i == 20 {
                 r.to = MsgTarget::Room("#other".into());
             }

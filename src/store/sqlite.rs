@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::Value;
@@ -400,13 +400,13 @@ fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
         id,
         time: from_ms(row.get(1)?),
         kind,
-        from: UserInfo {
+        from: Arc::new(UserInfo {
             nick: nick.into(),
             user: user.into(),
             realname: realname.into(),
             host: host.into(),
             account: None,
-        },
+        }),
         to: if is_pm {
             MsgTarget::Nick(target.into())
         } else {

@@ -68,7 +68,7 @@ fn room_msg(id: u64, ms: u64, from: &str, room: &str, text: &str) -> Record {
         id,
         time: at(ms),
         kind: RecordKind::Say,
-        from: user(from),
+        from: user(from).into(),
         to: MsgTarget::Room(room.into()),
         text: text.into(),
     }
@@ -79,7 +79,7 @@ fn pm(id: u64, ms: u64, from: &str, to: &str, text: &str) -> Record {
         id,
         time: at(ms),
         kind: RecordKind::Say,
-        from: user(from),
+        from: user(from).into(),
         to: MsgTarget::Nick(to.into()),
         text: text.into(),
     }
