@@ -99,9 +99,6 @@ pub enum Op {
     Detach {
         id: ConnId,
     },
-    /// A message to store; it precedes its deliveries. Boxed: ops are
-    /// moved around by the hundred thousand, and most are small deliveries.
-    Record(Box<Record>),
     Deliver {
         to: ConnId,
         event: Shared,
@@ -228,6 +225,11 @@ pub struct Stage {
     /// ...or the journal, written on the hub task (without).
     inline: Option<Box<Writer>>,
     ops: Vec<Op>,
+    /// The messages of this batch to store: kept apart from `ops` (all of
+    /// them go into the journal before any of the batch's deliveries, so
+    /// their place among the ops does not matter), which spares a box and
+    /// a sorting pass per message.
+    records: Vec<Record>,
     /// The highest msgid turned into a record (or skipped by retention).
     recorded: u64,
     /// Where in `ops` a `Joined` is delivered (few: scanning them is cheap
@@ -315,6 +317,7 @@ impl Stage {
             tx,
             inline,
             ops: Vec::new(),
+            records: Vec::new(),
             recorded: 0,
             joined_at: Vec::new(),
             cfg,
@@ -373,7 +376,7 @@ impl Stage {
     /// them.
     /// Returns false when the writer is gone.
     pub async fn flush(&mut self) -> bool {
-        if self.ops.is_empty() {
+        if self.ops.is_empty() && self.records.is_empty() {
             return true;
         }
         // A stalled writer slows the hub down here, as a full writer queue
@@ -386,12 +389,11 @@ impl Stage {
         }
         // A place in the writer's queue first (waiting while it is full),
         // so that a wait cut short leaves the batch whole.
-        let needs_write = self.ops.iter().any(|op| {
-            matches!(
-                op,
-                Op::Record(_) | Op::Room(_) | Op::Replay { .. } | Op::Read(_)
-            )
-        });
+        let needs_write = !self.records.is_empty()
+            || self
+                .ops
+                .iter()
+                .any(|op| matches!(op, Op::Room(_) | Op::Replay { .. } | Op::Read(_)));
         let permit = match (&self.tx, &self.inline, needs_write) {
             (_, _, false) => None,
             (Some(tx), _, true) => match tx.clone().reserve_owned().await {
@@ -414,7 +416,8 @@ impl Stage {
         let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
         let ops = std::mem::replace(&mut self.ops, next);
         self.joined_at.clear();
-        let mut records = Vec::new();
+        let records_next = Vec::with_capacity(self.records.len().min(GROUP_MAX));
+        let records = std::mem::replace(&mut self.records, records_next);
         let mut rooms = Vec::new();
         let mut deliveries = Vec::with_capacity(ops.len());
         // Reads (a replay, a history question) must see everything before
@@ -423,7 +426,6 @@ impl Stage {
         let mut after_apply = false;
         for op in ops {
             match op {
-                Op::Record(rec) => records.push(*rec),
                 Op::Room(save) => {
                     after_apply = true;
                     rooms.push(save);
@@ -597,14 +599,14 @@ impl Stage {
             } => {
                 let to = MsgTarget::Room(room);
                 if self.keeps(&to) {
-                    self.ops.push(Op::Record(Box::new(Record {
+                    self.records.push(Record {
                         id,
                         time,
                         kind: RecordKind::Topic,
                         from: by,
                         to,
                         text,
-                    })));
+                    });
                 }
             }
             Note::SaveRoom(saved) => {
@@ -646,7 +648,7 @@ impl Stage {
             if self.keeps(target)
                 && let Some(rec) = Record::from_message(&event.event)
             {
-                self.ops.push(Op::Record(Box::new(rec)));
+                self.records.push(rec);
             }
         }
     }
@@ -809,7 +811,7 @@ impl Release {
                 }
                 Op::Read(start) => start(),
                 // Split off by `Stage::flush` before a batch is held.
-                Op::Record(_) | Op::Room(_) => {}
+                Op::Room(_) => {}
             }
         }
     }
