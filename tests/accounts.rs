@@ -460,7 +460,8 @@ fn messages_to_an_offline_account_are_held_and_delivered_in_order() {
 fn accounts_survive_a_restart() {
     let data;
     {
-        let srv = start("");
+        let mut srv = start("");
+        srv.keep_files();
         data = srv.data_dir.clone();
         make_account(irc(&srv), "stay", "stays-password");
     }
@@ -468,6 +469,10 @@ fn accounts_survive_a_restart() {
     let mut c = sasl_login(irc(&srv), "stay_", "stay", "stays-password", "");
     c.send("WHOIS stay_");
     assert!(c.numeric("330").contains(" stay_ stay :"));
+    drop(srv);
+    if let Some(dir) = data.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 // ------------------------------------------------------ SASL EXTERNAL

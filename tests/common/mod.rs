@@ -28,6 +28,11 @@ pub struct TestServer {
     pub stderr_path: std::path::PathBuf,
     /// The server's data directory.
     pub data_dir: std::path::PathBuf,
+    /// This server's own directory (its log, and its data unless given
+    /// one): removed when the server is dropped, unless the test failed
+    /// (the log says what happened) or [`TestServer::keep_files`] was called.
+    dir: std::path::PathBuf,
+    keep: bool,
     /// Every line the server printed to stdout so far.
     stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -41,9 +46,9 @@ impl TestServer {
     /// Like [`TestServer::start`], with the given data directory (to start
     /// a second server on the first one's files) or a fresh one.
     pub fn start_in(data_dir: Option<&std::path::Path>, args: &[&str]) -> TestServer {
-        // The time as well as the pid: directories are kept after a run (the
-        // server's log is in them), and a later run that got the same pid
-        // must not start on an earlier run's history.
+        // The time as well as the pid: a failed test's directory is kept
+        // (the server's log is in it), and a later run that got the same
+        // pid must not start on an earlier run's history.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -94,6 +99,8 @@ impl TestServer {
             nick: None,
             stderr_path,
             data_dir,
+            dir,
+            keep: false,
             stdout: Default::default(),
         };
         let deadline = Instant::now() + WAIT;
@@ -170,6 +177,12 @@ impl TestServer {
             .to_string()
     }
 
+    /// Keeps this server's directory after it is dropped, for a later
+    /// server to start on its data.
+    pub fn keep_files(&mut self) {
+        self.keep = true;
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -227,6 +240,11 @@ impl Drop for TestServer {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Each history keeps an 8 MiB journal segment reserved: a full run
+        // would otherwise leave gigabytes in the temporary directory.
+        if !std::thread::panicking() && !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
