@@ -202,6 +202,17 @@ const APPLY_LINGER: Duration = Duration::from_millis(50);
 /// How often the WAL is checkpointed in the background.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
+/// Where the stage puts a batch's records.
+enum Journaling {
+    /// To the writer thread, which writes and syncs them (with
+    /// `sync_every_commit`).
+    Thread(mpsc::Sender<Write>),
+    /// Into the journal here, on the hub task (without).
+    Inline(Box<Writer>),
+    /// Nowhere: shut down.
+    Closed,
+}
+
 /// A place reserved in the queue a batch goes to.
 enum Permit {
     Writer(mpsc::OwnedPermit<Write>),
@@ -220,10 +231,8 @@ struct Held {
 /// The hub task's side of the stage: it builds batches, sends their writes
 /// to the writer thread, and releases their deliveries once committed.
 pub struct Stage {
-    /// The writer thread's queue (with `sync_every_commit`)...
-    tx: Option<mpsc::Sender<Write>>,
-    /// ...or the journal, written on the hub task (without).
-    inline: Option<Box<Writer>>,
+    /// Where a batch's records go.
+    journaling: Journaling,
     ops: Vec<Op>,
     /// The messages of this batch to store: kept apart from `ops` (all of
     /// them go into the journal before any of the batch's deliveries, so
@@ -305,17 +314,16 @@ impl Stage {
         // handing the batch to a thread and being woken when it is done,
         // and its deliveries go out at once. With one, the `fdatasync` is
         // worth a thread that gathers batches while it waits.
-        let (tx, inline) = if store_syncs {
+        let journaling = if store_syncs {
             std::thread::Builder::new()
                 .name("history-writer".into())
                 .spawn(move || writer.run(rx))?;
-            (Some(tx), None)
+            Journaling::Thread(tx)
         } else {
-            (None, Some(Box::new(writer)))
+            Journaling::Inline(Box::new(writer))
         };
         Ok(Stage {
-            tx,
-            inline,
+            journaling,
             ops: Vec::new(),
             records: Vec::new(),
             recorded: 0,
@@ -394,23 +402,23 @@ impl Stage {
                 .ops
                 .iter()
                 .any(|op| matches!(op, Op::Room(_) | Op::Replay { .. } | Op::Read(_)));
-        let permit = match (&self.tx, &self.inline, needs_write) {
-            (_, _, false) => None,
-            (Some(tx), _, true) => match tx.clone().reserve_owned().await {
+        let permit = match (&self.journaling, needs_write) {
+            (_, false) => None,
+            (Journaling::Thread(tx), true) => match tx.clone().reserve_owned().await {
                 Ok(permit) => Some(Permit::Writer(permit)),
                 Err(_) => {
                     tracing::error!("history writer is gone: nothing more is delivered or saved");
                     return false;
                 }
             },
-            (None, Some(w), true) => match w.apply.clone().reserve_owned().await {
+            (Journaling::Inline(w), true) => match w.apply.clone().reserve_owned().await {
                 Ok(permit) => Some(Permit::Applier(permit)),
                 Err(_) => {
                     tracing::error!("history applier is gone: nothing more is delivered or saved");
                     return false;
                 }
             },
-            (None, None, true) => return false,
+            (Journaling::Closed, true) => return false,
         };
         // The next batch is likely the size of this one: no regrowing.
         let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
@@ -460,7 +468,7 @@ impl Stage {
         // A write even when there is nothing to store: it tells the
         // applier not to linger over what is before it.
         let batch = self.sent + 1;
-        match (permit, &mut self.inline) {
+        match (permit, &mut self.journaling) {
             (Some(Permit::Writer(permit)), _) => {
                 permit.send(Write {
                     batch,
@@ -469,18 +477,19 @@ impl Stage {
                     urgent: after_apply,
                 });
             }
-            (Some(Permit::Applier(permit)), Some(w)) => {
+            (Some(Permit::Applier(permit)), Journaling::Inline(w)) => {
                 let segment = w.append(&records);
-                w.hand_on(
-                    permit,
-                    Apply {
-                        batch,
-                        records,
-                        rooms,
-                        urgent: after_apply,
-                        segment,
-                    },
-                );
+                let group = Apply {
+                    batch,
+                    records,
+                    rooms,
+                    urgent: after_apply,
+                    segment,
+                };
+                w.hand_on(group, |g| {
+                    permit.send(g);
+                    true
+                });
                 self.committed = batch;
             }
             _ => return false,
@@ -581,8 +590,8 @@ impl Stage {
             self.release.give_up_waiting(id);
         }
         self.release.fanout.shutdown(reason);
-        // The writer ends when its inbox closes.
-        self.tx = None;
+        // The writer (or, inline, the applier) ends when its inbox closes.
+        self.journaling = Journaling::Closed;
     }
 
     /// Turns one of the hub's notes into ops: a topic change becomes a
@@ -879,8 +888,10 @@ impl Release {
     }
 }
 
-/// The writer thread: puts what the hub task sends in the journal, says
-/// so, and hands it to the applier.
+/// The journal writer: puts a batch's records in the journal and hands
+/// them to the applier; on a thread of its own ([`Writer::run`], with
+/// `sync_every_commit`, saying when each group is written) or on the hub
+/// task ([`Journaling::Inline`]).
 struct Writer {
     journal: Journal,
     apply: mpsc::Sender<Apply>,
@@ -916,7 +927,6 @@ impl Writer {
             if self.heard.send(Heard::Committed(last)).is_err() {
                 return;
             }
-            let queued = self.backlog.fetch_add(1, Ordering::Relaxed) + 1;
             let group = Apply {
                 batch: last,
                 records,
@@ -924,10 +934,9 @@ impl Writer {
                 urgent,
                 segment,
             };
-            if self.apply.blocking_send(group).is_err() {
+            if !self.hand_on(group, |g| self.apply.blocking_send(g).is_ok()) {
                 return;
             }
-            self.wake(urgent, queued);
         }
     }
 
@@ -956,23 +965,21 @@ impl Writer {
         }
     }
 
-    /// Gives a written group to the applier, waking it if it should not
-    /// linger.
-    fn hand_on(&self, permit: mpsc::OwnedPermit<Apply>, group: Apply) {
+    /// Gives a written group to the applier with `send` (false: the
+    /// applier is gone), waking it for an urgent group, or before its queue
+    /// fills and whoever sends would wait on it.
+    fn hand_on(&self, group: Apply, send: impl FnOnce(Apply) -> bool) -> bool {
         let urgent = group.urgent;
         // Counted before it is sent, so the applier never takes a group it
         // has not been told of.
         let queued = self.backlog.fetch_add(1, Ordering::Relaxed) + 1;
-        permit.send(group);
-        self.wake(urgent, queued);
-    }
-
-    /// Wakes the applier for an urgent group, or before its queue fills and
-    /// whoever sends would wait on it.
-    fn wake(&self, urgent: bool, queued: usize) {
+        if !send(group) {
+            return false;
+        }
         if urgent || queued >= APPLY_QUEUE / 4 {
             self.applier.unpark();
         }
+        true
     }
 }
 
