@@ -27,11 +27,11 @@ fi
 # The public IRC parser test vectors (ircdocs/parser-tests, CC0 1.0), as
 # the PyPI package irc-parser-tests ships them. Fetched once into a cache
 # directory with pip, checked against a pinned digest, unpacked with
-# python3's zipfile. tests/irc_parser_vectors.rs reads them and, because
+# python3's zipfile. crates/chatroom/tests/irc_parser_vectors.rs reads them and, because
 # CHATROOM_REQUIRE_VECTORS is set here, fails if they are missing.
 vectors_version=0.0.4
 vectors_sha256=a6cbe04063723a6fcf9a117b5e62d0e0bd492f35b2889354574404c1c47f4470
-vectors_cache="${CHATROOM_VECTORS_CACHE:-target/irc-parser-tests}"
+vectors_cache="${CHATROOM_VECTORS_CACHE:-$PWD/target/irc-parser-tests}"
 export CHATROOM_PARSER_VECTORS="$vectors_cache/parser_tests/data"
 export CHATROOM_REQUIRE_VECTORS=1
 if [ ! -f "$CHATROOM_PARSER_VECTORS/msg-split.yaml" ]; then
@@ -51,7 +51,7 @@ if [ ! -f "$CHATROOM_PARSER_VECTORS/msg-split.yaml" ]; then
     "$wheel" "$vectors_cache"
 fi
 
-cargo test --locked "$@"
+cargo test --locked --workspace "$@"
 
 # The external IRC conformance suite (irctest 0.1.2 from PyPI) against the
 # debug binary; fails on a regression against

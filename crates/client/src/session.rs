@@ -1,0 +1,217 @@
+//! The glue both front ends share: it feeds connection events and user lines
+//! into the state model, writes what the model wants sent, and keeps the
+//! timers (a lag PING every 30 s; reconnect when the server stops answering).
+//!
+//! It owns the connection task's handle but must not render anything or read
+//! the terminal or stdin; the plain and full-screen loops do that.
+
+use std::time::{Duration, Instant};
+
+use super::command::parse_input;
+use super::conn::{self, Conn, ConnCommand, ConnEvent};
+use super::state::{Effect, Now, State};
+use chatroom_proto::irc::message::Message;
+
+/// How often lag is measured.
+pub const LAG_INTERVAL: Duration = Duration::from_secs(30);
+
+/// With no reply to our PING and no line at all for this long, the link is
+/// taken as dead (a vanished server may never send a FIN).
+pub const DEAD_AFTER: Duration = Duration::from_secs(90);
+
+/// How long exiting waits for the QUIT to be written and answered.
+const QUIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Reads both clocks, for the front ends' calls into the state model (which
+/// never reads the clock itself).
+pub fn now() -> Now {
+    Now {
+        instant: Instant::now(),
+        local: chrono::Local::now(),
+    }
+}
+
+/// What the front end should do after a user line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit(String),
+}
+
+pub struct Session {
+    pub state: State,
+    conn: Conn,
+    next_ping: Option<Instant>,
+    last_heard: Instant,
+}
+
+impl Session {
+    /// Starts connecting to `host:port` in the background.
+    pub fn start(host: String, port: u16, nick: &str, room: Option<&str>) -> Session {
+        Session::start_with(host, port, None, nick, room)
+    }
+
+    /// Like [`Session::start`], over TLS when `tls` is given.
+    pub fn start_with(
+        host: String,
+        port: u16,
+        tls: Option<conn::TlsClient>,
+        nick: &str,
+        room: Option<&str>,
+    ) -> Session {
+        let shown = conn::display_server(&host, port);
+        Session {
+            state: State::new(&shown, nick, room),
+            conn: conn::spawn_with(host, port, tls),
+            next_ping: None,
+            last_heard: Instant::now(),
+        }
+    }
+
+    /// The next event from the connection task; `None` once it has ended.
+    pub async fn next_conn_event(&mut self) -> Option<ConnEvent> {
+        self.conn.events.recv().await
+    }
+
+    /// An event already waiting, to batch work before a redraw.
+    pub fn try_conn_event(&mut self) -> Option<ConnEvent> {
+        self.conn.events.try_recv().ok()
+    }
+
+    fn send(&self, msg: &Message) {
+        // A closed channel means the task has ended; the loop notices that
+        // through `next_conn_event`.
+        let _ = self.conn.commands.send(ConnCommand::Send(msg.to_string()));
+    }
+
+    pub fn on_conn_event(&mut self, ev: ConnEvent, now: Now) {
+        match ev {
+            ConnEvent::Connecting { attempt } => self.state.on_connecting(attempt, now),
+            ConnEvent::Connected { peer } => {
+                self.last_heard = now.instant;
+                for msg in self.state.on_connected(&peer, now) {
+                    self.send(&msg);
+                }
+            }
+            ConnEvent::Line(line) => {
+                self.last_heard = now.instant;
+                // Unparseable lines (blank, or no command) carry nothing.
+                let Ok(msg) = Message::parse(&line) else {
+                    return;
+                };
+                let was_registered = self.state.is_registered();
+                for reply in self.state.handle_message(&msg, now) {
+                    self.send(&reply);
+                }
+                if !was_registered && self.state.is_registered() {
+                    let _ = self.conn.commands.send(ConnCommand::Registered);
+                    // Measure lag soon so the status line has a number.
+                    self.next_ping = Some(now.instant + Duration::from_secs(2));
+                }
+            }
+            ConnEvent::Disconnected { reason, retry_in } => {
+                self.next_ping = None;
+                self.state.on_disconnected(&reason, Some(retry_in), now);
+            }
+        }
+    }
+
+    /// Carries out one line the user typed.
+    pub fn submit(&mut self, line: &str, now: Now) -> Flow {
+        let effects = self.state.execute(parse_input(line), now);
+        for effect in effects {
+            match effect {
+                Effect::Send(msg) => self.send(&msg),
+                Effect::Quit(reason) => return Flow::Quit(reason),
+                Effect::LagPing => match self.state.lag_ping(now, true) {
+                    Some(ping) => self.send(&ping),
+                    None => self.state.error("not connected", now),
+                },
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Scrolls the current buffer up (`up`) or down by `lines` rows of a
+    /// view `view` rows high, sending the history request that may need.
+    pub fn scroll(&mut self, up: bool, lines: usize, view: usize, now: Now) {
+        let msgs = if up {
+            self.state.scroll_up(lines, view, now)
+        } else {
+            self.state.scroll_down(lines, view, now)
+        };
+        for msg in msgs {
+            self.send(&msg);
+        }
+    }
+
+    /// Back to the newest lines of the current buffer.
+    pub fn to_live(&mut self, now: Now) {
+        for msg in self.state.to_live(now) {
+            self.send(&msg);
+        }
+    }
+
+    /// Periodic work; call about once a second.
+    pub fn tick(&mut self, now: Now) {
+        if !self.state.is_registered() {
+            return;
+        }
+        let silent = now.instant.saturating_duration_since(self.last_heard);
+        if let Some(waited) = self.state.ping_outstanding(now)
+            && waited >= DEAD_AFTER
+            && silent >= DEAD_AFTER
+        {
+            let reason = format!("no reply from the server for {}s", silent.as_secs());
+            let _ = self.conn.commands.send(ConnCommand::Reconnect(reason));
+            self.next_ping = None;
+            return;
+        }
+        if self.next_ping.is_some_and(|t| now.instant >= t) {
+            // While the last PONG is still outstanding there is nothing new
+            // to learn; look again next interval.
+            if self.state.ping_outstanding(now).is_none()
+                && let Some(ping) = self.state.lag_ping(now, false)
+            {
+                self.send(&ping);
+            }
+            self.next_ping = Some(now.instant + LAG_INTERVAL);
+        }
+    }
+
+    /// Sends QUIT, lets the connection close cleanly (bounded wait), ends.
+    pub async fn quit(self, reason: &str) {
+        let quit = Message::new("QUIT", &[reason]).to_string();
+        let _ = self.conn.commands.send(ConnCommand::Quit(quit));
+        let mut task = self.conn.task;
+        if tokio::time::timeout(QUIT_WAIT, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM on Unix).
+/// If a handler cannot be installed, that signal simply never fires.
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

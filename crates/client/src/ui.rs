@@ -1,0 +1,730 @@
+//! Drawing the full-screen client with ratatui: the buffer bar (with unread
+//! counts), the current buffer's scrollback (timestamps, coloured nicks,
+//! wrapped to the width; lines from the server's history dimmed, between
+//! `— history —` / `— live —` marks, with a date line wherever the day
+//! changes), the member list of the current room, the status line (server,
+//! nick, room, lag, scroll and history state) and the input line.
+//!
+//! A pure function of the state model and the input editor onto a ratatui
+//! `Frame`: it must not do I/O, read the clock, or change any state (so it
+//! can be tested with `TestBackend` and called as often as needed).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line as TextLine, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::input::Input;
+use super::state::{Buffer, BufferKind, Line, LineKind, Link, State, format_lag, irc_lower};
+
+/// Width of the `HH:MM ` timestamp; wrapped lines are indented by it.
+const TIME_WIDTH: usize = 6;
+
+const NICK_COLORS: &[Color] = &[
+    Color::Red,
+    Color::Green,
+    Color::Yellow,
+    Color::Blue,
+    Color::Magenta,
+    Color::Cyan,
+    Color::LightRed,
+    Color::LightGreen,
+    Color::LightYellow,
+    Color::LightBlue,
+    Color::LightMagenta,
+    Color::LightCyan,
+];
+
+/// A nick's colour: stable across runs and case, spread by an FNV-1a hash.
+pub fn nick_color(nick: &str) -> Color {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in irc_lower(nick).bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    NICK_COLORS[h as usize % NICK_COLORS.len()]
+}
+
+/// The screen areas, shared with the event loop (for page sizes).
+pub struct Areas {
+    pub bar: Rect,
+    pub scrollback: Rect,
+    pub members: Option<Rect>,
+    pub status: Rect,
+    pub input: Rect,
+}
+
+pub fn areas(state: &State, area: Rect) -> Areas {
+    let [bar, main, status, input] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let b = state.current_buffer();
+    let show_members = b.kind == BufferKind::Channel && main.width >= 50;
+    if !show_members {
+        return Areas {
+            bar,
+            scrollback: main,
+            members: None,
+            status,
+            input,
+        };
+    }
+    let longest = b
+        .members
+        .values()
+        .map(|m| text_width(&m.nick) + m.prefix().map_or(0, |_| 1))
+        .max()
+        .unwrap_or(0);
+    let width = (longest + 3).clamp(11, 23) as u16;
+    let [scrollback, members] =
+        Layout::horizontal([Constraint::Min(20), Constraint::Length(width)]).areas(main);
+    Areas {
+        bar,
+        scrollback,
+        members: Some(members),
+        status,
+        input,
+    }
+}
+
+/// Draws everything.
+pub fn draw(frame: &mut Frame, state: &State, input: &Input) {
+    let a = areas(state, frame.area());
+    frame.render_widget(Paragraph::new(buffer_bar(state)), a.bar);
+    let b = state.current_buffer();
+    let rows = scrollback_rows(b, a.scrollback.width as usize, a.scrollback.height as usize);
+    frame.render_widget(Paragraph::new(rows), a.scrollback);
+    if let Some(m) = a.members {
+        let block = Block::new()
+            .borders(Borders::LEFT)
+            .border_style(Style::new().fg(Color::DarkGray));
+        let inner = block.inner(m);
+        frame.render_widget(block, m);
+        frame.render_widget(
+            Paragraph::new(member_rows(state, inner.height as usize)),
+            inner,
+        );
+    }
+    frame.render_widget(
+        Paragraph::new(status_line(state)).style(Style::new().bg(Color::Blue).fg(Color::White)),
+        a.status,
+    );
+    let (line, cursor_x) = input_line(state, input, a.input.width as usize);
+    frame.render_widget(Paragraph::new(line), a.input);
+    frame.set_cursor_position(Position::new(a.input.x + cursor_x as u16, a.input.y));
+}
+
+fn buffer_bar(state: &State) -> TextLine<'static> {
+    let mut spans = Vec::new();
+    for (i, b) in state.buffers.iter().enumerate() {
+        let mut label = format!(" {}:{}", i + 1, b.name);
+        if b.unread > 0 {
+            label.push_str(&format!("({})", b.unread));
+        }
+        label.push(' ');
+        let style = if i == state.current {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else if b.highlight {
+            Style::new()
+                .fg(Color::LightRed)
+                .add_modifier(Modifier::BOLD)
+        } else if b.unread > 0 {
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Gray)
+        };
+        spans.push(Span::styled(label, style));
+    }
+    TextLine::from(spans)
+}
+
+fn status_line(state: &State) -> TextLine<'static> {
+    let b = state.current_buffer();
+    let server = state
+        .server_name
+        .clone()
+        .unwrap_or_else(|| state.server.clone());
+    let mut parts = vec![format!("[{server}]")];
+    let mut me = state.nick.clone();
+    if state.away.is_some() {
+        me.push_str(" (away)");
+    }
+    parts.push(me);
+    match b.kind {
+        BufferKind::Channel => {
+            let mut room = format!("{} ({} users)", b.name, b.members.len());
+            if !b.joined {
+                room.push_str(" not joined");
+            }
+            parts.push(room);
+        }
+        BufferKind::Query => parts.push(format!("private: {}", b.name)),
+        BufferKind::Server => parts.push("server".to_string()),
+    }
+    parts.push(match state.link {
+        Link::Connecting => "connecting…".to_string(),
+        Link::Registering => "registering…".to_string(),
+        Link::Registered => match state.lag {
+            Some(lag) => format!("lag {}", format_lag(lag)),
+            None => "lag ?".to_string(),
+        },
+        Link::Disconnected { retry_in: Some(d) } => {
+            format!("disconnected, retry in {}s", d.as_secs().max(1))
+        }
+        Link::Disconnected { retry_in: None } => "disconnected".to_string(),
+    });
+    if b.scroll > 0 {
+        parts.push(format!("scrolled up {} (PageDown)", b.scroll));
+    }
+    if b.hist.fetching.is_some() {
+        parts.push("fetching history…".to_string());
+    }
+    if b.hist.newer_unloaded {
+        parts.push("newer lines not loaded (PageDown, Enter)".to_string());
+    }
+    if let Some(topic) = &b.topic {
+        parts.push(topic.clone());
+    }
+    TextLine::from(format!(" {}", parts.join(" | ")))
+}
+
+fn member_rows(state: &State, height: usize) -> Vec<TextLine<'static>> {
+    let members = state.sorted_members(state.current);
+    let mut rows = vec![TextLine::styled(
+        format!(" {} users", members.len()),
+        Style::new().fg(Color::DarkGray),
+    )];
+    let room = height.saturating_sub(1);
+    let shown = if members.len() > room {
+        room.saturating_sub(1)
+    } else {
+        members.len()
+    };
+    for m in members.iter().take(shown) {
+        let prefix = m
+            .prefix()
+            .map(String::from)
+            .unwrap_or_else(|| " ".to_string());
+        rows.push(TextLine::from(vec![
+            Span::styled(format!(" {prefix}"), Style::new().fg(Color::LightGreen)),
+            Span::styled(m.nick.clone(), Style::new().fg(nick_color(&m.nick))),
+        ]));
+    }
+    if shown < members.len() {
+        rows.push(TextLine::styled(
+            format!(" +{} more", members.len() - shown),
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
+    rows
+}
+
+/// The spans of one scrollback line, before wrapping. History lines are
+/// dimmed so they read as the past even without their marks in view.
+pub fn line_spans(line: &Line) -> Vec<Span<'static>> {
+    let mut spans = talk_spans(line);
+    if line.history {
+        for span in &mut spans {
+            span.style = span.style.add_modifier(Modifier::DIM);
+        }
+    }
+    spans
+}
+
+fn talk_spans(line: &Line) -> Vec<Span<'static>> {
+    let dim = Style::new().fg(Color::DarkGray);
+    if let LineKind::Marker(text) = &line.kind {
+        return vec![Span::styled(
+            format!("      {text}"),
+            dim.add_modifier(Modifier::BOLD),
+        )];
+    }
+    let mut spans = vec![Span::styled(format!("{} ", line.time.format("%H:%M")), dim)];
+    let nick_style = |nick: &str, own: bool| {
+        let s = Style::new().fg(nick_color(nick));
+        if own {
+            s.add_modifier(Modifier::BOLD)
+        } else {
+            s
+        }
+    };
+    match &line.kind {
+        LineKind::Message { nick, text, own } => {
+            spans.push(Span::raw("<"));
+            spans.push(Span::styled(nick.clone(), nick_style(nick, *own)));
+            spans.push(Span::raw("> "));
+            spans.push(Span::raw(text.clone()));
+        }
+        LineKind::Action { nick, text, own } => {
+            spans.push(Span::raw(" * "));
+            spans.push(Span::styled(nick.clone(), nick_style(nick, *own)));
+            spans.push(Span::styled(
+                format!(" {text}"),
+                Style::new().add_modifier(Modifier::ITALIC),
+            ));
+        }
+        LineKind::Notice { nick, text, own } => {
+            spans.push(Span::raw("-"));
+            spans.push(Span::styled(nick.clone(), nick_style(nick, *own)));
+            spans.push(Span::raw("- "));
+            spans.push(Span::raw(text.clone()));
+        }
+        kind => {
+            let text = kind.event_text().unwrap_or_default();
+            let (mark, style) = match kind {
+                LineKind::Join { .. } => ("--> ", Style::new().fg(Color::Green)),
+                LineKind::Part { .. } | LineKind::Quit { .. } | LineKind::Kick { .. } => {
+                    ("<-- ", Style::new().fg(Color::Red))
+                }
+                LineKind::Error(_) => ("!! ", Style::new().fg(Color::LightRed)),
+                LineKind::Connected { .. } => ("-- ", Style::new().fg(Color::Green)),
+                _ => ("-- ", Style::new().fg(Color::Cyan)),
+            };
+            spans.push(Span::styled(mark, style));
+            spans.push(Span::styled(text, style.remove_modifier(Modifier::BOLD)));
+        }
+    }
+    spans
+}
+
+fn char_width(c: char) -> usize {
+    let mut b = [0u8; 4];
+    Span::raw(&*c.encode_utf8(&mut b)).width()
+}
+
+fn text_width(s: &str) -> usize {
+    Span::raw(s).width()
+}
+
+/// Wraps styled spans into rows of at most `width` columns; rows after the
+/// first are indented past the timestamp so messages stay readable.
+fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<TextLine<'static>> {
+    let width = width.max(1);
+    let indent = if width > TIME_WIDTH * 3 {
+        TIME_WIDTH
+    } else {
+        0
+    };
+    let mut rows = Vec::new();
+    let mut row: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let mut piece = String::new();
+        for c in span.content.chars() {
+            let w = char_width(c);
+            if used + w > width && used > indent {
+                if !piece.is_empty() {
+                    row.push(Span::styled(std::mem::take(&mut piece), span.style));
+                }
+                rows.push(TextLine::from(std::mem::take(&mut row)));
+                row.push(Span::raw(" ".repeat(indent)));
+                used = indent;
+                if c == ' ' {
+                    // The break itself stands for the space.
+                    continue;
+                }
+            }
+            piece.push(c);
+            used += w;
+        }
+        if !piece.is_empty() {
+            row.push(Span::styled(piece, span.style));
+        }
+    }
+    rows.push(TextLine::from(row));
+    rows
+}
+
+/// A row naming the day, above the first line of each day but the first
+/// shown (times alone are ambiguous once history reaches past days).
+fn day_row(line: &Line) -> TextLine<'static> {
+    TextLine::styled(
+        format!("      — {} —", line.time.format("%a %Y-%m-%d")),
+        Style::new().fg(Color::DarkGray),
+    )
+}
+
+/// The rows that fill the scrollback area: the newest lines (less the
+/// scroll offset) at the bottom; scrolled all the way up (less than a
+/// screen above the offset), the oldest lines from the top.
+fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'static>> {
+    let end = b.lines.len().saturating_sub(b.scroll);
+    let mut rows: Vec<TextLine<'static>> = Vec::new();
+    let mut newer: Option<&Line> = None;
+    for line in b.lines.range(..end).rev() {
+        let mut wrapped = wrap(line_spans(line), width);
+        // Marks carry the time they were made, not a message's: skipped.
+        if !matches!(line.kind, LineKind::Marker(_)) {
+            if let Some(n) = newer
+                && n.time.date_naive() != line.time.date_naive()
+            {
+                wrapped.push(day_row(n));
+            }
+            newer = Some(line);
+        }
+        wrapped.extend(rows);
+        rows = wrapped;
+        if rows.len() >= height {
+            break;
+        }
+    }
+    if rows.len() < height && b.scroll > 0 {
+        // At the top: fill the view with the lines below the offset rather
+        // than leave it half empty.
+        let mut older = b
+            .lines
+            .range(..end)
+            .rev()
+            .find(|l| !matches!(l.kind, LineKind::Marker(_)));
+        for line in b.lines.range(end..) {
+            if !matches!(line.kind, LineKind::Marker(_)) {
+                if let Some(o) = older
+                    && o.time.date_naive() != line.time.date_naive()
+                {
+                    rows.push(day_row(line));
+                }
+                older = Some(line);
+            }
+            rows.extend(wrap(line_spans(line), width));
+            if rows.len() >= height {
+                break;
+            }
+        }
+        rows.truncate(height);
+    }
+    if rows.len() > height {
+        rows.drain(..rows.len() - height);
+    }
+    // Bottom-align: a short buffer sits just above the status line.
+    let mut out = vec![TextLine::default(); height - rows.len()];
+    out.extend(rows);
+    out
+}
+
+/// The largest useful scroll offset for buffer `b` in a scrollback area of
+/// `width` x `height`: scrolled further, the view would not move (it
+/// already starts at the oldest line), so PageDown would seem stuck.
+pub fn max_scroll(b: &Buffer, width: usize, height: usize) -> usize {
+    let mut rows = 0;
+    for (n, line) in b.lines.iter().enumerate() {
+        rows += wrap(line_spans(line), width).len();
+        if rows >= height {
+            return b.lines.len() - (n + 1);
+        }
+    }
+    0
+}
+
+/// The input line and the cursor's column within it. Scrolls sideways so the
+/// cursor stays visible.
+fn input_line(state: &State, input: &Input, width: usize) -> (TextLine<'static>, usize) {
+    let prompt = format!("[{}] ", state.current_buffer().name);
+    let prompt_w = text_width(&prompt);
+    let chars: Vec<char> = input.text().chars().collect();
+    let cursor = input.cursor().min(chars.len());
+    // Leave at least half the line for the text when the prompt is long.
+    let (prompt, prompt_w) = if prompt_w > width / 2 {
+        (String::new(), 0)
+    } else {
+        (prompt, prompt_w)
+    };
+    let avail = width.saturating_sub(prompt_w).max(1);
+    let mut start = 0;
+    let width_of = |from: usize, to: usize| {
+        chars[from..to]
+            .iter()
+            .map(|&c| char_width(c))
+            .sum::<usize>()
+    };
+    while start < cursor && width_of(start, cursor) >= avail {
+        start += 1;
+    }
+    let mut shown = String::new();
+    let mut used = 0;
+    for &c in &chars[start..] {
+        let w = char_width(c);
+        if used + w > avail {
+            break;
+        }
+        shown.push(c);
+        used += w;
+    }
+    let cursor_x = prompt_w + width_of(start, cursor);
+    let line = TextLine::from(vec![
+        Span::styled(prompt, Style::new().fg(Color::Cyan)),
+        Span::raw(shown),
+    ]);
+    (line, cursor_x.min(width.saturating_sub(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Now;
+    use chatroom_proto::irc::message::Message;
+    use chrono::{Local, TimeZone};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use std::time::Instant;
+
+    fn now() -> Now {
+        Now {
+            instant: Instant::now(),
+            local: Local
+                .with_ymd_and_hms(2024, 5, 1, 12, 1, 0)
+                .single()
+                .expect("valid time"),
+        }
+    }
+
+    fn feed(state: &mut State, line: &str) {
+        let msg = Message::parse(line).expect("test line parses");
+        state.handle_message(&msg, now());
+    }
+
+    fn sample() -> State {
+        let mut s = State::new("127.0.0.1:6667", "me", Some("#lobby"));
+        s.on_connected("127.0.0.1:6667", now());
+        feed(&mut s, ":irc.test 001 me :Welcome");
+        feed(&mut s, ":me!u@h JOIN #lobby");
+        feed(&mut s, ":irc.test 353 me = #lobby :me @alice bob");
+        feed(&mut s, ":irc.test 366 me #lobby :End of NAMES");
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :hello everyone");
+        feed(&mut s, ":carol!c@h PRIVMSG me :are you there?");
+        feed(&mut s, ":carol!c@h PRIVMSG me :hello?");
+        s
+    }
+
+    fn screen(state: &State, input: &Input, w: u16, h: u16) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+        terminal.draw(|f| draw(f, state, input)).expect("draws");
+        let buf = terminal.backend().buffer();
+        (0..h)
+            .map(|y| {
+                (0..w)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shows_bar_messages_members_status_and_input() {
+        let mut s = sample();
+        s.lag = Some(std::time::Duration::from_millis(12));
+        let mut input = Input::new();
+        input.insert_str("typing");
+        let rows = screen(&s, &input, 80, 12);
+        let all = rows.join("\n");
+        // Buffer bar: three buffers, the private one with 2 unread.
+        assert!(
+            rows[0].starts_with(" 1:127.0.0.1:6667  2:#lobby  3:carol(2) "),
+            "{all}"
+        );
+        // A message line with its timestamp.
+        assert!(all.contains("12:01 <alice> hello everyone"), "{all}");
+        // Member list, ops first with @.
+        assert!(all.contains("3 users"), "{all}");
+        let alice = rows.iter().position(|r| r.contains(" @alice")).expect(&all);
+        let bob = rows
+            .iter()
+            .position(|r| r.ends_with("  bob") || r.contains("  bob "))
+            .expect(&all);
+        assert!(alice < bob, "{all}");
+        // Status line: server name, nick, room, lag.
+        assert!(
+            rows[10].contains("[irc.test] | me | #lobby (3 users) | lag 12ms"),
+            "{all}"
+        );
+        // Input line with prompt.
+        assert!(rows[11].starts_with("[#lobby] typing"), "{all}");
+    }
+
+    #[test]
+    fn private_buffer_has_no_member_list() {
+        let mut s = sample();
+        let q = s.find_buffer("carol").expect("query");
+        s.switch_to(q);
+        let rows = screen(&s, &Input::new(), 60, 8);
+        let all = rows.join("\n");
+        assert!(all.contains("<carol> hello?"), "{all}");
+        assert!(!all.contains("users"), "{all}");
+        assert!(rows[6].contains("private: carol"), "{all}");
+        assert!(rows[0].contains("3:carol "), "unread cleared: {all}");
+    }
+
+    #[test]
+    fn long_lines_wrap_and_scrolling_hides_newest() {
+        let mut s = sample();
+        s.switch_to(0);
+        let i = s.find_buffer("#lobby").expect("lobby");
+        s.switch_to(i);
+        for n in 0..10 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :filler {n}"));
+        }
+        let long = format!("{} END", "x".repeat(70));
+        feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :{long}"));
+        let rows = screen(&s, &Input::new(), 60, 10);
+        let all = rows.join("\n");
+        assert!(all.contains("END"), "{all}");
+        let end_row = rows
+            .iter()
+            .find(|r| r.contains("END"))
+            .expect("wrapped row");
+        assert!(
+            end_row.starts_with("      x"),
+            "continuation indented: {all}"
+        );
+        s.scroll_up(1, 8, now());
+        let rows = screen(&s, &Input::new(), 60, 10);
+        let all = rows.join("\n");
+        assert!(!all.contains("END"), "{all}");
+        assert!(all.contains("scrolled up 1"), "{all}");
+    }
+
+    #[test]
+    fn history_is_marked_and_the_top_of_the_buffer_fills_the_view() {
+        let mut s = sample();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        s.switch_to(i);
+        s.buffers[i].lines.clear();
+        let old = Local
+            .with_ymd_and_hms(2024, 4, 30, 9, 15, 0)
+            .single()
+            .expect("valid time");
+        let mut history = Line::new(
+            old,
+            LineKind::Message {
+                nick: "alice".into(),
+                text: "yesterday's words".into(),
+                own: false,
+            },
+        );
+        history.history = true;
+        for kind in [
+            LineKind::Marker("— beginning of history —".into()),
+            history.kind.clone(),
+        ] {
+            let mut l = history.clone();
+            l.kind = kind;
+            s.buffers[i].lines.push_back(l);
+        }
+        s.buffers[i]
+            .lines
+            .push_back(Line::new(now().local, LineKind::Marker("— live —".into())));
+        for n in 0..3 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :today {n}"));
+        }
+        let rows = screen(&s, &Input::new(), 80, 12);
+        let all = rows.join("\n");
+        assert!(all.contains("09:15 <alice> yesterday's words"), "{all}");
+        // The day changes between the history and today: a date row.
+        let day = rows
+            .iter()
+            .position(|r| r.contains("— Wed 2024-05-01 —"))
+            .expect(&all);
+        let today = rows.iter().position(|r| r.contains("today 0")).expect(&all);
+        let yesterday = rows
+            .iter()
+            .position(|r| r.contains("yesterday's"))
+            .expect(&all);
+        assert!(yesterday < day && day < today, "{all}");
+        // Dimmed: history spans carry DIM, live ones do not.
+        let spans = line_spans(&s.buffers[i].lines[1]);
+        assert!(
+            spans
+                .iter()
+                .all(|sp| sp.style.add_modifier.contains(Modifier::DIM))
+        );
+        let live = s.buffers[i].lines.back().expect("line");
+        assert!(
+            !line_spans(live)
+                .iter()
+                .any(|sp| sp.style.add_modifier.contains(Modifier::DIM))
+        );
+        // Scrolled to the very top, the view starts at the oldest line
+        // instead of showing it alone at the bottom.
+        for n in 3..20 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :today {n}"));
+        }
+        s.buffers[i].scroll = s.buffers[i].lines.len() - 1;
+        let rows = screen(&s, &Input::new(), 80, 12);
+        let all = rows.join("\n");
+        assert!(rows[1].contains("— beginning of history —"), "{all}");
+        assert!(rows[2].contains("yesterday's words"), "{all}");
+        assert!(all.contains("today 2"), "{all}");
+        assert!(!all.contains("today 19"), "{all}");
+    }
+
+    #[test]
+    fn max_scroll_stops_where_the_oldest_line_is_at_the_top() {
+        let mut s = sample();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        s.switch_to(i);
+        for n in 0..30 {
+            feed(&mut s, &format!(":bob!b@h PRIVMSG #lobby :line {n}"));
+        }
+        let a = areas(&s, Rect::new(0, 0, 60, 12)).scrollback;
+        let (w, h) = (a.width as usize, a.height as usize);
+        let b = &s.buffers[i];
+        let max = max_scroll(b, w, h);
+        assert_eq!(max, b.lines.len() - h);
+        s.buffers[i].scroll = max;
+        let rows = screen(&s, &Input::new(), 60, 12);
+        assert!(rows[1].contains("me joined"), "{}", rows.join("\n"));
+        // A buffer that fits needs no scrolling at all.
+        assert_eq!(max_scroll(&s.buffers[0], 60, 100), 0);
+    }
+
+    #[test]
+    fn disconnected_status_and_events() {
+        let mut s = sample();
+        feed(&mut s, ":bob!b@h PART #lobby :later");
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :\u{1}ACTION waves\u{1}");
+        s.on_disconnected("reset", Some(std::time::Duration::from_secs(4)), now());
+        let rows = screen(&s, &Input::new(), 100, 10);
+        let all = rows.join("\n");
+        assert!(all.contains("<-- bob left (later)"), "{all}");
+        assert!(all.contains(" * alice waves"), "{all}");
+        assert!(all.contains("reconnecting in 4s"), "{all}");
+        assert!(rows[8].contains("disconnected, retry in 4s"), "{all}");
+    }
+
+    #[test]
+    fn input_scrolls_to_keep_cursor_visible() {
+        let s = sample();
+        let mut input = Input::new();
+        input.insert_str(&"abcdefghij".repeat(10));
+        let mut terminal = Terminal::new(TestBackend::new(40, 6)).expect("terminal");
+        terminal.draw(|f| draw(f, &s, &input)).expect("draws");
+        let pos = terminal.backend().cursor_position();
+        assert_eq!(pos.y, 5);
+        assert!(pos.x < 40);
+        let buf = terminal.backend().buffer();
+        let last: String = (0..40).map(|x| buf[(x, 5)].symbol().to_string()).collect();
+        assert!(last.contains("hij"), "{last}");
+    }
+
+    #[test]
+    fn tiny_terminal_does_not_panic() {
+        let s = sample();
+        for (w, h) in [(1, 1), (1, 4), (5, 4), (80, 1), (80, 3), (2, 10)] {
+            screen(&s, &Input::new(), w, h);
+        }
+    }
+
+    #[test]
+    fn nick_colors_are_stable_and_case_blind() {
+        assert_eq!(nick_color("Alice"), nick_color("alice"));
+        let distinct: std::collections::HashSet<_> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|n| format!("{:?}", nick_color(n)))
+            .collect();
+        assert!(distinct.len() > 1);
+    }
+}

@@ -1,0 +1,838 @@
+//! The server's one configuration struct, and how it is assembled:
+//! built-in defaults, then a TOML file (`--config`), then environment
+//! variables and command-line flags (a flag beats its variable).
+//!
+//! Every limit the server enforces is a field here with a sane default.
+//! This module must not start anything; it only describes.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use chatroom_core::HubConfig;
+use chatroom_core::history::Limits as Retain;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; `0.0.0.0` (all interfaces) by default.
+    pub bind: IpAddr,
+    /// The name the server gives itself in IRC (the source of numerics).
+    pub server_name: String,
+    pub listeners: Listeners,
+    pub limits: Limits,
+    pub hub: HubConfig,
+    /// Message of the day, shown to IRC clients after registration.
+    pub motd: Option<String>,
+    /// Where the server keeps its files (the generated TLS certificate in
+    /// `tls/`, the history). Relative paths are taken from the working
+    /// directory; `chatroom-data` by default.
+    pub data_dir: PathBuf,
+    pub tls: Tls,
+    pub websocket: WebSocket,
+    /// Server operators (IRC `OPER name password`).
+    pub opers: Vec<Oper>,
+    /// IRC connection password (`PASS`), as an argon2id hash from
+    /// `chatroom hash-password`; none: IRC clients need no password. Only
+    /// the IRC listeners ask for it.
+    pub irc_password_hash: Option<String>,
+    /// Accept passwords (OPER, the IRC connection password) over plain
+    /// TCP from other machines. Off: credentials travel only over TLS or
+    /// from this machine (loopback).
+    pub allow_plaintext_credentials: bool,
+    pub history: History,
+    pub accounts: Accounts,
+}
+
+/// IRC accounts (`[accounts]`): registration (IRCv3 `REGISTER`, NickServ),
+/// login (SASL PLAIN and EXTERNAL, NickServ IDENTIFY), nickname protection,
+/// messages held for accounts that are offline, and the brute-force limits.
+/// Accounts live in the history store, so they need history on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Accounts {
+    /// Offer accounts at all (SASL, REGISTER, NickServ). Off: none of it
+    /// is advertised or answered.
+    pub enabled: bool,
+    /// Let people register new accounts. Off: existing accounts still log in.
+    pub registration: bool,
+    /// Shortest password accepted at registration or a password change.
+    pub min_password_len: usize,
+    /// Accounts one IP address may register per hour (0: no limit).
+    pub max_registrations_per_ip_per_hour: u32,
+    /// Seconds someone holding a registered nickname without being logged
+    /// in to its account has to log in before being renamed to a guest
+    /// nickname. 0 turns nickname protection off.
+    pub nick_grace_secs: u64,
+    /// Private messages to a registered account whose owner is not
+    /// connected are kept and delivered at the next login.
+    pub offline_messages: bool,
+    /// Most messages held for one account; further ones are refused.
+    pub max_offline_per_account: usize,
+    /// Failed logins for one account within `failure_window_secs` before
+    /// that account is locked for a while.
+    pub max_failures_per_account: u32,
+    /// Failed logins from one IP address within `failure_window_secs`
+    /// before that address is locked for a while (higher than the per
+    /// account limit: several people may share one address).
+    pub max_failures_per_ip: u32,
+    /// Seconds over which failures are counted.
+    pub failure_window_secs: u64,
+    /// Seconds of the first lock; each further lock of the same account or
+    /// address doubles it, up to `max_lockout_secs`.
+    pub lockout_secs: u64,
+    pub max_lockout_secs: u64,
+    /// Longest SASL `AUTHENTICATE` payload, in bytes after reassembly of
+    /// the 400-byte chunks (before base64 decoding); longer: ERR_SASLTOOLONG.
+    pub max_sasl_bytes: usize,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            enabled: true,
+            registration: true,
+            min_password_len: 8,
+            max_registrations_per_ip_per_hour: 10,
+            nick_grace_secs: 60,
+            offline_messages: true,
+            max_offline_per_account: 200,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 20,
+            failure_window_secs: 600,
+            lockout_secs: 60,
+            max_lockout_secs: 3600,
+            max_sasl_bytes: 4096,
+        }
+    }
+}
+
+impl Accounts {
+    /// The grace period of nickname protection; `None` when it is off.
+    pub fn nick_grace(&self) -> Option<Duration> {
+        (self.nick_grace_secs > 0).then(|| Duration::from_secs(self.nick_grace_secs))
+    }
+}
+
+/// What the server remembers (`[history]`): the SQLite file
+/// `<data_dir>/chatroom.db`, what is replayed to whoever joins a room, and how
+/// long messages are kept. `[history.rooms."#name"]` overrides any of the
+/// replay and retention settings for one room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct History {
+    /// Keep history at all. Off: nothing is written and nothing replayed.
+    pub enabled: bool,
+    /// Lines replayed to whoever joins a room (0: none).
+    pub replay_lines: usize,
+    /// Only lines from the last this many hours are replayed (absent: any age).
+    pub replay_hours: Option<u64>,
+    /// Messages older than this many hours are deleted (absent: kept).
+    pub max_age_hours: Option<u64>,
+    /// Only the newest this many messages of each room (and each private
+    /// conversation) are kept; 0 keeps nothing (absent: no limit).
+    pub max_count: Option<u64>,
+    /// Seconds between two background compactions (retention).
+    pub compact_interval_secs: u64,
+    /// fsync every commit (survives power loss too, at the price of one
+    /// fsync per batch; without it a `kill -9` still loses nothing).
+    pub sync_every_commit: bool,
+    /// Per-room overrides, keyed by room name (`"#name"`).
+    pub rooms: BTreeMap<String, RoomHistory>,
+}
+
+/// One room's overrides of the `[history]` settings; absent keys follow
+/// the server's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomHistory {
+    pub replay_lines: Option<usize>,
+    pub replay_hours: Option<u64>,
+    pub max_age_hours: Option<u64>,
+    /// 0 keeps nothing of this room: its messages are never written.
+    pub max_count: Option<u64>,
+}
+
+pub use chatroom_core::history::MAX_REPLAY_LINES;
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            enabled: true,
+            replay_lines: 50,
+            replay_hours: None,
+            max_age_hours: None,
+            max_count: None,
+            compact_interval_secs: 600,
+            sync_every_commit: false,
+            rooms: BTreeMap::new(),
+        }
+    }
+}
+
+impl History {
+    /// The overrides for `room`, if any (room names compare case-insensitively).
+    pub fn room(&self, room: &str) -> Option<&RoomHistory> {
+        self.rooms
+            .iter()
+            .find(|(name, _)| chatroom_core::names::same(name, room))
+            .map(|(_, r)| r)
+    }
+
+    /// (lines, hours) replayed on joining `room`.
+    pub fn replay_for(&self, room: &str) -> (usize, Option<u64>) {
+        let own = self.room(room);
+        let lines = own
+            .and_then(|r| r.replay_lines)
+            .unwrap_or(self.replay_lines);
+        let hours = own.and_then(|r| r.replay_hours).or(self.replay_hours);
+        (lines.min(MAX_REPLAY_LINES), hours)
+    }
+
+    pub fn compact_interval(&self) -> Duration {
+        Duration::from_secs(self.compact_interval_secs.max(1))
+    }
+
+    /// The server-wide retention limits.
+    pub fn server_limits(&self) -> Retain {
+        Retain {
+            max_age: self
+                .max_age_hours
+                .map(|h| Duration::from_secs(h.saturating_mul(3600))),
+            max_count: self.max_count,
+        }
+    }
+
+    /// The retention limits of `room`: its own where it has them, the
+    /// server's otherwise.
+    pub fn limits_for(&self, room: &str) -> Retain {
+        let server = self.server_limits();
+        match self.room(room) {
+            None => server,
+            Some(own) => Retain {
+                max_age: own
+                    .max_age_hours
+                    .map(|h| Duration::from_secs(h.saturating_mul(3600)))
+                    .or(server.max_age),
+                max_count: own.max_count.or(server.max_count),
+            },
+        }
+    }
+}
+
+/// One server operator login. The password is kept only as an argon2id
+/// hash; `chatroom hash-password` makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oper {
+    pub name: String,
+    /// PHC string: `$argon2id$v=19$...`.
+    pub password_hash: String,
+}
+
+/// The TLS listener: IRC over TLS (`ircs`), beside the plain listeners.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    pub enabled: bool,
+    /// 6697, the IRC-over-TLS port (RFC 7194); 0: any free port.
+    pub port: u16,
+    /// PEM certificate chain. Without `cert` and `key` a self-signed
+    /// certificate is generated once and kept in `<data_dir>/tls/`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key belonging to `cert`.
+    pub key: Option<PathBuf>,
+    /// Seconds a new connection has to complete the TLS handshake.
+    pub handshake_timeout_secs: u64,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            enabled: true,
+            port: 6697,
+            cert: None,
+            key: None,
+            handshake_timeout_secs: 10,
+        }
+    }
+}
+
+impl Tls {
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
+}
+
+/// IRC over WebSocket (the IRCv3 WebSocket specification), for browser
+/// clients. Off by default: nothing ships that uses it yet, and a listener
+/// nobody uses is only exposure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSocket {
+    pub enabled: bool,
+    /// 0: any free port.
+    pub port: u16,
+    /// `Origin` headers accepted at the upgrade (e.g. `https://chat.example`);
+    /// empty: any origin, and clients that send none.
+    pub allowed_origins: Vec<String>,
+    /// Largest WebSocket message (one IRC line) accepted, in bytes; the IRC
+    /// line limits apply on top of it.
+    pub max_message_bytes: usize,
+    /// Seconds a new connection has to complete the HTTP upgrade.
+    pub handshake_timeout_secs: u64,
+}
+
+impl Default for WebSocket {
+    fn default() -> Self {
+        WebSocket {
+            enabled: false,
+            port: 8097,
+            allowed_origins: Vec::new(),
+            // A full tagged IRC line (8191 bytes of tags + 512) with room
+            // to spare; anything bigger is refused by the WebSocket layer.
+            max_message_bytes: 16 * 1024,
+            handshake_timeout_secs: 10,
+        }
+    }
+}
+
+/// Which protocols listen, and on which TCP port (0: any free port).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listeners {
+    /// Plain line protocol for netcat and telnet.
+    pub line: bool,
+    pub line_port: u16,
+    /// IRC (RFC 1459/2812).
+    pub irc: bool,
+    pub irc_port: u16,
+    /// Tutorial dialect: 10-byte length headers. Off by default.
+    pub lenheader: bool,
+    pub lenheader_port: u16,
+    /// Tutorial dialect: `NICK` handshake. Off by default.
+    pub nick: bool,
+    pub nick_port: u16,
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Listeners {
+            line: true,
+            line_port: 5000,
+            irc: true,
+            irc_port: 6667,
+            // The ports the tutorials' client programs have written into them.
+            lenheader: false,
+            lenheader_port: 1234,
+            nick: false,
+            nick_port: 55555,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Longest line accepted on the line protocol and the NICK dialect, in
+    /// bytes. Longer lines are refused whole with an error.
+    pub max_line_bytes: usize,
+    /// Longest IRC line, in bytes, without tags (RFC 1459: 512 with CR LF).
+    pub irc_line_bytes: usize,
+    /// Longest field a length-header client may announce, in bytes.
+    pub lenheader_max_field: usize,
+    /// Sustained commands per second per connection; 0 turns flood control off.
+    pub flood_rate: f64,
+    /// Commands a connection may send in a burst before it is slowed down.
+    pub flood_burst: u32,
+    /// Connections the server holds at once; 0 means no limit.
+    pub max_connections: usize,
+    /// Connections from one IP address at once; 0 means no limit.
+    pub max_connections_per_ip: usize,
+    /// Seconds a new connection has to choose a nickname.
+    pub registration_timeout_secs: u64,
+    /// Events queued for one connection before it counts as a slow consumer
+    /// and is disconnected.
+    pub send_queue: usize,
+    /// Seconds a writer may be stuck on a client that does not read before
+    /// the client is disconnected, even if its queue is not yet full.
+    pub write_timeout_secs: u64,
+    /// Seconds to let connections flush on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_bytes: 4096,
+            irc_line_bytes: 512,
+            lenheader_max_field: 65536,
+            flood_rate: 5.0,
+            flood_burst: 20,
+            max_connections: 10_000,
+            max_connections_per_ip: 64,
+            registration_timeout_secs: 60,
+            send_queue: 1024,
+            write_timeout_secs: 60,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+impl Limits {
+    pub fn registration_timeout(&self) -> Duration {
+        Duration::from_secs(self.registration_timeout_secs)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: IpAddr::from([0, 0, 0, 0]),
+            server_name: "chatroom".to_string(),
+            listeners: Listeners::default(),
+            limits: Limits::default(),
+            hub: HubConfig::default(),
+            motd: None,
+            data_dir: PathBuf::from("chatroom-data"),
+            tls: Tls::default(),
+            websocket: WebSocket::default(),
+            opers: Vec::new(),
+            irc_password_hash: None,
+            allow_plaintext_credentials: false,
+            history: History::default(),
+            accounts: Accounts::default(),
+        }
+    }
+}
+
+/// Flags (and their environment variables) of `chatroom serve`. Every one is
+/// optional: unset means "keep what the file or the defaults say".
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "CHATROOM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (all interfaces by default).
+    #[arg(long, env = "CHATROOM_BIND")]
+    pub bind: Option<IpAddr>,
+    #[arg(long, env = "CHATROOM_SERVER_NAME")]
+    pub server_name: Option<String>,
+    /// Port of the line protocol (netcat/telnet); 0 picks a free port.
+    #[arg(long, env = "CHATROOM_LINE_PORT")]
+    pub line_port: Option<u16>,
+    /// Port of the IRC listener; 0 picks a free port.
+    #[arg(long, env = "CHATROOM_IRC_PORT")]
+    pub irc_port: Option<u16>,
+    /// Turn off the line-protocol listener.
+    #[arg(long, env = "CHATROOM_NO_LINE")]
+    pub no_line: bool,
+    /// Turn off the IRC listener.
+    #[arg(long, env = "CHATROOM_NO_IRC")]
+    pub no_irc: bool,
+    /// Enable the length-header tutorial dialect (port 1234 unless --lenheader-port).
+    #[arg(long, env = "CHATROOM_LENHEADER")]
+    pub lenheader: bool,
+    #[arg(long, env = "CHATROOM_LENHEADER_PORT")]
+    pub lenheader_port: Option<u16>,
+    /// Enable the NICK-handshake tutorial dialect (port 55555 unless --nick-port).
+    #[arg(long, env = "CHATROOM_NICK_DIALECT")]
+    pub nick_dialect: bool,
+    #[arg(long, env = "CHATROOM_NICK_PORT")]
+    pub nick_port: Option<u16>,
+    /// Commands per second per connection before flood control slows it (0: off).
+    #[arg(long, env = "CHATROOM_FLOOD_RATE")]
+    pub flood_rate: Option<f64>,
+    #[arg(long, env = "CHATROOM_FLOOD_BURST")]
+    pub flood_burst: Option<u32>,
+    /// Connections at once (0: no limit).
+    #[arg(long, env = "CHATROOM_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Connections from one address at once (0: no limit).
+    #[arg(long, alias = "max-per-ip", env = "CHATROOM_MAX_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Longest line on the line protocol, in bytes.
+    #[arg(long, env = "CHATROOM_MAX_LINE_BYTES")]
+    pub max_line_bytes: Option<usize>,
+    /// Seconds a new connection has to pick a nickname.
+    #[arg(long, env = "CHATROOM_REGISTRATION_TIMEOUT")]
+    pub registration_timeout: Option<u64>,
+    /// Events queued per connection before it is cut off as a slow consumer.
+    #[arg(long, env = "CHATROOM_SEND_QUEUE")]
+    pub send_queue: Option<usize>,
+    /// Seconds a write may stay blocked on a client before it is cut off.
+    #[arg(long, env = "CHATROOM_WRITE_TIMEOUT")]
+    pub write_timeout: Option<u64>,
+    /// Directory for the server's files (default ./chatroom-data).
+    #[arg(long, env = "CHATROOM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Port of the IRC-over-TLS listener (default 6697); 0 picks a free port.
+    #[arg(long, env = "CHATROOM_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// Turn off the TLS listener.
+    #[arg(long, env = "CHATROOM_NO_TLS")]
+    pub no_tls: bool,
+    /// PEM certificate for TLS (with --tls-key); reloaded on SIGHUP.
+    #[arg(long, env = "CHATROOM_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CHATROOM_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a connection has to finish the TLS handshake.
+    #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
+    pub tls_handshake_timeout: Option<u64>,
+    /// Listen for IRC over WebSocket on this port (0 picks a free port);
+    /// turns the WebSocket listener on.
+    #[arg(long, env = "CHATROOM_WEBSOCKET_PORT")]
+    pub websocket_port: Option<u16>,
+    /// Keep no history: nothing is written to disk, nothing replayed.
+    #[arg(long, env = "CHATROOM_NO_HISTORY")]
+    pub no_history: bool,
+    /// Lines of a room's history shown to whoever joins it (0: none).
+    #[arg(long, env = "CHATROOM_HISTORY_REPLAY_LINES")]
+    pub history_replay_lines: Option<usize>,
+    /// Replay only lines from the last this many hours.
+    #[arg(long, env = "CHATROOM_HISTORY_REPLAY_HOURS")]
+    pub history_replay_hours: Option<u64>,
+    /// Delete messages older than this many hours.
+    #[arg(long, env = "CHATROOM_HISTORY_MAX_AGE_HOURS")]
+    pub history_max_age_hours: Option<u64>,
+    /// Keep only the newest this many messages per room (0: keep nothing).
+    #[arg(long, env = "CHATROOM_HISTORY_MAX_COUNT")]
+    pub history_max_count: Option<u64>,
+    /// Seconds between two background compactions of the history.
+    #[arg(long, env = "CHATROOM_HISTORY_COMPACT_INTERVAL")]
+    pub history_compact_interval: Option<u64>,
+    /// fsync the history on every commit (also survives power loss).
+    #[arg(long, env = "CHATROOM_HISTORY_SYNC")]
+    pub history_sync: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid configuration: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file; absent keys keep their defaults, unknown keys are errors.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Defaults, then the file named by `--config`, then flags/environment.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let mut cfg = match &args.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        cfg.apply(args);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply(&mut self, a: &ServeArgs) {
+        fn set<T: Clone>(slot: &mut T, v: &Option<T>) {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        }
+        set(&mut self.bind, &a.bind);
+        set(&mut self.server_name, &a.server_name);
+        let l = &mut self.listeners;
+        set(&mut l.line_port, &a.line_port);
+        set(&mut l.irc_port, &a.irc_port);
+        set(&mut l.lenheader_port, &a.lenheader_port);
+        set(&mut l.nick_port, &a.nick_port);
+        l.line &= !a.no_line;
+        l.irc &= !a.no_irc;
+        l.lenheader |= a.lenheader;
+        l.nick |= a.nick_dialect;
+        let m = &mut self.limits;
+        set(&mut m.flood_rate, &a.flood_rate);
+        set(&mut m.flood_burst, &a.flood_burst);
+        set(&mut m.max_connections, &a.max_connections);
+        set(&mut m.max_connections_per_ip, &a.max_connections_per_ip);
+        set(&mut m.max_line_bytes, &a.max_line_bytes);
+        set(&mut m.registration_timeout_secs, &a.registration_timeout);
+        set(&mut m.send_queue, &a.send_queue);
+        set(&mut m.write_timeout_secs, &a.write_timeout);
+        set(&mut self.data_dir, &a.data_dir);
+        let t = &mut self.tls;
+        set(&mut t.port, &a.tls_port);
+        t.enabled &= !a.no_tls;
+        if a.tls_cert.is_some() {
+            t.cert = a.tls_cert.clone();
+        }
+        if a.tls_key.is_some() {
+            t.key = a.tls_key.clone();
+        }
+        set(&mut t.handshake_timeout_secs, &a.tls_handshake_timeout);
+        if let Some(port) = a.websocket_port {
+            self.websocket.enabled = true;
+            self.websocket.port = port;
+        }
+        let h = &mut self.history;
+        h.enabled &= !a.no_history;
+        set(&mut h.replay_lines, &a.history_replay_lines);
+        if a.history_replay_hours.is_some() {
+            h.replay_hours = a.history_replay_hours;
+        }
+        if a.history_max_age_hours.is_some() {
+            h.max_age_hours = a.history_max_age_hours;
+        }
+        if a.history_max_count.is_some() {
+            h.max_count = a.history_max_count;
+        }
+        set(&mut h.compact_interval_secs, &a.history_compact_interval);
+        h.sync_every_commit |= a.history_sync;
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |s: &str| Err(ConfigError::Invalid(s.to_string()));
+        let l = &self.limits;
+        if !(l.flood_rate >= 0.0 && l.flood_rate.is_finite()) {
+            return bad("limits.flood_rate must be a number >= 0");
+        }
+        if l.send_queue == 0 {
+            return bad("limits.send_queue must be at least 1");
+        }
+        if l.max_line_bytes < 16 || l.irc_line_bytes < 16 {
+            return bad("line limits must be at least 16 bytes");
+        }
+        if self.hub.nick_len == 0 || self.hub.text_len == 0 {
+            return bad("hub.nick_len and hub.text_len must be at least 1");
+        }
+        if self.server_name.is_empty() || self.server_name.contains([' ', ':', '\r', '\n']) {
+            return bad("server_name must be one word");
+        }
+        let ls = &self.listeners;
+        if !(ls.line
+            || ls.irc
+            || ls.lenheader
+            || ls.nick
+            || self.tls.enabled
+            || self.websocket.enabled)
+        {
+            return bad("every listener is turned off");
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return bad("tls.cert and tls.key must be given together");
+        }
+        if self.tls.handshake_timeout_secs == 0 {
+            return bad("tls.handshake_timeout_secs must be at least 1");
+        }
+        if self.websocket.handshake_timeout_secs == 0 {
+            return bad("websocket.handshake_timeout_secs must be at least 1");
+        }
+        if self.websocket.max_message_bytes < 512 {
+            return bad("websocket.max_message_bytes must be at least 512");
+        }
+        for oper in &self.opers {
+            if oper.name.is_empty() || oper.name.contains([' ', '\r', '\n']) {
+                return bad("opers: a name must be one word");
+            }
+            if let Err(e) = chatroom_core::password::check_hash(&oper.password_hash) {
+                return Err(ConfigError::Invalid(format!(
+                    "opers: the password_hash of {} is not usable ({e}); make one with `chatroom hash-password`",
+                    oper.name
+                )));
+            }
+        }
+        if let Some(hash) = &self.irc_password_hash
+            && let Err(e) = chatroom_core::password::check_hash(hash)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "irc_password_hash is not usable ({e}); make one with `chatroom hash-password`"
+            )));
+        }
+        if self.hub.max_modes == 0 || self.hub.max_list_entries == 0 {
+            return bad("hub.max_modes and hub.max_list_entries must be at least 1");
+        }
+        let a = &self.accounts;
+        if a.max_failures_per_account == 0 || a.max_failures_per_ip == 0 {
+            return bad(
+                "accounts.max_failures_per_account and max_failures_per_ip must be at least 1",
+            );
+        }
+        if a.failure_window_secs == 0 || a.lockout_secs == 0 || a.max_lockout_secs < a.lockout_secs
+        {
+            return bad(
+                "accounts: failure_window_secs and lockout_secs must be at least 1, max_lockout_secs at least lockout_secs",
+            );
+        }
+        if a.max_sasl_bytes < 400 {
+            return bad("accounts.max_sasl_bytes must be at least 400");
+        }
+        let h = &self.history;
+        if h.compact_interval_secs == 0 {
+            return bad("history.compact_interval_secs must be at least 1");
+        }
+        let replays =
+            std::iter::once(h.replay_lines).chain(h.rooms.values().filter_map(|r| r.replay_lines));
+        for lines in replays {
+            if lines > MAX_REPLAY_LINES {
+                return Err(ConfigError::Invalid(format!(
+                    "history replay_lines {lines} is above the maximum of {MAX_REPLAY_LINES}"
+                )));
+            }
+        }
+        for room in h.rooms.keys() {
+            if let Err(e) = chatroom_core::names::validate_room(room, self.hub.room_len) {
+                return Err(ConfigError::Invalid(format!("[history.rooms] {room}: {e}")));
+            }
+        }
+        for room in &self.hub.default_rooms {
+            if let Err(e) = chatroom_core::names::validate_room(room, self.hub.room_len) {
+                return Err(ConfigError::Invalid(format!("default room {room}: {e}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "server_name = \"lan\"\n[listeners]\nline_port = 7000\nnick = true\n[limits]\nflood_rate = 0.0\n[hub]\ndefault_rooms = [\"#main\"]\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            line_port: Some(7001),
+            no_irc: true,
+            ..ServeArgs::default()
+        };
+        let cfg = Config::load(&args).expect("loads");
+        assert_eq!(cfg.server_name, "lan");
+        assert_eq!(cfg.listeners.line_port, 7001);
+        assert!(cfg.listeners.nick);
+        assert!(!cfg.listeners.irc);
+        assert_eq!(cfg.limits.flood_rate, 0.0);
+        assert_eq!(cfg.hub.default_rooms, vec!["#main"]);
+        assert_eq!(cfg.limits.send_queue, Limits::default().send_queue);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "bogus = 1\n").expect("write");
+        let err = Config::from_file(&path).expect_err("unknown key");
+        assert!(err.to_string().contains("bogus"), "{err}");
+        std::fs::write(&path, "[hub]\ndefault_rooms = [\"nohash\"]\n").expect("write");
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&args).is_err());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn history_section_flags_and_overrides() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[history]\nreplay_lines = 10\nmax_age_hours = 48\n\
+             [history.rooms.\"#Quiet\"]\nmax_count = 0\nreplay_lines = 0\n\
+             [history.rooms.\"#long\"]\nreplay_hours = 2\nmax_age_hours = 1000\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            history_replay_lines: Some(30),
+            history_max_count: Some(500),
+            ..ServeArgs::default()
+        };
+        let cfg = Config::load(&args).expect("loads");
+        let h = &cfg.history;
+        assert!(h.enabled);
+        assert_eq!(h.replay_for("#lobby"), (30, None));
+        assert_eq!(h.replay_for("#quiet"), (0, None));
+        assert_eq!(h.replay_for("#LONG"), (30, Some(2)));
+        assert!(h.limits_for("#quiet").keeps_nothing());
+        assert_eq!(
+            h.limits_for("#long"),
+            Retain {
+                max_age: Some(Duration::from_secs(1000 * 3600)),
+                max_count: Some(500),
+            }
+        );
+        assert_eq!(
+            h.limits_for("#other"),
+            Retain {
+                max_age: Some(Duration::from_secs(48 * 3600)),
+                max_count: Some(500),
+            }
+        );
+        let off = Config::load(&ServeArgs {
+            no_history: true,
+            ..ServeArgs::default()
+        })
+        .expect("loads");
+        assert!(!off.history.enabled);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bad_history_settings_are_refused() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        for (text, needle) in [
+            ("[history]\nreplay_lines = 5000\n", "replay_lines"),
+            ("[history]\ncompact_interval_secs = 0\n", "compact_interval"),
+            ("[history.rooms.nohash]\nmax_count = 1\n", "nohash"),
+            (
+                "[history.rooms.\"#a\"]\nreplay_lines = 1001\n",
+                "replay_lines",
+            ),
+            ("[history]\nmax_count = -1\n", "max_count"),
+            ("[history]\nbogus = true\n", "bogus"),
+            ("[history.rooms.\"#a\"]\nbogus = 1\n", "bogus"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = Config::load(&ServeArgs {
+                config: Some(path.clone()),
+                ..ServeArgs::default()
+            })
+            .expect_err(text);
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,160 @@
+//! What a connected person can ask the hub to do.
+//!
+//! Edges turn their protocol's input into these; the hub decides the outcome.
+//! Nothing here is tied to a wire format: a `Say` from netcat and a PRIVMSG
+//! from irssi are the same command.
+
+/// The hub's name for one connection. Assigned by the runtime, never reused.
+pub type ConnId = u64;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SayTarget {
+    /// The room the sender last joined or switched to (line protocol, tutorial dialects).
+    Focus,
+    /// A room by name (`#name`).
+    Room(String),
+    /// A person by nickname (a private message).
+    Nick(String),
+    /// The members of a room with at least a status (IRC STATUSMSG,
+    /// `@#name` / `+#name`): `'@'` operators, `'+'` voiced people and
+    /// operators.
+    Status(char, String),
+}
+
+/// The flavour of a message, so each edge can render it the way its users expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsgKind {
+    /// An ordinary message (IRC PRIVMSG).
+    Say,
+    /// `/me waves` (IRC CTCP ACTION).
+    Action,
+    /// A notice: never answered automatically (IRC NOTICE).
+    Notice,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Become a named member. `user` and `realname` are IRC's USER fields
+    /// (edges without them pass the nickname); `host` is the peer address.
+    Register {
+        nick: String,
+        user: String,
+        realname: String,
+        host: String,
+    },
+    /// Change nickname.
+    Nick(String),
+    /// Join a room, creating it if it does not exist; joining a room one is
+    /// already in just moves the focus there.
+    Join(String),
+    Part {
+        room: String,
+        reason: Option<String>,
+    },
+    Say {
+        target: SayTarget,
+        kind: MsgKind,
+        text: String,
+        /// Client-only tags to relay with the message (see
+        /// `Event::Message::tags`); empty for protocols without tags.
+        tags: Vec<(String, String)>,
+    },
+    /// A message of tags only (IRCv3 TAGMSG), under the same rules as `Say`.
+    TagMsg {
+        target: SayTarget,
+        tags: Vec<(String, String)>,
+    },
+    /// Change one's real name (IRCv3 SETNAME).
+    Setname(String),
+    /// `None` asks for the current topic; `Some("")` clears it.
+    Topic { room: String, topic: Option<String> },
+    /// The list of rooms with member counts and topics.
+    ListRooms,
+    /// Who is in a room (or, given a nickname, who that is).
+    Who(String),
+    /// The member list of a room, in NAMES form.
+    Names(String),
+    /// Details about one person.
+    Whois(String),
+    /// `Some(message)` marks the sender away; `None` marks them back.
+    Away(Option<String>),
+    /// Join a room that may have a key (`+k`).
+    JoinKey { room: String, key: String },
+    /// Leave every room (IRC `JOIN 0`).
+    PartAll,
+    /// The list of rooms, filtered.
+    List(ListQuery),
+    /// Query or change modes. `target` is a room or the sender's own
+    /// nickname; `args` is the mode string followed by its parameters
+    /// (`["+ov", "bob", "carol"]`); no `args` asks for the current modes.
+    Mode { target: String, args: Vec<String> },
+    /// Remove someone from a room (room operators only).
+    Kick {
+        room: String,
+        nick: String,
+        reason: Option<String>,
+    },
+    /// Invite someone into a room (lets them past `+i`).
+    Invite { nick: String, room: String },
+    /// Become a server operator. The edge has already checked the
+    /// operator name and password against the configuration (password
+    /// hashing is far too slow to run in the hub's single task).
+    Oper { name: String },
+    /// Disconnect someone (server operators only).
+    Kill { nick: String, reason: String },
+    /// Show `nick` with another host (server operators only): to hide an
+    /// address, or to give someone a name of their own.
+    ChgHost { nick: String, host: String },
+    /// Who recently held a nickname; at most `count` entries (0: all kept).
+    Whowas { nick: String, count: usize },
+    /// How many people and rooms there are.
+    Lusers,
+    /// Watch nicknames come and go (IRCv3 MONITOR).
+    Monitor(MonitorOp),
+    /// The sender's connection is encrypted (TLS); WHOIS says so.
+    Secure,
+    /// The SHA-256 fingerprint of the client certificate the sender's TLS
+    /// connection presented; WHOIS shows it to the sender and to operators.
+    CertFp(String),
+    /// The sender is now logged in to this account (`None`: logged out).
+    /// The runtime has checked the credentials; the hub only records the
+    /// fact and tells whoever shares a room. Accepted before registration
+    /// too (SASL before CAP END): it then applies at registration.
+    Login(Option<String>),
+    /// Nickname protection: the sender (on whose behalf the runtime acts)
+    /// is renamed to `guest` if it still holds `nick` without being logged
+    /// in to the account of that name; otherwise nothing happens.
+    Reclaim { nick: String, guest: String },
+    /// A request about a room's registration (IRC's ChanServ); the answer
+    /// is an `Event::RoomReg` to the sender, never an error.
+    RoomReg(crate::registry::RoomRequest),
+    /// Leave the server; the hub tells everyone who shares a room.
+    Quit(Option<String>),
+}
+
+/// Filters for [`Command::List`]; every given filter must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Room-name globs (`#rust*`); empty: every room.
+    pub masks: Vec<String>,
+    /// More than this many members.
+    pub more_than: Option<usize>,
+    /// Fewer than this many members.
+    pub fewer_than: Option<usize>,
+}
+
+/// What a MONITOR command asks (IRCv3 monitor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorOp {
+    /// Watch these nicknames; told at once which are online.
+    Add(Vec<String>),
+    /// Stop watching these.
+    Remove(Vec<String>),
+    /// Stop watching everyone.
+    Clear,
+    /// The nicknames watched.
+    List,
+    /// Which of the watched nicknames are online now.
+    Status,
+}

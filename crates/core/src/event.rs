@@ -1,0 +1,428 @@
+//! What the hub tells connections, and the shared envelope it travels in.
+//!
+//! One event is built once and shared (`Arc`) by every recipient. Edges render
+//! it to bytes; `RenderCache` lets the first recipient of each protocol
+//! variant encode it and every later recipient reuse those bytes, so a message
+//! to a room of a thousand is formatted once per protocol, not a thousand times.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::command::MsgKind;
+use super::error::HubError;
+use super::modes::{ListEntry, ModeChange};
+use super::names::Name;
+
+/// Who someone is, as shown to others. Replaced (not mutated) on nick change,
+/// so an event keeps the identity its sender had when it was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub nick: Name,
+    pub user: Name,
+    pub realname: Name,
+    pub host: Name,
+    /// The account this person is logged in to (`None`: not logged in).
+    /// Shown by IRC's account-tag, account-notify, extended-join, WHOIS.
+    pub account: Option<Name>,
+}
+
+/// Where a delivered message was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MsgTarget {
+    Room(Name),
+    /// A private message; the name is the recipient's nickname.
+    Nick(Name),
+    /// A room's members with a status (IRC STATUSMSG); the name is the
+    /// status prefix and the room as recipients see it (`@#room`). Never
+    /// kept in history: replaying it would show it to everyone.
+    Status(Name),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    pub text: Name,
+    pub setter: Name,
+    pub time: SystemTime,
+}
+
+/// One line of a member list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub user: Arc<UserInfo>,
+    /// Room operator (the first person in a room, or given `+o`).
+    pub op: bool,
+    /// May speak in a moderated room (`+v`).
+    pub voice: bool,
+    /// Server operator.
+    pub oper: bool,
+    pub away: Option<Name>,
+}
+
+/// A departed nickname, for WHOWAS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhowasEntry {
+    pub user: Arc<UserInfo>,
+    /// When the nickname was given up (quit or nick change).
+    pub left: SystemTime,
+}
+
+/// The counts LUSERS reports. One server: there are no remote users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lusers {
+    /// Registered people, visible or not.
+    pub users: usize,
+    /// Of those, the ones with user mode `+i`.
+    pub invisible: usize,
+    pub opers: usize,
+    pub rooms: usize,
+    /// Connections that have not registered yet.
+    pub unknown: usize,
+    /// The most people registered at once since the server started.
+    pub max_users: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomInfo {
+    pub name: Name,
+    pub members: usize,
+    pub topic: Option<Name>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Registration succeeded; `nick` is the name now held.
+    Welcome {
+        nick: Name,
+        user: Arc<UserInfo>,
+    },
+    /// Someone (possibly the recipient) joined `room`.
+    Joined {
+        room: Name,
+        who: Arc<UserInfo>,
+    },
+    /// Someone (possibly the recipient) left `room`.
+    Parted {
+        room: Name,
+        who: Arc<UserInfo>,
+        reason: Option<Name>,
+    },
+    /// Someone who shared a room with the recipient left the server.
+    Quit {
+        who: Arc<UserInfo>,
+        reason: Name,
+    },
+    /// Someone (possibly the recipient) changed nickname; `who` has the new one.
+    NickChanged {
+        old: Name,
+        who: Arc<UserInfo>,
+    },
+    /// A message to a room or a person. The sender receives it too; edges
+    /// decide whether their users want their own messages echoed.
+    Message {
+        id: u64,
+        time: SystemTime,
+        from: Arc<UserInfo>,
+        to: MsgTarget,
+        kind: MsgKind,
+        text: Name,
+        /// Client-only tags the sender attached (IRCv3 `+typing`,
+        /// `+draft/reply`, ...): opaque to the hub, relayed as given to
+        /// protocols that carry tags. Usually empty.
+        tags: Vec<(Name, Name)>,
+    },
+    /// A message of tags only (IRCv3 TAGMSG: typing notifications,
+    /// reactions), delivered like `Message`; protocols without tags
+    /// show nothing.
+    TagMsg {
+        id: u64,
+        time: SystemTime,
+        from: Arc<UserInfo>,
+        to: MsgTarget,
+        tags: Vec<(Name, Name)>,
+    },
+    /// Someone who shares a room with the recipient went away
+    /// (`Some(message)`) or came back (`None`).
+    AwayStatus {
+        who: Arc<UserInfo>,
+        message: Option<Name>,
+    },
+    /// Someone (possibly the recipient) who shares a room with the
+    /// recipient logged in or out; `who.account` is the new state.
+    AccountChanged {
+        who: Arc<UserInfo>,
+    },
+    /// A server operator changed someone's host (CHGHOST); sent to that
+    /// person and to everyone sharing a room with them. `rooms` are the
+    /// rooms the recipient shares with them, each with their `@`/`+`
+    /// status there, so that clients without the chghost capability can be
+    /// shown a part and a rejoin instead (and nothing about other rooms).
+    HostChanged {
+        old: Arc<UserInfo>,
+        who: Arc<UserInfo>,
+        rooms: Vec<(Name, bool, bool)>,
+    },
+    /// Someone (possibly the recipient) who shares a room with the
+    /// recipient changed real name; `who` has the new one.
+    RealnameChanged {
+        who: Arc<UserInfo>,
+    },
+    /// `by` invited `nick` into `room`; sent to the room's other
+    /// operators, who may want to know who is let in.
+    InviteNotice {
+        room: Name,
+        by: Arc<UserInfo>,
+        nick: Name,
+    },
+    /// The topic of `room` changed (sent to every member).
+    TopicChanged {
+        room: Name,
+        topic: Option<Topic>,
+        by: Arc<UserInfo>,
+    },
+    /// The current topic of `room` (on join, or when asked).
+    TopicIs {
+        room: Name,
+        topic: Option<Topic>,
+    },
+    /// The member list of `room` (on join, or when asked).
+    Names {
+        room: Name,
+        members: Vec<MemberInfo>,
+        /// The room is secret (`+s`): IRC marks it `@` in RPL_NAMREPLY.
+        secret: bool,
+    },
+    RoomList {
+        rooms: Vec<RoomInfo>,
+    },
+    /// Answer to `Who`: `mask` is what was asked (a room or a nickname).
+    WhoReply {
+        mask: Name,
+        members: Vec<MemberInfo>,
+    },
+    /// Watched nicknames (MONITOR) that are online: sent when asked and
+    /// when one comes online.
+    MonOnline(Vec<Arc<UserInfo>>),
+    /// Watched nicknames that are offline (or just went).
+    MonOffline(Vec<Name>),
+    /// Answer to `MonitorOp::List`.
+    MonList(Vec<Name>),
+    /// `MonitorOp::Add` went over the limit: these were not added.
+    MonListFull {
+        limit: usize,
+        nicks: Vec<Name>,
+    },
+    WhoisReply {
+        user: Arc<UserInfo>,
+        rooms: Vec<Name>,
+        /// (operator, voiced) in each of `rooms`, in the same order.
+        standing: Vec<(bool, bool)>,
+        away: Option<Name>,
+        idle_secs: u64,
+        signon: SystemTime,
+        /// A server operator.
+        oper: bool,
+        /// Connected over TLS.
+        secure: bool,
+        /// The fingerprint of their TLS client certificate, given only to
+        /// themselves and to server operators.
+        certfp: Option<Name>,
+    },
+    /// The room the recipient's plain-text lines now go to (`None`: no room).
+    Focus {
+        room: Option<Name>,
+    },
+    /// The recipient's own away state changed.
+    AwayChanged {
+        away: bool,
+    },
+    /// The recipient messaged someone who is away.
+    IsAway {
+        nick: Name,
+        message: Name,
+    },
+    /// A notice from the server itself (flood warnings, shutdown, ...).
+    ServerNotice {
+        text: Name,
+    },
+    /// The recipient's command was refused.
+    Error(HubError),
+    /// The recipient's connection is closing; the writer flushes and closes.
+    Closing {
+        reason: Name,
+    },
+    /// Modes changed: a room's (sent to its members) or the recipient's
+    /// own user modes (`target` is then its nickname).
+    ModeChanged {
+        target: Name,
+        by: Arc<UserInfo>,
+        changes: Vec<ModeChange>,
+    },
+    /// A room's current modes; `args` are the key (shown to members only)
+    /// and the limit, in the order of their letters in `modes`.
+    RoomModes {
+        room: Name,
+        modes: Name,
+        args: Vec<Name>,
+        created: SystemTime,
+    },
+    /// One of a room's mask lists (`b`, `e` or `I`).
+    ModeList {
+        room: Name,
+        mode: char,
+        entries: Vec<ListEntry>,
+    },
+    /// The recipient's own user modes (`+io`, `+` when none).
+    UserModes {
+        modes: Name,
+    },
+    /// `nick` was removed from `room` by `by` (sent to every member,
+    /// `nick` included).
+    Kicked {
+        room: Name,
+        by: Arc<UserInfo>,
+        nick: Name,
+        reason: Name,
+    },
+    /// `by` invited `nick` into `room`: sent to both; the invitee reads it
+    /// as an invitation, the inviter as a confirmation.
+    Invited {
+        room: Name,
+        by: Arc<UserInfo>,
+        nick: Name,
+    },
+    /// The recipient is now a server operator.
+    YoureOper,
+    /// Who held `nick` recently, most recent first (empty: nobody).
+    WhowasReply {
+        nick: Name,
+        entries: Vec<WhowasEntry>,
+    },
+    /// Counts of people and rooms.
+    Lusers(Lusers),
+    /// Bytes an edge queues for its own connection, so that they stay in
+    /// order with the hub's replies. Only ever delivered to the edge that
+    /// produced them.
+    Raw(Bytes),
+    /// An edge session's instruction to its own renderer (a reply that
+    /// needs state only the renderer has), queued like `Raw` to stay in
+    /// order. Only ever delivered to the edge that produced it; other
+    /// renderers ignore it.
+    Edge(EdgeNote),
+    /// Earlier messages of `room`, oldest first, each an `Event::Message`:
+    /// the replay shown on joining, or an older page the recipient asked
+    /// for. Edges mark them as history, never as live traffic.
+    History {
+        room: Name,
+        lines: Vec<Event>,
+    },
+    /// The answer to the recipient's request about a room's registration.
+    RoomReg(crate::registry::RoomReply),
+    /// A topic change read back from the history; only ever one of the
+    /// `lines` of `History` (live changes are `TopicChanged`). An empty
+    /// `text` cleared the topic.
+    PastTopic {
+        id: u64,
+        time: SystemTime,
+        room: Name,
+        by: Arc<UserInfo>,
+        text: Name,
+    },
+    /// What a search of `room` for `words` found, newest first, each an
+    /// `Event::Message`.
+    Found {
+        room: Name,
+        words: Name,
+        lines: Vec<Event>,
+    },
+}
+
+/// An opaque value one edge passes from its session to its renderer. The
+/// core never looks inside; the edge recovers its own type with `get`.
+#[derive(Clone)]
+pub struct EdgeNote(Arc<dyn Any + Send + Sync>);
+
+impl EdgeNote {
+    pub fn new<T: Any + Send + Sync>(value: T) -> EdgeNote {
+        EdgeNote(Arc::new(value))
+    }
+
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for EdgeNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EdgeNote(..)")
+    }
+}
+
+/// Two notes are equal only when they are the same note.
+impl PartialEq for EdgeNote {
+    fn eq(&self, other: &EdgeNote) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for EdgeNote {}
+
+/// Number of distinct encodings an event can be cached under.
+pub const RENDER_SLOTS: usize = 12;
+
+/// An event plus the bytes each protocol variant rendered it to.
+#[derive(Debug)]
+pub struct Envelope {
+    pub event: Event,
+    cache: [OnceLock<Bytes>; RENDER_SLOTS],
+}
+
+/// What the hub hands to each recipient: cheap to clone, never copied.
+pub type Shared = Arc<Envelope>;
+
+impl Envelope {
+    pub fn new(event: Event) -> Shared {
+        Arc::new(Envelope {
+            event,
+            cache: Default::default(),
+        })
+    }
+
+    /// The bytes for `slot`, rendering them with `render` the first time.
+    /// A slot identifies one protocol variant (see each edge's slot constants);
+    /// two renderings with the same slot must produce the same bytes.
+    pub fn rendered(&self, slot: usize, render: impl FnOnce(&Event) -> Bytes) -> Bytes {
+        match self.cache.get(slot) {
+            Some(cell) => cell.get_or_init(|| render(&self.event)).clone(),
+            None => render(&self.event),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_cache_renders_once_per_slot() {
+        let env = Envelope::new(Event::ServerNotice { text: "hi".into() });
+        let mut calls = 0;
+        let a = env.rendered(1, |_| {
+            calls += 1;
+            Bytes::from_static(b"x")
+        });
+        let b = env.rendered(1, |_| {
+            calls += 1;
+            Bytes::from_static(b"y")
+        });
+        assert_eq!(a, b);
+        assert_eq!(calls, 1);
+        let c = env.rendered(2, |_| Bytes::from_static(b"z"));
+        assert_eq!(c, Bytes::from_static(b"z"));
+        let d = env.rendered(99, |_| Bytes::from_static(b"w"));
+        assert_eq!(d, Bytes::from_static(b"w"));
+    }
+}

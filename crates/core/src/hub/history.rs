@@ -1,0 +1,126 @@
+//! What the history needs from the hub, kept apart from the hub's rules:
+//! continuing msgids after a restart, the last id handed out (the mark a
+//! replay stops at), and the check that someone may read a room's history.
+//!
+//! Must not change any room or member: these are seeds and read-only
+//! questions, nothing a command decides.
+
+use super::{ConnId, Hub, HubError, Key, Name};
+
+impl Hub {
+    /// Continues msgids after `last` (the highest id the store has seen), so
+    /// that ids stay unique across restarts. Never moves ids backwards.
+    pub fn continue_ids_after(&mut self, last: u64) {
+        self.next_msg_id = self.next_msg_id.max(last);
+    }
+
+    /// The msgid of the newest message so far (0 before the first).
+    pub fn last_msg_id(&self) -> u64 {
+        self.next_msg_id
+    }
+
+    /// The room whose history `conn` asks for: `name`, or the focused room
+    /// when `name` is empty. Only members may read a room's history.
+    pub fn history_room(&self, conn: ConnId, name: &str) -> Result<Name, HubError> {
+        let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
+        let key = if name.is_empty() {
+            member.focus.clone().ok_or(HubError::NoFocus)?
+        } else {
+            Key::of(name)
+        };
+        let room = self
+            .rooms
+            .get(&key)
+            .ok_or_else(|| HubError::NoSuchRoom(name.into()))?;
+        if !room.members.contains_key(&conn) {
+            return Err(HubError::NotInRoom(room.name.clone()));
+        }
+        Ok(room.name.clone())
+    }
+
+    /// Who asks about their own private history (`CHATHISTORY` with a
+    /// nickname, `TARGETS`): their current nickname, which the store keys
+    /// private messages by, and the rooms they are in (the only rooms whose
+    /// activity they may be told about).
+    pub fn history_self(&self, conn: ConnId) -> Result<(Name, Vec<Name>), HubError> {
+        let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
+        let rooms = member
+            .rooms
+            .iter()
+            .filter_map(|k| self.rooms.get(k).map(|r| r.name.clone()))
+            .collect();
+        Ok((member.info.nick.clone(), rooms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Command, Hub, HubConfig, HubError, MsgKind, SayTarget};
+    use crate::{Event, Shared};
+
+    fn register(hub: &mut Hub, conn: u64, nick: &str) {
+        let mut out: Vec<(u64, Shared)> = Vec::new();
+        hub.handle(
+            conn,
+            Command::Register {
+                nick: nick.into(),
+                user: nick.into(),
+                realname: nick.into(),
+                host: "127.0.0.1".into(),
+            },
+            &mut out,
+        )
+        .expect("register");
+    }
+
+    #[test]
+    fn ids_continue_after_the_seed() {
+        let mut hub = Hub::new(HubConfig::default());
+        hub.continue_ids_after(41);
+        register(&mut hub, 1, "alice");
+        let mut out: Vec<(u64, Shared)> = Vec::new();
+        hub.handle(
+            1,
+            Command::Say {
+                target: SayTarget::Focus,
+                kind: MsgKind::Say,
+                text: "hi".into(),
+                tags: Vec::new(),
+            },
+            &mut out,
+        )
+        .expect("say");
+        let ids: Vec<u64> = out
+            .iter()
+            .filter_map(|(_, e)| match &e.event {
+                Event::Message { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, vec![42]);
+        assert_eq!(hub.last_msg_id(), 42);
+        hub.continue_ids_after(3);
+        assert_eq!(hub.last_msg_id(), 42, "ids never go backwards");
+    }
+
+    #[test]
+    fn only_members_may_read_a_room() {
+        let mut hub = Hub::new(HubConfig::default());
+        register(&mut hub, 1, "alice");
+        register(&mut hub, 2, "bob");
+        let mut out: Vec<(u64, Shared)> = Vec::new();
+        hub.handle(1, Command::Join("#secret".into()), &mut out)
+            .expect("join");
+        assert_eq!(hub.history_room(1, "").as_deref(), Ok("#secret"));
+        assert_eq!(hub.history_room(1, "#LOBBY").as_deref(), Ok("#lobby"));
+        assert_eq!(
+            hub.history_room(2, "#secret"),
+            Err(HubError::NotInRoom("#secret".into()))
+        );
+        assert_eq!(
+            hub.history_room(2, "#nowhere"),
+            Err(HubError::NoSuchRoom("#nowhere".into()))
+        );
+        assert_eq!(hub.history_room(9, ""), Err(HubError::NotRegistered));
+    }
+}

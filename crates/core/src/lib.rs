@@ -1,0 +1,26 @@
+//! The core: rooms, members, nicknames, topics, private messages and the
+//! rules of delivery, decided once for every protocol.
+//!
+//! Inputs are [`Command`]s, outputs are [`Event`]s handed to an [`Outbox`].
+//! The core must not touch sockets, bytes on the wire, clocks beyond
+//! timestamps, or any protocol's syntax; everything here is tested without a
+//! network (see `hub/tests.rs`).
+
+pub mod command;
+pub mod error;
+pub mod event;
+pub mod history;
+pub mod hub;
+pub mod modes;
+pub mod names;
+pub mod password;
+pub mod registry;
+
+pub use command::{Command, ConnId, ListQuery, MsgKind, SayTarget};
+pub use error::HubError;
+pub use event::{
+    EdgeNote, Envelope, Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo,
+    WhowasEntry,
+};
+pub use hub::{Hub, HubConfig, Outbox};
+pub use modes::{ListEntry, ModeChange};

@@ -1,0 +1,59 @@
+//! The IRC edge (RFC 1459/2812, the Modern IRC client protocol, and the
+//! IRCv3 capabilities listed in docs/irc.md), for irssi, weechat, HexChat
+//! and friends.
+//!
+//! - [`message`]: IRC message syntax, shared with the client and the bench.
+//! - [`session`]: the reading side — framing (512-byte lines plus up to
+//!   8191 bytes of tags, over-long ones refused whole with 417, non-UTF-8
+//!   ones with `FAIL INVALID_UTF8`), registration (NICK/USER in any order,
+//!   CAP holding it back), command translation, labels, liveness PINGs.
+//! - [`render`]: core events → IRC lines, numerics with the client's
+//!   current nickname, shared bytes for room traffic (one encoding per
+//!   combination of the capabilities that change a line), labeled
+//!   responses.
+//! - [`numeric`]: the numeric replies by name.
+//! - [`caps`]: IRCv3 capability negotiation (the names, LS/REQ/LIST/END);
+//!   what is offered is `session::offer`.
+//! - [`tags`]: server-time, msgid and client-only tag relay rules.
+//! - [`history`]: replayed history and search results as plain IRC lines.
+//! - [`sasl`], [`nickserv`]: SASL chunks and payloads, NickServ requests
+//!   (pure); [`login`]: the session's account commands (AUTHENTICATE,
+//!   REGISTER, VERIFY, NickServ), carried out through the runtime's
+//!   accounts service.
+//! - [`chanserv`]: `ChanServ` (room registration) requests and answers.
+//!
+//! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
+//! this edge maps IRC syntax onto hub commands and hub refusals onto
+//! numerics (see docs/irc.md for what is supported). The only things
+//! answered here without the hub: `USERHOST` and `ISON` ask the hub one
+//! WHOIS per nickname and the renderer folds the answers into one reply;
+//! WHOX field selection is applied by the renderer to the hub's WHO answer;
+//! and `OPER` passwords are checked on a blocking thread before the hub is
+//! told (argon2 is too slow for the hub's task).
+//!
+//! The session reaches the renderer only through the hub's per-connection
+//! queue (`Ctx::tell` with `Event::Raw` or `Event::Edge` notes, among them
+//! the enabled capabilities and label brackets), so local replies and
+//! capability changes stay in order with the hub's. Like every edge, this one must not decide anything the
+//! hub decides; it only translates.
+
+pub mod caps;
+pub mod chanserv;
+pub mod chathistory;
+pub mod history;
+pub mod login;
+pub mod message;
+pub mod nickserv;
+pub mod numeric;
+pub mod render;
+pub mod sasl;
+pub mod session;
+pub mod tags;
+
+use chatroom_config::Config;
+
+pub use render::IrcRenderer;
+
+pub fn renderer(cfg: &Config) -> IrcRenderer {
+    IrcRenderer::new(cfg)
+}

@@ -1,0 +1,473 @@
+//! The task that owns the hub. Connections send it commands through one
+//! bounded inbox; it applies them one at a time (which is what keeps every
+//! sender's messages in order) and hands the resulting events on without
+//! ever waiting on a recipient. A recipient whose queue is full is a slow
+//! consumer: it is cut off with a reason, and the room carries on.
+//!
+//! Without history the task pushes events onto the recipients' queues
+//! itself ([`Fanout`]). With history each batch goes through the persist
+//! stage ([`super::persist`]): its records are appended to the history
+//! journal (on this task: one `write(2)` to a local file, no fsync; with
+//! `sync_every_commit`, by the writer thread, and the deliveries wait here
+//! until it reports them written); the task then pushes them itself, as
+//! without history.
+//! History questions (`/history`, `/search`) are checked against the hub
+//! here (only members read a room) and answered from the store on a
+//! blocking thread.
+//!
+//! This task must not do network I/O or wait on any one connection; the
+//! journal append above is the one file write it makes.
+
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use chatroom_core::{
+    Command, ConnId, Envelope, Event, Hub, HubError, MsgTarget, Outbox, SayTarget, Shared,
+};
+use chatroom_store::{Record, SqliteStore};
+
+use super::accounts::Accounts;
+use super::connection::Outgoing;
+use super::history;
+use super::outbound::PushError;
+use super::persist::{Heard, Op, Stage};
+use chatroom_core::history::{HistoryAsk, HistoryError, HistoryPage};
+
+/// What connections ask of the hub task.
+pub enum HubMsg {
+    /// A new connection: where its events go.
+    Attach { id: ConnId, out: Outgoing },
+    /// A command; `ack` (when given) receives the outcome.
+    Cmd {
+        id: ConnId,
+        cmd: Command,
+        ack: Option<oneshot::Sender<Result<(), HubError>>>,
+    },
+    /// An event an edge queues for its own connection (replies that need no
+    /// decision, notices), routed through here to stay in order with the
+    /// hub's own replies.
+    Local { id: ConnId, event: Event },
+    /// Commands and local events applied one after the other with nothing
+    /// else in between, so that everything they produce for this
+    /// connection arrives together (an IRC labeled response).
+    Group { id: ConnId, items: Vec<GroupItem> },
+    /// The connection is gone; `reason` is shown to those who shared a room.
+    Detach { id: ConnId, reason: String },
+    /// Tell everyone, close every queue, then answer `done`.
+    Shutdown {
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
+    /// Who this connection is now (`None` before registration).
+    WhoAmI {
+        id: ConnId,
+        reply: oneshot::Sender<Option<Arc<chatroom_core::UserInfo>>>,
+    },
+    /// A question about a room's history (`room` empty: the focused room).
+    History {
+        id: ConnId,
+        room: String,
+        ask: HistoryAsk,
+        reply: oneshot::Sender<Result<HistoryPage, HistoryError>>,
+    },
+}
+
+/// One part of a [`HubMsg::Group`].
+pub enum GroupItem {
+    /// A command; a refusal is told to the connection as usual.
+    Cmd(Command),
+    /// An event for the connection itself, as with [`HubMsg::Local`].
+    Local(Event),
+}
+
+/// The sending side of the hub's inbox.
+pub type HubHandle = mpsc::Sender<HubMsg>;
+
+/// Inbox capacity. Readers wait when it is full, which slows senders down
+/// instead of letting the hub fall behind without bound.
+const INBOX: usize = 8192;
+
+/// The history, when it is on: the store (for questions) and the persist
+/// stage (for writes).
+pub struct Persisted {
+    pub store: Arc<SqliteStore>,
+    pub stage: Stage,
+}
+
+/// Starts the hub task; returns the handle connections use.
+pub fn spawn(
+    hub: Hub,
+    history: Option<Persisted>,
+    accounts: Option<Arc<Accounts>>,
+) -> (HubHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(INBOX);
+    let task = tokio::spawn(run(hub, rx, history, accounts));
+    (tx, task)
+}
+
+/// The connections' outgoing queues, and the one place events are pushed
+/// onto them. A full queue marks the connection as a slow consumer instead
+/// of waiting.
+#[derive(Default)]
+pub struct Fanout {
+    /// Looked up once per delivery: FxHash (one multiply for an integer
+    /// id) instead of SipHash, which was 5% of the server's CPU at
+    /// saturation. Ids are ours, not chosen by clients, so the DoS
+    /// resistance SipHash buys is not needed here.
+    conns: FxHashMap<ConnId, Outgoing>,
+    slow: Vec<ConnId>,
+}
+
+impl Outbox for Fanout {
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        if let Some(out) = self.conns.get(&to) {
+            match out.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(PushError::Full) => self.slow.push(to),
+                // The writer is already gone; its Detach is on the way.
+                Err(PushError::Closed) => {}
+            }
+        }
+    }
+}
+
+impl Fanout {
+    pub fn attach(&mut self, id: ConnId, out: Outgoing) {
+        self.conns.insert(id, out);
+    }
+
+    pub fn detach(&mut self, id: ConnId) {
+        self.conns.remove(&id);
+    }
+
+    /// Marks a connection as a slow consumer (cut by the next `cut_slow`).
+    pub fn mark_slow(&mut self, id: ConnId) {
+        self.slow.push(id);
+    }
+
+    /// Cuts off every connection whose queue overflowed, returning their
+    /// ids so the hub can tell the rooms they left.
+    pub fn cut_slow(&mut self) -> Vec<ConnId> {
+        let mut cut = Vec::new();
+        while let Some(id) = self.slow.pop() {
+            if let Some(out) = self.conns.remove(&id) {
+                tracing::info!(conn = id, "{SLOW_CONSUMER}");
+                out.kill(SLOW_CONSUMER);
+                cut.push(id);
+            }
+        }
+        cut
+    }
+
+    /// Tells everyone the server is going and closes every queue.
+    pub fn shutdown(&mut self, reason: &str) {
+        let notice = Envelope::new(Event::ServerNotice {
+            text: reason.into(),
+        });
+        let closing = Envelope::new(Event::Closing {
+            reason: reason.into(),
+        });
+        for (_, out) in self.conns.drain() {
+            if out.try_send(notice.clone()).is_err() || out.try_send(closing.clone()).is_err() {
+                out.kill(reason);
+            }
+        }
+    }
+}
+
+const SLOW_CONSUMER: &str = "Slow consumer: too many unread messages";
+
+/// Where the hub's events go: straight onto the queues, or through the
+/// persist stage.
+enum Sink {
+    Direct(Fanout),
+    Persist(Box<Stage>),
+}
+
+impl Outbox for Sink {
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        match self {
+            Sink::Direct(f) => f.send(to, event),
+            Sink::Persist(s) => s.send(to, event),
+        }
+    }
+
+    fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
+        match self {
+            Sink::Direct(f) => f.send_all(to, event),
+            Sink::Persist(s) => s.send_all(to, event),
+        }
+    }
+}
+
+impl Sink {
+    fn attach(&mut self, id: ConnId, out: Outgoing) {
+        match self {
+            Sink::Direct(f) => f.attach(id, out),
+            Sink::Persist(s) => s.push(Op::Attach { id, out }),
+        }
+    }
+
+    fn detach(&mut self, id: ConnId) {
+        match self {
+            Sink::Direct(f) => f.detach(id),
+            Sink::Persist(s) => s.push(Op::Detach { id }),
+        }
+    }
+
+    /// Cuts the slow consumers found so far and tells their rooms.
+    fn cut_slow(&mut self, hub: &mut Hub) {
+        // Telling the others that someone left can overflow more queues.
+        loop {
+            let cut = match self {
+                Sink::Direct(fanout) => fanout.cut_slow(),
+                Sink::Persist(stage) => stage.take_cuts(),
+            };
+            if cut.is_empty() {
+                break;
+            }
+            for id in cut {
+                hub.quit(id, SLOW_CONSUMER.to_string(), self);
+            }
+        }
+    }
+
+    /// What the persist stage's threads report (commits, replays read);
+    /// pending forever without history.
+    async fn hear(&mut self) -> Heard {
+        match self {
+            Sink::Direct(_) => std::future::pending().await,
+            Sink::Persist(s) => s.hear().await,
+        }
+    }
+}
+
+async fn run(
+    mut hub: Hub,
+    mut rx: mpsc::Receiver<HubMsg>,
+    history: Option<Persisted>,
+    accounts: Option<Arc<Accounts>>,
+) {
+    let accounts = accounts.as_ref();
+    let (store, mut sink) = match history {
+        Some(p) => (Some(p.store), Sink::Persist(Box::new(p.stage))),
+        None => (None, Sink::Direct(Fanout::default())),
+    };
+    let mut batch = Vec::with_capacity(128);
+    loop {
+        // Commands first: releasing a commit's deliveries as the last thing
+        // of an iteration that also applied commands puts more into each
+        // connection's write than releasing between iterations.
+        tokio::select! {
+            biased;
+            n = rx.recv_many(&mut batch, 128) => if n == 0 { break },
+            heard = sink.hear() => {
+                if let Sink::Persist(stage) = &mut sink {
+                    stage.on(heard);
+                }
+                sink.cut_slow(&mut hub);
+            }
+        }
+        for msg in batch.drain(..) {
+            match msg {
+                HubMsg::Attach { id, out } => {
+                    hub.attach(id);
+                    sink.attach(id, out);
+                }
+                HubMsg::Cmd { id, cmd, ack } => {
+                    let result = apply(&mut hub, &mut sink, accounts, id, cmd);
+                    if let Some(ack) = ack {
+                        let _ = ack.send(result);
+                    }
+                }
+                HubMsg::Local { id, event } => sink.send(id, &Envelope::new(event)),
+                HubMsg::Group { id, items } => {
+                    // Back to back: nothing else lands inside the group.
+                    for item in items {
+                        match item {
+                            GroupItem::Cmd(cmd) => {
+                                let _ = apply(&mut hub, &mut sink, accounts, id, cmd);
+                            }
+                            GroupItem::Local(event) => sink.send(id, &Envelope::new(event)),
+                        }
+                    }
+                }
+                HubMsg::WhoAmI { id, reply } => {
+                    let _ = reply.send(hub.user_of(id));
+                }
+                HubMsg::Detach { id, reason } => {
+                    if let Some(a) = accounts {
+                        a.forget(id);
+                    }
+                    hub.quit(id, reason, &mut sink);
+                    sink.detach(id);
+                }
+                HubMsg::History {
+                    id,
+                    room,
+                    ask,
+                    reply,
+                } => {
+                    // A room's history needs membership; one's own private
+                    // history needs only one's own (current) nickname.
+                    let checked = if ask.is_own() {
+                        hub.history_self(id)
+                    } else {
+                        hub.history_room(id, &room).map(|r| (r, Vec::new()))
+                    };
+                    match (checked, &store) {
+                        (Err(e), _) => {
+                            let _ = reply.send(Err(HistoryError::Hub(e)));
+                        }
+                        (Ok(_), None) => {
+                            let _ = reply.send(Err(HistoryError::Off));
+                        }
+                        (Ok((room, rooms)), Some(store)) => {
+                            let store = store.clone();
+                            // Reads run beside the writer (WAL), off the workers,
+                            // once what came before the question is committed
+                            // (one's own last message is found).
+                            let read: Box<dyn FnOnce() + Send> = Box::new(move || {
+                                tokio::task::spawn_blocking(move || {
+                                    let _ = reply.send(history::answer(&store, room, rooms, ask));
+                                });
+                            });
+                            match &mut sink {
+                                Sink::Persist(stage) => stage.push(Op::Read(read)),
+                                Sink::Direct(_) => read(),
+                            }
+                        }
+                    }
+                }
+                HubMsg::Shutdown { reason, done } => {
+                    match &mut sink {
+                        Sink::Direct(fanout) => {
+                            fanout.shutdown(&reason);
+                            let _ = done.send(());
+                        }
+                        Sink::Persist(stage) => {
+                            stage.shutdown(&reason).await;
+                            let _ = done.send(());
+                        }
+                    }
+                    return;
+                }
+            }
+            sink.cut_slow(&mut hub);
+        }
+        if let Sink::Persist(stage) = &mut sink {
+            // Whatever was committed meanwhile goes out with this iteration.
+            stage.on_all_heard();
+            sink.cut_slow(&mut hub);
+        }
+        if let Sink::Persist(stage) = &mut sink
+            && !stage.flush().await
+        {
+            return;
+        }
+    }
+}
+
+/// A private message (not an action) from a registered member to a nickname
+/// nobody holds but that is a registered account: the record to hold for
+/// that account. `None` for everything else (the hub decides as usual).
+fn offline_record(hub: &mut Hub, accounts: &Accounts, id: ConnId, cmd: &Command) -> Option<Record> {
+    let Command::Say {
+        target: SayTarget::Nick(nick),
+        kind,
+        text,
+        ..
+    } = cmd
+    else {
+        return None;
+    };
+    if !accounts.offline_enabled() || hub.nick_in_use(nick) || !accounts.is_registered(nick) {
+        return None;
+    }
+    let from = hub.user_of(id)?;
+    let text = chatroom_core::hub::clean_text(text, hub.config().text_len);
+    if text.is_empty() {
+        return None;
+    }
+    Some(Record {
+        id: hub.next_id(),
+        time: std::time::SystemTime::now(),
+        kind: (*kind).into(),
+        from,
+        to: MsgTarget::Nick(nick.as_str().into()),
+        text: text.into(),
+    })
+}
+
+/// Convenience for edges: raw bytes for one's own connection.
+pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
+    HubMsg::Local {
+        id,
+        event: Event::Raw(bytes),
+    }
+}
+
+/// Applies one command: the hub's events go to the sink, a refusal is told
+/// to the sender, and whoever joined a room is queued its history before
+/// anything said after the join.
+fn apply(
+    hub: &mut Hub,
+    sink: &mut Sink,
+    accounts: Option<&Arc<Accounts>>,
+    id: ConnId,
+    cmd: Command,
+) -> Result<(), HubError> {
+    if let Some(a) = accounts
+        && let Some(rec) = offline_record(hub, a, id, &cmd)
+    {
+        let MsgTarget::Nick(account) = &rec.to else {
+            return Ok(());
+        };
+        a.hold(id, account.to_string(), rec);
+        return Ok(());
+    }
+    // Nickname protection looks at who holds which nickname after each
+    // command that can change it.
+    let renames = matches!(
+        cmd,
+        Command::Register { .. } | Command::Nick(_) | Command::Login(_) | Command::Reclaim { .. }
+    );
+    let start = match &*sink {
+        Sink::Persist(s) => s.mark(),
+        Sink::Direct(_) => 0,
+    };
+    let result = hub.handle(id, cmd, sink);
+    if let Sink::Persist(stage) = sink {
+        // Before any replay this command queued, so a joiner's replay
+        // includes what was noted before its join.
+        for note in hub.take_notes() {
+            stage.note(note);
+        }
+    }
+    if renames
+        && result.is_ok()
+        && let (Some(a), Some(user)) = (accounts, hub.user_of(id))
+    {
+        a.nick_taken(id, &user.nick, user.account.as_deref());
+    }
+    if let Err(e) = &result {
+        sink.send(id, &Envelope::new(Event::Error(e.clone())));
+    }
+    if let Sink::Persist(stage) = sink {
+        let joins = stage.joins_since(start, |conn, nick| {
+            hub.nick_of(conn).is_some_and(|n| *n == *nick)
+        });
+        let last = hub.last_msg_id();
+        for (to, room) in joins {
+            stage.push(Op::Replay {
+                to,
+                room,
+                mark: last,
+            });
+        }
+    }
+    result
+}

@@ -1,0 +1,571 @@
+//! Listeners and the accept loops: binds one TCP listener per enabled
+//! protocol, admits connections within the connection limits, completes the
+//! TLS handshake (bounded by a timeout) on the TLS listener and the
+//! WebSocket upgrade on the WebSocket listener, hands each
+//! connection to its edge, reloads the TLS certificate on SIGHUP, and runs
+//! the orderly shutdown (stop accepting, tell everyone, let writers flush,
+//! close).
+//!
+//! No name look-ups happen here or anywhere in the server: peers are shown
+//! by address, so registration never waits on DNS or ident.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use chatroom_config::Config;
+use chatroom_core::Hub;
+use chatroom_proto::{irc, lenheader, line, nickhs};
+use chatroom_store::{SqliteStore, Store, StoreOptions};
+
+use super::accounts::Accounts;
+use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
+use super::deadlines::Deadlines;
+use super::hub_task::{self, HubMsg, Persisted};
+use super::limits::{ConnLimiter, ConnPermit};
+use super::persist::{Stage, sync_room_limits};
+use super::tls::{Origin, Tls};
+use super::websocket;
+use crate::session;
+
+/// The wire protocols the server speaks, one listener each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Line,
+    Irc,
+    /// IRC over TLS.
+    IrcTls,
+    /// IRC over WebSocket.
+    IrcWs,
+    LenHeader,
+    Nick,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Line => "line",
+            Protocol::Irc => "irc",
+            Protocol::IrcTls => "ircs",
+            Protocol::IrcWs => "ircws",
+            Protocol::LenHeader => "lenheader",
+            Protocol::Nick => "nick",
+        })
+    }
+}
+
+pub struct Server {
+    cfg: Arc<Config>,
+    listeners: Vec<(Protocol, TcpListener)>,
+    tls: Option<Arc<Tls>>,
+    /// The history store, when history is on.
+    store: Option<Arc<SqliteStore>>,
+    /// Installed at bind time, so a SIGHUP that arrives once the addresses
+    /// are printed reloads instead of killing the process.
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Server {
+    /// Binds every enabled listener. Fails (with the address) if any cannot.
+    pub async fn bind(cfg: Config) -> anyhow::Result<Server> {
+        // First, so that a bad data directory or database stops the server
+        // before it listens anywhere (and before TLS writes into it).
+        let store = if cfg.history.enabled {
+            let opts = StoreOptions {
+                sync_every_commit: cfg.history.sync_every_commit,
+                // The persist stage's maintenance thread checkpoints.
+                background_checkpoints: true,
+                ..StoreOptions::default()
+            };
+            let dir = cfg.data_dir.clone();
+            let history = cfg.history.clone();
+            let store = tokio::task::spawn_blocking(move || {
+                let store = SqliteStore::open_with(&dir, opts)?;
+                sync_room_limits(&store, &history)?;
+                Ok::<_, chatroom_store::StoreError>(store)
+            })
+            .await
+            .context("history: opening the store failed")?
+            .map_err(|e| anyhow::anyhow!("history: {e}"))?;
+            Some(Arc::new(store))
+        } else {
+            None
+        };
+        let l = &cfg.listeners;
+        let wanted = [
+            (l.line, Protocol::Line, l.line_port),
+            (l.irc, Protocol::Irc, l.irc_port),
+            (l.lenheader, Protocol::LenHeader, l.lenheader_port),
+            (l.nick, Protocol::Nick, l.nick_port),
+        ];
+        let mut listeners = Vec::new();
+        for (on, proto, port) in wanted {
+            if !on {
+                continue;
+            }
+            let addr = SocketAddr::new(cfg.bind, port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {proto} on {addr}"))?;
+            listeners.push((proto, listener));
+        }
+        let mut tls = None;
+        if cfg.tls.enabled {
+            tls = Some(Arc::new(Tls::setup(&cfg)?));
+            let addr = SocketAddr::new(cfg.bind, cfg.tls.port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcTls))?;
+            listeners.push((Protocol::IrcTls, listener));
+        }
+        if cfg.websocket.enabled {
+            let addr = SocketAddr::new(cfg.bind, cfg.websocket.port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcWs))?;
+            listeners.push((Protocol::IrcWs, listener));
+        }
+        #[cfg(unix)]
+        let hangup = {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::hangup()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("cannot listen for SIGHUP: {e}");
+                    None
+                }
+            }
+        };
+        Ok(Server {
+            cfg: Arc::new(cfg),
+            listeners,
+            tls,
+            store,
+            #[cfg(unix)]
+            hangup,
+        })
+    }
+
+    /// The line telling people how to check the TLS certificate, if TLS is on.
+    pub fn tls_line(&self) -> Option<String> {
+        let tls = self.tls.as_ref()?;
+        let whence = match tls.origin() {
+            Origin::Configured => format!("from {}", tls.cert_path().display()),
+            Origin::Generated => format!(
+                "self-signed, generated now, kept in {}",
+                tls.cert_path().display()
+            ),
+            Origin::Reused => format!("self-signed, from {}", tls.cert_path().display()),
+        };
+        Some(format!(
+            "tls: SHA-256 fingerprint {} ({whence})",
+            tls.fingerprint()
+        ))
+    }
+
+    /// The line saying where the history is kept (or that it is off).
+    pub fn history_line(&self) -> String {
+        match &self.store {
+            Some(store) => format!("history: {}", store.path().display()),
+            None => "history: off (nothing is kept)".to_string(),
+        }
+    }
+
+    /// Where each protocol is listening (with the real port when 0 was asked).
+    pub fn local_addrs(&self) -> Vec<(Protocol, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(p, l)| l.local_addr().ok().map(|a| (*p, a)))
+            .collect()
+    }
+
+    /// Lines telling people how to reach the server: one per address of this
+    /// machine when listening on all interfaces (loopback left out unless
+    /// there is nothing else), else the bound address.
+    pub fn reach_lines(&self) -> Vec<String> {
+        let addrs = self.local_addrs();
+        let ips: Vec<IpAddr> = if self.cfg.bind.is_unspecified() {
+            let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| i.ip())
+                .filter(|ip| !ip.is_loopback())
+                .filter(|ip| self.cfg.bind.is_ipv4() == ip.is_ipv4())
+                .collect();
+            ips.sort();
+            ips.dedup();
+            if ips.is_empty() {
+                ips.push(if self.cfg.bind.is_ipv4() {
+                    IpAddr::from([127, 0, 0, 1])
+                } else {
+                    IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+                });
+            }
+            ips
+        } else {
+            vec![self.cfg.bind]
+        };
+        ips.iter()
+            .map(|ip| {
+                addrs
+                    .iter()
+                    .map(|(p, a)| format!("{p}: {}", SocketAddr::new(*ip, a.port())))
+                    .collect::<Vec<_>>()
+                    .join("   ")
+            })
+            .collect()
+    }
+
+    /// Serves until `stop` resolves, then shuts down in order.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        #[cfg(unix)]
+        let reloader = self
+            .hangup
+            .map(|hup| tokio::spawn(reload_on_hangup(hup, self.tls.clone())));
+        let cfg = self.cfg.clone();
+        let mut core = Hub::new(cfg.hub.clone());
+        let history = match self.store.clone() {
+            None => None,
+            Some(store) => {
+                let reader = store.clone();
+                let last = tokio::task::spawn_blocking(move || reader.last_id())
+                    .await
+                    .context("history: reading the last msgid failed")?
+                    .map_err(|e| anyhow::anyhow!("history: {e}"))?;
+                core.continue_ids_after(last);
+                // Registered rooms exist before anyone can connect.
+                let reader = store.clone();
+                let rooms =
+                    tokio::task::spawn_blocking(move || super::persist::saved_rooms(&reader))
+                        .await
+                        .context("rooms: loading failed")?
+                        .map_err(|e| anyhow::anyhow!("rooms: {e}"))?;
+                for saved in rooms {
+                    let name = saved.name.clone();
+                    if let Err(e) = core.seed_room(saved) {
+                        tracing::warn!("rooms: not restoring {name}: {e}");
+                    }
+                }
+                core.keep_notes();
+                let stage = Stage::start(
+                    store.clone(),
+                    Arc::new(cfg.history.clone()),
+                    cfg.limits.send_queue,
+                )
+                .context("history: cannot start the writer")?;
+                Some(Persisted { store, stage })
+            }
+        };
+        // Accounts live in the history store: without it there are none.
+        let accounts = match (&self.store, cfg.accounts.enabled) {
+            (Some(store), true) => {
+                let (c, s) = (cfg.clone(), store.clone());
+                let loaded = tokio::task::spawn_blocking(move || Accounts::load(c, s))
+                    .await
+                    .context("accounts: loading failed")?
+                    .map_err(|e| anyhow::anyhow!("accounts: {e}"))?;
+                Some(Arc::new(loaded))
+            }
+            _ => None,
+        };
+        let (hub, hub_task) = hub_task::spawn(core, history, accounts.clone());
+        if let Some(a) = &accounts {
+            a.set_hub(hub.clone());
+        }
+        let (deadlines, deadlines_task) = Deadlines::start(
+            cfg.limits.registration_timeout(),
+            Some(chatroom_proto::irc::session::liveness(&cfg)),
+        );
+        let env = ConnEnv {
+            cfg: cfg.clone(),
+            hub: hub.clone(),
+            accounts,
+            certfp: None,
+            deadlines,
+        };
+        let limiter = ConnLimiter::new(
+            cfg.limits.max_connections,
+            cfg.limits.max_connections_per_ip,
+        );
+        let next_id = Arc::new(AtomicU64::new(1));
+        let protos = Arc::new(Prototypes {
+            irc: irc::renderer(&cfg),
+        });
+        let tracker = TaskTracker::new();
+        let stop_accepting = CancellationToken::new();
+        let mut accepts = Vec::new();
+        for (proto, listener) in self.listeners {
+            let acceptor = match proto {
+                Protocol::IrcTls => self.tls.as_ref().map(|t| t.acceptor()),
+                _ => None,
+            };
+            accepts.push(tokio::spawn(accept_loop(
+                proto,
+                listener,
+                acceptor,
+                env.clone(),
+                protos.clone(),
+                limiter.clone(),
+                next_id.clone(),
+                tracker.clone(),
+                stop_accepting.clone(),
+            )));
+        }
+        stop.await;
+        tracing::info!("shutting down");
+        stop_accepting.cancel();
+        for a in accepts {
+            let _ = a.await;
+        }
+        let (done_tx, done_rx) = oneshot::channel();
+        let _ = hub
+            .send(HubMsg::Shutdown {
+                reason: "Server shutting down".to_string(),
+                done: done_tx,
+            })
+            .await;
+        let _ = done_rx.await;
+        tracker.close();
+        let grace = Duration::from_secs(cfg.limits.shutdown_grace_secs);
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!("some connections did not close within {grace:?}");
+        }
+        drop(hub);
+        hub_task.abort();
+        deadlines_task.abort();
+        #[cfg(unix)]
+        if let Some(r) = reloader {
+            r.abort();
+        }
+        Ok(())
+    }
+}
+
+/// Reloads the TLS certificate on each SIGHUP. Connections already up keep
+/// their sessions; a file that does not load leaves the current certificate.
+#[cfg(unix)]
+async fn reload_on_hangup(mut hup: tokio::signal::unix::Signal, tls: Option<Arc<Tls>>) {
+    while hup.recv().await.is_some() {
+        let Some(tls) = tls.clone() else {
+            tracing::info!("SIGHUP: nothing to reload (TLS is off)");
+            continue;
+        };
+        // File reads stay off the async workers.
+        let outcome = tokio::task::spawn_blocking(move || {
+            let res = tls.reload();
+            (res, tls.cert_path().display().to_string())
+        })
+        .await;
+        match outcome {
+            Ok((Ok(fp), path)) => {
+                tracing::info!("tls: reloaded {path}; SHA-256 fingerprint {fp}")
+            }
+            Ok((Err(e), _)) => {
+                tracing::error!("tls: reload failed, keeping the current certificate: {e:#}")
+            }
+            Err(e) => tracing::error!("tls: reload task failed: {e}"),
+        }
+    }
+}
+
+/// Completes the TLS handshake, or gives up after `limit`: a peer that
+/// stalls or sends something other than TLS is dropped here, before it
+/// reaches the hub, and costs nobody else anything.
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    limit: Duration,
+    peer: SocketAddr,
+) -> Option<((ReadHalf, WriteHalf), Option<String>)> {
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            // The client certificate, if one was presented (SASL EXTERNAL).
+            let certfp = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| super::tls::fingerprint(c));
+            Some((split_any(tls), certfp))
+        }
+        Ok(Err(e)) => {
+            tracing::info!(%peer, "TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out after {limit:?}");
+            None
+        }
+    }
+}
+
+/// Turns an accepted socket into the byte stream its protocol's edge reads:
+/// as it is, after the TLS handshake, or after the WebSocket upgrade; with
+/// the fingerprint of the TLS client certificate, if one was presented.
+/// `None` when the handshake or upgrade failed (already logged).
+async fn open(
+    proto: Protocol,
+    stream: TcpStream,
+    acceptor: Option<&TlsAcceptor>,
+    cfg: &Config,
+    peer: SocketAddr,
+) -> Option<((ReadHalf, WriteHalf), Option<String>)> {
+    match (proto, acceptor) {
+        (Protocol::IrcWs, _) => match websocket::accept(stream, &cfg.websocket).await {
+            Ok(ws) => Some((split_any(ws), None)),
+            Err(e) => {
+                tracing::info!(%peer, "{e}");
+                None
+            }
+        },
+        (_, Some(a)) => handshake(a, stream, cfg.tls.handshake_timeout(), peer).await,
+        (_, None) => Some((split_tcp(stream), None)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn accept_loop(
+    proto: Protocol,
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    env: ConnEnv,
+    protos: Arc<Prototypes>,
+    limiter: Arc<ConnLimiter>,
+    next_id: Arc<AtomicU64>,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(%proto, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let permit = match limiter.try_acquire(peer.ip()) {
+            Ok(p) => p,
+            Err(refusal) => {
+                tracing::info!(%proto, %peer, "refused: {}", refusal.reason());
+                let cfg = env.cfg.clone();
+                let acceptor = acceptor.clone();
+                tracker.spawn(async move {
+                    let Some(((_, wr), _)) =
+                        open(proto, stream, acceptor.as_ref(), &cfg, peer).await
+                    else {
+                        return;
+                    };
+                    refuse_with(proto, wr, cfg, refusal.reason()).await
+                });
+                continue;
+            }
+        };
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%proto, %peer, conn = id, "accepted");
+        // Chat lines are small and latency matters more than packet
+        // count; coalescing happens in the writer instead.
+        let _ = stream.set_nodelay(true);
+        match (proto, &acceptor) {
+            (Protocol::IrcWs, _) | (_, Some(_)) => {
+                let (acceptor, env, protos, tracker) = (
+                    acceptor.clone(),
+                    env.clone(),
+                    protos.clone(),
+                    tracker.clone(),
+                );
+                // A short task of its own for the TLS handshake or the
+                // WebSocket upgrade, whose state is large and needed only for
+                // the first moments; the connection's own task starts once it
+                // is done. The permit is held through it too, so stalled
+                // handshakes count against the per-address limit.
+                tracker.clone().spawn(async move {
+                    let opened = open(proto, stream, acceptor.as_ref(), &env.cfg, peer).await;
+                    if let Some((halves, certfp)) = opened {
+                        let env = ConnEnv { certfp, ..env };
+                        serve(proto, halves, peer, id, &env, &protos, &tracker, permit);
+                    }
+                });
+            }
+            (_, None) => serve(
+                proto,
+                split_tcp(stream),
+                peer,
+                id,
+                &env,
+                &protos,
+                &tracker,
+                permit,
+            ),
+        }
+    }
+}
+
+/// What every connection of a protocol starts from, made once per server:
+/// each connection's renderer shares the fixed parts (the IRC MOTD and
+/// ISUPPORT tokens) instead of holding its own copy.
+struct Prototypes {
+    irc: irc::IrcRenderer,
+}
+
+/// Starts one admitted connection's task with its protocol's edge.
+///
+/// The task's future is the connection's own (`drive`), spawned as it is:
+/// no wrapper future and no box around it, so each connection costs one
+/// task allocation the size of its own protocol's state (a wrapper that
+/// awaited it kept copies of its arguments; measured with heaptrack).
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    proto: Protocol,
+    stream: (ReadHalf, WriteHalf),
+    peer: SocketAddr,
+    id: u64,
+    env: &ConnEnv,
+    protos: &Prototypes,
+    tracker: &TaskTracker,
+    permit: ConnPermit,
+) {
+    let cfg = &env.cfg;
+    let env = env.clone();
+    // Each arm is a different future type, each spawned at its own size.
+    macro_rules! run {
+        ($renderer:expr, $session:expr) => {{
+            let fut = drive(stream, peer, id, env, $renderer, $session, permit);
+            tracker.spawn(fut);
+        }};
+    }
+    match proto {
+        Protocol::Line => run!(line::renderer(cfg), session::line::session),
+        Protocol::Irc => run!(protos.irc.for_new_connection(), session::irc::run),
+        Protocol::IrcTls => run!(protos.irc.for_new_connection(), session::irc::run_secure),
+        Protocol::IrcWs => run!(protos.irc.for_new_connection(), session::irc::run),
+        Protocol::LenHeader => run!(lenheader::renderer(cfg), session::lenheader::session),
+        Protocol::Nick => run!(nickhs::renderer(cfg), session::nickhs::session),
+    }
+}
+
+async fn refuse_with(proto: Protocol, stream: WriteHalf, cfg: Arc<Config>, reason: &str) {
+    match proto {
+        Protocol::Line => refuse(stream, line::renderer(&cfg), reason).await,
+        Protocol::Irc | Protocol::IrcTls | Protocol::IrcWs => {
+            refuse(stream, irc::renderer(&cfg), reason).await
+        }
+        Protocol::LenHeader => refuse(stream, lenheader::renderer(&cfg), reason).await,
+        Protocol::Nick => refuse(stream, nickhs::renderer(&cfg), reason).await,
+    }
+}

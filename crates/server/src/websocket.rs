@@ -1,0 +1,246 @@
+//! IRC over WebSocket, as the IRCv3 WebSocket specification describes it:
+//! each WebSocket message carries exactly one IRC line, without its CR LF,
+//! in either the `text.ircv3.net` (UTF-8 text messages) or the
+//! `binary.ircv3.net` (binary messages) subprotocol.
+//!
+//! This module turns an upgraded WebSocket into a plain byte stream of
+//! CR LF-terminated lines ([`WsStream`], `AsyncRead + AsyncWrite`), so the
+//! IRC edge and the connection driver run unchanged on top of it, with the
+//! same line limits, flood control and output queue as on TCP. It does the
+//! HTTP upgrade ([`accept`]) with its own time limit and origin check.
+//!
+//! It must not interpret IRC: it only maps messages to lines and back.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Sink, Stream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use chatroom_config::WebSocket as WsConfig;
+
+/// The subprotocol names of the IRCv3 WebSocket specification.
+pub const TEXT_PROTOCOL: &str = "text.ircv3.net";
+pub const BINARY_PROTOCOL: &str = "binary.ircv3.net";
+
+/// Which kind of WebSocket message carries the lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Text messages: lines sent to the client must be valid UTF-8.
+    Text,
+    /// Binary messages: lines go as they are.
+    Binary,
+}
+
+/// Output lines queued but not yet handed to the WebSocket beyond this many
+/// bytes make writes wait (the connection's own queue limit applies above
+/// this; this only bounds the adapter).
+const PENDING_OUT: usize = 64 * 1024;
+
+/// Performs the HTTP upgrade on `stream`, within the configured time.
+/// Picks the subprotocol the client offered (text preferred when it offers
+/// both, as the specification recommends; text when it offers none), and
+/// refuses an `Origin` not in `allowed_origins` when that list is set.
+// The callback's error type is tungstenite's (an HTTP response), not ours.
+#[allow(clippy::result_large_err)]
+pub async fn accept(stream: TcpStream, cfg: &WsConfig) -> Result<WsStream, String> {
+    let mut mode = Mode::Text;
+    let origins = cfg.allowed_origins.clone();
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        if !origins.is_empty() {
+            let origin = req
+                .headers()
+                .get("origin")
+                .and_then(|o| o.to_str().ok())
+                .unwrap_or("");
+            if !origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+                let mut refusal =
+                    ErrorResponse::new(Some(format!("origin {origin:?} is not allowed here")));
+                *refusal.status_mut() = StatusCode::FORBIDDEN;
+                return Err(refusal);
+            }
+        }
+        let offered: Vec<String> = req
+            .headers()
+            .get_all("sec-websocket-protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|p| p.trim().to_ascii_lowercase())
+            .collect();
+        let chosen = if offered.iter().any(|p| p == TEXT_PROTOCOL) {
+            Some(TEXT_PROTOCOL)
+        } else if offered.iter().any(|p| p == BINARY_PROTOCOL) {
+            mode = Mode::Binary;
+            Some(BINARY_PROTOCOL)
+        } else {
+            None
+        };
+        if let Some(p) = chosen {
+            resp.headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_static(p));
+        }
+        Ok(resp)
+    };
+    let config = WebSocketConfig::default()
+        // Eagerly allocated per connection: chat lines are short.
+        .read_buffer_size(4096)
+        // The connection driver flushes after each batch of lines, which
+        // writes this buffer out; it only gathers the lines of one batch.
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(PENDING_OUT * 4)
+        .max_message_size(Some(cfg.max_message_bytes))
+        .max_frame_size(Some(cfg.max_message_bytes));
+    let limit = Duration::from_secs(cfg.handshake_timeout_secs);
+    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
+    match tokio::time::timeout(limit, upgrade).await {
+        Ok(Ok(ws)) => Ok(WsStream::new(ws, mode)),
+        Ok(Err(e)) => Err(format!("WebSocket upgrade failed: {e}")),
+        Err(_) => Err(format!("WebSocket upgrade timed out after {limit:?}")),
+    }
+}
+
+/// An upgraded WebSocket seen as a stream of CR LF-terminated lines.
+pub struct WsStream {
+    ws: WebSocketStream<TcpStream>,
+    mode: Mode,
+    /// Received lines (with CR LF added) not yet read.
+    input: BytesMut,
+    /// Written bytes not yet sent as messages (an incomplete last line
+    /// waits here for its end).
+    output: BytesMut,
+    /// The peer closed, or the socket failed: reads see end of file.
+    eof: bool,
+}
+
+impl WsStream {
+    fn new(ws: WebSocketStream<TcpStream>, mode: Mode) -> WsStream {
+        WsStream {
+            ws,
+            mode,
+            input: BytesMut::new(),
+            output: BytesMut::new(),
+            eof: false,
+        }
+    }
+
+    /// The subprotocol in use.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Hands every complete line of `output` to the WebSocket, one message
+    /// each. Pending while the WebSocket cannot take more.
+    fn send_lines(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(end) = self.output.iter().position(|&b| b == b'\n') {
+            ready!(Pin::new(&mut self.ws).poll_ready(cx)).map_err(io::Error::other)?;
+            let mut line = self.output.split_to(end + 1).freeze();
+            line.truncate(end);
+            if line.last() == Some(&b'\r') {
+                line.truncate(end - 1);
+            }
+            let msg = match self.mode {
+                Mode::Binary => Message::Binary(line),
+                Mode::Text => Message::Text(text(line)),
+            };
+            Pin::new(&mut self.ws)
+                .start_send(msg)
+                .map_err(io::Error::other)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes in one received message as lines.
+    fn take(&mut self, payload: &[u8]) {
+        // One message is one line; a message that still holds line breaks
+        // is split at them, as the same bytes on TCP would be, so it can
+        // never smuggle more than the lines it visibly contains.
+        for line in payload.split(|&b| b == b'\n' || b == b'\r') {
+            if !line.is_empty() {
+                self.input.extend_from_slice(line);
+                self.input.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+}
+
+/// Text messages must be UTF-8. The server speaks UTF-8, but a line relayed
+/// from a TCP client could hold other bytes: those are replaced, not sent.
+fn text(line: Bytes) -> Utf8Bytes {
+    Utf8Bytes::try_from(line.clone())
+        .unwrap_or_else(|_| Utf8Bytes::from(String::from_utf8_lossy(&line).into_owned()))
+}
+
+impl AsyncRead for WsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = &mut *self;
+        while me.input.is_empty() && !me.eof {
+            match ready!(Pin::new(&mut me.ws).poll_next(cx)) {
+                Some(Ok(Message::Text(t))) => me.take(t.as_bytes()),
+                Some(Ok(Message::Binary(b))) => me.take(&b),
+                // Pings are answered by the WebSocket layer itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_))) | None => me.eof = true,
+                Some(Err(e)) => {
+                    me.eof = true;
+                    return Poll::Ready(Err(io::Error::other(e)));
+                }
+            }
+        }
+        let n = me.input.len().min(buf.remaining());
+        buf.put_slice(&me.input[..n]);
+        me.input.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for WsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let me = &mut *self;
+        if me.output.len() >= PENDING_OUT {
+            ready!(me.send_lines(cx))?;
+            if me.output.len() >= PENDING_OUT {
+                // A single unterminated "line" this long is not IRC.
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "output line too long for a WebSocket message",
+                )));
+            }
+        }
+        me.output.extend_from_slice(data);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let me = &mut *self;
+        ready!(me.send_lines(cx))?;
+        Pin::new(&mut me.ws)
+            .poll_flush(cx)
+            .map_err(io::Error::other)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let me = &mut *self;
+        ready!(me.send_lines(cx))?;
+        Pin::new(&mut me.ws)
+            .poll_close(cx)
+            .map_err(io::Error::other)
+    }
+}
