@@ -10,7 +10,11 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::sync::mpsc;
 
-use chatroom_core::{Command, ConnId, Hub, HubConfig, MsgKind, Outbox, SayTarget, Shared};
+use std::sync::Arc;
+
+use chatroom_core::{Command, ConnId, Event, Hub, HubConfig, MsgKind, Outbox, SayTarget};
+
+type Shared = Arc<Event>;
 
 /// Per-member bounded queues, like the runtime's outgoing side.
 struct Queues {
@@ -19,6 +23,12 @@ struct Queues {
 }
 
 impl Outbox for Queues {
+    type Env = Shared;
+
+    fn wrap(&mut self, event: Event) -> Shared {
+        Arc::new(event)
+    }
+
     fn send(&mut self, to: ConnId, event: &Shared) {
         if let Some(tx) = self.tx.get(&to) {
             let _ = tx.try_send(event.clone());

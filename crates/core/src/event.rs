@@ -1,16 +1,11 @@
-//! What the hub tells connections, and the shared envelope it travels in.
+//! What the hub tells connections.
 //!
-//! One event is built once and shared (`Arc`) by every recipient. Edges render
-//! it to bytes; `RenderCache` lets the first recipient of each protocol
-//! variant encode it and every later recipient reuse those bytes, so a message
-//! to a room of a thousand is formatted once per protocol, not a thousand times.
+//! One event is built once for all its recipients; how it is shared among
+//! them (and its encodings cached) is the outbox's business
+//! (`Outbox::wrap`), not the core's. Nothing here knows a wire format.
 
-use std::any::Any;
-use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::SystemTime;
-
-use bytes::Bytes;
 
 use super::command::MsgKind;
 use super::error::HubError;
@@ -303,15 +298,6 @@ pub enum Event {
     },
     /// Counts of people and rooms.
     Lusers(Lusers),
-    /// Bytes an edge queues for its own connection, so that they stay in
-    /// order with the hub's replies. Only ever delivered to the edge that
-    /// produced them.
-    Raw(Bytes),
-    /// An edge session's instruction to its own renderer (a reply that
-    /// needs state only the renderer has), queued like `Raw` to stay in
-    /// order. Only ever delivered to the edge that produced it; other
-    /// renderers ignore it.
-    Edge(EdgeNote),
     /// Earlier messages of `room`, oldest first, each an `Event::Message`:
     /// the replay shown on joining, or an older page the recipient asked
     /// for. Edges mark them as history, never as live traffic.
@@ -338,91 +324,4 @@ pub enum Event {
         words: Name,
         lines: Vec<Event>,
     },
-}
-
-/// An opaque value one edge passes from its session to its renderer. The
-/// core never looks inside; the edge recovers its own type with `get`.
-#[derive(Clone)]
-pub struct EdgeNote(Arc<dyn Any + Send + Sync>);
-
-impl EdgeNote {
-    pub fn new<T: Any + Send + Sync>(value: T) -> EdgeNote {
-        EdgeNote(Arc::new(value))
-    }
-
-    pub fn get<T: Any>(&self) -> Option<&T> {
-        self.0.downcast_ref()
-    }
-}
-
-impl fmt::Debug for EdgeNote {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EdgeNote(..)")
-    }
-}
-
-/// Two notes are equal only when they are the same note.
-impl PartialEq for EdgeNote {
-    fn eq(&self, other: &EdgeNote) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for EdgeNote {}
-
-/// Number of distinct encodings an event can be cached under.
-pub const RENDER_SLOTS: usize = 12;
-
-/// An event plus the bytes each protocol variant rendered it to.
-#[derive(Debug)]
-pub struct Envelope {
-    pub event: Event,
-    cache: [OnceLock<Bytes>; RENDER_SLOTS],
-}
-
-/// What the hub hands to each recipient: cheap to clone, never copied.
-pub type Shared = Arc<Envelope>;
-
-impl Envelope {
-    pub fn new(event: Event) -> Shared {
-        Arc::new(Envelope {
-            event,
-            cache: Default::default(),
-        })
-    }
-
-    /// The bytes for `slot`, rendering them with `render` the first time.
-    /// A slot identifies one protocol variant (see each edge's slot constants);
-    /// two renderings with the same slot must produce the same bytes.
-    pub fn rendered(&self, slot: usize, render: impl FnOnce(&Event) -> Bytes) -> Bytes {
-        match self.cache.get(slot) {
-            Some(cell) => cell.get_or_init(|| render(&self.event)).clone(),
-            None => render(&self.event),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn render_cache_renders_once_per_slot() {
-        let env = Envelope::new(Event::ServerNotice { text: "hi".into() });
-        let mut calls = 0;
-        let a = env.rendered(1, |_| {
-            calls += 1;
-            Bytes::from_static(b"x")
-        });
-        let b = env.rendered(1, |_| {
-            calls += 1;
-            Bytes::from_static(b"y")
-        });
-        assert_eq!(a, b);
-        assert_eq!(calls, 1);
-        let c = env.rendered(2, |_| Bytes::from_static(b"z"));
-        assert_eq!(c, Bytes::from_static(b"z"));
-        let d = env.rendered(99, |_| Bytes::from_static(b"w"));
-        assert_eq!(d, Bytes::from_static(b"w"));
-    }
 }

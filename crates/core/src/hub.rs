@@ -17,9 +17,7 @@ use indexmap::{IndexMap, IndexSet};
 
 use super::command::{Command, ConnId, ListQuery, MsgKind, SayTarget};
 use super::error::HubError;
-use super::event::{
-    Envelope, Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo, WhowasEntry,
-};
+use super::event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
 use super::modes::{self, ListEntry};
 use super::names::{self, Key, Name};
 use super::registry::Note;
@@ -83,13 +81,23 @@ impl Default for HubConfig {
 }
 
 /// Where the hub's events go. Implementations must not block.
+///
+/// The hub builds each event once and has the outbox [`wrap`](Outbox::wrap)
+/// it in whatever its recipients share (the runtime's envelope carries the
+/// protocols' cached encodings beside the event); it then hands the same
+/// wrapped event to every recipient.
 pub trait Outbox {
-    fn send(&mut self, to: ConnId, event: &Shared);
+    /// One event as its recipients share it; cloned once per recipient.
+    type Env: Clone;
+
+    fn wrap(&mut self, event: Event) -> Self::Env;
+
+    fn send(&mut self, to: ConnId, event: &Self::Env);
 
     /// One event to each of `to`, in that order (a room's members). The
     /// same as a `send` each; an outbox that keeps deliveries for later
     /// can take them in one go.
-    fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared)
+    fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Self::Env)
     where
         Self: Sized,
     {
@@ -101,8 +109,14 @@ pub trait Outbox {
 
 /// Records deliveries; used by tests and by anything that wants to inspect
 /// the hub's decisions.
-impl Outbox for Vec<(ConnId, Shared)> {
-    fn send(&mut self, to: ConnId, event: &Shared) {
+impl Outbox for Vec<(ConnId, Arc<Event>)> {
+    type Env = Arc<Event>;
+
+    fn wrap(&mut self, event: Event) -> Arc<Event> {
+        Arc::new(event)
+    }
+
+    fn send(&mut self, to: ConnId, event: &Arc<Event>) {
         self.push((to, event.clone()));
     }
 }
@@ -560,7 +574,7 @@ impl Hub {
             self.monitors.offline(&old, out);
             self.monitors.online(&info, out);
         }
-        let env = Envelope::new(Event::NickChanged { old, who: info });
+        let env = out.wrap(Event::NickChanged { old, who: info });
         for to in self.sharing(conn) {
             out.send(to, &env);
         }
@@ -623,7 +637,7 @@ impl Hub {
         );
         let room_name = room.name.clone();
         let topic = room.topic.clone();
-        let env = Envelope::new(Event::Joined {
+        let env = out.wrap(Event::Joined {
             room: room_name.clone(),
             who,
         });
@@ -632,7 +646,7 @@ impl Hub {
         }
         // Newcomers who are away are shown as such (IRCv3 away-notify).
         if let Some(message) = self.members[&conn].away.clone() {
-            let away = Envelope::new(Event::AwayStatus {
+            let away = out.wrap(Event::AwayStatus {
                 who: self.members[&conn].info.clone(),
                 message: Some(message),
             });
@@ -682,7 +696,7 @@ impl Hub {
             return Err(HubError::NotInRoom(room.name.clone()));
         }
         let member = self.members.get_mut(&conn).expect("checked registered");
-        let env = Envelope::new(Event::Parted {
+        let env = out.wrap(Event::Parted {
             room: room.name.clone(),
             who: member.info.clone(),
             reason: reason
@@ -720,7 +734,7 @@ impl Hub {
         // A notice is never answered, not even with RPL_AWAY.
         let (to, recipients) = self.recipients(conn, target, kind != MsgKind::Notice, out)?;
         self.next_msg_id += 1;
-        let env = Envelope::new(Event::Message {
+        let env = out.wrap(Event::Message {
             id: self.next_msg_id,
             time: SystemTime::now(),
             from: self.members[&conn].info.clone(),
@@ -746,7 +760,7 @@ impl Hub {
     ) -> Outcome {
         let (to, recipients) = self.recipients(conn, target, false, out)?;
         self.next_msg_id += 1;
-        let env = Envelope::new(Event::TagMsg {
+        let env = out.wrap(Event::TagMsg {
             id: self.next_msg_id,
             time: SystemTime::now(),
             from: self.members[&conn].info.clone(),
@@ -823,7 +837,7 @@ impl Hub {
         Ok((MsgTarget::Room(room.name.clone()), Recipients::Room(key)))
     }
 
-    fn deliver(&self, to: &Recipients, env: &Shared, out: &mut impl Outbox) {
+    fn deliver<O: Outbox>(&self, to: &Recipients, env: &O::Env, out: &mut O) {
         match to {
             Recipients::Room(key) => {
                 if let Some(room) = self.rooms.get(key) {
@@ -888,7 +902,7 @@ impl Hub {
             setter: by.nick.clone(),
             time: SystemTime::now(),
         });
-        let env = Envelope::new(Event::TopicChanged {
+        let env = out.wrap(Event::TopicChanged {
             room: room.name.clone(),
             topic: room.topic.clone(),
             by: by.clone(),
@@ -1063,7 +1077,7 @@ impl Hub {
         self.member_mut(conn).away = message.clone();
         send(out, conn, Event::AwayChanged { away });
         // For clients that show who is away (IRCv3 away-notify).
-        let env = Envelope::new(Event::AwayStatus {
+        let env = out.wrap(Event::AwayStatus {
             who: self.members[&conn].info.clone(),
             message,
         });
@@ -1087,7 +1101,7 @@ impl Hub {
             ..(*member.info).clone()
         });
         member.info = info.clone();
-        let env = Envelope::new(Event::RealnameChanged { who: info });
+        let env = out.wrap(Event::RealnameChanged { who: info });
         for to in self.sharing(conn) {
             out.send(to, &env);
         }
@@ -1105,7 +1119,7 @@ impl Hub {
             send(out, conn, Event::Closing { reason });
             return;
         };
-        let env = Envelope::new(Event::Quit {
+        let env = out.wrap(Event::Quit {
             who: member.info.clone(),
             reason: reason.clone(),
         });
@@ -1247,7 +1261,8 @@ fn check_speech(room: &Room, conn: ConnId, who: &UserInfo) -> Outcome {
 }
 
 fn send(out: &mut impl Outbox, to: ConnId, event: Event) {
-    out.send(to, &Envelope::new(event));
+    let env = out.wrap(event);
+    out.send(to, &env);
 }
 
 /// Makes text safe to relay on every protocol: CR, LF and NUL (which would

@@ -18,9 +18,6 @@ pub mod registry;
 
 pub use command::{Command, ConnId, ListQuery, MsgKind, SayTarget};
 pub use error::HubError;
-pub use event::{
-    EdgeNote, Envelope, Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Shared, Topic, UserInfo,
-    WhowasEntry,
-};
+pub use event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
 pub use hub::{Hub, HubConfig, Outbox};
 pub use modes::{ListEntry, ModeChange};

@@ -13,13 +13,14 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tokio_util::codec::Decoder;
 
 use chatroom_config::Config;
-use chatroom_core::event::{Envelope, Event, MsgTarget, UserInfo};
-use chatroom_core::{MsgKind, Shared};
+use chatroom_core::MsgKind;
+use chatroom_core::event::{Event, MsgTarget, UserInfo};
 use chatroom_proto::Renderer;
 use chatroom_proto::framing::LineCodec;
 use chatroom_proto::irc::IrcRenderer;
 use chatroom_proto::irc::message::Message;
 use chatroom_proto::line;
+use chatroom_proto::{Envelope, Shared};
 
 const TEXT: &str = "bqzz 17 4242 123456789012 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 

@@ -29,18 +29,13 @@ pub mod codec;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
+use crate::envelope::{Body, Shared, Slot};
 use chatroom_config::Config;
 use chatroom_core::names::same;
-use chatroom_core::{Event, MsgKind, MsgTarget, Shared};
+use chatroom_core::{Event, MsgKind, MsgTarget};
 
 use self::codec::pair;
 use super::past::stamp;
-
-/// Render-cache slot of this dialect: the bytes every recipient that is not
-/// the subject of the event gets (room messages in the recipient's current
-/// room, others' joins, parts, quits, nick and topic changes).
-/// Slots 0-1 are the line protocol's, 2-5 IRC's, 7 the NICK dialect's.
-pub const SLOT: usize = 6;
 
 pub fn renderer(cfg: &Config) -> LenHeaderRenderer {
     LenHeaderRenderer {
@@ -104,146 +99,153 @@ impl LenHeaderRenderer {
     }
 
     fn shared(&self, shared: &Shared) -> Bytes {
-        shared.rendered(SLOT, |ev| render_shared(&self.server, ev))
+        shared.rendered(Slot::LenHeader, |ev| render_shared(&self.server, ev))
     }
 }
 
 impl Renderer for LenHeaderRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
         let server = self.server.as_str();
-        let bytes = match &shared.event {
-            // The tutorial's server never echoes; neither do we.
-            Event::Message { from, .. } if self.is_me(&from.nick) => return,
-            Event::Message {
-                to: MsgTarget::Room(room),
-                from,
-                kind,
-                text,
-                ..
-            } => {
-                if self.focused(room) {
-                    self.shared(shared)
-                } else {
-                    pair(
-                        &from.nick,
-                        &format!("[{room}] {}", body(*kind, &from.nick, text)),
-                    )
-                }
-            }
-            Event::Message {
-                to: MsgTarget::Status(to),
-                from,
-                kind,
-                text,
-                ..
-            } => pair(
-                &from.nick,
-                &format!("[{to}] {}", body(*kind, &from.nick, text)),
-            ),
-            Event::Message {
-                to: MsgTarget::Nick(_),
-                from,
-                kind,
-                text,
-                ..
-            } => pair(
-                &from.nick,
-                &format!("(private) {}", body(*kind, &from.nick, text)),
-            ),
-            Event::Welcome { nick, .. } => {
-                self.me = Some(nick.to_string());
-                return;
-            }
-            Event::Joined { who, .. } if self.is_me(&who.nick) => return,
-            Event::Parted { room, who, .. } if self.is_me(&who.nick) => {
-                pair(server, &format!("you left {room}"))
-            }
-            Event::NickChanged { old, who } if self.is_me(old) => {
-                self.me = Some(who.nick.to_string());
-                pair(server, &format!("you are now known as {}", who.nick))
-            }
-            Event::Joined { .. }
-            | Event::Parted { .. }
-            | Event::Quit { .. }
-            | Event::NickChanged { .. }
-            | Event::TopicChanged { .. } => self.shared(shared),
-            Event::Focus { room } => {
-                self.focus = room.as_ref().map(|r| r.to_string());
-                return;
-            }
-            Event::IsAway { nick, message } => pair(server, &format!("{nick} is away: {message}")),
-            Event::ServerNotice { text } => pair(server, text),
-            // Before registration the session explains problems itself
-            // (refused names are retried, not reported).
-            Event::Error(_) if self.me.is_none() => return,
-            Event::Error(e) => pair(server, &format!("error: {e}")),
-            Event::Closing { reason } => pair(server, &format!("Disconnected: {reason}")),
-            Event::Raw(bytes) => bytes.clone(),
-            // Replies to questions this dialect cannot ask.
-            Event::History { room, lines } => {
-                if lines.is_empty() {
-                    return;
-                }
-                let mut all = BytesMut::new();
-                let n = lines.len();
-                let s = if n == 1 { "" } else { "s" };
-                all.put(pair(server, &format!("history of {room}: {n} earlier message{s}")));
-                for line in lines {
-                    if let Event::Message {
-                        time,
-                        from,
-                        kind,
-                        text,
-                        ..
-                    } = line
-                    {
-                        let body = body(*kind, &from.nick, text);
-                        all.put(pair(&from.nick, &format!("[{}] {body}", stamp(*time))));
+        let bytes = match shared.body() {
+            Body::Raw(bytes) => bytes.clone(),
+            Body::Irc(_) => return,
+            Body::Event(ev) => match ev {
+                // The tutorial's server never echoes; neither do we.
+                Event::Message { from, .. } if self.is_me(&from.nick) => return,
+                Event::Message {
+                    to: MsgTarget::Room(room),
+                    from,
+                    kind,
+                    text,
+                    ..
+                } => {
+                    if self.focused(room) {
+                        self.shared(shared)
+                    } else {
+                        pair(
+                            &from.nick,
+                            &format!("[{room}] {}", body(*kind, &from.nick, text)),
+                        )
                     }
                 }
-                all.put(pair(server, "end of history"));
-                all.freeze()
-            }
-            Event::Edge(_)
-            // Answers to questions this dialect cannot ask.
-            | Event::Found { .. }
-            | Event::TopicIs { .. }
-            | Event::Names { .. }
-            | Event::RoomList { .. }
-            | Event::WhoReply { .. }
-            | Event::WhoisReply { .. }
-            | Event::MonOnline(_)
-            | Event::MonOffline(_)
-            | Event::MonList(_)
-            | Event::MonListFull { .. }
-            | Event::AwayChanged { .. }
-            | Event::ModeChanged { .. }
-            | Event::RoomModes { .. }
-            | Event::ModeList { .. }
-            | Event::UserModes { .. }
-            | Event::Invited { .. }
-            | Event::YoureOper
-            | Event::WhowasReply { .. }
-            | Event::Lusers(_)
-            | Event::TagMsg { .. }
-            | Event::AwayStatus { .. }
-            | Event::RealnameChanged { .. }
-            | Event::AccountChanged { .. }
-            | Event::HostChanged { .. }
-            | Event::RoomReg(_)
-            | Event::PastTopic { .. }
-            | Event::InviteNotice { .. } => return,
-            // Being removed from a room is news even where rooms cannot
-            // be managed.
-            Event::Kicked {
-                room,
-                by,
-                nick,
-                reason,
-            } => pair(
-                server,
-                &format!("{} was removed from {room} by {} ({reason})", nick, by.nick),
-            ),
+                Event::Message {
+                    to: MsgTarget::Status(to),
+                    from,
+                    kind,
+                    text,
+                    ..
+                } => pair(
+                    &from.nick,
+                    &format!("[{to}] {}", body(*kind, &from.nick, text)),
+                ),
+                Event::Message {
+                    to: MsgTarget::Nick(_),
+                    from,
+                    kind,
+                    text,
+                    ..
+                } => pair(
+                    &from.nick,
+                    &format!("(private) {}", body(*kind, &from.nick, text)),
+                ),
+                Event::Welcome { nick, .. } => {
+                    self.me = Some(nick.to_string());
+                    return;
+                }
+                Event::Joined { who, .. } if self.is_me(&who.nick) => return,
+                Event::Parted { room, who, .. } if self.is_me(&who.nick) => {
+                    pair(server, &format!("you left {room}"))
+                }
+                Event::NickChanged { old, who } if self.is_me(old) => {
+                    self.me = Some(who.nick.to_string());
+                    pair(server, &format!("you are now known as {}", who.nick))
+                }
+                Event::Joined { .. }
+                | Event::Parted { .. }
+                | Event::Quit { .. }
+                | Event::NickChanged { .. }
+                | Event::TopicChanged { .. } => self.shared(shared),
+                Event::Focus { room } => {
+                    self.focus = room.as_ref().map(|r| r.to_string());
+                    return;
+                }
+                Event::IsAway { nick, message } => {
+                    pair(server, &format!("{nick} is away: {message}"))
+                }
+                Event::ServerNotice { text } => pair(server, text),
+                // Before registration the session explains problems itself
+                // (refused names are retried, not reported).
+                Event::Error(_) if self.me.is_none() => return,
+                Event::Error(e) => pair(server, &format!("error: {e}")),
+                Event::Closing { reason } => pair(server, &format!("Disconnected: {reason}")),
+                // Replies to questions this dialect cannot ask.
+                Event::History { room, lines } => {
+                    if lines.is_empty() {
+                        return;
+                    }
+                    let mut all = BytesMut::new();
+                    let n = lines.len();
+                    let s = if n == 1 { "" } else { "s" };
+                    all.put(pair(
+                        server,
+                        &format!("history of {room}: {n} earlier message{s}"),
+                    ));
+                    for line in lines {
+                        if let Event::Message {
+                            time,
+                            from,
+                            kind,
+                            text,
+                            ..
+                        } = line
+                        {
+                            let body = body(*kind, &from.nick, text);
+                            all.put(pair(&from.nick, &format!("[{}] {body}", stamp(*time))));
+                        }
+                    }
+                    all.put(pair(server, "end of history"));
+                    all.freeze()
+                }
+                // Answers to questions this dialect cannot ask.
+                Event::Found { .. }
+                | Event::TopicIs { .. }
+                | Event::Names { .. }
+                | Event::RoomList { .. }
+                | Event::WhoReply { .. }
+                | Event::WhoisReply { .. }
+                | Event::MonOnline(_)
+                | Event::MonOffline(_)
+                | Event::MonList(_)
+                | Event::MonListFull { .. }
+                | Event::AwayChanged { .. }
+                | Event::ModeChanged { .. }
+                | Event::RoomModes { .. }
+                | Event::ModeList { .. }
+                | Event::UserModes { .. }
+                | Event::Invited { .. }
+                | Event::YoureOper
+                | Event::WhowasReply { .. }
+                | Event::Lusers(_)
+                | Event::TagMsg { .. }
+                | Event::AwayStatus { .. }
+                | Event::RealnameChanged { .. }
+                | Event::AccountChanged { .. }
+                | Event::HostChanged { .. }
+                | Event::RoomReg(_)
+                | Event::PastTopic { .. }
+                | Event::InviteNotice { .. } => return,
+                // Being removed from a room is news even where rooms cannot
+                // be managed.
+                Event::Kicked {
+                    room,
+                    by,
+                    nick,
+                    reason,
+                } => pair(
+                    server,
+                    &format!("{} was removed from {room} by {} ({reason})", nick, by.nick),
+                ),
+            },
         };
         out.put(bytes);
     }

@@ -6,6 +6,7 @@
 //! message); they only translate. Codecs are pure functions over buffers.
 
 pub mod certfp;
+pub mod envelope;
 pub mod framing;
 pub mod irc;
 pub mod lenheader;
@@ -16,7 +17,7 @@ pub mod past;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use chatroom_core::Shared;
+pub use envelope::{Body, Envelope, Shared, Slot};
 
 /// Turns events into one connection's wire bytes. Owned by the connection's
 /// writer, so it can keep per-connection state (the recipient's nickname,

@@ -13,9 +13,10 @@ use std::time::SystemTime;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
+use crate::envelope::{Body, Shared, Slot};
 use chatroom_config::Config;
 use chatroom_core::names::same;
-use chatroom_core::{Event, HubError, MemberInfo, MsgKind, MsgTarget, Shared};
+use chatroom_core::{Event, HubError, MemberInfo, MsgKind, MsgTarget};
 
 use super::past::stamp;
 
@@ -56,8 +57,6 @@ pub struct LineRenderer {
 }
 
 /// Cache slots: room messages look different in the focused room and elsewhere.
-const SLOT_FOCUSED: usize = 0;
-const SLOT_OTHER_ROOM: usize = 1;
 
 fn clock(t: SystemTime) -> String {
     let local: chrono::DateTime<chrono::Local> = t.into();
@@ -216,7 +215,11 @@ fn found_block(room: &str, words: &str, lines: &[Event]) -> String {
 
 impl Renderer for LineRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
-        let ev = &shared.event;
+        let ev = match shared.body() {
+            Body::Event(ev) => ev,
+            Body::Raw(bytes) => return out.put(bytes.clone()),
+            Body::Irc(_) => return,
+        };
         let line: String = match ev {
             Event::Message {
                 to: MsgTarget::Room(room),
@@ -224,9 +227,9 @@ impl Renderer for LineRenderer {
             } => {
                 let in_focus = self.focused(room);
                 let slot = if in_focus {
-                    SLOT_FOCUSED
+                    Slot::LineFocused
                 } else {
-                    SLOT_OTHER_ROOM
+                    Slot::LineOtherRoom
                 };
                 out.put(shared.rendered(slot, |e| render_message(e, in_focus)));
                 return;
@@ -237,7 +240,7 @@ impl Renderer for LineRenderer {
                 to: MsgTarget::Status(_),
                 ..
             } => {
-                out.put(shared.rendered(SLOT_OTHER_ROOM, |e| render_message(e, false)));
+                out.put(shared.rendered(Slot::LineOtherRoom, |e| render_message(e, false)));
                 return;
             }
             Event::Message {
@@ -474,11 +477,6 @@ impl Renderer for LineRenderer {
             // Room registration is asked for over IRC (ChanServ), where
             // accounts are; a past topic only ever comes inside `History`.
             Event::RoomReg(_) | Event::PastTopic { .. } => return,
-            Event::Raw(bytes) => {
-                out.put(bytes.clone());
-                return;
-            }
-            Event::Edge(_) => return,
             Event::History { room, lines } => history_block(room, lines),
             Event::Found { room, words, lines } => found_block(room, words, lines),
         };

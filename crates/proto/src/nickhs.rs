@@ -35,25 +35,20 @@ pub mod codec;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
+use crate::envelope::{Body, Shared, Slot};
 use chatroom_config::Config;
 use chatroom_core::names::same;
-use chatroom_core::{Event, MsgKind, MsgTarget, Shared};
+use chatroom_core::{Event, MsgKind, MsgTarget};
 
 use self::codec::fold_ascii;
 use super::past::stamp;
-
-/// Render-cache slot of this dialect: the bytes every recipient gets for
-/// room events in its current room (messages, joins, parts, quits, nick and
-/// topic changes), which look the same to all, the sender included.
-/// Slots 0-1 are the line protocol's, 2-5 IRC's, 6 the length-header's.
-pub const SLOT: usize = 7;
 
 pub fn renderer(_cfg: &Config) -> NickRenderer {
     NickRenderer::default()
 }
 
-pub fn raw(text: &str) -> Event {
-    Event::Raw(Bytes::from(fold_ascii(text)))
+pub fn raw(text: &str) -> Bytes {
+    Bytes::from(fold_ascii(text))
 }
 
 /// Renders events as the tutorial's lines, in ASCII. Remembers the
@@ -110,155 +105,156 @@ impl NickRenderer {
 
 impl Renderer for NickRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
-        let bytes = match &shared.event {
-            Event::Message {
-                to: MsgTarget::Room(room),
-                from,
-                kind,
-                text,
-                ..
-            } => {
-                if self.home(room) {
-                    shared.rendered(SLOT, render_home)
-                } else {
-                    ascii(&format!(
-                        "[{room}] {}",
-                        message_line(*kind, &from.nick, text)
-                    ))
-                }
-            }
-            Event::Message {
-                to: MsgTarget::Status(to),
-                from,
-                kind,
-                text,
-                ..
-            } => ascii(&format!("[{to}] {}", message_line(*kind, &from.nick, text))),
-            Event::Message {
-                to: MsgTarget::Nick(to),
-                from,
-                kind,
-                text,
-                ..
-            } => {
-                if self.is_me(&from.nick) && !self.is_me(to) {
-                    ascii(&format!(
-                        "[private to {to}] {}",
-                        message_line(*kind, &from.nick, text)
-                    ))
-                } else {
-                    ascii(&format!(
-                        "[private] {}",
-                        message_line(*kind, &from.nick, text)
-                    ))
-                }
-            }
-            Event::Welcome { nick, .. } => {
-                self.me = Some(nick.to_string());
-                return;
-            }
-            Event::Joined { room, who } if !self.home(room) => {
-                ascii(&format!("{} joined {room}!", who.nick))
-            }
-            Event::Parted { room, who, .. } if !self.home(room) => {
-                ascii(&format!("{} left {room}!", who.nick))
-            }
-            Event::NickChanged { old, who } => {
-                if self.is_me(old) {
-                    self.me = Some(who.nick.to_string());
-                }
-                shared.rendered(SLOT, render_home)
-            }
-            Event::Joined { .. }
-            | Event::Parted { .. }
-            | Event::Quit { .. }
-            | Event::TopicChanged { .. } => shared.rendered(SLOT, render_home),
-            Event::Focus { room } => {
-                self.focus = room.as_ref().map(|r| r.to_string());
-                return;
-            }
-            Event::IsAway { nick, message } => ascii(&format!("{nick} is away: {message}")),
-            Event::ServerNotice { text } => ascii(&format!("Server: {text}")),
-            // Before the nickname is settled only NICK may be seen; the
-            // session retries refused names itself.
-            Event::Error(_) if self.me.is_none() => return,
-            Event::Error(e) => ascii(&format!("Error: {e}")),
-            Event::Closing { reason } => ascii(&format!("Disconnected: {reason}")),
-            // Only ever produced by this edge's session, already ASCII.
-            Event::Raw(bytes) => bytes.clone(),
-            // Replies to questions this dialect cannot ask.
-            Event::History { room, lines } => {
-                if lines.is_empty() {
-                    return;
-                }
-                let n = lines.len();
-                let s = if n == 1 { "" } else { "s" };
-                // Folded to ASCII line by line: folding would turn the line
-                // breaks between them into `?`.
-                let mut all = BytesMut::new();
-                all.put(ascii(&format!(
-                    "--- history of {room}: {n} earlier message{s} ---"
-                )));
-                for line in lines {
-                    if let Event::Message {
-                        time,
-                        from,
-                        kind,
-                        text,
-                        ..
-                    } = line
-                    {
-                        all.put_u8(b'\n');
-                        all.put(ascii(&format!(
-                            "[{}] {}",
-                            stamp(*time),
+        let bytes = match shared.body() {
+            Body::Raw(bytes) => bytes.clone(),
+            Body::Irc(_) => return,
+            Body::Event(ev) => match ev {
+                Event::Message {
+                    to: MsgTarget::Room(room),
+                    from,
+                    kind,
+                    text,
+                    ..
+                } => {
+                    if self.home(room) {
+                        shared.rendered(Slot::Nick, render_home)
+                    } else {
+                        ascii(&format!(
+                            "[{room}] {}",
                             message_line(*kind, &from.nick, text)
-                        )));
+                        ))
                     }
                 }
-                all.put_slice(b"\n--- end of history ---");
-                all.freeze()
-            }
-            Event::Edge(_)
-            // Answers to questions this dialect cannot ask.
-            | Event::Found { .. }
-            | Event::TopicIs { .. }
-            | Event::Names { .. }
-            | Event::RoomList { .. }
-            | Event::WhoReply { .. }
-            | Event::WhoisReply { .. }
-            | Event::MonOnline(_)
-            | Event::MonOffline(_)
-            | Event::MonList(_)
-            | Event::MonListFull { .. }
-            | Event::AwayChanged { .. }
-            | Event::ModeChanged { .. }
-            | Event::RoomModes { .. }
-            | Event::ModeList { .. }
-            | Event::UserModes { .. }
-            | Event::Invited { .. }
-            | Event::YoureOper
-            | Event::WhowasReply { .. }
-            | Event::Lusers(_)
-            | Event::TagMsg { .. }
-            | Event::AwayStatus { .. }
-            | Event::RealnameChanged { .. }
-            | Event::AccountChanged { .. }
-            | Event::HostChanged { .. }
-            | Event::RoomReg(_)
-            | Event::PastTopic { .. }
-            | Event::InviteNotice { .. } => return,
-            // Being removed from a room is news even where rooms cannot
-            // be managed.
-            Event::Kicked {
-                room,
-                by,
-                nick,
-                reason,
-            } => ascii(&format!(
-                "{nick} was removed from {room} by {} ({reason})",
-                by.nick
-            )),
+                Event::Message {
+                    to: MsgTarget::Status(to),
+                    from,
+                    kind,
+                    text,
+                    ..
+                } => ascii(&format!("[{to}] {}", message_line(*kind, &from.nick, text))),
+                Event::Message {
+                    to: MsgTarget::Nick(to),
+                    from,
+                    kind,
+                    text,
+                    ..
+                } => {
+                    if self.is_me(&from.nick) && !self.is_me(to) {
+                        ascii(&format!(
+                            "[private to {to}] {}",
+                            message_line(*kind, &from.nick, text)
+                        ))
+                    } else {
+                        ascii(&format!(
+                            "[private] {}",
+                            message_line(*kind, &from.nick, text)
+                        ))
+                    }
+                }
+                Event::Welcome { nick, .. } => {
+                    self.me = Some(nick.to_string());
+                    return;
+                }
+                Event::Joined { room, who } if !self.home(room) => {
+                    ascii(&format!("{} joined {room}!", who.nick))
+                }
+                Event::Parted { room, who, .. } if !self.home(room) => {
+                    ascii(&format!("{} left {room}!", who.nick))
+                }
+                Event::NickChanged { old, who } => {
+                    if self.is_me(old) {
+                        self.me = Some(who.nick.to_string());
+                    }
+                    shared.rendered(Slot::Nick, render_home)
+                }
+                Event::Joined { .. }
+                | Event::Parted { .. }
+                | Event::Quit { .. }
+                | Event::TopicChanged { .. } => shared.rendered(Slot::Nick, render_home),
+                Event::Focus { room } => {
+                    self.focus = room.as_ref().map(|r| r.to_string());
+                    return;
+                }
+                Event::IsAway { nick, message } => ascii(&format!("{nick} is away: {message}")),
+                Event::ServerNotice { text } => ascii(&format!("Server: {text}")),
+                // Before the nickname is settled only NICK may be seen; the
+                // session retries refused names itself.
+                Event::Error(_) if self.me.is_none() => return,
+                Event::Error(e) => ascii(&format!("Error: {e}")),
+                Event::Closing { reason } => ascii(&format!("Disconnected: {reason}")),
+                // Replies to questions this dialect cannot ask.
+                Event::History { room, lines } => {
+                    if lines.is_empty() {
+                        return;
+                    }
+                    let n = lines.len();
+                    let s = if n == 1 { "" } else { "s" };
+                    // Folded to ASCII line by line: folding would turn the line
+                    // breaks between them into `?`.
+                    let mut all = BytesMut::new();
+                    all.put(ascii(&format!(
+                        "--- history of {room}: {n} earlier message{s} ---"
+                    )));
+                    for line in lines {
+                        if let Event::Message {
+                            time,
+                            from,
+                            kind,
+                            text,
+                            ..
+                        } = line
+                        {
+                            all.put_u8(b'\n');
+                            all.put(ascii(&format!(
+                                "[{}] {}",
+                                stamp(*time),
+                                message_line(*kind, &from.nick, text)
+                            )));
+                        }
+                    }
+                    all.put_slice(b"\n--- end of history ---");
+                    all.freeze()
+                }
+                // Answers to questions this dialect cannot ask.
+                Event::Found { .. }
+                | Event::TopicIs { .. }
+                | Event::Names { .. }
+                | Event::RoomList { .. }
+                | Event::WhoReply { .. }
+                | Event::WhoisReply { .. }
+                | Event::MonOnline(_)
+                | Event::MonOffline(_)
+                | Event::MonList(_)
+                | Event::MonListFull { .. }
+                | Event::AwayChanged { .. }
+                | Event::ModeChanged { .. }
+                | Event::RoomModes { .. }
+                | Event::ModeList { .. }
+                | Event::UserModes { .. }
+                | Event::Invited { .. }
+                | Event::YoureOper
+                | Event::WhowasReply { .. }
+                | Event::Lusers(_)
+                | Event::TagMsg { .. }
+                | Event::AwayStatus { .. }
+                | Event::RealnameChanged { .. }
+                | Event::AccountChanged { .. }
+                | Event::HostChanged { .. }
+                | Event::RoomReg(_)
+                | Event::PastTopic { .. }
+                | Event::InviteNotice { .. } => return,
+                // Being removed from a room is news even where rooms cannot
+                // be managed.
+                Event::Kicked {
+                    room,
+                    by,
+                    nick,
+                    reason,
+                } => ascii(&format!(
+                    "{nick} was removed from {room} by {} ({reason})",
+                    by.nick
+                )),
+            },
         };
         if bytes.is_empty() {
             return;

@@ -592,7 +592,12 @@ impl Accounts {
 
     async fn tell(&self, conn: ConnId, event: Event) {
         if let Some(hub) = self.hub.get() {
-            let _ = hub.send(HubMsg::Local { id: conn, event }).await;
+            let _ = hub
+                .send(HubMsg::Local {
+                    id: conn,
+                    body: event.into(),
+                })
+                .await;
         }
     }
 }

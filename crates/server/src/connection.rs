@@ -17,8 +17,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 use chatroom_config::Config;
-use chatroom_core::{Command, ConnId, Event, HubError, Shared};
+use chatroom_core::{Command, ConnId, Event, HubError};
 pub use chatroom_proto::Renderer;
+use chatroom_proto::{Body, Shared};
 
 use super::hub_task::{GroupItem, HubHandle, HubMsg};
 use super::limits::TokenBucket;
@@ -170,10 +171,14 @@ impl Ctx {
         rx.await.map_err(|_| HubGone)
     }
 
-    /// Queues an event for this connection only, in order with the hub's replies.
-    pub async fn tell(&self, event: Event) -> Result<(), HubGone> {
+    /// Queues an event, bytes or a renderer instruction for this
+    /// connection only, in order with the hub's replies.
+    pub async fn tell(&self, body: impl Into<Body>) -> Result<(), HubGone> {
         self.hub
-            .send(HubMsg::Local { id: self.id, event })
+            .send(HubMsg::Local {
+                id: self.id,
+                body: body.into(),
+            })
             .await
             .map_err(|_| HubGone)
     }
@@ -358,7 +363,7 @@ fn write_loop<R: Renderer>(
             buf.reserve(batch.len() * RESERVE_PER_EVENT);
             for event in batch.drain(..) {
                 renderer.render(&event, &mut buf);
-                if matches!(event.event, Event::Closing { .. }) {
+                if matches!(event.event(), Some(Event::Closing { .. })) {
                     closing = true;
                     break;
                 }
@@ -421,7 +426,7 @@ async fn write_batch<R: Renderer>(
 async fn farewell<R: Renderer>(wr: &mut WriteHalf, renderer: &mut R, reason: String) {
     let mut buf = BytesMut::new();
     renderer.render(
-        &chatroom_core::Envelope::new(Event::Closing {
+        &chatroom_proto::Envelope::new(Event::Closing {
             reason: reason.into(),
         }),
         &mut buf,
@@ -448,7 +453,7 @@ where
 {
     let mut buf = BytesMut::new();
     renderer.render(
-        &chatroom_core::Envelope::new(Event::Closing {
+        &chatroom_proto::Envelope::new(Event::Closing {
             reason: reason.into(),
         }),
         &mut buf,

@@ -24,9 +24,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use chatroom_core::{
-    Command, ConnId, Envelope, Event, Hub, HubError, MsgTarget, Outbox, SayTarget, Shared,
-};
+use chatroom_core::{Command, ConnId, Event, Hub, HubError, MsgTarget, Outbox, SayTarget};
+use chatroom_proto::{Body, Envelope, Shared};
 use chatroom_store::{Record, SqliteStore};
 
 use super::accounts::Accounts;
@@ -49,7 +48,7 @@ pub enum HubMsg {
     /// An event an edge queues for its own connection (replies that need no
     /// decision, notices), routed through here to stay in order with the
     /// hub's own replies.
-    Local { id: ConnId, event: Event },
+    Local { id: ConnId, body: Body },
     /// Commands and local events applied one after the other with nothing
     /// else in between, so that everything they produce for this
     /// connection arrives together (an IRC labeled response).
@@ -80,7 +79,7 @@ pub enum GroupItem {
     /// A command; a refusal is told to the connection as usual.
     Cmd(Command),
     /// An event for the connection itself, as with [`HubMsg::Local`].
-    Local(Event),
+    Local(Body),
 }
 
 /// The sending side of the hub's inbox.
@@ -122,6 +121,12 @@ pub struct Fanout {
 }
 
 impl Outbox for Fanout {
+    type Env = Shared;
+
+    fn wrap(&mut self, event: Event) -> Shared {
+        Envelope::new(event)
+    }
+
     fn send(&mut self, to: ConnId, event: &Shared) {
         if let Some(out) = self.conns.get(&to) {
             match out.try_send(event.clone()) {
@@ -188,6 +193,12 @@ enum Sink {
 }
 
 impl Outbox for Sink {
+    type Env = Shared;
+
+    fn wrap(&mut self, event: Event) -> Shared {
+        Envelope::new(event)
+    }
+
     fn send(&mut self, to: ConnId, event: &Shared) {
         match self {
             Sink::Direct(f) => f.send(to, event),
@@ -283,7 +294,7 @@ async fn run(
                         let _ = ack.send(result);
                     }
                 }
-                HubMsg::Local { id, event } => sink.send(id, &Envelope::new(event)),
+                HubMsg::Local { id, body } => sink.send(id, &Envelope::new(body)),
                 HubMsg::Group { id, items } => {
                     // Back to back: nothing else lands inside the group.
                     for item in items {
@@ -291,7 +302,7 @@ async fn run(
                             GroupItem::Cmd(cmd) => {
                                 let _ = apply(&mut hub, &mut sink, accounts, id, cmd);
                             }
-                            GroupItem::Local(event) => sink.send(id, &Envelope::new(event)),
+                            GroupItem::Local(body) => sink.send(id, &Envelope::new(body)),
                         }
                     }
                 }
@@ -406,7 +417,7 @@ fn offline_record(hub: &mut Hub, accounts: &Accounts, id: ConnId, cmd: &Command)
 pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
     HubMsg::Local {
         id,
-        event: Event::Raw(bytes),
+        body: Body::Raw(bytes),
     }
 }
 

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
-use chatroom_core::Shared;
+use chatroom_proto::Shared;
 
 /// Why a push did not queue the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,7 +324,8 @@ impl Drop for Incoming {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chatroom_core::{Envelope, Event};
+    use chatroom_core::Event;
+    use chatroom_proto::Envelope;
 
     fn ev(text: &str) -> Shared {
         Envelope::new(Event::ServerNotice { text: text.into() })

@@ -80,7 +80,8 @@ use tokio::sync::mpsc;
 use chatroom_config::History;
 use chatroom_core::names::Name;
 use chatroom_core::registry::{Note, SavedRoom};
-use chatroom_core::{ConnId, Envelope, Event, MsgTarget, Outbox, Shared};
+use chatroom_core::{ConnId, Event, MsgTarget, Outbox};
+use chatroom_proto::{Envelope, Shared};
 use chatroom_store::journal::{self, Journal};
 use chatroom_store::{
     Anchor, HistoryQuery, QueryTarget, Record, RecordKind, Retention, RoomState, Selector,
@@ -367,8 +368,8 @@ impl Stage {
             .iter()
             .filter(|&&i| i >= start)
             .filter_map(|&i| match self.ops.get(i) {
-                Some(Op::Deliver { to, event }) => match &event.event {
-                    Event::Joined { room, who } if is_self(*to, &who.nick) => {
+                Some(Op::Deliver { to, event }) => match event.event() {
+                    Some(Event::Joined { room, who }) if is_self(*to, &who.nick) => {
                         Some((*to, room.clone()))
                     }
                     _ => None,
@@ -650,12 +651,12 @@ impl Stage {
     /// One event goes to many recipients; its record is made once, before
     /// its first delivery (ids only grow).
     fn record(&mut self, event: &Shared) {
-        if let Event::Message { id, to: target, .. } = &event.event
+        if let Some(Event::Message { id, to: target, .. }) = event.event()
             && *id > self.recorded
         {
             self.recorded = *id;
             if self.keeps(target)
-                && let Some(rec) = Record::from_message(&event.event)
+                && let Some(rec) = event.event().and_then(Record::from_message)
             {
                 self.records.push(rec);
             }
@@ -664,8 +665,14 @@ impl Stage {
 }
 
 impl Outbox for Stage {
+    type Env = Shared;
+
+    fn wrap(&mut self, event: Event) -> Shared {
+        Envelope::new(event)
+    }
+
     fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
-        if to.len() < 2 || matches!(event.event, Event::Joined { .. }) {
+        if to.len() < 2 || matches!(event.event(), Some(Event::Joined { .. })) {
             for r in to {
                 self.send(r, event);
             }
@@ -682,7 +689,7 @@ impl Outbox for Stage {
 
     fn send(&mut self, to: ConnId, event: &Shared) {
         self.record(event);
-        if matches!(event.event, Event::Joined { .. }) {
+        if matches!(event.event(), Some(Event::Joined { .. })) {
             // Kept as a single delivery: `joins_since` looks for it.
             self.joined_at.push(self.ops.len());
             self.ops.push(Op::Deliver {
@@ -699,7 +706,7 @@ impl Outbox for Stage {
             Some(Op::Deliver {
                 to: first,
                 event: e,
-            }) if Arc::ptr_eq(e, event) && !matches!(e.event, Event::Joined { .. }) => {
+            }) if Arc::ptr_eq(e, event) && !matches!(e.event(), Some(Event::Joined { .. })) => {
                 // Sized like the last one: a room's messages go to the same
                 // number of people, and growing by doubling copies each time.
                 let mut all = Vec::with_capacity(self.many_hint.max(2));
@@ -1493,7 +1500,7 @@ mod tests {
         settle_all(&mut stage).await;
         for want in ["one", "two", "three"] {
             let got = rx.recv().await.expect("delivery");
-            assert_eq!(text_of(&got.event), want);
+            assert_eq!(text_of(got.event().expect("an event")), want);
             // Already in the store when it arrives.
             assert!(stored(&store).contains(&want.to_string()));
         }
@@ -1514,7 +1521,10 @@ mod tests {
         // ...and what was released is in the journal, whatever SQLite has.
         let (journaled, _) = chatroom_store::journal::recover(&dir.0).expect("journal");
         assert_eq!(journaled.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1]);
-        assert_eq!(text_of(&rx.recv().await.expect("1").event), "stored");
+        assert_eq!(
+            text_of(rx.recv().await.expect("1").event().expect("an event")),
+            "stored"
+        );
         settle_all(&mut stage).await;
         assert_eq!(stored(&store), ["stored"]);
     }
@@ -1547,10 +1557,13 @@ mod tests {
         // Until the hub task hears of the synced write, neither goes out.
         assert!(rx.is_empty());
         settle_all(&mut stage).await;
-        assert_eq!(text_of(&rx.recv().await.expect("1").event), "stored");
+        assert_eq!(
+            text_of(rx.recv().await.expect("1").event().expect("an event")),
+            "stored"
+        );
         let second = rx.recv().await.expect("2");
         assert!(
-            matches!(&second.event, Event::ServerNotice { text } if &**text == "after"),
+            matches!(second.event().expect("an event"), Event::ServerNotice { text } if &**text == "after"),
             "{second:?}"
         );
         assert_eq!(stored(&store), ["stored"]);
@@ -1592,7 +1605,7 @@ mod tests {
         for want in ["saved", "after"] {
             let got = rx.recv().await.expect("notice");
             assert!(
-                matches!(&got.event, Event::ServerNotice { text } if &**text == want),
+                matches!(got.event().expect("an event"), Event::ServerNotice { text } if &**text == want),
                 "{got:?}"
             );
         }
@@ -1615,7 +1628,10 @@ mod tests {
         assert!(stage.flush().await);
         settle_commits(&mut stage, 1).await;
         // In the journal, so delivered, though not in the database yet.
-        assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
+        assert_eq!(
+            text_of(rx.recv().await.expect("first").event().expect("an event")),
+            "first"
+        );
         // What waits for the database is bounded: the hub task stops.
         let mut sent = 1;
         let mut stalled = false;
@@ -1639,7 +1655,7 @@ mod tests {
         let mut got = 1;
         while !rx.is_empty() {
             let d = rx.recv().await.expect("delivery");
-            assert_eq!(text_of(&d.event), "more");
+            assert_eq!(text_of(d.event().expect("an event")), "more");
             got += 1;
         }
         assert_eq!(got, sent);
@@ -1684,7 +1700,9 @@ mod tests {
             let heard = stage.hear().await;
             stage.on(heard);
         };
-        assert!(matches!(&got.event, Event::ServerNotice { text } if &**text == "registered"));
+        assert!(
+            matches!(got.event().expect("an event"), Event::ServerNotice { text } if &**text == "registered")
+        );
         let rooms = store.load_rooms().expect("rooms");
         assert!(
             rooms.iter().any(|r| r.name == "#kept" && r.registered),
@@ -1718,7 +1736,7 @@ mod tests {
         assert!(stage.flush().await);
         settle_all(&mut stage).await;
         let replay = rx.recv().await.expect("replay");
-        match &replay.event {
+        match replay.event().expect("an event") {
             Event::History { room, lines } => {
                 assert_eq!(&**room, "#r");
                 let texts: Vec<String> = lines.iter().map(text_of).collect();
@@ -1727,7 +1745,7 @@ mod tests {
             other => panic!("expected the replay first, got {other:?}"),
         }
         let live = rx.recv().await.expect("live");
-        assert_eq!(text_of(&live.event), "after");
+        assert_eq!(text_of(live.event().expect("an event")), "after");
     }
 
     #[tokio::test]
@@ -1740,7 +1758,10 @@ mod tests {
         stage.send(1, &message(5, "first"));
         assert!(stage.flush().await);
         settle_all(&mut stage).await;
-        assert_eq!(text_of(&rx.recv().await.expect("first").event), "first");
+        assert_eq!(
+            text_of(rx.recv().await.expect("first").event().expect("an event")),
+            "first"
+        );
         // A stage that lost its seed would reuse an id: the store refuses
         // the batch, the recipients still get the message.
         let mut again =
@@ -1749,7 +1770,10 @@ mod tests {
         again.send(2, &message(5, "clash"));
         assert!(again.flush().await);
         settle_all(&mut again).await;
-        assert_eq!(text_of(&rx2.recv().await.expect("clash").event), "clash");
+        assert_eq!(
+            text_of(rx2.recv().await.expect("clash").event().expect("an event")),
+            "clash"
+        );
         assert_eq!(stored(&store), ["first"]);
     }
 
@@ -1771,7 +1795,16 @@ mod tests {
         stage.send(1, &message(1, "gone"));
         assert!(stage.flush().await);
         settle_all(&mut stage).await;
-        assert_eq!(text_of(&rx.recv().await.expect("delivery").event), "gone");
+        assert_eq!(
+            text_of(
+                rx.recv()
+                    .await
+                    .expect("delivery")
+                    .event()
+                    .expect("an event")
+            ),
+            "gone"
+        );
         assert!(stored(&store).is_empty());
         // Removing the override from the configuration lifts it.
         sync_room_limits(&store, &History::default()).expect("sync");
@@ -1887,16 +1920,22 @@ mod tests {
         settle_all(&mut stage).await;
         let first = rx.recv().await.expect("1");
         assert_eq!(
-            replayed_texts(&first.event),
+            replayed_texts(first.event().expect("an event")),
             ("#r".to_string(), vec!["r-old".to_string()])
         );
-        assert_eq!(text_of(&rx.recv().await.expect("2").event), "r-live");
+        assert_eq!(
+            text_of(rx.recv().await.expect("2").event().expect("an event")),
+            "r-live"
+        );
         let third = rx.recv().await.expect("3");
         assert_eq!(
-            replayed_texts(&third.event),
+            replayed_texts(third.event().expect("an event")),
             ("#s".to_string(), vec!["s-old".to_string()])
         );
-        assert_eq!(text_of(&rx.recv().await.expect("4").event), "s-live");
+        assert_eq!(
+            text_of(rx.recv().await.expect("4").event().expect("an event")),
+            "s-live"
+        );
     }
 
     #[tokio::test]
@@ -1924,7 +1963,11 @@ mod tests {
         let dir = Dir::new("mark");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
         let records: Vec<Record> = (1..=30)
-            .filter_map(|id| Record::from_message(&message(id, &format!("m{id}")).event))
+            .filter_map(|id| {
+                message(id, &format!("m{id}"))
+                    .event()
+                    .and_then(Record::from_message)
+            })
             .collect();
         store.append(&records).expect("append");
         let cfg = History {
@@ -1979,7 +2022,7 @@ mod tests {
         }
         assert!(
             got.iter()
-                .any(|e| matches!(&e.event, Event::Closing { reason } if &**reason == "bye")),
+                .any(|e| matches!(e.event().expect("an event"), Event::Closing { reason } if &**reason == "bye")),
             "{got:?}"
         );
     }

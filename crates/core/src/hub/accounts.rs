@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::super::command::ConnId;
 use super::super::error::HubError;
-use super::super::event::{Envelope, Event, UserInfo};
+use super::super::event::{Event, UserInfo};
 use super::super::names::{Key, Name, same};
 use super::{Hub, Outbox};
 
@@ -28,7 +28,7 @@ impl Hub {
             ..(*member.info).clone()
         });
         member.info = info.clone();
-        let env = Envelope::new(Event::AccountChanged { who: info });
+        let env = out.wrap(Event::AccountChanged { who: info });
         for to in self.sharing(conn) {
             out.send(to, &env);
         }

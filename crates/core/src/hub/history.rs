@@ -56,10 +56,12 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use crate::{Command, Hub, HubConfig, HubError, MsgKind, SayTarget};
-    use crate::{Event, Shared};
+    use std::sync::Arc;
+
+    use crate::Event;
 
     fn register(hub: &mut Hub, conn: u64, nick: &str) {
-        let mut out: Vec<(u64, Shared)> = Vec::new();
+        let mut out: Vec<(u64, Arc<Event>)> = Vec::new();
         hub.handle(
             conn,
             Command::Register {
@@ -78,7 +80,7 @@ mod tests {
         let mut hub = Hub::new(HubConfig::default());
         hub.continue_ids_after(41);
         register(&mut hub, 1, "alice");
-        let mut out: Vec<(u64, Shared)> = Vec::new();
+        let mut out: Vec<(u64, Arc<Event>)> = Vec::new();
         hub.handle(
             1,
             Command::Say {
@@ -92,7 +94,7 @@ mod tests {
         .expect("say");
         let ids: Vec<u64> = out
             .iter()
-            .filter_map(|(_, e)| match &e.event {
+            .filter_map(|(_, e)| match &**e {
                 Event::Message { id, .. } => Some(*id),
                 _ => None,
             })
@@ -108,7 +110,7 @@ mod tests {
         let mut hub = Hub::new(HubConfig::default());
         register(&mut hub, 1, "alice");
         register(&mut hub, 2, "bob");
-        let mut out: Vec<(u64, Shared)> = Vec::new();
+        let mut out: Vec<(u64, Arc<Event>)> = Vec::new();
         hub.handle(1, Command::Join("#secret".into()), &mut out)
             .expect("join");
         assert_eq!(hub.history_room(1, "").as_deref(), Ok("#secret"));

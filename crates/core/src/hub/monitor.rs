@@ -22,7 +22,7 @@ impl Monitors {
     /// `who` is now online under its nickname: tell its watchers.
     pub(super) fn online(&self, who: &Arc<UserInfo>, out: &mut impl Outbox) {
         if let Some(watchers) = self.watchers.get(&Key::of(&who.nick)) {
-            let env = Envelope::new(Event::MonOnline(vec![who.clone()]));
+            let env = out.wrap(Event::MonOnline(vec![who.clone()]));
             for &w in watchers {
                 out.send(w, &env);
             }
@@ -32,7 +32,7 @@ impl Monitors {
     /// Nobody holds `nick` any more: tell its watchers.
     pub(super) fn offline(&self, nick: &str, out: &mut impl Outbox) {
         if let Some(watchers) = self.watchers.get(&Key::of(nick)) {
-            let env = Envelope::new(Event::MonOffline(vec![nick.into()]));
+            let env = out.wrap(Event::MonOffline(vec![nick.into()]));
             for &w in watchers {
                 out.send(w, &env);
             }

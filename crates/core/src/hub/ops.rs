@@ -256,7 +256,7 @@ impl Hub {
         if !changes.is_empty()
             && let Some(room) = self.rooms.get(&key)
         {
-            let env = Envelope::new(Event::ModeChanged {
+            let env = out.wrap(Event::ModeChanged {
                 target: room.name.clone(),
                 by,
                 changes,
@@ -409,7 +409,7 @@ impl Hub {
             .map(|r| clean_text(&r, self.cfg.kick_len))
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| by.nick.to_string());
-        let env = Envelope::new(Event::Kicked {
+        let env = out.wrap(Event::Kicked {
             room: room.name.clone(),
             by,
             nick: their_nick,
@@ -479,7 +479,7 @@ impl Hub {
             room.invited.shift_remove_index(0);
         }
         room.invited.insert(invitee);
-        let env = Envelope::new(Event::Invited {
+        let env = out.wrap(Event::Invited {
             room: room.name.clone(),
             by,
             nick: target.info.nick.clone(),
@@ -501,7 +501,7 @@ impl Hub {
         // The room's other operators learn who was let in (IRCv3
         // invite-notify); ordinary members are not told, so that an
         // invitation into a `+i` room stays between those who manage it.
-        let notice = Envelope::new(Event::InviteNotice {
+        let notice = out.wrap(Event::InviteNotice {
             room: room.name.clone(),
             by: self.members[&conn].info.clone(),
             nick: target.info.nick.clone(),
@@ -610,7 +610,8 @@ impl Hub {
                 who: who.clone(),
                 rooms,
             };
-            out.send(to, &Envelope::new(ev));
+            let env = out.wrap(ev);
+            out.send(to, &env);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::*;
 
 struct T {
     hub: Hub,
-    out: Vec<(ConnId, Shared)>,
+    out: Vec<(ConnId, Arc<Event>)>,
 }
 
 impl T {
@@ -52,15 +52,12 @@ impl T {
         self.out
             .iter()
             .filter(|(c, _)| *c == conn)
-            .map(|(_, e)| e.event.clone())
+            .map(|(_, e)| (**e).clone())
             .collect()
     }
 
     fn all(&self) -> Vec<(ConnId, Event)> {
-        self.out
-            .iter()
-            .map(|(c, e)| (*c, e.event.clone()))
-            .collect()
+        self.out.iter().map(|(c, e)| (*c, (**e).clone())).collect()
     }
 
     /// Errors sent as events (mode strings report refusals this way).

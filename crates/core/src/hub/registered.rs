@@ -260,7 +260,7 @@ impl Hub {
         if let Some(status) = room.members.get_mut(&conn) {
             status.op = true;
         }
-        let env = Envelope::new(Event::ModeChanged {
+        let env = out.wrap(Event::ModeChanged {
             target: room.name.clone(),
             by: services(),
             changes: vec![ModeChange {

@@ -7,7 +7,7 @@ use crate::registry::{Note, Refusal, RoomReply, RoomRequest, SavedRoom};
 
 struct T {
     hub: Hub,
-    out: Vec<(ConnId, Shared)>,
+    out: Vec<(ConnId, Arc<Event>)>,
 }
 
 impl T {
@@ -52,7 +52,7 @@ impl T {
         self.out
             .iter()
             .filter(|(c, _)| *c == conn)
-            .map(|(_, e)| e.event.clone())
+            .map(|(_, e)| (**e).clone())
             .collect()
     }
 

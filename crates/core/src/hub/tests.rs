@@ -1,12 +1,12 @@
 //! The hub without a network: commands in, the events each connection
-//! receives out (recorded by the `Vec<(ConnId, Shared)>` outbox).
+//! receives out (recorded by the `Vec<(ConnId, Arc<Event>)>` outbox).
 
 use super::*;
 
 /// A hub plus what it delivered for the last command.
 struct T {
     hub: Hub,
-    out: Vec<(ConnId, Shared)>,
+    out: Vec<(ConnId, Arc<Event>)>,
 }
 
 impl T {
@@ -54,16 +54,13 @@ impl T {
         self.out
             .iter()
             .filter(|(c, _)| *c == conn)
-            .map(|(_, e)| e.event.clone())
+            .map(|(_, e)| (**e).clone())
             .collect()
     }
 
     /// Every delivery of the last command, in order.
     fn all(&self) -> Vec<(ConnId, Event)> {
-        self.out
-            .iter()
-            .map(|(c, e)| (*c, e.event.clone()))
-            .collect()
+        self.out.iter().map(|(c, e)| (*c, (**e).clone())).collect()
     }
 
     /// The connections that received something from the last command,
@@ -1255,7 +1252,7 @@ fn per_sender_order_is_kept_for_every_recipient() {
         let got: Vec<(u64, String, String)> = all
             .iter()
             .filter(|(c, _)| *c == who)
-            .filter_map(|(_, e)| as_message(&e.event))
+            .filter_map(|(_, e)| as_message(e))
             .map(|(id, from, _, _, text)| (id, from, text))
             .collect();
         let ids: Vec<u64> = got.iter().map(|m| m.0).collect();

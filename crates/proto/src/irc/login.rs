@@ -14,8 +14,8 @@
 //!
 //! Must not check a password itself, keep one, or log one.
 
+use bytes::Bytes;
 use chatroom_config::Config;
-use chatroom_core::Event;
 use chatroom_core::names::same;
 
 use super::message::Message;
@@ -96,7 +96,7 @@ pub fn authenticate(st: &mut State, msg: &Message, cfg: &Config, steps: &mut Vec
         match Mechanism::parse(p0) {
             Some(m) => {
                 st.sasl = Some(Box::new(Exchange::new(m)));
-                steps.push(Step::Tell(Event::Raw("AUTHENTICATE +\r\n".into())));
+                steps.push(Step::Raw(Bytes::from_static(b"AUTHENTICATE +\r\n")));
             }
             None => {
                 steps.push(reply(
@@ -166,17 +166,16 @@ pub fn is_nickserv(target: &str) -> bool {
 /// A message to NickServ, or the `NS`/`NICKSERV` command's parameters.
 pub fn nickserv(text: &str, cfg: &Config, steps: &mut Vec<Step>) {
     if !accounts_on(cfg) {
-        steps.push(Step::Tell(ns("Accounts are not enabled on this server")));
+        steps.push(Step::Note(ns("Accounts are not enabled on this server")));
         return;
     }
     steps.push(Step::Account(Ask::NickServ(nickserv::parse(text))));
 }
 
 /// A NOTICE from NickServ.
-pub fn ns(text: &str) -> Event {
+pub fn ns(text: &str) -> Local {
     Local::Service {
         from: NICKSERV.to_string(),
         text: text.to_string(),
     }
-    .event()
 }

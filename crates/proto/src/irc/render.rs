@@ -36,13 +36,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
+use crate::envelope::{Body, Shared, Slot};
 use crate::framing::split_text;
 use chatroom_config::Config;
 use chatroom_core::names::Name;
 use chatroom_core::names::same;
 use chatroom_core::{
-    EdgeNote, Event, HubError, ListEntry, Lusers, MemberInfo, ModeChange, MsgKind, MsgTarget,
-    Shared, UserInfo,
+    Event, HubError, ListEntry, Lusers, MemberInfo, ModeChange, MsgKind, MsgTarget, UserInfo,
 };
 
 use super::caps::{Cap, CapSet};
@@ -50,31 +50,22 @@ use super::message::escape_tag;
 use super::numeric::*;
 use super::tags;
 
-/// Render-cache slot for lines every plain IRC client receives identically.
-/// Slots 2..=5 are this edge's (see [`slot`]); 0 and 1 belong to the line
-/// protocol.
-pub const SLOT_PLAIN: usize = 2;
-
 /// The cache slot of a shared line: `time` is `server-time`; `second` is
 /// the one other capability that changes that kind of line, if any
 /// (`message-tags` for PRIVMSG/NOTICE/TAGMSG, `extended-join` for JOIN).
 /// Within one event the meaning of the bits is fixed, so one slot always
 /// holds one encoding.
-pub fn slot(time: bool, second: bool) -> usize {
-    SLOT_PLAIN + usize::from(time) + 2 * usize::from(second)
+pub fn slot(time: bool, second: bool) -> Slot {
+    Slot::Irc { time, second }
 }
-
-/// First render-cache slot of messages from logged-in senders to clients
-/// with `account-tag` (slots 8..=11; 6 and 7 are the tutorial dialects').
-pub const SLOT_ACCOUNT: usize = 8;
 
 /// The cache slot of a PRIVMSG/NOTICE/TAGMSG: as [`slot`], plus whether
 /// it carries `@account=`. That only varies when the sender is logged in,
 /// so a message from someone who is not uses the four slots of [`slot`]:
 /// at most eight encodings of one message.
-pub fn message_slot(time: bool, tagged: bool, account: bool) -> usize {
+pub fn message_slot(time: bool, tagged: bool, account: bool) -> Slot {
     if account {
-        SLOT_ACCOUNT + usize::from(time) + 2 * usize::from(tagged)
+        Slot::IrcAccount { time, tagged }
     } else {
         slot(time, tagged)
     }
@@ -110,7 +101,7 @@ fn created() -> &'static str {
 }
 
 /// Instructions from this edge's session to its renderer, carried in
-/// `Event::Edge` so that they stay in order with the hub's replies.
+/// `Body::Irc` so that they stay in order with the hub's replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Local {
     /// `:server <command> <nick> <params...>`; with `trailing` the last
@@ -192,8 +183,9 @@ impl Local {
         }
     }
 
-    pub fn event(&self) -> Event {
-        Event::Edge(EdgeNote::new(self.clone()))
+    /// This instruction as a queue entry for the connection's renderer.
+    pub fn body(&self) -> Body {
+        Body::Irc(self.clone())
     }
 
     /// `FAIL command code [context...] :text`.
@@ -208,37 +200,43 @@ impl Local {
     }
 }
 
-/// A one-shot signal from the renderer to the session: "these lines are in
-/// the connection's output now". If the event is dropped unrendered (the
-/// connection was cut first), the session's receiver sees the sender gone.
-#[derive(Debug, Clone)]
-pub struct Handed(std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>);
+/// A one-shot signal from the renderer to whoever queued the lines: "these
+/// lines are in the connection's output now". If the entry is dropped
+/// unrendered (the connection was cut first), the signal never fires, and
+/// its closure is dropped with it (a channel's receiver sees the sender
+/// gone).
+#[derive(Clone)]
+pub struct Handed(Arc<std::sync::Mutex<Option<HandedFn>>>);
+
+type HandedFn = Box<dyn FnOnce() + Send>;
 
 impl Handed {
-    pub fn new() -> (Handed, tokio::sync::oneshot::Receiver<()>) {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        (
-            Handed(std::sync::Arc::new(std::sync::Mutex::new(Some(tx)))),
-            rx,
-        )
+    pub fn new(fire: impl FnOnce() + Send + 'static) -> Handed {
+        Handed(Arc::new(std::sync::Mutex::new(Some(Box::new(fire)))))
     }
 
     fn fire(&self) {
-        let tx = self
+        let fire = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        if let Some(tx) = tx {
-            let _ = tx.send(());
+        if let Some(fire) = fire {
+            fire();
         }
+    }
+}
+
+impl std::fmt::Debug for Handed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handed(..)")
     }
 }
 
 /// Two signals are equal only when they are the same one.
 impl PartialEq for Handed {
     fn eq(&self, other: &Handed) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -394,9 +392,9 @@ impl IrcRenderer {
     }
 
     /// A PRIVMSG/NOTICE/TAGMSG from this client to itself.
-    fn is_self_message(&self, ev: &Event) -> bool {
+    fn is_self_message(&self, ev: Option<&Event>) -> bool {
         match ev {
-            Event::Message { from, to, .. } | Event::TagMsg { from, to, .. } => {
+            Some(Event::Message { from, to, .. } | Event::TagMsg { from, to, .. }) => {
                 self.is_me(&from.nick) && matches!(to, MsgTarget::Nick(n) if self.is_me(n))
             }
             _ => false,
@@ -1158,9 +1156,7 @@ impl Renderer for IrcRenderer {
 
 impl IrcRenderer {
     fn render_one(&mut self, shared: &Shared, out: &mut BytesMut) {
-        if let Event::Edge(note) = &shared.event
-            && let Some(local) = note.get::<Local>()
-        {
+        if let Body::Irc(local) = shared.body() {
             match local {
                 Local::LabelBegin(label) => {
                     self.finish_label(out);
@@ -1171,7 +1167,7 @@ impl IrcRenderer {
                 _ => {}
             }
         }
-        if self.has(Cap::EchoMessage) && self.is_self_message(&shared.event) {
+        if self.has(Cap::EchoMessage) && self.is_self_message(shared.event()) {
             // A message to oneself is both an echo (a response to the
             // command, labeled) and a delivery (not a response), so it
             // is written twice, the delivery never labeled.
@@ -1185,10 +1181,10 @@ impl IrcRenderer {
             }
             return;
         }
-        if !self.labeled() || self.is_self_message(&shared.event) {
+        if !self.labeled() || self.is_self_message(shared.event()) {
             return self.render_event(shared, out);
         }
-        if matches!(shared.event, Event::Closing { .. }) {
+        if matches!(shared.event(), Some(Event::Closing { .. })) {
             // Whatever answered the label goes out before the goodbye.
             self.finish_label(out);
             return self.render_event(shared, out);
@@ -1202,7 +1198,12 @@ impl IrcRenderer {
 impl IrcRenderer {
     fn render_event(&mut self, shared: &Shared, out: &mut BytesMut) {
         let time = self.has(Cap::ServerTime);
-        match &shared.event {
+        let event = match shared.body() {
+            Body::Event(event) => event,
+            Body::Raw(bytes) => return out.put(bytes.clone()),
+            Body::Irc(local) => return self.local(out, local.clone()),
+        };
+        match event {
             Event::Message { from, to, .. } | Event::TagMsg { from, to, .. } => {
                 // Without echo-message a client never gets its own
                 // PRIVMSG/NOTICE/TAGMSG back (it shows them itself), except
@@ -1212,7 +1213,7 @@ impl IrcRenderer {
                     return;
                 }
                 let tagged = self.has(Cap::MessageTags);
-                if matches!(shared.event, Event::TagMsg { .. }) && !tagged {
+                if matches!(event, Event::TagMsg { .. }) && !tagged {
                     return;
                 }
                 let acct = self.has(Cap::AccountTag) && from.account.is_some();
@@ -1358,7 +1359,7 @@ impl IrcRenderer {
                     );
                 } else {
                     // User modes: only ever sent to their holder.
-                    out.put(render_shared(&shared.event, time, false));
+                    out.put(render_shared(event, time, false));
                 }
             }
             Event::RoomModes {
@@ -1437,12 +1438,6 @@ impl IrcRenderer {
                     &[&limit, &nicks],
                     Some("Monitor list is full"),
                 );
-            }
-            Event::Raw(bytes) => out.put(bytes.clone()),
-            Event::Edge(note) => {
-                if let Some(local) = note.get::<Local>() {
-                    self.local(out, local.clone());
-                }
             }
             Event::RoomReg(reply) => super::chanserv::render(reply, self.me(), out),
             // Only ever inside `History`, where the history module decides.

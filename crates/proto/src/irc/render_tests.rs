@@ -5,7 +5,9 @@ use super::*;
 use crate::irc::caps::{Cap, CapSet};
 use crate::irc::message::Message;
 use chatroom_core::names::Name;
-use chatroom_core::{Envelope, RoomInfo, Topic};
+use chatroom_core::{RoomInfo, Topic};
+
+use crate::envelope::{Body, Envelope, Slot};
 
 fn user(nick: &str) -> Arc<UserInfo> {
     Arc::new(UserInfo {
@@ -21,7 +23,7 @@ fn renderer() -> IrcRenderer {
     IrcRenderer::new(&Config::default())
 }
 
-fn render(r: &mut IrcRenderer, ev: Event) -> String {
+fn render(r: &mut IrcRenderer, ev: impl Into<Body>) -> String {
     let mut out = BytesMut::new();
     r.render(&Envelope::new(ev), &mut out);
     String::from_utf8(out.to_vec()).expect("utf-8")
@@ -268,7 +270,7 @@ fn shared_lines_use_the_cache() {
     assert_eq!(out_a, out_b);
     assert_eq!(&out_a[..], b":alice!alice@127.0.0.1 JOIN #a\r\n");
     // The cache slot now holds the IRC bytes.
-    let cached = env.rendered(SLOT_PLAIN, |_| Bytes::from_static(b"not used"));
+    let cached = env.rendered(slot(false, false), |_| Bytes::from_static(b"not used"));
     assert_eq!(&cached[..], b":alice!alice@127.0.0.1 JOIN #a\r\n");
 }
 
@@ -638,28 +640,26 @@ fn away_and_notices_and_closing() {
 fn local_replies_carry_the_current_nick() {
     let mut r = renderer();
     assert_eq!(
-        render(&mut r, Local::reply("CAP", &["LS", ""]).event()),
+        render(&mut r, Local::reply("CAP", &["LS", ""]).body()),
         ":chatroom CAP * LS :\r\n"
     );
     let mut r = registered("bob");
     assert_eq!(
         render(
             &mut r,
-            Local::reply("421", &["FOO", "Unknown command"]).event()
+            Local::reply("421", &["FOO", "Unknown command"]).body()
         ),
         ":chatroom 421 bob FOO :Unknown command\r\n"
     );
     assert_eq!(
-        render(&mut r, Local::reply_words("324", &["#a", "+n"]).event()),
+        render(&mut r, Local::reply_words("324", &["#a", "+n"]).body()),
         ":chatroom 324 bob #a +n\r\n"
     );
     // Plain raw bytes pass through.
     assert_eq!(
-        render(&mut r, Event::Raw(Bytes::from_static(b"PING :x\r\n"))),
+        render(&mut r, Bytes::from_static(b"PING :x\r\n")),
         "PING :x\r\n"
     );
-    // Another edge's note means nothing here.
-    assert_eq!(render(&mut r, Event::Edge(EdgeNote::new(42u8))), "");
 }
 
 #[test]
@@ -676,7 +676,7 @@ fn userhost_and_ison_fold_whois_replies() {
         secure: false,
         certfp: None,
     };
-    assert_eq!(render(&mut r, Local::QuietBegin.event()), "");
+    assert_eq!(render(&mut r, Local::QuietBegin.body()), "");
     assert_eq!(render(&mut r, whois("alice", None)), "");
     assert_eq!(
         render(&mut r, Event::Error(HubError::NoSuchNick("zed".into()))),
@@ -686,13 +686,13 @@ fn userhost_and_ison_fold_whois_replies() {
     // Other traffic still flows during the look-up.
     assert!(!render(&mut r, msg("alice", room("#a"), MsgKind::Say, "hi")).is_empty());
     assert_eq!(
-        render(&mut r, Local::UserhostEnd.event()),
+        render(&mut r, Local::UserhostEnd.body()),
         ":chatroom 302 bob :alice=+alice@127.0.0.1 carol=-carol@127.0.0.1\r\n"
     );
-    render(&mut r, Local::QuietBegin.event());
+    render(&mut r, Local::QuietBegin.body());
     render(&mut r, whois("alice", None));
     assert_eq!(
-        render(&mut r, Local::IsonEnd.event()),
+        render(&mut r, Local::IsonEnd.body()),
         ":chatroom 303 bob :alice\r\n"
     );
     // Outside a look-up, 401 is shown again.
@@ -1003,7 +1003,7 @@ fn whox_replies_use_the_requested_fields_once() {
             fields: "rnt".into(),
             token: "7".into(),
         }
-        .event(),
+        .body(),
     );
     let who = || Event::WhoReply {
         mask: "#a".into(),
@@ -1035,7 +1035,7 @@ fn whox_replies_use_the_requested_fields_once() {
 fn with_caps(me: &str, caps: &[Cap]) -> IrcRenderer {
     let mut r = registered(me);
     let set: CapSet = caps.iter().copied().collect();
-    render(&mut r, Local::Caps(set).event());
+    render(&mut r, Local::Caps(set).body());
     r
 }
 
@@ -1082,8 +1082,6 @@ fn recipients_with_the_same_caps_share_one_encoding() {
     let mut again = BytesMut::new();
     with_caps("erin", &[Cap::MessageTags, Cap::ServerTime]).render(&env, &mut again);
     assert_eq!(again, both);
-    assert!((SLOT_PLAIN..SLOT_PLAIN + 4).contains(&slot(true, true)));
-    assert!(slot(true, true) < chatroom_core::event::RENDER_SLOTS);
 }
 
 #[test]
@@ -1120,20 +1118,20 @@ fn tagmsg_needs_message_tags_and_echo_needs_echo_message() {
 fn labels_single_line_batch_and_ack() {
     let mut r = with_caps("bob", &[Cap::LabeledResponse, Cap::Batch]);
     let mut out = BytesMut::new();
-    let feed = |r: &mut IrcRenderer, ev: Event, out: &mut BytesMut| {
+    fn feed(r: &mut IrcRenderer, ev: impl Into<Body>, out: &mut BytesMut) {
         r.render(&Envelope::new(ev), out);
-    };
-    feed(&mut r, Local::LabelBegin("a b".into()).event(), &mut out);
-    feed(&mut r, Local::LabelEnd.event(), &mut out);
+    }
+    feed(&mut r, Local::LabelBegin("a b".into()).body(), &mut out);
+    feed(&mut r, Local::LabelEnd.body(), &mut out);
     assert_eq!(&out[..], b"@label=a\\sb :chatroom ACK\r\n");
     out.clear();
-    feed(&mut r, Local::LabelBegin("one".into()).event(), &mut out);
+    feed(&mut r, Local::LabelBegin("one".into()).body(), &mut out);
     feed(&mut r, Event::UserModes { modes: "+i".into() }, &mut out);
     assert!(out.is_empty(), "held until the end of the response");
-    feed(&mut r, Local::LabelEnd.event(), &mut out);
+    feed(&mut r, Local::LabelEnd.body(), &mut out);
     assert_eq!(&out[..], b"@label=one :chatroom 221 bob +i\r\n");
     out.clear();
-    feed(&mut r, Local::LabelBegin("many".into()).event(), &mut out);
+    feed(&mut r, Local::LabelBegin("many".into()).body(), &mut out);
     feed(
         &mut r,
         Event::Names {
@@ -1144,7 +1142,7 @@ fn labels_single_line_batch_and_ack() {
         &mut out,
     );
     feed(&mut r, Event::UserModes { modes: "+".into() }, &mut out);
-    feed(&mut r, Local::LabelEnd.event(), &mut out);
+    feed(&mut r, Local::LabelEnd.body(), &mut out);
     let text = String::from_utf8(out.to_vec()).expect("utf-8");
     assert_eq!(
         lines(&text),
@@ -1157,7 +1155,7 @@ fn labels_single_line_batch_and_ack() {
     );
     // A connection closing mid-response still gets what was answered.
     out.clear();
-    feed(&mut r, Local::LabelBegin("q".into()).event(), &mut out);
+    feed(&mut r, Local::LabelBegin("q".into()).body(), &mut out);
     feed(&mut r, Event::UserModes { modes: "+".into() }, &mut out);
     feed(
         &mut r,
@@ -1184,9 +1182,9 @@ fn a_message_to_oneself_is_echo_and_delivery() {
     let mut r = with_caps("bob", &[Cap::EchoMessage, Cap::LabeledResponse, Cap::Batch]);
     let mut out = BytesMut::new();
     for ev in [
-        Local::LabelBegin("s".into()).event(),
-        to_self.clone(),
-        Local::LabelEnd.event(),
+        Local::LabelBegin("s".into()).body(),
+        to_self.clone().into(),
+        Local::LabelEnd.body(),
     ] {
         r.render(&Envelope::new(ev), &mut out);
     }
@@ -1195,9 +1193,9 @@ fn a_message_to_oneself_is_echo_and_delivery() {
     let mut r = with_caps("bob", &[Cap::LabeledResponse, Cap::Batch]);
     let mut out = BytesMut::new();
     for ev in [
-        Local::LabelBegin("t".into()).event(),
-        to_self,
-        Local::LabelEnd.event(),
+        Local::LabelBegin("t".into()).body(),
+        to_self.into(),
+        Local::LabelEnd.body(),
     ] {
         r.render(&Envelope::new(ev), &mut out);
     }
@@ -1292,7 +1290,7 @@ fn standard_replies_their_specs_require_need_no_capability() {
         "{with}"
     );
     assert_eq!(render(&mut registered("bob"), fail), with);
-    let utf8 = Local::fail("PRIVMSG", "INVALID_UTF8", &[], "bad bytes").event();
+    let utf8 = Local::fail("PRIVMSG", "INVALID_UTF8", &[], "bad bytes").body();
     assert_eq!(
         render(&mut with_caps("bob", &[Cap::StandardReplies]), utf8),
         ":chatroom FAIL PRIVMSG INVALID_UTF8 :bad bytes\r\n"
@@ -1304,10 +1302,10 @@ fn whois_end_follows_only_a_missing_nickname() {
     let mut r = registered("bob");
     let got = render(&mut r, Event::Error(HubError::NoSuchNick("zed".into())));
     assert!(got.contains(" 401 bob zed "));
-    let got = render(&mut r, Local::WhoisEnd("ZED".into()).event());
+    let got = render(&mut r, Local::WhoisEnd("ZED".into()).body());
     assert_eq!(got, ":chatroom 318 bob ZED :End of /WHOIS list.\r\n");
     // Once only, and never after a found nickname.
-    assert_eq!(render(&mut r, Local::WhoisEnd("zed".into()).event()), "");
+    assert_eq!(render(&mut r, Local::WhoisEnd("zed".into()).body()), "");
 }
 
 fn logged_in(nick: &str, account: &str) -> Arc<UserInfo> {
@@ -1339,14 +1337,13 @@ fn account_tag_uses_its_own_slots_only_for_logged_in_senders() {
     assert_eq!(&plain[..], b":alice!alice@127.0.0.1 PRIVMSG #a :hi\r\n");
     let cached = env.rendered(message_slot(false, false, true), |_| Bytes::new());
     assert_eq!(cached, tagged.freeze());
-    assert!(message_slot(true, true, true) < chatroom_core::event::RENDER_SLOTS);
-    // Every slot an IRC message can use is distinct from the dialects'.
-    for t in [false, true] {
-        for m in [false, true] {
-            let s = message_slot(t, m, true);
-            assert!(s >= SLOT_ACCOUNT && s != 6 && s != 7, "{s}");
+    assert_eq!(
+        message_slot(true, false, true),
+        Slot::IrcAccount {
+            time: true,
+            tagged: false
         }
-    }
+    );
     // A sender who is not logged in: the tag changes nothing, the plain slot is used.
     let anon = Envelope::new(msg(
         "dave",
@@ -1414,12 +1411,15 @@ fn held_messages_signal_once_written_and_not_when_dropped() {
         MsgKind::Say,
         "later",
     );
-    let (handed, mut rx) = Handed::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handed = Handed::new(move || {
+        let _ = tx.send(());
+    });
     let ev = Local::Held {
         lines: vec![line.clone()],
         handed,
     }
-    .event();
+    .body();
     let mut r = registered("alice2");
     let out = render(&mut r, ev);
     // Addressed to the nickname the recipient has now, time in front.
@@ -1430,13 +1430,16 @@ fn held_messages_signal_once_written_and_not_when_dropped() {
     assert!(out.ends_with("] later\r\n"), "{out}");
     assert_eq!(rx.try_recv(), Ok(()));
     // Never rendered (the connection was cut): the session hears nothing good.
-    let (handed, mut rx) = Handed::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handed = Handed::new(move || {
+        let _ = tx.send(());
+    });
     drop(
         Local::Held {
             lines: vec![line],
             handed,
         }
-        .event(),
+        .body(),
     );
     assert!(rx.try_recv().is_err());
 }

@@ -52,7 +52,7 @@ pub fn liveness(cfg: &Config) -> crate::Liveness {
     let ping = format!("PING :{}\r\n", cfg.server_name);
     crate::Liveness {
         after: PING_AFTER,
-        probe: chatroom_core::Envelope::new(Event::Raw(Bytes::from(ping))),
+        probe: crate::Envelope::new(Bytes::from(ping)),
         reason: format!("Ping timeout: {} seconds", 2 * PING_AFTER.as_secs()),
     }
 }
@@ -241,6 +241,8 @@ impl State {
 pub enum Step {
     /// An event for this connection only (a hub-style reply).
     Tell(Event),
+    /// Bytes for this connection as they are (a PONG).
+    Raw(Bytes),
     /// An instruction for this connection's renderer (a local reply that
     /// needs the renderer's state).
     Note(Local),
@@ -272,7 +274,10 @@ impl Step {
     /// Steps that need no answer from the hub before the next one, so a
     /// labeled command made of them can go to the hub as one group.
     pub fn is_simple(&self) -> bool {
-        matches!(self, Step::Tell(_) | Step::Note(_) | Step::Send(_))
+        matches!(
+            self,
+            Step::Tell(_) | Step::Raw(_) | Step::Note(_) | Step::Send(_)
+        )
     }
 }
 
@@ -368,7 +373,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 let server = &cfg.server_name;
                 let mut pong = bytes::BytesMut::new();
                 super::render::write_line(&mut pong, Some(server), "PONG", &[server], Some(p(0)));
-                steps.push(Step::Tell(Event::Raw(pong.freeze())));
+                steps.push(Step::Raw(pong.freeze()));
             }
         }
         // Any input proves the client is alive; the session notes that.

@@ -13,14 +13,15 @@ fn run(st: &mut State, line: &str) -> Vec<Step> {
 /// The local reply in a step, rendered by a renderer whose client is `*`.
 fn shown(step: &Step) -> String {
     use crate::Renderer;
-    let ev = match step {
-        Step::Tell(ev) => ev.clone(),
-        Step::Note(local) => local.event(),
+    let ev: crate::Body = match step {
+        Step::Tell(ev) => ev.clone().into(),
+        Step::Note(local) => local.body(),
+        Step::Raw(bytes) => bytes.clone().into(),
         _ => panic!("not a reply: {step:?}"),
     };
     let mut r = super::super::render::IrcRenderer::new(&cfg());
     let mut out = bytes::BytesMut::new();
-    r.render(&chatroom_core::Envelope::new(ev), &mut out);
+    r.render(&crate::Envelope::new(ev), &mut out);
     String::from_utf8(out.to_vec()).expect("utf-8")
 }
 
@@ -186,15 +187,15 @@ fn before_registration() {
     let steps = run(&mut st, "PING :tok en");
     assert_eq!(
         steps,
-        vec![Step::Tell(Event::Raw(Bytes::from_static(
+        vec![Step::Raw(Bytes::from_static(
             b":chatroom PONG chatroom :tok en\r\n"
-        )))]
+        ))]
     );
     assert_eq!(run(&mut st, "PONG :x"), vec![]);
     // A token as long as a line may be: the PONG stays within 512 bytes.
     let long = format!("PING {}", "x".repeat(505));
     match &run(&mut st, &long)[..] {
-        [Step::Tell(Event::Raw(b))] => {
+        [Step::Raw(b)] => {
             assert_eq!(b.len(), 512);
             assert!(b.ends_with(b"xxx\r\n"));
         }

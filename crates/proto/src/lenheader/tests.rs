@@ -7,7 +7,9 @@ use tokio_util::codec::Decoder;
 use super::admit::{candidate, note_for};
 use super::codec::*;
 use super::*;
-use chatroom_core::{Envelope, HubError, UserInfo};
+use chatroom_core::{HubError, UserInfo};
+
+use crate::envelope::{Envelope, Slot};
 
 fn user(nick: &str) -> Arc<UserInfo> {
     Arc::new(UserInfo {
@@ -313,7 +315,10 @@ fn cached_bytes_are_shared_between_recipients() {
     a.render(&env, &mut out_a);
     b.render(&env, &mut out_b);
     assert_eq!(out_a, out_b);
-    assert_eq!(env.rendered(SLOT, |_| bytes::Bytes::new()), out_a.freeze());
+    assert_eq!(
+        env.rendered(Slot::LenHeader, |_| bytes::Bytes::new()),
+        out_a.freeze()
+    );
 }
 
 #[test]

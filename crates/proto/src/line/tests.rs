@@ -8,7 +8,9 @@ use bytes::BytesMut;
 
 use super::*;
 use chatroom_core::names::Name;
-use chatroom_core::{Envelope, RoomInfo, Topic, UserInfo};
+use chatroom_core::{RoomInfo, Topic, UserInfo};
+
+use crate::envelope::{Envelope, Slot};
 
 fn user(nick: &str) -> Arc<UserInfo> {
     Arc::new(UserInfo {
@@ -31,7 +33,7 @@ fn at() -> (SystemTime, String) {
     (t, local.format("%H:%M").to_string())
 }
 
-fn render(r: &mut LineRenderer, event: Event) -> String {
+fn render(r: &mut LineRenderer, event: impl Into<crate::Body>) -> String {
     render_shared(r, &Envelope::new(event))
 }
 
@@ -505,13 +507,10 @@ fn away_notices_closing_raw() {
     );
     // Raw bytes pass through untouched: no newline added.
     assert_eq!(
-        render(
-            &mut r,
-            Event::Raw(Bytes::from_static(b"Choose a nickname:\n"))
-        ),
+        render(&mut r, Bytes::from_static(b"Choose a nickname:\n")),
         "Choose a nickname:\n"
     );
-    assert_eq!(render(&mut r, Event::Raw(Bytes::from_static(b"x"))), "x");
+    assert_eq!(render(&mut r, Bytes::from_static(b"x")), "x");
 }
 
 #[test]
@@ -559,13 +558,13 @@ fn render_cache_is_shared_between_recipients() {
     assert_eq!(first, format!("{hhmm} <bob> once\n"));
     // The bytes are cached under the focused slot: a second rendering
     // reuses them instead of formatting again.
-    let cached = shared.rendered(SLOT_FOCUSED, |_| panic!("rendered twice"));
+    let cached = shared.rendered(Slot::LineFocused, |_| panic!("rendered twice"));
     assert_eq!(cached, first.as_bytes());
     assert_eq!(render_shared(&mut b, &shared), first);
     // A recipient focused elsewhere gets the prefixed form, cached apart...
     let other = render_shared(&mut elsewhere, &shared);
     assert_eq!(other, format!("{hhmm} [#lobby] <bob> once\n"));
-    let cached = shared.rendered(SLOT_OTHER_ROOM, |_| panic!("rendered twice"));
+    let cached = shared.rendered(Slot::LineOtherRoom, |_| panic!("rendered twice"));
     assert_eq!(cached, other.as_bytes());
     // ...and does not spoil the focused form for later recipients.
     assert_eq!(render_shared(&mut a, &shared), first);
@@ -576,7 +575,7 @@ fn render_cache_bytes_are_what_the_cache_holds() {
     // If the cache holds bytes, a renderer must use them rather than format
     // its own: plant different bytes and see them come out.
     let shared = Envelope::new(room_msg("bob", "#lobby", MsgKind::Say, "real"));
-    let planted = shared.rendered(SLOT_FOCUSED, |_| Bytes::from_static(b"planted\n"));
+    let planted = shared.rendered(Slot::LineFocused, |_| Bytes::from_static(b"planted\n"));
     assert_eq!(&planted[..], b"planted\n");
     let mut r = renderer("alice", "#lobby");
     assert_eq!(render_shared(&mut r, &shared), "planted\n");

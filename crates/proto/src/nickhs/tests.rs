@@ -5,7 +5,9 @@ use bytes::BytesMut;
 
 use super::codec::*;
 use super::*;
-use chatroom_core::{Envelope, HubError, UserInfo};
+use chatroom_core::{HubError, UserInfo};
+
+use crate::envelope::Envelope;
 
 fn user(nick: &str) -> Arc<UserInfo> {
     Arc::new(UserInfo {
@@ -137,7 +139,7 @@ fn ascii_folding() {
     }
 }
 
-fn render_all(r: &mut NickRenderer, events: Vec<Event>) -> String {
+fn render_all(r: &mut NickRenderer, events: Vec<impl Into<crate::Body>>) -> String {
     let mut out = BytesMut::new();
     for ev in events {
         r.render(&Envelope::new(ev), &mut out);
@@ -169,9 +171,10 @@ fn welcome(nick: &str) -> Vec<Event> {
 #[test]
 fn newcomer_sees_its_join_then_the_greeting() {
     let mut r = renderer(&Config::default());
-    let mut events = vec![Event::Error(HubError::NickInUse("nico".into()))];
-    events.extend(welcome("nico"));
-    events.push(Event::Raw(Bytes::from_static(b"Connected to server!")));
+    let mut events: Vec<crate::Body> =
+        vec![Event::Error(HubError::NickInUse("nico".into())).into()];
+    events.extend(welcome("nico").into_iter().map(Into::into));
+    events.push(Bytes::from_static(b"Connected to server!").into());
     assert_eq!(
         render_all(&mut r, events),
         "nico joined!\nConnected to server!"

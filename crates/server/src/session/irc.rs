@@ -147,23 +147,24 @@ async fn execute_labeled(
     }
     let steps = resolved;
     if !steps.iter().all(Step::is_simple) {
-        ctx.tell(Local::LabelBegin(label).event()).await?;
+        ctx.tell(Local::LabelBegin(label).body()).await?;
         let outcome = execute_all(ctx, st, steps).await?;
-        ctx.tell(Local::LabelEnd.event()).await?;
+        ctx.tell(Local::LabelEnd.body()).await?;
         return Ok(outcome);
     }
     let mut items = Vec::with_capacity(steps.len() + 2);
-    items.push(GroupItem::Local(Local::LabelBegin(label).event()));
+    items.push(GroupItem::Local(Local::LabelBegin(label).body()));
     for step in steps {
         items.push(match step {
-            Step::Tell(event) => GroupItem::Local(event),
-            Step::Note(local) => GroupItem::Local(local.event()),
+            Step::Tell(event) => GroupItem::Local(event.into()),
+            Step::Raw(bytes) => GroupItem::Local(bytes.into()),
+            Step::Note(local) => GroupItem::Local(local.into()),
             Step::Send(cmd) => GroupItem::Cmd(cmd),
             // is_simple() let nothing else through.
             _ => continue,
         });
     }
-    items.push(GroupItem::Local(Local::LabelEnd.event()));
+    items.push(GroupItem::Local(Local::LabelEnd.body()));
     ctx.send_group(items).await?;
     Ok(None)
 }
@@ -172,7 +173,8 @@ async fn execute_labeled(
 async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<String>, HubGone> {
     match step {
         Step::Tell(event) => ctx.tell(event).await?,
-        Step::Note(local) => ctx.tell(local.event()).await?,
+        Step::Note(local) => ctx.tell(local).await?,
+        Step::Raw(bytes) => ctx.tell(bytes).await?,
         Step::Send(cmd) => ctx.send(cmd).await?,
         Step::Register {
             nick,
@@ -236,7 +238,7 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
         }
         Step::ChatHistory(req) => {
             if let Step::Note(local) = chathistory(ctx, req).await? {
-                ctx.tell(local.event()).await?;
+                ctx.tell(local.body()).await?;
             }
         }
         Step::Account(ask) => super::irc_login::carry_out(ctx, st, ask).await?,

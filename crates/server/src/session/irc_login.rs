@@ -24,19 +24,16 @@ pub async fn carry_out(ctx: &mut Ctx, st: &mut State, ask: Ask) -> Result<(), Hu
     let Some(accounts) = ctx.accounts.clone() else {
         return match ask {
             Ask::Sasl { .. } => {
-                ctx.tell(Local::reply(ERR_SASLFAIL, &["SASL authentication failed"]).event())
+                ctx.tell(Local::reply(ERR_SASLFAIL, &["SASL authentication failed"]).body())
                     .await
             }
             Ask::Register { .. } => {
-                ctx.tell(
-                    Local::fail(
-                        "REGISTER",
-                        "TEMPORARILY_UNAVAILABLE",
-                        &["*"],
-                        "Accounts are not available",
-                    )
-                    .event(),
-                )
+                ctx.tell(Local::fail(
+                    "REGISTER",
+                    "TEMPORARILY_UNAVAILABLE",
+                    &["*"],
+                    "Accounts are not available",
+                ))
                 .await
             }
             Ask::NickServ(_) => ctx.tell(ns("Accounts are not available")).await,
@@ -87,7 +84,7 @@ async fn sasl(
     match outcome {
         Ok(name) => {
             log_in(ctx, st, name).await?;
-            ctx.tell(Local::reply(RPL_SASLSUCCESS, &["SASL authentication successful"]).event())
+            ctx.tell(Local::reply(RPL_SASLSUCCESS, &["SASL authentication successful"]).body())
                 .await?;
             if st.is_registered() {
                 deliver_held(ctx, st).await?;
@@ -108,7 +105,7 @@ async fn sasl(
 /// Records the login: in the session, with the hub (which tells those who
 /// share a room), and to the client (RPL_LOGGEDIN).
 async fn failed(ctx: &Ctx) -> Result<(), HubGone> {
-    ctx.tell(Local::reply(ERR_SASLFAIL, &["SASL authentication failed"]).event())
+    ctx.tell(Local::reply(ERR_SASLFAIL, &["SASL authentication failed"]).body())
         .await
 }
 
@@ -116,13 +113,10 @@ async fn log_in(ctx: &mut Ctx, st: &mut State, name: String) -> Result<(), HubGo
     st.account = Some(name.clone());
     let _ = ctx.request(Command::Login(Some(name.clone()))).await?;
     let mask = st.mask(&ctx.host());
-    ctx.tell(
-        Local::LoggedIn {
-            account: name,
-            mask,
-        }
-        .event(),
-    )
+    ctx.tell(Local::LoggedIn {
+        account: name,
+        mask,
+    })
     .await
 }
 
@@ -152,8 +146,11 @@ pub async fn deliver_held(ctx: &mut Ctx, st: &State) -> Result<(), HubGone> {
         if n == 1 { "" } else { "s" }
     )))
     .await?;
-    let (handed, rx) = chatroom_proto::irc::render::Handed::new();
-    ctx.tell(Local::Held { lines, handed }.event()).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let handed = chatroom_proto::irc::render::Handed::new(move || {
+        let _ = tx.send(());
+    });
+    ctx.tell(Local::Held { lines, handed }).await?;
     let limit = std::time::Duration::from_secs(ctx.cfg.limits.write_timeout_secs.max(1));
     match tokio::time::timeout(limit, rx).await {
         Ok(Ok(())) => {
@@ -190,7 +187,7 @@ async fn register_account(
         if via_nickserv {
             ns(&text)
         } else {
-            Local::fail("REGISTER", code, &[&shown], &text).event()
+            Local::fail("REGISTER", code, &[&shown], &text)
         }
     };
     if let Some(a) = &st.account {
@@ -238,7 +235,7 @@ async fn register_account(
             } else {
                 let line =
                     format!("REGISTER SUCCESS {name} :Account created; you are now logged in\r\n");
-                ctx.tell(Event::Raw(line.into())).await?;
+                ctx.tell(bytes::Bytes::from(line)).await?;
             }
             log_in(ctx, st, name).await
         }

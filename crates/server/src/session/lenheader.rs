@@ -3,7 +3,7 @@
 
 use futures_util::StreamExt;
 
-use chatroom_core::{Command, Event, MsgKind, SayTarget};
+use chatroom_core::{Command, MsgKind, SayTarget};
 use chatroom_proto::framing::{split_text, text};
 use chatroom_proto::lenheader::codec::{FieldCodec, FieldError, message_lines, pair};
 
@@ -28,7 +28,7 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
             Some(Err(FieldError::Io(e))) => return format!("Read error: {e}"),
             Some(Err(FieldError::Header(e))) => {
                 let msg = format!("error: {e}; disconnecting");
-                if ctx.tell(Event::Raw(pair(&server, &msg))).await.is_err() {
+                if ctx.tell(pair(&server, &msg)).await.is_err() {
                     return SHUTDOWN.into();
                 }
                 linger(frames.get_mut()).await;
@@ -55,13 +55,12 @@ async fn admit(ctx: &mut Ctx, server: &str, username: &str) -> Result<Option<Str
     match register_unique(ctx, username).await? {
         Admission::Registered { note, .. } => {
             if let Some(note) = note {
-                ctx.tell(Event::Raw(pair(server, &note))).await?;
+                ctx.tell(pair(server, &note)).await?;
             }
             Ok(None)
         }
         Admission::Refused(why) => {
-            ctx.tell(Event::Raw(pair(server, &format!("error: {why}"))))
-                .await?;
+            ctx.tell(pair(server, &format!("error: {why}"))).await?;
             Ok(Some(why))
         }
     }

@@ -18,9 +18,9 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
     // Holds no buffer between lines (see `FrameReader`).
     let mut frames = FrameReader::new(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes));
     if ctx
-        .tell(Event::Raw(Bytes::from_static(
+        .tell(Bytes::from_static(
             b"Welcome to chatroom! Choose a nickname:\n",
-        )))
+        ))
         .await
         .is_err()
     {
@@ -34,7 +34,7 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
             Some(Ok(Frame::TooLong)) => {
                 let max = ctx.cfg.limits.max_line_bytes;
                 let msg = format!("! line too long (at most {max} bytes); it was not sent\n");
-                if ctx.tell(Event::Raw(msg.into())).await.is_err() {
+                if ctx.tell(Bytes::from(msg)).await.is_err() {
                     return "Server shutting down".into();
                 }
                 continue;
@@ -80,7 +80,7 @@ async fn handle_line(ctx: &mut Ctx, pages: &mut Pages, line: &str) -> Result<Flo
             }));
         }
         if nick.is_empty() {
-            ctx.tell(Event::Raw(Bytes::from_static(b"Choose a nickname:\n")))
+            ctx.tell(Bytes::from_static(b"Choose a nickname:\n"))
                 .await?;
             return Ok(Flow::Continue);
         }
@@ -198,7 +198,7 @@ async fn handle_line(ctx: &mut Ctx, pages: &mut Pages, line: &str) -> Result<Flo
             };
             let Some(limit) = limit else {
                 let msg = format!("! usage: /history [N] with N from 1 to {HISTORY_MAX}\n");
-                ctx.tell(Event::Raw(msg.into())).await?;
+                ctx.tell(Bytes::from(msg)).await?;
                 return Ok(Flow::Continue);
             };
             history(ctx, pages, limit).await?;
@@ -206,7 +206,7 @@ async fn handle_line(ctx: &mut Ctx, pages: &mut Pages, line: &str) -> Result<Flo
         }
         "search" | "find" => {
             if rest.is_empty() {
-                ctx.tell(Event::Raw(Bytes::from_static(b"! usage: /search WORDS\n")))
+                ctx.tell(Bytes::from_static(b"! usage: /search WORDS\n"))
                     .await?;
                 return Ok(Flow::Continue);
             }
@@ -214,13 +214,12 @@ async fn handle_line(ctx: &mut Ctx, pages: &mut Pages, line: &str) -> Result<Flo
             return Ok(Flow::Continue);
         }
         "help" | "?" => {
-            ctx.tell(Event::Raw(Bytes::from_static(HELP.as_bytes())))
-                .await?;
+            ctx.tell(Bytes::from_static(HELP.as_bytes())).await?;
             return Ok(Flow::Continue);
         }
         _ => {
             let msg = format!("! unknown command or missing argument: /{word} (try /help)\n");
-            ctx.tell(Event::Raw(msg.into())).await?;
+            ctx.tell(Bytes::from(msg)).await?;
             return Ok(Flow::Continue);
         }
     };
@@ -274,7 +273,7 @@ async fn search(ctx: &mut Ctx, words: &str) -> Result<(), HubGone> {
 async fn tell_history_error(ctx: &Ctx, e: HistoryError) -> Result<(), HubGone> {
     match e {
         HistoryError::Hub(e) => ctx.tell(Event::Error(e)).await,
-        other => ctx.tell(Event::Raw(format!("! {other}\n").into())).await,
+        other => ctx.tell(Bytes::from(format!("! {other}\n"))).await,
     }
 }
 

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
-use chatroom_core::{Command, Event, MsgKind, SayTarget};
+use chatroom_core::{Command, MsgKind, SayTarget};
 use chatroom_proto::framing::{split_text, text};
 use chatroom_proto::nickhs::codec::{Chunker, Piece, strip_own_prefix};
 use chatroom_proto::nickhs::raw;
@@ -30,11 +30,7 @@ enum Flow {
 /// Sends `NICK`, waits for the nickname, then relays messages until the
 /// client leaves; returns the quit reason shown to others.
 pub async fn session(mut ctx: Ctx, mut rd: ReadHalf) -> String {
-    if ctx
-        .tell(Event::Raw(Bytes::from_static(b"NICK")))
-        .await
-        .is_err()
-    {
+    if ctx.tell(Bytes::from_static(b"NICK")).await.is_err() {
         return SHUTDOWN.into();
     }
     let max = ctx.cfg.limits.max_line_bytes;
