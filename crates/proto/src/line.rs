@@ -56,8 +56,6 @@ pub struct LineRenderer {
     focus: Option<String>,
 }
 
-/// Cache slots: room messages look different in the focused room and elsewhere.
-
 fn clock(t: SystemTime) -> String {
     let local: chrono::DateTime<chrono::Local> = t.into();
     local.format("%H:%M").to_string()
