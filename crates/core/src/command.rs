@@ -22,6 +22,28 @@ pub enum SayTarget {
     Status(char, String),
 }
 
+/// Which room a command is about: one named, or the sender's focused room
+/// (the room their plain lines go to), for protocols whose commands may
+/// leave the room out. A name may also be a nickname where the command
+/// allows one (`Who`, `Mode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomRef {
+    Focus,
+    Named(String),
+}
+
+impl From<String> for RoomRef {
+    fn from(name: String) -> RoomRef {
+        RoomRef::Named(name)
+    }
+}
+
+impl From<&str> for RoomRef {
+    fn from(name: &str) -> RoomRef {
+        RoomRef::Named(name.to_string())
+    }
+}
+
 /// The flavour of a message, so each edge can render it the way its users expect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MsgKind {
@@ -49,7 +71,7 @@ pub enum Command {
     /// already in just moves the focus there.
     Join(String),
     Part {
-        room: String,
+        room: RoomRef,
         reason: Option<String>,
     },
     Say {
@@ -68,11 +90,14 @@ pub enum Command {
     /// Change one's real name (IRCv3 SETNAME).
     Setname(String),
     /// `None` asks for the current topic; `Some("")` clears it.
-    Topic { room: String, topic: Option<String> },
+    Topic {
+        room: RoomRef,
+        topic: Option<String>,
+    },
     /// The list of rooms with member counts and topics.
     ListRooms,
     /// Who is in a room (or, given a nickname, who that is).
-    Who(String),
+    Who(RoomRef),
     /// The member list of a room, in NAMES form.
     Names(String),
     /// Details about one person.
@@ -88,15 +113,15 @@ pub enum Command {
     /// Query or change modes. `target` is a room or the sender's own
     /// nickname; `args` is the mode string followed by its parameters
     /// (`["+ov", "bob", "carol"]`); no `args` asks for the current modes.
-    Mode { target: String, args: Vec<String> },
+    Mode { target: RoomRef, args: Vec<String> },
     /// Remove someone from a room (room operators only).
     Kick {
-        room: String,
+        room: RoomRef,
         nick: String,
         reason: Option<String>,
     },
     /// Invite someone into a room (lets them past `+i`).
-    Invite { nick: String, room: String },
+    Invite { nick: String, room: RoomRef },
     /// Become a server operator. The edge has already checked the
     /// operator name and password against the configuration (password
     /// hashing is far too slow to run in the hub's single task).

@@ -1,5 +1,8 @@
 //! Why the hub refused a command. Each variant maps to one IRC numeric and
-//! one plain-language sentence; edges pick whichever their users read.
+//! one plain-language sentence; edges pick whichever their users read, and
+//! add what only their own users can do about it (a line-protocol user is
+//! told to `/join`; an IRC client gets a numeric). The sentences here name
+//! no protocol's commands.
 
 use thiserror::Error;
 
@@ -23,7 +26,7 @@ pub enum HubError {
     NoSuchRoom(Name),
     #[error("you are not in {0}")]
     NotInRoom(Name),
-    #[error("you are not in any room: /join one first")]
+    #[error("you are not in any room")]
     NoFocus,
     #[error("you cannot send to {0}: join it first")]
     CannotSendToRoom(Name),

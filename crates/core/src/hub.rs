@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use indexmap::{IndexMap, IndexSet};
 
-use super::command::{Command, ConnId, ListQuery, MsgKind, SayTarget};
+use super::command::{Command, ConnId, ListQuery, MsgKind, RoomRef, SayTarget};
 use super::error::HubError;
 use super::event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
 use super::modes::{self, ListEntry};
@@ -454,10 +454,9 @@ impl Hub {
         }
     }
 
-    /// An empty room name stands for the member's focused room (the line
-    /// protocol's `/part`, `/topic`, `/who` without arguments).
-    fn resolve_room(&self, conn: ConnId, name: String) -> Result<String, HubError> {
-        if !name.is_empty() {
+    /// The name of the room a command is about.
+    fn resolve_room(&self, conn: ConnId, room: RoomRef) -> Result<String, HubError> {
+        if let RoomRef::Named(name) = room {
             return Ok(name);
         }
         let member = &self.members[&conn];

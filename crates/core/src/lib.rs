@@ -16,7 +16,7 @@ pub mod names;
 pub mod password;
 pub mod registry;
 
-pub use command::{Command, ConnId, ListQuery, MsgKind, SayTarget};
+pub use command::{Command, ConnId, ListQuery, MsgKind, RoomRef, SayTarget};
 pub use error::HubError;
 pub use event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
 pub use hub::{Hub, HubConfig, Outbox};

@@ -19,7 +19,7 @@ use chatroom_core::Event;
 use crate::irc::render::Local;
 
 /// What one queue entry carries.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// An event from the hub, or a hub-style reply a session tells its own
     /// connection.

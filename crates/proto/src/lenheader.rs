@@ -16,15 +16,15 @@
 //!
 //! Like the tutorial's own server, a client's own messages and its own join
 //! are not echoed to it. Its username cannot be asked again, so an invalid or
-//! taken one is adjusted (see [`admit`]) and the client told its real name.
+//! taken one is adjusted (see [`crate::dialect`]) and the client told its real name.
 //! A bad length header (not a number, negative, blank, over
 //! `limits.lenheader_max_field`) ends the connection with an error, since
 //! the stream cannot be resynchronised; nobody else notices beyond the quit.
 //!
 //! Must not decide anything the hub decides; it parses and renders only.
 
-pub mod admit;
 pub mod codec;
+pub mod session;
 
 use bytes::{BufMut, Bytes, BytesMut};
 

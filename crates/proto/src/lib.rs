@@ -6,6 +6,7 @@
 //! message); they only translate. Codecs are pure functions over buffers.
 
 pub mod certfp;
+pub mod dialect;
 pub mod envelope;
 pub mod framing;
 pub mod irc;

@@ -10,6 +10,8 @@
 
 use std::time::SystemTime;
 
+pub mod session;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
@@ -373,6 +375,9 @@ impl Renderer for LineRenderer {
             Event::ServerNotice { text } => format!("*** {text}"),
             Event::Error(e) => {
                 let mut s = format!("! {e}");
+                if matches!(e, HubError::NoFocus) {
+                    s.push_str(": /join one first");
+                }
                 if self.me.is_none()
                     && matches!(e, HubError::NickInUse(_) | HubError::ErroneousNick { .. })
                 {

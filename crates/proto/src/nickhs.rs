@@ -26,11 +26,12 @@
 //! else. Input is cut into messages by [`codec::Chunker`]; the `nick: `
 //! prefix the client writes is stripped. The nickname is adjusted when
 //! invalid or taken, since the client cannot be asked again (see
-//! [`super::lenheader::admit`]).
+//! [`crate::dialect`]).
 //!
 //! Must not decide anything the hub decides; it parses and renders only.
 
 pub mod codec;
+pub mod session;
 
 use bytes::{BufMut, Bytes, BytesMut};
 

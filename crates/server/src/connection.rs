@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 use chatroom_config::Config;
-use chatroom_core::{Command, ConnId, Event, HubError};
+use chatroom_core::{Command, ConnId, Event, HubError, RoomRef};
 pub use chatroom_proto::Renderer;
 use chatroom_proto::{Body, Shared};
 
@@ -136,11 +136,11 @@ impl Ctx {
             .map_err(|_| HubGone)
     }
 
-    /// Asks about a room's history (`room` empty: the current room). Subject
+    /// Asks about a room's history (or the focused room). Subject
     /// to flood control like a command: a search is not free.
     pub async fn history(
         &mut self,
-        room: &str,
+        room: RoomRef,
         ask: HistoryAsk,
     ) -> Result<Result<HistoryPage, HistoryError>, HubGone> {
         self.flood_wait().await?;
@@ -148,7 +148,7 @@ impl Ctx {
         self.hub
             .send(HubMsg::History {
                 id: self.id,
-                room: room.to_string(),
+                room,
                 ask,
                 reply: tx,
             })

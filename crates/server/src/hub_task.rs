@@ -24,7 +24,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use chatroom_core::{Command, ConnId, Event, Hub, HubError, MsgTarget, Outbox, SayTarget};
+use chatroom_core::{Command, ConnId, Event, Hub, HubError, MsgTarget, Outbox, RoomRef, SayTarget};
 use chatroom_proto::{Body, Envelope, Shared};
 use chatroom_store::{Record, SqliteStore};
 
@@ -68,7 +68,7 @@ pub enum HubMsg {
     /// A question about a room's history (`room` empty: the focused room).
     History {
         id: ConnId,
-        room: String,
+        room: RoomRef,
         ask: HistoryAsk,
         reply: oneshot::Sender<Result<HistoryPage, HistoryError>>,
     },

@@ -5,7 +5,7 @@
 //! Must not change any room or member: these are seeds and read-only
 //! questions, nothing a command decides.
 
-use super::{ConnId, Hub, HubError, Key, Name};
+use super::{ConnId, Hub, HubError, Key, Name, RoomRef};
 
 impl Hub {
     /// Continues msgids after `last` (the highest id the store has seen), so
@@ -21,12 +21,11 @@ impl Hub {
 
     /// The room whose history `conn` asks for: `name`, or the focused room
     /// when `name` is empty. Only members may read a room's history.
-    pub fn history_room(&self, conn: ConnId, name: &str) -> Result<Name, HubError> {
+    pub fn history_room(&self, conn: ConnId, room: &RoomRef) -> Result<Name, HubError> {
         let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
-        let key = if name.is_empty() {
-            member.focus.clone().ok_or(HubError::NoFocus)?
-        } else {
-            Key::of(name)
+        let (key, name) = match room {
+            RoomRef::Focus => (member.focus.clone().ok_or(HubError::NoFocus)?, ""),
+            RoomRef::Named(name) => (Key::of(name), name.as_str()),
         };
         let room = self
             .rooms
@@ -55,7 +54,7 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Command, Hub, HubConfig, HubError, MsgKind, SayTarget};
+    use crate::{Command, Hub, HubConfig, HubError, MsgKind, RoomRef, SayTarget};
     use std::sync::Arc;
 
     use crate::Event;
@@ -113,16 +112,25 @@ mod tests {
         let mut out: Vec<(u64, Arc<Event>)> = Vec::new();
         hub.handle(1, Command::Join("#secret".into()), &mut out)
             .expect("join");
-        assert_eq!(hub.history_room(1, "").as_deref(), Ok("#secret"));
-        assert_eq!(hub.history_room(1, "#LOBBY").as_deref(), Ok("#lobby"));
         assert_eq!(
-            hub.history_room(2, "#secret"),
+            hub.history_room(1, &RoomRef::Focus).as_deref(),
+            Ok("#secret")
+        );
+        assert_eq!(
+            hub.history_room(1, &"#LOBBY".into()).as_deref(),
+            Ok("#lobby")
+        );
+        assert_eq!(
+            hub.history_room(2, &"#secret".into()),
             Err(HubError::NotInRoom("#secret".into()))
         );
         assert_eq!(
-            hub.history_room(2, "#nowhere"),
+            hub.history_room(2, &"#nowhere".into()),
             Err(HubError::NoSuchRoom("#nowhere".into()))
         );
-        assert_eq!(hub.history_room(9, ""), Err(HubError::NotRegistered));
+        assert_eq!(
+            hub.history_room(9, &RoomRef::Focus),
+            Err(HubError::NotRegistered)
+        );
     }
 }

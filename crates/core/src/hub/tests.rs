@@ -491,7 +491,7 @@ fn focus_moves_to_the_previous_room_on_part() {
     t.ok(
         1,
         Command::Part {
-            room: String::new(),
+            room: RoomRef::Focus,
             reason: None,
         },
     );
@@ -503,7 +503,7 @@ fn focus_moves_to_the_previous_room_on_part() {
     t.refused(
         1,
         Command::Part {
-            room: String::new(),
+            room: RoomRef::Focus,
             reason: None,
         },
         HubError::NoFocus,
@@ -545,19 +545,19 @@ fn empty_room_name_means_the_focused_room() {
     t.ok(
         1,
         Command::Topic {
-            room: String::new(),
+            room: RoomRef::Focus,
             topic: Some("focused".into()),
         },
     );
     assert!(matches!(&t.to(2)[0], Event::TopicChanged { room, .. } if &**room == "#a"));
-    t.ok(1, Command::Who(String::new()));
+    t.ok(1, Command::Who(RoomRef::Focus));
     assert!(
         matches!(&t.to(1)[0], Event::WhoReply { mask, members: ms } if &**mask == "#a" && ms.len() == 2)
     );
     t.ok(
         1,
         Command::Part {
-            room: String::new(),
+            room: RoomRef::Focus,
             reason: None,
         },
     );

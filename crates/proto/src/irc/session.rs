@@ -465,7 +465,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 let reason = msg.params.get(1).filter(|r| !r.is_empty()).cloned();
                 for room in p(0).split(',').filter(|r| !r.is_empty()) {
                     steps.push(Step::Send(Command::Part {
-                        room: room.to_string(),
+                        room: room.into(),
                         reason: reason.clone(),
                     }));
                 }
@@ -577,7 +577,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 steps.push(need_more_params(cmd));
             } else {
                 steps.push(Step::Send(Command::Topic {
-                    room: p(0).to_string(),
+                    room: p(0).into(),
                     topic: msg.params.get(1).cloned(),
                 }));
             }
@@ -621,7 +621,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                         token,
                     }));
                 }
-                steps.push(Step::Send(Command::Who(p(0).to_string())));
+                steps.push(Step::Send(Command::Who(p(0).into())));
             }
         }
         "WHOIS" => {
@@ -670,7 +670,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                         continue;
                     }
                     steps.push(Step::Send(Command::Kick {
-                        room: room.to_string(),
+                        room: room.into(),
                         nick: nick.to_string(),
                         reason: reason.clone(),
                     }));
@@ -683,7 +683,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
             } else {
                 steps.push(Step::Send(Command::Invite {
                     nick: p(0).to_string(),
-                    room: p(1).to_string(),
+                    room: p(1).into(),
                 }));
             }
         }
@@ -773,7 +773,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 steps.push(need_more_params(cmd));
             } else {
                 steps.push(Step::Send(Command::Mode {
-                    target: p(0).to_string(),
+                    target: p(0).into(),
                     args: msg.params[1..].to_vec(),
                 }));
             }

@@ -4,9 +4,9 @@ use std::time::SystemTime;
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
 
-use super::admit::{candidate, note_for};
 use super::codec::*;
 use super::*;
+use crate::dialect::{candidate, note_for};
 use chatroom_core::{HubError, UserInfo};
 
 use crate::envelope::{Envelope, Slot};

@@ -264,17 +264,19 @@ async fn search(ctx: &mut Ctx, room: String, words: String) -> Result<Step, HubG
         words: words.clone(),
         limit: SEARCH_RESULTS,
     };
-    Ok(Step::Tell(match ctx.history(&room, ask).await? {
-        Ok(page) => Event::Found {
-            room: page.room,
-            words: chatroom_core::hub::clean_text(&words, 100).into(),
-            lines: page.lines,
+    Ok(Step::Tell(
+        match ctx.history(room.as_str().into(), ask).await? {
+            Ok(page) => Event::Found {
+                room: page.room,
+                words: chatroom_core::hub::clean_text(&words, 100).into(),
+                lines: page.lines,
+            },
+            Err(HistoryError::Hub(e)) => Event::Error(e),
+            Err(other) => Event::ServerNotice {
+                text: format!("SEARCH: {other}").into(),
+            },
         },
-        Err(HistoryError::Hub(e)) => Event::Error(e),
-        Err(other) => Event::ServerNotice {
-            text: format!("SEARCH: {other}").into(),
-        },
-    }))
+    ))
 }
 
 /// Answers a `CHATHISTORY` request: the batch, or `INVALID_TARGET` for a
@@ -291,7 +293,7 @@ async fn chathistory(
         let shown: String = target.chars().take(64).collect();
         Step::Note(Local::fail("CHATHISTORY", code, &[&sub, &shown], text))
     };
-    Ok(match ctx.history(&target, ask).await? {
+    Ok(match ctx.history(target.as_str().into(), ask).await? {
         Ok(page) if targets => Step::Note(Local::Targets(
             page.targets
                 .into_iter()

@@ -6,7 +6,7 @@
 //! and the hub; this module only waits: for input, for the hub's answers,
 //! for the blocking pool. It must not word a reply or parse a command.
 
-pub mod admit;
+pub mod dialect;
 pub mod irc;
 pub mod irc_login;
 pub mod lenheader;

@@ -4,16 +4,11 @@
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
-use chatroom_core::{Command, MsgKind, SayTarget};
-use chatroom_proto::framing::{split_text, text};
-use chatroom_proto::nickhs::codec::{Chunker, Piece, strip_own_prefix};
-use chatroom_proto::nickhs::raw;
+use chatroom_proto::nickhs::codec::{Chunker, Piece};
+use chatroom_proto::nickhs::session::{PROMPT, State};
 
+use super::dialect::{carry_out, linger};
 use crate::connection::{Ctx, HubGone, ReadHalf};
-
-use chatroom_proto::lenheader::admit::Admission;
-
-use super::admit::{linger, register_unique};
 
 const SHUTDOWN: &str = "Server shutting down";
 
@@ -21,16 +16,10 @@ const SHUTDOWN: &str = "Server shutting down";
 /// in chunk mode (the rest of that message, most likely).
 const DISCARD_MAX: usize = 1 << 20;
 
-enum Flow {
-    Continue,
-    /// End the connection with this reason (after a lingering close).
-    Hangup(String),
-}
-
 /// Sends `NICK`, waits for the nickname, then relays messages until the
 /// client leaves; returns the quit reason shown to others.
 pub async fn session(mut ctx: Ctx, mut rd: ReadHalf) -> String {
-    if ctx.tell(Bytes::from_static(b"NICK")).await.is_err() {
+    if ctx.tell(Bytes::from_static(PROMPT)).await.is_err() {
         return SHUTDOWN.into();
     }
     let max = ctx.cfg.limits.max_line_bytes;
@@ -38,9 +27,7 @@ pub async fn session(mut ctx: Ctx, mut rd: ReadHalf) -> String {
     // One byte over the limit, so that an oversized chunk is recognisable.
     let mut buf = vec![0u8; max + 1];
     let mut pieces = Vec::new();
-    // The name the client asked for and the one it got: either may prefix
-    // its messages.
-    let mut names: Vec<String> = Vec::new();
+    let mut st = State::new(ctx.id);
     loop {
         let n = match rd.read(&mut buf).await {
             Ok(n) => n,
@@ -53,11 +40,14 @@ pub async fn session(mut ctx: Ctx, mut rd: ReadHalf) -> String {
             discard_ready(&mut rd, &mut buf, &mut chunker, &mut pieces);
         }
         for piece in pieces.drain(..) {
-            match handle(&mut ctx, &mut names, piece).await {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Hangup(reason)) => {
-                    linger(&mut rd).await;
-                    return reason;
+            let steps = st.piece(piece, &ctx.cfg);
+            match carry_out(&mut ctx, steps, |answer, cfg| st.outcome(answer, cfg)).await {
+                Ok(None) => {}
+                Ok(Some(end)) => {
+                    if end.linger {
+                        linger(&mut rd).await;
+                    }
+                    return end.reason;
                 }
                 Err(HubGone) => return SHUTDOWN.into(),
             }
@@ -87,61 +77,4 @@ fn discard_ready(rd: &mut ReadHalf, buf: &mut [u8], chunker: &mut Chunker, out: 
         }
     }
     chunker.end_discard();
-}
-
-async fn handle(ctx: &mut Ctx, names: &mut Vec<String>, piece: Piece) -> Result<Flow, HubGone> {
-    let max = ctx.cfg.limits.max_line_bytes;
-    let registered = ctx.is_registered();
-    let text = match piece {
-        Piece::TooLong if !registered => {
-            ctx.tell(raw("Error: that nickname is far too long"))
-                .await?;
-            return Ok(Flow::Hangup("Nickname too long".into()));
-        }
-        Piece::TooLong => {
-            let msg = format!("Error: message too long (at most {max} bytes); it was not sent");
-            ctx.tell(raw(&msg)).await?;
-            return Ok(Flow::Continue);
-        }
-        Piece::Text(bytes) => text(&bytes),
-    };
-    if !registered {
-        let wanted = text.trim();
-        // Nothing to register yet (an empty line from netcat): keep waiting.
-        // NICK is not sent again, so a client that answers every NICK with
-        // nothing cannot make the two ends ping-pong.
-        if wanted.is_empty() {
-            return Ok(Flow::Continue);
-        }
-        match register_unique(ctx, wanted).await? {
-            Admission::Registered { nick, note } => {
-                ctx.tell(raw("Connected to server!")).await?;
-                if let Some(note) = note {
-                    ctx.tell(raw(&note)).await?;
-                }
-                *names = vec![wanted.to_string(), nick];
-            }
-            Admission::Refused(why) => {
-                ctx.tell(raw(&format!("Error: {why}"))).await?;
-                return Ok(Flow::Hangup(why));
-            }
-        }
-        return Ok(Flow::Continue);
-    }
-    let prefixes: Vec<&str> = names.iter().map(String::as_str).collect();
-    let body = strip_own_prefix(&text, &prefixes);
-    // The tutorial client sends `nick: ` for an empty input line.
-    if body.trim().is_empty() {
-        return Ok(Flow::Continue);
-    }
-    for part in split_text(body, ctx.cfg.hub.text_len) {
-        ctx.send(Command::Say {
-            target: SayTarget::Focus,
-            kind: MsgKind::Say,
-            text: part.into(),
-            tags: Vec::new(),
-        })
-        .await?;
-    }
-    Ok(Flow::Continue)
 }

@@ -1,0 +1,383 @@
+//! The line protocol's reading side as a pure state machine: a line in
+//! (or the framer's "too long"), the steps to carry out; a history answer
+//! in, the steps to show it. The server's session loop only waits for
+//! input and for answers, and carries the steps out.
+//!
+//! Before registration a line is a nickname (or `/quit`); after it, a line
+//! is text for the focused room unless it starts with `/` (`//` sends text
+//! that starts with a slash).
+//!
+//! Must not decide what the hub decides (whether a name is free, who may
+//! speak) nor word what the renderer words; the few replies here are about
+//! the line itself (usage, unknown command, too long).
+
+use bytes::Bytes;
+
+use chatroom_config::Config;
+use chatroom_core::history::{HistoryAsk, HistoryError, HistoryPage, MAX_ANSWER};
+use chatroom_core::names::normalize_room;
+use chatroom_core::{Command, Event, MsgKind, RoomRef, SayTarget};
+
+use super::HELP;
+use crate::Body;
+use crate::framing::split_text;
+
+/// The first thing a new connection is told.
+pub const GREETING: &[u8] = b"Welcome to chatroom! Choose a nickname:\n";
+
+/// Messages `/history` shows when not told how many.
+const HISTORY_PAGE: usize = 20;
+
+/// Results `/search` shows.
+const SEARCH_RESULTS: usize = 20;
+
+/// What the session remembers between lines.
+#[derive(Debug, Default)]
+pub struct State {
+    registered: bool,
+    /// Where `/history` goes on from: the room of the last page shown and
+    /// the msgid of the oldest message on it.
+    pages: Option<(String, u64)>,
+}
+
+/// One thing to carry out, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Something for this connection only, in order with the hub's replies.
+    Tell(Body),
+    /// A hub command; the hub reports a refusal itself.
+    Send(Command),
+    /// Register under `nick` (with the peer's address as host); the
+    /// outcome goes to [`State::registered`] when it succeeds.
+    Register { nick: String },
+    /// A question about the focused room's history; the answer goes to
+    /// [`State::answered`] with the same ask.
+    Ask(HistoryAsk),
+    /// Close the connection with this reason (after what came before).
+    End(String),
+}
+
+impl State {
+    pub fn is_registered(&self) -> bool {
+        self.registered
+    }
+
+    /// The hub accepted the nickname.
+    pub fn registered(&mut self) {
+        self.registered = true;
+    }
+
+    /// A line longer than the configured limit arrived (and was dropped
+    /// whole by the framer).
+    pub fn too_long(&self, cfg: &Config) -> Vec<Step> {
+        let max = cfg.limits.max_line_bytes;
+        vec![raw(format!(
+            "! line too long (at most {max} bytes); it was not sent\n"
+        ))]
+    }
+
+    /// One line from the client, without its line ending.
+    pub fn line(&mut self, line: &str, cfg: &Config) -> Vec<Step> {
+        let line = line.trim_end_matches(['\r', '\n']);
+        if !self.registered {
+            return choose_nick(line);
+        }
+        if let Some(text) = line.strip_prefix("//") {
+            return say(SayTarget::Focus, MsgKind::Say, &format!("/{text}"), cfg);
+        }
+        match line.strip_prefix('/') {
+            Some(command) => self.command(command, cfg),
+            None if line.trim().is_empty() => Vec::new(),
+            None => say(SayTarget::Focus, MsgKind::Say, line, cfg),
+        }
+    }
+
+    fn command(&mut self, cmdline: &str, cfg: &Config) -> Vec<Step> {
+        let (word, rest) = cmdline.split_once(' ').unwrap_or((cmdline, ""));
+        let rest = rest.trim();
+        let (arg1, arg_rest) = rest.split_once(' ').unwrap_or((rest, ""));
+        let arg_rest = arg_rest.trim();
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let cmd = match word.to_ascii_lowercase().as_str() {
+            "nick" if !arg1.is_empty() => Command::Nick(arg1.into()),
+            "join" | "j" if !arg1.is_empty() => Command::Join(normalize_room(arg1)),
+            "part" | "leave" if arg1.starts_with('#') => Command::Part {
+                room: arg1.into(),
+                reason: Some(arg_rest.into()),
+            },
+            "part" | "leave" => Command::Part {
+                room: RoomRef::Focus,
+                reason: opt(rest),
+            },
+            "rooms" | "list" => Command::ListRooms,
+            "who" | "names" if arg1.is_empty() => Command::Who(RoomRef::Focus),
+            "who" | "names" => Command::Who(normalize_room(arg1).into()),
+            "whois" if !arg1.is_empty() => Command::Whois(arg1.into()),
+            "msg" | "query" | "m" if !arg1.is_empty() && !arg_rest.is_empty() => {
+                let target = if arg1.starts_with('#') {
+                    SayTarget::Room(arg1.into())
+                } else {
+                    SayTarget::Nick(arg1.into())
+                };
+                return say(target, MsgKind::Say, arg_rest, cfg);
+            }
+            "me" if !rest.is_empty() => return say(SayTarget::Focus, MsgKind::Action, rest, cfg),
+            "topic" if arg1.starts_with('#') => Command::Topic {
+                room: arg1.into(),
+                topic: opt(arg_rest),
+            },
+            "topic" => Command::Topic {
+                room: RoomRef::Focus,
+                topic: opt(rest),
+            },
+            // Room management: an omitted room is the current one.
+            "kick" if !arg1.is_empty() => Command::Kick {
+                room: RoomRef::Focus,
+                nick: arg1.into(),
+                reason: opt(arg_rest),
+            },
+            "invite" if !arg1.is_empty() => Command::Invite {
+                nick: arg1.into(),
+                room: match arg_rest.split(' ').next() {
+                    Some(room) if !room.is_empty() => room.into(),
+                    _ => RoomRef::Focus,
+                },
+            },
+            "mode" => {
+                let mut words: Vec<String> = rest.split_whitespace().map(String::from).collect();
+                // `/mode +m` is about the current room; `/mode #room ...` and
+                // `/mode nick +i` name their target.
+                let target = if words.first().is_some_and(|w| !w.starts_with(['+', '-'])) {
+                    words.remove(0).into()
+                } else {
+                    RoomRef::Focus
+                };
+                Command::Mode {
+                    target,
+                    args: words,
+                }
+            }
+            "away" => Command::Away(opt(rest)),
+            "back" => Command::Away(None),
+            "quit" | "exit" => {
+                let reason = if rest.is_empty() { "Client quit" } else { rest };
+                return vec![
+                    Step::Send(Command::Quit(Some(reason.into()))),
+                    Step::End(reason.into()),
+                ];
+            }
+            "history" => return self.history(rest),
+            "search" | "find" if rest.is_empty() => {
+                return vec![raw("! usage: /search WORDS\n".into())];
+            }
+            "search" | "find" => {
+                return vec![Step::Ask(HistoryAsk::Search {
+                    words: rest.to_string(),
+                    limit: SEARCH_RESULTS,
+                })];
+            }
+            "help" | "?" => return vec![Step::Tell(Bytes::from_static(HELP.as_bytes()).into())],
+            _ => {
+                return vec![raw(format!(
+                    "! unknown command or missing argument: /{word} (try /help)\n"
+                ))];
+            }
+        };
+        vec![Step::Send(cmd)]
+    }
+
+    /// `/history [N]`: the page before the last one shown, when the focused
+    /// room is still the room of that page; else the newest page.
+    fn history(&self, rest: &str) -> Vec<Step> {
+        let limit = if rest.is_empty() {
+            Some(HISTORY_PAGE)
+        } else {
+            rest.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_ANSWER).contains(n))
+        };
+        match limit {
+            Some(limit) => vec![Step::Ask(HistoryAsk::Page {
+                before: self.pages.clone(),
+                limit,
+            })],
+            None => vec![raw(format!(
+                "! usage: /history [N] with N from 1 to {MAX_ANSWER}\n"
+            ))],
+        }
+    }
+
+    /// The answer to a [`Step::Ask`].
+    pub fn answered(
+        &mut self,
+        ask: &HistoryAsk,
+        answer: Result<HistoryPage, HistoryError>,
+    ) -> Vec<Step> {
+        let page = match answer {
+            Ok(page) => page,
+            Err(HistoryError::Hub(e)) => return vec![Step::Tell(Event::Error(e).into())],
+            Err(other) => return vec![raw(format!("! {other}\n"))],
+        };
+        let event = match ask {
+            HistoryAsk::Search { words, .. } => Event::Found {
+                room: page.room,
+                words: chatroom_core::hub::clean_text(words, 100).into(),
+                lines: page.lines,
+            },
+            _ => {
+                // Nothing older: the next /history starts from the newest again.
+                self.pages = page.oldest.map(|id| (page.room.to_string(), id));
+                Event::History {
+                    room: page.room,
+                    lines: page.lines,
+                }
+            }
+        };
+        vec![Step::Tell(event.into())]
+    }
+}
+
+/// Before registration: the line is a nickname (`/nick NAME` works too).
+fn choose_nick(line: &str) -> Vec<Step> {
+    let nick = line.trim();
+    if let Some(rest) = nick.strip_prefix("/quit") {
+        let reason = rest.trim();
+        let reason = if reason.is_empty() {
+            "Client quit"
+        } else {
+            reason
+        };
+        return vec![Step::End(reason.into())];
+    }
+    if nick.is_empty() {
+        return vec![Step::Tell(
+            Bytes::from_static(b"Choose a nickname:\n").into(),
+        )];
+    }
+    let nick = nick.strip_prefix("/nick ").unwrap_or(nick).trim();
+    vec![Step::Register { nick: nick.into() }]
+}
+
+/// Text, split into several messages when longer than the hub allows.
+fn say(target: SayTarget, kind: MsgKind, text: &str, cfg: &Config) -> Vec<Step> {
+    split_text(text, cfg.hub.text_len)
+        .into_iter()
+        .map(|part| {
+            Step::Send(Command::Say {
+                target: target.clone(),
+                kind,
+                text: part.into(),
+                tags: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+fn raw(text: String) -> Step {
+    Step::Tell(Bytes::from(text).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered() -> State {
+        let mut st = State::default();
+        st.registered();
+        st
+    }
+
+    fn said(text: &str) -> Step {
+        Step::Send(Command::Say {
+            target: SayTarget::Focus,
+            kind: MsgKind::Say,
+            text: text.into(),
+            tags: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn before_registration_a_line_is_a_nickname() {
+        let cfg = Config::default();
+        let mut st = State::default();
+        assert_eq!(
+            st.line("  alice \r", &cfg),
+            vec![Step::Register {
+                nick: "alice".into()
+            }]
+        );
+        assert_eq!(
+            st.line("/nick bob", &cfg),
+            vec![Step::Register { nick: "bob".into() }]
+        );
+        assert!(matches!(&st.line("", &cfg)[..], [Step::Tell(Body::Raw(_))]));
+        assert_eq!(st.line("/quit bye", &cfg), vec![Step::End("bye".into())]);
+    }
+
+    #[test]
+    fn text_slashes_and_commands() {
+        let cfg = Config::default();
+        let mut st = registered();
+        assert_eq!(st.line("hello", &cfg), vec![said("hello")]);
+        assert_eq!(st.line("//etc", &cfg), vec![said("/etc")]);
+        assert_eq!(st.line("   ", &cfg), vec![]);
+        assert_eq!(
+            st.line("/part", &cfg),
+            vec![Step::Send(Command::Part {
+                room: RoomRef::Focus,
+                reason: None
+            })]
+        );
+        assert_eq!(
+            st.line("/mode +m", &cfg),
+            vec![Step::Send(Command::Mode {
+                target: RoomRef::Focus,
+                args: vec!["+m".into()]
+            })]
+        );
+        assert_eq!(
+            st.line("/quit", &cfg),
+            vec![
+                Step::Send(Command::Quit(Some("Client quit".into()))),
+                Step::End("Client quit".into())
+            ]
+        );
+        let long = "x".repeat(cfg.hub.text_len + 1);
+        assert_eq!(st.line(&long, &cfg).len(), 2, "split in two messages");
+    }
+
+    #[test]
+    fn history_pages_back_from_the_last_page_shown() {
+        let cfg = Config::default();
+        let mut st = registered();
+        let first = st.line("/history", &cfg);
+        let [Step::Ask(ask)] = &first[..] else {
+            panic!("{first:?}")
+        };
+        assert_eq!(
+            ask,
+            &HistoryAsk::Page {
+                before: None,
+                limit: HISTORY_PAGE
+            }
+        );
+        let page = HistoryPage {
+            room: "#a".into(),
+            lines: Vec::new(),
+            oldest: Some(7),
+            targets: Vec::new(),
+        };
+        st.answered(ask, Ok(page));
+        assert_eq!(
+            st.line("/history 5", &cfg),
+            vec![Step::Ask(HistoryAsk::Page {
+                before: Some(("#a".into(), 7)),
+                limit: 5
+            })]
+        );
+        assert!(matches!(
+            &st.line("/history 0", &cfg)[..],
+            [Step::Tell(Body::Raw(_))]
+        ));
+    }
+}
