@@ -1,26 +1,29 @@
 //! The client's network side: resolving and connecting to the server
-//! (plain TCP or TLS, see `tls.rs` for how certificates are checked), line
-//! framing (CR LF, bounded length, lossy UTF-8), and reconnecting with
-//! exponential backoff (1 s, 2 s, 4 s … capped at 30 s) when the link drops.
+//! (plain TCP or TLS, see `tls.rs` for how certificates are checked),
+//! reading and writing lines with the protocol crate's framing (the same
+//! codec the server reads with: LF or CR LF, bounded length, lossy UTF-8),
+//! and reconnecting with exponential backoff (1 s, 2 s, 4 s … capped at
+//! 30 s) when the link drops.
 //!
 //! It runs as one task that reports [`ConnEvent`]s and takes [`ConnCommand`]s
 //! over channels. It must not interpret IRC beyond framing lines (the
-//! handshake and everything else live in `state.rs`), and must not touch the
+//! handshake and everything else live in `state/`), must not frame lines
+//! itself (that is `chatroom_proto::framing`), and must not touch the
 //! terminal.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::BytesMut;
+use chatroom_proto::framing::{Frame, LineCodec, encode_line, text};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::codec::{Decoder, Encoder, FramedRead};
+use tokio_util::codec::FramedRead;
 
 pub const DEFAULT_PORT: u16 = 6667;
 
@@ -40,8 +43,9 @@ trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<S: AsyncRead + AsyncWrite + Send + Unpin> Stream for S {}
 type BoxStream = Box<dyn Stream>;
 
-/// Longest line accepted from the server: 512 for the message plus 8191
-/// for IRCv3 tags, rounded up. Longer lines are dropped, not buffered.
+/// Longest line accepted from the server, without its CR LF: 512 for the
+/// message plus 8191 for IRCv3 tags, rounded up. Longer lines are dropped
+/// whole, not buffered.
 pub const MAX_LINE: usize = 9 * 1024;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -126,60 +130,6 @@ impl Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Backoff::new()
-    }
-}
-
-/// IRC line framing: LF-terminated lines with an optional CR, decoded
-/// lossily so one bad byte cannot end the connection, and bounded.
-#[derive(Debug, Default)]
-pub struct LineCodec {
-    /// Dropping the rest of an over-long line.
-    discarding: bool,
-}
-
-impl Decoder for LineCodec {
-    type Item = String;
-    type Error = io::Error;
-
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<String>, io::Error> {
-        loop {
-            match buf.iter().position(|&b| b == b'\n') {
-                Some(nl) => {
-                    let line = buf.split_to(nl + 1);
-                    if std::mem::take(&mut self.discarding) || line.len() > MAX_LINE {
-                        continue;
-                    }
-                    let line = &line[..nl];
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    return Ok(Some(String::from_utf8_lossy(line).into_owned()));
-                }
-                None => {
-                    if buf.len() > MAX_LINE {
-                        buf.advance(buf.len());
-                        self.discarding = true;
-                    }
-                    return Ok(None);
-                }
-            }
-        }
-    }
-}
-
-impl Encoder<String> for LineCodec {
-    type Error = io::Error;
-
-    fn encode(&mut self, line: String, buf: &mut BytesMut) -> Result<(), io::Error> {
-        buf.reserve(line.len() + 2);
-        // A CR, LF or NUL inside would start a second command on the wire.
-        for b in line.bytes() {
-            buf.put_u8(if matches!(b, b'\r' | b'\n' | 0) {
-                b' '
-            } else {
-                b
-            });
-        }
-        buf.put_slice(b"\r\n");
-        Ok(())
     }
 }
 
@@ -355,17 +305,19 @@ async fn pump(
     backoff: &mut Backoff,
 ) -> Ended {
     let (read, mut write) = tokio::io::split(stream);
-    let mut lines = FramedRead::new(read, LineCodec::default());
-    let mut codec = LineCodec::default();
+    let mut lines = FramedRead::new(read, LineCodec::new(MAX_LINE));
     let mut out = BytesMut::new();
     loop {
         tokio::select! {
             line = lines.next() => match line {
-                Some(Ok(line)) => {
-                    if events.send(ConnEvent::Line(line)).await.is_err() {
+                Some(Ok(Frame::Line(line))) => {
+                    if events.send(ConnEvent::Line(text(&line))).await.is_err() {
                         return Ended::Stop;
                     }
                 }
+                // An over-long line is dropped; the server's next one is
+                // read as usual.
+                Some(Ok(Frame::TooLong)) => {}
                 Some(Err(e)) => return Ended::Lost(format!("read error: {e}")),
                 None => return Ended::Lost("the server closed the connection".to_string()),
             },
@@ -375,13 +327,11 @@ async fn pump(
                 // Encode everything already queued, then write it at once.
                 while let Some(cmd) = next.take() {
                     match cmd {
-                        ConnCommand::Send(line) => {
-                            let _ = codec.encode(line, &mut out);
-                        }
+                        ConnCommand::Send(line) => encode_line(&line, &mut out),
                         ConnCommand::Registered => backoff.reset(),
                         ConnCommand::Reconnect(reason) => return Ended::Lost(reason),
                         ConnCommand::Quit(line) => {
-                            let _ = codec.encode(line, &mut out);
+                            encode_line(&line, &mut out);
                             let _ = write.write_all(&out).await;
                             let _ = write.flush().await;
                             linger(lines, write).await;
@@ -452,40 +402,6 @@ mod tests {
         assert_eq!(b.next_delay().as_secs(), 1);
     }
 
-    #[test]
-    fn codec_frames_lines() {
-        let mut c = LineCodec::default();
-        let mut buf = BytesMut::from(&b"PING :a\r\nhalf"[..]);
-        assert_eq!(c.decode(&mut buf).ok().flatten(), Some("PING :a".into()));
-        assert_eq!(c.decode(&mut buf).ok().flatten(), None);
-        buf.extend_from_slice(b" line\n\xff\xfeok\r\n");
-        assert_eq!(c.decode(&mut buf).ok().flatten(), Some("half line".into()));
-        assert_eq!(
-            c.decode(&mut buf).ok().flatten(),
-            Some("\u{fffd}\u{fffd}ok".into())
-        );
-    }
-
-    #[test]
-    fn codec_drops_overlong_lines() {
-        let mut c = LineCodec::default();
-        let mut buf = BytesMut::new();
-        buf.extend_from_slice(&vec![b'x'; MAX_LINE + 10]);
-        assert_eq!(c.decode(&mut buf).ok().flatten(), None);
-        assert!(buf.is_empty(), "not buffered without bound");
-        buf.extend_from_slice(b"tail of it\r\nNEXT\r\n");
-        assert_eq!(c.decode(&mut buf).ok().flatten(), Some("NEXT".into()));
-    }
-
-    #[test]
-    fn codec_never_writes_line_breaks() {
-        let mut c = LineCodec::default();
-        let mut buf = BytesMut::new();
-        c.encode("PRIVMSG #a :x\r\nQUIT".to_string(), &mut buf)
-            .expect("encodes");
-        assert_eq!(&buf[..], b"PRIVMSG #a :x  QUIT\r\n");
-    }
-
     #[tokio::test]
     async fn reports_refused_connection_and_retries() {
         // Bind then drop to get a port with (very likely) nothing listening.
@@ -506,6 +422,65 @@ mod tests {
         }
         let _ = conn.commands.send(ConnCommand::Quit("QUIT".into()));
         let _ = tokio::time::timeout(Duration::from_secs(10), conn.task).await;
+    }
+
+    /// The framing as the client uses it, over a real socket: over-long
+    /// lines are dropped whole, bad UTF-8 is replaced, a line may arrive in
+    /// pieces, and a line we send cannot turn into two.
+    #[tokio::test]
+    async fn frames_lines_both_ways() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.expect("accept");
+            let (r, mut w) = sock.into_split();
+            let mut lines = BufReader::new(r).lines();
+            let mut long = vec![b'x'; MAX_LINE + 10];
+            long.extend_from_slice(b"\r\n\xff\xfeok\r\nhalf");
+            w.write_all(&long).await.expect("write");
+            w.flush().await.expect("flush");
+            // The rest of the line only once the client has spoken.
+            let first = lines.next_line().await.expect("reads");
+            w.write_all(b" line\n").await.expect("write");
+            let mut got = vec![first.unwrap_or_default()];
+            while let Ok(Some(line)) = lines.next_line().await {
+                got.push(line);
+            }
+            got
+        });
+        let mut conn = spawn("127.0.0.1".into(), port);
+        let mut saw = Vec::new();
+        let read = async {
+            while let Some(ev) = conn.events.recv().await {
+                match ev {
+                    ConnEvent::Line(l) => {
+                        saw.push(l);
+                        if saw.len() == 2 {
+                            break;
+                        }
+                    }
+                    ConnEvent::Connected { .. } => {
+                        let sneaky = "PRIVMSG #a :x\r\nQUIT".to_string();
+                        let _ = conn.commands.send(ConnCommand::Send(sneaky));
+                    }
+                    ConnEvent::Disconnected { reason, .. } => panic!("lost the link: {reason}"),
+                    ConnEvent::Connecting { .. } => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("both lines arrive");
+        assert_eq!(saw, vec!["\u{fffd}\u{fffd}ok", "half line"]);
+        let _ = conn.commands.send(ConnCommand::Quit("QUIT :bye".into()));
+        let got = tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("server finishes")
+            .expect("server task");
+        assert_eq!(got, vec!["PRIVMSG #a :x  QUIT", "QUIT :bye"]);
     }
 
     #[tokio::test]

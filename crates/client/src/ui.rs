@@ -9,6 +9,7 @@
 //! `Frame`: it must not do I/O, read the clock, or change any state (so it
 //! can be tested with `TestBackend` and called as often as needed).
 
+use chatroom_proto::irc::casemap::CaseMapping;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -16,7 +17,7 @@ use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::input::Input;
-use super::state::{Buffer, BufferKind, Line, LineKind, Link, State, format_lag, irc_lower};
+use super::state::{Buffer, BufferKind, Line, LineKind, Link, State, format_lag};
 
 /// Width of the `HH:MM ` timestamp; wrapped lines are indented by it.
 const TIME_WIDTH: usize = 6;
@@ -37,9 +38,11 @@ const NICK_COLORS: &[Color] = &[
 ];
 
 /// A nick's colour: stable across runs and case, spread by an FNV-1a hash.
+/// Folded as rfc1459 whatever the server's mapping, so a nick keeps its
+/// colour from one server to the next.
 pub fn nick_color(nick: &str) -> Color {
     let mut h: u32 = 0x811c_9dc5;
-    for b in irc_lower(nick).bytes() {
+    for b in CaseMapping::Rfc1459.fold(nick).bytes() {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }

@@ -2,11 +2,11 @@
 //! stream into lines ending in LF (a CR before it is dropped) with a hard
 //! length limit. A line over the limit is reported once and its bytes are
 //! discarded up to the next LF, so an oversized line can never be split into
-//! two commands.
+//! two commands. Writing is [`encode_line`]: one line out, never two.
 //!
 //! Pure codec: no sockets, no protocol meaning.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::Decoder;
 
 /// One framed item.
@@ -114,6 +114,21 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Appends `line` to `out` as one line on the wire: CR LF after it, and
+/// any CR, LF or NUL inside turned into a space, since each would end the
+/// line early and let the rest pass for a second command.
+pub fn encode_line(line: &str, out: &mut BytesMut) {
+    out.reserve(line.len() + 2);
+    for b in line.bytes() {
+        out.put_u8(if matches!(b, b'\r' | b'\n' | 0) {
+            b' '
+        } else {
+            b
+        });
+    }
+    out.put_slice(b"\r\n");
+}
+
 /// Splits `text` into pieces of at most `max` bytes on character
 /// boundaries (preferring the last space), so that long input becomes
 /// several messages instead of being cut.
@@ -194,6 +209,20 @@ mod tests {
     #[test]
     fn lossy_text() {
         assert_eq!(text(b"caf\xc3\xa9 \xff!"), "café \u{fffd}!");
+    }
+
+    #[test]
+    fn encoded_lines_never_break_in_two() {
+        let mut out = BytesMut::new();
+        encode_line("PRIVMSG #a :x\r\nQUIT\0!", &mut out);
+        encode_line("PING :b", &mut out);
+        assert_eq!(&out[..], b"PRIVMSG #a :x  QUIT !\r\nPING :b\r\n");
+        // What is written reads back as the same lines.
+        let mut c = LineCodec::new(100);
+        assert_eq!(
+            decode_all(&mut c, &out),
+            vec![line("PRIVMSG #a :x  QUIT !"), line("PING :b")]
+        );
     }
 
     #[test]

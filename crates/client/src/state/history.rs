@@ -24,18 +24,21 @@
 //! replay nothing). After that, with at most one request in flight per
 //! buffer, a batch for the buffer's target answers that request.
 //!
-//! Like the rest of the state model this is pure: no I/O and no clock (the
-//! time is passed in); what is to be sent is returned as [`Message`]s.
+//! A buffer's history bookkeeping (what is in flight, msgids held, lines
+//! waiting aside) is data in `buffer.rs`; this file decides what to ask
+//! for and where the answers go. It must not handle other server messages
+//! (`inbound.rs` hands it batches, FAILs and search answers) and, like the
+//! rest of the state model, is pure: no I/O and no clock (the time is
+//! passed in); what is to be sent is returned as [`Message`]s.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Local, Utc};
 
-use super::{
-    Buffer, BufferKind, Effect, Event, Line, LineKind, Now, State, clean_text, irc_eq, irc_lower,
-    parse_ctcp,
-};
+use super::buffer::{BufHistory, Buffer, BufferKind, Fetch, Line, LineKind};
+use super::model::{Effect, Event, Now, OpenBatch, Search, State};
+use super::text::{clean_text, parse_ctcp};
 use chatroom_proto::irc::message::Message;
 
 /// How long after our JOIN a page may not be asked for while the join
@@ -48,101 +51,6 @@ pub const LIVE_MARK: &str = "— live —";
 pub const BEGINNING_MARK: &str = "— beginning of history —";
 pub const EARLIER_MARK: &str = "— earlier history —";
 
-/// What is being fetched for a buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fetch {
-    /// The page before the oldest history line held.
-    Older,
-    /// The page after the newest line held (newer lines were unloaded).
-    Newer,
-    /// The latest page, replacing what is held (jump back to live).
-    Latest,
-}
-
-/// A buffer's history bookkeeping.
-#[derive(Debug, Clone, Default)]
-pub struct BufHistory {
-    /// Msgids of the lines held, to drop a second copy of a message.
-    seen: HashSet<String>,
-    /// The request in flight, and the page size it asked for.
-    pub fetching: Option<(Fetch, usize)>,
-    /// The server said there is nothing older (an empty page).
-    pub at_beginning: bool,
-    /// Lines newer than the newest held were dropped to bound memory.
-    pub newer_unloaded: bool,
-    /// Live lines that came while `newer_unloaded`, oldest first.
-    aside: VecDeque<Line>,
-    /// When we joined, while the join replay is still due.
-    replay_due: Option<Instant>,
-    /// A request was refused (FAIL): no more automatic requests.
-    failed: bool,
-    /// Scrollback rows the user's view showed at the last scroll.
-    view: usize,
-}
-
-impl BufHistory {
-    /// Whether a line with this msgid is held (or waiting aside).
-    pub fn holds(&self, msgid: &str) -> bool {
-        self.seen.contains(msgid)
-    }
-
-    pub(super) fn note(&mut self, line: &Line) {
-        if let Some(id) = &line.msgid {
-            self.seen.insert(id.clone());
-        }
-    }
-
-    fn forget(&mut self, line: &Line) {
-        if let Some(id) = &line.msgid {
-            self.seen.remove(id);
-        }
-    }
-
-    /// Keeps a live line aside while newer lines are unloaded; the oldest
-    /// is dropped past `limit` (it is in the server's history anyway).
-    pub(super) fn wait_aside(&mut self, line: Line, limit: usize) {
-        self.note(&line);
-        self.aside.push_back(line);
-        while self.aside.len() > limit {
-            if let Some(old) = self.aside.pop_front() {
-                self.forget(&old);
-            }
-        }
-    }
-
-    /// Live talk arrived in the room: the join replay is over.
-    pub(super) fn replay_over(&mut self) {
-        self.replay_due = None;
-    }
-
-    pub(super) fn on_disconnect(&mut self) {
-        self.fetching = None;
-        self.replay_due = None;
-    }
-
-    pub(super) fn on_clear(&mut self) {
-        let fetching = self.fetching;
-        *self = BufHistory {
-            fetching,
-            ..BufHistory::default()
-        };
-    }
-}
-
-/// An open `chathistory` batch.
-#[derive(Debug)]
-pub struct OpenBatch {
-    target: String,
-    lines: Vec<Line>,
-}
-
-/// A `/search` waiting for (or receiving) its answer.
-#[derive(Debug)]
-pub struct Search {
-    room: String,
-    started: bool,
-}
-
 /// A `timestamp=` reference for `CHATHISTORY`.
 fn timestamp_ref(t: DateTime<Local>) -> String {
     format!(
@@ -152,18 +60,6 @@ fn timestamp_ref(t: DateTime<Local>) -> String {
 }
 
 impl Buffer {
-    /// Drops the oldest lines past `limit` (scrolling up fetches them
-    /// again) and keeps the scroll offset in range.
-    pub(super) fn trim_front(&mut self, limit: usize) {
-        while self.lines.len() > limit {
-            if let Some(old) = self.lines.pop_front() {
-                self.hist.forget(&old);
-                self.hist.at_beginning = false;
-            }
-        }
-        self.scroll = self.scroll.min(self.lines.len().saturating_sub(1));
-    }
-
     /// Where older history goes: just above the oldest history line held
     /// (below the join line and the `— history —` mark), else at the top.
     fn history_anchor(&self) -> usize {
@@ -381,7 +277,7 @@ impl State {
             _ => return None,
         };
         let raw = msg.param(1);
-        let own = !from.is_empty() && irc_eq(from, &self.nick);
+        let own = !from.is_empty() && self.same(from, &self.nick);
         let nick = if from.is_empty() {
             self.server_name.clone().unwrap_or_default()
         } else {
@@ -643,14 +539,14 @@ impl State {
             return false;
         };
         let from_server = msg.source.as_deref().is_none_or(|s| !s.contains('!'));
-        if !from_server || !irc_eq(msg.param(0), &self.nick) || from.contains('!') {
+        if !from_server || !self.same(msg.param(0), &self.nick) || from.contains('!') {
             return false;
         }
         let text = clean_text(msg.param(1));
         let room = search.room.clone();
         if !search.started {
-            let head = irc_lower(&text);
-            let about = format!(" in {}: ", irc_lower(&room));
+            let head = self.fold(&text);
+            let about = format!(" in {}: ", self.fold(&room));
             if !(head.starts_with("*** search for ") && head.contains(&about)) {
                 return false;
             }
@@ -679,7 +575,7 @@ impl State {
         let ours = if msg.command == "461" || msg.command == "421" {
             msg.param(1).eq_ignore_ascii_case("SEARCH")
         } else {
-            irc_eq(msg.param(1), &search.room)
+            self.same(msg.param(1), &search.room)
         };
         if ours {
             self.search = None;

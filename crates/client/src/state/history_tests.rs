@@ -6,9 +6,12 @@
 
 use std::time::Duration;
 
+use chatroom_proto::irc::message::Message;
+
 use super::history::{BEGINNING_MARK, HISTORY_MARK, LIVE_MARK, REPLAY_WAIT};
-use super::tests::{feed, joined, last_kind, msgs, now, run, sent};
+use super::test_support::{feed, joined, last_kind, msgs, now, run, sent};
 use super::*;
+use crate::command::Command;
 
 const CAPS: &str = "batch server-time message-tags draft/chathistory echo-message";
 

@@ -38,6 +38,7 @@
 //! hub decides; it only translates.
 
 pub mod caps;
+pub mod casemap;
 pub mod chanserv;
 pub mod chathistory;
 pub mod history;
