@@ -11,6 +11,10 @@
 
 use chatroom_core::names;
 
+/// The mapping this server's names follow (the core's folding), as its
+/// ISUPPORT announces it.
+pub const SERVER: CaseMapping = CaseMapping::Ascii;
+
 /// A `CASEMAPPING` value. The default is `rfc1459`, what a client must
 /// assume until the server says otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -309,7 +309,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
     let h = &cfg.hub;
     let mut tokens = vec![
         "AWAYLEN=".to_string() + &h.away_len.to_string(),
-        "CASEMAPPING=ascii".to_string(),
+        format!("CASEMAPPING={}", super::casemap::SERVER.token()),
         format!("CHANLIMIT=#:{}", h.max_rooms_per_member),
         "CHANMODES=beI,k,l,imnst".to_string(),
         format!("CHANNELLEN={}", h.room_len),
