@@ -45,10 +45,13 @@ impl Queues {
 }
 
 fn room_of(n: u64) -> (Hub, Queues) {
-    let mut hub = Hub::new(HubConfig {
-        default_rooms: Vec::new(),
-        ..HubConfig::default()
-    });
+    let mut hub = Hub::new(
+        HubConfig {
+            default_rooms: Vec::new(),
+            ..HubConfig::default()
+        },
+        std::sync::Arc::new(chatroom_core::ManualClock::new_year()),
+    );
     let mut q = Queues {
         tx: HashMap::new(),
         rx: Vec::new(),

@@ -15,6 +15,7 @@ use std::time::SystemTime;
 
 use indexmap::{IndexMap, IndexSet};
 
+use super::clock::Clock;
 use super::command::{Command, ConnId, ListQuery, MsgKind, RoomRef, SayTarget};
 use super::error::HubError;
 use super::event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
@@ -168,12 +169,12 @@ struct Room {
 }
 
 impl Room {
-    fn new(name: Name, flags: BTreeSet<char>) -> Room {
+    fn new(name: Name, flags: BTreeSet<char>, created: SystemTime) -> Room {
         Room {
             name,
             members: IndexMap::new(),
             topic: None,
-            created: SystemTime::now(),
+            created,
             flags,
             key: None,
             limit: None,
@@ -223,9 +224,9 @@ fn full_mask(u: &UserInfo) -> String {
     format!("{}!{}@{}", u.nick, u.user, u.host)
 }
 
-#[derive(Default)]
 pub struct Hub {
     cfg: HubConfig,
+    clock: Arc<dyn Clock>,
     /// Boxed: a member record is 120 B, and the map keeps spare room for up
     /// to as many again (it grows by doubling), so an entry of 16 B (a
     /// pointer) wastes far less than one of 128 (measured idle).
@@ -262,11 +263,26 @@ enum Recipients {
 }
 
 impl Hub {
-    pub fn new(cfg: HubConfig) -> Hub {
+    /// A hub that stamps things with the time `clock` gives.
+    pub fn new(cfg: HubConfig, clock: Arc<dyn Clock>) -> Hub {
         Hub {
             cfg,
-            ..Hub::default()
+            clock,
+            members: HashMap::new(),
+            nicks: HashMap::new(),
+            rooms: HashMap::new(),
+            next_msg_id: 0,
+            whowas: VecDeque::new(),
+            max_users: 0,
+            pending_logins: HashMap::new(),
+            notes: None,
+            monitors: monitor::Monitors::default(),
+            unregistered: HashSet::new(),
         }
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     /// A new connection, not registered yet: counted as an unknown
@@ -481,7 +497,7 @@ impl Hub {
             return Err(HubError::AlreadyRegistered);
         }
         self.check_nick(conn, &nick)?;
-        let now = SystemTime::now();
+        let now = self.now();
         let nick: Name = nick.as_str().into();
         // Many clients give the same word as nickname, user name and real
         // name: one string then serves all three.
@@ -620,10 +636,11 @@ impl Hub {
             .chars()
             .filter(|c| modes::FLAG_MODES.contains(*c))
             .collect();
+        let now = self.now();
         let room = self
             .rooms
             .entry(key.clone())
-            .or_insert_with(|| Room::new(name.into(), default_flags));
+            .or_insert_with(|| Room::new(name.into(), default_flags, now));
         room.invited.shift_remove(&Key::of(&who.nick));
         // In a registered room only the founder is made an operator (below).
         let first = room.members.is_empty() && room.reg.is_none();
@@ -735,7 +752,7 @@ impl Hub {
         self.next_msg_id += 1;
         let env = out.wrap(Event::Message {
             id: self.next_msg_id,
-            time: SystemTime::now(),
+            time: self.now(),
             from: self.members[&conn].info.clone(),
             to,
             kind,
@@ -743,7 +760,7 @@ impl Hub {
             tags: relay_tags(tags),
         });
         self.deliver(&recipients, &env, out);
-        self.member_mut(conn).last_spoke = SystemTime::now();
+        self.member_mut(conn).last_spoke = self.now();
         Ok(())
     }
 
@@ -761,7 +778,7 @@ impl Hub {
         self.next_msg_id += 1;
         let env = out.wrap(Event::TagMsg {
             id: self.next_msg_id,
-            time: SystemTime::now(),
+            time: self.now(),
             from: self.members[&conn].info.clone(),
             to,
             tags: relay_tags(tags),
@@ -899,7 +916,7 @@ impl Hub {
         room.topic = (!text.is_empty()).then(|| Topic {
             text: text.into(),
             setter: by.nick.clone(),
-            time: SystemTime::now(),
+            time: self.clock.now(),
         });
         let env = out.wrap(Event::TopicChanged {
             room: room.name.clone(),
@@ -1034,7 +1051,8 @@ impl Hub {
             .map(|k| &self.rooms[k])
             .filter(|r| !r.has('s') || r.members.contains_key(&conn))
             .collect();
-        let idle_secs = SystemTime::now()
+        let idle_secs = self
+            .now()
             .duration_since(m.last_spoke)
             .map(|d| d.as_secs())
             .unwrap_or(0);
@@ -1168,7 +1186,7 @@ impl Hub {
         }
         self.whowas.push_front(WhowasEntry {
             user,
-            left: SystemTime::now(),
+            left: self.now(),
         });
         self.whowas.truncate(self.cfg.whowas_len);
     }

@@ -2,10 +2,11 @@
 //! rules of delivery, decided once for every protocol.
 //!
 //! Inputs are [`Command`]s, outputs are [`Event`]s handed to an [`Outbox`].
-//! The core must not touch sockets, bytes on the wire, clocks beyond
-//! timestamps, or any protocol's syntax; everything here is tested without a
+//! The core must not touch sockets, bytes on the wire, clocks (the time is
+//! passed in, see [`clock`]), or any protocol's syntax; everything here is tested without a
 //! network (see `hub/tests.rs`).
 
+pub mod clock;
 pub mod command;
 pub mod error;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod names;
 pub mod password;
 pub mod registry;
 
+pub use clock::{Clock, ManualClock};
 pub use command::{Command, ConnId, ListQuery, MsgKind, RoomRef, SayTarget};
 pub use error::HubError;
 pub use event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};

@@ -233,7 +233,7 @@ impl Server {
             .hangup
             .map(|hup| tokio::spawn(reload_on_hangup(hup, self.tls.clone())));
         let cfg = self.cfg.clone();
-        let mut core = Hub::new(cfg.hub.clone());
+        let mut core = Hub::new(cfg.hub.clone(), Arc::new(WallClock));
         let history = match self.store.clone() {
             None => None,
             Some(store) => {
@@ -567,5 +567,14 @@ async fn refuse_with(proto: Protocol, stream: WriteHalf, cfg: Arc<Config>, reaso
         }
         Protocol::LenHeader => refuse(stream, lenheader::renderer(&cfg), reason).await,
         Protocol::Nick => refuse(stream, nickhs::renderer(&cfg), reason).await,
+    }
+}
+
+/// The hub's clock: the system's wall clock.
+struct WallClock;
+
+impl chatroom_core::Clock for WallClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
     }
 }

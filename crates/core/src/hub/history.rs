@@ -76,7 +76,10 @@ mod tests {
 
     #[test]
     fn ids_continue_after_the_seed() {
-        let mut hub = Hub::new(HubConfig::default());
+        let mut hub = Hub::new(
+            HubConfig::default(),
+            std::sync::Arc::new(crate::ManualClock::new_year()),
+        );
         hub.continue_ids_after(41);
         register(&mut hub, 1, "alice");
         let mut out: Vec<(u64, Arc<Event>)> = Vec::new();
@@ -106,7 +109,10 @@ mod tests {
 
     #[test]
     fn only_members_may_read_a_room() {
-        let mut hub = Hub::new(HubConfig::default());
+        let mut hub = Hub::new(
+            HubConfig::default(),
+            std::sync::Arc::new(crate::ManualClock::new_year()),
+        );
         register(&mut hub, 1, "alice");
         register(&mut hub, 2, "bob");
         let mut out: Vec<(u64, Arc<Event>)> = Vec::new();

@@ -186,7 +186,7 @@ impl Hub {
                             list.push(ListEntry {
                                 mask: mask.as_str().into(),
                                 setter: by.nick.clone(),
-                                time: SystemTime::now(),
+                                time: self.clock.now(),
                             });
                             changes.push(change(true, c, Some(&mask)));
                         }

@@ -15,7 +15,7 @@ impl T {
 
     fn with(cfg: HubConfig) -> T {
         T {
-            hub: Hub::new(cfg),
+            hub: Hub::new(cfg, std::sync::Arc::new(crate::ManualClock::new_year())),
             out: Vec::new(),
         }
     }

@@ -66,7 +66,8 @@ impl Hub {
     pub fn seed_room(&mut self, saved: SavedRoom) -> Result<(), HubError> {
         let key = self.room_key(&saved.name)?;
         let (flags, key_mode, limit) = parse_modes(&saved.modes, modes::FLAG_MODES);
-        let mut room = Room::new(saved.name, flags.into_iter().collect());
+        let now = self.now();
+        let mut room = Room::new(saved.name, flags.into_iter().collect(), now);
         room.topic = saved.topic;
         room.key = key_mode.map(|k| k.as_str().into());
         room.limit = limit;
@@ -129,7 +130,7 @@ impl Hub {
         let room = self.rooms.get_mut(&key).expect("found above");
         room.reg = Some(Registration {
             founder: account.clone(),
-            since: SystemTime::now(),
+            since: self.clock.now(),
         });
         let reply = RoomReply::Registered {
             room: room.name.clone(),
@@ -219,7 +220,7 @@ impl Hub {
         {
             let (text, time) = match &room.topic {
                 Some(t) => (t.text.clone(), t.time),
-                None => (Name::from(""), SystemTime::now()),
+                None => (Name::from(""), self.now()),
             };
             self.next_msg_id += 1;
             let note = Note::Topic {

@@ -12,10 +12,13 @@ struct T {
 
 impl T {
     fn new() -> T {
-        let mut hub = Hub::new(HubConfig {
-            default_rooms: Vec::new(),
-            ..HubConfig::default()
-        });
+        let mut hub = Hub::new(
+            HubConfig {
+                default_rooms: Vec::new(),
+                ..HubConfig::default()
+            },
+            std::sync::Arc::new(crate::ManualClock::new_year()),
+        );
         hub.keep_notes();
         T {
             hub,
@@ -296,7 +299,10 @@ fn topic_changes_are_noted_in_every_room() {
     assert!(texts[0].0 < texts[1].0, "ids grow");
     assert_eq!(t.hub.last_msg_id(), texts[1].0);
     // Without notes kept, nothing piles up.
-    let mut quiet = Hub::new(HubConfig::default());
+    let mut quiet = Hub::new(
+        HubConfig::default(),
+        std::sync::Arc::new(crate::ManualClock::new_year()),
+    );
     let mut out = Vec::new();
     quiet
         .handle(

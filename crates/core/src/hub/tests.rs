@@ -1,12 +1,16 @@
 //! The hub without a network: commands in, the events each connection
 //! receives out (recorded by the `Vec<(ConnId, Arc<Event>)>` outbox).
 
+use std::time::Duration;
+
 use super::*;
+use crate::Clock;
 
 /// A hub plus what it delivered for the last command.
 struct T {
     hub: Hub,
     out: Vec<(ConnId, Arc<Event>)>,
+    clock: Arc<crate::ManualClock>,
 }
 
 impl T {
@@ -15,9 +19,11 @@ impl T {
     }
 
     fn with(cfg: HubConfig) -> T {
+        let clock = Arc::new(crate::ManualClock::new_year());
         T {
-            hub: Hub::new(cfg),
+            hub: Hub::new(cfg, clock.clone()),
             out: Vec::new(),
+            clock,
         }
     }
 
@@ -1021,6 +1027,42 @@ fn whois() {
         Command::Whois("nobody".into()),
         HubError::NoSuchNick(name("nobody")),
     );
+}
+
+#[test]
+fn times_come_from_the_hubs_clock() {
+    let mut t = T::new();
+    let start = t.clock.now();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.clock.advance(Duration::from_secs(30));
+    t.say(2, SayTarget::Focus, MsgKind::Say, "hi")
+        .expect("said");
+    let sent = t
+        .all()
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::Message { time, .. } => Some(*time),
+            _ => None,
+        })
+        .expect("a message");
+    assert_eq!(sent, start + Duration::from_secs(30));
+    t.clock.advance(Duration::from_secs(90));
+    t.ok(1, Command::Whois("bob".into()));
+    match &t.all()[..] {
+        [
+            (
+                1,
+                Event::WhoisReply {
+                    idle_secs, signon, ..
+                },
+            ),
+        ] => {
+            assert_eq!(*idle_secs, 90);
+            assert_eq!(*signon, start);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------- messages
