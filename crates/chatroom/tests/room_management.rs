@@ -84,3 +84,40 @@ fn line_invite_lets_someone_into_an_invite_only_room() {
     bob.join("#club");
     alice.expect("* bob joined #club");
 }
+
+#[test]
+fn a_line_user_becomes_a_server_operator_with_oper() {
+    let dir = std::env::temp_dir().join(format!("chatroom-oper-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let conf = dir.join("config.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[opers]]\nname = \"admin\"\npassword_hash = \"{}\"\n",
+            common::hash_password("correct horse")
+        ),
+    )
+    .expect("config");
+    let srv = TestServer::start(&[
+        "--flood-rate",
+        "0",
+        "--config",
+        conf.to_str().expect("utf-8"),
+    ]);
+    let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
+    let mut bob = Irc::login(srv.irc.expect("irc"), "bob");
+    alice.send("/oper admin");
+    alice.expect("! unknown command or missing argument: /oper");
+    alice.send("/oper nobody correct horse");
+    alice.expect("! no operator login is configured for you");
+    alice.send("/oper admin wrong horse");
+    alice.expect("! wrong operator name or password");
+    bob.send("WHOIS alice");
+    bob.expect_none(" 313 ", "before-oper");
+    alice.send("/oper admin correct horse");
+    alice.expect("* you are now a server operator");
+    // Every protocol sees the same operator.
+    bob.send("WHOIS alice");
+    bob.numeric("313");
+    let _ = std::fs::remove_dir_all(&dir);
+}

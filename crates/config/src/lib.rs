@@ -224,15 +224,7 @@ impl History {
     }
 }
 
-/// One server operator login. The password is kept only as an argon2id
-/// hash; `chatroom hash-password` makes one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Oper {
-    pub name: String,
-    /// PHC string: `$argon2id$v=19$...`.
-    pub password_hash: String,
-}
+pub use chatroom_core::services::oper::Oper;
 
 /// The TLS listener: IRC over TLS (`ircs`), beside the plain listeners.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -147,10 +147,14 @@ pub enum Command {
     /// fact and tells whoever shares a room. Accepted before registration
     /// too (SASL before CAP END): it then applies at registration.
     Login(Option<String>),
-    /// Nickname protection: the sender (on whose behalf the runtime acts)
-    /// is renamed to `guest` if it still holds `nick` without being logged
-    /// in to the account of that name; otherwise nothing happens.
-    Reclaim { nick: String, guest: String },
+    /// Nickname protection's grace period is over (sent by the runtime
+    /// on the sender's behalf, as `Effect::Protect` asked): the sender is
+    /// renamed to a guest name if warning `generation` is still its latest
+    /// and it still holds `nick` without being logged in to it; otherwise
+    /// nothing happens.
+    Reclaim { nick: String, generation: u64 },
+    /// An account of this name was just registered (by the sender).
+    AccountRegistered(String),
     /// A request about a room's registration (IRC's ChanServ); the answer
     /// is an `Event::RoomReg` to the sender, never an error.
     RoomReg(crate::registry::RoomRequest),

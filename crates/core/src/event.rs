@@ -239,6 +239,13 @@ pub enum Event {
         nick: Name,
         message: Name,
     },
+    /// The recipient holds `nick`, someone's registered nickname, without
+    /// being logged in to it: unless it logs in within `grace_secs`, it
+    /// will be renamed.
+    NickProtected {
+        nick: Name,
+        grace_secs: u64,
+    },
     /// A notice from the server itself (flood warnings, shutdown, ...).
     ServerNotice {
         text: Name,

@@ -22,6 +22,7 @@ use super::event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserIn
 use super::modes::{self, ListEntry};
 use super::names::{self, Key, Name};
 use super::registry::Note;
+use super::services::{Effect, Services};
 
 /// Limits and defaults the hub enforces. Part of the server's one config
 /// struct (the server configuration's `hub` section).
@@ -244,6 +245,15 @@ pub struct Hub {
     notes: Option<Vec<Note>>,
     /// Who watches which nicknames (MONITOR).
     monitors: monitor::Monitors,
+    /// Which services run, and what they left for the runtime to do.
+    services: Services,
+    effects: Vec<Effect>,
+    /// The names of the registered accounts (folded).
+    accounts: HashSet<Key>,
+    /// Connections warned that they hold a registered nickname: the
+    /// generation of the latest warning, which a `Reclaim` must match.
+    protected: HashMap<ConnId, u64>,
+    protect_seq: u64,
     /// Connections the runtime attached that have not registered yet
     /// (LUSERS 253); a connection leaves it on registering or leaving.
     unregistered: HashSet<ConnId>,
@@ -277,6 +287,11 @@ impl Hub {
             pending_logins: HashMap::new(),
             notes: None,
             monitors: monitor::Monitors::default(),
+            services: Services::default(),
+            effects: Vec::new(),
+            accounts: HashSet::new(),
+            protected: HashMap::new(),
+            protect_seq: 0,
             unregistered: HashSet::new(),
         }
     }
@@ -330,7 +345,16 @@ impl Hub {
             host,
         } = cmd
         {
-            return self.register(conn, nick, user, realname, host, out);
+            let result = self.register(conn, nick, user, realname, host, out);
+            if result.is_ok() {
+                self.check_protection(conn, out);
+            }
+            return result;
+        }
+        if let Command::AccountRegistered(name) = &cmd {
+            // Also before registration (an account registered first).
+            self.account_registered(name);
+            return Ok(());
         }
         if !self.members.contains_key(&conn) {
             if let Command::Login(account) = cmd {
@@ -356,7 +380,11 @@ impl Hub {
         }
         match cmd {
             Command::Register { .. } => unreachable!("handled above"),
-            Command::Nick(nick) => self.nick(conn, nick, out),
+            Command::Nick(nick) => {
+                self.nick(conn, nick, out)?;
+                self.check_protection(conn, out);
+                Ok(())
+            }
             Command::Monitor(op) => {
                 self.monitor(conn, op, out);
                 Ok(())
@@ -414,9 +442,12 @@ impl Hub {
             }
             Command::Login(account) => {
                 self.login(conn, account.map(|a| a.as_str().into()), out);
+                self.check_protection(conn, out);
                 Ok(())
             }
-            Command::Reclaim { nick, guest } => self.reclaim(conn, &nick, guest, out),
+            Command::Reclaim { nick, generation } => self.reclaim(conn, &nick, generation, out),
+            // Handled above, whether registered or not.
+            Command::AccountRegistered(_) => Ok(()),
             Command::RoomReg(req) => {
                 self.room_request(conn, req, out);
                 Ok(())
@@ -684,6 +715,7 @@ impl Hub {
         }
         self.names(conn, &room_name, out);
         self.founder_op(conn, &key, out);
+        self.joined(conn, room_name);
         self.set_focus(conn, Some(key), out)
     }
 
@@ -743,6 +775,11 @@ impl Hub {
         tags: Vec<(String, String)>,
         out: &mut impl Outbox,
     ) -> Outcome {
+        if let SayTarget::Nick(nick) = &target
+            && let Some(held) = self.hold_for_offline(conn, nick, kind, &text)
+        {
+            return held;
+        }
         let text = clean_text(&text, self.cfg.text_len);
         if text.is_empty() {
             return Err(HubError::NoText);
@@ -1130,6 +1167,7 @@ impl Hub {
     /// when a connection drops or is cut off.
     pub fn quit(&mut self, conn: ConnId, reason: String, out: &mut impl Outbox) {
         self.unregistered.remove(&conn);
+        self.forget_services(conn);
         let reason: Name = clean_text(&reason, 390).into();
         self.pending_logins.remove(&conn);
         let Some(member) = self.members.get(&conn) else {
@@ -1341,6 +1379,7 @@ mod history;
 mod monitor;
 mod ops;
 mod registered;
+mod services;
 pub use ops::KEY_LEN;
 pub use registered::SERVICES_NICK;
 

@@ -16,6 +16,7 @@ pub mod modes;
 pub mod names;
 pub mod password;
 pub mod registry;
+pub mod services;
 
 pub use clock::{Clock, ManualClock};
 pub use command::{Command, ConnId, ListQuery, MsgKind, RoomRef, SayTarget};
@@ -23,3 +24,4 @@ pub use error::HubError;
 pub use event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
 pub use hub::{Hub, HubConfig, Outbox};
 pub use modes::{ListEntry, ModeChange};
+pub use services::{Effect, Services};

@@ -173,6 +173,10 @@ impl Renderer for LenHeaderRenderer {
                     pair(server, &format!("{nick} is away: {message}"))
                 }
                 Event::ServerNotice { text } => pair(server, text),
+                Event::NickProtected { nick, grace_secs } => pair(
+                    server,
+                    crate::line::protected_warning(nick, *grace_secs).trim_start_matches("*** "),
+                ),
                 // Before registration the session explains problems itself
                 // (refused names are retried, not reported).
                 Event::Error(_) if self.me.is_none() => return,

@@ -38,6 +38,7 @@ Commands:
   /invite NICK [ROOM]   invite someone (lets them into a +i room)
   /away [MESSAGE]       mark yourself away (no message: back)
   /whois NICK           about someone
+  /oper NAME PASSWORD   become a server operator (over TLS or from this machine)
   /history [N]          the last N messages of this room (default 20); again for older ones
   /search WORDS         messages of this room containing every word, newest first
   /quit [REASON]        leave
@@ -175,6 +176,14 @@ fn past_line(ev: &Event, out: &mut String) {
         MsgKind::Notice => out.push_str(&format!(" -{}- {text}", from.nick)),
     }
     out.push('\n');
+}
+
+/// The plain-text protocols have no login: their users are told what will
+/// happen, and where the name can be kept.
+pub fn protected_warning(nick: &str, grace_secs: u64) -> String {
+    format!(
+        "*** NickServ: {nick} is a registered nickname; you will be renamed in {grace_secs} seconds unless you log in to it (from an IRC client)"
+    )
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -373,6 +382,7 @@ impl Renderer for LineRenderer {
             Event::AwayChanged { away: false } => "* you are no longer away".into(),
             Event::IsAway { nick, message } => format!("* {nick} is away: {message}"),
             Event::ServerNotice { text } => format!("*** {text}"),
+            Event::NickProtected { nick, grace_secs } => protected_warning(nick, *grace_secs),
             Event::Error(e) => {
                 let mut s = format!("! {e}");
                 if matches!(e, HubError::NoFocus) {

@@ -178,6 +178,10 @@ impl Renderer for NickRenderer {
                 }
                 Event::IsAway { nick, message } => ascii(&format!("{nick} is away: {message}")),
                 Event::ServerNotice { text } => ascii(&format!("Server: {text}")),
+                Event::NickProtected { nick, grace_secs } => ascii(&format!(
+                    "Server: {}",
+                    crate::line::protected_warning(nick, *grace_secs).trim_start_matches("*** ")
+                )),
                 // Before the nickname is settled only NICK may be seen; the
                 // session retries refused names itself.
                 Event::Error(_) if self.me.is_none() => return,

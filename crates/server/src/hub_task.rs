@@ -24,9 +24,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use chatroom_core::{Command, ConnId, Event, Hub, HubError, MsgTarget, Outbox, RoomRef, SayTarget};
+use chatroom_core::{Command, ConnId, Effect, Event, Hub, HubError, Outbox, RoomRef};
 use chatroom_proto::{Body, Envelope, Shared};
-use chatroom_store::{Record, SqliteStore};
+use chatroom_store::SqliteStore;
 
 use super::accounts::Accounts;
 use super::connection::Outgoing;
@@ -310,9 +310,6 @@ async fn run(
                     let _ = reply.send(hub.user_of(id));
                 }
                 HubMsg::Detach { id, reason } => {
-                    if let Some(a) = accounts {
-                        a.forget(id);
-                    }
                     hub.quit(id, reason, &mut sink);
                     sink.detach(id);
                 }
@@ -382,37 +379,6 @@ async fn run(
     }
 }
 
-/// A private message (not an action) from a registered member to a nickname
-/// nobody holds but that is a registered account: the record to hold for
-/// that account. `None` for everything else (the hub decides as usual).
-fn offline_record(hub: &mut Hub, accounts: &Accounts, id: ConnId, cmd: &Command) -> Option<Record> {
-    let Command::Say {
-        target: SayTarget::Nick(nick),
-        kind,
-        text,
-        ..
-    } = cmd
-    else {
-        return None;
-    };
-    if !accounts.offline_enabled() || hub.nick_in_use(nick) || !accounts.is_registered(nick) {
-        return None;
-    }
-    let from = hub.user_of(id)?;
-    let text = chatroom_core::hub::clean_text(text, hub.config().text_len);
-    if text.is_empty() {
-        return None;
-    }
-    Some(Record {
-        id: hub.next_id(),
-        time: std::time::SystemTime::now(),
-        kind: (*kind).into(),
-        from,
-        to: MsgTarget::Nick(nick.as_str().into()),
-        text: text.into(),
-    })
-}
-
 /// Convenience for edges: raw bytes for one's own connection.
 pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
     HubMsg::Local {
@@ -422,8 +388,9 @@ pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
 }
 
 /// Applies one command: the hub's events go to the sink, a refusal is told
-/// to the sender, and whoever joined a room is queued its history before
-/// anything said after the join.
+/// to the sender, and what the hub's services decided is carried out (a
+/// joiner's history queued before anything said after the join, a held
+/// message stored, a protected nickname's timer started).
 fn apply(
     hub: &mut Hub,
     sink: &mut Sink,
@@ -431,25 +398,6 @@ fn apply(
     id: ConnId,
     cmd: Command,
 ) -> Result<(), HubError> {
-    if let Some(a) = accounts
-        && let Some(rec) = offline_record(hub, a, id, &cmd)
-    {
-        let MsgTarget::Nick(account) = &rec.to else {
-            return Ok(());
-        };
-        a.hold(id, account.to_string(), rec);
-        return Ok(());
-    }
-    // Nickname protection looks at who holds which nickname after each
-    // command that can change it.
-    let renames = matches!(
-        cmd,
-        Command::Register { .. } | Command::Nick(_) | Command::Login(_) | Command::Reclaim { .. }
-    );
-    let start = match &*sink {
-        Sink::Persist(s) => s.mark(),
-        Sink::Direct(_) => 0,
-    };
     let result = hub.handle(id, cmd, sink);
     if let Sink::Persist(stage) = sink {
         // Before any replay this command queued, so a joiner's replay
@@ -458,26 +406,39 @@ fn apply(
             stage.note(note);
         }
     }
-    if renames
-        && result.is_ok()
-        && let (Some(a), Some(user)) = (accounts, hub.user_of(id))
-    {
-        a.nick_taken(id, &user.nick, user.account.as_deref());
-    }
     if let Err(e) = &result {
         sink.send(id, &Envelope::new(Event::Error(e.clone())));
     }
-    if let Sink::Persist(stage) = sink {
-        let joins = stage.joins_since(start, |conn, nick| {
-            hub.nick_of(conn).is_some_and(|n| *n == *nick)
-        });
-        let last = hub.last_msg_id();
-        for (to, room) in joins {
-            stage.push(Op::Replay {
-                to,
-                room,
-                mark: last,
-            });
+    for effect in hub.take_effects() {
+        match effect {
+            Effect::Replay { to, room, upto } => {
+                if let Sink::Persist(stage) = sink {
+                    stage.push(Op::Replay {
+                        to,
+                        room,
+                        mark: upto,
+                    });
+                }
+            }
+            Effect::Hold {
+                from,
+                account,
+                message,
+            } => {
+                if let Some(a) = accounts {
+                    a.hold(from, account, message);
+                }
+            }
+            Effect::Protect {
+                conn,
+                nick,
+                after,
+                generation,
+            } => {
+                if let Some(a) = accounts {
+                    a.protect(conn, nick, after, generation);
+                }
+            }
         }
     }
     result

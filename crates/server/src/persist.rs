@@ -242,9 +242,6 @@ pub struct Stage {
     records: Vec<Record>,
     /// The highest msgid turned into a record (or skipped by retention).
     recorded: u64,
-    /// Where in `ops` a `Joined` is delivered (few: scanning them is cheap
-    /// whatever the command was).
-    joined_at: Vec<usize>,
     cfg: Arc<History>,
     /// Batches whose writes are not committed yet, oldest first.
     held: VecDeque<Held>,
@@ -328,7 +325,6 @@ impl Stage {
             ops: Vec::new(),
             records: Vec::new(),
             recorded: 0,
-            joined_at: Vec::new(),
             cfg,
             held: VecDeque::new(),
             sent: 0,
@@ -349,34 +345,6 @@ impl Stage {
 
     pub fn push(&mut self, op: Op) {
         self.ops.push(op);
-    }
-
-    /// Number of ops queued so far in this batch (a start for [`Self::joins_since`]).
-    pub fn mark(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// The rooms joined by their recipient in the ops since `start`:
-    /// `(conn, room)` for each `Joined` delivered to the person who joined,
-    /// as told by `is_self(conn, nick)`.
-    pub fn joins_since(
-        &self,
-        start: usize,
-        is_self: impl Fn(ConnId, &str) -> bool,
-    ) -> Vec<(ConnId, Name)> {
-        self.joined_at
-            .iter()
-            .filter(|&&i| i >= start)
-            .filter_map(|&i| match self.ops.get(i) {
-                Some(Op::Deliver { to, event }) => match event.event() {
-                    Some(Event::Joined { room, who }) if is_self(*to, &who.nick) => {
-                        Some((*to, room.clone()))
-                    }
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect()
     }
     /// Ends the batch: its writes go to the writer (waiting while its queue
     /// is full), its deliveries wait here until they are in the journal
@@ -424,7 +392,6 @@ impl Stage {
         // The next batch is likely the size of this one: no regrowing.
         let next = Vec::with_capacity(self.ops.len().min(GROUP_MAX));
         let ops = std::mem::replace(&mut self.ops, next);
-        self.joined_at.clear();
         let records_next = Vec::with_capacity(self.records.len().min(GROUP_MAX));
         let records = std::mem::replace(&mut self.records, records_next);
         let mut rooms = Vec::new();
@@ -672,7 +639,7 @@ impl Outbox for Stage {
     }
 
     fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
-        if to.len() < 2 || matches!(event.event(), Some(Event::Joined { .. })) {
+        if to.len() < 2 {
             for r in to {
                 self.send(r, event);
             }
@@ -689,15 +656,6 @@ impl Outbox for Stage {
 
     fn send(&mut self, to: ConnId, event: &Shared) {
         self.record(event);
-        if matches!(event.event(), Some(Event::Joined { .. })) {
-            // Kept as a single delivery: `joins_since` looks for it.
-            self.joined_at.push(self.ops.len());
-            self.ops.push(Op::Deliver {
-                to,
-                event: event.clone(),
-            });
-            return;
-        }
         match self.ops.last_mut() {
             Some(Op::DeliverMany { to: all, event: e }) if Arc::ptr_eq(e, event) => {
                 all.push(to);
@@ -706,7 +664,7 @@ impl Outbox for Stage {
             Some(Op::Deliver {
                 to: first,
                 event: e,
-            }) if Arc::ptr_eq(e, event) && !matches!(e.event(), Some(Event::Joined { .. })) => {
+            }) if Arc::ptr_eq(e, event) => {
                 // Sized like the last one: a room's messages go to the same
                 // number of people, and growing by doubling copies each time.
                 let mut all = Vec::with_capacity(self.many_hint.max(2));

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use chatroom_config::Config;
-use chatroom_core::Hub;
+use chatroom_core::{Hub, Services};
 use chatroom_proto::{irc, lenheader, line, nickhs};
 use chatroom_store::{SqliteStore, Store, StoreOptions};
 
@@ -269,15 +269,21 @@ impl Server {
         // Accounts live in the history store: without it there are none.
         let accounts = match (&self.store, cfg.accounts.enabled) {
             (Some(store), true) => {
-                let (c, s) = (cfg.clone(), store.clone());
-                let loaded = tokio::task::spawn_blocking(move || Accounts::load(c, s))
+                let s = store.clone();
+                let names = tokio::task::spawn_blocking(move || s.account_names())
                     .await
                     .context("accounts: loading failed")?
                     .map_err(|e| anyhow::anyhow!("accounts: {e}"))?;
-                Some(Arc::new(loaded))
+                core.seed_accounts(names);
+                Some(Arc::new(Accounts::new(cfg.clone(), store.clone())))
             }
             _ => None,
         };
+        core.set_services(Services {
+            hold_offline: accounts.is_some() && cfg.accounts.offline_messages,
+            nick_grace: accounts.as_ref().and(cfg.accounts.nick_grace()),
+            replay: history.is_some(),
+        });
         let (hub, hub_task) = hub_task::spawn(core, history, accounts.clone());
         if let Some(a) = &accounts {
             a.set_hub(hub.clone());

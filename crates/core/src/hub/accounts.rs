@@ -1,7 +1,6 @@
 //! Accounts as the hub sees them: which account each member is logged in
-//! to, telling those who share a room when that changes, and renaming a
-//! member who holds someone else's registered nickname when the runtime
-//! says the grace period is over.
+//! to, and telling those who share a room when that changes. (Nickname
+//! protection and held messages are in `services.rs`.)
 //!
 //! No passwords, no store and no timers here: the runtime checks
 //! credentials and keeps time; the hub only records the outcome, so that
@@ -10,9 +9,8 @@
 use std::sync::Arc;
 
 use super::super::command::ConnId;
-use super::super::error::HubError;
 use super::super::event::{Event, UserInfo};
-use super::super::names::{Key, Name, same};
+use super::super::names::{Key, Name};
 use super::{Hub, Outbox};
 
 impl Hub {
@@ -35,23 +33,6 @@ impl Hub {
         self.founder_ops_everywhere(conn, out);
     }
 
-    /// Renames `conn` to `guest` if it still holds `nick` and is not
-    /// logged in to the account of that name. A guest name that is taken
-    /// (unlikely: the runtime picks a random one) refuses the rename.
-    pub(super) fn reclaim(
-        &mut self,
-        conn: ConnId,
-        nick: &str,
-        guest: String,
-        out: &mut impl Outbox,
-    ) -> Result<(), HubError> {
-        let info = &self.members[&conn].info;
-        if !same(&info.nick, nick) || info.account.as_deref().is_some_and(|a| same(a, nick)) {
-            return Ok(());
-        }
-        self.nick(conn, guest, out)
-    }
-
     /// The account `conn` is logged in to.
     pub fn account_of(&self, conn: ConnId) -> Option<Name> {
         self.members.get(&conn)?.info.account.clone()
@@ -65,12 +46,5 @@ impl Hub {
     /// Is `nick` held by someone right now?
     pub fn nick_in_use(&self, nick: &str) -> bool {
         self.nicks.contains_key(&Key::of(nick))
-    }
-
-    /// A fresh msgid for a message that does not pass through `handle`
-    /// (a private message held for an offline account).
-    pub fn next_id(&mut self) -> u64 {
-        self.next_msg_id += 1;
-        self.next_msg_id
     }
 }

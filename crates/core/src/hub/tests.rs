@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::Clock;
+use crate::services::{Effect, Services};
 
 /// A hub plus what it delivered for the last command.
 struct T {
@@ -1488,41 +1489,163 @@ fn a_login_before_registration_applies_at_registration() {
     assert_eq!(t.hub.account_of(2), None);
 }
 
-#[test]
-fn reclaim_renames_only_someone_not_logged_in_to_the_nick() {
+/// A hub with the services on and accounts `alice` and `bob`.
+fn with_services() -> T {
     let mut t = T::new();
+    t.hub.set_services(Services {
+        hold_offline: true,
+        nick_grace: Some(Duration::from_secs(60)),
+        replay: true,
+    });
+    t.hub
+        .seed_accounts(["alice".to_string(), "bob".to_string()]);
+    t
+}
+
+fn protect_generation(effects: &[Effect], conn: ConnId) -> Option<u64> {
+    effects.iter().find_map(|e| match e {
+        Effect::Protect {
+            conn: c,
+            generation,
+            after,
+            ..
+        } if *c == conn => {
+            assert_eq!(*after, Duration::from_secs(60));
+            Some(*generation)
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn a_registered_nickname_is_reclaimed_from_whoever_does_not_log_in() {
+    let mut t = with_services();
     t.reg(1, "alice");
-    t.reg(2, "bob");
-    t.ok(
-        1,
-        Command::Reclaim {
-            nick: "alice".into(),
-            guest: "Guest12345".into(),
-        },
+    assert!(
+        t.to(1).iter().any(
+            |e| matches!(e, Event::NickProtected { nick, grace_secs: 60 } if &**nick == "alice")
+        )
     );
-    assert!(t.to(2).iter().any(
-        |e| matches!(e, Event::NickChanged { old, who } if &**old == "alice" && &*who.nick == "Guest12345")
-    ));
-    // A stale request (the nick changed meanwhile) does nothing.
+    let first = protect_generation(&t.hub.take_effects(), 1).expect("protected");
+    // A nickname nobody registered is not protected.
+    t.reg(3, "carol");
+    assert_eq!(protect_generation(&t.hub.take_effects(), 3), None);
+    // Changing nickname and back starts a new grace period: the first
+    // one's rename is stale and does nothing.
+    t.ok(1, Command::Nick("alicia".into()));
+    t.ok(1, Command::Nick("alice".into()));
+    let second = protect_generation(&t.hub.take_effects(), 1).expect("protected again");
     t.ok(
         1,
         Command::Reclaim {
             nick: "alice".into(),
-            guest: "Guest5".into(),
+            generation: first,
         },
     );
     assert!(t.out.is_empty());
-    // The owner keeps the nick.
+    t.ok(
+        1,
+        Command::Reclaim {
+            nick: "alice".into(),
+            generation: second,
+        },
+    );
+    let guest = t.hub.nick_of(1).expect("registered");
+    assert!(guest.starts_with("Guest"), "{guest}");
+    assert!(
+        t.to(1)
+            .iter()
+            .any(|e| matches!(e, Event::NickChanged { old, .. } if &**old == "alice"))
+    );
+}
+
+#[test]
+fn logging_in_to_the_nickname_calls_the_rename_off() {
+    let mut t = with_services();
+    t.reg(2, "bob");
+    let generation = protect_generation(&t.hub.take_effects(), 2).expect("protected");
     t.ok(2, Command::Login(Some("Bob".into())));
     t.ok(
         2,
         Command::Reclaim {
             nick: "bob".into(),
-            guest: "Guest6".into(),
+            generation,
         },
     );
     assert!(t.out.is_empty());
     assert_eq!(t.hub.nick_of(2).as_deref(), Some("bob"));
+    // Logged in before taking it: no warning at all.
+    t.ok(4, Command::Login(Some("alice".into())));
+    t.reg(4, "alice");
+    assert_eq!(protect_generation(&t.hub.take_effects(), 4), None);
+}
+
+#[test]
+fn a_message_to_an_offline_account_is_held_not_refused() {
+    let mut t = with_services();
+    t.reg(1, "carol");
+    t.hub.take_effects();
+    t.say(1, SayTarget::Nick("BOB".into()), MsgKind::Say, "later")
+        .expect("held");
+    assert!(t.out.is_empty(), "nobody receives it now");
+    match &t.hub.take_effects()[..] {
+        [
+            Effect::Hold {
+                from: 1,
+                account,
+                message: Event::Message { text, to, .. },
+            },
+        ] => {
+            assert_eq!(&**account, "BOB");
+            assert_eq!(&**text, "later");
+            assert_eq!(to, &MsgTarget::Nick("BOB".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nobody's account: refused as ever.
+    assert_eq!(
+        t.say(1, SayTarget::Nick("dave".into()), MsgKind::Say, "hi"),
+        Err(HubError::NoSuchNick(name("dave")))
+    );
+    // Holding off: refused too.
+    t.hub.set_services(Services::default());
+    assert_eq!(
+        t.say(1, SayTarget::Nick("bob".into()), MsgKind::Say, "hi"),
+        Err(HubError::NoSuchNick(name("bob")))
+    );
+}
+
+#[test]
+fn whoever_joins_a_room_is_replayed_its_history_up_to_the_join() {
+    let mut t = with_services();
+    t.reg(1, "carol");
+    t.say(1, SayTarget::Focus, MsgKind::Say, "before")
+        .expect("said");
+    let said = t
+        .all()
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::Message { id, .. } => Some(*id),
+            _ => None,
+        })
+        .expect("a message");
+    t.reg(2, "dave");
+    let replays: Vec<_> = t
+        .hub
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Replay { to, room, upto } => Some((to, room.to_string(), upto)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replays,
+        vec![(1, "#lobby".into(), 0), (2, "#lobby".into(), said)]
+    );
+    // Joining a room one is in already replays nothing.
+    t.ok(2, Command::Join("#lobby".into()));
+    assert!(t.hub.take_effects().is_empty());
 }
 
 #[test]

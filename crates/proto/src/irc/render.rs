@@ -1344,6 +1344,18 @@ impl IrcRenderer {
             Event::ServerNotice { text } => {
                 write_line(out, Some(&*self.server), "NOTICE", &[self.me()], Some(text));
             }
+            Event::NickProtected { nick, grace_secs } => {
+                let text = format!(
+                    "NickServ: {nick} is a registered nickname. Log in to it (SASL, or /msg NickServ IDENTIFY <password>) within {grace_secs} seconds or you will be renamed"
+                );
+                write_line(
+                    out,
+                    Some(&*self.server),
+                    "NOTICE",
+                    &[self.me()],
+                    Some(&text),
+                );
+            }
             Event::Error(e) => self.error(out, e),
             Event::Closing { reason } => {
                 let text = match &self.userhost {

@@ -53,6 +53,9 @@ pub enum Step {
     /// A question about the focused room's history; the answer goes to
     /// [`State::answered`] with the same ask.
     Ask(HistoryAsk),
+    /// An operator login (`/oper NAME PASSWORD`), checked by the server
+    /// under the core's operator rules.
+    Oper { name: String, password: String },
     /// Close the connection with this reason (after what came before).
     End(String),
 }
@@ -156,6 +159,12 @@ impl State {
                     target,
                     args: words,
                 }
+            }
+            "oper" if !arg1.is_empty() && !arg_rest.is_empty() => {
+                return vec![Step::Oper {
+                    name: arg1.into(),
+                    password: arg_rest.into(),
+                }];
             }
             "away" => Command::Away(opt(rest)),
             "back" => Command::Away(None),
@@ -344,6 +353,23 @@ mod tests {
         );
         let long = "x".repeat(cfg.hub.text_len + 1);
         assert_eq!(st.line(&long, &cfg).len(), 2, "split in two messages");
+    }
+
+    #[test]
+    fn oper_takes_a_name_and_a_password() {
+        let cfg = Config::default();
+        let mut st = registered();
+        assert_eq!(
+            st.line("/oper root two words", &cfg),
+            vec![Step::Oper {
+                name: "root".into(),
+                password: "two words".into()
+            }]
+        );
+        assert!(matches!(
+            &st.line("/oper root", &cfg)[..],
+            [Step::Tell(Body::Raw(_))]
+        ));
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! CHATHISTORY through the hub's check and the store).
 
 use std::future::Future;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 
@@ -14,17 +13,14 @@ use chatroom_proto::framing::{Frame, LineCodec};
 use chatroom_proto::irc::message::Message;
 use chatroom_proto::irc::render::Local;
 use chatroom_proto::irc::session::{
-    MAX_TAG_BYTES, State, Step, clean_line, echo, input_too_long, not_utf8, plaintext_refused,
-    secure_enough, too_long, translate,
+    MAX_TAG_BYTES, State, Step, clean_line, input_too_long, not_utf8, too_long, translate,
 };
 
+use super::oper::credentials_allowed;
 use crate::connection::{Ctx, HubGone, ReadHalf};
 use crate::hub_task::GroupItem;
 use crate::reader::FrameReader;
-
-/// How long a wrong OPER password holds the session back, so that guessing
-/// costs time.
-const OPER_FAIL_PAUSE: Duration = Duration::from_secs(1);
+use chatroom_core::services::accounts::plaintext_refused;
 
 /// Reads IRC lines until the client leaves; returns the quit reason.
 pub fn run(ctx: Ctx, rd: ReadHalf) -> impl Future<Output = String> + Send {
@@ -321,49 +317,18 @@ async fn chathistory(
     })
 }
 
-/// Credentials travel only over TLS or from this machine, unless the
-/// configuration says otherwise (a LAN without TLS).
-pub(super) fn credentials_allowed(secure: bool, ctx: &Ctx) -> bool {
-    secure_enough(secure, ctx.peer.ip(), ctx.cfg.allow_plaintext_credentials)
-}
-
 /// Checks a password against an argon2id hash on a blocking thread, under
 /// the server-wide limit of checks at once that accounts use too.
 async fn verify(password: String, hash: String) -> bool {
     crate::accounts::verify(password, hash).await
 }
 
-/// Checks an OPER login on a blocking thread (argon2 is slow by design)
-/// and tells the hub only when it is right. Failures are logged and cost
-/// the session a pause, which bounds password guessing on one connection.
-/// The outcome is returned as plain steps (nothing is sent yet), so that a
-/// labeled OPER can still reach the hub as one group.
+/// An OPER login (see `super::oper`), its outcome as plain steps (nothing
+/// is sent yet), so that a labeled OPER can still reach the hub as one
+/// group.
 async fn oper(ctx: &Ctx, st: &State, name: String, password: String) -> Vec<Step> {
-    if !credentials_allowed(st.secure, ctx) {
-        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
-        return vec![
-            Step::Tell(plaintext_refused()),
-            Step::Tell(Event::Error(HubError::NoOperHost)),
-        ];
-    }
-    let hash = ctx
-        .cfg
-        .opers
-        .iter()
-        .find(|o| o.name == name)
-        .map(|o| o.password_hash.clone());
-    let Some(hash) = hash else {
-        tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %echo(&name), "OPER with an unknown name");
-        tokio::time::sleep(OPER_FAIL_PAUSE).await;
-        return vec![Step::Tell(Event::Error(HubError::NoOperHost))];
-    };
-    let ok = verify(password, hash).await;
-    if ok {
-        tracing::info!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER succeeded");
-        vec![Step::Send(Command::Oper { name })]
-    } else {
-        tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER with a wrong password");
-        tokio::time::sleep(OPER_FAIL_PAUSE).await;
-        vec![Step::Tell(Event::Error(HubError::PasswordMismatch))]
+    match super::oper::oper(ctx, st.secure, name, password).await {
+        Ok(cmd) => vec![Step::Send(cmd)],
+        Err(told) => told.into_iter().map(Step::Tell).collect(),
     }
 }

@@ -17,7 +17,7 @@ use chatroom_proto::irc::session::{State, plaintext_refused};
 use crate::accounts::{Accounts, LoginError, RegisterError};
 use crate::connection::{Ctx, HubGone};
 
-use super::irc::credentials_allowed;
+use super::oper::credentials_allowed;
 
 /// Carries out an account request.
 pub async fn carry_out(ctx: &mut Ctx, st: &mut State, ask: Ask) -> Result<(), HubGone> {
@@ -225,7 +225,10 @@ async fn register_account(
             ))
             .await;
     }
-    match accounts.register(ctx.peer.ip(), &nick, &password).await {
+    match accounts
+        .register(ctx.id, ctx.peer.ip(), &nick, &password)
+        .await
+    {
         Ok(name) => {
             if via_nickserv {
                 ctx.tell(ns(&format!(

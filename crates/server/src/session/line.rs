@@ -65,6 +65,18 @@ async fn carry_out(
                 let answer = ctx.history(RoomRef::Focus, ask.clone()).await?;
                 steps.extend(st.answered(&ask, answer));
             }
+            Step::Oper { name, password } => {
+                // The line protocol has no TLS listener: only a login from
+                // this machine (or where plain text is allowed) is checked.
+                match super::oper::oper(ctx, false, name, password).await {
+                    Ok(cmd) => ctx.send(cmd).await?,
+                    Err(told) => {
+                        for event in told {
+                            ctx.tell(event).await?;
+                        }
+                    }
+                }
+            }
             Step::End(reason) => return Ok(Some(reason)),
         }
     }

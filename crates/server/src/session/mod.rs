@@ -12,3 +12,4 @@ pub mod irc_login;
 pub mod lenheader;
 pub mod line;
 pub mod nickhs;
+pub mod oper;
