@@ -100,11 +100,7 @@ impl Pacer {
                     TimerfdClockId::Monotonic,
                     TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
                 )?;
-                // SAFETY: the `OwnedFd` moves into the `AsyncFd`, so the
-                // descriptor stays open and the same for the `AsyncFd`'s
-                // whole life; nothing here ever takes it out or replaces it
-                // (only `get_ref` is used).
-                let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+                let fd = watch(fd)?;
                 let (tx, rx) = mpsc::unbounded_channel();
                 tokio::spawn(run(fd, rx));
                 Ok(Pacer { tx: Some(tx) })
@@ -132,6 +128,19 @@ impl Pacer {
         // tokio's timer, or the pacing task is gone: never wait less.
         tokio::time::sleep_until(instant_at(due_ns)).await;
     }
+}
+
+/// Registers the timerfd with tokio's reactor. tokio's safe constructors
+/// (`AsyncFd::new`, `with_interest`) are deprecated as unsound, and it has
+/// no safe one for an `OwnedFd`.
+#[allow(unsafe_code)]
+fn watch(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: `register_with_interest` needs the descriptor to stay open and
+    // the same for the `AsyncFd`'s whole life. The `OwnedFd` moves into the
+    // `AsyncFd`, which closes it only when dropped; the one user, `run`,
+    // binds it immutably (no `get_mut` that could swap the `OwnedFd`) and
+    // reaches it only through `get_ref` and `get_inner`.
+    Ok(unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?)
 }
 
 /// Arms `fd` to fire once at `due_ns` on `CLOCK_MONOTONIC`.

@@ -6,6 +6,8 @@
 //! timestamps, or any protocol's syntax; everything here is tested without a
 //! network (see `hub/tests.rs`).
 
+#![deny(unsafe_code)]
+
 pub mod command;
 pub mod error;
 pub mod event;
