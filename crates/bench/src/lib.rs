@@ -13,6 +13,8 @@
 //! given, never resolve a name (targets are literal addresses), and never
 //! wait without a bound: `--max-time` caps the whole run.
 
+#![deny(unsafe_code)]
+
 pub mod client;
 pub mod pace;
 pub mod payload;

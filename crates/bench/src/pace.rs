@@ -100,11 +100,7 @@ impl Pacer {
                     TimerfdClockId::Monotonic,
                     TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
                 )?;
-                // SAFETY: the `OwnedFd` moves into the `AsyncFd`, so the
-                // descriptor stays open and the same for the `AsyncFd`'s
-                // whole life; nothing here ever takes it out or replaces it
-                // (only `get_ref` is used).
-                let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+                let fd = watch(fd)?;
                 let (tx, rx) = mpsc::unbounded_channel();
                 tokio::spawn(run(fd, rx));
                 Ok(Pacer { tx: Some(tx) })
@@ -132,6 +128,19 @@ impl Pacer {
         // tokio's timer, or the pacing task is gone: never wait less.
         tokio::time::sleep_until(instant_at(due_ns)).await;
     }
+}
+
+/// Registers the timerfd with tokio's reactor. tokio's safe constructors
+/// (`AsyncFd::new`, `with_interest`) are deprecated as unsound, and it has
+/// no safe one for an `OwnedFd`.
+#[allow(unsafe_code)]
+fn watch(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: `register_with_interest` needs the descriptor to stay open and
+    // the same for the `AsyncFd`'s whole life. The `OwnedFd` moves into the
+    // `AsyncFd`, which closes it only when dropped; the one user, `run`,
+    // binds it immutably (no `get_mut` that could swap the `OwnedFd`) and
+    // reaches it only through `get_ref` and `get_inner`.
+    Ok(unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?)
 }
 
 /// Arms `fd` to fire once at `due_ns` on `CLOCK_MONOTONIC`.
@@ -257,12 +266,16 @@ mod tests {
             let p = Pacer::start(Pacing::Precise).expect("pacer");
             p.until(mono_ns() + 1_000_000).await;
             drop(p);
-            // Give the task a few turns to see the closed channel.
-            for _ in 0..10 {
-                tokio::task::yield_now().await;
-            }
+            // Until the task has seen the closed channel and ended; the
+            // bound only turns a task that never ends into a failure.
             let m = tokio::runtime::Handle::current().metrics();
-            assert_eq!(m.num_alive_tasks(), 0);
+            let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                while m.num_alive_tasks() > 0 {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+            assert!(ended.is_ok(), "{} tasks alive", m.num_alive_tasks());
         });
     }
 }

@@ -1,6 +1,8 @@
 //! The `chatroom` binary: `serve` runs the server, `join` the terminal
 //! client, `bench` the load generator.
 
+#![deny(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 
 use chatroom_config::{Config, ServeArgs};

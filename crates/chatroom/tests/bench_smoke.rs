@@ -398,7 +398,7 @@ fn a_server_killed_mid_run_ends_the_run_with_errors() {
     // And sending.
     watcher.expect("PRIVMSG #kill-0 :kill ");
     assert!(s.alive());
-    kill_server(&mut s);
+    s.kill9();
     let out = wait_bounded(child);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or_default();
@@ -407,18 +407,6 @@ fn a_server_killed_mid_run_ends_the_run_with_errors() {
     assert!(n(&v, "errors") > 0, "{stdout}");
     assert!(n(&v, "disconnects") > 0, "{stdout}");
     assert_eq!(n(&v, "joined"), 20, "{stdout}");
-}
-
-/// Kills the test server (SIGKILL, by its PID).
-fn kill_server(s: &mut TestServer) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &s.pid().to_string()])
-        .status();
-    let deadline = Instant::now() + common::WAIT;
-    while s.alive() {
-        assert!(Instant::now() < deadline, "server did not die");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -49,7 +49,8 @@ struct Seen {
 struct Peer {
     nick: String,
     stream: TcpStream,
-    seen: Arc<Mutex<Seen>>,
+    /// What the reader saw, and the signal that it saw more.
+    seen: Arc<(Mutex<Seen>, Condvar)>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -70,7 +71,7 @@ impl Peer {
         stream
             .write_all(format!("{nick}\n").as_bytes())
             .expect("send nick");
-        let seen = Arc::new(Mutex::new(Seen::default()));
+        let seen = Arc::new((Mutex::new(Seen::default()), Condvar::new()));
         let shared = seen.clone();
         let rd = stream.try_clone().expect("clone");
         let reader = std::thread::spawn(move || {
@@ -82,7 +83,7 @@ impl Peer {
                     Ok(0) => break,
                     Ok(_) if line.ends_with('\n') => {
                         let l = line.trim_end();
-                        let mut s = shared.lock().expect("lock");
+                        let mut s = shared.0.lock().expect("lock");
                         if l.contains("you are now talking in #lobby") {
                             s.ready = true;
                         } else if l.starts_with("--- history of") {
@@ -97,6 +98,8 @@ impl Peer {
                                 s.msgs.push(text);
                             }
                         }
+                        drop(s);
+                        shared.1.notify_all();
                         line.clear();
                     }
                     // A partial line stays in `line` until the rest arrives.
@@ -109,7 +112,8 @@ impl Peer {
                     Err(_) => break,
                 }
             }
-            shared.lock().expect("lock").eof = true;
+            shared.0.lock().expect("lock").eof = true;
+            shared.1.notify_all();
         });
         Peer {
             nick: nick.to_string(),
@@ -121,21 +125,21 @@ impl Peer {
 
     fn wait(&self, what: &str, cond: impl Fn(&Seen) -> bool) {
         let deadline = Instant::now() + WAIT;
-        loop {
-            if cond(&self.seen.lock().expect("lock")) {
-                return;
-            }
+        let (seen, changed) = &*self.seen;
+        let mut s = seen.lock().expect("lock");
+        while !cond(&s) {
+            let left = deadline.saturating_duration_since(Instant::now());
             assert!(
-                Instant::now() < deadline,
+                !left.is_zero(),
                 "{}: timed out waiting for {what}",
                 self.nick
             );
-            std::thread::sleep(Duration::from_millis(10));
+            s = changed.wait_timeout(s, left).expect("lock").0;
         }
     }
 
     fn count(&self) -> usize {
-        self.seen.lock().expect("lock").msgs.len()
+        self.seen.0.lock().expect("lock").msgs.len()
     }
 
     /// Waits for the reader to see the connection end; returns the live
@@ -150,7 +154,7 @@ impl Peer {
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
-        let mut seen = self.seen.lock().expect("lock");
+        let mut seen = self.seen.0.lock().expect("lock");
         let msgs = std::mem::take(&mut seen.msgs);
         let replay = std::mem::take(&mut seen.replay);
         drop(seen);
@@ -236,6 +240,9 @@ fn round(dir: &Path, round: usize) -> RoundSeen {
                 if out.write_all(chunk.as_bytes()).is_err() {
                     return;
                 }
+                // Paced (part of the load's shape, not a wait for
+                // anything): the kill is to land mid-stream, long before
+                // a sender runs out of messages.
                 std::thread::sleep(Duration::from_millis(2));
             }
         }));

@@ -8,6 +8,8 @@
 //! (`conn.rs`), tied together by `session.rs`. This file only picks the
 //! mode and the defaults; it must not hold client logic itself.
 
+#![deny(unsafe_code)]
+
 pub mod command;
 pub mod conn;
 pub mod input;

@@ -5,6 +5,8 @@
 //! Every limit the server enforces is a field here with a sane default.
 //! This module must not start anything; it only describes.
 
+#![deny(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@
 //! passed in, see [`clock`]), or any protocol's syntax; everything here is tested without a
 //! network (see `hub/tests.rs`).
 
+#![deny(unsafe_code)]
+
 pub mod clock;
 pub mod command;
 pub mod error;

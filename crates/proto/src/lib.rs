@@ -5,6 +5,8 @@
 //! Edges must not decide anything the hub decides (who may join, who gets a
 //! message); they only translate. Codecs are pure functions over buffers.
 
+#![deny(unsafe_code)]
+
 pub mod certfp;
 pub mod dialect;
 pub mod envelope;

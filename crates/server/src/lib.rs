@@ -7,6 +7,8 @@
 //! It must not decide what a command means (the core does) or how a protocol
 //! looks on the wire (the edges do).
 
+#![deny(unsafe_code)]
+
 pub mod accounts;
 pub mod connection;
 pub mod deadlines;

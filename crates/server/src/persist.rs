@@ -1225,16 +1225,26 @@ struct Maintenance {
 /// the CPU, and a waking delivery thread preempts it at once. Where that is
 /// refused, nice 19. Neither needs privileges (both only lower priority).
 fn lowest_priority() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: sched_setscheduler reads `param` only; pid 0 is this thread.
-    let idle = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-    if idle == 0 {
+    if sched_idle() {
         return;
     }
     let me = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
         tracing::debug!("history: search indexer keeps normal priority: {e}");
     }
+}
+
+/// `sched_setscheduler(0, SCHED_IDLE)`: whether the calling thread is now
+/// in the idle class. The one call into libc of this crate: rustix has no
+/// wrapper for it (it leaves the scheduler calls to libc).
+#[allow(unsafe_code)]
+fn sched_idle() -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: the kernel reads one `sched_param` through the pointer during
+    // the call and keeps nothing; `param` is an initialised local that
+    // outlives the call. pid 0 is the calling thread, and the call changes
+    // nothing but its scheduling class.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
 }
 
 /// Lowers the calling thread's priority to nice [`BACKGROUND_NICE`]: for
@@ -1596,6 +1606,10 @@ mod tests {
         while sent < LIMIT {
             sent += 1;
             stage.send(1, &message(sent, "more"));
+            // A flush still waiting after 200 ms is taken to be held up:
+            // a wait shows only as a return that does not come, which no
+            // event marks. A slow machine can only make the loop stop
+            // sooner, with fewer sent; nothing below depends on where.
             match tokio::time::timeout(Duration::from_millis(200), stage.flush()).await {
                 Ok(done) => assert!(done),
                 Err(_) => {

@@ -1,14 +1,20 @@
 //! Microbenchmark of the history store's write path: one group commit of
 //! room messages shaped like the bench's (64-byte payloads of numbers and
 //! padding) appended with `Store::append` to a real SQLite file, as the
-//! persist stage's writer does; and the background indexing of the same
-//! rows into the full-text index, which runs off the delivery path.
+//! persist stage's writer does; the background indexing of the same
+//! rows into the full-text index, which runs off the delivery path; and
+//! the latency of one group commit of ordinary chat lines by batch size,
+//! with and without an fsync per commit (`store_commit_latency`, which
+//! also prints the tail of single commits: p50, p99, max).
 //!
-//! Measures only; asserts nothing about speed. Run with `cargo bench --bench store`.
+//! Measures only; asserts nothing about speed. Run with `cargo bench --bench store`
+//! (one group: `cargo bench --bench store -- store_commit_latency`). The
+//! commit latency group writes under the build's target directory: build
+//! there on the disk you care about.
 
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -20,7 +26,11 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(tag: &str, n: u64) -> Dir {
-        let dir = std::env::temp_dir().join(format!(
+        Dir::under(std::env::temp_dir(), tag, n)
+    }
+
+    fn under(base: PathBuf, tag: &str, n: u64) -> Dir {
+        let dir = base.join(format!(
             "chatroom-bench-store-{tag}-{}-{n}",
             std::process::id()
         ));
@@ -119,5 +129,93 @@ fn index(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append, index);
+/// An ordinary line of chat (about sixty bytes), from one of 50 people
+/// to one of 10 rooms.
+fn chat(id: u64) -> Record {
+    Record {
+        id,
+        time: SystemTime::now(),
+        kind: RecordKind::Say,
+        from: std::sync::Arc::new(UserInfo {
+            nick: format!("user{}", id % 50).into(),
+            user: "u".into(),
+            realname: "A Person".into(),
+            host: "192.0.2.1".into(),
+            account: None,
+        }),
+        to: MsgTarget::Room(format!("#room{}", id % 10).into()),
+        text: format!("message {id}: an ordinary line of chat, about sixty bytes long").into(),
+    }
+}
+
+/// Microseconds at quantile `q` of sorted durations.
+fn quantile_us(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+/// One group commit of `Store::append`, by batch size, with
+/// `synchronous=NORMAL` (the default) and `FULL` (`sync_every_commit`: an
+/// fsync per commit), on a store that already holds rows and has its
+/// statements cached. Criterion's mean is the mean commit; the tail of
+/// single commits, which a mean hides, is printed after each case.
+fn commit_latency(c: &mut Criterion) {
+    let mut group = c.benchmark_group("store_commit_latency");
+    // A commit that waits for the disk takes milliseconds.
+    group.sample_size(20);
+    for sync_every_commit in [false, true] {
+        let mode = if sync_every_commit { "full" } else { "normal" };
+        for size in [1u64, 10, 100] {
+            let dir = Dir::under(
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+                &format!("latency-{mode}"),
+                size,
+            );
+            let store = SqliteStore::open_with(
+                &dir.0,
+                StoreOptions {
+                    sync_every_commit,
+                    ..StoreOptions::default()
+                },
+            )
+            .expect("open store");
+            const WARM: u64 = 20_000;
+            let warm: Vec<Record> = (1..=WARM).map(chat).collect();
+            store.append(&warm).expect("warm up");
+            let mut next = WARM + 1;
+            let mut times = Vec::new();
+            group.throughput(Throughput::Elements(size));
+            group.bench_function(BenchmarkId::new(mode, size), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let records: Vec<Record> = (next..next + size).map(chat).collect();
+                        next += size;
+                        let t = Instant::now();
+                        store.append(black_box(&records)).expect("append");
+                        let took = t.elapsed();
+                        total += took;
+                        times.push(took);
+                    }
+                    total
+                });
+            });
+            // Empty when a filter left this case out.
+            if !times.is_empty() {
+                times.sort_unstable();
+                eprintln!(
+                    "store_commit_latency/{mode}/{size}: {} commits, p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+                    times.len(),
+                    quantile_us(&times, 0.5),
+                    quantile_us(&times, 0.99),
+                    quantile_us(&times, 1.0),
+                );
+            }
+            let _ = store.checkpoint();
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, append, index, commit_latency);
 criterion_main!(benches);

@@ -214,11 +214,8 @@ fn create(dir: &Path, seq: u64) -> Result<File, StoreError> {
 /// allocated blocks spares each `write` the file system's block
 /// reservation. Only a hint; where it is refused, appends allocate.
 fn reserve(file: &File) {
-    use std::os::fd::AsRawFd;
-    let len = i64::try_from(SEGMENT_BYTES).unwrap_or(i64::MAX);
-    // SAFETY: fallocate reads no memory of ours; the descriptor is open
-    // for the duration of the call (`file` is borrowed).
-    let _ = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, len) };
+    use rustix::fs::{FallocateFlags, fallocate};
+    let _ = fallocate(file, FallocateFlags::KEEP_SIZE, 0, SEGMENT_BYTES);
 }
 
 fn dir_error(path: &Path, e: io::Error) -> StoreError {

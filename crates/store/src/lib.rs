@@ -65,6 +65,8 @@
 //! journal holds beyond the newest stored message before anything else
 //! reads the store.
 
+#![deny(unsafe_code)]
+
 mod error;
 mod fts;
 pub mod journal;

@@ -33,8 +33,9 @@ pub struct TestServer {
     /// (the log says what happened) or [`TestServer::keep_files`] was called.
     dir: std::path::PathBuf,
     keep: bool,
-    /// Every line the server printed to stdout so far.
-    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every line the server printed to stdout so far, and the signal
+    /// that another has come.
+    stdout: std::sync::Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>,
 }
 
 impl TestServer {
@@ -112,7 +113,7 @@ impl TestServer {
             let mut line = String::new();
             let n = reader.read_line(&mut line).expect("read server stdout");
             assert!(n > 0, "server exited early: {}", server.stderr());
-            if let Ok(mut seen) = server.stdout.lock() {
+            if let Ok(mut seen) = server.stdout.0.lock() {
                 seen.push(line.trim_end().to_string());
             }
             if !line.contains("127.0.0.1:") {
@@ -138,11 +139,13 @@ impl TestServer {
         // keeping the lines for `stdout_line`.
         let seen = server.stdout.clone();
         std::thread::spawn(move || {
+            let (lines, printed) = &*seen;
             let mut line = String::new();
             while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-                if let Ok(mut seen) = seen.lock() {
-                    seen.push(line.trim_end().to_string());
+                if let Ok(mut lines) = lines.lock() {
+                    lines.push(line.trim_end().to_string());
                 }
+                printed.notify_all();
                 line.clear();
             }
         });
@@ -152,18 +155,19 @@ impl TestServer {
     /// Waits (up to `WAIT`) for a stdout line containing `needle`.
     pub fn stdout_line(&self, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
+        let (lines, printed) = &*self.stdout;
+        let mut seen = lines.lock().expect("stdout lines");
         loop {
-            if let Ok(seen) = self.stdout.lock()
-                && let Some(l) = seen.iter().find(|l| l.contains(needle))
-            {
+            if let Some(l) = seen.iter().find(|l| l.contains(needle)) {
                 return l.clone();
             }
+            let left = deadline.saturating_duration_since(Instant::now());
             assert!(
-                Instant::now() < deadline,
+                !left.is_zero(),
                 "server never printed {needle:?}; stderr: {}",
                 self.stderr()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            seen = printed.wait_timeout(seen, left).expect("stdout lines").0;
         }
     }
 
