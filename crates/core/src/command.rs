@@ -44,16 +44,7 @@ impl From<&str> for RoomRef {
     }
 }
 
-/// The flavour of a message, so each edge can render it the way its users expect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MsgKind {
-    /// An ordinary message (IRC PRIVMSG).
-    Say,
-    /// `/me waves` (IRC CTCP ACTION).
-    Action,
-    /// A notice: never answered automatically (IRC NOTICE).
-    Notice,
-}
+pub use crate::model::MsgKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

@@ -69,7 +69,7 @@ pub enum HubError {
     /// A real name that is empty, too long or has control characters.
     #[error(
         "a real name must be 1 to {} bytes of printable text",
-        super::hub::REALNAME_LEN
+        super::names::REALNAME_LEN
     )]
     InvalidRealname,
     /// A host given to CHGHOST that could not be shown in a `nick!user@host`.

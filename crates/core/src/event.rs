@@ -7,42 +7,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::command::MsgKind;
 use super::error::HubError;
 use super::modes::{ListEntry, ModeChange};
 use super::names::Name;
 
-/// Who someone is, as shown to others. Replaced (not mutated) on nick change,
-/// so an event keeps the identity its sender had when it was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserInfo {
-    pub nick: Name,
-    pub user: Name,
-    pub realname: Name,
-    pub host: Name,
-    /// The account this person is logged in to (`None`: not logged in).
-    /// Shown by IRC's account-tag, account-notify, extended-join, WHOIS.
-    pub account: Option<Name>,
-}
-
-/// Where a delivered message was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MsgTarget {
-    Room(Name),
-    /// A private message; the name is the recipient's nickname.
-    Nick(Name),
-    /// A room's members with a status (IRC STATUSMSG); the name is the
-    /// status prefix and the room as recipients see it (`@#room`). Never
-    /// kept in history: replaying it would show it to everyone.
-    Status(Name),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topic {
-    pub text: Name,
-    pub setter: Name,
-    pub time: SystemTime,
-}
+pub use crate::model::{MsgKind, MsgTarget, Topic, UserInfo};
 
 /// One line of a member list.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod history;
 pub mod hub;
+pub mod model;
 pub mod modes;
 pub mod names;
 pub mod password;

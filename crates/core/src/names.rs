@@ -138,6 +138,9 @@ pub fn normalize_room(name: &str) -> String {
 /// A display name shared by every event that mentions it.
 pub type Name = Arc<str>;
 
+/// Longest real name (and USER username), in bytes.
+pub const REALNAME_LEN: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::event::{Topic, UserInfo};
+use super::model::{Topic, UserInfo};
 use super::names::Name;
 
 /// A request about a room's registration.

@@ -2,6 +2,7 @@
 //! network: commands in, the events each connection receives out.
 
 use super::*;
+use crate::{Lusers, SayTarget};
 
 struct T {
     hub: Hub,

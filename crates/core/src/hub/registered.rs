@@ -13,17 +13,11 @@
 //! decides, edges word the replies, the runtime writes the notes down.
 
 use super::*;
+use super::room::Registration;
 use crate::modes::ModeChange;
 use crate::registry::{
     Note, Refusal, RoomReply, RoomRequest, SavedRoom, format_modes, parse_modes,
 };
-
-/// Who registered a room, and when.
-#[derive(Debug, Clone)]
-pub(super) struct Registration {
-    pub founder: Name,
-    pub since: SystemTime,
-}
 
 /// The nickname registered rooms' automatic mode changes come from.
 pub const SERVICES_NICK: &str = "ChanServ";

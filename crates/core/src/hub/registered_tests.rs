@@ -3,6 +3,7 @@
 //! status, and the notes left for the runtime.
 
 use super::*;
+use crate::Topic;
 use crate::registry::{Note, Refusal, RoomReply, RoomRequest, SavedRoom};
 
 struct T {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::Clock;
 use crate::services::{Effect, Services};
+use crate::{MemberInfo, MsgTarget, RoomInfo, SayTarget};
 
 /// A hub plus what it delivered for the last command.
 struct T {
