@@ -121,6 +121,20 @@ impl Ctx {
         Ok(outcome)
     }
 
+    /// Registers under `nick` (also as user and real name, for protocols
+    /// that have neither), with the peer's address as host; a refusal is
+    /// told to the client by the hub and returned.
+    pub async fn register_as(&mut self, nick: String) -> Result<Result<(), HubError>, HubGone> {
+        let host = self.host();
+        self.request(Command::Register {
+            user: nick.clone(),
+            realname: nick.clone(),
+            nick,
+            host,
+        })
+        .await
+    }
+
     /// Sends commands and local events that the hub applies back to back
     /// (see [`HubMsg::Group`]). Every command is paced by flood control
     /// before the group leaves, as if sent one by one.

@@ -12,8 +12,8 @@
 //! Part of the hub's state machine; no I/O and no wording here: the hub
 //! decides, edges word the replies, the runtime writes the notes down.
 
-use super::*;
 use super::room::Registration;
+use super::*;
 use crate::modes::ModeChange;
 use crate::registry::{
     Note, Refusal, RoomReply, RoomRequest, SavedRoom, format_modes, parse_modes,

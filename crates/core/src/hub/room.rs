@@ -176,4 +176,3 @@ pub(super) struct Registration {
     pub(super) founder: Name,
     pub(super) since: SystemTime,
 }
-

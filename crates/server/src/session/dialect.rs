@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use chatroom_config::Config;
-use chatroom_core::{Command, HubError};
+use chatroom_core::HubError;
 use chatroom_proto::dialect::Step;
 
 use crate::connection::{Ctx, HubGone, ReadHalf};
@@ -31,15 +31,7 @@ pub async fn carry_out(
             Step::Tell(body) => ctx.tell(body).await?,
             Step::Send(cmd) => ctx.send(cmd).await?,
             Step::Register { nick } => {
-                let host = ctx.host();
-                let answer = ctx
-                    .request(Command::Register {
-                        nick: nick.clone(),
-                        user: nick.clone(),
-                        realname: nick,
-                        host,
-                    })
-                    .await?;
+                let answer = ctx.register_as(nick).await?;
                 let cfg = ctx.cfg.clone();
                 steps.extend(outcome(answer, &cfg));
             }

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use chatroom_core::{Command, RoomRef};
+use chatroom_core::RoomRef;
 use chatroom_proto::framing::{Frame, LineCodec, text};
 use chatroom_proto::line::session::{GREETING, State, Step};
 
@@ -47,17 +47,8 @@ async fn carry_out(
             Step::Tell(body) => ctx.tell(body).await?,
             Step::Send(cmd) => ctx.send(cmd).await?,
             Step::Register { nick } => {
-                let host = ctx.host();
-                let outcome = ctx
-                    .request(Command::Register {
-                        nick: nick.clone(),
-                        user: nick.clone(),
-                        realname: nick,
-                        host,
-                    })
-                    .await?;
                 // A refusal already reached the client from the hub.
-                if outcome.is_ok() {
+                if ctx.register_as(nick).await?.is_ok() {
                     st.registered();
                 }
             }
