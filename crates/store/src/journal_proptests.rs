@@ -3,6 +3,8 @@
 //! cut; a damaged byte or bit in any frame gives back exactly the frames
 //! before it; nothing panics. Checked on bytes (`read_segment`) and, with
 //! fewer cases, through real files (`Journal::append`, `recover`).
+//!
+//! Must not write outside its temporary directories.
 
 use proptest::prelude::*;
 

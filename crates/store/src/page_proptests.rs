@@ -3,6 +3,8 @@
 //! decoder panic. The strategies here also serve the journal's tests.
 //!
 //! Case counts are modest; `PROPTEST_CASES` raises them.
+//!
+//! Must not touch SQLite: page bodies only.
 
 use std::sync::Arc;
 

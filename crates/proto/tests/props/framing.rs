@@ -1,6 +1,9 @@
 //! The line framer and `split_text`: the frames of a stream do not depend
 //! on how it was cut into reads, an over-long line is one refusal (never
 //! two commands), and split text stays within its limit.
+//!
+//! Must not restate the codec: the expected frames come from a plain
+//! split of the whole input.
 
 use bytes::BytesMut;
 use proptest::prelude::*;

@@ -1,5 +1,7 @@
 //! IRC message syntax: messages built from valid parts survive writing and
 //! parsing; parsing survives anything; tag values survive escaping.
+//!
+//! Must not depend on what any command means.
 
 use proptest::prelude::*;
 

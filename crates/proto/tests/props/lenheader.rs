@@ -1,6 +1,8 @@
 //! The length-header codec: fields written with `put_field` come back
 //! whatever the chunking; any bytes end in fields and at most one error,
 //! the same ones however they arrived; headers parse as promised.
+//!
+//! Must not assume a chunking: every property holds for any reads.
 
 use bytes::BytesMut;
 use proptest::prelude::*;

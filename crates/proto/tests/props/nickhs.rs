@@ -2,6 +2,8 @@
 //! line feed or passes the limit; once a peer is in line mode its messages
 //! do not depend on how its bytes were read; a refused message's bytes
 //! never come out as another message; everything sent is printable ASCII.
+//!
+//! Must not assume a chunking except where chunk mode makes reads matter.
 
 use bytes::BytesMut;
 use proptest::prelude::*;

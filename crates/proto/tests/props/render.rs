@@ -1,13 +1,15 @@
 //! The IRC and line renderers never write a line the peer would split
-//! differently: whatever the names and texts in an event (CR, LF, NUL,
-//! spaces, colons, non-ASCII), every IRC line is one clean line that
-//! parses as one message, and every line-protocol event is as many lines
-//! as it has items.
+//! differently: whatever the names and texts in an event as they reach the
+//! renderer (spaces, colons, non-ASCII, and CR, LF and NUL where they can
+//! get there), every IRC line is one clean line that parses as one
+//! message, and every line-protocol event is as many lines as it has items.
 //!
 //! Two kinds of input: fields as the hub hands them over (relayed text
 //! and reasons cleaned by `clean_text`, names that passed the hub's
 //! checks), and raw fields in the places where a client's own words come
 //! back to it unchecked (the names in refusals, and the label).
+//!
+//! Must not check wording: only the framing of what is written.
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -425,6 +427,9 @@ fn irc_lines(out: &[u8]) -> Result<Vec<Message>, TestCaseError> {
             Some(tagged) => tagged.split_once(' ').map_or("", |(_, rest)| rest),
             None => line,
         };
+        // `write_line` cuts the trailing to fit; words are not cut, so this
+        // holds for words of the sizes the hub allows (and the refusals'
+        // short ones here), not for any length.
         prop_assert!(body.len() <= MAX_LINE, "{} bytes: {line:?}", body.len());
         let msg =
             Message::parse(line).map_err(|e| TestCaseError::fail(format!("{e}: {line:?}")))?;

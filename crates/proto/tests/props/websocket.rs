@@ -2,6 +2,8 @@
 //! visibly holds, framed as the same bytes on TCP would be; lines written
 //! in any pieces leave as one message each; and a line survives the trip
 //! out and back in.
+//!
+//! Must not open sockets: the mapping is pure, so are its tests.
 
 use bytes::BytesMut;
 use proptest::prelude::*;
