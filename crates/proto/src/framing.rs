@@ -101,6 +101,11 @@ impl Decoder for LineCodec {
                     line.truncate(line.len() - 1);
                 }
                 self.scanned = 0;
+                // `decode` waits at max + 1 bytes for a CR LF to end; the
+                // stream ended instead, so the line is held to the limit here.
+                if line.len() > self.max {
+                    return Ok(Some(Frame::TooLong));
+                }
                 Ok(Some(Frame::Line(line)))
             }
         }

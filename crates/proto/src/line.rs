@@ -384,7 +384,8 @@ impl Renderer for LineRenderer {
             Event::ServerNotice { text } => format!("*** {text}"),
             Event::NickProtected { nick, grace_secs } => protected_warning(nick, *grace_secs),
             Event::Error(e) => {
-                let mut s = format!("! {e}");
+                // A refusal names what the client typed, unchecked.
+                let mut s = format!("! {e}").replace('\n', " ");
                 if matches!(e, HubError::NoFocus) {
                     s.push_str(": /join one first");
                 }
@@ -492,6 +493,14 @@ impl Renderer for LineRenderer {
             Event::RoomReg(_) | Event::PastTopic { .. } => return,
             Event::History { room, lines } => history_block(room, lines),
             Event::Found { room, words, lines } => found_block(room, words, lines),
+        };
+        // Relayed text is clean already (the hub's `clean_text`), but a
+        // refusal names what the client typed: a CR there would send the
+        // terminal's cursor back over the line, a NUL is nobody's text.
+        let line = if memchr::memchr2(b'\r', 0, line.as_bytes()).is_some() {
+            line.replace(['\r', '\0'], " ")
+        } else {
+            line
         };
         out.put(line.as_bytes());
         out.put_u8(b'\n');

@@ -9,7 +9,9 @@
 //! same line limits, flood control and output queue as on TCP. It does the
 //! HTTP upgrade ([`accept`]) with its own time limit and origin check.
 //!
-//! It must not interpret IRC: it only maps messages to lines and back.
+//! It must not interpret IRC: it only maps messages to lines and back
+//! (the mapping itself is `chatroom_proto::websocket`, pure and tested
+//! there; this file does the I/O around it).
 
 use std::io;
 use std::pin::Pin;
@@ -27,6 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use chatroom_config::WebSocket as WsConfig;
+use chatroom_proto::websocket as ws_lines;
 
 /// The subprotocol names of the IRCv3 WebSocket specification.
 pub const TEXT_PROTOCOL: &str = "text.ircv3.net";
@@ -141,13 +144,12 @@ impl WsStream {
     /// Hands every complete line of `output` to the WebSocket, one message
     /// each. Pending while the WebSocket cannot take more.
     fn send_lines(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some(end) = self.output.iter().position(|&b| b == b'\n') {
+        while self.output.contains(&b'\n') {
+            // Ready first: a line taken off `output` must go out.
             ready!(Pin::new(&mut self.ws).poll_ready(cx)).map_err(io::Error::other)?;
-            let mut line = self.output.split_to(end + 1).freeze();
-            line.truncate(end);
-            if line.last() == Some(&b'\r') {
-                line.truncate(end - 1);
-            }
+            let Some(line) = ws_lines::next_line(&mut self.output) else {
+                break;
+            };
             let msg = match self.mode {
                 Mode::Binary => Message::Binary(line),
                 Mode::Text => Message::Text(text(line)),
@@ -161,15 +163,7 @@ impl WsStream {
 
     /// Takes in one received message as lines.
     fn take(&mut self, payload: &[u8]) {
-        // One message is one line; a message that still holds line breaks
-        // is split at them, as the same bytes on TCP would be, so it can
-        // never smuggle more than the lines it visibly contains.
-        for line in payload.split(|&b| b == b'\n' || b == b'\r') {
-            if !line.is_empty() {
-                self.input.extend_from_slice(line);
-                self.input.extend_from_slice(b"\r\n");
-            }
-        }
+        ws_lines::message_to_lines(payload, &mut self.input);
     }
 }
 

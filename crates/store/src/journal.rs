@@ -87,13 +87,7 @@ impl Journal {
             self.len = 0;
         }
         self.buf.clear();
-        self.buf.extend_from_slice(&[0; HEADER]);
-        page::encode_any(records.iter().map(|r| (to_ms(r.time), r)), &mut self.buf);
-        let payload = &self.buf[HEADER..];
-        let len = u32::try_from(payload.len()).map_err(io::Error::other)?;
-        let crc = crc32fast::hash(payload);
-        self.buf[..4].copy_from_slice(&len.to_le_bytes());
-        self.buf[4..HEADER].copy_from_slice(&crc.to_le_bytes());
+        put_frame(records, &mut self.buf)?;
         if let Err(e) = self.file.write_all(&self.buf) {
             // A partial frame would end the segment at recovery and hide
             // every later frame: the next append starts a fresh segment.
@@ -142,30 +136,63 @@ pub fn recover(data_dir: &Path) -> Result<(Vec<Record>, u64), StoreError> {
         File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(|e| dir_error(&path, e))?;
-        let mut at = 0;
-        while at < bytes.len() {
-            match frame(&bytes[at..]) {
-                Some((payload, used)) => {
-                    let recs = page::decode(payload, 0).map_err(|e| StoreError::Corrupt {
-                        path: path.clone(),
-                        detail: e.to_string(),
-                    })?;
-                    out.extend(recs.into_iter().map(|(_, r)| r));
-                    at += used;
-                }
-                None => {
-                    tracing::warn!(
-                        "history journal {}: the last {} byte(s) are cut short or damaged \
-                         (a write the machine did not finish); they were never acknowledged",
-                        path.display(),
-                        bytes.len() - at
-                    );
-                    break;
-                }
-            }
+        let (recs, intact) = read_segment(&bytes).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        out.extend(recs);
+        if intact < bytes.len() {
+            tracing::warn!(
+                "history journal {}: the last {} byte(s) are cut short or damaged \
+                 (a write the machine did not finish); they were never acknowledged",
+                path.display(),
+                bytes.len() - intact
+            );
         }
     }
     Ok((out, last))
+}
+
+/// Appends one frame holding `records` to `buf`: what [`Journal::append`]
+/// writes with one `write(2)`.
+pub fn put_frame(records: &[Record], buf: &mut Vec<u8>) -> io::Result<()> {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; HEADER]);
+    page::encode_any(records.iter().map(|r| (to_ms(r.time), r)), buf);
+    let payload = &buf[start + HEADER..];
+    let len = u32::try_from(payload.len()).map_err(io::Error::other)?;
+    let crc = crc32fast::hash(payload);
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..start + HEADER].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+/// The records of a segment's bytes, frame after frame, and how many bytes
+/// the intact frames span: the first frame cut short or failing its
+/// checksum ends the segment there (what follows was never acknowledged),
+/// so that is less than `bytes.len()` after a torn write. A frame whose
+/// checksum matches but whose records do not decode is an error: no torn
+/// write makes one.
+pub fn read_segment(bytes: &[u8]) -> Result<(Vec<Record>, usize), StoreError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let Some((payload, used)) = frame(&bytes[at..]) else {
+            break;
+        };
+        out.extend(payload_records(payload)?);
+        at += used;
+    }
+    Ok((out, at))
+}
+
+/// The records of one frame's payload (a body in [`page::encode_any`]
+/// form). Every byte is untrusted: damage is an error, never a panic.
+pub fn payload_records(payload: &[u8]) -> Result<Vec<Record>, StoreError> {
+    Ok(page::decode(payload, 0)?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect())
 }
 
 /// The frame at the start of `bytes`: its payload and its whole length,
@@ -235,10 +262,10 @@ mod tests {
     use crate::RecordKind;
     use chatroom_core::{MsgTarget, UserInfo};
 
-    struct Dir(PathBuf);
+    pub(super) struct Dir(pub(super) PathBuf);
 
     impl Dir {
-        fn new(name: &str) -> Dir {
+        pub(super) fn new(name: &str) -> Dir {
             let nanos = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_nanos())
@@ -357,3 +384,7 @@ mod tests {
         assert_eq!(back.last().map(|r| r.id), Some(id));
     }
 }
+
+#[cfg(test)]
+#[path = "journal_proptests.rs"]
+mod proptests;

@@ -402,3 +402,7 @@ mod tests {
         assert!(err.to_string().contains("page 42"), "{err}");
     }
 }
+
+#[cfg(test)]
+#[path = "page_proptests.rs"]
+pub(crate) mod proptests;

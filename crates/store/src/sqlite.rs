@@ -1624,10 +1624,13 @@ impl SqliteStore {
                         gone.push((id?, None));
                     }
                 }
-                (_, Some((page, lo))) => {
+                (row, Some((page, lo))) => {
                     if lo >= bound {
                         break;
                     }
+                    // A row whose clock stepped back into this page's span
+                    // is older than the page's records after it: those wait.
+                    let bound = row.map_or(bound, |row| row.min(bound));
                     let body: Vec<u8> = tx
                         .prepare_cached("SELECT body FROM pages WHERE id = ?1")?
                         .query_row([page], |r| r.get(0))?;

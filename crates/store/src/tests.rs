@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use proptest::prelude::*;
 use rusqlite::Connection;
 
 use super::schema::{APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, V1, V2, V3, V4};
@@ -1756,18 +1757,6 @@ fn a_word_with_a_quote_still_finds_the_word() {
 
 // ----- pages and rows together ----------------------------------------------------
 
-/// xorshift64: a fixed sequence per seed, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// A place in the (time, msgid) order, as the store compares them.
 type ModelPos = (SystemTime, u64);
 
@@ -1872,25 +1861,90 @@ impl Model {
     }
 }
 
-/// Fills a room (and a neighbour) with batches of varying size whose clock
-/// now and then stands still or steps back, so that its records end up in
-/// many pages and, where the order breaks, in rows between them.
-fn shuffled_room(store: &SqliteStore, seed: u64) -> Model {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+/// How the clock moves between two records of a batch.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    Back(u64),
+    Still,
+    Forward(u64),
+}
+
+/// One record of a generated history: how far its msgid is from the one
+/// before, how the clock moved, and whether it goes to the neighbouring
+/// room instead.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    id_gap: u64,
+    clock: Clock,
+    neighbour: bool,
+}
+
+/// Batches of varying size whose clock now and then stands still or steps
+/// back, so that a room's records end up in many pages and, where the
+/// order breaks, in rows between them.
+fn history() -> impl Strategy<Value = Vec<Vec<Step>>> {
+    let clock = prop_oneof![
+        1 => (0u64..40).prop_map(Clock::Back),
+        2 => Just(Clock::Still),
+        9 => (0u64..15).prop_map(Clock::Forward),
+    ];
+    let step =
+        (1u64..=2, clock, proptest::bool::weighted(0.25)).prop_map(|(id_gap, clock, neighbour)| {
+            Step {
+                id_gap,
+                clock,
+                neighbour,
+            }
+        });
+    proptest::collection::vec(proptest::collection::vec(step, 1..13), 1..60)
+}
+
+/// Where an anchor points: a record of the room, a moment around the
+/// room's history, or a msgid that is not in the room.
+#[derive(Debug, Clone)]
+enum AnchorAt {
+    Record(proptest::sample::Index),
+    Moment(u64),
+    Stranger(u64),
+}
+
+fn anchor_at() -> impl Strategy<Value = AnchorAt> {
+    prop_oneof![
+        5 => any::<proptest::sample::Index>().prop_map(AnchorAt::Record),
+        4 => (0u64..1_000).prop_map(AnchorAt::Moment),
+        1 => prop_oneof![Just(0u64), 100_000u64..100_010].prop_map(AnchorAt::Stranger),
+    ]
+}
+
+/// One question: which selector (0..7 as below), its anchors, a limit.
+type Question = (u8, AnchorAt, AnchorAt, usize);
+
+fn question() -> impl Strategy<Value = Question> {
+    (
+        0u8..7,
+        anchor_at(),
+        anchor_at(),
+        proptest::sample::select(vec![1usize, 2, 7, 30, 1000]),
+    )
+}
+
+/// Appends `batches` to the store (room `#r` and its neighbour `#n`) and
+/// returns the model of `#r`: its records in (time, msgid) order.
+fn fill(store: &SqliteStore, batches: &[Vec<Step>]) -> Model {
     let (mut id, mut ms) = (0u64, 50_000u64);
     let mut all = Vec::new();
-    for _ in 0..60 {
+    for steps in batches {
         let mut batch = Vec::new();
-        for _ in 0..1 + rng.below(12) {
-            id += 1 + rng.below(2);
-            match rng.below(12) {
-                0 => ms -= rng.below(40),
-                1 | 2 => {}
-                _ => ms += rng.below(15),
-            }
-            let room = if rng.below(4) == 0 { "#n" } else { "#r" };
+        for step in steps {
+            id += step.id_gap;
+            ms = match step.clock {
+                Clock::Back(d) => ms - d,
+                Clock::Still => ms,
+                Clock::Forward(d) => ms + d,
+            };
+            let room = if step.neighbour { "#n" } else { "#r" };
             let rec = room_msg(id, ms, "alice", room, &format!("line {id}"));
-            if room == "#r" {
+            if !step.neighbour {
                 all.push(rec.clone());
             }
             batch.push(rec);
@@ -1901,112 +1955,135 @@ fn shuffled_room(store: &SqliteStore, seed: u64) -> Model {
     Model { all }
 }
 
-#[test]
-fn pages_and_rows_answer_every_selector_like_one_sorted_list() {
-    for seed in 1..=8 {
+fn anchor(model: &Model, spec: &AnchorAt) -> Anchor {
+    match spec {
+        AnchorAt::Record(i) if !model.all.is_empty() => {
+            Anchor::MsgId(model.all[i.index(model.all.len())].id)
+        }
+        AnchorAt::Record(_) => Anchor::MsgId(0),
+        AnchorAt::Moment(ms) => Anchor::Time(at(49_900 + ms)),
+        AnchorAt::Stranger(id) => Anchor::MsgId(*id),
+    }
+}
+
+fn count(store: &SqliteStore, table: &str) -> i64 {
+    store
+        .writer()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+proptest! {
+    #![proptest_config(crate::page::proptests::config(12))]
+
+    /// The store keeps a room in pages, and in rows where the clock broke
+    /// the order; whatever the history, every selector answers exactly as
+    /// one sorted list of the room's records would, search finds any
+    /// record, and retention by age and by count keeps what it should.
+    #[test]
+    fn pages_and_rows_answer_every_selector_like_one_sorted_list(
+        batches in history(),
+        questions in proptest::collection::vec(question(), 1..150),
+        probe in any::<proptest::sample::Index>(),
+        cut in any::<proptest::sample::Index>(),
+        keep in 1u64..40,
+        chunk in 1usize..10,
+    ) {
         let tmp = TempDir::new();
         let store = open(&tmp);
-        let model = shuffled_room(&store, seed);
-        let rows: i64 = store
-            .writer()
-            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
-            .expect("count");
-        let pages: i64 = store
-            .writer()
-            .query_row("SELECT count(*) FROM pages", [], |r| r.get(0))
-            .expect("count");
-        assert!(pages > 10, "seed {seed}: {pages} pages");
-        let mut rng = Rng(seed | 1);
-        let n = model.all.len() as u64;
-        let some_id = |rng: &mut Rng| model.all[rng.below(n) as usize].id;
-        let some_time = |rng: &mut Rng| at(49_900 + rng.below(1_000));
-        for round in 0..150 {
-            let a = if rng.below(2) == 0 {
-                Anchor::MsgId(some_id(&mut rng))
-            } else {
-                Anchor::Time(some_time(&mut rng))
-            };
-            let b = if rng.below(2) == 0 {
-                Anchor::MsgId(some_id(&mut rng))
-            } else {
-                Anchor::Time(some_time(&mut rng))
-            };
-            let sel = match round % 7 {
+        let model = fill(&store, &batches);
+        prop_assume!(!model.all.is_empty());
+        let (rows, pages) = (count(&store, "messages"), count(&store, "pages"));
+        for (which, a, b, limit) in &questions {
+            let (a, b) = (anchor(&model, a), anchor(&model, b));
+            let sel = match which {
                 0 => Selector::Latest { after: None },
                 1 => Selector::Latest { after: Some(a) },
                 2 => Selector::Before(a),
                 3 => Selector::After(a),
                 4 => Selector::Around(a),
                 5 => Selector::Between(a, b),
-                _ => Selector::Around(Anchor::MsgId(some_id(&mut rng))),
+                _ => Selector::Between(b, a),
             };
-            let limit = [1, 2, 7, 30, 1000][rng.below(5) as usize];
-            let got = ids(&store.query(&room_q("#r", sel, limit)).expect("query"));
-            assert_eq!(
+            let got = ids(&store.query(&room_q("#r", sel, *limit)).expect("query"));
+            prop_assert_eq!(
                 got,
-                model.answer(sel, limit),
-                "seed {seed}, {sel:?}, limit {limit} ({rows} rows, {pages} pages)"
+                model.answer(sel, *limit),
+                "{:?}, limit {} ({} rows, {} pages)", sel, limit, rows, pages
             );
         }
         // Every record can be found by search, wherever it is stored.
-        let probe = model.all[model.all.len() / 2].id;
+        let probe = model.all[probe.index(model.all.len())].id;
         let found = store
-            .search(
-                "x",
-                &QueryTarget::Room("#r".into()),
-                &format!("line {probe}"),
-                1000,
-            )
+            .search("x", &QueryTarget::Room("#r".into()), &format!("line {probe}"), 1000)
             .expect("search");
-        assert!(ids(&found).contains(&probe), "seed {seed}");
+        prop_assert!(ids(&found).contains(&probe), "search for {}", probe);
         // Retention by age: exactly what is older than the cut goes.
-        let cut = model.all[model.all.len() / 3].time;
+        let cut = model.all[cut.index(model.all.len())].time;
         let age = SystemTime::now().duration_since(cut).expect("the past");
-        store
-            .compact(
-                &Retention {
-                    rooms: Limits {
-                        max_age: Some(age),
-                        max_count: None,
-                    },
-                    ..Retention::default()
-                },
-                SystemTime::now(),
-            )
-            .expect("compact");
+        let by_age = Retention {
+            rooms: Limits { max_age: Some(age), max_count: None },
+            ..Retention::default()
+        };
+        store.compact(&by_age, SystemTime::now()).expect("compact");
         let kept = Model {
-            all: model
-                .all
-                .iter()
-                .filter(|r| r.time >= cut)
-                .cloned()
-                .collect(),
+            all: model.all.iter().filter(|r| r.time >= cut).cloned().collect(),
         };
         let latest = Selector::Latest { after: None };
         let got = ids(&store.query(&room_q("#r", latest, 1000)).expect("query"));
-        assert_eq!(got, kept.answer(latest, 1000), "seed {seed}: by age");
-        // Retention by count: as many as asked for stay, the newest ones.
-        store
-            .compact(
-                &Retention {
-                    rooms: Limits {
-                        max_age: None,
-                        max_count: Some(25),
-                    },
-                    chunk: 7,
-                    ..Retention::default()
-                },
-                SystemTime::now(),
-            )
-            .expect("compact");
+        prop_assert_eq!(got, kept.answer(latest, 1000), "by age");
+        // Retention by count: the newest `keep` stay.
+        let by_count = Retention {
+            rooms: Limits {
+                max_age: None,
+                max_count: Some(keep),
+            },
+            chunk,
+            ..Retention::default()
+        };
+        store.compact(&by_count, SystemTime::now()).expect("compact");
         let got = store.query(&room_q("#r", latest, 1000)).expect("query");
-        assert_eq!(got.len(), 25.min(kept.all.len()), "seed {seed}: by count");
-        let newest = kept.all.last().map(|r| r.id);
-        assert_eq!(got.last().map(|r| r.id), newest, "seed {seed}");
+        prop_assert_eq!(ids(&got), kept.answer(latest, keep as usize), "by count");
         // And the neighbour room lost nothing to the first room's limits
         // being counted in its pages.
-        assert!(store.last_id().expect("last id") >= newest.unwrap_or(0));
+        let newest = kept.all.last().map_or(0, |r| r.id);
+        prop_assert!(store.last_id().expect("last id") >= newest);
     }
+}
+
+/// Found by the model test: retention by count went page by page, so a
+/// row whose clock stepped back into a page's span outlived the page's
+/// newer records, the room's newest message among them.
+#[test]
+fn retention_by_count_keeps_the_newest_even_past_a_row_inside_a_page() {
+    let tmp = TempDir::new();
+    let store = open(&tmp);
+    store
+        .append(&[
+            room_msg(1, 10, "a", "#r", "one"),
+            room_msg(2, 20, "a", "#r", "two"),
+            room_msg(3, 30, "a", "#r", "three"),
+        ])
+        .expect("append");
+    // The clock stepped back: a row between the page's records.
+    store
+        .append(&[room_msg(4, 15, "a", "#r", "four")])
+        .expect("append");
+    assert_eq!(count(&store, "messages"), 1, "one row");
+    let keep_one = Retention {
+        rooms: Limits {
+            max_age: None,
+            max_count: Some(1),
+        },
+        ..Retention::default()
+    };
+    store
+        .compact(&keep_one, SystemTime::now())
+        .expect("compact");
+    let got = store
+        .query(&room_q("#r", Selector::Latest { after: None }, 10))
+        .expect("query");
+    assert_eq!(ids(&got), vec![3]);
 }
 
 #[test]

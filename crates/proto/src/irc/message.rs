@@ -186,10 +186,12 @@ pub fn unescape_tag(v: &str) -> String {
     out
 }
 
-/// Escapes a tag value for the wire.
+/// Escapes a tag value for the wire. A NUL, which no IRC line may hold
+/// and message-tags has no escape for, is left out.
 pub fn escape_tag(v: &str, out: &mut impl fmt::Write) -> fmt::Result {
     for c in v.chars() {
         match c {
+            '\0' => {}
             ';' => out.write_str("\\:")?,
             ' ' => out.write_str("\\s")?,
             '\\' => out.write_str("\\\\")?,
@@ -258,5 +260,9 @@ mod tests {
         assert_eq!(unescape_tag(&s), "a;b c\\d\r\n");
         assert_eq!(unescape_tag("a\\"), "a");
         assert_eq!(unescape_tag("\\x"), "x");
+        // A NUL cannot be written (a client's label or tag could hold one).
+        let mut s = String::new();
+        escape_tag("a\0b", &mut s).expect("writes");
+        assert_eq!(s, "ab");
     }
 }

@@ -1643,6 +1643,10 @@ fn unix(t: SystemTime) -> u64 {
 /// Appends one line: `[:source ]command params... [:trailing]` + CR LF. A
 /// middle parameter that is empty or starts with `:` is written as `*`
 /// (it would break the parameter list); an over-long trailing is cut.
+/// CR, LF and NUL never reach the line: relayed text is clean already
+/// (the hub's `clean_text`), but a refusal names what the client typed,
+/// and a bare CR there would end the line early at clients that split on
+/// it; they become `_` in words and a space in the trailing.
 pub fn write_line(
     out: &mut BytesMut,
     source: Option<&str>,
@@ -1653,7 +1657,7 @@ pub fn write_line(
     let start = out.len();
     if let Some(s) = source {
         out.put_u8(b':');
-        out.put_slice(s.as_bytes());
+        out.put_slice(unbroken(s, "_").as_bytes());
         out.put_u8(b' ');
     }
     out.put_slice(command.as_bytes());
@@ -1663,12 +1667,13 @@ pub fn write_line(
         if p.is_empty() {
             out.put_u8(b'*');
         } else if p.contains(' ') {
-            out.put_slice(p.replace(' ', "_").as_bytes());
+            out.put_slice(unbroken(&p.replace(' ', "_"), "_").as_bytes());
         } else {
-            out.put_slice(p.as_bytes());
+            out.put_slice(unbroken(p, "_").as_bytes());
         }
     }
     if let Some(t) = trailing {
+        let t = unbroken(t, " ");
         out.put_slice(b" :");
         let used = out.len() - start;
         let room = MAX_LINE.saturating_sub(used);
@@ -1679,6 +1684,16 @@ pub fn write_line(
         out.put_slice(&t.as_bytes()[..end]);
     }
     out.put_slice(b"\r\n");
+}
+
+/// `s` with CR, LF and NUL made `with` (one byte for one, so lengths
+/// stay as measured); borrowed in the usual case of none.
+fn unbroken<'a>(s: &'a str, with: &str) -> Cow<'a, str> {
+    if memchr::memchr3(b'\r', b'\n', 0, s.as_bytes()).is_some() {
+        Cow::Owned(s.replace(['\r', '\n', '\0'], with))
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// The tags of a relayed line: `time` with server-time, and with
