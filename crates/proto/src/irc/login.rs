@@ -18,10 +18,10 @@ use bytes::Bytes;
 use chatroom_config::Config;
 use chatroom_core::names::same;
 
+use super::local::Local;
 use super::message::Message;
 use super::nickserv::{self, NICKSERV, Request};
 use super::numeric::*;
-use super::render::Local;
 use super::sasl::{self, Exchange, Fed, Mechanism};
 use super::session::{State, Step};
 

@@ -10,12 +10,19 @@
 //! - [`render`]: core events → IRC lines, numerics with the client's
 //!   current nickname, shared bytes for room traffic (one encoding per
 //!   combination of the capabilities that change a line), labeled
-//!   responses.
+//!   responses; its parts, one file each, take what they need as
+//!   arguments and never reach back into the renderer.
+//! - [`local`]: the instructions the session queues for its renderer.
+//! - [`wire`]: writing one line, tag prefixes, fields as IRC words — the
+//!   bottom of the writing side, used by everything that writes.
+//! - [`limits`]: the numbers both directions agree on (TARGMAX, tag bytes,
+//!   label length).
 //! - [`numeric`]: the numeric replies by name.
 //! - [`caps`]: IRCv3 capability negotiation (the names, LS/REQ/LIST/END);
 //!   what is offered is `session::offer`.
 //! - [`tags`]: server-time, msgid and client-only tag relay rules.
-//! - [`history`]: replayed history and search results as plain IRC lines.
+//! - [`history`] (`render/history.rs`): replayed history and search
+//!   results as IRC lines.
 //! - [`sasl`], [`nickserv`]: SASL chunks and payloads, NickServ requests
 //!   (pure); [`login`]: the session's account commands (AUTHENTICATE,
 //!   REGISTER, VERIFY, NickServ), carried out through the runtime's
@@ -41,7 +48,8 @@ pub mod caps;
 pub mod casemap;
 pub mod chanserv;
 pub mod chathistory;
-pub mod history;
+pub mod limits;
+pub mod local;
 pub mod login;
 pub mod message;
 pub mod nickserv;
@@ -50,10 +58,11 @@ pub mod render;
 pub mod sasl;
 pub mod session;
 pub mod tags;
+pub mod wire;
 
 use chatroom_config::Config;
 
-pub use render::IrcRenderer;
+pub use render::{IrcRenderer, history};
 
 pub fn renderer(cfg: &Config) -> IrcRenderer {
     IrcRenderer::new(cfg)

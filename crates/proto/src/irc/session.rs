@@ -36,9 +36,10 @@ use chatroom_core::names::validate_nick;
 use chatroom_core::{Command, Event, HubError, ListQuery, MsgKind, SayTarget};
 
 use super::caps::{Cap, CapOutcome, CapState, Offer};
+use super::limits::MAX_LABEL;
+use super::local::Local;
 use super::message::Message;
 use super::numeric::*;
-use super::render::{Local, MAX_LABEL};
 use super::tags::{self, TagRefusal};
 
 /// Silence after which the server checks the client is still there (PING),
@@ -60,12 +61,7 @@ pub fn liveness(cfg: &Config) -> crate::Liveness {
 /// Longest part of a client's input echoed back in an error reply.
 const ECHO_MAX: usize = 64;
 
-/// Targets one PRIVMSG, NOTICE, KICK or WHOIS may name (ISUPPORT TARGMAX).
-pub const TARGMAX: usize = 4;
-
-/// Most bytes of tags one line may carry, `@` and the space after them
-/// included (IRCv3 message-tags); the rest of the line has its own 512.
-pub const MAX_TAG_BYTES: usize = 8191;
+pub use super::limits::{MAX_TAG_BYTES, TARGMAX};
 
 /// What this server offers in `CAP LS`: exactly what the session and the
 /// renderer implement. `chghost` is absent because hosts never change here
@@ -372,7 +368,7 @@ pub fn translate(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
                 // reply within 512 bytes.
                 let server = &cfg.server_name;
                 let mut pong = bytes::BytesMut::new();
-                super::render::write_line(&mut pong, Some(server), "PONG", &[server], Some(p(0)));
+                super::wire::write_line(&mut pong, Some(server), "PONG", &[server], Some(p(0)));
                 steps.push(Step::Raw(pong.freeze()));
             }
         }
