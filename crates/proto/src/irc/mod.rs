@@ -3,10 +3,17 @@
 //! and friends.
 //!
 //! - [`message`]: IRC message syntax, shared with the client and the bench.
-//! - [`session`]: the reading side — framing (512-byte lines plus up to
-//!   8191 bytes of tags, over-long ones refused whole with 417, non-UTF-8
-//!   ones with `FAIL INVALID_UTF8`), registration (NICK/USER in any order,
-//!   CAP holding it back), command translation, labels, liveness PINGs.
+//! - [`session`]: the reading side as the server's session loop sees it —
+//!   framing (512-byte lines plus up to 8191 bytes of tags, over-long ones
+//!   refused whole with 417, non-UTF-8 ones with `FAIL INVALID_UTF8`),
+//!   `translate`, liveness PINGs.
+//! - `handlers`: one handler per command or small family of commands
+//!   (`handlers/join.rs` for JOIN/PART, `handlers/who.rs` for
+//!   WHO/WHOIS/WHOWAS/USERHOST/ISON, ...), each with typed arguments parsed
+//!   in one place, and the dispatcher that `translate` calls: registration
+//!   (NICK/USER in any order, CAP holding it back), command translation.
+//! - [`state`], [`step`]: what the session knows about its client, and what
+//!   it does in answer to a line.
 //! - [`render`]: core events → IRC lines, numerics with the client's
 //!   current nickname, shared bytes for room traffic (one encoding per
 //!   combination of the capabilities that change a line), labeled
@@ -28,6 +35,14 @@
 //!   REGISTER, VERIFY, NickServ), carried out through the runtime's
 //!   accounts service.
 //! - [`chanserv`]: `ChanServ` (room registration) requests and answers.
+//! - [`chathistory`]: the CHATHISTORY command's parameters and refusals.
+//!
+//! Dependencies between these go one way, from the session and the
+//! renderer down: `session` → `handlers` → `login`, `chanserv`,
+//! `chathistory` → `state`, `step` → `local`, `message`, `numeric`,
+//! `caps`, `sasl`, `nickserv`; `render` → its parts → `wire`, `local`,
+//! `limits` → `tags` → `message`. Nothing below imports anything above
+//! it, and no part of the renderer imports the renderer.
 //!
 //! Every rule (modes, bans, KICK, INVITE, operators, WHOWAS) is the hub's;
 //! this edge maps IRC syntax onto hub commands and hub refusals onto
@@ -48,6 +63,7 @@ pub mod caps;
 pub mod casemap;
 pub mod chanserv;
 pub mod chathistory;
+mod handlers;
 pub mod limits;
 pub mod local;
 pub mod login;
@@ -57,6 +73,8 @@ pub mod numeric;
 pub mod render;
 pub mod sasl;
 pub mod session;
+pub mod state;
+pub mod step;
 pub mod tags;
 pub mod wire;
 
