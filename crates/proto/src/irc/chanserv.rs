@@ -11,7 +11,8 @@ use bytes::BytesMut;
 use chatroom_core::registry::{Refusal, RoomReply, RoomRequest};
 use chatroom_core::{Command, Topic};
 
-use super::render::{Local, write_line};
+use super::local::Local;
+use super::wire::write_line;
 
 /// The service's nickname (reserved in the hub's default configuration).
 pub const NICK: &str = chatroom_core::hub::SERVICES_NICK;

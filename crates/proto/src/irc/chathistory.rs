@@ -12,8 +12,8 @@ use chatroom_core::history::{Anchor, Selector};
 use chatroom_core::history::{HistoryAsk, MAX_ANSWER};
 use chatroom_core::names::validate_nick;
 
+use super::local::Local;
 use super::message::Message;
-use super::render::Local;
 use super::tags;
 
 /// A parsed `CHATHISTORY` request.

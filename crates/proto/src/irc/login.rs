@@ -18,12 +18,17 @@ use bytes::Bytes;
 use chatroom_config::Config;
 use chatroom_core::names::same;
 
+use super::local::Local;
 use super::message::Message;
-use super::nickserv::{self, NICKSERV, Request};
+use super::nickserv::{self, NICKSERV};
 use super::numeric::*;
-use super::render::Local;
 use super::sasl::{self, Exchange, Fed, Mechanism};
-use super::session::{State, Step};
+use super::state::State;
+use super::step::Step;
+
+/// The account request type lives with the other steps (it is one);
+/// named here too, where it is made and carried out.
+pub use super::step::Ask;
 
 /// Accounts are offered: on in the configuration, with a store to keep
 /// them in (history on).
@@ -35,22 +40,6 @@ pub fn accounts_on(cfg: &Config) -> bool {
 /// connection is complete works; no e-mail is needed (none is sent) and
 /// the account name is the nickname (no `custom-account-name`).
 pub const REGISTRATION_CAP: &str = "before-connect";
-
-/// An account request for the session to carry out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ask {
-    /// A complete SASL payload (base64, empty for `+`).
-    Sasl {
-        mechanism: Mechanism,
-        payload: String,
-    },
-    /// `REGISTER`: `account` `None` is the current nickname.
-    Register {
-        account: Option<String>,
-        password: String,
-    },
-    NickServ(Request),
-}
 
 pub fn reply(code: &str, params: &[&str]) -> Step {
     Step::Note(Local::reply(code, params))
@@ -179,3 +168,7 @@ pub fn ns(text: &str) -> Local {
         text: text.to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "login_tests.rs"]
+mod tests;

@@ -21,8 +21,7 @@ use chatroom_config::Config;
 use chatroom_core::hub::clean_text;
 use chatroom_core::names::{Name, same, sanitize_nick};
 use chatroom_core::{
-    Event, HubError, MemberInfo, ModeChange, MsgKind, MsgTarget, RoomInfo, Topic,
-    UserInfo,
+    Event, HubError, MemberInfo, ModeChange, MsgKind, MsgTarget, RoomInfo, Topic, UserInfo,
 };
 use chatroom_proto::Renderer;
 use chatroom_proto::irc::IrcRenderer;

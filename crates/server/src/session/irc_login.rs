@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use chatroom_core::names::same;
+use chatroom_core::services::accounts::plaintext_refused;
 use chatroom_core::{Command, Event};
 use chatroom_proto::irc::login::{Ask, ns};
 use chatroom_proto::irc::nickserv::{self, Request};
 use chatroom_proto::irc::numeric::*;
 use chatroom_proto::irc::render::Local;
 use chatroom_proto::irc::sasl::{self, Mechanism};
-use chatroom_proto::irc::session::{State, plaintext_refused};
+use chatroom_proto::irc::session::State;
 
 use crate::accounts::{Accounts, LoginError, RegisterError};
 use crate::connection::{Ctx, HubGone};

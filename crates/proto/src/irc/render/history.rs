@@ -14,8 +14,10 @@
 //! original senders, so every client files them in the right window under
 //! the right nick. Search results are server NOTICEs to the client.
 //!
-//! Must not decide what is replayed (the runtime and the store do) nor keep
-//! state: it renders one event at a time.
+//! A sub-renderer: it writes through the wire primitives and the shared
+//! message encoding, never through the renderer. Must not decide what is
+//! replayed (the runtime and the store do) nor keep state: it renders one
+//! event at a time.
 
 use bytes::BytesMut;
 
@@ -23,10 +25,9 @@ use crate::framing::split_text;
 use crate::past::stamp;
 use chatroom_core::{Event, MsgKind, MsgTarget};
 
-use super::render::{render_message, source, tag_line, write_line};
-
-/// Longest line written, CR LF not included.
-const MAX_LINE: usize = 510;
+use super::shared::render_message;
+use crate::irc::tags;
+use crate::irc::wire::{MAX_LINE, source, tag_line, write_line};
 
 /// Renders `Event::History` and `Event::Found`; other events write nothing.
 pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
@@ -159,7 +160,7 @@ pub fn render_targets(
         );
     }
     for (target, latest) in found {
-        let t = super::tags::server_time(*latest);
+        let t = tags::server_time(*latest);
         let mut line = BytesMut::new();
         write_line(
             &mut line,
@@ -248,8 +249,11 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
-    use super::*;
     use chatroom_core::UserInfo;
+
+    use super::*;
+    use crate::irc::render::test_support as support;
+    use crate::irc::render::{Handed, Local};
 
     fn msg(id: u64, nick: &str, kind: MsgKind, text: &str, time: SystemTime) -> Event {
         Event::Message {
@@ -439,5 +443,46 @@ mod tests {
             2,
             "no batch without the capability"
         );
+    }
+
+    #[test]
+    fn held_messages_signal_once_written_and_not_when_dropped() {
+        let line = support::msg(
+            "bob",
+            MsgTarget::Nick("alice".into()),
+            MsgKind::Say,
+            "later",
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handed = Handed::new(move || {
+            let _ = tx.send(());
+        });
+        let ev = Local::Held {
+            lines: vec![line.clone()],
+            handed,
+        }
+        .body();
+        let mut r = support::registered("alice2");
+        let out = support::render(&mut r, ev);
+        // Addressed to the nickname the recipient has now, time in front.
+        assert!(
+            out.starts_with(":bob!bob@127.0.0.1 PRIVMSG alice2 :["),
+            "{out}"
+        );
+        assert!(out.ends_with("] later\r\n"), "{out}");
+        assert_eq!(rx.try_recv(), Ok(()));
+        // Never rendered (the connection was cut): the session hears nothing good.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handed = Handed::new(move || {
+            let _ = tx.send(());
+        });
+        drop(
+            Local::Held {
+                lines: vec![line],
+                handed,
+            }
+            .body(),
+        );
+        assert!(rx.try_recv().is_err());
     }
 }
