@@ -51,6 +51,9 @@ if [ ! -f "$CHATROOM_PARSER_VECTORS/msg-split.yaml" ]; then
     "$wheel" "$vectors_cache"
 fi
 
+# The layers: no crate depends on one above it, no pure crate on I/O.
+./scripts/check-layers.sh
+
 cargo test --locked --workspace "$@"
 
 # The external IRC conformance suite (irctest 0.1.2 from PyPI) against the

@@ -26,7 +26,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
-use chatroom_proto::framing::{Frame, LineCodec};
+use chatroom_proto::framing::{Decode, Frame, LineCodec};
 use chatroom_proto::irc::message::Message;
 
 /// Longest line the bench accepts from a server. Generous (IRC's is 512
@@ -127,7 +127,7 @@ pub enum Incoming<'a> {
 pub struct Conn {
     pub proto: Proto,
     pub nick: String,
-    pub reader: FramedRead<OwnedReadHalf, LineCodec>,
+    pub reader: FramedRead<OwnedReadHalf, Lines>,
     pub writer: Arc<Writer>,
 }
 
@@ -214,7 +214,7 @@ impl Conn {
         Conn {
             proto,
             nick: nick.to_string(),
-            reader: FramedRead::new(rd, LineCodec::new(MAX_LINE)),
+            reader: FramedRead::new(rd, Lines::new(MAX_LINE)),
             writer: Arc::new(Writer {
                 half: tokio::sync::Mutex::new(wr),
                 timeout,
@@ -482,6 +482,30 @@ fn line_text(line: &[u8]) -> Option<&[u8]> {
     let rest = rest.strip_prefix(b"<")?;
     let end = rest.windows(2).position(|w| w == b"> ")?;
     Some(&rest[end + 2..])
+}
+
+/// The protocol crate's line codec as `FramedRead` wants it (the codecs
+/// stay free of any runtime, so the adapter lives with the reader).
+#[derive(Debug)]
+pub struct Lines(LineCodec);
+
+impl Lines {
+    pub fn new(max: usize) -> Lines {
+        Lines(LineCodec::new(max))
+    }
+}
+
+impl tokio_util::codec::Decoder for Lines {
+    type Item = Frame;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, std::io::Error> {
+        Decode::decode(&mut self.0, buf)
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, std::io::Error> {
+        Decode::decode_eof(&mut self.0, buf)
+    }
 }
 
 #[cfg(test)]

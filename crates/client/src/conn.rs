@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bytes::BytesMut;
-use chatroom_proto::framing::{Frame, LineCodec, encode_line, text};
+use chatroom_proto::framing::{Decode, Frame, LineCodec, encode_line, text};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
@@ -305,7 +305,7 @@ async fn pump(
     backoff: &mut Backoff,
 ) -> Ended {
     let (read, mut write) = tokio::io::split(stream);
-    let mut lines = FramedRead::new(read, LineCodec::new(MAX_LINE));
+    let mut lines = FramedRead::new(read, Lines::new(MAX_LINE));
     let mut out = BytesMut::new();
     loop {
         tokio::select! {
@@ -357,10 +357,7 @@ async fn pump(
 
 /// After QUIT: half-close and read until the server closes, so the QUIT is
 /// not lost to a reset from closing with unread data.
-async fn linger(
-    lines: FramedRead<ReadHalf<BoxStream>, LineCodec>,
-    mut write: WriteHalf<BoxStream>,
-) {
+async fn linger(lines: FramedRead<ReadHalf<BoxStream>, Lines>, mut write: WriteHalf<BoxStream>) {
     let _ = write.shutdown().await;
     let mut read = lines.into_inner();
     let mut buf = [0u8; 4096];
@@ -372,6 +369,30 @@ async fn linger(
         }
     })
     .await;
+}
+
+/// The protocol crate's line codec as `FramedRead` wants it (the codecs
+/// stay free of any runtime, so the adapter lives with the reader).
+#[derive(Debug)]
+pub struct Lines(LineCodec);
+
+impl Lines {
+    pub fn new(max: usize) -> Lines {
+        Lines(LineCodec::new(max))
+    }
+}
+
+impl tokio_util::codec::Decoder for Lines {
+    type Item = Frame;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, std::io::Error> {
+        Decode::decode(&mut self.0, buf)
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, std::io::Error> {
+        Decode::decode_eof(&mut self.0, buf)
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::BytesMut;
-use tokio_util::codec::Decoder;
+use chatroom_proto::framing::Decode;
 
 use chatroom_core::{MsgTarget, UserInfo};
 use chatroom_proto::framing::{Frame, LineCodec, split_text};

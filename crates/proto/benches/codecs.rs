@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::{BufMut, BytesMut};
+use chatroom_proto::framing::Decode;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tokio_util::codec::Decoder;
 
 use chatroom_config::Config;
 use chatroom_core::MsgKind;

@@ -7,7 +7,29 @@
 //! Pure codec: no sockets, no protocol meaning.
 
 use bytes::{Buf, BufMut, BytesMut};
-use tokio_util::codec::Decoder;
+
+/// What a framed reader asks of a protocol's codec: cut the bytes read so
+/// far into frames. The same shape as `tokio_util`'s `Decoder`, kept here
+/// so that the codecs stay free of any runtime; the server's reader and the
+/// clients' adapters drive it.
+pub trait Decode {
+    type Item;
+    type Error: From<std::io::Error>;
+
+    /// The next whole frame at the front of `buf` (consumed), if there is one.
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error>;
+
+    /// Like [`Decode::decode`], once the stream has ended: a frame left
+    /// without its terminator, or nothing. By default, bytes that make no
+    /// frame are an error.
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None if buf.is_empty() => Ok(None),
+            None => Err(std::io::Error::other("bytes remaining on stream").into()),
+        }
+    }
+}
 
 /// One framed item.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,7 +61,7 @@ impl LineCodec {
     }
 }
 
-impl Decoder for LineCodec {
+impl Decode for LineCodec {
     type Item = Frame;
     type Error = std::io::Error;
 

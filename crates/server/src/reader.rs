@@ -17,9 +17,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
+use chatroom_proto::framing::Decode;
 use futures_util::Stream;
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio_util::codec::Decoder;
 
 /// The most read in one call. It lives on the poller's stack, never in the
 /// connection's state.
@@ -67,7 +67,7 @@ impl<R, D> FrameReader<R, D> {
 impl<R, D> Stream for FrameReader<R, D>
 where
     R: AsyncRead + Unpin,
-    D: Decoder + Unpin,
+    D: Decode + Unpin,
     D::Error: From<std::io::Error>,
 {
     type Item = Result<D::Item, D::Error>;

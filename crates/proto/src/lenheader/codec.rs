@@ -8,8 +8,8 @@
 //! [`HeaderError`], after which the stream cannot be resynchronised and the
 //! connection must end. No I/O and no protocol meaning beyond the framing.
 
+use crate::framing::Decode;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio_util::codec::Decoder;
 
 /// Bytes in every length header.
 pub const HEADER_LEN: usize = 10;
@@ -82,7 +82,7 @@ impl FieldCodec {
     }
 }
 
-impl Decoder for FieldCodec {
+impl Decode for FieldCodec {
     type Item = BytesMut;
     type Error = FieldError;
 

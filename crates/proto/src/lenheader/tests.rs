@@ -1,8 +1,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::framing::Decode;
 use bytes::BytesMut;
-use tokio_util::codec::Decoder;
 
 use super::codec::*;
 use super::*;

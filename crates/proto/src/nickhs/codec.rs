@@ -6,8 +6,8 @@
 //!
 //! No I/O here and no decisions about who gets what.
 
+use crate::framing::Decode;
 use bytes::BytesMut;
-use tokio_util::codec::Decoder;
 
 use crate::framing::{Frame, LineCodec};
 

@@ -6,8 +6,8 @@
 //! split of the whole input.
 
 use bytes::BytesMut;
+use chatroom_proto::framing::Decode;
 use proptest::prelude::*;
-use tokio_util::codec::Decoder;
 
 use chatroom_proto::framing::{Frame, LineCodec, split_text};
 

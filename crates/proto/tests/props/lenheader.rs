@@ -5,8 +5,8 @@
 //! Must not assume a chunking: every property holds for any reads.
 
 use bytes::BytesMut;
+use chatroom_proto::framing::Decode;
 use proptest::prelude::*;
-use tokio_util::codec::Decoder;
 
 use chatroom_proto::lenheader::codec::{
     FieldCodec, HEADER_LEN, HeaderError, message_lines, pair, parse_header, put_field,

@@ -6,8 +6,8 @@
 //! Must not assume a chunking except where chunk mode makes reads matter.
 
 use bytes::BytesMut;
+use chatroom_proto::framing::Decode;
 use proptest::prelude::*;
-use tokio_util::codec::Decoder;
 
 use chatroom_proto::framing::{Frame, LineCodec};
 use chatroom_proto::nickhs::codec::{Chunker, Piece, fold_ascii, strip_own_prefix};

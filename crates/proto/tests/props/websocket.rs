@@ -6,8 +6,8 @@
 //! Must not open sockets: the mapping is pure, so are its tests.
 
 use bytes::BytesMut;
+use chatroom_proto::framing::Decode;
 use proptest::prelude::*;
-use tokio_util::codec::Decoder;
 
 use chatroom_proto::framing::{Frame, LineCodec};
 use chatroom_proto::websocket::{message_to_lines, next_line};
