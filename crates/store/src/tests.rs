@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 
-use super::schema::{APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, V1, V2, V3, V4};
+use super::sqlite::schema::{APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, V1, V2, V3, V4};
 use super::*;
 use chatroom_core::{MsgTarget, Topic, UserInfo};
 
@@ -154,7 +154,7 @@ fn open_creates_the_directory_and_a_wal_database() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
-    for file in [DB_FILE, search::SEARCH_FILE] {
+    for file in [DB_FILE, SEARCH_FILE] {
         let conn = Connection::open(dir.join(file)).expect("raw open");
         let page: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
