@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use chatroom_core::MsgTarget;
-use chatroom_store::{HistoryQuery, QueryTarget, Record, Selector, SqliteStore, Store};
+use chatroom_store::{HistoryQuery, HistoryStore, QueryTarget, Record, Selector, SqliteStore};
 use common::{LineClient, TestServer, WAIT};
 
 fn server_in(dir: Option<&Path>, extra: &[&str]) -> TestServer {

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use chatroom_store::{
-    HistoryQuery, QueryTarget, Record, Selector, SqliteStore, Store, StoreOptions,
+    HistoryQuery, HistoryStore, QueryTarget, Record, Selector, SqliteStore, StoreOptions,
 };
 use common::{TestServer, WAIT};
 

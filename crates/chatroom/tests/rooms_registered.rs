@@ -17,7 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chatroom_core::Topic;
 use chatroom_store::{
-    HistoryQuery, QueryTarget, Record, RecordKind, RoomState, Selector, SqliteStore, Store,
+    HistoryQuery, HistoryStore, QueryTarget, Record, RecordKind, RoomState, RoomStore, Selector,
+    SqliteStore,
 };
 use common::irc::Irc;
 use common::{LineClient, TestServer};

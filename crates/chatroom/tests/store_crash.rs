@@ -18,7 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chatroom_core::{MsgTarget, UserInfo};
 use chatroom_store::{
-    HistoryQuery, QueryTarget, Record, RecordKind, Selector, SqliteStore, Store, StoreOptions,
+    HistoryQuery, HistoryStore, QueryTarget, Record, RecordKind, Selector, SqliteStore,
+    StoreOptions,
 };
 
 const CHILD_ENV: &str = "CHATROOM_STORE_CRASH_CHILD";

@@ -8,8 +8,12 @@
 //! The hub only ever learns the outcome (`Command::Login`,
 //! `AccountRegistered`, `Reclaim`); the protocols word the replies. Argon2
 //! runs on the blocking pool behind the same semaphore as OPER, store calls
-//! on the blocking pool too. This module must not parse a protocol, decide
-//! a rule, or touch the hub's state directly.
+//! on the blocking pool too. The store is an `Arc<dyn AccountStore>`: this
+//! service needs accounts, certificates and held messages and nothing else
+//! of it, and a trait object keeps `Accounts` (shared by every connection)
+//! free of a type parameter; a virtual call is nothing beside the blocking
+//! call it makes. This module must not parse a protocol, decide a rule, or
+//! touch the hub's state directly.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -21,7 +25,7 @@ use chatroom_core::services::accounts::{AccountRules, Held, held_notice};
 pub use chatroom_core::services::accounts::{LoginError, RegisterError};
 use chatroom_core::services::guard::{Guard, GuardLimits, Registrations};
 use chatroom_core::{Command, ConnId, Event};
-use chatroom_store::{Account, Record, SqliteStore, Store};
+use chatroom_store::{Account, AccountStore, Record};
 
 use super::hub_task::{HubHandle, HubMsg};
 
@@ -56,7 +60,7 @@ fn account_rules(cfg: &Config) -> AccountRules {
 /// The service. One per server, shared by every connection and the hub task.
 pub struct Accounts {
     cfg: Arc<Config>,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn AccountStore>,
     guard: Mutex<Guard>,
     /// Set once the hub task runs (new accounts, nickname protection and
     /// held-message notices talk to it).
@@ -68,7 +72,7 @@ pub struct Accounts {
 pub const FAIL_PAUSE: Duration = Duration::from_secs(1);
 
 impl Accounts {
-    pub fn new(cfg: Arc<Config>, store: Arc<SqliteStore>) -> Accounts {
+    pub fn new(cfg: Arc<Config>, store: Arc<dyn AccountStore>) -> Accounts {
         Accounts {
             cfg,
             store,
@@ -92,10 +96,10 @@ impl Accounts {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&SqliteStore) -> Result<T, chatroom_store::StoreError> + Send + 'static,
+        f: impl FnOnce(&dyn AccountStore) -> Result<T, chatroom_store::StoreError> + Send + 'static,
     ) -> Result<T, ()> {
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || f(&store)).await {
+        match tokio::task::spawn_blocking(move || f(&*store)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::error!("accounts: store error: {e}");

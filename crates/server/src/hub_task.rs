@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use chatroom_core::{Command, ConnId, Effect, Event, Hub, HubError, Outbox, RoomRef};
 use chatroom_proto::{Body, Envelope, Shared};
-use chatroom_store::SqliteStore;
+use chatroom_store::{HistoryStore, SearchStore};
 
 use super::accounts::Accounts;
 use super::connection::Outgoing;
@@ -89,10 +89,12 @@ pub type HubHandle = mpsc::Sender<HubMsg>;
 /// instead of letting the hub fall behind without bound.
 const INBOX: usize = 8192;
 
-/// The history, when it is on: the store (for questions) and the persist
-/// stage (for writes).
+/// The history, when it is on: what questions read (the history and its
+/// search, usually one store seen by concern) and the persist stage (for
+/// writes).
 pub struct Persisted {
-    pub store: Arc<SqliteStore>,
+    pub history: Arc<dyn HistoryStore>,
+    pub search: Arc<dyn SearchStore>,
     pub stage: Stage,
 }
 
@@ -264,7 +266,10 @@ async fn run(
 ) {
     let accounts = accounts.as_ref();
     let (store, mut sink) = match history {
-        Some(p) => (Some(p.store), Sink::Persist(Box::new(p.stage))),
+        Some(p) => (
+            Some((p.history, p.search)),
+            Sink::Persist(Box::new(p.stage)),
+        ),
         None => (None, Sink::Direct(Fanout::default())),
     };
     let mut batch = Vec::with_capacity(128);
@@ -333,14 +338,16 @@ async fn run(
                         (Ok(_), None) => {
                             let _ = reply.send(Err(HistoryError::Off));
                         }
-                        (Ok((room, rooms)), Some(store)) => {
-                            let store = store.clone();
+                        (Ok((room, rooms)), Some((history, search))) => {
+                            let (history, search) = (history.clone(), search.clone());
                             // Reads run beside the writer (WAL), off the workers,
                             // once what came before the question is committed
                             // (one's own last message is found).
                             let read: Box<dyn FnOnce() + Send> = Box::new(move || {
                                 tokio::task::spawn_blocking(move || {
-                                    let _ = reply.send(history::answer(&store, room, rooms, ask));
+                                    let _ = reply.send(history::answer(
+                                        &*history, &*search, room, rooms, ask,
+                                    ));
                                 });
                             });
                             match &mut sink {

@@ -24,7 +24,7 @@
 //! the deliveries wait here, tagged with their batch's number, until then.
 //!
 //! Each written group goes on to the applier thread, which copies it
-//! into SQLite with [`Store::append`] in large transactions (it lets groups
+//! into SQLite with [`HistoryStore::append`] in large transactions (it lets groups
 //! gather for [`APPLY_LINGER`] or [`APPLY_MIN`] records: a transaction per
 //! write group cost the delivery path several times what the journal does,
 //! most of it WAL frames rewriting the same few B-tree pages), reports the
@@ -63,6 +63,18 @@
 //! has to) and runs retention compaction, and a search indexer at the lowest
 //! priority fills the full-text index; all of it off the delivery path.
 //!
+//! The store is reached through its traits, as trait objects: the stage
+//! takes the whole store (`Arc<dyn Store>`, it starts every thread that
+//! touches it) and hands each thread the one concern it uses: the applier
+//! a `HistoryStore` and a `RoomStore`, the replay thread and maintenance a
+//! `HistoryStore`, the indexer a `SearchStore`. Trait objects rather than
+//! generics: every call blocks on a thread of its own and costs far more
+//! than a virtual call (the applier makes one per large group), and a type
+//! parameter would spread through the stage, the hub task and the server
+//! for no gain. The embedded SQLite store is what runs; the tests also run
+//! the stage on `MemoryStore`. The journal stays a concrete file
+//! ([`JournalAt`]): it must be where the store reads it back at open.
+//!
 //! This stage must not decide anything the hub decides, and must never drop
 //! a delivery: a failed journal write or append is logged at error level
 //! (the messages are still delivered; the log says they may be missing from
@@ -84,8 +96,8 @@ use chatroom_core::{ConnId, Event, MsgTarget, Outbox};
 use chatroom_proto::{Envelope, Shared};
 use chatroom_store::journal::{self, Journal};
 use chatroom_store::{
-    Anchor, HistoryQuery, QueryTarget, Record, RecordKind, Retention, RoomState, Selector,
-    SqliteStore, Store,
+    Anchor, HistoryQuery, HistoryStore, QueryTarget, Record, RecordKind, Retention, RoomState,
+    RoomStore, SearchStore, Selector, Store,
 };
 
 use super::connection::Outgoing;
@@ -229,6 +241,16 @@ struct Held {
     ops: Vec<Op>,
 }
 
+/// Where the stage keeps its journal: the directory the store reads it
+/// back from at open (for the SQLite store, its data directory: see
+/// `SqliteStore::open`), and whether each write is synced
+/// (`fdatasync`) before its deliveries go out.
+#[derive(Debug, Clone)]
+pub struct JournalAt {
+    pub dir: std::path::PathBuf,
+    pub sync_every_write: bool,
+}
+
 /// The hub task's side of the stage: it builds batches, sends their writes
 /// to the writer thread, and releases their deliveries once committed.
 pub struct Stage {
@@ -259,37 +281,35 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Starts the writer, replay and maintenance threads on `store`.
-    /// `hold_max` bounds what is held for one connection while its replay
-    /// is read (its queue size: past it, it is a slow consumer).
+    /// Starts the writer, replay and maintenance threads on `store`, with
+    /// the journal where `journal` says. `hold_max` bounds what is held for
+    /// one connection while its replay is read (its queue size: past it, it
+    /// is a slow consumer).
     pub fn start(
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Store>,
+        journal: JournalAt,
         cfg: Arc<History>,
         hold_max: usize,
     ) -> std::io::Result<Stage> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (heard_tx, heard) = mpsc::unbounded_channel();
-        let maintenance = Maintenance::start(store.clone(), &cfg)?;
+        let maintenance = Maintenance::start(store.clone(), store.clone(), &cfg)?;
         let (jobs, job_rx) = std_mpsc::channel();
         let reader = Replayer {
-            store: store.clone(),
+            history: store.clone(),
             cfg: cfg.clone(),
             back: heard_tx.clone(),
         };
         std::thread::Builder::new()
             .name("history-replay".into())
             .spawn(move || reader.run(job_rx))?;
-        let dir = store
-            .path()
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default();
-        let store_syncs = store.syncs_every_commit();
-        let journal = Journal::start(&dir, store_syncs).map_err(std::io::Error::other)?;
+        let syncs = journal.sync_every_write;
+        let journal = Journal::start(&journal.dir, syncs).map_err(std::io::Error::other)?;
         let (apply_tx, apply_rx) = mpsc::channel(APPLY_QUEUE);
         let backlog = Arc::new(AtomicUsize::new(0));
         let applier = Applier {
-            store,
+            history: store.clone(),
+            rooms: store,
             heard: heard_tx.clone(),
             journal_dir: journal.dir().to_path_buf(),
             backlog: backlog.clone(),
@@ -312,7 +332,7 @@ impl Stage {
         // handing the batch to a thread and being woken when it is done,
         // and its deliveries go out at once. With one, the `fdatasync` is
         // worth a thread that gathers batches while it waits.
-        let journaling = if store_syncs {
+        let journaling = if syncs {
             std::thread::Builder::new()
                 .name("history-writer".into())
                 .spawn(move || writer.run(rx))?;
@@ -711,7 +731,7 @@ fn room_state(cfg: &History, saved: SavedRoom) -> RoomState {
 }
 
 /// The registered rooms of the store, for the hub to restore at start.
-pub fn saved_rooms(store: &SqliteStore) -> Result<Vec<SavedRoom>, chatroom_store::StoreError> {
+pub fn saved_rooms(store: &dyn RoomStore) -> Result<Vec<SavedRoom>, chatroom_store::StoreError> {
     Ok(store
         .load_rooms()?
         .into_iter()
@@ -951,7 +971,8 @@ impl Writer {
 /// The applier thread: copies what is in the journal into SQLite in large
 /// transactions, says so, and deletes the journal segments it has copied.
 struct Applier {
-    store: Arc<SqliteStore>,
+    history: Arc<dyn HistoryStore>,
+    rooms: Arc<dyn RoomStore>,
     heard: mpsc::UnboundedSender<Heard>,
     journal_dir: std::path::PathBuf,
     /// Groups sent and not yet taken (see `Writer::backlog`).
@@ -1055,8 +1076,8 @@ impl Applier {
 
     fn save_room(&self, save: RoomSave) {
         let (name, result) = match &save {
-            RoomSave::Save(state) => (&state.name, self.store.save_room(state)),
-            RoomSave::Forget(name) => (name, self.store.forget_room(name)),
+            RoomSave::Save(state) => (&state.name, self.rooms.save_room(state)),
+            RoomSave::Forget(name) => (name, self.rooms.forget_room(name)),
         };
         if let Err(e) = result {
             // The room goes on as it is; only a restart would lose the change.
@@ -1065,7 +1086,7 @@ impl Applier {
     }
 
     fn commit(&self, records: &[Record]) {
-        if let Err(e) = self.store.append(records) {
+        if let Err(e) = self.history.append(records) {
             let first = records.first().map_or(0, |r| r.id);
             let last = records.last().map_or(0, |r| r.id);
             let hint = if e.is_disk_problem() {
@@ -1096,7 +1117,7 @@ struct Job {
 /// The replay thread: reads a room's recent history for whoever joined, off
 /// the hub task and the writer, and hands it back to the hub task.
 struct Replayer {
-    store: Arc<SqliteStore>,
+    history: Arc<dyn HistoryStore>,
     cfg: Arc<History>,
     back: mpsc::UnboundedSender<Heard>,
 }
@@ -1145,7 +1166,7 @@ impl Replayer {
                 selector: Selector::Latest { after },
                 limit: want,
             };
-            let records = match self.store.query(&query) {
+            let records = match self.history.query(&query) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!("history: cannot replay {room}: {e}");
@@ -1169,7 +1190,7 @@ impl Replayer {
 /// compaction and the store's "keep nothing" rooms follow the file. Rooms
 /// the file no longer names go back to the server-wide limits.
 pub fn sync_room_limits(
-    store: &SqliteStore,
+    store: &dyn RoomStore,
     cfg: &History,
 ) -> Result<(), chatroom_store::StoreError> {
     let saved = store.load_rooms()?;
@@ -1277,7 +1298,7 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn start(store: Arc<SqliteStore>) -> std::io::Result<Indexer> {
+    fn start(search: Arc<dyn SearchStore>) -> std::io::Result<Indexer> {
         let (stop, stopped) = std_mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("history-search".into())
@@ -1289,7 +1310,7 @@ impl Indexer {
                         _ => return,
                     }
                     loop {
-                        match store.index_search(chatroom_store::SEARCH_PASS_ROWS) {
+                        match search.index_search(chatroom_store::SEARCH_PASS_ROWS) {
                             Ok(0) => break,
                             Ok(_) => {}
                             Err(e) => {
@@ -1308,8 +1329,11 @@ impl Indexer {
 }
 
 impl Maintenance {
-    fn start(store: Arc<SqliteStore>, cfg: &History) -> std::io::Result<Maintenance> {
-        let store_for_index = store.clone();
+    fn start(
+        history: Arc<dyn HistoryStore>,
+        search: Arc<dyn SearchStore>,
+        cfg: &History,
+    ) -> std::io::Result<Maintenance> {
         let (stop, stopped) = std_mpsc::channel::<()>();
         let policy = retention(cfg);
         let every = cfg.compact_interval();
@@ -1323,12 +1347,12 @@ impl Maintenance {
                         Err(std_mpsc::RecvTimeoutError::Timeout) => {}
                         _ => return,
                     }
-                    if let Err(e) = store.checkpoint() {
+                    if let Err(e) = history.checkpoint() {
                         tracing::error!("history: checkpoint failed: {e}");
                     }
                     if Instant::now() >= next_compaction {
                         next_compaction = Instant::now() + every;
-                        match store.compact(&policy, SystemTime::now()) {
+                        match history.compact(&policy, SystemTime::now()) {
                             Ok(s) if s.by_age + s.by_count > 0 => tracing::info!(
                                 by_age = s.by_age,
                                 by_count = s.by_count,
@@ -1344,7 +1368,7 @@ impl Maintenance {
         Ok(Maintenance {
             stop: Some(stop),
             thread: Some(thread),
-            indexer: Some(Indexer::start(store_for_index)?),
+            indexer: Some(Indexer::start(search)?),
         })
     }
 }
@@ -1369,6 +1393,7 @@ mod tests {
     use super::*;
     use crate::outbound::{self, Incoming};
     use chatroom_core::{MsgKind, UserInfo};
+    use chatroom_store::{MemoryStore, SqliteStore};
 
     struct Dir(PathBuf);
 
@@ -1390,6 +1415,21 @@ mod tests {
     impl Drop for Dir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The journal in `dir`, where the SQLite store opened there reads it.
+    fn journal_in(dir: &Dir) -> JournalAt {
+        JournalAt {
+            dir: dir.0.clone(),
+            sync_every_write: false,
+        }
+    }
+
+    fn journal_synced(dir: &Dir) -> JournalAt {
+        JournalAt {
+            sync_every_write: true,
+            ..journal_in(dir)
         }
     }
 
@@ -1431,7 +1471,7 @@ mod tests {
         rx
     }
 
-    fn stored(store: &SqliteStore) -> Vec<String> {
+    fn stored(store: &dyn HistoryStore) -> Vec<String> {
         store
             .query(&HistoryQuery {
                 requester: String::new(),
@@ -1456,8 +1496,13 @@ mod tests {
     async fn a_delivery_arrives_only_after_its_record_is_stored() {
         let dir = Dir::new("order");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 1);
         for (id, text) in [(1, "one"), (2, "two"), (3, "three")] {
             // The same event to two recipients makes one record.
@@ -1470,17 +1515,22 @@ mod tests {
             let got = rx.recv().await.expect("delivery");
             assert_eq!(text_of(got.event().expect("an event")), want);
             // Already in the store when it arrives.
-            assert!(stored(&store).contains(&want.to_string()));
+            assert!(stored(&*store).contains(&want.to_string()));
         }
-        assert_eq!(stored(&store), ["one", "two", "three"]);
+        assert_eq!(stored(&*store), ["one", "two", "three"]);
     }
 
     #[tokio::test]
     async fn a_stored_message_is_in_the_journal_before_anyone_receives_it() {
         let dir = Dir::new("journal-first");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 1);
         stage.send(1, &message(1, "stored"));
         assert!(stage.flush().await);
@@ -1494,7 +1544,7 @@ mod tests {
             "stored"
         );
         settle_all(&mut stage).await;
-        assert_eq!(stored(&store), ["stored"]);
+        assert_eq!(stored(&*store), ["stored"]);
     }
 
     #[tokio::test]
@@ -1505,8 +1555,13 @@ mod tests {
             ..Default::default()
         };
         let store = Arc::new(SqliteStore::open_with(&dir.0, opts).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_synced(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 1);
         // Nothing stored, nothing held: out at once.
         stage.send(1, &Envelope::new(Event::ServerNotice { text: "hi".into() }));
@@ -1534,15 +1589,20 @@ mod tests {
             matches!(second.event().expect("an event"), Event::ServerNotice { text } if &**text == "after"),
             "{second:?}"
         );
-        assert_eq!(stored(&store), ["stored"]);
+        assert_eq!(stored(&*store), ["stored"]);
     }
 
     #[tokio::test]
     async fn a_batch_with_nothing_to_store_waits_behind_one_that_waits_for_sqlite() {
         let dir = Dir::new("behind");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 1);
         stage.send(1, &message(1, "stored"));
         assert!(stage.flush().await);
@@ -1583,8 +1643,13 @@ mod tests {
     async fn a_stalled_database_holds_up_no_delivery_until_its_queue_is_full() {
         let dir = Dir::new("stall");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         const LIMIT: u64 = 20_000;
         let (out, rx) = outbound::queue(LIMIT as usize + 16);
         stage.push(Op::Attach { id: 1, out });
@@ -1646,8 +1711,13 @@ mod tests {
     async fn a_room_save_alone_in_a_batch_is_written_before_its_deliveries() {
         let dir = Dir::new("roomsave");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let (out, rx) = outbound::queue(16);
         stage.push(Op::Attach { id: 1, out });
         assert!(stage.flush().await);
@@ -1694,8 +1764,13 @@ mod tests {
     async fn a_replay_holds_exactly_what_came_before_the_join() {
         let dir = Dir::new("replay");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 7);
         // One batch: a message, the join, a message after the join.
         stage.send(1, &message(1, "before"));
@@ -1724,8 +1799,13 @@ mod tests {
     async fn a_failed_append_does_not_stop_delivery() {
         let dir = Dir::new("fail");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 1);
         stage.send(1, &message(5, "first"));
         assert!(stage.flush().await);
@@ -1736,8 +1816,13 @@ mod tests {
         );
         // A stage that lost its seed would reuse an id: the store refuses
         // the batch, the recipients still get the message.
-        let mut again =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut again = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx2 = attach(&mut again, 2);
         again.send(2, &message(5, "clash"));
         assert!(again.flush().await);
@@ -1746,7 +1831,7 @@ mod tests {
             text_of(rx2.recv().await.expect("clash").event().expect("an event")),
             "clash"
         );
-        assert_eq!(stored(&store), ["first"]);
+        assert_eq!(stored(&*store), ["first"]);
     }
 
     #[tokio::test]
@@ -1761,8 +1846,9 @@ mod tests {
                 ..Default::default()
             },
         );
-        sync_room_limits(&store, &cfg).expect("sync");
-        let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
+        sync_room_limits(&*store, &cfg).expect("sync");
+        let mut stage =
+            Stage::start(store.clone(), journal_in(&dir), Arc::new(cfg), 64).expect("start");
         let rx = attach(&mut stage, 1);
         stage.send(1, &message(1, "gone"));
         assert!(stage.flush().await);
@@ -1777,9 +1863,9 @@ mod tests {
             ),
             "gone"
         );
-        assert!(stored(&store).is_empty());
+        assert!(stored(&*store).is_empty());
         // Removing the override from the configuration lifts it.
-        sync_room_limits(&store, &History::default()).expect("sync");
+        sync_room_limits(&*store, &History::default()).expect("sync");
         let rooms = store.load_rooms().expect("rooms");
         assert!(rooms.iter().all(|r| r.limits.is_none()), "{rooms:?}");
     }
@@ -1806,8 +1892,9 @@ mod tests {
                 ..Default::default()
             },
         );
-        sync_room_limits(&store, &cfg).expect("sync");
-        let mut stage = Stage::start(store.clone(), Arc::new(cfg), 64).expect("start");
+        sync_room_limits(&*store, &cfg).expect("sync");
+        let mut stage =
+            Stage::start(store.clone(), journal_in(&dir), Arc::new(cfg), 64).expect("start");
         let rx = attach(&mut stage, 1);
         stage.note(saved("#a"));
         stage.note(saved("#L"));
@@ -1855,7 +1942,7 @@ mod tests {
             .expect("#L keeps its row");
         assert!(!l.registered && l.founder.is_none());
         assert_eq!(l.limits.and_then(|l| l.max_count), Some(50));
-        assert_eq!(stored(&store), ["x", "the plan", "y"]);
+        assert_eq!(stored(&*store), ["x", "the plan", "y"]);
     }
 
     fn replayed_texts(ev: &Event) -> (String, Vec<String>) {
@@ -1871,8 +1958,13 @@ mod tests {
     async fn replays_and_live_events_keep_their_order() {
         let dir = Dir::new("two-replays");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 3);
         stage.send(1, &message_in(1, "#r", "r-old"));
         stage.send(1, &message_in(2, "#s", "s-old"));
@@ -1914,8 +2006,13 @@ mod tests {
     async fn too_much_held_behind_a_replay_is_a_slow_consumer() {
         let dir = Dir::new("hold");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 2).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            2,
+        )
+        .expect("start");
         let _rx = attach(&mut stage, 9);
         stage.push(Op::Replay {
             to: 9,
@@ -1930,10 +2027,8 @@ mod tests {
         assert_eq!(stage.take_cuts(), vec![9]);
     }
 
-    #[test]
-    fn a_replay_read_late_leaves_out_what_followed_the_join() {
-        let dir = Dir::new("mark");
-        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+    /// The replay thread's reading, on `history` holding 1..=30 in #r.
+    fn replay_reads_leave_out_what_followed_the_join(history: Arc<dyn HistoryStore>) {
         let records: Vec<Record> = (1..=30)
             .filter_map(|id| {
                 message(id, &format!("m{id}"))
@@ -1941,14 +2036,14 @@ mod tests {
                     .and_then(Record::from_message)
             })
             .collect();
-        store.append(&records).expect("append");
+        history.append(&records).expect("append");
         let cfg = History {
             replay_lines: 5,
             ..History::default()
         };
         let (back, _rx) = mpsc::unbounded_channel();
         let replayer = Replayer {
-            store,
+            history,
             cfg: Arc::new(cfg),
             back,
         };
@@ -1964,12 +2059,87 @@ mod tests {
         assert!(replayer.read(&"#nothing".into(), 30).is_none());
     }
 
+    #[test]
+    fn a_replay_read_late_leaves_out_what_followed_the_join() {
+        let dir = Dir::new("mark");
+        let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+        replay_reads_leave_out_what_followed_the_join(store);
+    }
+
+    #[test]
+    fn a_replay_read_from_the_memory_store_leaves_out_what_followed_the_join() {
+        replay_reads_leave_out_what_followed_the_join(Arc::new(MemoryStore::new()));
+    }
+
+    #[tokio::test]
+    async fn the_stage_runs_on_the_memory_store() {
+        // The journal is still a file; records, replays and room saves go
+        // to the store, whichever it is.
+        let dir = Dir::new("memory");
+        let store = Arc::new(MemoryStore::new());
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
+        let rx = attach(&mut stage, 1);
+        for (id, text) in [(1, "one"), (2, "two")] {
+            stage.send(1, &message(id, text));
+        }
+        assert!(stage.flush().await);
+        settle_all(&mut stage).await;
+        for want in ["one", "two"] {
+            let got = rx.recv().await.expect("delivery");
+            assert_eq!(text_of(got.event().expect("an event")), want);
+            assert!(stored(&*store).contains(&want.to_string()));
+        }
+        // Someone joins: the room's history comes back from memory first,
+        // then what was said after the join.
+        let joiner = attach(&mut stage, 2);
+        stage.push(Op::Replay {
+            to: 2,
+            room: "#r".into(),
+            mark: 2,
+        });
+        stage.send(2, &message(3, "three"));
+        assert!(stage.flush().await);
+        settle_all(&mut stage).await;
+        match joiner.recv().await.expect("replay").event() {
+            Some(Event::History { lines, .. }) => {
+                let texts: Vec<String> = lines.iter().map(text_of).collect();
+                assert_eq!(texts, ["one", "two"]);
+            }
+            other => panic!("expected the replay first, got {other:?}"),
+        }
+        let live = joiner.recv().await.expect("live");
+        assert_eq!(text_of(live.event().expect("an event")), "three");
+        // A registered room's state is saved after what came before it.
+        stage.push(Op::Room(RoomSave::Save(RoomState {
+            founder: Some("ann".into()),
+            registered: true,
+            ..unregistered("#kept")
+        })));
+        assert!(stage.flush().await);
+        settle_all(&mut stage).await;
+        let saved = saved_rooms(&*store).expect("rooms");
+        assert_eq!(saved.len(), 1);
+        assert_eq!(&*saved[0].name, "#kept");
+        assert_eq!(stored(&*store), ["one", "two", "three"]);
+    }
+
     #[tokio::test]
     async fn what_is_due_before_a_detach_goes_out_even_while_a_replay_is_read() {
         let dir = Dir::new("detach");
         let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
-        let mut stage =
-            Stage::start(store.clone(), Arc::new(History::default()), 64).expect("start");
+        let mut stage = Stage::start(
+            store.clone(),
+            journal_in(&dir),
+            Arc::new(History::default()),
+            64,
+        )
+        .expect("start");
         let rx = attach(&mut stage, 4);
         stage.send(1, &message(1, "old"));
         // Replay, goodbye and detach in one group: the replay cannot have

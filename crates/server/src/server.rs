@@ -8,6 +8,10 @@
 //!
 //! No name look-ups happen here or anywhere in the server: peers are shown
 //! by address, so registration never waits on DNS or ident.
+//!
+//! The history store is opened here, and only here by its concrete type
+//! (the embedded SQLite store, in the data directory); everything after
+//! takes it by concern, as `Arc<dyn ...>` of the trait it needs.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -32,7 +36,7 @@ use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, 
 use super::deadlines::Deadlines;
 use super::hub_task::{self, HubMsg, Persisted};
 use super::limits::{ConnLimiter, ConnPermit};
-use super::persist::{Stage, sync_room_limits};
+use super::persist::{JournalAt, Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
 use super::websocket;
 use crate::session;
@@ -63,12 +67,23 @@ impl fmt::Display for Protocol {
     }
 }
 
+/// The store as opened at bind time.
+#[derive(Clone)]
+struct Opened {
+    store: Arc<dyn Store>,
+    /// Its file, for the start-up line.
+    file: std::path::PathBuf,
+    /// Where the persist stage's journal goes: where the store reads it
+    /// back at its next open.
+    journal: JournalAt,
+}
+
 pub struct Server {
     cfg: Arc<Config>,
     listeners: Vec<(Protocol, TcpListener)>,
     tls: Option<Arc<Tls>>,
     /// The history store, when history is on.
-    store: Option<Arc<SqliteStore>>,
+    store: Option<Opened>,
     /// Installed at bind time, so a SIGHUP that arrives once the addresses
     /// are printed reloads instead of killing the process.
     #[cfg(unix)]
@@ -87,6 +102,10 @@ impl Server {
                 background_checkpoints: true,
                 ..StoreOptions::default()
             };
+            let journal = JournalAt {
+                dir: cfg.data_dir.clone(),
+                sync_every_write: opts.sync_every_commit,
+            };
             let dir = cfg.data_dir.clone();
             let history = cfg.history.clone();
             let store = tokio::task::spawn_blocking(move || {
@@ -97,7 +116,11 @@ impl Server {
             .await
             .context("history: opening the store failed")?
             .map_err(|e| anyhow::anyhow!("history: {e}"))?;
-            Some(Arc::new(store))
+            Some(Opened {
+                file: store.path().to_path_buf(),
+                store: Arc::new(store),
+                journal,
+            })
         } else {
             None
         };
@@ -176,7 +199,7 @@ impl Server {
     /// The line saying where the history is kept (or that it is off).
     pub fn history_line(&self) -> String {
         match &self.store {
-            Some(store) => format!("history: {}", store.path().display()),
+            Some(opened) => format!("history: {}", opened.file.display()),
             None => "history: off (nothing is kept)".to_string(),
         }
     }
@@ -236,7 +259,7 @@ impl Server {
         let mut core = Hub::new(cfg.hub.clone(), Arc::new(WallClock));
         let history = match self.store.clone() {
             None => None,
-            Some(store) => {
+            Some(Opened { store, journal, .. }) => {
                 let reader = store.clone();
                 let last = tokio::task::spawn_blocking(move || reader.last_id())
                     .await
@@ -246,7 +269,7 @@ impl Server {
                 // Registered rooms exist before anyone can connect.
                 let reader = store.clone();
                 let rooms =
-                    tokio::task::spawn_blocking(move || super::persist::saved_rooms(&reader))
+                    tokio::task::spawn_blocking(move || super::persist::saved_rooms(&*reader))
                         .await
                         .context("rooms: loading failed")?
                         .map_err(|e| anyhow::anyhow!("rooms: {e}"))?;
@@ -259,15 +282,20 @@ impl Server {
                 core.keep_notes();
                 let stage = Stage::start(
                     store.clone(),
+                    journal,
                     Arc::new(cfg.history.clone()),
                     cfg.limits.send_queue,
                 )
                 .context("history: cannot start the writer")?;
-                Some(Persisted { store, stage })
+                Some(Persisted {
+                    history: store.clone(),
+                    search: store,
+                    stage,
+                })
             }
         };
         // Accounts live in the history store: without it there are none.
-        let accounts = match (&self.store, cfg.accounts.enabled) {
+        let accounts = match (self.store.as_ref().map(|o| &o.store), cfg.accounts.enabled) {
             (Some(store), true) => {
                 let s = store.clone();
                 let names = tokio::task::spawn_blocking(move || s.account_names())

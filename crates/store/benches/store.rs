@@ -1,6 +1,6 @@
 //! Microbenchmark of the history store's write path: one group commit of
 //! room messages shaped like the bench's (64-byte payloads of numbers and
-//! padding) appended with `Store::append` to a real SQLite file, as the
+//! padding) appended with `HistoryStore::append` to a real SQLite file, as the
 //! persist stage's writer does; the background indexing of the same
 //! rows into the full-text index, which runs off the delivery path; and
 //! the latency of one group commit of ordinary chat lines by batch size,
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 use chatroom_core::{MsgTarget, UserInfo};
-use chatroom_store::{Record, RecordKind, SqliteStore, Store, StoreOptions};
+use chatroom_store::{HistoryStore, Record, RecordKind, SearchStore, SqliteStore, StoreOptions};
 
 /// A fresh data directory, removed when dropped.
 struct Dir(PathBuf);
@@ -154,7 +154,7 @@ fn quantile_us(sorted: &[Duration], q: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e6
 }
 
-/// One group commit of `Store::append`, by batch size, with
+/// One group commit of `HistoryStore::append`, by batch size, with
 /// `synchronous=NORMAL` (the default) and `FULL` (`sync_every_commit`: an
 /// fsync per commit), on a store that already holds rows and has its
 /// statements cached. Criterion's mean is the mean commit; the tail of

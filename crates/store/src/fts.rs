@@ -6,26 +6,31 @@
 //! reach it raw: a stray `"` is a syntax error and `OR` changes the meaning.
 //! Each whitespace-separated word therefore becomes an FTS5 string (double
 //! quotes, inner `"` doubled), which FTS5 treats as a phrase of plain tokens;
-//! the strings are joined by spaces (implicit AND). This file must not touch
-//! the database.
+//! the strings are joined by spaces (implicit AND). [`search_words`] is the
+//! splitting both stores use. This file must not touch the database.
 
 /// At most this many words are searched for; the rest are ignored, so a
 /// pasted essay cannot become an expensive query.
 pub const MAX_WORDS: usize = 16;
 
+/// The words of a search, as every store reads them: split on white space
+/// and control characters, at most [`MAX_WORDS`] of them. A word with no
+/// letter or digit is left out: after FTS5's unicode61 tokenizer it would be
+/// a phrase of zero tokens, which matches nothing useful. Control
+/// characters separate words because FTS5's query parser stops at a NUL,
+/// which would leave a quoted string unterminated.
+pub(crate) fn search_words(words: &str) -> impl Iterator<Item = &str> {
+    words
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .take(MAX_WORDS)
+}
+
 /// The FTS5 query for `words`, or `None` when nothing in it can match
 /// (empty, or only punctuation, which the tokenizer drops).
 pub fn fts_query(words: &str) -> Option<String> {
     let mut out = String::new();
-    // A word with no letter or digit would be a phrase of zero tokens after
-    // FTS5's unicode61 tokenizer, which matches nothing useful.
-    // Control characters separate words too: FTS5's query parser stops at a
-    // NUL, which would leave a quoted string unterminated.
-    for word in words
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| w.chars().any(char::is_alphanumeric))
-        .take(MAX_WORDS)
-    {
+    for word in search_words(words) {
         if !out.is_empty() {
             out.push(' ');
         }

@@ -5,29 +5,41 @@
 //! state of rooms (topic, modes, founder, registration, history limits),
 //! accounts, and private messages held for accounts that are offline.
 //!
-//! Everything goes through the [`Store`] trait so that the cluster store can
-//! replace the embedded one later. The embedded default is [`SqliteStore`]:
-//! one SQLite file (`chatroom.db`) in the data directory, in WAL mode.
+//! The runtime sees it through four traits, one per concern, each with its
+//! own promises (see each file): [`HistoryStore`] (records, queries,
+//! retention), [`SearchStore`] (full-text search), [`AccountStore`]
+//! (accounts, certificates, offline messages) and [`RoomStore`] (saved room
+//! state). [`Store`] is all four, for code that needs everything. Two
+//! implementations keep the same promises: [`SqliteStore`], the embedded
+//! default (one SQLite file, `chatroom.db`, in the data directory, in WAL
+//! mode), and [`MemoryStore`], which keeps everything in memory and forgets
+//! it when dropped (for tests, and for a server that remembers nothing).
 //!
 //! # Files
-//! - `mod.rs`: the trait and the plain data types it speaks in.
+//! - `lib.rs`: the plain data types the traits speak in, and [`Store`].
+//! - `history.rs`, `search.rs`, `accounts.rs`, `rooms.rs`: the traits.
 //! - `error.rs`: [`StoreError`], one variant per thing an operator must act on.
-//! - `schema.rs`: the versioned migrations and the start-up checks that refuse
-//!   a foreign or corrupt file without touching it.
-//! - `sqlite.rs`: [`SqliteStore`], the SQLite implementation.
+//! - `keys.rs`: conversation keys and millisecond times, shared by both
+//!   implementations so that they agree on what a conversation is.
+//! - `select.rs`: what each history selector means, shared likewise.
+//! - `fts.rs`: turns what a person typed into search words and a safe FTS5
+//!   query.
+//! - `sqlite/`: [`SqliteStore`], split by job (open and recovery, appends,
+//!   queries, search and its index file, accounts, rooms, maintenance, the
+//!   schema and its migrations).
+//! - `memory.rs`: [`MemoryStore`].
 //! - `page.rs`: the codec of a page, the records of one room from one commit
-//!   in one blob, which is how room history is stored (one row per room per
-//!   commit instead of one per message: the cost of storing is on the
+//!   in one blob, which is how SQLite stores room history (one row per room
+//!   per commit instead of one per message: the cost of storing is on the
 //!   delivery path).
 //! - `journal.rs`: the append-only files the delivery path writes records to
-//!   before anyone receives them; copied into SQLite behind it, and read
+//!   before anyone receives them; copied into the store behind it, and read
 //!   back into SQLite at start after a crash.
-//! - `fts.rs`: turns what a person typed into a safe FTS5 query.
-//! - `search.rs`: the full-text index, a file of its own (`search.db`)
-//!   filled behind the writer.
-//! - `tests.rs`: tests on real SQLite files in temporary directories.
+//! - `tests.rs`: tests of the SQLite store on real files (files, WAL,
+//!   migrations, damaged pages, recovery); `contract.rs`: the traits'
+//!   promises, run against both implementations.
 //!
-//! # What this module must not do
+//! # What this crate must not do
 //! It must not know about sockets, protocols or the hub's state, and it must
 //! not decide who may read a room (the caller checks membership before asking
 //! for a room's history). It does enforce the one rule it alone can: a private
@@ -39,9 +51,10 @@
 //! path must not call it from a tokio worker directly: the runtime hands
 //! records to one writer thread, which gathers whatever has queued up and
 //! writes it to the [`journal`] with one `write(2)`; an applier thread then
-//! copies it into SQLite with one [`Store::append`] per large group (group
-//! commit: one transaction, one WAL append, for many messages). Queries run on other connections (WAL lets
-//! readers run beside the writer), from `spawn_blocking`.
+//! copies it into the store with one [`HistoryStore::append`] per large
+//! group (group commit: one transaction, one WAL append, for many
+//! messages). Queries run on other connections (WAL lets readers run beside
+//! the writer), from `spawn_blocking`.
 //!
 //! # Durability
 //! The database runs with `journal_mode=WAL` and `synchronous=NORMAL`. A
@@ -63,18 +76,26 @@
 //! guarantee from one `write(2)` (and one `fdatasync` with
 //! `sync_every_commit`), and [`SqliteStore::open`] appends whatever the
 //! journal holds beyond the newest stored message before anything else
-//! reads the store.
+//! reads the store. [`MemoryStore`] keeps nothing across a restart and
+//! reads no journal.
 
 #![deny(unsafe_code)]
 
+mod accounts;
 mod error;
 mod fts;
+mod history;
 pub mod journal;
+mod keys;
+mod memory;
 mod page;
-mod schema;
+mod rooms;
 mod search;
+mod select;
 mod sqlite;
 
+#[cfg(test)]
+mod contract;
 #[cfg(test)]
 mod tests;
 
@@ -84,10 +105,15 @@ use chatroom_core::event::Event;
 use chatroom_core::names::Name;
 use chatroom_core::{MsgKind, MsgTarget, Topic, UserInfo};
 
+pub use accounts::AccountStore;
 pub use chatroom_core::history::{Anchor, Limits, Selector, TargetInfo};
 pub use error::StoreError;
 pub use fts::fts_query;
-pub use search::{PASS_ROWS as SEARCH_PASS_ROWS, SEARCH_FILE};
+pub use history::HistoryStore;
+pub use memory::MemoryStore;
+pub use rooms::RoomStore;
+pub use search::SearchStore;
+pub use sqlite::index::{PASS_ROWS as SEARCH_PASS_ROWS, SEARCH_FILE};
 pub use sqlite::{DB_FILE, LOCK_FILE, SqliteStore, StoreOptions};
 
 /// The largest number of records one query returns unless
@@ -267,7 +293,7 @@ pub struct HistoryQuery {
     pub limit: usize,
 }
 
-/// The server-wide retention policy given to [`Store::compact`]. A room's own
+/// The server-wide retention policy given to [`HistoryStore::compact`]. A room's own
 /// [`RoomState::limits`] replace `rooms` for that room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
@@ -333,109 +359,10 @@ pub struct Account {
     pub created: SystemTime,
 }
 
-/// The storage behind the server. Object safe: the runtime holds an
-/// `Arc<dyn Store>`. Every method may block on disk; see the module docs
-/// for which thread calls what.
-pub trait Store: Send + Sync {
-    /// Commits `batch` in one transaction: all of it or none of it. Records
-    /// for rooms that keep no history are skipped. On error nothing of the
-    /// batch is stored and the caller still holds it (retry, or log loudly).
-    fn append(&self, batch: &[Record]) -> Result<(), StoreError>;
+/// All four concerns in one: for code that needs everything (opening the
+/// server, tests). Implemented for every type that implements the four
+/// traits; `Arc<dyn Store>` coerces to `Arc<dyn HistoryStore>` and the
+/// others, so one store can be handed out by concern.
+pub trait Store: HistoryStore + SearchStore + AccountStore + RoomStore {}
 
-    /// History for `CHATHISTORY` (and replay on join), ascending order.
-    fn query(&self, q: &HistoryQuery) -> Result<Vec<Record>, StoreError>;
-
-    /// `CHATHISTORY TARGETS`: the conversations of `requester` with a message
-    /// strictly between `from` and `to` (either order), with the time of
-    /// their latest such message, in ascending order of that time; at most
-    /// `limit`, those nearest `from`. Private conversations are found from
-    /// the store; rooms only among `rooms`, the ones the caller says the
-    /// requester may see (the store does not know membership).
-    fn targets(
-        &self,
-        requester: &str,
-        rooms: &[String],
-        from: SystemTime,
-        to: SystemTime,
-        limit: usize,
-    ) -> Result<Vec<TargetInfo>, StoreError>;
-
-    /// Full-text search in one conversation, newest first. `words` is what a
-    /// person typed: every word must occur, and no character in it has a
-    /// special meaning.
-    fn search(
-        &self,
-        requester: &str,
-        target: &QueryTarget,
-        words: &str,
-        limit: usize,
-    ) -> Result<Vec<Record>, StoreError>;
-
-    /// Keeps a private message for `account`, to hand over at its next login.
-    fn hold_offline(&self, account: &str, rec: &Record) -> Result<(), StoreError>;
-
-    /// The messages held for `account`, oldest first, removed from the store
-    /// in the same transaction.
-    fn take_offline(&self, account: &str) -> Result<Vec<Record>, StoreError>;
-
-    /// The messages held for `account`, oldest first, each with its place
-    /// in the queue, without removing them: the caller hands them to the
-    /// connection first and then calls [`Store::ack_offline`], so that a
-    /// message is never lost between the store and the connection.
-    fn peek_offline(&self, account: &str) -> Result<Vec<(i64, Record)>, StoreError>;
-
-    /// Removes the messages held for `account` up to and including `upto`
-    /// (a place returned by [`Store::peek_offline`]).
-    fn ack_offline(&self, account: &str, upto: i64) -> Result<(), StoreError>;
-
-    /// Creates or replaces a room's state (keyed by its case-folded name).
-    fn save_room(&self, state: &RoomState) -> Result<(), StoreError>;
-
-    /// Removes a room's saved state (its history stays, under retention).
-    fn forget_room(&self, name: &str) -> Result<(), StoreError>;
-
-    /// Every saved room.
-    fn load_rooms(&self) -> Result<Vec<RoomState>, StoreError>;
-
-    /// Creates or replaces an account (keyed by its case-folded name).
-    fn put_account(&self, acct: &Account) -> Result<(), StoreError>;
-
-    fn get_account(&self, name: &str) -> Result<Option<Account>, StoreError>;
-
-    /// The names of every account (as stored), for the server's in-memory
-    /// index of registered nicknames.
-    fn account_names(&self) -> Result<Vec<String>, StoreError>;
-
-    /// Ties a TLS client-certificate fingerprint (`AB:CD:...`, upper case)
-    /// to `account`. False when the fingerprint belongs to another account
-    /// already (nothing changes then).
-    fn add_cert(&self, account: &str, fingerprint: &str) -> Result<bool, StoreError>;
-
-    /// Unties a fingerprint from `account`; false when it was not tied.
-    fn del_cert(&self, account: &str, fingerprint: &str) -> Result<bool, StoreError>;
-
-    /// The fingerprints tied to `account`, sorted.
-    fn certs(&self, account: &str) -> Result<Vec<String>, StoreError>;
-
-    /// The account a fingerprint is tied to, if any.
-    fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>, StoreError>;
-
-    /// Deletes what retention says must go, in short transactions.
-    fn compact(&self, policy: &Retention, now: SystemTime) -> Result<CompactStats, StoreError>;
-
-    /// The highest msgid ever appended (or held offline), even if compaction
-    /// has since deleted it; 0 for a new store. New ids must be above it.
-    fn last_id(&self) -> Result<u64, StoreError>;
-
-    /// Moves WAL contents into the database file without blocking writers;
-    /// run now and then from a background thread so that the writer rarely
-    /// has to checkpoint (and fsync) itself, or never, with
-    /// [`StoreOptions::background_checkpoints`].
-    fn checkpoint(&self) -> Result<(), StoreError>;
-
-    /// Background work: adds up to `max` stored records to the full-text
-    /// index, oldest first; returns how many (0: the index is complete).
-    /// [`Store::search`] completes the index itself before it searches, so
-    /// this only moves that work to a moment of the caller's choosing.
-    fn index_search(&self, max: usize) -> Result<usize, StoreError>;
-}
+impl<T: HistoryStore + SearchStore + AccountStore + RoomStore + ?Sized> Store for T {}

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, TransactionBehavior};
 
-use super::error::StoreError;
+use crate::error::StoreError;
 
 /// `PRAGMA application_id` of a chatroom database ("ChRm"), so that no other
 /// program's SQLite file is mistaken for ours or altered by a migration.
@@ -144,7 +144,7 @@ ALTER TABLE rooms ADD COLUMN registered_ms INTEGER;
 "#;
 
 /// Version 6: the search index moves out to a file of its own
-/// (`search.rs`), filled behind the writer instead of in its commit, so
+/// (`index.rs`), filled behind the writer instead of in its commit, so
 /// the FTS5 table and the triggers that kept it in step go. The new index
 /// is built from the existing rows by the background indexer.
 pub const V6: &str = r#"
@@ -269,7 +269,7 @@ pub fn open(path: &Path, settings: &OpenSettings) -> Result<Connection, StoreErr
 /// 45% less CPU (docs/perf.md, sixth round). Larger pages would cost a quiet
 /// server more bytes per small commit for little more gain. Files created
 /// with another size keep it (it can only change with a VACUUM).
-pub(super) const PAGE_SIZE: i64 = 16 * 1024;
+pub(crate) const PAGE_SIZE: i64 = 16 * 1024;
 
 /// Switches `conn`'s file to WAL mode, or says why it cannot be. A `fresh`
 /// (empty) file first gets [`PAGE_SIZE`], which can only be chosen before
