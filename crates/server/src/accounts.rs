@@ -16,7 +16,7 @@
 //! touch the hub's state directly.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use chatroom_config::Config;
@@ -27,7 +27,7 @@ use chatroom_core::services::guard::{Guard, GuardLimits, Registrations};
 use chatroom_core::{Command, ConnId, Event};
 use chatroom_store::{Account, AccountStore, Record};
 
-use super::hub_task::{HubHandle, HubMsg};
+use super::inbox::{HubHandle, HubMsg};
 
 /// What `INFO` shows about an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +62,9 @@ pub struct Accounts {
     cfg: Arc<Config>,
     store: Arc<dyn AccountStore>,
     guard: Mutex<Guard>,
-    /// Set once the hub task runs (new accounts, nickname protection and
-    /// held-message notices talk to it).
-    hub: OnceLock<HubHandle>,
+    /// The hub's inbox (new accounts, nickname protection and held-message
+    /// notices talk to it).
+    hub: HubHandle,
     registrations: Mutex<Registrations>,
 }
 
@@ -72,18 +72,14 @@ pub struct Accounts {
 pub const FAIL_PAUSE: Duration = Duration::from_secs(1);
 
 impl Accounts {
-    pub fn new(cfg: Arc<Config>, store: Arc<dyn AccountStore>) -> Accounts {
+    pub fn new(cfg: Arc<Config>, store: Arc<dyn AccountStore>, hub: HubHandle) -> Accounts {
         Accounts {
             cfg,
             store,
             guard: Mutex::new(Guard::default()),
-            hub: OnceLock::new(),
+            hub,
             registrations: Mutex::new(Registrations::default()),
         }
-    }
-
-    pub fn set_hub(&self, hub: HubHandle) {
-        let _ = self.hub.set(hub);
     }
 
     fn limits(&self) -> GuardLimits {
@@ -155,15 +151,14 @@ impl Accounts {
         if !created {
             return Err(RegisterError::Exists);
         }
-        if let Some(hub) = self.hub.get() {
-            let _ = hub
-                .send(HubMsg::Cmd {
-                    id: conn,
-                    cmd: Command::AccountRegistered(name.to_string()),
-                    ack: None,
-                })
-                .await;
-        }
+        let _ = self
+            .hub
+            .send(HubMsg::Cmd {
+                id: conn,
+                cmd: Command::AccountRegistered(name.to_string()),
+                ack: None,
+            })
+            .await;
         tracing::info!(account = %name, "account registered");
         Ok(name.to_string())
     }
@@ -356,9 +351,7 @@ impl Accounts {
     /// (`Effect::Protect`). When it is over, the hub is asked to reclaim the
     /// nickname; it does nothing if a later warning or a login came first.
     pub fn protect(&self, conn: ConnId, nick: Name, after: Duration, generation: u64) {
-        let Some(hub) = self.hub.get().cloned() else {
-            return;
-        };
+        let hub = self.hub.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
             let _ = hub
@@ -375,14 +368,13 @@ impl Accounts {
     }
 
     async fn tell(&self, conn: ConnId, event: Event) {
-        if let Some(hub) = self.hub.get() {
-            let _ = hub
-                .send(HubMsg::Local {
-                    id: conn,
-                    body: event.into(),
-                })
-                .await;
-        }
+        let _ = self
+            .hub
+            .send(HubMsg::Local {
+                id: conn,
+                body: event.into(),
+            })
+            .await;
     }
 }
 

@@ -21,7 +21,7 @@ use chatroom_core::{Command, ConnId, Event, HubError, RoomRef};
 pub use chatroom_proto::Renderer;
 use chatroom_proto::{Body, Shared};
 
-use super::hub_task::{GroupItem, HubHandle, HubMsg};
+use super::inbox::{GroupItem, HubHandle, HubMsg};
 use super::limits::TokenBucket;
 use super::outbound::{self, Control, Incoming, Taken};
 use chatroom_core::history::{HistoryAsk, HistoryError, HistoryPage};

@@ -5,7 +5,7 @@
 //! consumer: it is cut off with a reason, and the room carries on.
 //!
 //! Without history the task pushes events onto the recipients' queues
-//! itself ([`Fanout`]). With history each batch goes through the persist
+//! itself (`fanout::Fanout`). With history each batch goes through the persist
 //! stage ([`super::persist`]): its records are appended to the history
 //! journal (on this task: one `write(2)` to a local file, no fsync; with
 //! `sync_every_commit`, by the writer thread, and the deliveries wait here
@@ -18,76 +18,21 @@
 //! This task must not do network I/O or wait on any one connection; the
 //! journal append above is the one file write it makes.
 
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use chatroom_core::{Command, ConnId, Effect, Event, Hub, HubError, Outbox, RoomRef};
-use chatroom_proto::{Body, Envelope, Shared};
+use chatroom_core::{Command, ConnId, Effect, Event, Hub, HubError, Outbox};
+use chatroom_proto::{Envelope, Shared};
 use chatroom_store::{HistoryStore, SearchStore};
 
 use super::accounts::Accounts;
-use super::connection::Outgoing;
+use super::fanout::{Fanout, SLOW_CONSUMER};
 use super::history;
-use super::outbound::PushError;
+use super::inbox::{GroupItem, HubMsg};
+use super::outbound::Outgoing;
 use super::persist::{Heard, Op, Stage};
-use chatroom_core::history::{HistoryAsk, HistoryError, HistoryPage};
-
-/// What connections ask of the hub task.
-pub enum HubMsg {
-    /// A new connection: where its events go.
-    Attach { id: ConnId, out: Outgoing },
-    /// A command; `ack` (when given) receives the outcome.
-    Cmd {
-        id: ConnId,
-        cmd: Command,
-        ack: Option<oneshot::Sender<Result<(), HubError>>>,
-    },
-    /// An event an edge queues for its own connection (replies that need no
-    /// decision, notices), routed through here to stay in order with the
-    /// hub's own replies.
-    Local { id: ConnId, body: Body },
-    /// Commands and local events applied one after the other with nothing
-    /// else in between, so that everything they produce for this
-    /// connection arrives together (an IRC labeled response).
-    Group { id: ConnId, items: Vec<GroupItem> },
-    /// The connection is gone; `reason` is shown to those who shared a room.
-    Detach { id: ConnId, reason: String },
-    /// Tell everyone, close every queue, then answer `done`.
-    Shutdown {
-        reason: String,
-        done: oneshot::Sender<()>,
-    },
-    /// Who this connection is now (`None` before registration).
-    WhoAmI {
-        id: ConnId,
-        reply: oneshot::Sender<Option<Arc<chatroom_core::UserInfo>>>,
-    },
-    /// A question about a room's history (`room` empty: the focused room).
-    History {
-        id: ConnId,
-        room: RoomRef,
-        ask: HistoryAsk,
-        reply: oneshot::Sender<Result<HistoryPage, HistoryError>>,
-    },
-}
-
-/// One part of a [`HubMsg::Group`].
-pub enum GroupItem {
-    /// A command; a refusal is told to the connection as usual.
-    Cmd(Command),
-    /// An event for the connection itself, as with [`HubMsg::Local`].
-    Local(Body),
-}
-
-/// The sending side of the hub's inbox.
-pub type HubHandle = mpsc::Sender<HubMsg>;
-
-/// Inbox capacity. Readers wait when it is full, which slows senders down
-/// instead of letting the hub fall behind without bound.
-const INBOX: usize = 8192;
+use chatroom_core::history::HistoryError;
 
 /// The history, when it is on: what questions read (the history and its
 /// search, usually one store seen by concern) and the persist stage (for
@@ -98,94 +43,16 @@ pub struct Persisted {
     pub stage: Stage,
 }
 
-/// Starts the hub task; returns the handle connections use.
+/// Starts the hub task on the receiving end of its inbox
+/// (`inbox::channel`); everyone else holds the sending end.
 pub fn spawn(
     hub: Hub,
+    inbox: mpsc::Receiver<HubMsg>,
     history: Option<Persisted>,
     accounts: Option<Arc<Accounts>>,
-) -> (HubHandle, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel(INBOX);
-    let task = tokio::spawn(run(hub, rx, history, accounts));
-    (tx, task)
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(hub, inbox, history, accounts))
 }
-
-/// The connections' outgoing queues, and the one place events are pushed
-/// onto them. A full queue marks the connection as a slow consumer instead
-/// of waiting.
-#[derive(Default)]
-pub struct Fanout {
-    /// Looked up once per delivery: FxHash (one multiply for an integer
-    /// id) instead of SipHash, which was 5% of the server's CPU at
-    /// saturation. Ids are ours, not chosen by clients, so the DoS
-    /// resistance SipHash buys is not needed here.
-    conns: FxHashMap<ConnId, Outgoing>,
-    slow: Vec<ConnId>,
-}
-
-impl Outbox for Fanout {
-    type Env = Shared;
-
-    fn wrap(&mut self, event: Event) -> Shared {
-        Envelope::new(event)
-    }
-
-    fn send(&mut self, to: ConnId, event: &Shared) {
-        if let Some(out) = self.conns.get(&to) {
-            match out.try_send(event.clone()) {
-                Ok(()) => {}
-                Err(PushError::Full) => self.slow.push(to),
-                // The writer is already gone; its Detach is on the way.
-                Err(PushError::Closed) => {}
-            }
-        }
-    }
-}
-
-impl Fanout {
-    pub fn attach(&mut self, id: ConnId, out: Outgoing) {
-        self.conns.insert(id, out);
-    }
-
-    pub fn detach(&mut self, id: ConnId) {
-        self.conns.remove(&id);
-    }
-
-    /// Marks a connection as a slow consumer (cut by the next `cut_slow`).
-    pub fn mark_slow(&mut self, id: ConnId) {
-        self.slow.push(id);
-    }
-
-    /// Cuts off every connection whose queue overflowed, returning their
-    /// ids so the hub can tell the rooms they left.
-    pub fn cut_slow(&mut self) -> Vec<ConnId> {
-        let mut cut = Vec::new();
-        while let Some(id) = self.slow.pop() {
-            if let Some(out) = self.conns.remove(&id) {
-                tracing::info!(conn = id, "{SLOW_CONSUMER}");
-                out.kill(SLOW_CONSUMER);
-                cut.push(id);
-            }
-        }
-        cut
-    }
-
-    /// Tells everyone the server is going and closes every queue.
-    pub fn shutdown(&mut self, reason: &str) {
-        let notice = Envelope::new(Event::ServerNotice {
-            text: reason.into(),
-        });
-        let closing = Envelope::new(Event::Closing {
-            reason: reason.into(),
-        });
-        for (_, out) in self.conns.drain() {
-            if out.try_send(notice.clone()).is_err() || out.try_send(closing.clone()).is_err() {
-                out.kill(reason);
-            }
-        }
-    }
-}
-
-const SLOW_CONSUMER: &str = "Slow consumer: too many unread messages";
 
 /// Where the hub's events go: straight onto the queues, or through the
 /// persist stage.
@@ -383,14 +250,6 @@ async fn run(
         {
             return;
         }
-    }
-}
-
-/// Convenience for edges: raw bytes for one's own connection.
-pub fn raw(id: ConnId, bytes: Bytes) -> HubMsg {
-    HubMsg::Local {
-        id,
-        body: Body::Raw(bytes),
     }
 }
 

@@ -12,8 +12,10 @@
 pub mod accounts;
 pub mod connection;
 pub mod deadlines;
+pub mod fanout;
 pub mod history;
 pub mod hub_task;
+pub mod inbox;
 pub mod limits;
 pub mod outbound;
 pub mod persist;
@@ -25,6 +27,6 @@ pub mod tls;
 pub mod websocket;
 
 pub use connection::{Ctx, HubGone, ReadHalf, Renderer};
-pub use hub_task::GroupItem;
+pub use inbox::GroupItem;
 pub use reader::FrameReader;
 pub use server::{Protocol, Server};

@@ -100,8 +100,8 @@ use chatroom_store::{
     RoomStore, SearchStore, Selector, Store,
 };
 
-use super::connection::Outgoing;
-use super::hub_task::Fanout;
+use crate::fanout::Fanout;
+use crate::outbound::Outgoing;
 
 /// One step of a batch, in the hub's order.
 pub enum Op {

@@ -34,7 +34,8 @@ use chatroom_store::{SqliteStore, Store, StoreOptions};
 use super::accounts::Accounts;
 use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
 use super::deadlines::Deadlines;
-use super::hub_task::{self, HubMsg, Persisted};
+use super::hub_task::{self, Persisted};
+use super::inbox::{self, HubMsg};
 use super::limits::{ConnLimiter, ConnPermit};
 use super::persist::{JournalAt, Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
@@ -294,6 +295,9 @@ impl Server {
                 })
             }
         };
+        // Everyone who talks to the hub holds its inbox's sending end; the
+        // hub task, started below, the receiving end.
+        let (hub, inbox) = inbox::channel();
         // Accounts live in the history store: without it there are none.
         let accounts = match (self.store.as_ref().map(|o| &o.store), cfg.accounts.enabled) {
             (Some(store), true) => {
@@ -303,7 +307,11 @@ impl Server {
                     .context("accounts: loading failed")?
                     .map_err(|e| anyhow::anyhow!("accounts: {e}"))?;
                 core.seed_accounts(names);
-                Some(Arc::new(Accounts::new(cfg.clone(), store.clone())))
+                Some(Arc::new(Accounts::new(
+                    cfg.clone(),
+                    store.clone(),
+                    hub.clone(),
+                )))
             }
             _ => None,
         };
@@ -312,10 +320,7 @@ impl Server {
             nick_grace: accounts.as_ref().and(cfg.accounts.nick_grace()),
             replay: history.is_some(),
         });
-        let (hub, hub_task) = hub_task::spawn(core, history, accounts.clone());
-        if let Some(a) = &accounts {
-            a.set_hub(hub.clone());
-        }
+        let hub_task = hub_task::spawn(core, inbox, history, accounts.clone());
         let (deadlines, deadlines_task) = Deadlines::start(
             cfg.limits.registration_timeout(),
             Some(chatroom_proto::irc::session::liveness(&cfg)),

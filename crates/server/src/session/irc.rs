@@ -18,7 +18,7 @@ use chatroom_proto::irc::session::{
 
 use super::oper::credentials_allowed;
 use crate::connection::{Ctx, HubGone, ReadHalf};
-use crate::hub_task::GroupItem;
+use crate::inbox::GroupItem;
 use crate::reader::FrameReader;
 use chatroom_core::services::accounts::plaintext_refused;
 

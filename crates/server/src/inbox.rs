@@ -1,0 +1,76 @@
+//! The hub task's inbox: what connections, the accounts service and timers
+//! ask of the hub, and the bounded channel it comes through.
+//!
+//! Its own module so that everything that talks to the hub depends on this
+//! and not on the task that owns the hub (which depends on them). Must not
+//! hold any logic.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use chatroom_core::history::{HistoryAsk, HistoryError, HistoryPage};
+use chatroom_core::{Command, ConnId, HubError, RoomRef};
+use chatroom_proto::Body;
+
+use crate::outbound::Outgoing;
+
+/// What connections ask of the hub task.
+pub enum HubMsg {
+    /// A new connection: where its events go.
+    Attach { id: ConnId, out: Outgoing },
+    /// A command; `ack` (when given) receives the outcome.
+    Cmd {
+        id: ConnId,
+        cmd: Command,
+        ack: Option<oneshot::Sender<Result<(), HubError>>>,
+    },
+    /// An event an edge queues for its own connection (replies that need no
+    /// decision, notices), routed through here to stay in order with the
+    /// hub's own replies.
+    Local { id: ConnId, body: Body },
+    /// Commands and local events applied one after the other with nothing
+    /// else in between, so that everything they produce for this
+    /// connection arrives together (an IRC labeled response).
+    Group { id: ConnId, items: Vec<GroupItem> },
+    /// The connection is gone; `reason` is shown to those who shared a room.
+    Detach { id: ConnId, reason: String },
+    /// Tell everyone, close every queue, then answer `done`.
+    Shutdown {
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
+    /// Who this connection is now (`None` before registration).
+    WhoAmI {
+        id: ConnId,
+        reply: oneshot::Sender<Option<Arc<chatroom_core::UserInfo>>>,
+    },
+    /// A question about a room's history (`room` empty: the focused room).
+    History {
+        id: ConnId,
+        room: RoomRef,
+        ask: HistoryAsk,
+        reply: oneshot::Sender<Result<HistoryPage, HistoryError>>,
+    },
+}
+
+/// One part of a [`HubMsg::Group`].
+pub enum GroupItem {
+    /// A command; a refusal is told to the connection as usual.
+    Cmd(Command),
+    /// An event for the connection itself, as with [`HubMsg::Local`].
+    Local(Body),
+}
+
+/// The sending side of the hub's inbox.
+pub type HubHandle = mpsc::Sender<HubMsg>;
+
+/// Inbox capacity. Readers wait when it is full, which slows senders down
+/// instead of letting the hub fall behind without bound.
+const INBOX: usize = 8192;
+
+/// The hub task's inbox: the handle for everyone who talks to the hub,
+/// and the receiving end for the task (`hub_task::spawn`).
+pub fn channel() -> (HubHandle, mpsc::Receiver<HubMsg>) {
+    mpsc::channel(INBOX)
+}
