@@ -240,7 +240,7 @@ impl Renderer for LineRenderer {
                 } else {
                     Slot::LineOtherRoom
                 };
-                out.put(shared.rendered(slot, |e| render_message(e, in_focus)));
+                shared.render_into(slot, out, |e| render_message(e, in_focus));
                 return;
             }
             // To a room's operators or voiced people (from IRC STATUSMSG):
@@ -249,7 +249,7 @@ impl Renderer for LineRenderer {
                 to: MsgTarget::Status(_),
                 ..
             } => {
-                out.put(shared.rendered(Slot::LineOtherRoom, |e| render_message(e, false)));
+                shared.render_into(Slot::LineOtherRoom, out, |e| render_message(e, false));
                 return;
             }
             Event::Message {

@@ -32,7 +32,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::StoreError;
-use super::sqlite::to_ms;
+use super::keys::to_ms;
 use super::{Record, page};
 
 /// The journal's directory inside the data directory.

@@ -141,7 +141,7 @@ fn encode_as<'a>(
                     target_code(&rec.to)
                 },
             );
-            put_str(out, super::sqlite::target_name(&rec.to));
+            put_str(out, super::keys::target_name(&rec.to));
             target = Some(&rec.to);
         }
         let known = match by_nick.get(&*rec.from.nick) {
@@ -236,7 +236,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
             ms,
             Record {
                 id,
-                time: super::sqlite::from_ms(ms),
+                time: super::keys::from_ms(ms),
                 kind,
                 from,
                 to,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::sqlite::from_ms;
+use crate::keys::from_ms;
 
 /// `default_cases` cases, unless `PROPTEST_CASES` says otherwise.
 pub(crate) fn config(default_cases: u32) -> ProptestConfig {

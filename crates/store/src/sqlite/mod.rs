@@ -58,8 +58,6 @@ use crate::{DEFAULT_MAX_LIMIT, HistoryStore, Record, RoomStore, journal};
 use index::SearchIndex;
 use schema::OpenSettings;
 
-// `page.rs` and `journal.rs` name these through this module.
-pub(crate) use crate::keys::{from_ms, target_name, to_ms};
 pub(crate) use rows::blob;
 
 /// The database's file name inside the data directory.

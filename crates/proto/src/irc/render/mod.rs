@@ -458,31 +458,31 @@ impl IrcRenderer {
                     return;
                 }
                 let acct = self.has(Cap::AccountTag) && from.account.is_some();
-                out.put(shared.rendered(message_slot(time, tagged, acct), |ev| {
+                shared.render_into(message_slot(time, tagged, acct), out, |ev| {
                     render_message(ev, time, tagged, acct)
-                }));
+                });
             }
             Event::Joined { .. } => {
                 let ext = self.has(Cap::ExtendedJoin);
-                out.put(shared.rendered(slot(time, ext), |ev| render_shared(ev, time, ext)));
+                shared.render_into(slot(time, ext), out, |ev| render_shared(ev, time, ext));
             }
             Event::Parted { .. }
             | Event::Quit { .. }
             | Event::Kicked { .. }
             | Event::TopicChanged { .. } => {
-                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+                shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::AwayStatus { .. } if self.has(Cap::AwayNotify) => {
-                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+                shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::AccountChanged { .. } if self.has(Cap::AccountNotify) => {
-                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+                shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::RealnameChanged { .. } if self.has(Cap::Setname) => {
-                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+                shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::InviteNotice { .. } if self.has(Cap::InviteNotify) => {
-                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+                shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
@@ -496,7 +496,7 @@ impl IrcRenderer {
                 if self.is_me(old) {
                     self.me = Some(who.nick.clone());
                 }
-                out.put(shared.rendered(slot(time, false), |ev| render_shared(ev, time, false)));
+                shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::Welcome { nick, user } => {
                 self.me = Some(nick.clone());
