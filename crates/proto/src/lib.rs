@@ -16,6 +16,7 @@ pub mod lenheader;
 pub mod line;
 pub mod nickhs;
 pub mod past;
+pub mod say;
 pub mod websocket;
 
 use std::time::Duration;

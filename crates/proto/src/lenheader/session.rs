@@ -7,11 +7,11 @@
 //! reads the fields and carries out the steps.
 
 use chatroom_config::Config;
-use chatroom_core::{Command, ConnId, HubError, MsgKind, SayTarget};
+use chatroom_core::{ConnId, HubError, MsgKind, SayTarget};
 
 use super::codec::{HeaderError, message_lines, pair};
 use crate::dialect::{Admission, Admit, Next, Step};
-use crate::framing::split_text;
+use crate::say::says;
 
 /// What the session remembers between fields.
 #[derive(Debug)]
@@ -91,15 +91,8 @@ impl State {
 /// One message field: each line a message, each cut to the hub's length.
 fn say_lines(field: &str, cfg: &Config) -> Vec<Step> {
     message_lines(field)
-        .flat_map(|line| split_text(line, cfg.hub.text_len))
-        .map(|part| {
-            Step::Send(Command::Say {
-                target: SayTarget::Focus,
-                kind: MsgKind::Say,
-                text: part.into(),
-                tags: Vec::new(),
-            })
-        })
+        .flat_map(|line| says(&SayTarget::Focus, MsgKind::Say, line, cfg.hub.text_len))
+        .map(Step::Send)
         .collect()
 }
 

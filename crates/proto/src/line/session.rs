@@ -20,7 +20,7 @@ use chatroom_core::{Command, Event, MsgKind, RoomRef, SayTarget};
 
 use super::HELP;
 use crate::Body;
-use crate::framing::split_text;
+use crate::say::says;
 
 /// The first thing a new connection is told.
 pub const GREETING: &[u8] = b"Welcome to chatroom! Choose a nickname:\n";
@@ -269,16 +269,9 @@ fn choose_nick(line: &str) -> Vec<Step> {
 
 /// Text, split into several messages when longer than the hub allows.
 fn say(target: SayTarget, kind: MsgKind, text: &str, cfg: &Config) -> Vec<Step> {
-    split_text(text, cfg.hub.text_len)
+    says(&target, kind, text, cfg.hub.text_len)
         .into_iter()
-        .map(|part| {
-            Step::Send(Command::Say {
-                target: target.clone(),
-                kind,
-                text: part.into(),
-                tags: Vec::new(),
-            })
-        })
+        .map(Step::Send)
         .collect()
 }
 

@@ -8,12 +8,13 @@
 //! out the steps.
 
 use chatroom_config::Config;
-use chatroom_core::{Command, ConnId, HubError, MsgKind, SayTarget};
+use chatroom_core::{ConnId, HubError, MsgKind, SayTarget};
 
 use super::codec::{Piece, strip_own_prefix};
 use super::raw;
 use crate::dialect::{Admission, Admit, Next, Step};
-use crate::framing::{split_text, text};
+use crate::framing::text;
+use crate::say::says;
 
 /// The prompt sent on connect, alone: the client compares a whole `recv`
 /// to it.
@@ -116,22 +117,16 @@ fn say(body: &str, cfg: &Config) -> Vec<Step> {
     if body.trim().is_empty() {
         return Vec::new();
     }
-    split_text(body, cfg.hub.text_len)
+    says(&SayTarget::Focus, MsgKind::Say, body, cfg.hub.text_len)
         .into_iter()
-        .map(|part| {
-            Step::Send(Command::Say {
-                target: SayTarget::Focus,
-                kind: MsgKind::Say,
-                text: part.into(),
-                tags: Vec::new(),
-            })
-        })
+        .map(Step::Send)
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
+    use chatroom_core::Command;
 
     use super::*;
 
