@@ -206,7 +206,7 @@ fn plain_mode_talks_to_an_irc_server() {
     server.push("\u{1b}[2J garbage with no sense");
     server.push(":alice!a@127.0.0.1 PRIVMSG #lobby :still \u{1b}[31mhere");
     client.expect_line("a message after garbage", |l| {
-        timestamped(l) == Some("#lobby <alice> still [31mhere")
+        timestamped(l) == Some("#lobby <alice> still ^[[31mhere")
     });
 
     // End of input: QUIT, then exit 0.

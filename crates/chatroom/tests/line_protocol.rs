@@ -303,3 +303,25 @@ fn long_lines_become_several_messages() {
     assert!(parts.iter().all(|p| p.len() <= 400));
     assert_eq!(parts.join(" "), text, "nothing lost or reordered");
 }
+
+#[test]
+fn terminal_control_sequences_arrive_neutralised() {
+    let server = TestServer::start(&[]);
+    let mut alice = login(&server, "alice");
+    let mut bob = common::irc::Irc::login(server.irc.expect("irc"), "bob");
+    alice.expect("* bob joined #lobby");
+    // Clear the screen, retitle the window, a C1 CSI, colours and bold.
+    bob.send("PRIVMSG #lobby :\u{1b}[2Jwiped \u{1b}]0;owned\u{7} \u{9b}31mred \u{2}bold\u{2} \u{3}04red\u{3}");
+    let line = expect_end(
+        &mut alice,
+        "<bob> ^[[2Jwiped ^[]0;owned^G <U+009B>31mred bold red",
+    );
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    // Whatever the line protocol echoes of what its own user typed, too.
+    alice.send("/\u{1b}[2Jx");
+    let refusal = alice.expect("unknown command");
+    assert!(refusal.contains("/^[[2Jx"), "{refusal:?}");
+    // IRC clients get the formatting as it was sent.
+    alice.send("\u{2}bold\u{2}");
+    bob.expect("PRIVMSG #lobby :\u{2}bold\u{2}");
+}

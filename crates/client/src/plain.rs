@@ -33,6 +33,7 @@
 //! exits 0. This module must not draw to a terminal or interpret IRC itself;
 //! it only moves lines between stdio and the [`Session`].
 
+use chatroom_proto::terminal::for_terminal;
 use std::io::{BufRead, Write};
 
 use tokio::sync::mpsc;
@@ -125,7 +126,9 @@ fn print_events(session: &mut Session) -> std::io::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     for ev in &events {
-        writeln!(out, "{}", format_event(ev))?;
+        // What the server relayed reaches a terminal or a script's input:
+        // no control sequence gets through (see `chatroom_proto::terminal`).
+        writeln!(out, "{}", for_terminal(&format_event(ev), false))?;
     }
     out.flush()
 }

@@ -9,7 +9,10 @@
 //! `Frame`: it must not do I/O, read the clock, or change any state (so it
 //! can be tested with `TestBackend` and called as often as needed).
 
+use std::borrow::Cow;
+
 use chatroom_proto::irc::casemap::CaseMapping;
+use chatroom_proto::terminal::for_terminal;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -141,7 +144,10 @@ fn buffer_bar(state: &State) -> TextLine<'static> {
         } else {
             Style::new().fg(Color::Gray)
         };
-        spans.push(Span::styled(label, style));
+        spans.push(Span::styled(
+            for_terminal(&label, false).into_owned(),
+            style,
+        ));
     }
     TextLine::from(spans)
 }
@@ -193,7 +199,7 @@ fn status_line(state: &State) -> TextLine<'static> {
     if let Some(topic) = &b.topic {
         parts.push(topic.clone());
     }
-    TextLine::from(format!(" {}", parts.join(" | ")))
+    TextLine::from(format!(" {}", for_terminal(&parts.join(" | "), false)))
 }
 
 fn member_rows(state: &State, height: usize) -> Vec<TextLine<'static>> {
@@ -215,7 +221,10 @@ fn member_rows(state: &State, height: usize) -> Vec<TextLine<'static>> {
             .unwrap_or_else(|| " ".to_string());
         rows.push(TextLine::from(vec![
             Span::styled(format!(" {prefix}"), Style::new().fg(Color::LightGreen)),
-            Span::styled(m.nick.clone(), Style::new().fg(nick_color(&m.nick))),
+            Span::styled(
+                for_terminal(&m.nick, false).into_owned(),
+                Style::new().fg(nick_color(&m.nick)),
+            ),
         ]));
     }
     if shown < members.len() {
@@ -231,6 +240,11 @@ fn member_rows(state: &State, height: usize) -> Vec<TextLine<'static>> {
 /// dimmed so they read as the past even without their marks in view.
 pub fn line_spans(line: &Line) -> Vec<Span<'static>> {
     let mut spans = talk_spans(line);
+    for span in &mut spans {
+        if let Cow::Owned(shown) = for_terminal(&span.content, false) {
+            span.content = Cow::Owned(shown);
+        }
+    }
     if line.history {
         for span in &mut spans {
             span.style = span.style.add_modifier(Modifier::DIM);

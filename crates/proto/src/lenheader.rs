@@ -30,11 +30,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
 use crate::envelope::{Body, Shared, Slot};
+use crate::terminal::for_terminal;
 use chatroom_config::Config;
 use chatroom_core::names::same;
 use chatroom_core::{Event, MsgKind, MsgTarget};
 
-use self::codec::pair;
 use super::past::stamp;
 
 pub fn renderer(cfg: &Config) -> LenHeaderRenderer {
@@ -43,6 +43,13 @@ pub fn renderer(cfg: &Config) -> LenHeaderRenderer {
         me: None,
         focus: None,
     }
+}
+
+/// A username/message field pair for the tutorial client, which prints
+/// both as they come: no control sequence and no IRC formatting gets
+/// through (see `crate::terminal`).
+fn pair(name: &str, text: &str) -> Bytes {
+    codec::pair(&for_terminal(name, false), &for_terminal(text, false))
 }
 
 /// Renders events as username/message field pairs. Remembers the

@@ -17,6 +17,7 @@ pub mod line;
 pub mod nickhs;
 pub mod past;
 pub mod say;
+pub mod terminal;
 pub mod websocket;
 
 use std::time::Duration;

@@ -8,6 +8,7 @@
 //!
 //! Must not decide anything the hub decides; it parses and renders only.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 pub mod session;
@@ -16,6 +17,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
 use crate::envelope::{Body, Shared, Slot};
+use crate::terminal::for_terminal;
 use chatroom_config::Config;
 use chatroom_core::names::same;
 use chatroom_core::{Event, HubError, MemberInfo, MsgKind, MsgTarget};
@@ -143,6 +145,10 @@ fn render_message(ev: &Event, in_focus: bool) -> Bytes {
         MsgKind::Action => out.push_str(&format!("* {} {text}", from.nick)),
         MsgKind::Notice => out.push_str(&format!("-{}- {text}", from.nick)),
     }
+    let mut out = match for_terminal(&out, false) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(shown) => shown,
+    };
     out.push('\n');
     Bytes::from(out)
 }
@@ -226,7 +232,11 @@ impl Renderer for LineRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
         let ev = match shared.body() {
             Body::Event(ev) => ev,
-            Body::Raw(bytes) => return out.put(bytes.clone()),
+            // The session's own prompts and replies, some of which echo
+            // what the client typed.
+            Body::Raw(bytes) => {
+                return out.put(for_terminal(&String::from_utf8_lossy(bytes), true).as_bytes());
+            }
             Body::Irc(_) => return,
         };
         let line: String = match ev {
@@ -494,15 +504,10 @@ impl Renderer for LineRenderer {
             Event::History { room, lines } => history_block(room, lines),
             Event::Found { room, words, lines } => found_block(room, words, lines),
         };
-        // Relayed text is clean already (the hub's `clean_text`), but a
-        // refusal names what the client typed: a CR there would send the
-        // terminal's cursor back over the line, a NUL is nobody's text.
-        let line = if memchr::memchr2(b'\r', 0, line.as_bytes()).is_some() {
-            line.replace(['\r', '\0'], " ")
-        } else {
-            line
-        };
-        out.put(line.as_bytes());
+        // Whatever anyone typed reaches a terminal here (messages, nicks'
+        // away and quit messages, topics, refusals naming what the client
+        // typed): no control sequence gets through.
+        out.put(for_terminal(&line, true).as_bytes());
         out.put_u8(b'\n');
     }
 }

@@ -37,6 +37,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Renderer;
 use crate::envelope::{Body, Shared, Slot};
+use crate::terminal::for_terminal;
 use chatroom_config::Config;
 use chatroom_core::names::same;
 use chatroom_core::{Event, MsgKind, MsgTarget};
@@ -49,7 +50,7 @@ pub fn renderer(_cfg: &Config) -> NickRenderer {
 }
 
 pub fn raw(text: &str) -> Bytes {
-    Bytes::from(fold_ascii(text))
+    ascii(text)
 }
 
 /// Renders events as the tutorial's lines, in ASCII. Remembers the
@@ -60,8 +61,10 @@ pub struct NickRenderer {
     focus: Option<String>,
 }
 
+/// Printable ASCII for the tutorial client, with no control sequence and
+/// no IRC formatting (see `crate::terminal`).
 fn ascii(text: &str) -> Bytes {
-    Bytes::from(fold_ascii(text))
+    Bytes::from(fold_ascii(&for_terminal(text, false)))
 }
 
 fn message_line(kind: MsgKind, nick: &str, text: &str) -> String {

@@ -15,43 +15,13 @@ pub(super) fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Removes IRC formatting codes and every other control character, so a
-/// hostile line cannot move the cursor or recolour the terminal.
+/// Text from the server as the model keeps it: IRC formatting removed and
+/// every other control character shown as a visible escape (`^[`), so a
+/// hostile line can neither move the cursor nor recolour the terminal (the
+/// rule is `chatroom_proto::terminal`'s, shared with the server's line
+/// protocol).
 pub fn clean_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{3}' => {
-                // ^C fg[,bg] colours: up to two digits each.
-                for _ in 0..2 {
-                    if chars.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                    }
-                }
-                let mut look = chars.clone();
-                if look.next() == Some(',') && look.peek().is_some_and(char::is_ascii_digit) {
-                    chars.next();
-                    for _ in 0..2 {
-                        if chars.peek().is_some_and(char::is_ascii_digit) {
-                            chars.next();
-                        }
-                    }
-                }
-            }
-            '\u{4}' => {
-                for _ in 0..6 {
-                    if chars.peek().is_some_and(char::is_ascii_hexdigit) {
-                        chars.next();
-                    }
-                }
-            }
-            '\t' => out.push(' '),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    chatroom_proto::terminal::for_terminal(s, false).into_owned()
 }
 
 /// `\x01CMD args\x01` → (CMD, args).
@@ -76,10 +46,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clean_text_strips_formatting_and_controls() {
+    fn clean_text_strips_formatting_and_shows_controls() {
         assert_eq!(
             clean_text("\u{3}04,12red\u{3} \u{2}b\u{f} \u{1b}[2Jx\ty"),
-            "red b [2Jx y"
+            "red b ^[[2Jx y"
         );
         assert_eq!(clean_text("\u{3}5,x"), ",x");
     }

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 use crate::framing::Decode;
 use bytes::BytesMut;
 
-use super::codec::*;
+use super::codec::{self, *};
 use super::*;
 use crate::dialect::{candidate, note_for};
 use chatroom_core::{HubError, UserInfo};
@@ -184,7 +184,7 @@ fn huge_header_reserves_nothing_big() {
 
 #[test]
 fn encoding() {
-    let p = pair("alice", "hi there");
+    let p = codec::pair("alice", "hi there");
     assert_eq!(&p[..], b"5         alice8         hi there");
     let mut out = BytesMut::new();
     put_field(&mut out, "é".as_bytes());
@@ -357,4 +357,14 @@ fn history_is_replayed_between_server_notes_with_its_times() {
         ],
     );
     assert!(none.is_empty());
+}
+
+#[test]
+fn control_sequences_never_reach_the_tutorial_client() {
+    let mut r = registered("lenny");
+    let got = render_all(
+        &mut r,
+        vec![msg("alice", "#lobby", MsgKind::Say, "\u{1b}[2J\u{2}x\u{2}")],
+    );
+    assert_eq!(got, vec![("alice".into(), "^[[2Jx".into())]);
 }

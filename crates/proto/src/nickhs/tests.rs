@@ -288,3 +288,14 @@ fn history_is_replayed_between_markers_with_its_times() {
     );
     assert_eq!(none, "");
 }
+
+#[test]
+fn control_sequences_never_reach_the_tutorial_client() {
+    let mut r = renderer(&Config::default());
+    render_all(&mut r, welcome("nico"));
+    let got = render_all(
+        &mut r,
+        vec![msg("alice", "#lobby", MsgKind::Say, "\u{1b}]0;t\u{7}\u{3}04x")],
+    );
+    assert_eq!(got, "alice: ^[]0;t^Gx");
+}
