@@ -284,3 +284,26 @@ fn foreign_origins_are_refused_when_origins_are_listed() {
     ok.register("welcome");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn by_default_only_the_servers_own_pages_and_non_browsers_may_connect() {
+    let srv = TestServer::start(&["--websocket-port", "0"]);
+    let addr = srv.ircws.expect("websocket listener");
+    // A page on another site, opened in a visitor's browser.
+    match WsIrc::connect(addr, Some("text.ircv3.net"), Some("https://evil.example")) {
+        Err(Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 403),
+        Err(e) => panic!("expected 403, got {e}"),
+        Ok(_) => panic!("a foreign origin was let in"),
+    }
+    // A page from this very address (the request's Host is `addr`).
+    let mut own = WsIrc::connect(
+        addr,
+        Some("text.ircv3.net"),
+        Some(&format!("http://{addr}")),
+    )
+    .expect("same origin");
+    own.register("samesite");
+    // Not a browser: no Origin at all.
+    let mut tool = WsIrc::connect(addr, Some("text.ircv3.net"), None).expect("no origin");
+    tool.register("notabrowser");
+}

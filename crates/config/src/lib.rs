@@ -271,8 +271,12 @@ pub struct WebSocket {
     pub enabled: bool,
     /// 0: any free port.
     pub port: u16,
-    /// `Origin` headers accepted at the upgrade (e.g. `https://chat.example`);
-    /// empty: any origin, and clients that send none.
+    /// `Origin` headers accepted at the upgrade besides the server's own
+    /// (e.g. `https://chat.example` for a page behind a reverse proxy;
+    /// `"*"`: any). By default only pages this server itself served (the
+    /// origin is the request's `Host`), and clients that send no `Origin`
+    /// (not a browser), may connect: a page on another site must not open
+    /// a chat connection in a visitor's browser.
     pub allowed_origins: Vec<String>,
     /// Largest WebSocket message (one IRC line) accepted, in bytes; the IRC
     /// line limits apply on top of it.

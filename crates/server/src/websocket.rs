@@ -13,6 +13,7 @@
 //! (the mapping itself is `chatroom_proto::websocket`, pure and tested
 //! there; this file does the I/O around it).
 
+use chatroom_proto::websocket::origin_allowed;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -52,25 +53,22 @@ const PENDING_OUT: usize = 64 * 1024;
 /// Performs the HTTP upgrade on `stream`, within the configured time.
 /// Picks the subprotocol the client offered (text preferred when it offers
 /// both, as the specification recommends; text when it offers none), and
-/// refuses an `Origin` not in `allowed_origins` when that list is set.
+/// refuses an `Origin` that is neither the server's own (the request's
+/// `Host`) nor in `allowed_origins` (`chatroom_proto::websocket::origin_allowed`).
 // The callback's error type is tungstenite's (an HTTP response), not ours.
 #[allow(clippy::result_large_err)]
 pub async fn accept(stream: TcpStream, cfg: &WsConfig) -> Result<WsStream, String> {
     let mut mode = Mode::Text;
     let origins = cfg.allowed_origins.clone();
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-        if !origins.is_empty() {
-            let origin = req
-                .headers()
-                .get("origin")
-                .and_then(|o| o.to_str().ok())
-                .unwrap_or("");
-            if !origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
-                let mut refusal =
-                    ErrorResponse::new(Some(format!("origin {origin:?} is not allowed here")));
-                *refusal.status_mut() = StatusCode::FORBIDDEN;
-                return Err(refusal);
-            }
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let origin = header("origin");
+        if !origin_allowed(origin, header("host"), &origins) {
+            let shown: String = origin.unwrap_or("").chars().take(100).collect();
+            let mut refusal =
+                ErrorResponse::new(Some(format!("origin {shown:?} is not allowed here")));
+            *refusal.status_mut() = StatusCode::FORBIDDEN;
+            return Err(refusal);
         }
         let offered: Vec<String> = req
             .headers()

@@ -295,7 +295,12 @@ fn control_sequences_never_reach_the_tutorial_client() {
     render_all(&mut r, welcome("nico"));
     let got = render_all(
         &mut r,
-        vec![msg("alice", "#lobby", MsgKind::Say, "\u{1b}]0;t\u{7}\u{3}04x")],
+        vec![msg(
+            "alice",
+            "#lobby",
+            MsgKind::Say,
+            "\u{1b}]0;t\u{7}\u{3}04x",
+        )],
     );
     assert_eq!(got, "alice: ^[]0;t^Gx");
 }
