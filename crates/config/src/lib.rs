@@ -351,6 +351,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections from one IP address at once; 0 means no limit.
     pub max_connections_per_ip: usize,
+    /// IPv6 addresses sharing this many leading bits count as one address
+    /// for every per-address limit (a client can usually pick any address
+    /// in its /64).
+    pub ipv6_prefix: u8,
     /// Seconds a new connection has to choose a nickname.
     pub registration_timeout_secs: u64,
     /// Events queued for one connection before it counts as a slow consumer
@@ -373,6 +377,7 @@ impl Default for Limits {
             flood_burst: 20,
             max_connections: 10_000,
             max_connections_per_ip: 64,
+            ipv6_prefix: 64,
             registration_timeout_secs: 60,
             send_queue: 1024,
             write_timeout_secs: 60,

@@ -8,6 +8,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod addr;
 pub mod clock;
 pub mod command;
 pub mod error;
