@@ -23,6 +23,14 @@ impl Irc {
         }
     }
 
+    /// Connects from the local address `from`, without registering.
+    pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr, nick: &str) -> Irc {
+        Irc {
+            c: LineClient::connect_from(from, addr),
+            nick: nick.to_string(),
+        }
+    }
+
     /// Connects, negotiates `caps` (space-separated; "" for none) with
     /// `CAP LS 302` and registers; returns once 001 has arrived, before the
     /// rest of the registration burst and the join of #lobby.

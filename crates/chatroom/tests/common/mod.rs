@@ -269,7 +269,21 @@ pub struct LineClient {
 
 impl LineClient {
     pub fn connect(addr: SocketAddr) -> LineClient {
-        let stream = TcpStream::connect(addr).expect("connect");
+        LineClient::over(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// Connects from the local address `from` (another loopback address,
+    /// such as 127.0.0.2, for the server to see a second peer).
+    pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> LineClient {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+        sock.bind(&SocketAddr::new(from, 0).into())
+            .expect("bind the local address");
+        sock.connect(&addr.into()).expect("connect");
+        LineClient::over(sock.into())
+    }
+
+    fn over(stream: TcpStream) -> LineClient {
         stream
             .set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
