@@ -75,12 +75,15 @@ pub struct Accounts {
     pub offline_messages: bool,
     /// Most messages held for one account; further ones are refused.
     pub max_offline_per_account: usize,
-    /// Failed logins for one account within `failure_window_secs` before
-    /// that account is locked for a while.
+    /// Failed logins of one account (or operator name) from one address
+    /// within `failure_window_secs` before that address is locked out of
+    /// it for a while. Never counted per account alone: guesses from
+    /// elsewhere must not lock the owner out. 0: no limit.
     pub max_failures_per_account: u32,
-    /// Failed logins from one IP address within `failure_window_secs`
-    /// before that address is locked for a while (higher than the per
-    /// account limit: several people may share one address).
+    /// Failed logins of any kind from one IP address (IPv6: one
+    /// `limits.ipv6_prefix`) within `failure_window_secs` before that
+    /// address is locked out of every login and of registration (higher
+    /// than the per account limit: several people may share one address).
     pub max_failures_per_ip: u32,
     /// Seconds over which failures are counted.
     pub failure_window_secs: u64,

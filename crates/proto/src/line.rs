@@ -40,6 +40,9 @@ Commands:
   /invite NICK [ROOM]   invite someone (lets them into a +i room)
   /away [MESSAGE]       mark yourself away (no message: back)
   /whois NICK           about someone
+  /register PASSWORD    make your nickname an account (from this machine, or where allowed)
+  /login [ACCOUNT] PASSWORD  log in to an account (default: your nickname's)
+  /logout               log out of your account
   /oper NAME PASSWORD   become a server operator (over TLS or from this machine)
   /history [N]          the last N messages of this room (default 20); again for older ones
   /search WORDS         messages of this room containing every word, newest first

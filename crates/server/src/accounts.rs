@@ -16,18 +16,19 @@
 //! touch the hub's state directly.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use chatroom_config::Config;
 use chatroom_core::names::Name;
 use chatroom_core::services::accounts::{AccountRules, Held, held_notice};
 pub use chatroom_core::services::accounts::{LoginError, RegisterError};
-use chatroom_core::services::guard::{Guard, GuardLimits, Registrations};
+use chatroom_core::services::guard::Target;
 use chatroom_core::{Command, ConnId, Event};
 use chatroom_store::{Account, AccountStore, Record};
 
 use super::inbox::{HubHandle, HubMsg};
+use super::logins::{Logins, Slot};
 
 /// What `INFO` shows about an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,17 +36,6 @@ pub struct AccountInfo {
     pub name: String,
     pub created: SystemTime,
     pub certs: usize,
-}
-
-fn guard_limits(cfg: &Config) -> GuardLimits {
-    let a = &cfg.accounts;
-    GuardLimits {
-        per_account: a.max_failures_per_account,
-        per_ip: a.max_failures_per_ip,
-        window: Duration::from_secs(a.failure_window_secs),
-        lockout: Duration::from_secs(a.lockout_secs),
-        max_lockout: Duration::from_secs(a.max_lockout_secs),
-    }
 }
 
 fn account_rules(cfg: &Config) -> AccountRules {
@@ -61,33 +51,40 @@ fn account_rules(cfg: &Config) -> AccountRules {
 pub struct Accounts {
     cfg: Arc<Config>,
     store: Arc<dyn AccountStore>,
-    guard: Mutex<Guard>,
+    /// The login throttle (shared with operator logins).
+    logins: Arc<Logins>,
     /// The hub's inbox (new accounts, nickname protection and held-message
     /// notices talk to it).
     hub: HubHandle,
-    registrations: Mutex<Registrations>,
 }
 
 /// How long a failed login holds the session back (as OPER).
 pub const FAIL_PAUSE: Duration = Duration::from_secs(1);
 
 impl Accounts {
-    pub fn new(cfg: Arc<Config>, store: Arc<dyn AccountStore>, hub: HubHandle) -> Accounts {
+    pub fn new(
+        cfg: Arc<Config>,
+        store: Arc<dyn AccountStore>,
+        logins: Arc<Logins>,
+        hub: HubHandle,
+    ) -> Accounts {
         Accounts {
             cfg,
             store,
-            guard: Mutex::new(Guard::default()),
+            logins,
             hub,
-            registrations: Mutex::new(Registrations::default()),
         }
     }
 
-    fn limits(&self) -> GuardLimits {
-        guard_limits(&self.cfg)
-    }
-
-    fn guard(&self) -> std::sync::MutexGuard<'_, Guard> {
-        self.guard.lock().unwrap_or_else(PoisonError::into_inner)
+    /// A slot under the login limits, or `Locked` with the wait (logged).
+    fn slot(&self, ip: IpAddr, account: &str) -> Result<Slot<'_>, LoginError> {
+        self.logins
+            .begin(ip, Target::Account(account))
+            .map_err(|secs| {
+                let shown = if account.is_empty() { "*" } else { echo(account) };
+                tracing::warn!(%ip, account = %shown, "login refused unchecked: too many failures; try again in {secs} s");
+                LoginError::Locked { secs }
+            })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -118,15 +115,9 @@ impl Accounts {
         password: &str,
     ) -> Result<String, RegisterError> {
         account_rules(&self.cfg).check_new(name, password)?;
-        let max = self.cfg.accounts.max_registrations_per_ip_per_hour;
-        let allowed = self
-            .registrations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .allow(ip, Instant::now(), max);
-        if !allowed {
-            tracing::warn!(%ip, account = %name, "registration refused: too many from this address");
-            return Err(RegisterError::TooMany);
+        if let Err(secs) = self.logins.may_register(ip) {
+            tracing::warn!(%ip, account = %name, "registration refused: too many registrations or failed logins from this address; try again in {secs} s");
+            return Err(RegisterError::TooMany { secs });
         }
         let hash = hash(password.to_string())
             .await
@@ -171,27 +162,24 @@ impl Accounts {
         account: &str,
         password: &str,
     ) -> Result<String, LoginError> {
-        if let Some(secs) = self.guard().locked(ip, account, Instant::now()) {
-            tracing::warn!(%ip, account = %echo(account), "login refused: locked for {secs} s after repeated failures");
-            return Err(LoginError::Locked { secs });
-        }
+        let slot = self.slot(ip, account)?;
         let name = account.to_string();
-        let found = self
-            .blocking(move |s| s.get_account(&name))
-            .await
-            .map_err(|()| LoginError::Unavailable)?;
+        let Ok(found) = self.blocking(move |s| s.get_account(&name)).await else {
+            slot.release();
+            return Err(LoginError::Unavailable);
+        };
         let ok = match &found {
             Some(acct) => verify(password.to_string(), acct.password_hash.clone()).await,
             None => false,
         };
         match found {
             Some(acct) if ok => {
-                self.guard().succeeded(account);
+                slot.finish(true);
                 tracing::info!(%ip, account = %acct.name, "login");
                 Ok(acct.name)
             }
             _ => Err(self
-                .failure(ip, account, "wrong password or unknown account")
+                .failure(slot, ip, account, "wrong password or unknown account")
                 .await),
         }
     }
@@ -205,36 +193,31 @@ impl Accounts {
         authzid: &str,
     ) -> Result<String, LoginError> {
         let shown = if authzid.is_empty() { "*" } else { authzid };
-        if let Some(secs) = self.guard().locked(ip, authzid, Instant::now()) {
-            tracing::warn!(%ip, account = %echo(shown), "login refused: locked for {secs} s after repeated failures");
-            return Err(LoginError::Locked { secs });
-        }
+        let slot = self.slot(ip, authzid)?;
         let Some(fp) = fingerprint.map(str::to_string) else {
             return Err(self
-                .failure(ip, authzid, "EXTERNAL without a client certificate")
+                .failure(slot, ip, shown, "EXTERNAL without a client certificate")
                 .await);
         };
-        let found = self
-            .blocking(move |s| s.account_by_cert(&fp))
-            .await
-            .map_err(|()| LoginError::Unavailable)?;
+        let Ok(found) = self.blocking(move |s| s.account_by_cert(&fp)).await else {
+            slot.release();
+            return Err(LoginError::Unavailable);
+        };
         match found {
             Some(acct) if authzid.is_empty() || chatroom_core::names::same(&acct.name, authzid) => {
-                self.guard().succeeded(&acct.name);
+                slot.finish(true);
                 tracing::info!(%ip, account = %acct.name, "login by certificate");
                 Ok(acct.name)
             }
             _ => Err(self
-                .failure(ip, authzid, "unknown client certificate")
+                .failure(slot, ip, shown, "unknown client certificate")
                 .await),
         }
     }
 
     /// Counts and logs a failed login, then pauses the caller.
-    async fn failure(&self, ip: IpAddr, account: &str, why: &str) -> LoginError {
-        let locked = self
-            .guard()
-            .failed(ip, account, Instant::now(), &self.limits());
+    async fn failure(&self, slot: Slot<'_>, ip: IpAddr, account: &str, why: &str) -> LoginError {
+        let locked = slot.finish(false);
         let account = if account.is_empty() {
             "*"
         } else {

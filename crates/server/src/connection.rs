@@ -67,6 +67,8 @@ pub struct Ctx {
     control: Control,
     /// The accounts service, when accounts are on.
     pub accounts: Option<Arc<super::accounts::Accounts>>,
+    /// The login throttle (operator logins use it directly).
+    pub logins: Arc<super::logins::Logins>,
     /// The TLS client certificate's fingerprint, if one was presented.
     pub certfp: Option<String>,
     deadlines: Arc<super::deadlines::Deadlines>,
@@ -242,6 +244,7 @@ pub struct ConnEnv {
     pub cfg: Arc<Config>,
     pub hub: HubHandle,
     pub accounts: Option<Arc<super::accounts::Accounts>>,
+    pub logins: Arc<super::logins::Logins>,
     /// The SHA-256 fingerprint of the TLS client certificate this
     /// connection presented (set per connection by the accept loop).
     pub certfp: Option<String>,
@@ -291,6 +294,7 @@ where
         flood_warned: false,
         control: control.clone(),
         accounts: env.accounts.clone(),
+        logins: env.logins.clone(),
         certfp: env.certfp.clone(),
         deadlines: env.deadlines.clone(),
     };

@@ -17,6 +17,7 @@ pub mod history;
 pub mod hub_task;
 pub mod inbox;
 pub mod limits;
+pub mod logins;
 pub mod outbound;
 pub mod persist;
 pub mod reader;

@@ -37,6 +37,7 @@ use super::deadlines::Deadlines;
 use super::hub_task::{self, Persisted};
 use super::inbox::{self, HubMsg};
 use super::limits::{ConnLimiter, ConnPermit};
+use super::logins::Logins;
 use super::persist::{JournalAt, Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
 use super::websocket;
@@ -298,6 +299,8 @@ impl Server {
         // Everyone who talks to the hub holds its inbox's sending end; the
         // hub task, started below, the receiving end.
         let (hub, inbox) = inbox::channel();
+        // Every password check (accounts and operators) goes through it.
+        let logins = Arc::new(Logins::new(&cfg));
         // Accounts live in the history store: without it there are none.
         let accounts = match (self.store.as_ref().map(|o| &o.store), cfg.accounts.enabled) {
             (Some(store), true) => {
@@ -310,6 +313,7 @@ impl Server {
                 Some(Arc::new(Accounts::new(
                     cfg.clone(),
                     store.clone(),
+                    logins.clone(),
                     hub.clone(),
                 )))
             }
@@ -329,6 +333,7 @@ impl Server {
             cfg: cfg.clone(),
             hub: hub.clone(),
             accounts,
+            logins,
             certfp: None,
             deadlines,
         };

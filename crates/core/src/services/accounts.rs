@@ -18,7 +18,9 @@ use crate::names::{same, validate_nick};
 pub enum LoginError {
     /// Wrong password, unknown account or certificate (never said apart).
     Invalid,
-    /// Too many failures for this account or address; try again later.
+    /// Too many failures (or attempts in flight) for this account from
+    /// this address, or from this address in all: try again in `secs`
+    /// seconds. Nothing was checked.
     Locked { secs: u64 },
     /// The store could not be read.
     Unavailable,
@@ -28,8 +30,11 @@ pub enum LoginError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegisterError {
     Disabled,
-    /// This address registered too many accounts lately.
-    TooMany,
+    /// This address registered too many accounts lately, or is locked for
+    /// failed logins: try again in `secs` seconds.
+    TooMany {
+        secs: u64,
+    },
     Exists,
     BadName(&'static str),
     WeakPassword(usize),

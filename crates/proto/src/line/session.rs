@@ -16,6 +16,7 @@ use bytes::Bytes;
 use chatroom_config::Config;
 use chatroom_core::history::{HistoryAsk, HistoryError, HistoryPage, MAX_ANSWER};
 use chatroom_core::names::normalize_room;
+use chatroom_core::services::accounts::{LoginError, RegisterError};
 use chatroom_core::{Command, Event, MsgKind, RoomRef, SayTarget};
 
 use super::HELP;
@@ -49,15 +50,86 @@ pub enum Step {
     Send(Command),
     /// Register under `nick` (with the peer's address as host); the
     /// outcome goes to [`State::registered`] when it succeeds.
-    Register { nick: String },
+    Register {
+        nick: String,
+    },
     /// A question about the focused room's history; the answer goes to
     /// [`State::answered`] with the same ask.
     Ask(HistoryAsk),
     /// An operator login (`/oper NAME PASSWORD`), checked by the server
     /// under the core's operator rules.
-    Oper { name: String, password: String },
+    Oper {
+        name: String,
+        password: String,
+    },
+    /// Log in to `account` (`None`: the one named after the nickname),
+    /// checked by the server's accounts service; the outcome is worded by
+    /// [`account_news`].
+    Login {
+        account: Option<String>,
+        password: String,
+    },
+    Logout,
+    /// Register the nickname as an account with this password.
+    CreateAccount {
+        password: String,
+    },
     /// Close the connection with this reason (after what came before).
     End(String),
+}
+
+/// How an account request went, for [`account_news`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountNews {
+    LoggedIn(String),
+    AlreadyIn(String),
+    LoggedOut,
+    NotIn,
+    Registered(String),
+    Login(LoginError),
+    Register(RegisterError),
+    /// The server offers no accounts.
+    NoAccounts,
+}
+
+/// The line protocol's wording of an account request's outcome.
+pub fn account_news(news: &AccountNews) -> Body {
+    let text = match news {
+        AccountNews::LoggedIn(a) => format!("* you are now logged in as {a}\n"),
+        AccountNews::AlreadyIn(a) => format!("! you are already logged in as {a}\n"),
+        AccountNews::LoggedOut => "* you are no longer logged in\n".into(),
+        AccountNews::NotIn => "! you are not logged in\n".into(),
+        AccountNews::Registered(a) => {
+            format!("* account {a} registered; you are now logged in as {a}\n")
+        }
+        AccountNews::Login(LoginError::Invalid) => {
+            "! login failed: wrong password or unknown account\n".into()
+        }
+        AccountNews::Login(LoginError::Locked { secs }) => {
+            format!("! login refused: too many failed logins; try again in {secs} seconds\n")
+        }
+        AccountNews::Login(LoginError::Unavailable) => {
+            "! login failed: accounts are unavailable right now; try again later\n".into()
+        }
+        AccountNews::Register(e) => format!("! registration refused: {}\n", register_why(e)),
+        AccountNews::NoAccounts => "! this server has no accounts\n".into(),
+    };
+    Bytes::from(text).into()
+}
+
+fn register_why(e: &RegisterError) -> String {
+    match e {
+        RegisterError::Disabled => "registration is closed on this server".into(),
+        RegisterError::TooMany { secs } => format!(
+            "too many accounts registered or failed logins from your address lately; try again in {secs} seconds"
+        ),
+        RegisterError::Exists => "that account already exists".into(),
+        RegisterError::BadName(why) => format!("your nickname cannot be an account: {why}"),
+        RegisterError::WeakPassword(min) => {
+            format!("choose a password of at least {min} characters")
+        }
+        RegisterError::Unavailable => "accounts are unavailable right now; try again later".into(),
+    }
 }
 
 impl State {
@@ -165,6 +237,30 @@ impl State {
                     name: arg1.into(),
                     password: arg_rest.into(),
                 }];
+            }
+            "login" if !arg1.is_empty() => {
+                let (account, password) = if arg_rest.is_empty() {
+                    (None, arg1)
+                } else {
+                    (Some(arg1.to_string()), arg_rest)
+                };
+                return vec![Step::Login {
+                    account,
+                    password: password.into(),
+                }];
+            }
+            "login" => return vec![raw("! usage: /login [ACCOUNT] PASSWORD\n".into())],
+            "logout" => return vec![Step::Logout],
+            "register" if !rest.is_empty() => {
+                return vec![Step::CreateAccount {
+                    password: rest.into(),
+                }];
+            }
+            "register" => {
+                return vec![raw(
+                    "! usage: /register PASSWORD (the account is named after your nickname)\n"
+                        .into(),
+                )];
             }
             "away" => Command::Away(opt(rest)),
             "back" => Command::Away(None),
@@ -363,6 +459,49 @@ mod tests {
             &st.line("/oper root", &cfg)[..],
             [Step::Tell(Body::Raw(_))]
         ));
+    }
+
+    #[test]
+    fn login_takes_an_optional_account_and_a_password() {
+        let cfg = Config::default();
+        let mut st = registered();
+        assert_eq!(
+            st.line("/login alice pass word", &cfg),
+            vec![Step::Login {
+                account: Some("alice".into()),
+                password: "pass word".into()
+            }]
+        );
+        assert_eq!(
+            st.line("/login secret", &cfg),
+            vec![Step::Login {
+                account: None,
+                password: "secret".into()
+            }]
+        );
+        assert!(matches!(
+            &st.line("/login", &cfg)[..],
+            [Step::Tell(Body::Raw(_))]
+        ));
+        assert_eq!(st.line("/logout", &cfg), vec![Step::Logout]);
+        assert_eq!(
+            st.line("/register long password", &cfg),
+            vec![Step::CreateAccount {
+                password: "long password".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn every_login_refusal_says_how_long_to_wait() {
+        let shown = |news: AccountNews| match account_news(&news) {
+            Body::Raw(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("{other:?}"),
+        };
+        let locked = shown(AccountNews::Login(LoginError::Locked { secs: 42 }));
+        assert!(locked.contains("try again in 42 seconds"), "{locked}");
+        let many = shown(AccountNews::Register(RegisterError::TooMany { secs: 7 }));
+        assert!(many.contains("try again in 7 seconds"), "{many}");
     }
 
     #[test]

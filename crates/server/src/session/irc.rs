@@ -21,6 +21,7 @@ use crate::connection::{Ctx, HubGone, ReadHalf};
 use crate::inbox::GroupItem;
 use crate::reader::FrameReader;
 use chatroom_core::services::accounts::plaintext_refused;
+use chatroom_core::services::guard::Target;
 
 /// Reads IRC lines until the client leaves; returns the quit reason.
 pub fn run(ctx: Ctx, rd: ReadHalf) -> impl Future<Output = String> + Send {
@@ -183,7 +184,28 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 if !allowed {
                     ctx.tell(plaintext_refused()).await?;
                 }
-                let ok = allowed && !given.is_empty() && verify(given, hash).await;
+                let ok = if allowed && !given.is_empty() {
+                    match ctx.logins.begin(ctx.peer.ip(), Target::ServerPassword) {
+                        Ok(slot) => {
+                            let ok = verify(given, hash).await;
+                            slot.finish(ok);
+                            ok
+                        }
+                        Err(secs) => {
+                            tracing::warn!(conn = ctx.id, peer = %ctx.peer, "connection password refused unchecked: too many failures; try again in {secs} s");
+                            ctx.tell(Event::ServerNotice {
+                                text: format!(
+                                    "Too many wrong passwords from your address: try again in {secs} seconds"
+                                )
+                                .into(),
+                            })
+                            .await?;
+                            false
+                        }
+                    }
+                } else {
+                    false
+                };
                 if !ok {
                     // Modern IRC: ERR_PASSWDMISMATCH, then ERROR and close.
                     tracing::warn!(conn = ctx.id, peer = %ctx.peer, "wrong or missing connection password");

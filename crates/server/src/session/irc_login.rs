@@ -93,11 +93,10 @@ async fn sasl(
             Ok(())
         }
         Err(LoginError::Locked { secs }) => {
-            ctx.tell(Event::ServerNotice {
-                text: format!("Too many failed logins: try again in {secs} seconds").into(),
-            })
-            .await?;
-            failed(ctx).await
+            let text = format!(
+                "SASL authentication failed: too many failed logins, try again in {secs} seconds"
+            );
+            ctx.tell(Local::reply(ERR_SASLFAIL, &[&text]).body()).await
         }
         Err(_) => failed(ctx).await,
     }
@@ -252,10 +251,11 @@ async fn register_account(
                 RegisterError::Exists => {
                     ("ACCOUNT_EXISTS", format!("{nick} is already registered"))
                 }
-                RegisterError::TooMany => (
+                RegisterError::TooMany { secs } => (
                     "TEMPORARILY_UNAVAILABLE",
-                    "Too many accounts were registered from your address lately; try again later"
-                        .to_string(),
+                    format!(
+                        "Too many accounts registered or failed logins from your address lately; try again in {secs} seconds"
+                    ),
                 ),
                 RegisterError::BadName(why) => (
                     "BAD_ACCOUNT_NAME",

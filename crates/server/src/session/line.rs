@@ -1,22 +1,26 @@
 //! The line protocol's session loop (netcat, telnet): reads lines, has
 //! `chatroom_proto::line::session` translate them, and carries out the
-//! steps against the hub and the history.
+//! steps against the hub, the history and the accounts service.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use chatroom_core::RoomRef;
+use chatroom_core::services::accounts::{LoginError, RegisterError, plaintext_refused};
+use chatroom_core::{Command, RoomRef};
 use chatroom_proto::framing::{Frame, LineCodec, text};
-use chatroom_proto::line::session::{GREETING, State, Step};
+use chatroom_proto::line::session::{AccountNews, GREETING, State, Step, account_news};
 
 use crate::connection::{Ctx, HubGone, ReadHalf};
 use crate::reader::FrameReader;
+
+use super::oper::credentials_allowed;
 
 /// Reads lines until the client leaves; returns the quit reason.
 pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
     // Holds no buffer between lines (see `FrameReader`).
     let mut frames = FrameReader::new(rd, LineCodec::new(ctx.cfg.limits.max_line_bytes));
     let mut st = State::default();
+    let mut account = None;
     if ctx.tell(Bytes::from_static(GREETING)).await.is_err() {
         return "Server shutting down".into();
     }
@@ -27,7 +31,7 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
             Some(Ok(Frame::TooLong)) => st.too_long(&ctx.cfg),
             Some(Ok(Frame::Line(bytes))) => st.line(&text(&bytes), &ctx.cfg),
         };
-        match carry_out(&mut ctx, &mut st, steps).await {
+        match carry_out(&mut ctx, &mut st, &mut account, steps).await {
             Ok(None) => {}
             Ok(Some(reason)) => return reason,
             Err(HubGone) => return "Server shutting down".into(),
@@ -39,6 +43,7 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
 async fn carry_out(
     ctx: &mut Ctx,
     st: &mut State,
+    account: &mut Option<String>,
     steps: Vec<Step>,
 ) -> Result<Option<String>, HubGone> {
     let mut steps = std::collections::VecDeque::from(steps);
@@ -68,8 +73,104 @@ async fn carry_out(
                     }
                 }
             }
+            Step::Login {
+                account: name,
+                password,
+            } => {
+                let news = log_in(ctx, account, name, password).await?;
+                ctx.tell(account_news(&news)).await?;
+            }
+            Step::Logout => {
+                let news = match account.take() {
+                    Some(_) => {
+                        let _ = ctx.request(Command::Login(None)).await?;
+                        tracing::info!(conn = ctx.id, peer = %ctx.peer, "logout");
+                        AccountNews::LoggedOut
+                    }
+                    None => AccountNews::NotIn,
+                };
+                ctx.tell(account_news(&news)).await?;
+            }
+            Step::CreateAccount { password } => {
+                let news = create(ctx, account, password).await?;
+                ctx.tell(account_news(&news)).await?;
+            }
             Step::End(reason) => return Ok(Some(reason)),
         }
     }
     Ok(None)
+}
+
+/// `/login`: checked by the accounts service under the login throttle;
+/// on success the hub learns it (WHOIS, nickname protection).
+async fn log_in(
+    ctx: &mut Ctx,
+    account: &mut Option<String>,
+    name: Option<String>,
+    password: String,
+) -> Result<AccountNews, HubGone> {
+    if let Some(a) = account {
+        return Ok(AccountNews::AlreadyIn(a.clone()));
+    }
+    let Some(accounts) = ctx.accounts.clone() else {
+        return Ok(AccountNews::NoAccounts);
+    };
+    // The line protocol has no TLS listener: only a login from this
+    // machine (or where plain text is allowed) is checked.
+    if !credentials_allowed(false, ctx) {
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "/login over plain TCP refused");
+        ctx.tell(plaintext_refused()).await?;
+        return Ok(AccountNews::Login(LoginError::Unavailable));
+    }
+    let name = match name {
+        Some(n) => n,
+        None => match ctx.whoami().await? {
+            Some(u) => u.nick.to_string(),
+            None => return Ok(AccountNews::Login(LoginError::Invalid)),
+        },
+    };
+    match accounts
+        .login_password(ctx.peer.ip(), &name, &password)
+        .await
+    {
+        Ok(name) => {
+            let _ = ctx.request(Command::Login(Some(name.clone()))).await?;
+            *account = Some(name.clone());
+            Ok(AccountNews::LoggedIn(name))
+        }
+        Err(e) => Ok(AccountNews::Login(e)),
+    }
+}
+
+/// `/register`: the nickname becomes an account, and the user is logged in.
+async fn create(
+    ctx: &mut Ctx,
+    account: &mut Option<String>,
+    password: String,
+) -> Result<AccountNews, HubGone> {
+    if let Some(a) = account {
+        return Ok(AccountNews::AlreadyIn(a.clone()));
+    }
+    let Some(accounts) = ctx.accounts.clone() else {
+        return Ok(AccountNews::NoAccounts);
+    };
+    if !credentials_allowed(false, ctx) {
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "/register over plain TCP refused");
+        ctx.tell(plaintext_refused()).await?;
+        return Ok(AccountNews::Register(RegisterError::Unavailable));
+    }
+    let Some(nick) = ctx.whoami().await?.map(|u| u.nick.to_string()) else {
+        return Ok(AccountNews::Register(RegisterError::Unavailable));
+    };
+    match accounts
+        .register(ctx.id, ctx.peer.ip(), &nick, &password)
+        .await
+    {
+        Ok(name) => {
+            let _ = ctx.request(Command::Login(Some(name.clone()))).await?;
+            *account = Some(name.clone());
+            Ok(AccountNews::Registered(name))
+        }
+        Err(e) => Ok(AccountNews::Register(e)),
+    }
 }

@@ -1,8 +1,9 @@
 //! Operator logins carried out, for every protocol (IRC `OPER`, the line
 //! protocol's `/oper`): `chatroom_core::services::oper` decides who may try
 //! and against which hash; this checks the password on the blocking pool
-//! (argon2 is slow by design, never on the hub's task) and pauses after a
-//! failure, which bounds guessing on one connection.
+//! (argon2 is slow by design, never on the hub's task) under the login
+//! throttle (`logins`: per operator name and address, and per address),
+//! and pauses after a failure, which bounds guessing on one connection.
 //!
 //! Must not decide the rule itself nor word the outcome: the hub's events
 //! (`YoureOper`, `Error`) are rendered by each protocol.
@@ -10,8 +11,9 @@
 use std::time::Duration;
 
 use chatroom_core::services::accounts::{plaintext_refused, secure_enough};
+use chatroom_core::services::guard::Target;
 use chatroom_core::services::oper::{OperCheck, check};
-use chatroom_core::{Command, Event};
+use chatroom_core::{Command, Event, HubError};
 
 use crate::connection::Ctx;
 
@@ -35,36 +37,51 @@ pub async fn oper(
     password: String,
 ) -> Result<Command, Vec<Event>> {
     let allowed = credentials_allowed(secure, ctx);
-    let hash = match check(&ctx.cfg.opers, &name, allowed) {
+    let checked = check(&ctx.cfg.opers, &name, allowed);
+    if let OperCheck::Refuse {
+        error,
+        plaintext: true,
+        ..
+    } = checked
+    {
+        // Nothing is checked, so nothing counts.
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
+        return Err(vec![plaintext_refused(), Event::Error(error)]);
+    }
+    let slot = match ctx.logins.begin(ctx.peer.ip(), Target::Oper(&name)) {
+        Ok(slot) => slot,
+        Err(secs) => {
+            tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %echo(&name), "OPER refused unchecked: too many failures; try again in {secs} s");
+            return Err(vec![
+                Event::ServerNotice {
+                    text: format!("Too many failed operator logins: try again in {secs} seconds")
+                        .into(),
+                },
+                Event::Error(HubError::PasswordMismatch),
+            ]);
+        }
+    };
+    let hash = match checked {
         OperCheck::Verify { hash } => hash.to_string(),
-        OperCheck::Refuse {
-            error,
-            pause,
-            plaintext,
-        } => {
-            let mut told = Vec::new();
-            if plaintext {
-                tracing::warn!(conn = ctx.id, peer = %ctx.peer, "OPER over plain TCP refused");
-                told.push(plaintext_refused());
-            } else {
-                tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %echo(&name), "OPER with an unknown name");
-            }
+        OperCheck::Refuse { error, pause, .. } => {
+            // A guess at a name counts like a guess at a password.
+            slot.finish(false);
+            tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %echo(&name), "OPER with an unknown name");
             if pause {
                 tokio::time::sleep(FAIL_PAUSE).await;
             }
-            told.push(Event::Error(error));
-            return Err(told);
+            return Err(vec![Event::Error(error)]);
         }
     };
     if crate::accounts::verify(password, hash).await {
+        slot.finish(true);
         tracing::info!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER succeeded");
         Ok(Command::Oper { name })
     } else {
+        slot.finish(false);
         tracing::warn!(conn = ctx.id, peer = %ctx.peer, oper = %echo(&name), "OPER with a wrong password");
         tokio::time::sleep(FAIL_PAUSE).await;
-        Err(vec![Event::Error(
-            chatroom_core::HubError::PasswordMismatch,
-        )])
+        Err(vec![Event::Error(HubError::PasswordMismatch)])
     }
 }
 
