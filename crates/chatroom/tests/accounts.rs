@@ -381,7 +381,8 @@ fn account_notify_tag_extended_join_whois_and_whox() {
 
 #[test]
 fn a_registered_nick_is_taken_back_after_the_grace_period() {
-    let srv = start("[accounts]\nnick_grace_secs = 1\n");
+    // Long enough for a wrong password's one-second pause and a right one.
+    let srv = start("[accounts]\nnick_grace_secs = 5\n");
     let addr = irc(&srv);
     make_account(addr, "owner", "owners-password");
     gone(&srv, "owner");
@@ -748,4 +749,42 @@ fn registrations_per_address_are_limited() {
     d.expect("AUTHENTICATE +");
     d.send(&format!("AUTHENTICATE {}", plain("reg3", "reg3-password")));
     d.expect(" 904 * :");
+}
+
+// ------------------------------------------------------- line protocol
+
+#[test]
+fn a_netcat_user_registers_logs_in_again_and_keeps_the_nickname() {
+    // Long enough for a wrong password's one-second pause and a right one.
+    let srv = start("[accounts]\nnick_grace_secs = 5\n");
+    let line = srv.line.expect("line listener");
+    let mut n = common::LineClient::line_login(line, "nora");
+    n.send("/register short");
+    n.expect("! registration refused: choose a password of at least 8 characters");
+    n.send("/register noras-password");
+    n.expect("* account nora registered; you are now logged in as nora");
+    n.send("/quit");
+    n.expect_closed();
+
+    // Back on a new connection: told how to log in on this protocol, and
+    // NickServ's IRC wording works too.
+    let mut n = common::LineClient::line_login(line, "nora");
+    n.expect("unless you log in to it (/login PASSWORD)");
+    n.send("/msg NickServ IDENTIFY wrong-password");
+    n.expect("! login failed: wrong password or unknown account");
+    n.send("/msg NickServ IDENTIFY noras-password");
+    n.expect("* you are now logged in as nora");
+    // Past the grace period the nickname is still hers.
+    std::thread::sleep(Duration::from_millis(5500));
+    let mut w = Irc::login(irc(&srv), "watcher");
+    w.send("WHOIS nora");
+    assert!(w.numeric("330").contains(" nora nora :"));
+
+    // Someone else taking a registered nickname on the line protocol, who
+    // does not log in, is renamed.
+    n.send("/quit");
+    n.expect_closed();
+    let mut m = common::LineClient::line_login(line, "nora");
+    m.expect("unless you log in to it (/login PASSWORD)");
+    m.expect("you are now known as Guest");
 }

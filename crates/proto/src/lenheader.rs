@@ -182,7 +182,8 @@ impl Renderer for LenHeaderRenderer {
                 Event::ServerNotice { text } => pair(server, text),
                 Event::NickProtected { nick, grace_secs } => pair(
                     server,
-                    crate::line::protected_warning(nick, *grace_secs).trim_start_matches("*** "),
+                    crate::line::protected_warning(nick, *grace_secs, crate::line::ELSEWHERE_HOW)
+                        .trim_start_matches("*** "),
                 ),
                 // Before registration the session explains problems itself
                 // (refused names are retried, not reported).

@@ -189,11 +189,17 @@ fn past_line(ev: &Event, out: &mut String) {
 
 /// The plain-text protocols have no login: their users are told what will
 /// happen, and where the name can be kept.
-pub fn protected_warning(nick: &str, grace_secs: u64) -> String {
+pub fn protected_warning(nick: &str, grace_secs: u64, how: &str) -> String {
     format!(
-        "*** NickServ: {nick} is a registered nickname; you will be renamed in {grace_secs} seconds unless you log in to it (from an IRC client)"
+        "*** NickServ: {nick} is a registered nickname; you will be renamed in {grace_secs} seconds unless you log in to it ({how})"
     )
 }
+
+/// How a line user logs in, for [`protected_warning`].
+pub const LOGIN_HOW: &str = "/login PASSWORD";
+
+/// How a user of a tutorial dialect, which has no login of its own, does.
+pub const ELSEWHERE_HOW: &str = "from the line protocol with /login, or from an IRC client";
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -395,7 +401,9 @@ impl Renderer for LineRenderer {
             Event::AwayChanged { away: false } => "* you are no longer away".into(),
             Event::IsAway { nick, message } => format!("* {nick} is away: {message}"),
             Event::ServerNotice { text } => format!("*** {text}"),
-            Event::NickProtected { nick, grace_secs } => protected_warning(nick, *grace_secs),
+            Event::NickProtected { nick, grace_secs } => {
+                protected_warning(nick, *grace_secs, LOGIN_HOW)
+            }
             Event::Error(e) => {
                 // A refusal names what the client typed, unchecked.
                 let mut s = format!("! {e}").replace('\n', " ");

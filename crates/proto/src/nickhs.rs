@@ -183,7 +183,8 @@ impl Renderer for NickRenderer {
                 Event::ServerNotice { text } => ascii(&format!("Server: {text}")),
                 Event::NickProtected { nick, grace_secs } => ascii(&format!(
                     "Server: {}",
-                    crate::line::protected_warning(nick, *grace_secs).trim_start_matches("*** ")
+                    crate::line::protected_warning(nick, *grace_secs, crate::line::ELSEWHERE_HOW)
+                        .trim_start_matches("*** ")
                 )),
                 // Before the nickname is settled only NICK may be seen; the
                 // session retries refused names itself.

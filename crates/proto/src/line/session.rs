@@ -21,6 +21,7 @@ use chatroom_core::{Command, Event, MsgKind, RoomRef, SayTarget};
 
 use super::HELP;
 use crate::Body;
+use crate::irc::nickserv::{self, Request};
 use crate::say::says;
 
 /// The first thing a new connection is told.
@@ -188,6 +189,10 @@ impl State {
             "who" | "names" if arg1.is_empty() => Command::Who(RoomRef::Focus),
             "who" | "names" => Command::Who(normalize_room(arg1).into()),
             "whois" if !arg1.is_empty() => Command::Whois(arg1.into()),
+            "msg" | "query" | "m" if arg1.eq_ignore_ascii_case("nickserv") => {
+                return nick_serv(arg_rest);
+            }
+            "ns" | "nickserv" => return nick_serv(rest),
             "msg" | "query" | "m" if !arg1.is_empty() && !arg_rest.is_empty() => {
                 let target = if arg1.starts_with('#') {
                     SayTarget::Room(arg1.into())
@@ -363,6 +368,30 @@ fn choose_nick(line: &str) -> Vec<Step> {
     vec![Step::Register { nick: nick.into() }]
 }
 
+/// `/msg NickServ ...`: the requests IRC users send to NickServ, carried
+/// out as the line protocol's own account commands, so that what an IRC
+/// guide says works here too.
+fn nick_serv(text: &str) -> Vec<Step> {
+    match nickserv::parse(text) {
+        Request::Identify { account, password } => vec![Step::Login { account, password }],
+        Request::Register { password } => vec![Step::CreateAccount { password }],
+        Request::Usage(usage) => vec![raw(format!("! usage: /msg NickServ {usage}\n"))],
+        Request::Help => vec![raw(NICKSERV_HELP.into())],
+        _ => vec![raw(
+            "! on this protocol NickServ only does REGISTER and IDENTIFY; \
+             the rest (SET PASSWORD, INFO, CERT) needs an IRC client\n"
+                .into(),
+        )],
+    }
+}
+
+const NICKSERV_HELP: &str = "\
+* NickServ lets you register your nickname as an account and log in to it:
+*   /register PASSWORD           (or /msg NickServ REGISTER PASSWORD)
+*   /login [ACCOUNT] PASSWORD    (or /msg NickServ IDENTIFY [ACCOUNT] PASSWORD)
+*   /logout
+";
+
 /// Text, split into several messages when longer than the hub allows.
 fn say(target: SayTarget, kind: MsgKind, text: &str, cfg: &Config) -> Vec<Step> {
     says(&target, kind, text, cfg.hub.text_len)
@@ -484,6 +513,20 @@ mod tests {
             [Step::Tell(Body::Raw(_))]
         ));
         assert_eq!(st.line("/logout", &cfg), vec![Step::Logout]);
+        // What an IRC guide says works too.
+        assert_eq!(
+            st.line("/msg NickServ IDENTIFY secret", &cfg),
+            vec![Step::Login {
+                account: None,
+                password: "secret".into()
+            }]
+        );
+        assert_eq!(
+            st.line("/ns register long-password", &cfg),
+            vec![Step::CreateAccount {
+                password: "long-password".into()
+            }]
+        );
         assert_eq!(
             st.line("/register long password", &cfg),
             vec![Step::CreateAccount {
