@@ -381,8 +381,7 @@ fn account_notify_tag_extended_join_whois_and_whox() {
 
 #[test]
 fn a_registered_nick_is_taken_back_after_the_grace_period() {
-    // Long enough for a wrong password's one-second pause and a right one.
-    let srv = start("[accounts]\nnick_grace_secs = 5\n");
+    let srv = start("[accounts]\nnick_grace_secs = 1\n");
     let addr = irc(&srv);
     make_account(addr, "owner", "owners-password");
     gone(&srv, "owner");
