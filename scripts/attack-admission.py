@@ -9,6 +9,7 @@ worst, and what the attacker got.
 
     scripts/attack-admission.py [--bin target/release/chatroom]
         [--per-wave 1300] [--waves 4] [--wave-every 3] [--nofile 1024]
+        [--only tls ...]
 
 A measurement, not a test: the figures go to docs/security.md. Loopback
 only; every loop is bounded; the server is started here and ended by its
@@ -66,14 +67,15 @@ def start_server(binary, nofile, data_dir):
 # most, the start of a handshake for TLS and WebSocket (so the server is
 # mid-handshake, the costliest state to hold).
 PARTIAL = {
-    "tls": bytes.fromhex("160301"),
+    "tls": bytes.fromhex("1603010200010001fc0303"),
     "ws": b"GET /irc HTTP/1.1\r\nHost: x\r\n",
 }
 
 
-def attack_wave(ports, n, held):
-    """Opens n connections from ATTACKER, round robin over every port."""
-    names = list(ports)
+def attack_wave(ports, n, held, only):
+    """Opens n connections from ATTACKER, round robin over every port (or
+    only the ones named)."""
+    names = only or list(ports)
     opened = refused = 0
     for i in range(n):
         name = names[i % len(names)]
@@ -165,6 +167,9 @@ def main():
     ap.add_argument("--waves", type=int, default=4)
     ap.add_argument("--wave-every", type=float, default=3.0)
     ap.add_argument("--nofile", type=int, default=1024)
+    ap.add_argument("--only", action="append", default=[],
+                    choices=["line", "irc", "tls", "ws", "lenheader", "nick"],
+                    help="attack only this listener (repeatable)")
     args = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -184,7 +189,7 @@ def main():
                   if base is not None else "before the attack: FAILED")
             k = 1
             for wave in range(args.waves):
-                opened, refused = attack_wave(ports, args.per_wave, held)
+                opened, refused = attack_wave(ports, args.per_wave, held, args.only)
                 wave_end = time.time() + args.wave_every
                 while time.time() < wave_end:
                     took = victim_round(ports, k)
