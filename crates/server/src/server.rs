@@ -35,7 +35,7 @@ use chatroom_proto::{irc, lenheader, line, nickhs};
 use chatroom_store::{SqliteStore, Store, StoreOptions};
 
 use super::accounts::Accounts;
-use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
+use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, split_any, split_tcp};
 use super::deadlines::Deadlines;
 use super::hub_task::{self, Persisted};
 use super::inbox::{self, HubMsg};
@@ -572,11 +572,7 @@ async fn accept_loop(
                 }
                 if !handshakes {
                     // One short line in the protocol's own form, then close.
-                    let cfg = env.cfg.clone();
-                    tracker.spawn(async move {
-                        let (_, wr) = split_tcp(stream);
-                        refuse_with(proto, wr, cfg, refusal.reason()).await
-                    });
+                    refuse_now(stream, &refusal_bytes(proto, &env.cfg, refusal.reason()));
                 }
                 // A TLS or WebSocket connection is closed as it is: a
                 // handshake to say why would cost what the refusal saves.
@@ -667,15 +663,37 @@ fn serve(
     }
 }
 
-async fn refuse_with(proto: Protocol, stream: WriteHalf, cfg: Arc<Config>, reason: &str) {
+/// The one line telling a refused client why, in its protocol's own form.
+fn refusal_bytes(proto: Protocol, cfg: &Config, reason: &str) -> bytes::BytesMut {
+    use chatroom_proto::Renderer;
+    let event = chatroom_proto::Envelope::new(chatroom_core::Event::Closing {
+        reason: reason.into(),
+    });
+    let mut buf = bytes::BytesMut::new();
     match proto {
-        Protocol::Line => refuse(stream, line::renderer(&cfg), reason).await,
+        Protocol::Line => line::renderer(cfg).render(&event, &mut buf),
         Protocol::Irc | Protocol::IrcTls | Protocol::IrcWs => {
-            refuse(stream, irc::renderer(&cfg), reason).await
+            irc::renderer(cfg).render(&event, &mut buf)
         }
-        Protocol::LenHeader => refuse(stream, lenheader::renderer(&cfg), reason).await,
-        Protocol::Nick => refuse(stream, nickhs::renderer(&cfg), reason).await,
+        Protocol::LenHeader => lenheader::renderer(cfg).render(&event, &mut buf),
+        Protocol::Nick => nickhs::renderer(cfg).render(&event, &mut buf),
     }
+    buf
+}
+
+/// Writes `bytes` to a connection that was not admitted and closes it, at
+/// once and in the accept loop: a fresh socket's send buffer takes one
+/// short line without waiting, and a refusal that waited (in a task of its
+/// own) would hold its descriptor meanwhile, so a flood of refused
+/// connections could still take every descriptor. If the line does not
+/// fit, the connection is closed without it.
+fn refuse_now(stream: TcpStream, bytes: &[u8]) {
+    use std::io::Write;
+    let Ok(mut stream) = stream.into_std() else {
+        return;
+    };
+    let _ = stream.write(bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
 /// The hub's clock: the system's wall clock.
