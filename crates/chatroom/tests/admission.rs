@@ -71,12 +71,19 @@ fn listeners(server: &TestServer) -> Vec<SocketAddr> {
     .collect()
 }
 
-/// Opens `n` bare connections from the attacker, round robin over `to`,
-/// and returns them (held until dropped) with how many were completed.
+/// Opens up to `n` bare connections from the attacker, round robin over
+/// `to`, and returns them (held until dropped). Stops at the first one the
+/// server does not complete: its accept queue is full, it has stopped
+/// accepting (out of descriptors), and every further attempt would wait
+/// as long.
 fn flood(n: usize, to: &[SocketAddr]) -> Vec<TcpStream> {
-    let held: Vec<TcpStream> = (0..n)
-        .filter_map(|i| bare(attacker(), to[i % to.len()]))
-        .collect();
+    let mut held = Vec::with_capacity(n);
+    for i in 0..n {
+        match bare(attacker(), to[i % to.len()]) {
+            Some(s) => held.push(s),
+            None => break,
+        }
+    }
     assert!(!held.is_empty(), "no attacking connection was completed");
     held
 }
@@ -135,6 +142,7 @@ fn one_address_cannot_take_every_descriptor_with_the_default_limits() {
     let to = listeners(&server);
     assert_eq!(to.len(), 6, "every listener is on");
     let held = flood(ATTACK, &to);
+    assert_eq!(held.len(), ATTACK, "the server completed every connection");
     others_register_and_chat(&server);
     // Whether the connection rate or the count per address says no
     // depends on how long the flood took; one of them does.
@@ -168,6 +176,7 @@ fn the_count_per_address_holds_without_the_rate_limit() {
     let to = listeners(&server);
     assert_eq!(to.len(), 6, "every listener is on");
     let held = flood(ATTACK, &to);
+    assert_eq!(held.len(), ATTACK, "the server completed every connection");
     others_register_and_chat(&server);
     attacker_refused_on_line(&server, "Too many connections from your address");
     check_log(&server);
@@ -200,6 +209,7 @@ fn the_ceiling_keeps_descriptors_to_say_the_server_is_full() {
     let line = server.line.expect("line");
     let irc = server.irc.expect("irc");
     let held = flood(ATTACK, &[line, irc]);
+    assert_eq!(held.len(), ATTACK, "the server completed every connection");
     assert!(
         server.stderr().contains(
             "at most 896 connections at once (limits.max_connections 0, descriptor_reserve 128)"
@@ -241,4 +251,69 @@ fn the_ceiling_keeps_descriptors_to_say_the_server_is_full() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     others_register_and_chat(&server);
+}
+
+#[test]
+fn accept_backs_off_and_recovers_when_descriptors_run_out() {
+    enough_descriptors_here();
+    // No reserve and no per-address limit: the attacker can take every
+    // descriptor, and the accept loop meets EMFILE.
+    let dir =
+        std::env::temp_dir().join(format!("chatroom-admission-emfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("no-reserve.toml");
+    std::fs::write(&config, "[limits]\ndescriptor_reserve = 0\n").expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let server = TestServer::start_with_nofile(
+        NOFILE,
+        &[
+            "--max-connections-per-ip",
+            "0",
+            "--max-connects-per-ip",
+            "0",
+            "--max-connections",
+            "0",
+            "--registration-timeout",
+            "600",
+            "--config",
+            &config,
+        ],
+    );
+    let line = server.line.expect("line");
+    let held = flood(ATTACK, &[line]);
+    // The accept loop says so, counted, rather than once per failure.
+    let deadline = std::time::Instant::now() + WAIT;
+    let warned = loop {
+        let log = server.stderr();
+        if let Some(l) = log.lines().find(|l| l.contains("accept failed")) {
+            break l.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no accept failure was logged: {log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        warned.contains("time(s) since the last report, backing off: Too many open files"),
+        "{warned}"
+    );
+    // Once the attacker lets go, the server accepts again.
+    drop(held);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no connection was admitted after the attacker left"
+        );
+        let mut c = LineClient::connect(line);
+        if c.wait_for("a first line", |_| true)
+            .contains("Choose a nickname")
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    others_register_and_chat(&server);
+    std::fs::remove_dir_all(&dir).ok();
 }

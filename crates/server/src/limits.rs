@@ -275,6 +275,10 @@ impl Admission {
     /// plus the addresses seen in the last window.
     fn sweep(&self, st: &mut State, now: Instant) {
         let window = self.rules.window;
+        // Without a rate, an address is let go as soon as it holds nothing.
+        if self.rules.connects_per_window == 0 {
+            return;
+        }
         if st
             .swept
             .is_some_and(|t| now.saturating_duration_since(t) < window)

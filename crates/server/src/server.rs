@@ -497,14 +497,15 @@ async fn open(
     }
 }
 
-/// Whether an accept failed for want of resources (descriptors, buffer
-/// memory) rather than because of the one connection: then waiting is the
-/// only cure, and retrying at once would spin.
-fn out_of_resources(e: &std::io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
+/// Whether an accept failed because of the one connection (reset or
+/// aborted before it was accepted, refused by a firewall rule): the next
+/// accept may well succeed at once. Anything else, above all running out
+/// of descriptors (`EMFILE`, `ENFILE`) or of buffer memory (`ENOBUFS`,
+/// `ENOMEM`), is waited out: retrying at once would spin.
+fn one_connection_only(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted)
+        || matches!(e.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
 }
 
 /// How often refusals and accept failures are told in the log at most.
@@ -535,7 +536,11 @@ async fn accept_loop(
                 backoff.succeeded();
                 a
             }
-            Err(e) if out_of_resources(&e) => {
+            Err(e) if one_connection_only(&e) => {
+                tracing::debug!(%proto, "accept failed: {e}");
+                continue;
+            }
+            Err(e) => {
                 let step = backoff.failed(Instant::now());
                 if let Some(n) = step.log {
                     tracing::warn!(
@@ -547,11 +552,6 @@ async fn accept_loop(
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(step.sleep) => {}
                 }
-                continue;
-            }
-            Err(e) => {
-                // One connection's trouble (reset before it was accepted).
-                tracing::debug!(%proto, "accept failed: {e}");
                 continue;
             }
         };
