@@ -364,6 +364,17 @@ impl Tally {
             std::mem::take(&mut self.count)
         })
     }
+
+    /// The events not yet told, if there are any and it is time to log
+    /// (asked when something else happens, so that the tail of a burst is
+    /// told too once it is over).
+    pub fn flush(&mut self, now: Instant, every: Duration) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        self.count -= 1;
+        self.hit(now, every)
+    }
 }
 
 /// The accept loop's answer to an accept that failed for want of
@@ -615,6 +626,22 @@ mod tests {
         assert_eq!(ceiling(10_000, Some(200), 128), 100);
         assert_eq!(ceiling(10_000, Some(1), 128), 1);
         assert_eq!(ceiling(10_000, Some(u64::MAX), 128), 10_000);
+    }
+
+    #[test]
+    fn tally_tells_the_first_at_once_and_the_rest_counted() {
+        let every = Duration::from_secs(10);
+        let mut t = Tally::default();
+        let t0 = Instant::now();
+        assert_eq!(t.flush(t0, every), None);
+        assert_eq!(t.hit(t0, every), Some(1));
+        for i in 1..=5 {
+            assert_eq!(t.hit(t0 + Duration::from_secs(i), every), None);
+        }
+        // Nothing more comes: the tail is told once the interval is over.
+        assert_eq!(t.flush(t0 + Duration::from_secs(9), every), None);
+        assert_eq!(t.flush(t0 + every, every), Some(5));
+        assert_eq!(t.flush(t0 + every * 3, every), None);
     }
 
     #[test]

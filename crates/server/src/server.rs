@@ -579,6 +579,9 @@ async fn accept_loop(
                 continue;
             }
         };
+        if let Some(n) = refused.flush(Instant::now(), LOG_EVERY) {
+            tracing::info!(%proto, "refused {n} connection(s) since the last report");
+        }
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
         // Chat lines are small and latency matters more than packet
