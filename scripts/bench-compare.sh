@@ -29,7 +29,7 @@ start_server() { # binary, history on?
   [ "$2" = on ] && history="--history-replay-lines 1000"
   # shellcheck disable=SC2086
   taskset -c 0 "$1" serve --bind 127.0.0.1 --irc-port "$PORT" --no-line --no-tls \
-    --flood-rate 0 --max-per-ip 0 --max-connections 0 --send-queue 8192 $history \
+    --flood-rate 0 --max-per-ip 0 --max-connects-per-ip 0 --max-connections 0 --send-queue 8192 $history \
     --data-dir "$OUT/data" >"$OUT/server.out" 2>"$OUT/server.err" &
   SERVER_PID=$!
   for _ in $(seq 1 100); do

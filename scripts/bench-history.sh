@@ -20,7 +20,7 @@ start_server() {
     return 1
   fi
   taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port $PORT --no-line --no-tls \
-    --flood-rate 0 --max-per-ip 0 --max-connections 0 --send-queue 8192 \
+    --flood-rate 0 --max-per-ip 0 --max-connects-per-ip 0 --max-connections 0 --send-queue 8192 \
     --history-replay-lines 1000 \
     --data-dir "$OUT/data" "$@" >"$OUT/server.out" 2>"$OUT/server.err" &
   SERVER_PID=$!

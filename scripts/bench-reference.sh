@@ -75,7 +75,7 @@ start_server() {
     chatroom)
       rm -rf "$PEERS/chat-data"
       taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port "$CHAT_PORT" --no-line --no-tls \
-        --flood-rate 0 --max-per-ip 0 --max-connections 0 --send-queue 8192 --no-history \
+        --flood-rate 0 --max-per-ip 0 --max-connects-per-ip 0 --max-connections 0 --send-queue 8192 --no-history \
         --data-dir "$PEERS/chat-data" >"$PEERS/chatroom.out" 2>"$PEERS/chatroom.err" &
       SERVER_PID=$!; PORT=$CHAT_PORT; CONC=64 ;;
     ngircd)

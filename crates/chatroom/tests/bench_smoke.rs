@@ -21,9 +21,16 @@ use serde_json::Value;
 const RUN_BOUND: Duration = Duration::from_secs(120);
 
 fn server() -> TestServer {
-    // Flood control off and no per-address cap: the bench is many fast
-    // clients from one address.
-    TestServer::start(&["--flood-rate", "0", "--max-per-ip", "0"])
+    // Flood control, the per-address cap and the per-address connection
+    // rate off: the bench is many fast clients from one address.
+    TestServer::start(&[
+        "--flood-rate",
+        "0",
+        "--max-per-ip",
+        "0",
+        "--max-connects-per-ip",
+        "0",
+    ])
 }
 
 fn bench_cmd(args: &[&str]) -> Command {
@@ -302,6 +309,8 @@ fn replay_measures_every_joiner_over_the_whole_history() {
         "0",
         "--max-per-ip",
         "0",
+        "--max-connects-per-ip",
+        "0",
         "--history-replay-lines",
         "200",
     ]);
@@ -320,6 +329,8 @@ fn replay_measures_every_joiner_over_the_whole_history() {
         "--flood-rate",
         "0",
         "--max-per-ip",
+        "0",
+        "--max-connects-per-ip",
         "0",
         "--history-replay-lines",
         "10",

@@ -21,7 +21,8 @@ const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const SPRAYER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
 
 /// Connections per attack: fewer than the connection limit per address,
-/// which the test configurations set above it.
+/// which the test configurations set above it (and the connection rate
+/// per address off: this is about logins, not connection floods).
 const CONNECTIONS: usize = 40;
 
 fn start(toml: &str) -> TestServer {
@@ -32,7 +33,7 @@ fn start(toml: &str) -> TestServer {
     // The documented defaults, written out: the counts below rest on them.
     let toml = format!(
         "{toml}\n[accounts]\nmax_failures_per_account = 5\nmax_failures_per_ip = 20\n\
-         [limits]\nmax_connections_per_ip = 100\n"
+         [limits]\nmax_connections_per_ip = 100\nmax_connects_per_ip = 0\n"
     );
     std::fs::write(&path, toml).expect("write config");
     let path_str = path.to_string_lossy().into_owned();

@@ -350,10 +350,36 @@ pub struct Limits {
     pub flood_rate: f64,
     /// Commands a connection may send in a burst before it is slowed down.
     pub flood_burst: u32,
-    /// Connections the server holds at once; 0 means no limit.
+    /// Connections the server holds at once (`--max-connections`); 0 means
+    /// no limit other than the descriptors: the server never admits more
+    /// than its open-file limit less `descriptor_reserve`, whatever this says.
     pub max_connections: usize,
-    /// Connections from one IP address at once; 0 means no limit.
+    /// Connections from one IP address at once (`--max-connections-per-ip`),
+    /// counted from the moment a connection is accepted, before any TLS
+    /// handshake or WebSocket upgrade; 0 means no limit.
     pub max_connections_per_ip: usize,
+    /// Connections from one IP address still in their TLS handshake or
+    /// WebSocket upgrade at once (`--max-handshakes-per-ip`); 0 means no
+    /// limit. Smaller than `max_connections_per_ip`: a handshake that stalls
+    /// holds its descriptor until its timeout.
+    pub max_handshakes_per_ip: usize,
+    /// New connections one IP address may open within
+    /// `connect_window_secs` (`--max-connects-per-ip`); more are refused at
+    /// accept time until the window ends. 0 means no limit.
+    pub max_connects_per_ip: u32,
+    /// The window of `max_connects_per_ip`, in seconds.
+    pub connect_window_secs: u64,
+    /// Addresses or networks (`"192.0.2.7"`, `"10.0.0.0/8"`, `"::1/128"`)
+    /// to which the per-address limits (connections, handshakes, connection
+    /// rate) do not apply: a bouncer or proxy on the LAN that carries many
+    /// people. The server-wide ceiling still applies. Empty by default;
+    /// loopback is not exempt unless listed.
+    pub exempt: Vec<String>,
+    /// Open files kept back from connections (for the history store, the
+    /// listeners, the certificate, logs): the server admits at most its
+    /// open-file limit less this many connections, so it can always accept
+    /// one more, say that it is full, and close it.
+    pub descriptor_reserve: usize,
     /// IPv6 addresses sharing this many leading bits count as one address
     /// for every per-address limit (a client can usually pick any address
     /// in its /64).
@@ -380,6 +406,11 @@ impl Default for Limits {
             flood_burst: 20,
             max_connections: 10_000,
             max_connections_per_ip: 64,
+            max_handshakes_per_ip: 16,
+            max_connects_per_ip: 20,
+            connect_window_secs: 10,
+            exempt: Vec::new(),
+            descriptor_reserve: 128,
             ipv6_prefix: 64,
             registration_timeout_secs: 60,
             send_queue: 1024,
@@ -392,6 +423,85 @@ impl Default for Limits {
 impl Limits {
     pub fn registration_timeout(&self) -> Duration {
         Duration::from_secs(self.registration_timeout_secs)
+    }
+
+    pub fn connect_window(&self) -> Duration {
+        Duration::from_secs(self.connect_window_secs)
+    }
+
+    /// The networks of `exempt`, parsed.
+    pub fn exempt_nets(&self) -> Result<Vec<Net>, ConfigError> {
+        self.exempt
+            .iter()
+            .map(|s| {
+                s.parse().map_err(|e| {
+                    ConfigError::Invalid(format!("limits.exempt: {s:?} is not usable: {e}"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// An address or a network (`addr/len`) in the configuration; an address
+/// alone is a network of its full length. An IPv4 address mapped into IPv6
+/// (`::ffff:a.b.c.d`) is taken as the IPv4 address, on both sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl Net {
+    /// Whether `ip` is in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = chatroom_core::addr::group(ip, 128);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Net {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Net, String> {
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|e| format!("not an address ({e})"))?;
+        let mapped = matches!(addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+        let addr = chatroom_core::addr::group(addr, 128);
+        let max: u8 = if addr.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            None => max,
+            Some(l) => {
+                let l: u8 = l
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{l:?} is not a prefix length"))?;
+                // A mapped address's prefix counts the 96 bits before the IPv4 part.
+                let l = if mapped { l.saturating_sub(96) } else { l };
+                if l > max {
+                    return Err(format!("prefix length {l} is longer than {max}"));
+                }
+                l
+            }
+        };
+        Ok(Net { addr, len })
     }
 }
 
@@ -461,6 +571,14 @@ pub struct ServeArgs {
     /// Connections from one address at once (0: no limit).
     #[arg(long, alias = "max-per-ip", env = "CHATROOM_MAX_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// Unfinished TLS handshakes and WebSocket upgrades from one address at
+    /// once (0: no limit).
+    #[arg(long, env = "CHATROOM_MAX_HANDSHAKES_PER_IP")]
+    pub max_handshakes_per_ip: Option<usize>,
+    /// New connections one address may open per connect window (10 s unless
+    /// the file says otherwise; 0: no limit).
+    #[arg(long, env = "CHATROOM_MAX_CONNECTS_PER_IP")]
+    pub max_connects_per_ip: Option<u32>,
     /// Longest line on the line protocol, in bytes.
     #[arg(long, env = "CHATROOM_MAX_LINE_BYTES")]
     pub max_line_bytes: Option<usize>,
@@ -580,6 +698,8 @@ impl Config {
         set(&mut m.flood_burst, &a.flood_burst);
         set(&mut m.max_connections, &a.max_connections);
         set(&mut m.max_connections_per_ip, &a.max_connections_per_ip);
+        set(&mut m.max_handshakes_per_ip, &a.max_handshakes_per_ip);
+        set(&mut m.max_connects_per_ip, &a.max_connects_per_ip);
         set(&mut m.max_line_bytes, &a.max_line_bytes);
         set(&mut m.registration_timeout_secs, &a.registration_timeout);
         set(&mut m.send_queue, &a.send_queue);
@@ -624,6 +744,10 @@ impl Config {
         if l.send_queue == 0 {
             return bad("limits.send_queue must be at least 1");
         }
+        if l.max_connects_per_ip > 0 && l.connect_window_secs == 0 {
+            return bad("limits.connect_window_secs must be at least 1");
+        }
+        l.exempt_nets()?;
         if l.max_line_bytes < 16 || l.irc_line_bytes < 16 {
             return bad("line limits must be at least 16 bytes");
         }
@@ -839,6 +963,49 @@ mod tests {
             .expect_err(text);
             assert!(err.to_string().contains(needle), "{text}: {err}");
         }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn exempt_networks_parse_and_match() {
+        let ip = |s: &str| -> IpAddr { s.parse().expect("test address") };
+        let one: Net = "127.0.0.1".parse().expect("address");
+        assert!(one.contains(ip("127.0.0.1")));
+        assert!(one.contains(ip("::ffff:127.0.0.1")));
+        assert!(!one.contains(ip("127.0.0.2")));
+        let lan: Net = "10.0.0.0/8".parse().expect("network");
+        assert!(lan.contains(ip("10.200.3.4")));
+        assert!(!lan.contains(ip("11.0.0.1")));
+        assert!(!lan.contains(ip("::a00:1")));
+        let v6: Net = "::1/128".parse().expect("network");
+        assert!(v6.contains(ip("::1")));
+        assert!(!v6.contains(ip("::2")));
+        let mapped: Net = "::ffff:10.1.0.0/112".parse().expect("mapped");
+        assert!(mapped.contains(ip("10.1.9.9")));
+        let all: Net = "::/0".parse().expect("all of IPv6");
+        assert!(all.contains(ip("2001:db8::1")));
+        for bad in ["10.0.0.0/33", "nonsense", "::1/129", "10.0.0.1/x"] {
+            assert!(bad.parse::<Net>().is_err(), "{bad}");
+        }
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg5-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[limits]\nexempt = [\"10.0.0.0/40\"]\n").expect("write");
+        let err = Config::load(&ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+        .expect_err("bad prefix");
+        assert!(err.to_string().contains("limits.exempt"), "{err}");
+        std::fs::write(&path, "[limits]\nexempt = [\"127.0.0.1\", \"::1/128\"]\n").expect("write");
+        let cfg = Config::load(&ServeArgs {
+            config: Some(path),
+            max_connects_per_ip: Some(0),
+            ..ServeArgs::default()
+        })
+        .expect("loads");
+        assert_eq!(cfg.limits.exempt_nets().expect("nets").len(), 2);
+        assert_eq!(cfg.limits.max_connects_per_ip, 0);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -461,21 +461,3 @@ async fn write_flush<W: AsyncWrite + Unpin + ?Sized>(
     wr.write_all(buf).await?;
     wr.flush().await
 }
-
-/// Writes a refusal to a connection that was never admitted (server full,
-/// too many from one address) and closes it.
-pub async fn refuse<S, R>(mut stream: S, mut renderer: R, reason: &str)
-where
-    S: AsyncWrite + Unpin,
-    R: Renderer,
-{
-    let mut buf = BytesMut::new();
-    renderer.render(
-        &chatroom_proto::Envelope::new(Event::Closing {
-            reason: reason.into(),
-        }),
-        &mut buf,
-    );
-    let _ = tokio::time::timeout(Duration::from_millis(500), write_flush(&mut stream, &buf)).await;
-    let _ = tokio::time::timeout(Duration::from_millis(500), stream.shutdown()).await;
-}

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod connection;
 pub mod deadlines;
+pub mod descriptors;
 pub mod fanout;
 pub mod history;
 pub mod hub_task;

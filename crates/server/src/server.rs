@@ -1,5 +1,8 @@
 //! Listeners and the accept loops: binds one TCP listener per enabled
-//! protocol, admits connections within the connection limits, completes the
+//! protocol, raises the open-file limit, admits connections at accept time
+//! within the connection limits (before any handshake; a refused TLS or
+//! WebSocket connection is closed without one), backs off when out of
+//! descriptors, completes the
 //! TLS handshake (bounded by a timeout) on the TLS listener and the
 //! WebSocket upgrade on the WebSocket listener, hands each
 //! connection to its edge, reloads the TLS certificate on SIGHUP, and runs
@@ -17,7 +20,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::net::{TcpListener, TcpStream};
@@ -32,11 +35,11 @@ use chatroom_proto::{irc, lenheader, line, nickhs};
 use chatroom_store::{SqliteStore, Store, StoreOptions};
 
 use super::accounts::Accounts;
-use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, refuse, split_any, split_tcp};
+use super::connection::{ConnEnv, ReadHalf, WriteHalf, drive, split_any, split_tcp};
 use super::deadlines::Deadlines;
 use super::hub_task::{self, Persisted};
 use super::inbox::{self, HubMsg};
-use super::limits::{ConnLimiter, ConnPermit};
+use super::limits::{AcceptBackoff, Admission, Admitted, ConnPermit, Rules, Tally, ceiling};
 use super::logins::Logins;
 use super::persist::{JournalAt, Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
@@ -86,6 +89,9 @@ pub struct Server {
     tls: Option<Arc<Tls>>,
     /// The history store, when history is on.
     store: Option<Opened>,
+    /// The admission rules, with the ceiling worked out from the open-file
+    /// limit at bind time.
+    rules: Rules,
     /// Installed at bind time, so a SIGHUP that arrives once the addresses
     /// are printed reloads instead of killing the process.
     #[cfg(unix)]
@@ -95,6 +101,27 @@ pub struct Server {
 impl Server {
     /// Binds every enabled listener. Fails (with the address) if any cannot.
     pub async fn bind(cfg: Config) -> anyhow::Result<Server> {
+        // Before any file is opened: the store, the listeners and every
+        // connection come out of the same limit.
+        let nofile = super::descriptors::raise();
+        let limits = &cfg.limits;
+        let total = ceiling(
+            limits.max_connections,
+            nofile.soft,
+            limits.descriptor_reserve,
+        );
+        let rules = Rules::from_config(limits, total)?;
+        let at_most = if total == 0 {
+            "no limit on connections".to_string()
+        } else {
+            format!("at most {total} connections at once")
+        };
+        tracing::info!(
+            "descriptors: {}; {at_most} (limits.max_connections {}, descriptor_reserve {})",
+            nofile.describe(),
+            limits.max_connections,
+            limits.descriptor_reserve
+        );
         // First, so that a bad data directory or database stops the server
         // before it listens anywhere (and before TLS writes into it).
         let store = if cfg.history.enabled {
@@ -176,6 +203,7 @@ impl Server {
             listeners,
             tls,
             store,
+            rules,
             #[cfg(unix)]
             hangup,
         })
@@ -337,10 +365,7 @@ impl Server {
             certfp: None,
             deadlines,
         };
-        let limiter = ConnLimiter::new(
-            cfg.limits.max_connections,
-            cfg.limits.max_connections_per_ip,
-        );
+        let admission = Admission::new(self.rules.clone());
         let next_id = Arc::new(AtomicU64::new(1));
         let protos = Arc::new(Prototypes {
             irc: irc::renderer(&cfg),
@@ -359,7 +384,7 @@ impl Server {
                 acceptor,
                 env.clone(),
                 protos.clone(),
-                limiter.clone(),
+                admission.clone(),
                 next_id.clone(),
                 tracker.clone(),
                 stop_accepting.clone(),
@@ -477,6 +502,20 @@ async fn open(
     }
 }
 
+/// Whether an accept failed because of the one connection (reset or
+/// aborted before it was accepted, refused by a firewall rule): the next
+/// accept may well succeed at once. Anything else, above all running out
+/// of descriptors (`EMFILE`, `ENFILE`) or of buffer memory (`ENOBUFS`,
+/// `ENOMEM`), is waited out: retrying at once would spin.
+fn one_connection_only(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted)
+        || matches!(e.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
+}
+
+/// How often refusals and accept failures are told in the log at most.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
 #[allow(clippy::too_many_arguments)]
 async fn accept_loop(
     proto: Protocol,
@@ -484,69 +523,98 @@ async fn accept_loop(
     acceptor: Option<TlsAcceptor>,
     env: ConnEnv,
     protos: Arc<Prototypes>,
-    limiter: Arc<ConnLimiter>,
+    admission: Arc<Admission>,
     next_id: Arc<AtomicU64>,
     tracker: TaskTracker,
     stop: CancellationToken,
 ) {
+    let handshakes = proto == Protocol::IrcWs || acceptor.is_some();
+    let mut backoff = AcceptBackoff::default();
+    let mut refused = Tally::default();
     loop {
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
             a = listener.accept() => a,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => a,
+            Ok(a) => {
+                backoff.succeeded();
+                a
+            }
+            Err(e) if one_connection_only(&e) => {
+                tracing::debug!(%proto, "accept failed: {e}");
+                continue;
+            }
             Err(e) => {
-                // Out of file descriptors and the like: wait instead of spinning.
-                tracing::warn!(%proto, "accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                let step = backoff.failed(Instant::now());
+                if let Some(n) = step.log {
+                    tracing::warn!(
+                        %proto,
+                        "accept failed {n} time(s) since the last report, backing off: {e}"
+                    );
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(step.sleep) => {}
+                }
                 continue;
             }
         };
-        let permit = match limiter.try_acquire(peer.ip()) {
-            Ok(p) => p,
+        let Admitted { conn, handshake } = match admission.admit(
+            peer.ip(),
+            handshakes,
+            Instant::now(),
+        ) {
+            Ok(a) => a,
             Err(refusal) => {
-                tracing::info!(%proto, %peer, "refused: {}", refusal.reason());
-                let cfg = env.cfg.clone();
-                let acceptor = acceptor.clone();
-                tracker.spawn(async move {
-                    let Some(((_, wr), _)) =
-                        open(proto, stream, acceptor.as_ref(), &cfg, peer).await
-                    else {
-                        return;
-                    };
-                    refuse_with(proto, wr, cfg, refusal.reason()).await
-                });
+                tracing::debug!(%proto, %peer, "refused: {}", refusal.reason());
+                if let Some(n) = refused.hit(Instant::now(), LOG_EVERY) {
+                    tracing::info!(
+                        %proto,
+                        "refused {n} connection(s) since the last report; the latest from {peer}: {}",
+                        refusal.reason()
+                    );
+                }
+                if !handshakes {
+                    // One short line in the protocol's own form, then close.
+                    refuse_now(stream, &refusal_bytes(proto, &env.cfg, refusal.reason()));
+                }
+                // A TLS or WebSocket connection is closed as it is: a
+                // handshake to say why would cost what the refusal saves.
                 continue;
             }
         };
+        if let Some(n) = refused.flush(Instant::now(), LOG_EVERY) {
+            tracing::info!(%proto, "refused {n} connection(s) since the last report");
+        }
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(%proto, %peer, conn = id, "accepted");
         // Chat lines are small and latency matters more than packet
         // count; coalescing happens in the writer instead.
         let _ = stream.set_nodelay(true);
-        match (proto, &acceptor) {
-            (Protocol::IrcWs, _) | (_, Some(_)) => {
-                let (acceptor, env, protos, tracker) = (
-                    acceptor.clone(),
-                    env.clone(),
-                    protos.clone(),
-                    tracker.clone(),
-                );
-                // A short task of its own for the TLS handshake or the
-                // WebSocket upgrade, whose state is large and needed only for
-                // the first moments; the connection's own task starts once it
-                // is done. The permit is held through it too, so stalled
-                // handshakes count against the per-address limit.
-                tracker.clone().spawn(async move {
-                    let opened = open(proto, stream, acceptor.as_ref(), &env.cfg, peer).await;
-                    if let Some((halves, certfp)) = opened {
-                        let env = ConnEnv { certfp, ..env };
-                        serve(proto, halves, peer, id, &env, &protos, &tracker, permit);
-                    }
-                });
-            }
-            (_, None) => serve(
+        if handshakes {
+            let (acceptor, env, protos, tracker) = (
+                acceptor.clone(),
+                env.clone(),
+                protos.clone(),
+                tracker.clone(),
+            );
+            // A short task of its own for the TLS handshake or the
+            // WebSocket upgrade, whose state is large and needed only for
+            // the first moments; the connection's own task starts once it
+            // is done. Both permits are held through it, so a stalled
+            // handshake counts against the per-address limits until it
+            // ends, however it ends.
+            tracker.clone().spawn(async move {
+                let opened = open(proto, stream, acceptor.as_ref(), &env.cfg, peer).await;
+                drop(handshake);
+                if let Some((halves, certfp)) = opened {
+                    let env = ConnEnv { certfp, ..env };
+                    serve(proto, halves, peer, id, &env, &protos, &tracker, conn);
+                }
+            });
+        } else {
+            serve(
                 proto,
                 split_tcp(stream),
                 peer,
@@ -554,8 +622,8 @@ async fn accept_loop(
                 &env,
                 &protos,
                 &tracker,
-                permit,
-            ),
+                conn,
+            )
         }
     }
 }
@@ -603,15 +671,37 @@ fn serve(
     }
 }
 
-async fn refuse_with(proto: Protocol, stream: WriteHalf, cfg: Arc<Config>, reason: &str) {
+/// The one line telling a refused client why, in its protocol's own form.
+fn refusal_bytes(proto: Protocol, cfg: &Config, reason: &str) -> bytes::BytesMut {
+    use chatroom_proto::Renderer;
+    let event = chatroom_proto::Envelope::new(chatroom_core::Event::Closing {
+        reason: reason.into(),
+    });
+    let mut buf = bytes::BytesMut::new();
     match proto {
-        Protocol::Line => refuse(stream, line::renderer(&cfg), reason).await,
+        Protocol::Line => line::renderer(cfg).render(&event, &mut buf),
         Protocol::Irc | Protocol::IrcTls | Protocol::IrcWs => {
-            refuse(stream, irc::renderer(&cfg), reason).await
+            irc::renderer(cfg).render(&event, &mut buf)
         }
-        Protocol::LenHeader => refuse(stream, lenheader::renderer(&cfg), reason).await,
-        Protocol::Nick => refuse(stream, nickhs::renderer(&cfg), reason).await,
+        Protocol::LenHeader => lenheader::renderer(cfg).render(&event, &mut buf),
+        Protocol::Nick => nickhs::renderer(cfg).render(&event, &mut buf),
     }
+    buf
+}
+
+/// Writes `bytes` to a connection that was not admitted and closes it, at
+/// once and in the accept loop: a fresh socket's send buffer takes one
+/// short line without waiting, and a refusal that waited (in a task of its
+/// own) would hold its descriptor meanwhile, so a flood of refused
+/// connections could still take every descriptor. If the line does not
+/// fit, the connection is closed without it.
+fn refuse_now(stream: TcpStream, bytes: &[u8]) {
+    use std::io::Write;
+    let Ok(mut stream) = stream.into_std() else {
+        return;
+    };
+    let _ = stream.write(bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
 /// The hub's clock: the system's wall clock.

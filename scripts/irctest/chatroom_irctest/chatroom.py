@@ -51,6 +51,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         self.proc = subprocess.Popen(
             [binary, 'serve', '--bind', '127.0.0.1', '--irc-port', str(port),
              '--no-line', '--no-tls', '--flood-rate', '0', '--max-per-ip', '0',
+             '--max-connects-per-ip', '0',
              '--max-connections', '0',
              '--server-name', 'irctest.chatroom.local',
              '--config', os.path.join(self.directory, 'chatroom.toml'),

@@ -47,6 +47,21 @@ impl TestServer {
     /// Like [`TestServer::start`], with the given data directory (to start
     /// a second server on the first one's files) or a fresh one.
     pub fn start_in(data_dir: Option<&std::path::Path>, args: &[&str]) -> TestServer {
+        TestServer::launch(data_dir, args, None)
+    }
+
+    /// Like [`TestServer::start`], with the server's open-file limit (soft
+    /// and hard, so it cannot raise it) set to `nofile` by the shell that
+    /// starts it (`ulimit`, then `exec`: the PID is the server's).
+    pub fn start_with_nofile(nofile: u64, args: &[&str]) -> TestServer {
+        TestServer::launch(None, args, Some(nofile))
+    }
+
+    fn launch(
+        data_dir: Option<&std::path::Path>,
+        args: &[&str],
+        nofile: Option<u64>,
+    ) -> TestServer {
         // The time as well as the pid: a failed test's directory is kept
         // (the server's log is in it), and a later run that got the same
         // pid must not start on an earlier run's history.
@@ -63,7 +78,20 @@ impl TestServer {
         let data_dir_arg = data_dir.to_string_lossy().into_owned();
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
+        let bin = env!("CARGO_BIN_EXE_chatroom");
+        let mut command = match nofile {
+            None => Command::new(bin),
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.args([
+                    "-c",
+                    &format!("ulimit -Sn {n} && ulimit -Hn {n} && exec \"$0\" \"$@\""),
+                    bin,
+                ]);
+                sh
+            }
+        };
+        let mut child = command
             .args([
                 "serve",
                 "--bind",
