@@ -2,9 +2,9 @@
 """Measures, as an outsider would, whether one address can keep everyone
 else out: the server runs with a descriptor limit of 1,024 (soft and hard,
 so it cannot raise it), one address (127.0.0.2) opens waves of bare and
-half-open connections to every listener and holds them, and another
-(127.0.0.1) keeps registering on IRC and the line protocol and sending a
-message from one to the other. Prints how long each of those took, the
+half-open connections to every listener and holds them, and others
+(127.0.1.x, a new one each round) keep registering on IRC and the line
+protocol and sending a message from one to the other. Prints how long each of those took, the
 worst, and what the attacker got.
 
     scripts/attack-admission.py [--bin target/release/chatroom]
@@ -27,7 +27,13 @@ import tempfile
 import time
 
 ATTACKER = "127.0.0.2"
-VICTIM = "127.0.0.1"
+
+
+def victim(k):
+    """Everyone else: each round comes from an address of its own (one
+    person joining), so that the rounds do not add up to a connection
+    flood from one address themselves."""
+    return f"127.0.1.{k % 250 + 1}"
 
 
 def free_port():
@@ -132,19 +138,19 @@ def read_until(s, needle, deadline):
 
 
 def victim_round(ports, k, limit=10.0):
-    """Registers on IRC and on the line protocol from VICTIM and has the
+    """Registers on IRC and on the line protocol from victim(k) and has the
     line user's message reach the IRC user. Seconds it took, or None."""
     t0 = time.time()
     deadline = t0 + limit
     irc = line = None
     try:
         irc = socket.create_connection(("127.0.0.1", ports["irc"]), timeout=limit,
-                                       source_address=(VICTIM, 0))
+                                       source_address=(victim(k), 0))
         irc.sendall(f"NICK v{k}\r\nUSER v{k} 0 * :v\r\nJOIN #lobby\r\n".encode())
         if read_until(irc, b" 366 ", deadline) is None:
             return None
         line = socket.create_connection(("127.0.0.1", ports["line"]), timeout=limit,
-                                        source_address=(VICTIM, 0))
+                                        source_address=(victim(k), 0))
         line.sendall(f"w{k}\n".encode())
         if read_until(line, b"you are now talking in #lobby", deadline) is None:
             return None
@@ -216,9 +222,11 @@ def main():
         print(f"during the attack: {len(times)} rounds ok, {failures} failed; "
               f"register both and chat: median {median:.3f} s, worst {worst:.3f} s")
         emfile = log.count("os error 24")
+        import re
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", log)
+        limits = [l[l.index("descriptors:"):] for l in plain.splitlines() if "descriptors:" in l]
         print(f"server log: {emfile} lines mentioning EMFILE (os error 24); "
-              "limit lines: " + "; ".join(sorted({l.split('  ')[-1][:120] for l in log.splitlines()
-                                                  if 'descriptor' in l.lower()})[:3]))
+              + (limits[0] if limits else "no descriptors line"))
         load = open("/proc/loadavg").read().split()[:3]
         print(f"machine load (1/5/15 min): {' '.join(load)}")
         sys.exit(0 if failures == 0 and times and worst < 2.0 else 1)
