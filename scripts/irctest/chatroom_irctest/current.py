@@ -36,7 +36,9 @@ both). A behaviour declared here that the server then lacks turns the
 suite's skip into a failure, so nothing is declared on faith.
 """
 
+import atexit
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -50,6 +52,17 @@ from irctest.specifications import Capabilities, OptionalBehaviors
 from . import serverconf
 
 SERVER_NAME = 'My.Little.Server'
+
+# Servers started by this process and not yet stopped: stopped by their
+# process id when the process ends (pytest interrupted by a time limit).
+RUNNING = set()
+
+
+@atexit.register
+def _stop_leftovers():
+    for proc in list(RUNNING):
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
 
 CONFIG = """\
 bind = "127.0.0.1"
@@ -199,9 +212,12 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
              '--config', str(self.directory / 'chatroom.toml')],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
+        RUNNING.add(self.proc)
 
     def kill_proc(self) -> None:
+        proc = self.proc
         super().kill_proc()
+        RUNNING.discard(proc)
         self.log.close()
 
     def wait_for_port(self) -> None:

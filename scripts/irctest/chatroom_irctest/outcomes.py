@@ -4,7 +4,12 @@ every test to the file given with `--outcomes FILE`, one
 "<test id> <pass|fail|error|skip|xfail>" line per test, and the reason of
 each one that did not pass to FILE.reasons ("<test id> <outcome>: <reason>"),
 for the comparison with the committed expected-pass lists and the table
-in docs/irc.md. Under pytest-xdist only the controlling process writes."""
+in docs/irc.md. Under pytest-xdist only the controlling process writes.
+
+It also stops a test's server when the test's own setUp failed or skipped
+after starting it: pytest then skips the suite's tearDown, and the server
+would run on (the suite's BOT mode tests skip that way on every server
+without BOT)."""
 
 import pytest
 
@@ -44,6 +49,13 @@ class Outcomes:
         with open(self.path + '.reasons', 'w') as fd:
             for test in sorted(self.reason):
                 fd.write('{} {}: {}\n'.format(test, self.outcome[test], self.reason[test]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    controller = getattr(getattr(item, 'instance', None), 'controller', None)
+    if controller is not None and getattr(controller, 'proc', None) is not None:
+        controller.kill()
 
 
 def reason_of(report):
