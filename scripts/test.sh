@@ -56,7 +56,9 @@ fi
 
 cargo test --locked --workspace "$@"
 
-# The external IRC conformance suite (irctest 0.1.2 from PyPI) against the
-# debug binary; fails on a regression against
-# scripts/irctest/expected-pass.txt. About 15 seconds once fetched.
+# The external IRC conformance suite irctest against the debug binary: the
+# current suite from ../shared/irctest when it is there (the usual selection
+# and the services one, about two minutes together), else the 0.1.2 release
+# from PyPI (about 15 seconds); fails on a regression against the committed
+# expected-pass lists in scripts/irctest/.
 ./scripts/irctest.sh

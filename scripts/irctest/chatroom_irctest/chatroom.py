@@ -22,7 +22,7 @@ import time
 from irctest.basecontrollers import (
     BaseServerController, DirectoryBasedController, NotImplementedByController)
 
-from . import common
+from . import common, serverconf
 
 
 class ChatroomController(BaseServerController, DirectoryBasedController):
@@ -36,15 +36,13 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         assert self.proc is None
         self.port = port
         self.create_config()
-        binary = os.environ.get('CHATROOM_BIN', 'target/debug/chatroom')
+        binary = serverconf.binary()
         config = ('[hub]\ndefault_rooms = []\n'
                   '[accounts]\nmin_password_len = 4\nnick_grace_secs = 0\n'
                   'max_registrations_per_ip_per_hour = 0\n')
         if password:
-            hashed = subprocess.run(
-                [binary, 'hash-password'], input=password + '\n', text=True,
-                capture_output=True, check=True).stdout.strip()
-            config = 'irc_password_hash = "{}"\n'.format(hashed) + config
+            config = 'irc_password_hash = {}\n'.format(
+                serverconf.toml_string(serverconf.hash_password(password))) + config
         with self.open_file('chatroom.toml', 'w') as fd:
             fd.write(config)
         log = open(os.path.join(self.directory, 'server.log'), 'w')
