@@ -11,9 +11,10 @@ which, were the server in pytest's group, would stop pytest too.
 What the configuration changes from the defaults, and why:
 - nobody is put into `#lobby` on connection (`[hub] default_rooms = []`):
   the suite expects an empty server, and LIST to be empty;
-- flood control and the per-address connection limit are off
-  (`[limits] flood_rate = 0`, `max_connections_per_ip = 0`): every client
-  of the suite comes from 127.0.0.1 and sends bursts;
+- flood control and the per-address connection limits are off
+  (`[limits] flood_rate = 0`, `max_connections_per_ip = 0`,
+  `max_connects_per_ip = 0`): every client of the suite comes from
+  127.0.0.1, connects in quick succession and sends bursts;
 - the login throttle's limits are raised (`[accounts]
   max_failures_per_account`, `max_failures_per_ip`) and registrations per
   address are not limited: the suite logs in and registers many times from
@@ -78,6 +79,7 @@ irc_port = {port}
 flood_rate = 0.0
 max_connections = 0
 max_connections_per_ip = 0
+max_connects_per_ip = 0
 
 [hub]
 default_rooms = []
