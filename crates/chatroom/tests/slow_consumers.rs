@@ -185,7 +185,7 @@ fn a_client_that_does_not_read_its_replies_is_paced_not_cut() {
     sock.write_all(b"PING :end\r\n").expect("last ping");
     let got = reader.join().expect("reader");
     assert_eq!(got, sent, "every PING answered, in order");
-    // Held up once its unread replies reached the pause mark (64 KiB of
+    // Held up once its unread replies reached the pause mark (256 KiB of
     // PONGs of about 420 bytes), not before.
     assert!(sent > 100, "only {sent} PINGs before being held up");
 }

@@ -361,19 +361,24 @@ pub struct Limits {
     /// deliveries, by estimate, and the batch being written) past which a
     /// delivery it did not cause, such as someone else's message, cuts it
     /// off as a slow consumer. Replies to its own commands never do: they
-    /// are paced instead (`pause_reading_bytes`). The default is
-    /// InspIRCd's `hardsendq` in its example configuration (1 MiB); ergo's
-    /// default `max-sendq` is 96 KiB and UnrealIRCd's example client class
-    /// has `sendq 100000`, but rooms here are flooded harder (see
-    /// `docs/perf.md`, workload B).
+    /// are paced instead (`pause_reading_bytes`). The default is the
+    /// `hardsendq` of the connect class in InspIRCd's
+    /// `conf/inspircd.conf.example` (1,048,576 bytes); ergo's `default.yaml`
+    /// has `max-sendq: 96k` and UnrealIRCd's documented example client
+    /// class `sendq 100000`, but rooms here can be flooded harder (see
+    /// `docs/perf.md`, workload B) and pacing, not this limit, is what
+    /// answers a client that asks for more than it reads.
     pub send_queue_bytes: usize,
     /// Bytes not yet written to a connection's socket at which the server
     /// stops reading that connection's input until its writer has caught
     /// up, so that a client that asks for more than it reads is slowed
     /// down by TCP instead of cut off. As InspIRCd's `softsendq`, which
-    /// delays a client's commands while its send queue drains. At most
-    /// half of `send_queue_bytes` counts (so lowering that alone keeps
-    /// pacing well below the cut).
+    /// delays a client's commands while its send queue drains. The
+    /// default, a quarter of `send_queue_bytes`, is above what a client
+    /// that keeps up carries in a flooded room (`docs/perf.md`, "Slow
+    /// consumers by bytes"), so that pacing slows down only clients that
+    /// fall behind. At most half of `send_queue_bytes` counts (so lowering
+    /// that alone keeps pacing well below the cut).
     pub pause_reading_bytes: usize,
     /// Deprecated: the old limit in events. When given, and
     /// `send_queue_bytes` is not, `send_queue_bytes` becomes this many
@@ -400,7 +405,7 @@ impl Default for Limits {
             ipv6_prefix: 64,
             registration_timeout_secs: 60,
             send_queue_bytes: 1 << 20,
-            pause_reading_bytes: 64 << 10,
+            pause_reading_bytes: 256 << 10,
             send_queue: None,
             write_timeout_secs: 60,
             shutdown_grace_secs: 5,
