@@ -13,7 +13,6 @@
 //! The queue's storage is let go whenever it is drained, so an idle
 //! connection holds no buffer here at all.
 //!
-//!
 //! It also keeps the connection's account of bytes not yet written to its
 //! socket (what is queued, by estimate, and the batch being written), which
 //! is what the slow-consumer limit and the pacing of the connection's own
