@@ -48,14 +48,15 @@ pub enum PushError {
 
 struct State {
     queue: VecDeque<Shared>,
-    /// Estimated bytes of what `queue` holds.
-    queued: usize,
+    /// Estimated bytes of what `queue` holds (saturating: `u32` keeps
+    /// this allocation in a smaller size class, see `docs/perf.md`).
+    queued: u32,
     /// Estimated bytes of the batch the writer took and has not finished
     /// writing (it takes the next one only once this one is written).
-    writing: usize,
-    /// The connection's reading, while it waits for the writer to catch up.
-    reader: Option<Waker>,
-    /// The connection's task, while it waits for something to write.
+    writing: u32,
+    /// The connection's task, while it waits for something to write (or,
+    /// its reading, for the writer to catch up: the session and the writer
+    /// are one task, see `connection::drive`).
     waker: Option<Waker>,
     /// Set once; the first reason wins.
     killed: Option<Box<str>>,
@@ -112,16 +113,17 @@ pub struct Control(Arc<Slot>);
 pub struct Budget {
     /// Past this, deliveries the connection did not cause are refused (it
     /// is a slow consumer).
-    pub limit: usize,
+    pub limit: u32,
     /// At or past this, the connection's reading waits (see [`Control::paced`]).
-    pub pause: usize,
+    pub pause: u32,
 }
 
 impl Budget {
     /// `pause` counts for at most half of `limit`, so that pacing starts
-    /// well before the cut.
+    /// well before the cut. Both are capped at 4 GiB.
     pub fn new(limit: usize, pause: usize) -> Budget {
-        let limit = limit.max(1);
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX).max(1);
+        let pause = u32::try_from(pause).unwrap_or(u32::MAX);
         Budget {
             limit,
             pause: pause.clamp(1, (limit / 2).max(1)),
@@ -171,7 +173,6 @@ pub fn queue(budget: Budget) -> (Outgoing, Incoming) {
             queue: VecDeque::new(),
             queued: 0,
             writing: 0,
-            reader: None,
             waker: None,
             killed: None,
             closed: false,
@@ -204,7 +205,7 @@ impl Outgoing {
     /// written).
     pub fn unread(&self) -> usize {
         let st = self.0.lock();
-        st.queued + st.writing
+        st.queued.saturating_add(st.writing) as usize
     }
 
     /// Cuts the connection off (slow consumer, shutdown); see [`Control::kill`].
@@ -215,12 +216,12 @@ impl Outgoing {
 
 impl Drop for Outgoing {
     fn drop(&mut self) {
-        let (waker, reader) = {
+        let waker = {
             let mut st = self.0.lock();
             st.hub_gone = true;
-            (st.waker.take(), st.reader.take())
+            st.waker.take()
         };
-        for w in [waker, reader].into_iter().flatten() {
+        if let Some(w) = waker {
             w.wake();
         }
     }
@@ -230,20 +231,21 @@ impl Drop for Outgoing {
 /// (and `own` is false) or is closed; never waits.
 #[inline]
 fn push(slot: &Slot, event: Shared, own: bool) -> Result<(), PushError> {
-    let size = estimate(&event);
+    let size = u32::try_from(estimate(&event)).unwrap_or(u32::MAX);
     let waker = {
         let mut st = slot.lock();
         if st.closed || st.killed.is_some() {
             return Err(PushError::Closed);
         }
-        let unread = st.queued + st.writing;
+        let unread = st.queued.saturating_add(st.writing);
+        let after = unread.saturating_add(size);
         // Whatever its size, an event is taken when nothing is unread: a
         // connection that keeps up is never cut.
-        if !own && unread > 0 && unread.saturating_add(size) > slot.budget.limit {
+        if !own && unread > 0 && after > slot.budget.limit {
             return Err(PushError::Full);
         }
-        st.queued += size;
-        if unread + size >= slot.budget.pause && !slot.paused.load(Ordering::Relaxed) {
+        st.queued = st.queued.saturating_add(size);
+        if after >= slot.budget.pause && !slot.paused.load(Ordering::Relaxed) {
             slot.paused.store(true, Ordering::Release);
         }
         if st.queue.capacity() == 0 {
@@ -268,7 +270,7 @@ fn push(slot: &Slot, event: Shared, own: bool) -> Result<(), PushError> {
 /// Queued events are dropped and the connection's task is woken to write
 /// a farewell and close. The first reason wins.
 fn kill(slot: &Slot, reason: &str) {
-    let (waker, reader) = {
+    let waker = {
         let mut st = slot.lock();
         if st.killed.is_some() {
             return;
@@ -276,21 +278,23 @@ fn kill(slot: &Slot, reason: &str) {
         st.killed = Some(reason.into());
         st.queue = VecDeque::new();
         st.queued = 0;
-        (st.waker.take(), st.reader.take())
+        st.waker.take()
     };
-    for w in [waker, reader].into_iter().flatten() {
+    if let Some(w) = waker {
         w.wake();
     }
 }
 
 /// Lets the connection's reading go on if the unread bytes are below the
-/// pause mark; the reader to wake, if it waits. Called with the lock held.
-fn resume_if_below(slot: &Slot, st: &mut State) -> Option<Waker> {
-    if st.queued + st.writing < slot.budget.pause && slot.paused.load(Ordering::Relaxed) {
+/// pause mark; whether it did. Called with the lock held.
+fn resume_if_below(slot: &Slot, st: &State) -> bool {
+    if st.queued.saturating_add(st.writing) < slot.budget.pause
+        && slot.paused.load(Ordering::Relaxed)
+    {
         slot.paused.store(false, Ordering::Release);
-        st.reader.take()
+        true
     } else {
-        None
+        false
     }
 }
 
@@ -330,6 +334,12 @@ impl Control {
     /// detached. The session awaits this before carrying out each command,
     /// so a client that does not read what it asked for stops being read
     /// (and TCP slows it down) instead of growing its queue.
+    ///
+    /// It must be awaited by the task that runs the connection's writer
+    /// (`connection::drive` polls both): it is woken through that task,
+    /// when the writer comes back for more (see [`Incoming::take`]) or when
+    /// the connection is cut off. A waker of its own would be 16 bytes more
+    /// in every connection's allocation, idle or not.
     pub fn paced(&self) -> impl Future<Output = ()> + Send + '_ {
         poll_fn(move |cx| {
             if !self.0.paused.load(Ordering::Acquire) {
@@ -345,9 +355,10 @@ impl Control {
             {
                 return Poll::Ready(());
             }
-            match &st.reader {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => st.reader = Some(cx.waker().clone()),
+            // The writer, mid-write, may hold no waker here: then a cut-off
+            // must still reach this task.
+            if st.waker.is_none() {
+                st.waker = Some(cx.waker().clone());
             }
             Poll::Pending
         })
@@ -405,10 +416,9 @@ impl Incoming {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => st.waker = Some(cx.waker().clone()),
                 }
-                let reader = resume_if_below(&self.0, &mut st);
-                drop(st);
-                if let Some(r) = reader {
-                    r.wake();
+                if resume_if_below(&self.0, &st) {
+                    // The reading waits in this same task: poll it again.
+                    cx.waker().wake_by_ref();
                 }
                 return Poll::Pending;
             }
@@ -417,10 +427,8 @@ impl Incoming {
             std::mem::swap(&mut st.queue, batch);
             st.hint = u32::try_from(batch.len()).unwrap_or(u32::MAX);
             st.writing = std::mem::take(&mut st.queued);
-            let reader = resume_if_below(&self.0, &mut st);
-            drop(st);
-            if let Some(r) = reader {
-                r.wake();
+            if resume_if_below(&self.0, &st) {
+                cx.waker().wake_by_ref();
             }
             Poll::Ready(Taken::Events)
         })
@@ -477,10 +485,9 @@ impl Incoming {
             }
             match st.queue.pop_front() {
                 Some(ev) => {
-                    st.queued = st.queued.saturating_sub(estimate(&ev));
-                    if let Some(r) = resume_if_below(&self.0, &mut st) {
-                        r.wake();
-                    }
+                    let size = u32::try_from(estimate(&ev)).unwrap_or(u32::MAX);
+                    st.queued = st.queued.saturating_sub(size);
+                    resume_if_below(&self.0, &st);
                     Poll::Ready(Some(ev))
                 }
                 None if st.hub_gone => Poll::Ready(None),
@@ -501,7 +508,6 @@ impl Drop for Incoming {
         st.queue = VecDeque::new();
         st.queued = 0;
         st.waker = None;
-        st.reader = None;
     }
 }
 
@@ -510,6 +516,7 @@ mod tests {
     use super::*;
     use chatroom_core::Event;
     use chatroom_proto::Envelope;
+    use futures_util::poll;
 
     fn ev(text: &str) -> Shared {
         Envelope::new(Event::ServerNotice { text: text.into() })
@@ -540,10 +547,7 @@ mod tests {
         assert_eq!(out.try_send(raw(100)), Err(PushError::Full));
         // The writer comes back for more once the batch is written.
         batch.clear();
-        assert_eq!(
-            futures_util::poll!(Box::pin(inc.take(&mut batch))),
-            Poll::Pending
-        );
+        assert_eq!(poll!(Box::pin(inc.take(&mut batch))), Poll::Pending);
         assert_eq!(out.unread(), 0);
         assert_eq!(out.try_send(raw(100)), Ok(()));
     }
@@ -572,32 +576,42 @@ mod tests {
         let control = inc.control();
         out.push(raw(200), true).expect("queued");
         assert!(!control.is_paused());
-        assert_eq!(
-            futures_util::poll!(Box::pin(control.paced())),
-            Poll::Ready(())
-        );
+        assert_eq!(poll!(Box::pin(control.paced())), Poll::Ready(()));
         out.push(raw(200), true).expect("queued");
         assert!(control.is_paused());
-        let reader = tokio::spawn({
-            let control = control.clone();
-            async move { control.paced().await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!reader.is_finished());
+        // The reading and the writer in one task, as a connection runs them.
+        let mut reading = Box::pin(control.paced());
+        assert_eq!(poll!(reading.as_mut()), Poll::Pending);
         // Taken but not yet written: still paused.
         let mut batch = VecDeque::new();
         assert_eq!(inc.take(&mut batch).await, Taken::Events);
         assert!(control.is_paused());
-        tokio::task::yield_now().await;
-        assert!(!reader.is_finished());
+        assert_eq!(poll!(reading.as_mut()), Poll::Pending);
         // Written, and the writer back for more: reading goes on.
         batch.clear();
-        assert_eq!(
-            futures_util::poll!(Box::pin(inc.take(&mut batch))),
-            Poll::Pending
-        );
+        assert_eq!(poll!(Box::pin(inc.take(&mut batch))), Poll::Pending);
         assert!(!control.is_paused());
-        reader.await.expect("reading resumed");
+        assert_eq!(poll!(reading.as_mut()), Poll::Ready(()));
+    }
+
+    #[tokio::test]
+    async fn resuming_wakes_the_task_the_writer_and_the_reading_share() {
+        let (out, inc) = queue(Budget::new(10_000, 100));
+        let control = inc.control();
+        let task = tokio::spawn(async move {
+            let mut batch = VecDeque::new();
+            let mut reading = Box::pin(control.paced());
+            loop {
+                tokio::select! {
+                    () = &mut reading => return batch.len(),
+                    _ = inc.take(&mut batch) => {}
+                }
+            }
+        });
+        // Queued and taken in one go; the next take finds the queue empty
+        // and lets the reading go on.
+        out.push(raw(500), true).expect("queued");
+        assert_eq!(task.await.expect("task"), 1);
     }
 
     #[tokio::test]
@@ -606,13 +620,11 @@ mod tests {
         let control = inc.control();
         out.push(raw(100), true).expect("queued");
         assert!(control.is_paused());
-        let reader = tokio::spawn({
-            let control = control.clone();
-            async move { control.paced().await }
-        });
-        tokio::task::yield_now().await;
+        let mut reading = Box::pin(control.paced());
+        assert_eq!(poll!(reading.as_mut()), Poll::Pending);
         out.kill("slow");
-        reader.await.expect("reading let go");
+        assert_eq!(poll!(reading.as_mut()), Poll::Ready(()));
+        drop(inc);
     }
 
     #[test]
