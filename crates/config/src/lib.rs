@@ -367,7 +367,8 @@ pub struct Limits {
     /// has `max-sendq: 96k` and UnrealIRCd's documented example client
     /// class `sendq 100000`, but rooms here can be flooded harder (see
     /// `docs/perf.md`, workload B) and pacing, not this limit, is what
-    /// answers a client that asks for more than it reads.
+    /// answers a client that asks for more than it reads. Counted up to
+    /// 4 GiB; more means 4 GiB.
     pub send_queue_bytes: usize,
     /// Bytes not yet written to a connection's socket at which the server
     /// stops reading that connection's input until its writer has caught
