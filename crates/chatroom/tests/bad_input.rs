@@ -310,7 +310,7 @@ fn silent_client_is_timed_out() {
 
 #[test]
 fn slow_consumer_is_cut_off_and_the_room_carries_on() {
-    let server = TestServer::start(&["--send-queue", "16", "--flood-rate", "0"]);
+    let server = TestServer::start(&["--send-queue-bytes", "8192", "--flood-rate", "0"]);
     let addr = server.line.expect("line");
     // A client that never reads, with a small receive buffer so that the
     // kernel's buffers fill soon.
@@ -348,7 +348,7 @@ fn slow_consumer_is_cut_off_and_the_room_carries_on() {
         for line in lines_until(&mut watcher, &last) {
             if line.contains("* slow quit (") {
                 assert!(
-                    line.ends_with("* slow quit (Slow consumer: too many unread messages)"),
+                    line.ends_with("* slow quit (Slow consumer: too many bytes unread)"),
                     "{line}"
                 );
                 cut = true;

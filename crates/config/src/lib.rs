@@ -386,9 +386,35 @@ pub struct Limits {
     pub ipv6_prefix: u8,
     /// Seconds a new connection has to choose a nickname.
     pub registration_timeout_secs: u64,
-    /// Events queued for one connection before it counts as a slow consumer
-    /// and is disconnected.
-    pub send_queue: usize,
+    /// Bytes not yet written to one connection's socket (queued replies and
+    /// deliveries, by estimate, and the batch being written) past which a
+    /// delivery it did not cause, such as someone else's message, cuts it
+    /// off as a slow consumer. Replies to its own commands never do: they
+    /// are paced instead (`pause_reading_bytes`). The default is the
+    /// `hardsendq` of the connect class in InspIRCd's
+    /// `conf/inspircd.conf.example` (1,048,576 bytes); ergo's `default.yaml`
+    /// has `max-sendq: 96k` and UnrealIRCd's documented example client
+    /// class `sendq 100000`, but rooms here can be flooded harder (see
+    /// `docs/perf.md`, workload B) and pacing, not this limit, is what
+    /// answers a client that asks for more than it reads. Counted up to
+    /// 4 GiB; more means 4 GiB.
+    pub send_queue_bytes: usize,
+    /// Bytes not yet written to a connection's socket at which the server
+    /// stops reading that connection's input until its writer has caught
+    /// up, so that a client that asks for more than it reads is slowed
+    /// down by TCP instead of cut off. As InspIRCd's `softsendq`, which
+    /// delays a client's commands while its send queue drains. The
+    /// default, a quarter of `send_queue_bytes`, is above what a client
+    /// that keeps up carries in a flooded room (`docs/perf.md`, "Slow
+    /// consumers by bytes"), so that pacing slows down only clients that
+    /// fall behind. At most half of `send_queue_bytes` counts (so lowering
+    /// that alone keeps pacing well below the cut).
+    pub pause_reading_bytes: usize,
+    /// Deprecated: the old limit in events. When given, and
+    /// `send_queue_bytes` is not, `send_queue_bytes` becomes this many
+    /// full IRC lines (× [`Limits::LINE_BYTES`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_queue: Option<usize>,
     /// Seconds a writer may be stuck on a client that does not read before
     /// the client is disconnected, even if its queue is not yet full.
     pub write_timeout_secs: u64,
@@ -413,7 +439,9 @@ impl Default for Limits {
             descriptor_reserve: 128,
             ipv6_prefix: 64,
             registration_timeout_secs: 60,
-            send_queue: 1024,
+            send_queue_bytes: 1 << 20,
+            pause_reading_bytes: 256 << 10,
+            send_queue: None,
             write_timeout_secs: 60,
             shutdown_grace_secs: 5,
         }
@@ -421,6 +449,10 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// What one event of the deprecated `send_queue` counts for: a full
+    /// IRC line (RFC 1459: 512 bytes with CR LF).
+    pub const LINE_BYTES: usize = 512;
+
     pub fn registration_timeout(&self) -> Duration {
         Duration::from_secs(self.registration_timeout_secs)
     }
@@ -439,6 +471,16 @@ impl Limits {
                 })
             })
             .collect()
+    }
+
+    /// Maps the deprecated `send_queue` (events) of a file onto
+    /// `send_queue_bytes`, unless the file gives that too.
+    fn map_send_queue(&mut self) {
+        if let Some(events) = self.send_queue
+            && self.send_queue_bytes == Limits::default().send_queue_bytes
+        {
+            self.send_queue_bytes = events.saturating_mul(Limits::LINE_BYTES);
+        }
     }
 }
 
@@ -585,8 +627,17 @@ pub struct ServeArgs {
     /// Seconds a new connection has to pick a nickname.
     #[arg(long, env = "CHATROOM_REGISTRATION_TIMEOUT")]
     pub registration_timeout: Option<u64>,
-    /// Events queued per connection before it is cut off as a slow consumer.
-    #[arg(long, env = "CHATROOM_SEND_QUEUE")]
+    /// Bytes unread by a client (queued for it, not yet written) before
+    /// someone else's message cuts it off as a slow consumer.
+    #[arg(long, env = "CHATROOM_SEND_QUEUE_BYTES")]
+    pub send_queue_bytes: Option<usize>,
+    /// Bytes unread by a client at which its input stops being read until
+    /// it catches up.
+    #[arg(long, env = "CHATROOM_PAUSE_READING_BYTES")]
+    pub pause_reading_bytes: Option<usize>,
+    /// Deprecated: the slow-consumer limit in events; N stands for
+    /// --send-queue-bytes N×512 (ignored when --send-queue-bytes is given).
+    #[arg(long, env = "CHATROOM_SEND_QUEUE", hide = true)]
     pub send_queue: Option<usize>,
     /// Seconds a write may stay blocked on a client before it is cut off.
     #[arg(long, env = "CHATROOM_WRITE_TIMEOUT")]
@@ -659,10 +710,12 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let mut cfg: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.to_path_buf(),
             source: Box::new(source),
-        })
+        })?;
+        cfg.limits.map_send_queue();
+        Ok(cfg)
     }
 
     /// Defaults, then the file named by `--config`, then flags/environment.
@@ -702,7 +755,14 @@ impl Config {
         set(&mut m.max_connects_per_ip, &a.max_connects_per_ip);
         set(&mut m.max_line_bytes, &a.max_line_bytes);
         set(&mut m.registration_timeout_secs, &a.registration_timeout);
-        set(&mut m.send_queue, &a.send_queue);
+        if let Some(events) = a.send_queue {
+            // The flag stands for bytes, whatever the file said; an
+            // explicit --send-queue-bytes below still wins.
+            m.send_queue = Some(events);
+            m.send_queue_bytes = events.saturating_mul(Limits::LINE_BYTES);
+        }
+        set(&mut m.send_queue_bytes, &a.send_queue_bytes);
+        set(&mut m.pause_reading_bytes, &a.pause_reading_bytes);
         set(&mut m.write_timeout_secs, &a.write_timeout);
         set(&mut self.data_dir, &a.data_dir);
         let t = &mut self.tls;
@@ -741,13 +801,19 @@ impl Config {
         if !(l.flood_rate >= 0.0 && l.flood_rate.is_finite()) {
             return bad("limits.flood_rate must be a number >= 0");
         }
-        if l.send_queue == 0 {
+        if l.send_queue == Some(0) {
             return bad("limits.send_queue must be at least 1");
         }
         if l.max_connects_per_ip > 0 && l.connect_window_secs == 0 {
             return bad("limits.connect_window_secs must be at least 1");
         }
         l.exempt_nets()?;
+        if l.send_queue_bytes < 1024 {
+            return bad("limits.send_queue_bytes must be at least 1024");
+        }
+        if l.pause_reading_bytes == 0 {
+            return bad("limits.pause_reading_bytes must be at least 1");
+        }
         if l.max_line_bytes < 16 || l.irc_line_bytes < 16 {
             return bad("line limits must be at least 16 bytes");
         }
@@ -869,7 +935,58 @@ mod tests {
         assert!(!cfg.listeners.irc);
         assert_eq!(cfg.limits.flood_rate, 0.0);
         assert_eq!(cfg.hub.default_rooms, vec!["#main"]);
-        assert_eq!(cfg.limits.send_queue, Limits::default().send_queue);
+        assert_eq!(
+            cfg.limits.send_queue_bytes,
+            Limits::default().send_queue_bytes
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_old_send_queue_in_events_maps_onto_bytes_unless_bytes_are_given() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg-sq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[limits]\nsend_queue = 100\n").expect("write");
+        let from_file = |args: ServeArgs| {
+            Config::load(&ServeArgs {
+                config: Some(path.clone()),
+                ..args
+            })
+        };
+        let cfg = from_file(ServeArgs::default()).expect("loads");
+        assert_eq!(cfg.limits.send_queue_bytes, 100 * 512);
+        std::fs::write(
+            &path,
+            "[limits]\nsend_queue = 100\nsend_queue_bytes = 300000\n",
+        )
+        .expect("write");
+        let cfg = from_file(ServeArgs::default()).expect("loads");
+        assert_eq!(cfg.limits.send_queue_bytes, 300_000);
+        // The old flag, then the new one, over the file.
+        let cfg = from_file(ServeArgs {
+            send_queue: Some(8192),
+            ..ServeArgs::default()
+        })
+        .expect("loads");
+        assert_eq!(cfg.limits.send_queue_bytes, 8192 * 512);
+        let cfg = from_file(ServeArgs {
+            send_queue: Some(8192),
+            send_queue_bytes: Some(5000),
+            pause_reading_bytes: Some(2000),
+            ..ServeArgs::default()
+        })
+        .expect("loads");
+        assert_eq!(
+            (cfg.limits.send_queue_bytes, cfg.limits.pause_reading_bytes),
+            (5000, 2000)
+        );
+        let err = from_file(ServeArgs {
+            pause_reading_bytes: Some(0),
+            ..ServeArgs::default()
+        })
+        .expect_err("never reading");
+        assert!(err.to_string().contains("pause_reading_bytes"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

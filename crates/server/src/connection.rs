@@ -90,7 +90,13 @@ impl Ctx {
     /// Sends a command without waiting for its outcome; refusals reach the
     /// client as `Event::Error`. Subject to flood control: past the burst,
     /// the session is paused (and told once) rather than anything dropped.
+    ///
+    /// Like everything here that makes the connection a reply, it first
+    /// waits while the client has too much unread (`outbound::Control::paced`):
+    /// the session's reading stops with it, so a client that asks for more
+    /// than it reads is slowed down by TCP rather than cut off.
     pub async fn send(&mut self, cmd: Command) -> Result<(), HubGone> {
+        self.control.paced().await;
         self.throttle(&cmd).await?;
         self.hub
             .send(HubMsg::Cmd {
@@ -105,6 +111,7 @@ impl Ctx {
     /// Sends a command and waits for the outcome (the client is told of a
     /// refusal too). A successful `Register` marks the connection registered.
     pub async fn request(&mut self, cmd: Command) -> Result<Result<(), HubError>, HubGone> {
+        self.control.paced().await;
         self.throttle(&cmd).await?;
         let registering = matches!(cmd, Command::Register { .. });
         let (tx, rx) = oneshot::channel();
@@ -141,6 +148,7 @@ impl Ctx {
     /// (see [`HubMsg::Group`]). Every command is paced by flood control
     /// before the group leaves, as if sent one by one.
     pub async fn send_group(&mut self, items: Vec<GroupItem>) -> Result<(), HubGone> {
+        self.control.paced().await;
         for item in &items {
             if let GroupItem::Cmd(cmd) = item {
                 self.throttle(cmd).await?;
@@ -159,6 +167,7 @@ impl Ctx {
         room: RoomRef,
         ask: HistoryAsk,
     ) -> Result<Result<HistoryPage, HistoryError>, HubGone> {
+        self.control.paced().await;
         self.flood_wait().await?;
         let (tx, rx) = oneshot::channel();
         self.hub
@@ -190,6 +199,7 @@ impl Ctx {
     /// Queues an event, bytes or a renderer instruction for this
     /// connection only, in order with the hub's replies.
     pub async fn tell(&self, body: impl Into<Body>) -> Result<(), HubGone> {
+        self.control.paced().await;
         self.hub
             .send(HubMsg::Local {
                 id: self.id,
@@ -281,7 +291,11 @@ where
     F: FnOnce(Ctx, ReadHalf) -> Fut,
     Fut: std::future::Future<Output = String> + Send + 'static,
 {
-    let (out, incoming) = outbound::queue(env.cfg.limits.send_queue);
+    let limits = &env.cfg.limits;
+    let (out, incoming) = outbound::queue(outbound::Budget::new(
+        limits.send_queue_bytes,
+        limits.pause_reading_bytes,
+    ));
     let control = incoming.control();
     let write_timeout = Duration::from_secs(env.cfg.limits.write_timeout_secs.max(1));
     let mut writer = Box::pin(write_loop(wr, incoming, renderer, write_timeout));
@@ -400,6 +414,7 @@ fn write_loop<R: Renderer>(
                 if !ok {
                     break;
                 }
+                incoming.wrote(super::deadlines::now_secs);
                 buf.clear();
                 if buf.capacity() > KEEP_BUFFER || incoming.is_empty() {
                     buf = BytesMut::new();

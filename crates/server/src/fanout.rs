@@ -1,7 +1,11 @@
 //! The connections' outgoing queues, and the one place events are pushed
 //! onto them (by the hub task, directly or once the persist stage releases
-//! a batch). A full queue marks its connection as a slow consumer instead
-//! of waiting: it is cut off with a reason, and the room carries on.
+//! a batch). A delivery the recipient did not cause, refused because the
+//! recipient has its limit of bytes unread, marks it as a slow consumer
+//! instead of waiting: it is cut off with a reason, and the room carries
+//! on. Replies to a connection's own command (it is the command's
+//! *author*) are always queued: its reading is paced instead (see
+//! `outbound`).
 //!
 //! Must not wait on any connection, render, or decide who receives what.
 
@@ -13,8 +17,9 @@ use chatroom_proto::{Envelope, Shared};
 use crate::outbound::{Outgoing, PushError};
 
 /// The connections' outgoing queues, and the one place events are pushed
-/// onto them. A full queue marks the connection as a slow consumer instead
-/// of waiting.
+/// onto them. A connection with its limit of bytes unread is marked as a
+/// slow consumer instead of waited for (unless the event answers its own
+/// command).
 #[derive(Default)]
 pub struct Fanout {
     /// Looked up once per delivery: FxHash (one multiply for an integer
@@ -23,6 +28,9 @@ pub struct Fanout {
     /// resistance SipHash buys is not needed here.
     conns: FxHashMap<ConnId, Outgoing>,
     slow: Vec<ConnId>,
+    /// Whose command the hub is applying now: what it sends to them is a
+    /// reply to their own command.
+    author: Option<ConnId>,
 }
 
 impl Fanout {
@@ -32,6 +40,25 @@ impl Fanout {
 
     pub fn detach(&mut self, id: ConnId) {
         self.conns.remove(&id);
+    }
+
+    /// Everything sent from now until the next call answers `author`'s own
+    /// command (`None`: nobody's).
+    pub fn set_author(&mut self, author: Option<ConnId>) {
+        self.author = author;
+    }
+
+    /// Queues `event` for `to`; `author` is whose command it answers.
+    #[inline]
+    pub fn deliver(&mut self, to: ConnId, event: &Shared, author: Option<ConnId>) {
+        if let Some(out) = self.conns.get(&to) {
+            match out.push(event.clone(), author == Some(to)) {
+                Ok(()) => {}
+                Err(PushError::Full) => self.slow.push(to),
+                // The writer is already gone; its Detach is on the way.
+                Err(PushError::Closed) => {}
+            }
+        }
     }
 
     /// Marks a connection as a slow consumer (cut by the next `cut_slow`).
@@ -45,8 +72,11 @@ impl Fanout {
         let mut cut = Vec::new();
         while let Some(id) = self.slow.pop() {
             if let Some(out) = self.conns.remove(&id) {
-                tracing::info!(conn = id, "{SLOW_CONSUMER}");
-                out.kill(SLOW_CONSUMER);
+                let unread = out.unread();
+                tracing::info!(conn = id, unread, "{SLOW_CONSUMER}");
+                // The client itself is told how far behind it was; the
+                // others see the reason without the number.
+                out.kill(&format!("Slow consumer: {unread} bytes unread"));
                 cut.push(id);
             }
         }
@@ -69,7 +99,7 @@ impl Fanout {
     }
 }
 
-pub const SLOW_CONSUMER: &str = "Slow consumer: too many unread messages";
+pub const SLOW_CONSUMER: &str = "Slow consumer: too many bytes unread";
 
 impl Outbox for Fanout {
     type Env = Shared;
@@ -78,14 +108,8 @@ impl Outbox for Fanout {
         Envelope::new(event)
     }
 
+    #[inline]
     fn send(&mut self, to: ConnId, event: &Shared) {
-        if let Some(out) = self.conns.get(&to) {
-            match out.try_send(event.clone()) {
-                Ok(()) => {}
-                Err(PushError::Full) => self.slow.push(to),
-                // The writer is already gone; its Detach is on the way.
-                Err(PushError::Closed) => {}
-            }
-        }
+        self.deliver(to, event, self.author);
     }
 }

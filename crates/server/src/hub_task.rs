@@ -91,6 +91,15 @@ impl Sink {
         }
     }
 
+    /// What is sent until the next call answers `author`'s own command
+    /// (see `Fanout::set_author`).
+    fn set_author(&mut self, author: Option<ConnId>) {
+        match self {
+            Sink::Direct(f) => f.set_author(author),
+            Sink::Persist(s) => s.set_author(author),
+        }
+    }
+
     fn detach(&mut self, id: ConnId) {
         match self {
             Sink::Direct(f) => f.detach(id),
@@ -160,14 +169,23 @@ async fn run(
                     hub.attach(id);
                     sink.attach(id, out);
                 }
+                // What a connection's own command sends it is a reply: it
+                // never makes it a slow consumer (its reading is paced).
                 HubMsg::Cmd { id, cmd, ack } => {
+                    sink.set_author(Some(id));
                     let result = apply(&mut hub, &mut sink, accounts, id, cmd);
+                    sink.set_author(None);
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
                     }
                 }
-                HubMsg::Local { id, body } => sink.send(id, &Envelope::new(body)),
+                HubMsg::Local { id, body } => {
+                    sink.set_author(Some(id));
+                    sink.send(id, &Envelope::new(body));
+                    sink.set_author(None);
+                }
                 HubMsg::Group { id, items } => {
+                    sink.set_author(Some(id));
                     // Back to back: nothing else lands inside the group.
                     for item in items {
                         match item {
@@ -177,6 +195,7 @@ async fn run(
                             GroupItem::Local(body) => sink.send(id, &Envelope::new(body)),
                         }
                     }
+                    sink.set_author(None);
                 }
                 HubMsg::WhoAmI { id, reply } => {
                     let _ = reply.send(hub.user_of(id));

@@ -13,6 +13,17 @@
 //! The queue's storage is let go whenever it is drained, so an idle
 //! connection holds no buffer here at all.
 //!
+//! It also keeps the connection's account of bytes not yet written to its
+//! socket (what is queued, by estimate, and the batch being written), which
+//! is what the slow-consumer limit and the pacing of the connection's own
+//! input are measured in (see `docs/security.md`, "Slow consumers"):
+//! - past `pause` bytes the connection's reading waits ([`Control::paced`])
+//!   until its writer has caught up, so replies to its own commands are
+//!   paced by its own reading instead of piling up;
+//! - past `limit` bytes a delivery it did not cause (someone else's
+//!   message) is refused and the connection is a slow consumer; replies
+//!   to its own commands are never refused (pacing bounds them).
+//!
 //! Nothing here knows a protocol, a socket or the hub's rules; it must not
 //! block (the lock is held only to push or take, never across an await).
 
@@ -22,12 +33,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
-use chatroom_proto::Shared;
+use chatroom_core::Event;
+use chatroom_proto::{Body, Shared};
 
 /// Why a push did not queue the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushError {
-    /// The queue holds its limit already: the connection is a slow consumer.
+    /// The connection has its limit of bytes unread already: it is a slow
+    /// consumer.
     Full,
     /// The connection is gone (or was cut off); nothing will read the event.
     Closed,
@@ -35,7 +48,15 @@ pub enum PushError {
 
 struct State {
     queue: VecDeque<Shared>,
-    /// The connection's task, while it waits for something to write.
+    /// Estimated bytes of what `queue` holds (saturating: `u32` keeps
+    /// this allocation in a smaller size class, see `docs/perf.md`).
+    queued: u32,
+    /// Estimated bytes of the batch the writer took and has not finished
+    /// writing (it takes the next one only once this one is written).
+    writing: u32,
+    /// The connection's task, while it waits for something to write (or,
+    /// its reading, for the writer to catch up: the session and the writer
+    /// are one task, see `connection::drive`).
     waker: Option<Waker>,
     /// Set once; the first reason wins.
     killed: Option<Box<str>>,
@@ -54,7 +75,11 @@ struct State {
 
 struct Slot {
     state: Mutex<State>,
-    limit: usize,
+    budget: Budget,
+    /// Unread bytes are at `budget.pause` or more: the connection's reading
+    /// waits. Written only under the lock (on crossing, not per push), read
+    /// without it once per command by the session.
+    paused: AtomicBool,
     registered: AtomicBool,
     /// When the session last heard from its client, in
     /// `deadlines::now_secs` (for the liveness check; it fits in what
@@ -83,18 +108,79 @@ pub struct Incoming(Arc<Slot>);
 #[derive(Clone)]
 pub struct Control(Arc<Slot>);
 
-/// A new queue that holds at most `limit` events (at least one).
-pub fn queue(limit: usize) -> (Outgoing, Incoming) {
+/// A connection's limits in bytes not yet written to its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Past this, deliveries the connection did not cause are refused (it
+    /// is a slow consumer).
+    pub limit: u32,
+    /// At or past this, the connection's reading waits (see [`Control::paced`]).
+    pub pause: u32,
+}
+
+impl Budget {
+    /// `pause` counts for at most half of `limit`, so that pacing starts
+    /// well before the cut. Both are capped at 4 GiB.
+    pub fn new(limit: usize, pause: usize) -> Budget {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX).max(1);
+        let pause = u32::try_from(pause).unwrap_or(u32::MAX);
+        Budget {
+            limit,
+            pause: pause.clamp(1, (limit / 2).max(1)),
+        }
+    }
+}
+
+/// Prefix, command, target and CR LF of a typical IRC line (a room message
+/// is about 128 bytes with its text, see `connection::write_loop`): what
+/// an event is taken to need at the least.
+pub const LINE: usize = 64;
+
+/// How many bytes one event is taken to need on the wire, decided without
+/// rendering it (the writer renders later, per protocol): exact for bytes
+/// a session queued, a typical IRC line for an event, plus its text or one
+/// line's worth per entry of a list. O(1): it runs once per delivery, on
+/// the hub task.
+pub fn estimate(env: &Shared) -> usize {
+    match env.body() {
+        Body::Raw(bytes) => bytes.len(),
+        Body::Irc(_) => LINE,
+        Body::Event(event) => match event {
+            Event::Message { text, tags, .. } => LINE + text.len() + 32 * tags.len(),
+            Event::TagMsg { tags, .. } => LINE + 32 * tags.len(),
+            Event::ServerNotice { text } => LINE + text.len(),
+            Event::Names { members, .. } | Event::WhoReply { members, .. } => {
+                LINE + LINE * members.len()
+            }
+            Event::RoomList { rooms } => LINE + LINE * rooms.len(),
+            Event::MonOnline(who) => LINE + LINE * who.len(),
+            Event::MonOffline(nicks) | Event::MonList(nicks) => LINE + 32 * nicks.len(),
+            Event::ModeList { entries, .. } => LINE + LINE * entries.len(),
+            Event::WhowasReply { entries, .. } => LINE + 2 * LINE * entries.len(),
+            Event::WhoisReply { rooms, .. } => 8 * LINE + 32 * rooms.len(),
+            Event::History { lines, .. } | Event::Found { lines, .. } => {
+                LINE + 2 * LINE * lines.len()
+            }
+            _ => LINE,
+        },
+    }
+}
+
+/// A new queue with `budget` (see [`Budget`]).
+pub fn queue(budget: Budget) -> (Outgoing, Incoming) {
     let slot = Arc::new(Slot {
         state: Mutex::new(State {
             queue: VecDeque::new(),
+            queued: 0,
+            writing: 0,
             waker: None,
             killed: None,
             closed: false,
             hub_gone: false,
             hint: 0,
         }),
-        limit: limit.max(1),
+        budget,
+        paused: AtomicBool::new(false),
         registered: AtomicBool::new(false),
         heard: AtomicU32::new(0),
     });
@@ -102,9 +188,24 @@ pub fn queue(limit: usize) -> (Outgoing, Incoming) {
 }
 
 impl Outgoing {
-    /// Queues `event` unless the queue is full or closed; never waits.
+    /// Queues `event`, a delivery the connection did not cause, unless it
+    /// has its limit of bytes unread or is closed; never waits.
     pub fn try_send(&self, event: Shared) -> Result<(), PushError> {
-        push(&self.0, event)
+        push(&self.0, event, false)
+    }
+
+    /// Queues `event`, with `own` when it answers the connection's own
+    /// command (then it is queued whatever is unread: pacing bounds those).
+    #[inline]
+    pub fn push(&self, event: Shared, own: bool) -> Result<(), PushError> {
+        push(&self.0, event, own)
+    }
+
+    /// Bytes not yet written to the socket (queued, by estimate, and being
+    /// written).
+    pub fn unread(&self) -> usize {
+        let st = self.0.lock();
+        st.queued.saturating_add(st.writing) as usize
     }
 
     /// Cuts the connection off (slow consumer, shutdown); see [`Control::kill`].
@@ -126,20 +227,29 @@ impl Drop for Outgoing {
     }
 }
 
-/// Queues `event` unless the queue is full or closed; never waits.
+/// Queues `event` unless the connection has its limit of bytes unread
+/// (and `own` is false) or is closed; never waits.
 #[inline]
-fn push(slot: &Slot, event: Shared) -> Result<(), PushError> {
+fn push(slot: &Slot, event: Shared, own: bool) -> Result<(), PushError> {
+    let size = u32::try_from(estimate(&event)).unwrap_or(u32::MAX);
     let waker = {
         let mut st = slot.lock();
         if st.closed || st.killed.is_some() {
             return Err(PushError::Closed);
         }
-        if st.queue.len() >= slot.limit {
+        let unread = st.queued.saturating_add(st.writing);
+        let after = unread.saturating_add(size);
+        // Whatever its size, an event is taken when nothing is unread: a
+        // connection that keeps up is never cut.
+        if !own && unread > 0 && after > slot.budget.limit {
             return Err(PushError::Full);
         }
+        st.queued = st.queued.saturating_add(size);
+        if after >= slot.budget.pause && !slot.paused.load(Ordering::Relaxed) {
+            slot.paused.store(true, Ordering::Release);
+        }
         if st.queue.capacity() == 0 {
-            // Never past the limit (which may be below 4).
-            let want = std::cmp::min(slot.limit, (st.hint as usize).max(4));
+            let want = (st.hint as usize).max(4);
             st.queue.reserve_exact(want);
         }
         st.queue.push_back(event);
@@ -167,10 +277,24 @@ fn kill(slot: &Slot, reason: &str) {
         }
         st.killed = Some(reason.into());
         st.queue = VecDeque::new();
+        st.queued = 0;
         st.waker.take()
     };
     if let Some(w) = waker {
         w.wake();
+    }
+}
+
+/// Lets the connection's reading go on if the unread bytes are below the
+/// pause mark; whether it did. Called with the lock held.
+fn resume_if_below(slot: &Slot, st: &State) -> bool {
+    if st.queued.saturating_add(st.writing) < slot.budget.pause
+        && slot.paused.load(Ordering::Relaxed)
+    {
+        slot.paused.store(false, Ordering::Release);
+        true
+    } else {
+        false
     }
 }
 
@@ -202,7 +326,47 @@ impl Control {
     /// Queues an event of the connection's own (a liveness probe) without
     /// passing through the hub; never waits.
     pub fn push(&self, event: Shared) -> Result<(), PushError> {
-        push(&self.0, event)
+        push(&self.0, event, true)
+    }
+
+    /// Waits while the connection has `pause` bytes or more unread (see
+    /// [`Budget`]); ready at once otherwise, or once it is cut off or
+    /// detached. The session awaits this before carrying out each command,
+    /// so a client that does not read what it asked for stops being read
+    /// (and TCP slows it down) instead of growing its queue.
+    ///
+    /// It must be awaited by the task that runs the connection's writer
+    /// (`connection::drive` polls both): it is woken through that task,
+    /// when the writer comes back for more (see [`Incoming::take`]) or when
+    /// the connection is cut off. A waker of its own would be 16 bytes more
+    /// in every connection's allocation, idle or not.
+    pub fn paced(&self) -> impl Future<Output = ()> + Send + '_ {
+        poll_fn(move |cx| {
+            if !self.0.paused.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            let mut st = self.0.lock();
+            // Set and cleared under the lock only: checked again here, a
+            // wake between the two cannot be missed.
+            if !self.0.paused.load(Ordering::Relaxed)
+                || st.killed.is_some()
+                || st.hub_gone
+                || st.closed
+            {
+                return Poll::Ready(());
+            }
+            // The writer, mid-write, may hold no waker here: then a cut-off
+            // must still reach this task.
+            if st.waker.is_none() {
+                st.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+    }
+
+    /// Whether the connection's reading waits for its writer now.
+    pub fn is_paused(&self) -> bool {
+        self.0.paused.load(Ordering::Relaxed)
     }
 
     /// The connection's side is gone.
@@ -235,6 +399,8 @@ impl Incoming {
     ) -> impl Future<Output = Taken> + Send + 'a {
         poll_fn(move |cx| {
             let mut st = self.0.lock();
+            // The writer takes again only once the last batch is written.
+            st.writing = 0;
             if st.killed.is_some() {
                 return Poll::Ready(Taken::Killed);
             }
@@ -250,12 +416,20 @@ impl Incoming {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => st.waker = Some(cx.waker().clone()),
                 }
+                if resume_if_below(&self.0, &st) {
+                    // The reading waits in this same task: poll it again.
+                    cx.waker().wake_by_ref();
+                }
                 return Poll::Pending;
             }
             // Swap rather than copy: the queue's storage moves to the batch
             // and back, so a busy connection reuses one buffer.
             std::mem::swap(&mut st.queue, batch);
             st.hint = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+            st.writing = std::mem::take(&mut st.queued);
+            if resume_if_below(&self.0, &st) {
+                cx.waker().wake_by_ref();
+            }
             Poll::Ready(Taken::Events)
         })
     }
@@ -268,6 +442,16 @@ impl Incoming {
     /// Whether nothing is queued right now.
     pub fn is_empty(&self) -> bool {
         self.0.lock().queue.is_empty()
+    }
+
+    /// The writer wrote a batch: if the connection's reading is paused
+    /// (so its client's input, a PONG included, is not being read), that
+    /// progress is what shows the client is there (`now` gives
+    /// `deadlines::now_secs`, read only then).
+    pub fn wrote(&self, now: impl FnOnce() -> u32) {
+        if self.0.paused.load(Ordering::Relaxed) {
+            self.0.heard.store(now(), Ordering::Relaxed);
+        }
     }
 
     /// Waits until the connection is cut off; the reason.
@@ -300,7 +484,12 @@ impl Incoming {
                 return Poll::Ready(None);
             }
             match st.queue.pop_front() {
-                Some(ev) => Poll::Ready(Some(ev)),
+                Some(ev) => {
+                    let size = u32::try_from(estimate(&ev)).unwrap_or(u32::MAX);
+                    st.queued = st.queued.saturating_sub(size);
+                    resume_if_below(&self.0, &st);
+                    Poll::Ready(Some(ev))
+                }
                 None if st.hub_gone => Poll::Ready(None),
                 None => {
                     st.waker = Some(cx.waker().clone());
@@ -317,6 +506,7 @@ impl Drop for Incoming {
         let mut st = self.0.lock();
         st.closed = true;
         st.queue = VecDeque::new();
+        st.queued = 0;
         st.waker = None;
     }
 }
@@ -326,27 +516,135 @@ mod tests {
     use super::*;
     use chatroom_core::Event;
     use chatroom_proto::Envelope;
+    use futures_util::poll;
 
     fn ev(text: &str) -> Shared {
         Envelope::new(Event::ServerNotice { text: text.into() })
     }
 
+    fn raw(n: usize) -> Shared {
+        Envelope::new(bytes::Bytes::from(vec![b'x'; n]))
+    }
+
+    /// Room for plenty of events, never paused.
+    fn roomy() -> Budget {
+        Budget::new(1 << 30, 1 << 29)
+    }
+
     #[tokio::test]
-    async fn a_full_queue_refuses_and_taking_empties_it() {
-        let (out, inc) = queue(2);
-        assert_eq!(out.try_send(ev("a")), Ok(()));
-        assert_eq!(out.try_send(ev("b")), Ok(()));
-        assert_eq!(out.try_send(ev("c")), Err(PushError::Full));
+    async fn past_the_limit_in_bytes_others_deliveries_are_refused_until_written() {
+        let (out, inc) = queue(Budget::new(250, 125));
+        assert_eq!(out.try_send(raw(100)), Ok(()));
+        assert_eq!(out.try_send(raw(100)), Ok(()));
+        assert_eq!(out.unread(), 200);
+        assert_eq!(out.try_send(raw(100)), Err(PushError::Full));
         let mut batch = VecDeque::new();
         assert_eq!(inc.take(&mut batch).await, Taken::Events);
         assert_eq!(batch.len(), 2);
         assert!(inc.is_empty());
-        assert_eq!(out.try_send(ev("d")), Ok(()));
+        // Taken is not written: still unread while the writer writes.
+        assert_eq!(out.unread(), 200);
+        assert_eq!(out.try_send(raw(100)), Err(PushError::Full));
+        // The writer comes back for more once the batch is written.
+        batch.clear();
+        assert_eq!(poll!(Box::pin(inc.take(&mut batch))), Poll::Pending);
+        assert_eq!(out.unread(), 0);
+        assert_eq!(out.try_send(raw(100)), Ok(()));
+    }
+
+    #[test]
+    fn replies_to_the_connections_own_commands_are_never_refused() {
+        let (out, _inc) = queue(Budget::new(100, 50));
+        for _ in 0..100 {
+            assert_eq!(out.push(raw(64), true), Ok(()));
+        }
+        assert_eq!(out.unread(), 6400);
+        // Someone else's message is refused: that is a slow consumer.
+        assert_eq!(out.push(raw(10), false), Err(PushError::Full));
+    }
+
+    #[test]
+    fn an_event_into_an_empty_queue_is_taken_whatever_its_size() {
+        let (out, _inc) = queue(Budget::new(100, 50));
+        assert_eq!(out.try_send(raw(1000)), Ok(()));
+        assert_eq!(out.try_send(raw(1)), Err(PushError::Full));
+    }
+
+    #[tokio::test]
+    async fn reading_waits_past_the_pause_mark_until_the_writer_catches_up() {
+        let (out, inc) = queue(Budget::new(10_000, 300));
+        let control = inc.control();
+        out.push(raw(200), true).expect("queued");
+        assert!(!control.is_paused());
+        assert_eq!(poll!(Box::pin(control.paced())), Poll::Ready(()));
+        out.push(raw(200), true).expect("queued");
+        assert!(control.is_paused());
+        // The reading and the writer in one task, as a connection runs them.
+        let mut reading = Box::pin(control.paced());
+        assert_eq!(poll!(reading.as_mut()), Poll::Pending);
+        // Taken but not yet written: still paused.
+        let mut batch = VecDeque::new();
+        assert_eq!(inc.take(&mut batch).await, Taken::Events);
+        assert!(control.is_paused());
+        assert_eq!(poll!(reading.as_mut()), Poll::Pending);
+        // Written, and the writer back for more: reading goes on.
+        batch.clear();
+        assert_eq!(poll!(Box::pin(inc.take(&mut batch))), Poll::Pending);
+        assert!(!control.is_paused());
+        assert_eq!(poll!(reading.as_mut()), Poll::Ready(()));
+    }
+
+    #[tokio::test]
+    async fn resuming_wakes_the_task_the_writer_and_the_reading_share() {
+        let (out, inc) = queue(Budget::new(10_000, 100));
+        let control = inc.control();
+        let task = tokio::spawn(async move {
+            let mut batch = VecDeque::new();
+            let mut reading = Box::pin(control.paced());
+            loop {
+                tokio::select! {
+                    () = &mut reading => return batch.len(),
+                    _ = inc.take(&mut batch) => {}
+                }
+            }
+        });
+        // Queued and taken in one go; the next take finds the queue empty
+        // and lets the reading go on.
+        out.push(raw(500), true).expect("queued");
+        assert_eq!(task.await.expect("task"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cut_connection_does_not_keep_its_reading_waiting() {
+        let (out, inc) = queue(Budget::new(1000, 10));
+        let control = inc.control();
+        out.push(raw(100), true).expect("queued");
+        assert!(control.is_paused());
+        let mut reading = Box::pin(control.paced());
+        assert_eq!(poll!(reading.as_mut()), Poll::Pending);
+        out.kill("slow");
+        assert_eq!(poll!(reading.as_mut()), Poll::Ready(()));
+        drop(inc);
+    }
+
+    #[test]
+    fn pacing_starts_by_half_the_limit_at_the_latest() {
+        assert_eq!(Budget::new(1000, 100).pause, 100);
+        assert_eq!(Budget::new(1000, 5000).pause, 500);
+        assert_eq!(Budget::new(0, 0), Budget { limit: 1, pause: 1 });
+    }
+
+    #[test]
+    fn estimates_count_the_text_and_bytes_exactly() {
+        assert_eq!(estimate(&raw(37)), 37);
+        let short = estimate(&ev("a"));
+        let long = estimate(&ev(&"a".repeat(400)));
+        assert_eq!(long - short, 399);
     }
 
     #[tokio::test]
     async fn a_kill_wins_over_queued_events_and_closes_the_queue() {
-        let (out, inc) = queue(8);
+        let (out, inc) = queue(roomy());
         out.try_send(ev("a")).expect("queued");
         inc.control().kill("first");
         out.kill("second");
@@ -359,7 +657,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_hub_letting_go_ends_the_queue_after_what_was_queued() {
-        let (out, inc) = queue(8);
+        let (out, inc) = queue(roomy());
         out.try_send(ev("last")).expect("queued");
         drop(out);
         let mut batch = VecDeque::new();
@@ -371,7 +669,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_task_is_woken_by_a_push() {
-        let (out, inc) = queue(8);
+        let (out, inc) = queue(roomy());
         let waiter = tokio::spawn(async move {
             let mut batch = VecDeque::new();
             let got = inc.take(&mut batch).await;
@@ -384,7 +682,7 @@ mod tests {
 
     #[test]
     fn a_dropped_connection_refuses_pushes() {
-        let (out, inc) = queue(8);
+        let (out, inc) = queue(roomy());
         drop(inc);
         assert_eq!(out.try_send(ev("a")), Err(PushError::Closed));
     }

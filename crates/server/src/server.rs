@@ -286,6 +286,12 @@ impl Server {
             .hangup
             .map(|hup| tokio::spawn(reload_on_hangup(hup, self.tls.clone())));
         let cfg = self.cfg.clone();
+        if let Some(events) = cfg.limits.send_queue {
+            tracing::warn!(
+                "limits.send_queue (--send-queue) is deprecated: {events} events stand for send_queue_bytes = {}; give send_queue_bytes (--send-queue-bytes) instead",
+                cfg.limits.send_queue_bytes
+            );
+        }
         let mut core = Hub::new(cfg.hub.clone(), Arc::new(WallClock));
         let history = match self.store.clone() {
             None => None,
@@ -314,7 +320,9 @@ impl Server {
                     store.clone(),
                     journal,
                     Arc::new(cfg.history.clone()),
-                    cfg.limits.send_queue,
+                    // What a joiner's queue could hold of the smallest
+                    // events, held while its replay is read.
+                    cfg.limits.send_queue_bytes / super::outbound::LINE,
                 )
                 .context("history: cannot start the writer")?;
                 Some(Persisted {

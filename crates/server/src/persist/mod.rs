@@ -118,9 +118,12 @@ pub enum Op {
     Detach {
         id: ConnId,
     },
+    /// `author`: whose command this answers, if anyone's (what it sends
+    /// its author is a reply, see `Fanout::set_author`).
     Deliver {
         to: ConnId,
         event: Shared,
+        author: Option<ConnId>,
     },
     /// One event to several recipients, in this order: what consecutive
     /// deliveries of the same event become, so that a message to a room of
@@ -128,6 +131,7 @@ pub enum Op {
     DeliverMany {
         to: Vec<ConnId>,
         event: Shared,
+        author: Option<ConnId>,
     },
     /// `to` joined `room` when `mark` was the newest msgid: its recent
     /// history (up to `mark`) goes to `to` before anything queued after this.

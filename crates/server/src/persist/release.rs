@@ -10,7 +10,6 @@ use std::collections::VecDeque;
 use std::sync::mpsc as std_mpsc;
 
 use chatroom_core::ConnId;
-use chatroom_core::Outbox;
 use chatroom_proto::Shared;
 
 use crate::fanout::Fanout;
@@ -37,7 +36,8 @@ pub(super) enum Owed {
         ticket: u64,
         event: Option<Option<Shared>>,
     },
-    Event(Shared),
+    /// An event, and whether it answers the connection's own command.
+    Event(Shared, bool),
 }
 
 impl Release {
@@ -53,10 +53,10 @@ impl Release {
                     self.give_up_waiting(id);
                     self.fanout.detach(id);
                 }
-                Op::Deliver { to, event } => self.deliver(to, &event),
-                Op::DeliverMany { to, event } => {
+                Op::Deliver { to, event, author } => self.deliver(to, &event, author),
+                Op::DeliverMany { to, event, author } => {
                     for to in to {
-                        self.deliver(to, &event);
+                        self.deliver(to, &event, author);
                     }
                 }
                 Op::Replay { to, room, mark } => {
@@ -80,11 +80,14 @@ impl Release {
         }
     }
 
-    /// Sends `event` to `to`, or holds it while `to` waits for a replay.
-    pub(super) fn deliver(&mut self, to: ConnId, event: &Shared) {
+    /// Sends `event` to `to`, or holds it while `to` waits for a replay;
+    /// `author` is whose command it answers.
+    pub(super) fn deliver(&mut self, to: ConnId, event: &Shared, author: Option<ConnId>) {
         match self.waiting.get_mut(&to) {
-            None => self.fanout.send(to, event),
-            Some(owed) if owed.len() < self.hold_max => owed.push_back(Owed::Event(event.clone())),
+            None => self.fanout.deliver(to, event, author),
+            Some(owed) if owed.len() < self.hold_max => {
+                owed.push_back(Owed::Event(event.clone(), author == Some(to)))
+            }
             Some(_) => {
                 self.waiting.remove(&to);
                 self.fanout.mark_slow(to);
@@ -97,11 +100,12 @@ impl Release {
     pub(super) fn give_up_waiting(&mut self, id: ConnId) {
         for o in self.waiting.remove(&id).unwrap_or_default() {
             match o {
-                Owed::Event(e)
-                | Owed::Replay {
+                Owed::Event(e, own) => self.fanout.deliver(id, &e, own.then_some(id)),
+                // The replay answers the connection's own join.
+                Owed::Replay {
                     event: Some(Some(e)),
                     ..
-                } => self.fanout.send(id, &e),
+                } => self.fanout.deliver(id, &e, Some(id)),
                 Owed::Replay { .. } => {}
             }
         }
@@ -131,11 +135,11 @@ impl Release {
                 return;
             }
             match owed.pop_front() {
-                Some(Owed::Event(e)) => self.fanout.send(to, &e),
+                Some(Owed::Event(e, own)) => self.fanout.deliver(to, &e, own.then_some(to)),
                 Some(Owed::Replay {
                     event: Some(Some(e)),
                     ..
-                }) => self.fanout.send(to, &e),
+                }) => self.fanout.deliver(to, &e, Some(to)),
                 _ => {}
             }
         }

@@ -101,6 +101,8 @@ pub struct Stage {
     pub(super) release: Release,
     /// How many recipients the last `DeliverMany` had.
     pub(super) many_hint: usize,
+    /// Whose command the hub is applying (see `Fanout::set_author`).
+    pub(super) author: Option<ConnId>,
     pub(super) _maintenance: Maintenance,
 }
 
@@ -183,12 +185,18 @@ impl Stage {
                 hold_max: hold_max.max(1),
             },
             many_hint: 0,
+            author: None,
             _maintenance: maintenance,
         })
     }
 
     pub fn push(&mut self, op: Op) {
         self.ops.push(op);
+    }
+
+    /// What is sent until the next call answers `author`'s own command.
+    pub fn set_author(&mut self, author: Option<ConnId>) {
+        self.author = author;
     }
     /// Ends the batch: its writes go to the writer (waiting while its queue
     /// is full), its deliveries wait here until they are in the journal
@@ -495,20 +503,26 @@ impl Outbox for Stage {
         self.ops.push(Op::DeliverMany {
             to: all,
             event: event.clone(),
+            author: self.author,
         });
     }
 
     fn send(&mut self, to: ConnId, event: &Shared) {
         self.record(event);
         match self.ops.last_mut() {
-            Some(Op::DeliverMany { to: all, event: e }) if Arc::ptr_eq(e, event) => {
+            Some(Op::DeliverMany {
+                to: all,
+                event: e,
+                author,
+            }) if Arc::ptr_eq(e, event) && *author == self.author => {
                 all.push(to);
                 self.many_hint = all.len();
             }
             Some(Op::Deliver {
                 to: first,
                 event: e,
-            }) if Arc::ptr_eq(e, event) => {
+                author,
+            }) if Arc::ptr_eq(e, event) && *author == self.author => {
                 // Sized like the last one: a room's messages go to the same
                 // number of people, and growing by doubling copies each time.
                 let mut all = Vec::with_capacity(self.many_hint.max(2));
@@ -516,12 +530,17 @@ impl Outbox for Stage {
                 all.push(to);
                 let event = event.clone();
                 if let Some(last) = self.ops.last_mut() {
-                    *last = Op::DeliverMany { to: all, event };
+                    *last = Op::DeliverMany {
+                        to: all,
+                        event,
+                        author: self.author,
+                    };
                 }
             }
             _ => self.ops.push(Op::Deliver {
                 to,
                 event: event.clone(),
+                author: self.author,
             }),
         }
     }

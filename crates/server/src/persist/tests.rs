@@ -94,7 +94,7 @@ async fn settle_all(stage: &mut Stage) {
 }
 
 fn attach(stage: &mut Stage, id: ConnId) -> Incoming {
-    let (out, rx) = outbound::queue(64);
+    let (out, rx) = outbound::queue(outbound::Budget::new(1 << 20, 1 << 20));
     stage.push(Op::Attach { id, out });
     rx
 }
@@ -279,7 +279,7 @@ async fn a_stalled_database_holds_up_no_delivery_until_its_queue_is_full() {
     )
     .expect("start");
     const LIMIT: u64 = 20_000;
-    let (out, rx) = outbound::queue(LIMIT as usize + 16);
+    let (out, rx) = outbound::queue(outbound::Budget::new(1 << 30, 1 << 30));
     stage.push(Op::Attach { id: 1, out });
     // Another connection holds the database's write lock: the
     // applier's commit waits (up to its busy timeout of seconds).
@@ -346,7 +346,7 @@ async fn a_room_save_alone_in_a_batch_is_written_before_its_deliveries() {
         64,
     )
     .expect("start");
-    let (out, rx) = outbound::queue(16);
+    let (out, rx) = outbound::queue(outbound::Budget::new(1 << 20, 1 << 20));
     stage.push(Op::Attach { id: 1, out });
     assert!(stage.flush().await);
     settle_all(&mut stage).await;
