@@ -91,6 +91,11 @@ pub struct Accounts {
     /// address doubles it, up to `max_lockout_secs`.
     pub lockout_secs: u64,
     pub max_lockout_secs: u64,
+    /// Password checks and hashings (argon2id, tens of milliseconds and
+    /// about 19 MiB each) running at once, server-wide, for accounts,
+    /// operators and the connection password; more wait their turn. At
+    /// least 1.
+    pub password_checks_at_once: usize,
     /// Longest SASL `AUTHENTICATE` payload, in bytes after reassembly of
     /// the 400-byte chunks (before base64 decoding); longer: ERR_SASLTOOLONG.
     pub max_sasl_bytes: usize,
@@ -111,6 +116,7 @@ impl Default for Accounts {
             failure_window_secs: 600,
             lockout_secs: 60,
             max_lockout_secs: 3600,
+            password_checks_at_once: 2,
             max_sasl_bytes: 4096,
         }
     }

@@ -7,7 +7,7 @@
 //!
 //! The hub only ever learns the outcome (`Command::Login`,
 //! `AccountRegistered`, `Reclaim`); the protocols word the replies. Argon2
-//! runs on the blocking pool behind the same semaphore as OPER, store calls
+//! runs on the blocking pool behind the same semaphore as OPER (`logins`), store calls
 //! on the blocking pool too. The store is an `Arc<dyn AccountStore>`: this
 //! service needs accounts, certificates and held messages and nothing else
 //! of it, and a trait object keeps `Accounts` (shared by every connection)
@@ -119,7 +119,9 @@ impl Accounts {
             tracing::warn!(%ip, account = %name, "registration refused: too many registrations or failed logins from this address; try again in {secs} s");
             return Err(RegisterError::TooMany { secs });
         }
-        let hash = hash(password.to_string())
+        let hash = self
+            .logins
+            .hash(password.to_string())
             .await
             .ok_or(RegisterError::Unavailable)?;
         let acct = Account {
@@ -169,7 +171,11 @@ impl Accounts {
             return Err(LoginError::Unavailable);
         };
         let ok = match &found {
-            Some(acct) => verify(password.to_string(), acct.password_hash.clone()).await,
+            Some(acct) => {
+                self.logins
+                    .verify(password.to_string(), acct.password_hash.clone())
+                    .await
+            }
             None => false,
         };
         match found {
@@ -235,7 +241,9 @@ impl Accounts {
     /// Replaces an account's password.
     pub async fn set_password(&self, account: &str, password: &str) -> Result<(), RegisterError> {
         account_rules(&self.cfg).check_password(password)?;
-        let hash = hash(password.to_string())
+        let hash = self
+            .logins
+            .hash(password.to_string())
             .await
             .ok_or(RegisterError::Unavailable)?;
         let name = account.to_string();
@@ -368,28 +376,4 @@ fn echo(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Password checks (and hashings) running at once, server-wide: accounts,
-/// OPER and the connection password all queue here. Each argon2 run takes
-/// tens of milliseconds and about 19 MiB, so many connections guessing at
-/// once must wait instead of exhausting memory or the blocking pool.
-static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-/// Checks a password against an argon2id hash on a blocking thread.
-pub async fn verify(password: String, hash: String) -> bool {
-    let Ok(_permit) = HASHING.acquire().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || chatroom_core::password::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
-}
-
-async fn hash(password: String) -> Option<String> {
-    let _permit = HASHING.acquire().await.ok()?;
-    tokio::task::spawn_blocking(move || chatroom_core::password::hash_password(&password).ok())
-        .await
-        .ok()
-        .flatten()
 }

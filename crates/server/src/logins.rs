@@ -6,7 +6,9 @@
 //! A check holds a [`Slot`] from before the password is looked at until
 //! its outcome is known; a slot dropped unfinished (the connection went
 //! away during the check) counts as a failure, so hanging up mid-check
-//! gives no free guess. Must not check passwords itself nor word replies.
+//! gives no free guess. It also runs the password checks and hashings
+//! themselves (argon2, on the blocking pool), a few at a time server-wide.
+//! Must not decide who may try nor word replies.
 
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -22,6 +24,11 @@ pub struct Logins {
     max_registrations: u32,
     guard: Mutex<Guard>,
     registrations: Mutex<Registrations>,
+    /// Password checks and hashings running at once, server-wide
+    /// (`[accounts] password_checks_at_once`): each argon2 run takes tens
+    /// of milliseconds and about 19 MiB, so many connections guessing at
+    /// once must wait instead of exhausting memory or the blocking pool.
+    hashing: tokio::sync::Semaphore,
 }
 
 /// A login attempt's place under the limits, taken before its password
@@ -47,7 +54,29 @@ impl Logins {
             max_registrations: a.max_registrations_per_ip_per_hour,
             guard: Mutex::new(Guard::default()),
             registrations: Mutex::new(Registrations::default()),
+            hashing: tokio::sync::Semaphore::new(a.password_checks_at_once.max(1)),
         }
+    }
+
+    /// Checks a password against an argon2id hash on a blocking thread.
+    pub async fn verify(&self, password: String, hash: String) -> bool {
+        let Ok(_permit) = self.hashing.acquire().await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || {
+            chatroom_core::password::verify_password(&password, &hash)
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Hashes a new password (argon2id) on a blocking thread.
+    pub async fn hash(&self, password: String) -> Option<String> {
+        let _permit = self.hashing.acquire().await.ok()?;
+        tokio::task::spawn_blocking(move || chatroom_core::password::hash_password(&password).ok())
+            .await
+            .ok()
+            .flatten()
     }
 
     fn guard(&self) -> MutexGuard<'_, Guard> {

@@ -187,7 +187,7 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
                 let ok = if allowed && !given.is_empty() {
                     match ctx.logins.begin(ctx.peer.ip(), Target::ServerPassword) {
                         Ok(slot) => {
-                            let ok = verify(given, hash).await;
+                            let ok = ctx.logins.verify(given, hash).await;
                             slot.finish(ok);
                             ok
                         }
@@ -337,12 +337,6 @@ async fn chathistory(
         Err(HistoryError::Hub(_)) => fail("INVALID_TARGET", "Messages could not be retrieved"),
         Err(_) => fail("MESSAGE_ERROR", "Messages could not be retrieved"),
     })
-}
-
-/// Checks a password against an argon2id hash on a blocking thread, under
-/// the server-wide limit of checks at once that accounts use too.
-async fn verify(password: String, hash: String) -> bool {
-    crate::accounts::verify(password, hash).await
 }
 
 /// An OPER login (see `super::oper`), its outcome as plain steps (nothing

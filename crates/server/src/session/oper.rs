@@ -73,7 +73,7 @@ pub async fn oper(
             return Err(vec![Event::Error(error)]);
         }
     };
-    if crate::accounts::verify(password, hash).await {
+    if ctx.logins.verify(password, hash).await {
         slot.finish(true);
         tracing::info!(conn = ctx.id, peer = %ctx.peer, oper = %name, "OPER succeeded");
         Ok(Command::Oper { name })
