@@ -66,7 +66,10 @@ impl Hub {
     }
 
     pub(super) fn who(&self, conn: ConnId, mask: &str, out: &mut impl Outbox) {
+        // A room is named as it names itself, however it was asked for.
+        let mut shown = mask;
         let members = if let Some(room) = self.rooms.get(&Key::of(mask)) {
+            shown = &room.name;
             self.room_members(room, conn)
         } else if let Some(&them) = self.nicks.get(&Key::of(mask)) {
             vec![self.member_info(them, Status::default())]
@@ -97,7 +100,7 @@ impl Hub {
             out,
             conn,
             Event::WhoReply {
-                mask: mask.into(),
+                mask: shown.into(),
                 members,
             },
         );
