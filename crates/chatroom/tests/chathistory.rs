@@ -415,6 +415,11 @@ fn chathistory_private_history_is_only_the_askers_own_and_targets_lists_it() {
     let srv = server();
     let mut alice = register_caps(irc(&srv), "alice", CH_CAPS);
     let mut bob = register_caps(irc(&srv), "bob", CH_CAPS);
+    // Private history is an account's: both log in (REGISTER logs in).
+    for (c, nick) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        c.send(&format!("REGISTER * * {nick}-password"));
+        c.expect(&format!("REGISTER SUCCESS {nick} "));
+    }
     alice.send("PRIVMSG bob :psst bob");
     bob.expect("PRIVMSG bob :psst bob");
     bob.send("PRIVMSG alice :hi alice");
@@ -427,6 +432,8 @@ fn chathistory_private_history_is_only_the_askers_own_and_targets_lists_it() {
     // Eve asks for the same names: she is party to neither conversation.
     let mut eve = register_caps(irc(&srv), "eve", CH_CAPS);
     eve.sync("joined");
+    eve.send("REGISTER * * eve-password");
+    eve.expect("REGISTER SUCCESS eve ");
     assert!(batch_of(&mut eve, "CHATHISTORY LATEST alice * 10", "chathistory").is_empty());
     assert!(batch_of(&mut eve, "CHATHISTORY LATEST bob * 10", "chathistory").is_empty());
 
@@ -499,4 +506,28 @@ fn chathistory_bad_parameters_get_the_spec_fail_codes() {
     }
     let rest = bob.sync("alive");
     assert!(rest.iter().all(|l| !l.contains("ERROR")), "{rest:#?}");
+}
+
+#[test]
+fn private_history_is_never_shown_to_whoever_takes_a_nickname_next() {
+    let srv = server();
+    let mut alice = register_caps(irc(&srv), "alice", CH_CAPS);
+    let mut carl = register_caps(irc(&srv), "carl", CH_CAPS);
+    carl.send("PRIVMSG alice :my secret");
+    alice.expect("PRIVMSG alice :my secret");
+    alice.send("PRIVMSG #lobby :room line");
+    carl.expect("PRIVMSG #lobby :room line");
+    carl.send("QUIT");
+    carl.c.expect_closed();
+    // Someone else connects as carl (nobody registered it) and asks.
+    let mut next = register_caps(irc(&srv), "carl", CH_CAPS);
+    next.send("CHATHISTORY LATEST alice * 10");
+    next.expect("FAIL CHATHISTORY INVALID_TARGET LATEST alice ");
+    let t = batch_of(
+        &mut next,
+        "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10",
+        "draft/chathistory-targets",
+    );
+    assert!(t.iter().all(|l| !l.contains(" alice ")), "{t:#?}");
+    assert!(t.iter().any(|l| l.contains("#lobby")), "{t:#?}");
 }

@@ -211,9 +211,9 @@ async fn run(
                     reply,
                 } => {
                     // A room's history needs membership; one's own private
-                    // history needs only one's own (current) nickname.
+                    // history an account (see `Hub::history_self`).
                     let checked = if ask.is_own() {
-                        hub.history_self(id)
+                        hub.history_self(id, &ask)
                     } else {
                         hub.history_room(id, &room).map(|r| (r, Vec::new()))
                     };

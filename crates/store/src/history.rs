@@ -56,7 +56,8 @@ pub trait HistoryStore: Send + Sync {
     /// their latest such message, in ascending order of that time; at most
     /// `limit`, those nearest `from`. Private conversations are found from
     /// the store; rooms only among `rooms`, the ones the caller says the
-    /// requester may see (the store does not know membership).
+    /// requester may see (the store does not know membership). An empty
+    /// `requester` has no private conversation (nicknames are never empty).
     fn targets(
         &self,
         requester: &str,

@@ -6,6 +6,7 @@
 //! questions, nothing a command decides.
 
 use super::{ConnId, Hub, HubError, Key, Name, RoomRef};
+use crate::history::HistoryAsk;
 
 impl Hub {
     /// Continues msgids after `last` (the highest id the store has seen), so
@@ -37,18 +38,33 @@ impl Hub {
         Ok(room.name.clone())
     }
 
-    /// Who asks about their own private history (`CHATHISTORY` with a
-    /// nickname, `TARGETS`): their current nickname, which the store keys
-    /// private messages by, and the rooms they are in (the only rooms whose
-    /// activity they may be told about).
-    pub fn history_self(&self, conn: ConnId) -> Result<(Name, Vec<Name>), HubError> {
+    /// Who asks about their own history (`CHATHISTORY` with a nickname,
+    /// `TARGETS`): the nickname whose private conversations they may read
+    /// and the rooms they are in (the only rooms whose activity they may
+    /// be told about).
+    ///
+    /// The store files private messages by nickname, and anyone may take a
+    /// nickname once its holder has gone: only someone logged in reads
+    /// private conversations, those of their account's name (a nickname
+    /// nickname protection keeps for them). Anyone else is refused a
+    /// private conversation, and gets an empty name for `TARGETS` (rooms
+    /// only: no private conversation is filed under it).
+    pub fn history_self(
+        &self,
+        conn: ConnId,
+        ask: &HistoryAsk,
+    ) -> Result<(Name, Vec<Name>), HubError> {
         let member = self.members.get(&conn).ok_or(HubError::NotRegistered)?;
         let rooms = member
             .rooms
             .iter()
             .filter_map(|k| self.rooms.get(k).map(|r| r.name.clone()))
             .collect();
-        Ok((member.info.nick.clone(), rooms))
+        match (&member.info.account, ask) {
+            (Some(account), _) => Ok((account.clone(), rooms)),
+            (None, HistoryAsk::Private { .. }) => Err(HubError::NoPrivileges),
+            (None, _) => Ok((Name::from(""), rooms)),
+        }
     }
 }
 
@@ -138,5 +154,35 @@ mod tests {
             hub.history_room(9, &RoomRef::Focus),
             Err(HubError::NotRegistered)
         );
+    }
+
+    #[test]
+    fn private_history_is_an_accounts_and_never_a_bare_nicknames() {
+        use crate::history::{HistoryAsk, Selector};
+        let mut hub = Hub::new(
+            HubConfig::default(),
+            std::sync::Arc::new(crate::ManualClock::new_year()),
+        );
+        register(&mut hub, 1, "alice");
+        let private = HistoryAsk::Private {
+            with: "bob".into(),
+            selector: Selector::Latest { after: None },
+            limit: 10,
+        };
+        let targets = HistoryAsk::Targets {
+            from: std::time::UNIX_EPOCH,
+            to: std::time::UNIX_EPOCH,
+            limit: 10,
+        };
+        // Not logged in: whoever held "alice" before could have been anyone.
+        assert_eq!(hub.history_self(1, &private), Err(HubError::NoPrivileges));
+        let (name, rooms) = hub.history_self(1, &targets).expect("targets");
+        assert_eq!((&*name, rooms.len()), ("", 1), "rooms only");
+        // Logged in: the account's conversations, whatever the nickname.
+        let mut out: Vec<(u64, Arc<Event>)> = Vec::new();
+        hub.handle(1, Command::Login(Some("Alicia".into())), &mut out)
+            .expect("login");
+        let (name, _) = hub.history_self(1, &private).expect("private");
+        assert_eq!(&*name, "Alicia");
     }
 }
