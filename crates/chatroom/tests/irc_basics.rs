@@ -418,3 +418,25 @@ fn motd_from_config() {
     c.expect(":chatroom 372 bob :- Be nice.");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn time_and_info_answer_about_this_server() {
+    let srv = server();
+    let mut c = irc_login(srv.irc.expect("irc listener"), "tina");
+    sync(&mut c, "settled");
+    c.send("TIME");
+    let t = c.expect(" 391 tina chatroom :");
+    // The server-time form: 2026-12-07T19:54:12.345Z.
+    let when = t.rsplit(" :").next().unwrap_or("");
+    assert!(
+        when.len() == 24 && when.ends_with('Z') && when.as_bytes()[10] == b'T',
+        "{t}"
+    );
+    c.send("INFO");
+    let lines = lines_until(&mut c, " 374 tina :End of INFO list");
+    assert!(
+        lines.iter().any(|l| l.contains(" 371 tina :chatroom ")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| l.contains(" 371 tina :")), "{lines:?}");
+}

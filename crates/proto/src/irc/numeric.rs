@@ -87,6 +87,11 @@ pub const RPL_ENDOFBANLIST: &str = "368";
 pub const RPL_ENDOFEXCEPTLIST: &str = "349";
 pub const RPL_ENDOFINVITELIST: &str = "347";
 
+// About the server.
+pub const RPL_INFO: &str = "371";
+pub const RPL_ENDOFINFO: &str = "374";
+pub const RPL_TIME: &str = "391";
+
 // MOTD.
 pub const RPL_MOTD: &str = "372";
 pub const RPL_MOTDSTART: &str = "375";

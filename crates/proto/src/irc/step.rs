@@ -49,8 +49,21 @@ pub enum Step {
     /// An account request (SASL, REGISTER, NickServ), carried out
     /// through the runtime's accounts service.
     Account(Ask),
+    /// `TIME`: the server's clock, which only the runtime may read, as
+    /// RPL_TIME (see [`time_reply`]).
+    Time,
     /// Tell the hub and end the session with this reason.
     Quit(String),
+}
+
+/// RPL_TIME for `now`: the server's name, and the time in the form of the
+/// `server-time` tag (the modern form ignores the rest; one fixed format
+/// is easier to read back than a locale's).
+pub fn time_reply(server: &str, now: std::time::SystemTime) -> Local {
+    Local::reply(
+        crate::irc::numeric::RPL_TIME,
+        &[server, &crate::irc::tags::server_time(now)],
+    )
 }
 
 impl Step {

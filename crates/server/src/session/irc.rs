@@ -139,6 +139,7 @@ async fn execute_labeled(
             // The answer is read first, so that it joins the group too.
             Step::Search { room, words } => resolved.push(search(ctx, room, words).await?),
             Step::ChatHistory(req) => resolved.push(chathistory(ctx, req).await?),
+            Step::Time => resolved.push(Step::Note(time(ctx))),
             other => resolved.push(other),
         }
     }
@@ -260,6 +261,7 @@ async fn execute(ctx: &mut Ctx, st: &mut State, step: Step) -> Result<Option<Str
             }
         }
         Step::Account(ask) => super::irc_login::carry_out(ctx, st, ask).await?,
+        Step::Time => ctx.tell(time(ctx)).await?,
         Step::Quit(reason) => {
             ctx.send(Command::Quit(Some(reason.clone()))).await?;
             return Ok(Some(reason));
@@ -337,6 +339,11 @@ async fn chathistory(
         Err(HistoryError::Hub(_)) => fail("INVALID_TARGET", "Messages could not be retrieved"),
         Err(_) => fail("MESSAGE_ERROR", "Messages could not be retrieved"),
     })
+}
+
+/// RPL_TIME: the one reply that needs the server's clock.
+fn time(ctx: &Ctx) -> Local {
+    chatroom_proto::irc::step::time_reply(&ctx.cfg.server_name, std::time::SystemTime::now())
 }
 
 /// An OPER login (see `super::oper`), its outcome as plain steps (nothing

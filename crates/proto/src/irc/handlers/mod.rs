@@ -124,6 +124,8 @@ fn route(command: &str) -> Option<(Gate, Run)> {
         // The server.
         "MOTD" => (Registered, |cx, m| with(cx, m, info::motd)),
         "LUSERS" => (Registered, |cx, m| with(cx, m, info::lusers)),
+        "TIME" => (Registered, |cx, m| with(cx, m, info::time)),
+        "INFO" => (Registered, |cx, m| with(cx, m, info::info)),
         // History.
         "CHATHISTORY" => (Registered, |cx, m| with(cx, m, history::chathistory)),
         "SEARCH" => (Registered, |cx, m| with(cx, m, history::search)),
