@@ -370,7 +370,7 @@ impl Accounts {
 }
 
 /// Client input echoed in a log line, cut short.
-fn echo(s: &str) -> &str {
+pub(crate) fn echo(s: &str) -> &str {
     let mut end = s.len().min(64);
     while !s.is_char_boundary(end) {
         end -= 1;

@@ -2,6 +2,8 @@
 //! `chatroom_proto::line::session` translate them, and carries out the
 //! steps against the hub, the history and the accounts service.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 
@@ -10,6 +12,7 @@ use chatroom_core::{Command, RoomRef};
 use chatroom_proto::framing::{Frame, LineCodec, text};
 use chatroom_proto::line::session::{AccountNews, GREETING, State, Step, account_news};
 
+use crate::accounts::Accounts;
 use crate::connection::{Ctx, HubGone, ReadHalf};
 use crate::reader::FrameReader;
 
@@ -101,27 +104,57 @@ async fn carry_out(
     Ok(None)
 }
 
-/// `/login`: checked by the accounts service under the login throttle;
-/// on success the hub learns it (WHOIS, nickname protection).
+/// What `/login` and `/register` need first: not logged in yet, a server
+/// with accounts, and a connection where passwords may travel (the line
+/// protocol has no TLS listener: only this machine, or where plain text
+/// is allowed). `Err`: what the user is told instead (`refused` where
+/// passwords may not travel).
+async fn accounts_for(
+    ctx: &mut Ctx,
+    account: &Option<String>,
+    what: &str,
+    refused: AccountNews,
+) -> Result<Result<Arc<Accounts>, AccountNews>, HubGone> {
+    if let Some(a) = account {
+        return Ok(Err(AccountNews::AlreadyIn(a.clone())));
+    }
+    let Some(accounts) = ctx.accounts.clone() else {
+        return Ok(Err(AccountNews::NoAccounts));
+    };
+    if !credentials_allowed(false, ctx) {
+        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "{what} over plain TCP refused");
+        ctx.tell(plaintext_refused()).await?;
+        return Ok(Err(refused));
+    }
+    Ok(Ok(accounts))
+}
+
+/// The hub learns of the login (WHOIS, nickname protection), and so does
+/// the session.
+async fn logged_in(ctx: &mut Ctx, account: &mut Option<String>, name: &str) -> Result<(), HubGone> {
+    let _ = ctx.request(Command::Login(Some(name.to_string()))).await?;
+    *account = Some(name.to_string());
+    Ok(())
+}
+
+/// `/login`: checked by the accounts service under the login throttle.
 async fn log_in(
     ctx: &mut Ctx,
     account: &mut Option<String>,
     name: Option<String>,
     password: String,
 ) -> Result<AccountNews, HubGone> {
-    if let Some(a) = account {
-        return Ok(AccountNews::AlreadyIn(a.clone()));
-    }
-    let Some(accounts) = ctx.accounts.clone() else {
-        return Ok(AccountNews::NoAccounts);
+    let accounts = match accounts_for(
+        ctx,
+        account,
+        "/login",
+        AccountNews::Login(LoginError::Unavailable),
+    )
+    .await?
+    {
+        Ok(accounts) => accounts,
+        Err(news) => return Ok(news),
     };
-    // The line protocol has no TLS listener: only a login from this
-    // machine (or where plain text is allowed) is checked.
-    if !credentials_allowed(false, ctx) {
-        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "/login over plain TCP refused");
-        ctx.tell(plaintext_refused()).await?;
-        return Ok(AccountNews::Login(LoginError::Unavailable));
-    }
     let name = match name {
         Some(n) => n,
         None => match ctx.whoami().await? {
@@ -134,8 +167,7 @@ async fn log_in(
         .await
     {
         Ok(name) => {
-            let _ = ctx.request(Command::Login(Some(name.clone()))).await?;
-            *account = Some(name.clone());
+            logged_in(ctx, account, &name).await?;
             Ok(AccountNews::LoggedIn(name))
         }
         Err(e) => Ok(AccountNews::Login(e)),
@@ -148,17 +180,17 @@ async fn create(
     account: &mut Option<String>,
     password: String,
 ) -> Result<AccountNews, HubGone> {
-    if let Some(a) = account {
-        return Ok(AccountNews::AlreadyIn(a.clone()));
-    }
-    let Some(accounts) = ctx.accounts.clone() else {
-        return Ok(AccountNews::NoAccounts);
+    let accounts = match accounts_for(
+        ctx,
+        account,
+        "/register",
+        AccountNews::Register(RegisterError::Unavailable),
+    )
+    .await?
+    {
+        Ok(accounts) => accounts,
+        Err(news) => return Ok(news),
     };
-    if !credentials_allowed(false, ctx) {
-        tracing::warn!(conn = ctx.id, peer = %ctx.peer, "/register over plain TCP refused");
-        ctx.tell(plaintext_refused()).await?;
-        return Ok(AccountNews::Register(RegisterError::Unavailable));
-    }
     let Some(nick) = ctx.whoami().await?.map(|u| u.nick.to_string()) else {
         return Ok(AccountNews::Register(RegisterError::Unavailable));
     };
@@ -167,8 +199,7 @@ async fn create(
         .await
     {
         Ok(name) => {
-            let _ = ctx.request(Command::Login(Some(name.clone()))).await?;
-            *account = Some(name.clone());
+            logged_in(ctx, account, &name).await?;
             Ok(AccountNews::Registered(name))
         }
         Err(e) => Ok(AccountNews::Register(e)),

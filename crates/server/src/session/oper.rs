@@ -15,6 +15,7 @@ use chatroom_core::services::guard::Target;
 use chatroom_core::services::oper::{OperCheck, check};
 use chatroom_core::{Command, Event, HubError};
 
+use crate::accounts::echo;
 use crate::connection::Ctx;
 
 /// How long a failed operator login holds the session back.
@@ -83,13 +84,4 @@ pub async fn oper(
         tokio::time::sleep(FAIL_PAUSE).await;
         Err(vec![Event::Error(HubError::PasswordMismatch)])
     }
-}
-
-/// Client input echoed in a log line, cut short.
-fn echo(s: &str) -> &str {
-    let mut end = s.len().min(64);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
