@@ -346,6 +346,15 @@ impl Server {
                         tracing::warn!("rooms: not restoring {name}: {e}");
                     }
                 }
+                // Where everyone had read to, for their next join.
+                let reader = store.clone();
+                let markers = tokio::task::spawn_blocking(move || reader.load_read_markers())
+                    .await
+                    .context("read markers: loading failed")?
+                    .map_err(|e| anyhow::anyhow!("read markers: {e}"))?;
+                for m in markers {
+                    core.seed_read_marker(&m.account, &m.target, m.at);
+                }
                 core.keep_notes();
                 let stage = Stage::start(
                     store.clone(),
