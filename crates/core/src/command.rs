@@ -4,7 +4,7 @@
 //! Nothing here is tied to a wire format: a `Say` from netcat and a PRIVMSG
 //! from irssi are the same command.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The hub's name for one connection. Assigned by the runtime, never reused.
 pub type ConnId = u64;
@@ -168,10 +168,20 @@ pub enum Command {
 pub struct ListQuery {
     /// Room-name globs (`#rust*`); empty: every room.
     pub masks: Vec<String>,
+    /// Room-name globs a room must not match (`!#rust*`).
+    pub not_masks: Vec<String>,
     /// More than this many members.
     pub more_than: Option<usize>,
     /// Fewer than this many members.
     pub fewer_than: Option<usize>,
+    /// Created less than this long ago.
+    pub created_within: Option<Duration>,
+    /// Created more than this long ago.
+    pub created_before: Option<Duration>,
+    /// Topic set less than this long ago (rooms without a topic never match).
+    pub topic_within: Option<Duration>,
+    /// Topic set more than this long ago (rooms without a topic never match).
+    pub topic_before: Option<Duration>,
 }
 
 /// What a MONITOR command asks (IRCv3 monitor).

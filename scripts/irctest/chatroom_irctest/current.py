@@ -137,14 +137,17 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     ))
 
     # Implemented (docs/irc.md): +e and +I lists, `CAP REQ -name`,
-    # JOIN/KICK/NAMES/PRIVMSG to several targets (TARGMAX), ELIST=MU, SASL
-    # after registration (re-authentication is refused with 907). Not: +C,
-    # non-UTF-8 text (UTF8ONLY), INVITE past +l, INVITE without
-    # parameters, ELIST C/N/T, metadata.
+    # JOIN/KICK/NAMES/PRIVMSG to several targets (TARGMAX), ELIST=CMNTU,
+    # SASL after registration (re-authentication is refused with 907).
+    # Not: +C, non-UTF-8 text (UTF8ONLY), INVITE past +l, INVITE without
+    # parameters, metadata.
     optional_behaviors = frozenset((
         OptionalBehaviors.BAN_EXCEPTION_MODE,
         OptionalBehaviors.CAP_REQ_MINUS,
+        OptionalBehaviors.ELIST_C,
         OptionalBehaviors.ELIST_M,
+        OptionalBehaviors.ELIST_N,
+        OptionalBehaviors.ELIST_T,
         OptionalBehaviors.ELIST_U,
         OptionalBehaviors.INVITE_EXCEPTION_MODE,
         OptionalBehaviors.MULTI_JOIN,
@@ -158,7 +161,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     isupport = {
         'CASEMAPPING': 'ascii',
         'CHANTYPES': '#',
-        'ELIST': 'MU',
+        'ELIST': 'CMNTU',
         'EXCEPTS': 'e',
         'INVEX': 'I',
         'MONITOR': patma.ANYSTR,

@@ -7,6 +7,7 @@ use crate::{Lusers, SayTarget};
 struct T {
     hub: Hub,
     out: Vec<(ConnId, Arc<Event>)>,
+    clock: Arc<crate::ManualClock>,
 }
 
 impl T {
@@ -15,9 +16,11 @@ impl T {
     }
 
     fn with(cfg: HubConfig) -> T {
+        let clock = Arc::new(crate::ManualClock::new_year());
         T {
-            hub: Hub::new(cfg, std::sync::Arc::new(crate::ManualClock::new_year())),
+            hub: Hub::new(cfg, clock.clone()),
             out: Vec::new(),
+            clock,
         }
     }
 
@@ -783,6 +786,7 @@ fn part_all_and_list_filters() {
         masks: masks.iter().map(|m| m.to_string()).collect(),
         more_than: more,
         fewer_than: fewer,
+        ..ListQuery::default()
     };
     assert_eq!(
         list(&mut t, q(&["#ru*"], None, None)),
@@ -790,6 +794,45 @@ fn part_all_and_list_filters() {
     );
     assert_eq!(list(&mut t, q(&[], Some(1), None)), vec!["#lobby", "#rust"]);
     assert_eq!(list(&mut t, q(&["#R*"], None, Some(2))), vec!["#ruby"]);
+    let not = |masks: &[&str]| ListQuery {
+        not_masks: masks.iter().map(|m| m.to_string()).collect(),
+        ..ListQuery::default()
+    };
+    assert_eq!(list(&mut t, not(&["*uby"])), vec!["#lobby", "#rust"]);
+    assert_eq!(list(&mut t, not(&["#ru*", "#l*"])), Vec::<String>::new());
+    // Ages: #old was made an hour ago with its topic; #rust, #ruby and
+    // #lobby now.
+    let mins = |m: u64| Some(std::time::Duration::from_secs(60 * m));
+    t.clock.advance(std::time::Duration::from_secs(3600));
+    t.join(1, "#old").expect("join");
+    t.ok(
+        1,
+        Command::Topic {
+            room: "#old".into(),
+            topic: Some("aged".into()),
+        },
+    );
+    t.clock.advance(std::time::Duration::from_secs(3600));
+    let by_age = |within, before| ListQuery {
+        created_within: within,
+        created_before: before,
+        ..ListQuery::default()
+    };
+    assert_eq!(list(&mut t, by_age(mins(90), None)), vec!["#old"]);
+    assert_eq!(
+        list(&mut t, by_age(None, mins(90))),
+        vec!["#lobby", "#ruby", "#rust"]
+    );
+    assert_eq!(list(&mut t, by_age(mins(0), None)), Vec::<String>::new());
+    let by_topic = |within, before| ListQuery {
+        topic_within: within,
+        topic_before: before,
+        ..ListQuery::default()
+    };
+    // Rooms without a topic match no topic-age filter.
+    assert_eq!(list(&mut t, by_topic(mins(90), None)), vec!["#old"]);
+    assert_eq!(list(&mut t, by_topic(None, mins(90))), Vec::<String>::new());
+    assert_eq!(list(&mut t, by_topic(None, mins(30))), vec!["#old"]);
     t.ok(1, Command::PartAll);
     let parted = t
         .to(2)

@@ -15,13 +15,30 @@ use crate::names::{self, Key, Name};
 
 impl Hub {
     pub(super) fn list_rooms(&self, conn: ConnId, q: &ListQuery, out: &mut impl Outbox) {
+        let now = self.now();
+        let age = |t: std::time::SystemTime| now.duration_since(t).unwrap_or_default();
+        // `within`: younger than; `before`: older than (ELIST C and T, as
+        // modern IRC documents them: minutes ago, not timestamps).
+        let ages = |t: Option<std::time::SystemTime>, within: Option<_>, before: Option<_>| {
+            if within.is_none() && before.is_none() {
+                return true;
+            }
+            t.map(age)
+                .is_some_and(|a| within.is_none_or(|w| a < w) && before.is_none_or(|b| a > b))
+        };
         let mut rooms: Vec<RoomInfo> = self
             .rooms
             .values()
             .filter(|r| !r.has('s') || r.members.contains_key(&conn))
             .filter(|r| q.masks.is_empty() || q.masks.iter().any(|m| modes::glob_match(m, &r.name)))
+            .filter(|r| !q.not_masks.iter().any(|m| modes::glob_match(m, &r.name)))
             .filter(|r| q.more_than.is_none_or(|n| r.members.len() > n))
             .filter(|r| q.fewer_than.is_none_or(|n| r.members.len() < n))
+            .filter(|r| ages(Some(r.created), q.created_within, q.created_before))
+            .filter(|r| {
+                let set = r.topic.as_ref().map(|t| t.time);
+                ages(set, q.topic_within, q.topic_before)
+            })
             .map(|r| RoomInfo {
                 name: r.name.clone(),
                 members: r.members.len(),

@@ -5,6 +5,8 @@
 //! rooms with nicknames); whether the asker may see or do any of it is the
 //! hub's to decide, and this handler must not check it.
 
+use std::time::Duration;
+
 use chatroom_core::{Command, ListQuery};
 
 use super::args::{Args, CommaList, Missing, Params, need_more_params};
@@ -71,8 +73,11 @@ pub fn names(cx: &mut Context<'_>, Names { rooms }: Names<'_>) {
     }
 }
 
-/// `LIST [filters]`: comma-separated room masks, `>n` (more than n
-/// members) and `<n` (fewer than n) (RFC 2812 3.2.6, ELIST=MU).
+/// `LIST [filters]`: comma-separated room masks, `!mask` (not matching),
+/// `>n` (more than n members), `<n` (fewer than n), `C<n` / `C>n`
+/// (created less / more than n minutes ago) and `T<n` / `T>n` (topic set
+/// less / more than n minutes ago) (RFC 2812 3.2.6; ELIST=CMNTU as modern
+/// IRC documents it).
 pub struct Filters<'m>(&'m str);
 
 impl<'m> Args<'m> for Filters<'m> {
@@ -90,11 +95,26 @@ fn list_query(arg: &str) -> ListQuery {
     let mut q = ListQuery::default();
     // Bounded: a 512-byte line cannot hold many, but masks are matched
     // against every room, so keep the work small anyway.
+    let minutes = |n: &str| {
+        n.parse::<u64>()
+            .ok()
+            .map(|m| Duration::from_secs(m.saturating_mul(60)))
+    };
     for item in arg.split(',').filter(|i| !i.is_empty()).take(16) {
         if let Some(n) = item.strip_prefix('>') {
             q.more_than = n.parse().ok();
         } else if let Some(n) = item.strip_prefix('<') {
             q.fewer_than = n.parse().ok();
+        } else if let Some(n) = item.strip_prefix("C<") {
+            q.created_within = minutes(n);
+        } else if let Some(n) = item.strip_prefix("C>") {
+            q.created_before = minutes(n);
+        } else if let Some(n) = item.strip_prefix("T<") {
+            q.topic_within = minutes(n);
+        } else if let Some(n) = item.strip_prefix("T>") {
+            q.topic_before = minutes(n);
+        } else if let Some(mask) = item.strip_prefix('!') {
+            q.not_masks.push(mask.to_string());
         } else {
             q.masks.push(item.to_string());
         }
@@ -187,6 +207,19 @@ mod tests {
                 masks: vec!["#ru*".into()],
                 more_than: Some(2),
                 fewer_than: Some(10),
+                ..ListQuery::default()
+            }))]
+        );
+        let min = |m: u64| Some(std::time::Duration::from_secs(60 * m));
+        assert_eq!(
+            run(&mut st, "LIST !#ch*,C<5,C>1,T<30,T>0"),
+            vec![Step::Send(Command::List(ListQuery {
+                not_masks: vec!["#ch*".into()],
+                created_within: min(5),
+                created_before: min(1),
+                topic_within: min(30),
+                topic_before: min(0),
+                ..ListQuery::default()
             }))]
         );
         assert_eq!(

@@ -46,7 +46,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
         "CHANMODES=beI,k,l,imnst".to_string(),
         format!("CHANNELLEN={}", h.room_len),
         "CHANTYPES=#".to_string(),
-        "ELIST=MU".to_string(),
+        "ELIST=CMNTU".to_string(),
         "EXCEPTS=e".to_string(),
         "INVEX=I".to_string(),
         format!("KEYLEN={}", chatroom_core::hub::KEY_LEN),
