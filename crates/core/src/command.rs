@@ -46,6 +46,20 @@ impl From<&str> for RoomRef {
 
 pub use crate::model::MsgKind;
 
+/// What the hub does with the part of a message's text that does not fit
+/// in one message (`[hub] text_len`, and the relay line the hub was given
+/// with [`crate::Hub::fit_text_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Dropped: the text is cut on a character boundary. For protocols
+    /// whose clients send one message per line and split long text
+    /// themselves (IRC), where one line in must be at most one message out.
+    Cut,
+    /// Sent as further messages, split at a space where one is near. For
+    /// protocols where people type freely and expect all of it to arrive.
+    Split,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Become a named member. `user` and `realname` are IRC's USER fields
@@ -72,6 +86,8 @@ pub enum Command {
         /// Client-only tags to relay with the message (see
         /// `Event::Message::tags`); empty for protocols without tags.
         tags: Vec<(String, String)>,
+        /// What becomes of text longer than one message holds.
+        overflow: Overflow,
     },
     /// A message of tags only (IRCv3 TAGMSG), under the same rules as `Say`.
     TagMsg {

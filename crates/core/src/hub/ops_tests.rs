@@ -2,7 +2,7 @@
 //! network: commands in, the events each connection receives out.
 
 use super::*;
-use crate::{Lusers, SayTarget};
+use crate::{Lusers, Overflow, SayTarget};
 
 struct T {
     hub: Hub,
@@ -94,6 +94,7 @@ impl T {
                 kind: MsgKind::Say,
                 text: text.into(),
                 tags: Vec::new(),
+                overflow: Overflow::Cut,
             },
         )
     }

@@ -80,7 +80,7 @@ pub mod wire;
 
 use chatroom_config::Config;
 
-pub use render::{IrcRenderer, history};
+pub use render::{IrcRenderer, history, text_fit};
 
 pub fn renderer(cfg: &Config) -> IrcRenderer {
     IrcRenderer::new(cfg)

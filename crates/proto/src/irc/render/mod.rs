@@ -78,7 +78,7 @@ use who::Found;
 pub use super::limits::MAX_LABEL;
 pub use super::local::{Handed, Local};
 pub use super::wire::{source, write_line};
-pub use shared::{message_slot, mode_params, slot};
+pub use shared::{message_slot, mode_params, slot, text_fit};
 pub use welcome::{NETWORK, isupport, version};
 
 /// Renders events for one IRC connection.
