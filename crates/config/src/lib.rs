@@ -300,7 +300,7 @@ impl Default for WebSocket {
             enabled: false,
             port: 8097,
             allowed_origins: Vec::new(),
-            // A full tagged IRC line (8191 bytes of tags + 512) with room
+            // A full tagged IRC line (4096 bytes of tags + 512) with room
             // to spare; anything bigger is refused by the WebSocket layer.
             max_message_bytes: 16 * 1024,
             handshake_timeout_secs: 10,

@@ -4,7 +4,7 @@
 //!
 //! - [`message`]: IRC message syntax, shared with the client and the bench.
 //! - [`session`]: the reading side as the server's session loop sees it —
-//!   framing (512-byte lines plus up to 8191 bytes of tags, over-long ones
+//!   framing (512-byte lines plus up to 4096 bytes of tags, over-long ones
 //!   refused whole with 417, non-UTF-8 ones with `FAIL INVALID_UTF8`),
 //!   `translate`, liveness PINGs.
 //! - `handlers`: one handler per command or small family of commands
