@@ -801,6 +801,35 @@ fn oper_381_464_491_and_kill_481() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[test]
+fn help_704_705_706_and_524() {
+    let srv = server();
+    let mut alice = Irc::login(irc(&srv), "alice");
+    alice.send("HELP");
+    alice.expect(":chatroom 704 alice index :** chatroom help **");
+    let index = alice.sync("index");
+    assert!(
+        index
+            .iter()
+            .any(|l| l.starts_with(":chatroom 705 alice index :") && l.contains("PRIVMSG")),
+        "{index:#?}"
+    );
+    assert!(
+        index
+            .iter()
+            .any(|l| l == ":chatroom 706 alice index :End of /HELP"),
+        "{index:#?}"
+    );
+    alice.send("HELPOP privmsg");
+    alice.expect(":chatroom 704 alice PRIVMSG :PRIVMSG <target>{,<target>} :<text>");
+    alice.expect(":chatroom 706 alice PRIVMSG :End of /HELP");
+    alice.send("HELP NOSUCHTHING");
+    alice.expect(":chatroom 524 alice NOSUCHTHING :No help available on this topic");
+    // NickServ's own HELP is still NickServ's.
+    alice.send("PRIVMSG NickServ :HELP");
+    alice.expect(":NickServ!NickServ@services. NOTICE alice :NickServ lets you register");
+}
+
 // ------------------------------------------------------------ bad input
 
 #[test]

@@ -36,6 +36,7 @@
 //!   accounts service.
 //! - [`chanserv`]: `ChanServ` (room registration) requests and answers.
 //! - [`chathistory`]: the CHATHISTORY command's parameters and refusals.
+//! - [`help`]: the texts of HELP and HELPOP, one per command.
 //!
 //! Dependencies between these go one way, from the session and the
 //! renderer down: `session` → `handlers` → `login`, `chanserv`,
@@ -64,6 +65,7 @@ pub mod casemap;
 pub mod chanserv;
 pub mod chathistory;
 mod handlers;
+pub mod help;
 pub mod limits;
 pub mod local;
 pub mod login;
