@@ -830,6 +830,31 @@ fn help_704_705_706_and_524() {
     alice.expect(":NickServ!NickServ@services. NOTICE alice :NickServ lets you register");
 }
 
+#[test]
+fn wallops_481_and_plus_w() {
+    let toml = format!(
+        "[[opers]]\nname = \"admin\"\npassword_hash = \"{}\"\n",
+        common::hash_password("wallops pw")
+    );
+    let (srv, dir) = server_with(&toml);
+    let mut alice = Irc::login(irc(&srv), "alice");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    alice.send("WALLOPS :not yet");
+    alice.expect(":chatroom 481 alice :Permission Denied- You're not an IRC operator");
+    carol.send("MODE carol +w");
+    carol.expect(":carol!carol@127.0.0.1 MODE carol +w");
+    carol.send("MODE carol");
+    carol.expect(":chatroom 221 carol +w");
+    alice.send("OPER admin :wallops pw");
+    alice.expect(":chatroom 381 alice :");
+    alice.send("WALLOPS :hi everyone");
+    carol.expect(":alice!alice@127.0.0.1 WALLOPS :hi everyone");
+    bob.expect_none("WALLOPS", "no-wallops");
+    alice.expect_none("WALLOPS", "no-echo");
+    std::fs::remove_dir_all(dir).ok();
+}
+
 // ------------------------------------------------------------ bad input
 
 #[test]

@@ -135,6 +135,8 @@ pub enum Command {
     Oper { name: String },
     /// Disconnect someone (server operators only).
     Kill { nick: String, reason: String },
+    /// A message to everyone with user mode `+w` (server operators only).
+    Wallops(String),
     /// Show `nick` with another host (server operators only): to hide an
     /// address, or to give someone a name of their own.
     ChgHost { nick: String, host: String },

@@ -339,6 +339,7 @@ impl Hub {
                 Ok(())
             }
             Command::Kill { nick, reason } => self.kill(conn, &nick, &reason, out),
+            Command::Wallops(text) => self.wallops(conn, &text, out),
             Command::ChgHost { nick, host } => self.chghost(conn, &nick, &host, out),
             Command::Whowas { nick, count } => {
                 self.whowas(conn, &nick, count, out);

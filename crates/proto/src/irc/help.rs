@@ -159,7 +159,7 @@ pub const TOPICS: &[Topic] = &[
             "(ban, exception, invite exception masks), +k <key>, +l <limit>,",
             "+i (invite only), +m (moderated), +n (no messages from outside),",
             "+s (secret), +t (topic by operators). People: +i (invisible),",
-            "-o (stop being a server operator).",
+            "+w (receive WALLOPS), -o (stop being a server operator).",
         ],
     },
     Topic {
@@ -280,6 +280,13 @@ pub const TOPICS: &[Topic] = &[
         lines: &[
             "CHGHOST <nickname> <host>",
             "Shows someone with another host (server operators only).",
+        ],
+    },
+    Topic {
+        name: "WALLOPS",
+        lines: &[
+            "WALLOPS :<text>",
+            "Sends a message to everyone with user mode +w (server operators only).",
         ],
     },
     Topic {

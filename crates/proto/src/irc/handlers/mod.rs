@@ -147,6 +147,7 @@ const ROUTES: &[(&[&str], Gate, Run)] = &[
     (&["OPER"], Registered, |cx, m| with(cx, m, oper::oper)),
     (&["KILL"], Registered, |cx, m| with(cx, m, oper::kill)),
     (&["CHGHOST"], Registered, |cx, m| with(cx, m, oper::chghost)),
+    (&["WALLOPS"], Registered, |cx, m| with(cx, m, oper::wallops)),
     // The server.
     (&["MOTD"], Registered, |cx, m| with(cx, m, info::motd)),
     (&["LUSERS"], Registered, |cx, m| with(cx, m, info::lusers)),

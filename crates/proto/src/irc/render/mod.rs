@@ -469,7 +469,8 @@ impl IrcRenderer {
             Event::Parted { .. }
             | Event::Quit { .. }
             | Event::Kicked { .. }
-            | Event::TopicChanged { .. } => {
+            | Event::TopicChanged { .. }
+            | Event::Wallops { .. } => {
                 shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::AwayStatus { .. } if self.has(Cap::AwayNotify) => {

@@ -1,7 +1,7 @@
 //! Room traffic as IRC lines that look the same to every recipient with
 //! the same relevant capabilities: PRIVMSG/NOTICE/TAGMSG
 //! ([`render_message`]), JOIN, PART, QUIT, NICK, TOPIC, KICK, MODE, AWAY,
-//! ACCOUNT, SETNAME and invite notices ([`render_shared`]), and the render
+//! ACCOUNT, SETNAME, WALLOPS and invite notices ([`render_shared`]), and the render
 //! cache slot each capability combination uses ([`slot`],
 //! [`message_slot`]). Also the CHGHOST emulation, which is built from
 //! these lines but differs per recipient.
@@ -241,6 +241,9 @@ pub(crate) fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
         Event::InviteNotice { room, by, nick } => {
             emit(&mut out, Some(&source(by)), "INVITE", &[nick, room], None)
         }
+        Event::Wallops { from, text } => {
+            emit(&mut out, Some(&source(from)), "WALLOPS", &[], Some(text))
+        }
         Event::Parted { room, who, reason } => emit(
             &mut out,
             Some(&source(who)),
@@ -451,6 +454,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn wallops_come_from_the_operator() {
+        let ev = Event::Wallops {
+            from: user("alice"),
+            text: "hi everyone".into(),
+        };
+        assert_eq!(
+            render(&mut registered("bob"), ev.clone()),
+            ":alice!alice@127.0.0.1 WALLOPS :hi everyone\r\n"
+        );
+        let timed = render(&mut with_caps("bob", &[Cap::ServerTime]), ev);
+        assert!(timed.starts_with("@time="), "{timed}");
     }
 
     #[test]
