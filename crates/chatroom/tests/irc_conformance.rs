@@ -855,6 +855,23 @@ fn wallops_481_and_plus_w() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[test]
+fn links_364_365_for_this_server_alone() {
+    let (srv, dir) = server_with("server_info = \"the LAN's server\"\n");
+    let mut alice = Irc::login(irc(&srv), "alice");
+    alice.send("LINKS");
+    alice.expect(":chatroom 364 alice chatroom chatroom :0 the LAN's server");
+    alice.expect(":chatroom 365 alice * :End of /LINKS list");
+    alice.send("LINKS *.elsewhere");
+    let got = alice.sync("links");
+    assert_eq!(
+        got,
+        [":chatroom 365 alice *.elsewhere :End of /LINKS list"],
+        "{got:#?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 // ------------------------------------------------------------ bad input
 
 #[test]

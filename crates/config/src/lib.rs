@@ -25,6 +25,9 @@ pub struct Config {
     pub bind: IpAddr,
     /// The name the server gives itself in IRC (the source of numerics).
     pub server_name: String,
+    /// A line about the server, shown by IRC's LINKS (RFC 2812 `<server
+    /// info>`).
+    pub server_info: String,
     pub listeners: Listeners,
     pub limits: Limits,
     pub hub: HubConfig,
@@ -558,6 +561,7 @@ impl Default for Config {
         Config {
             bind: IpAddr::from([0, 0, 0, 0]),
             server_name: "chatroom".to_string(),
+            server_info: "chatroom server".to_string(),
             listeners: Listeners::default(),
             limits: Limits::default(),
             hub: HubConfig::default(),
@@ -829,6 +833,9 @@ impl Config {
         if self.server_name.is_empty() || self.server_name.contains([' ', ':', '\r', '\n']) {
             return bad("server_name must be one word");
         }
+        if self.server_info.contains(['\r', '\n', '\0']) {
+            return bad("server_info must be one line");
+        }
         let ls = &self.listeners;
         if !(ls.line
             || ls.irc
@@ -1006,10 +1013,19 @@ mod tests {
         assert!(err.to_string().contains("bogus"), "{err}");
         std::fs::write(&path, "[hub]\ndefault_rooms = [\"nohash\"]\n").expect("write");
         let args = ServeArgs {
-            config: Some(path),
+            config: Some(path.clone()),
             ..ServeArgs::default()
         };
         assert!(Config::load(&args).is_err());
+        // LINKS writes server_info as one line.
+        std::fs::write(&path, "server_info = \"test server\"\n").expect("write");
+        assert_eq!(
+            Config::load(&args).expect("loads").server_info,
+            "test server"
+        );
+        std::fs::write(&path, "server_info = \"two\\nlines\"\n").expect("write");
+        let err = Config::load(&args).expect_err("two lines");
+        assert!(err.to_string().contains("server_info"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

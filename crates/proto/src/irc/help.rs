@@ -306,6 +306,13 @@ pub const TOPICS: &[Topic] = &[
         lines: &["INFO", "Shows what this server is and its version."],
     },
     Topic {
+        name: "LINKS",
+        lines: &[
+            "LINKS [[<server>] <mask>]",
+            "Lists the servers of the network: there is only this one.",
+        ],
+    },
+    Topic {
         name: "HELP",
         lines: &[
             "HELP [<command>] (also HELPOP)",

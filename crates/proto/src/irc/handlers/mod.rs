@@ -153,6 +153,7 @@ const ROUTES: &[(&[&str], Gate, Run)] = &[
     (&["LUSERS"], Registered, |cx, m| with(cx, m, info::lusers)),
     (&["TIME"], Registered, |cx, m| with(cx, m, info::time)),
     (&["INFO"], Registered, |cx, m| with(cx, m, info::info)),
+    (&["LINKS"], Registered, |cx, m| with(cx, m, info::links)),
     (&["HELP", "HELPOP"], Any, |cx, m| with(cx, m, help::help)),
     // History.
     (&["CHATHISTORY"], Registered, |cx, m| {
