@@ -100,7 +100,8 @@ pub struct Accounts {
     /// least 1.
     pub password_checks_at_once: usize,
     /// Longest SASL `AUTHENTICATE` payload, in bytes after reassembly of
-    /// the 400-byte chunks (before base64 decoding); longer: ERR_SASLTOOLONG.
+    /// the 400-byte chunks (before base64 decoding); longer: ERR_SASLFAIL
+    /// (ERR_SASLTOOLONG is for one chunk over 400 bytes).
     pub max_sasl_bytes: usize,
 }
 
