@@ -164,6 +164,14 @@ fn sasl_errors_have_their_numerics() {
     c.expect("AUTHENTICATE +");
     c.send(&format!("AUTHENTICATE {}", "A".repeat(401)));
     c.expect(" 905 * :");
+    // Chunks of 400 bytes adding up to more than max_sasl_bytes (4096):
+    // 904, the numeric of failures the spec names no other for.
+    c.send("AUTHENTICATE PLAIN");
+    c.expect("AUTHENTICATE +");
+    for _ in 0..11 {
+        c.send(&format!("AUTHENTICATE {}", "A".repeat(400)));
+    }
+    c.expect(" 904 * :SASL authentication failed");
     // Abort: 906.
     c.send("AUTHENTICATE PLAIN");
     c.expect("AUTHENTICATE +");

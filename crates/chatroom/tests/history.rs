@@ -758,3 +758,43 @@ fn a_search_right_after_a_message_finds_it() {
     alice.send_raw(b"plums are purple\n/search plums\n");
     alice.expect("--- search for \"plums\" in #lobby: 1 message found, newest first ---");
 }
+
+#[test]
+fn long_messages_fit_one_irc_line_and_history_keeps_what_was_delivered() {
+    let dir = temp_dir("long");
+    let mut srv = server_in(Some(&dir), &[]);
+    let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
+    let mut carol = irc_login(srv.irc.expect("irc"), "carol");
+    alice.expect("* carol joined #lobby");
+    // A full IRC line: relayed with carol's source in front it would pass
+    // 512 bytes, so it is cut to fit, for everyone alike.
+    let head = "PRIVMSG #lobby :";
+    let sent = "c".repeat(510 - head.len());
+    carol.send(&format!("{head}{sent}"));
+    let fit = 510 - ":carol!carol@127.0.0.1 PRIVMSG #lobby :".len();
+    let cut = &sent[..fit];
+    let seen = alice.expect("<carol> ");
+    assert!(seen.ends_with(&format!("<carol> {cut}")), "{seen}");
+    // Text a line user types at length arrives whole at IRC clients, in
+    // as many lines as it needs, none over 512 bytes.
+    let words: Vec<String> = (0..120).map(|i| format!("word{i:04}")).collect();
+    let long = words.join(" ");
+    alice.send(&long);
+    let mut pieces = Vec::new();
+    while !pieces
+        .last()
+        .is_some_and(|p: &String| p.ends_with("word0119"))
+    {
+        let line = carol.expect(":alice!alice@127.0.0.1 PRIVMSG #lobby :");
+        assert!(line.len() <= 510, "{} bytes: {line}", line.len());
+        let (_, text) = line.split_once(" :").expect("trailing");
+        pieces.push(text.to_string());
+    }
+    assert!(pieces.len() >= 3, "{pieces:#?}");
+    assert_eq!(pieces.join(" "), long);
+    assert!(srv.terminate());
+    let mut want = vec![cut.to_string()];
+    want.extend(pieces);
+    assert_eq!(texts(&stored(&dir, "#lobby")), want);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -801,6 +801,77 @@ fn oper_381_464_491_and_kill_481() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+#[test]
+fn help_704_705_706_and_524() {
+    let srv = server();
+    let mut alice = Irc::login(irc(&srv), "alice");
+    alice.send("HELP");
+    alice.expect(":chatroom 704 alice index :** chatroom help **");
+    let index = alice.sync("index");
+    assert!(
+        index
+            .iter()
+            .any(|l| l.starts_with(":chatroom 705 alice index :") && l.contains("PRIVMSG")),
+        "{index:#?}"
+    );
+    assert!(
+        index
+            .iter()
+            .any(|l| l == ":chatroom 706 alice index :End of /HELP"),
+        "{index:#?}"
+    );
+    alice.send("HELPOP privmsg");
+    alice.expect(":chatroom 704 alice PRIVMSG :PRIVMSG <target>{,<target>} :<text>");
+    alice.expect(":chatroom 706 alice PRIVMSG :End of /HELP");
+    alice.send("HELP NOSUCHTHING");
+    alice.expect(":chatroom 524 alice NOSUCHTHING :No help available on this topic");
+    // NickServ's own HELP is still NickServ's.
+    alice.send("PRIVMSG NickServ :HELP");
+    alice.expect(":NickServ!NickServ@services. NOTICE alice :NickServ lets you register");
+}
+
+#[test]
+fn wallops_481_and_plus_w() {
+    let toml = format!(
+        "[[opers]]\nname = \"admin\"\npassword_hash = \"{}\"\n",
+        common::hash_password("wallops pw")
+    );
+    let (srv, dir) = server_with(&toml);
+    let mut alice = Irc::login(irc(&srv), "alice");
+    let mut bob = Irc::login(irc(&srv), "bob");
+    let mut carol = Irc::login(irc(&srv), "carol");
+    alice.send("WALLOPS :not yet");
+    alice.expect(":chatroom 481 alice :Permission Denied- You're not an IRC operator");
+    carol.send("MODE carol +w");
+    carol.expect(":carol!carol@127.0.0.1 MODE carol +w");
+    carol.send("MODE carol");
+    carol.expect(":chatroom 221 carol +w");
+    alice.send("OPER admin :wallops pw");
+    alice.expect(":chatroom 381 alice :");
+    alice.send("WALLOPS :hi everyone");
+    carol.expect(":alice!alice@127.0.0.1 WALLOPS :hi everyone");
+    bob.expect_none("WALLOPS", "no-wallops");
+    alice.expect_none("WALLOPS", "no-echo");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn links_364_365_for_this_server_alone() {
+    let (srv, dir) = server_with("server_info = \"the LAN's server\"\n");
+    let mut alice = Irc::login(irc(&srv), "alice");
+    alice.send("LINKS");
+    alice.expect(":chatroom 364 alice chatroom chatroom :0 the LAN's server");
+    alice.expect(":chatroom 365 alice * :End of /LINKS list");
+    alice.send("LINKS *.elsewhere");
+    let got = alice.sync("links");
+    assert_eq!(
+        got,
+        [":chatroom 365 alice *.elsewhere :End of /LINKS list"],
+        "{got:#?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 // ------------------------------------------------------------ bad input
 
 #[test]
@@ -823,15 +894,17 @@ fn line_over_512_bytes_is_refused_with_417_and_never_split() {
     carol.send(&format!("{prefix}{body}"));
     carol.send(&format!("{prefix}{body}z"));
     carol.numeric("417");
-    // The accepted one arrives whole (as several PRIVMSGs if it does not
-    // fit one line with its source), the refused one not at all.
+    // The accepted one arrives as one line, cut to 512 bytes with CR LF
+    // now that carol's source is in front; the refused one not at all.
     let got = bob.sync("after-512");
-    let ys: usize = got
+    let relayed: Vec<&String> = got
         .iter()
         .filter(|l| l.starts_with(":carol!") && l.contains(" PRIVMSG #r :"))
-        .map(|l| l.matches('y').count())
-        .sum();
-    assert_eq!(ys, body.len(), "{got:#?}");
+        .collect();
+    assert_eq!(relayed.len(), 1, "{got:#?}");
+    assert_eq!(relayed[0].len(), 510, "{got:#?}");
+    let (_, text) = relayed[0].split_once(" :").expect("trailing");
+    assert!(body.starts_with(text), "{got:#?}");
     assert!(!got.iter().any(|l| l.contains('z')), "{got:#?}");
 }
 

@@ -233,24 +233,36 @@ fn tags_with_bad_escapes_are_tolerated() {
 }
 
 #[test]
-fn tags_up_to_8191_bytes_are_accepted_and_beyond_get_417() {
+fn tags_up_to_4094_bytes_are_accepted_and_beyond_get_417() {
     let srv = server();
     let mut alice = login_caps(irc(&srv), "alice", "message-tags");
     let mut bob = login_caps(irc(&srv), "bob", "message-tags");
-    // Server tags (ignored) fill the 8191-byte tag budget exactly.
-    let fill = 8191 - "@a= ".len();
-    let line = format!("@a={} PRIVMSG #lobby :big tags", "v".repeat(fill));
+    // 4094 bytes of tag data, every tag counted (message-tags "Size
+    // limit"): a server tag (dropped) and a client-only one (relayed).
+    let fill = 4094 - "foo=bar;+a=".len();
+    let line = format!("@foo=bar;+a={} PRIVMSG #lobby :big tags", "v".repeat(fill));
     alice.send(&line);
-    bob.expect("PRIVMSG #lobby :big tags");
-    // One byte more: refused whole, nothing relayed.
-    let line = format!("@a={} PRIVMSG #lobby :too big", "v".repeat(fill + 1));
+    let got = bob.expect("PRIVMSG #lobby :big tags");
+    assert!(got.contains(&format!("+a={} ", "v".repeat(fill))), "{got}");
+    assert!(!got.contains("foo=bar"), "{got}");
+    // One byte more: refused whole, nothing relayed, whichever tag it is in.
+    let line = format!(
+        "@foo=bar;+a={} PRIVMSG #lobby :too big",
+        "v".repeat(fill + 1)
+    );
     alice.send(&line);
     alice.numeric("417");
-    // Client-only tags have their own limit of 4094 bytes.
+    let line = format!("@foo={} PRIVMSG #lobby :too big", "v".repeat(4091));
+    alice.send(&line);
+    alice.numeric("417");
     let line = format!("@+a={} PRIVMSG #lobby :client tags", "v".repeat(4100));
     alice.send(&line);
     alice.numeric("417");
     let line = format!("@+a={} TAGMSG #lobby", "v".repeat(4100));
+    alice.send(&line);
+    alice.numeric("417");
+    // Far over (more than a line's reading limit): the same.
+    let line = format!("@+a={} TAGMSG #lobby", "v".repeat(9000));
     alice.send(&line);
     alice.numeric("417");
     // With tags, the rest of the line still has its 512 bytes only.

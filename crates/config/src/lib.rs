@@ -25,6 +25,9 @@ pub struct Config {
     pub bind: IpAddr,
     /// The name the server gives itself in IRC (the source of numerics).
     pub server_name: String,
+    /// A line about the server, shown by IRC's LINKS (RFC 2812 `<server
+    /// info>`).
+    pub server_info: String,
     pub listeners: Listeners,
     pub limits: Limits,
     pub hub: HubConfig,
@@ -97,7 +100,8 @@ pub struct Accounts {
     /// least 1.
     pub password_checks_at_once: usize,
     /// Longest SASL `AUTHENTICATE` payload, in bytes after reassembly of
-    /// the 400-byte chunks (before base64 decoding); longer: ERR_SASLTOOLONG.
+    /// the 400-byte chunks (before base64 decoding); longer: ERR_SASLFAIL
+    /// (ERR_SASLTOOLONG is for one chunk over 400 bytes).
     pub max_sasl_bytes: usize,
 }
 
@@ -310,7 +314,7 @@ impl Default for Web {
             tls_enabled: true,
             tls_port: 8443,
             allowed_origins: Vec::new(),
-            // A full tagged IRC line (8191 bytes of tags + 512) with room
+            // A full tagged IRC line (4096 bytes of tags + 512) with room
             // to spare; anything bigger is refused by the WebSocket layer.
             max_message_bytes: 16 * 1024,
             handshake_timeout_secs: 10,
@@ -568,6 +572,7 @@ impl Default for Config {
         Config {
             bind: IpAddr::from([0, 0, 0, 0]),
             server_name: "chatroom".to_string(),
+            server_info: "chatroom server".to_string(),
             listeners: Listeners::default(),
             limits: Limits::default(),
             hub: HubConfig::default(),
@@ -850,6 +855,9 @@ impl Config {
         if self.server_name.is_empty() || self.server_name.contains([' ', ':', '\r', '\n']) {
             return bad("server_name must be one word");
         }
+        if self.server_info.contains(['\r', '\n', '\0']) {
+            return bad("server_info must be one line");
+        }
         let ls = &self.listeners;
         if !(ls.line || ls.irc || ls.lenheader || ls.nick || self.tls.enabled || self.web.enabled) {
             return bad("every listener is turned off");
@@ -1021,10 +1029,19 @@ mod tests {
         assert!(err.to_string().contains("bogus"), "{err}");
         std::fs::write(&path, "[hub]\ndefault_rooms = [\"nohash\"]\n").expect("write");
         let args = ServeArgs {
-            config: Some(path),
+            config: Some(path.clone()),
             ..ServeArgs::default()
         };
         assert!(Config::load(&args).is_err());
+        // LINKS writes server_info as one line.
+        std::fs::write(&path, "server_info = \"test server\"\n").expect("write");
+        assert_eq!(
+            Config::load(&args).expect("loads").server_info,
+            "test server"
+        );
+        std::fs::write(&path, "server_info = \"two\\nlines\"\n").expect("write");
+        let err = Config::load(&args).expect_err("two lines");
+        assert!(err.to_string().contains("server_info"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

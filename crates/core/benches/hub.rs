@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use std::sync::Arc;
 
-use chatroom_core::{Command, ConnId, Event, Hub, HubConfig, MsgKind, Outbox, SayTarget};
+use chatroom_core::{Command, ConnId, Event, Hub, HubConfig, MsgKind, Outbox, Overflow, SayTarget};
 
 type Shared = Arc<Event>;
 
@@ -92,6 +92,7 @@ fn fanout(c: &mut Criterion) {
                         text: "bqzz 17 4242 123456789012 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                             .into(),
                         tags: Vec::new(),
+                        overflow: Overflow::Cut,
                     },
                     &mut q,
                 );

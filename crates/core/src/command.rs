@@ -48,6 +48,20 @@ impl From<&str> for RoomRef {
 
 pub use crate::model::MsgKind;
 
+/// What the hub does with the part of a message's text that does not fit
+/// in one message (`[hub] text_len`, and the relay line the hub was given
+/// with [`crate::Hub::fit_text_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Dropped: the text is cut on a character boundary. For protocols
+    /// whose clients send one message per line and split long text
+    /// themselves (IRC), where one line in must be at most one message out.
+    Cut,
+    /// Sent as further messages, split at a space where one is near. For
+    /// protocols where people type freely and expect all of it to arrive.
+    Split,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Become a named member. `user` and `realname` are IRC's USER fields
@@ -74,6 +88,8 @@ pub enum Command {
         /// Client-only tags to relay with the message (see
         /// `Event::Message::tags`); empty for protocols without tags.
         tags: Vec<(String, String)>,
+        /// What becomes of text longer than one message holds.
+        overflow: Overflow,
     },
     /// A message of tags only (IRCv3 TAGMSG), under the same rules as `Say`.
     TagMsg {
@@ -121,6 +137,8 @@ pub enum Command {
     Oper { name: String },
     /// Disconnect someone (server operators only).
     Kill { nick: String, reason: String },
+    /// A message to everyone with user mode `+w` (server operators only).
+    Wallops(String),
     /// Show `nick` with another host (server operators only): to hide an
     /// address, or to give someone a name of their own.
     ChgHost { nick: String, host: String },

@@ -129,6 +129,12 @@ pub enum Event {
         who: Arc<UserInfo>,
         rooms: Vec<(Name, bool, bool)>,
     },
+    /// A server operator's message to everyone who asked for them (user
+    /// mode `+w`).
+    Wallops {
+        from: Arc<UserInfo>,
+        text: Name,
+    },
     /// Someone (possibly the recipient) who shares a room with the
     /// recipient changed real name; `who` has the new one.
     RealnameChanged {

@@ -28,7 +28,7 @@ use indexmap::IndexMap;
 use super::clock::Clock;
 use super::command::{Command, ConnId, ListQuery, MsgKind, RoomRef};
 use super::error::HubError;
-use super::event::{Event, UserInfo, WhowasEntry};
+use super::event::{Event, MsgTarget, UserInfo, WhowasEntry};
 use super::modes::{self, ListEntry};
 use super::names::{self, Key, Name};
 use super::registry::Note;
@@ -47,8 +47,11 @@ pub struct HubConfig {
     pub room_len: usize,
     /// Longest topic, in bytes; longer topics are cut.
     pub topic_len: usize,
-    /// Longest message text, in bytes. Edges split longer input into several
-    /// messages; the hub cuts anything longer as a last resort.
+    /// Longest message text, in bytes. A message is also kept to what one
+    /// relayed line holds (see [`Hub::fit_text_with`]: IRC's 512 bytes,
+    /// with the sender's `nick!user@host` and the target), so the default,
+    /// 510, leaves that as the limit. Longer text is cut or split as the
+    /// command asks ([`crate::Overflow`]).
     pub text_len: usize,
     /// Longest away message, in bytes.
     pub away_len: usize,
@@ -79,7 +82,7 @@ impl Default for HubConfig {
             nick_len: 30,
             room_len: 50,
             topic_len: 390,
-            text_len: 400,
+            text_len: 510,
             away_len: 200,
             default_rooms: vec!["#lobby".to_string()],
             max_rooms_per_member: 50,
@@ -135,9 +138,17 @@ impl Outbox for Vec<(ConnId, Arc<Event>)> {
     }
 }
 
+/// The most text a message from `from` to `to` may hold so that every
+/// protocol can relay it as one line: given by the runtime (IRC's rule,
+/// which is the narrowest: `chatroom_proto::irc::text_fit`), since the hub
+/// knows no protocol's syntax.
+pub type TextFit = fn(from: &UserInfo, to: &MsgTarget, kind: MsgKind) -> usize;
+
 pub struct Hub {
     cfg: HubConfig,
     clock: Arc<dyn Clock>,
+    /// `None`: only `text_len` limits a message.
+    text_fit: Option<TextFit>,
     /// Boxed: a member record is 120 B, and the map keeps spare room for up
     /// to as many again (it grows by doubling), so an entry of 16 B (a
     /// pointer) wastes far less than one of 128 (measured idle).
@@ -179,6 +190,7 @@ impl Hub {
         Hub {
             cfg,
             clock,
+            text_fit: None,
             members: HashMap::new(),
             nicks: HashMap::new(),
             rooms: HashMap::new(),
@@ -196,6 +208,12 @@ impl Hub {
             protect_seq: 0,
             unregistered: HashSet::new(),
         }
+    }
+
+    /// Keeps every message to what `fit` says one relayed line holds, so
+    /// that everyone receives, and the history keeps, the same text.
+    pub fn fit_text_with(&mut self, fit: TextFit) {
+        self.text_fit = Some(fit);
     }
 
     fn now(&self) -> SystemTime {
@@ -325,6 +343,7 @@ impl Hub {
                 Ok(())
             }
             Command::Kill { nick, reason } => self.kill(conn, &nick, &reason, out),
+            Command::Wallops(text) => self.wallops(conn, &text, out),
             Command::ChgHost { nick, host } => self.chghost(conn, &nick, &host, out),
             Command::Whowas { nick, count } => {
                 self.whowas(conn, &nick, count, out);
@@ -363,8 +382,16 @@ impl Hub {
                 kind,
                 text,
                 tags,
+                overflow,
             } => {
-                let refused = self.say(conn, target, kind, text, tags, out);
+                let speech = messages::Speech {
+                    target,
+                    kind,
+                    text,
+                    tags,
+                    overflow,
+                };
+                let refused = self.say(conn, speech, out);
                 // A notice is never answered automatically, not even with a
                 // refusal (RFC 2812 3.3.2): a refused one is simply dropped.
                 if kind == MsgKind::Notice {
@@ -444,14 +471,51 @@ pub fn clean_text(text: &str, max: usize) -> String {
             }
         })
         .collect();
-    if s.len() > max {
+    let end = cut(&s, max).len();
+    s.truncate(end);
+    s
+}
+
+/// The first `max` bytes of `text` or fewer, ending on a character boundary.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` in pieces of at most `max` bytes, each ending at a space when
+/// one is in the second half of the piece (the space is dropped), else at
+/// a character boundary. Text that fits is one piece; a piece too short
+/// for the first character (`max` under 4) is the rest whole.
+pub fn split_text(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
         let mut end = max;
-        while !s.is_char_boundary(end) {
+        while !rest.is_char_boundary(end) {
             end -= 1;
         }
-        s.truncate(end);
+        // A space just past the piece ends it as well as one inside.
+        if rest.as_bytes()[end] != b' '
+            && let Some(space) = rest[..end].rfind(' ').filter(|&i| i > max / 2)
+        {
+            end = space;
+        }
+        if end == 0 {
+            break;
+        }
+        out.push(&rest[..end]);
+        rest = rest[end..].strip_prefix(' ').unwrap_or(&rest[end..]);
     }
-    s
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest);
+    }
+    out
 }
 
 pub use crate::names::REALNAME_LEN;

@@ -23,9 +23,9 @@ pub mod registry;
 pub mod services;
 
 pub use clock::{Clock, ManualClock};
-pub use command::{Command, ConnId, ListQuery, MsgKind, RoomRef, SayTarget};
+pub use command::{Command, ConnId, ListQuery, MsgKind, Overflow, RoomRef, SayTarget};
 pub use error::HubError;
 pub use event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
-pub use hub::{Hub, HubConfig, Outbox};
+pub use hub::{Hub, HubConfig, Outbox, TextFit};
 pub use modes::{ListEntry, ModeChange};
 pub use services::{Effect, Services};

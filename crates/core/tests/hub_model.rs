@@ -15,8 +15,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use chatroom_core::{
-    Command, ConnId, Event, Hub, HubConfig, HubError, ManualClock, MsgKind, MsgTarget, RoomRef,
-    SayTarget,
+    Command, ConnId, Event, Hub, HubConfig, HubError, ManualClock, MsgKind, MsgTarget, Overflow,
+    RoomRef, SayTarget,
 };
 
 const CONNS: ConnId = 4;
@@ -174,12 +174,14 @@ fn command(op: &Op, seq: u64) -> Command {
             kind: MsgKind::Say,
             text: format!("m{seq}"),
             tags: Vec::new(),
+            overflow: Overflow::Cut,
         },
         Op::SayNick(i) => Command::Say {
             target: SayTarget::Nick(NICKS[i].into()),
             kind: MsgKind::Say,
             text: format!("m{seq}"),
             tags: Vec::new(),
+            overflow: Overflow::Cut,
         },
         Op::Quit => Command::Quit(None),
     }

@@ -156,31 +156,9 @@ pub fn encode_line(line: &str, out: &mut BytesMut) {
     out.put_slice(b"\r\n");
 }
 
-/// Splits `text` into pieces of at most `max` bytes on character
-/// boundaries (preferring the last space), so that long input becomes
-/// several messages instead of being cut.
-pub fn split_text(text: &str, max: usize) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while rest.len() > max {
-        let mut end = max;
-        while !rest.is_char_boundary(end) {
-            end -= 1;
-        }
-        if let Some(space) = rest[..end].rfind(' ').filter(|&i| i > max / 2) {
-            end = space;
-        }
-        if end == 0 {
-            break;
-        }
-        out.push(&rest[..end]);
-        rest = rest[end..].strip_prefix(' ').unwrap_or(&rest[end..]);
-    }
-    if !rest.is_empty() || out.is_empty() {
-        out.push(rest);
-    }
-    out
-}
+/// Long text in pieces, as the hub splits a message (one rule for the
+/// hub, the renderers and the terminal client).
+pub use chatroom_core::hub::split_text;
 
 #[cfg(test)]
 mod tests {
@@ -250,16 +228,5 @@ mod tests {
             decode_all(&mut c, &out),
             vec![line("PRIVMSG #a :x  QUIT !"), line("PING :b")]
         );
-    }
-
-    #[test]
-    fn splitting() {
-        assert_eq!(split_text("hello", 10), vec!["hello"]);
-        assert_eq!(split_text("", 10), vec![""]);
-        assert_eq!(split_text("aaaa bbbb cccc", 10), vec!["aaaa bbbb", "cccc"]);
-        let s = "é".repeat(10);
-        let parts = split_text(&s, 5);
-        assert!(parts.iter().all(|p| p.len() <= 5));
-        assert_eq!(parts.concat(), s);
     }
 }

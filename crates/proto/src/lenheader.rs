@@ -246,7 +246,8 @@ impl Renderer for LenHeaderRenderer {
                 | Event::HostChanged { .. }
                 | Event::RoomReg(_)
                 | Event::PastTopic { .. }
-                | Event::InviteNotice { .. } => return,
+                | Event::InviteNotice { .. }
+                | Event::Wallops { .. } => return,
                 // Being removed from a room is news even where rooms cannot
                 // be managed.
                 Event::Kicked {

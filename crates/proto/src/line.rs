@@ -502,6 +502,9 @@ impl Renderer for LineRenderer {
             Event::InviteNotice { room, by, nick } => {
                 format!("{} * {} invited {nick} to {room}", now(), by.nick)
             }
+            Event::Wallops { from, text } => {
+                format!("{} *** WALLOPS from {}: {text}", now(), from.nick)
+            }
             // Tags, away and real-name changes are for IRCv3 clients; the
             // line protocol shows away people through /whois and /who.
             Event::TagMsg { .. }

@@ -324,6 +324,8 @@ impl Server {
             );
         }
         let mut core = Hub::new(cfg.hub.clone(), Arc::new(WallClock));
+        // Every message fits one IRC line, the narrowest any edge relays.
+        core.fit_text_with(chatroom_proto::irc::text_fit);
         let history = match self.store.clone() {
             None => None,
             Some(Opened { store, journal, .. }) => {

@@ -68,6 +68,7 @@ def _stop_leftovers():
 CONFIG = """\
 bind = "127.0.0.1"
 server_name = {server_name}
+server_info = "test server"
 data_dir = {data_dir}
 {password_line}
 [listeners]

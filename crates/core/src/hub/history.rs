@@ -70,7 +70,7 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Command, Hub, HubConfig, HubError, MsgKind, RoomRef, SayTarget};
+    use crate::{Command, Hub, HubConfig, HubError, MsgKind, Overflow, RoomRef, SayTarget};
     use std::sync::Arc;
 
     use crate::Event;
@@ -106,6 +106,7 @@ mod tests {
                 kind: MsgKind::Say,
                 text: "hi".into(),
                 tags: Vec::new(),
+                overflow: Overflow::Cut,
             },
             &mut out,
         )

@@ -60,6 +60,7 @@ impl Hub {
                 signon: now,
                 last_spoke: now,
                 invisible: false,
+                wallops: false,
                 oper: false,
                 secure: false,
                 certfp: None,

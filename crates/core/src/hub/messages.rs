@@ -7,10 +7,10 @@
 //! anything for a protocol.
 
 use super::room::check_speech;
-use super::{Hub, Outbox, Outcome, clean_text, send};
-use crate::command::{ConnId, MsgKind, SayTarget};
+use super::{Hub, Outbox, Outcome, clean_text, cut, send, split_text};
+use crate::command::{ConnId, MsgKind, Overflow, SayTarget};
 use crate::error::HubError;
-use crate::event::{Event, MsgTarget, Topic};
+use crate::event::{Event, MsgTarget, Topic, UserInfo};
 use crate::names::{Key, Name};
 
 /// Who receives a message: a room's members, read when delivering so that
@@ -37,40 +37,77 @@ pub(super) fn relay_tags(tags: Vec<(String, String)>) -> Vec<(Name, Name)> {
         .collect()
 }
 
+/// What a `Command::Say` asks to say, and where.
+pub(super) struct Speech {
+    pub target: SayTarget,
+    pub kind: MsgKind,
+    pub text: String,
+    pub tags: Vec<(String, String)>,
+    pub overflow: Overflow,
+}
+
 impl Hub {
-    pub(super) fn say(
-        &mut self,
-        conn: ConnId,
-        target: SayTarget,
-        kind: MsgKind,
-        text: String,
-        tags: Vec<(String, String)>,
-        out: &mut impl Outbox,
-    ) -> Outcome {
+    pub(super) fn say(&mut self, conn: ConnId, speech: Speech, out: &mut impl Outbox) -> Outcome {
+        let Speech {
+            target,
+            kind,
+            text,
+            tags,
+            overflow,
+        } = speech;
+        let text = clean_text(&text, text.len());
         if let SayTarget::Nick(nick) = &target
-            && let Some(held) = self.hold_for_offline(conn, nick, kind, &text)
+            && let Some(held) = self.hold_for_offline(conn, nick, kind, &text, overflow)
         {
             return held;
         }
-        let text = clean_text(&text, self.cfg.text_len);
         if text.is_empty() {
             return Err(HubError::NoText);
         }
         // A notice is never answered, not even with RPL_AWAY.
         let (to, recipients) = self.recipients(conn, target, kind != MsgKind::Notice, out)?;
-        self.next_msg_id += 1;
-        let env = out.wrap(Event::Message {
-            id: self.next_msg_id,
-            time: self.now(),
-            from: self.members[&conn].info.clone(),
-            to,
-            kind,
-            text: text.into(),
-            tags: relay_tags(tags),
-        });
-        self.deliver(&recipients, &env, out);
+        let from = self.members[&conn].info.clone();
+        let pieces = self.pieces(&from, &to, kind, &text, overflow);
+        if pieces.iter().all(|p| p.is_empty()) {
+            return Err(HubError::NoText);
+        }
+        let tags = relay_tags(tags);
+        for piece in pieces {
+            self.next_msg_id += 1;
+            let env = out.wrap(Event::Message {
+                id: self.next_msg_id,
+                time: self.now(),
+                from: from.clone(),
+                to: to.clone(),
+                kind,
+                text: piece.into(),
+                tags: tags.clone(),
+            });
+            self.deliver(&recipients, &env, out);
+        }
         self.member_mut(conn).last_spoke = self.now();
         Ok(())
+    }
+
+    /// The messages `text` from `from` to `to` is sent as: the text whole
+    /// when it fits in one (`[hub] text_len` and the relay line, see
+    /// [`Hub::fit_text_with`]), else cut to fit or split, as `overflow`
+    /// asks. What is cut is never delivered nor kept in history, so every
+    /// recipient and the history hold the same text.
+    pub(super) fn pieces<'t>(
+        &self,
+        from: &UserInfo,
+        to: &MsgTarget,
+        kind: MsgKind,
+        text: &'t str,
+        overflow: Overflow,
+    ) -> Vec<&'t str> {
+        let fit = self.text_fit.map_or(usize::MAX, |f| f(from, to, kind));
+        let room = self.cfg.text_len.min(fit).max(1);
+        match overflow {
+            Overflow::Cut => vec![cut(text, room)],
+            Overflow::Split => split_text(text, room),
+        }
     }
 
     /// TAGMSG: delivered under the same rules as a message, without text.

@@ -303,6 +303,9 @@ impl Hub {
         if m.oper {
             s.push('o');
         }
+        if m.wallops {
+            s.push('w');
+        }
         s.into()
     }
 
@@ -343,12 +346,16 @@ impl Hub {
                     member.invisible = add;
                     changes.push(change(add, 'i', None));
                 }
+                'w' if member.wallops != add => {
+                    member.wallops = add;
+                    changes.push(change(add, 'w', None));
+                }
                 // Only OPER makes an operator; anyone may stop being one.
                 'o' if !add && member.oper => {
                     member.oper = false;
                     changes.push(change(false, 'o', None));
                 }
-                'i' | 'o' => {}
+                'i' | 'o' | 'w' => {}
                 c if !unknown.contains(&c) => unknown.push(c),
                 _ => {}
             }
@@ -557,6 +564,31 @@ impl Hub {
             reason
         };
         self.quit(them, format!("Killed ({killer} ({reason}))"), out);
+        Ok(())
+    }
+
+    /// WALLOPS: a server operator's message to everyone with `+w` (the
+    /// sender included only if they have it too, as Modern allows).
+    pub(super) fn wallops(&mut self, conn: ConnId, text: &str, out: &mut impl Outbox) -> Outcome {
+        let sender = &self.members[&conn];
+        if !sender.oper {
+            return Err(HubError::NoPrivileges);
+        }
+        let text = clean_text(text, self.cfg.text_len);
+        if text.is_empty() {
+            return Err(HubError::NoText);
+        }
+        let env = out.wrap(Event::Wallops {
+            from: sender.info.clone(),
+            text: text.into(),
+        });
+        let to: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.wallops)
+            .map(|(&c, _)| c)
+            .collect();
+        out.send_all(to.into_iter(), &env);
         Ok(())
     }
 }

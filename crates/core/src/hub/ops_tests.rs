@@ -2,7 +2,7 @@
 //! network: commands in, the events each connection receives out.
 
 use super::*;
-use crate::{Lusers, SayTarget};
+use crate::{Lusers, Overflow, SayTarget};
 
 struct T {
     hub: Hub,
@@ -97,6 +97,7 @@ impl T {
                 kind: MsgKind::Say,
                 text: text.into(),
                 tags: Vec::new(),
+                overflow: Overflow::Cut,
             },
         )
     }
@@ -917,4 +918,38 @@ fn monitor_notices_follow_registration_nick_changes_and_quits() {
     t.ok(2, Command::Quit(None));
     assert!(t.to(1).is_empty());
     assert!(t.hub.monitors.watchers.is_empty());
+}
+
+#[test]
+fn wallops_need_an_operator_and_reach_plus_w_only() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.reg(3, "carol");
+    // Nobody shares a room: WALLOPS reach people, not rooms.
+    let wallops = Command::Wallops("hi everyone\r\nQUIT".into());
+    t.refused(1, wallops.clone(), HubError::NoPrivileges);
+    t.mode(3, "carol", &["+w"]);
+    assert_eq!(t.changes(3), vec![c(true, 'w', None)]);
+    t.mode(3, "carol", &[]);
+    assert_eq!(t.to(3), vec![Event::UserModes { modes: name("+w") }]);
+    t.mode(2, "bob", &["+w"]);
+    t.mode(2, "bob", &["-w"]);
+    assert_eq!(t.changes(2), vec![c(false, 'w', None)]);
+    t.ok(1, Command::Oper { name: "x".into() });
+    t.ok(1, wallops);
+    assert_eq!(t.all().len(), 1, "{:?}", t.all());
+    match &t.to(3)[..] {
+        [Event::Wallops { from, text }] => {
+            assert_eq!(&*from.nick, "alice");
+            assert_eq!(&**text, "hi everyone  QUIT");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The sender gets its own only with +w.
+    t.mode(1, "alice", &["+w"]);
+    t.ok(1, Command::Wallops("again".into()));
+    assert_eq!(t.to(1).len(), 1);
+    assert_eq!(t.to(3).len(), 1);
+    t.refused(1, Command::Wallops(String::new()), HubError::NoText);
 }

@@ -33,6 +33,8 @@ pub(super) struct Member {
     pub(super) invisible: bool,
     /// User mode `+o`: a server operator.
     pub(super) oper: bool,
+    /// User mode `+w`: receives WALLOPS.
+    pub(super) wallops: bool,
     /// Connected over TLS (told by the edge after registration).
     pub(super) secure: bool,
     /// The TLS client certificate's fingerprint, if one was presented.

@@ -8,14 +8,14 @@
 //! I/O, keep time other than through the hub's clock, or word anything a
 //! protocol words (the protection warning is `Event::NickProtected`).
 
-use crate::command::ConnId;
+use crate::command::{ConnId, Overflow};
 use crate::error::HubError;
 use crate::event::{Event, MsgTarget};
 use crate::names::{Key, Name, same};
 use crate::services::accounts::guest_nick;
 use crate::services::{Effect, Services};
 
-use super::{Hub, MsgKind, Outbox, clean_text, send};
+use super::{Hub, MsgKind, Outbox, send};
 
 /// Guest names tried when renaming a protected nickname's holder before
 /// falling back to one made from the connection id.
@@ -61,13 +61,15 @@ impl Hub {
 
     /// A message to `nick`, whom nobody holds: when it is a registered
     /// account and holding is on, the message is kept for its next login
-    /// (`Some(Ok)`); `None` when the usual rules apply.
+    /// (`Some(Ok)`), in the pieces it would have been delivered as;
+    /// `None` when the usual rules apply. `text` is clean already.
     pub(super) fn hold_for_offline(
         &mut self,
         conn: ConnId,
         nick: &str,
         kind: MsgKind,
         text: &str,
+        overflow: Overflow,
     ) -> Option<Result<(), HubError>> {
         if !self.services.hold_offline || self.nicks.contains_key(&Key::of(nick)) {
             return None;
@@ -76,25 +78,28 @@ impl Hub {
             return None;
         }
         let from = self.members.get(&conn)?.info.clone();
-        let text = clean_text(text, self.cfg.text_len);
-        if text.is_empty() {
+        let to = MsgTarget::Nick(nick.into());
+        let pieces = self.pieces(&from, &to, kind, text, overflow);
+        if pieces.iter().all(|p| p.is_empty()) {
             return Some(Err(HubError::NoText));
         }
-        self.next_msg_id += 1;
-        let message = Event::Message {
-            id: self.next_msg_id,
-            time: self.now(),
-            from,
-            to: MsgTarget::Nick(nick.into()),
-            kind,
-            text: text.into(),
-            tags: Vec::new(),
-        };
-        self.effects.push(Effect::Hold {
-            from: conn,
-            account: nick.into(),
-            message,
-        });
+        for piece in pieces {
+            self.next_msg_id += 1;
+            let message = Event::Message {
+                id: self.next_msg_id,
+                time: self.now(),
+                from: from.clone(),
+                to: to.clone(),
+                kind,
+                text: piece.into(),
+                tags: Vec::new(),
+            };
+            self.effects.push(Effect::Hold {
+                from: conn,
+                account: nick.into(),
+                message,
+            });
+        }
         Some(Ok(()))
     }
 

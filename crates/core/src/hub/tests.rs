@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::Clock;
 use crate::services::{Effect, Services};
-use crate::{MemberInfo, MsgTarget, RoomInfo, SayTarget};
+use crate::{MemberInfo, MsgTarget, Overflow, RoomInfo, SayTarget};
 
 /// A hub plus what it delivered for the last command.
 struct T {
@@ -87,6 +87,7 @@ impl T {
                 kind,
                 text: text.into(),
                 tags: Vec::new(),
+                overflow: Overflow::Cut,
             },
         )
     }
@@ -492,6 +493,7 @@ fn focus_moves_to_the_previous_room_on_part() {
             kind: MsgKind::Say,
             text: "still here".into(),
             tags: Vec::new(),
+            overflow: Overflow::Cut,
         },
     );
     assert!(matches!(&messages(&t.to(1))[0].2, MsgTarget::Room(r) if &**r == "#a"));
@@ -1259,6 +1261,182 @@ fn text_is_cut_on_a_char_boundary() {
     assert_eq!(clean_text("日本語", 2), "");
 }
 
+/// A stand-in for a protocol's line: 40 bytes for the sender's nickname,
+/// the target, the text and 2 more for an action.
+fn forty_bytes(from: &UserInfo, to: &MsgTarget, kind: MsgKind) -> usize {
+    let target = match to {
+        MsgTarget::Room(n) | MsgTarget::Nick(n) | MsgTarget::Status(n) => n,
+    };
+    let extra = if kind == MsgKind::Action { 2 } else { 0 };
+    40usize.saturating_sub(from.nick.len() + target.len() + extra)
+}
+
+fn say_with(
+    t: &mut T,
+    conn: ConnId,
+    target: SayTarget,
+    kind: MsgKind,
+    text: &str,
+    overflow: Overflow,
+) -> Outcome {
+    t.run(
+        conn,
+        Command::Say {
+            target,
+            kind,
+            text: text.into(),
+            tags: Vec::new(),
+            overflow,
+        },
+    )
+}
+
+#[test]
+fn text_is_kept_to_what_the_relay_line_holds() {
+    let mut t = T::new();
+    t.hub.fit_text_with(forty_bytes);
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    // #lobby (6) and alice (5): 29 bytes of text.
+    let long = "0123456789".repeat(4);
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        &long,
+        Overflow::Cut,
+    )
+    .expect("say");
+    let got = messages(&t.to(2));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].4, long[..29]);
+    // The sender's echo holds the same text as everyone else's copy.
+    assert_eq!(messages(&t.to(1))[0].4, long[..29]);
+    // The target's length counts; so does an action's own overhead.
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Nick("bob".into()),
+        MsgKind::Action,
+        &long,
+        Overflow::Cut,
+    )
+    .expect("say");
+    assert_eq!(messages(&t.to(2))[0].4, long[..30]);
+    // A character that does not fit whole is left out whole.
+    let wide = format!("{}é", "x".repeat(28));
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        &wide,
+        Overflow::Cut,
+    )
+    .expect("say");
+    assert_eq!(messages(&t.to(2))[0].4, "x".repeat(28));
+    // Text that fits is untouched.
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        "short",
+        Overflow::Cut,
+    )
+    .expect("say");
+    assert_eq!(messages(&t.to(2))[0].4, "short");
+    // `text_len` still applies when it is the smaller limit.
+    let mut t = T::with(HubConfig {
+        text_len: 10,
+        ..HubConfig::default()
+    });
+    t.hub.fit_text_with(forty_bytes);
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        &long,
+        Overflow::Cut,
+    )
+    .expect("say");
+    assert_eq!(messages(&t.to(2))[0].4, long[..10]);
+}
+
+#[test]
+fn split_text_becomes_several_messages_in_order() {
+    let mut t = T::new();
+    t.hub.fit_text_with(forty_bytes);
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    // 29 bytes a message: split at the last space in the second half.
+    let text = "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj";
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        text,
+        Overflow::Split,
+    )
+    .expect("say");
+    let got = messages(&t.to(2));
+    let texts: Vec<&str> = got.iter().map(|m| m.4.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["aaaa bbbb cccc dddd eeee ffff", "gggg hhhh iiii jjjj"]
+    );
+    assert!(got[0].0 < got[1].0, "each piece has its own, later, msgid");
+    assert_eq!(messages(&t.to(1)).len(), 2, "the sender's echo too");
+    // Nothing is lost, even without spaces.
+    let solid = "é".repeat(40);
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        &solid,
+        Overflow::Split,
+    )
+    .expect("say");
+    let got = messages(&t.to(2));
+    assert!(got.iter().all(|m| m.4.len() <= 29));
+    assert_eq!(got.iter().map(|m| m.4.as_str()).collect::<String>(), solid);
+    // Without a relay line, text_len alone decides.
+    let mut t = T::with(HubConfig {
+        text_len: 5,
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Focus,
+        MsgKind::Say,
+        "abcdefgh",
+        Overflow::Split,
+    )
+    .expect("say");
+    let texts: Vec<String> = messages(&t.to(2)).into_iter().map(|m| m.4).collect();
+    assert_eq!(texts, ["abcde", "fgh"]);
+}
+
+#[test]
+fn splitting_prefers_a_space_and_keeps_every_character() {
+    assert_eq!(split_text("hello", 10), vec!["hello"]);
+    assert_eq!(split_text("", 10), vec![""]);
+    assert_eq!(split_text("aaaa bbbb cccc", 10), vec!["aaaa bbbb", "cccc"]);
+    let s = "é".repeat(10);
+    let parts = split_text(&s, 5);
+    assert!(parts.iter().all(|p| p.len() <= 5));
+    assert_eq!(parts.concat(), s);
+}
+
 #[test]
 fn empty_text_is_refused() {
     let mut t = T::new();
@@ -1436,6 +1614,7 @@ fn tagmsg_follows_the_rules_of_messages() {
             kind: MsgKind::Say,
             text: "hi".into(),
             tags: vec![("+draft/reply".into(), "1\r\n2".into())],
+            overflow: Overflow::Cut,
         },
     );
     assert!(matches!(
@@ -1604,6 +1783,32 @@ fn a_message_to_an_offline_account_is_held_not_refused() {
         }
         other => panic!("{other:?}"),
     }
+    // A held message is cut or split as it would have been delivered.
+    t.hub.fit_text_with(forty_bytes);
+    let text = "aaaa bbbb cccc dddd eeee ffff gggg hhhh";
+    say_with(
+        &mut t,
+        1,
+        SayTarget::Nick("bob".into()),
+        MsgKind::Say,
+        text,
+        Overflow::Split,
+    )
+    .expect("held");
+    let held: Vec<String> = t
+        .hub
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Hold {
+                message: Event::Message { text, .. },
+                ..
+            } => Some(text.to_string()),
+            _ => None,
+        })
+        .collect();
+    // carol (5) and bob (3): 32 bytes a piece.
+    assert_eq!(held, ["aaaa bbbb cccc dddd eeee ffff", "gggg hhhh"]);
     // Nobody's account: refused as ever.
     assert_eq!(
         t.say(1, SayTarget::Nick("dave".into()), MsgKind::Say, "hi"),

@@ -8,9 +8,12 @@
 /// Targets one PRIVMSG, NOTICE, KICK or WHOIS may name (ISUPPORT TARGMAX).
 pub const TARGMAX: usize = 4;
 
-/// Most bytes of tags one line may carry, `@` and the space after them
-/// included (IRCv3 message-tags); the rest of the line has its own 512.
-pub const MAX_TAG_BYTES: usize = 8191;
+/// Most bytes of tags a client's line may carry, `@` and the space after
+/// them included: IRCv3 message-tags allows a client 4094 bytes of tag
+/// data, whatever the tags (client-only or not); the rest of the line has
+/// its own 512. Lines the server writes may carry more, its own tags
+/// coming on top.
+pub const MAX_TAG_BYTES: usize = 4096;
 
 /// Longest `label` honoured (labeled-response: 64 bytes); a longer one is
 /// treated as no label.

@@ -99,9 +99,16 @@ pub fn authenticate(st: &mut State, msg: &Message, cfg: &Config, steps: &mut Vec
     };
     match ex.feed(p0, cfg.accounts.max_sasl_bytes) {
         Fed::More => {}
-        Fed::TooLong => {
+        Fed::ChunkTooLong => {
             st.sasl = None;
             steps.push(reply(ERR_SASLTOOLONG, &["SASL message too long"]));
+        }
+        // sasl-3.1 keeps 905 for one AUTHENTICATE parameter over 400
+        // bytes; a payload over the server's own limit is a failure of
+        // another kind: 904.
+        Fed::PayloadTooLong => {
+            st.sasl = None;
+            steps.push(reply(ERR_SASLFAIL, &["SASL authentication failed"]));
         }
         Fed::Done(payload) => {
             let mechanism = ex.mechanism;

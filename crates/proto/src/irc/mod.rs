@@ -4,7 +4,7 @@
 //!
 //! - [`message`]: IRC message syntax, shared with the client and the bench.
 //! - [`session`]: the reading side as the server's session loop sees it —
-//!   framing (512-byte lines plus up to 8191 bytes of tags, over-long ones
+//!   framing (512-byte lines plus up to 4096 bytes of tags, over-long ones
 //!   refused whole with 417, non-UTF-8 ones with `FAIL INVALID_UTF8`),
 //!   `translate`, liveness PINGs.
 //! - `handlers`: one handler per command or small family of commands
@@ -36,6 +36,7 @@
 //!   accounts service.
 //! - [`chanserv`]: `ChanServ` (room registration) requests and answers.
 //! - [`chathistory`]: the CHATHISTORY command's parameters and refusals.
+//! - [`help`]: the texts of HELP and HELPOP, one per command.
 //!
 //! Dependencies between these go one way, from the session and the
 //! renderer down: `session` → `handlers` → `login`, `chanserv`,
@@ -64,6 +65,7 @@ pub mod casemap;
 pub mod chanserv;
 pub mod chathistory;
 mod handlers;
+pub mod help;
 pub mod limits;
 pub mod local;
 pub mod login;
@@ -80,7 +82,7 @@ pub mod wire;
 
 use chatroom_config::Config;
 
-pub use render::{IrcRenderer, history};
+pub use render::{IrcRenderer, history, text_fit};
 
 pub fn renderer(cfg: &Config) -> IrcRenderer {
     IrcRenderer::new(cfg)

@@ -91,6 +91,13 @@ pub const RPL_ENDOFINVITELIST: &str = "347";
 pub const RPL_INFO: &str = "371";
 pub const RPL_ENDOFINFO: &str = "374";
 pub const RPL_TIME: &str = "391";
+pub const RPL_LINKS: &str = "364";
+pub const RPL_ENDOFLINKS: &str = "365";
+// HELP and HELPOP (Modern "HELP").
+pub const RPL_HELPSTART: &str = "704";
+pub const RPL_HELPTXT: &str = "705";
+pub const RPL_ENDOFHELP: &str = "706";
+pub const ERR_HELPNOTFOUND: &str = "524";
 
 // MOTD.
 pub const RPL_MOTD: &str = "372";

@@ -51,8 +51,12 @@ pub enum Fed {
     More,
     /// The last chunk: the whole base64 payload (empty for `+`).
     Done(String),
-    /// A chunk over 400 bytes, or a payload over the limit.
-    TooLong,
+    /// A chunk over 400 bytes (sasl-3.1's ERR_SASLTOOLONG case).
+    ChunkTooLong,
+    /// Chunks of the right size adding up to more than the server takes
+    /// (sasl-3.1: "The server MAY place a limit on the total length");
+    /// a failure the spec gives no numeric of its own, hence ERR_SASLFAIL.
+    PayloadTooLong,
 }
 
 impl Exchange {
@@ -70,8 +74,11 @@ impl Exchange {
         if chunk == "+" {
             return Fed::Done(std::mem::take(&mut self.buf));
         }
-        if chunk.len() > CHUNK || self.buf.len() + chunk.len() > max {
-            return Fed::TooLong;
+        if chunk.len() > CHUNK {
+            return Fed::ChunkTooLong;
+        }
+        if self.buf.len() + chunk.len() > max {
+            return Fed::PayloadTooLong;
         }
         self.buf.push_str(chunk);
         if chunk.len() == CHUNK {
@@ -176,11 +183,11 @@ mod tests {
     #[test]
     fn oversized_chunks_and_payloads_are_refused() {
         let mut ex = Exchange::new(Mechanism::Plain);
-        assert_eq!(ex.feed(&"A".repeat(CHUNK + 1), 4096), Fed::TooLong);
+        assert_eq!(ex.feed(&"A".repeat(CHUNK + 1), 4096), Fed::ChunkTooLong);
         let mut ex = Exchange::new(Mechanism::Plain);
         assert_eq!(ex.feed(&"A".repeat(CHUNK), 800), Fed::More);
         assert_eq!(ex.feed(&"A".repeat(CHUNK), 800), Fed::More);
-        assert_eq!(ex.feed("AAAA", 800), Fed::TooLong);
+        assert_eq!(ex.feed("AAAA", 800), Fed::PayloadTooLong);
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! keeps every IRC rule testable without sockets.
 //!
 //! IRCv3: `CAP` negotiation holds registration back and tells the renderer
-//! what was enabled; lines may carry up to 8191 bytes of tags besides the
-//! 512 of the message; lines that are not UTF-8 are refused (`utf8only`); a
+//! what was enabled; lines may carry up to 4096 bytes of tags (`@` and
+//! the space after them included) besides the 512 of the message; lines that are not UTF-8 are refused (`utf8only`); a
 //! `label` tag brackets the command's replies for the renderer
 //! ([`State::label_of`]), and the whole labeled command reaches the hub as
 //! one group so that nothing else lands inside its response.
@@ -76,8 +76,9 @@ pub fn clean_line(line: &str) -> Cow<'_, str> {
     }
 }
 
-/// Over the limits: more than [`MAX_TAG_BYTES`] of tags, or more than
-/// `max` bytes of message after them.
+/// Over the limits: more than [`MAX_TAG_BYTES`] of tags (4094 bytes of tag
+/// data between the `@` and the space, counted as sent, every tag
+/// included), or more than `max` bytes of message after them.
 pub fn too_long(line: &[u8], max: usize) -> bool {
     let tags = match line.first() {
         Some(b'@') => line
@@ -134,6 +135,19 @@ mod tests {
             format!("@a=b {}", "P".repeat(511)).as_bytes(),
             510
         ));
+    }
+
+    #[test]
+    fn every_tag_counts_toward_the_4094_bytes_of_tag_data() {
+        // message-tags: a client may send 4094 bytes between `@` and the
+        // space, server tags (which are then dropped) included.
+        let at_limit = format!("@foo=bar;+baz={} TAGMSG #test", "a".repeat(4081));
+        assert_eq!(at_limit.find(' '), Some(4095));
+        assert!(!too_long(at_limit.as_bytes(), 510));
+        let over = format!("@foo=bar;+baz={} TAGMSG #test", "a".repeat(4082));
+        assert!(too_long(over.as_bytes(), 510));
+        let server_only = format!("@foo={} PING x", "b".repeat(4091));
+        assert!(too_long(server_only.as_bytes(), 510));
     }
 
     #[test]

@@ -17,11 +17,6 @@ use std::time::SystemTime;
 
 use super::message::escape_tag;
 
-/// Most bytes of client-only tags a client may send on one message (the
-/// message-tags spec: 4094 bytes, counted as sent, with `@` and the
-/// trailing space excluded).
-pub const MAX_CLIENT_TAG_BYTES: usize = 4094;
-
 /// The `server-time` value: UTC, millisecond precision, `Z` suffix
 /// (`2026-11-23T10:33:03.123Z`), the one format the spec allows.
 pub fn server_time(t: SystemTime) -> String {
@@ -45,36 +40,21 @@ pub fn parse_msgid(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-/// Why a sender's client-only tags were not relayed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TagRefusal {
-    /// Over [`MAX_CLIENT_TAG_BYTES`]: the spec's ERR_INPUTTOOLONG case.
-    TooLong,
-}
-
 /// The client-only tags of `tags` (keys starting with `+`), in the order
 /// given, ready to relay: other tags are the server's to set and are
-/// dropped (a client cannot forge `time`, `msgid` or `account`). The size
-/// rule counts the client-only tags as the client wrote them.
-pub fn client_only(tags: &[(String, String)]) -> Result<Vec<(String, String)>, TagRefusal> {
-    let mut size = 0usize;
+/// dropped (a client cannot forge `time`, `msgid` or `account`). Their
+/// size was checked with the line's (`session::too_long`).
+pub fn client_only(tags: &[(String, String)]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (key, value) in tags {
         if !key.starts_with('+') || !valid_key(key) {
             continue;
         }
-        let mut escaped = String::new();
-        let _ = escape_tag(value, &mut escaped);
-        // key[=value] plus the `;` between tags.
-        size += key.len() + usize::from(!value.is_empty()) + escaped.len() + 1;
-        if size > MAX_CLIENT_TAG_BYTES + 1 {
-            return Err(TagRefusal::TooLong);
-        }
         // A repeated key: the last value wins, as the spec asks.
         out.retain(|(k, _): &(String, String)| k != key);
         out.push((key.clone(), value.clone()));
     }
-    Ok(out)
+    out
 }
 
 /// Keys are `[+][vendor/]name` with letters, digits, `-`, `.` and `/`.
@@ -144,24 +124,13 @@ mod tests {
             ("+draft/reply", "12"),
             ("+bad key", "x"),
         ]));
-        assert_eq!(got, Ok(t(&[("+typing", "active"), ("+draft/reply", "12")])));
+        assert_eq!(got, t(&[("+typing", "active"), ("+draft/reply", "12")]));
     }
 
     #[test]
     fn last_duplicate_wins() {
         let got = client_only(&t(&[("+a", "1"), ("+b", "2"), ("+a", "3")]));
-        assert_eq!(got, Ok(t(&[("+b", "2"), ("+a", "3")])));
-    }
-
-    #[test]
-    fn oversized_client_tags_are_refused() {
-        let big = "x".repeat(MAX_CLIENT_TAG_BYTES);
-        assert_eq!(
-            client_only(&t(&[("+draft/react", &big)])),
-            Err(TagRefusal::TooLong)
-        );
-        let fits = "x".repeat(MAX_CLIENT_TAG_BYTES - "+a=".len());
-        assert!(client_only(&t(&[("+a", &fits)])).is_ok());
+        assert_eq!(got, t(&[("+b", "2"), ("+a", "3")]));
     }
 
     #[test]

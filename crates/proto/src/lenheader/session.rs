@@ -40,7 +40,7 @@ impl State {
     /// One field, as text.
     pub fn field(&mut self, field: &str, cfg: &Config) -> Vec<Step> {
         match self.phase {
-            Phase::Chatting => say_lines(field, cfg),
+            Phase::Chatting => say_lines(field),
             // One field at a time: the server carries out a field's steps,
             // admission included, before reading the next.
             Phase::Name | Phase::Admitting(_) => {
@@ -88,11 +88,11 @@ impl State {
     }
 }
 
-/// One message field: each line a message, each cut to the hub's length.
-fn say_lines(field: &str, cfg: &Config) -> Vec<Step> {
+/// One message field: each line a message (which the hub splits further
+/// when it is longer than one message holds).
+fn say_lines(field: &str) -> Vec<Step> {
     message_lines(field)
-        .flat_map(|line| says(&SayTarget::Focus, MsgKind::Say, line, cfg.hub.text_len))
-        .map(Step::Send)
+        .map(|line| Step::Send(says(&SayTarget::Focus, MsgKind::Say, line)))
         .collect()
 }
 

@@ -153,22 +153,22 @@ impl State {
     }
 
     /// One line from the client, without its line ending.
-    pub fn line(&mut self, line: &str, cfg: &Config) -> Vec<Step> {
+    pub fn line(&mut self, line: &str) -> Vec<Step> {
         let line = line.trim_end_matches(['\r', '\n']);
         if !self.registered {
             return choose_nick(line);
         }
         if let Some(text) = line.strip_prefix("//") {
-            return say(SayTarget::Focus, MsgKind::Say, &format!("/{text}"), cfg);
+            return say(SayTarget::Focus, MsgKind::Say, &format!("/{text}"));
         }
         match line.strip_prefix('/') {
-            Some(command) => self.command(command, cfg),
+            Some(command) => self.command(command),
             None if line.trim().is_empty() => Vec::new(),
-            None => say(SayTarget::Focus, MsgKind::Say, line, cfg),
+            None => say(SayTarget::Focus, MsgKind::Say, line),
         }
     }
 
-    fn command(&mut self, cmdline: &str, cfg: &Config) -> Vec<Step> {
+    fn command(&mut self, cmdline: &str) -> Vec<Step> {
         let (word, rest) = cmdline.split_once(' ').unwrap_or((cmdline, ""));
         let rest = rest.trim();
         let (arg1, arg_rest) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -199,9 +199,9 @@ impl State {
                 } else {
                     SayTarget::Nick(arg1.into())
                 };
-                return say(target, MsgKind::Say, arg_rest, cfg);
+                return say(target, MsgKind::Say, arg_rest);
             }
-            "me" if !rest.is_empty() => return say(SayTarget::Focus, MsgKind::Action, rest, cfg),
+            "me" if !rest.is_empty() => return say(SayTarget::Focus, MsgKind::Action, rest),
             "topic" if arg1.starts_with('#') => Command::Topic {
                 room: arg1.into(),
                 topic: opt(arg_rest),
@@ -392,12 +392,10 @@ const NICKSERV_HELP: &str = "\
 *   /logout
 ";
 
-/// Text, split into several messages when longer than the hub allows.
-fn say(target: SayTarget, kind: MsgKind, text: &str, cfg: &Config) -> Vec<Step> {
-    says(&target, kind, text, cfg.hub.text_len)
-        .into_iter()
-        .map(Step::Send)
-        .collect()
+/// Text, which the hub splits into several messages when longer than one
+/// holds.
+fn say(target: SayTarget, kind: MsgKind, text: &str) -> Vec<Step> {
+    vec![Step::Send(says(&target, kind, text))]
 }
 
 fn raw(text: String) -> Step {
@@ -407,6 +405,7 @@ fn raw(text: String) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chatroom_core::Overflow;
 
     fn registered() -> State {
         let mut st = State::default();
@@ -420,115 +419,111 @@ mod tests {
             kind: MsgKind::Say,
             text: text.into(),
             tags: Vec::new(),
+            overflow: Overflow::Split,
         })
     }
 
     #[test]
     fn before_registration_a_line_is_a_nickname() {
-        let cfg = Config::default();
         let mut st = State::default();
         assert_eq!(
-            st.line("  alice \r", &cfg),
+            st.line("  alice \r"),
             vec![Step::Register {
                 nick: "alice".into()
             }]
         );
         assert_eq!(
-            st.line("/nick bob", &cfg),
+            st.line("/nick bob"),
             vec![Step::Register { nick: "bob".into() }]
         );
-        assert!(matches!(&st.line("", &cfg)[..], [Step::Tell(Body::Raw(_))]));
-        assert_eq!(st.line("/quit bye", &cfg), vec![Step::End("bye".into())]);
+        assert!(matches!(&st.line("")[..], [Step::Tell(Body::Raw(_))]));
+        assert_eq!(st.line("/quit bye"), vec![Step::End("bye".into())]);
     }
 
     #[test]
     fn text_slashes_and_commands() {
         let cfg = Config::default();
         let mut st = registered();
-        assert_eq!(st.line("hello", &cfg), vec![said("hello")]);
-        assert_eq!(st.line("//etc", &cfg), vec![said("/etc")]);
-        assert_eq!(st.line("   ", &cfg), vec![]);
+        assert_eq!(st.line("hello"), vec![said("hello")]);
+        assert_eq!(st.line("//etc"), vec![said("/etc")]);
+        assert_eq!(st.line("   "), vec![]);
         assert_eq!(
-            st.line("/part", &cfg),
+            st.line("/part"),
             vec![Step::Send(Command::Part {
                 room: RoomRef::Focus,
                 reason: None
             })]
         );
         assert_eq!(
-            st.line("/mode +m", &cfg),
+            st.line("/mode +m"),
             vec![Step::Send(Command::Mode {
                 target: RoomRef::Focus,
                 args: vec!["+m".into()]
             })]
         );
         assert_eq!(
-            st.line("/quit", &cfg),
+            st.line("/quit"),
             vec![
                 Step::Send(Command::Quit(Some("Client quit".into()))),
                 Step::End("Client quit".into())
             ]
         );
+        // Long text goes whole: the hub splits it where its messages end.
         let long = "x".repeat(cfg.hub.text_len + 1);
-        assert_eq!(st.line(&long, &cfg).len(), 2, "split in two messages");
+        assert_eq!(st.line(&long), vec![said(&long)]);
     }
 
     #[test]
     fn oper_takes_a_name_and_a_password() {
-        let cfg = Config::default();
         let mut st = registered();
         assert_eq!(
-            st.line("/oper root two words", &cfg),
+            st.line("/oper root two words"),
             vec![Step::Oper {
                 name: "root".into(),
                 password: "two words".into()
             }]
         );
         assert!(matches!(
-            &st.line("/oper root", &cfg)[..],
+            &st.line("/oper root")[..],
             [Step::Tell(Body::Raw(_))]
         ));
     }
 
     #[test]
     fn login_takes_an_optional_account_and_a_password() {
-        let cfg = Config::default();
         let mut st = registered();
         assert_eq!(
-            st.line("/login alice pass word", &cfg),
+            st.line("/login alice pass word"),
             vec![Step::Login {
                 account: Some("alice".into()),
                 password: "pass word".into()
             }]
         );
         assert_eq!(
-            st.line("/login secret", &cfg),
+            st.line("/login secret"),
             vec![Step::Login {
                 account: None,
                 password: "secret".into()
             }]
         );
-        assert!(matches!(
-            &st.line("/login", &cfg)[..],
-            [Step::Tell(Body::Raw(_))]
-        ));
-        assert_eq!(st.line("/logout", &cfg), vec![Step::Logout]);
+        assert!(matches!(&st.line("/login")[..], [Step::Tell(Body::Raw(_))]));
+        assert_eq!(st.line("/logout"), vec![Step::Logout]);
         // What an IRC guide says works too.
         assert_eq!(
-            st.line("/msg NickServ IDENTIFY secret", &cfg),
+            st.line("/msg NickServ IDENTIFY secret"),
             vec![Step::Login {
                 account: None,
                 password: "secret".into()
             }]
         );
         assert_eq!(
-            st.line("/ns register long-password", &cfg),
+            st.line("/ns register long-password"),
             vec![Step::CreateAccount {
                 password: "long-password".into()
             }]
         );
         assert_eq!(
-            st.line("/register long password", &cfg),
+            st.line("/register long password"),
             vec![Step::CreateAccount {
                 password: "long password".into()
             }]
@@ -549,9 +544,8 @@ mod tests {
 
     #[test]
     fn history_pages_back_from_the_last_page_shown() {
-        let cfg = Config::default();
         let mut st = registered();
-        let first = st.line("/history", &cfg);
+        let first = st.line("/history");
         let [Step::Ask(ask)] = &first[..] else {
             panic!("{first:?}")
         };
@@ -570,14 +564,14 @@ mod tests {
         };
         st.answered(ask, Ok(page));
         assert_eq!(
-            st.line("/history 5", &cfg),
+            st.line("/history 5"),
             vec![Step::Ask(HistoryAsk::Page {
                 before: Some(("#a".into(), 7)),
                 limit: 5
             })]
         );
         assert!(matches!(
-            &st.line("/history 0", &cfg)[..],
+            &st.line("/history 0")[..],
             [Step::Tell(Body::Raw(_))]
         ));
     }

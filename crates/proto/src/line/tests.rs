@@ -497,6 +497,14 @@ fn away_notices_closing_raw() {
         ),
         "*** Server shutting down\n"
     );
+    let wallops = render(
+        &mut r,
+        Event::Wallops {
+            from: user("oper"),
+            text: name("maintenance at noon"),
+        },
+    );
+    assert_clocked(&wallops, "*** WALLOPS from oper: maintenance at noon");
     assert_eq!(
         render(
             &mut r,

@@ -69,7 +69,7 @@ impl State {
         match &self.phase {
             Phase::Chatting(names) => {
                 let prefixes: Vec<&str> = names.iter().map(String::as_str).collect();
-                say(strip_own_prefix(&text, &prefixes), cfg)
+                say(strip_own_prefix(&text, &prefixes))
             }
             // Nothing to register yet (an empty line from netcat): keep
             // waiting. NICK is not sent again, so a client that answers
@@ -112,21 +112,18 @@ fn tell(text: &str) -> Step {
     Step::Tell(raw(text).into())
 }
 
-fn say(body: &str, cfg: &Config) -> Vec<Step> {
+fn say(body: &str) -> Vec<Step> {
     // The tutorial client sends `nick: ` for an empty input line.
     if body.trim().is_empty() {
         return Vec::new();
     }
-    says(&SayTarget::Focus, MsgKind::Say, body, cfg.hub.text_len)
-        .into_iter()
-        .map(Step::Send)
-        .collect()
+    vec![Step::Send(says(&SayTarget::Focus, MsgKind::Say, body))]
 }
 
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
-    use chatroom_core::Command;
+    use chatroom_core::{Command, Overflow};
 
     use super::*;
 
@@ -154,6 +151,7 @@ mod tests {
                 kind: MsgKind::Say,
                 text: "hello".into(),
                 tags: Vec::new(),
+                overflow: Overflow::Split,
             })]
         );
         assert_eq!(st.piece(text("nico: "), &cfg), vec![]);

@@ -32,7 +32,7 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
             None => return "Connection closed".into(),
             Some(Err(e)) => return format!("Read error: {e}"),
             Some(Ok(Frame::TooLong)) => st.too_long(&ctx.cfg),
-            Some(Ok(Frame::Line(bytes))) => st.line(&text(&bytes), &ctx.cfg),
+            Some(Ok(Frame::Line(bytes))) => st.line(&text(&bytes)),
         };
         match carry_out(&mut ctx, &mut st, &mut account, steps).await {
             Ok(None) => {}

@@ -24,6 +24,7 @@ pub mod cap;
 mod channel;
 mod connection;
 mod context;
+mod help;
 mod history;
 mod info;
 mod join;
@@ -65,6 +66,8 @@ enum Gate {
 /// inside (see [`with`]).
 type Run = fn(&mut Context<'_>, &Message);
 
+use Gate::{Any, Registered, Unregistered};
+
 /// Parses `A` from `msg` and runs `handler` with it, or answers
 /// ERR_NEEDMOREPARAMS.
 fn with<'m, A: Args<'m>>(cx: &mut Context<'_>, msg: &'m Message, handler: fn(&mut Context<'_>, A)) {
@@ -74,66 +77,101 @@ fn with<'m, A: Args<'m>>(cx: &mut Context<'_>, msg: &'m Message, handler: fn(&mu
     }
 }
 
+/// Every command: the names it answers to (upper case), when it may be
+/// used, and its handler.
+const ROUTES: &[(&[&str], Gate, Run)] = &[
+    // Registration and the connection itself.
+    (&["CAP"], Any, |cx, m| with(cx, m, cap::cap)),
+    (&["PASS"], Unregistered, |cx, m| {
+        with(cx, m, registration::pass)
+    }),
+    (&["USER"], Unregistered, |cx, m| {
+        with(cx, m, registration::user)
+    }),
+    (&["NICK"], Any, |cx, m| with(cx, m, registration::nick)),
+    (&["PING"], Any, |cx, m| with(cx, m, connection::ping)),
+    (&["PONG"], Any, |cx, m| with(cx, m, connection::pong)),
+    (&["QUIT"], Any, |cx, m| with(cx, m, connection::quit)),
+    // Accounts (login.rs), before registration too (SASL,
+    // draft/account-registration's before-connect).
+    (&["AUTHENTICATE"], Any, |cx, m| {
+        login::authenticate(cx.st, m, cx.cfg, &mut cx.steps)
+    }),
+    (&["REGISTER"], Any, |cx, m| {
+        login::register(m, cx.cfg, &mut cx.steps)
+    }),
+    (&["VERIFY"], Any, |cx, m| {
+        login::verify(m, cx.cfg, &mut cx.steps)
+    }),
+    // Rooms.
+    (&["JOIN"], Registered, |cx, m| with(cx, m, join::join)),
+    (&["PART"], Registered, |cx, m| with(cx, m, join::part)),
+    (&["TOPIC"], Registered, |cx, m| with(cx, m, channel::topic)),
+    (&["NAMES"], Registered, |cx, m| with(cx, m, channel::names)),
+    (&["LIST"], Registered, |cx, m| with(cx, m, channel::list)),
+    (&["KICK"], Registered, |cx, m| with(cx, m, channel::kick)),
+    (&["INVITE"], Registered, |cx, m| {
+        with(cx, m, channel::invite)
+    }),
+    (&["MODE"], Registered, |cx, m| with(cx, m, mode::mode)),
+    // Messages.
+    (&["PRIVMSG"], Registered, |cx, m| {
+        with(cx, m, privmsg::privmsg)
+    }),
+    (&["NOTICE"], Registered, |cx, m| {
+        with(cx, m, privmsg::notice)
+    }),
+    (&["TAGMSG"], Registered, |cx, m| {
+        with(cx, m, privmsg::tagmsg)
+    }),
+    // Services.
+    (&["NS", "NICKSERV"], Registered, |cx, m| {
+        with(cx, m, services::nickserv)
+    }),
+    (&["CS", "CHANSERV"], Registered, |cx, m| {
+        with(cx, m, services::chanserv)
+    }),
+    // People.
+    (&["WHO"], Registered, |cx, m| with(cx, m, who::who)),
+    (&["WHOIS"], Registered, |cx, m| with(cx, m, who::whois)),
+    (&["WHOWAS"], Registered, |cx, m| with(cx, m, who::whowas)),
+    (&["USERHOST"], Registered, |cx, m| {
+        with(cx, m, who::userhost)
+    }),
+    (&["ISON"], Registered, |cx, m| with(cx, m, who::ison)),
+    (&["MONITOR"], Registered, |cx, m| {
+        with(cx, m, monitor::monitor)
+    }),
+    (&["AWAY"], Registered, |cx, m| with(cx, m, user::away)),
+    (&["SETNAME"], Registered, |cx, m| with(cx, m, user::setname)),
+    (&["MARKREAD"], Registered, markread::markread),
+    // Operators.
+    (&["OPER"], Registered, |cx, m| with(cx, m, oper::oper)),
+    (&["KILL"], Registered, |cx, m| with(cx, m, oper::kill)),
+    (&["CHGHOST"], Registered, |cx, m| with(cx, m, oper::chghost)),
+    (&["WALLOPS"], Registered, |cx, m| with(cx, m, oper::wallops)),
+    // The server.
+    (&["MOTD"], Registered, |cx, m| with(cx, m, info::motd)),
+    (&["LUSERS"], Registered, |cx, m| with(cx, m, info::lusers)),
+    (&["TIME"], Registered, |cx, m| with(cx, m, info::time)),
+    (&["INFO"], Registered, |cx, m| with(cx, m, info::info)),
+    (&["LINKS"], Registered, |cx, m| with(cx, m, info::links)),
+    (&["HELP", "HELPOP"], Any, |cx, m| with(cx, m, help::help)),
+    // History.
+    (&["CHATHISTORY"], Registered, |cx, m| {
+        with(cx, m, history::chathistory)
+    }),
+    (&["SEARCH"], Registered, |cx, m| {
+        with(cx, m, history::search)
+    }),
+];
+
 /// The handler of `command` (upper case) and when it may be used.
 fn route(command: &str) -> Option<(Gate, Run)> {
-    use Gate::*;
-    let route: (Gate, Run) = match command {
-        // Registration and the connection itself.
-        "CAP" => (Any, |cx, m| with(cx, m, cap::cap)),
-        "PASS" => (Unregistered, |cx, m| with(cx, m, registration::pass)),
-        "USER" => (Unregistered, |cx, m| with(cx, m, registration::user)),
-        "NICK" => (Any, |cx, m| with(cx, m, registration::nick)),
-        "PING" => (Any, |cx, m| with(cx, m, connection::ping)),
-        "PONG" => (Any, |cx, m| with(cx, m, connection::pong)),
-        "QUIT" => (Any, |cx, m| with(cx, m, connection::quit)),
-        // Accounts (login.rs), before registration too (SASL,
-        // draft/account-registration's before-connect).
-        "AUTHENTICATE" => (Any, |cx, m| {
-            login::authenticate(cx.st, m, cx.cfg, &mut cx.steps)
-        }),
-        "REGISTER" => (Any, |cx, m| login::register(m, cx.cfg, &mut cx.steps)),
-        "VERIFY" => (Any, |cx, m| login::verify(m, cx.cfg, &mut cx.steps)),
-        // Rooms.
-        "JOIN" => (Registered, |cx, m| with(cx, m, join::join)),
-        "PART" => (Registered, |cx, m| with(cx, m, join::part)),
-        "TOPIC" => (Registered, |cx, m| with(cx, m, channel::topic)),
-        "NAMES" => (Registered, |cx, m| with(cx, m, channel::names)),
-        "LIST" => (Registered, |cx, m| with(cx, m, channel::list)),
-        "KICK" => (Registered, |cx, m| with(cx, m, channel::kick)),
-        "INVITE" => (Registered, |cx, m| with(cx, m, channel::invite)),
-        "MODE" => (Registered, |cx, m| with(cx, m, mode::mode)),
-        // Messages.
-        "PRIVMSG" => (Registered, |cx, m| with(cx, m, privmsg::privmsg)),
-        "NOTICE" => (Registered, |cx, m| with(cx, m, privmsg::notice)),
-        "TAGMSG" => (Registered, |cx, m| with(cx, m, privmsg::tagmsg)),
-        // Services.
-        "NS" | "NICKSERV" => (Registered, |cx, m| with(cx, m, services::nickserv)),
-        "CS" | "CHANSERV" => (Registered, |cx, m| with(cx, m, services::chanserv)),
-        // People.
-        "WHO" => (Registered, |cx, m| with(cx, m, who::who)),
-        "WHOIS" => (Registered, |cx, m| with(cx, m, who::whois)),
-        "WHOWAS" => (Registered, |cx, m| with(cx, m, who::whowas)),
-        "USERHOST" => (Registered, |cx, m| with(cx, m, who::userhost)),
-        "ISON" => (Registered, |cx, m| with(cx, m, who::ison)),
-        "MONITOR" => (Registered, |cx, m| with(cx, m, monitor::monitor)),
-        "AWAY" => (Registered, |cx, m| with(cx, m, user::away)),
-        "SETNAME" => (Registered, |cx, m| with(cx, m, user::setname)),
-        "MARKREAD" => (Registered, markread::markread),
-        // Operators.
-        "OPER" => (Registered, |cx, m| with(cx, m, oper::oper)),
-        "KILL" => (Registered, |cx, m| with(cx, m, oper::kill)),
-        "CHGHOST" => (Registered, |cx, m| with(cx, m, oper::chghost)),
-        // The server.
-        "MOTD" => (Registered, |cx, m| with(cx, m, info::motd)),
-        "LUSERS" => (Registered, |cx, m| with(cx, m, info::lusers)),
-        "TIME" => (Registered, |cx, m| with(cx, m, info::time)),
-        "INFO" => (Registered, |cx, m| with(cx, m, info::info)),
-        // History.
-        "CHATHISTORY" => (Registered, |cx, m| with(cx, m, history::chathistory)),
-        "SEARCH" => (Registered, |cx, m| with(cx, m, history::search)),
-        _ => return None,
-    };
-    Some(route)
+    ROUTES
+        .iter()
+        .find(|(names, ..)| names.contains(&command))
+        .map(|&(_, gate, run)| (gate, run))
 }
 
 /// Translates one client message into steps. Pure: the only effect is on
@@ -164,6 +202,7 @@ mod tests {
     use bytes::Bytes;
 
     use crate::irc::handlers::test_support::*;
+    use crate::irc::help;
     use crate::irc::state::State;
     use crate::irc::step::Step;
 
@@ -207,6 +246,21 @@ mod tests {
         let long = "X".repeat(300);
         let out = shown(&run(&mut st, &long)[0]);
         assert!(out.len() < 200, "{out}");
+    }
+
+    #[test]
+    fn every_command_has_help_and_every_help_a_command() {
+        for (names, ..) in super::ROUTES {
+            for name in *names {
+                assert!(help::topic(name).is_some(), "no help on {name}");
+            }
+        }
+        for t in help::TOPICS {
+            assert!(super::route(t.name).is_some(), "help on {}", t.name);
+        }
+        for alias in help::aliases() {
+            assert!(super::route(alias).is_some(), "help on {alias}");
+        }
     }
 
     #[test]

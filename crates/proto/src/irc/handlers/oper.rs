@@ -1,8 +1,9 @@
-//! OPER, KILL and CHGHOST: server operators.
+//! OPER, KILL, CHGHOST and WALLOPS: server operators.
 //!
 //! OPER's password is checked by the server's session loop off the hub's
-//! task (argon2 is slow) before the hub is told ([`Step::Oper`]); KILL and
-//! CHGHOST go to the hub, which checks that the asker is an operator. This
+//! task (argon2 is slow) before the hub is told ([`Step::Oper`]); KILL,
+//! CHGHOST and WALLOPS go to the hub, which checks that the asker is an
+//! operator. This
 //! handler must not check a password or a privilege itself.
 
 use chatroom_core::Command;
@@ -77,10 +78,36 @@ pub fn chghost(cx: &mut Context<'_>, ChgHost { nick, host }: ChgHost<'_>) {
     });
 }
 
+/// `WALLOPS :<text>`.
+pub struct Wallops<'m>(&'m str);
+
+impl<'m> Args<'m> for Wallops<'m> {
+    fn parse(p: &mut Params<'m>) -> Result<Wallops<'m>, Missing> {
+        Ok(Wallops(p.required()?))
+    }
+}
+
+pub fn wallops(cx: &mut Context<'_>, Wallops(text): Wallops<'_>) {
+    cx.send(Command::Wallops(text.to_string()));
+}
+
 #[cfg(test)]
 mod tests {
+    use chatroom_core::Command;
+
     use crate::irc::handlers::test_support::*;
     use crate::irc::step::Step;
+
+    #[test]
+    fn wallops_go_to_the_hub() {
+        let mut st = registered_state();
+        assert_eq!(
+            run(&mut st, "WALLOPS :hi everyone"),
+            vec![Step::Send(Command::Wallops("hi everyone".into()))]
+        );
+        assert!(shown(&run(&mut st, "WALLOPS")[0]).contains(" 461 * WALLOPS :"));
+        assert!(shown(&run(&mut st, "WALLOPS :")[0]).contains(" 461 * WALLOPS :"));
+    }
 
     #[test]
     fn oper_and_kill() {

@@ -1,25 +1,26 @@
 //! PRIVMSG, NOTICE and TAGMSG: messages to rooms, to rooms' operators or
 //! voiced members (STATUSMSG), and to people.
 //!
-//! Text too long for the hub is split here; CTCP ACTION becomes an action;
+//! One line is at most one message: text too long to be relayed in one
+//! line is cut by the hub (`Overflow::Cut`, see docs/irc.md, "Long
+//! messages"), as IRC servers do; CTCP ACTION becomes an action;
 //! client-only tags travel only from clients that enabled message-tags; a
 //! message to a service (NickServ, ChanServ) goes to the service and is
 //! never relayed. Must not decide who may send where (the hub does: +n,
 //! +m, bans) and, as RFC 2812 requires, never answers a NOTICE, not even
 //! with an error.
 
-use chatroom_core::{Command, MsgKind, SayTarget};
+use chatroom_core::{Command, MsgKind, Overflow, SayTarget};
 
 use super::args::{Args, CommaList, Missing, Params};
 use super::context::Context;
 use super::services;
-use crate::framing::split_text;
 use crate::irc::caps::Cap;
 use crate::irc::limits::TARGMAX;
 use crate::irc::numeric::*;
 use crate::irc::state::State;
-use crate::irc::step::{echo, input_too_long};
-use crate::irc::tags::{self, TagRefusal};
+use crate::irc::step::echo;
+use crate::irc::tags;
 
 /// `PRIVMSG <target>{,<target>} :<text>` (and NOTICE). Missing parts have
 /// replies of their own (411, 412), so nothing here is required.
@@ -87,20 +88,15 @@ fn send(
         }
         return;
     }
-    let Ok(tags) = client_tags(cx.st, tags) else {
-        cx.push(input_too_long());
-        return;
-    };
+    let tags = client_tags(cx.st, tags);
     for target in list {
-        let target = say_target(target);
-        for part in split_text(body, cx.cfg.hub.text_len) {
-            cx.send(Command::Say {
-                target: target.clone(),
-                kind,
-                text: part.to_string(),
-                tags: tags.clone(),
-            });
-        }
+        cx.send(Command::Say {
+            target: say_target(target),
+            kind,
+            text: body.to_string(),
+            tags: tags.clone(),
+            overflow: Overflow::Cut,
+        });
     }
 }
 
@@ -139,27 +135,20 @@ pub fn tagmsg(
         cx.reply(ERR_TOOMANYTARGETS, &[echo(given), "Too many targets"]);
         return;
     }
-    match client_tags(cx.st, tags) {
-        Err(TagRefusal::TooLong) => cx.push(input_too_long()),
-        Ok(tags) => {
-            for target in targets {
-                cx.send(Command::TagMsg {
-                    target: say_target(target),
-                    tags: tags.clone(),
-                });
-            }
-        }
+    let tags = client_tags(cx.st, tags);
+    for target in targets {
+        cx.send(Command::TagMsg {
+            target: say_target(target),
+            tags: tags.clone(),
+        });
     }
 }
 
 /// The client-only tags a message relays: none unless the sender enabled
 /// message-tags (a client that did not cannot mean them).
-fn client_tags(
-    st: &State,
-    given: &[(String, String)],
-) -> Result<Vec<(String, String)>, TagRefusal> {
+fn client_tags(st: &State, given: &[(String, String)]) -> Vec<(String, String)> {
     if !st.has(Cap::MessageTags) || given.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     tags::client_only(given)
 }
@@ -189,7 +178,7 @@ fn ctcp_action(text: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use chatroom_core::{Command, MsgKind, SayTarget};
+    use chatroom_core::{Command, MsgKind, Overflow, SayTarget};
 
     use crate::irc::handlers::test_support::*;
     use crate::irc::step::Step;
@@ -200,6 +189,7 @@ mod tests {
             kind,
             text: text.into(),
             tags: Vec::new(),
+            overflow: Overflow::Cut,
         })
     }
 
@@ -245,17 +235,20 @@ mod tests {
     }
 
     #[test]
-    fn long_text_is_split_for_the_hub() {
+    fn long_text_goes_whole_to_the_hub_to_be_cut() {
         let mut st = registered_state();
         let text = "abc ".repeat(120);
         let steps = run(&mut st, &format!("PRIVMSG #a :{}", text.trim()));
-        assert_eq!(steps.len(), 2);
-        for s in &steps {
-            let Step::Send(Command::Say { text, .. }) = s else {
-                panic!("{s:?}");
-            };
-            assert!(text.len() <= cfg().hub.text_len);
-        }
+        assert_eq!(
+            steps,
+            vec![Step::Send(Command::Say {
+                target: SayTarget::Room("#a".into()),
+                kind: MsgKind::Say,
+                text: text.trim().into(),
+                tags: Vec::new(),
+                overflow: Overflow::Cut,
+            })]
+        );
     }
 
     #[test]
@@ -277,9 +270,6 @@ mod tests {
             [Step::Send(Command::Say { tags, .. })]
                 if tags == &vec![("+draft/reply".to_string(), "5".to_string())]
         ));
-        let big = format!("@+a={} PRIVMSG #a :hi", "x".repeat(5000));
-        let steps = run(&mut with_caps("message-tags"), &big);
-        assert!(shown(&steps[0]).contains(" 417 "), "{steps:?}");
     }
 
     #[test]

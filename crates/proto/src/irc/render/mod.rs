@@ -78,7 +78,7 @@ use who::Found;
 pub use super::limits::MAX_LABEL;
 pub use super::local::{Handed, Local};
 pub use super::wire::{source, write_line};
-pub use shared::{message_slot, mode_params, slot};
+pub use shared::{message_slot, mode_params, slot, text_fit};
 pub use welcome::{NETWORK, isupport, version};
 
 /// Renders events for one IRC connection.
@@ -469,7 +469,8 @@ impl IrcRenderer {
             Event::Parted { .. }
             | Event::Quit { .. }
             | Event::Kicked { .. }
-            | Event::TopicChanged { .. } => {
+            | Event::TopicChanged { .. }
+            | Event::Wallops { .. } => {
                 shared.render_into(slot(time, false), out, |ev| render_shared(ev, time, false));
             }
             Event::AwayStatus { .. } if self.has(Cap::AwayNotify) => {

@@ -1,7 +1,7 @@
 //! Room traffic as IRC lines that look the same to every recipient with
 //! the same relevant capabilities: PRIVMSG/NOTICE/TAGMSG
 //! ([`render_message`]), JOIN, PART, QUIT, NICK, TOPIC, KICK, MODE, AWAY,
-//! ACCOUNT, SETNAME and invite notices ([`render_shared`]), and the render
+//! ACCOUNT, SETNAME, WALLOPS and invite notices ([`render_shared`]), and the render
 //! cache slot each capability combination uses ([`slot`],
 //! [`message_slot`]). Also the CHGHOST emulation, which is built from
 //! these lines but differs per recipient.
@@ -70,8 +70,55 @@ pub fn mode_params(changes: &[ModeChange]) -> Vec<String> {
     params
 }
 
+/// The most text a PRIVMSG or NOTICE from `from` to `to` carries in one
+/// line of 512 bytes with CR LF, tags aside (RFC 1459; message-tags gives
+/// tags a limit of their own): the line is `:nick!user@host PRIVMSG
+/// target :text` (an action wraps the text in `\x01ACTION \x01`). The hub
+/// keeps every message to this (`Hub::fit_text_with`): IRC's line is the
+/// narrowest any protocol relays, and a line over 512 bytes is one that
+/// clients may cut or refuse.
+pub fn text_fit(from: &UserInfo, to: &MsgTarget, kind: MsgKind) -> usize {
+    // As `source` writes it, without building the string.
+    let src = from.nick.len() + 1 + word(&from.user).len() + 1 + host(&from.host).len();
+    MAX_LINE.saturating_sub(message_overhead(src, target_of(to), kind))
+}
+
+/// The target a message names on the line.
+fn target_of(to: &MsgTarget) -> &str {
+    match to {
+        MsgTarget::Room(r) | MsgTarget::Status(r) => r,
+        MsgTarget::Nick(n) => n,
+    }
+}
+
+fn command_of(kind: MsgKind) -> &'static str {
+    if kind == MsgKind::Notice {
+        "NOTICE"
+    } else {
+        "PRIVMSG"
+    }
+}
+
+/// What CTCP wraps around the text of an action.
+fn ctcp_of(kind: MsgKind) -> (&'static str, &'static str) {
+    if kind == MsgKind::Action {
+        ("\u{1}ACTION ", "\u{1}")
+    } else {
+        ("", "")
+    }
+}
+
+/// The bytes of a message line besides the text, CR LF not counted:
+/// `:`, the source of `src` bytes, ` COMMAND target :` and the CTCP.
+fn message_overhead(src: usize, target: &str, kind: MsgKind) -> usize {
+    let (pre, post) = ctcp_of(kind);
+    1 + src + 1 + command_of(kind).len() + 1 + target.len() + 2 + pre.len() + post.len()
+}
+
 /// PRIVMSG/NOTICE (split into several lines when the source, target and
-/// text together would pass 512 bytes) and TAGMSG. `time`: server-time;
+/// text together would pass 512 bytes: never for what the hub relays,
+/// which fits, but history from before the hub kept to [`text_fit`] may)
+/// and TAGMSG. `time`: server-time;
 /// `tagged`: message-tags (msgid and client-only tags); `acct`:
 /// account-tag (the sender's account, when logged in).
 pub(crate) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -> Bytes {
@@ -95,10 +142,7 @@ pub(crate) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -
         _ => return Bytes::new(),
     };
     let src = source(from);
-    let target = match to {
-        MsgTarget::Room(r) | MsgTarget::Status(r) => r,
-        MsgTarget::Nick(n) => n,
-    };
+    let target = target_of(to);
     let no_tags: &[(Name, Name)] = &[];
     let account = from.account.as_deref().filter(|_| acct);
     let first = tag_prefix(
@@ -113,18 +157,9 @@ pub(crate) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -
         write_line(&mut out, Some(&src), "TAGMSG", &[target], None);
         return out.freeze();
     };
-    let command = if kind == MsgKind::Notice {
-        "NOTICE"
-    } else {
-        "PRIVMSG"
-    };
-    let (pre, post) = if kind == MsgKind::Action {
-        ("\u{1}ACTION ", "\u{1}")
-    } else {
-        ("", "")
-    };
-    let overhead =
-        1 + src.len() + 1 + command.len() + 1 + target.len() + 2 + pre.len() + post.len();
+    let command = command_of(kind);
+    let (pre, post) = ctcp_of(kind);
+    let overhead = message_overhead(src.len(), target, kind);
     let budget = MAX_LINE.saturating_sub(overhead).max(64);
     let mut out = BytesMut::with_capacity(first.len() + overhead + text.len() + 2);
     for (i, part) in split_text(text, budget).into_iter().enumerate() {
@@ -205,6 +240,9 @@ pub(crate) fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
         ),
         Event::InviteNotice { room, by, nick } => {
             emit(&mut out, Some(&source(by)), "INVITE", &[nick, room], None)
+        }
+        Event::Wallops { from, text } => {
+            emit(&mut out, Some(&source(from)), "WALLOPS", &[], Some(text))
         }
         Event::Parted { room, who, reason } => emit(
             &mut out,
@@ -354,6 +392,83 @@ mod tests {
     use crate::irc::message::Message;
     use crate::irc::render::test_support::*;
     use crate::irc::render::{message_slot, slot};
+
+    #[test]
+    fn text_that_fits_fills_the_line_exactly() {
+        use std::sync::Arc;
+
+        use chatroom_core::UserInfo;
+
+        use super::{render_message, text_fit};
+
+        let who = |user: &str, host: &str| {
+            Arc::new(UserInfo {
+                nick: "alice".into(),
+                user: user.into(),
+                realname: "A".into(),
+                host: host.into(),
+                account: Some("alice".into()),
+            })
+        };
+        // Shown as `*` and `0::1`: a byte more than given each.
+        let senders = [
+            who("alice", "127.0.0.1"),
+            who("", "::1"),
+            who("a b", "2001:db8::1"),
+        ];
+        let targets = [
+            room("#a"),
+            MsgTarget::Nick("bob".into()),
+            MsgTarget::Status("@#room".into()),
+        ];
+        for from in &senders {
+            for to in &targets {
+                for kind in [MsgKind::Say, MsgKind::Action, MsgKind::Notice] {
+                    let message = |text: String| Event::Message {
+                        id: 1,
+                        time: SystemTime::now(),
+                        from: from.clone(),
+                        to: to.clone(),
+                        kind,
+                        text: text.into(),
+                        tags: Vec::new(),
+                    };
+                    let fit = text_fit(from, to, kind);
+                    let full = "é".repeat(fit / 2) + &"x".repeat(fit % 2);
+                    assert_eq!(full.len(), fit);
+                    // Exactly 512 bytes with CR LF, one line, text whole;
+                    // the tags of any capability come on top.
+                    for (time, tagged, acct) in [(false, false, false), (true, true, true)] {
+                        let line = render_message(&message(full.clone()), time, tagged, acct);
+                        let body = match line.iter().position(|&b| b == b' ') {
+                            Some(i) if line[0] == b'@' => &line[i + 1..],
+                            _ => &line[..],
+                        };
+                        assert_eq!(body.len(), 512, "{from:?} {to:?} {kind:?}");
+                        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+                        assert!(String::from_utf8_lossy(body).contains(&full));
+                    }
+                    // One byte more would not fit: it goes on a second line.
+                    let line = render_message(&message("x".repeat(fit + 1)), false, false, false);
+                    assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 2);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wallops_come_from_the_operator() {
+        let ev = Event::Wallops {
+            from: user("alice"),
+            text: "hi everyone".into(),
+        };
+        assert_eq!(
+            render(&mut registered("bob"), ev.clone()),
+            ":alice!alice@127.0.0.1 WALLOPS :hi everyone\r\n"
+        );
+        let timed = render(&mut with_caps("bob", &[Cap::ServerTime]), ev);
+        assert!(timed.starts_with("@time="), "{timed}");
+    }
 
     #[test]
     fn room_message_from_others_but_no_echo() {

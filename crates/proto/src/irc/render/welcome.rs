@@ -111,7 +111,7 @@ pub(super) fn welcome(to: &Numerics, user: &UserInfo, tokens: &[String], out: &m
     to.numeric(
         out,
         RPL_MYINFO,
-        &[to.server, &version, "io", "beIiklmnostv", "beIklov"],
+        &[to.server, &version, "iow", "beIiklmnostv", "beIklov"],
         None,
     );
     // At most 12 tokens per line keeps every 005 line far below 512 bytes.
