@@ -137,7 +137,7 @@ export async function login(page, url, nick, { password, register } = {}) {
   await page.getByLabel('Nickname').fill(nick);
   if (password) {
     await page.locator('#account summary').click();
-    await page.getByLabel('Password').fill(password);
+    await page.getByLabel('Password', { exact: true }).fill(password);
     if (register) await page.getByLabel('Create a new account with this password').check();
   }
   await page.getByRole('button', { name: 'Connect' }).click();
