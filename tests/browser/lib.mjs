@@ -108,7 +108,7 @@ export function appUrl(srv, stat) {
   return `http://127.0.0.1:${stat.port}/?server=${encodeURIComponent(`ws://127.0.0.1:${srv.ports.ws}/irc`)}`;
 }
 
-export async function launch() {
+export async function launch({ bypassCSP = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'chatroom-chromium-'));
   const browser = await chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -116,13 +116,14 @@ export async function launch() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 800 },
+    bypassCSP,
   });
   return { context: browser, dir, async close() { await browser.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** A fresh browser (own user-data dir) with one page that collects dialogs and page errors. */
-export async function openBrowser(viewport) {
-  const b = await launch();
+export async function openBrowser(viewport, opts) {
+  const b = await launch(opts);
   const page = b.context.pages()[0] || await b.context.newPage();
   if (viewport) await page.setViewportSize(viewport);
   const problems = { dialogs: [], errors: [] };

@@ -15,6 +15,15 @@ const CHANNEL_RE = /^[#&+!]/;
 const lower = (s) => String(s).toLowerCase();
 let lineSeq = 0;
 
+// Lines sort by time; lines of the same millisecond (a burst) by msgid when
+// the server's msgids are numbers (ours are), else in the order they came.
+const NUMERIC = /^\d{1,15}$/;
+function order(a, b) {
+  if (a.time !== b.time) return a.time - b.time;
+  if (a.msgid && b.msgid && NUMERIC.test(a.msgid) && NUMERIC.test(b.msgid)) return Number(a.msgid) - Number(b.msgid);
+  return 0;
+}
+
 export class Buffer {
   constructor(name, kind) {
     this.name = name;
@@ -308,14 +317,14 @@ export class Chat {
     }
     line.id = ++lineSeq;
     let idx = lines.length;
-    if (idx && line.time < lines[idx - 1].time) {
+    if (idx && order(lines[idx - 1], line) > 0) {
       let lo = 0, hi = idx;
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (lines[mid].time <= line.time) lo = mid + 1; else hi = mid; }
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (order(lines[mid], line) <= 0) lo = mid + 1; else hi = mid; }
       idx = lo;
     }
     lines.splice(idx, 0, line);
     if (line.msgid) buf.byMsgid.set(line.msgid, line);
-    if (line.msgid && (!buf.lastRef || line.time >= buf.lastRef.time)) buf.lastRef = { msgid: line.msgid, time: line.time };
+    if (line.msgid && (!buf.lastRef || order(line, buf.lastRef) >= 0)) buf.lastRef = { msgid: line.msgid, time: line.time };
     if (line.replyTo) {
       const parent = buf.byMsgid.get(line.replyTo);
       if (parent) { parent.replies = (parent.replies || 0) + 1; this.ui.lineChanged(buf, parent); }

@@ -25,7 +25,6 @@ export class Ui {
     this.changedLines = new Set();
     this.replyTo = null;
     this.toolLine = null;
-    this.programmaticScroll = false;
     this.log = $('log');
     this.top = el('div', 'edge');
     this.list = el('div', 'lines');
@@ -300,8 +299,9 @@ export class Ui {
       if (v.end - v.start > WINDOW) {
         // Keep the part around what the reader is looking at.
         const ai = anchor ? buf.lines.findIndex((l) => l.id === anchor.id) : -1;
-        if (ai >= 0 && ai - v.start < WINDOW / 2) v.end = v.start + WINDOW;
-        else v.start = v.end - WINDOW;
+        if (ai < 0) v.start = v.end - WINDOW;
+        else if (ai - v.start < WINDOW - SHIFT / 2) v.end = v.start + WINDOW;
+        else { v.start = Math.max(0, ai - (WINDOW - SHIFT)); v.end = v.start + WINDOW; }
       }
       if (v.end - v.start < WINDOW && v.end === n) v.start = Math.max(0, n - WINDOW);
     }
@@ -405,14 +405,12 @@ export class Ui {
   }
 
   setScroll(y) {
-    this.programmaticScroll = true;
     this.log.scrollTop = y;
   }
 
   scrollToBottom() { this.setScroll(this.log.scrollHeight); }
 
   onScroll() {
-    if (this.programmaticScroll) { this.programmaticScroll = false; return; }
     const buf = this.chat.active;
     const v = buf.view;
     const log = this.log;
@@ -589,7 +587,6 @@ export class Ui {
 
     let scrollQueued = false;
     this.log.addEventListener('scroll', () => {
-      if (this.programmaticScroll) { this.programmaticScroll = false; return; }
       if (scrollQueued) return;
       scrollQueued = true;
       requestAnimationFrame(() => { scrollQueued = false; this.onScroll(); });
