@@ -43,11 +43,12 @@ def free_port():
 
 
 def start_server(binary, nofile, data_dir):
-    ports = {name: free_port() for name in ("line", "irc", "tls", "ws", "lenheader", "nick")}
+    ports = {name: free_port() for name in ("line", "irc", "tls", "web", "webs", "lenheader", "nick")}
     args = [
         binary, "serve", "--bind", "127.0.0.1", "--data-dir", data_dir,
         "--line-port", str(ports["line"]), "--irc-port", str(ports["irc"]),
-        "--tls-port", str(ports["tls"]), "--websocket-port", str(ports["ws"]),
+        "--tls-port", str(ports["tls"]), "--web-port", str(ports["web"]),
+        "--web-tls-port", str(ports["webs"]),
         "--lenheader", "--lenheader-port", str(ports["lenheader"]),
         "--nick-dialect", "--nick-port", str(ports["nick"]),
     ]
@@ -74,7 +75,7 @@ def start_server(binary, nofile, data_dir):
 # mid-handshake, the costliest state to hold).
 PARTIAL = {
     "tls": bytes.fromhex("1603010200010001fc0303"),
-    "ws": b"GET /irc HTTP/1.1\r\nHost: x\r\n",
+    "web": b"GET /irc HTTP/1.1\r\nHost: x\r\n",
 }
 
 

@@ -40,8 +40,9 @@ check chatroom-core   'chatroom-core' pure
 check chatroom-config 'chatroom-core' pure
 check chatroom-proto  'chatroom-core|chatroom-config' pure
 check chatroom-store  'chatroom-core' io
-check chatroom-server 'chatroom-core|chatroom-config|chatroom-proto|chatroom-store' io
+check chatroom-server 'chatroom-core|chatroom-config|chatroom-proto|chatroom-store|chatroom-web' io
 check chatroom-client 'chatroom-core|chatroom-config|chatroom-proto' io
 check chatroom-bench  'chatroom-core|chatroom-proto' io
+check chatroom-web    '' pure
 [ $fail -eq 0 ] && echo "layers: every crate depends only on the layers below it"
 exit $fail

@@ -62,7 +62,8 @@ fn listeners(server: &TestServer) -> Vec<SocketAddr> {
         server.line,
         server.irc,
         server.ircs,
-        server.ircws,
+        server.web,
+        server.webs,
         server.lenheader,
         server.nick,
     ]
@@ -133,14 +134,14 @@ fn attacker_refused_on_line(server: &TestServer, reason: &str) {
     );
 }
 
-const EVERY_LISTENER: [&str; 4] = ["--lenheader", "--nick-dialect", "--websocket-port", "0"];
+const EVERY_LISTENER: [&str; 2] = ["--lenheader", "--nick-dialect"];
 
 #[test]
 fn one_address_cannot_take_every_descriptor_with_the_default_limits() {
     enough_descriptors_here();
     let server = TestServer::start_with_nofile(NOFILE, &EVERY_LISTENER);
     let to = listeners(&server);
-    assert_eq!(to.len(), 6, "every listener is on");
+    assert_eq!(to.len(), 7, "every listener is on");
     let held = flood(ATTACK, &to);
     assert_eq!(held.len(), ATTACK, "the server completed every connection");
     others_register_and_chat(&server);
@@ -159,7 +160,7 @@ fn the_count_per_address_holds_without_the_rate_limit() {
     let dir = std::env::temp_dir().join(format!("chatroom-admission-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = dir.join("long-timeouts.toml");
-    std::fs::write(&config, "[websocket]\nhandshake_timeout_secs = 600\n").expect("config");
+    std::fs::write(&config, "[web]\nhandshake_timeout_secs = 600\n").expect("config");
     let config = config.to_string_lossy().into_owned();
     let mut args = EVERY_LISTENER.to_vec();
     args.extend([
@@ -174,7 +175,7 @@ fn the_count_per_address_holds_without_the_rate_limit() {
     ]);
     let server = TestServer::start_with_nofile(NOFILE, &args);
     let to = listeners(&server);
-    assert_eq!(to.len(), 6, "every listener is on");
+    assert_eq!(to.len(), 7, "every listener is on");
     let held = flood(ATTACK, &to);
     assert_eq!(held.len(), ATTACK, "the server completed every connection");
     others_register_and_chat(&server);

@@ -32,7 +32,7 @@ impl WsIrc {
         protocols: Option<&str>,
         origin: Option<&str>,
     ) -> Result<WsIrc, Error> {
-        let mut req = format!("ws://{addr}/")
+        let mut req = format!("ws://{addr}/irc")
             .into_client_request()
             .expect("request");
         if let Some(p) = protocols {
@@ -145,8 +145,8 @@ impl WsIrc {
 }
 
 fn start() -> (TestServer, SocketAddr) {
-    let srv = TestServer::start(&["--websocket-port", "0"]);
-    let addr = srv.ircws.expect("websocket listener");
+    let srv = TestServer::start(&[]);
+    let addr = srv.web.expect("web listener");
     (srv, addr)
 }
 
@@ -269,11 +269,11 @@ fn foreign_origins_are_refused_when_origins_are_listed() {
     let config = dir.join("chatroom.toml");
     std::fs::write(
         &config,
-        "[websocket]\nenabled = true\nport = 0\nallowed_origins = [\"https://chat.example\"]\n",
+        "[web]\nallowed_origins = [\"https://chat.example\"]\n",
     )
     .expect("config");
     let srv = TestServer::start(&["--config", &config.to_string_lossy()]);
-    let addr = srv.ircws.expect("websocket listener");
+    let addr = srv.web.expect("web listener");
     match WsIrc::connect(addr, Some("text.ircv3.net"), Some("https://evil.example")) {
         Err(Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 403),
         Err(e) => panic!("expected 403, got {e}"),
@@ -287,8 +287,8 @@ fn foreign_origins_are_refused_when_origins_are_listed() {
 
 #[test]
 fn by_default_only_the_servers_own_pages_and_non_browsers_may_connect() {
-    let srv = TestServer::start(&["--websocket-port", "0"]);
-    let addr = srv.ircws.expect("websocket listener");
+    let srv = TestServer::start(&[]);
+    let addr = srv.web.expect("web listener");
     // A page on another site, opened in a visitor's browser.
     match WsIrc::connect(addr, Some("text.ircv3.net"), Some("https://evil.example")) {
         Err(Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 403),

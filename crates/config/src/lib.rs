@@ -35,7 +35,7 @@ pub struct Config {
     /// directory; `chatroom-data` by default.
     pub data_dir: PathBuf,
     pub tls: Tls,
-    pub websocket: WebSocket,
+    pub web: Web,
     /// Server operators (IRC `OPER name password`).
     pub opers: Vec<Oper>,
     /// IRC connection password (`PASS`), as an argon2id hash from
@@ -271,34 +271,44 @@ impl Tls {
     }
 }
 
-/// IRC over WebSocket (the IRCv3 WebSocket specification), for browser
-/// clients. Off by default: nothing ships that uses it yet, and a listener
-/// nobody uses is only exposure.
+/// The web listener (`[web]`): the browser app, and IRC over WebSocket (the
+/// IRCv3 WebSocket specification) at `/irc` for it and for any other
+/// WebSocket IRC client, on plain HTTP and, with the server's TLS
+/// certificate, on HTTPS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct WebSocket {
+pub struct Web {
+    /// Plain HTTP (`--no-web` turns the whole web listener off).
     pub enabled: bool,
     /// 0: any free port.
     pub port: u16,
-    /// `Origin` headers accepted at the upgrade besides the server's own
-    /// (e.g. `https://chat.example` for a page behind a reverse proxy;
-    /// `"*"`: any). By default only pages this server itself served (the
-    /// origin is the request's `Host`), and clients that send no `Origin`
-    /// (not a browser), may connect: a page on another site must not open
-    /// a chat connection in a visitor's browser.
+    /// HTTPS with the server's certificate (`[tls]`); only when TLS is on.
+    pub tls_enabled: bool,
+    /// 0: any free port.
+    pub tls_port: u16,
+    /// `Origin` headers accepted at the WebSocket upgrade besides the
+    /// server's own (e.g. `https://chat.example` for a page behind a reverse
+    /// proxy; `"*"`: any). By default only pages this server itself served
+    /// (the origin is the request's `Host`), and clients that send no
+    /// `Origin` (not a browser), may connect: a page on another site must not
+    /// open a chat connection in a visitor's browser.
     pub allowed_origins: Vec<String>,
     /// Largest WebSocket message (one IRC line) accepted, in bytes; the IRC
     /// line limits apply on top of it.
     pub max_message_bytes: usize,
-    /// Seconds a new connection has to complete the HTTP upgrade.
+    /// Seconds a connection has to send a request's headers (also how long
+    /// an idle keep-alive connection stays open) and to complete the
+    /// WebSocket upgrade.
     pub handshake_timeout_secs: u64,
 }
 
-impl Default for WebSocket {
+impl Default for Web {
     fn default() -> Self {
-        WebSocket {
-            enabled: false,
-            port: 8097,
+        Web {
+            enabled: true,
+            port: 8080,
+            tls_enabled: true,
+            tls_port: 8443,
             allowed_origins: Vec::new(),
             // A full tagged IRC line (8191 bytes of tags + 512) with room
             // to spare; anything bigger is refused by the WebSocket layer.
@@ -564,7 +574,7 @@ impl Default for Config {
             motd: None,
             data_dir: PathBuf::from("chatroom-data"),
             tls: Tls::default(),
-            websocket: WebSocket::default(),
+            web: Web::default(),
             opers: Vec::new(),
             irc_password_hash: None,
             allow_plaintext_credentials: false,
@@ -666,10 +676,20 @@ pub struct ServeArgs {
     /// Seconds a connection has to finish the TLS handshake.
     #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
     pub tls_handshake_timeout: Option<u64>,
-    /// Listen for IRC over WebSocket on this port (0 picks a free port);
-    /// turns the WebSocket listener on.
-    #[arg(long, env = "CHATROOM_WEBSOCKET_PORT")]
-    pub websocket_port: Option<u16>,
+    /// Port of the web listener: the browser app, and IRC over WebSocket
+    /// at /irc (default 8080); 0 picks a free port.
+    #[arg(long, env = "CHATROOM_WEB_PORT")]
+    pub web_port: Option<u16>,
+    /// Port of the web listener over HTTPS, with the TLS certificate
+    /// (default 8443); 0 picks a free port.
+    #[arg(long, env = "CHATROOM_WEB_TLS_PORT")]
+    pub web_tls_port: Option<u16>,
+    /// Turn off the web listener (HTTP and HTTPS).
+    #[arg(long, env = "CHATROOM_NO_WEB")]
+    pub no_web: bool,
+    /// Turn off the HTTPS web listener only.
+    #[arg(long, env = "CHATROOM_NO_WEB_TLS")]
+    pub no_web_tls: bool,
     /// Keep no history: nothing is written to disk, nothing replayed.
     #[arg(long, env = "CHATROOM_NO_HISTORY")]
     pub no_history: bool,
@@ -781,10 +801,11 @@ impl Config {
             t.key = a.tls_key.clone();
         }
         set(&mut t.handshake_timeout_secs, &a.tls_handshake_timeout);
-        if let Some(port) = a.websocket_port {
-            self.websocket.enabled = true;
-            self.websocket.port = port;
-        }
+        let w = &mut self.web;
+        set(&mut w.port, &a.web_port);
+        set(&mut w.tls_port, &a.web_tls_port);
+        w.enabled &= !a.no_web;
+        w.tls_enabled &= !a.no_web_tls;
         let h = &mut self.history;
         h.enabled &= !a.no_history;
         set(&mut h.replay_lines, &a.history_replay_lines);
@@ -830,13 +851,7 @@ impl Config {
             return bad("server_name must be one word");
         }
         let ls = &self.listeners;
-        if !(ls.line
-            || ls.irc
-            || ls.lenheader
-            || ls.nick
-            || self.tls.enabled
-            || self.websocket.enabled)
-        {
+        if !(ls.line || ls.irc || ls.lenheader || ls.nick || self.tls.enabled || self.web.enabled) {
             return bad("every listener is turned off");
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
@@ -845,11 +860,11 @@ impl Config {
         if self.tls.handshake_timeout_secs == 0 {
             return bad("tls.handshake_timeout_secs must be at least 1");
         }
-        if self.websocket.handshake_timeout_secs == 0 {
-            return bad("websocket.handshake_timeout_secs must be at least 1");
+        if self.web.handshake_timeout_secs == 0 {
+            return bad("web.handshake_timeout_secs must be at least 1");
         }
-        if self.websocket.max_message_bytes < 512 {
-            return bad("websocket.max_message_bytes must be at least 512");
+        if self.web.max_message_bytes < 512 {
+            return bad("web.max_message_bytes must be at least 512");
         }
         for oper in &self.opers {
             if oper.name.is_empty() || oper.name.contains([' ', '\r', '\n']) {

@@ -4,6 +4,8 @@
 //! Nothing here is tied to a wire format: a `Say` from netcat and a PRIVMSG
 //! from irssi are the same command.
 
+use std::time::SystemTime;
+
 /// The hub's name for one connection. Assigned by the runtime, never reused.
 pub type ConnId = u64;
 
@@ -149,6 +151,14 @@ pub enum Command {
     /// A request about a room's registration (IRC's ChanServ); the answer
     /// is an `Event::RoomReg` to the sender, never an error.
     RoomReg(crate::registry::RoomRequest),
+    /// Where the sender has read to in a room or private conversation
+    /// (IRCv3 read-marker): `at: None` asks, `Some` moves it forward (never
+    /// back, never past now). Answered with an `Event::ReadMarker`; a move
+    /// also reaches the same person's other connections.
+    MarkRead {
+        target: String,
+        at: Option<SystemTime>,
+    },
     /// Leave the server; the hub tells everyone who shares a room.
     Quit(Option<String>),
 }

@@ -158,6 +158,17 @@ pub enum Event {
         members: Vec<MemberInfo>,
         /// The room is secret (`+s`): IRC marks it `@` in RPL_NAMREPLY.
         secret: bool,
+        /// On join only (`None` for a names query): the joiner's read
+        /// marker for the room, `Some(None)` when there is none yet (IRCv3
+        /// read-marker sends it before the end of the names).
+        read_marker: Option<Option<SystemTime>>,
+    },
+    /// Where the recipient has read to in `target` (a room or a nickname):
+    /// the answer to [`crate::Command::MarkRead`], and the news that
+    /// another of the same person's connections moved it. `None`: never set.
+    ReadMarker {
+        target: Name,
+        at: Option<SystemTime>,
     },
     RoomList {
         rooms: Vec<RoomInfo>,

@@ -16,7 +16,8 @@
 //! `queries` (LIST, WHO, NAMES, WHOIS, WHOWAS, LUSERS), `ops` (modes, KICK,
 //! INVITE, operators), `registered` (registered rooms), `accounts` (who is
 //! logged in), `monitor` (MONITOR), `services` (held messages, nickname
-//! protection, replay on join) and `history` (what the history needs).
+//! protection, replay on join), `markers` (read markers) and `history`
+//! (what the history needs).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -154,6 +155,8 @@ pub struct Hub {
     notes: Option<Vec<Note>>,
     /// Who watches which nicknames (MONITOR).
     monitors: monitor::Monitors,
+    /// Where each person has read to (read-marker).
+    markers: markers::Markers,
     /// Which services run, and what they left for the runtime to do.
     services: Services,
     effects: Vec<Effect>,
@@ -185,6 +188,7 @@ impl Hub {
             pending_logins: HashMap::new(),
             notes: None,
             monitors: monitor::Monitors::default(),
+            markers: markers::Markers::default(),
             services: Services::default(),
             effects: Vec::new(),
             accounts: HashSet::new(),
@@ -382,7 +386,7 @@ impl Hub {
                 Ok(())
             }
             Command::Names(room) => {
-                self.names(conn, &room, out);
+                self.names(conn, &room, None, out);
                 Ok(())
             }
             Command::Whois(nick) => self.whois(conn, &nick, out),
@@ -392,6 +396,7 @@ impl Hub {
             }
             Command::TagMsg { target, tags } => self.tagmsg(conn, target, tags, out),
             Command::Setname(realname) => self.setname(conn, &realname, out),
+            Command::MarkRead { target, at } => self.mark_read(conn, target, at, out),
             Command::Quit(reason) => {
                 self.quit(conn, reason.unwrap_or_else(|| "Client quit".into()), out);
                 Ok(())
@@ -467,6 +472,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
 
 mod accounts;
 mod history;
+mod markers;
 mod membership;
 mod messages;
 mod monitor;

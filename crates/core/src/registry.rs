@@ -87,6 +87,12 @@ pub enum Note {
     SaveRoom(SavedRoom),
     /// A room's registration was dropped.
     ForgetRoom(Name),
+    /// An account's read marker moved forward.
+    ReadMarker {
+        account: Name,
+        target: Name,
+        at: SystemTime,
+    },
     /// A topic was set (or cleared: empty `text`) in any room; stored in the
     /// history like a message, under its own msgid.
     Topic {

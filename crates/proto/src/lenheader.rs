@@ -176,6 +176,7 @@ impl Renderer for LenHeaderRenderer {
                     self.focus = room.as_ref().map(|r| r.to_string());
                     return;
                 }
+                Event::ReadMarker { .. } => return,
                 Event::IsAway { nick, message } => {
                     pair(server, &format!("{nick} is away: {message}"))
                 }

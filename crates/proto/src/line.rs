@@ -492,6 +492,8 @@ impl Renderer for LineRenderer {
             },
             // Counts are for IRC clients' status windows.
             Event::Lusers(_) => return,
+            // Read markers are for clients that track what was read.
+            Event::ReadMarker { .. } => return,
             // MONITOR is IRC's; nothing here asks for it.
             Event::MonOnline(_)
             | Event::MonOffline(_)

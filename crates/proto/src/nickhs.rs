@@ -179,6 +179,7 @@ impl Renderer for NickRenderer {
                     self.focus = room.as_ref().map(|r| r.to_string());
                     return;
                 }
+                Event::ReadMarker { .. } => return,
                 Event::IsAway { nick, message } => ascii(&format!("{nick} is away: {message}")),
                 Event::ServerNotice { text } => ascii(&format!("Server: {text}")),
                 Event::NickProtected { nick, grace_secs } => ascii(&format!(

@@ -26,6 +26,7 @@ pub mod server;
 pub mod session;
 pub mod shutdown;
 pub mod tls;
+pub mod web;
 pub mod websocket;
 
 pub use connection::{Ctx, HubGone, ReadHalf, Renderer};

@@ -1,11 +1,10 @@
 //! Listeners and the accept loops: binds one TCP listener per enabled
 //! protocol, raises the open-file limit, admits connections at accept time
 //! within the connection limits (before any handshake; a refused TLS or
-//! WebSocket connection is closed without one), backs off when out of
-//! descriptors, completes the
-//! TLS handshake (bounded by a timeout) on the TLS listener and the
-//! WebSocket upgrade on the WebSocket listener, hands each
-//! connection to its edge, reloads the TLS certificate on SIGHUP, and runs
+//! web connection is closed without one), backs off when out of
+//! descriptors, completes the TLS handshake (bounded by a timeout) on the
+//! TLS listeners, lets the web listener's HTTP (`web.rs`) run until a
+//! WebSocket upgrade, hands each connection to its edge, reloads the TLS certificate on SIGHUP, and runs
 //! the orderly shutdown (stop accepting, tell everyone, let writers flush,
 //! close).
 //!
@@ -43,7 +42,7 @@ use super::limits::{AcceptBackoff, Admission, Admitted, ConnPermit, Rules, Tally
 use super::logins::Logins;
 use super::persist::{JournalAt, Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
-use super::websocket;
+use super::web;
 use crate::session;
 
 /// The wire protocols the server speaks, one listener each.
@@ -53,8 +52,10 @@ pub enum Protocol {
     Irc,
     /// IRC over TLS.
     IrcTls,
-    /// IRC over WebSocket.
-    IrcWs,
+    /// The web listener: the browser app, and IRC over WebSocket.
+    Web,
+    /// The web listener over HTTPS.
+    WebTls,
     LenHeader,
     Nick,
 }
@@ -65,7 +66,8 @@ impl fmt::Display for Protocol {
             Protocol::Line => "line",
             Protocol::Irc => "irc",
             Protocol::IrcTls => "ircs",
-            Protocol::IrcWs => "ircws",
+            Protocol::Web => "web",
+            Protocol::WebTls => "web-tls",
             Protocol::LenHeader => "lenheader",
             Protocol::Nick => "nick",
         })
@@ -180,12 +182,25 @@ impl Server {
                 .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcTls))?;
             listeners.push((Protocol::IrcTls, listener));
         }
-        if cfg.websocket.enabled {
-            let addr = SocketAddr::new(cfg.bind, cfg.websocket.port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcWs))?;
-            listeners.push((Protocol::IrcWs, listener));
+        let w = &cfg.web;
+        let web = [
+            (w.enabled, Protocol::Web, w.port, "--web-port"),
+            (
+                w.enabled && w.tls_enabled && tls.is_some(),
+                Protocol::WebTls,
+                w.tls_port,
+                "--web-tls-port",
+            ),
+        ];
+        for (on, proto, port, flag) in web {
+            if !on {
+                continue;
+            }
+            let addr = SocketAddr::new(cfg.bind, port);
+            let listener = TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen for {proto} on {addr} (change it with {flag})")
+            })?;
+            listeners.push((proto, listener));
         }
         #[cfg(unix)]
         let hangup = {
@@ -268,15 +283,31 @@ impl Server {
         } else {
             vec![self.cfg.bind]
         };
-        ips.iter()
-            .map(|ip| {
+        let mut lines = Vec::new();
+        for ip in &ips {
+            let at = |port| SocketAddr::new(*ip, port);
+            lines.push(
                 addrs
                     .iter()
-                    .map(|(p, a)| format!("{p}: {}", SocketAddr::new(*ip, a.port())))
+                    .filter(|(p, _)| !matches!(p, Protocol::Web | Protocol::WebTls))
+                    .map(|(p, a)| format!("{p}: {}", at(a.port())))
                     .collect::<Vec<_>>()
-                    .join("   ")
-            })
-            .collect()
+                    .join("   "),
+            );
+            let web: Vec<String> = addrs
+                .iter()
+                .filter_map(|(p, a)| match p {
+                    Protocol::Web => Some(format!("http://{}/", at(a.port()))),
+                    Protocol::WebTls => Some(format!("https://{}/", at(a.port()))),
+                    _ => None,
+                })
+                .collect();
+            if !web.is_empty() {
+                lines.push(format!("web: {}", web.join("   ")));
+            }
+        }
+        lines.retain(|l| !l.is_empty());
+        lines
     }
 
     /// Serves until `stop` resolves, then shuts down in order.
@@ -314,6 +345,15 @@ impl Server {
                     if let Err(e) = core.seed_room(saved) {
                         tracing::warn!("rooms: not restoring {name}: {e}");
                     }
+                }
+                // Where everyone had read to, for their next join.
+                let reader = store.clone();
+                let markers = tokio::task::spawn_blocking(move || reader.load_read_markers())
+                    .await
+                    .context("read markers: loading failed")?
+                    .map_err(|e| anyhow::anyhow!("read markers: {e}"))?;
+                for m in markers {
+                    core.seed_read_marker(&m.account, &m.target, m.at);
                 }
                 core.keep_notes();
                 let stage = Stage::start(
@@ -384,6 +424,7 @@ impl Server {
         for (proto, listener) in self.listeners {
             let acceptor = match proto {
                 Protocol::IrcTls => self.tls.as_ref().map(|t| t.acceptor()),
+                Protocol::WebTls => self.tls.as_ref().map(|t| t.web_acceptor()),
                 _ => None,
             };
             accepts.push(tokio::spawn(accept_loop(
@@ -463,7 +504,7 @@ async fn handshake(
     stream: TcpStream,
     limit: Duration,
     peer: SocketAddr,
-) -> Option<((ReadHalf, WriteHalf), Option<String>)> {
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, Option<String>)> {
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             // The client certificate, if one was presented (SASL EXTERNAL).
@@ -473,7 +514,7 @@ async fn handshake(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| super::tls::fingerprint(c));
-            Some((split_any(tls), certfp))
+            Some((tls, certfp))
         }
         Ok(Err(e)) => {
             tracing::info!(%peer, "TLS handshake failed: {e}");
@@ -487,25 +528,32 @@ async fn handshake(
 }
 
 /// Turns an accepted socket into the byte stream its protocol's edge reads:
-/// as it is, after the TLS handshake, or after the WebSocket upgrade; with
-/// the fingerprint of the TLS client certificate, if one was presented.
-/// `None` when the handshake or upgrade failed (already logged).
+/// as it is, after the TLS handshake, or after the web listener's HTTP
+/// ending in a WebSocket upgrade; with the fingerprint of the TLS client
+/// certificate, if one was presented. `None` when the handshake failed
+/// (already logged) or the connection ended as plain HTTP.
 async fn open(
     proto: Protocol,
     stream: TcpStream,
     acceptor: Option<&TlsAcceptor>,
-    cfg: &Config,
+    cfg: &Arc<Config>,
     peer: SocketAddr,
 ) -> Option<((ReadHalf, WriteHalf), Option<String>)> {
+    let limit = cfg.tls.handshake_timeout();
     match (proto, acceptor) {
-        (Protocol::IrcWs, _) => match websocket::accept(stream, &cfg.websocket).await {
-            Ok(ws) => Some((split_any(ws), None)),
-            Err(e) => {
-                tracing::info!(%peer, "{e}");
-                None
-            }
-        },
-        (_, Some(a)) => handshake(a, stream, cfg.tls.handshake_timeout(), peer).await,
+        (Protocol::Web, _) => web::serve(stream, cfg, peer)
+            .await
+            .map(|ws| (split_any(ws), None)),
+        (Protocol::WebTls, Some(a)) => {
+            let (tls, _) = handshake(a, stream, limit, peer).await?;
+            web::serve(tls, cfg, peer)
+                .await
+                .map(|ws| (split_any(ws), None))
+        }
+        (_, Some(a)) => {
+            let (tls, certfp) = handshake(a, stream, limit, peer).await?;
+            Some((split_any(tls), certfp))
+        }
         (_, None) => Some((split_tcp(stream), None)),
     }
 }
@@ -536,7 +584,7 @@ async fn accept_loop(
     tracker: TaskTracker,
     stop: CancellationToken,
 ) {
-    let handshakes = proto == Protocol::IrcWs || acceptor.is_some();
+    let handshakes = proto == Protocol::Web || acceptor.is_some();
     let mut backoff = AcceptBackoff::default();
     let mut refused = Tally::default();
     loop {
@@ -673,7 +721,8 @@ fn serve(
         Protocol::Line => run!(line::renderer(cfg), session::line::session),
         Protocol::Irc => run!(protos.irc.for_new_connection(), session::irc::run),
         Protocol::IrcTls => run!(protos.irc.for_new_connection(), session::irc::run_secure),
-        Protocol::IrcWs => run!(protos.irc.for_new_connection(), session::irc::run),
+        Protocol::Web => run!(protos.irc.for_new_connection(), session::irc::run),
+        Protocol::WebTls => run!(protos.irc.for_new_connection(), session::irc::run_secure),
         Protocol::LenHeader => run!(lenheader::renderer(cfg), session::lenheader::session),
         Protocol::Nick => run!(nickhs::renderer(cfg), session::nickhs::session),
     }
@@ -688,7 +737,7 @@ fn refusal_bytes(proto: Protocol, cfg: &Config, reason: &str) -> bytes::BytesMut
     let mut buf = bytes::BytesMut::new();
     match proto {
         Protocol::Line => line::renderer(cfg).render(&event, &mut buf),
-        Protocol::Irc | Protocol::IrcTls | Protocol::IrcWs => {
+        Protocol::Irc | Protocol::IrcTls | Protocol::Web | Protocol::WebTls => {
             irc::renderer(cfg).render(&event, &mut buf)
         }
         Protocol::LenHeader => lenheader::renderer(cfg).render(&event, &mut buf),

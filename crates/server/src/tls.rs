@@ -143,6 +143,10 @@ impl ResolvesServerCert for CertSlot {
 /// SIGHUP refreshes.
 pub struct Tls {
     acceptor: TlsAcceptor,
+    /// For the web listener: the same certificate, no client certificate
+    /// asked for (a browser would offer the user a picker), and HTTP/1.1
+    /// named in ALPN.
+    web_acceptor: TlsAcceptor,
     slot: Arc<CertSlot>,
     cert_path: PathBuf,
     key_path: PathBuf,
@@ -176,8 +180,15 @@ impl Tls {
             .context("TLS protocol versions")?
             .with_client_cert_verifier(Arc::new(AnyClientCert(provider())))
             .with_cert_resolver(slot.clone());
+        let mut web = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_cert_resolver(slot.clone());
+        web.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
+            web_acceptor: TlsAcceptor::from(Arc::new(web)),
             slot,
             cert_path,
             key_path,
@@ -187,6 +198,10 @@ impl Tls {
 
     pub fn acceptor(&self) -> TlsAcceptor {
         self.acceptor.clone()
+    }
+
+    pub fn web_acceptor(&self) -> TlsAcceptor {
+        self.web_acceptor.clone()
     }
 
     pub fn origin(&self) -> &Origin {

@@ -6,30 +6,27 @@
 //! This module turns an upgraded WebSocket into a plain byte stream of
 //! CR LF-terminated lines ([`WsStream`], `AsyncRead + AsyncWrite`), so the
 //! IRC edge and the connection driver run unchanged on top of it, with the
-//! same line limits, flood control and output queue as on TCP. It does the
-//! HTTP upgrade ([`accept`]) with its own time limit and origin check.
+//! same line limits, flood control and output queue as on TCP. The HTTP
+//! upgrade before it (origin check, subprotocol) is the web listener's
+//! (`web.rs`); [`start`] begins the WebSocket protocol on the upgraded
+//! connection.
 //!
 //! It must not interpret IRC: it only maps messages to lines and back
 //! (the mapping itself is `chatroom_proto::websocket`, pure and tested
 //! there; this file does the I/O around it).
 
-use chatroom_proto::websocket::origin_allowed;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use chatroom_config::WebSocket as WsConfig;
+use chatroom_config::Web as WebConfig;
 use chatroom_proto::websocket as ws_lines;
 
 /// The subprotocol names of the IRCv3 WebSocket specification.
@@ -50,48 +47,29 @@ pub enum Mode {
 /// this; this only bounds the adapter).
 const PENDING_OUT: usize = 64 * 1024;
 
-/// Performs the HTTP upgrade on `stream`, within the configured time.
-/// Picks the subprotocol the client offered (text preferred when it offers
-/// both, as the specification recommends; text when it offers none), and
-/// refuses an `Origin` that is neither the server's own (the request's
-/// `Host`) nor in `allowed_origins` (`chatroom_proto::websocket::origin_allowed`).
-// The callback's error type is tungstenite's (an HTTP response), not ours.
-#[allow(clippy::result_large_err)]
-pub async fn accept(stream: TcpStream, cfg: &WsConfig) -> Result<WsStream, String> {
-    let mut mode = Mode::Text;
-    let origins = cfg.allowed_origins.clone();
-    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let origin = header("origin");
-        if !origin_allowed(origin, header("host"), &origins) {
-            let shown: String = origin.unwrap_or("").chars().take(100).collect();
-            let mut refusal =
-                ErrorResponse::new(Some(format!("origin {shown:?} is not allowed here")));
-            *refusal.status_mut() = StatusCode::FORBIDDEN;
-            return Err(refusal);
-        }
-        let offered: Vec<String> = req
-            .headers()
-            .get_all("sec-websocket-protocol")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|p| p.trim().to_ascii_lowercase())
-            .collect();
-        let chosen = if offered.iter().any(|p| p == TEXT_PROTOCOL) {
-            Some(TEXT_PROTOCOL)
-        } else if offered.iter().any(|p| p == BINARY_PROTOCOL) {
-            mode = Mode::Binary;
-            Some(BINARY_PROTOCOL)
-        } else {
-            None
-        };
-        if let Some(p) = chosen {
-            resp.headers_mut()
-                .insert("sec-websocket-protocol", HeaderValue::from_static(p));
-        }
-        Ok(resp)
-    };
+/// The subprotocol for what the client offered in `Sec-WebSocket-Protocol`
+/// (text preferred when it offers both, as the specification recommends;
+/// text, and no header in the answer, when it offers none).
+pub fn choose_protocol<'a>(offered: impl Iterator<Item = &'a str>) -> (Mode, Option<&'static str>) {
+    let offered: Vec<String> = offered
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_ascii_lowercase())
+        .collect();
+    if offered.iter().any(|p| p == TEXT_PROTOCOL) {
+        (Mode::Text, Some(TEXT_PROTOCOL))
+    } else if offered.iter().any(|p| p == BINARY_PROTOCOL) {
+        (Mode::Binary, Some(BINARY_PROTOCOL))
+    } else {
+        (Mode::Text, None)
+    }
+}
+
+/// Starts the WebSocket protocol on a connection whose HTTP upgrade is done
+/// (the web listener did it: `web.rs`).
+pub async fn start<S>(io: S, mode: Mode, cfg: &WebConfig) -> WsStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let config = WebSocketConfig::default()
         // Eagerly allocated per connection: chat lines are short.
         .read_buffer_size(4096)
@@ -101,18 +79,13 @@ pub async fn accept(stream: TcpStream, cfg: &WsConfig) -> Result<WsStream, Strin
         .max_write_buffer_size(PENDING_OUT * 4)
         .max_message_size(Some(cfg.max_message_bytes))
         .max_frame_size(Some(cfg.max_message_bytes));
-    let limit = Duration::from_secs(cfg.handshake_timeout_secs);
-    let upgrade = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
-    match tokio::time::timeout(limit, upgrade).await {
-        Ok(Ok(ws)) => Ok(WsStream::new(ws, mode)),
-        Ok(Err(e)) => Err(format!("WebSocket upgrade failed: {e}")),
-        Err(_) => Err(format!("WebSocket upgrade timed out after {limit:?}")),
-    }
+    let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    WsStream::new(ws, mode)
 }
 
 /// An upgraded WebSocket seen as a stream of CR LF-terminated lines.
-pub struct WsStream {
-    ws: WebSocketStream<TcpStream>,
+pub struct WsStream<S> {
+    ws: WebSocketStream<S>,
     mode: Mode,
     /// Received lines (with CR LF added) not yet read.
     input: BytesMut,
@@ -123,8 +96,8 @@ pub struct WsStream {
     eof: bool,
 }
 
-impl WsStream {
-    fn new(ws: WebSocketStream<TcpStream>, mode: Mode) -> WsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> WsStream<S> {
+    fn new(ws: WebSocketStream<S>, mode: Mode) -> WsStream<S> {
         WsStream {
             ws,
             mode,
@@ -172,7 +145,7 @@ fn text(line: Bytes) -> Utf8Bytes {
         .unwrap_or_else(|_| Utf8Bytes::from(String::from_utf8_lossy(&line).into_owned()))
 }
 
-impl AsyncRead for WsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -199,7 +172,7 @@ impl AsyncRead for WsStream {
     }
 }
 
-impl AsyncWrite for WsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

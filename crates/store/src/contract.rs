@@ -135,6 +135,7 @@ contract!(
     last_id_counts_records_of_rooms_that_keep_nothing,
     an_id_already_in_a_page_is_refused_as_a_duplicate,
     room_state_round_trips,
+    read_markers_only_move_forward,
     accounts_round_trip_case_insensitively,
     a_room_can_keep_no_history_at_all,
     last_id_survives_compaction_and_counts_offline_messages,
@@ -1026,6 +1027,49 @@ fn an_id_already_in_a_page_is_refused_as_a_duplicate<B: Backend>() {
         .query(&room_q("#r", Selector::Latest { after: None }, 10))
         .expect("query");
     assert_eq!(ids(&got), vec![5, 6, 10]);
+}
+
+fn read_markers_only_move_forward<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    let mark = |account: &str, target: &str, ms: u64| ReadMarker {
+        account: account.into(),
+        target: target.into(),
+        at: at(ms),
+    };
+    assert!(store.load_read_markers().expect("load").is_empty());
+    store
+        .save_read_marker(&mark("Alice", "#Lobby", 100))
+        .expect("save");
+    store
+        .save_read_marker(&mark("alice", "#lobby", 50))
+        .expect("save");
+    store
+        .save_read_marker(&mark("alice", "Bob", 70))
+        .expect("save");
+    store
+        .save_read_marker(&mark("bob", "#lobby", 10))
+        .expect("save");
+    let got = store.load_read_markers().expect("load");
+    assert_eq!(
+        got.iter()
+            .map(|m| (m.account.as_str(), m.target.as_str(), m.at))
+            .collect::<Vec<_>>(),
+        vec![
+            // An earlier time does not move the marker back (the names
+            // are the last given).
+            ("alice", "#lobby", at(100)),
+            ("alice", "Bob", at(70)),
+            ("bob", "#lobby", at(10)),
+        ]
+    );
+    store
+        .save_read_marker(&mark("ALICE", "#LOBBY", 200))
+        .expect("save");
+    let got = store.load_read_markers().expect("load");
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].at, at(200));
+    assert_eq!(got[0].target, "#LOBBY");
 }
 
 fn room_state_round_trips<B: Backend>() {

@@ -111,7 +111,7 @@ pub use error::StoreError;
 pub use fts::fts_query;
 pub use history::HistoryStore;
 pub use memory::MemoryStore;
-pub use rooms::RoomStore;
+pub use rooms::{ReadMarker, RoomStore};
 pub use search::SearchStore;
 pub use sqlite::index::{PASS_ROWS as SEARCH_PASS_ROWS, SEARCH_FILE};
 pub use sqlite::{DB_FILE, LOCK_FILE, SqliteStore, StoreOptions};

@@ -31,7 +31,7 @@ use super::keys::{Pos, Scope, db_id, from_ms, pos_of, record_keys, room_conv, ta
 use super::select::{self, Walk};
 use super::{
     Account, AccountStore, CompactStats, DEFAULT_MAX_LIMIT, HistoryQuery, HistoryStore, Limits,
-    QueryTarget, Record, Retention, RoomState, RoomStore, SearchStore, TargetInfo,
+    QueryTarget, ReadMarker, Record, Retention, RoomState, RoomStore, SearchStore, TargetInfo,
 };
 
 /// The in-memory store. Cheap to create; share it as an `Arc`.
@@ -53,6 +53,8 @@ struct State {
     last_id: u64,
     /// Saved rooms by case-folded name.
     rooms: BTreeMap<String, RoomState>,
+    /// Read markers by case-folded account and target.
+    markers: BTreeMap<(String, String), ReadMarker>,
     /// Conversation keys of rooms that keep nothing; `append` drops them.
     silent: HashSet<String>,
     /// Accounts by case-folded name.
@@ -629,5 +631,23 @@ impl RoomStore for MemoryStore {
 
     fn load_rooms(&self) -> Result<Vec<RoomState>, StoreError> {
         Ok(self.read().rooms.values().cloned().collect())
+    }
+
+    fn save_read_marker(&self, m: &ReadMarker) -> Result<(), StoreError> {
+        let key = (
+            Key::of(&m.account).as_str().to_string(),
+            Key::of(&m.target).as_str().to_string(),
+        );
+        let mut state = self.write();
+        let at = match state.markers.get(&key) {
+            Some(old) if old.at > at_ms(m.at) => old.at,
+            _ => at_ms(m.at),
+        };
+        state.markers.insert(key, ReadMarker { at, ..m.clone() });
+        Ok(())
+    }
+
+    fn load_read_markers(&self) -> Result<Vec<ReadMarker>, StoreError> {
+        Ok(self.read().markers.values().cloned().collect())
     }
 }

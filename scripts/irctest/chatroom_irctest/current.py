@@ -99,9 +99,10 @@ password_hash = {oper_hash}
 enabled = {tls}
 port = {port}
 {tls_files}
-[websocket]
+[web]
 enabled = {websocket}
 port = {websocket_port}
+tls_enabled = false
 """
 
 

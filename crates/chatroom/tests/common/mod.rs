@@ -20,8 +20,10 @@ pub struct TestServer {
     pub irc: Option<SocketAddr>,
     /// IRC over TLS.
     pub ircs: Option<SocketAddr>,
-    /// IRC over WebSocket (only when a test turns it on).
-    pub ircws: Option<SocketAddr>,
+    /// The web listener (the app, and IRC over WebSocket at /irc).
+    pub web: Option<SocketAddr>,
+    /// The web listener over HTTPS.
+    pub webs: Option<SocketAddr>,
     pub lenheader: Option<SocketAddr>,
     pub nick: Option<SocketAddr>,
     /// Lines the server printed to stderr are kept in this file.
@@ -106,6 +108,10 @@ impl TestServer {
                 "0",
                 "--tls-port",
                 "0",
+                "--web-port",
+                "0",
+                "--web-tls-port",
+                "0",
                 "--data-dir",
                 &data_dir_arg,
             ])
@@ -124,7 +130,8 @@ impl TestServer {
             irc: None,
             lenheader: None,
             ircs: None,
-            ircws: None,
+            web: None,
+            webs: None,
             nick: None,
             stderr_path,
             data_dir,
@@ -154,7 +161,6 @@ impl TestServer {
                         "line:" => server.line = Some(addr),
                         "irc:" => server.irc = Some(addr),
                         "ircs:" => server.ircs = Some(addr),
-                        "ircws:" => server.ircws = Some(addr),
                         "lenheader:" => server.lenheader = Some(addr),
                         "nick:" => server.nick = Some(addr),
                         _ => {}
@@ -162,6 +168,24 @@ impl TestServer {
                 }
             }
             break;
+        }
+        // The web line follows the address line, when the web is on.
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_ok() {
+            if let Ok(mut seen) = server.stdout.0.lock() {
+                seen.push(line.trim_end().to_string());
+            }
+            if let Some(urls) = line.trim().strip_prefix("web: ") {
+                for url in urls.split_whitespace() {
+                    let (scheme, rest) = url.split_once("://").expect("web URL");
+                    let addr: SocketAddr = rest.trim_end_matches('/').parse().expect("address");
+                    match scheme {
+                        "http" => server.web = Some(addr),
+                        "https" => server.webs = Some(addr),
+                        _ => {}
+                    }
+                }
+            }
         }
         // Keep draining stdout so the server never blocks on a full pipe,
         // keeping the lines for `stdout_line`.

@@ -67,6 +67,7 @@ impl Hub {
         );
         self.max_users = self.max_users.max(self.members.len());
         self.unregistered.remove(&conn);
+        self.forget_read_markers(conn);
         self.monitors.online(&info, out);
         send(
             out,
@@ -215,7 +216,7 @@ impl Hub {
                 },
             );
         }
-        self.names(conn, &room_name, out);
+        self.names(conn, &room_name, Some(self.read_marker(conn, &key)), out);
         self.founder_op(conn, &key, out);
         self.joined(conn, room_name);
         self.set_focus(conn, Some(key), out)

@@ -106,7 +106,15 @@ impl Hub {
         );
     }
 
-    pub(super) fn names(&self, conn: ConnId, name: &str, out: &mut impl Outbox) {
+    /// `read_marker`: on join, the joiner's marker for the room (see
+    /// `Event::Names`).
+    pub(super) fn names(
+        &self,
+        conn: ConnId,
+        name: &str,
+        read_marker: Option<Option<std::time::SystemTime>>,
+        out: &mut impl Outbox,
+    ) {
         let (room, members, secret) = match self.rooms.get(&Key::of(name)) {
             Some(room) => (
                 room.name.clone(),
@@ -122,6 +130,7 @@ impl Hub {
                 room,
                 members,
                 secret,
+                read_marker,
             },
         );
     }

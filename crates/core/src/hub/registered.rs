@@ -48,7 +48,7 @@ impl Hub {
         }
     }
 
-    fn note(&mut self, note: Note) {
+    pub(super) fn note(&mut self, note: Note) {
         if let Some(notes) = &mut self.notes {
             notes.push(note);
         }

@@ -1663,3 +1663,114 @@ fn nickserv_is_reserved() {
         Err(HubError::ErroneousNick { .. })
     ));
 }
+
+/// The read marker of one answer or update, as `conn` received it.
+fn markers_to(t: &T, conn: ConnId) -> Vec<(String, Option<SystemTime>)> {
+    t.to(conn)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::ReadMarker { target, at } => Some((target.to_string(), at)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn mark(target: &str, at: Option<SystemTime>) -> Command {
+    Command::MarkRead {
+        target: target.into(),
+        at,
+    }
+}
+
+#[test]
+fn a_read_marker_moves_forward_only_and_never_past_now() {
+    let mut t = T::new();
+    t.reg(1, "alice");
+    let now = t.clock.now();
+    t.ok(1, mark("#lobby", None));
+    assert_eq!(markers_to(&t, 1), vec![("#lobby".into(), None)]);
+    let earlier = now - Duration::from_secs(60);
+    t.ok(1, mark("#lobby", Some(earlier)));
+    assert_eq!(markers_to(&t, 1), vec![("#lobby".into(), Some(earlier))]);
+    // Back in time: the stored marker is the answer, and stays.
+    t.ok(1, mark("#LOBBY", Some(earlier - Duration::from_secs(5))));
+    assert_eq!(markers_to(&t, 1), vec![("#LOBBY".into(), Some(earlier))]);
+    // Into the future: no further than now.
+    t.ok(1, mark("#lobby", Some(now + Duration::from_secs(3600))));
+    assert_eq!(markers_to(&t, 1), vec![("#lobby".into(), Some(now))]);
+    // Private conversations have markers too; bad names are refused.
+    t.ok(1, mark("Bob", None));
+    assert_eq!(markers_to(&t, 1), vec![("Bob".into(), None)]);
+    assert!(t.run(1, mark("no spaces", None)).is_err());
+    assert!(t.run(1, mark("#bad room", None)).is_err());
+}
+
+#[test]
+fn a_read_marker_reaches_every_connection_of_the_account_and_nobody_else() {
+    let mut t = T::new();
+    t.hub.keep_notes();
+    t.reg(1, "alice");
+    t.reg(2, "alice_phone");
+    t.reg(3, "mallory");
+    t.ok(1, Command::Login(Some("alice".into())));
+    t.ok(2, Command::Login(Some("Alice".into())));
+    let at = t.clock.now() - Duration::from_secs(10);
+    t.ok(2, mark("#lobby", Some(at)));
+    assert_eq!(t.recipients(), vec![1, 2]);
+    assert_eq!(markers_to(&t, 1), vec![("#lobby".into(), Some(at))]);
+    let notes = t.hub.take_notes();
+    assert!(
+        matches!(&notes[..], [Note::ReadMarker { account, target, at: a }]
+            if names::same(account, "alice") && &**target == "#lobby" && *a == at),
+        "{notes:?}"
+    );
+    // Someone else asking gets their own (none), never alice's.
+    t.ok(3, mark("#lobby", None));
+    assert_eq!(markers_to(&t, 3), vec![("#lobby".into(), None)]);
+    // A marker of someone not logged in is the connection's alone, kept
+    // nowhere and forgotten when it leaves.
+    t.ok(3, mark("#lobby", Some(at)));
+    assert_eq!(t.recipients(), vec![3]);
+    assert!(t.hub.take_notes().is_empty());
+    t.ok(3, Command::Quit(None));
+    t.reg(3, "mallory");
+    t.ok(3, mark("#lobby", None));
+    assert_eq!(markers_to(&t, 3), vec![("#lobby".into(), None)]);
+}
+
+#[test]
+fn joining_tells_the_joiner_its_marker_and_a_seeded_one_counts() {
+    let mut t = T::new();
+    let at = t.clock.now() - Duration::from_secs(100);
+    t.hub.seed_read_marker("ALICE", "#Rust", at);
+    t.reg(1, "alice");
+    t.ok(1, Command::Login(Some("alice".into())));
+    t.ok(1, Command::Join("#rust".into()));
+    let names: Vec<Option<Option<SystemTime>>> = t
+        .to(1)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Names { read_marker, .. } => Some(read_marker),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, vec![Some(Some(at))]);
+    t.reg(2, "bob");
+    t.ok(2, Command::Join("#rust".into()));
+    assert!(t.to(2).iter().any(|e| matches!(
+        e,
+        Event::Names {
+            read_marker: Some(None),
+            ..
+        }
+    )));
+    // A names query is not a join: no marker.
+    t.ok(2, Command::Names("#rust".into()));
+    assert!(t.to(2).iter().any(|e| matches!(
+        e,
+        Event::Names {
+            read_marker: None,
+            ..
+        }
+    )));
+}

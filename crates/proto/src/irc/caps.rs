@@ -31,6 +31,7 @@ pub enum Cap {
     LabeledResponse,
     MessageTags,
     MultiPrefix,
+    ReadMarker,
     Sasl,
     ServerTime,
     Setname,
@@ -40,7 +41,7 @@ pub enum Cap {
 }
 
 impl Cap {
-    pub const ALL: [Cap; 20] = [
+    pub const ALL: [Cap; 21] = [
         Cap::AccountNotify,
         Cap::AccountRegistration,
         Cap::AccountTag,
@@ -55,6 +56,7 @@ impl Cap {
         Cap::LabeledResponse,
         Cap::MessageTags,
         Cap::MultiPrefix,
+        Cap::ReadMarker,
         Cap::Sasl,
         Cap::ServerTime,
         Cap::Setname,
@@ -80,6 +82,7 @@ impl Cap {
             Cap::LabeledResponse => "labeled-response",
             Cap::MessageTags => "message-tags",
             Cap::MultiPrefix => "multi-prefix",
+            Cap::ReadMarker => "draft/read-marker",
             Cap::Sasl => "sasl",
             Cap::ServerTime => "server-time",
             Cap::Setname => "setname",

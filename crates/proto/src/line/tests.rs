@@ -382,6 +382,7 @@ fn names_rooms_who_whois() {
                 room: name("#lobby"),
                 members: members.clone(),
                 secret: false,
+                read_marker: None,
             }
         ),
         "In #lobby (2): @alice, bob (away)\n"

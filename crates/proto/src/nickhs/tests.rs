@@ -161,6 +161,7 @@ fn welcome(nick: &str) -> Vec<Event> {
             room: "#lobby".into(),
             members: Vec::new(),
             secret: false,
+            read_marker: None,
         },
         Event::Focus {
             room: Some("#lobby".into()),

@@ -296,6 +296,7 @@ fn event() -> impl Strategy<Value = (Event, Option<usize>)> {
                         room,
                         members,
                         secret: false,
+                        read_marker: None,
                     },
                     Some(1),
                 )

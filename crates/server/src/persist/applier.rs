@@ -145,6 +145,7 @@ impl Applier {
         let (name, result) = match &save {
             RoomSave::Save(state) => (&state.name, self.rooms.save_room(state)),
             RoomSave::Forget(name) => (name, self.rooms.forget_room(name)),
+            RoomSave::Marker(m) => (&m.target, self.rooms.save_read_marker(m)),
         };
         if let Err(e) = result {
             // The room goes on as it is; only a restart would lose the change.

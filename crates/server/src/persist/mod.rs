@@ -148,10 +148,12 @@ pub enum Op {
     Read(Box<dyn FnOnce() + Send>),
 }
 
-/// A room's lasting state as the writer writes it.
+/// A room's lasting state as the writer writes it, and the other small
+/// saves of the `RoomStore` that ride the same way: a read marker.
 pub enum RoomSave {
     Save(RoomState),
     Forget(String),
+    Marker(chatroom_store::ReadMarker),
 }
 
 /// What the hub task hears from the stage's threads.

@@ -442,6 +442,18 @@ impl Stage {
                 let state = room_state(&self.cfg, saved);
                 self.ops.push(Op::Room(RoomSave::Save(state)));
             }
+            Note::ReadMarker {
+                account,
+                target,
+                at,
+            } => {
+                self.ops
+                    .push(Op::Room(RoomSave::Marker(chatroom_store::ReadMarker {
+                        account: account.to_string(),
+                        target: target.to_string(),
+                        at,
+                    })));
+            }
             Note::ForgetRoom(name) => {
                 // A room the configuration gives limits of its own keeps
                 // its row for them (see `sync_room_limits`).

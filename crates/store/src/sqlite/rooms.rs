@@ -10,7 +10,7 @@ use rusqlite::params;
 use super::SqliteStore;
 use crate::error::StoreError;
 use crate::keys::{from_ms, room_conv, to_ms};
-use crate::{Limits, RoomState, RoomStore};
+use crate::{Limits, ReadMarker, RoomState, RoomStore};
 use chatroom_core::Topic;
 use chatroom_core::names::Key;
 
@@ -103,6 +103,42 @@ impl RoomStore for SqliteStore {
                         max_count,
                     }),
                     name,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn save_read_marker(&self, m: &ReadMarker) -> Result<(), StoreError> {
+        self.writer().execute(
+            "INSERT INTO read_markers (account_key, target_key, account, target, at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (account_key, target_key) DO UPDATE SET \
+             account = excluded.account, target = excluded.target, \
+             at_ms = max(at_ms, excluded.at_ms)",
+            params![
+                Key::of(&m.account).as_str(),
+                Key::of(&m.target).as_str(),
+                m.account,
+                m.target,
+                to_ms(m.at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn load_read_markers(&self) -> Result<Vec<ReadMarker>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT account, target, at_ms FROM read_markers \
+                 ORDER BY account_key, target_key",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(ReadMarker {
+                    account: row.get(0)?,
+                    target: row.get(1)?,
+                    at: from_ms(row.get(2)?),
                 });
             }
             Ok(out)

@@ -175,8 +175,21 @@ CREATE INDEX pages_by_time ON pages (conv, hi_ms);
 CREATE INDEX pages_by_conv ON pages (conv);
 "#;
 
+/// Version 8: read markers (`RoomStore::save_read_marker`), one row per
+/// account and target, both keyed case-folded.
+pub const V8: &str = r#"
+CREATE TABLE read_markers (
+    account_key TEXT NOT NULL,
+    target_key  TEXT NOT NULL,
+    account     TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    PRIMARY KEY (account_key, target_key)
+) WITHOUT ROWID;
+"#;
+
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

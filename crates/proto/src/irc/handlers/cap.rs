@@ -19,7 +19,8 @@ use super::args::need_more_params;
 use super::context::Context;
 
 /// What this server offers in `CAP LS`: exactly what the session and the
-/// renderer implement. `chghost` is offered: a host changes only by an
+/// renderer implement. `draft/read-marker` is offered always (markers of
+/// someone not logged in last as long as the connection). `chghost` is offered: a host changes only by an
 /// operator's CHGHOST (otherwise it is the peer's address for the life of
 /// the connection); `draft/chathistory` is offered when there is a history to read
 /// (`history`); SASL, account-notify, account-tag and
@@ -41,6 +42,7 @@ pub fn offer(history: bool, accounts: bool) -> Offer {
         Cap::InviteNotify,
         Cap::StandardReplies,
         Cap::Utf8Only,
+        Cap::ReadMarker,
     ]
     .into_iter()
     .fold(Offer::new(), |o, c| o.with(c, None));
@@ -106,7 +108,7 @@ mod tests {
             shown(&steps[0]),
             ":chatroom CAP * LS :cap-notify message-tags server-time echo-message \
          labeled-response batch multi-prefix userhost-in-names extended-join away-notify \
-         setname chghost invite-notify standard-replies utf8only draft/chathistory \
+         setname chghost invite-notify standard-replies utf8only draft/read-marker draft/chathistory \
          sasl=PLAIN,EXTERNAL account-notify account-tag \
          draft/account-registration=before-connect\r\n"
         );

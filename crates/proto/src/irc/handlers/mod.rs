@@ -27,6 +27,7 @@ mod context;
 mod history;
 mod info;
 mod join;
+mod markread;
 mod mode;
 mod monitor;
 mod oper;
@@ -117,6 +118,7 @@ fn route(command: &str) -> Option<(Gate, Run)> {
         "MONITOR" => (Registered, |cx, m| with(cx, m, monitor::monitor)),
         "AWAY" => (Registered, |cx, m| with(cx, m, user::away)),
         "SETNAME" => (Registered, |cx, m| with(cx, m, user::setname)),
+        "MARKREAD" => (Registered, markread::markread),
         // Operators.
         "OPER" => (Registered, |cx, m| with(cx, m, oper::oper)),
         "KILL" => (Registered, |cx, m| with(cx, m, oper::kill)),

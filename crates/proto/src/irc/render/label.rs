@@ -110,6 +110,7 @@ mod tests {
                 room: "#a".into(),
                 members: vec![],
                 secret: false,
+                read_marker: None,
             },
             &mut out,
         );

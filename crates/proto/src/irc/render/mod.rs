@@ -512,15 +512,32 @@ impl IrcRenderer {
                 room,
                 members,
                 secret,
-            } => who::names(
-                &self.to(),
-                room,
-                members,
-                *secret,
-                self.caps,
-                !self.names_batch,
-                out,
-            ),
+                read_marker,
+            } => {
+                let end = !self.names_batch;
+                // read-marker: the joiner's marker before the end of names.
+                let marker = read_marker.filter(|_| self.has(Cap::ReadMarker));
+                let to = self.to();
+                who::names(
+                    &to,
+                    room,
+                    members,
+                    *secret,
+                    self.caps,
+                    end && marker.is_none(),
+                    out,
+                );
+                if let Some(at) = marker {
+                    replies::markread(&to, room, at, out);
+                    if end {
+                        who::names_end(&to, room, out);
+                    }
+                }
+            }
+            Event::ReadMarker { target, at } if self.has(Cap::ReadMarker) => {
+                replies::markread(&self.to(), target, *at, out);
+            }
+            Event::ReadMarker { .. } => {}
             Event::RoomList { rooms } => replies::room_list(&self.to(), rooms, out),
             Event::WhoReply { mask, members } => {
                 let whox = self.rare.as_mut().and_then(|r| r.whox.take());

@@ -16,6 +16,16 @@ use super::numerics::Numerics;
 use crate::irc::numeric::*;
 use crate::irc::wire::{source, unix};
 
+/// `MARKREAD <target> timestamp=...` (or `*`: no marker yet), IRCv3
+/// read-marker's server command.
+pub(super) fn markread(to: &Numerics, target: &str, at: Option<SystemTime>, out: &mut BytesMut) {
+    let at = match at {
+        Some(t) => format!("timestamp={}", crate::irc::tags::server_time(t)),
+        None => "*".to_string(),
+    };
+    crate::irc::wire::write_line(out, Some(to.server), "MARKREAD", &[target, &at], None);
+}
+
 /// RPL_TOPIC and RPL_TOPICWHOTIME, or RPL_NOTOPIC.
 pub(super) fn topic_is(to: &Numerics, room: &str, topic: Option<&Topic>, out: &mut BytesMut) {
     match topic {

@@ -357,6 +357,7 @@ mod tests {
                 room: "#a".into(),
                 members: vec![member("alice", true, None), member("bob", false, None)],
                 secret: false,
+                read_marker: None,
             },
         );
         assert_eq!(
@@ -372,6 +373,7 @@ mod tests {
                 room: "#a".into(),
                 members: many,
                 secret: false,
+                read_marker: None,
             },
         );
         let l = lines(&out);
@@ -524,6 +526,7 @@ mod tests {
                     room: "#a".into(),
                     members: vec![m.clone()],
                     secret: false,
+                    read_marker: None,
                 },
             )
         };
