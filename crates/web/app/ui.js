@@ -356,14 +356,6 @@ export class Ui {
     t.dateTime = new Date(line.time).toISOString();
     t.title = new Date(line.time).toLocaleString();
     d.append(t);
-    if (line.replyTo) {
-      const q = el('span', 'quote');
-      const parent = buf.byMsgid.get(line.replyTo);
-      q.append('↪ ');
-      if (parent) { q.append(nickEl(parent.nick), ' '); const s = el('bdi'); appendRich(s, parent.text.slice(0, 140)); q.append(s); }
-      else q.append('in reply to an earlier message');
-      d.append(q);
-    }
     const text = el('bdi', 'text');
     switch (line.kind) {
       case 'msg': d.append(nickEl(line.nick), ' '); appendRich(text, line.text); break;
@@ -372,6 +364,14 @@ export class Ui {
       default: appendRich(text, cleanNick(line.text));
     }
     d.append(text);
+    if (line.replyTo) {
+      const q = el('span', 'quote');
+      const parent = buf.byMsgid.get(line.replyTo);
+      q.append('↪ in reply to ');
+      if (parent) { q.append(nickEl(parent.nick), ' '); const s = el('bdi'); appendRich(s, parent.text.slice(0, 140)); q.append(s); }
+      else q.append('in reply to an earlier message');
+      d.append(q);
+    }
     if (line.reactions?.size || line.replies) {
       const under = el('div', 'under');
       if (line.reactions) {
