@@ -97,7 +97,7 @@ export class Chat {
   // ---- connection -------------------------------------------------------
 
   start(opts) {
-    this.opts = { ...opts };
+    this.opts = { ...opts, account: opts.nick };
     this.quitting = false;
     this.connect();
   }
@@ -922,8 +922,7 @@ export class Chat {
     if (state === 'active') {
       if (last && last.state === 'active' && Date.now() - last.at < TYPING_EVERY) return;
     } else if (!last || last.state === 'done') {
-      if (!force) return;
-      if (!last) return;
+      return; // nothing was announced, or "done" already was
     }
     this.lastTyping.set(buf.key, { state, at: Date.now() });
     this.send('TAGMSG', [buf.name], { '+typing': state });

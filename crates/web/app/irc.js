@@ -217,6 +217,7 @@ export class IrcConnection {
     }
     const reg = this.offered.get('draft/account-registration');
     if (o.password && o.register && reg !== undefined && /(^|,)before-connect(,|$)/.test(reg || '')) {
+      this.registerSent = true;
       this.send('REGISTER', ['*', o.email || '*', o.password]);
       return;
     }
@@ -238,7 +239,8 @@ export class IrcConnection {
       case 'AUTHENTICATE': {
         if (msg.params[0] === '+') {
           const o = this.opts;
-          const payload = b64(`${o.nick}\0${o.nick}\0${o.password}`);
+          const account = o.account || o.nick;
+          const payload = b64(`${account}\0${account}\0${o.password}`);
           for (let i = 0; i < payload.length; i += 400) this.raw('AUTHENTICATE ' + payload.slice(i, i + 400));
           if (payload.length % 400 === 0) this.raw('AUTHENTICATE +');
         }
@@ -253,6 +255,9 @@ export class IrcConnection {
         break;
       case 'REGISTER':
         if (msg.params[0] === 'SUCCESS' || msg.params[0] === 'VERIFICATION_REQUIRED') {
+          // From now on this is an account to log in to (reconnections use SASL).
+          this.opts.register = false;
+          this.opts.account = msg.params[1] || this.opts.account;
           if (!this.registered) this.finishCaps();
         }
         break;
@@ -266,6 +271,11 @@ export class IrcConnection {
       case '001':
         this.registered = true;
         this.nick = msg.params[0];
+        // A server without before-connect registration takes REGISTER now.
+        if (this.opts.register && this.opts.password && !this.registerSent) {
+          this.registerSent = true;
+          this.send('REGISTER', ['*', this.opts.email || '*', this.opts.password]);
+        }
         this.h.registered(this.nick);
         break;
       case '005':
