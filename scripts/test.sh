@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. The tests use real programs (weechat-headless,
 # irssi and tmux for the IRC client tests, python3 for the tutorial client
-# programs); this installs the missing ones from Debian's packages first.
+# programs, Node.js and Chromium for the web app); this installs the missing
+# ones from Debian's packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for cmd in weechat-headless irssi tmux python3; do
+for cmd in weechat-headless irssi tmux python3 node npm; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -14,6 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   for cmd in "${missing[@]}"; do
     case "$cmd" in
       python3) pkgs+=(python3) ;;
+      node) pkgs+=(nodejs) ;;
       *) pkgs+=("$cmd") ;;
     esac
   done
@@ -55,6 +57,12 @@ fi
 ./scripts/check-layers.sh
 
 cargo test --locked --workspace "$@"
+
+# The web app in a real browser: Debian's Chromium driven by playwright-core
+# (both installed by tests/browser/run.sh when missing: apt and `npm ci`
+# from the committed lock file) against the debug binary the tests above
+# built, on loopback.
+./tests/browser/run.sh
 
 # The external IRC conformance suite irctest against the debug binary: the
 # current suite from ../shared/irctest when it is there (the usual selection
