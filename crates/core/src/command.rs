@@ -60,6 +60,12 @@ pub enum Overflow {
     /// Sent as further messages, split at a space where one is near. For
     /// protocols where people type freely and expect all of it to arrive.
     Split,
+    /// The text holds several lines as the sender composed them
+    /// ([`crate::multiline`]: IRCv3 `draft/multiline`), kept whole as one
+    /// message within `[hub] multiline_max_bytes` and
+    /// `multiline_max_lines` (cut there as a last resort: the edge refuses
+    /// what is over them first).
+    Lines,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -74,6 +74,11 @@ pub struct HubConfig {
     pub reserved_nicks: Vec<String>,
     /// Nicknames one connection may watch with MONITOR.
     pub monitor_len: usize,
+    /// Bytes of one message of several lines (IRCv3 `draft/multiline`'s
+    /// `max-bytes`: the lines joined, each break one byte).
+    pub multiline_max_bytes: usize,
+    /// Lines of one message of several lines (`max-lines`).
+    pub multiline_max_lines: usize,
 }
 
 impl Default for HubConfig {
@@ -93,6 +98,8 @@ impl Default for HubConfig {
             whowas_len: 200,
             reserved_nicks: vec!["NickServ".to_string(), "ChanServ".to_string()],
             monitor_len: 100,
+            multiline_max_bytes: 4096,
+            multiline_max_lines: 32,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod history;
 pub mod hub;
 pub mod model;
 pub mod modes;
+pub mod multiline;
 pub mod names;
 pub mod password;
 pub mod registry;

@@ -159,6 +159,34 @@ impl Envelope {
     }
 }
 
+/// A message of several lines ([`chatroom_core::multiline`]) as the
+/// plain-text protocols show it: one message per non-blank line as the
+/// reader sees them (continued lines joined), each in an envelope of its
+/// own, so every path of those renderers handles one line as ever. `None`
+/// for anything else.
+pub fn one_per_line(shared: &Shared) -> Option<Vec<Shared>> {
+    let Body::Event(ev @ Event::Message { text, .. }) = shared.body() else {
+        return None;
+    };
+    if !chatroom_core::multiline::is_multi(text) {
+        return None;
+    }
+    let combined = chatroom_core::multiline::combined(text);
+    Some(
+        combined
+            .split(chatroom_core::multiline::BREAK)
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let mut one = ev.clone();
+                if let Event::Message { text, .. } = &mut one {
+                    *text = line.into();
+                }
+                Envelope::new(one)
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

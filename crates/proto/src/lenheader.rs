@@ -112,6 +112,12 @@ impl LenHeaderRenderer {
 
 impl Renderer for LenHeaderRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        if let Some(lines) = crate::envelope::one_per_line(shared) {
+            for line in &lines {
+                self.render(line, out);
+            }
+            return;
+        }
         let server = self.server.as_str();
         let bytes = match shared.body() {
             Body::Raw(bytes) => bytes.clone(),
@@ -212,7 +218,8 @@ impl Renderer for LenHeaderRenderer {
                             ..
                         } = line
                         {
-                            let body = body(*kind, &from.nick, text);
+                            let text = chatroom_core::multiline::flat(text);
+                            let body = body(*kind, &from.nick, &text);
                             all.put(pair(&from.nick, &format!("[{}] {body}", stamp(*time))));
                         }
                     }

@@ -178,13 +178,21 @@ fn past_line(ev: &Event, out: &mut String) {
     else {
         return;
     };
-    out.push_str(&stamp(*time));
-    match kind {
-        MsgKind::Say => out.push_str(&format!(" <{}> {text}", from.nick)),
-        MsgKind::Action => out.push_str(&format!(" * {} {text}", from.nick)),
-        MsgKind::Notice => out.push_str(&format!(" -{}- {text}", from.nick)),
+    // A message of several lines: each non-blank line, as it was shown.
+    let combined = chatroom_core::multiline::combined(text);
+    let several = chatroom_core::multiline::is_multi(text);
+    let lines = combined
+        .split(chatroom_core::multiline::BREAK)
+        .filter(|l| !several || !l.trim().is_empty());
+    for text in lines {
+        out.push_str(&stamp(*time));
+        match kind {
+            MsgKind::Say => out.push_str(&format!(" <{}> {text}", from.nick)),
+            MsgKind::Action => out.push_str(&format!(" * {} {text}", from.nick)),
+            MsgKind::Notice => out.push_str(&format!(" -{}- {text}", from.nick)),
+        }
+        out.push('\n');
     }
-    out.push('\n');
 }
 
 /// The plain-text protocols have no login: their users are told what will
@@ -239,6 +247,12 @@ fn found_block(room: &str, words: &str, lines: &[Event]) -> String {
 
 impl Renderer for LineRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        if let Some(lines) = crate::envelope::one_per_line(shared) {
+            for line in &lines {
+                self.render(line, out);
+            }
+            return;
+        }
         let ev = match shared.body() {
             Body::Event(ev) => ev,
             // The session's own prompts and replies, some of which echo

@@ -109,6 +109,12 @@ impl NickRenderer {
 
 impl Renderer for NickRenderer {
     fn render(&mut self, shared: &Shared, out: &mut BytesMut) {
+        if let Some(lines) = crate::envelope::one_per_line(shared) {
+            for line in &lines {
+                self.render(line, out);
+            }
+            return;
+        }
         let bytes = match shared.body() {
             Body::Raw(bytes) => bytes.clone(),
             Body::Irc(_) => return,
@@ -214,11 +220,12 @@ impl Renderer for NickRenderer {
                             ..
                         } = line
                         {
+                            let text = chatroom_core::multiline::flat(text);
                             all.put_u8(b'\n');
                             all.put(ascii(&format!(
                                 "[{}] {}",
                                 stamp(*time),
-                                message_line(*kind, &from.nick, text)
+                                message_line(*kind, &from.nick, &text)
                             )));
                         }
                     }

@@ -55,7 +55,20 @@ impl Hub {
             tags,
             overflow,
         } = speech;
-        let text = clean_text(&text, text.len());
+        let text = match overflow {
+            // The lines' own marks stay; NUL never does (see `multiline`).
+            Overflow::Lines => crate::multiline::fit(
+                &text.replace('\0', " "),
+                self.cfg.multiline_max_bytes,
+                self.cfg.multiline_max_lines,
+            ),
+            _ => clean_text(&text, text.len()),
+        };
+        if overflow == Overflow::Lines
+            && crate::multiline::parts(&text).all(|(line, _)| line.trim().is_empty())
+        {
+            return Err(HubError::NoText);
+        }
         if let SayTarget::Nick(nick) = &target
             && let Some(held) = self.hold_for_offline(conn, nick, kind, &text, overflow)
         {
@@ -107,6 +120,9 @@ impl Hub {
         match overflow {
             Overflow::Cut => vec![cut(text, room)],
             Overflow::Split => split_text(text, room),
+            // Each line fits a relayed line as the sender sent it; the
+            // renderers split one that does not (a longer source).
+            Overflow::Lines => vec![text],
         }
     }
 

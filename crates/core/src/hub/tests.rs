@@ -1979,3 +1979,73 @@ fn joining_tells_the_joiner_its_marker_and_a_seeded_one_counts() {
         }
     )));
 }
+
+#[test]
+fn a_message_of_several_lines_is_one_message_kept_as_composed() {
+    let mut t = T::with(HubConfig {
+        multiline_max_bytes: 20,
+        // Lines as sent: a continued line counts.
+        multiline_max_lines: 4,
+        ..HubConfig::default()
+    });
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    let texts = |t: &T| -> Vec<String> {
+        t.to(2)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Message { text, .. } => Some(text.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let lines = Overflow::Lines;
+    say_with(
+        &mut t,
+        1,
+        room("#lobby"),
+        MsgKind::Say,
+        "hi\n\nhow \rare you",
+        lines,
+    )
+    .expect("say");
+    assert_eq!(texts(&t), vec!["hi\n\nhow \rare you"]);
+    // NUL never travels; past the limits the lines are cut (the edge
+    // refuses such a batch before it gets here).
+    say_with(
+        &mut t,
+        1,
+        room("#lobby"),
+        MsgKind::Say,
+        "a\0b\nc\nd\ne\nf",
+        lines,
+    )
+    .expect("say");
+    assert_eq!(texts(&t), vec!["a b\nc\nd\ne"]);
+    say_with(
+        &mut t,
+        1,
+        room("#lobby"),
+        MsgKind::Say,
+        &"x".repeat(30),
+        lines,
+    )
+    .expect("say");
+    assert_eq!(texts(&t), vec!["x".repeat(20)]);
+    // Blank lines only: nothing to send.
+    assert_eq!(
+        say_with(&mut t, 1, room("#lobby"), MsgKind::Say, "\n \n", lines),
+        Err(HubError::NoText)
+    );
+    // Single-line text never keeps a break, whatever its overflow.
+    say_with(
+        &mut t,
+        1,
+        room("#lobby"),
+        MsgKind::Say,
+        "a\nb\rc",
+        Overflow::Cut,
+    )
+    .expect("say");
+    assert_eq!(texts(&t), vec!["a b c"]);
+}

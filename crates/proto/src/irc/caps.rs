@@ -31,6 +31,7 @@ pub enum Cap {
     LabeledResponse,
     MessageTags,
     MultiPrefix,
+    Multiline,
     ReadMarker,
     Sasl,
     ServerTime,
@@ -41,7 +42,7 @@ pub enum Cap {
 }
 
 impl Cap {
-    pub const ALL: [Cap; 21] = [
+    pub const ALL: [Cap; 22] = [
         Cap::AccountNotify,
         Cap::AccountRegistration,
         Cap::AccountTag,
@@ -56,6 +57,7 @@ impl Cap {
         Cap::LabeledResponse,
         Cap::MessageTags,
         Cap::MultiPrefix,
+        Cap::Multiline,
         Cap::ReadMarker,
         Cap::Sasl,
         Cap::ServerTime,
@@ -83,6 +85,7 @@ impl Cap {
             Cap::MessageTags => "message-tags",
             Cap::MultiPrefix => "multi-prefix",
             Cap::ReadMarker => "draft/read-marker",
+            Cap::Multiline => "draft/multiline",
             Cap::Sasl => "sasl",
             Cap::ServerTime => "server-time",
             Cap::Setname => "setname",

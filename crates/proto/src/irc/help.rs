@@ -264,6 +264,14 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "BATCH",
+        lines: &[
+            "BATCH +<ref> draft/multiline <target> ... BATCH -<ref>",
+            "Sends one message of several lines: PRIVMSG lines tagged batch=<ref>",
+            "in between (draft/multiline; see CAP LS for the limits).",
+        ],
+    },
+    Topic {
         name: "MARKREAD",
         lines: &[
             "MARKREAD <target> [timestamp=<time>]",

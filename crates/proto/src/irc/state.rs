@@ -37,6 +37,26 @@ pub struct State {
     pub sasl: Option<Box<Exchange>>,
     /// The account this connection is logged in to.
     pub account: Option<String>,
+    /// A `draft/multiline` batch the client has opened and not yet closed.
+    pub multiline: Option<Box<OpenBatch>>,
+}
+
+/// A client's `draft/multiline` batch while it is being sent.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OpenBatch {
+    /// The client's reference (`BATCH +<reference> ...`).
+    pub reference: String,
+    pub target: String,
+    /// The `label` of the `BATCH +` line: the message's echo answers it.
+    pub label: Option<String>,
+    /// Client-only tags of the `BATCH +` line: the message's tags.
+    pub tags: Vec<(String, String)>,
+    /// The lines so far, with whether each continues the one before.
+    pub lines: Vec<(String, bool)>,
+    /// Bytes of the combined message so far (each break one byte).
+    pub bytes: usize,
+    /// Refused already (a FAIL was sent): the rest is ignored until `BATCH -`.
+    pub failed: bool,
 }
 
 /// What the client offers before registration.
@@ -131,6 +151,19 @@ impl State {
     /// for labels to be used) and is registered (the registration burst is
     /// never one response).
     pub fn label_of(&self, msg: &Message) -> Option<String> {
+        // A multiline batch answers once, at its end, with the label its
+        // opening line carried; its other lines answer nothing.
+        if let Some(open) = &self.multiline {
+            if msg.command == "BATCH" && msg.param(0) == format!("-{}", open.reference) {
+                return open.label.clone();
+            }
+            if msg.tag("batch").is_some() {
+                return None;
+            }
+        }
+        if msg.command == "BATCH" && msg.param(0).starts_with('+') {
+            return None;
+        }
         let label = msg.tag("label")?;
         let ok = self.registered
             && self.has(Cap::LabeledResponse)

@@ -25,7 +25,7 @@ use super::context::Context;
 /// the connection); `draft/chathistory` is offered when there is a history to read
 /// (`history`); SASL, account-notify, account-tag and
 /// draft/account-registration when accounts are on (`accounts`).
-pub fn offer(history: bool, accounts: bool) -> Offer {
+pub fn offer(history: bool, accounts: bool, hub: &chatroom_core::HubConfig) -> Offer {
     let offer = [
         Cap::CapNotify,
         Cap::MessageTags,
@@ -46,6 +46,11 @@ pub fn offer(history: bool, accounts: bool) -> Offer {
     ]
     .into_iter()
     .fold(Offer::new(), |o, c| o.with(c, None));
+    let limits = format!(
+        "max-bytes={},max-lines={}",
+        hub.multiline_max_bytes, hub.multiline_max_lines
+    );
+    let offer = offer.with(Cap::Multiline, Some(&limits));
     let offer = if history {
         offer.with(Cap::ChatHistory, None)
     } else {
@@ -67,7 +72,11 @@ pub fn offer(history: bool, accounts: bool) -> Offer {
 /// in stream order. The subcommands are `caps`'s to parse, so the whole
 /// message is its argument.
 pub fn cap(cx: &mut Context<'_>, msg: &Message) {
-    let offered = offer(cx.cfg.history.enabled, login::accounts_on(cx.cfg));
+    let offered = offer(
+        cx.cfg.history.enabled,
+        login::accounts_on(cx.cfg),
+        &cx.cfg.hub,
+    );
     let registered = cx.st.is_registered();
     let caps = cx.st.caps_mut();
     let before = caps.enabled;
@@ -108,7 +117,8 @@ mod tests {
             shown(&steps[0]),
             ":chatroom CAP * LS :cap-notify message-tags server-time echo-message \
          labeled-response batch multi-prefix userhost-in-names extended-join away-notify \
-         setname chghost invite-notify standard-replies utf8only draft/read-marker draft/chathistory \
+         setname chghost invite-notify standard-replies utf8only draft/read-marker \
+         draft/multiline=max-bytes=4096,max-lines=32 draft/chathistory \
          sasl=PLAIN,EXTERNAL account-notify account-tag \
          draft/account-registration=before-connect\r\n"
         );
@@ -146,7 +156,7 @@ mod tests {
 
     #[test]
     fn nothing_unimplemented_is_offered() {
-        let offered = offer(true, false).set();
+        let offered = offer(true, false, &Default::default()).set();
         for cap in [
             Cap::Sasl,
             Cap::AccountNotify,
@@ -159,9 +169,13 @@ mod tests {
         assert!(offered.has(Cap::Chghost));
         // Chat history only with a history to read.
         assert!(offered.has(Cap::ChatHistory));
-        assert!(!offer(false, false).set().has(Cap::ChatHistory));
+        assert!(
+            !offer(false, false, &Default::default())
+                .set()
+                .has(Cap::ChatHistory)
+        );
         // Accounts only when they are on.
-        let with = offer(true, true).set();
+        let with = offer(true, true, &Default::default()).set();
         for cap in [
             Cap::Sasl,
             Cap::AccountNotify,

@@ -31,6 +31,7 @@ mod join;
 mod markread;
 mod mode;
 mod monitor;
+mod multiline;
 mod oper;
 mod privmsg;
 mod registration;
@@ -145,6 +146,7 @@ const ROUTES: &[(&[&str], Gate, Run)] = &[
     (&["AWAY"], Registered, |cx, m| with(cx, m, user::away)),
     (&["SETNAME"], Registered, |cx, m| with(cx, m, user::setname)),
     (&["MARKREAD"], Registered, markread::markread),
+    (&["BATCH"], Registered, multiline::batch),
     // Operators.
     (&["OPER"], Registered, |cx, m| with(cx, m, oper::oper)),
     (&["KILL"], Registered, |cx, m| with(cx, m, oper::kill)),
@@ -184,6 +186,10 @@ pub fn dispatch(st: &mut State, msg: &Message, cfg: &Config) -> Vec<Step> {
         cfg,
         steps: Vec::new(),
     };
+    // A line of an open multiline batch is gathered, whatever its command.
+    if registered && multiline::take_line(&mut cx, msg) {
+        return cx.steps;
+    }
     match route(&msg.command) {
         Some((Gate::Registered, _)) | None if !registered => {
             cx.reply(ERR_NOTREGISTERED, &["You have not registered"]);

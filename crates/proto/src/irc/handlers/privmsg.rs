@@ -146,14 +146,14 @@ pub fn tagmsg(
 
 /// The client-only tags a message relays: none unless the sender enabled
 /// message-tags (a client that did not cannot mean them).
-fn client_tags(st: &State, given: &[(String, String)]) -> Vec<(String, String)> {
+pub(super) fn client_tags(st: &State, given: &[(String, String)]) -> Vec<(String, String)> {
     if !st.has(Cap::MessageTags) || given.is_empty() {
         return Vec::new();
     }
     tags::client_only(given)
 }
 
-fn say_target(target: &str) -> SayTarget {
+pub(super) fn say_target(target: &str) -> SayTarget {
     // STATUSMSG: `@#room` (operators), `+#room` (voiced and operators).
     let mut chars = target.chars();
     if let (Some(p @ ('@' | '+')), Some('#')) = (chars.next(), chars.next()) {

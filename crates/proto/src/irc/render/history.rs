@@ -23,11 +23,11 @@ use bytes::BytesMut;
 
 use crate::framing::split_text;
 use crate::past::stamp;
-use chatroom_core::{Event, MsgKind, MsgTarget};
+use chatroom_core::{Event, MsgKind, MsgTarget, multiline};
 
 use super::shared::render_message;
 use crate::irc::tags;
-use crate::irc::wire::{MAX_LINE, source, tag_line, write_line};
+use crate::irc::wire::{MAX_LINE, in_batch, source, tag_line, write_line};
 
 /// Renders `Event::History` and `Event::Found`; other events write nothing.
 pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
@@ -98,6 +98,15 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
     }
 }
 
+/// Which capabilities change a replayed message: server-time (`time`),
+/// message-tags (`tagged`), and draft/multiline with batch (`multi`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tags {
+    pub time: bool,
+    pub tagged: bool,
+    pub multi: bool,
+}
+
 /// Replayed lines for an IRCv3 client: each exactly as it was relayed
 /// live (with `time` its original server-time; msgid and client-only tags
 /// when `tagged`), no text prefix, and with `batch` (a reference unique on
@@ -108,13 +117,17 @@ pub fn render_timed(
     target: &str,
     lines: &[Event],
     batch: Option<&str>,
-    time: bool,
-    tagged: bool,
+    tags: Tags,
     out: &mut BytesMut,
 ) {
+    let Tags {
+        time,
+        tagged,
+        multi,
+    } = tags;
     let Some(id) = batch else {
         for line in lines {
-            out.extend_from_slice(&render_message(line, time, tagged, false));
+            out.extend_from_slice(&render_message(line, time, tagged, false, multi));
         }
         return;
     };
@@ -128,12 +141,18 @@ pub fn render_timed(
     );
     let tag = format!("batch={id}");
     for line in lines {
-        let bytes = render_message(line, time, tagged, false);
+        let bytes = render_message(line, time, tagged, false, multi);
         for one in bytes
             .split_inclusive(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
         {
-            tag_line(out, &tag, one);
+            // A line of a message's own multiline batch stays in it; its
+            // `BATCH +`/`-` lines are the ones inside this batch.
+            if in_batch(one) {
+                out.extend_from_slice(one);
+            } else {
+                tag_line(out, &tag, one);
+            }
         }
     }
     let minus = format!("-{id}");
@@ -184,14 +203,14 @@ pub fn render_targets(
 /// order they were sent, each addressed to the recipient's nickname now:
 /// with `time` (server-time) as relayed live with their original `@time`,
 /// else with that time in front of the text, as replays are.
-pub fn render_held(me: &str, lines: &[Event], time: bool, tagged: bool, out: &mut BytesMut) {
+pub fn render_held(me: &str, lines: &[Event], tags: Tags, out: &mut BytesMut) {
     for line in lines {
         let mut ev = line.clone();
         if let Event::Message { to, .. } = &mut ev {
             *to = MsgTarget::Nick(me.into());
         }
-        if time {
-            out.extend_from_slice(&render_message(&ev, true, tagged, false));
+        if tags.time {
+            out.extend_from_slice(&render_message(&ev, true, tags.tagged, false, tags.multi));
         } else {
             replay_line(&ev, out);
         }
@@ -233,7 +252,12 @@ fn replay_line(ev: &Event, out: &mut BytesMut) {
     let overhead =
         1 + src.len() + 1 + command.len() + 1 + target.len() + 2 + pre.len() + post.len();
     let budget = MAX_LINE.saturating_sub(overhead).max(64);
-    for part in split_text(text, budget) {
+    // A message of several lines: each non-blank line as composed.
+    let several = multiline::is_multi(text);
+    let lines = multiline::parts(text)
+        .map(|(line, _)| line)
+        .filter(|l| !several || !l.trim().is_empty());
+    for part in lines.flat_map(|l| split_text(l, budget)) {
         write_line(
             out,
             Some(&src),
@@ -357,9 +381,12 @@ mod tests {
 
     fn timed(lines_in: &[Event], batch: Option<&str>, tagged: bool) -> Vec<String> {
         let mut out = BytesMut::new();
-        render_timed(
-            "irc.test", "#lobby", lines_in, batch, true, tagged, &mut out,
-        );
+        let tags = Tags {
+            time: true,
+            tagged,
+            multi: false,
+        };
+        render_timed("irc.test", "#lobby", lines_in, batch, tags, &mut out);
         String::from_utf8_lossy(&out)
             .split("\r\n")
             .filter(|l| !l.is_empty())

@@ -47,6 +47,14 @@ pub(super) fn finish(
             write_line(out, Some(server), "ACK", &[], None);
         }
         [one] => tag_line(out, &tag, one),
+        // The echo of a message of several lines is one message: the
+        // label goes on its own batch's start (draft/multiline).
+        [first, rest @ ..] if one_batch(first, rest) => {
+            tag_line(out, &tag, first);
+            for line in rest {
+                out.put_slice(line);
+            }
+        }
         all => {
             let id = batches.next('L');
             out.put_slice(format!("@{tag} ").as_bytes());
@@ -75,6 +83,35 @@ pub(super) fn finish(
     }
 }
 
+/// The words of a line after its tags and source.
+fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .skip_while(|w| w.starts_with(b"@") || w.starts_with(b":"))
+}
+
+/// Whether `first`..`rest` is exactly one batch: `BATCH +ref ...`, lines
+/// in it, `BATCH -ref`.
+fn one_batch(first: &[u8], rest: &[&[u8]]) -> bool {
+    let mut start = words(first);
+    let (Some(b"BATCH"), Some(plus)) = (start.next(), start.next()) else {
+        return false;
+    };
+    let Some(reference) = plus.strip_prefix(b"+") else {
+        return false;
+    };
+    let Some((last, inside)) = rest.split_last() else {
+        return false;
+    };
+    let mut end = words(last);
+    let closes = end.next() == Some(b"BATCH")
+        && end
+            .next()
+            .and_then(|m| m.strip_prefix(b"-"))
+            .is_some_and(|r| r.trim_ascii_end() == reference);
+    closes && inside.iter().all(|l| in_batch(l))
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::BytesMut;
@@ -85,6 +122,40 @@ mod tests {
     use crate::irc::caps::Cap;
     use crate::irc::render::test_support::*;
     use crate::irc::render::{IrcRenderer, Local};
+
+    #[test]
+    fn the_echo_of_a_message_of_several_lines_carries_the_label_on_its_batch() {
+        use super::{Batches, finish};
+        let echo = "@time=x;msgid=9 :a!a@h BATCH +ml9 draft/multiline #r\r\n\
+                    @batch=ml9 :a!a@h PRIVMSG #r :one\r\n\
+                    @batch=ml9;draft/multiline-concat :a!a@h PRIVMSG #r :two\r\n\
+                    :a!a@h BATCH -ml9\r\n";
+        let mut out = BytesMut::new();
+        finish(
+            "chatroom",
+            "xyz",
+            echo.as_bytes(),
+            &mut Batches::default(),
+            &mut out,
+        );
+        let text = String::from_utf8(out.to_vec()).expect("utf-8");
+        assert!(
+            text.starts_with("@label=xyz;time=x;msgid=9 :a!a@h BATCH +ml9 draft/multiline #r\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("labeled-response"), "{text}");
+        // Anything more than that one batch is a labeled-response batch.
+        let more = format!("{echo}:chatroom NOTICE a :x\r\n");
+        let mut out = BytesMut::new();
+        finish(
+            "chatroom",
+            "xyz",
+            more.as_bytes(),
+            &mut Batches::default(),
+            &mut out,
+        );
+        assert!(String::from_utf8_lossy(&out).contains("labeled-response"));
+    }
 
     #[test]
     fn labels_single_line_batch_and_ack() {

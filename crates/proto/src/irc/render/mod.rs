@@ -63,7 +63,7 @@ use crate::Renderer;
 use crate::envelope::{Body, Shared};
 use chatroom_config::Config;
 use chatroom_core::names::{Name, same};
-use chatroom_core::{Event, HubError, MsgTarget};
+use chatroom_core::{Event, HubError, MsgTarget, multiline};
 
 use super::caps::{Cap, CapSet};
 use super::chanserv;
@@ -330,15 +330,8 @@ impl IrcRenderer {
             }
             Local::ChatHistory { target, lines } => {
                 let batch = self.next_batch(Cap::Batch);
-                history::render_timed(
-                    &self.server,
-                    &target,
-                    &lines,
-                    batch.as_deref(),
-                    self.has(Cap::ServerTime),
-                    self.has(Cap::MessageTags),
-                    out,
-                )
+                let tags = self.replay_tags(self.has(Cap::ServerTime));
+                history::render_timed(&self.server, &target, &lines, batch.as_deref(), tags, out)
             }
             Local::LoggedIn { account, mask } => {
                 let mask = self.mask_or(mask);
@@ -354,13 +347,8 @@ impl IrcRenderer {
                 self.numeric(out, RPL_LOGGEDOUT, &[&mask], Some("You are now logged out"));
             }
             Local::Held { lines, handed } => {
-                history::render_held(
-                    self.me(),
-                    &lines,
-                    self.has(Cap::ServerTime),
-                    self.has(Cap::MessageTags),
-                    out,
-                );
+                let tags = self.replay_tags(self.has(Cap::ServerTime));
+                history::render_held(self.me(), &lines, tags, out);
                 handed.fire();
             }
             Local::Service { from, text } => {
@@ -385,6 +373,21 @@ impl IrcRenderer {
     /// A fresh batch reference when the client enabled `cap` (`batch`).
     fn next_batch(&mut self, cap: Cap) -> Option<String> {
         self.has(cap).then(|| self.batches.next('H'))
+    }
+
+    /// Messages of several lines go as `draft/multiline` batches (the
+    /// spec makes `batch` a requirement of multiline).
+    fn multi(&self) -> bool {
+        self.has(Cap::Multiline) && self.has(Cap::Batch)
+    }
+
+    /// The capabilities a replayed message is written with.
+    fn replay_tags(&self, time: bool) -> history::Tags {
+        history::Tags {
+            time,
+            tagged: self.has(Cap::MessageTags),
+            multi: self.multi(),
+        }
     }
 }
 
@@ -458,8 +461,17 @@ impl IrcRenderer {
                     return;
                 }
                 let acct = self.has(Cap::AccountTag) && from.account.is_some();
+                if let Event::Message { text, .. } = event
+                    && multiline::is_multi(text)
+                    && self.multi()
+                {
+                    // Rare enough to render for each such recipient: no
+                    // cache slot of its own for every message to carry.
+                    out.extend_from_slice(&render_message(event, time, tagged, acct, true));
+                    return;
+                }
                 shared.render_into(message_slot(time, tagged, acct), out, |ev| {
-                    render_message(ev, time, tagged, acct)
+                    render_message(ev, time, tagged, acct, false)
                 });
             }
             Event::Joined { .. } => {
@@ -624,15 +636,8 @@ impl IrcRenderer {
             Event::PastTopic { .. } => {}
             Event::History { room, lines } if self.has(Cap::ServerTime) => {
                 let batch = self.next_batch(Cap::Batch);
-                history::render_timed(
-                    &self.server,
-                    room,
-                    lines,
-                    batch.as_deref(),
-                    true,
-                    self.has(Cap::MessageTags),
-                    out,
-                )
+                let tags = self.replay_tags(true);
+                history::render_timed(&self.server, room, lines, batch.as_deref(), tags, out)
             }
             ev @ (Event::History { .. } | Event::Found { .. }) => {
                 history::render(&self.server, self.me(), ev, out)

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use chatroom_core::names::Name;
-use chatroom_core::{Event, ModeChange, MsgKind, MsgTarget, UserInfo};
+use chatroom_core::{Event, ModeChange, MsgKind, MsgTarget, UserInfo, multiline};
 
 use super::numerics::Numerics;
 use crate::envelope::Slot;
@@ -120,8 +120,17 @@ fn message_overhead(src: usize, target: &str, kind: MsgKind) -> usize {
 /// which fits, but history from before the hub kept to [`text_fit`] may)
 /// and TAGMSG. `time`: server-time;
 /// `tagged`: message-tags (msgid and client-only tags); `acct`:
-/// account-tag (the sender's account, when logged in).
-pub(crate) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -> Bytes {
+/// account-tag (the sender's account, when logged in). A message of
+/// several lines ([`chatroom_core::multiline`]) goes to a client with
+/// `draft/multiline` and `batch` (`multi`) as a `draft/multiline` batch,
+/// to others as one PRIVMSG per non-blank line (the spec's fallback).
+pub(crate) fn render_message(
+    ev: &Event,
+    time: bool,
+    tagged: bool,
+    acct: bool,
+    multi: bool,
+) -> Bytes {
     let (id, at, from, to, client, body) = match ev {
         Event::Message {
             id,
@@ -161,8 +170,17 @@ pub(crate) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -
     let (pre, post) = ctcp_of(kind);
     let overhead = message_overhead(src.len(), target, kind);
     let budget = MAX_LINE.saturating_sub(overhead).max(64);
+    if multiline::is_multi(text) && multi {
+        return multiline_batch(id, &first, &src, target, text, budget);
+    }
     let mut out = BytesMut::with_capacity(first.len() + overhead + text.len() + 2);
-    for (i, part) in split_text(text, budget).into_iter().enumerate() {
+    // One line at a time, as composed; the blank lines of a message of
+    // several lines are never sent alone (the spec's fallback).
+    let several = multiline::is_multi(text);
+    let lines = multiline::parts(text)
+        .map(|(line, _)| line)
+        .filter(|l| !several || !l.trim().is_empty());
+    for (i, part) in lines.flat_map(|l| split_text(l, budget)).enumerate() {
         if i == 0 {
             out.put_slice(first.as_bytes());
         } else if time || tagged || account.is_some() {
@@ -184,6 +202,49 @@ pub(crate) fn render_message(ev: &Event, time: bool, tagged: bool, acct: bool) -
             Some(&format!("{pre}{part}{post}")),
         );
     }
+    out.freeze()
+}
+
+/// A message of several lines as a `draft/multiline` batch: the message's
+/// tags (msgid, time, account, client-only tags) on `BATCH +`, each line as
+/// composed in it (one too long for a relayed line continued with
+/// `draft/multiline-concat`), blank lines included. The reference is made
+/// from the msgid, so every recipient gets the same bytes.
+fn multiline_batch(
+    id: u64,
+    tags: &str,
+    src: &str,
+    target: &str,
+    text: &str,
+    budget: usize,
+) -> Bytes {
+    let reference = format!("ml{id}");
+    let mut out = BytesMut::with_capacity(text.len() * 2 + 256);
+    out.put_slice(tags.as_bytes());
+    let plus = format!("+{reference}");
+    write_line(
+        &mut out,
+        Some(src),
+        "BATCH",
+        &[&plus, "draft/multiline", target],
+        None,
+    );
+    let batch = format!("@batch={reference} ");
+    let concat = format!("@batch={reference};draft/multiline-concat ");
+    for (line, continued) in multiline::parts(text) {
+        let pieces = if line.is_empty() {
+            vec![""]
+        } else {
+            split_text(line, budget)
+        };
+        for (i, piece) in pieces.into_iter().enumerate() {
+            let tag = if continued || i > 0 { &concat } else { &batch };
+            out.put_slice(tag.as_bytes());
+            write_line(&mut out, Some(src), "PRIVMSG", &[target], Some(piece));
+        }
+    }
+    let minus = format!("-{reference}");
+    write_line(&mut out, Some(src), "BATCH", &[&minus], None);
     out.freeze()
 }
 
@@ -439,7 +500,8 @@ mod tests {
                     // Exactly 512 bytes with CR LF, one line, text whole;
                     // the tags of any capability come on top.
                     for (time, tagged, acct) in [(false, false, false), (true, true, true)] {
-                        let line = render_message(&message(full.clone()), time, tagged, acct);
+                        let line =
+                            render_message(&message(full.clone()), time, tagged, acct, false);
                         let body = match line.iter().position(|&b| b == b' ') {
                             Some(i) if line[0] == b'@' => &line[i + 1..],
                             _ => &line[..],
@@ -449,7 +511,8 @@ mod tests {
                         assert!(String::from_utf8_lossy(body).contains(&full));
                     }
                     // One byte more would not fit: it goes on a second line.
-                    let line = render_message(&message("x".repeat(fit + 1)), false, false, false);
+                    let line =
+                        render_message(&message("x".repeat(fit + 1)), false, false, false, false);
                     assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 2);
                 }
             }
