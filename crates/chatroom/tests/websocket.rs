@@ -206,10 +206,13 @@ fn binary_subprotocol_is_used_when_only_it_is_offered() {
 }
 
 #[test]
-fn text_is_preferred_and_no_offer_means_text() {
+fn the_clients_first_choice_wins_and_no_offer_means_text() {
     let (_srv, addr) = start();
     let both =
         WsIrc::connect(addr, Some("binary.ircv3.net, text.ircv3.net"), None).expect("upgrade");
+    assert_eq!(both.protocol.as_deref(), Some("binary.ircv3.net"));
+    let both = WsIrc::connect(addr, Some("x-other, text.ircv3.net, binary.ircv3.net"), None)
+        .expect("upgrade");
     assert_eq!(both.protocol.as_deref(), Some("text.ircv3.net"));
     let mut none = WsIrc::connect(addr, None, None).expect("upgrade");
     assert_eq!(none.protocol, None);

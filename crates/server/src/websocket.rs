@@ -47,20 +47,18 @@ pub enum Mode {
 /// this; this only bounds the adapter).
 const PENDING_OUT: usize = 64 * 1024;
 
-/// The subprotocol for what the client offered in `Sec-WebSocket-Protocol`
-/// (text preferred when it offers both, as the specification recommends;
-/// text, and no header in the answer, when it offers none).
+/// The subprotocol for what the client offered in `Sec-WebSocket-Protocol`:
+/// the first of ours in the client's order (RFC 6455: the client lists them
+/// by preference); text, and no header in the answer, when it offers none.
 pub fn choose_protocol<'a>(offered: impl Iterator<Item = &'a str>) -> (Mode, Option<&'static str>) {
-    let offered: Vec<String> = offered
+    let first = offered
         .flat_map(|v| v.split(','))
         .map(|p| p.trim().to_ascii_lowercase())
-        .collect();
-    if offered.iter().any(|p| p == TEXT_PROTOCOL) {
-        (Mode::Text, Some(TEXT_PROTOCOL))
-    } else if offered.iter().any(|p| p == BINARY_PROTOCOL) {
-        (Mode::Binary, Some(BINARY_PROTOCOL))
-    } else {
-        (Mode::Text, None)
+        .find(|p| p == TEXT_PROTOCOL || p == BINARY_PROTOCOL);
+    match first.as_deref() {
+        Some(BINARY_PROTOCOL) => (Mode::Binary, Some(BINARY_PROTOCOL)),
+        Some(_) => (Mode::Text, Some(TEXT_PROTOCOL)),
+        None => (Mode::Text, None),
     }
 }
 
