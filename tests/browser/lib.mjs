@@ -272,3 +272,13 @@ export function ircLog(page, from = 0) {
 export function roomLabel(page, room) {
   return page.$$eval('#buffers button', (bs, r) => bs.map((b) => b.getAttribute('aria-label')).find((l) => l === r || l.startsWith(r + ',')) ?? null, room);
 }
+
+/** axe-core's serious and critical violations on the page (needs bypassCSP to inject it). */
+export async function axe(page) {
+  await page.addScriptTag({ path: axePath });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}

@@ -406,7 +406,8 @@ export class Ui {
           chip.type = 'button';
           chip.dataset.emoji = emoji;
           chip.title = [...who].map(cleanNick).join(', ');
-          chip.setAttribute('aria-label', `${emoji} from ${[...who].map(cleanNick).join(', ')}`);
+          // The visible text first (a spoken label must contain it), then who.
+          chip.setAttribute('aria-label', `${emoji} ${who.size}, from ${[...who].map(cleanNick).join(', ')}`);
           under.append(chip);
         }
       }
@@ -471,14 +472,22 @@ export class Ui {
     else this.scrollToBottom();
   }
 
+  /** The tools are a toolbar: one button in the tab order, arrows between them,
+   * so Tab leaves them. */
   onToolsKey(e) {
     const buttons = [...$('msg-tools').querySelectorAll('button')];
     const i = buttons.indexOf(document.activeElement);
+    const go = (j) => { e.preventDefault(); this.toolFocus(buttons[(j + buttons.length) % buttons.length]); };
     if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); this.hideTools(true); }
-    else if (e.key === 'ArrowRight' || e.key === 'ArrowDown') { e.preventDefault(); buttons[(i + 1) % buttons.length].focus(); }
-    else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') { e.preventDefault(); buttons[(i - 1 + buttons.length) % buttons.length].focus(); }
-    else if (e.key === 'Home') { e.preventDefault(); buttons[0].focus(); }
-    else if (e.key === 'End') { e.preventDefault(); buttons[buttons.length - 1].focus(); }
+    else if (e.key === 'ArrowRight' || e.key === 'ArrowDown') go(i + 1);
+    else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') go(i - 1);
+    else if (e.key === 'Home') go(0);
+    else if (e.key === 'End') go(buttons.length - 1);
+  }
+
+  toolFocus(btn, focus = true) {
+    for (const b of $('msg-tools').querySelectorAll('button')) b.tabIndex = b === btn ? 0 : -1;
+    if (focus) btn.focus();
   }
 
   renderEdges(buf) {
@@ -555,7 +564,7 @@ export class Ui {
     tools.hidden = false;
     tools.style.top = Math.max(0, r.top - main.top - tools.offsetHeight + 6) + 'px';
     hit.el.classList.add('selected');
-    if (focus) tools.querySelector('button').focus();
+    if (focus) this.toolFocus(tools.querySelector('button'));
   }
 
   /** Hides the tools; `back` puts the focus on the message they were for. */
@@ -718,8 +727,15 @@ export class Ui {
       this.hideTools(fromKeys);
     });
     $('msg-tools').addEventListener('keydown', (e) => this.onToolsKey(e));
+    // Focus leaving the log and its tools: the newest message takes the tab stop again.
+    const leaving = (to) => {
+      if (this.list.contains(to) || $('msg-tools').contains(to)) return;
+      this.focusId = null;
+      this.mark('log');
+    };
     $('msg-tools').addEventListener('focusout', (e) => {
       if (!$('msg-tools').contains(e.relatedTarget) && e.relatedTarget?.closest?.('.msg') !== this.toolEl) this.hideTools();
+      leaving(e.relatedTarget);
     });
     this.log.addEventListener('mouseleave', (e) => {
       if (!e.relatedTarget?.closest?.('.msg-tools') && !$('msg-tools').contains(document.activeElement)) this.hideTools();
@@ -731,10 +747,7 @@ export class Ui {
       this.focusId = +m.dataset.id;
       this.setRove(m);
     });
-    this.list.addEventListener('focusout', (e) => {
-      // Leaving the log (not to its tools): the newest message takes the tab stop again.
-      if (!this.list.contains(e.relatedTarget) && !$('msg-tools').contains(e.relatedTarget)) { this.focusId = null; this.mark('log'); }
-    });
+    this.list.addEventListener('focusout', (e) => leaving(e.relatedTarget));
 
     $('search-btn').addEventListener('click', () => { $('search-panel').hidden = false; $('search-input').focus(); });
     $('search-close').addEventListener('click', () => { $('search-panel').hidden = true; $('search-btn').focus(); });
