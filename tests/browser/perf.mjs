@@ -97,7 +97,18 @@ async function scroll(lines, step, every) {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Performance.enable');
     await page.evaluate(() => {
-      const w = (window.__perf = { long: [], frames: [], run: true });
+      const w = (window.__perf = { long: [], frames: [], run: true, spent: {} });
+      // Where the time goes: the app's redraw (DOM building and the layout it
+      // forces) and its handling of a history page, timed in place.
+      const time = (obj, name, key) => {
+        const f = obj[name];
+        obj[name] = function (...args) { const t = performance.now(); try { return f.apply(this, args); } finally { const s = (w.spent[key] ??= { n: 0, ms: 0, max: 0 }); const d = performance.now() - t; s.n++; s.ms += d; s.max = Math.max(s.max, d); } };
+      };
+      const ui = window.chatroomUi;
+      time(ui, 'renderFull', 'renderFull (the window moved or redrawn)');
+      time(ui, 'flush', 'flush (every redraw, renderFull included)');
+      time(ui.chat, 'historyDone', 'historyDone');
+      time(ui.chat.conn, 'finishBatch', 'a history page received (batch handled)');
       new PerformanceObserver((list) => { for (const e of list.getEntries()) w.long.push(e.duration); }).observe({ type: 'longtask' });
       const tick = (t) => { if (!w.run) return; w.frames.push(t); requestAnimationFrame(tick); };
       requestAnimationFrame(tick);
@@ -143,6 +154,7 @@ async function scroll(lines, step, every) {
     console.log(`reached the top in ${(took / 1000).toFixed(1)} s, ${steps} wheel steps of ${step} px every ${every} ms; first line on screen: "${first}"`);
     console.log(`CHATHISTORY BEFORE pages: ${pages}`);
     console.log(`frames: ${w.frames.length} in ${span.toFixed(1)} s = ${(w.frames.length / span).toFixed(1)} fps; frame gap median ${pct(0.5)} ms, p95 ${pct(0.95)} ms, p99 ${pct(0.99)} ms, max ${gaps.at(-1).toFixed(0)} ms; ${gaps.filter((g) => g > 50).length} gaps over 50 ms`);
+    for (const [k, v] of Object.entries(w.spent)) console.log(`${k}: ${v.n} times, ${v.ms.toFixed(0)} ms in all, ${(v.ms / v.n).toFixed(1)} ms each, longest ${v.max.toFixed(0)} ms`);
     const long = w.long;
     console.log(`long tasks: ${long.length}, total ${long.reduce((a, b) => a + b, 0).toFixed(0)} ms, longest ${long.length ? Math.max(...long).toFixed(0) : 0} ms`);
     const max = (k) => Math.max(...samples.map((s) => s[k]));

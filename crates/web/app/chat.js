@@ -32,6 +32,7 @@ export class Buffer {
     this.key = lower(name);
     this.lines = [];
     this.byMsgid = new Map();
+    this.orphans = new Map(); // msgid of a parent not held -> the replies to it held
     this.unread = 0;
     this.mentions = 0;
     this.members = new Map();
@@ -344,6 +345,18 @@ export class Chat {
     if (line.replyTo) {
       const parent = buf.byMsgid.get(line.replyTo);
       if (parent) { parent.replies = (parent.replies || 0) + 1; this.ui.lineChanged(buf, parent); }
+      else {
+        // The parent may come later (an older page): then both are redrawn.
+        const w = buf.orphans.get(line.replyTo) ?? [];
+        w.push(line);
+        buf.orphans.set(line.replyTo, w);
+      }
+    }
+    const children = line.msgid && buf.orphans.get(line.msgid);
+    if (children) {
+      buf.orphans.delete(line.msgid);
+      line.replies = (line.replies || 0) + children.length;
+      for (const c of children) this.ui.lineChanged(buf, c);
     }
     const v = buf.view;
     if (!v.follow && buf === this.active) {
@@ -387,7 +400,11 @@ export class Chat {
       v.end = Math.min(v.end, lines.length);
       buf.dirty = true;
     }
-    for (const l of removed) if (l.msgid) buf.byMsgid.delete(l.msgid);
+    for (const l of removed) {
+      if (l.msgid) buf.byMsgid.delete(l.msgid);
+      const w = l.replyTo && buf.orphans.get(l.replyTo);
+      if (w) { const k = w.filter((x) => x !== l); if (k.length) buf.orphans.set(l.replyTo, k); else buf.orphans.delete(l.replyTo); }
+    }
   }
 
   event(buf, text, m, ctx = {}, extra = {}) {

@@ -321,17 +321,60 @@ export class Ui {
       if (v.end - v.start < WINDOW && v.end === n) v.start = Math.max(0, n - WINDOW);
     }
     const keep = this.focusedLine();
-    this.els.clear();
-    this.roveEl = null;
-    const frag = document.createDocumentFragment();
-    for (let i = v.start; i < v.end; i++) this.addLineEl(frag, buf, i);
-    this.list.replaceChildren(frag);
+    if (this.renderedBuf !== buf || !this.patchWindow(buf)) {
+      this.els.clear();
+      this.roveEl = null;
+      const frag = document.createDocumentFragment();
+      for (let i = v.start; i < v.end; i++) this.addLineEl(frag, buf, i);
+      this.list.replaceChildren(frag);
+    }
     this.renderedBuf = buf;
     if (anchor) {
       const a = this.els.get(anchor.id);
       if (a) this.setScroll(a.offsetTop - anchor.off);
     }
     this.refocus(keep);
+  }
+
+  /** Moves the drawn window to buf.view's range by adding and removing
+   * messages at its ends, keeping those still in range (a scroll moves it by
+   * SHIFT lines: redrawing all WINDOW would cost three times the work).
+   * False, having changed nothing that a full redraw would not replace, when
+   * the lines kept are not one run of the new range (lines were inserted
+   * between them): then the caller redraws everything. */
+  patchWindow(buf) {
+    const v = buf.view;
+    const at = new Map();
+    for (let i = v.start; i < v.end; i++) at.set(buf.lines[i].id, i);
+    const kept = [];
+    for (const node of [...this.list.children]) {
+      const id = node.dataset.id ? +node.dataset.id : null;
+      if (id != null && at.has(id)) { kept.push(id); continue; }
+      if (id == null) continue; // a day separator goes with the message under it
+      const sep = node.previousElementSibling;
+      if (sep && !sep.dataset.id) sep.remove();
+      if (node === this.roveEl) this.roveEl = null;
+      this.els.delete(id);
+      node.remove();
+    }
+    for (const node of [...this.list.children]) if (!node.dataset.id && !node.nextElementSibling?.dataset.id) node.remove();
+    if (!kept.length) return false;
+    const first = at.get(kept[0]);
+    for (let j = 1; j < kept.length; j++) if (at.get(kept[j]) !== first + j) return false;
+    // The first kept message's separator depends on the line before it, which
+    // may have arrived since (an older page).
+    const head = this.els.get(kept[0]);
+    const old = head.previousElementSibling;
+    if (old && !old.dataset.id) old.remove();
+    const prev = first > 0 ? buf.lines[first - 1] : null;
+    if (!prev || dayKey(prev.time) !== dayKey(buf.lines[first].time)) head.before(this.daySep(buf.lines[first]));
+    const before = document.createDocumentFragment();
+    for (let i = v.start; i < first; i++) this.addLineEl(before, buf, i);
+    this.list.prepend(before);
+    const after = document.createDocumentFragment();
+    for (let i = first + kept.length; i < v.end; i++) this.addLineEl(after, buf, i);
+    this.list.append(after);
+    return true;
   }
 
   renderAppend(buf) {
@@ -354,18 +397,22 @@ export class Ui {
     if (first && first.classList.contains('day') && first.nextSibling == null) first.remove();
   }
 
+  /** Appends line i, with a day separator above it when its day differs
+   * from the line before it. */
   addLineEl(parent, buf, i) {
     const line = buf.lines[i];
     const prev = i > 0 ? buf.lines[i - 1] : null;
-    if (!prev || dayKey(prev.time) !== dayKey(line.time)) {
-      const d = el('div', 'day');
-      d.setAttribute('role', 'separator');
-      d.append(el('span', null, dayLabel(line.time)));
-      parent.append(d);
-    }
+    if (!prev || dayKey(prev.time) !== dayKey(line.time)) parent.append(this.daySep(line));
     const node = this.lineEl(buf, line);
     this.els.set(line.id, node);
     parent.append(node);
+  }
+
+  daySep(line) {
+    const d = el('div', 'day');
+    d.setAttribute('role', 'separator');
+    d.append(el('span', null, dayLabel(line.time)));
+    return d;
   }
 
   // One block per message: [time] [nick text] on one row, with the quote
