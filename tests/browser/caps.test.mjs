@@ -73,19 +73,19 @@ test('against the real server: its NAK of the whole request, then one capability
       server.onMessage((m) => {
         const text = typeof m === 'string' ? m : m.toString('utf8');
         fromServer.push(text);
-        ws.send(text.replace(/^(:\S+ CAP \S+ LS :.*?)(\r?)$/m, '$1 draft/multiline=max-bytes=4096$2'));
+        ws.send(text.replace(/^(:\S+ CAP \S+ LS :.*?)(\r?)$/m, '$1 draft/event-playback$2'));
       });
     });
     await login(a.page, env.url, 'capper');
     await until(() => a.page.$eval('#title', (e) => e.textContent === '#lobby'), 'in #lobby');
     const reqs = fromPage.flatMap((f) => f.split(/\r?\n/)).filter((l) => l.startsWith('CAP REQ'));
     const whole = reqs[0].replace(/^CAP REQ :?/, '').split(' ');
-    assert.ok(whole.length > 10 && whole.includes('draft/multiline'), `first request: ${reqs[0]}`);
+    assert.ok(whole.length > 10 && whole.includes('draft/event-playback'), `first request: ${reqs[0]}`);
     const naks = fromServer.flatMap((f) => f.split(/\r?\n/)).filter((l) => / CAP \S+ NAK /.test(l)).map((l) => l.replace(/^.* NAK :?/, ''));
-    assert.deepEqual(naks, [whole.join(' '), 'draft/multiline'], 'the server refused the whole request, then the unknown name alone');
+    assert.deepEqual(naks, [whole.join(' '), 'draft/event-playback'], 'the server refused the whole request, then the unknown name alone');
     assert.deepEqual(reqs.slice(1).map((r) => r.replace(/^CAP REQ :?/, '')).sort(), [...whole].sort(), 'then each name alone, once');
     const caps = await a.page.evaluate(() => [...window.chatroomUi.chat.conn.caps]);
-    assert.deepEqual(caps.sort(), whole.filter((c) => c !== 'draft/multiline').sort(), 'all but the unknown one enabled');
+    assert.deepEqual(caps.sort(), whole.filter((c) => c !== 'draft/event-playback').sort(), 'all but the unknown one enabled');
 
     // The capabilities work: echo-message (one copy of our line, with the
     // server's msgid) and message-tags (a reaction reaches an IRC client).
