@@ -371,3 +371,44 @@ fn plain_mode_works_with_a_server_that_refuses_every_capability() {
         timestamped(l).is_some_and(|r| r.starts_with("! the server offers no history"))
     });
 }
+
+/// Accounts against the real server: `/register` makes the nick an
+/// account (IRCv3 REGISTER), a later `--password` logs in with SASL PLAIN
+/// before registration, and the password is never printed.
+#[test]
+fn plain_mode_registers_an_account_and_logs_in_with_sasl() {
+    const PASSWORD: &str = "correct-horse-battery";
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let irc = server.irc.expect("irc listener").to_string();
+
+    let mut first = Client::start_at(&irc, &["--nick", "dora"]);
+    first.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * dora joined")
+    });
+    first.send(&format!("/register {PASSWORD}"));
+    first.expect_line("the registration", |l| {
+        l.contains("account dora registered")
+    });
+    first.send("/quit");
+    assert!(first.wait_exit().is_some_and(|s| s.success()));
+    assert!(
+        first.seen.iter().all(|l| !l.contains(PASSWORD)),
+        "{:?}",
+        first.seen
+    );
+
+    let mut again = Client::start_at(&irc, &["--nick", "dora", "--password", PASSWORD]);
+    again.expect_line("the SASL login", |l| {
+        timestamped(l) == Some("* logged in as dora")
+    });
+    again.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * dora joined")
+    });
+    again.send("/quit");
+    assert!(again.wait_exit().is_some_and(|s| s.success()));
+    assert!(
+        again.seen.iter().all(|l| !l.contains(PASSWORD)),
+        "{:?}",
+        again.seen
+    );
+}

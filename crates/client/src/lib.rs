@@ -53,6 +53,30 @@ pub struct JoinArgs {
     /// anyone on the network path could pose as the server.
     #[arg(long)]
     pub tls_insecure: bool,
+    /// Log in to this account with SASL (default: the nick).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// The account's password, for SASL PLAIN. On a shared machine prefer
+    /// --ask-password or CHATROOM_PASSWORD: arguments are visible to
+    /// other users of the machine.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "CHATROOM_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// Ask for the account's password on the terminal (not echoed).
+    #[arg(long, conflicts_with = "password")]
+    pub ask_password: bool,
+    /// A TLS client certificate (PEM) to show the server; logs in with
+    /// SASL EXTERNAL unless a password is given too.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM), when it is not in the
+    /// --tls-cert file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Lines kept in memory per buffer; older ones are fetched again from
     /// the server's history when scrolled back to.
     #[arg(long, value_name = "LINES", default_value_t = state::SCROLLBACK_LIMIT)]
@@ -77,11 +101,20 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let client_cert = match &args.tls_cert {
+        Some(cert) => Some(tls::load_client_cert(cert, args.tls_key.as_deref())?),
+        None => None,
+    };
     let tls = match verify {
         Some(verify) => Some(conn::TlsClient {
-            config: tls::client_config(&verify)?,
+            config: tls::client_config_with(&verify, client_cert.as_ref())?,
             verify,
         }),
+        None if client_cert.is_some() => {
+            anyhow::bail!(
+                "--tls-cert needs a TLS connection: add --tls, --tls-fingerprint or --tls-insecure"
+            )
+        }
         None => None,
     };
     let default_port = if tls.is_some() {
@@ -101,7 +134,27 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         None => default_nick(std::env::var("USER").ok().as_deref()),
     };
     let room = args.room.unwrap_or_else(|| "#lobby".to_string());
+    let password = match (args.password, args.ask_password) {
+        (Some(p), _) => Some(p),
+        (None, true) => {
+            let who = args.account.as_deref().unwrap_or(&nick);
+            Some(ask_password(&format!(
+                "password for {who} on {}: ",
+                conn::display_server(&host, port)
+            ))?)
+        }
+        (None, false) => None,
+    };
+    let login = match password {
+        Some(password) => Some(state::Login::Plain {
+            account: args.account.clone(),
+            password: state::Secret::new(password),
+        }),
+        None if client_cert.is_some() => Some(state::Login::External),
+        None => None,
+    };
     let mut session = Session::start_with(host, port, tls, &nick, Some(&room));
+    session.state.login = login;
     session.state.scrollback_limit = args.scrollback.max(1);
     session.state.history_page = args.history_page.clamp(1, 1000);
     let full_screen =
@@ -111,6 +164,19 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     } else {
         plain::run(session).await
     }
+}
+
+/// Reads a password from the terminal without echoing it.
+fn ask_password(prompt: &str) -> anyhow::Result<String> {
+    let password = rpassword::prompt_password(prompt).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot ask for the password ({e}): there is no terminal; use --password or CHATROOM_PASSWORD"
+        )
+    })?;
+    if password.is_empty() {
+        anyhow::bail!("no password given");
+    }
+    Ok(password)
 }
 
 /// Keeps the characters RFC 2812 allows in a nick, which may not start with

@@ -9,6 +9,8 @@
 //!   names under the server's `CASEMAPPING`).
 //! - `link.rs`: connecting, registration (CAP, NICK, 001, ISUPPORT), lag,
 //!   disconnects.
+//! - `account.rs`: logging in (SASL PLAIN and EXTERNAL while registering,
+//!   `/login`, `/register`) and the server's answers to it.
 //! - `inbound.rs`: every other message from the server (rooms, people,
 //!   talk, modes, numerics).
 //! - `commands.rs`: carrying out what the user typed.
@@ -17,7 +19,7 @@
 //! - `text.rs`: text helpers (formatting removal, CTCP, lag display).
 //!
 //! The layers only point down: `text` and `buffer` use nothing here,
-//! `model` uses `buffer`, `link` and `history` use the model, and `inbound`
+//! `model` uses `buffer`, `link`, `account` and `history` use the model, and `inbound`
 //! and `commands` use the rest. The model never calls a handler.
 //!
 //! Everything here is a plain function of its inputs — the current time is
@@ -28,6 +30,7 @@
 //! the caller to write. It must never panic on a malformed or hostile server
 //! line: missing parameters read as "".
 
+mod account;
 mod buffer;
 mod commands;
 mod history;
@@ -40,6 +43,7 @@ mod model;
 mod test_support;
 mod text;
 
+pub use account::{Login, Secret};
 pub use buffer::{BufHistory, Buffer, BufferKind, Fetch, Line, LineKind, Member};
 pub use model::{Effect, Event, HISTORY_PAGE, Link, Now, SCROLLBACK_LIMIT, Scope, State};
 pub use text::{clean_text, format_lag};

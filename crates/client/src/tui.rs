@@ -13,6 +13,7 @@ use std::time::Duration;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
+use super::command::secret_from;
 use super::input::Input;
 use super::session::{Flow, Session, now, stop_signal};
 use super::state::BufferKind;
@@ -141,7 +142,12 @@ fn on_key(
     let state = &mut session.state;
     match key.code {
         KeyCode::Enter => {
-            let line = input.submit();
+            // A line holding a password is not kept for Up to bring back.
+            let line = if secret_from(&input.text()).is_some() {
+                input.take()
+            } else {
+                input.submit()
+            };
             if !line.is_empty()
                 && let Flow::Quit(reason) = session.submit(&line, now())
             {

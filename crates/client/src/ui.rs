@@ -19,6 +19,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as TextLine, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::command::masked;
 use super::input::Input;
 use super::state::{Buffer, BufferKind, Line, LineKind, Link, State, format_lag};
 
@@ -442,7 +443,9 @@ pub fn max_scroll(b: &Buffer, width: usize, height: usize) -> usize {
 fn input_line(state: &State, input: &Input, width: usize) -> (TextLine<'static>, usize) {
     let prompt = format!("[{}] ", state.current_buffer().name);
     let prompt_w = text_width(&prompt);
-    let chars: Vec<char> = input.text().chars().collect();
+    // A password being typed shows as `*` (one per character, so the
+    // cursor stays where it is in the real text).
+    let chars: Vec<char> = masked(&input.text()).chars().collect();
     let cursor = input.cursor().min(chars.len());
     // Leave at least half the line for the text when the prompt is long.
     let (prompt, prompt_w) = if prompt_w > width / 2 {

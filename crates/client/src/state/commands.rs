@@ -9,6 +9,7 @@
 use chatroom_proto::framing::split_text;
 use chatroom_proto::irc::message::Message;
 
+use super::account::nickserv_shown;
 use super::buffer::{BufferKind, LineKind};
 use super::model::{Effect, Link, Now, Scope, State};
 use crate::command::{Command, HELP};
@@ -26,6 +27,7 @@ impl State {
                 | Command::Nick(_)
                 | Command::Clear
                 | Command::Buffer(_)
+                | Command::Login { .. }
                 | Command::Invalid(_)
         );
         if needs_link && !online {
@@ -199,6 +201,8 @@ impl State {
                 }
                 Vec::new()
             }
+            Command::Login { account, password } => self.login_command(account, password, now),
+            Command::Register { password, email } => self.register_command(password, email, now),
             Command::Raw(line) => match Message::parse(&line) {
                 Ok(msg) => vec![Effect::Send(msg)],
                 Err(e) => {
@@ -241,17 +245,23 @@ impl State {
             split_text(text, max_text_len(&nick, &name))
         };
         let mut out = Vec::new();
+        let secret = name.eq_ignore_ascii_case("nickserv");
         for chunk in chunks {
+            let shown = if secret {
+                nickserv_shown(chunk)
+            } else {
+                chunk.to_string()
+            };
             let line = if action {
                 LineKind::Action {
                     nick: nick.clone(),
-                    text: chunk.to_string(),
+                    text: shown,
                     own: true,
                 }
             } else {
                 LineKind::Message {
                     nick: nick.clone(),
-                    text: chunk.to_string(),
+                    text: shown,
                     own: true,
                 }
             };

@@ -10,6 +10,7 @@
 use chatroom_proto::irc::message::Message;
 use chrono::{DateTime, Local, TimeZone};
 
+use super::account::nickserv_shown;
 use super::buffer::{BufferKind, Line, LineKind, Member};
 use super::model::{Now, Scope, State};
 use super::text::{clean_text, non_empty, parse_ctcp};
@@ -33,6 +34,14 @@ impl State {
             }
             "PONG" => self.on_pong(msg, now),
             "CAP" => return self.on_cap(msg),
+            "AUTHENTICATE" => return self.on_authenticate(msg),
+            "900" | "901" | "902" | "903" | "904" | "905" | "906" | "907" | "908" => {
+                return self.on_account_numeric(msg, time);
+            }
+            "REGISTER" => self.on_register_reply(msg, time),
+            "FAIL" if msg.param(0).eq_ignore_ascii_case("REGISTER") => {
+                self.on_register_fail(msg, time)
+            }
             "001" => return self.on_welcome(msg, time),
             "005" => self.on_isupport(msg),
             "433" | "437" | "432" => return self.on_nick_error(msg, time, now),
@@ -299,7 +308,10 @@ impl State {
                 return replies;
             }
         }
-        let text = clean_text(&text);
+        let mut text = clean_text(&text);
+        if own && target.eq_ignore_ascii_case("nickserv") {
+            text = nickserv_shown(&text);
+        }
         // STATUSMSG targets such as `@#room` go to the room's buffer.
         let room = target.trim_start_matches(['@', '+', '%', '~', '&']);
         let room = if self.is_channel(room) { room } else { target };

@@ -16,6 +16,7 @@ use chatroom_proto::irc::casemap::CaseMapping;
 use chatroom_proto::irc::message::Message;
 use chrono::{DateTime, Local};
 
+use super::account::{Login, Sasl};
 use super::buffer::{Buffer, BufferKind, Line, LineKind, Member};
 
 /// Lines kept per buffer by default (`--scrollback`); older ones are dropped
@@ -80,8 +81,12 @@ pub(super) struct Caps {
     pub(super) negotiating: bool,
     pub(super) offered: Vec<String>,
     pub(super) enabled: Vec<String>,
-    /// CAP REQs sent and not yet answered; CAP END goes once none are.
+    /// CAP REQs sent (and a SASL login started) and not yet answered;
+    /// CAP END goes once none are.
     pub(super) pending: usize,
+    /// The mechanisms offered with `sasl=` (CAP 302), upper case; `None`
+    /// when the server did not list them.
+    pub(super) sasl_mechs: Option<Vec<String>>,
 }
 
 /// An open `chathistory` batch (`history.rs` fills and places it).
@@ -111,6 +116,17 @@ pub struct State {
     pub link: Link,
     pub lag: Option<Duration>,
     pub away: Option<String>,
+    /// How to log in on every connection (SASL), if at all.
+    pub login: Option<Login>,
+    /// The account we are logged in to, as the server said (900).
+    pub account: Option<String>,
+    /// A `/login` or `/register` waiting for the server's word; it becomes
+    /// `login` once it succeeds, so a reconnection logs in with SASL.
+    pub(super) pending_login: Option<Login>,
+    pub(super) sasl: Sasl,
+    /// Why the server refused this connection's login, until the session
+    /// has taken it (`take_stop`).
+    pub(super) login_refused: Option<String>,
     /// Keep an [`Event`] per added line for [`State::take_events`] (plain mode).
     pub record_events: bool,
     pub(super) events: Vec<Event>,
@@ -149,6 +165,11 @@ impl State {
             link: Link::Connecting,
             lag: None,
             away: None,
+            login: None,
+            account: None,
+            pending_login: None,
+            sasl: Sasl::Idle,
+            login_refused: None,
             record_events: false,
             events: Vec::new(),
             caps: Caps::default(),
