@@ -27,10 +27,20 @@ impl Client {
     }
 
     fn start_at(addr: &str, args: &[&str]) -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-            .arg("join")
-            .arg(addr)
+        Client::start_home(&client_common::TempHome::new("plain"), addr, args)
+    }
+
+    /// A client whose XDG configuration and data directories are in
+    /// `home` (never the real ones).
+    fn start_home(home: &client_common::TempHome, addr: &str, args: &[&str]) -> Client {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chatroom"));
+        command.arg("join");
+        if !addr.is_empty() {
+            command.arg(addr);
+        }
+        let mut child = command
             .args(args)
+            .envs(home.env())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -411,4 +421,71 @@ fn plain_mode_registers_an_account_and_logs_in_with_sasl() {
         "{:?}",
         again.seen
     );
+}
+
+/// The configuration file: created with comments on first use; a saved
+/// server is picked by name (or alone, with no name) with its nick and
+/// rooms; `/set` changes a setting and `/save` writes it and the rooms
+/// back, keeping the comments.
+#[test]
+fn plain_mode_creates_the_config_then_uses_and_saves_a_saved_server() {
+    let server = FakeIrc::start();
+    let home = client_common::TempHome::new("saved");
+    let mut first = Client::start_home(&home, &server.addr(), &["--nick", "first"]);
+    first.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * first joined")
+    });
+    first.send("/quit");
+    assert!(first.wait_exit().is_some_and(|s| s.success()));
+    let created = std::fs::read_to_string(home.config_file()).expect("created on first use");
+    assert!(
+        created.starts_with("# chatroom's terminal client"),
+        "{created}"
+    );
+    assert!(created.contains("\n[settings]\n"), "{created}");
+
+    // The user adds a server to the file.
+    let edited = format!(
+        "{created}\n[servers.fake]\naddress = \"{}\"\nnick = \"saved\"\nrooms = [\"#one\", \"#two\"]\n",
+        server.addr()
+    );
+    home.write_config(&edited);
+    let before = server.received().len();
+    let mut saved = Client::start_home(&home, "fake", &[]);
+    let connected = format!("connected to {} as saved", server.addr());
+    saved.expect_line("the saved nick", |l| l == connected);
+    for room in ["#one", "#two"] {
+        server
+            .wait_for_from(before, |m| is(m, "JOIN", &[room]))
+            .unwrap_or_else(|| panic!("joined {room}"));
+    }
+    saved.send("/set time_format %H:%M:%S");
+    saved.expect_line("the change", |l| {
+        timestamped(l) == Some("* time_format = %H:%M:%S (/save keeps it)")
+    });
+    saved.send("/join #three");
+    saved.expect_line("the third room", |l| {
+        timestamped(l) == Some("#three * saved joined")
+    });
+    saved.send("/save");
+    saved.expect_line("the save", |l| {
+        l.contains("* saved the settings and server \"fake\" to ")
+    });
+    saved.send("/quit");
+    assert!(saved.wait_exit().is_some_and(|s| s.success()));
+    let after = std::fs::read_to_string(home.config_file()).expect("still there");
+    for line in created.lines().filter(|l| l.starts_with('#')) {
+        assert!(after.contains(line), "comment {line:?} lost:\n{after}");
+    }
+    assert!(after.contains("time_format = \"%H:%M:%S\""), "{after}");
+    assert!(
+        after.contains("rooms = [\"#one\", \"#two\", \"#three\"]"),
+        "{after}"
+    );
+
+    // The only saved server is the one used when none is named.
+    let mut alone = Client::start_home(&home, "", &[]);
+    alone.expect_line("the saved nick again", |l| l == connected);
+    alone.send("/quit");
+    assert!(alone.wait_exit().is_some_and(|s| s.success()));
 }

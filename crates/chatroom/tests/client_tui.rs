@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use client_common::{FakeIrc, GREETING, WAIT, is};
+use client_common::{FakeIrc, GREETING, TempHome, WAIT, is};
 
 /// A private tmux server running one client. Dropping it kills the client
 /// and the tmux server by PID, then the server by name, pass or fail.
@@ -136,8 +136,10 @@ impl Drop for Tmux {
 fn full_screen_client_shows_messages_and_sends_typed_lines() {
     let server = FakeIrc::start();
     // `exec` so the pane's PID is the client itself.
+    let home = TempHome::new("tui");
     let command = format!(
-        "exec {} join {} --nick tuiuser",
+        "exec env {} {} join {} --nick tuiuser",
+        home.env_prefix(),
         env!("CARGO_BIN_EXE_chatroom"),
         server.addr()
     );
@@ -204,8 +206,10 @@ fn full_screen_client_against_the_real_server() {
     let server = common::TestServer::start(&["--flood-rate", "0"]);
     let irc = server.irc.expect("irc listener");
     let mut lina = common::LineClient::line_login(server.line.expect("line listener"), "lina");
+    let home = TempHome::new("tui");
     let command = format!(
-        "exec {} join {irc} --nick tuiuser",
+        "exec env {} {} join {irc} --nick tuiuser",
+        home.env_prefix(),
         env!("CARGO_BIN_EXE_chatroom")
     );
     let term = Tmux::start(&command);
@@ -256,8 +260,10 @@ fn full_screen_client_pages_back_through_history_and_searches() {
     lina.send(&format!("/search hist {TOTAL:03}"));
     lina.expect(&format!("<lina> hist {TOTAL:03}"));
 
+    let home = TempHome::new("tui");
     let command = format!(
-        "exec {} join {irc} --nick tuiuser",
+        "exec env {} {} join {irc} --nick tuiuser",
+        home.env_prefix(),
         env!("CARGO_BIN_EXE_chatroom")
     );
     let term = Tmux::start(&command);

@@ -52,6 +52,14 @@ pub enum Command {
     History,
     /// Switch to buffer N (1-based).
     Buffer(usize),
+    /// `/set [NAME [VALUE]]`: list, show or change settings.
+    Set {
+        name: Option<String>,
+        value: Option<String>,
+    },
+    /// `/save [NAME]`: write the settings (and this server, as NAME) to
+    /// the configuration file.
+    Save(Option<String>),
     /// Log in to an account (`None`: the one named after the nick).
     Login {
         account: Option<String>,
@@ -92,6 +100,9 @@ commands:
   /lag                  measure the round trip to the server now
   /buffer N             switch to buffer N
   /clear                clear the current buffer's scrollback
+  /set [NAME [VALUE]]   list, show or change settings (for this run)
+  /save [NAME]          write the settings to the configuration file, and
+                        this server with its nick and rooms (as NAME)
   /quit [MESSAGE]       leave the server and exit
   /quote LINE           send LINE to the server as it is
   /OTHER ARGS           anything else is sent as an IRC command: /whois NICK
@@ -252,6 +263,14 @@ pub fn parse_input(line: &str) -> Command {
                 None => Command::Invalid("usage: /register PASSWORD [EMAIL]".into()),
             }
         }
+        "set" => {
+            let (name, value) = first_and_rest();
+            Command::Set {
+                name: opt(&name),
+                value: opt(&value),
+            }
+        }
+        "save" => Command::Save(words().next().map(str::to_string)),
         "quote" | "raw" => {
             if args.is_empty() {
                 Command::Invalid("usage: /quote IRC LINE".into())

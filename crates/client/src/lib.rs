@@ -5,16 +5,21 @@
 //! drawing with `ui.rs`); otherwise it runs a plain line mode for scripts
 //! (`plain.rs`). Both share one pure state model (`state.rs`), the command
 //! parser (`command.rs`) and the connection task with reconnect/backoff
-//! (`conn.rs`), tied together by `session.rs`. This file only picks the
-//! mode and the defaults; it must not hold client logic itself.
+//! (`conn.rs`), tied together by `session.rs`. The configuration file is
+//! `config.rs`'s, the settings `settings.rs`'s, and `launch.rs` turns the
+//! command line and the file into what to connect to. This file only
+//! starts things in order; it must not hold client logic itself.
 
 #![deny(unsafe_code)]
 
 pub mod command;
+pub mod config;
 pub mod conn;
 pub mod input;
+pub mod launch;
 pub mod plain;
 pub mod session;
+pub mod settings;
 pub mod state;
 pub mod tls;
 pub mod tui;
@@ -27,11 +32,17 @@ use session::Session;
 /// Arguments of `chatroom join`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct JoinArgs {
-    /// Server to connect to: HOST[:PORT] (an IP address or a host name;
-    /// default port 6667, or 6697 with TLS). IPv6 addresses go in
-    /// brackets: [::1]:6667.
-    #[arg(value_name = "HOST[:PORT]")]
-    pub server: String,
+    /// Server to connect to: the name of a server saved in the
+    /// configuration file, or HOST[:PORT] (an IP address or a host name;
+    /// default port 6667, or 6697 with TLS; IPv6 addresses go in
+    /// brackets: [::1]:6667). Without it: the file's default_server.
+    #[arg(value_name = "NAME|HOST[:PORT]")]
+    pub server: Option<String>,
+    /// The configuration file (default: client.toml in the XDG
+    /// configuration directory, ~/.config/chatroom/; created with
+    /// comments on first use).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Nickname (default: $USER, with characters IRC does not allow removed).
     #[arg(long, short = 'n', value_name = "NAME")]
     pub nick: Option<String>,
@@ -79,30 +90,43 @@ pub struct JoinArgs {
     pub tls_key: Option<std::path::PathBuf>,
     /// Lines kept in memory per buffer; older ones are fetched again from
     /// the server's history when scrolled back to.
-    #[arg(long, value_name = "LINES", default_value_t = state::SCROLLBACK_LIMIT)]
-    pub scrollback: usize,
+    #[arg(long, value_name = "LINES")]
+    pub scrollback: Option<usize>,
     /// Lines asked for per page of history when scrolling back (the
     /// server may send fewer).
-    #[arg(long, value_name = "LINES", default_value_t = state::HISTORY_PAGE)]
-    pub history_page: usize,
+    #[arg(long, value_name = "LINES")]
+    pub history_page: Option<usize>,
 }
 
 /// Runs the client until the user quits (or stdin ends in plain mode).
 pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
-    let verify = if let Some(fp) = &args.tls_fingerprint {
-        Some(tls::Verify::Pin(tls::parse_fingerprint(fp)?))
-    } else if args.tls_insecure {
+    let config_path = match &args.config {
+        Some(p) => Some(p.clone()),
+        None => config::dirs().map(|d| d.config_file),
+    };
+    let loaded = match &config_path {
+        Some(path) => Some(config::load_or_create(path)?),
+        None => None,
+    };
+    if let Some(l) = loaded.as_ref().filter(|l| l.created) {
+        eprintln!(
+            "wrote a configuration file with comments to {} (settings and saved servers)",
+            l.path.display()
+        );
+    }
+    let cfg = loaded.map(|l| l.config).unwrap_or_default();
+    let plan = launch::plan(&args, &cfg, std::env::var("USER").ok().as_deref())?;
+    let verify = match &plan.tls {
+        launch::TlsPlan::Verify(v) => Some(v.clone()),
+        launch::TlsPlan::None => None,
+    };
+    if verify == Some(tls::Verify::Insecure) {
         eprintln!(
             "warning: --tls-insecure: the server's certificate is not checked; the chat is encrypted, but anyone on the network path could pose as the server. Prefer --tls-fingerprint."
         );
-        Some(tls::Verify::Insecure)
-    } else if args.tls {
-        Some(tls::Verify::System)
-    } else {
-        None
-    };
-    let client_cert = match &args.tls_cert {
-        Some(cert) => Some(tls::load_client_cert(cert, args.tls_key.as_deref())?),
+    }
+    let client_cert = match &plan.tls_cert {
+        Some((cert, key)) => Some(tls::load_client_cert(cert, key.as_deref())?),
         None => None,
     };
     let tls = match verify {
@@ -110,53 +134,42 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
             config: tls::client_config_with(&verify, client_cert.as_ref())?,
             verify,
         }),
-        None if client_cert.is_some() => {
-            anyhow::bail!(
-                "--tls-cert needs a TLS connection: add --tls, --tls-fingerprint or --tls-insecure"
-            )
-        }
         None => None,
     };
-    let default_port = if tls.is_some() {
-        conn::DEFAULT_TLS_PORT
-    } else {
-        conn::DEFAULT_PORT
-    };
-    let (host, port) = conn::parse_server_or(&args.server, default_port)?;
-    let nick = match args.nick.as_deref() {
-        Some(n) => {
-            let clean = sanitize_nick(n);
-            if clean.is_empty() {
-                anyhow::bail!("{n:?} cannot be used as a nickname");
-            }
-            clean
-        }
-        None => default_nick(std::env::var("USER").ok().as_deref()),
-    };
-    let room = args.room.unwrap_or_else(|| "#lobby".to_string());
-    let password = match (args.password, args.ask_password) {
-        (Some(p), _) => Some(p),
-        (None, true) => {
-            let who = args.account.as_deref().unwrap_or(&nick);
-            Some(ask_password(&format!(
-                "password for {who} on {}: ",
-                conn::display_server(&host, port)
-            ))?)
-        }
-        (None, false) => None,
-    };
-    let login = match password {
-        Some(password) => Some(state::Login::Plain {
-            account: args.account.clone(),
-            password: state::Secret::new(password),
+    let shown = conn::display_server(&plan.host, plan.port);
+    let login = match &plan.login {
+        launch::LoginPlan::None => None,
+        launch::LoginPlan::Certificate => Some(state::Login::External),
+        launch::LoginPlan::Password(p) => Some(state::Login::Plain {
+            account: plan.account.clone(),
+            password: state::Secret::new(p.clone()),
         }),
-        None if client_cert.is_some() => Some(state::Login::External),
-        None => None,
+        launch::LoginPlan::Ask => {
+            let who = plan.account.as_deref().unwrap_or(&plan.nick);
+            Some(state::Login::Plain {
+                account: plan.account.clone(),
+                password: state::Secret::new(ask_password(&format!(
+                    "password for {who} on {shown}: "
+                ))?),
+            })
+        }
     };
-    let mut session = Session::start_with(host, port, tls, &nick, Some(&room));
+    let first = plan.rooms.first().map(String::as_str);
+    let mut session = Session::start_with(plan.host.clone(), plan.port, tls, &plan.nick, first);
     session.state.login = login;
-    session.state.scrollback_limit = args.scrollback.max(1);
-    session.state.history_page = args.history_page.clamp(1, 1000);
+    for room in plan.rooms.iter().skip(1) {
+        session.state.add_room(room);
+    }
+    session.state.settings = cfg.settings.clone();
+    session.state.scrollback_limit = plan.scrollback;
+    session.state.history_page = plan.history_page;
+    session.saving = session::Saving {
+        path: config_path,
+        name: plan.saved.clone(),
+        address: plan.address.clone(),
+        tls: matches!(plan.tls, launch::TlsPlan::Verify(tls::Verify::System)),
+        fingerprint: plan.fingerprint.clone(),
+    };
     let full_screen =
         !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if full_screen {

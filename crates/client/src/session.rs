@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use super::command::parse_input;
+use super::config;
 use super::conn::{self, Conn, ConnCommand, ConnEvent};
 use super::state::{Effect, Now, State};
 use chatroom_proto::irc::message::Message;
@@ -38,8 +39,21 @@ pub enum Flow {
     Quit(String),
 }
 
+/// Where `/save` writes, and what it says about the server in use.
+#[derive(Debug, Clone, Default)]
+pub struct Saving {
+    /// The configuration file (`None`: there is no home to keep it in).
+    pub path: Option<std::path::PathBuf>,
+    /// The saved server's name, when the session started from one.
+    pub name: Option<String>,
+    pub address: String,
+    pub tls: bool,
+    pub fingerprint: Option<String>,
+}
+
 pub struct Session {
     pub state: State,
+    pub saving: Saving,
     conn: Conn,
     next_ping: Option<Instant>,
     last_heard: Instant,
@@ -62,6 +76,7 @@ impl Session {
         let shown = conn::display_server(&host, port);
         Session {
             state: State::new(&shown, nick, room),
+            saving: Saving::default(),
             conn: conn::spawn_with(host, port, tls),
             next_ping: None,
             last_heard: Instant::now(),
@@ -123,6 +138,7 @@ impl Session {
             match effect {
                 Effect::Send(msg) => self.send(&msg),
                 Effect::Quit(reason) => return Flow::Quit(reason),
+                Effect::Save(name) => self.save(name, now),
                 Effect::LagPing => match self.state.lag_ping(now, true) {
                     Some(ping) => self.send(&ping),
                     None => self.state.error("not connected", now),
@@ -130,6 +146,42 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// `/save [NAME]`: the settings, and the server in use as NAME (or
+    /// under the name it was started with).
+    fn save(&mut self, name: Option<String>, now: Now) {
+        let Some(path) = self.saving.path.clone() else {
+            self.state.error(
+                "there is no configuration directory (no home directory)",
+                now,
+            );
+            return;
+        };
+        let server = name
+            .or_else(|| self.saving.name.clone())
+            .map(|name| config::ServerSave {
+                name,
+                address: self.saving.address.clone(),
+                tls: self.saving.tls,
+                fingerprint: self.saving.fingerprint.clone(),
+                nick: self.state.nick.clone(),
+                rooms: self.state.rooms(),
+            });
+        match config::save(&path, &self.state.settings, server.as_ref()) {
+            Ok(()) => {
+                let what = match &server {
+                    Some(s) => format!("settings and server {:?}", s.name),
+                    None => "settings".to_string(),
+                };
+                self.state
+                    .info(format!("saved the {what} to {}", path.display()), now);
+                if let Some(s) = &server {
+                    self.saving.name = Some(s.name.clone());
+                }
+            }
+            Err(e) => self.state.error(format!("not saved: {e:#}"), now),
+        }
     }
 
     /// Scrolls the current buffer up (`up`) or down by `lines` rows of a

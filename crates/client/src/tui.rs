@@ -95,7 +95,7 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
                             // No further than where the oldest line is at the top.
                             let st = &mut session.state;
                             let i = st.current;
-                            let max = ui::max_scroll(st.current_buffer(), width, view);
+                            let max = ui::max_scroll(st.current_buffer(), &st.settings, width, view);
                             if let Some(b) = st.buffers.get_mut(i) {
                                 b.scroll = b.scroll.min(max);
                             }

@@ -21,6 +21,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::command::masked;
 use super::input::Input;
+use super::settings::Settings;
 use super::state::{Buffer, BufferKind, Line, LineKind, Link, State, format_lag};
 
 /// Width of the `HH:MM ` timestamp; wrapped lines are indented by it.
@@ -104,7 +105,12 @@ pub fn draw(frame: &mut Frame, state: &State, input: &Input) {
     let a = areas(state, frame.area());
     frame.render_widget(Paragraph::new(buffer_bar(state)), a.bar);
     let b = state.current_buffer();
-    let rows = scrollback_rows(b, a.scrollback.width as usize, a.scrollback.height as usize);
+    let rows = scrollback_rows(
+        b,
+        &state.settings,
+        a.scrollback.width as usize,
+        a.scrollback.height as usize,
+    );
     frame.render_widget(Paragraph::new(rows), a.scrollback);
     if let Some(m) = a.members {
         let block = Block::new()
@@ -239,8 +245,8 @@ fn member_rows(state: &State, height: usize) -> Vec<TextLine<'static>> {
 
 /// The spans of one scrollback line, before wrapping. History lines are
 /// dimmed so they read as the past even without their marks in view.
-pub fn line_spans(line: &Line) -> Vec<Span<'static>> {
-    let mut spans = talk_spans(line);
+pub fn line_spans(line: &Line, settings: &Settings) -> Vec<Span<'static>> {
+    let mut spans = talk_spans(line, settings);
     for span in &mut spans {
         if let Cow::Owned(shown) = for_terminal(&span.content, false) {
             span.content = Cow::Owned(shown);
@@ -254,7 +260,7 @@ pub fn line_spans(line: &Line) -> Vec<Span<'static>> {
     spans
 }
 
-fn talk_spans(line: &Line) -> Vec<Span<'static>> {
+fn talk_spans(line: &Line, settings: &Settings) -> Vec<Span<'static>> {
     let dim = Style::new().fg(Color::DarkGray);
     if let LineKind::Marker(text) = &line.kind {
         return vec![Span::styled(
@@ -262,9 +268,15 @@ fn talk_spans(line: &Line) -> Vec<Span<'static>> {
             dim.add_modifier(Modifier::BOLD),
         )];
     }
-    let mut spans = vec![Span::styled(format!("{} ", line.time.format("%H:%M")), dim)];
+    // The format was checked when set, so formatting cannot fail.
+    let time = line.time.format(&settings.time_format).to_string();
+    let mut spans = vec![Span::styled(format!("{time} "), dim)];
     let nick_style = |nick: &str, own: bool| {
-        let s = Style::new().fg(nick_color(nick));
+        let s = if settings.colors {
+            Style::new().fg(nick_color(nick))
+        } else {
+            Style::new()
+        };
         if own {
             s.add_modifier(Modifier::BOLD)
         } else {
@@ -370,12 +382,17 @@ fn day_row(line: &Line) -> TextLine<'static> {
 /// The rows that fill the scrollback area: the newest lines (less the
 /// scroll offset) at the bottom; scrolled all the way up (less than a
 /// screen above the offset), the oldest lines from the top.
-fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'static>> {
+fn scrollback_rows(
+    b: &Buffer,
+    settings: &Settings,
+    width: usize,
+    height: usize,
+) -> Vec<TextLine<'static>> {
     let end = b.lines.len().saturating_sub(b.scroll);
     let mut rows: Vec<TextLine<'static>> = Vec::new();
     let mut newer: Option<&Line> = None;
     for line in b.lines.range(..end).rev() {
-        let mut wrapped = wrap(line_spans(line), width);
+        let mut wrapped = wrap(line_spans(line, settings), width);
         // Marks carry the time they were made, not a message's: skipped.
         if !matches!(line.kind, LineKind::Marker(_)) {
             if let Some(n) = newer
@@ -408,7 +425,7 @@ fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'sta
                 }
                 older = Some(line);
             }
-            rows.extend(wrap(line_spans(line), width));
+            rows.extend(wrap(line_spans(line, settings), width));
             if rows.len() >= height {
                 break;
             }
@@ -427,10 +444,10 @@ fn scrollback_rows(b: &Buffer, width: usize, height: usize) -> Vec<TextLine<'sta
 /// The largest useful scroll offset for buffer `b` in a scrollback area of
 /// `width` x `height`: scrolled further, the view would not move (it
 /// already starts at the oldest line), so PageDown would seem stuck.
-pub fn max_scroll(b: &Buffer, width: usize, height: usize) -> usize {
+pub fn max_scroll(b: &Buffer, settings: &Settings, width: usize, height: usize) -> usize {
     let mut rows = 0;
     for (n, line) in b.lines.iter().enumerate() {
-        rows += wrap(line_spans(line), width).len();
+        rows += wrap(line_spans(line, settings), width).len();
         if rows >= height {
             return b.lines.len() - (n + 1);
         }
@@ -566,6 +583,24 @@ mod tests {
     }
 
     #[test]
+    fn time_format_and_colours_follow_the_settings() {
+        let mut s = sample();
+        s.settings.set("time_format", "%H:%M:%S").expect("set");
+        let all = screen(&s, &Input::new(), 80, 12).join("\n");
+        assert!(all.contains("12:01:00 <alice> hello everyone"), "{all}");
+        let i = s.find_buffer("#lobby").expect("lobby");
+        let line = s.buffers[i].lines.back().expect("line").clone();
+        let coloured = |s: &State| {
+            line_spans(&line, &s.settings)
+                .iter()
+                .any(|sp| sp.content == "alice" && sp.style.fg.is_some())
+        };
+        assert!(coloured(&s));
+        s.settings.set("colors", "off").expect("set");
+        assert!(!coloured(&s));
+    }
+
+    #[test]
     fn private_buffer_has_no_member_list() {
         let mut s = sample();
         let q = s.find_buffer("carol").expect("query");
@@ -655,7 +690,7 @@ mod tests {
             .expect(&all);
         assert!(yesterday < day && day < today, "{all}");
         // Dimmed: history spans carry DIM, live ones do not.
-        let spans = line_spans(&s.buffers[i].lines[1]);
+        let spans = line_spans(&s.buffers[i].lines[1], &s.settings);
         assert!(
             spans
                 .iter()
@@ -663,7 +698,7 @@ mod tests {
         );
         let live = s.buffers[i].lines.back().expect("line");
         assert!(
-            !line_spans(live)
+            !line_spans(live, &s.settings)
                 .iter()
                 .any(|sp| sp.style.add_modifier.contains(Modifier::DIM))
         );
@@ -692,13 +727,13 @@ mod tests {
         let a = areas(&s, Rect::new(0, 0, 60, 12)).scrollback;
         let (w, h) = (a.width as usize, a.height as usize);
         let b = &s.buffers[i];
-        let max = max_scroll(b, w, h);
+        let max = max_scroll(b, &s.settings, w, h);
         assert_eq!(max, b.lines.len() - h);
         s.buffers[i].scroll = max;
         let rows = screen(&s, &Input::new(), 60, 12);
         assert!(rows[1].contains("me joined"), "{}", rows.join("\n"));
         // A buffer that fits needs no scrolling at all.
-        assert_eq!(max_scroll(&s.buffers[0], 60, 100), 0);
+        assert_eq!(max_scroll(&s.buffers[0], &s.settings, 60, 100), 0);
     }
 
     #[test]

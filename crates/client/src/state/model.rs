@@ -18,6 +18,7 @@ use chrono::{DateTime, Local};
 
 use super::account::{Login, Sasl};
 use super::buffer::{Buffer, BufferKind, Line, LineKind, Member};
+use crate::settings::Settings;
 
 /// Lines kept per buffer by default (`--scrollback`); older ones are dropped
 /// so a long-running client's memory stays bounded. Older history dropped
@@ -73,6 +74,9 @@ pub enum Effect {
     Quit(String),
     /// Measure lag now and report it.
     LagPing,
+    /// Write the settings (and the server, under this name) to the
+    /// configuration file.
+    Save(Option<String>),
 }
 
 /// Capability negotiation (`link.rs` runs it).
@@ -144,6 +148,8 @@ pub struct State {
     pub(super) ping_seq: u64,
     /// Rooms the user asked to join, as typed: switch to them on arrival.
     pub(super) switch_on_join: Vec<String>,
+    /// The settings in force (`/set` changes them).
+    pub settings: Settings,
     /// Lines kept per buffer (see [`SCROLLBACK_LIMIT`]).
     pub scrollback_limit: usize,
     /// Lines asked for per history page (see [`HISTORY_PAGE`]).
@@ -186,6 +192,7 @@ impl State {
             ping: None,
             ping_seq: 0,
             switch_on_join: Vec::new(),
+            settings: Settings::default(),
             scrollback_limit: SCROLLBACK_LIMIT,
             history_page: HISTORY_PAGE,
             batches: HashMap::new(),
@@ -201,6 +208,27 @@ impl State {
             state.current = i;
         }
         state
+    }
+
+    /// Another room to join on registration (the first is given to
+    /// [`State::new`]); it does not become current.
+    pub fn add_room(&mut self, room: &str) {
+        let room = room.trim();
+        if room.is_empty() {
+            return;
+        }
+        let name = self.channel_name(room);
+        let i = self.ensure_buffer(&name, BufferKind::Channel);
+        self.buffers[i].rejoin = true;
+    }
+
+    /// The rooms we are in (or will rejoin), in buffer order, for `/save`.
+    pub fn rooms(&self) -> Vec<String> {
+        self.buffers
+            .iter()
+            .filter(|b| b.kind == BufferKind::Channel && (b.joined || b.rejoin))
+            .map(|b| b.name.clone())
+            .collect()
     }
 
     pub fn is_registered(&self) -> bool {
