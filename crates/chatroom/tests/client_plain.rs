@@ -489,3 +489,51 @@ fn plain_mode_creates_the_config_then_uses_and_saves_a_saved_server() {
     alone.send("/quit");
     assert!(alone.wait_exit().is_some_and(|s| s.success()));
 }
+
+/// Logs: each buffer's lines go to a file under the XDG data directory;
+/// joining the room again on a server without history (the fake one)
+/// shows the end of the log first, dated, under its mark.
+#[test]
+fn plain_mode_logs_buffers_and_reads_them_back_without_server_history() {
+    let server = FakeIrc::start();
+    let home = client_common::TempHome::new("logs");
+    let mut first = Client::start_home(&home, &server.addr(), &["--nick", "logger"]);
+    let greeting = format!("#lobby <alice> {GREETING}");
+    first.expect_line("alice's greeting", |l| {
+        timestamped(l) == Some(greeting.as_str())
+    });
+    first.send("remember this line");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "remember this line"]))
+        .expect("sent");
+    first.send("/quit");
+    assert!(first.wait_exit().is_some_and(|s| s.success()));
+
+    let dir = home
+        .data_dir()
+        .join("logs")
+        .join(server.addr().replace(':', "_"));
+    let log = std::fs::read_to_string(dir.join("#lobby.log")).expect("the room's log");
+    let lines: Vec<&str> = log.lines().collect();
+    // `YYYY-MM-DD HH:MM:SS ` then the event.
+    let body = |l: &str| l.get(20..).map(str::to_string);
+    let bodies: Vec<String> = lines.iter().filter_map(|l| body(l)).collect();
+    assert!(bodies.contains(&"--> logger joined".to_string()), "{log}");
+    assert!(bodies.contains(&format!("<alice> {GREETING}")), "{log}");
+    assert!(
+        bodies.contains(&"<logger> remember this line".to_string()),
+        "{log}"
+    );
+    assert!(dir.join("server.log").exists());
+
+    let mut again = Client::start_home(&home, &server.addr(), &["--nick", "logger"]);
+    again.expect_line("the log's mark", |l| {
+        timestamped(l) == Some("#lobby — from the log —")
+    });
+    let said = again.expect_line("our earlier line, dated", |l| {
+        dated(l) == Some("#lobby <logger> remember this line")
+    });
+    assert!(dated(&said).is_some());
+    again.send("/quit");
+    assert!(again.wait_exit().is_some_and(|s| s.success()));
+}

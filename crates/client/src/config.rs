@@ -46,6 +46,13 @@ time_format = "%H:%M"
 scrollback = 5000
 # Lines asked for per page of server history.
 history_page = 100
+# Keep a log file per buffer (plain text, one line per event with its
+# date and time); on a server without history a room's log is shown as
+# its scrollback on joining.
+logs = true
+# Where the logs go ("": logs/ in the XDG data directory,
+# ~/.local/share/chatroom/logs/<server>/<buffer>.log).
+log_dir = ""
 
 # Saved servers: `chatroom join lan` connects to [servers.lan].
 # Command-line options override what an entry says.

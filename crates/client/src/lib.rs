@@ -6,7 +6,7 @@
 //! (`plain.rs`). Both share one pure state model (`state.rs`), the command
 //! parser (`command.rs`) and the connection task with reconnect/backoff
 //! (`conn.rs`), tied together by `session.rs`. The configuration file is
-//! `config.rs`'s, the settings `settings.rs`'s, and `launch.rs` turns the
+//! `config.rs`'s, the settings `settings.rs`'s, the chat logs `logs.rs`'s, and `launch.rs` turns the
 //! command line and the file into what to connect to. This file only
 //! starts things in order; it must not hold client logic itself.
 
@@ -17,6 +17,7 @@ pub mod config;
 pub mod conn;
 pub mod input;
 pub mod launch;
+pub mod logs;
 pub mod plain;
 pub mod session;
 pub mod settings;
@@ -161,6 +162,17 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         session.state.add_room(room);
     }
     session.state.settings = cfg.settings.clone();
+    let log_root = if cfg.settings.log_dir.is_empty() {
+        config::dirs().map(|d| d.data_dir.join("logs"))
+    } else {
+        Some(config::expand_home(std::path::Path::new(
+            &cfg.settings.log_dir,
+        )))
+    };
+    if let Some(root) = log_root {
+        let server = plan.saved.clone().unwrap_or_else(|| shown.clone());
+        session.set_logger(logs::Logger::new(&root, &server));
+    }
     session.state.scrollback_limit = plan.scrollback;
     session.state.history_page = plan.history_page;
     session.saving = session::Saving {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::command::parse_input;
 use super::config;
 use super::conn::{self, Conn, ConnCommand, ConnEvent};
+use super::logs::Logger;
 use super::state::{Effect, Now, State};
 use chatroom_proto::irc::message::Message;
 
@@ -51,9 +52,14 @@ pub struct Saving {
     pub fingerprint: Option<String>,
 }
 
+/// Lines read back from a log when a room is joined on a server without
+/// history (at most; a log may hold fewer).
+pub const LOG_SCROLLBACK: usize = 200;
+
 pub struct Session {
     pub state: State,
     pub saving: Saving,
+    logger: Option<Logger>,
     conn: Conn,
     next_ping: Option<Instant>,
     last_heard: Instant,
@@ -77,6 +83,7 @@ impl Session {
         Session {
             state: State::new(&shown, nick, room),
             saving: Saving::default(),
+            logger: None,
             conn: conn::spawn_with(host, port, tls),
             next_ping: None,
             last_heard: Instant::now(),
@@ -99,7 +106,46 @@ impl Session {
         let _ = self.conn.commands.send(ConnCommand::Send(msg.to_string()));
     }
 
+    /// Writes the buffers' logs from now on (while the `logs` setting is
+    /// on) with `logger`.
+    pub fn set_logger(&mut self, logger: Logger) {
+        self.logger = Some(logger);
+        self.state.record_logs = true;
+    }
+
+    /// Writes what the state queued for the logs, and reads back the logs
+    /// it asked for.
+    fn logs(&mut self, now: Now) {
+        let lines = self.state.take_log_lines();
+        let wanted = self.state.take_log_wanted();
+        let Some(logger) = &mut self.logger else {
+            return;
+        };
+        let mut failed = None;
+        for (name, line) in &lines {
+            if let Err(why) = logger.write(name.as_deref(), line) {
+                failed = Some(why);
+            }
+        }
+        let mut loaded = Vec::new();
+        for name in wanted {
+            let max = LOG_SCROLLBACK.min(self.state.scrollback_limit);
+            loaded.push((logger.tail(Some(&name), max, &self.state.nick), name));
+        }
+        if let Some(why) = failed {
+            self.state.error(why, now);
+        }
+        for (lines, name) in loaded {
+            self.state.load_log(&name, lines, now);
+        }
+    }
+
     pub fn on_conn_event(&mut self, ev: ConnEvent, now: Now) {
+        self.conn_event(ev, now);
+        self.logs(now);
+    }
+
+    fn conn_event(&mut self, ev: ConnEvent, now: Now) {
         match ev {
             ConnEvent::Connecting { attempt } => self.state.on_connecting(attempt, now),
             ConnEvent::Connected { peer } => {
@@ -133,6 +179,12 @@ impl Session {
 
     /// Carries out one line the user typed.
     pub fn submit(&mut self, line: &str, now: Now) -> Flow {
+        let flow = self.run_command(line, now);
+        self.logs(now);
+        flow
+    }
+
+    fn run_command(&mut self, line: &str, now: Now) -> Flow {
         let effects = self.state.execute(parse_input(line), now);
         for effect in effects {
             match effect {

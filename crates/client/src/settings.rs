@@ -45,6 +45,10 @@ pub struct Settings {
     pub scrollback: usize,
     /// Lines asked for per page of server history.
     pub history_page: usize,
+    /// Write a log file per buffer.
+    pub logs: bool,
+    /// Where the logs go ("": `logs/` in the XDG data directory).
+    pub log_dir: String,
 }
 
 impl Default for Settings {
@@ -55,6 +59,8 @@ impl Default for Settings {
             time_format: "%H:%M".to_string(),
             scrollback: crate::state::SCROLLBACK_LIMIT,
             history_page: crate::state::HISTORY_PAGE,
+            logs: true,
+            log_dir: String::new(),
         }
     }
 }
@@ -90,6 +96,8 @@ impl Settings {
             ("time_format", Value::Str(self.time_format.clone())),
             ("scrollback", Value::Int(self.scrollback as i64)),
             ("history_page", Value::Int(self.history_page as i64)),
+            ("logs", Value::Bool(self.logs)),
+            ("log_dir", Value::Str(self.log_dir.clone())),
         ]
     }
 
@@ -116,6 +124,8 @@ impl Settings {
             }
             "scrollback" => self.scrollback = parse_count(value, 100, 1_000_000)?,
             "history_page" => self.history_page = parse_count(value, 1, 1000)?,
+            "logs" => self.logs = parse_bool(value)?,
+            "log_dir" => self.log_dir = value.to_string(),
             _ => {
                 let names: Vec<&str> = self.entries().iter().map(|(n, _)| *n).collect();
                 return Err(format!(

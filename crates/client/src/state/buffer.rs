@@ -172,6 +172,8 @@ pub struct Buffer {
     pub(super) show_names: bool,
     /// Server history: what is being fetched, where it ends, msgids held.
     pub hist: BufHistory,
+    /// The buffer's log was asked to be read back (once per buffer).
+    pub(super) log_asked: bool,
 }
 
 impl Buffer {
@@ -190,6 +192,7 @@ impl Buffer {
             names_done: true,
             show_names: false,
             hist: BufHistory::default(),
+            log_asked: false,
         }
     }
 }

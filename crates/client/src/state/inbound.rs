@@ -147,6 +147,7 @@ impl State {
                 },
                 time,
             );
+            self.want_log(i);
         } else if let Some(i) = self.find_buffer(chan) {
             self.buffers[i].members.insert(
                 key,

@@ -29,6 +29,9 @@ pub const SCROLLBACK_LIMIT: usize = 5000;
 /// servers cut it to their own `CHATHISTORY=` maximum.
 pub const HISTORY_PAGE: usize = 100;
 
+/// Above the lines read back from a buffer's log.
+pub const LOG_MARK: &str = "— from the log —";
+
 /// The two clocks a transition may need: monotonic for lag, wall for
 /// timestamps. Passed in so tests can fix them.
 #[derive(Debug, Clone, Copy)]
@@ -131,6 +134,12 @@ pub struct State {
     /// Why the server refused this connection's login, until the session
     /// has taken it (`take_stop`).
     pub(super) login_refused: Option<String>,
+    /// Queue the live lines for the logs (the session writes them) while
+    /// the `logs` setting is on.
+    pub record_logs: bool,
+    pub(super) log_queue: Vec<(Option<String>, Line)>,
+    /// Buffers whose log should be read back as scrollback.
+    pub(super) log_wanted: Vec<String>,
     /// Keep an [`Event`] per added line for [`State::take_events`] (plain mode).
     pub record_events: bool,
     pub(super) events: Vec<Event>,
@@ -176,6 +185,9 @@ impl State {
             pending_login: None,
             sasl: Sasl::Idle,
             login_refused: None,
+            record_logs: false,
+            log_queue: Vec::new(),
+            log_wanted: Vec::new(),
             record_events: false,
             events: Vec::new(),
             caps: Caps::default(),
@@ -272,7 +284,72 @@ impl State {
             return i;
         }
         self.buffers.push(Buffer::new(name, kind));
-        self.buffers.len() - 1
+        let i = self.buffers.len() - 1;
+        if kind == BufferKind::Query {
+            self.want_log(i);
+        }
+        i
+    }
+
+    /// Asks (once) for buffer `i`'s log as scrollback, when the server
+    /// keeps no history that would bring it.
+    pub(super) fn want_log(&mut self, i: usize) {
+        if !self.record_logs || !self.settings.logs || self.has_cap("draft/chathistory") {
+            return;
+        }
+        if let Some(b) = self.buffers.get_mut(i)
+            && !b.log_asked
+        {
+            b.log_asked = true;
+            self.log_wanted.push(b.name.clone());
+        }
+    }
+
+    /// The lines to write to the logs since the last call: the buffer's
+    /// name (`None`: the server buffer) and the line.
+    pub fn take_log_lines(&mut self) -> Vec<(Option<String>, Line)> {
+        std::mem::take(&mut self.log_queue)
+    }
+
+    /// The buffers whose log is to be read back ([`State::load_log`]).
+    pub fn take_log_wanted(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.log_wanted)
+    }
+
+    /// Puts lines read from buffer `name`'s log above what it holds,
+    /// under a mark, as history (dimmed, not logged again).
+    pub fn load_log(&mut self, name: &str, lines: Vec<Line>, now: Now) {
+        let Some(i) = self.find_buffer(name) else {
+            return;
+        };
+        if lines.is_empty() {
+            return;
+        }
+        let mut block = Vec::with_capacity(lines.len() + 1);
+        block.push(Line::new(now.local, LineKind::Marker(LOG_MARK.to_string())));
+        block.extend(lines);
+        let limit = self.scrollback_limit.max(1);
+        let scope = self.scope_of(i);
+        if self.record_events {
+            for line in &block {
+                self.events.push(Event {
+                    scope: scope.clone(),
+                    line: line.clone(),
+                });
+            }
+        }
+        let b = &mut self.buffers[i];
+        let added = block.len();
+        for (n, line) in block.into_iter().enumerate() {
+            b.lines.insert(n, line);
+        }
+        if b.scroll > 0 {
+            b.scroll += added;
+        }
+        // The log is the oldest part: past the limit it is what goes.
+        while b.lines.len() > limit {
+            b.lines.pop_front();
+        }
     }
 
     /// Makes buffer `i` current and marks it read.
@@ -345,6 +422,11 @@ impl State {
             _ => false,
         };
         let talk = line.kind.is_talk();
+        if self.record_logs && self.settings.logs && !line.history {
+            let b = &self.buffers[i];
+            let name = (b.kind != BufferKind::Server).then(|| b.name.clone());
+            self.log_queue.push((name, line.clone()));
+        }
         if self.record_events
             && let Some(scope) = scope
         {
@@ -474,6 +556,68 @@ mod tests {
         assert_eq!(s.buffers[i].scroll, SCROLLBACK_LIMIT - 1);
         s.scroll_down(usize::MAX, 20, now());
         assert_eq!(s.buffers[i].scroll, 0);
+    }
+
+    #[test]
+    fn live_lines_are_queued_for_the_logs_and_logs_asked_once() {
+        let mut s = State::new("irc.test:6667", "me", Some("#lobby"));
+        s.record_logs = true;
+        s.on_connected("127.0.0.1:6667", now());
+        feed(&mut s, ":srv 001 me :Welcome");
+        feed(&mut s, ":me!u@h JOIN #lobby");
+        assert_eq!(s.take_log_wanted(), vec!["#lobby"]);
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :hi");
+        let queued = s.take_log_lines();
+        let names: Vec<Option<&str>> = queued.iter().map(|(n, _)| n.as_deref()).collect();
+        assert!(names.contains(&None), "server buffer lines: {names:?}");
+        assert_eq!(names.last(), Some(&Some("#lobby")));
+        // Joined again (a reconnect): the log is not read twice.
+        feed(&mut s, ":me!u@h JOIN #lobby");
+        assert!(s.take_log_wanted().is_empty());
+        // A new private conversation asks for its log.
+        feed(&mut s, ":bob!b@h PRIVMSG me :psst");
+        assert_eq!(s.take_log_wanted(), vec!["bob"]);
+        // Off: nothing queued.
+        s.settings.logs = false;
+        s.take_log_lines();
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :unlogged");
+        assert!(s.take_log_lines().is_empty());
+    }
+
+    #[test]
+    fn a_server_with_history_gets_no_log_read_back() {
+        let mut s = State::new("irc.test:6667", "me", Some("#lobby"));
+        s.record_logs = true;
+        s.on_connected("127.0.0.1:6667", now());
+        feed(&mut s, ":srv CAP * LS :batch draft/chathistory");
+        feed(&mut s, ":srv CAP * ACK :batch draft/chathistory");
+        feed(&mut s, ":srv 001 me :Welcome");
+        feed(&mut s, ":me!u@h JOIN #lobby");
+        assert!(s.take_log_wanted().is_empty());
+    }
+
+    #[test]
+    fn a_log_read_back_goes_above_under_its_mark() {
+        let mut s = joined();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        let before = s.buffers[i].lines.len();
+        let old = Line {
+            history: true,
+            ..Line::new(
+                now().local,
+                LineKind::Message {
+                    nick: "alice".into(),
+                    text: "from yesterday".into(),
+                    own: false,
+                },
+            )
+        };
+        s.load_log("#lobby", vec![old.clone()], now());
+        let b = &s.buffers[i];
+        assert_eq!(b.lines.len(), before + 2);
+        assert_eq!(b.lines[0].kind, LineKind::Marker(LOG_MARK.into()));
+        assert_eq!(b.lines[1], old);
+        assert!(matches!(b.lines[2].kind, LineKind::Join { .. }));
     }
 
     /// A state registered as `me` with the server announcing `casemap`.
