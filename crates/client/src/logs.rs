@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn lines_are_written_and_read_back() {
-        let kinds = vec![
+        let kinds = [
             LineKind::Message {
                 nick: "alice".into(),
                 text: "hi <there>".into(),
