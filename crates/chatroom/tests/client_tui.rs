@@ -105,6 +105,46 @@ impl Tmux {
         }
     }
 
+    /// Appends everything the client writes to the terminal from now on
+    /// (escape sequences included) to `path`.
+    fn record_output(&self, path: &std::path::Path) {
+        let out = tmux(
+            &self.socket,
+            &[
+                "pipe-pane",
+                "-O",
+                "-t",
+                "t",
+                &format!("cat >> '{}'", path.display()),
+            ],
+        );
+        assert!(out.status.success(), "tmux pipe-pane failed");
+    }
+
+    /// The pane's title, as the client set it.
+    fn title(&self) -> String {
+        let out = tmux(
+            &self.socket,
+            &["display-message", "-p", "-t", "t", "#{pane_title}"],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits (up to WAIT) until the title satisfies `pred`.
+    fn wait_title(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let title = self.title();
+            if pred(&title) {
+                return title;
+            }
+            if Instant::now() > deadline {
+                panic!("the title never showed {what}; it is {title:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn type_text(&self, text: &str) {
         tmux(&self.socket, &["send-keys", "-t", "t", "-l", text]);
     }
@@ -183,7 +223,9 @@ fn full_screen_client_shows_messages_and_sends_typed_lines() {
 
     // A private message opens a buffer with an unread count.
     server.push(":bob!b@127.0.0.1 PRIVMSG tuiuser :psst, over here");
-    term.wait_screen("bob's buffer with 1 unread", |s| s.contains("3:bob(1)"));
+    term.wait_screen("bob's buffer with 1 unread, for us", |s| {
+        s.contains("3:bob(1!)")
+    });
     // Alt-3 switches to it.
     term.key("M-3");
     term.wait_screen("the private buffer", |s| {
@@ -323,4 +365,70 @@ fn full_screen_client_pages_back_through_history_and_searches() {
         .find(|l| l.contains("] <lina> the pizza has arrived"))
         .unwrap_or_else(|| panic!("result with its time:\n{screen}"));
     assert!(found.contains(":"), "{found}");
+}
+
+/// Waits (up to WAIT) until the file holds `needle`; returns its text.
+fn wait_file(path: &std::path::Path, what: &str, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+        if text.contains(needle) {
+            return text;
+        }
+        if Instant::now() > deadline {
+            panic!("{what} never came; the file holds:\n{text:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Attention: a line naming us and a private message ring the bell and
+/// send the desktop notification sequence the configuration asks for
+/// (OSC 777 here: tmux itself would get none with `auto`), and the
+/// terminal title counts what waits in other buffers.
+#[test]
+fn full_screen_client_notifies_on_a_mention_and_counts_in_the_title() {
+    let server = FakeIrc::start();
+    let home = TempHome::new("attention");
+    home.write_config(
+        "[settings]\nnotifications = \"osc777\"\nbell = true\nhighlights = [\"pizza\"]\n",
+    );
+    let command = format!(
+        "exec env {} {} join {} --nick tuiuser",
+        home.env_prefix(),
+        env!("CARGO_BIN_EXE_chatroom"),
+        server.addr()
+    );
+    let term = Tmux::start(&command);
+    let output = home.root.join("terminal-output");
+    term.record_output(&output);
+    term.wait_screen("alice's greeting", |s| s.contains(GREETING));
+    term.wait_title("the room", |t| t == "#lobby - chatroom");
+
+    server.push(":alice!a@127.0.0.1 PRIVMSG #lobby :tuiuser: the pizza is here");
+    let seen = wait_file(
+        &output,
+        "the notification",
+        "\u{1b}]777;notify;alice in #lobby;tuiuser: the pizza is here\u{7}",
+    );
+    assert!(seen.contains('\u{7}'), "a bell: {seen:?}");
+
+    server.push(":bob!b@127.0.0.1 PRIVMSG tuiuser :psst");
+    wait_file(
+        &output,
+        "the private notification",
+        "777;notify;bob (private);psst",
+    );
+    term.wait_screen("bob's buffer", |s| s.contains("3:bob(1!)"));
+    term.wait_title("the waiting line", |t| {
+        t == "#lobby (1 unread, 1 mention) - chatroom"
+    });
+    // Read: the counts go.
+    term.key("M-3");
+    term.wait_title("the private buffer", |t| t == "bob - chatroom");
+    term.wait_screen("no count", |s| {
+        s.lines()
+            .next()
+            .is_some_and(|bar| bar.trim_end().ends_with(" 3:bob"))
+    });
 }

@@ -46,6 +46,16 @@ time_format = "%H:%M"
 scrollback = 5000
 # Lines asked for per page of server history.
 history_page = 100
+# Words that highlight a line (whole words, any case) besides your nick,
+# which always does: highlights = ["pizza", "alice_"].
+highlights = []
+# Ring the terminal bell on a highlight or a private message.
+bell = true
+# Desktop notifications, by the terminal's escape sequences: "auto" (only
+# where the terminal is known to show them: OSC 777 in foot, urxvt,
+# VTE-based terminals and WezTerm; OSC 9 in iTerm2, Windows Terminal,
+# ConEmu and kitty; none inside tmux or screen), "osc777", "osc9" or "off".
+notifications = "auto"
 # Keep a log file per buffer (plain text, one line per event with its
 # date and time); on a server without history a room's log is shown as
 # its scrollback on joining.

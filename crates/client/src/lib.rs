@@ -12,6 +12,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod attention;
 pub mod command;
 pub mod config;
 pub mod conn;

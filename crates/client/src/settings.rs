@@ -45,6 +45,14 @@ pub struct Settings {
     pub scrollback: usize,
     /// Lines asked for per page of server history.
     pub history_page: usize,
+    /// Words that highlight a line besides our nick (case-insensitive,
+    /// whole words).
+    pub highlights: Vec<String>,
+    /// Ring the terminal bell on a highlight or a private message.
+    pub bell: bool,
+    /// Desktop notifications by escape sequence: auto (where the terminal
+    /// is known to show them), osc777, osc9 or off.
+    pub notifications: String,
     /// Write a log file per buffer.
     pub logs: bool,
     /// Where the logs go ("": `logs/` in the XDG data directory).
@@ -59,11 +67,17 @@ impl Default for Settings {
             time_format: "%H:%M".to_string(),
             scrollback: crate::state::SCROLLBACK_LIMIT,
             history_page: crate::state::HISTORY_PAGE,
+            highlights: Vec::new(),
+            bell: true,
+            notifications: "auto".to_string(),
             logs: true,
             log_dir: String::new(),
         }
     }
 }
+
+/// The values of the `notifications` setting.
+pub const NOTIFICATIONS: &[&str] = &["auto", "osc777", "osc9", "off"];
 
 fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
@@ -96,6 +110,9 @@ impl Settings {
             ("time_format", Value::Str(self.time_format.clone())),
             ("scrollback", Value::Int(self.scrollback as i64)),
             ("history_page", Value::Int(self.history_page as i64)),
+            ("highlights", Value::List(self.highlights.clone())),
+            ("bell", Value::Bool(self.bell)),
+            ("notifications", Value::Str(self.notifications.clone())),
             ("logs", Value::Bool(self.logs)),
             ("log_dir", Value::Str(self.log_dir.clone())),
         ]
@@ -124,6 +141,24 @@ impl Settings {
             }
             "scrollback" => self.scrollback = parse_count(value, 100, 1_000_000)?,
             "history_page" => self.history_page = parse_count(value, 1, 1000)?,
+            "highlights" => {
+                self.highlights = value
+                    .split([' ', ','])
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "bell" => self.bell = parse_bool(value)?,
+            "notifications" => {
+                let v = value.to_ascii_lowercase();
+                if !NOTIFICATIONS.contains(&v.as_str()) {
+                    return Err(format!(
+                        "notifications is one of {}",
+                        NOTIFICATIONS.join(", ")
+                    ));
+                }
+                self.notifications = v;
+            }
             "logs" => self.logs = parse_bool(value)?,
             "log_dir" => self.log_dir = value.to_string(),
             _ => {
@@ -139,6 +174,13 @@ impl Settings {
 
     /// Checks what a configuration file gave (serde checked the types).
     pub fn validate(&self) -> Result<(), String> {
+        if !NOTIFICATIONS.contains(&self.notifications.as_str()) {
+            return Err(format!(
+                "notifications = {:?}: it is one of {}",
+                self.notifications,
+                NOTIFICATIONS.join(", ")
+            ));
+        }
         if !valid_time_format(&self.time_format) {
             return Err(format!(
                 "time_format {:?} is not a time format",

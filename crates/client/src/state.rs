@@ -45,5 +45,7 @@ mod text;
 
 pub use account::{Login, Secret};
 pub use buffer::{BufHistory, Buffer, BufferKind, Fetch, Line, LineKind, Member};
-pub use model::{Effect, Event, HISTORY_PAGE, LOG_MARK, Link, Now, SCROLLBACK_LIMIT, Scope, State};
+pub use model::{
+    Alert, Effect, Event, HISTORY_PAGE, LOG_MARK, Link, Now, SCROLLBACK_LIMIT, Scope, State,
+};
 pub use text::{clean_text, format_lag};

@@ -6,6 +6,7 @@
 //! routes events between the terminal, the [`Session`] and the editor. It
 //! must not format lines or interpret IRC.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,18 +14,58 @@ use std::time::Duration;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
+use super::attention;
 use super::command::secret_from;
 use super::input::Input;
 use super::session::{Flow, Session, now, stop_signal};
 use super::state::BufferKind;
 use super::ui;
 
-/// Puts the terminal back (raw mode off, main screen) however the loop ends.
+/// Puts the terminal back (raw mode off, main screen, the title it had)
+/// however the loop ends.
 struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
         ratatui::restore();
+        // Pop the title pushed at start (xterm's title stack; terminals
+        // without one ignore it).
+        let _ = write_out("\u{1b}[23;0t");
+    }
+}
+
+/// Writes escape sequences of our own between two draws.
+fn write_out(s: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()
+}
+
+/// Rings the bell and shows notifications for what wants attention, and
+/// keeps the title up to date (`title` is the one last set).
+fn attend(session: &mut Session, title: &mut String) {
+    let alerts = session.state.take_alerts();
+    let settings = &session.state.settings;
+    let mut out = String::new();
+    if !alerts.is_empty() {
+        if settings.bell {
+            out.push_str(attention::BELL);
+        }
+        let osc = attention::notifications(&settings.notifications, |k| std::env::var(k).ok());
+        if let Some(osc) = osc {
+            for alert in &alerts {
+                out.push_str(&attention::notification(alert, osc));
+            }
+        }
+    }
+    let now = attention::title(&session.state);
+    if now != *title {
+        out.push_str(&format!("\u{1b}]0;{now}\u{7}"));
+        *title = now;
+    }
+    if !out.is_empty() {
+        // A terminal that cannot be written to shows nothing anyway.
+        let _ = write_out(&out);
     }
 }
 
@@ -57,6 +98,9 @@ fn spawn_event_reader(stop: Arc<AtomicBool>) -> mpsc::Receiver<Event> {
 pub async fn run(mut session: Session) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
     let restore = Restore;
+    // Keep the title the terminal had, to put it back at the end.
+    let _ = write_out("\u{1b}[22;0t");
+    let mut title = String::new();
     let stop_reader = Arc::new(AtomicBool::new(false));
     let mut events = spawn_event_reader(stop_reader.clone());
     let mut input = Input::new();
@@ -67,6 +111,7 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
     let mut view = 20;
     let mut width = 80;
     let reason = loop {
+        attend(&mut session, &mut title);
         terminal.draw(|f| {
             let area = ui::areas(&session.state, f.area()).scrollback;
             view = (area.height as usize).max(1);

@@ -136,9 +136,7 @@ fn buffer_bar(state: &State) -> TextLine<'static> {
     let mut spans = Vec::new();
     for (i, b) in state.buffers.iter().enumerate() {
         let mut label = format!(" {}:{}", i + 1, b.name);
-        if b.unread > 0 {
-            label.push_str(&format!("({})", b.unread));
-        }
+        label.push_str(&counts(b));
         label.push(' ');
         let style = if i == state.current {
             Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
@@ -157,6 +155,17 @@ fn buffer_bar(state: &State) -> TextLine<'static> {
         ));
     }
     TextLine::from(spans)
+}
+
+/// A buffer's waiting lines as the bar shows them: `(5)` unread, `(2!)`
+/// when all of them are for us, `(2!,5)` two of five.
+fn counts(b: &Buffer) -> String {
+    match (b.mentions, b.unread) {
+        (_, 0) => String::new(),
+        (0, u) => format!("({u})"),
+        (m, u) if m >= u => format!("({m}!)"),
+        (m, u) => format!("({m}!,{u})"),
+    }
 }
 
 fn status_line(state: &State) -> TextLine<'static> {
@@ -560,7 +569,7 @@ mod tests {
         let all = rows.join("\n");
         // Buffer bar: three buffers, the private one with 2 unread.
         assert!(
-            rows[0].starts_with(" 1:127.0.0.1:6667  2:#lobby  3:carol(2) "),
+            rows[0].starts_with(" 1:127.0.0.1:6667  2:#lobby  3:carol(2!) "),
             "{all}"
         );
         // A message line with its timestamp.

@@ -18,6 +18,7 @@ use chrono::{DateTime, Local};
 
 use super::account::{Login, Sasl};
 use super::buffer::{Buffer, BufferKind, Line, LineKind, Member};
+use super::text::has_word;
 use crate::settings::Settings;
 
 /// Lines kept per buffer by default (`--scrollback`); older ones are dropped
@@ -55,6 +56,17 @@ pub enum Scope {
 pub struct Event {
     pub scope: Scope,
     pub line: Line,
+}
+
+/// A line that wants the user's attention (a highlight, a private
+/// message): the full-screen mode rings the bell and notifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// The buffer it went to.
+    pub buffer: String,
+    pub from: String,
+    pub text: String,
+    pub private: bool,
 }
 
 /// The state of the link to the server, for the status line.
@@ -138,6 +150,8 @@ pub struct State {
     /// the `logs` setting is on.
     pub record_logs: bool,
     pub(super) log_queue: Vec<(Option<String>, Line)>,
+    /// Lines that want attention, until the front end takes them.
+    pub(super) alerts: Vec<Alert>,
     /// Buffers whose log should be read back as scrollback.
     pub(super) log_wanted: Vec<String>,
     /// Keep an [`Event`] per added line for [`State::take_events`] (plain mode).
@@ -188,6 +202,7 @@ impl State {
             record_logs: false,
             log_queue: Vec::new(),
             log_wanted: Vec::new(),
+            alerts: Vec::new(),
             record_events: false,
             events: Vec::new(),
             caps: Caps::default(),
@@ -356,6 +371,7 @@ impl State {
     pub fn switch_to(&mut self, i: usize) {
         if let Some(b) = self.buffers.get_mut(i) {
             b.unread = 0;
+            b.mentions = 0;
             b.highlight = false;
             self.current = i;
         }
@@ -413,14 +429,29 @@ impl State {
         {
             return;
         }
-        let mention = match &line.kind {
-            LineKind::Message { text, own, .. }
-            | LineKind::Action { text, own, .. }
-            | LineKind::Notice { text, own, .. } => {
-                !own && self.fold(text).contains(&self.fold(&self.nick))
-            }
-            _ => false,
+        let kind = self.buffers[i].kind;
+        let (mention, private) = match &line.kind {
+            LineKind::Message { text, own, .. } | LineKind::Action { text, own, .. } => (
+                !own && self.mentions_me(text),
+                !own && kind == BufferKind::Query,
+            ),
+            // A notice may mention us; only a person's private one alerts
+            // as private (server notices are the server buffer's).
+            LineKind::Notice { text, own, .. } => (
+                !own && kind != BufferKind::Server && self.mentions_me(text),
+                !own && kind == BufferKind::Query,
+            ),
+            _ => (false, false),
         };
+        let attention = (mention || private) && !line.history;
+        if attention && let Some(from) = line.kind.nick() {
+            self.alerts.push(Alert {
+                buffer: self.buffers[i].name.clone(),
+                from: from.to_string(),
+                text: line.kind.text().unwrap_or_default().to_string(),
+                private,
+            });
+        }
         let talk = line.kind.is_talk();
         if self.record_logs && self.settings.logs && !line.history {
             let b = &self.buffers[i];
@@ -451,10 +482,24 @@ impl State {
         }
         if i != current && talk {
             b.unread += 1;
-            if mention || b.kind == BufferKind::Query {
+            if mention || private {
                 b.highlight = true;
+                b.mentions += 1;
             }
         }
+    }
+
+    /// Whether `text` mentions our nick or a highlight word, as a whole
+    /// word, compared as the server compares names.
+    pub fn mentions_me(&self, text: &str) -> bool {
+        let mut words = vec![self.fold(&self.nick)];
+        words.extend(self.settings.highlights.iter().map(|w| self.fold(w)));
+        has_word(&self.fold(text), &words)
+    }
+
+    /// The lines that want attention since the last call.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.alerts)
     }
 
     pub(super) fn scope_of(&self, i: usize) -> Scope {
@@ -542,7 +587,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::test_support::{feed, joined, nicks, now};
+    use crate::state::test_support::{feed, joined, nicks, now, run};
 
     #[test]
     fn scrollback_is_bounded_and_scroll_clamped() {
@@ -618,6 +663,48 @@ mod tests {
         assert_eq!(b.lines[0].kind, LineKind::Marker(LOG_MARK.into()));
         assert_eq!(b.lines[1], old);
         assert!(matches!(b.lines[2].kind, LineKind::Join { .. }));
+    }
+
+    #[test]
+    fn highlights_and_private_lines_alert_and_count() {
+        let mut s = joined();
+        s.settings.set("highlights", "pizza").expect("set");
+        run(&mut s, "/join #other");
+        feed(&mut s, ":me!u@h JOIN #other");
+        let lobby = s.find_buffer("#lobby").expect("lobby");
+        s.take_alerts();
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :some chatter");
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :me: PIZZA is here");
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :pizza again");
+        feed(&mut s, ":bob!b@h PRIVMSG me :psst");
+        let alerts = s.take_alerts();
+        assert_eq!(
+            alerts
+                .iter()
+                .map(|a| (a.buffer.as_str(), a.from.as_str(), a.private))
+                .collect::<Vec<_>>(),
+            vec![
+                ("#lobby", "alice", false),
+                ("#lobby", "alice", false),
+                ("bob", "bob", true)
+            ]
+        );
+        assert_eq!(alerts[0].text, "me: PIZZA is here");
+        assert_eq!((s.buffers[lobby].unread, s.buffers[lobby].mentions), (3, 2));
+        s.switch_to(lobby);
+        assert_eq!((s.buffers[lobby].unread, s.buffers[lobby].mentions), (0, 0));
+        // Our own lines and replayed history never alert.
+        run(&mut s, "pizza for me");
+        feed(&mut s, ":srv BATCH +x chathistory #lobby");
+        feed(&mut s, "@batch=x :alice!a@h PRIVMSG #lobby :me in the past");
+        feed(&mut s, ":srv BATCH -x");
+        assert!(
+            s.buffers[lobby]
+                .lines
+                .iter()
+                .any(|l| l.history && l.kind.text() == Some("me in the past"))
+        );
+        assert!(s.take_alerts().is_empty());
     }
 
     /// A state registered as `me` with the server announcing `casemap`.
