@@ -60,6 +60,10 @@ pub enum Command {
     /// `/save [NAME]`: write the settings (and this server, as NAME) to
     /// the configuration file.
     Save(Option<String>),
+    /// `/ignore [MASK]`: list the ignores, or add one.
+    Ignore(Option<String>),
+    /// `/unignore MASK|N`.
+    Unignore(String),
     /// Log in to an account (`None`: the one named after the nick).
     Login {
         account: Option<String>,
@@ -100,6 +104,9 @@ commands:
   /lag                  measure the round trip to the server now
   /buffer N             switch to buffer N
   /clear                clear the current buffer's scrollback
+  /ignore [MASK]        hide what NICK (or nick!user@host, with * and ?) says;
+                        without MASK: list the ignores
+  /unignore MASK|N      show them again
   /set [NAME [VALUE]]   list, show or change settings (for this run)
   /save [NAME]          write the settings to the configuration file, and
                         this server with its nick and rooms (as NAME)
@@ -270,6 +277,11 @@ pub fn parse_input(line: &str) -> Command {
                 value: opt(&value),
             }
         }
+        "ignore" => Command::Ignore(words().next().map(str::to_string)),
+        "unignore" => match words().next() {
+            Some(m) => Command::Unignore(m.to_string()),
+            None => Command::Invalid("usage: /unignore MASK (or its number in /ignore)".into()),
+        },
         "save" => Command::Save(words().next().map(str::to_string)),
         "quote" | "raw" => {
             if args.is_empty() {

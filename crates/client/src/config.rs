@@ -56,6 +56,12 @@ bell = true
 # VTE-based terminals and WezTerm; OSC 9 in iTerm2, Windows Terminal,
 # ConEmu and kitty; none inside tmux or screen), "osc777", "osc9" or "off".
 notifications = "auto"
+# Whose messages, notices and invitations are not shown: masks of
+# nick!user@host with * and ? (/ignore and /unignore change the list).
+ignores = []
+# Take the mouse: the wheel scrolls the scrollback, a click on the buffer
+# bar switches buffers. Most terminals still select text with Shift held.
+mouse = true
 # Keep a log file per buffer (plain text, one line per event with its
 # date and time); on a server without history a room's log is shown as
 # its scrollback on joining.

@@ -53,6 +53,12 @@ pub struct Settings {
     /// Desktop notifications by escape sequence: auto (where the terminal
     /// is known to show them), osc777, osc9 or off.
     pub notifications: String,
+    /// Masks (`nick!user@host`, `*` and `?` as wildcards) whose messages,
+    /// notices and invitations are not shown.
+    pub ignores: Vec<String>,
+    /// Take the mouse: the wheel scrolls, a click on the buffer bar
+    /// switches (Shift selects text as usual in most terminals).
+    pub mouse: bool,
     /// Write a log file per buffer.
     pub logs: bool,
     /// Where the logs go ("": `logs/` in the XDG data directory).
@@ -70,10 +76,18 @@ impl Default for Settings {
             highlights: Vec::new(),
             bell: true,
             notifications: "auto".to_string(),
+            ignores: Vec::new(),
+            mouse: true,
             logs: true,
             log_dir: String::new(),
         }
     }
+}
+
+/// A mask as people write them made whole: `bob` is `bob!*@*`,
+/// `*@10.0.0.1` is `*!*@10.0.0.1`.
+pub fn full_mask(mask: &str) -> String {
+    chatroom_core::modes::normalize_mask(mask.trim(), 200)
 }
 
 /// The values of the `notifications` setting.
@@ -113,6 +127,8 @@ impl Settings {
             ("highlights", Value::List(self.highlights.clone())),
             ("bell", Value::Bool(self.bell)),
             ("notifications", Value::Str(self.notifications.clone())),
+            ("ignores", Value::List(self.ignores.clone())),
+            ("mouse", Value::Bool(self.mouse)),
             ("logs", Value::Bool(self.logs)),
             ("log_dir", Value::Str(self.log_dir.clone())),
         ]
@@ -149,6 +165,13 @@ impl Settings {
                     .collect()
             }
             "bell" => self.bell = parse_bool(value)?,
+            "ignores" => {
+                self.ignores = value
+                    .split([' ', ','])
+                    .filter(|w| !w.is_empty())
+                    .map(full_mask)
+                    .collect()
+            }
             "notifications" => {
                 let v = value.to_ascii_lowercase();
                 if !NOTIFICATIONS.contains(&v.as_str()) {
@@ -159,6 +182,7 @@ impl Settings {
                 }
                 self.notifications = v;
             }
+            "mouse" => self.mouse = parse_bool(value)?,
             "logs" => self.logs = parse_bool(value)?,
             "log_dir" => self.log_dir = value.to_string(),
             _ => {

@@ -13,13 +13,15 @@
 //!   `/login`, `/register`) and the server's answers to it.
 //! - `inbound.rs`: every other message from the server (rooms, people,
 //!   talk, modes, numerics).
+//! - `replies.rs`: server replies as sentences (a WHOIS block, the LUSERS
+//!   line, server notices) and `/ignore`.
 //! - `commands.rs`: carrying out what the user typed.
 //! - `history.rs`: server history (the join replay, pages fetched while
 //!   scrolling, /search).
 //! - `text.rs`: text helpers (formatting removal, CTCP, lag display).
 //!
 //! The layers only point down: `text` and `buffer` use nothing here,
-//! `model` uses `buffer`, `link`, `account` and `history` use the model, and `inbound`
+//! `model` uses `buffer`, `link`, `account`, `replies` and `history` use the model, and `inbound`
 //! and `commands` use the rest. The model never calls a handler.
 //!
 //! Everything here is a plain function of its inputs — the current time is
@@ -39,6 +41,7 @@ mod history_tests;
 mod inbound;
 mod link;
 mod model;
+mod replies;
 #[cfg(test)]
 mod test_support;
 mod text;

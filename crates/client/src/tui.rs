@@ -11,7 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm;
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEvent, KeyEventKind,
+    KeyModifiers, MouseButton, MouseEventKind,
+};
 use tokio::sync::mpsc;
 
 use super::attention;
@@ -21,12 +25,16 @@ use super::session::{Flow, Session, now, stop_signal};
 use super::state::BufferKind;
 use super::ui;
 
+/// Lines one turn of the mouse wheel scrolls.
+const WHEEL_LINES: usize = 3;
+
 /// Puts the terminal back (raw mode off, main screen, the title it had)
 /// however the loop ends.
 struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
         // Pop the title pushed at start (xterm's title stack; terminals
         // without one ignore it).
@@ -101,6 +109,7 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
     // Keep the title the terminal had, to put it back at the end.
     let _ = write_out("\u{1b}[22;0t");
     let mut title = String::new();
+    let mut mouse = false;
     let stop_reader = Arc::new(AtomicBool::new(false));
     let mut events = spawn_event_reader(stop_reader.clone());
     let mut input = Input::new();
@@ -112,6 +121,14 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
     let mut width = 80;
     let reason = loop {
         attend(&mut session, &mut title);
+        if mouse != session.state.settings.mouse {
+            mouse = session.state.settings.mouse;
+            let _ = if mouse {
+                crossterm::execute!(std::io::stdout(), EnableMouseCapture)
+            } else {
+                crossterm::execute!(std::io::stdout(), DisableMouseCapture)
+            };
+        }
         terminal.draw(|f| {
             let area = ui::areas(&session.state, f.area()).scrollback;
             view = (area.height as usize).max(1);
@@ -137,13 +154,7 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
                 Some(Event::Key(key)) => {
                     match on_key(key, &mut session, &mut input, page, view) {
                         KeyOutcome::Nothing if key.code == KeyCode::PageUp => {
-                            // No further than where the oldest line is at the top.
-                            let st = &mut session.state;
-                            let i = st.current;
-                            let max = ui::max_scroll(st.current_buffer(), &st.settings, width, view);
-                            if let Some(b) = st.buffers.get_mut(i) {
-                                b.scroll = b.scroll.min(max);
-                            }
+                            clamp_scroll(&mut session, width, view)
                         }
                         KeyOutcome::Quit(reason) => break reason,
                         KeyOutcome::Redraw => terminal.clear()?,
@@ -151,6 +162,22 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
                     }
                 }
                 Some(Event::Paste(text)) => input.insert_str(&text),
+                Some(Event::Mouse(m)) => match m.kind {
+                    MouseEventKind::ScrollUp => {
+                        session.scroll(true, WHEEL_LINES, view, now());
+                        clamp_scroll(&mut session, width, view);
+                    }
+                    MouseEventKind::ScrollDown => {
+                        session.scroll(false, WHEEL_LINES, view, now())
+                    }
+                    MouseEventKind::Down(MouseButton::Left) if m.row == 0 => {
+                        let w = terminal.size().map(|s| s.width).unwrap_or(80);
+                        if let Some(i) = ui::bar_hit(&session.state, w as usize, m.column as usize) {
+                            session.state.switch_to(i);
+                        }
+                    }
+                    _ => {}
+                },
                 Some(_) => {}
                 None => break "terminal closed".to_string(),
             },
@@ -164,6 +191,16 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
     drop(terminal);
     session.quit(&reason).await;
     Ok(())
+}
+
+/// No further up than where the oldest line is at the top.
+fn clamp_scroll(session: &mut Session, width: usize, view: usize) {
+    let st = &mut session.state;
+    let i = st.current;
+    let max = ui::max_scroll(st.current_buffer(), &st.settings, width, view);
+    if let Some(b) = st.buffers.get_mut(i) {
+        b.scroll = b.scroll.min(max);
+    }
 }
 
 enum KeyOutcome {

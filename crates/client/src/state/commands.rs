@@ -30,6 +30,8 @@ impl State {
                 | Command::Login { .. }
                 | Command::Set { .. }
                 | Command::Save(_)
+                | Command::Ignore(_)
+                | Command::Unignore(_)
                 | Command::Invalid(_)
         );
         if needs_link && !online {
@@ -208,6 +210,8 @@ impl State {
                 Vec::new()
             }
             Command::Save(name) => vec![Effect::Save(name)],
+            Command::Ignore(mask) => self.ignore_command(mask, now),
+            Command::Unignore(what) => self.unignore_command(what, now),
             Command::Login { account, password } => self.login_command(account, password, now),
             Command::Register { password, email } => self.register_command(password, email, now),
             Command::Raw(line) => match Message::parse(&line) {

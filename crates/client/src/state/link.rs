@@ -61,6 +61,9 @@ impl State {
         self.nick_tries = 0;
         self.account = None;
         self.sasl_reset();
+        self.motd_done = false;
+        self.whois = None;
+        self.lusers = None;
         // Each connection starts from the default: the server (or its
         // configuration) may have changed while we were away.
         self.set_casemap(CaseMapping::default());

@@ -18,6 +18,7 @@ use chrono::{DateTime, Local};
 
 use super::account::{Login, Sasl};
 use super::buffer::{Buffer, BufferKind, Line, LineKind, Member};
+use super::replies::{Lusers, Whois};
 use super::text::has_word;
 use crate::settings::Settings;
 
@@ -150,6 +151,11 @@ pub struct State {
     /// the `logs` setting is on.
     pub record_logs: bool,
     pub(super) log_queue: Vec<(Option<String>, Line)>,
+    /// A WHOIS answer being gathered, the LUSERS numbers, and whether the
+    /// welcome (up to the end of the MOTD) is over.
+    pub(super) whois: Option<Whois>,
+    pub(super) lusers: Option<Lusers>,
+    pub(super) motd_done: bool,
     /// Lines that want attention, until the front end takes them.
     pub(super) alerts: Vec<Alert>,
     /// Buffers whose log should be read back as scrollback.
@@ -203,6 +209,9 @@ impl State {
             log_queue: Vec::new(),
             log_wanted: Vec::new(),
             alerts: Vec::new(),
+            whois: None,
+            lusers: None,
+            motd_done: false,
             record_events: false,
             events: Vec::new(),
             caps: Caps::default(),
