@@ -407,6 +407,18 @@ fn plain_mode_registers_an_account_and_logs_in_with_sasl() {
         first.seen
     );
 
+    // A wrong password: refused, said so, and no reconnecting with it.
+    let mut wrong = Client::start_at(&irc, &["--nick", "dora", "--password", "not-it"]);
+    wrong.expect_line("the refusal", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! the server refused the login as dora"))
+    });
+    let down = wrong.expect_line("the stop", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(down.contains("not reconnecting with it"), "{down}");
+    assert!(!down.contains("reconnecting in"), "{down}");
+    drop(wrong);
+
     let mut again = Client::start_at(&irc, &["--nick", "dora", "--password", PASSWORD]);
     again.expect_line("the SASL login", |l| {
         timestamped(l) == Some("* logged in as dora")
@@ -536,4 +548,72 @@ fn plain_mode_logs_buffers_and_reads_them_back_without_server_history() {
     assert!(dated(&said).is_some());
     again.send("/quit");
     assert!(again.wait_exit().is_some_and(|s| s.success()));
+}
+
+/// A pinned certificate that is not the server's: the client says which
+/// fingerprint it got, and stops instead of trying again.
+#[test]
+fn plain_mode_stops_on_a_fingerprint_mismatch() {
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let ircs = server.ircs.expect("ircs listener").to_string();
+    let real = server.tls_fingerprint();
+    let wrong = vec!["AB"; 32].join(":");
+    let mut client = Client::start_at(&ircs, &["--nick", "pinned", "--tls-fingerprint", &wrong]);
+    let down = client.expect_line("the stop", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(down.contains(&format!("fingerprint is {real}")), "{down}");
+    assert!(down.contains(&format!("not the {wrong}")), "{down}");
+    assert!(
+        down.contains("not reconnecting (/reconnect tries again)"),
+        "{down}"
+    );
+    assert!(!down.contains("reconnecting in"), "{down}");
+}
+
+/// Nothing listening: a bounded number of tries (the reconnect_tries
+/// setting), then a stop that says how to try again.
+#[test]
+fn plain_mode_gives_up_after_its_tries() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let home = client_common::TempHome::new("tries");
+    home.write_config("[settings]\nreconnect_tries = 2\n");
+    let addr = format!("127.0.0.1:{port}");
+    let mut client = Client::start_home(&home, &addr, &["--nick", "nobody"]);
+    let first = client.expect_line("the first failure", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(first.contains("reconnecting in 1s"), "{first}");
+    let last = client.expect_line("the stop", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(
+        last.contains("gave up after 2 attempts in a row (the reconnect_tries setting); /reconnect tries again"),
+        "{last}"
+    );
+}
+
+/// `/reconnect` drops the link and connects again at once, rejoining.
+#[test]
+fn plain_mode_reconnects_when_asked() {
+    let server = FakeIrc::start();
+    let mut client = Client::start(&server, &["--nick", "asker"]);
+    let connected = format!("connected to {} as asker", server.addr());
+    client.expect_line("the first connection", |l| l == connected);
+    client.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * asker joined")
+    });
+    let before = server.received().len();
+    client.send("/reconnect");
+    client.expect_line("the reconnect", |l| {
+        timestamped(l).is_some_and(|r| r.ends_with("; reconnecting now"))
+    });
+    client.expect_line("the second connection", |l| l == connected);
+    server
+        .wait_for_from(before, |m| is(m, "JOIN", &["#lobby"]))
+        .expect("rejoined");
+    assert_eq!(server.connections(), 2);
 }

@@ -60,6 +60,8 @@ pub enum Command {
     /// `/save [NAME]`: write the settings (and this server, as NAME) to
     /// the configuration file.
     Save(Option<String>),
+    /// Drop the link (if up) and connect again now.
+    Reconnect,
     /// `/ignore [MASK]`: list the ignores, or add one.
     Ignore(Option<String>),
     /// `/unignore MASK|N`.
@@ -110,6 +112,7 @@ commands:
   /set [NAME [VALUE]]   list, show or change settings (for this run)
   /save [NAME]          write the settings to the configuration file, and
                         this server with its nick and rooms (as NAME)
+  /reconnect            connect again now (also after the client stopped trying)
   /quit [MESSAGE]       leave the server and exit
   /quote LINE           send LINE to the server as it is
   /OTHER ARGS           anything else is sent as an IRC command: /whois NICK
@@ -277,6 +280,7 @@ pub fn parse_input(line: &str) -> Command {
                 value: opt(&value),
             }
         }
+        "reconnect" | "connect" if args.is_empty() => Command::Reconnect,
         "ignore" => Command::Ignore(words().next().map(str::to_string)),
         "unignore" => match words().next() {
             Some(m) => Command::Unignore(m.to_string()),

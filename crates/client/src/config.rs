@@ -62,6 +62,11 @@ ignores = []
 # Take the mouse: the wheel scrolls the scrollback, a click on the buffer
 # bar switches buffers. Most terminals still select text with Shift held.
 mouse = true
+# Failed connection attempts in a row (1 s, 2 s, 4 s ... up to 30 s apart,
+# each varied a little) before the client stops and waits for /reconnect;
+# 0 never stops. A certificate that is not the expected one, or a refused
+# login, stops it at once, saying why. Read at start.
+reconnect_tries = 10
 # Keep a log file per buffer (plain text, one line per event with its
 # date and time); on a server without history a room's log is shown as
 # its scrollback on joining.

@@ -157,7 +157,14 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         }
     };
     let first = plan.rooms.first().map(String::as_str);
-    let mut session = Session::start_with(plan.host.clone(), plan.port, tls, &plan.nick, first);
+    let mut session = Session::start_tries(
+        plan.host.clone(),
+        plan.port,
+        tls,
+        cfg.settings.reconnect_tries,
+        &plan.nick,
+        first,
+    );
     session.state.login = login;
     for room in plan.rooms.iter().skip(1) {
         session.state.add_room(room);

@@ -79,12 +79,25 @@ impl Session {
         nick: &str,
         room: Option<&str>,
     ) -> Session {
+        Session::start_tries(host, port, tls, conn::MAX_TRIES, nick, room)
+    }
+
+    /// Like [`Session::start_with`], giving up after `max_tries` failed
+    /// attempts in a row (0: never).
+    pub fn start_tries(
+        host: String,
+        port: u16,
+        tls: Option<conn::TlsClient>,
+        max_tries: u32,
+        nick: &str,
+        room: Option<&str>,
+    ) -> Session {
         let shown = conn::display_server(&host, port);
         Session {
             state: State::new(&shown, nick, room),
             saving: Saving::default(),
             logger: None,
-            conn: conn::spawn_with(host, port, tls),
+            conn: conn::spawn_with(host, port, tls, max_tries),
             next_ping: None,
             last_heard: Instant::now(),
         }
@@ -164,6 +177,13 @@ impl Session {
                 for reply in self.state.handle_message(&msg, now) {
                     self.send(&reply);
                 }
+                if let Some(why) = self.state.take_stop() {
+                    // The same password would be refused again.
+                    let reason = format!(
+                        "{why}; not reconnecting with it: /login [ACCOUNT] PASSWORD then /reconnect, or start again with the right password"
+                    );
+                    let _ = self.conn.commands.send(ConnCommand::Stop(reason));
+                }
                 if !was_registered && self.state.is_registered() {
                     let _ = self.conn.commands.send(ConnCommand::Registered);
                     // Measure lag soon so the status line has a number.
@@ -172,7 +192,7 @@ impl Session {
             }
             ConnEvent::Disconnected { reason, retry_in } => {
                 self.next_ping = None;
-                self.state.on_disconnected(&reason, Some(retry_in), now);
+                self.state.on_disconnected(&reason, retry_in, now);
             }
         }
     }
@@ -191,6 +211,10 @@ impl Session {
                 Effect::Send(msg) => self.send(&msg),
                 Effect::Quit(reason) => return Flow::Quit(reason),
                 Effect::Save(name) => self.save(name, now),
+                Effect::Reconnect => {
+                    let why = "reconnecting (/reconnect)".to_string();
+                    let _ = self.conn.commands.send(ConnCommand::Reconnect(why));
+                }
                 Effect::LagPing => match self.state.lag_ping(now, true) {
                     Some(ping) => self.send(&ping),
                     None => self.state.error("not connected", now),

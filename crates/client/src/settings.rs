@@ -59,6 +59,9 @@ pub struct Settings {
     /// Take the mouse: the wheel scrolls, a click on the buffer bar
     /// switches (Shift selects text as usual in most terminals).
     pub mouse: bool,
+    /// Failed connection attempts in a row before the client stops trying
+    /// (0: never stops).
+    pub reconnect_tries: u32,
     /// Write a log file per buffer.
     pub logs: bool,
     /// Where the logs go ("": `logs/` in the XDG data directory).
@@ -78,6 +81,7 @@ impl Default for Settings {
             notifications: "auto".to_string(),
             ignores: Vec::new(),
             mouse: true,
+            reconnect_tries: crate::conn::MAX_TRIES,
             logs: true,
             log_dir: String::new(),
         }
@@ -129,6 +133,10 @@ impl Settings {
             ("notifications", Value::Str(self.notifications.clone())),
             ("ignores", Value::List(self.ignores.clone())),
             ("mouse", Value::Bool(self.mouse)),
+            (
+                "reconnect_tries",
+                Value::Int(i64::from(self.reconnect_tries)),
+            ),
             ("logs", Value::Bool(self.logs)),
             ("log_dir", Value::Str(self.log_dir.clone())),
         ]
@@ -183,6 +191,7 @@ impl Settings {
                 self.notifications = v;
             }
             "mouse" => self.mouse = parse_bool(value)?,
+            "reconnect_tries" => self.reconnect_tries = parse_count(value, 0, 1000)? as u32,
             "logs" => self.logs = parse_bool(value)?,
             "log_dir" => self.log_dir = value.to_string(),
             _ => {

@@ -160,6 +160,16 @@ pub fn client_config_with(
     Ok(Arc::new(config))
 }
 
+/// Whether a failed handshake failed on the server's certificate (not
+/// the expected one, or not trusted): trying again cannot change that.
+pub fn is_certificate_error(err: &std::io::Error) -> bool {
+    matches!(
+        err.get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::General(_))
+    )
+}
+
 /// Turns a failed handshake into a message that says what to do.
 pub fn explain(err: &std::io::Error, verify: &Verify) -> String {
     let inner = err

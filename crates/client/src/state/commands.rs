@@ -31,6 +31,7 @@ impl State {
                 | Command::Set { .. }
                 | Command::Save(_)
                 | Command::Ignore(_)
+                | Command::Reconnect
                 | Command::Unignore(_)
                 | Command::Invalid(_)
         );
@@ -211,6 +212,10 @@ impl State {
             }
             Command::Save(name) => vec![Effect::Save(name)],
             Command::Ignore(mask) => self.ignore_command(mask, now),
+            Command::Reconnect => {
+                self.info(format!("reconnecting to {}", self.server), now);
+                vec![Effect::Reconnect]
+            }
             Command::Unignore(what) => self.unignore_command(what, now),
             Command::Login { account, password } => self.login_command(account, password, now),
             Command::Register { password, email } => self.register_command(password, email, now),

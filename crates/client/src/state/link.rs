@@ -87,10 +87,16 @@ impl State {
         self.batches.clear();
         self.search = None;
         let text = match retry_in {
+            Some(d) if d < Duration::from_millis(500) => {
+                format!(
+                    "disconnected from {}: {reason}; reconnecting now",
+                    self.server
+                )
+            }
             Some(d) => format!(
                 "disconnected from {}: {reason}; reconnecting in {}s",
                 self.server,
-                d.as_secs().max(1)
+                (d.as_millis() + 500) / 1000
             ),
             None => format!("disconnected from {}: {reason}", self.server),
         };

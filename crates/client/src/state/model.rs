@@ -93,6 +93,8 @@ pub enum Effect {
     /// Write the settings (and the server, under this name) to the
     /// configuration file.
     Save(Option<String>),
+    /// Drop the link (if up) and connect again now.
+    Reconnect,
 }
 
 /// Capability negotiation (`link.rs` runs it).
