@@ -432,3 +432,113 @@ fn full_screen_client_notifies_on_a_mention_and_counts_in_the_title() {
             .is_some_and(|bar| bar.trim_end().ends_with(" 3:bob"))
     });
 }
+
+/// Logging in from the full-screen client against the real server: the
+/// password asked for at start is not echoed, SASL logs in, and a
+/// `/login` typed later shows as stars while typed, is never on screen
+/// and is not brought back by Up.
+#[test]
+fn full_screen_client_asks_for_the_password_and_logs_in() {
+    const PASSWORD: &str = "tui-secret-pass";
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let irc = server.irc.expect("irc listener");
+    // The account, made from the line protocol (from this machine).
+    let mut maker = common::LineClient::line_login(server.line.expect("line"), "tuiacct");
+    maker.send(&format!("/register {PASSWORD}"));
+    maker.expect("account tuiacct registered");
+    maker.send("/quit");
+    maker.expect_closed();
+
+    let home = TempHome::new("login");
+    let command = format!(
+        "exec env {} {} join {irc} --nick tuiuser --account tuiacct --ask-password",
+        home.env_prefix(),
+        env!("CARGO_BIN_EXE_chatroom")
+    );
+    let term = Tmux::start(&command);
+    term.wait_screen("the password prompt", |s| {
+        s.contains(&format!("password for tuiacct on {irc}:"))
+    });
+    term.type_text(PASSWORD);
+    let typed = term.screen();
+    assert!(!typed.contains(PASSWORD), "echoed:\n{typed}");
+    term.key("Enter");
+    term.wait_screen("the account in the status line", |s| {
+        s.contains("tuiuser [account tuiacct] | #lobby")
+    });
+    term.key("M-1");
+    let screen = term.wait_screen("the SASL login in the server buffer", |s| {
+        s.contains("logged in as tuiacct")
+    });
+    assert!(!screen.contains(PASSWORD), "{screen}");
+
+    // /login typed in the input line: stars while typing.
+    term.type_text(&format!("/login tuiacct {PASSWORD}"));
+    let typing = term.wait_screen("the masked input", |s| {
+        s.contains(&format!(
+            "/login {} {}",
+            "*".repeat(7),
+            "*".repeat(PASSWORD.len())
+        ))
+    });
+    assert!(!typing.contains(PASSWORD), "{typing}");
+    term.key("Enter");
+    let after = term.wait_screen("the NickServ request, masked", |s| {
+        s.contains("logging in as tuiacct (NickServ IDENTIFY ********)")
+    });
+    assert!(!after.contains(PASSWORD), "{after}");
+    // Up does not bring the line back.
+    term.key("Up");
+    let up = term.screen();
+    assert!(!up.contains("/login tuiacct"), "{up}");
+    assert!(!up.contains(PASSWORD), "{up}");
+}
+
+/// Logs from the full-screen client: the room's lines go to its log file,
+/// and on the next start against a server without history (the fake one)
+/// the room shows them again under `— from the log —`.
+#[test]
+fn full_screen_client_writes_logs_and_shows_them_on_the_next_start() {
+    let server = FakeIrc::start();
+    let home = TempHome::new("tuilogs");
+    let command = format!(
+        "exec env {} {} join {} --nick tuiuser",
+        home.env_prefix(),
+        env!("CARGO_BIN_EXE_chatroom"),
+        server.addr()
+    );
+    let term = Tmux::start(&command);
+    term.wait_screen("alice's greeting", |s| s.contains(GREETING));
+    term.type_text("a line worth keeping");
+    term.key("Enter");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "a line worth keeping"]))
+        .expect("sent");
+    term.type_text("/quit");
+    term.key("Enter");
+    server.wait_for(|m| m.command == "QUIT").expect("quit");
+    drop(term);
+
+    let log = home
+        .data_dir()
+        .join("logs")
+        .join(server.addr().replace(':', "_"))
+        .join("#lobby.log");
+    let text = std::fs::read_to_string(&log).expect("the room's log");
+    assert!(text.contains(" <tuiuser> a line worth keeping\n"), "{text}");
+
+    let term = Tmux::start(&command);
+    let screen = term.wait_screen("the log as scrollback", |s| {
+        s.contains("— from the log —") && s.contains("<tuiuser> a line worth keeping")
+    });
+    let rows: Vec<&str> = screen.lines().collect();
+    let mark = rows
+        .iter()
+        .position(|r| r.contains("— from the log —"))
+        .expect("mark");
+    let kept = rows
+        .iter()
+        .position(|r| r.contains("a line worth keeping"))
+        .expect("line");
+    assert!(mark < kept, "{screen}");
+}

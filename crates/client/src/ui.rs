@@ -300,6 +300,9 @@ fn status_line(state: &State, width: u16) -> TextLine<'static> {
         parts.push(format!("[{server}]"));
     }
     let mut me = state.nick.clone();
+    if let Some(account) = state.account.as_ref().filter(|_| !narrow) {
+        me.push_str(&format!(" [account {account}]"));
+    }
     if state.away.is_some() {
         me.push_str(" (away)");
     }
