@@ -122,8 +122,10 @@ keys:
   Left/Right Home/End Ctrl-A/Ctrl-E move   Backspace/Delete erase
   Ctrl-U erase to start   Ctrl-K erase to end   Ctrl-W erase a word
   Alt-1..9 go to buffer N   Ctrl-N/Ctrl-P or Alt-Right/Alt-Left next/previous buffer
-  PageUp/PageDown scroll back and forth; scrolling up past the oldest line
-    fetches earlier history from the server, page by page
+  PageUp/PageDown or the mouse wheel scroll back and forth; scrolling up
+    past the oldest line fetches earlier history from the server, page by page
+  a click on the buffer bar switches (with the mouse setting on; Shift+drag
+    selects text)
   Ctrl-L redraw   Ctrl-C quit";
 
 /// Parses one line of input.

@@ -1,6 +1,8 @@
 //! The glue both front ends share: it feeds connection events and user lines
-//! into the state model, writes what the model wants sent, and keeps the
-//! timers (a lag PING every 30 s; reconnect when the server stops answering).
+//! into the state model, writes what the model wants sent, writes the logs
+//! it queues (and reads back those it asks for), carries out `/save`, stops
+//! the link when the model saw the login refused, and keeps the timers (a
+//! lag PING every 30 s; reconnect when the server stops answering).
 //!
 //! It owns the connection task's handle but must not render anything or read
 //! the terminal or stdin; the plain and full-screen loops do that.

@@ -1,6 +1,8 @@
-//! The full-screen mode's event loop: sets up and restores the terminal,
-//! reads keys on a thread, maps them to input editing, buffer switching,
-//! scrolling and commands, and redraws after every batch of events.
+//! The full-screen mode's event loop: sets up and restores the terminal
+//! (and its title), reads keys and the mouse on a thread, maps them to
+//! input editing, buffer switching, scrolling and commands, rings the bell
+//! and writes notifications and the title for what the state model flags
+//! (`attention.rs` words them), and redraws after every batch of events.
 //!
 //! Drawing is `ui.rs`'s and state changes are `state.rs`'s; this module only
 //! routes events between the terminal, the [`Session`] and the editor. It

@@ -1,9 +1,12 @@
-//! Drawing the full-screen client with ratatui: the buffer bar (with unread
-//! counts), the current buffer's scrollback (timestamps, coloured nicks,
-//! wrapped to the width; lines from the server's history dimmed, between
+//! Drawing the full-screen client with ratatui: the buffer bar (unread and
+//! mention counts; a window around the current buffer when they do not all
+//! fit), the topic bar, the current buffer's scrollback (timestamps, a
+//! stable colour per nick, wrapped at spaces with continuation rows under
+//! the message text; lines from the server's history dimmed, between
 //! `— history —` / `— live —` marks, with a date line wherever the day
-//! changes), the member list of the current room, the status line (server,
-//! nick, room, lag, scroll and history state) and the input line.
+//! changes), the member list of the current room (not below 60 columns),
+//! the status line (server, nick and account, room, lag, scroll and history
+//! state) and the input line (a password being typed shown as `*`).
 //!
 //! A pure function of the state model and the input editor onto a ratatui
 //! `Frame`: it must not do I/O, read the clock, or change any state (so it

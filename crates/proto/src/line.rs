@@ -330,7 +330,8 @@ fn past_line(ev: &Event, out: &mut String) {
 /// happen, and where the name can be kept.
 pub fn protected_warning(nick: &str, grace_secs: u64, how: &str) -> String {
     format!(
-        "*** NickServ: {nick} is a registered nickname; you will be renamed in {grace_secs} seconds unless you log in to it ({how})"
+        "*** NickServ: {nick} is a registered nickname; you will be renamed in {} unless you log in to it ({how})",
+        plural(grace_secs as usize, "second", "seconds")
     )
 }
 

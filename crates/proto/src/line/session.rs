@@ -563,6 +563,11 @@ mod tests {
         assert!(locked.contains("try again in 42 seconds"), "{locked}");
         let many = shown(AccountNews::Register(RegisterError::TooMany { secs: 7 }));
         assert!(many.contains("try again in 7 seconds"), "{many}");
+        let one = shown(AccountNews::Login(LoginError::Locked { secs: 1 }));
+        assert!(one.contains("try again in 1 second\n"), "{one}");
+        assert!(
+            super::super::protected_warning("bob", 1, "x").contains("renamed in 1 second unless")
+        );
     }
 
     #[test]
