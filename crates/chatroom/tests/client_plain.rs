@@ -27,10 +27,20 @@ impl Client {
     }
 
     fn start_at(addr: &str, args: &[&str]) -> Client {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-            .arg("join")
-            .arg(addr)
+        Client::start_home(&client_common::TempHome::new("plain"), addr, args)
+    }
+
+    /// A client whose XDG configuration and data directories are in
+    /// `home` (never the real ones).
+    fn start_home(home: &client_common::TempHome, addr: &str, args: &[&str]) -> Client {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chatroom"));
+        command.arg("join");
+        if !addr.is_empty() {
+            command.arg(addr);
+        }
+        let mut child = command
             .args(args)
+            .envs(home.env())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -370,4 +380,240 @@ fn plain_mode_works_with_a_server_that_refuses_every_capability() {
     client.expect_line("why nothing is fetched", |l| {
         timestamped(l).is_some_and(|r| r.starts_with("! the server offers no history"))
     });
+}
+
+/// Accounts against the real server: `/register` makes the nick an
+/// account (IRCv3 REGISTER), a later `--password` logs in with SASL PLAIN
+/// before registration, and the password is never printed.
+#[test]
+fn plain_mode_registers_an_account_and_logs_in_with_sasl() {
+    const PASSWORD: &str = "correct-horse-battery";
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let irc = server.irc.expect("irc listener").to_string();
+
+    let mut first = Client::start_at(&irc, &["--nick", "dora"]);
+    first.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * dora joined")
+    });
+    first.send(&format!("/register {PASSWORD}"));
+    first.expect_line("the registration", |l| {
+        l.contains("account dora registered")
+    });
+    first.send("/quit");
+    assert!(first.wait_exit().is_some_and(|s| s.success()));
+    assert!(
+        first.seen.iter().all(|l| !l.contains(PASSWORD)),
+        "{:?}",
+        first.seen
+    );
+
+    // A wrong password: refused, said so, and no reconnecting with it.
+    let mut wrong = Client::start_at(&irc, &["--nick", "dora", "--password", "not-it"]);
+    wrong.expect_line("the refusal", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! the server refused the login as dora"))
+    });
+    let down = wrong.expect_line("the stop", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(down.contains("not reconnecting with it"), "{down}");
+    assert!(!down.contains("reconnecting in"), "{down}");
+    drop(wrong);
+
+    let mut again = Client::start_at(&irc, &["--nick", "dora", "--password", PASSWORD]);
+    again.expect_line("the SASL login", |l| {
+        timestamped(l) == Some("* logged in as dora")
+    });
+    again.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * dora joined")
+    });
+    again.send("/quit");
+    assert!(again.wait_exit().is_some_and(|s| s.success()));
+    assert!(
+        again.seen.iter().all(|l| !l.contains(PASSWORD)),
+        "{:?}",
+        again.seen
+    );
+}
+
+/// The configuration file: created with comments on first use; a saved
+/// server is picked by name (or alone, with no name) with its nick and
+/// rooms; `/set` changes a setting and `/save` writes it and the rooms
+/// back, keeping the comments.
+#[test]
+fn plain_mode_creates_the_config_then_uses_and_saves_a_saved_server() {
+    let server = FakeIrc::start();
+    let home = client_common::TempHome::new("saved");
+    let mut first = Client::start_home(&home, &server.addr(), &["--nick", "first"]);
+    first.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * first joined")
+    });
+    first.send("/quit");
+    assert!(first.wait_exit().is_some_and(|s| s.success()));
+    let created = std::fs::read_to_string(home.config_file()).expect("created on first use");
+    assert!(
+        created.starts_with("# chatroom's terminal client"),
+        "{created}"
+    );
+    assert!(created.contains("\n[settings]\n"), "{created}");
+
+    // The user adds a server to the file.
+    let edited = format!(
+        "{created}\n[servers.fake]\naddress = \"{}\"\nnick = \"saved\"\nrooms = [\"#one\", \"#two\"]\n",
+        server.addr()
+    );
+    home.write_config(&edited);
+    let before = server.received().len();
+    let mut saved = Client::start_home(&home, "fake", &[]);
+    let connected = format!("connected to {} as saved", server.addr());
+    saved.expect_line("the saved nick", |l| l == connected);
+    for room in ["#one", "#two"] {
+        server
+            .wait_for_from(before, |m| is(m, "JOIN", &[room]))
+            .unwrap_or_else(|| panic!("joined {room}"));
+    }
+    saved.send("/set time_format %H:%M:%S");
+    saved.expect_line("the change", |l| {
+        timestamped(l) == Some("* time_format = %H:%M:%S (/save keeps it)")
+    });
+    saved.send("/join #three");
+    saved.expect_line("the third room", |l| {
+        timestamped(l) == Some("#three * saved joined")
+    });
+    saved.send("/save");
+    saved.expect_line("the save", |l| {
+        l.contains("* saved the settings and server \"fake\" to ")
+    });
+    saved.send("/quit");
+    assert!(saved.wait_exit().is_some_and(|s| s.success()));
+    let after = std::fs::read_to_string(home.config_file()).expect("still there");
+    for line in created.lines().filter(|l| l.starts_with('#')) {
+        assert!(after.contains(line), "comment {line:?} lost:\n{after}");
+    }
+    assert!(after.contains("time_format = \"%H:%M:%S\""), "{after}");
+    assert!(
+        after.contains("rooms = [\"#one\", \"#two\", \"#three\"]"),
+        "{after}"
+    );
+
+    // The only saved server is the one used when none is named.
+    let mut alone = Client::start_home(&home, "", &[]);
+    alone.expect_line("the saved nick again", |l| l == connected);
+    alone.send("/quit");
+    assert!(alone.wait_exit().is_some_and(|s| s.success()));
+}
+
+/// Logs: each buffer's lines go to a file under the XDG data directory;
+/// joining the room again on a server without history (the fake one)
+/// shows the end of the log first, dated, under its mark.
+#[test]
+fn plain_mode_logs_buffers_and_reads_them_back_without_server_history() {
+    let server = FakeIrc::start();
+    let home = client_common::TempHome::new("logs");
+    let mut first = Client::start_home(&home, &server.addr(), &["--nick", "logger"]);
+    let greeting = format!("#lobby <alice> {GREETING}");
+    first.expect_line("alice's greeting", |l| {
+        timestamped(l) == Some(greeting.as_str())
+    });
+    first.send("remember this line");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "remember this line"]))
+        .expect("sent");
+    first.send("/quit");
+    assert!(first.wait_exit().is_some_and(|s| s.success()));
+
+    let dir = home
+        .data_dir()
+        .join("logs")
+        .join(server.addr().replace(':', "_"));
+    let log = std::fs::read_to_string(dir.join("#lobby.log")).expect("the room's log");
+    let lines: Vec<&str> = log.lines().collect();
+    // `YYYY-MM-DD HH:MM:SS ` then the event.
+    let body = |l: &str| l.get(20..).map(str::to_string);
+    let bodies: Vec<String> = lines.iter().filter_map(|l| body(l)).collect();
+    assert!(bodies.contains(&"--> logger joined".to_string()), "{log}");
+    assert!(bodies.contains(&format!("<alice> {GREETING}")), "{log}");
+    assert!(
+        bodies.contains(&"<logger> remember this line".to_string()),
+        "{log}"
+    );
+    assert!(dir.join("server.log").exists());
+
+    let mut again = Client::start_home(&home, &server.addr(), &["--nick", "logger"]);
+    again.expect_line("the log's mark", |l| {
+        timestamped(l) == Some("#lobby — from the log —")
+    });
+    let said = again.expect_line("our earlier line, dated", |l| {
+        dated(l) == Some("#lobby <logger> remember this line")
+    });
+    assert!(dated(&said).is_some());
+    again.send("/quit");
+    assert!(again.wait_exit().is_some_and(|s| s.success()));
+}
+
+/// A pinned certificate that is not the server's: the client says which
+/// fingerprint it got, and stops instead of trying again.
+#[test]
+fn plain_mode_stops_on_a_fingerprint_mismatch() {
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let ircs = server.ircs.expect("ircs listener").to_string();
+    let real = server.tls_fingerprint();
+    let wrong = vec!["AB"; 32].join(":");
+    let mut client = Client::start_at(&ircs, &["--nick", "pinned", "--tls-fingerprint", &wrong]);
+    let down = client.expect_line("the stop", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(down.contains(&format!("fingerprint is {real}")), "{down}");
+    assert!(down.contains(&format!("not the {wrong}")), "{down}");
+    assert!(
+        down.contains("not reconnecting (/reconnect tries again)"),
+        "{down}"
+    );
+    assert!(!down.contains("reconnecting in"), "{down}");
+}
+
+/// Nothing listening: a bounded number of tries (the reconnect_tries
+/// setting), then a stop that says how to try again.
+#[test]
+fn plain_mode_gives_up_after_its_tries() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let home = client_common::TempHome::new("tries");
+    home.write_config("[settings]\nreconnect_tries = 2\n");
+    let addr = format!("127.0.0.1:{port}");
+    let mut client = Client::start_home(&home, &addr, &["--nick", "nobody"]);
+    let first = client.expect_line("the first failure", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(first.contains("reconnecting in 1s"), "{first}");
+    let last = client.expect_line("the stop", |l| {
+        timestamped(l).is_some_and(|r| r.starts_with("! disconnected from"))
+    });
+    assert!(
+        last.contains("gave up after 2 attempts in a row (the reconnect_tries setting); /reconnect tries again"),
+        "{last}"
+    );
+}
+
+/// `/reconnect` drops the link and connects again at once, rejoining.
+#[test]
+fn plain_mode_reconnects_when_asked() {
+    let server = FakeIrc::start();
+    let mut client = Client::start(&server, &["--nick", "asker"]);
+    let connected = format!("connected to {} as asker", server.addr());
+    client.expect_line("the first connection", |l| l == connected);
+    client.expect_line("the join", |l| {
+        timestamped(l) == Some("#lobby * asker joined")
+    });
+    let before = server.received().len();
+    client.send("/reconnect");
+    client.expect_line("the reconnect", |l| {
+        timestamped(l).is_some_and(|r| r.ends_with("; reconnecting now"))
+    });
+    client.expect_line("the second connection", |l| l == connected);
+    server
+        .wait_for_from(before, |m| is(m, "JOIN", &["#lobby"]))
+        .expect("rejoined");
+    assert_eq!(server.connections(), 2);
 }

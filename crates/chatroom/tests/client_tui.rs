@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use client_common::{FakeIrc, GREETING, WAIT, is};
+use client_common::{FakeIrc, GREETING, TempHome, WAIT, is};
 
 /// A private tmux server running one client. Dropping it kills the client
 /// and the tmux server by PID, then the server by name, pass or fail.
@@ -105,6 +105,46 @@ impl Tmux {
         }
     }
 
+    /// Appends everything the client writes to the terminal from now on
+    /// (escape sequences included) to `path`.
+    fn record_output(&self, path: &std::path::Path) {
+        let out = tmux(
+            &self.socket,
+            &[
+                "pipe-pane",
+                "-O",
+                "-t",
+                "t",
+                &format!("cat >> '{}'", path.display()),
+            ],
+        );
+        assert!(out.status.success(), "tmux pipe-pane failed");
+    }
+
+    /// The pane's title, as the client set it.
+    fn title(&self) -> String {
+        let out = tmux(
+            &self.socket,
+            &["display-message", "-p", "-t", "t", "#{pane_title}"],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits (up to WAIT) until the title satisfies `pred`.
+    fn wait_title(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let title = self.title();
+            if pred(&title) {
+                return title;
+            }
+            if Instant::now() > deadline {
+                panic!("the title never showed {what}; it is {title:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn type_text(&self, text: &str) {
         tmux(&self.socket, &["send-keys", "-t", "t", "-l", text]);
     }
@@ -136,8 +176,10 @@ impl Drop for Tmux {
 fn full_screen_client_shows_messages_and_sends_typed_lines() {
     let server = FakeIrc::start();
     // `exec` so the pane's PID is the client itself.
+    let home = TempHome::new("tui");
     let command = format!(
-        "exec {} join {} --nick tuiuser",
+        "exec env {} {} join {} --nick tuiuser",
+        home.env_prefix(),
         env!("CARGO_BIN_EXE_chatroom"),
         server.addr()
     );
@@ -181,7 +223,9 @@ fn full_screen_client_shows_messages_and_sends_typed_lines() {
 
     // A private message opens a buffer with an unread count.
     server.push(":bob!b@127.0.0.1 PRIVMSG tuiuser :psst, over here");
-    term.wait_screen("bob's buffer with 1 unread", |s| s.contains("3:bob(1)"));
+    term.wait_screen("bob's buffer with 1 unread, for us", |s| {
+        s.contains("3:bob(1!)")
+    });
     // Alt-3 switches to it.
     term.key("M-3");
     term.wait_screen("the private buffer", |s| {
@@ -204,8 +248,10 @@ fn full_screen_client_against_the_real_server() {
     let server = common::TestServer::start(&["--flood-rate", "0"]);
     let irc = server.irc.expect("irc listener");
     let mut lina = common::LineClient::line_login(server.line.expect("line listener"), "lina");
+    let home = TempHome::new("tui");
     let command = format!(
-        "exec {} join {irc} --nick tuiuser",
+        "exec env {} {} join {irc} --nick tuiuser",
+        home.env_prefix(),
         env!("CARGO_BIN_EXE_chatroom")
     );
     let term = Tmux::start(&command);
@@ -256,8 +302,10 @@ fn full_screen_client_pages_back_through_history_and_searches() {
     lina.send(&format!("/search hist {TOTAL:03}"));
     lina.expect(&format!("<lina> hist {TOTAL:03}"));
 
+    let home = TempHome::new("tui");
     let command = format!(
-        "exec {} join {irc} --nick tuiuser",
+        "exec env {} {} join {irc} --nick tuiuser",
+        home.env_prefix(),
         env!("CARGO_BIN_EXE_chatroom")
     );
     let term = Tmux::start(&command);
@@ -317,4 +365,180 @@ fn full_screen_client_pages_back_through_history_and_searches() {
         .find(|l| l.contains("] <lina> the pizza has arrived"))
         .unwrap_or_else(|| panic!("result with its time:\n{screen}"));
     assert!(found.contains(":"), "{found}");
+}
+
+/// Waits (up to WAIT) until the file holds `needle`; returns its text.
+fn wait_file(path: &std::path::Path, what: &str, needle: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+        if text.contains(needle) {
+            return text;
+        }
+        if Instant::now() > deadline {
+            panic!("{what} never came; the file holds:\n{text:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Attention: a line naming us and a private message ring the bell and
+/// send the desktop notification sequence the configuration asks for
+/// (OSC 777 here: tmux itself would get none with `auto`), and the
+/// terminal title counts what waits in other buffers.
+#[test]
+fn full_screen_client_notifies_on_a_mention_and_counts_in_the_title() {
+    let server = FakeIrc::start();
+    let home = TempHome::new("attention");
+    home.write_config(
+        "[settings]\nnotifications = \"osc777\"\nbell = true\nhighlights = [\"pizza\"]\n",
+    );
+    let command = format!(
+        "exec env {} {} join {} --nick tuiuser",
+        home.env_prefix(),
+        env!("CARGO_BIN_EXE_chatroom"),
+        server.addr()
+    );
+    let term = Tmux::start(&command);
+    let output = home.root.join("terminal-output");
+    term.record_output(&output);
+    term.wait_screen("alice's greeting", |s| s.contains(GREETING));
+    term.wait_title("the room", |t| t == "#lobby - chatroom");
+
+    server.push(":alice!a@127.0.0.1 PRIVMSG #lobby :tuiuser: the pizza is here");
+    let seen = wait_file(
+        &output,
+        "the notification",
+        "\u{1b}]777;notify;alice in #lobby;tuiuser: the pizza is here\u{7}",
+    );
+    assert!(seen.contains('\u{7}'), "a bell: {seen:?}");
+
+    server.push(":bob!b@127.0.0.1 PRIVMSG tuiuser :psst");
+    wait_file(
+        &output,
+        "the private notification",
+        "777;notify;bob (private);psst",
+    );
+    term.wait_screen("bob's buffer", |s| s.contains("3:bob(1!)"));
+    term.wait_title("the waiting line", |t| {
+        t == "#lobby (1 unread, 1 mention) - chatroom"
+    });
+    // Read: the counts go.
+    term.key("M-3");
+    term.wait_title("the private buffer", |t| t == "bob - chatroom");
+    term.wait_screen("no count", |s| {
+        s.lines()
+            .next()
+            .is_some_and(|bar| bar.trim_end().ends_with(" 3:bob"))
+    });
+}
+
+/// Logging in from the full-screen client against the real server: the
+/// password asked for at start is not echoed, SASL logs in, and a
+/// `/login` typed later shows as stars while typed, is never on screen
+/// and is not brought back by Up.
+#[test]
+fn full_screen_client_asks_for_the_password_and_logs_in() {
+    const PASSWORD: &str = "tui-secret-pass";
+    let server = common::TestServer::start(&["--flood-rate", "0"]);
+    let irc = server.irc.expect("irc listener");
+    // The account, made from the line protocol (from this machine).
+    let mut maker = common::LineClient::line_login(server.line.expect("line"), "tuiacct");
+    maker.send(&format!("/register {PASSWORD}"));
+    maker.expect("account tuiacct registered");
+    maker.send("/quit");
+    maker.expect_closed();
+
+    let home = TempHome::new("login");
+    let command = format!(
+        "exec env {} {} join {irc} --nick tuiuser --account tuiacct --ask-password",
+        home.env_prefix(),
+        env!("CARGO_BIN_EXE_chatroom")
+    );
+    let term = Tmux::start(&command);
+    term.wait_screen("the password prompt", |s| {
+        s.contains(&format!("password for tuiacct on {irc}:"))
+    });
+    term.type_text(PASSWORD);
+    let typed = term.screen();
+    assert!(!typed.contains(PASSWORD), "echoed:\n{typed}");
+    term.key("Enter");
+    term.wait_screen("the account in the status line", |s| {
+        s.contains("tuiuser [account tuiacct] | #lobby")
+    });
+    term.key("M-1");
+    let screen = term.wait_screen("the SASL login in the server buffer", |s| {
+        s.contains("logged in as tuiacct")
+    });
+    assert!(!screen.contains(PASSWORD), "{screen}");
+
+    // /login typed in the input line: stars while typing.
+    term.type_text(&format!("/login tuiacct {PASSWORD}"));
+    let typing = term.wait_screen("the masked input", |s| {
+        s.contains(&format!(
+            "/login {} {}",
+            "*".repeat(7),
+            "*".repeat(PASSWORD.len())
+        ))
+    });
+    assert!(!typing.contains(PASSWORD), "{typing}");
+    term.key("Enter");
+    let after = term.wait_screen("the NickServ request, masked", |s| {
+        s.contains("logging in as tuiacct (NickServ IDENTIFY ********)")
+    });
+    assert!(!after.contains(PASSWORD), "{after}");
+    // Up does not bring the line back.
+    term.key("Up");
+    let up = term.screen();
+    assert!(!up.contains("/login tuiacct"), "{up}");
+    assert!(!up.contains(PASSWORD), "{up}");
+}
+
+/// Logs from the full-screen client: the room's lines go to its log file,
+/// and on the next start against a server without history (the fake one)
+/// the room shows them again under `— from the log —`.
+#[test]
+fn full_screen_client_writes_logs_and_shows_them_on_the_next_start() {
+    let server = FakeIrc::start();
+    let home = TempHome::new("tuilogs");
+    let command = format!(
+        "exec env {} {} join {} --nick tuiuser",
+        home.env_prefix(),
+        env!("CARGO_BIN_EXE_chatroom"),
+        server.addr()
+    );
+    let term = Tmux::start(&command);
+    term.wait_screen("alice's greeting", |s| s.contains(GREETING));
+    term.type_text("a line worth keeping");
+    term.key("Enter");
+    server
+        .wait_for(|m| is(m, "PRIVMSG", &["#lobby", "a line worth keeping"]))
+        .expect("sent");
+    term.type_text("/quit");
+    term.key("Enter");
+    server.wait_for(|m| m.command == "QUIT").expect("quit");
+    drop(term);
+
+    let log = home
+        .data_dir()
+        .join("logs")
+        .join(server.addr().replace(':', "_"))
+        .join("#lobby.log");
+    let text = std::fs::read_to_string(&log).expect("the room's log");
+    assert!(text.contains(" <tuiuser> a line worth keeping\n"), "{text}");
+
+    let term = Tmux::start(&command);
+    let screen = term.wait_screen("the log as scrollback", |s| {
+        s.contains("— from the log —") && s.contains("<tuiuser> a line worth keeping")
+    });
+    let rows: Vec<&str> = screen.lines().collect();
+    let mark = rows
+        .iter()
+        .position(|r| r.contains("— from the log —"))
+        .expect("mark");
+    let kept = rows
+        .iter()
+        .position(|r| r.contains("a line worth keeping"))
+        .expect("line");
+    assert!(mark < kept, "{screen}");
 }

@@ -200,7 +200,7 @@ fn history_pages_back_and_search_finds_words_newest_first() {
         "{page:#?}"
     );
     assert!(page[n - 2].ends_with("<alice> bananas"), "{page:#?}");
-    alice.send("/history 2");
+    alice.send("/history more 2");
     let page = lines_through(&mut alice, "--- end of history ---");
     let n = page.len();
     assert!(page[n - 3].ends_with("<alice> apples are red"), "{page:#?}");
@@ -208,8 +208,16 @@ fn history_pages_back_and_search_finds_words_newest_first() {
         page[n - 2].ends_with("<alice> pears are green"),
         "{page:#?}"
     );
-    alice.send("/history 2");
+    alice.send("/history more 2");
     alice.expect("--- no earlier messages in #lobby ---");
+    alice.send("/history more");
+    alice.expect("--- no earlier messages in #lobby ---");
+    // A number alone is the newest lines again, whatever came before.
+    alice.send("/history 1");
+    let page = lines_through(&mut alice, "--- end of history ---");
+    let n = page.len();
+    assert!(page[n - 3].contains("1 earlier message ---"), "{page:#?}");
+    assert!(page[n - 2].ends_with("<alice> bananas"), "{page:#?}");
 
     alice.send("/search apples red");
     let found = lines_through(&mut alice, "--- end of search ---");
@@ -273,7 +281,7 @@ fn search_and_history_refuse_bad_input_harmlessly() {
     alice.expect("! usage: /search WORDS");
     for bad in ["abc", "0", "-3", "201", "99999999999999999999999", "1 2"] {
         alice.send(&format!("/history {bad}"));
-        alice.expect("! usage: /history [N]");
+        alice.expect("! usage: /history [N] or /history more [N]");
     }
     alice.send("/part");
     alice.expect("you are not in any room");

@@ -186,7 +186,7 @@ fn rooms_who_whois_and_help() {
     bob.send("/topic shh");
     bob.expect("set the topic of #quiet: shh");
     alice.send("/rooms");
-    alice.expect("2 room(s):");
+    alice.expect("2 rooms:");
     alice.expect("  #lobby (2 members)");
     alice.expect("  #quiet (1 member): shh");
     alice.send("/who");
@@ -208,7 +208,15 @@ fn rooms_who_whois_and_help() {
     alice.send("//etc is a directory");
     expect_end(&mut bob, " [#lobby] <alice> /etc is a directory");
     alice.send("/frobnicate now");
-    alice.expect("! unknown command or missing argument: /frobnicate (try /help)");
+    alice.expect("! unknown command: /frobnicate (try /help)");
+    // A known command without its argument: how to use it.
+    alice.send("/msg bob");
+    alice.expect("! usage: /msg NICK TEXT (/help msg says more)");
+    alice.send("/help msg");
+    alice.expect("/msg NICK TEXT (also /query, /m)");
+    alice.expect("  Sends TEXT to NICK alone");
+    alice.send("/help history");
+    alice.expect("/history [N] | /history more [N]");
 }
 
 #[test]

@@ -107,7 +107,7 @@ fn a_line_user_becomes_a_server_operator_with_oper() {
     let mut alice = LineClient::line_login(srv.line.expect("line"), "alice");
     let mut bob = Irc::login(srv.irc.expect("irc"), "bob");
     alice.send("/oper admin");
-    alice.expect("! unknown command or missing argument: /oper");
+    alice.expect("! usage: /oper NAME PASSWORD");
     alice.send("/oper nobody correct horse");
     alice.expect("! no operator login is configured for you");
     alice.send("/oper admin wrong horse");

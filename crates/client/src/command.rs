@@ -52,6 +52,30 @@ pub enum Command {
     History,
     /// Switch to buffer N (1-based).
     Buffer(usize),
+    /// `/set [NAME [VALUE]]`: list, show or change settings.
+    Set {
+        name: Option<String>,
+        value: Option<String>,
+    },
+    /// `/save [NAME]`: write the settings (and this server, as NAME) to
+    /// the configuration file.
+    Save(Option<String>),
+    /// Drop the link (if up) and connect again now.
+    Reconnect,
+    /// `/ignore [MASK]`: list the ignores, or add one.
+    Ignore(Option<String>),
+    /// `/unignore MASK|N`.
+    Unignore(String),
+    /// Log in to an account (`None`: the one named after the nick).
+    Login {
+        account: Option<String>,
+        password: String,
+    },
+    /// Register the nick as an account.
+    Register {
+        password: String,
+        email: Option<String>,
+    },
     /// A line to send to the server as it is.
     Raw(String),
     /// A known command used wrongly; the text says how to use it.
@@ -69,6 +93,9 @@ commands:
   /me ACTION            say an action: * you ACTION
   /notice TARGET TEXT   send a notice
   /nick NAME            change your nickname
+  /login [ACCOUNT] PASSWORD  log in to an account (NickServ IDENTIFY); the
+                        password is shown as **** and kept out of the input history
+  /register PASSWORD [EMAIL] register your nick as an account
   /topic [#room] [TEXT] show or set the room's topic
   /names [#room]        list who is in the room
   /who [MASK]           ask who matches MASK (default: the current room)
@@ -79,6 +106,13 @@ commands:
   /lag                  measure the round trip to the server now
   /buffer N             switch to buffer N
   /clear                clear the current buffer's scrollback
+  /ignore [MASK]        hide what NICK (or nick!user@host, with * and ?) says;
+                        without MASK: list the ignores
+  /unignore MASK|N      show them again
+  /set [NAME [VALUE]]   list, show or change settings (for this run)
+  /save [NAME]          write the settings to the configuration file, and
+                        this server with its nick and rooms (as NAME)
+  /reconnect            connect again now (also after the client stopped trying)
   /quit [MESSAGE]       leave the server and exit
   /quote LINE           send LINE to the server as it is
   /OTHER ARGS           anything else is sent as an IRC command: /whois NICK
@@ -88,8 +122,10 @@ keys:
   Left/Right Home/End Ctrl-A/Ctrl-E move   Backspace/Delete erase
   Ctrl-U erase to start   Ctrl-K erase to end   Ctrl-W erase a word
   Alt-1..9 go to buffer N   Ctrl-N/Ctrl-P or Alt-Right/Alt-Left next/previous buffer
-  PageUp/PageDown scroll back and forth; scrolling up past the oldest line
-    fetches earlier history from the server, page by page
+  PageUp/PageDown or the mouse wheel scroll back and forth; scrolling up
+    past the oldest line fetches earlier history from the server, page by page
+  a click on the buffer bar switches (with the mouse setting on; Shift+drag
+    selects text)
   Ctrl-L redraw   Ctrl-C quit";
 
 /// Parses one line of input.
@@ -215,6 +251,44 @@ pub fn parse_input(line: &str) -> Command {
             Ok(n) => Command::Buffer(n),
             Err(_) => Command::Invalid("usage: /buffer N".into()),
         },
+        "login" | "identify" => {
+            let mut w = words();
+            match (w.next(), w.next()) {
+                (Some(password), None) => Command::Login {
+                    account: None,
+                    password: password.to_string(),
+                },
+                (Some(account), Some(password)) => Command::Login {
+                    account: Some(account.to_string()),
+                    password: password.to_string(),
+                },
+                _ => Command::Invalid("usage: /login [ACCOUNT] PASSWORD".into()),
+            }
+        }
+        "register" => {
+            let mut w = words();
+            match w.next() {
+                Some(password) => Command::Register {
+                    password: password.to_string(),
+                    email: w.next().map(str::to_string),
+                },
+                None => Command::Invalid("usage: /register PASSWORD [EMAIL]".into()),
+            }
+        }
+        "set" => {
+            let (name, value) = first_and_rest();
+            Command::Set {
+                name: opt(&name),
+                value: opt(&value),
+            }
+        }
+        "reconnect" | "connect" if args.is_empty() => Command::Reconnect,
+        "ignore" => Command::Ignore(words().next().map(str::to_string)),
+        "unignore" => match words().next() {
+            Some(m) => Command::Unignore(m.to_string()),
+            None => Command::Invalid("usage: /unignore MASK (or its number in /ignore)".into()),
+        },
+        "save" => Command::Save(words().next().map(str::to_string)),
         "quote" | "raw" => {
             if args.is_empty() {
                 Command::Invalid("usage: /quote IRC LINE".into())
@@ -232,9 +306,108 @@ pub fn parse_input(line: &str) -> Command {
     }
 }
 
+/// Where the secret part of a typed line starts (a byte offset), for the
+/// lines that carry a password: `/login`, `/register`, `/oper`, a NickServ
+/// request (`/msg NickServ IDENTIFY …`, `/ns …`) and a raw `PASS`. The
+/// input line shows that part as `*` and such lines are kept out of the
+/// input history; nothing after the offset is ever shown or logged.
+pub fn secret_from(line: &str) -> Option<usize> {
+    let rest = line.strip_prefix('/')?;
+    // The offset just past the first `n` words of `rest` and their spaces.
+    let after_words = |n: usize| -> usize {
+        let mut i = 0;
+        let b = rest.as_bytes();
+        for _ in 0..n {
+            while i < b.len() && b[i] == b' ' {
+                i += 1;
+            }
+            while i < b.len() && b[i] != b' ' {
+                i += 1;
+            }
+        }
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        1 + i
+    };
+    let mut words = rest.split(' ').filter(|w| !w.is_empty());
+    let first = words.next()?.to_ascii_lowercase();
+    let second = words.next().map(str::to_ascii_lowercase);
+    let nickserv = |w: &Option<String>| w.as_deref() == Some("nickserv");
+    let from = match first.as_str() {
+        "login" | "identify" | "register" | "oper" | "pass" => after_words(1),
+        "ns" | "nickserv" => after_words(2),
+        "msg" | "privmsg" | "query" | "q" if nickserv(&second) => after_words(3),
+        "quote" | "raw" if second.as_deref() == Some("pass") => after_words(2),
+        _ => return None,
+    };
+    Some(from.min(line.len()))
+}
+
+/// `line` with its secret part (see [`secret_from`]) shown as one `*` per
+/// character, for the input line while typing.
+pub fn masked(line: &str) -> std::borrow::Cow<'_, str> {
+    match secret_from(line) {
+        Some(at) if at < line.len() => {
+            let stars = line[at..].chars().map(|c| if c == ' ' { ' ' } else { '*' });
+            std::borrow::Cow::Owned(line[..at].chars().chain(stars).collect())
+        }
+        _ => std::borrow::Cow::Borrowed(line),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_found_and_masked() {
+        assert_eq!(masked("/login s3cret"), "/login ******");
+        assert_eq!(masked("/login alice s3cret"), "/login ***** ******");
+        assert_eq!(masked("/register pw me@x"), "/register ** ****");
+        assert_eq!(
+            masked("/msg NickServ IDENTIFY pw"),
+            "/msg NickServ IDENTIFY **"
+        );
+        assert_eq!(masked("/ns identify alice pw"), "/ns identify ***** **");
+        assert_eq!(masked("/quote PASS hunter2"), "/quote PASS *******");
+        assert_eq!(masked("/oper root pw"), "/oper **** **");
+        // While typing the command word nothing is hidden yet.
+        assert_eq!(masked("/logi"), "/logi");
+        assert_eq!(masked("/login"), "/login");
+        assert_eq!(secret_from("/login"), Some(6));
+        // Ordinary lines are untouched.
+        assert_eq!(masked("/msg bob identify me"), "/msg bob identify me");
+        assert_eq!(masked("login pw"), "login pw");
+        assert_eq!(secret_from("hello"), None);
+    }
+
+    #[test]
+    fn login_and_register() {
+        assert_eq!(
+            parse_input("/login pw"),
+            Command::Login {
+                account: None,
+                password: "pw".into()
+            }
+        );
+        assert_eq!(
+            parse_input("/login alice pw"),
+            Command::Login {
+                account: Some("alice".into()),
+                password: "pw".into()
+            }
+        );
+        assert_eq!(
+            parse_input("/register pw a@b"),
+            Command::Register {
+                password: "pw".into(),
+                email: Some("a@b".into())
+            }
+        );
+        assert!(matches!(parse_input("/login"), Command::Invalid(_)));
+        assert!(matches!(parse_input("/register"), Command::Invalid(_)));
+    }
 
     #[test]
     fn plain_text_and_escaped_slash() {

@@ -2,8 +2,14 @@
 //! (plain TCP or TLS, see `tls.rs` for how certificates are checked),
 //! reading and writing lines with the protocol crate's framing (the same
 //! codec the server reads with: LF or CR LF, bounded length, lossy UTF-8),
-//! and reconnecting with exponential backoff (1 s, 2 s, 4 s … capped at
-//! 30 s) when the link drops.
+//! and reconnecting when the link drops: exponential backoff (1 s, 2 s,
+//! 4 s … capped at 30 s) with ±20% jitter, so clients dropped together do
+//! not all come back in the same instant, and at most `max_tries`
+//! attempts in a row. Some failures stop it at once instead, with their
+//! explanation: a TLS certificate that is not the expected one (trying
+//! again cannot change it) and a login the server refused (the state model
+//! says so with [`ConnCommand::Stop`]). Stopped, it waits for
+//! [`ConnCommand::Reconnect`] (`/reconnect`).
 //!
 //! It runs as one task that reports [`ConnEvent`]s and takes [`ConnCommand`]s
 //! over channels. It must not interpret IRC beyond framing lines (the
@@ -104,21 +110,34 @@ pub fn display_server(host: &str, port: u16) -> String {
 #[derive(Debug, Clone)]
 pub struct Backoff {
     next: Duration,
+    rng: fastrand::Rng,
 }
 
 impl Backoff {
     pub const FIRST: Duration = Duration::from_secs(1);
     pub const MAX: Duration = Duration::from_secs(30);
+    /// The delays vary by up to this fraction either way.
+    pub const JITTER: f64 = 0.2;
 
     pub fn new() -> Backoff {
-        Backoff { next: Self::FIRST }
+        Backoff::with_rng(fastrand::Rng::new())
     }
 
-    /// The delay before the next attempt; doubles each time up to the cap.
+    /// With a given random source (tests use a seeded one).
+    pub fn with_rng(rng: fastrand::Rng) -> Backoff {
+        Backoff {
+            next: Self::FIRST,
+            rng,
+        }
+    }
+
+    /// The delay before the next attempt: doubling up to the cap, each
+    /// varied by up to ±20%.
     pub fn next_delay(&mut self) -> Duration {
         let d = self.next;
         self.next = (self.next * 2).min(Self::MAX);
-        d
+        let factor = 1.0 + Self::JITTER * (self.rng.f64() * 2.0 - 1.0);
+        d.mul_f64(factor)
     }
 
     /// After a successful registration the next outage starts again at 1 s.
@@ -133,6 +152,23 @@ impl Default for Backoff {
     }
 }
 
+/// Attempts in a row before giving up, by default (the `reconnect_tries`
+/// setting): about three minutes of trying.
+pub const MAX_TRIES: u32 = 10;
+
+/// A failure that trying again cannot mend (a certificate that is not the
+/// expected one): the task stops and explains instead of retrying.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
 /// What the connection task reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnEvent {
@@ -143,10 +179,11 @@ pub enum ConnEvent {
         peer: String,
     },
     Line(String),
-    /// The link is down; the next attempt starts after `retry_in`.
+    /// The link is down; the next attempt starts after `retry_in`, or,
+    /// with `None`, only on [`ConnCommand::Reconnect`].
     Disconnected {
         reason: String,
-        retry_in: Duration,
+        retry_in: Option<Duration>,
     },
 }
 
@@ -157,8 +194,12 @@ pub enum ConnCommand {
     Send(String),
     /// Registration succeeded: the next outage's backoff starts at 1 s.
     Registered,
-    /// Drop the link and reconnect (e.g. the server stopped answering).
+    /// Drop the link (if up) and connect again now: the server stopped
+    /// answering, or the user asked (`/reconnect`, also after a stop).
     Reconnect(String),
+    /// Drop the link (saying QUIT with this reason) and do not reconnect
+    /// until asked: the server refused the login.
+    Stop(String),
     /// Write this line (a QUIT), wait briefly for the server to close, end.
     Quit(String),
 }
@@ -171,14 +212,15 @@ pub struct Conn {
 
 /// Starts the connection task for `host:port`.
 pub fn spawn(host: String, port: u16) -> Conn {
-    spawn_with(host, port, None)
+    spawn_with(host, port, None, MAX_TRIES)
 }
 
-/// Starts the connection task for `host:port`, over TLS when `tls` is given.
-pub fn spawn_with(host: String, port: u16, tls: Option<TlsClient>) -> Conn {
+/// Starts the connection task for `host:port`, over TLS when `tls` is
+/// given, giving up after `max_tries` failed attempts in a row (0: never).
+pub fn spawn_with(host: String, port: u16, tls: Option<TlsClient>, max_tries: u32) -> Conn {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::channel(1024);
-    let task = tokio::spawn(run(host, port, tls, cmd_rx, ev_tx));
+    let task = tokio::spawn(run(host, port, tls, max_tries, cmd_rx, ev_tx));
     Conn {
         commands: cmd_tx,
         events: ev_rx,
@@ -190,12 +232,24 @@ enum Ended {
     /// Stop for good (quit, or nobody is listening any more).
     Stop,
     Lost(String),
+    /// Connect again at once (asked for).
+    Again(String),
+    /// Do not reconnect until asked (the login was refused).
+    Stopped(String),
+}
+
+/// What to do after a failed or lost connection.
+enum Next {
+    Wait(Duration),
+    Now,
+    Halt,
 }
 
 async fn run(
     host: String,
     port: u16,
     tls: Option<TlsClient>,
+    max_tries: u32,
     mut commands: mpsc::UnboundedReceiver<ConnCommand>,
     events: mpsc::Sender<ConnEvent>,
 ) {
@@ -211,9 +265,13 @@ async fn run(
             return;
         }
         let attempt_connect = connect(&host, port, tls.as_ref());
-        let reason = match tokio::time::timeout(CONNECT_TIMEOUT, attempt_connect).await {
-            Err(_) => "connection timed out".to_string(),
-            Ok(Err(e)) => format!("{e:#}"),
+        let (reason, next) = match tokio::time::timeout(CONNECT_TIMEOUT, attempt_connect).await {
+            Err(_) => ("connection timed out".to_string(), None),
+            Ok(Err(e)) if e.is::<Fatal>() => (
+                format!("{e:#}; not reconnecting (/reconnect tries again)"),
+                Some(Next::Halt),
+            ),
+            Ok(Err(e)) => (format!("{e:#}"), None),
             Ok(Ok((stream, peer))) => {
                 let peer = match &tls {
                     Some(t) => format!("{peer} ({})", t.verify.describe()),
@@ -222,31 +280,104 @@ async fn run(
                 if events.send(ConnEvent::Connected { peer }).await.is_err() {
                     return;
                 }
+                attempt = 0;
                 match pump(stream, &mut commands, &events, &mut backoff).await {
                     Ended::Stop => return,
-                    Ended::Lost(reason) => {
-                        attempt = 0;
-                        reason
-                    }
+                    Ended::Lost(reason) => (reason, None),
+                    Ended::Again(reason) => (reason, Some(Next::Now)),
+                    Ended::Stopped(reason) => (reason, Some(Next::Halt)),
                 }
             }
         };
-        let retry_in = backoff.next_delay();
+        let next = match next {
+            Some(n) => n,
+            None if max_tries > 0 && attempt >= max_tries => {
+                let reason = format!(
+                    "{reason}; gave up after {attempt} attempts in a row (the reconnect_tries setting); /reconnect tries again"
+                );
+                if events
+                    .send(ConnEvent::Disconnected {
+                        reason,
+                        retry_in: None,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                attempt = 0;
+                backoff.reset();
+                if !halted(&mut commands).await {
+                    return;
+                }
+                continue;
+            }
+            None => Next::Wait(backoff.next_delay()),
+        };
+        let retry_in = match next {
+            Next::Wait(d) => Some(d),
+            Next::Now => Some(Duration::ZERO),
+            Next::Halt => None,
+        };
         let down = ConnEvent::Disconnected { reason, retry_in };
         if events.send(down).await.is_err() {
             return;
         }
-        let sleep = tokio::time::sleep(retry_in);
-        tokio::pin!(sleep);
-        loop {
-            tokio::select! {
-                _ = &mut sleep => break,
-                cmd = commands.recv() => match cmd {
-                    None | Some(ConnCommand::Quit(_)) => return,
-                    // Nothing to send it on; the state model already told the user.
-                    Some(_) => {}
-                },
+        match next {
+            Next::Now => {}
+            Next::Halt => {
+                attempt = 0;
+                backoff.reset();
+                if !halted(&mut commands).await {
+                    return;
+                }
             }
+            Next::Wait(delay) => {
+                let sleep = tokio::time::sleep(delay);
+                tokio::pin!(sleep);
+                let mut stop = None;
+                loop {
+                    tokio::select! {
+                        _ = &mut sleep => break,
+                        cmd = commands.recv() => match cmd {
+                            None | Some(ConnCommand::Quit(_)) => return,
+                            Some(ConnCommand::Reconnect(_)) => break,
+                            Some(ConnCommand::Stop(reason)) => {
+                                stop = Some(reason);
+                                break;
+                            }
+                            // Nothing to send it on; the state model already told the user.
+                            Some(_) => {}
+                        },
+                    }
+                }
+                if let Some(reason) = stop {
+                    let down = ConnEvent::Disconnected {
+                        reason,
+                        retry_in: None,
+                    };
+                    if events.send(down).await.is_err() {
+                        return;
+                    }
+                    attempt = 0;
+                    backoff.reset();
+                    if !halted(&mut commands).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Stopped: waits for [`ConnCommand::Reconnect`] (true) or the end
+/// (false).
+async fn halted(commands: &mut mpsc::UnboundedReceiver<ConnCommand>) -> bool {
+    loop {
+        match commands.recv().await {
+            None | Some(ConnCommand::Quit(_)) => return false,
+            Some(ConnCommand::Reconnect(_)) => return true,
+            Some(_) => {}
         }
     }
 }
@@ -268,6 +399,9 @@ async fn connect(
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
     match connector.connect(name, tcp).await {
         Ok(stream) => Ok((Box::new(stream), addr)),
+        Err(e) if super::tls::is_certificate_error(&e) => {
+            Err(Fatal(super::tls::explain(&e, &tls.verify)).into())
+        }
         Err(e) => bail!("{}", super::tls::explain(&e, &tls.verify)),
     }
 }
@@ -329,7 +463,15 @@ async fn pump(
                     match cmd {
                         ConnCommand::Send(line) => encode_line(&line, &mut out),
                         ConnCommand::Registered => backoff.reset(),
-                        ConnCommand::Reconnect(reason) => return Ended::Lost(reason),
+                        ConnCommand::Reconnect(reason) => return Ended::Again(reason),
+                        ConnCommand::Stop(reason) => {
+                            let quit = format!("QUIT :{reason}");
+                            encode_line(&quit, &mut out);
+                            let _ = write.write_all(&out).await;
+                            let _ = write.flush().await;
+                            linger(lines, write).await;
+                            return Ended::Stopped(reason);
+                        }
                         ConnCommand::Quit(line) => {
                             encode_line(&line, &mut out);
                             let _ = write.write_all(&out).await;
@@ -415,12 +557,30 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_to_cap_and_resets() {
-        let mut b = Backoff::new();
-        let secs: Vec<u64> = (0..8).map(|_| b.next_delay().as_secs()).collect();
-        assert_eq!(secs, vec![1, 2, 4, 8, 16, 30, 30, 30]);
+    fn backoff_doubles_to_cap_with_jitter_and_resets() {
+        let mut b = Backoff::with_rng(fastrand::Rng::with_seed(7));
+        let base = [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0];
+        let got: Vec<f64> = (0..8).map(|_| b.next_delay().as_secs_f64()).collect();
+        for (d, want) in got.iter().zip(base) {
+            assert!(
+                (want * 0.8..=want * 1.2).contains(d),
+                "{d} not within 20% of {want}: {got:?}"
+            );
+        }
+        // Varied, not all the same offset.
+        let ratios: std::collections::HashSet<u64> = got
+            .iter()
+            .zip(base)
+            .map(|(d, w)| (d / w * 1000.0) as u64)
+            .collect();
+        assert!(ratios.len() > 1, "{got:?}");
         b.reset();
-        assert_eq!(b.next_delay().as_secs(), 1);
+        let d = b.next_delay().as_secs_f64();
+        assert!((0.8..=1.2).contains(&d), "{d}");
+        // Two clients dropped together do not come back together.
+        let mut a = Backoff::with_rng(fastrand::Rng::with_seed(1));
+        let mut c = Backoff::with_rng(fastrand::Rng::with_seed(2));
+        assert_ne!(a.next_delay(), c.next_delay());
     }
 
     #[tokio::test]
@@ -436,13 +596,96 @@ mod tests {
             Some(ConnEvent::Connecting { attempt: 1 })
         );
         match conn.events.recv().await {
-            Some(ConnEvent::Disconnected { retry_in, .. }) => {
-                assert_eq!(retry_in, Duration::from_secs(1))
-            }
+            Some(ConnEvent::Disconnected {
+                retry_in: Some(d), ..
+            }) => assert!(d <= Duration::from_millis(1200), "{d:?}"),
             other => panic!("unexpected {other:?}"),
         }
         let _ = conn.commands.send(ConnCommand::Quit("QUIT".into()));
         let _ = tokio::time::timeout(Duration::from_secs(10), conn.task).await;
+    }
+
+    /// A port with (very likely) nothing listening.
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_tries_and_reconnect_starts_again() {
+        let mut conn = spawn_with("127.0.0.1".into(), closed_port(), None, 1);
+        assert_eq!(
+            conn.events.recv().await,
+            Some(ConnEvent::Connecting { attempt: 1 })
+        );
+        match conn.events.recv().await {
+            Some(ConnEvent::Disconnected {
+                reason,
+                retry_in: None,
+            }) => assert!(reason.contains("gave up after 1 attempts"), "{reason}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Stopped: nothing happens until asked.
+        let _ = conn.commands.send(ConnCommand::Reconnect("asked".into()));
+        assert_eq!(
+            conn.events.recv().await,
+            Some(ConnEvent::Connecting { attempt: 1 })
+        );
+        let _ = conn.commands.send(ConnCommand::Quit("QUIT".into()));
+        let _ = tokio::time::timeout(Duration::from_secs(10), conn.task).await;
+    }
+
+    #[tokio::test]
+    async fn a_stop_says_quit_and_waits_for_reconnect() {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                let (sock, _) = listener.accept().await.expect("accept");
+                let mut lines = BufReader::new(sock).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    got.push(line);
+                }
+            }
+            got
+        });
+        let mut conn = spawn("127.0.0.1".into(), port);
+        loop {
+            match conn.events.recv().await {
+                Some(ConnEvent::Connected { .. }) => break,
+                Some(ConnEvent::Connecting { .. }) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let _ = conn
+            .commands
+            .send(ConnCommand::Stop("login refused".into()));
+        assert_eq!(
+            conn.events.recv().await,
+            Some(ConnEvent::Disconnected {
+                reason: "login refused".into(),
+                retry_in: None
+            })
+        );
+        let _ = conn.commands.send(ConnCommand::Reconnect("asked".into()));
+        assert_eq!(
+            conn.events.recv().await,
+            Some(ConnEvent::Connecting { attempt: 1 })
+        );
+        assert!(matches!(
+            conn.events.recv().await,
+            Some(ConnEvent::Connected { .. })
+        ));
+        let _ = conn.commands.send(ConnCommand::Quit("QUIT :bye".into()));
+        let got = tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("server finishes")
+            .expect("server task");
+        assert_eq!(got, vec!["QUIT :login refused", "QUIT :bye"]);
     }
 
     /// The framing as the client uses it, over a real socket: over-long

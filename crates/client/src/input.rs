@@ -124,6 +124,17 @@ impl Input {
         line
     }
 
+    /// Enter on a line that must not be remembered (it holds a password):
+    /// takes it and clears the editor, leaving the history as it was.
+    pub fn take(&mut self) -> String {
+        let line = self.text();
+        self.text.clear();
+        self.cursor = 0;
+        self.browsing = None;
+        self.draft.clear();
+        line
+    }
+
     /// Up: the previous history line.
     pub fn history_prev(&mut self) {
         if self.history.is_empty() {
@@ -276,6 +287,19 @@ mod tests {
         assert_eq!(i.text(), "draft");
         i.history_next();
         assert_eq!(i.text(), "draft");
+    }
+
+    #[test]
+    fn taken_lines_stay_out_of_history() {
+        let mut i = typed("kept");
+        i.submit();
+        i.insert_str("/login secret");
+        assert_eq!(i.take(), "/login secret");
+        assert!(i.is_empty());
+        i.history_prev();
+        assert_eq!(i.text(), "kept");
+        i.history_prev();
+        assert_eq!(i.text(), "kept");
     }
 
     #[test]

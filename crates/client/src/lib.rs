@@ -5,16 +5,23 @@
 //! drawing with `ui.rs`); otherwise it runs a plain line mode for scripts
 //! (`plain.rs`). Both share one pure state model (`state.rs`), the command
 //! parser (`command.rs`) and the connection task with reconnect/backoff
-//! (`conn.rs`), tied together by `session.rs`. This file only picks the
-//! mode and the defaults; it must not hold client logic itself.
+//! (`conn.rs`), tied together by `session.rs`. The configuration file is
+//! `config.rs`'s, the settings `settings.rs`'s, the chat logs `logs.rs`'s, and `launch.rs` turns the
+//! command line and the file into what to connect to. This file only
+//! starts things in order; it must not hold client logic itself.
 
 #![deny(unsafe_code)]
 
+pub mod attention;
 pub mod command;
+pub mod config;
 pub mod conn;
 pub mod input;
+pub mod launch;
+pub mod logs;
 pub mod plain;
 pub mod session;
+pub mod settings;
 pub mod state;
 pub mod tls;
 pub mod tui;
@@ -27,11 +34,17 @@ use session::Session;
 /// Arguments of `chatroom join`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct JoinArgs {
-    /// Server to connect to: HOST[:PORT] (an IP address or a host name;
-    /// default port 6667, or 6697 with TLS). IPv6 addresses go in
-    /// brackets: [::1]:6667.
-    #[arg(value_name = "HOST[:PORT]")]
-    pub server: String,
+    /// Server to connect to: the name of a server saved in the
+    /// configuration file, or HOST[:PORT] (an IP address or a host name;
+    /// default port 6667, or 6697 with TLS; IPv6 addresses go in
+    /// brackets: [::1]:6667). Without it: the file's default_server.
+    #[arg(value_name = "NAME|HOST[:PORT]")]
+    pub server: Option<String>,
+    /// The configuration file (default: client.toml in the XDG
+    /// configuration directory, ~/.config/chatroom/; created with
+    /// comments on first use).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Nickname (default: $USER, with characters IRC does not allow removed).
     #[arg(long, short = 'n', value_name = "NAME")]
     pub nick: Option<String>,
@@ -53,57 +66,130 @@ pub struct JoinArgs {
     /// anyone on the network path could pose as the server.
     #[arg(long)]
     pub tls_insecure: bool,
+    /// Log in to this account with SASL (default: the nick).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// The account's password, for SASL PLAIN. On a shared machine prefer
+    /// --ask-password or CHATROOM_PASSWORD: arguments are visible to
+    /// other users of the machine.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "CHATROOM_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// Ask for the account's password on the terminal (not echoed).
+    #[arg(long, conflicts_with = "password")]
+    pub ask_password: bool,
+    /// A TLS client certificate (PEM) to show the server; logs in with
+    /// SASL EXTERNAL unless a password is given too.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM), when it is not in the
+    /// --tls-cert file.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Lines kept in memory per buffer; older ones are fetched again from
     /// the server's history when scrolled back to.
-    #[arg(long, value_name = "LINES", default_value_t = state::SCROLLBACK_LIMIT)]
-    pub scrollback: usize,
+    #[arg(long, value_name = "LINES")]
+    pub scrollback: Option<usize>,
     /// Lines asked for per page of history when scrolling back (the
     /// server may send fewer).
-    #[arg(long, value_name = "LINES", default_value_t = state::HISTORY_PAGE)]
-    pub history_page: usize,
+    #[arg(long, value_name = "LINES")]
+    pub history_page: Option<usize>,
 }
 
 /// Runs the client until the user quits (or stdin ends in plain mode).
 pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
-    let verify = if let Some(fp) = &args.tls_fingerprint {
-        Some(tls::Verify::Pin(tls::parse_fingerprint(fp)?))
-    } else if args.tls_insecure {
+    let config_path = match &args.config {
+        Some(p) => Some(p.clone()),
+        None => config::dirs().map(|d| d.config_file),
+    };
+    let loaded = match &config_path {
+        Some(path) => Some(config::load_or_create(path)?),
+        None => None,
+    };
+    if let Some(l) = loaded.as_ref().filter(|l| l.created) {
+        eprintln!(
+            "wrote a configuration file with comments to {} (settings and saved servers)",
+            l.path.display()
+        );
+    }
+    let cfg = loaded.map(|l| l.config).unwrap_or_default();
+    let plan = launch::plan(&args, &cfg, std::env::var("USER").ok().as_deref())?;
+    let verify = match &plan.tls {
+        launch::TlsPlan::Verify(v) => Some(v.clone()),
+        launch::TlsPlan::None => None,
+    };
+    if verify == Some(tls::Verify::Insecure) {
         eprintln!(
             "warning: --tls-insecure: the server's certificate is not checked; the chat is encrypted, but anyone on the network path could pose as the server. Prefer --tls-fingerprint."
         );
-        Some(tls::Verify::Insecure)
-    } else if args.tls {
-        Some(tls::Verify::System)
-    } else {
-        None
+    }
+    let client_cert = match &plan.tls_cert {
+        Some((cert, key)) => Some(tls::load_client_cert(cert, key.as_deref())?),
+        None => None,
     };
     let tls = match verify {
         Some(verify) => Some(conn::TlsClient {
-            config: tls::client_config(&verify)?,
+            config: tls::client_config_with(&verify, client_cert.as_ref())?,
             verify,
         }),
         None => None,
     };
-    let default_port = if tls.is_some() {
-        conn::DEFAULT_TLS_PORT
-    } else {
-        conn::DEFAULT_PORT
-    };
-    let (host, port) = conn::parse_server_or(&args.server, default_port)?;
-    let nick = match args.nick.as_deref() {
-        Some(n) => {
-            let clean = sanitize_nick(n);
-            if clean.is_empty() {
-                anyhow::bail!("{n:?} cannot be used as a nickname");
-            }
-            clean
+    let shown = conn::display_server(&plan.host, plan.port);
+    let login = match &plan.login {
+        launch::LoginPlan::None => None,
+        launch::LoginPlan::Certificate => Some(state::Login::External),
+        launch::LoginPlan::Password(p) => Some(state::Login::Plain {
+            account: plan.account.clone(),
+            password: state::Secret::new(p.clone()),
+        }),
+        launch::LoginPlan::Ask => {
+            let who = plan.account.as_deref().unwrap_or(&plan.nick);
+            Some(state::Login::Plain {
+                account: plan.account.clone(),
+                password: state::Secret::new(ask_password(&format!(
+                    "password for {who} on {shown}: "
+                ))?),
+            })
         }
-        None => default_nick(std::env::var("USER").ok().as_deref()),
     };
-    let room = args.room.unwrap_or_else(|| "#lobby".to_string());
-    let mut session = Session::start_with(host, port, tls, &nick, Some(&room));
-    session.state.scrollback_limit = args.scrollback.max(1);
-    session.state.history_page = args.history_page.clamp(1, 1000);
+    let first = plan.rooms.first().map(String::as_str);
+    let mut session = Session::start_tries(
+        plan.host.clone(),
+        plan.port,
+        tls,
+        cfg.settings.reconnect_tries,
+        &plan.nick,
+        first,
+    );
+    session.state.login = login;
+    for room in plan.rooms.iter().skip(1) {
+        session.state.add_room(room);
+    }
+    session.state.settings = cfg.settings.clone();
+    let log_root = if cfg.settings.log_dir.is_empty() {
+        config::dirs().map(|d| d.data_dir.join("logs"))
+    } else {
+        Some(config::expand_home(std::path::Path::new(
+            &cfg.settings.log_dir,
+        )))
+    };
+    if let Some(root) = log_root {
+        let server = plan.saved.clone().unwrap_or_else(|| shown.clone());
+        session.set_logger(logs::Logger::new(&root, &server));
+    }
+    session.state.scrollback_limit = plan.scrollback;
+    session.state.history_page = plan.history_page;
+    session.saving = session::Saving {
+        path: config_path,
+        name: plan.saved.clone(),
+        address: plan.address.clone(),
+        tls: matches!(plan.tls, launch::TlsPlan::Verify(tls::Verify::System)),
+        fingerprint: plan.fingerprint.clone(),
+    };
     let full_screen =
         !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if full_screen {
@@ -111,6 +197,19 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     } else {
         plain::run(session).await
     }
+}
+
+/// Reads a password from the terminal without echoing it.
+fn ask_password(prompt: &str) -> anyhow::Result<String> {
+    let password = rpassword::prompt_password(prompt).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot ask for the password ({e}): there is no terminal; use --password or CHATROOM_PASSWORD"
+        )
+    })?;
+    if password.is_empty() {
+        anyhow::bail!("no password given");
+    }
+    Ok(password)
 }
 
 /// Keeps the characters RFC 2812 allows in a nick, which may not start with

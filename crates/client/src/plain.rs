@@ -120,6 +120,8 @@ pub async fn run(mut session: Session) -> anyhow::Result<()> {
 }
 
 fn print_events(session: &mut Session) -> std::io::Result<()> {
+    // Bells and notifications are the full-screen mode's.
+    session.state.take_alerts();
     let events = session.state.take_events();
     if events.is_empty() {
         return Ok(());

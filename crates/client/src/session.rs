@@ -1,6 +1,8 @@
 //! The glue both front ends share: it feeds connection events and user lines
-//! into the state model, writes what the model wants sent, and keeps the
-//! timers (a lag PING every 30 s; reconnect when the server stops answering).
+//! into the state model, writes what the model wants sent, writes the logs
+//! it queues (and reads back those it asks for), carries out `/save`, stops
+//! the link when the model saw the login refused, and keeps the timers (a
+//! lag PING every 30 s; reconnect when the server stops answering).
 //!
 //! It owns the connection task's handle but must not render anything or read
 //! the terminal or stdin; the plain and full-screen loops do that.
@@ -8,7 +10,9 @@
 use std::time::{Duration, Instant};
 
 use super::command::parse_input;
+use super::config;
 use super::conn::{self, Conn, ConnCommand, ConnEvent};
+use super::logs::Logger;
 use super::state::{Effect, Now, State};
 use chatroom_proto::irc::message::Message;
 
@@ -38,8 +42,26 @@ pub enum Flow {
     Quit(String),
 }
 
+/// Where `/save` writes, and what it says about the server in use.
+#[derive(Debug, Clone, Default)]
+pub struct Saving {
+    /// The configuration file (`None`: there is no home to keep it in).
+    pub path: Option<std::path::PathBuf>,
+    /// The saved server's name, when the session started from one.
+    pub name: Option<String>,
+    pub address: String,
+    pub tls: bool,
+    pub fingerprint: Option<String>,
+}
+
+/// Lines read back from a log when a room is joined on a server without
+/// history (at most; a log may hold fewer).
+pub const LOG_SCROLLBACK: usize = 200;
+
 pub struct Session {
     pub state: State,
+    pub saving: Saving,
+    logger: Option<Logger>,
     conn: Conn,
     next_ping: Option<Instant>,
     last_heard: Instant,
@@ -59,10 +81,25 @@ impl Session {
         nick: &str,
         room: Option<&str>,
     ) -> Session {
+        Session::start_tries(host, port, tls, conn::MAX_TRIES, nick, room)
+    }
+
+    /// Like [`Session::start_with`], giving up after `max_tries` failed
+    /// attempts in a row (0: never).
+    pub fn start_tries(
+        host: String,
+        port: u16,
+        tls: Option<conn::TlsClient>,
+        max_tries: u32,
+        nick: &str,
+        room: Option<&str>,
+    ) -> Session {
         let shown = conn::display_server(&host, port);
         Session {
             state: State::new(&shown, nick, room),
-            conn: conn::spawn_with(host, port, tls),
+            saving: Saving::default(),
+            logger: None,
+            conn: conn::spawn_with(host, port, tls, max_tries),
             next_ping: None,
             last_heard: Instant::now(),
         }
@@ -84,7 +121,46 @@ impl Session {
         let _ = self.conn.commands.send(ConnCommand::Send(msg.to_string()));
     }
 
+    /// Writes the buffers' logs from now on (while the `logs` setting is
+    /// on) with `logger`.
+    pub fn set_logger(&mut self, logger: Logger) {
+        self.logger = Some(logger);
+        self.state.record_logs = true;
+    }
+
+    /// Writes what the state queued for the logs, and reads back the logs
+    /// it asked for.
+    fn logs(&mut self, now: Now) {
+        let lines = self.state.take_log_lines();
+        let wanted = self.state.take_log_wanted();
+        let Some(logger) = &mut self.logger else {
+            return;
+        };
+        let mut failed = None;
+        for (name, line) in &lines {
+            if let Err(why) = logger.write(name.as_deref(), line) {
+                failed = Some(why);
+            }
+        }
+        let mut loaded = Vec::new();
+        for name in wanted {
+            let max = LOG_SCROLLBACK.min(self.state.scrollback_limit);
+            loaded.push((logger.tail(Some(&name), max, &self.state.nick), name));
+        }
+        if let Some(why) = failed {
+            self.state.error(why, now);
+        }
+        for (lines, name) in loaded {
+            self.state.load_log(&name, lines, now);
+        }
+    }
+
     pub fn on_conn_event(&mut self, ev: ConnEvent, now: Now) {
+        self.conn_event(ev, now);
+        self.logs(now);
+    }
+
+    fn conn_event(&mut self, ev: ConnEvent, now: Now) {
         match ev {
             ConnEvent::Connecting { attempt } => self.state.on_connecting(attempt, now),
             ConnEvent::Connected { peer } => {
@@ -103,6 +179,13 @@ impl Session {
                 for reply in self.state.handle_message(&msg, now) {
                     self.send(&reply);
                 }
+                if let Some(why) = self.state.take_stop() {
+                    // The same password would be refused again.
+                    let reason = format!(
+                        "{why}; not reconnecting with it: /login [ACCOUNT] PASSWORD then /reconnect, or start again with the right password"
+                    );
+                    let _ = self.conn.commands.send(ConnCommand::Stop(reason));
+                }
                 if !was_registered && self.state.is_registered() {
                     let _ = self.conn.commands.send(ConnCommand::Registered);
                     // Measure lag soon so the status line has a number.
@@ -111,18 +194,29 @@ impl Session {
             }
             ConnEvent::Disconnected { reason, retry_in } => {
                 self.next_ping = None;
-                self.state.on_disconnected(&reason, Some(retry_in), now);
+                self.state.on_disconnected(&reason, retry_in, now);
             }
         }
     }
 
     /// Carries out one line the user typed.
     pub fn submit(&mut self, line: &str, now: Now) -> Flow {
+        let flow = self.run_command(line, now);
+        self.logs(now);
+        flow
+    }
+
+    fn run_command(&mut self, line: &str, now: Now) -> Flow {
         let effects = self.state.execute(parse_input(line), now);
         for effect in effects {
             match effect {
                 Effect::Send(msg) => self.send(&msg),
                 Effect::Quit(reason) => return Flow::Quit(reason),
+                Effect::Save(name) => self.save(name, now),
+                Effect::Reconnect => {
+                    let why = "reconnecting (/reconnect)".to_string();
+                    let _ = self.conn.commands.send(ConnCommand::Reconnect(why));
+                }
                 Effect::LagPing => match self.state.lag_ping(now, true) {
                     Some(ping) => self.send(&ping),
                     None => self.state.error("not connected", now),
@@ -130,6 +224,42 @@ impl Session {
             }
         }
         Flow::Continue
+    }
+
+    /// `/save [NAME]`: the settings, and the server in use as NAME (or
+    /// under the name it was started with).
+    fn save(&mut self, name: Option<String>, now: Now) {
+        let Some(path) = self.saving.path.clone() else {
+            self.state.error(
+                "there is no configuration directory (no home directory)",
+                now,
+            );
+            return;
+        };
+        let server = name
+            .or_else(|| self.saving.name.clone())
+            .map(|name| config::ServerSave {
+                name,
+                address: self.saving.address.clone(),
+                tls: self.saving.tls,
+                fingerprint: self.saving.fingerprint.clone(),
+                nick: self.state.nick.clone(),
+                rooms: self.state.rooms(),
+            });
+        match config::save(&path, &self.state.settings, server.as_ref()) {
+            Ok(()) => {
+                let what = match &server {
+                    Some(s) => format!("settings and server {:?}", s.name),
+                    None => "settings".to_string(),
+                };
+                self.state
+                    .info(format!("saved the {what} to {}", path.display()), now);
+                if let Some(s) = &server {
+                    self.saving.name = Some(s.name.clone());
+                }
+            }
+            Err(e) => self.state.error(format!("not saved: {e:#}"), now),
+        }
     }
 
     /// Scrolls the current buffer up (`up`) or down by `lines` rows of a

@@ -9,15 +9,19 @@
 //!   names under the server's `CASEMAPPING`).
 //! - `link.rs`: connecting, registration (CAP, NICK, 001, ISUPPORT), lag,
 //!   disconnects.
+//! - `account.rs`: logging in (SASL PLAIN and EXTERNAL while registering,
+//!   `/login`, `/register`) and the server's answers to it.
 //! - `inbound.rs`: every other message from the server (rooms, people,
 //!   talk, modes, numerics).
+//! - `replies.rs`: server replies as sentences (a WHOIS block, the LUSERS
+//!   line, server notices) and `/ignore`.
 //! - `commands.rs`: carrying out what the user typed.
 //! - `history.rs`: server history (the join replay, pages fetched while
 //!   scrolling, /search).
 //! - `text.rs`: text helpers (formatting removal, CTCP, lag display).
 //!
 //! The layers only point down: `text` and `buffer` use nothing here,
-//! `model` uses `buffer`, `link` and `history` use the model, and `inbound`
+//! `model` uses `buffer`, `link`, `account`, `replies` and `history` use the model, and `inbound`
 //! and `commands` use the rest. The model never calls a handler.
 //!
 //! Everything here is a plain function of its inputs — the current time is
@@ -28,6 +32,7 @@
 //! the caller to write. It must never panic on a malformed or hostile server
 //! line: missing parameters read as "".
 
+mod account;
 mod buffer;
 mod commands;
 mod history;
@@ -36,10 +41,14 @@ mod history_tests;
 mod inbound;
 mod link;
 mod model;
+mod replies;
 #[cfg(test)]
 mod test_support;
 mod text;
 
+pub use account::{Login, Secret};
 pub use buffer::{BufHistory, Buffer, BufferKind, Fetch, Line, LineKind, Member};
-pub use model::{Effect, Event, HISTORY_PAGE, Link, Now, SCROLLBACK_LIMIT, Scope, State};
+pub use model::{
+    Alert, Effect, Event, HISTORY_PAGE, LOG_MARK, Link, Now, SCROLLBACK_LIMIT, Scope, State,
+};
 pub use text::{clean_text, format_lag};

@@ -15,12 +15,14 @@
 //! builds configurations and explains failures; it must not open
 //! connections (`conn.rs` does).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
@@ -73,8 +75,53 @@ pub fn parse_fingerprint(s: &str) -> anyhow::Result<[u8; 32]> {
     Ok(out)
 }
 
-/// The rustls configuration for `verify`.
+/// A TLS client certificate and its key, shown to the server during the
+/// handshake (for SASL EXTERNAL, the server's NickServ `CERT` list).
+#[derive(Debug)]
+pub struct ClientCert {
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientCert {
+    fn clone(&self) -> Self {
+        ClientCert {
+            certs: self.certs.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+/// Reads a PEM certificate chain from `cert` and its private key from
+/// `key` (or from `cert` too, when both are in one file).
+pub fn load_client_cert(cert: &Path, key: Option<&Path>) -> anyhow::Result<ClientCert> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("cannot read the client certificate {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} holds no readable PEM certificate", cert.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no PEM certificate", cert.display());
+    }
+    let key_path = key.unwrap_or(cert);
+    let key = PrivateKeyDer::from_pem_file(key_path).with_context(|| {
+        format!(
+            "no private key in {} (give it with --tls-key)",
+            key_path.display()
+        )
+    })?;
+    Ok(ClientCert { certs, key })
+}
+
+/// The rustls configuration for `verify`, without a client certificate.
 pub fn client_config(verify: &Verify) -> anyhow::Result<Arc<ClientConfig>> {
+    client_config_with(verify, None)
+}
+
+/// The rustls configuration for `verify`, showing `cert` when given.
+pub fn client_config_with(
+    verify: &Verify,
+    cert: Option<&ClientCert>,
+) -> anyhow::Result<Arc<ClientConfig>> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -89,24 +136,38 @@ pub fn client_config(verify: &Verify) -> anyhow::Result<Arc<ClientConfig>> {
                     "no trusted root certificates found on this system; use --tls-fingerprint (the server prints it) or --tls-insecure"
                 );
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
         }
         Verify::Pin(pin) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Pinned {
                 pin: Some(*pin),
                 provider,
-            }))
-            .with_no_client_auth(),
+            })),
         Verify::Insecure => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Pinned {
                 pin: None,
                 provider,
-            }))
-            .with_no_client_auth(),
+            })),
+    };
+    let config = match cert {
+        Some(c) => config
+            .with_client_auth_cert(c.certs.clone(), c.key.clone_key())
+            .context("the client certificate and key do not go together")?,
+        None => config.with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+/// Whether a failed handshake failed on the server's certificate (not
+/// the expected one, or not trusted): trying again cannot change that.
+pub fn is_certificate_error(err: &std::io::Error) -> bool {
+    matches!(
+        err.get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::General(_))
+    )
 }
 
 /// Turns a failed handshake into a message that says what to do.

@@ -44,12 +44,151 @@ Commands:
   /login [ACCOUNT] PASSWORD  log in to an account (default: your nickname's)
   /logout               log out of your account
   /oper NAME PASSWORD   become a server operator (over TLS or from this machine)
-  /history [N]          the last N messages of this room (default 20); again for older ones
+  /history [N]          the last N messages of this room (default 20)
+  /history more [N]     the N messages before the last ones shown
   /search WORDS         messages of this room containing every word, newest first
   /quit [REASON]        leave
-  /help                 this list
+  /help [COMMAND]       this list, or more about one command
 Anything else you type goes to the current room. Start a line with // to send text that begins with /.
 ";
+
+/// One command as `/help COMMAND` explains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandHelp {
+    /// The name, then the other names it answers to.
+    pub names: &'static [&'static str],
+    /// How it is typed; also the usage line when an argument is missing.
+    pub usage: &'static str,
+    pub about: &'static str,
+}
+
+/// Every command, for `/help COMMAND` and the usage lines.
+pub const COMMANDS: &[CommandHelp] = &[
+    CommandHelp {
+        names: &["nick"],
+        usage: "/nick NAME",
+        about: "Changes your nickname. Letters, digits and - _ [ ] { } \\ | ^ ` (not first: a digit or -).",
+    },
+    CommandHelp {
+        names: &["join", "j"],
+        usage: "/join ROOM",
+        about: "Joins ROOM (the # may be left out) and makes it the room you talk in; in a room you are already in, only switches to it.",
+    },
+    CommandHelp {
+        names: &["part", "leave"],
+        usage: "/part [ROOM] [REASON]",
+        about: "Leaves ROOM, or the room you talk in, saying REASON to those who stay.",
+    },
+    CommandHelp {
+        names: &["rooms", "list"],
+        usage: "/rooms",
+        about: "Lists the rooms with how many are in each and their topics.",
+    },
+    CommandHelp {
+        names: &["who", "names"],
+        usage: "/who [ROOM]",
+        about: "Who is in ROOM (default: the room you talk in), operators marked @.",
+    },
+    CommandHelp {
+        names: &["msg", "query", "m"],
+        usage: "/msg NICK TEXT",
+        about: "Sends TEXT to NICK alone (or to a #room you are in without switching to it).",
+    },
+    CommandHelp {
+        names: &["me"],
+        usage: "/me TEXT",
+        about: "An action: everyone sees * yourname TEXT.",
+    },
+    CommandHelp {
+        names: &["topic"],
+        usage: "/topic [TEXT]",
+        about: "Shows the room's topic, or sets it to TEXT (/topic #room TEXT for another room).",
+    },
+    CommandHelp {
+        names: &["mode"],
+        usage: "/mode [#ROOM] [+m|+o NICK|+b MASK...]",
+        about: "Shows or changes a room's modes: +m only voiced people talk, +i invitation only, +k KEY a password, +o NICK an operator, +b MASK a ban. /mode NICK +i hides you from /who of rooms you share no room with.",
+    },
+    CommandHelp {
+        names: &["kick"],
+        usage: "/kick NICK [REASON]",
+        about: "Removes NICK from the room you talk in (room operators).",
+    },
+    CommandHelp {
+        names: &["invite"],
+        usage: "/invite NICK [ROOM]",
+        about: "Invites NICK to ROOM (default: the room you talk in); lets them into an invitation-only room.",
+    },
+    CommandHelp {
+        names: &["away", "back"],
+        usage: "/away [MESSAGE]",
+        about: "Marks you away with MESSAGE, told to whoever writes to you; /away alone (or /back) says you are back.",
+    },
+    CommandHelp {
+        names: &["whois"],
+        usage: "/whois NICK",
+        about: "Who NICK is: address, rooms, idle time, away message.",
+    },
+    CommandHelp {
+        names: &["register"],
+        usage: "/register PASSWORD",
+        about: "Makes your nickname an account with PASSWORD (from this machine, or where the server allows it); then nobody else can keep the name.",
+    },
+    CommandHelp {
+        names: &["login"],
+        usage: "/login [ACCOUNT] PASSWORD",
+        about: "Logs in to ACCOUNT (default: the one named after your nickname).",
+    },
+    CommandHelp {
+        names: &["logout"],
+        usage: "/logout",
+        about: "Logs out of your account.",
+    },
+    CommandHelp {
+        names: &["oper"],
+        usage: "/oper NAME PASSWORD",
+        about: "Makes you a server operator (over TLS or from this machine).",
+    },
+    CommandHelp {
+        names: &["history"],
+        usage: "/history [N] | /history more [N]",
+        about: "/history N shows the last N messages of the room you talk in (default 20, at most 200); /history more shows the N before the last ones shown, page after page.",
+    },
+    CommandHelp {
+        names: &["search", "find"],
+        usage: "/search WORDS",
+        about: "The messages of the room you talk in that contain every word, newest first.",
+    },
+    CommandHelp {
+        names: &["quit", "exit"],
+        usage: "/quit [REASON]",
+        about: "Leaves the server, saying REASON.",
+    },
+    CommandHelp {
+        names: &["help", "?"],
+        usage: "/help [COMMAND]",
+        about: "Lists the commands, or says more about one.",
+    },
+];
+
+/// The entry for `name` (any of its names, any case, `/` optional).
+pub fn command_help(name: &str) -> Option<&'static CommandHelp> {
+    let name = name.trim_start_matches('/');
+    COMMANDS
+        .iter()
+        .find(|c| c.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+}
+
+/// What `/help NAME` shows.
+pub fn help_text(c: &CommandHelp) -> String {
+    let others: Vec<String> = c.names[1..].iter().map(|n| format!("/{n}")).collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" (also {})", others.join(", "))
+    };
+    format!("{}{also}\n  {}\n", c.usage, c.about)
+}
 
 pub fn renderer(_cfg: &Config) -> LineRenderer {
     LineRenderer::default()
@@ -199,7 +338,8 @@ fn past_line(ev: &Event, out: &mut String) {
 /// happen, and where the name can be kept.
 pub fn protected_warning(nick: &str, grace_secs: u64, how: &str) -> String {
     format!(
-        "*** NickServ: {nick} is a registered nickname; you will be renamed in {grace_secs} seconds unless you log in to it ({how})"
+        "*** NickServ: {nick} is a registered nickname; you will be renamed in {} unless you log in to it ({how})",
+        plural(grace_secs as usize, "second", "seconds")
     )
 }
 
@@ -209,7 +349,7 @@ pub const LOGIN_HOW: &str = "/login PASSWORD";
 /// How a user of a tutorial dialect, which has no login of its own, does.
 pub const ELSEWHERE_HOW: &str = "from the line protocol with /login, or from an IRC client";
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -344,7 +484,11 @@ impl Renderer for LineRenderer {
                 format!("In {room} ({}): {}", members.len(), member_list(members))
             }
             Event::RoomList { rooms } => {
-                let mut s = format!("{} room(s):", rooms.len());
+                let mut s = if rooms.is_empty() {
+                    "No rooms yet; /join one to make it.".to_string()
+                } else {
+                    format!("{}:", plural(rooms.len(), "room", "rooms"))
+                };
                 for r in rooms {
                     s.push_str(&format!(
                         "\n  {} ({} member{})",

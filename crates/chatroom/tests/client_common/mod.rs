@@ -15,6 +15,78 @@ use chatroom_proto::irc::message::Message;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{broadcast, oneshot};
 
+/// A directory standing in for the user's XDG directories, so that the
+/// client under test reads and writes its configuration and logs there
+/// and never in the real home. Removed when dropped, unless the test
+/// failed (what the client wrote may say why).
+pub struct TempHome {
+    pub root: std::path::PathBuf,
+}
+
+impl TempHome {
+    pub fn new(tag: &str) -> TempHome {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let root = std::env::temp_dir().join(format!(
+            "chatroom-client-home-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("create the test home");
+        TempHome { root }
+    }
+
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        self.root.join("config").join("chatroom")
+    }
+
+    pub fn config_file(&self) -> std::path::PathBuf {
+        self.config_dir().join("client.toml")
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.root.join("data").join("chatroom")
+    }
+
+    /// Writes the configuration file before the client starts.
+    pub fn write_config(&self, text: &str) {
+        std::fs::create_dir_all(self.config_dir()).expect("create the config dir");
+        std::fs::write(self.config_file(), text).expect("write the config file");
+    }
+
+    /// The environment that points the client here.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "XDG_CONFIG_HOME".into(),
+                self.root.join("config").to_string_lossy().into_owned(),
+            ),
+            (
+                "XDG_DATA_HOME".into(),
+                self.root.join("data").to_string_lossy().into_owned(),
+            ),
+            ("HOME".into(), self.root.to_string_lossy().into_owned()),
+        ]
+    }
+
+    /// The same, as `env` arguments for a shell command line.
+    pub fn env_prefix(&self) -> String {
+        self.env()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
 /// Upper bound for anything a test waits for; never a timed assertion.
 pub const WAIT: Duration = Duration::from_secs(10);
 

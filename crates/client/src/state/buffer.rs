@@ -119,6 +119,26 @@ impl LineKind {
         )
     }
 
+    /// Who said a talk line.
+    pub fn nick(&self) -> Option<&str> {
+        match self {
+            LineKind::Message { nick, .. }
+            | LineKind::Action { nick, .. }
+            | LineKind::Notice { nick, .. } => Some(nick),
+            _ => None,
+        }
+    }
+
+    /// What a talk line said.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            LineKind::Message { text, .. }
+            | LineKind::Action { text, .. }
+            | LineKind::Notice { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
     /// The text of an event line, without timestamp or buffer; `None` for
     /// talk lines, whose layout depends on the renderer.
     pub fn event_text(&self) -> Option<String> {
@@ -160,6 +180,8 @@ pub struct Buffer {
     pub unread: usize,
     /// Set when an unread line mentions us or is private.
     pub highlight: bool,
+    /// Unread lines that mention us (or, in a private buffer, every one).
+    pub mentions: usize,
     /// We are in the room (for channels).
     pub joined: bool,
     /// How many lines the view is scrolled up from the newest.
@@ -172,6 +194,8 @@ pub struct Buffer {
     pub(super) show_names: bool,
     /// Server history: what is being fetched, where it ends, msgids held.
     pub hist: BufHistory,
+    /// The buffer's log was asked to be read back (once per buffer).
+    pub(super) log_asked: bool,
 }
 
 impl Buffer {
@@ -184,12 +208,14 @@ impl Buffer {
             topic: None,
             unread: 0,
             highlight: false,
+            mentions: 0,
             joined: false,
             scroll: 0,
             rejoin: false,
             names_done: true,
             show_names: false,
             hist: BufHistory::default(),
+            log_asked: false,
         }
     }
 }

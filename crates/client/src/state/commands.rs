@@ -9,6 +9,7 @@
 use chatroom_proto::framing::split_text;
 use chatroom_proto::irc::message::Message;
 
+use super::account::nickserv_shown;
 use super::buffer::{BufferKind, LineKind};
 use super::model::{Effect, Link, Now, Scope, State};
 use crate::command::{Command, HELP};
@@ -26,6 +27,12 @@ impl State {
                 | Command::Nick(_)
                 | Command::Clear
                 | Command::Buffer(_)
+                | Command::Login { .. }
+                | Command::Set { .. }
+                | Command::Save(_)
+                | Command::Ignore(_)
+                | Command::Reconnect
+                | Command::Unignore(_)
                 | Command::Invalid(_)
         );
         if needs_link && !online {
@@ -199,6 +206,19 @@ impl State {
                 }
                 Vec::new()
             }
+            Command::Set { name, value } => {
+                self.set_command(name, value, now);
+                Vec::new()
+            }
+            Command::Save(name) => vec![Effect::Save(name)],
+            Command::Ignore(mask) => self.ignore_command(mask, now),
+            Command::Reconnect => {
+                self.info(format!("reconnecting to {}", self.server), now);
+                vec![Effect::Reconnect]
+            }
+            Command::Unignore(what) => self.unignore_command(what, now),
+            Command::Login { account, password } => self.login_command(account, password, now),
+            Command::Register { password, email } => self.register_command(password, email, now),
             Command::Raw(line) => match Message::parse(&line) {
                 Ok(msg) => vec![Effect::Send(msg)],
                 Err(e) => {
@@ -206,6 +226,41 @@ impl State {
                     Vec::new()
                 }
             },
+        }
+    }
+
+    /// `/set`, `/set NAME`, `/set NAME VALUE`.
+    fn set_command(&mut self, name: Option<String>, value: Option<String>, now: Now) {
+        let Some(name) = name else {
+            self.info(
+                "settings (/set NAME VALUE changes one; /save keeps them):",
+                now,
+            );
+            for (name, value) in self.settings.entries() {
+                self.info(format!("  {name} = {value}"), now);
+            }
+            return;
+        };
+        let name = name.to_ascii_lowercase();
+        let Some(value) = value else {
+            match self.settings.get(&name) {
+                Some(v) => self.info(format!("{name} = {v}"), now),
+                None => self.error(format!("no setting {name:?}; /set lists them"), now),
+            }
+            return;
+        };
+        match self.settings.set(&name, &value) {
+            Ok(()) => {
+                self.scrollback_limit = self.settings.scrollback.max(1);
+                self.history_page = self.settings.history_page.clamp(1, 1000);
+                let shown = self
+                    .settings
+                    .get(&name)
+                    .map(|v| v.to_string())
+                    .unwrap_or(value);
+                self.info(format!("{name} = {shown} (/save keeps it)"), now);
+            }
+            Err(why) => self.error(why, now),
         }
     }
 
@@ -241,17 +296,23 @@ impl State {
             split_text(text, max_text_len(&nick, &name))
         };
         let mut out = Vec::new();
+        let secret = name.eq_ignore_ascii_case("nickserv");
         for chunk in chunks {
+            let shown = if secret {
+                nickserv_shown(chunk)
+            } else {
+                chunk.to_string()
+            };
             let line = if action {
                 LineKind::Action {
                     nick: nick.clone(),
-                    text: chunk.to_string(),
+                    text: shown,
                     own: true,
                 }
             } else {
                 LineKind::Message {
                     nick: nick.clone(),
-                    text: chunk.to_string(),
+                    text: shown,
                     own: true,
                 }
             };
@@ -411,6 +472,43 @@ mod tests {
         let texts: Vec<&str> = out.iter().map(|m| m.param(1)).collect();
         assert!(texts.iter().all(|t| !t.starts_with(' ')), "{texts:?}");
         assert_eq!(texts.join(" "), long);
+    }
+
+    #[test]
+    fn set_lists_shows_and_changes_settings() {
+        let mut s = joined();
+        run(&mut s, "/set time_format %H:%M:%S");
+        assert_eq!(s.settings.time_format, "%H:%M:%S");
+        assert!(
+            matches!(last_kind(&s, "#lobby"), LineKind::Info(t) if t == "time_format = %H:%M:%S (/save keeps it)")
+        );
+        run(&mut s, "/set scrollback 300");
+        assert_eq!(s.scrollback_limit, 300);
+        run(&mut s, "/set colors maybe");
+        assert!(matches!(last_kind(&s, "#lobby"), LineKind::Error(t) if t.contains("on or off")));
+        run(&mut s, "/set colors");
+        assert!(matches!(last_kind(&s, "#lobby"), LineKind::Info(t) if t == "colors = on"));
+        let before = s.current_buffer().lines.len();
+        run(&mut s, "/set");
+        let listed = s.current_buffer().lines.len() - before;
+        assert_eq!(listed, 1 + s.settings.entries().len());
+        assert_eq!(
+            run(&mut s, "/save lan"),
+            vec![Effect::Save(Some("lan".into()))]
+        );
+    }
+
+    #[test]
+    fn extra_rooms_are_joined_on_registration() {
+        let mut s = State::new("h:1", "me", Some("#a"));
+        s.add_room("b");
+        s.on_connected("h:1", now());
+        assert_eq!(
+            feed(&mut s, ":srv 001 me :hi"),
+            msgs(&["JOIN #a", "JOIN #b"])
+        );
+        assert_eq!(s.current_buffer().name, "#a");
+        assert_eq!(s.rooms(), vec!["#a", "#b"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use chatroom_proto::irc::message::Message;
 use chrono::{DateTime, Local, TimeZone};
 
+use super::account::nickserv_shown;
 use super::buffer::{BufferKind, Line, LineKind, Member};
 use super::model::{Now, Scope, State};
 use super::text::{clean_text, non_empty, parse_ctcp};
@@ -19,9 +20,20 @@ impl State {
     pub fn handle_message(&mut self, msg: &Message, now: Now) -> Vec<Message> {
         let time = message_time(msg, now.local);
         let from = msg.source_nick().unwrap_or("").to_string();
+        let talk = matches!(
+            msg.command.as_str(),
+            "PRIVMSG" | "NOTICE" | "INVITE" | "TAGMSG"
+        );
+        if talk && self.is_ignored(msg.source.as_deref()) {
+            return Vec::new();
+        }
         if self.take_batched(msg, &from, time) {
             return Vec::new();
         }
+        if self.lusers_part(msg, time) {
+            return Vec::new();
+        }
+        self.lusers_done(time);
         match msg.command.as_str() {
             "BATCH" => self.on_batch(msg, now),
             "FAIL" if msg.param(0).eq_ignore_ascii_case("CHATHISTORY") => {
@@ -33,6 +45,14 @@ impl State {
             }
             "PONG" => self.on_pong(msg, now),
             "CAP" => return self.on_cap(msg),
+            "AUTHENTICATE" => return self.on_authenticate(msg),
+            "900" | "901" | "902" | "903" | "904" | "905" | "906" | "907" | "908" => {
+                return self.on_account_numeric(msg, time);
+            }
+            "REGISTER" => self.on_register_reply(msg, time),
+            "FAIL" if msg.param(0).eq_ignore_ascii_case("REGISTER") => {
+                self.on_register_fail(msg, time)
+            }
             "001" => return self.on_welcome(msg, time),
             "005" => self.on_isupport(msg),
             "433" | "437" | "432" => return self.on_nick_error(msg, time, now),
@@ -138,6 +158,7 @@ impl State {
                 },
                 time,
             );
+            self.want_log(i);
         } else if let Some(i) = self.find_buffer(chan) {
             self.buffers[i].members.insert(
                 key,
@@ -299,7 +320,14 @@ impl State {
                 return replies;
             }
         }
-        let text = clean_text(&text);
+        if notice && (from_server || from.is_empty()) && !action {
+            self.server_notice(msg, time);
+            return replies;
+        }
+        let mut text = clean_text(&text);
+        if own && target.eq_ignore_ascii_case("nickserv") {
+            text = nickserv_shown(&text);
+        }
         // STATUSMSG targets such as `@#room` go to the room's buffer.
         let room = target.trim_start_matches(['@', '+', '%', '~', '&']);
         let room = if self.is_channel(room) { room } else { target };
@@ -392,6 +420,9 @@ impl State {
         let p = |i: usize| msg.param(i);
         let last = clean_text(msg.params.last().map(String::as_str).unwrap_or(""));
         let current = self.current;
+        if self.whois_part(msg, time) {
+            return;
+        }
         match msg.command.as_str() {
             "353" => {
                 // `353 me = #room :names`; some servers leave out the `=`.
@@ -456,7 +487,12 @@ impl State {
                 } else {
                     format!(": {last}")
                 };
-                self.info_at(current, format!("  {} ({} users){topic}", p(1), p(2)), time);
+                let users = match p(2).parse::<u64>() {
+                    Ok(1) => "1 user".to_string(),
+                    Ok(n) => format!("{n} users"),
+                    Err(_) => p(2).to_string(),
+                };
+                self.info_at(current, format!("  {} ({users}){topic}", p(1)), time);
             }
             "323" => self.info_at(current, "end of room list".to_string(), time),
             "352" => {
@@ -499,20 +535,48 @@ impl State {
                     self.push_to(i, LineKind::Error(text), time);
                 }
             }
-            "311" => {
-                let text = format!("{} is {}@{} ({last})", p(1), p(2), p(3));
-                self.info_at(current, text, time);
+            "369" => self.info_at(current, last, time),
+            "375" => {}
+            "376" | "422" => {
+                if msg.command == "422" {
+                    self.push(0, LineKind::Info(last), time, Some(Scope::Global));
+                }
+                self.motd_done = true;
             }
-            "312" => {
-                self.info_at(current, format!("{} is on {} ({last})", p(1), p(2)), time);
-            }
-            "319" => self.info_at(current, format!("{} is in {last}", p(1)), time),
-            "318" | "369" => self.info_at(current, last, time),
-            "002" | "003" | "004" | "251" | "252" | "253" | "254" | "255" | "265" | "266"
-            | "375" | "372" | "376" | "422" | "396" => {
-                let text = numeric_text(msg);
+            "372" => {
+                let text = last.strip_prefix("- ").unwrap_or(&last).to_string();
                 self.push(0, LineKind::Info(text), time, Some(Scope::Global));
             }
+            "004" => {
+                let text = format!("{} runs {}", p(1), p(2));
+                self.push(0, LineKind::Info(text), time, Some(Scope::Global));
+            }
+            "002" | "003" => {
+                self.push(0, LineKind::Info(last), time, Some(Scope::Global));
+            }
+            "396" => {
+                let text = format!("{} is now your displayed host", p(1));
+                self.push(0, LineKind::Info(text), time, Some(Scope::Global));
+            }
+            "221" => self.info_at(current, format!("your modes: {}", p(1)), time),
+            "324" => {
+                let modes: Vec<&str> = msg.params.iter().skip(2).map(String::as_str).collect();
+                let i = self.find_buffer(p(1)).unwrap_or(current);
+                self.info_at(i, format!("{} has modes {}", p(1), modes.join(" ")), time);
+            }
+            "329" => {
+                let when = p(2)
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|t| Local.timestamp_opt(t, 0).single());
+                if let Some(t) = when {
+                    let i = self.find_buffer(p(1)).unwrap_or(current);
+                    let text = format!("{} was created on {}", p(1), t.format("%Y-%m-%d %H:%M"));
+                    self.info_at(i, text, time);
+                }
+            }
+            "341" => self.info_at(current, format!("invited {} to {}", p(1), p(2)), time),
+            "381" => self.info_at(current, "you are now a server operator".to_string(), time),
             code => {
                 let text = numeric_text(msg);
                 let kind = if code.starts_with('4') || code.starts_with('5') {

@@ -59,6 +59,11 @@ impl State {
             ..Caps::default()
         };
         self.nick_tries = 0;
+        self.account = None;
+        self.sasl_reset();
+        self.motd_done = false;
+        self.whois = None;
+        self.lusers = None;
         // Each connection starts from the default: the server (or its
         // configuration) may have changed while we were away.
         self.set_casemap(CaseMapping::default());
@@ -82,10 +87,16 @@ impl State {
         self.batches.clear();
         self.search = None;
         let text = match retry_in {
+            Some(d) if d < Duration::from_millis(500) => {
+                format!(
+                    "disconnected from {}: {reason}; reconnecting now",
+                    self.server
+                )
+            }
             Some(d) => format!(
                 "disconnected from {}: {reason}; reconnecting in {}s",
                 self.server,
-                d.as_secs().max(1)
+                (d.as_millis() + 500) / 1000
             ),
             None => format!("disconnected from {}: {reason}", self.server),
         };
@@ -160,17 +171,26 @@ impl State {
             .map(|c| c.split('=').next().unwrap_or(c).to_string());
         match sub.as_str() {
             "LS" => {
+                for token in list.split(' ').filter(|c| !c.is_empty()) {
+                    if let Some(mechs) = token.strip_prefix("sasl=") {
+                        self.caps.sasl_mechs =
+                            Some(mechs.split(',').map(str::to_ascii_uppercase).collect());
+                    }
+                }
                 self.caps.offered.extend(caps);
                 // `CAP * LS * :...` means more lines follow.
                 let more = msg.params.len() > 3 && msg.param(2) == "*";
                 if more || !self.caps.negotiating {
                     return Vec::new();
                 }
-                let want: Vec<&str> = WANTED_CAPS
+                let mut want: Vec<&str> = WANTED_CAPS
                     .iter()
                     .copied()
                     .filter(|w| self.caps.offered.iter().any(|o| o == w))
                     .collect();
+                if self.sasl_wanted() {
+                    want.push("sasl");
+                }
                 if want.is_empty() {
                     self.caps.negotiating = false;
                     return vec![Message::new("CAP", &["END"])];
@@ -182,7 +202,15 @@ impl State {
                 let caps: Vec<String> = caps.collect();
                 let mut out = Vec::new();
                 if sub == "ACK" {
+                    let sasl = caps.iter().any(|c| c == "sasl");
                     self.caps.enabled.extend(caps);
+                    if sasl && self.caps.negotiating {
+                        // CAP END waits for the login's outcome (903/904).
+                        if let Some(start) = self.sasl_start() {
+                            out.push(start);
+                            self.caps.pending += 1;
+                        }
+                    }
                 } else if self.caps.negotiating && caps.len() > 1 {
                     // A REQ is all or nothing: one capability the server
                     // will not give refuses the lot. Ask for each alone so
@@ -192,15 +220,22 @@ impl State {
                     }
                     self.caps.pending += caps.len();
                 }
-                self.caps.pending = self.caps.pending.saturating_sub(1);
-                if self.caps.negotiating && self.caps.pending == 0 {
-                    self.caps.negotiating = false;
-                    out.push(Message::new("CAP", &["END"]));
-                }
+                out.extend(self.cap_step_done());
                 out
             }
             _ => Vec::new(),
         }
+    }
+
+    /// One awaited answer of the negotiation came (a CAP ACK/NAK, the
+    /// SASL outcome); CAP END once none is awaited.
+    pub(super) fn cap_step_done(&mut self) -> Vec<Message> {
+        self.caps.pending = self.caps.pending.saturating_sub(1);
+        if self.caps.negotiating && self.caps.pending == 0 {
+            self.caps.negotiating = false;
+            return vec![Message::new("CAP", &["END"])];
+        }
+        Vec::new()
     }
 
     pub(super) fn on_welcome(&mut self, msg: &Message, time: DateTime<Local>) -> Vec<Message> {
@@ -220,6 +255,7 @@ impl State {
         if !welcome.is_empty() {
             self.push(0, LineKind::Info(welcome), time, Some(Scope::Global));
         }
+        self.sasl_missing(time);
         let rooms: Vec<String> = self
             .buffers
             .iter()

@@ -16,7 +16,11 @@ use chatroom_proto::irc::casemap::CaseMapping;
 use chatroom_proto::irc::message::Message;
 use chrono::{DateTime, Local};
 
+use super::account::{Login, Sasl};
 use super::buffer::{Buffer, BufferKind, Line, LineKind, Member};
+use super::replies::{Lusers, Whois};
+use super::text::has_word;
+use crate::settings::Settings;
 
 /// Lines kept per buffer by default (`--scrollback`); older ones are dropped
 /// so a long-running client's memory stays bounded. Older history dropped
@@ -26,6 +30,9 @@ pub const SCROLLBACK_LIMIT: usize = 5000;
 /// Lines asked for per `CHATHISTORY` page by default (`--history-page`);
 /// servers cut it to their own `CHATHISTORY=` maximum.
 pub const HISTORY_PAGE: usize = 100;
+
+/// Above the lines read back from a buffer's log.
+pub const LOG_MARK: &str = "— from the log —";
 
 /// The two clocks a transition may need: monotonic for lag, wall for
 /// timestamps. Passed in so tests can fix them.
@@ -52,6 +59,17 @@ pub struct Event {
     pub line: Line,
 }
 
+/// A line that wants the user's attention (a highlight, a private
+/// message): the full-screen mode rings the bell and notifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// The buffer it went to.
+    pub buffer: String,
+    pub from: String,
+    pub text: String,
+    pub private: bool,
+}
+
 /// The state of the link to the server, for the status line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
@@ -72,6 +90,11 @@ pub enum Effect {
     Quit(String),
     /// Measure lag now and report it.
     LagPing,
+    /// Write the settings (and the server, under this name) to the
+    /// configuration file.
+    Save(Option<String>),
+    /// Drop the link (if up) and connect again now.
+    Reconnect,
 }
 
 /// Capability negotiation (`link.rs` runs it).
@@ -80,8 +103,12 @@ pub(super) struct Caps {
     pub(super) negotiating: bool,
     pub(super) offered: Vec<String>,
     pub(super) enabled: Vec<String>,
-    /// CAP REQs sent and not yet answered; CAP END goes once none are.
+    /// CAP REQs sent (and a SASL login started) and not yet answered;
+    /// CAP END goes once none are.
     pub(super) pending: usize,
+    /// The mechanisms offered with `sasl=` (CAP 302), upper case; `None`
+    /// when the server did not list them.
+    pub(super) sasl_mechs: Option<Vec<String>>,
 }
 
 /// An open `chathistory` batch (`history.rs` fills and places it).
@@ -111,6 +138,30 @@ pub struct State {
     pub link: Link,
     pub lag: Option<Duration>,
     pub away: Option<String>,
+    /// How to log in on every connection (SASL), if at all.
+    pub login: Option<Login>,
+    /// The account we are logged in to, as the server said (900).
+    pub account: Option<String>,
+    /// A `/login` or `/register` waiting for the server's word; it becomes
+    /// `login` once it succeeds, so a reconnection logs in with SASL.
+    pub(super) pending_login: Option<Login>,
+    pub(super) sasl: Sasl,
+    /// Why the server refused this connection's login, until the session
+    /// has taken it (`take_stop`).
+    pub(super) login_refused: Option<String>,
+    /// Queue the live lines for the logs (the session writes them) while
+    /// the `logs` setting is on.
+    pub record_logs: bool,
+    pub(super) log_queue: Vec<(Option<String>, Line)>,
+    /// A WHOIS answer being gathered, the LUSERS numbers, and whether the
+    /// welcome (up to the end of the MOTD) is over.
+    pub(super) whois: Option<Whois>,
+    pub(super) lusers: Option<Lusers>,
+    pub(super) motd_done: bool,
+    /// Lines that want attention, until the front end takes them.
+    pub(super) alerts: Vec<Alert>,
+    /// Buffers whose log should be read back as scrollback.
+    pub(super) log_wanted: Vec<String>,
     /// Keep an [`Event`] per added line for [`State::take_events`] (plain mode).
     pub record_events: bool,
     pub(super) events: Vec<Event>,
@@ -128,6 +179,8 @@ pub struct State {
     pub(super) ping_seq: u64,
     /// Rooms the user asked to join, as typed: switch to them on arrival.
     pub(super) switch_on_join: Vec<String>,
+    /// The settings in force (`/set` changes them).
+    pub settings: Settings,
     /// Lines kept per buffer (see [`SCROLLBACK_LIMIT`]).
     pub scrollback_limit: usize,
     /// Lines asked for per history page (see [`HISTORY_PAGE`]).
@@ -149,6 +202,18 @@ impl State {
             link: Link::Connecting,
             lag: None,
             away: None,
+            login: None,
+            account: None,
+            pending_login: None,
+            sasl: Sasl::Idle,
+            login_refused: None,
+            record_logs: false,
+            log_queue: Vec::new(),
+            log_wanted: Vec::new(),
+            alerts: Vec::new(),
+            whois: None,
+            lusers: None,
+            motd_done: false,
             record_events: false,
             events: Vec::new(),
             caps: Caps::default(),
@@ -165,6 +230,7 @@ impl State {
             ping: None,
             ping_seq: 0,
             switch_on_join: Vec::new(),
+            settings: Settings::default(),
             scrollback_limit: SCROLLBACK_LIMIT,
             history_page: HISTORY_PAGE,
             batches: HashMap::new(),
@@ -180,6 +246,27 @@ impl State {
             state.current = i;
         }
         state
+    }
+
+    /// Another room to join on registration (the first is given to
+    /// [`State::new`]); it does not become current.
+    pub fn add_room(&mut self, room: &str) {
+        let room = room.trim();
+        if room.is_empty() {
+            return;
+        }
+        let name = self.channel_name(room);
+        let i = self.ensure_buffer(&name, BufferKind::Channel);
+        self.buffers[i].rejoin = true;
+    }
+
+    /// The rooms we are in (or will rejoin), in buffer order, for `/save`.
+    pub fn rooms(&self) -> Vec<String> {
+        self.buffers
+            .iter()
+            .filter(|b| b.kind == BufferKind::Channel && (b.joined || b.rejoin))
+            .map(|b| b.name.clone())
+            .collect()
     }
 
     pub fn is_registered(&self) -> bool {
@@ -223,13 +310,79 @@ impl State {
             return i;
         }
         self.buffers.push(Buffer::new(name, kind));
-        self.buffers.len() - 1
+        let i = self.buffers.len() - 1;
+        if kind == BufferKind::Query {
+            self.want_log(i);
+        }
+        i
+    }
+
+    /// Asks (once) for buffer `i`'s log as scrollback, when the server
+    /// keeps no history that would bring it.
+    pub(super) fn want_log(&mut self, i: usize) {
+        if !self.record_logs || !self.settings.logs || self.has_cap("draft/chathistory") {
+            return;
+        }
+        if let Some(b) = self.buffers.get_mut(i)
+            && !b.log_asked
+        {
+            b.log_asked = true;
+            self.log_wanted.push(b.name.clone());
+        }
+    }
+
+    /// The lines to write to the logs since the last call: the buffer's
+    /// name (`None`: the server buffer) and the line.
+    pub fn take_log_lines(&mut self) -> Vec<(Option<String>, Line)> {
+        std::mem::take(&mut self.log_queue)
+    }
+
+    /// The buffers whose log is to be read back ([`State::load_log`]).
+    pub fn take_log_wanted(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.log_wanted)
+    }
+
+    /// Puts lines read from buffer `name`'s log above what it holds,
+    /// under a mark, as history (dimmed, not logged again).
+    pub fn load_log(&mut self, name: &str, lines: Vec<Line>, now: Now) {
+        let Some(i) = self.find_buffer(name) else {
+            return;
+        };
+        if lines.is_empty() {
+            return;
+        }
+        let mut block = Vec::with_capacity(lines.len() + 1);
+        block.push(Line::new(now.local, LineKind::Marker(LOG_MARK.to_string())));
+        block.extend(lines);
+        let limit = self.scrollback_limit.max(1);
+        let scope = self.scope_of(i);
+        if self.record_events {
+            for line in &block {
+                self.events.push(Event {
+                    scope: scope.clone(),
+                    line: line.clone(),
+                });
+            }
+        }
+        let b = &mut self.buffers[i];
+        let added = block.len();
+        for (n, line) in block.into_iter().enumerate() {
+            b.lines.insert(n, line);
+        }
+        if b.scroll > 0 {
+            b.scroll += added;
+        }
+        // The log is the oldest part: past the limit it is what goes.
+        while b.lines.len() > limit {
+            b.lines.pop_front();
+        }
     }
 
     /// Makes buffer `i` current and marks it read.
     pub fn switch_to(&mut self, i: usize) {
         if let Some(b) = self.buffers.get_mut(i) {
             b.unread = 0;
+            b.mentions = 0;
             b.highlight = false;
             self.current = i;
         }
@@ -287,15 +440,35 @@ impl State {
         {
             return;
         }
-        let mention = match &line.kind {
-            LineKind::Message { text, own, .. }
-            | LineKind::Action { text, own, .. }
-            | LineKind::Notice { text, own, .. } => {
-                !own && self.fold(text).contains(&self.fold(&self.nick))
-            }
-            _ => false,
+        let kind = self.buffers[i].kind;
+        let (mention, private) = match &line.kind {
+            LineKind::Message { text, own, .. } | LineKind::Action { text, own, .. } => (
+                !own && self.mentions_me(text),
+                !own && kind == BufferKind::Query,
+            ),
+            // A notice may mention us; only a person's private one alerts
+            // as private (server notices are the server buffer's).
+            LineKind::Notice { text, own, .. } => (
+                !own && kind != BufferKind::Server && self.mentions_me(text),
+                !own && kind == BufferKind::Query,
+            ),
+            _ => (false, false),
         };
+        let attention = (mention || private) && !line.history;
+        if attention && let Some(from) = line.kind.nick() {
+            self.alerts.push(Alert {
+                buffer: self.buffers[i].name.clone(),
+                from: from.to_string(),
+                text: line.kind.text().unwrap_or_default().to_string(),
+                private,
+            });
+        }
         let talk = line.kind.is_talk();
+        if self.record_logs && self.settings.logs && !line.history {
+            let b = &self.buffers[i];
+            let name = (b.kind != BufferKind::Server).then(|| b.name.clone());
+            self.log_queue.push((name, line.clone()));
+        }
         if self.record_events
             && let Some(scope) = scope
         {
@@ -320,10 +493,24 @@ impl State {
         }
         if i != current && talk {
             b.unread += 1;
-            if mention || b.kind == BufferKind::Query {
+            if mention || private {
                 b.highlight = true;
+                b.mentions += 1;
             }
         }
+    }
+
+    /// Whether `text` mentions our nick or a highlight word, as a whole
+    /// word, compared as the server compares names.
+    pub fn mentions_me(&self, text: &str) -> bool {
+        let mut words = vec![self.fold(&self.nick)];
+        words.extend(self.settings.highlights.iter().map(|w| self.fold(w)));
+        has_word(&self.fold(text), &words)
+    }
+
+    /// The lines that want attention since the last call.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.alerts)
     }
 
     pub(super) fn scope_of(&self, i: usize) -> Scope {
@@ -411,7 +598,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::test_support::{feed, joined, nicks, now};
+    use crate::state::test_support::{feed, joined, nicks, now, run};
 
     #[test]
     fn scrollback_is_bounded_and_scroll_clamped() {
@@ -425,6 +612,110 @@ mod tests {
         assert_eq!(s.buffers[i].scroll, SCROLLBACK_LIMIT - 1);
         s.scroll_down(usize::MAX, 20, now());
         assert_eq!(s.buffers[i].scroll, 0);
+    }
+
+    #[test]
+    fn live_lines_are_queued_for_the_logs_and_logs_asked_once() {
+        let mut s = State::new("irc.test:6667", "me", Some("#lobby"));
+        s.record_logs = true;
+        s.on_connected("127.0.0.1:6667", now());
+        feed(&mut s, ":srv 001 me :Welcome");
+        feed(&mut s, ":me!u@h JOIN #lobby");
+        assert_eq!(s.take_log_wanted(), vec!["#lobby"]);
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :hi");
+        let queued = s.take_log_lines();
+        let names: Vec<Option<&str>> = queued.iter().map(|(n, _)| n.as_deref()).collect();
+        assert!(names.contains(&None), "server buffer lines: {names:?}");
+        assert_eq!(names.last(), Some(&Some("#lobby")));
+        // Joined again (a reconnect): the log is not read twice.
+        feed(&mut s, ":me!u@h JOIN #lobby");
+        assert!(s.take_log_wanted().is_empty());
+        // A new private conversation asks for its log.
+        feed(&mut s, ":bob!b@h PRIVMSG me :psst");
+        assert_eq!(s.take_log_wanted(), vec!["bob"]);
+        // Off: nothing queued.
+        s.settings.logs = false;
+        s.take_log_lines();
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :unlogged");
+        assert!(s.take_log_lines().is_empty());
+    }
+
+    #[test]
+    fn a_server_with_history_gets_no_log_read_back() {
+        let mut s = State::new("irc.test:6667", "me", Some("#lobby"));
+        s.record_logs = true;
+        s.on_connected("127.0.0.1:6667", now());
+        feed(&mut s, ":srv CAP * LS :batch draft/chathistory");
+        feed(&mut s, ":srv CAP * ACK :batch draft/chathistory");
+        feed(&mut s, ":srv 001 me :Welcome");
+        feed(&mut s, ":me!u@h JOIN #lobby");
+        assert!(s.take_log_wanted().is_empty());
+    }
+
+    #[test]
+    fn a_log_read_back_goes_above_under_its_mark() {
+        let mut s = joined();
+        let i = s.find_buffer("#lobby").expect("lobby");
+        let before = s.buffers[i].lines.len();
+        let old = Line {
+            history: true,
+            ..Line::new(
+                now().local,
+                LineKind::Message {
+                    nick: "alice".into(),
+                    text: "from yesterday".into(),
+                    own: false,
+                },
+            )
+        };
+        s.load_log("#lobby", vec![old.clone()], now());
+        let b = &s.buffers[i];
+        assert_eq!(b.lines.len(), before + 2);
+        assert_eq!(b.lines[0].kind, LineKind::Marker(LOG_MARK.into()));
+        assert_eq!(b.lines[1], old);
+        assert!(matches!(b.lines[2].kind, LineKind::Join { .. }));
+    }
+
+    #[test]
+    fn highlights_and_private_lines_alert_and_count() {
+        let mut s = joined();
+        s.settings.set("highlights", "pizza").expect("set");
+        run(&mut s, "/join #other");
+        feed(&mut s, ":me!u@h JOIN #other");
+        let lobby = s.find_buffer("#lobby").expect("lobby");
+        s.take_alerts();
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :some chatter");
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :me: PIZZA is here");
+        feed(&mut s, ":alice!a@h PRIVMSG #lobby :pizza again");
+        feed(&mut s, ":bob!b@h PRIVMSG me :psst");
+        let alerts = s.take_alerts();
+        assert_eq!(
+            alerts
+                .iter()
+                .map(|a| (a.buffer.as_str(), a.from.as_str(), a.private))
+                .collect::<Vec<_>>(),
+            vec![
+                ("#lobby", "alice", false),
+                ("#lobby", "alice", false),
+                ("bob", "bob", true)
+            ]
+        );
+        assert_eq!(alerts[0].text, "me: PIZZA is here");
+        assert_eq!((s.buffers[lobby].unread, s.buffers[lobby].mentions), (3, 2));
+        s.switch_to(lobby);
+        assert_eq!((s.buffers[lobby].unread, s.buffers[lobby].mentions), (0, 0));
+        // Our own lines and replayed history never alert.
+        run(&mut s, "pizza for me");
+        feed(&mut s, ":srv BATCH +x chathistory #lobby");
+        feed(&mut s, "@batch=x :alice!a@h PRIVMSG #lobby :me in the past");
+        feed(&mut s, ":srv BATCH -x");
+        assert!(
+            s.buffers[lobby]
+                .lines
+                .iter()
+                .any(|l| l.history && l.kind.text() == Some("me in the past"))
+        );
+        assert!(s.take_alerts().is_empty());
     }
 
     /// A state registered as `me` with the server announcing `casemap`.

@@ -24,6 +24,19 @@ pub fn clean_text(s: &str) -> String {
     chatroom_proto::terminal::for_terminal(s, false).into_owned()
 }
 
+/// Whether folded `text` holds one of the folded `words` as a whole word:
+/// not inside a longer word or nick (`me` is not in `some` nor `me_`).
+pub(super) fn has_word(text: &str, words: &[String]) -> bool {
+    let part_of_word = |c: char| c.is_alphanumeric() || "-_[]\\`^{}|".contains(c);
+    words.iter().filter(|w| !w.is_empty()).any(|w| {
+        text.match_indices(w.as_str()).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + w.len()..].chars().next();
+            !before.is_some_and(part_of_word) && !after.is_some_and(part_of_word)
+        })
+    })
+}
+
 /// `\x01CMD args\x01` → (CMD, args).
 pub(super) fn parse_ctcp(text: &str) -> Option<(String, &str)> {
     let inner = text.strip_prefix('\u{1}')?;
@@ -44,6 +57,24 @@ pub fn format_lag(lag: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_found_whole() {
+        let w = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(has_word("hey me, look", &w(&["me"])));
+        assert!(has_word("me: look", &w(&["me"])));
+        assert!(has_word("@me", &w(&["me"])));
+        assert!(!has_word("some text", &w(&["me"])));
+        assert!(!has_word("me_ is another nick", &w(&["me"])));
+        assert!(
+            !has_word("ask [me]", &w(&["me"])),
+            "brackets are nick characters"
+        );
+        assert!(has_word("pizza time", &w(&["me", "pizza"])));
+        assert!(has_word("it's me", &w(&["me"])));
+        assert!(!has_word("", &w(&["me"])));
+        assert!(!has_word("anything", &w(&[""])));
+    }
 
     #[test]
     fn clean_text_strips_formatting_and_shows_controls() {

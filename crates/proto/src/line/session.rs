@@ -19,7 +19,7 @@ use chatroom_core::names::normalize_room;
 use chatroom_core::services::accounts::{LoginError, RegisterError};
 use chatroom_core::{Command, Event, MsgKind, RoomRef, SayTarget};
 
-use super::HELP;
+use super::{HELP, command_help, help_text, plural};
 use crate::Body;
 use crate::irc::nickserv::{self, Request};
 use crate::say::says;
@@ -106,9 +106,10 @@ pub fn account_news(news: &AccountNews) -> Body {
         AccountNews::Login(LoginError::Invalid) => {
             "! login failed: wrong password or unknown account\n".into()
         }
-        AccountNews::Login(LoginError::Locked { secs }) => {
-            format!("! login refused: too many failed logins; try again in {secs} seconds\n")
-        }
+        AccountNews::Login(LoginError::Locked { secs }) => format!(
+            "! login refused: too many failed logins; try again in {}\n",
+            plural(*secs as usize, "second", "seconds")
+        ),
         AccountNews::Login(LoginError::Unavailable) => {
             "! login failed: accounts are unavailable right now; try again later\n".into()
         }
@@ -122,7 +123,8 @@ fn register_why(e: &RegisterError) -> String {
     match e {
         RegisterError::Disabled => "registration is closed on this server".into(),
         RegisterError::TooMany { secs } => format!(
-            "too many accounts registered or failed logins from your address lately; try again in {secs} seconds"
+            "too many accounts registered or failed logins from your address lately; try again in {}",
+            plural(*secs as usize, "second", "seconds")
         ),
         RegisterError::Exists => "that account already exists".into(),
         RegisterError::BadName(why) => format!("your nickname cannot be an account: {why}"),
@@ -254,19 +256,13 @@ impl State {
                     password: password.into(),
                 }];
             }
-            "login" => return vec![raw("! usage: /login [ACCOUNT] PASSWORD\n".into())],
             "logout" => return vec![Step::Logout],
             "register" if !rest.is_empty() => {
                 return vec![Step::CreateAccount {
                     password: rest.into(),
                 }];
             }
-            "register" => {
-                return vec![raw(
-                    "! usage: /register PASSWORD (the account is named after your nickname)\n"
-                        .into(),
-                )];
-            }
+
             "away" => Command::Away(opt(rest)),
             "back" => Command::Away(None),
             "quit" | "exit" => {
@@ -277,42 +273,57 @@ impl State {
                 ];
             }
             "history" => return self.history(rest),
-            "search" | "find" if rest.is_empty() => {
-                return vec![raw("! usage: /search WORDS\n".into())];
-            }
-            "search" | "find" => {
+            "search" | "find" if !rest.is_empty() => {
                 return vec![Step::Ask(HistoryAsk::Search {
                     words: rest.to_string(),
                     limit: SEARCH_RESULTS,
                 })];
             }
-            "help" | "?" => return vec![Step::Tell(Bytes::from_static(HELP.as_bytes()).into())],
+            "help" | "?" if rest.is_empty() => {
+                return vec![Step::Tell(Bytes::from_static(HELP.as_bytes()).into())];
+            }
+            "help" | "?" => {
+                return vec![match command_help(arg1) {
+                    Some(c) => raw(help_text(c)),
+                    None => raw(format!("! there is no /{arg1}; /help lists the commands\n")),
+                }];
+            }
+            // A known command without what it needs: how to use it.
             _ => {
-                return vec![raw(format!(
-                    "! unknown command or missing argument: /{word} (try /help)\n"
-                ))];
+                return vec![raw(match command_help(word) {
+                    Some(c) => format!("! usage: {} (/help {} says more)\n", c.usage, c.names[0]),
+                    None => format!("! unknown command: /{word} (try /help)\n"),
+                })];
             }
         };
         vec![Step::Send(cmd)]
     }
 
-    /// `/history [N]`: the page before the last one shown, when the focused
-    /// room is still the room of that page; else the newest page.
+    /// `/history [N]`: the newest N messages of the focused room.
+    /// `/history more [N]`: the N before the last page shown, when the
+    /// focused room is still the room of that page (else the newest).
     fn history(&self, rest: &str) -> Vec<Step> {
-        let limit = if rest.is_empty() {
-            Some(HISTORY_PAGE)
-        } else {
-            rest.parse::<usize>()
+        let mut words = rest.split_whitespace();
+        let mut first = words.next();
+        let more = first.is_some_and(|w| w.eq_ignore_ascii_case("more"));
+        if more {
+            first = words.next();
+        }
+        let limit = match (first, words.next()) {
+            (None, _) => Some(HISTORY_PAGE),
+            (Some(n), None) => n
+                .parse::<usize>()
                 .ok()
-                .filter(|n| (1..=MAX_ANSWER).contains(n))
+                .filter(|n| (1..=MAX_ANSWER).contains(n)),
+            (Some(_), Some(_)) => None,
         };
         match limit {
             Some(limit) => vec![Step::Ask(HistoryAsk::Page {
-                before: self.pages.clone(),
+                before: if more { self.pages.clone() } else { None },
                 limit,
             })],
             None => vec![raw(format!(
-                "! usage: /history [N] with N from 1 to {MAX_ANSWER}\n"
+                "! usage: /history [N] or /history more [N], with N from 1 to {MAX_ANSWER}\n"
             ))],
         }
     }
@@ -335,8 +346,20 @@ impl State {
                 lines: page.lines,
             },
             _ => {
-                // Nothing older: the next /history starts from the newest again.
-                self.pages = page.oldest.map(|id| (page.room.to_string(), id));
+                let paging = matches!(
+                    ask,
+                    HistoryAsk::Page {
+                        before: Some(_),
+                        ..
+                    }
+                );
+                // Where `/history more` goes on from; past the beginning it
+                // stays there (and keeps saying there is nothing earlier).
+                match page.oldest {
+                    Some(id) => self.pages = Some((page.room.to_string(), id)),
+                    None if !paging => self.pages = None,
+                    None => {}
+                }
                 Event::History {
                     room: page.room,
                     lines: page.lines,
@@ -540,39 +563,161 @@ mod tests {
         assert!(locked.contains("try again in 42 seconds"), "{locked}");
         let many = shown(AccountNews::Register(RegisterError::TooMany { secs: 7 }));
         assert!(many.contains("try again in 7 seconds"), "{many}");
+        let one = shown(AccountNews::Login(LoginError::Locked { secs: 1 }));
+        assert!(one.contains("try again in 1 second\n"), "{one}");
+        assert!(
+            super::super::protected_warning("bob", 1, "x").contains("renamed in 1 second unless")
+        );
     }
 
     #[test]
-    fn history_pages_back_from_the_last_page_shown() {
+    fn history_shows_the_newest_and_more_pages_back() {
         let mut st = registered();
-        let first = st.line("/history");
-        let [Step::Ask(ask)] = &first[..] else {
-            panic!("{first:?}")
-        };
-        assert_eq!(
-            ask,
-            &HistoryAsk::Page {
+        let newest = |limit| {
+            vec![Step::Ask(HistoryAsk::Page {
                 before: None,
-                limit: HISTORY_PAGE
-            }
-        );
-        let page = HistoryPage {
+                limit,
+            })]
+        };
+        assert_eq!(st.line("/history"), newest(HISTORY_PAGE));
+        let page = |oldest| HistoryPage {
             room: "#a".into(),
             lines: Vec::new(),
-            oldest: Some(7),
+            oldest,
             targets: Vec::new(),
         };
-        st.answered(ask, Ok(page));
+        let ask = HistoryAsk::Page {
+            before: None,
+            limit: 5,
+        };
+        st.answered(&ask, Ok(page(Some(7))));
+        // A number is always the newest N, however often.
+        assert_eq!(st.line("/history 5"), newest(5));
+        // `more` goes on from the last page shown.
+        let more = st.line("/history more 3");
         assert_eq!(
-            st.line("/history 5"),
+            more,
             vec![Step::Ask(HistoryAsk::Page {
                 before: Some(("#a".into(), 7)),
-                limit: 5
+                limit: 3
             })]
         );
-        assert!(matches!(
-            &st.line("/history 0")[..],
-            [Step::Tell(Body::Raw(_))]
-        ));
+        let [Step::Ask(ask)] = &more[..] else {
+            panic!("{more:?}")
+        };
+        st.answered(ask, Ok(page(Some(4))));
+        assert_eq!(
+            st.line("/history MORE"),
+            vec![Step::Ask(HistoryAsk::Page {
+                before: Some(("#a".into(), 4)),
+                limit: HISTORY_PAGE
+            })]
+        );
+        // Past the beginning it stays there.
+        let again = HistoryAsk::Page {
+            before: Some(("#a".into(), 4)),
+            limit: HISTORY_PAGE,
+        };
+        st.answered(&again, Ok(page(None)));
+        assert_eq!(st.line("/history more"), vec![Step::Ask(again)]);
+        for bad in [
+            "/history 0",
+            "/history more more",
+            "/history 2 3",
+            "/history x",
+        ] {
+            let got = st.line(bad);
+            assert!(
+                matches!(&got[..], [Step::Tell(Body::Raw(b))] if b.starts_with(b"! usage: /history [N] or /history more [N]")),
+                "{bad}: {got:?}"
+            );
+        }
+    }
+
+    fn told(steps: &[Step]) -> String {
+        match steps {
+            [Step::Tell(Body::Raw(b))] => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_missing_argument_gets_its_usage_line() {
+        let mut st = registered();
+        for (line, usage) in [
+            (
+                "/msg bob",
+                "! usage: /msg NICK TEXT (/help msg says more)\n",
+            ),
+            ("/msg", "! usage: /msg NICK TEXT (/help msg says more)\n"),
+            (
+                "/query bob",
+                "! usage: /msg NICK TEXT (/help msg says more)\n",
+            ),
+            ("/nick", "! usage: /nick NAME (/help nick says more)\n"),
+            ("/join", "! usage: /join ROOM (/help join says more)\n"),
+            ("/j", "! usage: /join ROOM (/help join says more)\n"),
+            ("/whois", "! usage: /whois NICK (/help whois says more)\n"),
+            ("/me", "! usage: /me TEXT (/help me says more)\n"),
+            (
+                "/kick",
+                "! usage: /kick NICK [REASON] (/help kick says more)\n",
+            ),
+            (
+                "/invite",
+                "! usage: /invite NICK [ROOM] (/help invite says more)\n",
+            ),
+            (
+                "/oper root",
+                "! usage: /oper NAME PASSWORD (/help oper says more)\n",
+            ),
+            (
+                "/login",
+                "! usage: /login [ACCOUNT] PASSWORD (/help login says more)\n",
+            ),
+            (
+                "/register",
+                "! usage: /register PASSWORD (/help register says more)\n",
+            ),
+            (
+                "/search",
+                "! usage: /search WORDS (/help search says more)\n",
+            ),
+        ] {
+            assert_eq!(told(&st.line(line)), usage, "{line}");
+        }
+        assert_eq!(
+            told(&st.line("/frobnicate now")),
+            "! unknown command: /frobnicate (try /help)\n"
+        );
+    }
+
+    #[test]
+    fn help_about_one_command() {
+        let mut st = registered();
+        let msg = told(&st.line("/help msg"));
+        assert!(
+            msg.starts_with("/msg NICK TEXT (also /query, /m)\n  Sends TEXT"),
+            "{msg}"
+        );
+        assert_eq!(told(&st.line("/help /J")), told(&st.line("/help join")));
+        assert_eq!(
+            told(&st.line("/help nothing")),
+            "! there is no /nothing; /help lists the commands\n"
+        );
+        // Every command in the list has its entry, and every entry's
+        // names are commands the session knows (not "unknown command").
+        for line in HELP.lines().filter(|l| l.trim_start().starts_with('/')) {
+            let name = line.split_whitespace().next().unwrap_or("");
+            assert!(command_help(name).is_some(), "no /help for {name}");
+        }
+        for c in super::super::COMMANDS {
+            for n in c.names {
+                let got = st.line(&format!("/{n}"));
+                let unknown =
+                    matches!(&got[..], [Step::Tell(Body::Raw(b))] if b.starts_with(b"! unknown"));
+                assert!(!unknown, "/{n}: {got:?}");
+            }
+        }
     }
 }

@@ -405,11 +405,20 @@ fn names_rooms_who_whois() {
                 ],
             }
         ),
-        "2 room(s):\n  #a (1 member): first\n  #lobby (3 members)\n"
+        "2 rooms:\n  #a (1 member): first\n  #lobby (3 members)\n"
     );
     assert_eq!(
         render(&mut r, Event::RoomList { rooms: vec![] }),
-        "0 room(s):\n"
+        "No rooms yet; /join one to make it.\n"
+    );
+    let one = vec![RoomInfo {
+        name: name("#a"),
+        members: 1,
+        topic: None,
+    }];
+    assert_eq!(
+        render(&mut r, Event::RoomList { rooms: one }),
+        "1 room:\n  #a (1 member)\n"
     );
     assert_eq!(
         render(
