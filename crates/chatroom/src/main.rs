@@ -67,6 +67,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             println!("{line}");
         }
         println!("{}", server.history_line());
+        println!("Ctrl-C to stop.");
         {
             use std::io::Write;
             let _ = std::io::stdout().flush();

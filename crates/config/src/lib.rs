@@ -21,7 +21,10 @@ use chatroom_core::history::Limits as Retain;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address to listen on; `0.0.0.0` (all interfaces) by default.
+    /// Address to listen on: `::` (all interfaces, IPv6 and IPv4 alike) by
+    /// default, or `0.0.0.0` where the system has no IPv6; `localhost`
+    /// stands for `127.0.0.1`.
+    #[serde(deserialize_with = "bind_from_text")]
     pub bind: IpAddr,
     /// The name the server gives itself in IRC (the source of numerics).
     pub server_name: String,
@@ -570,7 +573,7 @@ impl std::str::FromStr for Net {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            bind: IpAddr::from([0, 0, 0, 0]),
+            bind: IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED),
             server_name: "chatroom".to_string(),
             server_info: "chatroom server".to_string(),
             listeners: Listeners::default(),
@@ -596,15 +599,17 @@ pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "CHATROOM_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on (all interfaces by default).
-    #[arg(long, env = "CHATROOM_BIND")]
+    /// Address to listen on: an IP address, or `localhost` (127.0.0.1)
+    /// [default: `::`, every interface, IPv6 and IPv4 alike].
+    #[arg(long, env = "CHATROOM_BIND", value_parser = parse_bind)]
     pub bind: Option<IpAddr>,
     #[arg(long, env = "CHATROOM_SERVER_NAME")]
     pub server_name: Option<String>,
-    /// Port of the line protocol (netcat/telnet); 0 picks a free port.
+    /// Port of the line protocol (netcat/telnet) [default: 5000]; 0 picks
+    /// a free port.
     #[arg(long, env = "CHATROOM_LINE_PORT")]
     pub line_port: Option<u16>,
-    /// Port of the IRC listener; 0 picks a free port.
+    /// Port of the IRC listener [default: 6667]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_IRC_PORT")]
     pub irc_port: Option<u16>,
     /// Turn off the line-protocol listener.
@@ -616,11 +621,14 @@ pub struct ServeArgs {
     /// Enable the length-header tutorial dialect (port 1234 unless --lenheader-port).
     #[arg(long, env = "CHATROOM_LENHEADER")]
     pub lenheader: bool,
+    /// Port of the length-header dialect [default: 1234]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_LENHEADER_PORT")]
     pub lenheader_port: Option<u16>,
     /// Enable the NICK-handshake tutorial dialect (port 55555 unless --nick-port).
     #[arg(long, env = "CHATROOM_NICK_DIALECT")]
     pub nick_dialect: bool,
+    /// Port of the NICK-handshake dialect [default: 55555]; 0 picks a free
+    /// port.
     #[arg(long, env = "CHATROOM_NICK_PORT")]
     pub nick_port: Option<u16>,
     /// Commands per second per connection before flood control slows it (0: off).
@@ -666,7 +674,7 @@ pub struct ServeArgs {
     /// Directory for the server's files (default ./chatroom-data).
     #[arg(long, env = "CHATROOM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Port of the IRC-over-TLS listener (default 6697); 0 picks a free port.
+    /// Port of the IRC-over-TLS listener [default: 6697]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_TLS_PORT")]
     pub tls_port: Option<u16>,
     /// Turn off the TLS listener.
@@ -682,11 +690,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
     pub tls_handshake_timeout: Option<u64>,
     /// Port of the web listener: the browser app, and IRC over WebSocket
-    /// at /irc (default 8080); 0 picks a free port.
+    /// at /irc [default: 8080]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_WEB_PORT")]
     pub web_port: Option<u16>,
     /// Port of the web listener over HTTPS, with the TLS certificate
-    /// (default 8443); 0 picks a free port.
+    /// [default: 8443]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_WEB_TLS_PORT")]
     pub web_tls_port: Option<u16>,
     /// Turn off the web listener (HTTP and HTTPS).
@@ -716,6 +724,28 @@ pub struct ServeArgs {
     /// fsync the history on every commit (also survives power loss).
     #[arg(long, env = "CHATROOM_HISTORY_SYNC")]
     pub history_sync: bool,
+}
+
+/// An address to listen on, as given to `--bind` or `bind =`: an IP
+/// address, or `localhost` for the IPv4 loopback address (the one every
+/// client tries; binding both loopbacks would take a listener each).
+pub fn parse_bind(text: &str) -> Result<IpAddr, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    unbracketed
+        .parse()
+        .map_err(|_| format!("{text:?} is neither an IP address nor localhost"))
+}
+
+fn bind_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_bind(&text).map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1119,6 +1149,55 @@ mod tests {
             assert!(err.to_string().contains(needle), "{text}: {err}");
         }
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bind_takes_an_address_or_localhost() {
+        assert_eq!(parse_bind("localhost"), Ok(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(parse_bind("::"), Ok("::".parse().expect("v6")));
+        assert_eq!(parse_bind("[::1]"), Ok("::1".parse().expect("v6")));
+        assert_eq!(parse_bind("192.0.2.7"), Ok(IpAddr::from([192, 0, 2, 7])));
+        assert!(parse_bind("example.org").is_err());
+        let cfg: Config = toml::from_str("bind = \"localhost\"\n").expect("localhost in a file");
+        assert_eq!(cfg.bind, IpAddr::from([127, 0, 0, 1]));
+        assert!(Config::default().bind.is_unspecified());
+        assert!(Config::default().bind.is_ipv6());
+    }
+
+    /// `serve --help` names every listener's default port, and the number
+    /// it names is the one the server uses.
+    #[test]
+    fn help_names_every_default_port() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut cmd = Cli::command();
+        let help = cmd.render_long_help().to_string();
+        let d = Config::default();
+        for (flag, port) in [
+            ("--line-port", d.listeners.line_port),
+            ("--irc-port", d.listeners.irc_port),
+            ("--tls-port", d.tls.port),
+            ("--web-port", d.web.port),
+            ("--web-tls-port", d.web.tls_port),
+            ("--lenheader-port", d.listeners.lenheader_port),
+            ("--nick-port", d.listeners.nick_port),
+        ] {
+            let at = help
+                .find(&format!("{flag} <"))
+                .unwrap_or_else(|| panic!("{flag} in {help}"));
+            let next = help[at + 2..]
+                .find("\n      --")
+                .map_or(help.len(), |n| at + 2 + n);
+            let text = &help[at..next];
+            assert!(
+                text.contains(&format!("[default: {port}]")),
+                "{flag} does not name its default {port}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod accounts;
+pub mod banner;
 pub mod connection;
 pub mod deadlines;
 pub mod descriptors;
@@ -18,6 +19,7 @@ pub mod history;
 pub mod hub_task;
 pub mod inbox;
 pub mod limits;
+pub mod listen;
 pub mod logins;
 pub mod outbound;
 pub mod persist;

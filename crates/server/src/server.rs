@@ -155,52 +155,57 @@ impl Server {
         } else {
             None
         };
+        let mut cfg = cfg;
+        cfg.bind = super::listen::effective_bind(cfg.bind);
         let l = &cfg.listeners;
-        let wanted = [
+        let mut wanted = vec![
             (l.line, Protocol::Line, l.line_port),
             (l.irc, Protocol::Irc, l.irc_port),
             (l.lenheader, Protocol::LenHeader, l.lenheader_port),
             (l.nick, Protocol::Nick, l.nick_port),
         ];
+        let mut tls = None;
+        if cfg.tls.enabled {
+            tls = Some(Arc::new(Tls::setup(&cfg)?));
+            wanted.push((true, Protocol::IrcTls, cfg.tls.port));
+        }
+        let w = &cfg.web;
+        wanted.push((w.enabled, Protocol::Web, w.port));
+        wanted.push((
+            w.enabled && w.tls_enabled && tls.is_some(),
+            Protocol::WebTls,
+            w.tls_port,
+        ));
         let mut listeners = Vec::new();
         for (on, proto, port) in wanted {
             if !on {
                 continue;
             }
             let addr = SocketAddr::new(cfg.bind, port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for {proto} on {addr}"))?;
-            listeners.push((proto, listener));
-        }
-        let mut tls = None;
-        if cfg.tls.enabled {
-            tls = Some(Arc::new(Tls::setup(&cfg)?));
-            let addr = SocketAddr::new(cfg.bind, cfg.tls.port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcTls))?;
-            listeners.push((Protocol::IrcTls, listener));
-        }
-        let w = &cfg.web;
-        let web = [
-            (w.enabled, Protocol::Web, w.port, "--web-port"),
-            (
-                w.enabled && w.tls_enabled && tls.is_some(),
-                Protocol::WebTls,
-                w.tls_port,
-                "--web-tls-port",
-            ),
-        ];
-        for (on, proto, port, flag) in web {
-            if !on {
-                continue;
-            }
-            let addr = SocketAddr::new(cfg.bind, port);
-            let listener = TcpListener::bind(addr).await.with_context(|| {
-                format!("cannot listen for {proto} on {addr} (change it with {flag})")
+            let listener = super::listen::bind(addr).with_context(|| {
+                format!(
+                    "cannot listen for {proto} on {addr} (change it with {})",
+                    super::listen::port_flag(proto)
+                )
             })?;
             listeners.push((proto, listener));
+        }
+        // From here on the configuration holds the ports really taken (a
+        // port of 0 became a free one): hints that name another listener's
+        // port, and the LAN announcement, read them there.
+        for (proto, listener) in &listeners {
+            let Ok(port) = listener.local_addr().map(|a| a.port()) else {
+                continue;
+            };
+            match proto {
+                Protocol::Line => cfg.listeners.line_port = port,
+                Protocol::Irc => cfg.listeners.irc_port = port,
+                Protocol::LenHeader => cfg.listeners.lenheader_port = port,
+                Protocol::Nick => cfg.listeners.nick_port = port,
+                Protocol::IrcTls => cfg.tls.port = port,
+                Protocol::Web => cfg.web.port = port,
+                Protocol::WebTls => cfg.web.tls_port = port,
+            }
         }
         #[cfg(unix)]
         let hangup = {
@@ -257,57 +262,22 @@ impl Server {
             .collect()
     }
 
-    /// Lines telling people how to reach the server: one per address of this
-    /// machine when listening on all interfaces (loopback left out unless
-    /// there is nothing else), else the bound address.
+    /// Lines telling people how to reach the server: for each address of
+    /// this machine when listening on all interfaces (loopback left out
+    /// unless there is nothing else), else for the bound address, the chat
+    /// listeners and the web addresses; then the netcat command.
     pub fn reach_lines(&self) -> Vec<String> {
-        let addrs = self.local_addrs();
-        let ips: Vec<IpAddr> = if self.cfg.bind.is_unspecified() {
-            let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        let interfaces: Vec<IpAddr> = if self.cfg.bind.is_unspecified() {
+            if_addrs::get_if_addrs()
                 .unwrap_or_default()
                 .into_iter()
                 .map(|i| i.ip())
-                .filter(|ip| !ip.is_loopback())
-                .filter(|ip| self.cfg.bind.is_ipv4() == ip.is_ipv4())
-                .collect();
-            ips.sort();
-            ips.dedup();
-            if ips.is_empty() {
-                ips.push(if self.cfg.bind.is_ipv4() {
-                    IpAddr::from([127, 0, 0, 1])
-                } else {
-                    IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
-                });
-            }
-            ips
+                .collect()
         } else {
-            vec![self.cfg.bind]
+            Vec::new()
         };
-        let mut lines = Vec::new();
-        for ip in &ips {
-            let at = |port| SocketAddr::new(*ip, port);
-            lines.push(
-                addrs
-                    .iter()
-                    .filter(|(p, _)| !matches!(p, Protocol::Web | Protocol::WebTls))
-                    .map(|(p, a)| format!("{p}: {}", at(a.port())))
-                    .collect::<Vec<_>>()
-                    .join("   "),
-            );
-            let web: Vec<String> = addrs
-                .iter()
-                .filter_map(|(p, a)| match p {
-                    Protocol::Web => Some(format!("http://{}/", at(a.port()))),
-                    Protocol::WebTls => Some(format!("https://{}/", at(a.port()))),
-                    _ => None,
-                })
-                .collect();
-            if !web.is_empty() {
-                lines.push(format!("web: {}", web.join("   ")));
-            }
-        }
-        lines.retain(|l| !l.is_empty());
-        lines
+        let ips = super::banner::reachable(self.cfg.bind, &interfaces);
+        super::banner::lines(&self.local_addrs(), &ips, None)
     }
 
     /// Serves until `stop` resolves, then shuts down in order.
@@ -595,9 +565,9 @@ async fn accept_loop(
             a = listener.accept() => a,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => {
+            Ok((stream, peer)) => {
                 backoff.succeeded();
-                a
+                (stream, super::listen::canonical(peer))
             }
             Err(e) if one_connection_only(&e) => {
                 tracing::debug!(%proto, "accept failed: {e}");
