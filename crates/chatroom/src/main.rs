@@ -5,7 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
-use chatroom_config::{Config, ServeArgs};
+use chatroom_config::{Config, LogFormat, ServeArgs};
 use chatroom_server::{Server, shutdown};
 
 #[derive(Parser)]
@@ -45,13 +45,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cfg = Config::load(&args)?;
+    init_log(cfg.log_format);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let server = Server::bind(cfg).await?;
@@ -74,6 +69,25 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         }
         server.run(stop).await
     })
+}
+
+/// Log lines go to stderr: what RUST_LOG asks for (info by default), as
+/// text (coloured only when stderr is a terminal, so that a log file or a
+/// journal holds no escape codes) or as one JSON object per line.
+fn init_log(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            builder.with_ansi(colour).init()
+        }
+    }
 }
 
 fn hash_password() -> anyhow::Result<()> {

@@ -54,6 +54,20 @@ pub struct Config {
     pub allow_plaintext_credentials: bool,
     pub history: History,
     pub accounts: Accounts,
+    /// How log lines (on stderr) look: `text` for people, `json` (one
+    /// object per line) for log collectors.
+    pub log_format: LogFormat,
+}
+
+/// The form of the server's log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event, for people (coloured only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// IRC accounts (`[accounts]`): registration (IRCv3 `REGISTER`, NickServ),
@@ -588,6 +602,7 @@ impl Default for Config {
             allow_plaintext_credentials: false,
             history: History::default(),
             accounts: Accounts::default(),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -724,6 +739,10 @@ pub struct ServeArgs {
     /// fsync the history on every commit (also survives power loss).
     #[arg(long, env = "CHATROOM_HISTORY_SYNC")]
     pub history_sync: bool,
+    /// How log lines look: text, or json (one object per line) [default:
+    /// text]. RUST_LOG chooses what is logged (info by default).
+    #[arg(long, env = "CHATROOM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 /// An address to listen on, as given to `--bind` or `bind =`: an IP
@@ -855,6 +874,7 @@ impl Config {
         }
         set(&mut h.compact_interval_secs, &a.history_compact_interval);
         h.sync_every_commit |= a.history_sync;
+        set(&mut self.log_format, &a.log_format);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -119,6 +119,7 @@ impl Sink {
                 break;
             }
             for id in cut {
+                super::activity::quit(hub, id, SLOW_CONSUMER);
                 hub.quit(id, SLOW_CONSUMER.to_string(), self);
             }
         }
@@ -201,6 +202,7 @@ async fn run(
                     let _ = reply.send(hub.user_of(id));
                 }
                 HubMsg::Detach { id, reason } => {
+                    super::activity::quit(&hub, id, &reason);
                     hub.quit(id, reason, &mut sink);
                     sink.detach(id);
                 }
@@ -283,7 +285,11 @@ fn apply(
     id: ConnId,
     cmd: Command,
 ) -> Result<(), HubError> {
+    let noted = super::activity::before(hub, id, &cmd);
     let result = hub.handle(id, cmd, sink);
+    if let (Some(before), Ok(())) = (noted, &result) {
+        super::activity::after(hub, id, before);
+    }
     if let Sink::Persist(stage) = sink {
         // Before any replay this command queued, so a joiner's replay
         // includes what was noted before its join.

@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod accounts;
+pub mod activity;
 pub mod banner;
 pub mod connection;
 pub mod deadlines;

@@ -616,7 +616,7 @@ async fn accept_loop(
             tracing::info!(%proto, "refused {n} connection(s) since the last report");
         }
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(%proto, %peer, conn = id, "accepted");
+        tracing::info!(%proto, %peer, conn = id, "accepted");
         // Chat lines are small and latency matters more than packet
         // count; coalescing happens in the writer instead.
         let _ = stream.set_nodelay(true);
