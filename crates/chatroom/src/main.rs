@@ -62,6 +62,9 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
             println!("{line}");
         }
         println!("{}", server.history_line());
+        if let Some(line) = server.metrics_line() {
+            println!("{line}");
+        }
         println!("Ctrl-C to stop.");
         {
             use std::io::Write;

@@ -47,6 +47,8 @@ fn start(args: &[&str]) -> Started {
             "0",
             "--web-tls-port",
             "0",
+            "--metrics-addr",
+            "127.0.0.1:0",
             "--data-dir",
             data.to_str().expect("utf-8 path"),
         ])
@@ -191,7 +193,7 @@ fn a_busy_port_names_the_flag_that_moves_it() {
     ] {
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = taken.local_addr().expect("addr").port().to_string();
-        let mut args = vec!["serve", "--bind", "127.0.0.1"];
+        let mut args = vec!["serve", "--bind", "127.0.0.1", "--no-metrics"];
         args.extend(["--data-dir", data]);
         for other in [
             "--line-port",

@@ -57,6 +57,29 @@ pub struct Config {
     /// How log lines (on stderr) look: `text` for people, `json` (one
     /// object per line) for log collectors.
     pub log_format: LogFormat,
+    pub metrics: Metrics,
+}
+
+/// The metrics listener (`[metrics]`): Prometheus metrics at `/metrics`,
+/// and `/healthz` and `/readyz`, over plain HTTP on an address of its own,
+/// on loopback by default: what it tells is for the operator, not for the
+/// people chatting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// `--no-metrics` turns it off.
+    pub enabled: bool,
+    /// Where it listens; port 0 picks a free port.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            enabled: true,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9187)),
+        }
+    }
 }
 
 /// The form of the server's log lines.
@@ -603,6 +626,7 @@ impl Default for Config {
             history: History::default(),
             accounts: Accounts::default(),
             log_format: LogFormat::Text,
+            metrics: Metrics::default(),
         }
     }
 }
@@ -743,6 +767,14 @@ pub struct ServeArgs {
     /// text]. RUST_LOG chooses what is logged (info by default).
     #[arg(long, env = "CHATROOM_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Address of the metrics listener: Prometheus metrics at /metrics,
+    /// and /healthz and /readyz [default: 127.0.0.1:9187]; port 0 picks a
+    /// free port.
+    #[arg(long, env = "CHATROOM_METRICS_ADDR", value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Turn off the metrics listener.
+    #[arg(long, env = "CHATROOM_NO_METRICS")]
+    pub no_metrics: bool,
 }
 
 /// An address to listen on, as given to `--bind` or `bind =`: an IP
@@ -875,6 +907,8 @@ impl Config {
         set(&mut h.compact_interval_secs, &a.history_compact_interval);
         h.sync_every_commit |= a.history_sync;
         set(&mut self.log_format, &a.log_format);
+        set(&mut self.metrics.addr, &a.metrics_addr);
+        self.metrics.enabled &= !a.no_metrics;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

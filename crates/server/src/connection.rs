@@ -260,6 +260,8 @@ pub struct ConnEnv {
     pub certfp: Option<String>,
     /// Keeps the registration timeout.
     pub deadlines: Arc<super::deadlines::Deadlines>,
+    /// Counted at accept.
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 /// Runs one connection to the end: attaches it to the hub, runs the edge's

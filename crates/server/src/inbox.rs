@@ -45,6 +45,9 @@ pub enum HubMsg {
         id: ConnId,
         reply: oneshot::Sender<Option<Arc<chatroom_core::UserInfo>>>,
     },
+    /// How the hub and the queues stand, for the metrics and `chatroom
+    /// admin status`.
+    Stats { reply: oneshot::Sender<HubStats> },
     /// A question about a room's history (`room` empty: the focused room).
     History {
         id: ConnId,
@@ -52,6 +55,24 @@ pub enum HubMsg {
         ask: HistoryAsk,
         reply: oneshot::Sender<Result<HistoryPage, HistoryError>>,
     },
+}
+
+/// How the hub task stands (see [`HubMsg::Stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Registered people.
+    pub members: usize,
+    /// Connections attached and not registered yet.
+    pub unregistered: usize,
+    pub rooms: usize,
+    pub accounts: usize,
+    /// Bytes queued for all connections and not yet written, and the most
+    /// for any one connection.
+    pub queued_bytes: usize,
+    pub queued_max: usize,
+    /// History on: batches not yet in the journal, and batches in the
+    /// journal not yet in SQLite.
+    pub history: Option<(u64, u64)>,
 }
 
 /// One part of a [`HubMsg::Group`].

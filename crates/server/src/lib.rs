@@ -22,6 +22,7 @@ pub mod inbox;
 pub mod limits;
 pub mod listen;
 pub mod logins;
+pub mod metrics;
 pub mod outbound;
 pub mod persist;
 pub mod reader;

@@ -94,6 +94,8 @@ pub struct Server {
     /// The admission rules, with the ceiling worked out from the open-file
     /// limit at bind time.
     rules: Rules,
+    /// The metrics listener, when on.
+    metrics: Option<TcpListener>,
     /// Installed at bind time, so a SIGHUP that arrives once the addresses
     /// are printed reloads instead of killing the process.
     #[cfg(unix)]
@@ -190,6 +192,20 @@ impl Server {
             })?;
             listeners.push((proto, listener));
         }
+        let metrics = if cfg.metrics.enabled {
+            let addr = cfg.metrics.addr;
+            let listener = super::listen::bind(addr).with_context(|| {
+                format!(
+                    "cannot listen for metrics on {addr} (change it with --metrics-addr, or turn it off with --no-metrics)"
+                )
+            })?;
+            if let Ok(real) = listener.local_addr() {
+                cfg.metrics.addr = real;
+            }
+            Some(listener)
+        } else {
+            None
+        };
         // From here on the configuration holds the ports really taken (a
         // port of 0 became a free one): hints that name another listener's
         // port, and the LAN announcement, read them there.
@@ -224,6 +240,7 @@ impl Server {
             tls,
             store,
             rules,
+            metrics,
             #[cfg(unix)]
             hangup,
         })
@@ -243,6 +260,14 @@ impl Server {
         Some(format!(
             "tls: SHA-256 fingerprint {} ({whence})",
             tls.fingerprint()
+        ))
+    }
+
+    /// The line saying where the metrics are, if they are on.
+    pub fn metrics_line(&self) -> Option<String> {
+        let addr = self.metrics.as_ref()?.local_addr().ok()?;
+        Some(format!(
+            "metrics: http://{addr}/metrics (and /healthz, /readyz)"
         ))
     }
 
@@ -372,7 +397,8 @@ impl Server {
             nick_grace: accounts.as_ref().and(cfg.accounts.nick_grace()),
             replay: history.is_some(),
         });
-        let hub_task = hub_task::spawn(core, inbox, history, accounts.clone());
+        let metrics = Arc::new(super::metrics::Metrics::new());
+        let hub_task = hub_task::spawn(core, inbox, history, accounts.clone(), metrics.clone());
         let (deadlines, deadlines_task) = Deadlines::start(
             cfg.limits.registration_timeout(),
             Some(chatroom_proto::irc::session::liveness(&cfg)),
@@ -384,8 +410,38 @@ impl Server {
             logins,
             certfp: None,
             deadlines,
+            metrics: metrics.clone(),
         };
         let admission = Admission::new(self.rules.clone());
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop_metrics = CancellationToken::new();
+        if let Some(listener) = self.metrics {
+            let history_files = match &self.store {
+                Some(opened) => {
+                    let with = |suffix: &str| {
+                        let mut name = opened.file.clone().into_os_string();
+                        name.push(suffix);
+                        std::path::PathBuf::from(name)
+                    };
+                    let search = cfg.data_dir.join("search.db");
+                    vec![
+                        opened.file.clone(),
+                        with("-wal"),
+                        search.clone(),
+                        search.with_extension("db-wal"),
+                    ]
+                }
+                None => Vec::new(),
+            };
+            let probe = super::metrics::Probe {
+                metrics: metrics.clone(),
+                hub: hub.clone(),
+                admission: admission.clone(),
+                ready: ready.clone(),
+                history_files,
+            };
+            tokio::spawn(super::metrics::serve(listener, probe, stop_metrics.clone()));
+        }
         let next_id = Arc::new(AtomicU64::new(1));
         let protos = Arc::new(Prototypes {
             irc: irc::renderer(&cfg),
@@ -411,7 +467,9 @@ impl Server {
                 stop_accepting.clone(),
             )));
         }
+        ready.store(true, Ordering::Relaxed);
         stop.await;
+        ready.store(false, Ordering::Relaxed);
         tracing::info!("shutting down");
         stop_accepting.cancel();
         for a in accepts {
@@ -430,6 +488,7 @@ impl Server {
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!("some connections did not close within {grace:?}");
         }
+        stop_metrics.cancel();
         drop(hub);
         hub_task.abort();
         deadlines_task.abort();
@@ -595,6 +654,7 @@ async fn accept_loop(
         ) {
             Ok(a) => a,
             Err(refusal) => {
+                env.metrics.refused(refusal);
                 tracing::debug!(%proto, %peer, "refused: {}", refusal.reason());
                 if let Some(n) = refused.hit(Instant::now(), LOG_EVERY) {
                     tracing::info!(
@@ -615,6 +675,7 @@ async fn accept_loop(
         if let Some(n) = refused.flush(Instant::now(), LOG_EVERY) {
             tracing::info!(%proto, "refused {n} connection(s) since the last report");
         }
+        env.metrics.accepted(proto);
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::info!(%proto, %peer, conn = id, "accepted");
         // Chat lines are small and latency matters more than packet

@@ -124,6 +124,8 @@ impl TestServer {
                 "0",
                 "--web-tls-port",
                 "0",
+                "--metrics-addr",
+                "127.0.0.1:0",
                 "--data-dir",
                 &data_dir_arg,
             ])
@@ -234,6 +236,11 @@ impl TestServer {
         }
     }
 
+    /// Every line the server printed to stdout so far.
+    pub fn printed(&self) -> Vec<String> {
+        self.stdout.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
     /// The SHA-256 fingerprint of the TLS certificate, as the server printed
     /// it at start (`AB:CD:...`).
     pub fn tls_fingerprint(&self) -> String {
@@ -242,6 +249,17 @@ impl TestServer {
             .nth(3)
             .expect("fingerprint after the label")
             .to_string()
+    }
+
+    /// The metrics listener's address (Prometheus metrics, /healthz,
+    /// /readyz), as the server printed it.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let line = self.stdout_line("metrics: http://");
+        line.trim_start_matches("metrics: http://")
+            .split('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
     }
 
     /// Keeps this server's directory after it is dropped, for a later
