@@ -1,17 +1,26 @@
 //! The `chatroom` binary: `serve` runs the server, `join` the terminal
-//! client, `bench` the load generator.
+//! client, `bench` the load generator; `completions` and `man` print what
+//! packagers install beside it.
 
 #![deny(unsafe_code)]
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use chatroom_config::{Config, LogFormat, ServeArgs};
 use chatroom_server::{Server, shutdown};
 
+/// The version and the git revision it was built from (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CHATROOM_GIT_REV"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "chatroom",
-    version,
+    version = VERSION,
     about = "A chat server for netcat, IRC clients and more, and its terminal client"
 )]
 struct Cli {
@@ -31,6 +40,20 @@ enum Cmd {
     HashPassword,
     /// Load-test a chat server (this one or any IRC server) on loopback.
     Bench(chatroom_bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell) to stdout, e.g. `chatroom completions bash >
+    /// /usr/share/bash-completion/completions/chatroom`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout, e.g. `chatroom man >
+    /// /usr/local/share/man/man1/chatroom.1`; with --out-dir, write it and
+    /// one page per subcommand (chatroom-serve.1, ...) there.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +64,20 @@ fn main() -> anyhow::Result<()> {
         Cmd::Join(args) => tokio::runtime::Runtime::new()?.block_on(chatroom_client::run(args)),
         Cmd::HashPassword => hash_password(),
         Cmd::Bench(args) => std::process::exit(chatroom_bench::main(args)),
+        Cmd::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "chatroom", &mut std::io::stdout());
+            Ok(())
+        }
+        Cmd::Man { out_dir: None } => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+        Cmd::Man { out_dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(Cli::command(), &dir)?;
+            Ok(())
+        }
     }
 }
 

@@ -1205,6 +1205,104 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// contrib/chatroom.example.toml holds every key at its default: it
+    /// parses into exactly `Config::default()`, and every key the
+    /// configuration has is in it, set or (for keys without a default
+    /// value, and empty lists) shown in a comment.
+    #[test]
+    fn the_example_file_is_the_defaults_with_every_key() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../contrib/chatroom.example.toml"
+        );
+        let text = std::fs::read_to_string(path).expect("the example file");
+        let parsed: Config = toml::from_str(&text).expect("the example parses");
+        assert_eq!(parsed, Config::default(), "the example is not the defaults");
+        // Keys set in the file, by dotted path.
+        let set: toml::Table = toml::from_str(&text).expect("a table");
+        // Keys shown in comments: `# key = ...` under the section in force,
+        // or `# [[key]]` / `# [section.key...]` headers.
+        let mut section = String::new();
+        let mut shown = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(header) = line.strip_prefix('[') {
+                section = header
+                    .trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                continue;
+            }
+            let Some(comment) = line.strip_prefix('#') else {
+                continue;
+            };
+            let comment = comment.trim();
+            if let Some(header) = comment.strip_prefix('[') {
+                let header = header
+                    .trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("");
+                shown.push(header.to_string());
+            } else if let Some((key, _)) = comment.split_once(" = ") {
+                let key = key.trim();
+                if key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    shown.push(if section.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{section}.{key}")
+                    });
+                }
+            }
+        }
+        fn is_set(table: &toml::Table, path: &[&str]) -> bool {
+            match path {
+                [] => true,
+                [key, rest @ ..] => match table.get(*key) {
+                    Some(toml::Value::Table(t)) => is_set(t, rest),
+                    Some(_) => rest.is_empty(),
+                    None => false,
+                },
+            }
+        }
+        fn walk(v: &serde_json::Value, path: String, out: &mut Vec<(String, bool)>) {
+            match v {
+                serde_json::Value::Object(map) if !map.is_empty() => {
+                    for (k, v) in map {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        walk(v, p, out);
+                    }
+                }
+                serde_json::Value::Null => out.push((path, true)),
+                serde_json::Value::Array(a) if a.is_empty() => out.push((path, true)),
+                serde_json::Value::Object(_) => out.push((path, true)),
+                _ => out.push((path, false)),
+            }
+        }
+        let mut keys = Vec::new();
+        walk(
+            &serde_json::to_value(Config::default()).expect("to JSON"),
+            String::new(),
+            &mut keys,
+        );
+        assert!(keys.len() > 60, "{keys:?}");
+        for (key, may_be_a_comment) in keys {
+            let path: Vec<&str> = key.split('.').collect();
+            let found = is_set(&set, &path)
+                || (may_be_a_comment
+                    && shown
+                        .iter()
+                        .any(|s| *s == key || s.starts_with(&format!("{key}."))));
+            assert!(found, "{key} is missing from contrib/chatroom.example.toml");
+        }
+    }
+
     #[test]
     fn bind_takes_an_address_or_localhost() {
         assert_eq!(parse_bind("localhost"), Ok(IpAddr::from([127, 0, 0, 1])));
