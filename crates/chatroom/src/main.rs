@@ -40,6 +40,10 @@ enum Cmd {
     HashPassword,
     /// Load-test a chat server (this one or any IRC server) on loopback.
     Bench(chatroom_bench::BenchArgs),
+    /// Administer the running server through its admin socket (in its data
+    /// directory; only its own user, or root, may): status, who, where,
+    /// kick, kill, ban, unban, bans, notice, reload.
+    Admin(chatroom_server::admin::AdminArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish,
     /// powershell) to stdout, e.g. `chatroom completions bash >
     /// /usr/share/bash-completion/completions/chatroom`.
@@ -64,6 +68,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Join(args) => tokio::runtime::Runtime::new()?.block_on(chatroom_client::run(args)),
         Cmd::HashPassword => hash_password(),
         Cmd::Bench(args) => std::process::exit(chatroom_bench::main(args)),
+        Cmd::Admin(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(chatroom_server::admin::run_client(args)),
         Cmd::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "chatroom", &mut std::io::stdout());
@@ -84,9 +92,14 @@ fn main() -> anyhow::Result<()> {
 fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
     let cfg = Config::load(&args)?;
     init_log(cfg.log_format);
+    // A reload reads the file, the environment and the flags again.
+    let again = args.clone();
+    let load: chatroom_server::reload::LoadConfig =
+        std::sync::Arc::new(move || Config::load(&again).map_err(|e| e.to_string()));
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let server = Server::bind(cfg).await?;
+        let mut server = Server::bind(cfg).await?;
+        server.on_reload(load);
         let stop = shutdown::signal();
         println!(
             "chatroom {} is running. Friends can connect to:",
@@ -100,6 +113,9 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         }
         println!("{}", server.history_line());
         if let Some(line) = server.metrics_line() {
+            println!("{line}");
+        }
+        if let Some(line) = server.admin_line() {
             println!("{line}");
         }
         println!("Ctrl-C to stop.");

@@ -58,6 +58,25 @@ pub struct Config {
     /// object per line) for log collectors.
     pub log_format: LogFormat,
     pub metrics: Metrics,
+    pub mdns: Mdns,
+}
+
+/// LAN discovery (`[mdns]`): the server announces itself with mDNS/DNS-SD
+/// (`_chatroom._tcp`, `_irc._tcp`, `_ircs-u._tcp`) so that `chatroom join`
+/// and `chatroom discover` on the LAN find it without an address. Only
+/// when it listens beyond loopback: a server bound to 127.0.0.1 or ::1 is
+/// reachable from this machine alone and announces nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mdns {
+    /// `--no-mdns` turns it off.
+    pub enabled: bool,
+}
+
+impl Default for Mdns {
+    fn default() -> Self {
+        Mdns { enabled: true }
+    }
 }
 
 /// The metrics listener (`[metrics]`): Prometheus metrics at `/metrics`,
@@ -627,6 +646,7 @@ impl Default for Config {
             accounts: Accounts::default(),
             log_format: LogFormat::Text,
             metrics: Metrics::default(),
+            mdns: Mdns::default(),
         }
     }
 }
@@ -775,6 +795,10 @@ pub struct ServeArgs {
     /// Turn off the metrics listener.
     #[arg(long, env = "CHATROOM_NO_METRICS")]
     pub no_metrics: bool,
+    /// Do not announce the server on the LAN (mDNS/DNS-SD), which it does
+    /// by default whenever it listens beyond loopback.
+    #[arg(long, env = "CHATROOM_NO_MDNS")]
+    pub no_mdns: bool,
 }
 
 /// An address to listen on, as given to `--bind` or `bind =`: an IP
@@ -909,6 +933,7 @@ impl Config {
         set(&mut self.log_format, &a.log_format);
         set(&mut self.metrics.addr, &a.metrics_addr);
         self.metrics.enabled &= !a.no_metrics;
+        self.mdns.enabled &= !a.no_mdns;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

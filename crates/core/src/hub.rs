@@ -34,7 +34,7 @@ use super::names::{self, Key, Name};
 use super::registry::Note;
 use super::services::{Effect, Services};
 
-pub use admin::{Person, tell};
+pub use admin::Person;
 use room::{Member, Room};
 
 /// Limits and defaults the hub enforces. Part of the server's one config

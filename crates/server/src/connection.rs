@@ -262,6 +262,8 @@ pub struct ConnEnv {
     pub deadlines: Arc<super::deadlines::Deadlines>,
     /// Counted at accept.
     pub metrics: Arc<super::metrics::Metrics>,
+    /// Checked at accept.
+    pub bans: Arc<super::admin::Bans>,
 }
 
 /// Runs one connection to the end: attaches it to the hub, runs the edge's

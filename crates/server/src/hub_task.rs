@@ -27,6 +27,7 @@ use chatroom_proto::{Envelope, Shared};
 use chatroom_store::{HistoryStore, SearchStore};
 
 use super::accounts::Accounts;
+use super::admin::Bans;
 use super::fanout::{Fanout, SLOW_CONSUMER};
 use super::history;
 use super::inbox::{GroupItem, HubMsg, HubStats};
@@ -52,8 +53,9 @@ pub fn spawn(
     history: Option<Persisted>,
     accounts: Option<Arc<Accounts>>,
     metrics: Arc<Metrics>,
+    bans: Arc<Bans>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(hub, inbox, history, accounts, metrics))
+    tokio::spawn(run(hub, inbox, history, accounts, metrics, bans))
 }
 
 /// Where the hub's events go: straight onto the queues, or through the
@@ -173,6 +175,7 @@ async fn run(
     history: Option<Persisted>,
     accounts: Option<Arc<Accounts>>,
     metrics: Arc<Metrics>,
+    bans: Arc<Bans>,
 ) {
     let accounts = accounts.as_ref();
     let (store, mut sink) = match history {
@@ -207,7 +210,7 @@ async fn run(
                 // never makes it a slow consumer (its reading is paced).
                 HubMsg::Cmd { id, cmd, ack } => {
                     sink.set_author(Some(id));
-                    let result = apply(&mut hub, &mut sink, accounts, &metrics, id, cmd);
+                    let result = apply(&mut hub, &mut sink, accounts, (&metrics, &bans), id, cmd);
                     sink.set_author(None);
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
@@ -224,12 +227,23 @@ async fn run(
                     for item in items {
                         match item {
                             GroupItem::Cmd(cmd) => {
-                                let _ = apply(&mut hub, &mut sink, accounts, &metrics, id, cmd);
+                                let _ = apply(
+                                    &mut hub,
+                                    &mut sink,
+                                    accounts,
+                                    (&metrics, &bans),
+                                    id,
+                                    cmd,
+                                );
                             }
                             GroupItem::Local(body) => sink.send(id, &Envelope::new(body)),
                         }
                     }
                     sink.set_author(None);
+                }
+                HubMsg::Admin { ask, reply } => {
+                    let done = super::admin::apply(&mut hub, &mut sink, &metrics, ask);
+                    let _ = reply.send(done);
                 }
                 HubMsg::Stats { reply } => {
                     let (queued_bytes, queued_max, history) = match &sink {
@@ -341,7 +355,7 @@ fn apply(
     hub: &mut Hub,
     sink: &mut Sink,
     accounts: Option<&Arc<Accounts>>,
-    metrics: &Metrics,
+    (metrics, bans): (&Metrics, &Bans),
     id: ConnId,
     cmd: Command,
 ) -> Result<(), HubError> {
@@ -393,6 +407,19 @@ fn apply(
                 }
             }
         }
+    }
+    // A ban by mask is checked as soon as the identity is known (after
+    // the registration's own effects, so that none is left for the next
+    // command).
+    if counted == Counted::Registration
+        && result.is_ok()
+        && let Some(user) = hub.user_of(id)
+        && let Some(reason) = bans.banned(&user)
+    {
+        let reason = super::admin::banned_reason(&reason);
+        tracing::info!(conn = id, nick = %user.nick, addr = %user.host, "{} refused at registration: {reason}", user.nick);
+        metrics.disconnected(Disconnect::Ban);
+        hub.admin_disconnect(id, &reason, sink);
     }
     result
 }

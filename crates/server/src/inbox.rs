@@ -48,6 +48,11 @@ pub enum HubMsg {
     /// How the hub and the queues stand, for the metrics and `chatroom
     /// admin status`.
     Stats { reply: oneshot::Sender<HubStats> },
+    /// What the administrator asks (`chatroom admin`, a reload).
+    Admin {
+        ask: AdminAsk,
+        reply: oneshot::Sender<AdminDone>,
+    },
     /// A question about a room's history (`room` empty: the focused room).
     History {
         id: ConnId,
@@ -73,6 +78,42 @@ pub struct HubStats {
     /// History on: batches not yet in the journal, and batches in the
     /// journal not yet in SQLite.
     pub history: Option<(u64, u64)>,
+}
+
+/// Whom a ban matches, by identity (`nick!user@host`).
+pub type UserMatch = Arc<dyn Fn(&chatroom_core::UserInfo) -> bool + Send + Sync>;
+
+/// What the administrator asks of the hub (see [`HubMsg::Admin`]).
+pub enum AdminAsk {
+    /// Everyone, or the members of one room.
+    Who { room: Option<String> },
+    /// One person.
+    Where { nick: String },
+    /// Remove from a room; `by` is the server's identity.
+    Kick {
+        room: String,
+        nick: String,
+        reason: String,
+        by: Arc<chatroom_core::UserInfo>,
+    },
+    /// Disconnect.
+    Kill { nick: String, reason: String },
+    /// Disconnect everyone registered whom a new ban matches (those not
+    /// registered yet are checked when they register).
+    Ban { user: UserMatch, reason: String },
+    /// A notice to everyone.
+    Notice { text: String },
+    /// New hub settings (a reloaded configuration).
+    Reconfigure(chatroom_core::HubConfig),
+}
+
+/// The hub's answer to an [`AdminAsk`].
+pub enum AdminDone {
+    People(Vec<chatroom_core::hub::Person>),
+    Done(Result<(), HubError>),
+    /// The nicknames (or connection ids, for those not registered) of the
+    /// connections a ban removed.
+    Removed(Vec<String>),
 }
 
 /// One part of a [`HubMsg::Group`].

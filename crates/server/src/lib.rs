@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod admin;
 pub mod banner;
 pub mod connection;
 pub mod deadlines;
@@ -21,11 +22,13 @@ pub mod hub_task;
 pub mod inbox;
 pub mod limits;
 pub mod listen;
+pub mod live;
 pub mod logins;
 pub mod metrics;
 pub mod outbound;
 pub mod persist;
 pub mod reader;
+pub mod reload;
 pub mod server;
 pub mod session;
 pub mod shutdown;

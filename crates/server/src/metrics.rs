@@ -154,6 +154,7 @@ pub struct Metrics {
     registry: Registry,
     accepted: Vec<Counter>,
     refused: Vec<Counter>,
+    banned: Counter,
     registrations: Counter,
     received: Counter,
     delivered: Counter,
@@ -290,6 +291,7 @@ impl Metrics {
                         .clone()
                 })
                 .collect(),
+            banned: refused.get_or_create(&[("reason", "banned")]).clone(),
             registrations,
             received,
             delivered,
@@ -324,6 +326,11 @@ impl Metrics {
         if let Some(i) = REFUSALS.iter().position(|r| *r == refusal) {
             self.refused[i].inc();
         }
+    }
+
+    /// A connection from a banned address, refused at accept.
+    pub fn banned(&self) {
+        self.banned.inc();
     }
 
     /// A command the hub applied (`ok`) or refused.

@@ -39,6 +39,7 @@ use super::deadlines::Deadlines;
 use super::hub_task::{self, Persisted};
 use super::inbox::{self, HubMsg};
 use super::limits::{AcceptBackoff, Admission, Admitted, ConnPermit, Rules, Tally, ceiling};
+use super::live::{Live, Prototypes};
 use super::logins::Logins;
 use super::persist::{JournalAt, Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
@@ -96,6 +97,16 @@ pub struct Server {
     rules: Rules,
     /// The metrics listener, when on.
     metrics: Option<TcpListener>,
+    /// The admin socket (`chatroom admin`), unless it could not be opened.
+    admin: Option<tokio::net::UnixListener>,
+    /// The configuration as loaded, before the ports were filled in: what
+    /// a reload compares the file with.
+    configured: Config,
+    /// Loads the configuration again for a reload (SIGHUP, `chatroom admin
+    /// reload`); none: a reload only reloads the TLS certificate.
+    load: Option<super::reload::LoadConfig>,
+    /// The open-file limit found at start.
+    nofile: Option<u64>,
     /// Installed at bind time, so a SIGHUP that arrives once the addresses
     /// are printed reloads instead of killing the process.
     #[cfg(unix)]
@@ -107,6 +118,7 @@ impl Server {
     pub async fn bind(cfg: Config) -> anyhow::Result<Server> {
         // Before any file is opened: the store, the listeners and every
         // connection come out of the same limit.
+        let configured = cfg.clone();
         let nofile = super::descriptors::raise();
         let limits = &cfg.limits;
         let total = ceiling(
@@ -223,6 +235,18 @@ impl Server {
                 Protocol::WebTls => cfg.web.tls_port = port,
             }
         }
+        // After the store: its lock keeps a second server off this data
+        // directory. Without it the server still runs.
+        let admin = match super::admin::bind(&cfg.data_dir) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(
+                    "admin: no admin socket in {}: {e:#}",
+                    cfg.data_dir.display()
+                );
+                None
+            }
+        };
         #[cfg(unix)]
         let hangup = {
             use tokio::signal::unix::{SignalKind, signal};
@@ -241,6 +265,10 @@ impl Server {
             store,
             rules,
             metrics,
+            admin,
+            configured,
+            load: None,
+            nofile: nofile.soft,
             #[cfg(unix)]
             hangup,
         })
@@ -260,6 +288,21 @@ impl Server {
         Some(format!(
             "tls: SHA-256 fingerprint {} ({whence})",
             tls.fingerprint()
+        ))
+    }
+
+    /// How to reload the configuration (SIGHUP, `chatroom admin reload`):
+    /// `load` reads it again as at start.
+    pub fn on_reload(&mut self, load: super::reload::LoadConfig) {
+        self.load = Some(load);
+    }
+
+    /// The line saying where the admin socket is, if it is open.
+    pub fn admin_line(&self) -> Option<String> {
+        self.admin.as_ref()?;
+        Some(format!(
+            "admin: chatroom admin --data-dir {} status",
+            self.cfg.data_dir.display()
         ))
     }
 
@@ -307,10 +350,6 @@ impl Server {
 
     /// Serves until `stop` resolves, then shuts down in order.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        #[cfg(unix)]
-        let reloader = self
-            .hangup
-            .map(|hup| tokio::spawn(reload_on_hangup(hup, self.tls.clone())));
         let cfg = self.cfg.clone();
         if let Some(events) = cfg.limits.send_queue {
             tracing::warn!(
@@ -398,7 +437,15 @@ impl Server {
             replay: history.is_some(),
         });
         let metrics = Arc::new(super::metrics::Metrics::new());
-        let hub_task = hub_task::spawn(core, inbox, history, accounts.clone(), metrics.clone());
+        let bans = Arc::new(super::admin::Bans::load(&cfg.data_dir));
+        let hub_task = hub_task::spawn(
+            core,
+            inbox,
+            history,
+            accounts.clone(),
+            metrics.clone(),
+            bans.clone(),
+        );
         let (deadlines, deadlines_task) = Deadlines::start(
             cfg.limits.registration_timeout(),
             Some(chatroom_proto::irc::session::liveness(&cfg)),
@@ -411,41 +458,66 @@ impl Server {
             certfp: None,
             deadlines,
             metrics: metrics.clone(),
+            bans: bans.clone(),
         };
         let admission = Admission::new(self.rules.clone());
+        let live = Live::new(cfg.clone());
+        let reloader = Arc::new(super::reload::Reloader::new(
+            self.load.clone(),
+            self.configured.clone(),
+            cfg.clone(),
+            live.clone(),
+            self.tls.clone(),
+            admission.clone(),
+            hub.clone(),
+            self.nofile,
+        ));
+        #[cfg(unix)]
+        let hangups = self
+            .hangup
+            .map(|hup| tokio::spawn(reload_on_hangup(hup, reloader.clone())));
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop_metrics = CancellationToken::new();
         if let Some(listener) = self.metrics {
-            let history_files = match &self.store {
-                Some(opened) => {
-                    let with = |suffix: &str| {
-                        let mut name = opened.file.clone().into_os_string();
-                        name.push(suffix);
-                        std::path::PathBuf::from(name)
-                    };
-                    let search = cfg.data_dir.join("search.db");
-                    vec![
-                        opened.file.clone(),
-                        with("-wal"),
-                        search.clone(),
-                        search.with_extension("db-wal"),
-                    ]
-                }
-                None => Vec::new(),
-            };
             let probe = super::metrics::Probe {
                 metrics: metrics.clone(),
                 hub: hub.clone(),
                 admission: admission.clone(),
                 ready: ready.clone(),
-                history_files,
+                history_files: history_files(self.store.as_ref(), &cfg),
             };
             tokio::spawn(super::metrics::serve(listener, probe, stop_metrics.clone()));
         }
+        if let Some(listener) = self.admin {
+            let admin = super::admin::Admin {
+                hub: hub.clone(),
+                admission: admission.clone(),
+                bans: bans.clone(),
+                reloader: reloader.clone(),
+                started: Instant::now(),
+                since: std::time::SystemTime::now(),
+                listeners: self
+                    .listeners
+                    .iter()
+                    .filter_map(|(p, l)| l.local_addr().ok().map(|a| (*p, a)))
+                    .collect(),
+                history: self.store.as_ref().map(|o| o.file.clone()),
+                history_files: history_files(self.store.as_ref(), &cfg),
+                identity: Arc::new(chatroom_core::UserInfo {
+                    nick: cfg.server_name.as_str().into(),
+                    user: "admin".into(),
+                    realname: cfg.server_info.as_str().into(),
+                    host: cfg.server_name.as_str().into(),
+                    account: None,
+                }),
+            };
+            tokio::spawn(super::admin::serve(
+                listener,
+                Arc::new(admin),
+                stop_metrics.clone(),
+            ));
+        }
         let next_id = Arc::new(AtomicU64::new(1));
-        let protos = Arc::new(Prototypes {
-            irc: irc::renderer(&cfg),
-        });
         let tracker = TaskTracker::new();
         let stop_accepting = CancellationToken::new();
         let mut accepts = Vec::new();
@@ -460,7 +532,7 @@ impl Server {
                 listener,
                 acceptor,
                 env.clone(),
-                protos.clone(),
+                live.clone(),
                 admission.clone(),
                 next_id.clone(),
                 tracker.clone(),
@@ -493,38 +565,44 @@ impl Server {
         hub_task.abort();
         deadlines_task.abort();
         #[cfg(unix)]
-        if let Some(r) = reloader {
+        if let Some(r) = hangups {
             r.abort();
         }
         Ok(())
     }
 }
 
-/// Reloads the TLS certificate on each SIGHUP. Connections already up keep
-/// their sessions; a file that does not load leaves the current certificate.
+/// Reloads the configuration and the TLS certificate on each SIGHUP (see
+/// `reload.rs`; what it changed is logged).
 #[cfg(unix)]
-async fn reload_on_hangup(mut hup: tokio::signal::unix::Signal, tls: Option<Arc<Tls>>) {
+async fn reload_on_hangup(
+    mut hup: tokio::signal::unix::Signal,
+    reloader: Arc<super::reload::Reloader>,
+) {
     while hup.recv().await.is_some() {
-        let Some(tls) = tls.clone() else {
-            tracing::info!("SIGHUP: nothing to reload (TLS is off)");
-            continue;
-        };
-        // File reads stay off the async workers.
-        let outcome = tokio::task::spawn_blocking(move || {
-            let res = tls.reload();
-            (res, tls.cert_path().display().to_string())
-        })
-        .await;
-        match outcome {
-            Ok((Ok(fp), path)) => {
-                tracing::info!("tls: reloaded {path}; SHA-256 fingerprint {fp}")
-            }
-            Ok((Err(e), _)) => {
-                tracing::error!("tls: reload failed, keeping the current certificate: {e:#}")
-            }
-            Err(e) => tracing::error!("tls: reload task failed: {e}"),
-        }
+        tracing::info!("SIGHUP: reloading");
+        reloader.reload().await;
     }
+}
+
+/// The history's files (the database, its WAL, the search index and its
+/// WAL), for their size; none with history off.
+fn history_files(store: Option<&Opened>, cfg: &Config) -> Vec<std::path::PathBuf> {
+    let Some(opened) = store else {
+        return Vec::new();
+    };
+    let with = |suffix: &str| {
+        let mut name = opened.file.clone().into_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let search = cfg.data_dir.join("search.db");
+    vec![
+        opened.file.clone(),
+        with("-wal"),
+        search.clone(),
+        search.with_extension("db-wal"),
+    ]
 }
 
 /// Completes the TLS handshake, or gives up after `limit`: a peer that
@@ -609,7 +687,7 @@ async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     env: ConnEnv,
-    protos: Arc<Prototypes>,
+    live: Arc<Live>,
     admission: Arc<Admission>,
     next_id: Arc<AtomicU64>,
     tracker: TaskTracker,
@@ -647,6 +725,21 @@ async fn accept_loop(
                 continue;
             }
         };
+        if let Some(reason) = env.bans.refusal(peer.ip()) {
+            env.metrics.banned();
+            let reason = format!("Banned: {reason}");
+            tracing::debug!(%proto, %peer, "refused: {reason}");
+            if let Some(n) = refused.hit(Instant::now(), LOG_EVERY) {
+                tracing::info!(
+                    %proto,
+                    "refused {n} connection(s) since the last report; the latest from {peer}: {reason}"
+                );
+            }
+            if !handshakes {
+                refuse_now(stream, &refusal_bytes(proto, &env.cfg, &reason));
+            }
+            continue;
+        }
         let Admitted { conn, handshake } = match admission.admit(
             peer.ip(),
             handshakes,
@@ -676,6 +769,9 @@ async fn accept_loop(
             tracing::info!(%proto, "refused {n} connection(s) since the last report");
         }
         env.metrics.accepted(proto);
+        // The configuration in force now (a reload may have replaced it).
+        let (cfg, protos) = live.get();
+        let env = ConnEnv { cfg, ..env.clone() };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         tracing::info!(%proto, %peer, conn = id, "accepted");
         // Chat lines are small and latency matters more than packet
@@ -715,13 +811,6 @@ async fn accept_loop(
             )
         }
     }
-}
-
-/// What every connection of a protocol starts from, made once per server:
-/// each connection's renderer shares the fixed parts (the IRC MOTD and
-/// ISUPPORT tokens) instead of holding its own copy.
-struct Prototypes {
-    irc: irc::IrcRenderer,
 }
 
 /// Starts one admitted connection's task with its protocol's edge.

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{Hub, Outbox, Outcome, clean_text, send};
+use super::{Hub, Outbox, Outcome, clean_text};
 use crate::command::ConnId;
 use crate::error::HubError;
 use crate::event::{Event, UserInfo};
@@ -47,6 +47,12 @@ impl Hub {
     /// Connections attached but not registered yet.
     pub fn unregistered_count(&self) -> usize {
         self.unregistered.len()
+    }
+
+    /// New limits and defaults (a reloaded configuration); they apply from
+    /// the next command on, and nothing already done is undone.
+    pub fn reconfigure(&mut self, cfg: super::HubConfig) {
+        self.cfg = cfg;
     }
 
     /// Whether `conn` is attached and has not registered yet.
@@ -159,11 +165,6 @@ impl Hub {
         found.sort_unstable();
         found
     }
-}
-
-/// Sends `event` to `to` alone (for the runtime's own notices).
-pub fn tell(out: &mut impl Outbox, to: ConnId, event: Event) {
-    send(out, to, event);
 }
 
 #[cfg(test)]
