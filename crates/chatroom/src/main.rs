@@ -35,6 +35,10 @@ enum Cmd {
     /// Connect to a chat server with the terminal client (full-screen on a
     /// terminal, plain lines when piped).
     Join(chatroom_client::JoinArgs),
+    /// List the chatroom servers on the LAN (mDNS), one line each: name,
+    /// host, addresses, then version=, each protocol's port, web= and fp=
+    /// (the TLS fingerprint), tab-separated.
+    Discover(chatroom_client::DiscoverArgs),
     /// Print an argon2id hash of a password read from stdin (one line), for
     /// an `[[opers]]` entry's `password_hash` in the configuration file.
     HashPassword,
@@ -66,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Serve(args) => serve(args),
         // No log subscriber here: log lines on stderr would garble the full screen.
         Cmd::Join(args) => tokio::runtime::Runtime::new()?.block_on(chatroom_client::run(args)),
+        Cmd::Discover(args) => chatroom_client::discover_main(args),
         Cmd::HashPassword => hash_password(),
         Cmd::Bench(args) => std::process::exit(chatroom_bench::main(args)),
         Cmd::Admin(args) => tokio::runtime::Builder::new_current_thread()

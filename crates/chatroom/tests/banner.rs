@@ -49,6 +49,9 @@ fn start(args: &[&str]) -> Started {
             "0",
             "--metrics-addr",
             "127.0.0.1:0",
+            // Listening on every interface: nothing may be announced
+            // beyond this machine (tests/lan_discovery.rs tests that).
+            "--no-mdns",
             "--data-dir",
             data.to_str().expect("utf-8 path"),
         ])
@@ -193,7 +196,7 @@ fn a_busy_port_names_the_flag_that_moves_it() {
     ] {
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = taken.local_addr().expect("addr").port().to_string();
-        let mut args = vec!["serve", "--bind", "127.0.0.1", "--no-metrics"];
+        let mut args = vec!["serve", "--bind", "127.0.0.1", "--no-metrics", "--no-mdns"];
         args.extend(["--data-dir", data]);
         for other in [
             "--line-port",

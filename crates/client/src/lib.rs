@@ -12,6 +12,7 @@
 
 pub mod command;
 pub mod conn;
+pub mod discover;
 pub mod input;
 pub mod plain;
 pub mod session;
@@ -29,9 +30,14 @@ use session::Session;
 pub struct JoinArgs {
     /// Server to connect to: HOST[:PORT] (an IP address or a host name;
     /// default port 6667, or 6697 with TLS). IPv6 addresses go in
-    /// brackets: [::1]:6667.
+    /// brackets: [::1]:6667. Without it, the chatroom servers on the LAN
+    /// are looked for (mDNS) and you pick one; its advertised certificate
+    /// fingerprint is pinned when it offers TLS.
     #[arg(value_name = "HOST[:PORT]")]
-    pub server: String,
+    pub server: Option<String>,
+    /// Seconds to look for servers on the LAN when no HOST is given.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub discover_secs: f64,
     /// Nickname (default: $USER, with characters IRC does not allow removed).
     #[arg(long, short = 'n', value_name = "NAME")]
     pub nick: Option<String>,
@@ -77,6 +83,18 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let (host, port, verify) = match &args.server {
+        Some(server) => {
+            let default_port = if verify.is_some() {
+                conn::DEFAULT_TLS_PORT
+            } else {
+                conn::DEFAULT_PORT
+            };
+            let (host, port) = conn::parse_server_or(server, default_port)?;
+            (host, port, verify)
+        }
+        None => discovered(&args, verify).await?,
+    };
     let tls = match verify {
         Some(verify) => Some(conn::TlsClient {
             config: tls::client_config(&verify)?,
@@ -84,12 +102,6 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         }),
         None => None,
     };
-    let default_port = if tls.is_some() {
-        conn::DEFAULT_TLS_PORT
-    } else {
-        conn::DEFAULT_PORT
-    };
-    let (host, port) = conn::parse_server_or(&args.server, default_port)?;
     let nick = match args.nick.as_deref() {
         Some(n) => {
             let clean = sanitize_nick(n);
@@ -111,6 +123,76 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
     } else {
         plain::run(session).await
     }
+}
+
+/// `chatroom join` without an address: the servers on the LAN, one picked
+/// (by the user when there are several), and how to reach it: IRC over
+/// TLS with the advertised fingerprint pinned when it offers TLS (unless
+/// the user chose how to check the certificate), else plain IRC.
+async fn discovered(
+    args: &JoinArgs,
+    verify: Option<tls::Verify>,
+) -> anyhow::Result<(String, u16, Option<tls::Verify>)> {
+    let wait = std::time::Duration::from_secs_f64(args.discover_secs.clamp(0.1, 60.0));
+    eprintln!("Looking for chatroom servers on this network...");
+    let found = tokio::task::spawn_blocking(move || discover::browse(wait)).await??;
+    let chosen = match found.len() {
+        0 => anyhow::bail!(
+            "no chatroom server answered on this network within {:.1} s; give its address: chatroom join HOST[:PORT]",
+            wait.as_secs_f64()
+        ),
+        1 => 0,
+        _ => {
+            let list = found.clone();
+            tokio::task::spawn_blocking(move || discover::pick(&list, &mut std::io::stdin().lock()))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no server picked"))?
+        }
+    };
+    let server = &found[chosen];
+    let ip = server
+        .address()
+        .ok_or_else(|| anyhow::anyhow!("{} announced no usable address", server.name))?;
+    let host = ip.to_string();
+    let ircs = server.ports.get("ircs").copied();
+    let irc = server.ports.get("irc").copied();
+    let (port, verify, how) = match (verify, ircs, irc, &server.fingerprint) {
+        (Some(v), Some(p), _, _) => (p, Some(v), "over TLS".to_string()),
+        (None, Some(p), _, Some(fp)) => (
+            p,
+            Some(tls::Verify::Pin(tls::parse_fingerprint(fp)?)),
+            "over TLS, certificate pinned to the fingerprint it announced".to_string(),
+        ),
+        (None, _, Some(p), _) => (p, None, "over IRC".to_string()),
+        _ => anyhow::bail!("{} offers no IRC port this client can use", server.name),
+    };
+    eprintln!("Joining {} at {host} port {port} ({how})", server.name);
+    Ok((host, port, verify))
+}
+
+/// `chatroom discover`: the chatroom servers on the LAN, one line each
+/// for scripts (name, host, addresses, then `key=value` fields).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiscoverArgs {
+    /// Seconds to listen for answers.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub wait: f64,
+}
+
+/// Prints the servers found; an error when there are none.
+pub fn discover_main(args: DiscoverArgs) -> anyhow::Result<()> {
+    let wait = std::time::Duration::from_secs_f64(args.wait.clamp(0.1, 60.0));
+    let found = discover::browse(wait)?;
+    if found.is_empty() {
+        anyhow::bail!(
+            "no chatroom server answered within {:.1} s",
+            wait.as_secs_f64()
+        );
+    }
+    for f in found {
+        println!("{}", f.line());
+    }
+    Ok(())
 }
 
 /// Keeps the characters RFC 2812 allows in a nick, which may not start with

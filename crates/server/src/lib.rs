@@ -24,6 +24,7 @@ pub mod limits;
 pub mod listen;
 pub mod live;
 pub mod logins;
+pub mod mdns;
 pub mod metrics;
 pub mod outbound;
 pub mod persist;

@@ -345,7 +345,11 @@ impl Server {
             Vec::new()
         };
         let ips = super::banner::reachable(self.cfg.bind, &interfaces);
-        super::banner::lines(&self.local_addrs(), &ips, None)
+        // The `.local` name reaches the server when it answers for it.
+        let name = super::mdns::wanted(&self.cfg)
+            .then(super::banner::local_name)
+            .flatten();
+        super::banner::lines(&self.local_addrs(), &ips, name.as_deref())
     }
 
     /// Serves until `stop` resolves, then shuts down in order.
@@ -539,9 +543,36 @@ impl Server {
                 stop_accepting.clone(),
             )));
         }
+        // Announced on the LAN once every listener accepts.
+        let announcer = match super::banner::local_name() {
+            Some(name) if super::mdns::wanted(&cfg) => {
+                let fp = self.tls.as_ref().map(|t| t.fingerprint());
+                match super::mdns::announce(&cfg, &name, fp.as_deref()) {
+                    Ok(a) => {
+                        tracing::info!("mdns: announced as {}", a.names().join(", "));
+                        Some(a)
+                    }
+                    Err(e) => {
+                        tracing::warn!("mdns: cannot announce the server on the LAN: {e}");
+                        None
+                    }
+                }
+            }
+            None if super::mdns::wanted(&cfg) => {
+                tracing::warn!(
+                    "mdns: this machine's host name is not usable on the LAN; not announced"
+                );
+                None
+            }
+            _ => None,
+        };
         ready.store(true, Ordering::Relaxed);
         stop.await;
         ready.store(false, Ordering::Relaxed);
+        if let Some(a) = announcer {
+            // Goodbye packets first, so that the LAN forgets the server.
+            let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
+        }
         tracing::info!("shutting down");
         stop_accepting.cancel();
         for a in accepts {
