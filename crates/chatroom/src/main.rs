@@ -106,10 +106,7 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         let mut server = Server::bind(cfg).await?;
         server.on_reload(load);
         let stop = shutdown::signal();
-        println!(
-            "chatroom {} is running. Friends can connect to:",
-            env!("CARGO_PKG_VERSION")
-        );
+        println!("chatroom {VERSION} is running. Friends can connect to:");
         for line in server.reach_lines() {
             println!("  {line}");
         }
