@@ -45,7 +45,7 @@ def free_port():
 def start_server(binary, nofile, data_dir):
     ports = {name: free_port() for name in ("line", "irc", "tls", "web", "webs", "lenheader", "nick")}
     args = [
-        binary, "serve", "--bind", "127.0.0.1", "--data-dir", data_dir,
+        binary, "serve", "--bind", "127.0.0.1", "--no-metrics", "--data-dir", data_dir,
         "--line-port", str(ports["line"]), "--irc-port", str(ports["irc"]),
         "--tls-port", str(ports["tls"]), "--web-port", str(ports["web"]),
         "--web-tls-port", str(ports["webs"]),

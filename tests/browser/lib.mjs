@@ -49,7 +49,8 @@ export async function startServer({ dataDir, ports, extraConfig = '' } = {}) {
     (hasWebPort ? '' : `[websocket]\nallowed_origins = ["*"]\n`) + extraConfig);
   const p = ports || {};
   const args = ['serve', '--config', cfg, '--bind', '127.0.0.1', '--data-dir', dataDir,
-    '--line-port', String(p.line ?? 0), '--irc-port', String(p.irc ?? 0), '--tls-port', String(p.tls ?? 0)];
+    '--line-port', String(p.line ?? 0), '--irc-port', String(p.irc ?? 0), '--tls-port', String(p.tls ?? 0),
+    '--metrics-addr', '127.0.0.1:0'];
   // HTTPS (8443 by default) is not what these tests look at: off, so nothing binds a fixed port.
   if (hasWebPort) args.push('--web-port', String(p.web ?? 0), '--no-web-tls');
   else args.push('--websocket-port', String(p.ws ?? 0));

@@ -433,6 +433,7 @@ fn refused_with(data_dir: &Path, extra: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args([
             "serve",
+            "--no-metrics",
             "--bind",
             "127.0.0.1",
             "--line-port",
@@ -585,6 +586,7 @@ fn a_write_failure_at_run_time_is_logged_loudly_and_delivery_goes_on() {
             .arg(env!("CARGO_BIN_EXE_chatroom"))
             .args([
                 "serve",
+                "--no-metrics",
                 "--bind",
                 "127.0.0.1",
                 "--line-port",

@@ -32,7 +32,7 @@ fn expect_eof(stream: &mut TcpStream) -> Vec<u8> {
 /// does not end) and returns what it printed and how it exited.
 fn serve_to_end(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .arg("serve")
+        .args(["serve", "--no-metrics"])
         .args(args)
         .env("RUST_LOG", "chatroom=info")
         .stdin(Stdio::null())

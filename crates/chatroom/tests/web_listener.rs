@@ -312,6 +312,7 @@ fn the_web_can_be_turned_off_and_a_busy_port_names_its_flag() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatroom"))
         .args([
             "serve",
+            "--no-metrics",
             "--bind",
             "127.0.0.1",
             "--line-port",

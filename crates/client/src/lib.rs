@@ -16,6 +16,7 @@ pub mod attention;
 pub mod command;
 pub mod config;
 pub mod conn;
+pub mod discover;
 pub mod input;
 pub mod launch;
 pub mod logs;
@@ -37,7 +38,10 @@ pub struct JoinArgs {
     /// Server to connect to: the name of a server saved in the
     /// configuration file, or HOST[:PORT] (an IP address or a host name;
     /// default port 6667, or 6697 with TLS; IPv6 addresses go in
-    /// brackets: [::1]:6667). Without it: the file's default_server.
+    /// brackets: [::1]:6667). Without it: the file's default_server, or,
+    /// with no server saved, the chatroom servers on the LAN are looked
+    /// for (mDNS) and you pick one; its advertised certificate
+    /// fingerprint is pinned when it offers TLS.
     #[arg(value_name = "NAME|HOST[:PORT]")]
     pub server: Option<String>,
     /// The configuration file (default: client.toml in the XDG
@@ -45,6 +49,9 @@ pub struct JoinArgs {
     /// comments on first use).
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+    /// Seconds to look for servers on the LAN when none is given or saved.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub discover_secs: f64,
     /// Nickname (default: $USER, with characters IRC does not allow removed).
     #[arg(long, short = 'n', value_name = "NAME")]
     pub nick: Option<String>,
@@ -117,6 +124,15 @@ pub async fn run(args: JoinArgs) -> anyhow::Result<()> {
         );
     }
     let cfg = loaded.map(|l| l.config).unwrap_or_default();
+    let mut args = args;
+    if args.server.is_none() && cfg.default_server.is_none() && cfg.servers.is_empty() {
+        // Nothing given, nothing saved: the servers on the LAN.
+        let (address, fingerprint) = discovered(&args).await?;
+        args.server = Some(address);
+        if args.tls_fingerprint.is_none() && !args.tls && !args.tls_insecure {
+            args.tls_fingerprint = fingerprint;
+        }
+    }
     let plan = launch::plan(&args, &cfg, std::env::var("USER").ok().as_deref())?;
     let verify = match &plan.tls {
         launch::TlsPlan::Verify(v) => Some(v.clone()),
@@ -210,6 +226,74 @@ fn ask_password(prompt: &str) -> anyhow::Result<String> {
         anyhow::bail!("no password given");
     }
     Ok(password)
+}
+
+/// `chatroom join` with no server given or saved: the servers on the LAN,
+/// one picked (by the user when there are several), and how to reach it:
+/// its address, and the advertised fingerprint to pin when it offers TLS
+/// (unless the user chose how to check the certificate), else plain IRC.
+async fn discovered(args: &JoinArgs) -> anyhow::Result<(String, Option<String>)> {
+    let wait = std::time::Duration::from_secs_f64(args.discover_secs.clamp(0.1, 60.0));
+    eprintln!("Looking for chatroom servers on this network...");
+    let found = tokio::task::spawn_blocking(move || discover::browse(wait)).await??;
+    let chosen = match found.len() {
+        0 => anyhow::bail!(
+            "no chatroom server answered on this network within {:.1} s; give its address: chatroom join HOST[:PORT]",
+            wait.as_secs_f64()
+        ),
+        1 => 0,
+        _ => {
+            let list = found.clone();
+            tokio::task::spawn_blocking(move || discover::pick(&list, &mut std::io::stdin().lock()))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no server picked"))?
+        }
+    };
+    let server = &found[chosen];
+    let ip = server
+        .address()
+        .ok_or_else(|| anyhow::anyhow!("{} announced no usable address", server.name))?;
+    let wants_tls = args.tls || args.tls_insecure || args.tls_fingerprint.is_some();
+    let ircs = server.ports.get("ircs").copied();
+    let irc = server.ports.get("irc").copied();
+    let (port, fingerprint, how) = match (wants_tls, ircs, irc, &server.fingerprint) {
+        (true, Some(p), _, _) => (p, None, "over TLS".to_string()),
+        (false, Some(p), _, Some(fp)) => (
+            p,
+            Some(fp.clone()),
+            "over TLS, certificate pinned to the fingerprint it announced".to_string(),
+        ),
+        (false, _, Some(p), _) => (p, None, "over IRC".to_string()),
+        _ => anyhow::bail!("{} offers no IRC port this client can use", server.name),
+    };
+    let address = std::net::SocketAddr::new(ip, port).to_string();
+    eprintln!("Joining {} at {address} ({how})", server.name);
+    Ok((address, fingerprint))
+}
+
+/// `chatroom discover`: the chatroom servers on the LAN, one line each
+/// for scripts (name, host, addresses, then `key=value` fields).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiscoverArgs {
+    /// Seconds to listen for answers.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub wait: f64,
+}
+
+/// Prints the servers found; an error when there are none.
+pub fn discover_main(args: DiscoverArgs) -> anyhow::Result<()> {
+    let wait = std::time::Duration::from_secs_f64(args.wait.clamp(0.1, 60.0));
+    let found = discover::browse(wait)?;
+    if found.is_empty() {
+        anyhow::bail!(
+            "no chatroom server answered within {:.1} s",
+            wait.as_secs_f64()
+        );
+    }
+    for f in found {
+        println!("{}", f.line());
+    }
+    Ok(())
 }
 
 /// Keeps the characters RFC 2812 allows in a nick, which may not start with

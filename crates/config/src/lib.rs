@@ -21,7 +21,10 @@ use chatroom_core::history::Limits as Retain;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address to listen on; `0.0.0.0` (all interfaces) by default.
+    /// Address to listen on: `::` (all interfaces, IPv6 and IPv4 alike) by
+    /// default, or `0.0.0.0` where the system has no IPv6; `localhost`
+    /// stands for `127.0.0.1`.
+    #[serde(deserialize_with = "bind_from_text")]
     pub bind: IpAddr,
     /// The name the server gives itself in IRC (the source of numerics).
     pub server_name: String,
@@ -51,6 +54,62 @@ pub struct Config {
     pub allow_plaintext_credentials: bool,
     pub history: History,
     pub accounts: Accounts,
+    /// How log lines (on stderr) look: `text` for people, `json` (one
+    /// object per line) for log collectors.
+    pub log_format: LogFormat,
+    pub metrics: Metrics,
+    pub mdns: Mdns,
+}
+
+/// LAN discovery (`[mdns]`): the server announces itself with mDNS/DNS-SD
+/// (`_chatroom._tcp`, `_irc._tcp`, `_ircs-u._tcp`) so that `chatroom join`
+/// and `chatroom discover` on the LAN find it without an address. Only
+/// when it listens beyond loopback: a server bound to 127.0.0.1 or ::1 is
+/// reachable from this machine alone and announces nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mdns {
+    /// `--no-mdns` turns it off.
+    pub enabled: bool,
+}
+
+impl Default for Mdns {
+    fn default() -> Self {
+        Mdns { enabled: true }
+    }
+}
+
+/// The metrics listener (`[metrics]`): Prometheus metrics at `/metrics`,
+/// and `/healthz` and `/readyz`, over plain HTTP on an address of its own,
+/// on loopback by default: what it tells is for the operator, not for the
+/// people chatting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// `--no-metrics` turns it off.
+    pub enabled: bool,
+    /// Where it listens; port 0 picks a free port.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            enabled: true,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 9187)),
+        }
+    }
+}
+
+/// The form of the server's log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event, for people (coloured only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// IRC accounts (`[accounts]`): registration (IRCv3 `REGISTER`, NickServ),
@@ -570,7 +629,7 @@ impl std::str::FromStr for Net {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            bind: IpAddr::from([0, 0, 0, 0]),
+            bind: IpAddr::from(std::net::Ipv6Addr::UNSPECIFIED),
             server_name: "chatroom".to_string(),
             server_info: "chatroom server".to_string(),
             listeners: Listeners::default(),
@@ -585,6 +644,9 @@ impl Default for Config {
             allow_plaintext_credentials: false,
             history: History::default(),
             accounts: Accounts::default(),
+            log_format: LogFormat::Text,
+            metrics: Metrics::default(),
+            mdns: Mdns::default(),
         }
     }
 }
@@ -596,15 +658,17 @@ pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "CHATROOM_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on (all interfaces by default).
-    #[arg(long, env = "CHATROOM_BIND")]
+    /// Address to listen on: an IP address, or `localhost` (127.0.0.1)
+    /// [default: `::`, every interface, IPv6 and IPv4 alike].
+    #[arg(long, env = "CHATROOM_BIND", value_parser = parse_bind)]
     pub bind: Option<IpAddr>,
     #[arg(long, env = "CHATROOM_SERVER_NAME")]
     pub server_name: Option<String>,
-    /// Port of the line protocol (netcat/telnet); 0 picks a free port.
+    /// Port of the line protocol (netcat/telnet) [default: 5000]; 0 picks
+    /// a free port.
     #[arg(long, env = "CHATROOM_LINE_PORT")]
     pub line_port: Option<u16>,
-    /// Port of the IRC listener; 0 picks a free port.
+    /// Port of the IRC listener [default: 6667]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_IRC_PORT")]
     pub irc_port: Option<u16>,
     /// Turn off the line-protocol listener.
@@ -616,11 +680,14 @@ pub struct ServeArgs {
     /// Enable the length-header tutorial dialect (port 1234 unless --lenheader-port).
     #[arg(long, env = "CHATROOM_LENHEADER")]
     pub lenheader: bool,
+    /// Port of the length-header dialect [default: 1234]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_LENHEADER_PORT")]
     pub lenheader_port: Option<u16>,
     /// Enable the NICK-handshake tutorial dialect (port 55555 unless --nick-port).
     #[arg(long, env = "CHATROOM_NICK_DIALECT")]
     pub nick_dialect: bool,
+    /// Port of the NICK-handshake dialect [default: 55555]; 0 picks a free
+    /// port.
     #[arg(long, env = "CHATROOM_NICK_PORT")]
     pub nick_port: Option<u16>,
     /// Commands per second per connection before flood control slows it (0: off).
@@ -666,7 +733,7 @@ pub struct ServeArgs {
     /// Directory for the server's files (default ./chatroom-data).
     #[arg(long, env = "CHATROOM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Port of the IRC-over-TLS listener (default 6697); 0 picks a free port.
+    /// Port of the IRC-over-TLS listener [default: 6697]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_TLS_PORT")]
     pub tls_port: Option<u16>,
     /// Turn off the TLS listener.
@@ -682,11 +749,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATROOM_TLS_HANDSHAKE_TIMEOUT")]
     pub tls_handshake_timeout: Option<u64>,
     /// Port of the web listener: the browser app, and IRC over WebSocket
-    /// at /irc (default 8080); 0 picks a free port.
+    /// at /irc [default: 8080]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_WEB_PORT")]
     pub web_port: Option<u16>,
     /// Port of the web listener over HTTPS, with the TLS certificate
-    /// (default 8443); 0 picks a free port.
+    /// [default: 8443]; 0 picks a free port.
     #[arg(long, env = "CHATROOM_WEB_TLS_PORT")]
     pub web_tls_port: Option<u16>,
     /// Turn off the web listener (HTTP and HTTPS).
@@ -716,6 +783,44 @@ pub struct ServeArgs {
     /// fsync the history on every commit (also survives power loss).
     #[arg(long, env = "CHATROOM_HISTORY_SYNC")]
     pub history_sync: bool,
+    /// How log lines look: text, or json (one object per line) [default:
+    /// text]. RUST_LOG chooses what is logged (info by default).
+    #[arg(long, env = "CHATROOM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Address of the metrics listener: Prometheus metrics at /metrics,
+    /// and /healthz and /readyz [default: 127.0.0.1:9187]; port 0 picks a
+    /// free port.
+    #[arg(long, env = "CHATROOM_METRICS_ADDR", value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Turn off the metrics listener.
+    #[arg(long, env = "CHATROOM_NO_METRICS")]
+    pub no_metrics: bool,
+    /// Do not announce the server on the LAN (mDNS/DNS-SD), which it does
+    /// by default whenever it listens beyond loopback.
+    #[arg(long, env = "CHATROOM_NO_MDNS")]
+    pub no_mdns: bool,
+}
+
+/// An address to listen on, as given to `--bind` or `bind =`: an IP
+/// address, or `localhost` for the IPv4 loopback address (the one every
+/// client tries; binding both loopbacks would take a listener each).
+pub fn parse_bind(text: &str) -> Result<IpAddr, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::from([127, 0, 0, 1]));
+    }
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    unbracketed
+        .parse()
+        .map_err(|_| format!("{text:?} is neither an IP address nor localhost"))
+}
+
+fn bind_from_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_bind(&text).map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -825,6 +930,10 @@ impl Config {
         }
         set(&mut h.compact_interval_secs, &a.history_compact_interval);
         h.sync_every_commit |= a.history_sync;
+        set(&mut self.log_format, &a.log_format);
+        set(&mut self.metrics.addr, &a.metrics_addr);
+        self.metrics.enabled &= !a.no_metrics;
+        self.mdns.enabled &= !a.no_mdns;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -1119,6 +1228,153 @@ mod tests {
             assert!(err.to_string().contains(needle), "{text}: {err}");
         }
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// contrib/chatroom.example.toml holds every key at its default: it
+    /// parses into exactly `Config::default()`, and every key the
+    /// configuration has is in it, set or (for keys without a default
+    /// value, and empty lists) shown in a comment.
+    #[test]
+    fn the_example_file_is_the_defaults_with_every_key() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../contrib/chatroom.example.toml"
+        );
+        let text = std::fs::read_to_string(path).expect("the example file");
+        let parsed: Config = toml::from_str(&text).expect("the example parses");
+        assert_eq!(parsed, Config::default(), "the example is not the defaults");
+        // Keys set in the file, by dotted path.
+        let set: toml::Table = toml::from_str(&text).expect("a table");
+        // Keys shown in comments: `# key = ...` under the section in force,
+        // or `# [[key]]` / `# [section.key...]` headers.
+        let mut section = String::new();
+        let mut shown = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(header) = line.strip_prefix('[') {
+                section = header
+                    .trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                continue;
+            }
+            let Some(comment) = line.strip_prefix('#') else {
+                continue;
+            };
+            let comment = comment.trim();
+            if let Some(header) = comment.strip_prefix('[') {
+                let header = header
+                    .trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("");
+                shown.push(header.to_string());
+            } else if let Some((key, _)) = comment.split_once(" = ") {
+                let key = key.trim();
+                if key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    shown.push(if section.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{section}.{key}")
+                    });
+                }
+            }
+        }
+        fn is_set(table: &toml::Table, path: &[&str]) -> bool {
+            match path {
+                [] => true,
+                [key, rest @ ..] => match table.get(*key) {
+                    Some(toml::Value::Table(t)) => is_set(t, rest),
+                    Some(_) => rest.is_empty(),
+                    None => false,
+                },
+            }
+        }
+        fn walk(v: &serde_json::Value, path: String, out: &mut Vec<(String, bool)>) {
+            match v {
+                serde_json::Value::Object(map) if !map.is_empty() => {
+                    for (k, v) in map {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        walk(v, p, out);
+                    }
+                }
+                serde_json::Value::Null => out.push((path, true)),
+                serde_json::Value::Array(a) if a.is_empty() => out.push((path, true)),
+                serde_json::Value::Object(_) => out.push((path, true)),
+                _ => out.push((path, false)),
+            }
+        }
+        let mut keys = Vec::new();
+        walk(
+            &serde_json::to_value(Config::default()).expect("to JSON"),
+            String::new(),
+            &mut keys,
+        );
+        assert!(keys.len() > 60, "{keys:?}");
+        for (key, may_be_a_comment) in keys {
+            let path: Vec<&str> = key.split('.').collect();
+            let found = is_set(&set, &path)
+                || (may_be_a_comment
+                    && shown
+                        .iter()
+                        .any(|s| *s == key || s.starts_with(&format!("{key}."))));
+            assert!(found, "{key} is missing from contrib/chatroom.example.toml");
+        }
+    }
+
+    #[test]
+    fn bind_takes_an_address_or_localhost() {
+        assert_eq!(parse_bind("localhost"), Ok(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(parse_bind("::"), Ok("::".parse().expect("v6")));
+        assert_eq!(parse_bind("[::1]"), Ok("::1".parse().expect("v6")));
+        assert_eq!(parse_bind("192.0.2.7"), Ok(IpAddr::from([192, 0, 2, 7])));
+        assert!(parse_bind("example.org").is_err());
+        let cfg: Config = toml::from_str("bind = \"localhost\"\n").expect("localhost in a file");
+        assert_eq!(cfg.bind, IpAddr::from([127, 0, 0, 1]));
+        assert!(Config::default().bind.is_unspecified());
+        assert!(Config::default().bind.is_ipv6());
+    }
+
+    /// `serve --help` names every listener's default port, and the number
+    /// it names is the one the server uses.
+    #[test]
+    fn help_names_every_default_port() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut cmd = Cli::command();
+        let help = cmd.render_long_help().to_string();
+        let d = Config::default();
+        for (flag, port) in [
+            ("--line-port", d.listeners.line_port),
+            ("--irc-port", d.listeners.irc_port),
+            ("--tls-port", d.tls.port),
+            ("--web-port", d.web.port),
+            ("--web-tls-port", d.web.tls_port),
+            ("--lenheader-port", d.listeners.lenheader_port),
+            ("--nick-port", d.listeners.nick_port),
+        ] {
+            let at = help
+                .find(&format!("{flag} <"))
+                .unwrap_or_else(|| panic!("{flag} in {help}"));
+            let next = help[at + 2..]
+                .find("\n      --")
+                .map_or(help.len(), |n| at + 2 + n);
+            let text = &help[at..next];
+            assert!(
+                text.contains(&format!("[default: {port}]")),
+                "{flag} does not name its default {port}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ use super::names::{self, Key, Name};
 use super::registry::Note;
 use super::services::{Effect, Services};
 
+pub use admin::Person;
 use room::{Member, Room};
 
 /// Limits and defaults the hub enforces. Part of the server's one config
@@ -542,6 +543,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
 }
 
 mod accounts;
+mod admin;
 mod history;
 mod markers;
 mod membership;

@@ -19,6 +19,7 @@ pub mod past;
 pub mod say;
 pub mod terminal;
 pub mod websocket;
+pub mod wrong_door;
 
 use std::time::Duration;
 

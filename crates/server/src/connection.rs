@@ -260,6 +260,10 @@ pub struct ConnEnv {
     pub certfp: Option<String>,
     /// Keeps the registration timeout.
     pub deadlines: Arc<super::deadlines::Deadlines>,
+    /// Counted at accept.
+    pub metrics: Arc<super::metrics::Metrics>,
+    /// Checked at accept.
+    pub bans: Arc<super::admin::Bans>,
 }
 
 /// Runs one connection to the end: attaches it to the hub, runs the edge's

@@ -61,6 +61,15 @@ impl Fanout {
         }
     }
 
+    /// Bytes queued and not yet written: for all connections, and the
+    /// most for one (read at each metrics scrape: one pass over the queues).
+    pub fn queued(&self) -> (usize, usize) {
+        self.conns.values().fold((0, 0), |(sum, max), out| {
+            let n = out.unread();
+            (sum.saturating_add(n), max.max(n))
+        })
+    }
+
     /// Marks a connection as a slow consumer (cut by the next `cut_slow`).
     pub fn mark_slow(&mut self, id: ConnId) {
         self.slow.push(id);

@@ -27,9 +27,11 @@ use chatroom_proto::{Envelope, Shared};
 use chatroom_store::{HistoryStore, SearchStore};
 
 use super::accounts::Accounts;
+use super::admin::Bans;
 use super::fanout::{Fanout, SLOW_CONSUMER};
 use super::history;
-use super::inbox::{GroupItem, HubMsg};
+use super::inbox::{GroupItem, HubMsg, HubStats};
+use super::metrics::{Counted, Disconnect, Metrics};
 use super::outbound::Outgoing;
 use super::persist::{Heard, Op, Stage};
 use chatroom_core::history::HistoryError;
@@ -50,8 +52,10 @@ pub fn spawn(
     inbox: mpsc::Receiver<HubMsg>,
     history: Option<Persisted>,
     accounts: Option<Arc<Accounts>>,
+    metrics: Arc<Metrics>,
+    bans: Arc<Bans>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(hub, inbox, history, accounts))
+    tokio::spawn(run(hub, inbox, history, accounts, metrics, bans))
 }
 
 /// Where the hub's events go: straight onto the queues, or through the
@@ -108,7 +112,7 @@ impl Sink {
     }
 
     /// Cuts the slow consumers found so far and tells their rooms.
-    fn cut_slow(&mut self, hub: &mut Hub) {
+    fn cut_slow(&mut self, hub: &mut Hub, metrics: &Metrics) {
         // Telling the others that someone left can overflow more queues.
         loop {
             let cut = match self {
@@ -119,6 +123,8 @@ impl Sink {
                 break;
             }
             for id in cut {
+                super::activity::quit(hub, id, SLOW_CONSUMER);
+                metrics.disconnected(Disconnect::SlowConsumer);
                 hub.quit(id, SLOW_CONSUMER.to_string(), self);
             }
         }
@@ -134,11 +140,42 @@ impl Sink {
     }
 }
 
+/// The sink as the hub sees it while applying a command: it counts the
+/// messages handed on, by how many recipients each has.
+struct Counting<'a> {
+    sink: &'a mut Sink,
+    metrics: &'a Metrics,
+}
+
+impl Outbox for Counting<'_> {
+    type Env = Shared;
+
+    fn wrap(&mut self, event: Event) -> Shared {
+        self.sink.wrap(event)
+    }
+
+    fn send(&mut self, to: ConnId, event: &Shared) {
+        if matches!(event.event(), Some(Event::Message { .. })) {
+            self.metrics.delivered(1);
+        }
+        self.sink.send(to, event);
+    }
+
+    fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
+        if matches!(event.event(), Some(Event::Message { .. })) {
+            self.metrics.delivered(to.len());
+        }
+        self.sink.send_all(to, event);
+    }
+}
+
 async fn run(
     mut hub: Hub,
     mut rx: mpsc::Receiver<HubMsg>,
     history: Option<Persisted>,
     accounts: Option<Arc<Accounts>>,
+    metrics: Arc<Metrics>,
+    bans: Arc<Bans>,
 ) {
     let accounts = accounts.as_ref();
     let (store, mut sink) = match history {
@@ -160,7 +197,7 @@ async fn run(
                 if let Sink::Persist(stage) = &mut sink {
                     stage.on(heard);
                 }
-                sink.cut_slow(&mut hub);
+                sink.cut_slow(&mut hub, &metrics);
             }
         }
         for msg in batch.drain(..) {
@@ -173,7 +210,7 @@ async fn run(
                 // never makes it a slow consumer (its reading is paced).
                 HubMsg::Cmd { id, cmd, ack } => {
                     sink.set_author(Some(id));
-                    let result = apply(&mut hub, &mut sink, accounts, id, cmd);
+                    let result = apply(&mut hub, &mut sink, accounts, (&metrics, &bans), id, cmd);
                     sink.set_author(None);
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
@@ -190,17 +227,55 @@ async fn run(
                     for item in items {
                         match item {
                             GroupItem::Cmd(cmd) => {
-                                let _ = apply(&mut hub, &mut sink, accounts, id, cmd);
+                                let _ = apply(
+                                    &mut hub,
+                                    &mut sink,
+                                    accounts,
+                                    (&metrics, &bans),
+                                    id,
+                                    cmd,
+                                );
                             }
                             GroupItem::Local(body) => sink.send(id, &Envelope::new(body)),
                         }
                     }
                     sink.set_author(None);
                 }
+                HubMsg::Admin { ask, reply } => {
+                    let done = super::admin::apply(&mut hub, &mut sink, &metrics, ask);
+                    let _ = reply.send(done);
+                }
+                HubMsg::Stats { reply } => {
+                    let (queued_bytes, queued_max, history) = match &sink {
+                        Sink::Direct(f) => {
+                            let (sum, max) = f.queued();
+                            (sum, max, None)
+                        }
+                        Sink::Persist(s) => {
+                            let (sum, max) = s.queued();
+                            (sum, max, Some(s.lags()))
+                        }
+                    };
+                    let _ = reply.send(HubStats {
+                        members: hub.member_count(),
+                        unregistered: hub.unregistered_count(),
+                        rooms: hub.room_count(),
+                        accounts: hub.account_count(),
+                        queued_bytes,
+                        queued_max,
+                        history,
+                    });
+                }
                 HubMsg::WhoAmI { id, reply } => {
                     let _ = reply.send(hub.user_of(id));
                 }
                 HubMsg::Detach { id, reason } => {
+                    // Those the hub already removed (QUIT, KILL, a cut)
+                    // were counted then.
+                    if hub.user_of(id).is_some() || hub.is_unregistered(id) {
+                        metrics.disconnected(Disconnect::of_detach(&reason));
+                    }
+                    super::activity::quit(&hub, id, &reason);
                     hub.quit(id, reason, &mut sink);
                     sink.detach(id);
                 }
@@ -257,12 +332,12 @@ async fn run(
                     return;
                 }
             }
-            sink.cut_slow(&mut hub);
+            sink.cut_slow(&mut hub, &metrics);
         }
         if let Sink::Persist(stage) = &mut sink {
             // Whatever was committed meanwhile goes out with this iteration.
             stage.on_all_heard();
-            sink.cut_slow(&mut hub);
+            sink.cut_slow(&mut hub, &metrics);
         }
         if let Sink::Persist(stage) = &mut sink
             && !stage.flush().await
@@ -280,10 +355,17 @@ fn apply(
     hub: &mut Hub,
     sink: &mut Sink,
     accounts: Option<&Arc<Accounts>>,
+    (metrics, bans): (&Metrics, &Bans),
     id: ConnId,
     cmd: Command,
 ) -> Result<(), HubError> {
-    let result = hub.handle(id, cmd, sink);
+    let noted = super::activity::before(hub, id, &cmd);
+    let counted = Counted::of(&cmd);
+    let result = hub.handle(id, cmd, &mut Counting { sink, metrics });
+    metrics.applied(counted, result.is_ok());
+    if let (Some(before), Ok(())) = (noted, &result) {
+        super::activity::after(hub, id, before);
+    }
     if let Sink::Persist(stage) = sink {
         // Before any replay this command queued, so a joiner's replay
         // includes what was noted before its join.
@@ -325,6 +407,19 @@ fn apply(
                 }
             }
         }
+    }
+    // A ban by mask is checked as soon as the identity is known (after
+    // the registration's own effects, so that none is left for the next
+    // command).
+    if counted == Counted::Registration
+        && result.is_ok()
+        && let Some(user) = hub.user_of(id)
+        && let Some(reason) = bans.banned(&user)
+    {
+        let reason = super::admin::banned_reason(&reason);
+        tracing::info!(conn = id, nick = %user.nick, addr = %user.host, "{} refused at registration: {reason}", user.nick);
+        metrics.disconnected(Disconnect::Ban);
+        hub.admin_disconnect(id, &reason, sink);
     }
     result
 }

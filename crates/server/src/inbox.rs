@@ -45,6 +45,14 @@ pub enum HubMsg {
         id: ConnId,
         reply: oneshot::Sender<Option<Arc<chatroom_core::UserInfo>>>,
     },
+    /// How the hub and the queues stand, for the metrics and `chatroom
+    /// admin status`.
+    Stats { reply: oneshot::Sender<HubStats> },
+    /// What the administrator asks (`chatroom admin`, a reload).
+    Admin {
+        ask: AdminAsk,
+        reply: oneshot::Sender<AdminDone>,
+    },
     /// A question about a room's history (`room` empty: the focused room).
     History {
         id: ConnId,
@@ -52,6 +60,60 @@ pub enum HubMsg {
         ask: HistoryAsk,
         reply: oneshot::Sender<Result<HistoryPage, HistoryError>>,
     },
+}
+
+/// How the hub task stands (see [`HubMsg::Stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Registered people.
+    pub members: usize,
+    /// Connections attached and not registered yet.
+    pub unregistered: usize,
+    pub rooms: usize,
+    pub accounts: usize,
+    /// Bytes queued for all connections and not yet written, and the most
+    /// for any one connection.
+    pub queued_bytes: usize,
+    pub queued_max: usize,
+    /// History on: batches not yet in the journal, and batches in the
+    /// journal not yet in SQLite.
+    pub history: Option<(u64, u64)>,
+}
+
+/// Whom a ban matches, by identity (`nick!user@host`).
+pub type UserMatch = Arc<dyn Fn(&chatroom_core::UserInfo) -> bool + Send + Sync>;
+
+/// What the administrator asks of the hub (see [`HubMsg::Admin`]).
+pub enum AdminAsk {
+    /// Everyone, or the members of one room.
+    Who { room: Option<String> },
+    /// One person.
+    Where { nick: String },
+    /// Remove from a room; `by` is the server's identity.
+    Kick {
+        room: String,
+        nick: String,
+        reason: String,
+        by: Arc<chatroom_core::UserInfo>,
+    },
+    /// Disconnect.
+    Kill { nick: String, reason: String },
+    /// Disconnect everyone registered whom a new ban matches (those not
+    /// registered yet are checked when they register).
+    Ban { user: UserMatch, reason: String },
+    /// A notice to everyone.
+    Notice { text: String },
+    /// New hub settings (a reloaded configuration).
+    Reconfigure(chatroom_core::HubConfig),
+}
+
+/// The hub's answer to an [`AdminAsk`].
+pub enum AdminDone {
+    People(Vec<chatroom_core::hub::Person>),
+    Done(Result<(), HubError>),
+    /// The nicknames (or connection ids, for those not registered) of the
+    /// connections a ban removed.
+    Removed(Vec<String>),
 }
 
 /// One part of a [`HubMsg::Group`].

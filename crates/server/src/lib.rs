@@ -10,6 +10,9 @@
 #![deny(unsafe_code)]
 
 pub mod accounts;
+pub mod activity;
+pub mod admin;
+pub mod banner;
 pub mod connection;
 pub mod deadlines;
 pub mod descriptors;
@@ -18,10 +21,15 @@ pub mod history;
 pub mod hub_task;
 pub mod inbox;
 pub mod limits;
+pub mod listen;
+pub mod live;
 pub mod logins;
+pub mod mdns;
+pub mod metrics;
 pub mod outbound;
 pub mod persist;
 pub mod reader;
+pub mod reload;
 pub mod server;
 pub mod session;
 pub mod shutdown;

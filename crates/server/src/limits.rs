@@ -119,7 +119,8 @@ pub fn ceiling(configured: usize, nofile: Option<u64>, reserve: usize) -> usize 
 /// protocol.
 #[derive(Debug)]
 pub struct Admission {
-    rules: Rules,
+    /// Replaced whole when the configuration is reloaded.
+    rules: std::sync::RwLock<Rules>,
     state: Mutex<State>,
 }
 
@@ -191,14 +192,20 @@ pub struct Admitted {
 impl Admission {
     pub fn new(rules: Rules) -> Arc<Admission> {
         Arc::new(Admission {
-            rules,
+            rules: std::sync::RwLock::new(rules),
             state: Mutex::default(),
         })
     }
 
-    /// The rules in force (for the start-up line).
-    pub fn rules(&self) -> &Rules {
-        &self.rules
+    /// The rules in force.
+    pub fn rules(&self) -> Rules {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// New rules (a reloaded configuration): they apply from the next
+    /// connection; connections already admitted keep their places.
+    pub fn set_rules(&self, rules: Rules) {
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
     }
 
     /// Admits a connection from `ip` accepted at `now`, which will go through
@@ -210,7 +217,7 @@ impl Admission {
         handshake: bool,
         now: Instant,
     ) -> Result<Admitted, Refusal> {
-        let r = &self.rules;
+        let r = self.rules.read().unwrap_or_else(|p| p.into_inner());
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let st = &mut *guard;
         if r.total > 0 && st.total >= r.total {
@@ -222,7 +229,7 @@ impl Admission {
             Some(chatroom_core::addr::group(ip, r.ipv6_prefix))
         };
         if let Some(key) = key {
-            self.sweep(st, now);
+            Self::sweep(st, now, &r);
             let e = st.addrs.entry(key).or_insert(Entry {
                 open: 0,
                 handshaking: 0,
@@ -273,10 +280,10 @@ impl Admission {
     /// Lets go, once per window, of the addresses that hold nothing and
     /// whose window is over: the map stays as large as the connections open
     /// plus the addresses seen in the last window.
-    fn sweep(&self, st: &mut State, now: Instant) {
-        let window = self.rules.window;
+    fn sweep(st: &mut State, now: Instant, rules: &Rules) {
+        let window = rules.window;
         // Without a rate, an address is let go as soon as it holds nothing.
-        if self.rules.connects_per_window == 0 {
+        if rules.connects_per_window == 0 {
             return;
         }
         if st
@@ -309,6 +316,14 @@ impl Admission {
     }
 
     fn release(&self, key: Option<IpAddr>, conn: bool) {
+        // Read before the state is locked, as `admit` does: the two locks
+        // are always taken in that order.
+        let no_rate = self
+            .rules
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .connects_per_window
+            == 0;
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let st = &mut *guard;
         if conn {
@@ -325,7 +340,7 @@ impl Admission {
         }
         // Kept while its connect window runs (the sweep lets it go later),
         // so that closing connections does not reset the rate.
-        if e.open == 0 && e.handshaking == 0 && self.rules.connects_per_window == 0 {
+        if e.open == 0 && e.handshaking == 0 && no_rate {
             st.addrs.remove(&key);
         }
     }

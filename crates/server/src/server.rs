@@ -39,6 +39,7 @@ use super::deadlines::Deadlines;
 use super::hub_task::{self, Persisted};
 use super::inbox::{self, HubMsg};
 use super::limits::{AcceptBackoff, Admission, Admitted, ConnPermit, Rules, Tally, ceiling};
+use super::live::{Live, Prototypes};
 use super::logins::Logins;
 use super::persist::{JournalAt, Stage, sync_room_limits};
 use super::tls::{Origin, Tls};
@@ -94,6 +95,18 @@ pub struct Server {
     /// The admission rules, with the ceiling worked out from the open-file
     /// limit at bind time.
     rules: Rules,
+    /// The metrics listener, when on.
+    metrics: Option<TcpListener>,
+    /// The admin socket (`chatroom admin`), unless it could not be opened.
+    admin: Option<tokio::net::UnixListener>,
+    /// The configuration as loaded, before the ports were filled in: what
+    /// a reload compares the file with.
+    configured: Config,
+    /// Loads the configuration again for a reload (SIGHUP, `chatroom admin
+    /// reload`); none: a reload only reloads the TLS certificate.
+    load: Option<super::reload::LoadConfig>,
+    /// The open-file limit found at start.
+    nofile: Option<u64>,
     /// Installed at bind time, so a SIGHUP that arrives once the addresses
     /// are printed reloads instead of killing the process.
     #[cfg(unix)]
@@ -105,6 +118,7 @@ impl Server {
     pub async fn bind(cfg: Config) -> anyhow::Result<Server> {
         // Before any file is opened: the store, the listeners and every
         // connection come out of the same limit.
+        let configured = cfg.clone();
         let nofile = super::descriptors::raise();
         let limits = &cfg.limits;
         let total = ceiling(
@@ -155,53 +169,84 @@ impl Server {
         } else {
             None
         };
+        let mut cfg = cfg;
+        cfg.bind = super::listen::effective_bind(cfg.bind);
         let l = &cfg.listeners;
-        let wanted = [
+        let mut wanted = vec![
             (l.line, Protocol::Line, l.line_port),
             (l.irc, Protocol::Irc, l.irc_port),
             (l.lenheader, Protocol::LenHeader, l.lenheader_port),
             (l.nick, Protocol::Nick, l.nick_port),
         ];
+        let mut tls = None;
+        if cfg.tls.enabled {
+            tls = Some(Arc::new(Tls::setup(&cfg)?));
+            wanted.push((true, Protocol::IrcTls, cfg.tls.port));
+        }
+        let w = &cfg.web;
+        wanted.push((w.enabled, Protocol::Web, w.port));
+        wanted.push((
+            w.enabled && w.tls_enabled && tls.is_some(),
+            Protocol::WebTls,
+            w.tls_port,
+        ));
         let mut listeners = Vec::new();
         for (on, proto, port) in wanted {
             if !on {
                 continue;
             }
             let addr = SocketAddr::new(cfg.bind, port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for {proto} on {addr}"))?;
-            listeners.push((proto, listener));
-        }
-        let mut tls = None;
-        if cfg.tls.enabled {
-            tls = Some(Arc::new(Tls::setup(&cfg)?));
-            let addr = SocketAddr::new(cfg.bind, cfg.tls.port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for {} on {addr}", Protocol::IrcTls))?;
-            listeners.push((Protocol::IrcTls, listener));
-        }
-        let w = &cfg.web;
-        let web = [
-            (w.enabled, Protocol::Web, w.port, "--web-port"),
-            (
-                w.enabled && w.tls_enabled && tls.is_some(),
-                Protocol::WebTls,
-                w.tls_port,
-                "--web-tls-port",
-            ),
-        ];
-        for (on, proto, port, flag) in web {
-            if !on {
-                continue;
-            }
-            let addr = SocketAddr::new(cfg.bind, port);
-            let listener = TcpListener::bind(addr).await.with_context(|| {
-                format!("cannot listen for {proto} on {addr} (change it with {flag})")
+            let listener = super::listen::bind(addr).with_context(|| {
+                format!(
+                    "cannot listen for {proto} on {addr} (change it with {})",
+                    super::listen::port_flag(proto)
+                )
             })?;
             listeners.push((proto, listener));
         }
+        let metrics = if cfg.metrics.enabled {
+            let addr = cfg.metrics.addr;
+            let listener = super::listen::bind(addr).with_context(|| {
+                format!(
+                    "cannot listen for metrics on {addr} (change it with --metrics-addr, or turn it off with --no-metrics)"
+                )
+            })?;
+            if let Ok(real) = listener.local_addr() {
+                cfg.metrics.addr = real;
+            }
+            Some(listener)
+        } else {
+            None
+        };
+        // From here on the configuration holds the ports really taken (a
+        // port of 0 became a free one): hints that name another listener's
+        // port, and the LAN announcement, read them there.
+        for (proto, listener) in &listeners {
+            let Ok(port) = listener.local_addr().map(|a| a.port()) else {
+                continue;
+            };
+            match proto {
+                Protocol::Line => cfg.listeners.line_port = port,
+                Protocol::Irc => cfg.listeners.irc_port = port,
+                Protocol::LenHeader => cfg.listeners.lenheader_port = port,
+                Protocol::Nick => cfg.listeners.nick_port = port,
+                Protocol::IrcTls => cfg.tls.port = port,
+                Protocol::Web => cfg.web.port = port,
+                Protocol::WebTls => cfg.web.tls_port = port,
+            }
+        }
+        // After the store: its lock keeps a second server off this data
+        // directory. Without it the server still runs.
+        let admin = match super::admin::bind(&cfg.data_dir) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(
+                    "admin: no admin socket in {}: {e:#}",
+                    cfg.data_dir.display()
+                );
+                None
+            }
+        };
         #[cfg(unix)]
         let hangup = {
             use tokio::signal::unix::{SignalKind, signal};
@@ -219,6 +264,11 @@ impl Server {
             tls,
             store,
             rules,
+            metrics,
+            admin,
+            configured,
+            load: None,
+            nofile: nofile.soft,
             #[cfg(unix)]
             hangup,
         })
@@ -241,6 +291,29 @@ impl Server {
         ))
     }
 
+    /// How to reload the configuration (SIGHUP, `chatroom admin reload`):
+    /// `load` reads it again as at start.
+    pub fn on_reload(&mut self, load: super::reload::LoadConfig) {
+        self.load = Some(load);
+    }
+
+    /// The line saying where the admin socket is, if it is open.
+    pub fn admin_line(&self) -> Option<String> {
+        self.admin.as_ref()?;
+        Some(format!(
+            "admin: chatroom admin --data-dir {} status",
+            self.cfg.data_dir.display()
+        ))
+    }
+
+    /// The line saying where the metrics are, if they are on.
+    pub fn metrics_line(&self) -> Option<String> {
+        let addr = self.metrics.as_ref()?.local_addr().ok()?;
+        Some(format!(
+            "metrics: http://{addr}/metrics (and /healthz, /readyz)"
+        ))
+    }
+
     /// The line saying where the history is kept (or that it is off).
     pub fn history_line(&self) -> String {
         match &self.store {
@@ -257,65 +330,30 @@ impl Server {
             .collect()
     }
 
-    /// Lines telling people how to reach the server: one per address of this
-    /// machine when listening on all interfaces (loopback left out unless
-    /// there is nothing else), else the bound address.
+    /// Lines telling people how to reach the server: for each address of
+    /// this machine when listening on all interfaces (loopback left out
+    /// unless there is nothing else), else for the bound address, the chat
+    /// listeners and the web addresses; then the netcat command.
     pub fn reach_lines(&self) -> Vec<String> {
-        let addrs = self.local_addrs();
-        let ips: Vec<IpAddr> = if self.cfg.bind.is_unspecified() {
-            let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        let interfaces: Vec<IpAddr> = if self.cfg.bind.is_unspecified() {
+            if_addrs::get_if_addrs()
                 .unwrap_or_default()
                 .into_iter()
                 .map(|i| i.ip())
-                .filter(|ip| !ip.is_loopback())
-                .filter(|ip| self.cfg.bind.is_ipv4() == ip.is_ipv4())
-                .collect();
-            ips.sort();
-            ips.dedup();
-            if ips.is_empty() {
-                ips.push(if self.cfg.bind.is_ipv4() {
-                    IpAddr::from([127, 0, 0, 1])
-                } else {
-                    IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
-                });
-            }
-            ips
+                .collect()
         } else {
-            vec![self.cfg.bind]
+            Vec::new()
         };
-        let mut lines = Vec::new();
-        for ip in &ips {
-            let at = |port| SocketAddr::new(*ip, port);
-            lines.push(
-                addrs
-                    .iter()
-                    .filter(|(p, _)| !matches!(p, Protocol::Web | Protocol::WebTls))
-                    .map(|(p, a)| format!("{p}: {}", at(a.port())))
-                    .collect::<Vec<_>>()
-                    .join("   "),
-            );
-            let web: Vec<String> = addrs
-                .iter()
-                .filter_map(|(p, a)| match p {
-                    Protocol::Web => Some(format!("http://{}/", at(a.port()))),
-                    Protocol::WebTls => Some(format!("https://{}/", at(a.port()))),
-                    _ => None,
-                })
-                .collect();
-            if !web.is_empty() {
-                lines.push(format!("web: {}", web.join("   ")));
-            }
-        }
-        lines.retain(|l| !l.is_empty());
-        lines
+        let ips = super::banner::reachable(self.cfg.bind, &interfaces);
+        // The `.local` name reaches the server when it answers for it.
+        let name = super::mdns::wanted(&self.cfg)
+            .then(super::banner::local_name)
+            .flatten();
+        super::banner::lines(&self.local_addrs(), &ips, name.as_deref())
     }
 
     /// Serves until `stop` resolves, then shuts down in order.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        #[cfg(unix)]
-        let reloader = self
-            .hangup
-            .map(|hup| tokio::spawn(reload_on_hangup(hup, self.tls.clone())));
         let cfg = self.cfg.clone();
         if let Some(events) = cfg.limits.send_queue {
             tracing::warn!(
@@ -402,7 +440,16 @@ impl Server {
             nick_grace: accounts.as_ref().and(cfg.accounts.nick_grace()),
             replay: history.is_some(),
         });
-        let hub_task = hub_task::spawn(core, inbox, history, accounts.clone());
+        let metrics = Arc::new(super::metrics::Metrics::new());
+        let bans = Arc::new(super::admin::Bans::load(&cfg.data_dir));
+        let hub_task = hub_task::spawn(
+            core,
+            inbox,
+            history,
+            accounts.clone(),
+            metrics.clone(),
+            bans.clone(),
+        );
         let (deadlines, deadlines_task) = Deadlines::start(
             cfg.limits.registration_timeout(),
             Some(chatroom_proto::irc::session::liveness(&cfg)),
@@ -414,12 +461,67 @@ impl Server {
             logins,
             certfp: None,
             deadlines,
+            metrics: metrics.clone(),
+            bans: bans.clone(),
         };
         let admission = Admission::new(self.rules.clone());
+        let live = Live::new(cfg.clone());
+        let reloader = Arc::new(super::reload::Reloader::new(
+            self.load.clone(),
+            self.configured.clone(),
+            cfg.clone(),
+            live.clone(),
+            self.tls.clone(),
+            admission.clone(),
+            hub.clone(),
+            self.nofile,
+        ));
+        #[cfg(unix)]
+        let hangups = self
+            .hangup
+            .map(|hup| tokio::spawn(reload_on_hangup(hup, reloader.clone())));
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop_metrics = CancellationToken::new();
+        if let Some(listener) = self.metrics {
+            let probe = super::metrics::Probe {
+                metrics: metrics.clone(),
+                hub: hub.clone(),
+                admission: admission.clone(),
+                ready: ready.clone(),
+                history_files: history_files(self.store.as_ref(), &cfg),
+            };
+            tokio::spawn(super::metrics::serve(listener, probe, stop_metrics.clone()));
+        }
+        if let Some(listener) = self.admin {
+            let admin = super::admin::Admin {
+                hub: hub.clone(),
+                admission: admission.clone(),
+                bans: bans.clone(),
+                reloader: reloader.clone(),
+                started: Instant::now(),
+                since: std::time::SystemTime::now(),
+                listeners: self
+                    .listeners
+                    .iter()
+                    .filter_map(|(p, l)| l.local_addr().ok().map(|a| (*p, a)))
+                    .collect(),
+                history: self.store.as_ref().map(|o| o.file.clone()),
+                history_files: history_files(self.store.as_ref(), &cfg),
+                identity: Arc::new(chatroom_core::UserInfo {
+                    nick: cfg.server_name.as_str().into(),
+                    user: "admin".into(),
+                    realname: cfg.server_info.as_str().into(),
+                    host: cfg.server_name.as_str().into(),
+                    account: None,
+                }),
+            };
+            tokio::spawn(super::admin::serve(
+                listener,
+                Arc::new(admin),
+                stop_metrics.clone(),
+            ));
+        }
         let next_id = Arc::new(AtomicU64::new(1));
-        let protos = Arc::new(Prototypes {
-            irc: irc::renderer(&cfg),
-        });
         let tracker = TaskTracker::new();
         let stop_accepting = CancellationToken::new();
         let mut accepts = Vec::new();
@@ -434,14 +536,43 @@ impl Server {
                 listener,
                 acceptor,
                 env.clone(),
-                protos.clone(),
+                live.clone(),
                 admission.clone(),
                 next_id.clone(),
                 tracker.clone(),
                 stop_accepting.clone(),
             )));
         }
+        // Announced on the LAN once every listener accepts.
+        let announcer = match super::banner::local_name() {
+            Some(name) if super::mdns::wanted(&cfg) => {
+                let fp = self.tls.as_ref().map(|t| t.fingerprint());
+                match super::mdns::announce(&cfg, &name, fp.as_deref()) {
+                    Ok(a) => {
+                        tracing::info!("mdns: announced as {}", a.names().join(", "));
+                        Some(a)
+                    }
+                    Err(e) => {
+                        tracing::warn!("mdns: cannot announce the server on the LAN: {e}");
+                        None
+                    }
+                }
+            }
+            None if super::mdns::wanted(&cfg) => {
+                tracing::warn!(
+                    "mdns: this machine's host name is not usable on the LAN; not announced"
+                );
+                None
+            }
+            _ => None,
+        };
+        ready.store(true, Ordering::Relaxed);
         stop.await;
+        ready.store(false, Ordering::Relaxed);
+        if let Some(a) = announcer {
+            // Goodbye packets first, so that the LAN forgets the server.
+            let _ = tokio::task::spawn_blocking(move || a.withdraw()).await;
+        }
         tracing::info!("shutting down");
         stop_accepting.cancel();
         for a in accepts {
@@ -460,42 +591,49 @@ impl Server {
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!("some connections did not close within {grace:?}");
         }
+        stop_metrics.cancel();
         drop(hub);
         hub_task.abort();
         deadlines_task.abort();
         #[cfg(unix)]
-        if let Some(r) = reloader {
+        if let Some(r) = hangups {
             r.abort();
         }
         Ok(())
     }
 }
 
-/// Reloads the TLS certificate on each SIGHUP. Connections already up keep
-/// their sessions; a file that does not load leaves the current certificate.
+/// Reloads the configuration and the TLS certificate on each SIGHUP (see
+/// `reload.rs`; what it changed is logged).
 #[cfg(unix)]
-async fn reload_on_hangup(mut hup: tokio::signal::unix::Signal, tls: Option<Arc<Tls>>) {
+async fn reload_on_hangup(
+    mut hup: tokio::signal::unix::Signal,
+    reloader: Arc<super::reload::Reloader>,
+) {
     while hup.recv().await.is_some() {
-        let Some(tls) = tls.clone() else {
-            tracing::info!("SIGHUP: nothing to reload (TLS is off)");
-            continue;
-        };
-        // File reads stay off the async workers.
-        let outcome = tokio::task::spawn_blocking(move || {
-            let res = tls.reload();
-            (res, tls.cert_path().display().to_string())
-        })
-        .await;
-        match outcome {
-            Ok((Ok(fp), path)) => {
-                tracing::info!("tls: reloaded {path}; SHA-256 fingerprint {fp}")
-            }
-            Ok((Err(e), _)) => {
-                tracing::error!("tls: reload failed, keeping the current certificate: {e:#}")
-            }
-            Err(e) => tracing::error!("tls: reload task failed: {e}"),
-        }
+        tracing::info!("SIGHUP: reloading");
+        reloader.reload().await;
     }
+}
+
+/// The history's files (the database, its WAL, the search index and its
+/// WAL), for their size; none with history off.
+fn history_files(store: Option<&Opened>, cfg: &Config) -> Vec<std::path::PathBuf> {
+    let Some(opened) = store else {
+        return Vec::new();
+    };
+    let with = |suffix: &str| {
+        let mut name = opened.file.clone().into_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let search = cfg.data_dir.join("search.db");
+    vec![
+        opened.file.clone(),
+        with("-wal"),
+        search.clone(),
+        search.with_extension("db-wal"),
+    ]
 }
 
 /// Completes the TLS handshake, or gives up after `limit`: a peer that
@@ -580,7 +718,7 @@ async fn accept_loop(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     env: ConnEnv,
-    protos: Arc<Prototypes>,
+    live: Arc<Live>,
     admission: Arc<Admission>,
     next_id: Arc<AtomicU64>,
     tracker: TaskTracker,
@@ -595,9 +733,9 @@ async fn accept_loop(
             a = listener.accept() => a,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => {
+            Ok((stream, peer)) => {
                 backoff.succeeded();
-                a
+                (stream, super::listen::canonical(peer))
             }
             Err(e) if one_connection_only(&e) => {
                 tracing::debug!(%proto, "accept failed: {e}");
@@ -618,6 +756,21 @@ async fn accept_loop(
                 continue;
             }
         };
+        if let Some(reason) = env.bans.refusal(peer.ip()) {
+            env.metrics.banned();
+            let reason = format!("Banned: {reason}");
+            tracing::debug!(%proto, %peer, "refused: {reason}");
+            if let Some(n) = refused.hit(Instant::now(), LOG_EVERY) {
+                tracing::info!(
+                    %proto,
+                    "refused {n} connection(s) since the last report; the latest from {peer}: {reason}"
+                );
+            }
+            if !handshakes {
+                refuse_now(stream, &refusal_bytes(proto, &env.cfg, &reason));
+            }
+            continue;
+        }
         let Admitted { conn, handshake } = match admission.admit(
             peer.ip(),
             handshakes,
@@ -625,6 +778,7 @@ async fn accept_loop(
         ) {
             Ok(a) => a,
             Err(refusal) => {
+                env.metrics.refused(refusal);
                 tracing::debug!(%proto, %peer, "refused: {}", refusal.reason());
                 if let Some(n) = refused.hit(Instant::now(), LOG_EVERY) {
                     tracing::info!(
@@ -645,8 +799,12 @@ async fn accept_loop(
         if let Some(n) = refused.flush(Instant::now(), LOG_EVERY) {
             tracing::info!(%proto, "refused {n} connection(s) since the last report");
         }
+        env.metrics.accepted(proto);
+        // The configuration in force now (a reload may have replaced it).
+        let (cfg, protos) = live.get();
+        let env = ConnEnv { cfg, ..env.clone() };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(%proto, %peer, conn = id, "accepted");
+        tracing::info!(%proto, %peer, conn = id, "accepted");
         // Chat lines are small and latency matters more than packet
         // count; coalescing happens in the writer instead.
         let _ = stream.set_nodelay(true);
@@ -684,13 +842,6 @@ async fn accept_loop(
             )
         }
     }
-}
-
-/// What every connection of a protocol starts from, made once per server:
-/// each connection's renderer shares the fixed parts (the IRC MOTD and
-/// ISUPPORT tokens) instead of holding its own copy.
-struct Prototypes {
-    irc: irc::IrcRenderer,
 }
 
 /// Starts one admitted connection's task with its protocol's edge.

@@ -48,7 +48,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         log = open(os.path.join(self.directory, 'server.log'), 'w')
         self.proc = subprocess.Popen(
             [binary, 'serve', '--bind', '127.0.0.1', '--irc-port', str(port),
-             '--no-line', '--no-tls', '--no-web', '--flood-rate', '0', '--max-per-ip', '0',
+             '--no-line', '--no-tls', '--no-web', '--no-metrics', '--flood-rate', '0', '--max-per-ip', '0',
              '--max-connects-per-ip', '0',
              '--max-connections', '0',
              '--server-name', 'irctest.chatroom.local',

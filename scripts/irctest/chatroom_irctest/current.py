@@ -71,6 +71,9 @@ server_name = {server_name}
 server_info = "test server"
 data_dir = {data_dir}
 {password_line}
+[metrics]
+enabled = false
+
 [listeners]
 line = false
 irc = {plain}

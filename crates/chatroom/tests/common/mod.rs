@@ -49,20 +49,27 @@ impl TestServer {
     /// Like [`TestServer::start`], with the given data directory (to start
     /// a second server on the first one's files) or a fresh one.
     pub fn start_in(data_dir: Option<&std::path::Path>, args: &[&str]) -> TestServer {
-        TestServer::launch(data_dir, args, None)
+        TestServer::launch(data_dir, args, None, "chatroom=debug")
+    }
+
+    /// Like [`TestServer::start`], with `RUST_LOG` set to `rust_log` (""
+    /// for none: the server's own default) instead of debug.
+    pub fn start_with_log(rust_log: &str, args: &[&str]) -> TestServer {
+        TestServer::launch(None, args, None, rust_log)
     }
 
     /// Like [`TestServer::start`], with the server's open-file limit (soft
     /// and hard, so it cannot raise it) set to `nofile` by the shell that
     /// starts it (`ulimit`, then `exec`: the PID is the server's).
     pub fn start_with_nofile(nofile: u64, args: &[&str]) -> TestServer {
-        TestServer::launch(None, args, Some(nofile))
+        TestServer::launch(None, args, Some(nofile), "chatroom=debug")
     }
 
     fn launch(
         data_dir: Option<&std::path::Path>,
         args: &[&str],
         nofile: Option<u64>,
+        rust_log: &str,
     ) -> TestServer {
         // The time as well as the pid: a failed test's directory is kept
         // (the server's log is in it), and a later run that got the same
@@ -93,6 +100,11 @@ impl TestServer {
                 sh
             }
         };
+        if rust_log.is_empty() {
+            command.env_remove("RUST_LOG");
+        } else {
+            command.env("RUST_LOG", rust_log);
+        }
         let mut child = command
             .args([
                 "serve",
@@ -112,11 +124,12 @@ impl TestServer {
                 "0",
                 "--web-tls-port",
                 "0",
+                "--metrics-addr",
+                "127.0.0.1:0",
                 "--data-dir",
                 &data_dir_arg,
             ])
             .args(args)
-            .env("RUST_LOG", "chatroom=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
@@ -223,6 +236,11 @@ impl TestServer {
         }
     }
 
+    /// Every line the server printed to stdout so far.
+    pub fn printed(&self) -> Vec<String> {
+        self.stdout.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
     /// The SHA-256 fingerprint of the TLS certificate, as the server printed
     /// it at start (`AB:CD:...`).
     pub fn tls_fingerprint(&self) -> String {
@@ -231,6 +249,17 @@ impl TestServer {
             .nth(3)
             .expect("fingerprint after the label")
             .to_string()
+    }
+
+    /// The metrics listener's address (Prometheus metrics, /healthz,
+    /// /readyz), as the server printed it.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let line = self.stdout_line("metrics: http://");
+        line.trim_start_matches("metrics: http://")
+            .split('/')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
     }
 
     /// Keeps this server's directory after it is dropped, for a later
@@ -245,6 +274,23 @@ impl TestServer {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Waits (up to `WAIT`) until the server's log holds a line for which
+    /// `pred` is true; returns it.
+    pub fn log_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(l) = self.stderr().lines().find(|l| pred(l)) {
+                return l.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the log never said {what}: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// True while the server process is running.

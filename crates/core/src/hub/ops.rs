@@ -431,7 +431,7 @@ impl Hub {
 
     /// Takes `conn` out of a room it is in (after the room was told) and
     /// moves its focus if that was the room.
-    fn remove_from_room(&mut self, conn: ConnId, key: &Key, out: &mut impl Outbox) {
+    pub(super) fn remove_from_room(&mut self, conn: ConnId, key: &Key, out: &mut impl Outbox) {
         if let Some(room) = self.rooms.get_mut(key) {
             room.members.shift_remove(&conn);
             if room.is_gone() {

@@ -194,6 +194,20 @@ impl Stage {
         self.ops.push(op);
     }
 
+    /// Batches sent but not yet in the journal, and batches in the journal
+    /// not yet in SQLite (the history's lag, for the metrics).
+    pub fn lags(&self) -> (u64, u64) {
+        (
+            self.sent.saturating_sub(self.committed),
+            self.committed.saturating_sub(self.applied),
+        )
+    }
+
+    /// Bytes queued for the connections (see `Fanout::queued`).
+    pub fn queued(&self) -> (usize, usize) {
+        self.release.fanout.queued()
+    }
+
     /// What is sent until the next call answers `author`'s own command.
     pub fn set_author(&mut self, author: Option<ConnId>) {
         self.author = author;

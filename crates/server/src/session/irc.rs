@@ -81,6 +81,14 @@ async fn answer(ctx: &mut Ctx, st: &mut State, input: Input, max: usize) -> Opti
         Frame::TooLong => (vec![input_too_long()], None),
         Frame::Line(bytes) if too_long(&bytes, max) => (vec![input_too_long()], None),
         Frame::Line(bytes) => match std::str::from_utf8(&bytes) {
+            // A web browser at the IRC port: told where the web app is.
+            Ok(line)
+                if !ctx.is_registered() && chatroom_proto::wrong_door::is_http_request(line) =>
+            {
+                let (answer, reason) = chatroom_proto::wrong_door::http_on_irc_port(&ctx.cfg);
+                let _ = ctx.tell(answer).await;
+                return Some(reason);
+            }
             Ok(line) => match Message::parse(&clean_line(line)) {
                 Ok(msg) => {
                     let label = st.label_of(&msg);

@@ -32,7 +32,14 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
             None => return "Connection closed".into(),
             Some(Err(e)) => return format!("Read error: {e}"),
             Some(Ok(Frame::TooLong)) => st.too_long(&ctx.cfg),
-            Some(Ok(Frame::Line(bytes))) => st.line(&text(&bytes)),
+            Some(Ok(Frame::Line(bytes))) => {
+                let line = text(&bytes);
+                if let Some((answer, reason)) = wrong_door(&ctx, &line) {
+                    let _ = ctx.tell(answer).await;
+                    return reason;
+                }
+                st.line(&line)
+            }
         };
         match carry_out(&mut ctx, &mut st, &mut account, steps).await {
             Ok(None) => {}
@@ -40,6 +47,19 @@ pub async fn session(mut ctx: Ctx, rd: ReadHalf) -> String {
             Err(HubGone) => return "Server shutting down".into(),
         }
     }
+}
+
+/// The answer to a first line meant for another listener (an IRC
+/// client's registration, an HTTP request), and the reason to close with.
+fn wrong_door(ctx: &Ctx, line: &str) -> Option<(Bytes, String)> {
+    use chatroom_proto::wrong_door as door;
+    if ctx.is_registered() {
+        return None;
+    }
+    if door::is_http_request(line) {
+        return Some(door::http_on_line_port(&ctx.cfg));
+    }
+    door::is_irc_registration(line).then(|| door::irc_on_line_port(&ctx.cfg))
 }
 
 /// Carries out the steps of one line; `Some(reason)` ends the session.
