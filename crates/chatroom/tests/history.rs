@@ -668,6 +668,7 @@ fn replay_shows_old_lines_with_their_date_and_follows_the_replay_limits() {
             from: carol.clone().into(),
             to: MsgTarget::Room("#lobby".into()),
             text: text.into(),
+            to_account: None,
         };
         store
             .append(&[
