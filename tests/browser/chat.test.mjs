@@ -55,7 +55,9 @@ test('browsers, a line client and an IRC client talk in one room', async () => {
     const texts = await logTexts(a.page);
     assert.equal(texts.filter((t) => t === 'from alice in the browser').length, 1);
 
-    // /me, then multi-line (Shift+Enter): without draft/multiline the lines go as separate messages.
+    // /me, then multi-line (Shift+Enter): the server offers draft/multiline,
+    // so it is one message; the IRC client without the capability gets its
+    // lines as separate PRIVMSGs, the other browser one message of two lines.
     await type(a.page, '/me waves');
     await irc.waitFor((l) => l.includes('PRIVMSG #lobby :\x01ACTION waves\x01'), 'action');
     await composer(a.page).fill('first line');
@@ -64,7 +66,8 @@ test('browsers, a line client and an IRC client talk in one room', async () => {
     await composer(a.page).press('Enter');
     await irc.waitFor((l) => l.endsWith('PRIVMSG #lobby :first line'), 'first line');
     await irc.waitFor((l) => l.endsWith('PRIVMSG #lobby :second line'), 'second line');
-    await seen(b.page, 'second line');
+    await until(async () => (await logTexts(b.page)).some((t) => t.includes('first line') && t.includes('second line')),
+      'one message of two lines in the other browser');
 
     // A private conversation, opened with /msg, answered over IRC.
     await type(a.page, '/msg ivan just for you');

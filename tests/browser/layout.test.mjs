@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, openBrowser, login, IrcClient, logTexts, until, axePath } from './lib.mjs';
+import { setup, openBrowser, login, IrcClient, logTexts, until, axe } from './lib.mjs';
 
 const titleIs = (page, s) => until(() => page.$eval('#title', (e, want) => e.textContent === want, s), `title ${s}`);
 
@@ -97,15 +97,6 @@ test('keyboard: Alt+Up/Down between rooms, Ctrl+K jumps, unread counts and menti
     await env.teardown();
   }
 });
-
-async function axe(page) {
-  await page.addScriptTag({ path: axePath });
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  });
-}
 
 for (const scheme of ['light', 'dark']) {
   test(`accessibility (${scheme}): no serious or critical axe violations`, async () => {

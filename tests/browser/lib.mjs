@@ -239,3 +239,46 @@ export async function setup(opts) {
     },
   };
 }
+
+/**
+ * Records every IRC line the page sends and receives over its WebSockets, in
+ * order, with the page's clock: `window.__irc` = [{ t, dir: 'out'|'in', line }].
+ * Call before the page loads the app (it wraps the WebSocket constructor).
+ */
+export async function recordIrc(page) {
+  await page.addInitScript(() => {
+    const log = (window.__irc = []);
+    const Native = window.WebSocket;
+    const send = Native.prototype.send;
+    Native.prototype.send = function (d) { log.push({ t: performance.now(), dir: 'out', line: String(d) }); return send.call(this, d); };
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('message', (e) => {
+          const text = typeof e.data === 'string' ? e.data : new TextDecoder().decode(e.data);
+          for (const line of text.split(/\r?\n/)) if (line) log.push({ t: performance.now(), dir: 'in', line });
+        });
+      }
+    };
+  });
+}
+
+/** The lines recorded by recordIrc, from index `from` on. */
+export function ircLog(page, from = 0) {
+  return page.evaluate((f) => window.__irc.slice(f), from);
+}
+
+/** The accessible name of a room's button in the room list ("#lobby, 3 unread"). */
+export function roomLabel(page, room) {
+  return page.$$eval('#buffers button', (bs, r) => bs.map((b) => b.getAttribute('aria-label')).find((l) => l === r || l.startsWith(r + ',')) ?? null, room);
+}
+
+/** axe-core's serious and critical violations on the page (needs bypassCSP to inject it). */
+export async function axe(page) {
+  await page.addScriptTag({ path: axePath });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}

@@ -1,6 +1,10 @@
-// Makes docs/web-desktop.png (1280x800) and docs/web-phone.png (390x844)
+// Makes docs/web-desktop.png (1280x800), docs/web-phone.png (390x844, the
+// room) and docs/web-phone-drawer.png (the same with the room list open)
 // from a real server with a few messages. Not part of the test run:
 //   node tests/browser/screenshots.mjs
+// The reactions are emoji: Chromium draws them only with a colour emoji font
+// installed (on Debian: apt-get install -y fonts-noto-color-emoji), else
+// they come out as empty boxes.
 import { join } from 'node:path';
 import { setup, openBrowser, login, IrcClient, until, logTexts, repoRoot } from './lib.mjs';
 
@@ -19,6 +23,12 @@ try {
   const desk = env.track(await openBrowser({ width: 1280, height: 800 }));
   await login(desk.page, env.url, 'ada');
   await until(async () => (await logTexts(desk.page)).includes('great, merging now'), 'replay');
+  // The phone is there before the reply and the reaction: the server's
+  // replay does not carry client-only tags, so a later joiner would not
+  // see them.
+  const phone = env.track(await openBrowser({ width: 390, height: 844 }));
+  await login(phone.page, env.url, 'pat');
+  await until(async () => (await logTexts(phone.page)).includes('great, merging now'), 'phone replay');
   const msgid = (await irc2.waitFor((l) => l.includes('PRIVMSG #lobby :great, merging now'), 'msgid')).match(/msgid=([^;\s]+)/)?.[1];
   if (msgid) {
     irc.send(`@+draft/react=🎉;+draft/reply=${msgid} TAGMSG #lobby`);
@@ -37,11 +47,14 @@ try {
   await until(async () => (await desk.page.$eval('#typing', (e) => e.textContent)).length > 0, 'typing');
   await desk.page.screenshot({ path: join(repoRoot, 'docs', 'web-desktop.png') });
 
-  const phone = env.track(await openBrowser({ width: 390, height: 844 }));
-  await login(phone.page, env.url, 'pat');
-  await until(async () => (await logTexts(phone.page)).includes('ada: lunch at noon?'), 'phone replay');
+  await until(async () => (await logTexts(phone.page)).includes('ada: lunch at noon?'), 'phone: the last line');
+  await until(() => phone.page.locator('#log .msg .chip').count(), 'phone: the reaction');
   await phone.page.screenshot({ path: join(repoRoot, 'docs', 'web-phone.png') });
-  console.log('wrote docs/web-desktop.png and docs/web-phone.png');
+  await phone.page.getByRole('button', { name: 'Rooms' }).click();
+  // The drawer slides in (.2 s): wait until it is in place.
+  await until(async () => (await phone.page.locator('#sidebar').boundingBox())?.x === 0, 'drawer open');
+  await phone.page.screenshot({ path: join(repoRoot, 'docs', 'web-phone-drawer.png') });
+  console.log('wrote docs/web-desktop.png, docs/web-phone.png and docs/web-phone-drawer.png');
 } finally {
   await env.teardown();
 }

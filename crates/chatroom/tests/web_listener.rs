@@ -103,8 +103,7 @@ fn tls_connect(
         rustls::ClientConnection::new(config, ServerName::try_from("localhost").expect("name"))
             .expect("client connection");
     let sock = TcpStream::connect(addr).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .expect("timeout");
+    sock.set_read_timeout(Some(WAIT)).expect("timeout");
     rustls::StreamOwned::new(conn, sock)
 }
 
@@ -178,6 +177,11 @@ fn https_serves_the_page_and_irc_with_the_printed_certificate() {
         Ok(ok) => ok,
         Err(e) => panic!("wss upgrade failed: {e}"),
     };
+    // Short reads from here on: the loop below polls.
+    ws.get_mut()
+        .sock
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
     assert_eq!(
         resp.headers()
             .get("sec-websocket-protocol")

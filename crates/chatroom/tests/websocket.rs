@@ -46,15 +46,20 @@ impl WsIrc {
                 .insert("Origin", HeaderValue::from_str(o).expect("header"));
         }
         let sock = TcpStream::connect(addr).expect("connect");
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
-        let (ws, resp) = match tokio_tungstenite::tungstenite::client::client(req, sock) {
+        // The whole answer to the upgrade within the bound (a short read
+        // timeout here would interrupt the handshake on a busy machine),
+        // short reads after it (see `poll`).
+        sock.set_read_timeout(Some(WAIT)).expect("timeout");
+        let (mut ws, resp) = match tokio_tungstenite::tungstenite::client::client(req, sock) {
             Ok(ok) => ok,
             Err(tokio_tungstenite::tungstenite::HandshakeError::Failure(e)) => return Err(e),
             Err(tokio_tungstenite::tungstenite::HandshakeError::Interrupted(_)) => {
                 panic!("handshake interrupted")
             }
         };
+        ws.get_mut()
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
         let protocol = resp
             .headers()
             .get("sec-websocket-protocol")
@@ -211,8 +216,12 @@ fn the_clients_first_choice_wins_and_no_offer_means_text() {
     let both =
         WsIrc::connect(addr, Some("binary.ircv3.net, text.ircv3.net"), None).expect("upgrade");
     assert_eq!(both.protocol.as_deref(), Some("binary.ircv3.net"));
-    let both = WsIrc::connect(addr, Some("x-other, text.ircv3.net, binary.ircv3.net"), None)
-        .expect("upgrade");
+    let both = WsIrc::connect(
+        addr,
+        Some("x-other, text.ircv3.net, binary.ircv3.net"),
+        None,
+    )
+    .expect("upgrade");
     assert_eq!(both.protocol.as_deref(), Some("text.ircv3.net"));
     let mut none = WsIrc::connect(addr, None, None).expect("upgrade");
     assert_eq!(none.protocol, None);

@@ -10,6 +10,7 @@ import { mentions, isoTime, stripFormatting } from './text.js';
 export const MAX_LINES = 2000;     // per buffer in memory
 export const PAGE = 100;           // lines per CHATHISTORY page
 const TYPING_EVERY = 3000;         // the typing spec's minimum gap between "active" notices
+const MARK_EVERY = 1000;           // at most one MARKREAD per buffer per second
 const CHANNEL_RE = /^[#&+!]/;
 
 const lower = (s) => String(s).toLowerCase();
@@ -31,6 +32,7 @@ export class Buffer {
     this.key = lower(name);
     this.lines = [];
     this.byMsgid = new Map();
+    this.orphans = new Map(); // msgid of a parent not held -> the replies to it held
     this.unread = 0;
     this.mentions = 0;
     this.members = new Map();
@@ -41,7 +43,10 @@ export class Buffer {
     this.loadingOlder = false;
     this.newerMissing = false;
     this.loadingNewer = false;
-    this.readMarker = 0;
+    this.readMarker = 0;     // read up to here (ms), here or on another device
+    this.serverMarker = 0;   // what the server has (its MARKREADs and ours)
+    this.markerKnown = false; // the server told us its marker on this connection
+    this.lastMarkSent = 0;
     this.typing = new Map();
     this.lastRef = null;
     this.gapFrom = null;
@@ -98,6 +103,8 @@ export class Chat {
 
   start(opts) {
     this.opts = { ...opts, account: opts.nick };
+    // The room in view when the page was last left, if it is rejoined now.
+    this.startRoom = opts.lastRoom && (opts.rooms || []).some((r) => lower(r) === lower(opts.lastRoom)) ? lower(opts.lastRoom) : null;
     this.quitting = false;
     this.connect();
   }
@@ -140,7 +147,9 @@ export class Chat {
     const all = [...new Set([...chans, ...saved])];
     for (let i = 0; i < all.length; i += 10) this.send('JOIN', [all.slice(i, i + 10).join(',')]);
     for (const b of this.buffers.values()) {
-      if (b.kind === 'query' && b.gapFrom) this.fillGap(b);
+      if (b.kind !== 'query') continue;
+      if (b.gapFrom) this.fillGap(b);
+      this.flushMarker(b); // asks where the server has us in it
     }
     this.motdTimer = null;
   }
@@ -158,7 +167,14 @@ export class Chat {
       b.loadingOlder = false;
       b.loadingNewer = false;
       b.typing.clear();
+      // Markers of a login without an account belong to the connection:
+      // the next one starts from what its server says.
+      b.serverMarker = 0;
+      b.markerKnown = false;
+      b.markAsked = false;
     }
+    for (const t of this.markTimers.values()) clearTimeout(t);
+    this.markTimers.clear();
     this.pendingHist = [];
     if (this.quitting) { this.status = 'idle'; this.ui.statusChanged(); return; }
     if (this.refusedRetry) {
@@ -294,6 +310,7 @@ export class Chat {
     const line = {
       msgid: m.tags?.msgid || null,
       time: this.timeOf(m),
+      stamped: !!m.tags?.time,
       nick: m.nick || m.source || '',
       kind, text, self,
       history: !!ctx.history,
@@ -328,6 +345,18 @@ export class Chat {
     if (line.replyTo) {
       const parent = buf.byMsgid.get(line.replyTo);
       if (parent) { parent.replies = (parent.replies || 0) + 1; this.ui.lineChanged(buf, parent); }
+      else {
+        // The parent may come later (an older page): then both are redrawn.
+        const w = buf.orphans.get(line.replyTo) ?? [];
+        w.push(line);
+        buf.orphans.set(line.replyTo, w);
+      }
+    }
+    const children = line.msgid && buf.orphans.get(line.msgid);
+    if (children) {
+      buf.orphans.delete(line.msgid);
+      line.replies = (line.replies || 0) + children.length;
+      for (const c of children) this.ui.lineChanged(buf, c);
     }
     const v = buf.view;
     if (!v.follow && buf === this.active) {
@@ -337,10 +366,8 @@ export class Chat {
     } else if (idx === lines.length - 1) buf.appended++;
     else buf.dirty = true;
     this.bound(buf);
-    const countable = !line.self && (line.kind === 'msg' || line.kind === 'action' || (line.kind === 'notice' && buf.kind === 'query'));
-    if (countable && line.time > buf.readMarker) {
-      const seen = buf === this.active && this.ui.visible() && buf.view.follow;
-      if (!seen && (live || buf.readMarker)) {
+    if (countable(buf, line) && line.time > buf.readMarker) {
+      if (!this.seen(buf) && (live || buf.readMarker)) {
         buf.unread++;
         if (line.mention) buf.mentions++;
         this.ui.buffersChanged();
@@ -350,6 +377,9 @@ export class Chat {
     this.ui.changed(buf);
     return true;
   }
+
+  /** Is the end of `buf` in front of the reader now? */
+  seen(buf) { return buf === this.active && buf.view.follow && this.ui.visible(); }
 
   bound(buf) {
     const lines = buf.lines;
@@ -370,12 +400,16 @@ export class Chat {
       v.end = Math.min(v.end, lines.length);
       buf.dirty = true;
     }
-    for (const l of removed) if (l.msgid) buf.byMsgid.delete(l.msgid);
+    for (const l of removed) {
+      if (l.msgid) buf.byMsgid.delete(l.msgid);
+      const w = l.replyTo && buf.orphans.get(l.replyTo);
+      if (w) { const k = w.filter((x) => x !== l); if (k.length) buf.orphans.set(l.replyTo, k); else buf.orphans.delete(l.replyTo); }
+    }
   }
 
   event(buf, text, m, ctx = {}, extra = {}) {
     if (!buf) return;
-    this.addLine(buf, { msgid: m?.tags?.msgid || null, time: m ? this.timeOf(m) : Date.now(), nick: m?.nick || '', kind: 'event', text, history: !!ctx.history, ...extra }, false);
+    this.addLine(buf, { msgid: m?.tags?.msgid || null, time: m ? this.timeOf(m) : Date.now(), stamped: !!m?.tags?.time, nick: m?.nick || '', kind: 'event', text, history: !!ctx.history, ...extra }, false);
   }
 
   info(text, buf = this.active || this.server, kind = 'info') {
@@ -429,7 +463,7 @@ export class Chat {
       if (buf.gapFrom) this.fillGap(buf);
       const who = this.conn?.isupport.has('WHOX');
       if (who) this.send('WHO', [chan, '%tnfa,42']); else this.send('WHO', [chan]);
-      if (this.pendingJoins.has(buf.key) || this.active === this.server) {
+      if (this.pendingJoins.has(buf.key) || (this.active === this.server && this.startHere(buf))) {
         this.pendingJoins.delete(buf.key);
         this.ui.select(buf);
       }
@@ -440,6 +474,19 @@ export class Chat {
       this.event(buf, `${m.nick} joined`, m, ctx, { evnick: m.nick });
     }
     this.ui.membersChanged(buf);
+  }
+
+  /** At start, the first room joined is shown, unless the page was last left
+   * in another room that is being rejoined: then that one (a few seconds
+   * at most, in case it cannot be joined). */
+  startHere(buf) {
+    if (!this.startRoom || this.startRoom === buf.key) { this.startRoom = null; return true; }
+    clearTimeout(this.startTimer);
+    this.startTimer = setTimeout(() => {
+      this.startRoom = null;
+      if (this.active === this.server && buf.joined) this.ui.select(buf);
+    }, 5000);
+    return false;
   }
 
   on_PART(m, ctx) {
@@ -473,6 +520,8 @@ export class Chat {
 
   leftChannel(buf, m, text) {
     buf.joined = false;
+    buf.markerKnown = false;
+    buf.serverMarker = 0;
     buf.wanted = false;
     buf.members.clear();
     buf.dirtyMembers = true;
@@ -581,15 +630,24 @@ export class Chat {
     const buf = this.buffers.get(lower(m.params[0] || ''));
     if (!buf) return;
     const ts = m.params[1] && m.params[1] !== '*' ? Date.parse(m.params[1].replace(/^timestamp=/, '')) : 0;
-    if (!Number.isFinite(ts) || ts <= buf.readMarker) return;
-    buf.readMarker = ts;
-    let unread = 0, ment = 0;
-    for (const l of buf.lines) {
-      if (l.time > ts && !l.self && (l.kind === 'msg' || l.kind === 'action')) { unread++; if (l.mention) ment++; }
+    if (!Number.isFinite(ts)) return;
+    buf.markerKnown = true;
+    if (ts > buf.serverMarker) buf.serverMarker = ts;
+    if (ts > buf.readMarker) {
+      // Read further elsewhere (another tab or device): count again what is
+      // held after the new marker, unless it is on screen here anyway.
+      buf.readMarker = ts;
+      if (this.seen(buf)) this.markRead(buf);
+      else {
+        let unread = 0, ment = 0;
+        for (const l of buf.lines) if (l.time > ts && countable(buf, l)) { unread++; if (l.mention) ment++; }
+        buf.unread = unread;
+        buf.mentions = ment;
+        this.ui.buffersChanged();
+      }
     }
-    buf.unread = Math.min(buf.unread, unread);
-    buf.mentions = Math.min(buf.mentions, ment);
-    this.ui.buffersChanged();
+    // Ours may be further still (read before a reconnection, not yet sent).
+    this.flushMarker(buf);
   }
 
   on_FAIL(m) { this.standardReply(m, 'error'); }
@@ -806,17 +864,41 @@ export class Chat {
 
   // ---- read markers -----------------------------------------------------
 
+  /** The reader has the end of `buf` in front of them: clear its counts and
+   * move its marker to the newest line with a server time (lines made up
+   * here, such as notices of the app, carry this clock's time and are not
+   * what the server would compare). Does nothing unless it is seen. */
   markRead(buf) {
-    const last = buf.lines[buf.lines.length - 1];
+    if (!this.seen(buf)) return;
     if (buf.unread || buf.mentions) { buf.unread = 0; buf.mentions = 0; this.ui.buffersChanged(); }
-    if (!last || last.time <= buf.readMarker) return;
-    buf.readMarker = last.time;
-    if (!this.has('draft/read-marker') || buf.kind === 'server') return;
-    if (this.markTimers.has(buf.key)) return;
-    this.markTimers.set(buf.key, setTimeout(() => {
-      this.markTimers.delete(buf.key);
-      if (this.status === 'online') this.send('MARKREAD', [buf.name, 'timestamp=' + isoTime(buf.readMarker)]);
-    }, 1000));
+    let last = null;
+    for (let i = buf.lines.length - 1; i >= 0 && !last; i--) if (buf.lines[i].stamped) last = buf.lines[i];
+    if (last && last.time > buf.readMarker) buf.readMarker = last.time;
+    this.flushMarker(buf);
+  }
+
+  /** Sends the marker when the server has an older one, at most once per
+   * MARK_EVERY per buffer (the first at once, the latest at the end of the
+   * wait). Never before the server has said where it stands for this
+   * connection (at join, or asked), so it is never told something older. */
+  flushMarker(buf) {
+    if (!this.has('draft/read-marker') || buf.kind === 'server' || this.status !== 'online') return;
+    if (!buf.markerKnown) {
+      if (buf.kind === 'query' && !buf.markAsked) { buf.markAsked = true; this.send('MARKREAD', [buf.name]); }
+      return;
+    }
+    if (buf.readMarker <= buf.serverMarker || this.markTimers.has(buf.key)) return;
+    const wait = buf.lastMarkSent + MARK_EVERY - Date.now();
+    if (wait <= 0) { this.sendMarker(buf); return; }
+    this.markTimers.set(buf.key, setTimeout(() => { this.markTimers.delete(buf.key); this.sendMarker(buf); }, wait));
+  }
+
+  sendMarker(buf) {
+    if (this.status !== 'online' || !buf.markerKnown || buf.readMarker <= buf.serverMarker) return;
+    if (buf.kind === 'channel' && !buf.joined) return;
+    buf.serverMarker = buf.readMarker;
+    buf.lastMarkSent = Date.now();
+    this.send('MARKREAD', [buf.name, 'timestamp=' + isoTime(buf.readMarker)]);
   }
 
   // ---- outgoing ---------------------------------------------------------
@@ -846,7 +928,7 @@ export class Chat {
 
   openQuery(nick) {
     const b = this.buffer(nick, 'query');
-    if (this.has('draft/read-marker') && !b.markAsked) { b.markAsked = true; this.send('MARKREAD', [nick]); }
+    this.flushMarker(b);
     if (!b.lines.length && this.canHistory() && !b.loadingOlder) this.loadOlder(b);
     this.ui.select(b);
     return b;
@@ -993,6 +1075,11 @@ export class Chat {
   }
 
   usage(text) { this.info('Usage: ' + text, this.active || this.server, 'error'); }
+}
+
+/** Does `line` count as unread in `buf`? Others' messages; notices only in private. */
+function countable(buf, line) {
+  return !line.self && (line.kind === 'msg' || line.kind === 'action' || (line.kind === 'notice' && buf.kind === 'query'));
 }
 
 export const HELP = `Commands:

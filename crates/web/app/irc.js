@@ -1,7 +1,8 @@
 // IRC over WebSocket: message syntax and one connection's registration
-// (CAP LS 302, SASL PLAIN, REGISTER, NICK/USER, PING), batches and labels.
-// It knows nothing about rooms or the page: it hands parsed messages and
-// completed batches to its owner. It must never touch the DOM.
+// (CAP LS 302 and REQ, SASL PLAIN, REGISTER, NICK/USER, PING), batches and
+// labels. It knows nothing about rooms or the page: it hands parsed messages
+// and completed batches to its owner. It must never touch the DOM (the CAP
+// negotiation is also run by node in tests/browser/caps.test.mjs).
 
 const TAG_UNESCAPE = { ':': ';', s: ' ', '\\': '\\', r: '\r', n: '\n' };
 
@@ -116,6 +117,22 @@ export const WANTED_CAPS = [
 ];
 
 /**
+ * After `CAP NAK :names`: the capabilities to ask for again, one request each.
+ * REQ is all or nothing, so a refused request of several names may have
+ * failed for one of them only. Each wanted name is retried alone at most once
+ * (`triedAlone` remembers), so a server that refuses everything costs one
+ * request per capability, not a loop.
+ */
+export function capRetries(naked, triedAlone, enabled) {
+  if (naked.length < 2) return [];
+  return naked.filter((c) => WANTED_CAPS.includes(c) && !triedAlone.has(c) && !enabled.has(c));
+}
+
+// Alternatives tried when an account's nickname is taken (by the same
+// person's other device, usually): nick_, nick__, nick___.
+const ALT_NICKS = 3;
+
+/**
  * One WebSocket connection speaking IRC. Emits through `handlers`:
  * open(), registered(nick), message(msg), batch(batch), refused({kind, code, reason}),
  * close({registered, reason}).
@@ -135,6 +152,9 @@ export class IrcConnection {
     this.labelSeq = 0;
     this.lsDone = false;
     this.capEnded = false;
+    this.capPending = 0;
+    this.capTriedAlone = new Set();
+    this.altNick = 0;
     this.closedReason = '';
     this.ws = null;
   }
@@ -287,6 +307,14 @@ export class IrcConnection {
         }
         break;
       case '431': case '432': case '433': case '436':
+        if (!this.registered && msg.command === '433' && this.opts.password && !this.opts.register && this.altNick < ALT_NICKS) {
+          // Logging in to an account whose nickname is in use: most likely our
+          // own other device. Take a variant; the account is what counts.
+          this.altNick++;
+          this.nick = this.opts.nick.slice(0, 30 - this.altNick) + '_'.repeat(this.altNick);
+          this.send('NICK', [this.nick]);
+          return;
+        }
         if (!this.registered) {
           this.h.refused({ kind: 'nick', code: msg.command, nick: msg.params[1], reason: msg.params[msg.params.length - 1] });
           this.close('nickname refused');
@@ -347,6 +375,16 @@ export class IrcConnection {
     }
   }
 
+  requestCaps(list) {
+    this.capPending++;
+    this.send('CAP', ['REQ', list.join(' ')]);
+  }
+
+  /** Registration goes on once every REQ has had its ACK or NAK. */
+  capsSettled() {
+    if (this.capPending === 0 && this.lsDone && !this.registered && !this.capEnded) this.startAuth();
+  }
+
   onCap(msg) {
     const sub = (msg.params[1] || '').toUpperCase();
     const more = msg.params[2] === '*';
@@ -360,16 +398,22 @@ export class IrcConnection {
       if (more) return;
       const want = WANTED_CAPS.filter((c) => this.offered.has(c) && !this.caps.has(c));
       if (sub === 'LS') this.lsDone = true;
-      if (want.length) this.send('CAP', ['REQ', want.join(' ')]);
+      if (want.length) this.requestCaps(want);
       else if (sub === 'LS') this.startAuth();
     } else if (sub === 'ACK') {
+      this.capPending = Math.max(0, this.capPending - 1);
       for (const c of names) {
         if (c.startsWith('-')) this.caps.delete(c.slice(1));
         else this.caps.add(c);
       }
-      if (!this.registered && !this.capEnded) this.startAuth();
+      this.capsSettled();
     } else if (sub === 'NAK') {
-      if (!this.registered && !this.capEnded) this.startAuth();
+      this.capPending = Math.max(0, this.capPending - 1);
+      for (const c of capRetries(names, this.capTriedAlone, this.caps)) {
+        this.capTriedAlone.add(c);
+        this.requestCaps([c]);
+      }
+      this.capsSettled();
     } else if (sub === 'DEL') {
       for (const c of names) { this.caps.delete(c); this.offered.delete(c); }
     }

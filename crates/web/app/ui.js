@@ -1,7 +1,7 @@
 // The page: login screen, room list, the message log (a bounded window of
-// at most WINDOW lines in the DOM, redrawn once per animation frame),
-// members, composer, search panel, jump box, notifications and the phone
-// drawer. It reads the Chat's state and calls its methods; it never speaks
+// at most WINDOW lines in the DOM, redrawn once per animation frame, one
+// message focusable at a time for the keyboard), members, composer, search
+// panel, jump box, notifications and the phone drawer. It reads the Chat's state and calls its methods; it never speaks
 // IRC itself, and it builds every piece of untrusted text with text nodes.
 
 import { Chat } from './chat.js';
@@ -25,6 +25,8 @@ export class Ui {
     this.changedLines = new Set();
     this.replyTo = null;
     this.toolLine = null;
+    this.focusId = null;   // the line of the message the keyboard is on
+    this.roveEl = null;    // the one message with tabindex 0
     this.log = $('log');
     this.top = el('div', 'edge');
     this.list = el('div', 'lines');
@@ -50,11 +52,13 @@ export class Ui {
   }
   statusChanged() { this.mark('status'); }
   nickChanged(nick) { store.set('nick', nick); this.mark('sidebar'); }
-  visible() { return document.visibilityState === 'visible'; }
+  // In front of the reader: the page shown and its window focused.
+  visible() { return document.visibilityState === 'visible' && document.hasFocus(); }
   saveRooms(rooms) { store.set('rooms', JSON.stringify(rooms)); }
 
   registered(first) {
-    store.set('nick', this.chat.nick);
+    // An account's own name, not the variant taken when another device has it.
+    store.set('nick', this.chat.opts.password ? this.chat.opts.account : this.chat.nick);
     if (!this.chat.opts.password) store.set('auto', '1');
     if (first) {
       $('login').hidden = true;
@@ -117,6 +121,8 @@ export class Ui {
     if (!buf) return;
     chat.active = buf;
     buf.view.follow = true;
+    if (buf.kind === 'channel') store.set('active', buf.name);
+    this.focusId = null;
     this.cancelReply();
     this.hideTools();
     this.closeDrawer();
@@ -149,11 +155,19 @@ export class Ui {
     if (need.has('status')) this.renderStatus();
     if (need.has('log')) this.renderLog();
     if (need.has('lines')) {
+      const keep = this.focusedLine();
       for (const line of this.changedLines) {
         const old = this.els.get(line.id);
-        if (old) { const nu = this.lineEl(this.chat.active, line); old.replaceWith(nu); this.els.set(line.id, nu); }
+        if (!old) continue;
+        const nu = this.lineEl(this.chat.active, line);
+        old.replaceWith(nu);
+        this.els.set(line.id, nu);
+        if (old === this.roveEl) this.roveEl = null;
+        if (this.toolLine === line) this.toolEl = nu;
       }
       this.changedLines.clear();
+      this.refocus(keep);
+      this.rove();
     }
   }
 
@@ -282,7 +296,8 @@ export class Ui {
     buf.appended = 0;
     this.renderEdges(buf);
     if (v.follow) this.scrollToBottom();
-    if (v.follow && this.visible() && document.hasFocus !== undefined) this.chat.markRead(buf);
+    if (v.follow) this.chat.markRead(buf);
+    this.rove();
     // Not enough lines to scroll: fetch older ones now, not on a scroll that cannot happen.
     if (n >= 0 && this.log.scrollHeight <= this.log.clientHeight + 40 && buf.olderAvailable && !buf.loadingOlder && buf.kind !== 'server') {
       this.chat.loadOlder(buf);
@@ -305,15 +320,61 @@ export class Ui {
       }
       if (v.end - v.start < WINDOW && v.end === n) v.start = Math.max(0, n - WINDOW);
     }
-    this.els.clear();
-    const frag = document.createDocumentFragment();
-    for (let i = v.start; i < v.end; i++) this.addLineEl(frag, buf, i);
-    this.list.replaceChildren(frag);
+    const keep = this.focusedLine();
+    if (this.renderedBuf !== buf || !this.patchWindow(buf)) {
+      this.els.clear();
+      this.roveEl = null;
+      const frag = document.createDocumentFragment();
+      for (let i = v.start; i < v.end; i++) this.addLineEl(frag, buf, i);
+      this.list.replaceChildren(frag);
+    }
     this.renderedBuf = buf;
     if (anchor) {
       const a = this.els.get(anchor.id);
       if (a) this.setScroll(a.offsetTop - anchor.off);
     }
+    this.refocus(keep);
+  }
+
+  /** Moves the drawn window to buf.view's range by adding and removing
+   * messages at its ends, keeping those still in range (a scroll moves it by
+   * SHIFT lines: redrawing all WINDOW would cost three times the work).
+   * False, having changed nothing that a full redraw would not replace, when
+   * the lines kept are not one run of the new range (lines were inserted
+   * between them): then the caller redraws everything. */
+  patchWindow(buf) {
+    const v = buf.view;
+    const at = new Map();
+    for (let i = v.start; i < v.end; i++) at.set(buf.lines[i].id, i);
+    const kept = [];
+    for (const node of [...this.list.children]) {
+      const id = node.dataset.id ? +node.dataset.id : null;
+      if (id != null && at.has(id)) { kept.push(id); continue; }
+      if (id == null) continue; // a day separator goes with the message under it
+      const sep = node.previousElementSibling;
+      if (sep && !sep.dataset.id) sep.remove();
+      if (node === this.roveEl) this.roveEl = null;
+      this.els.delete(id);
+      node.remove();
+    }
+    for (const node of [...this.list.children]) if (!node.dataset.id && !node.nextElementSibling?.dataset.id) node.remove();
+    if (!kept.length) return false;
+    const first = at.get(kept[0]);
+    for (let j = 1; j < kept.length; j++) if (at.get(kept[j]) !== first + j) return false;
+    // The first kept message's separator depends on the line before it, which
+    // may have arrived since (an older page).
+    const head = this.els.get(kept[0]);
+    const old = head.previousElementSibling;
+    if (old && !old.dataset.id) old.remove();
+    const prev = first > 0 ? buf.lines[first - 1] : null;
+    if (!prev || dayKey(prev.time) !== dayKey(buf.lines[first].time)) head.before(this.daySep(buf.lines[first]));
+    const before = document.createDocumentFragment();
+    for (let i = v.start; i < first; i++) this.addLineEl(before, buf, i);
+    this.list.prepend(before);
+    const after = document.createDocumentFragment();
+    for (let i = first + kept.length; i < v.end; i++) this.addLineEl(after, buf, i);
+    this.list.append(after);
+    return true;
   }
 
   renderAppend(buf) {
@@ -329,49 +390,61 @@ export class Ui {
     while (extra > 0 && this.list.firstChild) {
       const node = this.list.firstChild;
       if (node.dataset.id) { this.els.delete(+node.dataset.id); extra--; v.start++; }
+      if (node === this.roveEl) this.roveEl = null;
       node.remove();
     }
     const first = this.list.firstChild;
     if (first && first.classList.contains('day') && first.nextSibling == null) first.remove();
   }
 
+  /** Appends line i, with a day separator above it when its day differs
+   * from the line before it. */
   addLineEl(parent, buf, i) {
     const line = buf.lines[i];
     const prev = i > 0 ? buf.lines[i - 1] : null;
-    if (!prev || dayKey(prev.time) !== dayKey(line.time)) {
-      const d = el('div', 'day');
-      d.setAttribute('role', 'separator');
-      d.append(el('span', null, dayLabel(line.time)));
-      parent.append(d);
-    }
+    if (!prev || dayKey(prev.time) !== dayKey(line.time)) parent.append(this.daySep(line));
     const node = this.lineEl(buf, line);
     this.els.set(line.id, node);
     parent.append(node);
   }
 
+  daySep(line) {
+    const d = el('div', 'day');
+    d.setAttribute('role', 'separator');
+    d.append(el('span', null, dayLabel(line.time)));
+    return d;
+  }
+
+  // One block per message: [time] [nick text] on one row, with the quote
+  // of the message it answers above that row and reactions below, in the
+  // same element (a grid: the time in the first column, the rest in the
+  // second). A quote is a short plain-text excerpt, so a reply costs a
+  // handful of nodes whatever its parent holds.
   lineEl(buf, line) {
-    const d = el('div', `msg ${line.kind}${line.history ? ' history' : ''}${line.mention ? ' mention' : ''}${line.self ? ' self' : ''}`);
+    const d = el('div', `msg ${line.kind}${line.history ? ' history' : ''}${line.mention ? ' mention' : ''}${line.self ? ' self' : ''}${line.replyTo ? ' reply' : ''}`);
     d.dataset.id = String(line.id);
-    const t = el('time', 'time', clock(line.time));
-    t.dateTime = new Date(line.time).toISOString();
-    t.title = new Date(line.time).toLocaleString();
-    d.append(t);
-    const text = el('bdi', 'text');
-    switch (line.kind) {
-      case 'msg': d.append(nickEl(line.nick), ' '); appendRich(text, line.text); break;
-      case 'action': d.append('* ', nickEl(line.nick), ' '); appendRich(text, line.text); break;
-      case 'notice': d.append('-', nickEl(line.nick), '- '); appendRich(text, line.text); break;
-      default: appendRich(text, cleanNick(line.text));
-    }
-    d.append(text);
+    d.tabIndex = -1;
     if (line.replyTo) {
       const q = el('span', 'quote');
       const parent = buf.byMsgid.get(line.replyTo);
-      q.append('↪ in reply to ');
-      if (parent) { q.append(nickEl(parent.nick), ' '); const s = el('bdi'); appendRich(s, parent.text.slice(0, 140)); q.append(s); }
-      else q.append('in reply to an earlier message');
+      q.append(el('span', 'sr-only', 'In reply to '), '↪ ');
+      if (parent) q.append(nickEl(parent.nick), ' ', el('bdi', null, stripFormatting(parent.text).slice(0, 140)));
+      else q.append('an earlier message');
       d.append(q);
     }
+    const t = el('time', 'time', clock(line.time));
+    t.dateTime = new Date(line.time).toISOString();
+    t.title = new Date(line.time).toLocaleString();
+    const body = el('div', 'body');
+    const text = el('bdi', 'text');
+    switch (line.kind) {
+      case 'msg': body.append(nickEl(line.nick), ' '); appendRich(text, line.text); break;
+      case 'action': body.append('* ', nickEl(line.nick), ' '); appendRich(text, line.text); break;
+      case 'notice': body.append('-', nickEl(line.nick), '- '); appendRich(text, line.text); break;
+      default: appendRich(text, cleanNick(line.text));
+    }
+    body.append(text);
+    d.append(t, body);
     if (line.reactions?.size || line.replies) {
       const under = el('div', 'under');
       if (line.reactions) {
@@ -380,7 +453,8 @@ export class Ui {
           chip.type = 'button';
           chip.dataset.emoji = emoji;
           chip.title = [...who].map(cleanNick).join(', ');
-          chip.setAttribute('aria-label', `${emoji} from ${[...who].map(cleanNick).join(', ')}`);
+          // The visible text first (a spoken label must contain it), then who.
+          chip.setAttribute('aria-label', `${emoji} ${who.size}, from ${[...who].map(cleanNick).join(', ')}`);
           under.append(chip);
         }
       }
@@ -388,6 +462,79 @@ export class Ui {
       d.append(under);
     }
     return d;
+  }
+
+  // ---- keyboard in the log: one message focusable at a time ---------------------
+
+  /** The line whose message (or something in it) has the focus, if any. */
+  focusedLine() {
+    const a = document.activeElement;
+    const m = a && this.list.contains(a) ? a.closest('.msg') : null;
+    return m ? +m.dataset.id : null;
+  }
+
+  /** After a redraw replaced the focused message: focus its new element. */
+  refocus(id) {
+    if (id == null) return;
+    const n = this.els.get(id);
+    if (n) { this.setRove(n); n.focus({ preventScroll: true }); }
+  }
+
+  /** Keeps exactly one message in the tab order: the one the keyboard was
+   * last on while it is drawn, else the newest. */
+  rove() {
+    let target = this.focusId != null ? this.els.get(this.focusId) : null;
+    if (!target) {
+      target = this.list.lastElementChild;
+      while (target && !target.classList.contains('msg')) target = target.previousElementSibling;
+    }
+    if (target !== this.roveEl) this.setRove(target);
+  }
+
+  setRove(node) {
+    if (this.roveEl && this.roveEl !== node) { this.roveEl.tabIndex = -1; this.roveEl.removeAttribute('aria-describedby'); }
+    this.roveEl = node || null;
+    if (node) { node.tabIndex = 0; node.setAttribute('aria-describedby', 'log-help'); }
+  }
+
+  onLogKey(e) {
+    const m = e.target;
+    if (!m.classList?.contains('msg') || e.altKey || e.ctrlKey || e.metaKey) return;
+    const step = (n, dir) => { do n = n && (dir < 0 ? n.previousElementSibling : n.nextElementSibling); while (n && !n.classList.contains('msg')); return n; };
+    let to = null;
+    if (e.key === 'ArrowUp') to = step(m, -1);
+    else if (e.key === 'ArrowDown') to = step(m, 1);
+    else if (e.key === 'Home') to = this.list.querySelector('.msg');
+    else if (e.key === 'End') { to = this.list.lastElementChild; if (to && !to.classList.contains('msg')) to = step(to, -1); }
+    else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      this.showTools(this.lineFromNode(m), true);
+      return;
+    } else return;
+    e.preventDefault();
+    if (to) { to.focus(); return; }
+    // At the edge of what is drawn: scroll, which draws (or fetches) more;
+    // the focus stays on this message through the redraw.
+    if (e.key === 'ArrowUp' || e.key === 'Home') this.setScroll(0);
+    else this.scrollToBottom();
+  }
+
+  /** The tools are a toolbar: one button in the tab order, arrows between them,
+   * so Tab leaves them. */
+  onToolsKey(e) {
+    const buttons = [...$('msg-tools').querySelectorAll('button')];
+    const i = buttons.indexOf(document.activeElement);
+    const go = (j) => { e.preventDefault(); this.toolFocus(buttons[(j + buttons.length) % buttons.length]); };
+    if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); this.hideTools(true); }
+    else if (e.key === 'ArrowRight' || e.key === 'ArrowDown') go(i + 1);
+    else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') go(i - 1);
+    else if (e.key === 'Home') go(0);
+    else if (e.key === 'End') go(buttons.length - 1);
+  }
+
+  toolFocus(btn, focus = true) {
+    for (const b of $('msg-tools').querySelectorAll('button')) b.tabIndex = b === btn ? 0 : -1;
+    if (focus) btn.focus();
   }
 
   renderEdges(buf) {
@@ -447,17 +594,36 @@ export class Ui {
     return { el: m, line: buf.lines.find((l) => l.id === id) };
   }
 
-  showTools(hit) {
+  /** Shows Reply and the reactions for a message (on hover, click, or Enter
+   * with `focus`: then the first button gets the focus). */
+  showTools(hit, focus = false) {
     const tools = $('msg-tools');
-    if (!hit?.line?.msgid || !['msg', 'action', 'notice'].includes(hit.line.kind) || !this.chat.has('message-tags')) { this.hideTools(); return; }
+    if (!hit?.line?.msgid || !['msg', 'action', 'notice'].includes(hit.line.kind) || !this.chat.has('message-tags')) {
+      if (!tools.contains(document.activeElement)) this.hideTools();
+      return;
+    }
+    if (!focus && tools.contains(document.activeElement) && hit.line !== this.toolLine) return;
+    if (this.toolEl !== hit.el) this.toolEl?.classList.remove('selected');
     this.toolLine = hit.line;
+    this.toolEl = hit.el;
     const main = this.log.parentElement.getBoundingClientRect();
     const r = hit.el.getBoundingClientRect();
     tools.hidden = false;
     tools.style.top = Math.max(0, r.top - main.top - tools.offsetHeight + 6) + 'px';
+    hit.el.classList.add('selected');
+    if (focus) this.toolFocus(tools.querySelector('button'));
   }
 
-  hideTools() { $('msg-tools').hidden = true; this.toolLine = null; }
+  /** Hides the tools; `back` puts the focus on the message they were for. */
+  hideTools(back = false) {
+    const tools = $('msg-tools');
+    const line = this.toolLine;
+    tools.hidden = true;
+    this.toolLine = null;
+    this.toolEl?.classList.remove('selected');
+    this.toolEl = null;
+    if (back && line) this.refocus(line.id);
+  }
 
   startReply(line) {
     this.replyTo = line;
@@ -602,11 +768,33 @@ export class Ui {
       const b = e.target.closest('button');
       const line = this.toolLine;
       if (!b || !line) return;
-      if (b.dataset.act === 'reply') this.startReply(line);
-      else chat.react(chat.active, line, b.dataset.emoji);
-      this.hideTools();
+      const fromKeys = $('msg-tools').contains(document.activeElement) && e.detail === 0;
+      if (b.dataset.act === 'reply') { this.hideTools(); this.startReply(line); return; }
+      chat.react(chat.active, line, b.dataset.emoji);
+      this.hideTools(fromKeys);
     });
-    this.log.addEventListener('mouseleave', (e) => { if (!e.relatedTarget?.closest?.('.msg-tools')) this.hideTools(); });
+    $('msg-tools').addEventListener('keydown', (e) => this.onToolsKey(e));
+    // Focus leaving the log and its tools: the newest message takes the tab stop again.
+    const leaving = (to) => {
+      if (this.list.contains(to) || $('msg-tools').contains(to)) return;
+      this.focusId = null;
+      this.mark('log');
+    };
+    $('msg-tools').addEventListener('focusout', (e) => {
+      if (!$('msg-tools').contains(e.relatedTarget) && e.relatedTarget?.closest?.('.msg') !== this.toolEl) this.hideTools();
+      leaving(e.relatedTarget);
+    });
+    this.log.addEventListener('mouseleave', (e) => {
+      if (!e.relatedTarget?.closest?.('.msg-tools') && !$('msg-tools').contains(document.activeElement)) this.hideTools();
+    });
+    this.list.addEventListener('keydown', (e) => this.onLogKey(e));
+    this.list.addEventListener('focusin', (e) => {
+      const m = e.target.closest('.msg');
+      if (!m) return;
+      this.focusId = +m.dataset.id;
+      this.setRove(m);
+    });
+    this.list.addEventListener('focusout', (e) => leaving(e.relatedTarget));
 
     $('search-btn').addEventListener('click', () => { $('search-panel').hidden = false; $('search-input').focus(); });
     $('search-close').addEventListener('click', () => { $('search-panel').hidden = true; $('search-btn').focus(); });
@@ -641,9 +829,10 @@ export class Ui {
         else if (!$('search-panel').hidden) $('search-panel').hidden = true;
       }
     });
-    document.addEventListener('visibilitychange', () => {
-      if (this.visible()) { this.mark('log', 'sidebar'); }
-    });
+    // Back in front of the reader: what is on screen now counts as read.
+    const back = () => { if (this.visible() && !$('chat').hidden) { this.chat.markRead(this.chat.active); this.mark('log', 'sidebar'); } };
+    document.addEventListener('visibilitychange', back);
+    window.addEventListener('focus', back);
     window.addEventListener('online', () => chat.retryNow());
     const offline = () => { $('offline').hidden = navigator.onLine; $('offline').textContent = 'You are offline: messages will come in when the network is back.'; };
     window.addEventListener('offline', offline);
@@ -653,7 +842,7 @@ export class Ui {
   connectAs(o) {
     let rooms = [];
     try { rooms = JSON.parse(store.get('rooms') || '[]').filter((r) => typeof r === 'string'); } catch { rooms = []; }
-    this.chat.start({ url: this.url, nick: o.nick, password: o.password || '', register: !!o.register, email: o.email || '', rooms });
+    this.chat.start({ url: this.url, nick: o.nick, password: o.password || '', register: !!o.register, email: o.email || '', rooms, lastRoom: store.get('active') });
   }
 
   autoConnect() {
