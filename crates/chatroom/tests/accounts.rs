@@ -334,6 +334,30 @@ fn registration_refusals() {
     assert!(b.numeric("330").contains(" early early :"));
 }
 
+#[test]
+fn registering_before_the_connection_is_complete_can_be_turned_off() {
+    let srv = start("[accounts]\nregister_before_connect = false\n");
+    let addr = irc(&srv);
+    let mut b = Irc::connect(addr, "early");
+    b.send("CAP LS 302");
+    let ls = b.expect(" CAP * LS :");
+    assert!(
+        ls.split([' ', ':'])
+            .any(|cap| cap == "draft/account-registration"),
+        "offered without a value: {ls}"
+    );
+    assert!(!ls.contains("before-connect"), "{ls}");
+    b.send("NICK early");
+    b.send("REGISTER * * early-bird-pw");
+    b.expect("FAIL REGISTER COMPLETE_CONNECTION_REQUIRED * :");
+    // Connected, the same command registers.
+    b.send("USER early 0 * :E");
+    b.send("CAP END");
+    b.numeric("001");
+    b.send("REGISTER * * early-bird-pw");
+    b.expect("REGISTER SUCCESS early");
+}
+
 // ------------------------------------------------------- account caps
 
 #[test]

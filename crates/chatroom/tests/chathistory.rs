@@ -531,3 +531,76 @@ fn private_history_is_never_shown_to_whoever_takes_a_nickname_next() {
     assert!(t.iter().all(|l| !l.contains(" alice ")), "{t:#?}");
     assert!(t.iter().any(|l| l.contains("#lobby")), "{t:#?}");
 }
+
+/// What an unregistered nickname said stays with the account that was
+/// logged in on the other side; whoever registers that nickname later
+/// reads none of it, only what they say from then on.
+#[test]
+fn a_nickname_registered_later_reads_nothing_said_before_under_it() {
+    let srv = server();
+    let mut alice = register_caps(irc(&srv), "alice", CH_CAPS);
+    alice.send("REGISTER * * alice-password");
+    alice.expect("REGISTER SUCCESS alice ");
+    let mut carl = register_caps(irc(&srv), "carl", CH_CAPS);
+    alice.send("PRIVMSG carl :hello carl");
+    carl.expect("PRIVMSG carl :hello carl");
+    carl.send("PRIVMSG alice :hello alice");
+    alice.expect("PRIVMSG alice :hello alice");
+    let mine = batch_of(&mut alice, "CHATHISTORY LATEST CARL * 10", "chathistory");
+    assert_eq!(texts(&mine), ["hello carl", "hello alice"]);
+    carl.send("QUIT");
+    carl.c.expect_closed();
+
+    // Someone takes the nickname and registers an account of that name.
+    let mut next = register_caps(irc(&srv), "carl", CH_CAPS);
+    next.send("REGISTER * * carl-password");
+    next.expect("REGISTER SUCCESS carl ");
+    assert!(batch_of(&mut next, "CHATHISTORY LATEST alice * 10", "chathistory").is_empty());
+    let t = batch_of(
+        &mut next,
+        "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10",
+        "draft/chathistory-targets",
+    );
+    assert!(t.iter().all(|l| !l.contains(" alice ")), "{t:#?}");
+    // From now on the conversation is theirs too.
+    next.send("PRIVMSG alice :new carl here");
+    alice.expect("PRIVMSG alice :new carl here");
+    let theirs = batch_of(&mut next, "CHATHISTORY LATEST alice * 10", "chathistory");
+    assert_eq!(texts(&theirs), ["new carl here"]);
+    let mine = batch_of(&mut alice, "CHATHISTORY LATEST carl * 10", "chathistory");
+    assert_eq!(texts(&mine), ["hello carl", "hello alice", "new carl here"]);
+}
+
+/// draft/chathistory: TARGETS gives each conversation with the time of its
+/// latest message, so one that went on after the window is not listed.
+#[test]
+fn targets_lists_a_room_only_when_its_latest_message_is_in_the_window() {
+    let srv = server();
+    let mut alice = register_caps(irc(&srv), "alice", &format!("{CH_CAPS} echo-message"));
+    alice.sync("joined");
+    let mut times = Vec::new();
+    for text in ["one", "two", "three"] {
+        alice.send(&format!("PRIVMSG #lobby :{text}"));
+        let echo = alice.expect(&format!(" PRIVMSG #lobby :{text}"));
+        times.push(tag(&echo, "time").expect("time").to_string());
+        // Each in a millisecond of its own, so that the bounds below fall
+        // between them.
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let targets = |c: &mut Irc, from: &str, to: &str| {
+        let q = format!("CHATHISTORY TARGETS timestamp={from} timestamp={to} 10");
+        batch_of(c, &q, "draft/chathistory-targets")
+            .iter()
+            .map(|l| untagged(l).to_string())
+            .collect::<Vec<_>>()
+    };
+    let (before, after) = ("2000-01-01T00:00:00.000Z", "2100-01-01T00:00:00.000Z");
+    assert_eq!(
+        targets(&mut alice, before, after),
+        [format!(":chatroom CHATHISTORY TARGETS #lobby {}", times[2])]
+    );
+    // Up to the second message: #lobby went on after it.
+    assert!(targets(&mut alice, before, &times[1]).is_empty());
+    assert!(targets(&mut alice, &times[1], before).is_empty());
+    assert_eq!(targets(&mut alice, &times[1], after).len(), 1);
+}

@@ -124,6 +124,11 @@ pub struct Accounts {
     pub enabled: bool,
     /// Let people register new accounts. Off: existing accounts still log in.
     pub registration: bool,
+    /// Let IRC's `REGISTER` (draft/account-registration) be used before the
+    /// connection is complete (NICK, USER, CAP END), as the capability's
+    /// `before-connect` says. Off: it is refused there with `FAIL REGISTER
+    /// COMPLETE_CONNECTION_REQUIRED` and the capability has no value.
+    pub register_before_connect: bool,
     /// Shortest password accepted at registration or a password change.
     pub min_password_len: usize,
     /// Accounts one IP address may register per hour (0: no limit).
@@ -169,6 +174,7 @@ impl Default for Accounts {
         Accounts {
             enabled: true,
             registration: true,
+            register_before_connect: true,
             min_password_len: 8,
             max_registrations_per_ip_per_hour: 10,
             nick_grace_secs: 60,

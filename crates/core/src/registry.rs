@@ -93,6 +93,10 @@ pub enum Note {
         target: Name,
         at: SystemTime,
     },
+    /// The private message `id` (just delivered) went to someone logged in
+    /// to `account`: history keeps it with the message, since private
+    /// history is read by account and the event names only the nickname.
+    PrivateRecipient { id: u64, account: Name },
     /// A topic was set (or cleared: empty `text`) in any room; stored in the
     /// history like a message, under its own msgid.
     Topic {

@@ -361,13 +361,16 @@ fn record(i: usize, bytes: &[u8]) -> Record {
             user: text.chars().take(3).collect::<String>().into(),
             realname: "r".into(),
             host: "::1".into(),
-            account: None,
+            // The journal keeps accounts (those of private messages'
+            // parties): some senders and recipients are logged in.
+            account: (n % 5 == 1).then(|| who.clone()),
         }),
         to: match n % 4 {
-            0 => MsgTarget::Nick(who),
+            0 => MsgTarget::Nick(who.clone()),
             1 => MsgTarget::Status("#s".into()),
             _ => MsgTarget::Room(format!("#{}", n % 5).into()),
         },
         text: text.into(),
+        to_account: (n % 7 == 0).then_some(who),
     }
 }

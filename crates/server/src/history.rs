@@ -19,8 +19,9 @@ use chatroom_store::{
 };
 
 /// Answers `ask` from the store. `room` is the room the hub checked, or
-/// for the asker's own history ([`HistoryAsk::is_own`]) the asker's
-/// nickname, with `rooms` the rooms they are in. Blocks on disk.
+/// for the asker's own history ([`HistoryAsk::is_own`]) the account the
+/// asker is logged in to (empty: none), with `rooms` the rooms they are
+/// in. Blocks on disk.
 pub fn answer(
     store: &dyn HistoryStore,
     search: &dyn SearchStore,
@@ -43,7 +44,7 @@ pub fn answer(
             selector,
             limit,
         } => store.query(&HistoryQuery {
-            // The store answers only conversations this nickname is part of.
+            // The store answers only messages this account took part in.
             requester: room.to_string(),
             target: QueryTarget::Nick(with),
             selector,
@@ -112,6 +113,7 @@ mod tests {
             }),
             to,
             text: text.into(),
+            to_account: None,
         }
     }
 
@@ -134,17 +136,21 @@ mod tests {
     fn every_question_is_answered_from_the_memory_store() {
         let store = MemoryStore::new();
         let room = || MsgTarget::Room("#r".into());
+        // Private history is read by account: both are logged in.
+        let mut psst = record(
+            3,
+            "bob",
+            MsgTarget::Nick("alice".into()),
+            RecordKind::Say,
+            "psst",
+        );
+        Arc::make_mut(&mut psst.from).account = Some("bob".into());
+        psst.to_account = Some("Alice".into());
         store
             .append(&[
                 record(1, "alice", room(), RecordKind::Say, "hello there"),
                 record(2, "bob", room(), RecordKind::Topic, "plans"),
-                record(
-                    3,
-                    "bob",
-                    MsgTarget::Nick("alice".into()),
-                    RecordKind::Say,
-                    "psst",
-                ),
+                psst,
                 record(4, "alice", room(), RecordKind::Join, ""),
                 record(5, "carol", room(), RecordKind::Say, "hello again"),
                 record(

@@ -69,6 +69,7 @@ fn batch(first: u64, n: u64) -> Vec<Record> {
             from: from.clone(),
             to: MsgTarget::Room("#bench".into()),
             text: text(id).into(),
+            to_account: None,
         })
         .collect()
 }
@@ -145,6 +146,7 @@ fn chat(id: u64) -> Record {
         }),
         to: MsgTarget::Room(format!("#room{}", id % 10).into()),
         text: format!("message {id}: an ordinary line of chat, about sixty bytes long").into(),
+        to_account: None,
     }
 }
 

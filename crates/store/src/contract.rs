@@ -118,7 +118,10 @@ contract!(
     extreme_moments_do_not_break_queries,
     private_messages_are_seen_only_by_their_two_parties,
     messages_to_oneself_are_a_conversation_too,
+    private_history_is_read_by_account_not_by_nickname,
+    a_conversation_is_found_by_the_peers_nickname_or_account,
     targets_lists_conversations_by_latest_message,
+    targets_leaves_out_conversations_that_went_on_after_the_window,
     search_finds_words_newest_first_in_one_room,
     search_treats_fts_syntax_as_plain_text,
     search_finds_what_was_appended_just_before,
@@ -164,17 +167,49 @@ fn room_msg(id: u64, ms: u64, from: &str, room: &str, text: &str) -> Record {
         from: user(from).into(),
         to: MsgTarget::Room(room.into()),
         text: text.into(),
+        to_account: None,
     }
 }
 
+/// A private message between two people each logged in to the account of
+/// their nickname's name (the usual case).
 fn pm(id: u64, ms: u64, from: &str, to: &str, text: &str) -> Record {
+    pm_as(id, ms, (from, Some(from)), (to, Some(to)), text)
+}
+
+/// A private message between (nickname, account) pairs.
+fn pm_as(
+    id: u64,
+    ms: u64,
+    (from, from_account): (&str, Option<&str>),
+    (to, to_account): (&str, Option<&str>),
+    text: &str,
+) -> Record {
     Record {
         id,
         time: at(ms),
         kind: RecordKind::Say,
-        from: user(from).into(),
+        from: UserInfo {
+            account: from_account.map(Into::into),
+            ..user(from)
+        }
+        .into(),
         to: MsgTarget::Nick(to.into()),
         text: text.into(),
+        to_account: to_account.map(Into::into),
+    }
+}
+
+/// `rec` as a store gives it back: without the parties' accounts.
+fn without_accounts(rec: &Record) -> Record {
+    Record {
+        from: UserInfo {
+            account: None,
+            ..(*rec.from).clone()
+        }
+        .into(),
+        to_account: None,
+        ..rec.clone()
     }
 }
 
@@ -265,7 +300,7 @@ fn records_round_trip_every_field<B: Backend>() {
             limit: 10,
         })
         .expect("query");
-    assert_eq!(got, vec![action]);
+    assert_eq!(got, vec![without_accounts(&action)]);
 }
 
 fn latest_returns_the_newest_in_ascending_order<B: Backend>() {
@@ -585,6 +620,206 @@ fn messages_to_oneself_are_a_conversation_too<B: Backend>() {
     assert!(got.is_empty());
 }
 
+/// Whoever later takes a nickname nobody had registered (registering it,
+/// even) reads nothing of what its earlier holder said or was told; the
+/// one who was logged in reads the whole conversation.
+fn private_history_is_read_by_account_not_by_nickname<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    store
+        .append(&[
+            // carol, not logged in, talks with alice, logged in.
+            pm_as(1, 10, ("alice", Some("Alice")), ("carol", None), "hi carol"),
+            pm_as(2, 20, ("carol", None), ("alice", Some("Alice")), "hi alice"),
+            // Later, carol's nickname belongs to an account "carol".
+            pm_as(
+                3,
+                30,
+                ("carol", Some("carol")),
+                ("alice", Some("Alice")),
+                "it's me now",
+            ),
+            // alice logged in to an account named otherwise.
+            pm_as(
+                4,
+                40,
+                ("alice", Some("Alicia")),
+                ("bob", Some("bob")),
+                "psst",
+            ),
+            // bob not logged in when told something.
+            pm_as(
+                5,
+                50,
+                ("dave", Some("dave")),
+                ("bob", None),
+                "for whoever is bob",
+            ),
+        ])
+        .expect("append");
+    let latest = Selector::Latest { after: None };
+    let read = |requester: &str, target: QueryTarget| {
+        ids(&store
+            .query(&pm_q(requester, target, latest))
+            .expect("query"))
+    };
+    let nick = |n: &str| QueryTarget::Nick(n.into());
+    // The account that was logged in reads everything on its side.
+    assert_eq!(read("ALICE", nick("Carol")), vec![1, 2, 3]);
+    assert_eq!(read("alice", QueryTarget::AllPrivate), vec![1, 2, 3]);
+    // The account "carol" reads only what it took part in.
+    assert_eq!(read("carol", nick("alice")), vec![3]);
+    assert_eq!(read("carol", QueryTarget::AllPrivate), vec![3]);
+    // Another account of alice's nickname's name is not alice's account.
+    assert_eq!(read("alicia", nick("bob")), vec![4]);
+    assert_eq!(read("alice", nick("bob")), Vec::<u64>::new());
+    assert_eq!(read("bob", nick("alice")), vec![4]);
+    assert_eq!(read("bob", nick("dave")), Vec::<u64>::new());
+    assert_eq!(read("dave", nick("bob")), vec![5]);
+    // Nobody reads as nobody.
+    assert_eq!(read("", nick("alice")), Vec::<u64>::new());
+    assert_eq!(read("", QueryTarget::AllPrivate), Vec::<u64>::new());
+    // A message one may not read is no anchor either, and no search finds it.
+    for selector in [
+        Selector::Around(MsgId(1)),
+        Selector::After(MsgId(1)),
+        Selector::Before(MsgId(2)),
+    ] {
+        let got = store
+            .query(&pm_q("carol", nick("alice"), selector))
+            .expect("query");
+        assert!(got.is_empty(), "{selector:?}");
+    }
+    let found = store
+        .search("carol", &nick("alice"), "hi", 10)
+        .expect("search");
+    assert!(found.is_empty());
+    let found = store
+        .search("alice", &nick("carol"), "hi", 10)
+        .expect("search");
+    assert_eq!(ids(&found), vec![2, 1]);
+    // TARGETS likewise.
+    let names = |requester: &str| {
+        store
+            .targets(requester, &[], at(0), at(1000), 100)
+            .expect("targets")
+            .into_iter()
+            .map(|t| t.target)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names("carol"), vec![MsgTarget::Nick("alice".into())]);
+    assert_eq!(names("alice"), vec![MsgTarget::Nick("carol".into())]);
+    assert_eq!(names("bob"), vec![MsgTarget::Nick("alice".into())]);
+    assert!(names("").is_empty());
+}
+
+/// The other party is named by the nickname they had or the account they
+/// were logged in to: bob's conversation is found as "bob" whatever his
+/// nickname was, and by the nickname too.
+fn a_conversation_is_found_by_the_peers_nickname_or_account<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    store
+        .append(&[
+            pm_as(1, 10, ("alice", Some("alice")), ("bob", Some("bob")), "one"),
+            pm_as(
+                2,
+                20,
+                ("bob_away", Some("bob")),
+                ("alice", Some("alice")),
+                "two",
+            ),
+            pm_as(
+                3,
+                30,
+                ("alice", Some("alice")),
+                ("bob_away", Some("bob")),
+                "three",
+            ),
+            pm_as(
+                4,
+                40,
+                ("alice", Some("alice")),
+                ("bob_away", None),
+                "not bob",
+            ),
+        ])
+        .expect("append");
+    let read = |requester: &str, peer: &str| {
+        ids(&store
+            .query(&pm_q(
+                requester,
+                QueryTarget::Nick(peer.into()),
+                Selector::Latest { after: None },
+            ))
+            .expect("query"))
+    };
+    assert_eq!(read("alice", "BOB"), vec![1, 2, 3]);
+    assert_eq!(read("alice", "bob_away"), vec![2, 3, 4]);
+    assert_eq!(read("bob", "alice"), vec![1, 2, 3]);
+    // Between two moments, by msgid: the same conversation.
+    let got = store
+        .query(&pm_q(
+            "alice",
+            QueryTarget::Nick("bob".into()),
+            Selector::Between(MsgId(1), MsgId(3)),
+        ))
+        .expect("query");
+    assert_eq!(ids(&got), vec![2]);
+    // TARGETS names each nickname the other party had.
+    let targets = store
+        .targets("alice", &[], at(0), at(1000), 100)
+        .expect("targets");
+    let got: Vec<(MsgTarget, SystemTime)> =
+        targets.into_iter().map(|t| (t.target, t.latest)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (MsgTarget::Nick("bob".into()), at(10)),
+            (MsgTarget::Nick("bob_away".into()), at(40)),
+        ]
+    );
+}
+
+/// draft/chathistory's TARGETS gives each conversation with the time of
+/// its latest message: one that went on after the window is not in it.
+fn targets_leaves_out_conversations_that_went_on_after_the_window<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    store
+        .append(&[
+            room_msg(1, 10, "alice", "#r", "zero"),
+            room_msg(2, 20, "alice", "#r", "one"),
+            room_msg(3, 30, "alice", "#r", "two"),
+            pm(4, 15, "bob", "alice", "early"),
+            pm(5, 35, "bob", "alice", "late"),
+        ])
+        .expect("append");
+    let rooms = vec!["#r".to_string()];
+    let t = |from, to| {
+        store
+            .targets("alice", &rooms, at(from), at(to), 100)
+            .expect("targets")
+            .into_iter()
+            .map(|t| (t.target, t.latest))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        t(0, 1000),
+        vec![
+            (MsgTarget::Room("#r".into()), at(30)),
+            (MsgTarget::Nick("bob".into()), at(35)),
+        ]
+    );
+    // Up to the room's second message: both went on after it.
+    assert!(t(0, 20).is_empty());
+    assert!(t(20, 0).is_empty());
+    assert_eq!(t(0, 31), vec![(MsgTarget::Room("#r".into()), at(30))]);
+    assert_eq!(t(31, 36), vec![(MsgTarget::Nick("bob".into()), at(35))]);
+    // Bounds stay exclusive.
+    assert!(t(30, 35).is_empty());
+}
+
 fn targets_lists_conversations_by_latest_message<B: Backend>() {
     let b = B::open(DEFAULT_MAX_LIMIT);
     let store = b.store();
@@ -631,10 +866,29 @@ fn targets_lists_conversations_by_latest_message<B: Backend>() {
             ("nick Bob".to_string(), 50),
         ]
     );
-    // Exclusive window: bob's latest in (0, 50) is at 10, not 50.
+    // A conversation is listed only when its latest message is inside
+    // the (exclusive) window: bob's is at 50, so not in (0, 50), though
+    // his first message, at 10, is.
     let early = t(0, 50, 100);
-    assert_eq!(early.len(), 4);
-    assert_eq!(early[0].target, MsgTarget::Nick("bob".into()));
+    assert_eq!(
+        early.iter().map(|t| t.target.clone()).collect::<Vec<_>>(),
+        vec![
+            MsgTarget::Room("#x".into()),
+            MsgTarget::Nick("Carol".into()),
+            MsgTarget::Room("#Y".into()),
+        ]
+    );
+    assert!(
+        t(0, 40, 100)
+            .iter()
+            .all(|t| t.target != MsgTarget::Room("#Y".into()))
+    );
+    // ...and a window after a conversation's last message lists it not.
+    assert!(
+        t(25, 1000, 100)
+            .iter()
+            .all(|t| t.target != MsgTarget::Room("#x".into()))
+    );
     // Limit keeps those nearest the first bound; reversed bounds work.
     assert_eq!(t(0, 1000, 2).len(), 2);
     assert_eq!(t(0, 1000, 2)[0].target, MsgTarget::Room("#x".into()));
@@ -803,8 +1057,8 @@ fn offline_messages_come_back_in_order_once<B: Backend>() {
     let got = store.take_offline("CAROL").expect("take");
     assert_eq!(
         got,
-        held.to_vec(),
-        "arrival order, every field (incl. time) kept"
+        held.iter().map(without_accounts).collect::<Vec<_>>(),
+        "arrival order, every field but the accounts (incl. time) kept"
     );
     assert!(store.take_offline("carol").expect("take again").is_empty());
     assert_eq!(ids(&store.take_offline("Dave").expect("take")), vec![10]);
@@ -1380,6 +1634,19 @@ impl Rng {
 }
 
 const NICKS: [&str; 4] = ["alice", "Bob", "carol", "DAVE"];
+/// Who asks about private history: the nicknames' accounts, one account
+/// no nickname is named like, and nobody (not logged in).
+const ACCOUNTS: [&str; 6] = ["alice", "Bob", "carol", "DAVE", "Erin", ""];
+
+/// The account someone with `nick` is logged in to: none, the one named
+/// like the nickname, or another.
+fn account_of(rng: &mut Rng, nick: &'static str) -> Option<&'static str> {
+    match rng.below(4) {
+        0 => None,
+        1 => Some(rng.pick(&ACCOUNTS[..5])),
+        _ => Some(nick),
+    }
+}
 const ROOMS: [&str; 3] = ["#a", "#B", "#c"];
 const WORDS: [&str; 7] = [
     "apple",
@@ -1411,7 +1678,9 @@ fn drive(stores: [&dyn Store; 2], rng: &mut Rng) -> u64 {
                 .join(" ");
             let from = rng.pick(&NICKS);
             records.push(if rng.below(4) == 0 {
-                pm(id, ms, from, rng.pick(&NICKS), &text)
+                let to = rng.pick(&NICKS);
+                let (from_acct, to_acct) = (account_of(rng, from), account_of(rng, to));
+                pm_as(id, ms, (from, from_acct), (to, to_acct), &text)
             } else {
                 room_msg(id, ms, from, rng.pick(&ROOMS), &text)
             });
@@ -1474,7 +1743,7 @@ fn selector(rng: &mut Rng, top: u64) -> Selector {
 fn target(rng: &mut Rng) -> QueryTarget {
     match rng.below(4) {
         0 | 1 => QueryTarget::Room(rng.pick(&ROOMS).to_uppercase()),
-        2 => QueryTarget::Nick(rng.pick(&NICKS).to_lowercase()),
+        2 => QueryTarget::Nick(rng.pick(&ACCOUNTS[..5]).to_lowercase()),
         _ => QueryTarget::AllPrivate,
     }
 }
@@ -1484,7 +1753,7 @@ fn compare(stores: [&dyn Store; 2], rng: &mut Rng, top: u64, tape_len: u64) {
     const LIMITS: [usize; 8] = [0, 1, 2, 3, 5, 10, 1000, usize::MAX];
     for _ in 0..300 {
         let q = HistoryQuery {
-            requester: rng.pick(&NICKS).to_string(),
+            requester: rng.pick(&ACCOUNTS).to_string(),
             target: target(rng),
             selector: selector(rng, top),
             limit: LIMITS[rng.below(LIMITS.len() as u64) as usize],
@@ -1494,7 +1763,7 @@ fn compare(stores: [&dyn Store; 2], rng: &mut Rng, top: u64, tape_len: u64) {
         assert_eq!(answers[0], answers[1], "tape of {tape_len} choices: {q:?}");
     }
     for _ in 0..60 {
-        let requester = rng.pick(&NICKS);
+        let requester = rng.pick(&ACCOUNTS);
         let target = target(rng);
         let words = format!("{} {}", rng.pick(&WORDS), rng.pick(&["", "apple", "crust"]));
         let answers: Vec<Vec<u64>> = stores
@@ -1508,7 +1777,7 @@ fn compare(stores: [&dyn Store; 2], rng: &mut Rng, top: u64, tape_len: u64) {
     }
     let rooms: Vec<String> = ROOMS.iter().map(|r| r.to_string()).collect();
     for _ in 0..40 {
-        let requester = rng.pick(&NICKS);
+        let requester = rng.pick(&ACCOUNTS);
         let (from, to) = (at(900 + rng.below(700)), at(900 + rng.below(700)));
         let limit = LIMITS[rng.below(LIMITS.len() as u64) as usize];
         let answers: Vec<Vec<TargetInfo>> = stores

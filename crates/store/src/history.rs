@@ -12,10 +12,14 @@
 //! - **Unique msgids.** A msgid already stored anywhere (any room, any
 //!   conversation) is refused as [`StoreError::DuplicateId`]; a msgid above
 //!   `i64::MAX` as [`StoreError::InvalidRecord`]. Both fail the whole batch.
-//! - **Private stays private.** A private conversation is only ever read by
-//!   one of its two parties: every query is keyed by the requester's own
-//!   nickname (case-insensitively), and a msgid of another conversation is
-//!   no anchor (as unknown as one that never existed).
+//! - **Private stays private.** A private message is only ever read by one
+//!   of its two parties: every query is keyed by the requester's account
+//!   (case-insensitively), and a message is theirs only if that party was
+//!   logged in to it when the message was sent. A nickname nobody had
+//!   registered, taken later by someone else (with an account of that name
+//!   or not), reads nothing of what its earlier holder said. A msgid of
+//!   another conversation is no anchor (as unknown as one that never
+//!   existed).
 //! - **Ids are never given out twice.** [`HistoryStore::last_id`] is the
 //!   highest msgid ever appended or held offline (see
 //!   [`crate::AccountStore::hold_offline`]), even after compaction deleted
@@ -51,13 +55,18 @@ pub trait HistoryStore: Send + Sync {
     /// gives an empty answer, not an error.
     fn query(&self, q: &HistoryQuery) -> Result<Vec<Record>, StoreError>;
 
-    /// `CHATHISTORY TARGETS`: the conversations of `requester` with a message
+    /// `CHATHISTORY TARGETS`: the conversations of `requester` (an account,
+    /// as in [`crate::HistoryQuery::requester`]) whose latest message is
     /// strictly between `from` and `to` (either order), with the time of
-    /// their latest such message, in ascending order of that time; at most
-    /// `limit`, those nearest `from`. Private conversations are found from
-    /// the store; rooms only among `rooms`, the ones the caller says the
-    /// requester may see (the store does not know membership). An empty
-    /// `requester` has no private conversation (nicknames are never empty).
+    /// that message, in ascending order of it; at most `limit`, those
+    /// nearest `from`. A conversation with a message in the window but a
+    /// later one after it is not listed (draft/chathistory: the time given
+    /// is that of the conversation's latest message). A private
+    /// conversation is one per nickname of the other party; they are found
+    /// from the store; rooms only among `rooms`, the ones the caller says
+    /// the requester may see (the store does not know membership). An empty
+    /// `requester` has no private conversation (account names are never
+    /// empty).
     fn targets(
         &self,
         requester: &str,

@@ -299,16 +299,34 @@ mod tests {
             }),
             to,
             text: text.into(),
+            to_account: None,
         }
     }
 
+    /// Every kind of target, and private messages between people logged
+    /// in or not (the accounts are what private history is found by, so
+    /// recovery must not lose them).
     fn sample() -> Vec<Record> {
+        let logged_in = |mut r: Record, from: &str, to: Option<&str>| {
+            Arc::make_mut(&mut r.from).account = Some(from.into());
+            r.to_account = to.map(Into::into);
+            r
+        };
         vec![
             rec(1, MsgTarget::Room("#a".into()), "one"),
-            rec(2, MsgTarget::Nick("bob".into()), "two"),
-            rec(3, MsgTarget::Nick("bob".into()), "three"),
+            logged_in(rec(2, MsgTarget::Nick("bob".into()), "two"), "Ann", None),
+            logged_in(
+                rec(3, MsgTarget::Nick("bob".into()), "three"),
+                "Ann",
+                Some("Bobby"),
+            ),
             rec(4, MsgTarget::Status("ann".into()), "four"),
             rec(5, MsgTarget::Room("#a".into()), "five"),
+            {
+                let mut r = rec(6, MsgTarget::Nick("bob".into()), "six");
+                r.to_account = Some("Bobby".into());
+                r
+            },
         ]
     }
 
@@ -337,7 +355,7 @@ mod tests {
         let bytes = fs::read(&seg).expect("read");
         fs::write(&seg, &bytes[..bytes.len() - 3]).expect("write");
         let mut j = Journal::start(&dir.0, false).expect("restart");
-        j.append(&recs[4..]).expect("append");
+        j.append(&recs[4..5]).expect("append");
         let (back, last) = recover(&dir.0).expect("recover");
         assert_eq!(
             back,

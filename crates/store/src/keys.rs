@@ -3,9 +3,11 @@
 //! conversation is and on which instant a record was at.
 //!
 //! A conversation key is case-folded: `r:<room>` for a room, `p:<a> <b>`
-//! (the two nicknames, sorted) for a private conversation. Times are kept in
-//! whole milliseconds (IRC's server-time precision), msgids as SQLite's
-//! signed integers. This file must not touch storage.
+//! (the two nicknames, sorted) for a private conversation. A private
+//! message also has its [`Parties`]: the two nicknames and the account each
+//! was logged in to, by which it is found ([`Scope::Private`]). Times are
+//! kept in whole milliseconds (IRC's server-time precision), msgids as
+//! SQLite's signed integers. This file must not touch storage.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,55 +27,86 @@ pub(crate) fn room_conv(room: &str) -> String {
     format!("r:{}", Key::of(room).as_str())
 }
 
-/// The two parties of a private conversation, case-folded and sorted.
-pub(crate) fn pm_pair(a: &str, b: &str) -> (String, String) {
-    let (a, b) = (Key::of(a), Key::of(b));
-    if a <= b {
-        (a.as_str().to_string(), b.as_str().to_string())
-    } else {
-        (b.as_str().to_string(), a.as_str().to_string())
-    }
-}
-
 /// Nicknames never contain spaces (every protocol splits on them), so the
 /// space keeps the pair unambiguous.
 pub(crate) fn pm_conv(a: &str, b: &str) -> String {
     format!("p:{a} {b}")
 }
 
-/// Where a record goes: (conv, pm_a, pm_b); the parties only for a private
-/// message.
-pub(crate) fn record_keys(rec: &Record) -> (String, Option<String>, Option<String>) {
+/// The two sides of a private message, sorted by nickname as in its
+/// conversation key: each side's case-folded nickname, and the case-folded
+/// account it was logged in to (`None`: not logged in). Both sides are the
+/// same nickname for a message to oneself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Parties {
+    pub a: String,
+    pub b: String,
+    pub acct_a: Option<String>,
+    pub acct_b: Option<String>,
+}
+
+/// Where a record goes: its conversation key, and for a private message
+/// its parties.
+pub(crate) fn record_keys(rec: &Record) -> (String, Option<Parties>) {
     match &rec.to {
         // Status messages are never handed to the store (see persist's
         // `keeps`); filed under their room if one ever were.
-        MsgTarget::Room(room) => (room_conv(room), None, None),
-        MsgTarget::Status(to) => (room_conv(to.trim_start_matches(['@', '+'])), None, None),
+        MsgTarget::Room(room) => (room_conv(room), None),
+        MsgTarget::Status(to) => (room_conv(to.trim_start_matches(['@', '+'])), None),
         MsgTarget::Nick(nick) => {
-            let (a, b) = pm_pair(&rec.from.nick, nick);
-            (pm_conv(&a, &b), Some(a), Some(b))
+            let acct = |a: &Option<chatroom_core::names::Name>| {
+                a.as_deref().map(|a| Key::of(a).as_str().to_string())
+            };
+            let sender = Key::of(&rec.from.nick).as_str().to_string();
+            let recipient = Key::of(nick).as_str().to_string();
+            let (from_acct, to_acct) = (acct(&rec.from.account), acct(&rec.to_account));
+            let parties = if sender <= recipient {
+                Parties {
+                    a: sender,
+                    b: recipient,
+                    acct_a: from_acct,
+                    acct_b: to_acct,
+                }
+            } else {
+                Parties {
+                    a: recipient,
+                    b: sender,
+                    acct_a: to_acct,
+                    acct_b: from_acct,
+                }
+            };
+            (pm_conv(&parties.a, &parties.b), Some(parties))
         }
     }
 }
 
-/// Which records a query may see: one conversation, or all of one person's
-/// private conversations (by the person's case-folded nickname).
+/// Which records a query may see: one room, or private messages of one
+/// account (case-folded), all of them or those with one other party.
 pub(crate) enum Scope {
     Conv(String),
-    Private(String),
+    Private {
+        account: String,
+        /// The other party's nickname or account, case-folded; `None`:
+        /// every private message of the account.
+        peer: Option<String>,
+    },
 }
 
 impl Scope {
-    /// The scope of `target` asked by `requester`: a private conversation
-    /// is always one the requester is a party of.
+    /// The scope of `target` asked by the account `requester`: private
+    /// messages are only ever those the requester's account took part in.
     pub(crate) fn of(requester: &str, target: &QueryTarget) -> Scope {
+        let account = Key::of(requester).as_str().to_string();
         match target {
             QueryTarget::Room(room) => Scope::Conv(room_conv(room)),
-            QueryTarget::Nick(peer) => {
-                let (a, b) = pm_pair(requester, peer);
-                Scope::Conv(pm_conv(&a, &b))
-            }
-            QueryTarget::AllPrivate => Scope::Private(Key::of(requester).as_str().to_string()),
+            QueryTarget::Nick(peer) => Scope::Private {
+                account,
+                peer: Some(Key::of(peer).as_str().to_string()),
+            },
+            QueryTarget::AllPrivate => Scope::Private {
+                account,
+                peer: None,
+            },
         }
     }
 
@@ -83,6 +116,44 @@ impl Scope {
             Scope::Conv(k) if k.starts_with("r:") => Some(k),
             _ => None,
         }
+    }
+
+    /// Whether a private message with these parties is in the scope: one
+    /// side logged in to the account, the other (when a peer is named)
+    /// holding that nickname or logged in to an account of that name. The
+    /// rule SQLite's `Scope::sql` states in SQL.
+    pub(crate) fn sees(&self, p: &Parties) -> bool {
+        let Scope::Private { account, peer } = self else {
+            return false;
+        };
+        let side = |mine: &Option<String>, nick: &str, acct: &Option<String>| {
+            mine.as_deref() == Some(account.as_str())
+                && peer
+                    .as_deref()
+                    .is_none_or(|p| nick == p || acct.as_deref() == Some(p))
+        };
+        side(&p.acct_a, &p.b, &p.acct_b) || side(&p.acct_b, &p.a, &p.acct_a)
+    }
+}
+
+/// The other parties of `account` (case-folded) in a private message, for
+/// `CHATHISTORY TARGETS`: side b's nickname when side a was logged in to
+/// the account, side a's when side b was (both, rarely: one account on two
+/// nicknames).
+pub(crate) fn peers_of<'p>(account: &str, p: &'p Parties) -> impl Iterator<Item = &'p str> {
+    let b = (p.acct_a.as_deref() == Some(account)).then_some(p.b.as_str());
+    let a = (p.acct_b.as_deref() == Some(account)).then_some(p.a.as_str());
+    b.into_iter().chain(a)
+}
+
+/// How the party `peer` (case-folded) of a private message from `from` to
+/// `target` is spelled: as the recipient when it is the recipient (for a
+/// message to oneself, too), else as the sender.
+pub(crate) fn peer_name<'r>(from: &'r str, target: &'r str, peer: &str) -> &'r str {
+    if Key::of(target).as_str() == peer {
+        target
+    } else {
+        from
     }
 }
 

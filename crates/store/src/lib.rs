@@ -44,7 +44,8 @@
 //! not decide who may read a room (the caller checks membership before asking
 //! for a room's history). It does enforce the one rule it alone can: a private
 //! message is only ever returned to one of its two parties, because every
-//! private-message query is keyed by the requester's own nickname.
+//! private-message query is keyed by the requester's account, which must be
+//! the account that party was logged in to when the message was sent.
 //!
 //! # Who calls it, and how delivery stays fast
 //! Every method is synchronous and may block on disk. Callers on the delivery
@@ -200,15 +201,22 @@ pub struct Record {
     /// came from, and among a page's records when read back).
     pub from: std::sync::Arc<UserInfo>,
     /// A room, or (for a private message) the recipient's nickname. The
-    /// conversation is the pair `from.nick` / recipient, whichever asks.
+    /// conversation is the pair `from.nick` / recipient.
     pub to: MsgTarget,
     pub text: Name,
+    /// For a private message, the account the recipient was logged in to
+    /// (`None`: not logged in). With the sender's (`from.account`) it says
+    /// whose conversation this is: private history is read by account (see
+    /// [`HistoryQuery::requester`]). The stores keep both accounts of a
+    /// private message to find it by, and give records back without them.
+    pub to_account: Option<Name>,
 }
 
 impl Record {
     /// The record for a hub `Message` event; `None` for any other event.
     /// (A topic change carries no msgid in its event: the caller builds that
-    /// record itself with an id of its own.)
+    /// record itself with an id of its own.) The event does not say the
+    /// recipient's account: `to_account` is `None` until the caller sets it.
     pub fn from_message(event: &Event) -> Option<Record> {
         match event {
             Event::Message {
@@ -226,6 +234,7 @@ impl Record {
                 from: from.clone(),
                 to: to.clone(),
                 text: text.clone(),
+                to_account: None,
             }),
             _ => None,
         }
@@ -275,7 +284,9 @@ impl Record {
 pub enum QueryTarget {
     /// A room's history. The caller has checked that the requester may read it.
     Room(String),
-    /// The private conversation between the requester and this nickname.
+    /// The requester's private conversation with this nickname: the
+    /// messages whose other party had this nickname, or was logged in to an
+    /// account of this name.
     Nick(String),
     /// Every private message the requester sent or received (IRC's `*`).
     AllPrivate,
@@ -284,7 +295,10 @@ pub enum QueryTarget {
 /// One history request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryQuery {
-    /// The nickname asking. Private history is looked up by this name.
+    /// The account asking, for private history: a private message is the
+    /// requester's if they were logged in to this account when they sent or
+    /// received it (nicknames change hands; accounts do not). Ignored for a
+    /// room's history. Empty: no private history at all.
     pub requester: String,
     pub target: QueryTarget,
     pub selector: Selector,

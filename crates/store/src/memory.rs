@@ -3,10 +3,10 @@
 //! server that should remember nothing across restarts.
 //!
 //! It keeps the same promises as [`crate::SqliteStore`] (the contract tests
-//! in `contract.rs` run against both): the same conversation keys
-//! (`keys.rs`) and selector semantics (`select.rs`), records read back as
-//! SQLite reads them (times in whole milliseconds, no sender account, a
-//! status target filed as its room), the same search words. What differs is
+//! in `contract.rs` run against both): the same conversation keys and
+//! private scopes (`keys.rs`) and selector semantics (`select.rs`), records
+//! read back as SQLite reads them (times in whole milliseconds, no
+//! accounts, a status target filed as its room), the same search words. What differs is
 //! cost, not meaning: a conversation is a sorted map, so queries are cheap,
 //! but a search reads every record of its scope (there is no index), and
 //! everything lives in one lock (writers wait for readers and each other).
@@ -27,7 +27,10 @@ use chatroom_core::{MsgTarget, UserInfo};
 
 use super::error::StoreError;
 use super::fts::search_words;
-use super::keys::{Pos, Scope, db_id, from_ms, pos_of, record_keys, room_conv, target_name, to_ms};
+use super::keys::{
+    Parties, Pos, Scope, db_id, from_ms, peer_name, peers_of, pos_of, record_keys, room_conv,
+    target_name, to_ms,
+};
 use super::select::{self, Walk};
 use super::{
     Account, AccountStore, CompactStats, DEFAULT_MAX_LIMIT, HistoryQuery, HistoryStore, Limits,
@@ -47,8 +50,12 @@ struct State {
     convs: BTreeMap<String, BTreeMap<Pos, Record>>,
     /// Where each stored msgid is: its conversation and place.
     ids: HashMap<i64, (String, Pos)>,
-    /// The private conversations of each person (case-folded nickname).
+    /// The private conversations each account (case-folded) took part in:
+    /// the keys of conversations with at least one message it sent or
+    /// received while logged in.
     private: HashMap<String, BTreeSet<String>>,
+    /// The parties of each stored private message, by msgid.
+    parties: HashMap<i64, Parties>,
     /// The highest msgid ever appended or held offline.
     last_id: u64,
     /// Saved rooms by case-folded name.
@@ -114,8 +121,8 @@ impl MemoryStore {
     }
 }
 
-/// `rec` as SQLite gives it back: time in whole milliseconds, no account
-/// on the sender, a status target as the room's name.
+/// `rec` as SQLite gives it back: time in whole milliseconds, no
+/// accounts, a status target filed as its room.
 fn as_stored(rec: &Record) -> Record {
     let from = if rec.from.account.is_some() {
         Arc::new(UserInfo {
@@ -132,6 +139,7 @@ fn as_stored(rec: &Record) -> Record {
             MsgTarget::Status(name) => MsgTarget::Room(name.clone()),
             other => other.clone(),
         },
+        to_account: None,
         ..rec.clone()
     }
 }
@@ -177,18 +185,30 @@ struct MemWalk<'a> {
 }
 
 impl MemWalk<'_> {
-    /// The conversations in the scope.
+    /// The conversations the scope's records are in (for a private scope,
+    /// also records of others: see [`MemWalk::sees`]).
     fn convs(&self) -> Vec<&BTreeMap<Pos, Record>> {
         match self.scope {
             Scope::Conv(k) => self.state.convs.get(k).into_iter().collect(),
-            Scope::Private(me) => self
+            Scope::Private { account, .. } => self
                 .state
                 .private
-                .get(me)
+                .get(account)
                 .into_iter()
                 .flatten()
                 .filter_map(|k| self.state.convs.get(k))
                 .collect(),
+        }
+    }
+
+    /// Whether a record of those conversations is in the scope.
+    fn sees(&self, rec: &Record) -> bool {
+        match self.scope {
+            Scope::Conv(_) => true,
+            Scope::Private { .. } => i64::try_from(rec.id)
+                .ok()
+                .and_then(|id| self.state.parties.get(&id))
+                .is_some_and(|p| self.scope.sees(p)),
         }
     }
 }
@@ -200,11 +220,11 @@ impl Walk for MemWalk<'_> {
         };
         let inside = match self.scope {
             Scope::Conv(k) => k == conv,
-            Scope::Private(me) => self
+            Scope::Private { .. } => self
                 .state
-                .private
-                .get(me)
-                .is_some_and(|convs| convs.contains(conv)),
+                .parties
+                .get(&id)
+                .is_some_and(|p| self.scope.sees(p)),
         };
         Ok(inside.then_some(*pos))
     }
@@ -220,9 +240,9 @@ impl Walk for MemWalk<'_> {
         for conv in self.convs() {
             let found = between(conv, low, high);
             if descending {
-                out.extend(found.rev().take(limit).cloned());
+                out.extend(found.rev().filter(|r| self.sees(r)).take(limit).cloned());
             } else {
-                out.extend(found.take(limit).cloned());
+                out.extend(found.filter(|r| self.sees(r)).take(limit).cloned());
             }
         }
         // Several conversations (one person's private ones) interleave.
@@ -248,27 +268,28 @@ impl HistoryStore for MemoryStore {
         let mut kept = Vec::with_capacity(batch.len());
         let mut seen = HashSet::new();
         for rec in batch {
-            let (conv, pm_a, pm_b) = record_keys(rec);
-            if pm_a.is_none() && state.silent.contains(&conv) {
+            let (conv, parties) = record_keys(rec);
+            if parties.is_none() && state.silent.contains(&conv) {
                 continue;
             }
             let id = db_id(rec.id)?;
             if state.ids.contains_key(&id) || !seen.insert(id) {
                 return Err(StoreError::DuplicateId(rec.id));
             }
-            kept.push((as_stored(rec), conv, pm_a.zip(pm_b)));
+            kept.push((as_stored(rec), conv, parties));
         }
         for (rec, conv, parties) in kept {
             let pos = pos_of(&rec);
             state.ids.insert(pos.1, (conv.clone(), pos));
-            if let Some((a, b)) = parties {
-                for person in [a, b] {
+            if let Some(p) = parties {
+                for account in [&p.acct_a, &p.acct_b].into_iter().flatten() {
                     state
                         .private
-                        .entry(person)
+                        .entry(account.clone())
                         .or_default()
                         .insert(conv.clone());
                 }
+                state.parties.insert(pos.1, p);
             }
             state.convs.entry(conv).or_default().insert(pos, rec);
         }
@@ -304,33 +325,46 @@ impl HistoryStore for MemoryStore {
         }
         let me = Key::of(requester);
         let (lo, hi) = if from <= to { (from, to) } else { (to, from) };
-        let (low, high) = (
-            Some(((to_ms(lo), i64::MAX), false)),
-            Some((to_ms(hi), i64::MIN)),
-        );
+        let within = |t: SystemTime| to_ms(lo) < to_ms(t) && to_ms(t) < to_ms(hi);
         let state = self.read();
-        let latest = |conv: &str| {
-            state
-                .convs
-                .get(conv)
-                .and_then(|recs| between(recs, low, high).next_back())
-        };
-        let mut found = Vec::new();
+        // The latest message with each other party (by nickname), as
+        // SQLite's `targets` finds it: each message counts for the side
+        // the account is not on.
+        let mut latest: BTreeMap<&str, &Record> = BTreeMap::new();
         for conv in state.private.get(me.as_str()).into_iter().flatten() {
-            if let Some(rec) = latest(conv) {
-                let peer = if Key::of(&rec.from.nick) == me {
-                    target_name(&rec.to).into()
-                } else {
-                    rec.from.nick.clone()
+            for rec in state.convs.get(conv).into_iter().flat_map(BTreeMap::values) {
+                let Some(p) = i64::try_from(rec.id)
+                    .ok()
+                    .and_then(|id| state.parties.get(&id))
+                else {
+                    continue;
                 };
-                found.push(TargetInfo {
-                    target: MsgTarget::Nick(peer),
-                    latest: rec.time,
-                });
+                for peer in peers_of(me.as_str(), p) {
+                    let newer = latest
+                        .get(peer)
+                        .is_none_or(|seen| pos_of(seen) < pos_of(rec));
+                    if newer {
+                        latest.insert(peer, rec);
+                    }
+                }
             }
         }
+        let mut found: Vec<TargetInfo> = latest
+            .into_iter()
+            .filter(|(_, rec)| within(rec.time))
+            .map(|(peer, rec)| TargetInfo {
+                target: MsgTarget::Nick(
+                    peer_name(&rec.from.nick, target_name(&rec.to), peer).into(),
+                ),
+                latest: rec.time,
+            })
+            .collect();
         for room in rooms {
-            if let Some(rec) = latest(&room_conv(room)) {
+            let newest = state
+                .convs
+                .get(&room_conv(room))
+                .and_then(|recs| recs.values().next_back());
+            if let Some(rec) = newest.filter(|rec| within(rec.time)) {
                 found.push(TargetInfo {
                     target: MsgTarget::Room(room.as_str().into()),
                     latest: rec.time,
@@ -407,6 +441,7 @@ impl MemoryStore {
             convs,
             ids,
             private,
+            parties,
             ..
         } = &mut *state;
         let Some(recs) = convs.get_mut(conv) else {
@@ -421,6 +456,7 @@ impl MemoryStore {
                 break;
             }
             ids.remove(&entry.key().1);
+            parties.remove(&entry.key().1);
             entry.remove();
             gone += 1;
         }
@@ -478,6 +514,7 @@ impl SearchStore for MemoryStore {
             .convs()
             .into_iter()
             .flat_map(BTreeMap::values)
+            .filter(|rec| walk.sees(rec))
             .filter(|rec| {
                 let words = tokens(&rec.text);
                 phrases.iter().all(|p| contains_phrase(&words, p))

@@ -19,6 +19,12 @@
 //!   for one not yet in the page, or N for the page's N-th distinct sender;
 //! - the text.
 //!
+//! The journal's bodies ([`encode_any`], format 3) also carry accounts:
+//! a new target is followed by the recipient's account and a new sender
+//! by the sender's, each an optional string (LEB128 0 for none, or the
+//! length plus one and the bytes). Bodies of format 2, the journal's
+//! before accounts were kept, are still read (with no accounts).
+//!
 //! Strings are LEB128-length-prefixed UTF-8. Naming a sender once per page
 //! instead of once per line makes a flood's page about 40% smaller (a chat
 //! line is short; who said it is a third of it): fewer WAL bytes written,
@@ -40,11 +46,18 @@ use chatroom_core::{MsgTarget, UserInfo};
 /// The first byte of every page body.
 const FORMAT: u8 = 1;
 
-/// The first byte of a body whose records may go anywhere (the journal's,
-/// see `journal.rs`): the target code then says which kind of target, 0
+/// The first byte of a body whose records may go anywhere (the journal's
+/// before version 3): the target code then says which kind of target, 0
 /// (room), 2 (nickname) or 3 (status), instead of 0 (room) alone. Never
-/// written into the `pages` table, whose records are all one room's.
+/// written into the `pages` table, whose records are all one room's; no
+/// longer written at all, but read.
 const FORMAT_ANY_TARGET: u8 = 2;
+
+/// The first byte of the journal's bodies (see `journal.rs`): as
+/// [`FORMAT_ANY_TARGET`], with the accounts of private messages' parties
+/// (the sender's with the sender, the recipient's with the target), which
+/// private history is found by.
+const FORMAT_ACCOUNTS: u8 = 3;
 
 fn kind_code(kind: RecordKind) -> u8 {
     match kind {
@@ -86,10 +99,25 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => put_uvarint(out, 0),
+        Some(s) => {
+            put_uvarint(out, s.len() as u64 + 1);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
 fn same_sender(a: &UserInfo, b: &UserInfo) -> bool {
-    // Most often the very same (shared) sender.
+    // Most often the very same (shared) sender. The account counts too:
+    // a body that keeps accounts must not give one sender's to another.
     std::ptr::eq(a, b)
-        || a.nick == b.nick && a.user == b.user && a.realname == b.realname && a.host == b.host
+        || a.nick == b.nick
+            && a.user == b.user
+            && a.realname == b.realname
+            && a.host == b.host
+            && a.account == b.account
 }
 
 /// Appends one page holding `records` (with their times in milliseconds),
@@ -99,9 +127,10 @@ pub fn encode<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mu
 }
 
 /// Appends a body holding `records` (in any order) with their targets of
-/// every kind, rooms, nicknames and status: what the journal writes.
+/// every kind, rooms, nicknames and status, and their accounts: what the
+/// journal writes.
 pub fn encode_any<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mut Vec<u8>) {
-    encode_as(FORMAT_ANY_TARGET, records, out);
+    encode_as(FORMAT_ACCOUNTS, records, out);
 }
 
 fn target_code(to: &MsgTarget) -> u64 {
@@ -118,8 +147,9 @@ fn encode_as<'a>(
     out: &mut Vec<u8>,
 ) {
     out.push(format);
+    let accounts = format == FORMAT_ACCOUNTS;
     let (mut id, mut ms) = (0u64, 0i64);
-    let mut target: Option<&MsgTarget> = None;
+    let mut target: Option<(&MsgTarget, Option<&str>)> = None;
     // The page's senders so far, and where each nickname first appears: a
     // busy room's page has dozens of senders taking turns, and a linear
     // search over them was a quarter of the encoding.
@@ -130,7 +160,10 @@ fn encode_as<'a>(
         let dt = t.wrapping_sub(ms);
         put_uvarint(out, ((dt << 1) ^ (dt >> 63)) as u64);
         out.push(kind_code(rec.kind));
-        if target == Some(&rec.to) {
+        // Without accounts in the body, a record's recipient account is
+        // not written, so it does not make its target a new one.
+        let to = (&rec.to, rec.to_account.as_deref().filter(|_| accounts));
+        if target == Some(to) {
             put_uvarint(out, 1);
         } else {
             put_uvarint(
@@ -142,7 +175,10 @@ fn encode_as<'a>(
                 },
             );
             put_str(out, super::keys::target_name(&rec.to));
-            target = Some(&rec.to);
+            if accounts {
+                put_opt_str(out, to.1);
+            }
+            target = Some(to);
         }
         let known = match by_nick.get(&*rec.from.nick) {
             Some(&i) if senders.get(i).is_some_and(|s| same_sender(s, &rec.from)) => Some(i),
@@ -159,6 +195,9 @@ fn encode_as<'a>(
                 put_str(out, &rec.from.user);
                 put_str(out, &rec.from.realname);
                 put_str(out, &rec.from.host);
+                if accounts {
+                    put_opt_str(out, rec.from.account.as_deref());
+                }
                 senders.push(&rec.from);
             }
         }
@@ -172,14 +211,15 @@ fn encode_as<'a>(
 pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> {
     let damaged = |what: &str| StoreError::Damaged(format!("history page {page}: {what}"));
     let mut r = Reader { buf: body, at: 0 };
-    let any_target = match r.byte() {
-        Some(FORMAT) => false,
-        Some(FORMAT_ANY_TARGET) => true,
+    let (any_target, accounts) = match r.byte() {
+        Some(FORMAT) => (false, false),
+        Some(FORMAT_ANY_TARGET) => (true, false),
+        Some(FORMAT_ACCOUNTS) => (true, true),
         Some(f) => return Err(damaged(&format!("unknown page format {f}"))),
         None => return Err(damaged("empty body")),
     };
     let (mut id, mut ms) = (0u64, 0i64);
-    let mut target: Option<MsgTarget> = None;
+    let mut target: Option<(MsgTarget, Option<Name>)> = None;
     // Decoded once per page and shared by the records.
     let mut senders: Vec<Arc<UserInfo>> = Vec::new();
     let mut out = Vec::new();
@@ -187,6 +227,14 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
         r.string()
             .ok_or_else(|| StoreError::Damaged(format!("history page {page}: bad text")))
     }
+    let account = |r: &mut Reader<'_>| -> Result<Option<Name>, StoreError> {
+        if !accounts {
+            return Ok(None);
+        }
+        r.opt_string()
+            .map(|a| a.map(Name::from))
+            .ok_or_else(|| damaged("bad account"))
+    };
     while r.at < r.buf.len() {
         let did = r.uvarint().ok_or_else(|| damaged("truncated msgid"))?;
         let dt = r.uvarint().ok_or_else(|| damaged("truncated time"))?;
@@ -194,7 +242,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
         ms = ms.wrapping_add(((dt >> 1) as i64) ^ -((dt & 1) as i64));
         let code = r.byte().ok_or_else(|| damaged("truncated kind"))?;
         let kind = kind_of(code).ok_or_else(|| damaged(&format!("unknown kind {code}")))?;
-        let to = match (r.uvarint(), &target) {
+        let (to, to_account) = match (r.uvarint(), &target) {
             (Some(1), Some(to)) => to.clone(),
             (Some(code @ (0 | 2 | 3)), _) if code == 0 || any_target => {
                 let name: Name = text(&mut r, page)?.into();
@@ -203,6 +251,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                     2 => MsgTarget::Nick(name),
                     _ => MsgTarget::Status(name),
                 };
+                let to = (to, account(&mut r)?);
                 target = Some(to.clone());
                 to
             }
@@ -219,7 +268,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                     user: s[1].into(),
                     realname: s[2].into(),
                     host: s[3].into(),
-                    account: None,
+                    account: account(&mut r)?,
                 });
                 senders.push(sender.clone());
                 sender
@@ -241,6 +290,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                 from,
                 to,
                 text: body.into(),
+                to_account,
             },
         ));
     }
@@ -273,10 +323,22 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self) -> Option<&'a str> {
         let len = usize::try_from(self.uvarint()?).ok()?;
+        self.bytes_str(len)
+    }
+
+    fn bytes_str(&mut self, len: usize) -> Option<&'a str> {
         let end = self.at.checked_add(len)?;
         let bytes = self.buf.get(self.at..end)?;
         self.at = end;
         std::str::from_utf8(bytes).ok()
+    }
+
+    /// `Some(None)` for an absent string, `None` for damage.
+    fn opt_string(&mut self) -> Option<Option<&'a str>> {
+        match self.uvarint()? {
+            0 => Some(None),
+            n => Some(Some(self.bytes_str(usize::try_from(n - 1).ok()?)?)),
+        }
     }
 }
 
@@ -307,6 +369,7 @@ mod tests {
                 }),
                 to: MsgTarget::Room("#Room".into()),
                 text: text.into(),
+                to_account: None,
             },
         )
     }

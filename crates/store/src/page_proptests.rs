@@ -30,28 +30,35 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![any::<String>(), "[a-z #]{0,12}", Just(String::new())]
 }
 
-/// A few senders, some sharing a nickname with another ident or host,
-/// so that pages name senders once and refer back to them.
-fn senders() -> impl Strategy<Value = Vec<Arc<UserInfo>>> {
+/// An account, or none (also the empty name: the codec must tell the two
+/// apart).
+fn account() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(prop_oneof!["[A-Ca-c]{1,3}", text()])
+}
+
+/// A few senders, some sharing a nickname with another ident, host or
+/// account, so that pages name senders once and refer back to them. With
+/// `accounts` false, none is logged in (a room's pages keep no accounts).
+fn senders(accounts: bool) -> impl Strategy<Value = Vec<Arc<UserInfo>>> {
     proptest::collection::vec(
         (
             "[a-c]{1,2}",
             text(),
             text(),
             prop_oneof![Just("::1".to_string()), text()],
+            account(),
         ),
         1..5,
     )
-    .prop_map(|v| {
+    .prop_map(move |v| {
         v.into_iter()
-            .map(|(nick, user, realname, host)| {
+            .map(|(nick, user, realname, host, account)| {
                 Arc::new(UserInfo {
                     nick: nick.into(),
                     user: user.into(),
                     realname: realname.into(),
                     host: host.into(),
-                    // Pages do not keep accounts.
-                    account: None,
+                    account: account.filter(|_| accounts).map(Into::into),
                 })
             })
             .collect()
@@ -74,7 +81,8 @@ fn target(rooms_only: bool) -> BoxedStrategy<MsgTarget> {
 }
 
 /// Records with their times in milliseconds: any ids and times (both
-/// extremes included), senders from a small pool.
+/// extremes included), senders from a small pool; for the journal
+/// (`rooms_only` false) with accounts on both sides, now and then.
 pub(crate) fn records(rooms_only: bool, max: usize) -> impl Strategy<Value = Vec<(i64, Record)>> {
     let ms = prop_oneof![
         any::<i64>(),
@@ -83,7 +91,7 @@ pub(crate) fn records(rooms_only: bool, max: usize) -> impl Strategy<Value = Vec
         Just(i64::MAX)
     ];
     let id = prop_oneof![any::<u64>(), 1u64..1000];
-    senders().prop_flat_map(move |pool| {
+    senders(!rooms_only).prop_flat_map(move |pool| {
         let n = pool.len();
         proptest::collection::vec(
             (
@@ -93,12 +101,13 @@ pub(crate) fn records(rooms_only: bool, max: usize) -> impl Strategy<Value = Vec
                 0..n,
                 target(rooms_only),
                 text(),
+                account(),
             ),
             0..max,
         )
         .prop_map(move |v| {
             v.into_iter()
-                .map(|(id, ms, kind, who, to, text)| {
+                .map(|(id, ms, kind, who, to, text, to_account)| {
                     let rec = Record {
                         id,
                         time: from_ms(ms),
@@ -106,6 +115,7 @@ pub(crate) fn records(rooms_only: bool, max: usize) -> impl Strategy<Value = Vec
                         from: pool[who].clone(),
                         to,
                         text: text.into(),
+                        to_account: to_account.filter(|_| !rooms_only).map(Into::into),
                     };
                     (ms, rec)
                 })
@@ -130,6 +140,22 @@ proptest! {
         let mut body = Vec::new();
         encode_any(recs.iter().map(|(ms, r)| (*ms, r)), &mut body);
         prop_assert_eq!(decode(&body, 1).expect("decodes"), recs);
+    }
+
+    /// A journal body written before accounts were kept (format 2) reads
+    /// back as the same records without their accounts.
+    #[test]
+    fn an_older_journal_body_reads_back_without_accounts(recs in records(false, 24)) {
+        let mut body = Vec::new();
+        encode_as(FORMAT_ANY_TARGET, recs.iter().map(|(ms, r)| (*ms, r)), &mut body);
+        let without: Vec<(i64, Record)> = recs
+            .into_iter()
+            .map(|(ms, r)| {
+                let from = Arc::new(UserInfo { account: None, ..(*r.from).clone() });
+                (ms, Record { from, to_account: None, ..r })
+            })
+            .collect();
+        prop_assert_eq!(decode(&body, 1).expect("decodes"), without);
     }
 
     /// A page cut anywhere is an error or, cut between records, the
@@ -166,7 +192,7 @@ proptest! {
     /// decoder never makes a record the encoder cannot write.
     #[test]
     fn decoded_records_encode_again(
-        format in 1u8..3,
+        format in 1u8..4,
         bytes in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
         let mut body = vec![format];

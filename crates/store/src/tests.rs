@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proptest::prelude::*;
 use rusqlite::Connection;
 
-use super::sqlite::schema::{APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, V1, V2, V3, V4};
+use super::sqlite::schema::{
+    APPLICATION_ID, MIGRATIONS, PAGE_SIZE, SCHEMA_VERSION, V1, V2, V3, V4,
+};
 use super::*;
 use chatroom_core::{MsgTarget, Topic, UserInfo};
 
@@ -73,17 +75,25 @@ fn room_msg(id: u64, ms: u64, from: &str, room: &str, text: &str) -> Record {
         from: user(from).into(),
         to: MsgTarget::Room(room.into()),
         text: text.into(),
+        to_account: None,
     }
 }
 
+/// A private message between two people logged in to the accounts of
+/// their nicknames' names.
 fn pm(id: u64, ms: u64, from: &str, to: &str, text: &str) -> Record {
     Record {
         id,
         time: at(ms),
         kind: RecordKind::Say,
-        from: user(from).into(),
+        from: UserInfo {
+            account: Some(from.into()),
+            ..user(from)
+        }
+        .into(),
         to: MsgTarget::Nick(to.into()),
         text: text.into(),
+        to_account: Some(to.into()),
     }
 }
 
@@ -208,7 +218,14 @@ fn last_id_survives_compaction_and_counts_offline_messages() {
 fn hub_message_events_convert_both_ways() {
     let rec = pm(9, 50, "alice", "bob", "hi");
     let event = rec.to_message().expect("a message");
-    assert_eq!(Record::from_message(&event), Some(rec.clone()));
+    // The event does not carry the recipient's account.
+    assert_eq!(
+        Record::from_message(&event),
+        Some(Record {
+            to_account: None,
+            ..rec.clone()
+        })
+    );
     let mut topic = rec;
     topic.kind = RecordKind::Topic;
     assert!(topic.to_message().is_none());
@@ -868,7 +885,7 @@ fn a_version_3_database_gains_certificates_and_keeps_its_accounts() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 8);
+    assert_eq!(SCHEMA_VERSION, 9);
     assert!(store.get_account("alice").expect("account").is_some());
     assert!(store.add_cert("alice", "AA:BB").expect("add"));
     assert_eq!(
@@ -914,6 +931,66 @@ fn a_version_4_database_keeps_its_rooms_and_gains_registration_times() {
         store.load_rooms().expect("rooms")[0].registered_at,
         Some(when)
     );
+}
+
+#[test]
+fn a_version_8_database_gives_old_private_messages_to_accounts_that_existed_then() {
+    let tmp = TempDir::new();
+    {
+        let conn = Connection::open(tmp.db()).expect("create");
+        for v in &MIGRATIONS[..8] {
+            conn.execute_batch(v).expect("old schema");
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("app id");
+        conn.pragma_update(None, "user_version", 8)
+            .expect("version");
+        // alice registered at 5 and chatted with bob and carol from 10 on;
+        // "carol" was registered at 25, after her first message.
+        conn.execute_batch(
+            "INSERT INTO accounts VALUES ('alice', 'Alice', '$argon2id$x', 1700000000005);
+             INSERT INTO accounts VALUES ('carol', 'carol', '$argon2id$x', 1700000000025);
+             INSERT INTO messages (id, time_ms, kind, conv, pm_a, pm_b, target, nick, ident, realname, host, text) VALUES
+               (1, 1700000000010, 'say', 'p:alice bob', 'alice', 'bob', 'bob', 'Alice', 'a', 'A', 'h', 'hi bob'),
+               (2, 1700000000020, 'say', 'p:alice carol', 'alice', 'carol', 'alice', 'carol', 'c', 'C', 'h', 'hi alice'),
+               (3, 1700000000030, 'say', 'p:alice carol', 'alice', 'carol', 'carol', 'alice', 'a', 'A', 'h', 'hi carol'),
+               (4, 1700000000040, 'say', 'r:#r', NULL, NULL, '#r', 'alice', 'a', 'A', 'h', 'public');",
+        )
+        .expect("v8 rows");
+    }
+    let store = open(&tmp);
+    let version: i64 = store
+        .writer()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+    let read = |requester: &str, peer: &str| {
+        ids(&store
+            .query(&pm_q(
+                requester,
+                QueryTarget::Nick(peer.into()),
+                Selector::Latest { after: None },
+            ))
+            .expect("query"))
+    };
+    // alice's account existed throughout: her conversations stay hers.
+    assert_eq!(read("alice", "bob"), vec![1]);
+    assert_eq!(read("alice", "carol"), vec![2, 3]);
+    // carol's did only from 25 on; bob has none.
+    assert_eq!(read("carol", "alice"), vec![3]);
+    assert!(read("bob", "alice").is_empty());
+    // The room is untouched, and new messages are found as usual.
+    assert_eq!(
+        ids(&store
+            .query(&room_q("#r", Selector::Latest { after: None }, 10))
+            .expect("room")),
+        vec![4]
+    );
+    store
+        .append(&[pm(5, 50, "bob", "alice", "now logged in")])
+        .expect("append");
+    assert_eq!(read("bob", "alice"), vec![5]);
+    assert_eq!(read("alice", "bob"), vec![1, 5]);
 }
 
 // ----- search right after writing, and across a restart ---------------------------

@@ -19,6 +19,10 @@ What the configuration changes from the defaults, and why:
   max_failures_per_account`, `max_failures_per_ip`) and registrations per
   address are not limited: the suite logs in and registers many times from
   one address; the tests of wrong passwords still get their refusals;
+- REGISTER before the connection is complete only where the test case
+  asks for it (`register_before_connect`, from the test's
+  `account_registration_before_connect`, false unless a test says
+  otherwise, as with the suite's other controllers);
 - short passwords are accepted (the suite uses `sesame` and `bar`) and nickname
   protection is off (`nick_grace_secs = 0`): the suite registers accounts
   named like the nicknames its other clients then take;
@@ -94,6 +98,7 @@ nick_grace_secs = 0
 max_registrations_per_ip_per_hour = 0
 max_failures_per_account = 1000
 max_failures_per_ip = 1000
+register_before_connect = {register_before_connect}
 
 [[opers]]
 name = "operuser"
@@ -212,6 +217,8 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
             tls_files=tls_files,
             websocket='true' if websocket_port else 'false',
             websocket_port=websocket_port or 0,
+            register_before_connect='true'
+            if self.test_config.account_registration_before_connect else 'false',
         )
         with self.open_file('chatroom.toml', 'w') as fd:
             fd.write(config)

@@ -39,16 +39,17 @@ impl Hub {
     }
 
     /// Who asks about their own history (`CHATHISTORY` with a nickname,
-    /// `TARGETS`): the nickname whose private conversations they may read
+    /// `TARGETS`): the account whose private conversations they may read
     /// and the rooms they are in (the only rooms whose activity they may
     /// be told about).
     ///
-    /// The store files private messages by nickname, and anyone may take a
-    /// nickname once its holder has gone: only someone logged in reads
-    /// private conversations, those of their account's name (a nickname
-    /// nickname protection keeps for them). Anyone else is refused a
-    /// private conversation, and gets an empty name for `TARGETS` (rooms
-    /// only: no private conversation is filed under it).
+    /// Anyone may take a nickname once its holder has gone, so private
+    /// history is read by account: the store keeps with each private
+    /// message the accounts its parties were logged in to (see
+    /// `Note::PrivateRecipient`) and gives an account only those it took
+    /// part in. Someone not logged in is refused a private conversation,
+    /// and gets an empty name for `TARGETS` (rooms only: no account has
+    /// it).
     pub fn history_self(
         &self,
         conn: ConnId,

@@ -12,6 +12,7 @@ use crate::command::{ConnId, MsgKind, Overflow, SayTarget};
 use crate::error::HubError;
 use crate::event::{Event, MsgTarget, Topic, UserInfo};
 use crate::names::{Key, Name};
+use crate::registry::Note;
 
 /// Who receives a message: a room's members, read when delivering so that
 /// no list is built per message, or a person (and the sender, when that is
@@ -84,6 +85,12 @@ impl Hub {
         if pieces.iter().all(|p| p.is_empty()) {
             return Err(HubError::NoText);
         }
+        let to_account = match &recipients {
+            Recipients::People(them, _) => {
+                self.members.get(them).and_then(|m| m.info.account.clone())
+            }
+            _ => None,
+        };
         let tags = relay_tags(tags);
         for piece in pieces {
             self.next_msg_id += 1;
@@ -97,6 +104,12 @@ impl Hub {
                 tags: tags.clone(),
             });
             self.deliver(&recipients, &env, out);
+            if let Some(account) = &to_account {
+                self.note(Note::PrivateRecipient {
+                    id: self.next_msg_id,
+                    account: account.clone(),
+                });
+            }
         }
         self.member_mut(conn).last_spoke = self.now();
         Ok(())

@@ -2049,3 +2049,43 @@ fn a_message_of_several_lines_is_one_message_kept_as_composed() {
     .expect("say");
     assert_eq!(texts(&t), vec!["a b c"]);
 }
+
+/// Private history is read by account, and the delivered event names only
+/// the recipient's nickname: the hub notes the account each private
+/// message reached (the sender's is in the event's `from`).
+#[test]
+fn a_private_message_notes_the_account_of_a_logged_in_recipient() {
+    use crate::registry::Note;
+    let mut t = T::new();
+    t.hub.keep_notes();
+    t.reg(1, "alice");
+    t.reg(2, "bob");
+    t.ok(2, Command::Login(Some("Bobby".into())));
+    t.hub.take_notes();
+    assert_eq!(
+        t.say(1, SayTarget::Nick("BOB".into()), MsgKind::Say, "hi"),
+        Ok(())
+    );
+    let id = match &messages(&t.to(2))[..] {
+        [(id, _, MsgTarget::Nick(_), _, _)] => *id,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        t.hub.take_notes(),
+        vec![Note::PrivateRecipient {
+            id,
+            account: "Bobby".into()
+        }]
+    );
+    // Not logged in: nothing to note; a room's message: nothing either.
+    assert_eq!(
+        t.say(2, SayTarget::Nick("alice".into()), MsgKind::Say, "hi"),
+        Ok(())
+    );
+    t.ok(1, Command::Join("#a".into()));
+    assert_eq!(
+        t.say(1, SayTarget::Room("#a".into()), MsgKind::Say, "hi all"),
+        Ok(())
+    );
+    assert_eq!(t.hub.take_notes(), vec![]);
+}

@@ -36,10 +36,18 @@ pub fn accounts_on(cfg: &Config) -> bool {
     cfg.accounts.enabled && cfg.history.enabled
 }
 
-/// The value of `draft/account-registration`: registering before the
-/// connection is complete works; no e-mail is needed (none is sent) and
-/// the account name is the nickname (no `custom-account-name`).
+/// The value of `draft/account-registration` when registering before the
+/// connection is complete works (`[accounts] register_before_connect`);
+/// otherwise it has none. No e-mail is needed (none is sent) and the
+/// account name is the nickname (no `custom-account-name`).
 pub const REGISTRATION_CAP: &str = "before-connect";
+
+/// The value `draft/account-registration` is offered with.
+pub fn registration_cap(cfg: &Config) -> Option<&'static str> {
+    cfg.accounts
+        .register_before_connect
+        .then_some(REGISTRATION_CAP)
+}
 
 pub fn reply(code: &str, params: &[&str]) -> Step {
     Step::Note(Local::reply(code, params))
@@ -118,8 +126,9 @@ pub fn authenticate(st: &mut State, msg: &Message, cfg: &Config, steps: &mut Vec
     }
 }
 
-/// `REGISTER <account> <email|*> <password>`.
-pub fn register(msg: &Message, cfg: &Config, steps: &mut Vec<Step>) {
+/// `REGISTER <account> <email|*> <password>`; before the connection is
+/// complete only when the server allows it (see [`registration_cap`]).
+pub fn register(st: &State, msg: &Message, cfg: &Config, steps: &mut Vec<Step>) {
     if !accounts_on(cfg) {
         steps.push(reply(ERR_UNKNOWNCOMMAND, &["REGISTER", "Unknown command"]));
         return;
@@ -132,6 +141,16 @@ pub fn register(msg: &Message, cfg: &Config, steps: &mut Vec<Step>) {
         return;
     }
     let account = msg.param(0);
+    if !st.is_registered() && !cfg.accounts.register_before_connect {
+        let shown: String = account.chars().take(32).collect();
+        steps.push(fail(
+            "REGISTER",
+            "COMPLETE_CONNECTION_REQUIRED",
+            &[if shown.is_empty() { "*" } else { &shown }],
+            "Finish connecting (NICK, USER, CAP END) before registering an account",
+        ));
+        return;
+    }
     steps.push(Step::Account(Ask::Register {
         account: (account != "*").then(|| account.to_string()),
         password: msg.param(2).to_string(),

@@ -122,3 +122,40 @@ fn nickserv_and_register_become_account_requests() {
     let steps = run(&mut st, "VERIFY bob 123");
     assert!(shown(&steps[0]).starts_with(":chatroom FAIL VERIFY INVALID_CODE bob :"));
 }
+
+#[test]
+fn register_before_the_connection_is_complete_can_be_refused() {
+    use crate::irc::handlers::dispatch;
+    use crate::irc::login::Ask;
+    use crate::irc::message::Message;
+    let mut cfg = cfg();
+    cfg.accounts.register_before_connect = false;
+    let run_with =
+        |st: &mut State, line: &str| dispatch(st, &Message::parse(line).expect("parses"), &cfg);
+    // The capability no longer says before-connect...
+    let mut early = State::default();
+    let steps = run_with(&mut early, "CAP LS 302");
+    let ls = shown(&steps[0]);
+    assert!(
+        ls.split_whitespace()
+            .any(|t| t.trim_start_matches(':') == "draft/account-registration"),
+        "{ls}"
+    );
+    assert!(!ls.contains("before-connect"), "{ls}");
+    // ...and REGISTER before NICK/USER/CAP END is refused as the spec says.
+    let steps = run_with(&mut early, "REGISTER * * some-password");
+    assert_eq!(
+        shown(&steps[0]),
+        ":chatroom FAIL REGISTER COMPLETE_CONNECTION_REQUIRED * \
+         :Finish connecting (NICK, USER, CAP END) before registering an account\r\n"
+    );
+    // Once connected it works as usual.
+    let mut st = registered_state();
+    assert_eq!(
+        run_with(&mut st, "REGISTER bob * some-password"),
+        vec![Step::Account(Ask::Register {
+            account: Some("bob".into()),
+            password: "some-password".into()
+        })]
+    );
+}

@@ -430,7 +430,8 @@ impl Stage {
 
     /// Turns one of the hub's notes into ops: a topic change becomes a
     /// record (stored and committed like a message, before anything queued
-    /// after it is released), a registered room's state a save.
+    /// after it is released), a registered room's state a save, a private
+    /// message's recipient account part of its record.
     pub fn note(&mut self, note: Note) {
         match note {
             Note::Topic {
@@ -449,7 +450,15 @@ impl Stage {
                         from: by,
                         to,
                         text,
+                        to_account: None,
                     });
+                }
+            }
+            Note::PrivateRecipient { id, account } => {
+                // The message's record was made as it was delivered, in
+                // the same command, so it is among this batch's.
+                if let Some(rec) = self.records.iter_mut().rev().find(|r| r.id == id) {
+                    rec.to_account = Some(account);
                 }
             }
             Note::SaveRoom(saved) => {

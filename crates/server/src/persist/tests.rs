@@ -573,6 +573,66 @@ async fn notes_become_room_saves_and_topic_records_in_order() {
     assert_eq!(stored(&*store), ["x", "the plan", "y"]);
 }
 
+/// A private message's record gets the recipient's account from the hub's
+/// note, through the journal into the store: the recipient reads it by
+/// that account, and someone who only had the nickname does not.
+#[tokio::test]
+async fn a_private_message_is_stored_with_the_recipients_account() {
+    let dir = Dir::new("private");
+    let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+    let mut stage = Stage::start(
+        store.clone(),
+        journal_in(&dir),
+        Arc::new(History::default()),
+        64,
+    )
+    .expect("start");
+    let rx = attach(&mut stage, 2);
+    let psst = |id, text: &str| {
+        Envelope::new(Event::Message {
+            id,
+            time: SystemTime::now(),
+            from: Arc::new(UserInfo {
+                nick: "alice".into(),
+                user: "alice".into(),
+                realname: "alice".into(),
+                host: "127.0.0.1".into(),
+                account: Some("Alicia".into()),
+            }),
+            to: MsgTarget::Nick("bob".into()),
+            kind: MsgKind::Say,
+            text: text.into(),
+            tags: Vec::new(),
+        })
+    };
+    // bob logged in for the first, not for the second.
+    stage.send(2, &psst(1, "for bobby"));
+    stage.note(Note::PrivateRecipient {
+        id: 1,
+        account: "Bobby".into(),
+    });
+    stage.send(2, &psst(2, "for whoever is bob"));
+    assert!(stage.flush().await);
+    settle_all(&mut stage).await;
+    drop(rx);
+    let read = |requester: &str, with: &str| -> Vec<String> {
+        store
+            .query(&HistoryQuery {
+                requester: requester.into(),
+                target: QueryTarget::Nick(with.into()),
+                selector: Selector::Latest { after: None },
+                limit: 10,
+            })
+            .expect("query")
+            .into_iter()
+            .map(|r| r.text.to_string())
+            .collect()
+    };
+    assert_eq!(read("bobby", "alice"), ["for bobby"]);
+    assert!(read("bob", "alice").is_empty());
+    assert_eq!(read("alicia", "bob"), ["for bobby", "for whoever is bob"]);
+}
+
 fn replayed_texts(ev: &Event) -> (String, Vec<String>) {
     match ev {
         Event::History { room, lines } => (room.to_string(), lines.iter().map(text_of).collect()),

@@ -16,8 +16,9 @@ use crate::{Record, page};
 use chatroom_core::MsgTarget;
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
-    (id, time_ms, kind, conv, pm_a, pm_b, target, nick, ident, realname, host, text) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    (id, time_ms, kind, conv, pm_a, pm_b, acct_a, acct_b, target, nick, ident, realname, host, \
+     text) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 const INSERT_PAGE: &str = "INSERT INTO pages (id, conv, lo_id, lo_ms, hi_ms, n, body) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -156,8 +157,8 @@ impl SqliteStore {
                     continue;
                 }
             }
-            let (conv, pm_a, pm_b) = record_keys(rec);
-            if pm_a.is_none() && silent.contains(&conv) {
+            let (conv, parties) = record_keys(rec);
+            if parties.is_none() && silent.contains(&conv) {
                 continue;
             }
             if id > top {
@@ -165,19 +166,22 @@ impl SqliteStore {
             } else if in_pages(&tx, id, &pages)? {
                 return Err(StoreError::DuplicateId(rec.id));
             }
-            rows.push((rec, conv, pm_a, pm_b));
+            rows.push((rec, conv, parties));
         }
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
-            for (rec, conv, pm_a, pm_b) in &rows {
+            for (rec, conv, parties) in &rows {
                 let from = &rec.from;
+                let p = parties.as_ref();
                 let inserted = insert.execute(params![
                     db_id(rec.id)?,
                     to_ms(rec.time),
                     rec.kind.as_str(),
                     conv,
-                    pm_a,
-                    pm_b,
+                    p.map(|p| &p.a),
+                    p.map(|p| &p.b),
+                    p.and_then(|p| p.acct_a.as_ref()),
+                    p.and_then(|p| p.acct_b.as_ref()),
                     target_name(&rec.to),
                     &*from.nick,
                     &*from.user,

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::SqliteStore;
 use super::rows::{COLS, blob, collect};
 use crate::error::StoreError;
-use crate::keys::{Pos, Scope, db_id, from_ms, room_conv, to_ms};
+use crate::keys::{Pos, Scope, db_id, from_ms, peer_name, room_conv, to_ms};
 use crate::select::{self, Walk, merge};
 use crate::{CompactStats, HistoryQuery, HistoryStore, Record, Retention, TargetInfo, page};
 use chatroom_core::MsgTarget;
@@ -27,14 +27,13 @@ impl Walk for SqlWalk<'_> {
     fn find(&self, id: i64) -> Result<Option<Pos>, StoreError> {
         let (conn, scope) = (self.conn, self.scope);
         let sql = format!(
-            "SELECT m.time_ms, m.id FROM messages m WHERE m.id = ?2 AND {}",
-            scope.sql()
+            "SELECT m.time_ms, m.id FROM messages m WHERE m.id = ?1 AND {}",
+            scope.sql(2)
         );
         let mut stmt = conn.prepare_cached(&sql)?;
+        let params = std::iter::once(Value::Integer(id)).chain(scope.params());
         let row = stmt
-            .query_row(params_from_iter([scope.param(), Value::Integer(id)]), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         match (row, scope.room()) {
             (None, Some(conv)) => Ok(page_find(conn, conv, id)?.map(|(ms, _)| (ms, id))),
@@ -216,8 +215,8 @@ fn rows_range(
     descending: bool,
     limit: usize,
 ) -> Result<Vec<Record>, StoreError> {
-    let mut sql = format!("SELECT {COLS} FROM messages m WHERE {}", scope.sql());
-    let mut params = vec![scope.param()];
+    let mut sql = format!("SELECT {COLS} FROM messages m WHERE {}", scope.sql(1));
+    let mut params = scope.params();
     if let Some(((t, id), inclusive)) = low {
         let op = if inclusive { ">=" } else { ">" };
         sql.push_str(&format!(
@@ -280,43 +279,44 @@ impl HistoryStore for SqliteStore {
         let me = Key::of(requester);
         let (lo, hi) = if from <= to { (from, to) } else { (to, from) };
         let (lo, hi) = (to_ms(lo), to_ms(hi));
+        let within = |ms: i64| lo < ms && ms < hi;
         let found = self.read(|conn| {
             let mut found = Vec::new();
-            // SQLite returns the bare columns of the row holding max().
+            // The latest message with each other party (by nickname) of
+            // the account's private messages: each row counts for the
+            // side the account is not on (for both, when it is on both).
             let mut stmt = conn.prepare_cached(
-                "SELECT max(m.time_ms), m.nick, m.target FROM messages m \
-                 WHERE (m.pm_a = ?1 OR m.pm_b = ?1) AND m.time_ms > ?2 AND m.time_ms < ?3 \
-                 GROUP BY m.conv",
+                "SELECT peer, time_ms, nick, target FROM ( \
+                   SELECT peer, time_ms, nick, target, row_number() OVER \
+                     (PARTITION BY peer ORDER BY time_ms DESC, id DESC) AS n \
+                   FROM ( \
+                     SELECT m.pm_b AS peer, m.time_ms, m.id, m.nick, m.target \
+                       FROM messages m WHERE m.acct_a = ?1 \
+                     UNION ALL \
+                     SELECT m.pm_a AS peer, m.time_ms, m.id, m.nick, m.target \
+                       FROM messages m WHERE m.acct_b = ?1)) \
+                 WHERE n = 1 AND time_ms > ?2 AND time_ms < ?3",
             )?;
             let mut rows = stmt.query(params![me.as_str(), lo, hi])?;
             while let Some(row) = rows.next()? {
-                let latest: i64 = row.get(0)?;
-                let nick: String = row.get(1)?;
-                let target: String = row.get(2)?;
-                let peer = if Key::of(&nick) == me { target } else { nick };
+                let peer: String = row.get(0)?;
+                let latest: i64 = row.get(1)?;
+                let nick: String = row.get(2)?;
+                let target: String = row.get(3)?;
                 found.push(TargetInfo {
-                    target: MsgTarget::Nick(peer.into()),
+                    target: MsgTarget::Nick(peer_name(&nick, &target, &peer).into()),
                     latest: from_ms(latest),
                 });
             }
-            let mut stmt = conn.prepare_cached(
-                "SELECT max(m.time_ms) FROM messages m \
-                 WHERE m.conv = ?1 AND m.time_ms > ?2 AND m.time_ms < ?3",
-            )?;
+            let mut stmt =
+                conn.prepare_cached("SELECT max(m.time_ms) FROM messages m WHERE m.conv = ?1")?;
             for room in rooms {
                 let conv = room_conv(room);
-                let in_rows: Option<i64> = stmt.query_row(params![conv, lo, hi], |r| r.get(0))?;
-                let in_pages = page_range(
-                    conn,
-                    &conv,
-                    Some(((lo, i64::MAX), false)),
-                    Some((hi, i64::MIN)),
-                    true,
-                    1,
-                )?
-                .first()
-                .map(|r| to_ms(r.time));
-                if let Some(latest) = in_rows.max(in_pages) {
+                let in_rows: Option<i64> = stmt.query_row(params![conv], |r| r.get(0))?;
+                let in_pages = page_range(conn, &conv, None, None, true, 1)?
+                    .first()
+                    .map(|r| to_ms(r.time));
+                if let Some(latest) = in_rows.max(in_pages).filter(|&ms| within(ms)) {
                     found.push(TargetInfo {
                         target: MsgTarget::Room(room.as_str().into()),
                         latest: from_ms(latest),

@@ -47,6 +47,7 @@ pub(super) fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
             MsgTarget::Room(target.into())
         },
         text: text.into(),
+        to_account: None,
     })
 }
 
@@ -70,17 +71,32 @@ pub(crate) fn blob<'r>(row: &'r Row<'_>, i: usize) -> Result<&'r [u8], StoreErro
 }
 
 impl Scope {
-    /// The rows the scope may see, with its key bound as `?1`.
-    pub(super) fn sql(&self) -> &'static str {
+    /// The rows the scope may see, its parameters numbered from `?first`
+    /// (see [`Scope::params`]). For a private scope, the rule of
+    /// [`Scope::sees`]: the asker's account on one side and, with a peer,
+    /// the peer's nickname or account on the other.
+    pub(super) fn sql(&self, first: usize) -> String {
+        let (me, peer) = (first, first + 1);
         match self {
-            Scope::Conv(_) => "m.conv = ?1",
-            Scope::Private(_) => "(m.pm_a = ?1 OR m.pm_b = ?1)",
+            Scope::Conv(_) => format!("m.conv = ?{me}"),
+            Scope::Private { peer: None, .. } => {
+                format!("(m.acct_a = ?{me} OR m.acct_b = ?{me})")
+            }
+            Scope::Private { peer: Some(_), .. } => format!(
+                "((m.acct_a = ?{me} AND (m.pm_b = ?{peer} OR m.acct_b = ?{peer})) \
+                 OR (m.acct_b = ?{me} AND (m.pm_a = ?{peer} OR m.acct_a = ?{peer})))"
+            ),
         }
     }
 
-    pub(super) fn param(&self) -> Value {
+    /// The values [`Scope::sql`]'s parameters are bound to, in order.
+    pub(super) fn params(&self) -> Vec<Value> {
         match self {
-            Scope::Conv(k) | Scope::Private(k) => Value::Text(k.clone()),
+            Scope::Conv(k) => vec![Value::Text(k.clone())],
+            Scope::Private { account, peer } => std::iter::once(account)
+                .chain(peer)
+                .map(|v| Value::Text(v.clone()))
+                .collect(),
         }
     }
 }

@@ -188,8 +188,38 @@ CREATE TABLE read_markers (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 9: private messages are found by account. `acct_a` and
+/// `acct_b` are the case-folded accounts the holders of `pm_a` and `pm_b`
+/// were logged in to when the message was sent (NULL: not logged in);
+/// private history is read by account (keys.rs, `Scope`), so that whoever
+/// takes a nickname nobody had registered, later, reads nothing of what
+/// its earlier holder said. The `pm_a`/`pm_b` indexes served lookups by
+/// nickname alone, which no query makes any more.
+///
+/// Rows stored before this version never recorded who was logged in. They
+/// are given the account of a party's nickname if an account of that name
+/// existed when the message was sent (so its owner had registered it by
+/// then), and none otherwise: a conversation held under a nickname before
+/// anyone registered it is then nobody's.
+pub const V9: &str = r#"
+ALTER TABLE messages ADD COLUMN acct_a TEXT;
+ALTER TABLE messages ADD COLUMN acct_b TEXT;
+UPDATE messages SET acct_a = pm_a
+ WHERE pm_a IS NOT NULL
+   AND EXISTS (SELECT 1 FROM accounts a
+                WHERE a.key = messages.pm_a AND a.created_ms <= messages.time_ms);
+UPDATE messages SET acct_b = pm_b
+ WHERE pm_b IS NOT NULL
+   AND EXISTS (SELECT 1 FROM accounts a
+                WHERE a.key = messages.pm_b AND a.created_ms <= messages.time_ms);
+CREATE INDEX messages_by_acct_a ON messages (acct_a, time_ms, id) WHERE acct_a IS NOT NULL;
+CREATE INDEX messages_by_acct_b ON messages (acct_b, time_ms, id) WHERE acct_b IS NOT NULL;
+DROP INDEX messages_by_pm_a;
+DROP INDEX messages_by_pm_b;
+"#;
+
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

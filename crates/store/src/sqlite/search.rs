@@ -38,9 +38,9 @@ impl SearchStore for SqliteStore {
         // conversation the requester may not read is never returned.
         let sql = format!(
             "SELECT {COLS} FROM messages m \
-             WHERE m.id IN (SELECT value FROM json_each(?2)) AND {} \
+             WHERE m.id IN (SELECT value FROM json_each(?1)) AND {} \
              ORDER BY m.time_ms DESC, m.id DESC",
-            scope.sql()
+            scope.sql(2)
         );
         let page = limit.clamp(64, PASS_ROWS);
         let mut found = Vec::new();
@@ -57,7 +57,8 @@ impl SearchStore for SqliteStore {
             );
             let rows = self.read(|conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
-                let rows = collect(&mut stmt, vec![scope.param(), Value::Text(list)])?;
+                let params = std::iter::once(Value::Text(list)).chain(scope.params());
+                let rows = collect(&mut stmt, params.collect())?;
                 match scope.room() {
                     Some(conv) => Ok(merge(
                         rows,

@@ -24,8 +24,14 @@ use super::context::Context;
 /// operator's CHGHOST (otherwise it is the peer's address for the life of
 /// the connection); `draft/chathistory` is offered when there is a history to read
 /// (`history`); SASL, account-notify, account-tag and
-/// draft/account-registration when accounts are on (`accounts`).
-pub fn offer(history: bool, accounts: bool, hub: &chatroom_core::HubConfig) -> Offer {
+/// draft/account-registration when accounts are on (`accounts`), the
+/// latter with the value `registration` (see `login::registration_cap`).
+pub fn offer(
+    history: bool,
+    accounts: bool,
+    registration: Option<&str>,
+    hub: &chatroom_core::HubConfig,
+) -> Offer {
     let offer = [
         Cap::CapNotify,
         Cap::MessageTags,
@@ -61,7 +67,7 @@ pub fn offer(history: bool, accounts: bool, hub: &chatroom_core::HubConfig) -> O
             .with(Cap::Sasl, Some(sasl::MECHANISMS))
             .with(Cap::AccountNotify, None)
             .with(Cap::AccountTag, None)
-            .with(Cap::AccountRegistration, Some(login::REGISTRATION_CAP))
+            .with(Cap::AccountRegistration, registration)
     } else {
         offer
     }
@@ -75,6 +81,7 @@ pub fn cap(cx: &mut Context<'_>, msg: &Message) {
     let offered = offer(
         cx.cfg.history.enabled,
         login::accounts_on(cx.cfg),
+        login::registration_cap(cx.cfg),
         &cx.cfg.hub,
     );
     let registered = cx.st.is_registered();
@@ -156,7 +163,7 @@ mod tests {
 
     #[test]
     fn nothing_unimplemented_is_offered() {
-        let offered = offer(true, false, &Default::default()).set();
+        let offered = offer(true, false, None, &Default::default()).set();
         for cap in [
             Cap::Sasl,
             Cap::AccountNotify,
@@ -170,12 +177,12 @@ mod tests {
         // Chat history only with a history to read.
         assert!(offered.has(Cap::ChatHistory));
         assert!(
-            !offer(false, false, &Default::default())
+            !offer(false, false, None, &Default::default())
                 .set()
                 .has(Cap::ChatHistory)
         );
         // Accounts only when they are on.
-        let with = offer(true, true, &Default::default()).set();
+        let with = offer(true, true, Some("before-connect"), &Default::default()).set();
         for cap in [
             Cap::Sasl,
             Cap::AccountNotify,

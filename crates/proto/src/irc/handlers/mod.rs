@@ -99,7 +99,7 @@ const ROUTES: &[(&[&str], Gate, Run)] = &[
         login::authenticate(cx.st, m, cx.cfg, &mut cx.steps)
     }),
     (&["REGISTER"], Any, |cx, m| {
-        login::register(m, cx.cfg, &mut cx.steps)
+        login::register(cx.st, m, cx.cfg, &mut cx.steps)
     }),
     (&["VERIFY"], Any, |cx, m| {
         login::verify(m, cx.cfg, &mut cx.steps)

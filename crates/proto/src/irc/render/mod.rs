@@ -68,8 +68,7 @@ use chatroom_core::{Event, HubError, MsgTarget, multiline};
 use super::caps::{Cap, CapSet};
 use super::chanserv;
 use super::numeric::*;
-use super::tags;
-use super::wire::{host, word};
+use super::wire::{host, tag_prefix, word};
 use label::Batches;
 use numerics::Numerics;
 use shared::{render_message, render_shared};
@@ -185,16 +184,6 @@ impl IrcRenderer {
             }
             _ => false,
         }
-    }
-
-    /// `@time=... ` for a line told as it happens, or nothing.
-    fn time_prefix(&self) -> String {
-        let mut s = String::new();
-        if self.has(Cap::ServerTime) {
-            let t = tags::server_time(SystemTime::now());
-            tags::write_prefix(&mut s, &[("time", &t)]);
-        }
-        s
     }
 
     /// Writes the lines of a labeled command held so far, labeled.
@@ -611,7 +600,11 @@ impl IrcRenderer {
             Event::UserModes { modes } => self.numeric(out, RPL_UMODEIS, &[modes], None),
             Event::Invited { room, by, nick } => {
                 if self.is_me(nick) {
-                    out.put_slice(self.time_prefix().as_bytes());
+                    // A message from the inviter: account-tag puts their
+                    // account on it as on everything they send.
+                    let at = self.has(Cap::ServerTime).then(SystemTime::now);
+                    let account = by.account.as_deref().filter(|_| self.has(Cap::AccountTag));
+                    out.put_slice(tag_prefix(at, None, account, &[]).as_bytes());
                     write_line(out, Some(&source(by)), "INVITE", &[nick, room], None);
                 } else {
                     self.numeric(out, RPL_INVITING, &[nick, room], None);
@@ -653,6 +646,44 @@ mod tests {
 
     use crate::irc::render::Local;
     use crate::irc::render::test_support::*;
+
+    #[test]
+    fn an_invitation_carries_the_inviters_account_for_account_tag() {
+        let invite = |by| Event::Invited {
+            room: "#a".into(),
+            by,
+            nick: "bob".into(),
+        };
+        let mut tagged = with_caps("bob", &[crate::irc::caps::Cap::AccountTag]);
+        assert_eq!(
+            render(&mut tagged, invite(logged_in("alice", "Alicia"))),
+            "@account=Alicia :alice!alice@127.0.0.1 INVITE bob #a\r\n"
+        );
+        // Not logged in: no tag; without the capability: none either.
+        assert_eq!(
+            render(&mut tagged, invite(user("alice"))),
+            ":alice!alice@127.0.0.1 INVITE bob #a\r\n"
+        );
+        let mut plain = registered("bob");
+        assert_eq!(
+            render(&mut plain, invite(logged_in("alice", "Alicia"))),
+            ":alice!alice@127.0.0.1 INVITE bob #a\r\n"
+        );
+        // With server-time too, both tags.
+        let mut both = with_caps(
+            "bob",
+            &[
+                crate::irc::caps::Cap::AccountTag,
+                crate::irc::caps::Cap::ServerTime,
+            ],
+        );
+        let out = render(&mut both, invite(logged_in("alice", "Alicia")));
+        assert!(out.starts_with("@time="), "{out}");
+        assert!(
+            out.contains(";account=Alicia :alice!alice@127.0.0.1 INVITE bob #a\r\n"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn own_nick_change_is_followed() {
