@@ -173,7 +173,7 @@ impl Hub {
         let room = self
             .rooms
             .entry(key.clone())
-            .or_insert_with(|| Room::new(name.into(), default_flags, now));
+            .or_insert_with(|| Box::new(Room::new(name.into(), default_flags, now)));
         room.invited.shift_remove(&Key::of(&who.nick));
         // In a registered room only the founder is made an operator (below).
         let first = room.members.is_empty() && room.reg.is_none();

@@ -635,7 +635,7 @@ fn change(add: bool, mode: char, arg: Option<&str>) -> ModeChange {
     }
 }
 
-fn room_name(rooms: &HashMap<Key, Room>, key: &Key) -> Name {
+fn room_name(rooms: &HashMap<Key, Box<Room>>, key: &Key) -> Name {
     rooms
         .get(key)
         .map(|r| r.name.clone())
