@@ -219,6 +219,7 @@ class Run:
         await asyncio.sleep(0.1)
         quit_t = time.monotonic()
         after = await self.series(a.after_quit, quit_t) if a.after_quit > 0 else []
+        after_parts = parts(pid)
         joined = max(self.joined, 1)
         res = {
             "generator": "idle-clients.py",
@@ -238,6 +239,7 @@ class Run:
             "rss_held_kb": held,
             "before_parts_kb": before_parts,
             "held_parts_kb": held_parts,
+            "after_quit_parts_kb": after_parts,
             "bytes_per_conn": round((held - before) * 1024 / joined),
             "rss_held_end_kb": held_end,
             "held_series": settle + hold,
