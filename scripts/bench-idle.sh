@@ -12,8 +12,10 @@
 #   PATTERNS="200:10 20:10 2000:10 200:1 200:100"  in-flight:room-size pairs
 #   SERVERS="chatroom chatroom-nolobby ngircd inspircd"
 #   GENERATORS="bench py"   N=10000   HOLD=3   AFTER_QUIT=30
-#   SKIP="inspircd:20"      server:in-flight pairs not to run (InspIRCd
-#                           registers about one client a second per slot)
+#   SKIP="inspircd:20"      server:in-flight[:generator] not to run (InspIRCd
+#                           registers about one client a second per slot;
+#                           idle-clients.py reads chatroom's #lobby storm,
+#                           50 M lines, slowly on a loaded machine)
 #
 # chatroom runs with its defaults (history on, every client also put into
 # #lobby); "chatroom-nolobby" is the same with `[hub] default_rooms = []`,
@@ -87,8 +89,9 @@ for pattern in $PATTERNS; do
   inflight=${pattern%%:*}
   room=${pattern##*:}
   for server in $SERVERS; do
-    case " $SKIP " in *" ${server%-nolobby}:$inflight "*) continue ;; esac
+    case " $SKIP " in *" $server:$inflight "*) continue ;; esac
     for gen in $GENERATORS; do
+      case " $SKIP " in *" $server:$inflight:$gen "*) continue ;; esac
       start_server "$server" || continue
       sleep 1
       load=$(uptime | sed 's/.*load average: //')
