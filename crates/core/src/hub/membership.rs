@@ -55,7 +55,7 @@ impl Hub {
             conn,
             Box::new(Member {
                 info: info.clone(),
-                rooms: Vec::new(),
+                rooms: Box::default(),
                 focus: None,
                 away: None,
                 signon: now,
@@ -163,7 +163,7 @@ impl Hub {
         if let Some(room) = self.rooms.get(&key) {
             check_entry(room, &who, key_given)?;
         }
-        self.member_mut(conn).rooms.push(key.clone());
+        self.member_mut(conn).join_list(key.clone());
         let default_flags: BTreeSet<char> = self
             .cfg
             .default_modes
@@ -266,7 +266,7 @@ impl Hub {
         if room.is_gone() {
             self.rooms.remove(&key);
         }
-        member.rooms.retain(|k| *k != key);
+        member.leave_list(&key);
         if member.focus.as_ref() == Some(&key) {
             let next = member.rooms.last().cloned();
             self.set_focus(conn, next, out)?;

@@ -434,7 +434,7 @@ impl Hub {
         let Some(member) = self.members.get_mut(&conn) else {
             return;
         };
-        member.rooms.retain(|k| k != key);
+        member.leave_list(key);
         if member.focus.as_ref() == Some(key) {
             let next = member.rooms.last().cloned();
             // set_focus cannot fail for a registered member.
