@@ -201,7 +201,11 @@ async fn run(
                     let _ = reply.send(hub.user_of(id));
                 }
                 HubMsg::Detach { id, reason } => {
+                    // Its farewell (ERROR) answers its own leaving: queued
+                    // although its session has ended (see `Control::leave`).
+                    sink.set_author(Some(id));
                     hub.quit(id, reason, &mut sink);
+                    sink.set_author(None);
                     sink.detach(id);
                 }
                 HubMsg::History {
