@@ -63,6 +63,13 @@ pub struct NetCfg {
     pub source_addrs: Vec<IpAddr>,
     /// Bound of every single wait (connect, each registration step, a write).
     pub timeout_ns: u64,
+    /// Stay in rooms the server joins a client to by itself (its default
+    /// rooms), as a plain client does, instead of leaving them.
+    #[serde(default)]
+    pub stay: bool,
+    /// IRC registration as two writes (NICK, then USER) instead of one.
+    #[serde(default)]
+    pub split_registration: bool,
 }
 
 impl NetCfg {
@@ -160,13 +167,13 @@ pub async fn open(
     let connect_ns = t0.elapsed().as_nanos() as u64;
     let mut conn = Conn::new(stream, net.proto, nick, net.timeout());
     let deadline = Instant::now() + net.timeout();
-    conn.register(deadline)
+    conn.register(deadline, net.split_registration)
         .await
         .map_err(|e| (Step::Register, e))?;
     let register_ns = t0.elapsed().as_nanos() as u64;
     if let Some(room) = room {
         let deadline = Instant::now() + net.timeout();
-        conn.join(room, deadline)
+        conn.join(room, deadline, net.stay)
             .await
             .map_err(|e| (Step::Join, e))?;
     }
@@ -241,13 +248,22 @@ impl Conn {
     }
 
     /// Registers; returns once the server has welcomed us.
-    async fn register(&mut self, deadline: Instant) -> Result<(), ClientError> {
+    async fn register(&mut self, deadline: Instant, split: bool) -> Result<(), ClientError> {
         const STEP: &str = "registration";
         let nick = self.nick.clone();
         match self.proto {
             Proto::Irc => {
-                let hello = format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n");
-                self.writer.write(hello.as_bytes()).await?;
+                if split {
+                    self.writer
+                        .write(format!("NICK {nick}\r\n").as_bytes())
+                        .await?;
+                    self.writer
+                        .write(format!("USER {nick} 0 * :{nick}\r\n").as_bytes())
+                        .await?;
+                } else {
+                    let hello = format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n");
+                    self.writer.write(hello.as_bytes()).await?;
+                }
                 loop {
                     let line = self.next_line(deadline, STEP).await?;
                     let Ok(msg) = Message::parse(&String::from_utf8_lossy(&line)) else {
@@ -299,7 +315,7 @@ impl Conn {
     /// Joins `room` and leaves any room the server put us in by itself (our
     /// server's `#lobby`): every bench client should be in exactly the room
     /// the workload says, or join notices and stray traffic would skew it.
-    async fn join(&mut self, room: &str, deadline: Instant) -> Result<(), ClientError> {
+    async fn join(&mut self, room: &str, deadline: Instant, stay: bool) -> Result<(), ClientError> {
         const STEP: &str = "join";
         match self.proto {
             Proto::Irc => {
@@ -314,7 +330,8 @@ impl Conn {
                     match msg.command.as_str() {
                         "PING" => self.pong(&msg).await?,
                         "JOIN"
-                            if msg.source_nick() == Some(self.nick.as_str())
+                            if !stay
+                                && msg.source_nick() == Some(self.nick.as_str())
                                 && !same_name(msg.param(0), room) =>
                         {
                             // Auto-joined elsewhere: leave it.
@@ -366,7 +383,7 @@ impl Conn {
                         });
                     }
                 }
-                for r in elsewhere {
+                for r in elsewhere.into_iter().filter(|_| !stay) {
                     self.writer.write(format!("/part {r}\n").as_bytes()).await?;
                 }
                 Ok(())

@@ -116,11 +116,24 @@ pub struct BenchArgs {
     /// Seconds to hold the idle connections before measuring the server.
     #[arg(long, default_value_t = 2.0)]
     pub hold: f64,
+    /// Idle: after every client quit, keep reading the server's memory for
+    /// this many seconds (what it gives back after a burst of quits).
+    #[arg(long, default_value_t = 0.0)]
+    pub after_quit: f64,
+    /// Clients stay in rooms the server puts them in by itself (chatroom's
+    /// default #lobby), as plain IRC clients do; by default the bench
+    /// leaves them so that every client is only in its workload's room.
+    #[arg(long)]
+    pub stay: bool,
+    /// IRC registration in two writes (NICK, then USER) instead of one.
+    #[arg(long)]
+    pub split_registration: bool,
     /// Join a room after registering (connect).
     #[arg(long)]
     pub join: bool,
-    /// Clients being set up at once, per process.
-    #[arg(long, default_value_t = 64)]
+    /// Clients being set up at once (connection attempts in flight, from
+    /// the connect to the end of the join), per process.
+    #[arg(long, visible_alias = "in-flight", default_value_t = 64)]
     pub concurrency: usize,
     /// Bound, in seconds, of every single wait (connect, registration
     /// step, write, window progress).
@@ -337,6 +350,8 @@ pub fn plan(args: &BenchArgs) -> anyhow::Result<Job> {
             proto: args.proto,
             source_addrs: sources,
             timeout_ns,
+            stay: args.stay,
+            split_registration: args.split_registration,
         },
         spec,
         tag,
@@ -436,12 +451,20 @@ pub struct ServerStats {
     pub peak_rss_kb: u64,
     /// The server's own peak (VmHWM) at the end, KiB.
     pub hwm_kb: u64,
+    /// Its peak (VmHWM) when the held memory was read: the peak of the
+    /// setup (idle: of the joins), KiB.
+    pub hwm_held_kb: u64,
     /// Resident memory before the bench connected anything, KiB.
     pub rss_before_kb: u64,
     /// Resident memory with every client set up (idle: after the hold), KiB.
     pub rss_loaded_kb: u64,
     /// (loaded - before) / clients set up.
     pub bytes_per_conn: f64,
+    /// Idle with `--after-quit`: resident memory at the end of it, KiB.
+    pub rss_after_quit_kb: Option<u64>,
+    /// Idle with `--after-quit`: (seconds after the last client quit,
+    /// resident KiB) read along it.
+    pub after_quit_series: Vec<(f64, u64)>,
 }
 
 /// Everything a run measured; the `--json` line.
@@ -658,6 +681,27 @@ async fn orchestrate(args: &BenchArgs, job: Job) -> anyhow::Result<(Summary, Par
     }
     let t_end = mono_ns();
     let server_after = args.server_pid.and_then(|p| ProcSample::read(p).ok());
+    let mut after_quit_series = Vec::new();
+    if let (Spec::Idle(_), Some(pid), false) = (&job.spec, args.server_pid, timed_out) {
+        // Every part is done, so every client has quit: what the server
+        // gives back, read at these marks (bounded by --after-quit and by
+        // the run's deadline).
+        let span = args.after_quit.clamp(0.0, 3600.0);
+        let t0 = tokio::time::Instant::now();
+        for mark in [
+            1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0,
+        ]
+        .into_iter()
+        .filter(|m| *m < span)
+        .chain((span > 0.0).then_some(span))
+        {
+            let at = (t0 + Duration::from_secs_f64(mark)).min(deadline);
+            tokio::time::sleep_until(at).await;
+            if let Ok(s) = ProcSample::read(pid) {
+                after_quit_series.push((mark, s.rss_kb));
+            }
+        }
+    }
     bar.finish_and_clear();
     for mut h in handles {
         if let Some(c) = h.child.as_mut() {
@@ -705,9 +749,12 @@ async fn orchestrate(args: &BenchArgs, job: Job) -> anyhow::Result<(Summary, Par
             },
             peak_rss_kb: peak_rss.max(after.rss_kb).max(loaded.rss_kb),
             hwm_kb: after.hwm_kb,
+            hwm_held_kb: loaded.hwm_kb,
             rss_before_kb: before.rss_kb,
             rss_loaded_kb: loaded.rss_kb,
             bytes_per_conn: (loaded.rss_kb.saturating_sub(before.rss_kb) as f64 * 1024.0) / joined,
+            rss_after_quit_kb: after_quit_series.last().map(|&(_, kb)| kb),
+            after_quit_series: after_quit_series.clone(),
         }
     });
 
@@ -1002,11 +1049,19 @@ pub fn human(s: &Summary) -> String {
         ));
         if s.workload == "idle" {
             o.push_str(&format!(
-                ", {:.1} → {:.1} MiB held: {:.0} bytes per connection",
+                ", {:.1} → {:.1} MiB held: {:.0} bytes per connection; peak of the joins (VmHWM) {:.1} MiB",
                 sv.rss_before_kb as f64 / 1024.0,
                 sv.rss_loaded_kb as f64 / 1024.0,
-                sv.bytes_per_conn
+                sv.bytes_per_conn,
+                sv.hwm_held_kb as f64 / 1024.0
             ));
+            if let (Some(kb), Some((secs, _))) = (sv.rss_after_quit_kb, sv.after_quit_series.last())
+            {
+                o.push_str(&format!(
+                    "; {:.1} MiB {secs:.0} s after every client quit",
+                    kb as f64 / 1024.0
+                ));
+            }
         }
         o.push('\n');
     }

@@ -169,3 +169,19 @@ fn hash_password() -> anyhow::Result<()> {
 /// connection, measured (docs/perf.md); mimalloc measured worse.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read by jemalloc itself at its start (before `main`)
+/// from this symbol; `_RJEM_MALLOC_CONF` in the environment still adds to
+/// them. Without them, memory freed after a burst (a join or quit storm)
+/// stayed resident for as long as the server was idle: jemalloc only
+/// returns freed pages when something allocates, and an idle server does
+/// not. The background thread returns pages freed for `dirty_decay_ms`
+/// (gradually, on its own clock); `muzzy_decay_ms:0` makes that return
+/// immediate (`MADV_DONTNEED`) rather than lazy, so it shows in the
+/// resident size at once. Figures in docs/perf.md ("Idle memory under
+/// anyone's load").
+#[allow(unsafe_code)] // Exporting a symbol under a fixed name is unsafe; this is the one place.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+// A C string: the address of its first byte, NUL-terminated.
+static MALLOC_CONF: &u8 =
+    &b"background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];

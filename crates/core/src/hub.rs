@@ -162,7 +162,10 @@ pub struct Hub {
     /// pointer) wastes far less than one of 128 (measured idle).
     members: HashMap<ConnId, Box<Member>>,
     nicks: HashMap<Key, ConnId>,
-    rooms: HashMap<Key, Room>,
+    /// Boxed for the same reason: a room is about 400 B, and with many
+    /// small rooms the map's spare room cost more than the rooms (rooms
+    /// of one, 10,000 of them: 6.8 MB inline, 4.9 MB boxed).
+    rooms: HashMap<Key, Box<Room>>,
     next_msg_id: u64,
     /// Departed nicknames, most recent first, at most `whowas_len`.
     whowas: VecDeque<WhowasEntry>,

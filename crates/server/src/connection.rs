@@ -248,6 +248,15 @@ impl Ctx {
     }
 }
 
+/// The session is over (it returned, or the connection is going): from now
+/// on the connection takes no more deliveries it did not cause (see
+/// `outbound::Control::leave`).
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        self.control.leave();
+    }
+}
+
 /// Everything a connection needs from the server around it.
 #[derive(Clone)]
 pub struct ConnEnv {
@@ -378,6 +387,11 @@ fn write_loop<R: Renderer>(
     write_timeout: Duration,
 ) -> impl std::future::Future<Output = String> + Send {
     const KEEP_BUFFER: usize = 16 * 1024;
+    // The most rendered before writing: a lagging client's batch in a
+    // join or quit storm is thousands of events, and rendered whole it
+    // was a buffer of megabytes held for as long as the client took to
+    // read it, in every lagging connection at once.
+    const CHUNK: usize = 64 * 1024;
     // A room message in IRC form is about this long.
     const RESERVE_PER_EVENT: usize = 128;
     let mut batch: VecDeque<Shared> = VecDeque::new();
@@ -395,34 +409,42 @@ fn write_loop<R: Renderer>(
                 }
             }
             let mut closing = false;
-            // One allocation for the whole batch instead of doubling as it fills.
-            buf.reserve(batch.len() * RESERVE_PER_EVENT);
-            for event in batch.drain(..) {
-                renderer.render(&event, &mut buf);
-                if matches!(event.event(), Some(Event::Closing { .. })) {
-                    closing = true;
-                    break;
+            let mut ok = true;
+            // One allocation for a chunk instead of doubling as it fills.
+            buf.reserve((batch.len() * RESERVE_PER_EVENT).min(CHUNK));
+            loop {
+                let step = render_chunk(&mut batch, &mut renderer, &mut buf, CHUNK);
+                if !buf.is_empty() {
+                    // Boxed: the write's state (its timer, the farewell) is
+                    // only needed while writing, and an idle connection
+                    // would hold it.
+                    ok = Box::pin(write_chunk(
+                        &mut wr,
+                        &incoming,
+                        &mut renderer,
+                        &mut buf,
+                        write_timeout,
+                    ))
+                    .await;
+                    if !ok {
+                        break;
+                    }
+                }
+                match step {
+                    Rendered::Full => {}
+                    Rendered::All => break,
+                    Rendered::Closing => {
+                        closing = true;
+                        break;
+                    }
                 }
             }
-            if !buf.is_empty() {
-                // Boxed: the write's state (its timer, the farewell) is only
-                // needed while writing, and an idle connection would hold it.
-                let ok = Box::pin(write_batch(
-                    &mut wr,
-                    &incoming,
-                    &mut renderer,
-                    &buf,
-                    write_timeout,
-                ))
-                .await;
-                if !ok {
-                    break;
-                }
-                incoming.wrote(super::deadlines::now_secs);
-                buf.clear();
-                if buf.capacity() > KEEP_BUFFER || incoming.is_empty() {
-                    buf = BytesMut::new();
-                }
+            if !ok {
+                break;
+            }
+            batch.clear();
+            if buf.capacity() > KEEP_BUFFER || incoming.is_empty() {
+                buf = BytesMut::new();
             }
             // Kept to swap with the queue while busy; let go when idle.
             if incoming.is_empty() {
@@ -437,6 +459,59 @@ fn write_loop<R: Renderer>(
             .kill_reason()
             .unwrap_or_else(|| "Connection closed".to_string())
     }
+}
+
+/// How far [`render_chunk`] got.
+#[derive(Clone, Copy)]
+enum Rendered {
+    /// The chunk is full; more of the batch is left.
+    Full,
+    /// The whole batch.
+    All,
+    /// Up to the connection's closing line; the rest is not for it.
+    Closing,
+}
+
+/// Renders events from the front of `batch` into `buf` until it holds
+/// `chunk` bytes or more, the batch is empty, or the connection's closing
+/// line is rendered.
+fn render_chunk<R: Renderer>(
+    batch: &mut VecDeque<Shared>,
+    renderer: &mut R,
+    buf: &mut BytesMut,
+    chunk: usize,
+) -> Rendered {
+    while let Some(event) = batch.pop_front() {
+        renderer.render(&event, buf);
+        if matches!(event.event(), Some(Event::Closing { .. })) {
+            return Rendered::Closing;
+        }
+        if buf.len() >= chunk {
+            return if batch.is_empty() {
+                Rendered::All
+            } else {
+                Rendered::Full
+            };
+        }
+    }
+    Rendered::All
+}
+
+/// Writes and empties `buf` (see [`write_batch`]); whether the connection
+/// can go on.
+async fn write_chunk<R: Renderer>(
+    wr: &mut WriteHalf,
+    incoming: &Incoming,
+    renderer: &mut R,
+    buf: &mut BytesMut,
+    write_timeout: Duration,
+) -> bool {
+    let ok = write_batch(wr, incoming, renderer, buf, write_timeout).await;
+    if ok {
+        incoming.wrote(super::deadlines::now_secs);
+        buf.clear();
+    }
+    ok
 }
 
 /// Writes one batch, unless the connection is cut off meanwhile (then it

@@ -201,7 +201,13 @@ impl Deadlines {
         let due: Vec<Control> = {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             let n = q.iter().take_while(|(at, _)| *at <= now).count();
-            q.drain(..n).map(|(_, c)| c).collect()
+            let due = q.drain(..n).map(|(_, c)| c).collect();
+            // As the alarms below: a burst of connections leaves its size.
+            if q.capacity() > 64 && q.len() < q.capacity() / 4 {
+                let keep = q.len() * 2;
+                q.shrink_to(keep);
+            }
+            due
         };
         for conn in due {
             if !conn.is_registered() {

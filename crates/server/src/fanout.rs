@@ -40,6 +40,11 @@ impl Fanout {
 
     pub fn detach(&mut self, id: ConnId) {
         self.conns.remove(&id);
+        // The table keeps the size of its busiest moment otherwise (see
+        // the hub's tables, which do the same).
+        if self.conns.capacity() > 64 && self.conns.len() < self.conns.capacity() / 4 {
+            self.conns.shrink_to(self.conns.len() * 2);
+        }
     }
 
     /// Everything sent from now until the next call answers `author`'s own

@@ -276,7 +276,11 @@ async fn run(
                         metrics.disconnected(Disconnect::of_detach(&reason));
                     }
                     super::activity::quit(&hub, id, &reason);
+                    // Its farewell (ERROR) answers its own leaving: queued
+                    // although its session has ended (see `Control::leave`).
+                    sink.set_author(Some(id));
                     hub.quit(id, reason, &mut sink);
+                    sink.set_author(None);
                     sink.detach(id);
                 }
                 HubMsg::History {

@@ -65,6 +65,12 @@ struct State {
     /// The hub let go of the queue (the connection was detached, or the
     /// hub stopped): once drained, the connection's writing ends.
     hub_gone: bool,
+    /// The connection's reading has ended (the client quit or went away)
+    /// and its detach is on its way to the hub: deliveries it did not
+    /// cause are refused from now on. In a quit storm they were queued to
+    /// every leaver until the hub got to its detach (10,000 quits in a
+    /// room of 10,000: 300 MB of queued events, measured).
+    leaving: bool,
     /// How many events the last batch taken held. An idle queue holds no
     /// storage; the first push after that reserves this much at once, so
     /// a burst does not grow the queue from nothing by doubling (each
@@ -166,6 +172,12 @@ pub fn estimate(env: &Shared) -> usize {
     }
 }
 
+/// The most events the first push into an empty queue reserves room for
+/// (8 KiB of storage): past it the queue grows by doubling. Unbounded, a
+/// connection that once took a large batch (a join storm into a big room)
+/// reserved that much again for the next single event.
+const MAX_HINT: usize = 1024;
+
 /// A new queue with `budget` (see [`Budget`]).
 pub fn queue(budget: Budget) -> (Outgoing, Incoming) {
     let slot = Arc::new(Slot {
@@ -177,6 +189,7 @@ pub fn queue(budget: Budget) -> (Outgoing, Incoming) {
             killed: None,
             closed: false,
             hub_gone: false,
+            leaving: false,
             hint: 0,
         }),
         budget,
@@ -234,7 +247,7 @@ fn push(slot: &Slot, event: Shared, own: bool) -> Result<(), PushError> {
     let size = u32::try_from(estimate(&event)).unwrap_or(u32::MAX);
     let waker = {
         let mut st = slot.lock();
-        if st.closed || st.killed.is_some() {
+        if st.closed || st.killed.is_some() || (st.leaving && !own) {
             return Err(PushError::Closed);
         }
         let unread = st.queued.saturating_add(st.writing);
@@ -249,7 +262,7 @@ fn push(slot: &Slot, event: Shared, own: bool) -> Result<(), PushError> {
             slot.paused.store(true, Ordering::Release);
         }
         if st.queue.capacity() == 0 {
-            let want = (st.hint as usize).max(4);
+            let want = (st.hint as usize).clamp(4, MAX_HINT);
             st.queue.reserve_exact(want);
         }
         st.queue.push_back(event);
@@ -362,6 +375,13 @@ impl Control {
             }
             Poll::Pending
         })
+    }
+
+    /// The connection's reading has ended: deliveries it did not cause
+    /// are refused from now on (replies to its own commands, such as the
+    /// farewell to a QUIT, are still queued).
+    pub fn leave(&self) {
+        self.0.lock().leaving = true;
     }
 
     /// Whether the connection's reading waits for its writer now.
@@ -678,6 +698,33 @@ mod tests {
         tokio::task::yield_now().await;
         out.try_send(ev("wake")).expect("queued");
         assert_eq!(waiter.await.expect("task"), (Taken::Events, 1));
+    }
+
+    #[test]
+    fn a_leaving_connection_refuses_others_deliveries_but_not_its_own() {
+        let (out, inc) = queue(roomy());
+        out.try_send(ev("before")).expect("queued");
+        inc.control().leave();
+        assert_eq!(out.try_send(ev("someone quit")), Err(PushError::Closed));
+        assert_eq!(out.push(ev("your farewell"), true), Ok(()));
+        let mut st = out.0.lock();
+        let texts: Vec<String> = st
+            .queue
+            .drain(..)
+            .filter_map(|e| match e.event() {
+                Some(Event::ServerNotice { text }) => Some(text.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["before", "your farewell"]);
+    }
+
+    #[test]
+    fn an_empty_queue_reserves_a_bounded_room_whatever_the_last_batch() {
+        let (out, _inc) = queue(roomy());
+        out.0.lock().hint = 1_000_000;
+        out.try_send(ev("one")).expect("queued");
+        assert!(out.0.lock().queue.capacity() <= 2 * MAX_HINT);
     }
 
     #[test]

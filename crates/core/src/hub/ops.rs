@@ -441,7 +441,7 @@ impl Hub {
         let Some(member) = self.members.get_mut(&conn) else {
             return;
         };
-        member.rooms.retain(|k| k != key);
+        member.leave_list(key);
         if member.focus.as_ref() == Some(key) {
             let next = member.rooms.last().cloned();
             // set_focus cannot fail for a registered member.
@@ -667,7 +667,7 @@ fn change(add: bool, mode: char, arg: Option<&str>) -> ModeChange {
     }
 }
 
-fn room_name(rooms: &HashMap<Key, Room>, key: &Key) -> Name {
+fn room_name(rooms: &HashMap<Key, Box<Room>>, key: &Key) -> Name {
     rooms
         .get(key)
         .map(|r| r.name.clone())

@@ -161,7 +161,7 @@ impl Hub {
         let shown: Vec<&Room> = m
             .rooms
             .iter()
-            .map(|k| &self.rooms[k])
+            .map(|k| &*self.rooms[k])
             .filter(|r| !r.has('s') || r.members.contains_key(&conn))
             .collect();
         let idle_secs = self

@@ -69,7 +69,7 @@ impl Hub {
             founder: saved.founder,
             since: saved.since,
         });
-        self.rooms.insert(key, room);
+        self.rooms.insert(key, Box::new(room));
         Ok(())
     }
 
