@@ -243,13 +243,18 @@ fn read_pongs(rd: &mut TcpStream, n: usize) -> usize {
 
 #[test]
 fn a_client_that_does_not_read_while_its_room_talks_is_cut_and_the_room_carries_on() {
-    let server = TestServer::start(&[
-        "--send-queue-bytes",
-        "65536",
-        "--flood-rate",
-        "0",
-        "--no-history",
-    ]);
+    // The IRC listener's own limit, smaller than the server-wide default
+    // (the cut client is told it).
+    let dir = std::env::temp_dir().join(format!("chatroom-sendq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("irc-sendq.toml");
+    std::fs::write(
+        &config,
+        "[limits.listeners.irc]\nsend_queue_bytes = 65536\n",
+    )
+    .expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let server = TestServer::start(&["--config", &config, "--flood-rate", "0", "--no-history"]);
     let addr = server.irc.expect("irc");
     // Never reads once registered, with a small receive buffer so that the
     // kernel's buffers fill soon.
@@ -321,6 +326,7 @@ fn a_client_that_does_not_read_while_its_room_talks_is_cut_and_the_room_carries_
         .expect("timeout");
     let deadline = Instant::now() + WAIT * 3;
     let mut chunk = [0u8; 65536];
+    let mut tail = Vec::new();
     loop {
         assert!(
             Instant::now() < deadline,
@@ -328,7 +334,11 @@ fn a_client_that_does_not_read_while_its_room_talks_is_cut_and_the_room_carries_
         );
         match slow.read(&mut chunk) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(n) => {
+                tail.extend_from_slice(&chunk[..n]);
+                let keep = tail.len().saturating_sub(1024);
+                tail.drain(..keep);
+            }
             Err(e)
                 if e.kind() == std::io::ErrorKind::WouldBlock
                     || e.kind() == std::io::ErrorKind::TimedOut
@@ -337,4 +347,9 @@ fn a_client_that_does_not_read_while_its_room_talks_is_cut_and_the_room_carries_
             Err(_) => break,
         }
     }
+    let tail = String::from_utf8_lossy(&tail);
+    assert!(
+        tail.contains("past the limit of 65536 (send_queue_bytes)"),
+        "the silent client is told which limit cut it: {tail}"
+    );
 }

@@ -500,6 +500,11 @@ pub struct Limits {
     /// full IRC lines (× [`Limits::LINE_BYTES`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_queue: Option<usize>,
+    /// `send_queue_bytes` and `pause_reading_bytes` of one listener, where
+    /// they should differ from the two above (`[limits.listeners.web]`):
+    /// a web listener that phones use, say, or a line listener for a
+    /// classroom's scripts.
+    pub listeners: ListenerQueues,
     /// Seconds a writer may be stuck on a client that does not read before
     /// the client is disconnected, even if its queue is not yet full.
     pub write_timeout_secs: u64,
@@ -527,6 +532,7 @@ impl Default for Limits {
             send_queue_bytes: 1 << 20,
             pause_reading_bytes: 256 << 10,
             send_queue: None,
+            listeners: ListenerQueues::default(),
             write_timeout_secs: 60,
             shutdown_grace_secs: 5,
         }
@@ -558,6 +564,18 @@ impl Limits {
             .collect()
     }
 
+    /// The send queue and the pacing threshold, in bytes, of a connection
+    /// accepted on a listener with `overrides` (one of
+    /// [`Limits::listeners`]), the server-wide ones where it gives none.
+    pub fn queue_bytes(&self, overrides: &ListenerQueue) -> (usize, usize) {
+        (
+            overrides.send_queue_bytes.unwrap_or(self.send_queue_bytes),
+            overrides
+                .pause_reading_bytes
+                .unwrap_or(self.pause_reading_bytes),
+        )
+    }
+
     /// Maps the deprecated `send_queue` (events) of a file onto
     /// `send_queue_bytes`, unless the file gives that too.
     fn map_send_queue(&mut self) {
@@ -567,6 +585,48 @@ impl Limits {
             self.send_queue_bytes = events.saturating_mul(Limits::LINE_BYTES);
         }
     }
+}
+
+/// Per-listener overrides of the outbound limits (`[limits.listeners.NAME]`),
+/// one table per listener the server has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenerQueues {
+    pub line: ListenerQueue,
+    pub irc: ListenerQueue,
+    /// IRC over TLS.
+    pub ircs: ListenerQueue,
+    /// IRC over WebSocket on the web listener.
+    pub web: ListenerQueue,
+    /// IRC over WebSocket on the HTTPS web listener.
+    pub web_tls: ListenerQueue,
+    pub lenheader: ListenerQueue,
+    pub nick: ListenerQueue,
+}
+
+impl ListenerQueues {
+    /// Each listener's table with its name as in the file.
+    pub fn named(&self) -> [(&'static str, &ListenerQueue); 7] {
+        [
+            ("line", &self.line),
+            ("irc", &self.irc),
+            ("ircs", &self.ircs),
+            ("web", &self.web),
+            ("web_tls", &self.web_tls),
+            ("lenheader", &self.lenheader),
+            ("nick", &self.nick),
+        ]
+    }
+}
+
+/// One listener's outbound limits; what it leaves out is `[limits]`'s.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenerQueue {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_queue_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_reading_bytes: Option<usize>,
 }
 
 /// An address or a network (`addr/len`) in the configuration; an address
@@ -961,6 +1021,18 @@ impl Config {
         if l.pause_reading_bytes == 0 {
             return bad("limits.pause_reading_bytes must be at least 1");
         }
+        for (name, q) in l.listeners.named() {
+            if q.send_queue_bytes.is_some_and(|n| n < 1024) {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.listeners.{name}.send_queue_bytes must be at least 1024"
+                )));
+            }
+            if q.pause_reading_bytes == Some(0) {
+                return Err(ConfigError::Invalid(format!(
+                    "limits.listeners.{name}.pause_reading_bytes must be at least 1"
+                )));
+            }
+        }
         if l.max_line_bytes < 16 || l.irc_line_bytes < 16 {
             return bad("line limits must be at least 16 bytes");
         }
@@ -1131,6 +1203,47 @@ mod tests {
         })
         .expect_err("never reading");
         assert!(err.to_string().contains("pause_reading_bytes"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_listener_may_have_its_own_send_queue() {
+        let dir = std::env::temp_dir().join(format!("chatroom-cfg-lq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nsend_queue_bytes = 500000\n\
+             [limits.listeners.web]\nsend_queue_bytes = 65536\npause_reading_bytes = 8192\n\
+             [limits.listeners.line]\npause_reading_bytes = 4096\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        let cfg = Config::load(&args).expect("loads");
+        let l = &cfg.limits;
+        assert_eq!(l.queue_bytes(&l.listeners.web), (65536, 8192));
+        assert_eq!(l.queue_bytes(&l.listeners.line), (500_000, 4096));
+        assert_eq!(
+            l.queue_bytes(&l.listeners.irc),
+            (500_000, l.pause_reading_bytes)
+        );
+        std::fs::write(&path, "[limits.listeners.irc]\nsend_queue_bytes = 100\n").expect("write");
+        let err = Config::load(&args).expect_err("too small");
+        assert!(
+            err.to_string()
+                .contains("limits.listeners.irc.send_queue_bytes"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "[limits.listeners.gopher]\nsend_queue_bytes = 4096\n",
+        )
+        .expect("write");
+        let err = Config::load(&args).expect_err("no such listener");
+        assert!(err.to_string().contains("gopher"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -273,6 +273,8 @@ pub struct ConnEnv {
     pub metrics: Arc<super::metrics::Metrics>,
     /// Checked at accept.
     pub bans: Arc<super::admin::Bans>,
+    /// The outbound limits of the listener the connection came in on.
+    pub budget: outbound::Budget,
 }
 
 /// Runs one connection to the end: attaches it to the hub, runs the edge's
@@ -304,11 +306,7 @@ where
     F: FnOnce(Ctx, ReadHalf) -> Fut,
     Fut: std::future::Future<Output = String> + Send + 'static,
 {
-    let limits = &env.cfg.limits;
-    let (out, incoming) = outbound::queue(outbound::Budget::new(
-        limits.send_queue_bytes,
-        limits.pause_reading_bytes,
-    ));
+    let (out, incoming) = outbound::queue(env.budget);
     let control = incoming.control();
     let write_timeout = Duration::from_secs(env.cfg.limits.write_timeout_secs.max(1));
     let mut writer = Box::pin(write_loop(wr, incoming, renderer, write_timeout));

@@ -90,7 +90,10 @@ impl Fanout {
                 tracing::info!(conn = id, unread, "{SLOW_CONSUMER}");
                 // The client itself is told how far behind it was; the
                 // others see the reason without the number.
-                out.kill(&format!("Slow consumer: {unread} bytes unread"));
+                out.kill(&format!(
+                    "Slow consumer: {unread} bytes unread, past the limit of {} (send_queue_bytes)",
+                    out.limit()
+                ));
                 cut.push(id);
             }
         }

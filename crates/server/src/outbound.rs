@@ -221,6 +221,11 @@ impl Outgoing {
         st.queued.saturating_add(st.writing) as usize
     }
 
+    /// The bytes unread past which it is a slow consumer.
+    pub fn limit(&self) -> u32 {
+        self.0.budget.limit
+    }
+
     /// Cuts the connection off (slow consumer, shutdown); see [`Control::kill`].
     pub fn kill(&self, reason: &str) {
         kill(&self.0, reason);

@@ -463,6 +463,7 @@ impl Server {
             deadlines,
             metrics: metrics.clone(),
             bans: bans.clone(),
+            budget: budget(Protocol::Line, &cfg.limits),
         };
         let admission = Admission::new(self.rules.clone());
         let live = Live::new(cfg.clone());
@@ -862,7 +863,10 @@ fn serve(
     permit: ConnPermit,
 ) {
     let cfg = &env.cfg;
-    let env = env.clone();
+    let env = ConnEnv {
+        budget: budget(proto, &cfg.limits),
+        ..env.clone()
+    };
     // Each arm is a different future type, each spawned at its own size.
     macro_rules! run {
         ($renderer:expr, $session:expr) => {{
@@ -879,6 +883,22 @@ fn serve(
         Protocol::LenHeader => run!(lenheader::renderer(cfg), session::lenheader::session),
         Protocol::Nick => run!(nickhs::renderer(cfg), session::nickhs::session),
     }
+}
+
+/// The outbound limits of a connection on `proto`'s listener.
+fn budget(proto: Protocol, limits: &chatroom_config::Limits) -> super::outbound::Budget {
+    let l = &limits.listeners;
+    let over = match proto {
+        Protocol::Line => &l.line,
+        Protocol::Irc => &l.irc,
+        Protocol::IrcTls => &l.ircs,
+        Protocol::Web => &l.web,
+        Protocol::WebTls => &l.web_tls,
+        Protocol::LenHeader => &l.lenheader,
+        Protocol::Nick => &l.nick,
+    };
+    let (limit, pause) = limits.queue_bytes(over);
+    super::outbound::Budget::new(limit, pause)
 }
 
 /// The one line telling a refused client why, in its protocol's own form.
