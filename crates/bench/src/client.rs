@@ -126,6 +126,9 @@ pub enum Incoming<'a> {
     Text(&'a [u8]),
     /// IRC PING: answer with this line.
     Ping(String),
+    /// The server says its flood control delays or drops this client's
+    /// input (see [`FLOOD_SIGNS`]).
+    Flood,
     /// Anything else (notices, joins, numerics).
     Other,
 }
@@ -448,12 +451,30 @@ pub fn classify(proto: Proto, line: &[u8]) -> Incoming<'_> {
             {
                 return Incoming::Ping(pong_line(&msg));
             }
-            Incoming::Other
+            flood_or_other(line)
         }
         Proto::Line => match line_text(line) {
             Some(t) => Incoming::Text(t),
-            None => Incoming::Other,
+            None => flood_or_other(line),
         },
+    }
+}
+
+/// What servers say when flood control shapes a client: this server's
+/// notice (delayed, nothing lost), and the quit reason IRC servers such as
+/// ngIRCd and InspIRCd give when they cut a client for flooding. Other
+/// servers delay silently; the hint then is a latency that grows with the
+/// run (see the SVG report).
+pub const FLOOD_SIGNS: [&[u8]; 2] = [b"Flood control:", b"Excess Flood"];
+
+fn flood_or_other(line: &[u8]) -> Incoming<'_> {
+    if FLOOD_SIGNS
+        .iter()
+        .any(|sign| memchr::memmem::find(line, sign).is_some())
+    {
+        Incoming::Flood
+    } else {
+        Incoming::Other
     }
 }
 

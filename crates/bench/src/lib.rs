@@ -495,6 +495,9 @@ pub struct Summary {
     pub gaps: u64,
     pub echoes: u64,
     pub pings: u64,
+    /// Clients the server said its flood control delayed or cut
+    /// ([`client::FLOOD_SIGNS`]).
+    pub flood_notices: u64,
     pub errors: u64,
     pub connect_errors: u64,
     pub register_errors: u64,
@@ -819,6 +822,7 @@ async fn orchestrate(args: &BenchArgs, job: Job) -> anyhow::Result<(Summary, Par
         gaps: c.gaps,
         echoes: c.echoes,
         pings: c.pings,
+        flood_notices: c.flood_notices,
         errors: c.errors() + failures,
         connect_errors: c.connect_errors,
         register_errors: c.register_errors,
@@ -999,6 +1003,15 @@ fn lat_line(name: &str, l: &LatencySummary) -> String {
 }
 
 /// The human summary.
+/// Said when the server's flood control shaped the run: the latency then
+/// is the server's pacing of each sender, not how fast it relays.
+fn flood_hint(clients: u64) -> String {
+    format!(
+        "note         the server's flood control delayed or cut {clients} client(s): the figures above measure its pacing;\n\
+         \x20            to measure the relay itself, start the server with --flood-rate 0 (or a higher flood_rate), or send slower\n"
+    )
+}
+
 pub fn human(s: &Summary) -> String {
     let mut o = String::new();
     o.push_str(&format!(
@@ -1027,6 +1040,9 @@ pub fn human(s: &Summary) -> String {
         o.push_str(&lat_line("latency", &s.latency));
         if s.send_lateness.count > 0 {
             o.push_str(&lat_line("send late", &s.send_lateness));
+        }
+        if s.flood_notices > 0 {
+            o.push_str(&flood_hint(s.flood_notices));
         }
     }
     if s.workload == "connect" {

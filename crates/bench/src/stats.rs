@@ -190,6 +190,10 @@ pub struct Counts {
     pub expected: u64,
     /// PINGs answered.
     pub pings: u64,
+    /// Clients the server told it was delaying or dropping their input for
+    /// flood control (our server's notice, or an "Excess Flood" close):
+    /// the run measured that pacing, not the server's speed.
+    pub flood_notices: u64,
 }
 
 impl Counts {
@@ -213,6 +217,7 @@ impl Counts {
         self.echoes += o.echoes;
         self.expected += o.expected;
         self.pings += o.pings;
+        self.flood_notices += o.flood_notices;
     }
 
     /// Deliveries that never arrived.

@@ -259,6 +259,7 @@ async fn read_loop(
     let mut rd = parts.io;
     let mut buf = parts.read_buf;
     let mut skipping = false;
+    let mut flooded = false;
     let mut expected: Option<u64> = None;
     let far = Instant::now() + Duration::from_secs(86_400);
     let drain = tokio::time::sleep_until(far);
@@ -284,6 +285,13 @@ async fn read_loop(
                         break 'outer;
                     }
                 }
+                // Counted once per client: a server may say it again each
+                // time the client's allowance runs out.
+                Incoming::Flood if !flooded => {
+                    flooded = true;
+                    rx.out.counts.flood_notices += 1;
+                }
+                Incoming::Flood => {}
                 Incoming::Other => {}
             }
         }
