@@ -1134,7 +1134,15 @@ export const HELP = `Commands:
 /quit [reason]  disconnect
 /help  this list
 Start a message with // to send text that begins with /.
-Keys: Enter sends, Shift+Enter starts a new line, Alt+Up/Down switches rooms, Ctrl+K jumps to a room, Escape cancels a reply.`;
+Keys:
+Enter  send (in the message box)
+Shift+Enter  start a new line in the message
+Alt+Up / Alt+Down  previous / next room
+Ctrl+K  jump to a room (type part of its name, Up/Down, Enter)
+Escape  cancel a reply; close the drawer, the search, the jump box or a message's tools
+Tab / Shift+Tab  between the room list, the messages, the message box and the members
+Up / Down, Home / End  between messages (on a message)
+Enter  on a message: Reply, reactions and its links (Left/Right between them)`;
 
 /** Splits a string into pieces of at most `max` UTF-8 bytes, at spaces when it can
  * (the space stays at the end of a piece), never inside a character. */
