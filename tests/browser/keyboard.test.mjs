@@ -107,3 +107,59 @@ test('keyboard only: reach a message, reply to it, react to another, Escape clos
     await env.teardown();
   }
 });
+
+test('links in messages are not tab stops: one Tab per message, the links are in its tools; /help lists the keys', async () => {
+  const env = await setup();
+  try {
+    const a = env.track(await openBrowser(null, { bypassCSP: true })); // bypassCSP: to inject axe
+    const page = a.page;
+    await login(page, env.url, 'lina');
+    await titleIs(page, '#lobby');
+    const irc = env.track(await new IrcClient(env.srv.ports.irc, 'ivo').connect());
+    await irc.join('#lobby');
+    await irc.say('#lobby', 'see https://example.org/a and https://example.net/b');
+    await irc.say('#lobby', 'also https://example.com/c');
+    await until(async () => (await logTexts(page)).includes('also https://example.com/c'), 'lines shown');
+    await page.locator('#log .msg', { hasText: 'also https://example.com/c' }).hover();
+    await page.getByRole('button', { name: 'React with heart' }).click();
+    await until(() => page.locator('#log .msg', { hasText: 'also https://example.com/c' }).locator('.chip').count(), 'a chip');
+    await page.mouse.move(0, 0);
+    await page.getByRole('textbox', { name: 'Message', exact: true }).focus();
+
+    // In the log only the roving message is a tab stop: no link, no chip.
+    const stops = () => page.$$eval('#log *', (els) => els.filter((e) => e.tabIndex >= 0 && !e.closest('[hidden]'))
+      .map((e) => e.tagName.toLowerCase() + (e.classList.contains('msg') ? '.msg' : '')));
+    assert.deepEqual(await stops(), ['div.msg'], 'one tab stop in the log');
+    assert.equal(await page.locator('#log .msg a').count(), 3, 'the links are there');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await focused(page), 'msg:also https://example.com/c');
+    await page.keyboard.press('Shift+Tab');
+    assert.ok(!(await page.evaluate(() => document.getElementById('log').contains(document.activeElement))), 'one Shift+Tab leaves the log');
+
+    // Enter on a message: its tools offer its links after Reply and the reactions.
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(page), 'msg:also https://example.com/c');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('Enter');
+    assert.ok(await toolsShown(page));
+    const links = () => page.$$eval('#msg-tools a.tool-link', (as) => as.map((x) => [x.textContent, x.href]));
+    assert.deepEqual(await links(), [['↗ example.org', 'https://example.org/a'], ['↗ example.net', 'https://example.net/b']]);
+    await page.keyboard.press('End');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), '↗ example.net');
+    assert.deepEqual(await axe(page), [], 'axe with the links in the tools');
+    await page.keyboard.press('Escape');
+    assert.equal(await focused(page), 'msg:see https://example.org/a and https://example.net/b');
+    assert.deepEqual(await stops(), ['div.msg']);
+
+    // /help lists the commands and the keys.
+    const composer = page.getByRole('textbox', { name: 'Message', exact: true });
+    await composer.fill('/help');
+    await composer.press('Enter');
+    await until(async () => (await page.locator('#log').textContent()).includes('Alt+Up / Alt+Down'), '/help shown');
+    const help = await page.locator('#log').textContent();
+    for (const key of ['Shift+Enter', 'Ctrl+K', 'Escape', 'Home / End', '/join #room']) assert.ok(help.includes(key), `/help mentions ${key}`);
+    assert.deepEqual(a.problems.errors, []);
+  } finally {
+    await env.teardown();
+  }
+});

@@ -690,6 +690,7 @@ fn replay_shows_old_lines_with_their_date_and_follows_the_replay_limits() {
             to: MsgTarget::Room("#lobby".into()),
             text: text.into(),
             to_account: None,
+            tags: Vec::new(),
         };
         store
             .append(&[

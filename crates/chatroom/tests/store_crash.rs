@@ -40,6 +40,7 @@ fn record(id: u64) -> Record {
         to: MsgTarget::Room("#crash".into()),
         text: format!("message number {id}").into(),
         to_account: None,
+        tags: Vec::new(),
     }
 }
 

@@ -372,5 +372,6 @@ fn record(i: usize, bytes: &[u8]) -> Record {
         },
         text: text.into(),
         to_account: (n % 7 == 0).then_some(who),
+        tags: Vec::new(),
     }
 }

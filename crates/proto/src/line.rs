@@ -356,6 +356,11 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 /// Replayed history between a header and a footer, so it is never taken
 /// for live traffic.
 fn history_block(room: &str, lines: &[Event]) -> String {
+    // Stored tag-only messages (reactions) have nothing to show here.
+    let lines: Vec<&Event> = lines
+        .iter()
+        .filter(|l| !matches!(l, Event::TagMsg { .. }))
+        .collect();
     if lines.is_empty() {
         return format!("--- no earlier messages in {room} ---");
     }

@@ -200,6 +200,12 @@ impl Renderer for NickRenderer {
                 Event::Closing { reason } => ascii(&format!("Disconnected: {reason}")),
                 // Replies to questions this dialect cannot ask.
                 Event::History { room, lines } => {
+                    // Only messages are shown: not topics, nor stored
+                    // tag-only messages (reactions).
+                    let lines: Vec<&Event> = lines
+                        .iter()
+                        .filter(|l| matches!(l, Event::Message { .. }))
+                        .collect();
                     if lines.is_empty() {
                         return;
                     }

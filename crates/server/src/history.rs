@@ -114,6 +114,7 @@ mod tests {
             to,
             text: text.into(),
             to_account: None,
+            tags: Vec::new(),
         }
     }
 

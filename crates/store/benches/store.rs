@@ -70,6 +70,7 @@ fn batch(first: u64, n: u64) -> Vec<Record> {
             to: MsgTarget::Room("#bench".into()),
             text: text(id).into(),
             to_account: None,
+            tags: Vec::new(),
         })
         .collect()
 }
@@ -147,6 +148,7 @@ fn chat(id: u64) -> Record {
         to: MsgTarget::Room(format!("#room{}", id % 10).into()),
         text: format!("message {id}: an ordinary line of chat, about sixty bytes long").into(),
         to_account: None,
+        tags: Vec::new(),
     }
 }
 

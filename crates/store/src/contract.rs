@@ -13,6 +13,7 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -143,6 +144,9 @@ contract!(
     a_room_can_keep_no_history_at_all,
     last_id_survives_compaction_and_counts_offline_messages,
     a_store_is_shared_by_concern_across_threads,
+    client_tags_and_tag_only_messages_come_back_from_every_query,
+    tags_are_never_searched,
+    held_messages_keep_their_tags,
 );
 
 fn at(ms: u64) -> SystemTime {
@@ -168,6 +172,7 @@ fn room_msg(id: u64, ms: u64, from: &str, room: &str, text: &str) -> Record {
         to: MsgTarget::Room(room.into()),
         text: text.into(),
         to_account: None,
+        tags: Vec::new(),
     }
 }
 
@@ -197,6 +202,7 @@ fn pm_as(
         to: MsgTarget::Nick(to.into()),
         text: text.into(),
         to_account: to_account.map(Into::into),
+        tags: Vec::new(),
     }
 }
 
@@ -301,6 +307,131 @@ fn records_round_trip_every_field<B: Backend>() {
         })
         .expect("query");
     assert_eq!(got, vec![without_accounts(&action)]);
+}
+
+fn tagged(mut rec: Record, tags: &[(&str, &str)]) -> Record {
+    rec.tags = tags
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    rec
+}
+
+/// A reaction: a TAGMSG record with its tags.
+fn reaction(id: u64, ms: u64, from: &str, to: MsgTarget, on: u64, emoji: &str) -> Record {
+    let mut rec = room_msg(id, ms, from, "#unused", "");
+    rec.kind = RecordKind::TagMsg;
+    rec.to = to;
+    tagged(
+        rec,
+        &[("+draft/react", emoji), ("+draft/reply", &on.to_string())],
+    )
+}
+
+/// A reply (a message with `+draft/reply`) and a reaction (a TAGMSG)
+/// come back with their tags, in a room (pages, and rows for what comes
+/// out of order) and in private, from every selector that reaches them.
+fn client_tags_and_tag_only_messages_come_back_from_every_query<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    let room = || MsgTarget::Room("#r".into());
+    let first = room_msg(1, 10, "alice", "#r", "who brings the cake");
+    let reply = tagged(
+        room_msg(2, 20, "bob", "#r", "me"),
+        &[("+draft/reply", "1"), ("+draft/channel-context", "#r")],
+    );
+    let react = reaction(3, 30, "carol", room(), 2, "🎂");
+    let last = room_msg(4, 40, "alice", "#r", "thanks");
+    store
+        .append(&[first.clone(), reply.clone(), react.clone(), last.clone()])
+        .expect("append");
+    // An older reaction arriving late goes to a row, not a page.
+    let late = reaction(5, 15, "dave", room(), 1, "👍");
+    store
+        .append(std::slice::from_ref(&late))
+        .expect("append late");
+    let all = vec![first, late, reply.clone(), react.clone(), last];
+    let got = store
+        .query(&room_q("#r", Selector::Latest { after: None }, 10))
+        .expect("latest");
+    assert_eq!(got, all);
+    let got = store
+        .query(&room_q("#r", Selector::Before(Anchor::MsgId(4)), 2))
+        .expect("before");
+    assert_eq!(got, vec![reply.clone(), react.clone()]);
+    let got = store
+        .query(&room_q("#r", Selector::Around(Anchor::MsgId(3)), 3))
+        .expect("around");
+    assert_eq!(got, all[2..5].to_vec());
+    // A tag-only message can be an anchor like any other.
+    let got = store
+        .query(&room_q("#r", Selector::After(Anchor::MsgId(5)), 1))
+        .expect("after");
+    assert_eq!(got, vec![reply]);
+    // In private: both parties read the reaction with its tags.
+    let mut dm = reaction(6, 60, "alice", MsgTarget::Nick("bob".into()), 4, "❤");
+    Arc::make_mut(&mut dm.from).account = Some("alice".into());
+    dm.to_account = Some("bob".into());
+    store.append(std::slice::from_ref(&dm)).expect("append dm");
+    for (me, peer) in [("alice", "bob"), ("bob", "alice")] {
+        let got = store
+            .query(&pm_q(
+                me,
+                QueryTarget::Nick(peer.into()),
+                Selector::Latest { after: None },
+            ))
+            .expect("private");
+        assert_eq!(got, vec![without_accounts(&dm)], "{me}");
+    }
+}
+
+/// SEARCH looks at what people wrote, not at tags: a reaction's emoji or
+/// a reply's msgid is never a match, and a tag-only message never one.
+fn tags_are_never_searched<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    let room = || MsgTarget::Room("#r".into());
+    store
+        .append(&[
+            room_msg(1, 10, "alice", "#r", "quince jam"),
+            tagged(
+                room_msg(2, 20, "bob", "#r", "plain"),
+                &[("+draft/reply", "medlar")],
+            ),
+            reaction(3, 30, "carol", room(), 1, "medlar"),
+        ])
+        .expect("append");
+    assert!(
+        store
+            .search("", &QueryTarget::Room("#r".into()), "medlar", 10)
+            .expect("search")
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&store
+            .search("", &QueryTarget::Room("#r".into()), "quince", 10)
+            .expect("search")),
+        vec![1]
+    );
+}
+
+/// A private message held for an offline account keeps its tags (a
+/// reply to something the recipient said).
+fn held_messages_keep_their_tags<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    let held = tagged(
+        pm(7, 300, "alice", "Carol", "yes"),
+        &[("+draft/reply", "6")],
+    );
+    store.hold_offline("Carol", &held).expect("hold");
+    let peeked = store.peek_offline("carol").expect("peek");
+    assert_eq!(peeked.len(), 1);
+    assert_eq!(peeked[0].1, without_accounts(&held));
+    assert_eq!(
+        store.take_offline("carol").expect("take"),
+        vec![without_accounts(&held)]
+    );
 }
 
 fn latest_returns_the_newest_in_ascending_order<B: Backend>() {

@@ -300,12 +300,13 @@ mod tests {
             to,
             text: text.into(),
             to_account: None,
+            tags: Vec::new(),
         }
     }
 
     /// Every kind of target, and private messages between people logged
     /// in or not (the accounts are what private history is found by, so
-    /// recovery must not lose them).
+    /// recovery must not lose them), a reply's tags and a reaction.
     fn sample() -> Vec<Record> {
         let logged_in = |mut r: Record, from: &str, to: Option<&str>| {
             Arc::make_mut(&mut r.from).account = Some(from.into());
@@ -321,7 +322,18 @@ mod tests {
                 Some("Bobby"),
             ),
             rec(4, MsgTarget::Status("ann".into()), "four"),
-            rec(5, MsgTarget::Room("#a".into()), "five"),
+            {
+                let mut r = rec(5, MsgTarget::Room("#a".into()), "five");
+                r.tags = vec![("+draft/reply".into(), "1".into())];
+                r
+            },
+            {
+                let mut r = rec(7, MsgTarget::Nick("bob".into()), "");
+                r.kind = RecordKind::TagMsg;
+                r.tags = vec![("+draft/react".into(), "👍".into())];
+                r.to_account = Some("Bobby".into());
+                r
+            },
             {
                 let mut r = rec(6, MsgTarget::Nick("bob".into()), "six");
                 r.to_account = Some("Bobby".into());

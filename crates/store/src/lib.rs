@@ -1,7 +1,9 @@
 //! The history store: what the server remembers across restarts.
 //!
 //! It keeps every room message, action, notice and topic change and every
-//! private message (with its msgid, server time, sender and target), the
+//! private message (with its msgid, server time, sender and target, and
+//! the client-only tags that mean something later: a reply's context, a
+//! reaction), tag-only messages (TAGMSG) that carry such tags, the
 //! state of rooms (topic, modes, founder, registration, history limits),
 //! accounts, and private messages held for accounts that are offline.
 //!
@@ -137,6 +139,10 @@ pub enum RecordKind {
     Quit,
     /// For event playback, one record per room; the text is the new nickname.
     Nick,
+    /// A message of tags only (IRCv3 TAGMSG: a reaction, a reply's
+    /// context); the text is empty, the tags are the record's
+    /// [`Record::tags`]. Replayed only to clients that take tags.
+    TagMsg,
 }
 
 impl RecordKind {
@@ -160,6 +166,7 @@ impl RecordKind {
             RecordKind::Part => "part",
             RecordKind::Quit => "quit",
             RecordKind::Nick => "nick",
+            RecordKind::TagMsg => "tagmsg",
         }
     }
 
@@ -173,6 +180,7 @@ impl RecordKind {
             "part" => RecordKind::Part,
             "quit" => RecordKind::Quit,
             "nick" => RecordKind::Nick,
+            "tagmsg" => RecordKind::TagMsg,
             _ => return None,
         })
     }
@@ -186,6 +194,38 @@ impl From<MsgKind> for RecordKind {
             MsgKind::Notice => RecordKind::Notice,
         }
     }
+}
+
+/// The most bytes of client-only tags one record keeps, counted as on
+/// the wire (`key=value` and a separator each): the most client tags an
+/// IRC line may carry, so what is stored is never more than came in.
+pub const MAX_TAG_BYTES: usize = 4094;
+
+/// Client-only tags that only matter while they are live: a typing
+/// notification says nothing about the past.
+const TRANSIENT_TAGS: &[&str] = &["+typing", "+draft/typing"];
+
+/// The tags of a message worth keeping with its record: client-only
+/// (`+`) tags that mean something later (a reply's context, a reaction,
+/// a channel context), not typing notifications nor server tags, in the
+/// order given, up to [`MAX_TAG_BYTES`] (a tag that would pass it is
+/// left out, and so are those after it).
+pub fn kept_tags(tags: &[(Name, Name)]) -> Vec<(Name, Name)> {
+    let mut used = 0;
+    let mut out = Vec::new();
+    for (k, v) in tags {
+        if !k.starts_with('+') || k.len() < 2 || TRANSIENT_TAGS.contains(&&**k) {
+            continue;
+        }
+        // `key=value;`, the value's escaping not counted (an edge's own
+        // limit on what came in was counted on the escaped form).
+        used += k.len() + 1 + v.len() + 1;
+        if used > MAX_TAG_BYTES + 1 {
+            break;
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    out
 }
 
 /// One stored line.
@@ -210,13 +250,19 @@ pub struct Record {
     /// [`HistoryQuery::requester`]). The stores keep both accounts of a
     /// private message to find it by, and give records back without them.
     pub to_account: Option<Name>,
+    /// The client-only tags kept with it (see [`kept_tags`]): a reply's
+    /// `+draft/reply`, a reaction's `+draft/react`. Usually empty; never
+    /// empty for a [`RecordKind::TagMsg`].
+    pub tags: Vec<(Name, Name)>,
 }
 
 impl Record {
-    /// The record for a hub `Message` event; `None` for any other event.
-    /// (A topic change carries no msgid in its event: the caller builds that
-    /// record itself with an id of its own.) The event does not say the
-    /// recipient's account: `to_account` is `None` until the caller sets it.
+    /// The record for a hub `Message` event, with the tags worth keeping,
+    /// or for a `TagMsg` event that has any (a typing notification has
+    /// none: `None`); `None` for any other event. (A topic change carries
+    /// no msgid in its event: the caller builds that record itself with an
+    /// id of its own.) The event does not say the recipient's account:
+    /// `to_account` is `None` until the caller sets it.
     pub fn from_message(event: &Event) -> Option<Record> {
         match event {
             Event::Message {
@@ -226,7 +272,7 @@ impl Record {
                 to,
                 kind,
                 text,
-                ..
+                tags,
             } => Some(Record {
                 id: *id,
                 time: *time,
@@ -235,18 +281,49 @@ impl Record {
                 to: to.clone(),
                 text: text.clone(),
                 to_account: None,
+                tags: kept_tags(tags),
             }),
+            Event::TagMsg {
+                id,
+                time,
+                from,
+                to,
+                tags,
+            } => {
+                let tags = kept_tags(tags);
+                (!tags.is_empty()).then(|| Record {
+                    id: *id,
+                    time: *time,
+                    kind: RecordKind::TagMsg,
+                    from: from.clone(),
+                    to: to.clone(),
+                    text: Name::from(""),
+                    to_account: None,
+                    tags,
+                })
+            }
             _ => None,
         }
     }
 
-    /// The hub event that replays this record, for the kinds that are
-    /// messages; `None` for topic changes and membership events.
+    /// The hub event that replays this record, with its kept tags, for
+    /// the kinds that are messages (a TAGMSG record replays as
+    /// `Event::TagMsg`, which edges show only to clients that take tags);
+    /// `None` for topic changes and membership events.
     pub fn to_message(&self) -> Option<Event> {
         let kind = match self.kind {
             RecordKind::Say => MsgKind::Say,
             RecordKind::Action => MsgKind::Action,
             RecordKind::Notice => MsgKind::Notice,
+            RecordKind::TagMsg => {
+                return Some(Event::TagMsg {
+                    id: self.id,
+                    time: self.time,
+                    from: self.from.clone(),
+                    to: self.to.clone(),
+                    tags: self.tags.clone(),
+                });
+            }
             _ => return None,
         };
         Some(Event::Message {
@@ -256,7 +333,7 @@ impl Record {
             to: self.to.clone(),
             kind,
             text: self.text.clone(),
-            tags: Vec::new(),
+            tags: self.tags.clone(),
         })
     }
 }

@@ -17,13 +17,17 @@
 //! - the target: LEB128 0 and the name, or 1 for the previous record's;
 //! - the sender: LEB128 0 and four strings (nick, ident, realname, host)
 //!   for one not yet in the page, or N for the page's N-th distinct sender;
-//! - the text.
+//! - the text;
+//! - in format 4 (pages) and 5 (the journal), the record's kept client
+//!   tags: their number (LEB128, usually 0), then each key and value.
 //!
-//! The journal's bodies ([`encode_any`], format 3) also carry accounts:
-//! a new target is followed by the recipient's account and a new sender
-//! by the sender's, each an optional string (LEB128 0 for none, or the
-//! length plus one and the bytes). Bodies of format 2, the journal's
-//! before accounts were kept, are still read (with no accounts).
+//! Format 1 pages, written before tags were kept, are still read (with
+//! no tags). The journal's bodies ([`encode_any`], format 5) also carry
+//! accounts: a new target is followed by the recipient's account and a
+//! new sender by the sender's, each an optional string (LEB128 0 for
+//! none, or the length plus one and the bytes). Bodies of format 2 (the
+//! journal's before accounts were kept) and 3 (before tags were) are
+//! still read, with no accounts and no tags respectively.
 //!
 //! Strings are LEB128-length-prefixed UTF-8. Naming a sender once per page
 //! instead of once per line makes a flood's page about 40% smaller (a chat
@@ -43,8 +47,13 @@ use super::{Record, RecordKind};
 use chatroom_core::names::Name;
 use chatroom_core::{MsgTarget, UserInfo};
 
-/// The first byte of every page body.
-const FORMAT: u8 = 1;
+/// The first byte of the page bodies written before tags were kept: no
+/// longer written, but read.
+const FORMAT_PLAIN: u8 = 1;
+
+/// The first byte of every page body written now: as [`FORMAT_PLAIN`],
+/// each record followed by its kept client tags.
+const FORMAT: u8 = 4;
 
 /// The first byte of a body whose records may go anywhere (the journal's
 /// before version 3): the target code then says which kind of target, 0
@@ -56,8 +65,12 @@ const FORMAT_ANY_TARGET: u8 = 2;
 /// The first byte of the journal's bodies (see `journal.rs`): as
 /// [`FORMAT_ANY_TARGET`], with the accounts of private messages' parties
 /// (the sender's with the sender, the recipient's with the target), which
-/// private history is found by.
+/// private history is found by. No longer written, but read.
 const FORMAT_ACCOUNTS: u8 = 3;
+
+/// The first byte of the journal's bodies now: as [`FORMAT_ACCOUNTS`],
+/// each record followed by its kept client tags.
+const FORMAT_ACCOUNTS_TAGS: u8 = 5;
 
 fn kind_code(kind: RecordKind) -> u8 {
     match kind {
@@ -69,6 +82,7 @@ fn kind_code(kind: RecordKind) -> u8 {
         RecordKind::Part => 5,
         RecordKind::Quit => 6,
         RecordKind::Nick => 7,
+        RecordKind::TagMsg => 8,
     }
 }
 
@@ -82,6 +96,7 @@ fn kind_of(code: u8) -> Option<RecordKind> {
         5 => RecordKind::Part,
         6 => RecordKind::Quit,
         7 => RecordKind::Nick,
+        8 => RecordKind::TagMsg,
         _ => return None,
     })
 }
@@ -127,10 +142,73 @@ pub fn encode<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mu
 }
 
 /// Appends a body holding `records` (in any order) with their targets of
-/// every kind, rooms, nicknames and status, and their accounts: what the
-/// journal writes.
+/// every kind, rooms, nicknames and status, their accounts and their
+/// tags: what the journal writes.
 pub fn encode_any<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mut Vec<u8>) {
-    encode_as(FORMAT_ACCOUNTS, records, out);
+    encode_as(FORMAT_ACCOUNTS_TAGS, records, out);
+}
+
+/// A body in the format written before tags were kept: a room's page
+/// (`journal` false, format 1) or the journal's (format 3). Only for the
+/// tests that check such bodies are still read.
+#[cfg(test)]
+pub(crate) fn encode_before_tags<'a>(
+    journal: bool,
+    records: impl IntoIterator<Item = (i64, &'a Record)>,
+    out: &mut Vec<u8>,
+) {
+    let format = if journal {
+        FORMAT_ACCOUNTS
+    } else {
+        FORMAT_PLAIN
+    };
+    encode_as(format, records, out);
+}
+
+fn put_tags(out: &mut Vec<u8>, tags: &[(Name, Name)]) {
+    put_uvarint(out, tags.len() as u64);
+    for (k, v) in tags {
+        put_str(out, k);
+        put_str(out, v);
+    }
+}
+
+/// A record's tags as the `tags` column of a row keeps them (the same
+/// encoding as in a page); `None` (NULL) for none.
+pub fn encode_tags(tags: &[(Name, Name)]) -> Option<Vec<u8>> {
+    if tags.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    put_tags(&mut out, tags);
+    Some(out)
+}
+
+/// The tags of a row's `tags` column; `msgid` names the row in errors.
+pub fn decode_tags(bytes: &[u8], msgid: u64) -> Result<Vec<(Name, Name)>, StoreError> {
+    let mut r = Reader { buf: bytes, at: 0 };
+    let tags = r.tags().ok_or_else(|| {
+        StoreError::Damaged(format!("msgid {msgid}: damaged tags in the database"))
+    })?;
+    if r.at != bytes.len() {
+        return Err(StoreError::Damaged(format!(
+            "msgid {msgid}: damaged tags in the database"
+        )));
+    }
+    Ok(tags)
+}
+
+/// What a body of `format` holds besides the common fields: targets of
+/// any kind (not only rooms), accounts, tags. `None`: not a format.
+fn layout(format: u8) -> Option<(bool, bool, bool)> {
+    Some(match format {
+        FORMAT_PLAIN => (false, false, false),
+        FORMAT => (false, false, true),
+        FORMAT_ANY_TARGET => (true, false, false),
+        FORMAT_ACCOUNTS => (true, true, false),
+        FORMAT_ACCOUNTS_TAGS => (true, true, true),
+        _ => return None,
+    })
 }
 
 fn target_code(to: &MsgTarget) -> u64 {
@@ -147,7 +225,7 @@ fn encode_as<'a>(
     out: &mut Vec<u8>,
 ) {
     out.push(format);
-    let accounts = format == FORMAT_ACCOUNTS;
+    let (any_target, accounts, tagged) = layout(format).unwrap_or((true, true, true));
     let (mut id, mut ms) = (0u64, 0i64);
     let mut target: Option<(&MsgTarget, Option<&str>)> = None;
     // The page's senders so far, and where each nickname first appears: a
@@ -166,14 +244,7 @@ fn encode_as<'a>(
         if target == Some(to) {
             put_uvarint(out, 1);
         } else {
-            put_uvarint(
-                out,
-                if format == FORMAT {
-                    0
-                } else {
-                    target_code(&rec.to)
-                },
-            );
+            put_uvarint(out, if any_target { target_code(&rec.to) } else { 0 });
             put_str(out, super::keys::target_name(&rec.to));
             if accounts {
                 put_opt_str(out, to.1);
@@ -202,6 +273,9 @@ fn encode_as<'a>(
             }
         }
         put_str(out, &rec.text);
+        if tagged {
+            put_tags(out, &rec.tags);
+        }
         (id, ms) = (rec.id, t);
     }
 }
@@ -211,11 +285,8 @@ fn encode_as<'a>(
 pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> {
     let damaged = |what: &str| StoreError::Damaged(format!("history page {page}: {what}"));
     let mut r = Reader { buf: body, at: 0 };
-    let (any_target, accounts) = match r.byte() {
-        Some(FORMAT) => (false, false),
-        Some(FORMAT_ANY_TARGET) => (true, false),
-        Some(FORMAT_ACCOUNTS) => (true, true),
-        Some(f) => return Err(damaged(&format!("unknown page format {f}"))),
+    let (any_target, accounts, tagged) = match r.byte() {
+        Some(f) => layout(f).ok_or_else(|| damaged(&format!("unknown page format {f}")))?,
         None => return Err(damaged("empty body")),
     };
     let (mut id, mut ms) = (0u64, 0i64);
@@ -281,6 +352,11 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
             None => return Err(damaged("truncated sender")),
         };
         let body = text(&mut r, page)?;
+        let tags = if tagged {
+            r.tags().ok_or_else(|| damaged("bad tags"))?
+        } else {
+            Vec::new()
+        };
         out.push((
             ms,
             Record {
@@ -291,6 +367,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                 to,
                 text: body.into(),
                 to_account,
+                tags,
             },
         ));
     }
@@ -333,6 +410,23 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(bytes).ok()
     }
 
+    /// A record's tags; `None` for damage. The count is checked against
+    /// the bytes left (each tag takes at least two), so a damaged count
+    /// cannot make it reserve much.
+    fn tags(&mut self) -> Option<Vec<(Name, Name)>> {
+        let n = usize::try_from(self.uvarint()?).ok()?;
+        if n > (self.buf.len() - self.at) / 2 {
+            return None;
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let k = self.string()?;
+            let v = self.string()?;
+            out.push((k.into(), v.into()));
+        }
+        Some(out)
+    }
+
     /// `Some(None)` for an absent string, `None` for damage.
     fn opt_string(&mut self) -> Option<Option<&'a str>> {
         match self.uvarint()? {
@@ -370,6 +464,7 @@ mod tests {
                 to: MsgTarget::Room("#Room".into()),
                 text: text.into(),
                 to_account: None,
+                tags: Vec::new(),
             },
         )
     }
@@ -439,7 +534,7 @@ mod tests {
                 assert_eq!(kind_code(kind), code);
             }
         }
-        assert!(kind_of(8).is_none());
+        assert!(kind_of(9).is_none());
     }
 
     #[test]

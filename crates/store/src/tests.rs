@@ -17,7 +17,9 @@ use super::sqlite::schema::{
     APPLICATION_ID, MIGRATIONS, PAGE_SIZE, SCHEMA_VERSION, V1, V2, V3, V4,
 };
 use super::*;
+use chatroom_core::names::Name;
 use chatroom_core::{MsgTarget, Topic, UserInfo};
+use std::sync::Arc;
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
@@ -76,6 +78,7 @@ fn room_msg(id: u64, ms: u64, from: &str, room: &str, text: &str) -> Record {
         to: MsgTarget::Room(room.into()),
         text: text.into(),
         to_account: None,
+        tags: Vec::new(),
     }
 }
 
@@ -94,6 +97,7 @@ fn pm(id: u64, ms: u64, from: &str, to: &str, text: &str) -> Record {
         to: MsgTarget::Nick(to.into()),
         text: text.into(),
         to_account: Some(to.into()),
+        tags: Vec::new(),
     }
 }
 
@@ -226,6 +230,21 @@ fn hub_message_events_convert_both_ways() {
             ..rec.clone()
         })
     );
+    // Lasting client tags go with the record and come back; a typing
+    // notification does not.
+    let reply = with_tags(rec.clone(), &[("+draft/reply", "8"), ("+typing", "done")]);
+    let back = Record::from_message(&reply.to_message().expect("a message")).expect("record");
+    assert_eq!(
+        back.tags,
+        with_tags(rec.clone(), &[("+draft/reply", "8")]).tags
+    );
+    // A tag-only message is a record when it has lasting tags.
+    let react = room_reaction(10, 60, "bob", 9);
+    let event = react.to_message().expect("a TAGMSG event");
+    assert!(matches!(&event, chatroom_core::Event::TagMsg { tags, .. } if *tags == react.tags));
+    assert_eq!(Record::from_message(&event), Some(react.clone()));
+    let typing = with_tags(react, &[("+typing", "active")]);
+    assert!(Record::from_message(&typing.to_message().expect("event")).is_none());
     let mut topic = rec;
     topic.kind = RecordKind::Topic;
     assert!(topic.to_message().is_none());
@@ -252,6 +271,22 @@ fn a_row_the_store_cannot_read_is_an_error_not_a_panic() {
     store
         .append(&[pm(20, 200, "alice", "bob", "hi")])
         .expect("append");
+    store
+        .writer()
+        .execute("UPDATE messages SET tags = x'05' WHERE id = 20", [])
+        .expect("damage a row's tags");
+    let err = store
+        .query(&pm_q(
+            "alice",
+            QueryTarget::Nick("bob".into()),
+            Selector::Latest { after: None },
+        ))
+        .expect_err("damaged tags");
+    assert!(matches!(err, StoreError::Damaged(_)), "{err}");
+    store
+        .writer()
+        .execute("UPDATE messages SET tags = NULL WHERE id = 20", [])
+        .expect("mend the tags");
     store
         .writer()
         .execute("UPDATE messages SET kind = 'bogus' WHERE id = 20", [])
@@ -885,7 +920,7 @@ fn a_version_3_database_gains_certificates_and_keeps_its_accounts() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 9);
+    assert_eq!(SCHEMA_VERSION, 10);
     assert!(store.get_account("alice").expect("account").is_some());
     assert!(store.add_cert("alice", "AA:BB").expect("add"));
     assert_eq!(
@@ -1402,4 +1437,191 @@ fn a_reopened_store_keeps_a_room_in_order_from_its_newest_page() {
         .query(&room_q("#r", Selector::After(Anchor::MsgId(3)), 10))
         .expect("query");
     assert_eq!(ids(&got), vec![2, 4]);
+}
+
+// ----- client tags: the version 10 migration, old journals ----------------------
+
+fn with_tags(mut rec: Record, tags: &[(&str, &str)]) -> Record {
+    rec.tags = tags
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    rec
+}
+
+fn room_reaction(id: u64, ms: u64, from: &str, on: u64) -> Record {
+    let mut rec = room_msg(id, ms, from, "#r", "");
+    rec.kind = RecordKind::TagMsg;
+    with_tags(
+        rec,
+        &[("+draft/react", "🎉"), ("+draft/reply", &on.to_string())],
+    )
+}
+
+#[test]
+fn kept_tags_are_client_only_lasting_and_bounded() {
+    let t = |pairs: &[(&str, &str)]| -> Vec<(Name, Name)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    };
+    assert_eq!(
+        kept_tags(&t(&[
+            ("+draft/reply", "12"),
+            ("+typing", "active"),
+            ("msgid", "9"),
+            ("+draft/react", "👍"),
+            ("+", "x"),
+            ("+draft/typing", "paused"),
+        ])),
+        t(&[("+draft/reply", "12"), ("+draft/react", "👍")])
+    );
+    assert!(kept_tags(&t(&[("+typing", "active")])).is_empty());
+    // 4094 bytes on the wire fit exactly; one more and the last tag goes.
+    let v = "v".repeat(MAX_TAG_BYTES - "+a=".len() - ";+b=".len() - 10);
+    let fits = t(&[("+a", &v), ("+b", "0123456789")]);
+    assert_eq!(kept_tags(&fits), fits);
+    let over = t(&[("+a", &v), ("+b", "0123456789x"), ("+c", "")]);
+    assert_eq!(kept_tags(&over), t(&[("+a", &v)]));
+}
+
+#[test]
+fn a_version_9_database_keeps_its_history_and_gains_tags() {
+    let tmp = TempDir::new();
+    let old_page = [
+        room_msg(1, 10, "alice", "#r", "from before"),
+        room_msg(2, 20, "bob", "#r", "also before"),
+    ];
+    {
+        let conn = Connection::open(tmp.db()).expect("create");
+        for v in &MIGRATIONS[..9] {
+            conn.execute_batch(v).expect("old schema");
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("app id");
+        conn.pragma_update(None, "user_version", 9)
+            .expect("version");
+        // A page as version 9 wrote it (format 1), a private row, and a
+        // message held offline.
+        let mut body = Vec::new();
+        page::encode_before_tags(
+            false,
+            old_page.iter().map(|r| (keys::to_ms(r.time), r)),
+            &mut body,
+        );
+        conn.execute(
+            "INSERT INTO pages (id, conv, lo_id, lo_ms, hi_ms, n, body) \
+             VALUES (2, 'r:#r', 1, 1700000000010, 1700000000020, 2, ?1)",
+            [&body],
+        )
+        .expect("v9 page");
+        conn.execute_batch(
+            "INSERT INTO messages (id, time_ms, kind, conv, pm_a, pm_b, acct_a, acct_b, target, nick, ident, realname, host, text) VALUES
+               (3, 1700000000030, 'say', 'p:alice bob', 'alice', 'bob', 'alice', 'bob', 'bob', 'alice', 'a', 'A', 'h', 'psst');
+             INSERT INTO offline (account, id, time_ms, kind, is_pm, target, nick, ident, realname, host, text) VALUES
+               ('carol', 4, 1700000000040, 'say', 1, 'carol', 'alice', 'a', 'A', 'h', 'held');",
+        )
+        .expect("v9 rows");
+    }
+    let store = open(&tmp);
+    let version: i64 = store
+        .writer()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+    let latest = |store: &SqliteStore| {
+        store
+            .query(&room_q("#r", Selector::Latest { after: None }, 10))
+            .expect("room")
+    };
+    assert_eq!(latest(&store), old_page.to_vec());
+    let private = |store: &SqliteStore| {
+        store
+            .query(&pm_q(
+                "bob",
+                QueryTarget::Nick("alice".into()),
+                Selector::Latest { after: None },
+            ))
+            .expect("private")
+    };
+    let got = private(&store);
+    assert_eq!(
+        (ids(&got), got[0].tags.is_empty()),
+        (vec![3], true),
+        "{got:?}"
+    );
+    let held = store.take_offline("carol").expect("held");
+    assert_eq!((ids(&held), &*held[0].text), (vec![4], "held"));
+    // New records keep their tags, after the old page and beside the
+    // old row, and across a reopen.
+    let reply = with_tags(
+        room_msg(5, 50, "carol", "#r", "me too"),
+        &[("+draft/reply", "2")],
+    );
+    let react = room_reaction(6, 60, "alice", 5);
+    let mut dm = with_tags(pm(7, 70, "bob", "alice", "ok"), &[("+draft/reply", "3")]);
+    store
+        .append(&[reply.clone(), react.clone(), dm.clone()])
+        .expect("append");
+    drop(store);
+    let store = open(&tmp);
+    let mut want = old_page.to_vec();
+    want.extend([reply, react]);
+    assert_eq!(latest(&store), want);
+    Arc::make_mut(&mut dm.from).account = None;
+    dm.to_account = None;
+    assert_eq!(private(&store).last(), Some(&dm));
+}
+
+/// A journal left by the previous version (format 3 bodies, no tags),
+/// followed by a segment of this version's, is replayed into SQLite at
+/// open: the old records without tags, the new ones with theirs.
+#[test]
+fn a_journal_written_before_tags_is_replayed_at_open() {
+    let tmp = TempDir::new();
+    let dir = tmp.path().join(journal::JOURNAL_DIR);
+    fs::create_dir_all(&dir).expect("journal dir");
+    let old = [
+        room_msg(1, 10, "alice", "#r", "before the upgrade"),
+        pm(2, 20, "alice", "bob", "private, before"),
+    ];
+    let mut payload = Vec::new();
+    page::encode_before_tags(
+        true,
+        old.iter().map(|r| (keys::to_ms(r.time), r)),
+        &mut payload,
+    );
+    assert_eq!(payload[0], 3, "the previous version's journal format");
+    let mut segment = Vec::new();
+    segment.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    segment.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    segment.extend_from_slice(&payload);
+    fs::write(dir.join(format!("{:020}.log", 1)), &segment).expect("old segment");
+    let new = [
+        with_tags(
+            room_msg(3, 30, "bob", "#r", "after"),
+            &[("+draft/reply", "1")],
+        ),
+        room_reaction(4, 40, "carol", 3),
+    ];
+    let mut frame = Vec::new();
+    journal::put_frame(&new, &mut frame).expect("frame");
+    fs::write(dir.join(format!("{:020}.log", 2)), &frame).expect("new segment");
+
+    let store = open(&tmp);
+    let got = store
+        .query(&room_q("#r", Selector::Latest { after: None }, 10))
+        .expect("room");
+    assert_eq!(got, vec![old[0].clone(), new[0].clone(), new[1].clone()]);
+    let got = store
+        .query(&pm_q(
+            "bob",
+            QueryTarget::Nick("alice".into()),
+            Selector::Latest { after: None },
+        ))
+        .expect("private");
+    assert_eq!((ids(&got), &*got[0].text), (vec![2], "private, before"));
+    let left: Vec<_> = fs::read_dir(&dir).expect("dir").collect();
+    assert!(left.is_empty(), "segments replayed are deleted");
 }

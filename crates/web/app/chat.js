@@ -25,6 +25,21 @@ function order(a, b) {
   return 0;
 }
 
+/** How many stored reactions wait for their message, per buffer. */
+const MAX_WAITING_REACTS = 500;
+
+/** A line of a history page that the server's limit counts. */
+function isStored(m) {
+  return m.command === 'PRIVMSG' || m.command === 'NOTICE' || m.command === 'TAGMSG';
+}
+
+function addReaction(line, emoji, nick) {
+  line.reactions ??= new Map();
+  const who = line.reactions.get(emoji) ?? new Set();
+  who.add(nick);
+  line.reactions.set(emoji, who);
+}
+
 export class Buffer {
   constructor(name, kind) {
     this.name = name;
@@ -33,6 +48,8 @@ export class Buffer {
     this.lines = [];
     this.byMsgid = new Map();
     this.orphans = new Map(); // msgid of a parent not held -> the replies to it held
+    this.waitingReacts = new Map(); // msgid of a parent not held -> [emoji, nick] pairs
+    this.olderFrom = null; // the oldest stored line of the last older page, when none of it is held
     this.unread = 0;
     this.mentions = 0;
     this.members = new Map();
@@ -236,7 +253,7 @@ export class Chat {
     for (const m of b.messages) {
       if (m.command === ' BATCH') count += this.processBatch(m.batch, inner);
       else {
-        if (m.command === 'PRIVMSG' || m.command === 'NOTICE') count++;
+        if (isStored(m)) count++;
         this.handle(m, inner);
       }
     }
@@ -352,6 +369,11 @@ export class Chat {
         buf.orphans.set(line.replyTo, w);
       }
     }
+    const reacts = line.msgid && buf.waitingReacts.get(line.msgid);
+    if (reacts) {
+      buf.waitingReacts.delete(line.msgid);
+      for (const [emoji, nick] of reacts) addReaction(line, emoji, nick);
+    }
     const children = line.msgid && buf.orphans.get(line.msgid);
     if (children) {
       buf.orphans.delete(line.msgid);
@@ -391,6 +413,7 @@ export class Chat {
     if (v.follow || buf !== this.active || v.start >= excess) {
       removed = lines.splice(0, excess);
       buf.olderAvailable = true;
+      buf.olderFrom = null;
       v.start -= excess;
       v.end -= excess;
       if (v.start < 0) { v.start = 0; v.end = Math.max(0, v.end); buf.dirty = true; }
@@ -427,11 +450,15 @@ export class Chat {
       const b = buf || this.buffer(target, 'query');
       const parent = b?.byMsgid.get(reply);
       if (parent) {
-        parent.reactions ??= new Map();
-        const who = parent.reactions.get(react) ?? new Set();
-        who.add(m.nick);
-        parent.reactions.set(react, who);
+        addReaction(parent, react, m.nick);
         this.ui.lineChanged(b, parent);
+      } else if (b && ctx.history) {
+        // A stored reaction to a message not held yet (an older page
+        // brings it): kept, a bounded number, until it comes.
+        if (b.waitingReacts.size >= MAX_WAITING_REACTS) b.waitingReacts.delete(b.waitingReacts.keys().next().value);
+        const w = b.waitingReacts.get(reply) ?? [];
+        w.push([react, m.nick]);
+        b.waitingReacts.set(reply, w);
       }
       return;
     }
@@ -776,7 +803,12 @@ export class Chat {
       let count = 0;
       if (r.type === 'batch') {
         const walk = (b) => {
-          if (b.type === 'chathistory') count += b.messages.filter((x) => x.command === 'PRIVMSG' || x.command === 'NOTICE' || x.command === ' BATCH').length;
+          if (b.type === 'chathistory') {
+            // Stored reactions count: the server's limit counts them too.
+            count += b.messages.filter((x) => isStored(x) || x.command === ' BATCH').length;
+            const first = b.messages.find((x) => isStored(x) && x.tags.msgid);
+            if (first && !req.oldest) req.oldest = { msgid: first.tags.msgid, time: this.timeOf(first) };
+          }
           for (const x of b.messages) if (x.command === ' BATCH') walk(x.batch);
         };
         walk(r.batch);
@@ -790,6 +822,9 @@ export class Chat {
     if (req.kind === 'older') {
       buf.loadingOlder = false;
       if (count < req.limit) buf.olderAvailable = false;
+      // A page of reactions alone adds no line: the next page goes on
+      // from its oldest, not from the same line again.
+      buf.olderFrom = req.oldest && !buf.byMsgid.has(req.oldest.msgid) ? req.oldest : null;
     } else if (req.kind === 'newer' || req.kind === 'gap') {
       buf.loadingNewer = false;
       if (count >= req.limit) { this.fetchAfter(buf, req.kind); return; }
@@ -810,7 +845,8 @@ export class Chat {
     if (!this.canHistory()) { buf.olderAvailable = false; buf.dirty = true; this.ui.changed(buf); return; }
     if (buf.kind === 'channel' && !buf.joined) return;
     buf.loadingOlder = true;
-    const first = buf.lines.find((l) => l.msgid) || buf.lines[0];
+    let first = buf.lines.find((l) => l.msgid) || buf.lines[0];
+    if (buf.olderFrom && (!first || buf.olderFrom.time <= first.time)) first = buf.olderFrom;
     if (first) this.requestHistory(buf, 'BEFORE', [this.ref(first)], 'older');
     else this.requestHistory(buf, 'LATEST', ['*'], 'older');
     this.ui.changed(buf);
@@ -841,7 +877,7 @@ export class Chat {
       const walk = (b) => {
         for (const x of b.messages) {
           if (x.command === ' BATCH') walk(x.batch);
-          else if (b.type === 'chathistory' && (x.command === 'PRIVMSG' || x.command === 'NOTICE')) {
+          else if (b.type === 'chathistory' && isStored(x)) {
             count++;
             if (x.tags.msgid) newest = { msgid: x.tags.msgid, time: this.timeOf(x) };
           }
@@ -1098,7 +1134,15 @@ export const HELP = `Commands:
 /quit [reason]  disconnect
 /help  this list
 Start a message with // to send text that begins with /.
-Keys: Enter sends, Shift+Enter starts a new line, Alt+Up/Down switches rooms, Ctrl+K jumps to a room, Escape cancels a reply.`;
+Keys:
+Enter  send (in the message box)
+Shift+Enter  start a new line in the message
+Alt+Up / Alt+Down  previous / next room
+Ctrl+K  jump to a room (type part of its name, Up/Down, Enter)
+Escape  cancel a reply; close the drawer, the search, the jump box or a message's tools
+Tab / Shift+Tab  between the room list, the messages, the message box and the members
+Up / Down, Home / End  between messages (on a message)
+Enter  on a message: Reply, reactions and its links (Left/Right between them)`;
 
 /** Splits a string into pieces of at most `max` UTF-8 bytes, at spaces when it can
  * (the space stays at the end of a piece), never inside a character. */

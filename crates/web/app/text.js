@@ -51,6 +51,9 @@ export function appendRich(parent, text) {
     a.href = href;
     a.target = '_blank';
     a.rel = 'noopener noreferrer';
+    // Out of the tab order: keyboard users move by message, and reach a
+    // message's links in its tools (Enter on the message).
+    a.tabIndex = -1;
     a.textContent = url;
     parent.appendChild(a);
     last = m.index + url.length;

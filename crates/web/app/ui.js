@@ -9,6 +9,7 @@ import { appendRich, cleanNick, nickEl, el, clock, dayKey, dayLabel, stripFormat
 
 const WINDOW = 300; // most message elements in the DOM at once
 const SHIFT = 100;  // lines added or dropped when the window moves
+const MAX_TOOL_LINKS = 3; // links of a message offered in its tools
 const $ = (id) => document.getElementById(id);
 const store = {
   get(k) { try { return localStorage.getItem('chatroom.' + k); } catch { return null; } },
@@ -451,6 +452,8 @@ export class Ui {
         for (const [emoji, who] of line.reactions) {
           const chip = el('button', 'chip' + ([...who].some((w) => this.chat.isMe(w)) ? ' mine' : ''), `${emoji} ${who.size}`);
           chip.type = 'button';
+          // Not a tab stop of its own: reactions are in the message's tools.
+          chip.tabIndex = -1;
           chip.dataset.emoji = emoji;
           chip.title = [...who].map(cleanNick).join(', ');
           // The visible text first (a spoken label must contain it), then who.
@@ -522,7 +525,7 @@ export class Ui {
   /** The tools are a toolbar: one button in the tab order, arrows between them,
    * so Tab leaves them. */
   onToolsKey(e) {
-    const buttons = [...$('msg-tools').querySelectorAll('button')];
+    const buttons = this.toolItems();
     const i = buttons.indexOf(document.activeElement);
     const go = (j) => { e.preventDefault(); this.toolFocus(buttons[(j + buttons.length) % buttons.length]); };
     if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); this.hideTools(true); }
@@ -533,8 +536,8 @@ export class Ui {
   }
 
   toolFocus(btn, focus = true) {
-    for (const b of $('msg-tools').querySelectorAll('button')) b.tabIndex = b === btn ? 0 : -1;
-    if (focus) btn.focus();
+    for (const b of this.toolItems()) b.tabIndex = b === btn ? 0 : -1;
+    if (focus) btn?.focus();
   }
 
   renderEdges(buf) {
@@ -598,11 +601,31 @@ export class Ui {
    * with `focus`: then the first button gets the focus). */
   showTools(hit, focus = false) {
     const tools = $('msg-tools');
-    if (!hit?.line?.msgid || !['msg', 'action', 'notice'].includes(hit.line.kind) || !this.chat.has('message-tags')) {
+    const acts = !!hit?.line?.msgid && ['msg', 'action', 'notice'].includes(hit.line.kind) && this.chat.has('message-tags');
+    // The message's links (out of the tab order in the log), a few at most.
+    const links = hit?.el ? [...hit.el.querySelectorAll('.text a[href]')].slice(0, MAX_TOOL_LINKS) : [];
+    if (!acts && !links.length) {
       if (!tools.contains(document.activeElement)) this.hideTools();
       return;
     }
     if (!focus && tools.contains(document.activeElement) && hit.line !== this.toolLine) return;
+    if (hit.el !== this.toolEl) {
+      for (const b of tools.querySelectorAll('button')) b.hidden = !acts;
+      for (const old of tools.querySelectorAll('a.tool-link')) old.remove();
+      for (const l of links) {
+        const a = document.createElement('a');
+        a.className = 'tool-link';
+        a.href = l.href;
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+        a.tabIndex = -1;
+        let host = 'link';
+        try { host = new URL(l.href).host || host; } catch { /* shown as "link" */ }
+        a.textContent = '↗ ' + host;
+        a.setAttribute('aria-label', `↗ ${host}, open link ${l.textContent}`);
+        tools.append(a);
+      }
+    }
     if (this.toolEl !== hit.el) this.toolEl?.classList.remove('selected');
     this.toolLine = hit.line;
     this.toolEl = hit.el;
@@ -611,7 +634,13 @@ export class Ui {
     tools.hidden = false;
     tools.style.top = Math.max(0, r.top - main.top - tools.offsetHeight + 6) + 'px';
     hit.el.classList.add('selected');
-    if (focus) this.toolFocus(tools.querySelector('button'));
+    if (focus) this.toolFocus(this.toolItems()[0]);
+  }
+
+  /** What the tools offer now: Reply and reactions (when the message can
+   * have them) and its links. */
+  toolItems() {
+    return [...$('msg-tools').querySelectorAll('button:not([hidden]), a.tool-link')];
   }
 
   /** Hides the tools; `back` puts the focus on the message they were for. */

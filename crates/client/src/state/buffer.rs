@@ -251,6 +251,10 @@ pub struct BufHistory {
     pub(super) failed: bool,
     /// Scrollback rows the user's view showed at the last scroll.
     pub(super) view: usize,
+    /// The msgid to page back from when the last older page held only
+    /// lines that are not shown (tag-only messages), so older than every
+    /// line held.
+    pub(super) older_than: Option<String>,
 }
 
 impl BufHistory {

@@ -138,10 +138,16 @@ impl State {
         }
         let anchor = b.history_anchor();
         let reference = b
-            .lines
-            .iter()
-            .skip(anchor)
-            .find_map(|l| l.msgid.as_ref().map(|id| format!("msgid={id}")))
+            .hist
+            .older_than
+            .take()
+            .map(|id| format!("msgid={id}"))
+            .or_else(|| {
+                b.lines
+                    .iter()
+                    .skip(anchor)
+                    .find_map(|l| l.msgid.as_ref().map(|id| format!("msgid={id}")))
+            })
             .or_else(|| b.lines.get(anchor).map(|l| timestamp_ref(l.time)))
             .unwrap_or_else(|| timestamp_ref(now.local));
         b.hist.fetching = Some((Fetch::Older, page));
@@ -259,11 +265,23 @@ impl State {
         // A batch bigger than a buffer could hold is cut there, so a
         // hostile server cannot grow our memory with one endless batch.
         let cap = self.scrollback_limit.max(1);
-        if let Some(line) = self.history_line(msg, from, time)
-            && let Some(batch) = self.batches.get_mut(id)
-            && batch.lines.len() < cap
-        {
-            batch.lines.push(line);
+        let line = self.history_line(msg, from, time);
+        if let Some(batch) = self.batches.get_mut(id) {
+            match line {
+                Some(line) if batch.lines.len() < cap => batch.lines.push(line),
+                Some(_) => {}
+                // A stored reaction (TAGMSG) is not a line of its own.
+                None if msg.command == "TAGMSG" => {
+                    batch.hidden += 1;
+                    if batch.first_hidden.is_none() {
+                        batch.first_hidden = msg
+                            .tag("msgid")
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_string);
+                    }
+                }
+                None => {}
+            }
         }
         true
     }
@@ -325,6 +343,8 @@ impl State {
                         OpenBatch {
                             target: msg.param(2).to_string(),
                             lines: Vec::new(),
+                            hidden: 0,
+                            first_hidden: None,
                         },
                     );
                 }
@@ -332,11 +352,18 @@ impl State {
         } else if let Some(id) = reference.strip_prefix('-')
             && let Some(batch) = self.batches.remove(id)
         {
-            self.batch_done(&batch.target, batch.lines, now);
+            self.batch_done(batch, now);
         }
     }
 
-    fn batch_done(&mut self, target: &str, lines: Vec<Line>, now: Now) {
+    fn batch_done(&mut self, batch: OpenBatch, now: Now) {
+        let OpenBatch {
+            target,
+            lines,
+            hidden,
+            first_hidden,
+        } = batch;
+        let target = target.as_str();
         let Some(i) = self.find_buffer(target) else {
             return;
         };
@@ -349,9 +376,16 @@ impl State {
         b.hist.replay_due = None;
         match answer {
             None => self.replay_done(i, lines, now),
-            Some((Fetch::Older, _)) => self.older_done(i, lines, now),
+            Some((Fetch::Older, _)) if lines.is_empty() && first_hidden.is_some() => {
+                // Only reactions: older messages may still come.
+                self.buffers[i].hist.older_than = first_hidden;
+            }
+            Some((Fetch::Older, _)) => {
+                self.buffers[i].hist.older_than = None;
+                self.older_done(i, lines, now)
+            }
             Some((fetch, asked)) => {
-                let caught_up = fetch == Fetch::Latest || lines.len() < asked;
+                let caught_up = fetch == Fetch::Latest || lines.len() + hidden < asked;
                 self.newer_done(i, lines, fetch == Fetch::Newer, caught_up);
             }
         }

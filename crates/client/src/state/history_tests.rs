@@ -488,3 +488,64 @@ fn servers_without_the_caps_still_work() {
         }
     }
 }
+
+/// A stored reaction (TAGMSG) in a history batch is no line of its own
+/// (no empty line); a reply shows its text. An older page holding only
+/// reactions is not the beginning: the next page goes on from the oldest
+/// of them.
+#[test]
+fn stored_reactions_are_not_shown_as_lines_nor_taken_for_the_beginning() {
+    let mut s = hjoined();
+    s.history_page = 2;
+    feed(&mut s, ":srv BATCH +H1 chathistory #lobby");
+    feed(&mut s, &hline("H1", 7));
+    feed(
+        &mut s,
+        "@batch=H1;time=2024-04-30T10:00:08.000Z;msgid=8;+draft/react=🎉;+draft/reply=7 :bob!b@h TAGMSG #lobby",
+    );
+    feed(
+        &mut s,
+        "@batch=H1;time=2024-04-30T10:00:09.000Z;msgid=9;+draft/reply=7 :bob!b@h PRIVMSG #lobby :me too",
+    );
+    feed(&mut s, ":srv BATCH -H1");
+    assert_eq!(ids(&s), vec![7, 9]);
+    let shown: Vec<&Line> = lobby(&s)
+        .lines
+        .iter()
+        .filter(|l| !matches!(l.kind, LineKind::Marker(_)))
+        .collect();
+    assert!(
+        shown.iter().all(|l| match &l.kind {
+            LineKind::Message { text, .. } => !text.is_empty(),
+            _ => true,
+        }),
+        "{shown:?}"
+    );
+    assert_eq!(
+        older(&mut s),
+        msgs(&["CHATHISTORY BEFORE #lobby msgid=7 2"])
+    );
+    feed(&mut s, ":srv BATCH +H2 chathistory #lobby");
+    for n in [5, 6] {
+        feed(
+            &mut s,
+            &format!(
+                "@batch=H2;time=2024-04-30T10:00:0{n}.000Z;msgid={n};+draft/react=👍 :bob!b@h TAGMSG #lobby"
+            ),
+        );
+    }
+    feed(&mut s, ":srv BATCH -H2");
+    assert!(!lobby(&s).hist.at_beginning);
+    assert!(!marks(&s).contains(&BEGINNING_MARK.to_string()));
+    assert_eq!(ids(&s), vec![7, 9]);
+    assert_eq!(
+        older(&mut s),
+        msgs(&["CHATHISTORY BEFORE #lobby msgid=5 2"])
+    );
+    batch(&mut s, "H3", [3, 4]);
+    assert_eq!(ids(&s), vec![3, 4, 7, 9]);
+    assert_eq!(
+        older(&mut s),
+        msgs(&["CHATHISTORY BEFORE #lobby msgid=3 2"])
+    );
+}

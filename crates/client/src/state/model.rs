@@ -116,6 +116,11 @@ pub(super) struct Caps {
 pub(super) struct OpenBatch {
     pub(super) target: String,
     pub(super) lines: Vec<Line>,
+    /// Stored lines not shown (tag-only messages: reactions), and the
+    /// msgid of the first of them: a page of nothing else is not the
+    /// beginning of the history, and the next page goes on from there.
+    pub(super) hidden: usize,
+    pub(super) first_hidden: Option<String>,
 }
 
 /// A `/search` waiting for (or receiving) its answer (see `history.rs`).

@@ -159,6 +159,16 @@ impl Hub {
             tags: relay_tags(tags),
         });
         self.deliver(&recipients, &env, out);
+        // A reaction to a private message is kept in the history of the
+        // conversation, which is found by its parties' accounts.
+        if let Recipients::People(them, _) = &recipients
+            && let Some(account) = self.members.get(them).and_then(|m| m.info.account.clone())
+        {
+            self.note(Note::PrivateRecipient {
+                id: self.next_msg_id,
+                account,
+            });
+        }
         Ok(())
     }
 

@@ -330,6 +330,7 @@ fn history_is_replayed_between_server_notes_with_its_times() {
             room: "#lobby".into(),
             lines: vec![
                 msg("bob", "#lobby", MsgKind::Say, "earlier"),
+                reaction("carol"),
                 msg("ann", "#lobby", MsgKind::Action, "waved"),
             ],
         }],
@@ -349,6 +350,11 @@ fn history_is_replayed_between_server_notes_with_its_times() {
                 room: "#lobby".into(),
                 lines: vec![],
             },
+            // Reactions alone: nothing to show.
+            Event::History {
+                room: "#lobby".into(),
+                lines: vec![reaction("carol")],
+            },
             Event::Found {
                 room: "#lobby".into(),
                 words: "x".into(),
@@ -367,4 +373,20 @@ fn control_sequences_never_reach_the_tutorial_client() {
         vec![msg("alice", "#lobby", MsgKind::Say, "\u{1b}[2J\u{2}x\u{2}")],
     );
     assert_eq!(got, vec![("alice".into(), "^[[2Jx".into())]);
+}
+
+/// A stored reaction as a replay carries it: a TAGMSG with its tags.
+fn reaction(from: &str) -> Event {
+    match msg(from, "#lobby", MsgKind::Say, "") {
+        Event::Message {
+            id, time, from, to, ..
+        } => Event::TagMsg {
+            id,
+            time,
+            from,
+            to,
+            tags: vec![("+draft/react".into(), "🎉".into())],
+        },
+        other => other,
+    }
 }

@@ -598,3 +598,49 @@ fn render_cache_bytes_are_what_the_cache_holds() {
     let mut r = renderer("alice", "#lobby");
     assert_eq!(render_shared(&mut r, &shared), "planted\n");
 }
+
+/// A stored reaction (a TAGMSG record) in a replay is neither shown nor
+/// counted; a reply shows as its text; a replay of reactions only says
+/// there is nothing earlier.
+#[test]
+fn stored_tag_only_messages_are_left_out_of_history() {
+    let (t, _) = at();
+    let react = Event::TagMsg {
+        id: 9,
+        time: t,
+        from: user("carol"),
+        to: MsgTarget::Room(name("#lobby")),
+        tags: vec![(name("+draft/react"), name("🎉"))],
+    };
+    let reply = Event::Message {
+        id: 8,
+        time: t,
+        from: user("bob"),
+        to: MsgTarget::Room(name("#lobby")),
+        kind: MsgKind::Say,
+        text: name("me"),
+        tags: vec![(name("+draft/reply"), name("7"))],
+    };
+    let mut r = LineRenderer::default();
+    let got = render(
+        &mut r,
+        Event::History {
+            room: name("#lobby"),
+            lines: vec![reply, react.clone()],
+        },
+    );
+    assert!(
+        got.contains("history of #lobby: 1 earlier message ---"),
+        "{got}"
+    );
+    assert!(got.contains("<bob> me"), "{got}");
+    assert!(!got.contains("carol"), "{got}");
+    let got = render(
+        &mut r,
+        Event::History {
+            room: name("#lobby"),
+            lines: vec![react],
+        },
+    );
+    assert!(got.contains("no earlier messages in #lobby"), "{got}");
+}

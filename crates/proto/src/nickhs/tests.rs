@@ -269,6 +269,7 @@ fn history_is_replayed_between_markers_with_its_times() {
             room: "#lobby".into(),
             lines: vec![
                 msg("alice", "#lobby", MsgKind::Say, "héllo"),
+                reaction("carol"),
                 msg("bob", "#lobby", MsgKind::Action, "waves"),
             ],
         }],
@@ -282,10 +283,17 @@ fn history_is_replayed_between_markers_with_its_times() {
     );
     let none = render_all(
         &mut r,
-        vec![Event::History {
-            room: "#lobby".into(),
-            lines: vec![],
-        }],
+        vec![
+            Event::History {
+                room: "#lobby".into(),
+                lines: vec![],
+            },
+            // Reactions alone: nothing to show.
+            Event::History {
+                room: "#lobby".into(),
+                lines: vec![reaction("carol")],
+            },
+        ],
     );
     assert_eq!(none, "");
 }
@@ -304,4 +312,20 @@ fn control_sequences_never_reach_the_tutorial_client() {
         )],
     );
     assert_eq!(got, "alice: ^[]0;t^Gx");
+}
+
+/// A stored reaction as a replay carries it: a TAGMSG with its tags.
+fn reaction(from: &str) -> Event {
+    match msg(from, "#lobby", MsgKind::Say, "") {
+        Event::Message {
+            id, time, from, to, ..
+        } => Event::TagMsg {
+            id,
+            time,
+            from,
+            to,
+            tags: vec![("+draft/react".into(), "🎉".into())],
+        },
+        other => other,
+    }
 }

@@ -451,6 +451,7 @@ impl Stage {
                         to,
                         text,
                         to_account: None,
+                        tags: Vec::new(),
                     });
                 }
             }
@@ -503,9 +504,13 @@ impl Stage {
 
 impl Stage {
     /// One event goes to many recipients; its record is made once, before
-    /// its first delivery (ids only grow).
+    /// its first delivery (ids only grow). A TAGMSG is kept when it
+    /// carries a tag that means something later (a reaction, a reply's
+    /// context: `Record::from_message` decides), not a typing
+    /// notification.
     pub(super) fn record(&mut self, event: &Shared) {
-        if let Some(Event::Message { id, to: target, .. }) = event.event()
+        if let Some(Event::Message { id, to: target, .. } | Event::TagMsg { id, to: target, .. }) =
+            event.event()
             && *id > self.recorded
         {
             self.recorded = *id;

@@ -11,7 +11,7 @@ use chatroom_core::registry::{Note, SavedRoom};
 use chatroom_core::{ConnId, Event, MsgTarget, Outbox};
 use chatroom_proto::{Envelope, Shared};
 use chatroom_store::{
-    HistoryQuery, HistoryStore, QueryTarget, Record, RoomState, RoomStore, Selector,
+    HistoryQuery, HistoryStore, QueryTarget, Record, RecordKind, RoomState, RoomStore, Selector,
 };
 
 use super::{replay::*, rooms::*, stage::*};
@@ -852,5 +852,120 @@ async fn what_is_due_before_a_detach_goes_out_even_while_a_replay_is_read() {
         got.iter()
             .any(|e| matches!(e.event().expect("an event"), Event::Closing { reason } if &**reason == "bye")),
         "{got:?}"
+    );
+}
+
+/// A reaction (a TAGMSG with `+draft/react`) is stored through the
+/// journal with its lasting tags, in a room and, with the recipient's
+/// account, in private; a typing notification is not stored at all, and
+/// a message keeps its reply tag but not `+typing`.
+#[tokio::test]
+async fn reactions_are_stored_and_typing_notifications_are_not() {
+    let dir = Dir::new("tagmsg");
+    let store = Arc::new(SqliteStore::open(&dir.0).expect("open"));
+    let mut stage = Stage::start(
+        store.clone(),
+        journal_in(&dir),
+        Arc::new(History::default()),
+        64,
+    )
+    .expect("start");
+    let rx = attach(&mut stage, 2);
+    let alice = Arc::new(UserInfo {
+        nick: "alice".into(),
+        user: "alice".into(),
+        realname: "alice".into(),
+        host: "127.0.0.1".into(),
+        account: Some("Alicia".into()),
+    });
+    let tagmsg = |id, to: MsgTarget, tags: &[(&str, &str)]| {
+        Envelope::new(Event::TagMsg {
+            id,
+            time: SystemTime::now(),
+            from: alice.clone(),
+            to,
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        })
+    };
+    let room = || MsgTarget::Room("#a".into());
+    stage.send(2, &tagmsg(1, room(), &[("+typing", "active")]));
+    stage.send(
+        2,
+        &Envelope::new(Event::Message {
+            id: 2,
+            time: SystemTime::now(),
+            from: alice.clone(),
+            to: room(),
+            kind: MsgKind::Say,
+            text: "me too".into(),
+            tags: vec![
+                ("+draft/reply".into(), "1".into()),
+                ("+typing".into(), "done".into()),
+            ],
+        }),
+    );
+    stage.send(
+        2,
+        &tagmsg(3, room(), &[("+draft/react", "🎉"), ("+draft/reply", "2")]),
+    );
+    stage.send(
+        2,
+        &tagmsg(4, MsgTarget::Nick("bob".into()), &[("+draft/react", "👍")]),
+    );
+    stage.note(Note::PrivateRecipient {
+        id: 4,
+        account: "Bobby".into(),
+    });
+    assert!(stage.flush().await);
+    settle_all(&mut stage).await;
+    drop(rx);
+    let got = store
+        .query(&HistoryQuery {
+            requester: String::new(),
+            target: QueryTarget::Room("#a".into()),
+            selector: Selector::Latest { after: None },
+            limit: 10,
+        })
+        .expect("room");
+    type Seen = (u64, RecordKind, Vec<(String, String)>);
+    let seen: Vec<Seen> = got
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                r.kind,
+                r.tags
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        seen,
+        vec![
+            (2, RecordKind::Say, vec![pair("+draft/reply", "1")]),
+            (
+                3,
+                RecordKind::TagMsg,
+                vec![pair("+draft/react", "🎉"), pair("+draft/reply", "2")]
+            ),
+        ]
+    );
+    let private = store
+        .query(&HistoryQuery {
+            requester: "bobby".into(),
+            target: QueryTarget::Nick("alice".into()),
+            selector: Selector::Latest { after: None },
+            limit: 10,
+        })
+        .expect("private");
+    assert_eq!(
+        private.iter().map(|r| (r.id, r.kind)).collect::<Vec<_>>(),
+        vec![(4, RecordKind::TagMsg)]
     );
 }

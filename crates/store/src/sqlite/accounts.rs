@@ -122,8 +122,8 @@ impl AccountStore for SqliteStore {
         let tx = conn.unchecked_transaction()?;
         tx.execute(
             "INSERT INTO offline \
-             (account, id, time_ms, kind, is_pm, target, nick, ident, realname, host, text) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             (account, id, time_ms, kind, is_pm, target, nick, ident, realname, host, text, tags) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 Key::of(account).as_str(),
                 id,
@@ -136,6 +136,7 @@ impl AccountStore for SqliteStore {
                 &*from.realname,
                 &*from.host,
                 &*rec.text,
+                crate::page::encode_tags(&rec.tags),
             ],
         )?;
         tx.execute(BUMP_LAST_ID, [id])?;
@@ -150,7 +151,7 @@ impl AccountStore for SqliteStore {
         let (records, last_seq) = {
             let mut stmt = tx.prepare_cached(
                 "SELECT m.id, m.time_ms, m.kind, m.is_pm, m.target, m.nick, m.ident, \
-                 m.realname, m.host, m.text, m.seq \
+                 m.realname, m.host, m.text, m.tags, m.seq \
                  FROM offline m WHERE m.account = ?1 ORDER BY m.seq",
             )?;
             let mut rows = stmt.query([key.as_str()])?;
@@ -158,7 +159,7 @@ impl AccountStore for SqliteStore {
             let mut last_seq: i64 = 0;
             while let Some(row) = rows.next()? {
                 records.push(record_from_row(row)?);
-                last_seq = row.get(10)?;
+                last_seq = row.get(11)?;
             }
             (records, last_seq)
         };
@@ -177,13 +178,13 @@ impl AccountStore for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT m.id, m.time_ms, m.kind, m.is_pm, m.target, m.nick, m.ident, \
-                 m.realname, m.host, m.text, m.seq \
+                 m.realname, m.host, m.text, m.tags, m.seq \
                  FROM offline m WHERE m.account = ?1 ORDER BY m.seq",
             )?;
             let mut rows = stmt.query([key.as_str()])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                out.push((row.get(10)?, record_from_row(row)?));
+                out.push((row.get(11)?, record_from_row(row)?));
             }
             Ok(out)
         })

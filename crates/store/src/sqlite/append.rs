@@ -17,8 +17,8 @@ use chatroom_core::MsgTarget;
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
     (id, time_ms, kind, conv, pm_a, pm_b, acct_a, acct_b, target, nick, ident, realname, host, \
-     text) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+     text, tags) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 const INSERT_PAGE: &str = "INSERT INTO pages (id, conv, lo_id, lo_ms, hi_ms, n, body) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -188,6 +188,7 @@ impl SqliteStore {
                     &*from.realname,
                     &*from.host,
                     &*rec.text,
+                    page::encode_tags(&rec.tags),
                 ]);
                 match inserted {
                     Ok(_) => {

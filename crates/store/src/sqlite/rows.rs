@@ -9,12 +9,12 @@ use rusqlite::{Row, params_from_iter};
 
 use crate::error::StoreError;
 use crate::keys::{Scope, from_ms};
-use crate::{Record, RecordKind};
+use crate::{Record, RecordKind, page};
 use chatroom_core::{MsgTarget, UserInfo};
 
 /// Columns read back into a [`Record`], in [`record_from_row`]'s order.
 pub(super) const COLS: &str = "m.id, m.time_ms, m.kind, m.pm_a IS NOT NULL, m.target, m.nick, m.ident, \
-                    m.realname, m.host, m.text";
+                    m.realname, m.host, m.text, m.tags";
 
 pub(super) fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
     let id: i64 = row.get(0)?;
@@ -30,6 +30,14 @@ pub(super) fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
     let realname: String = row.get(7)?;
     let host: String = row.get(8)?;
     let text: String = row.get(9)?;
+    let tags = match row.get_ref(10)? {
+        rusqlite::types::ValueRef::Null => Vec::new(),
+        v => page::decode_tags(
+            v.as_blob()
+                .map_err(|e| StoreError::Damaged(format!("msgid {id}: tags: {e}")))?,
+            id,
+        )?,
+    };
     Ok(Record {
         id,
         time: from_ms(row.get(1)?),
@@ -48,6 +56,7 @@ pub(super) fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
         },
         text: text.into(),
         to_account: None,
+        tags,
     })
 }
 

@@ -218,8 +218,18 @@ DROP INDEX messages_by_pm_a;
 DROP INDEX messages_by_pm_b;
 "#;
 
+/// Version 10: the client-only tags kept with a record (a reply's
+/// context, a reaction; see `kept_tags`) and tag-only messages (kind
+/// `tagmsg`). `tags` holds them in the page codec's encoding (NULL: none),
+/// in rows and in messages held offline alike; pages carry them in their
+/// body (page format 4). Rows and pages stored before have none.
+pub const V10: &str = r#"
+ALTER TABLE messages ADD COLUMN tags BLOB;
+ALTER TABLE offline ADD COLUMN tags BLOB;
+"#;
+
 /// Every migration step, in order.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -108,8 +108,9 @@ pub struct Tags {
 }
 
 /// Replayed lines for an IRCv3 client: each exactly as it was relayed
-/// live (with `time` its original server-time; msgid and client-only tags
-/// when `tagged`), no text prefix, and with `batch` (a reference unique on
+/// live (with `time` its original server-time; msgid and the client-only
+/// tags kept with it when `tagged`; stored TAGMSGs only when `tagged`), no
+/// text prefix, and with `batch` (a reference unique on
 /// the connection) all of them inside a `chathistory` batch for `target`,
 /// empty or not.
 pub fn render_timed(
@@ -125,6 +126,11 @@ pub fn render_timed(
         tagged,
         multi,
     } = tags;
+    // A stored TAGMSG (a reaction) goes only to clients that take tags,
+    // as live ones do: no client without message-tags may get a TAGMSG.
+    let lines = lines
+        .iter()
+        .filter(|l| tagged || !matches!(l, Event::TagMsg { .. }));
     let Some(id) = batch else {
         for line in lines {
             out.extend_from_slice(&render_message(line, time, tagged, false, multi));
@@ -414,6 +420,69 @@ mod tests {
                 ":irc.test BATCH -H1".to_string(),
             ]
         );
+    }
+
+    /// A stored reply keeps its client tags and a stored reaction comes
+    /// as a TAGMSG for a client with message-tags; without message-tags,
+    /// neither tags nor the TAGMSG, and the non-IRCv3 replay counts and
+    /// shows only the message.
+    #[test]
+    fn stored_tags_and_tagmsgs_reach_only_clients_with_message_tags() {
+        let then = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let mut reply = msg(8, "bob", MsgKind::Say, "me", then);
+        if let Event::Message { tags, .. } = &mut reply {
+            tags.push(("+draft/reply".into(), "7".into()));
+        }
+        let react = Event::TagMsg {
+            id: 9,
+            time: then,
+            from: Arc::new(UserInfo {
+                nick: "carol".into(),
+                user: "carol".into(),
+                realname: "carol".into(),
+                host: "127.0.0.1".into(),
+                account: None,
+            }),
+            to: MsgTarget::Room("#lobby".into()),
+            tags: vec![
+                ("+draft/react".into(), "🎉".into()),
+                ("+draft/reply".into(), "8".into()),
+            ],
+        };
+        let stored = [reply, react];
+        assert_eq!(
+            timed(&stored, Some("H3"), true),
+            vec![
+                ":irc.test BATCH +H3 chathistory #lobby".to_string(),
+                "@batch=H3;time=2023-11-14T22:13:20.123Z;msgid=8;+draft/reply=7 :bob!bob@127.0.0.1 PRIVMSG #lobby :me".to_string(),
+                "@batch=H3;time=2023-11-14T22:13:20.123Z;msgid=9;+draft/react=🎉;+draft/reply=8 :carol!carol@127.0.0.1 TAGMSG #lobby".to_string(),
+                ":irc.test BATCH -H3".to_string(),
+            ]
+        );
+        assert_eq!(
+            timed(&stored, Some("H4"), false),
+            vec![
+                ":irc.test BATCH +H4 chathistory #lobby".to_string(),
+                "@batch=H4;time=2023-11-14T22:13:20.123Z :bob!bob@127.0.0.1 PRIVMSG #lobby :me"
+                    .to_string(),
+                ":irc.test BATCH -H4".to_string(),
+            ]
+        );
+        assert_eq!(timed(&stored, None, false).len(), 1);
+        let mut out = BytesMut::new();
+        render(
+            "irc.test",
+            "me",
+            &Event::History {
+                room: "#lobby".into(),
+                lines: stored.to_vec(),
+            },
+            &mut out,
+        );
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("Replaying 1 earlier message of"), "{text}");
+        assert!(!text.contains("TAGMSG"), "{text}");
+        assert_eq!(text.matches("PRIVMSG").count(), 1, "{text}");
     }
 
     #[test]
