@@ -49,7 +49,11 @@ pub fn render(server: &str, me: &str, event: &Event, time: bool, out: &mut Bytes
                 .filter(|l| matches!(l, Event::Message { .. }))
                 .count();
             if n == 0 {
-                notice(out, &format!("*** No earlier messages in {room}"));
+                // Nothing a client could take for live lines: with
+                // server-time, as before the frame existed, nothing at all.
+                if !time {
+                    notice(out, &format!("*** No earlier messages in {room}"));
+                }
                 return;
             }
             let s = if n == 1 { "" } else { "s" };
@@ -363,6 +367,12 @@ mod tests {
         };
         let got = lines_timed(&ev, true);
         let t = stamp(then);
+        let only_topics = Event::History {
+            room: "#lobby".into(),
+            lines: vec![],
+        };
+        assert!(lines_timed(&only_topics, true).is_empty());
+        assert_eq!(lines(&only_topics).len(), 1);
         assert_eq!(
             got,
             vec![
