@@ -14,10 +14,11 @@
 //! records and the entry/speech checks), `membership` (registration,
 //! nicknames, joining, leaving, quitting), `messages` (who receives what),
 //! `queries` (LIST, WHO, NAMES, WHOIS, WHOWAS, LUSERS), `ops` (modes, KICK,
-//! INVITE, operators), `registered` (registered rooms), `accounts` (who is
-//! logged in), `monitor` (MONITOR), `services` (held messages, nickname
-//! protection, replay on join), `markers` (read markers) and `history`
-//! (what the history needs).
+//! INVITE, operators), `registered` (registered rooms), `lasting` (rooms
+//! kept while empty, remembered operators, the configuration's rooms),
+//! `accounts` (who is logged in), `monitor` (MONITOR), `services` (held
+//! messages, nickname protection, replay on join), `markers` (read
+//! markers) and `history` (what the history needs).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
