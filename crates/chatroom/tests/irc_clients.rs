@@ -616,3 +616,69 @@ fn weechat_and_irssi_chat_over_tls_with_sasl() {
     wee.fifo("irc.server.t */disconnect t weechat signing off");
     alice.expect("* weasel quit (Quit: weechat signing off)");
 }
+
+// ------------------------------------------------ join replay as history
+
+/// Both clients with their default settings: neither negotiates `batch`
+/// (weechat 3.8 asks for server-time, irssi 1.4 too and shows the time a
+/// line arrived), so the replay must say in its text that it is history.
+#[test]
+fn a_join_replay_shows_as_history_in_irssi_and_weechat() {
+    let srv = TestServer::start(&[]);
+    let port = srv.irc.expect("irc listener").port();
+    let mut alice = LineClient::line_login(srv.line.expect("line listener"), "alice");
+    alice.send("an old line from before you came");
+    // Seen by alice as relayed: the line is in the history now.
+    alice.expect("<alice> an old line from before you came");
+
+    let wee = Weechat::start(port, "wee");
+    alice.expect("* wee joined #lobby");
+    wee.expect_log("#lobby", "Replaying 1 earlier message of #lobby");
+    wee.expect_log("#lobby", "End of replay");
+    let log = wee.log("#lobby");
+    let old = log
+        .lines()
+        .find(|l| l.contains("an old line from before you came"))
+        .unwrap_or_else(|| panic!("the replayed line in weechat's log:\n{log}"));
+    // The original time in the text, after alice's nick.
+    assert!(
+        old.contains("alice\t[") && old.ends_with("] an old line from before you came"),
+        "{old}"
+    );
+    // Framed: the notices come before and after it.
+    let at = |needle: &str| log.find(needle).expect("in the log");
+    assert!(
+        at("Replaying 1 earlier") < at("an old line") && at("an old line") < at("End of replay")
+    );
+
+    let irssi = Irssi::start(port, "irs");
+    alice.expect("* irs joined #lobby");
+    irssi.expect_log(&["Replaying 1 earlier message of #lobby"]);
+    irssi.expect_log(&["alice", "> [", "] an old line from before you came"]);
+    irssi.expect_log(&["End of replay"]);
+    irssi.expect_screen("] an old line from before you came");
+
+    // A live line after the replay carries no time in its text.
+    alice.send("a live line");
+    wee.expect_log("#lobby", "alice\ta live line");
+    irssi.expect_log(&["alice", "> a live line"]);
+
+    // Rejoining replays again, marked again.
+    irssi.type_line("/part #lobby");
+    alice.expect("* irs left #lobby");
+    irssi.type_line("/join #lobby");
+    alice.expect("* irs joined #lobby");
+    poll(
+        "the second replay in irssi's logs",
+        || {
+            (irssi
+                .logs()
+                .matches("Replaying 2 earlier messages of #lobby")
+                .count()
+                >= 1)
+                .then_some(())
+        },
+        || irssi.logs(),
+    );
+    irssi.expect_log(&["alice", "> [", "] a live line"]);
+}

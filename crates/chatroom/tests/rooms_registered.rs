@@ -241,9 +241,10 @@ fn a_server_operator_drops_a_registration_and_it_stays_dropped() {
     op.numeric("381");
     op.send("CS DROP #kept");
     op.expect(":ChanServ!ChanServ@services. NOTICE op :#Kept is no longer registered.");
-    // Empty and no longer registered: gone at once.
+    // Empty and no longer registered: an ordinary emptied room, kept a
+    // while with its topic (tests/rooms_lasting.rs), but not registered.
     op.send("CS INFO #kept");
-    op.expect(":ChanServ!ChanServ@services. NOTICE op :#kept does not exist.");
+    op.expect(":ChanServ!ChanServ@services. NOTICE op :#kept is not registered.");
     op.sync("dropped");
     assert!(first.terminate(), "server did not stop");
     drop(op);

@@ -59,6 +59,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub metrics: Metrics,
     pub mdns: Mdns,
+    /// Rooms that exist from start, with their topic, modes, founder and
+    /// operators (`[[rooms]]`); see `chatroom_core::hub::RoomSpec`.
+    pub rooms: Vec<RoomSpec>,
 }
 
 /// LAN discovery (`[mdns]`): the server announces itself with mDNS/DNS-SD
@@ -304,6 +307,7 @@ impl History {
     }
 }
 
+pub use chatroom_core::hub::RoomSpec;
 pub use chatroom_core::services::oper::Oper;
 
 /// The TLS listener: IRC over TLS (`ircs`), beside the plain listeners.
@@ -713,6 +717,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             metrics: Metrics::default(),
             mdns: Mdns::default(),
+            rooms: Vec::new(),
         }
     }
 }
@@ -1061,6 +1066,50 @@ impl Config {
         if self.web.max_message_bytes < 512 {
             return bad("web.max_message_bytes must be at least 512");
         }
+        let mut seen = std::collections::HashSet::new();
+        for room in &self.rooms {
+            if let Err(e) = chatroom_core::names::validate_room(&room.name, self.hub.room_len) {
+                return Err(ConfigError::Invalid(format!(
+                    "rooms: {:?} is not a room name: {}",
+                    room.name, e.0
+                )));
+            }
+            if !seen.insert(chatroom_core::names::Key::of(&room.name)) {
+                return Err(ConfigError::Invalid(format!(
+                    "rooms: {} is named twice",
+                    room.name
+                )));
+            }
+            let accounts = room.founder.iter().chain(&room.operators);
+            if let Some(bad) = accounts
+                .into_iter()
+                .find(|a| chatroom_core::names::validate_nick(a, self.hub.nick_len).is_err())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "rooms: {} names {bad:?}, which is not an account name",
+                    room.name
+                )));
+            }
+            if let Some(modes) = &room.modes
+                && let Some(c) = modes
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .find(|c| {
+                        *c != '+'
+                            && *c != 'k'
+                            && *c != 'l'
+                            && !chatroom_core::modes::FLAG_MODES.contains(*c)
+                    })
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "rooms: {} has mode {c:?}; modes are any of +{}kl",
+                    room.name,
+                    chatroom_core::modes::FLAG_MODES
+                )));
+            }
+        }
         for oper in &self.opers {
             if oper.name.is_empty() || oper.name.contains([' ', '\r', '\n']) {
                 return bad("opers: a name must be one word");
@@ -1156,6 +1205,38 @@ mod tests {
             Limits::default().send_queue_bytes
         );
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn rooms_from_the_file_and_what_is_refused_in_them() {
+        let cfg: Config = toml::from_str(
+            "[hub]\nempty_room_keep_secs = 60\n\
+             [[rooms]]\nname = \"#class\"\ntopic = \"Maths\"\nmodes = \"+ntk sesame\"\n\
+             founder = \"teacher\"\noperators = [\"helper\"]\n\
+             [[rooms]]\nname = \"#quiet\"\n",
+        )
+        .expect("parses");
+        assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.hub.empty_room_keep_secs, 60);
+        assert_eq!(cfg.rooms.len(), 2);
+        assert_eq!(cfg.rooms[0].founder.as_deref(), Some("teacher"));
+        assert_eq!(cfg.rooms[0].operators, vec!["helper"]);
+        assert_eq!(cfg.rooms[1].topic, None);
+        let refused = |text: &str| {
+            let cfg: Config = toml::from_str(text).expect("parses");
+            match cfg.validate() {
+                Err(ConfigError::Invalid(why)) => why,
+                other => panic!("{text}: {other:?}"),
+            }
+        };
+        assert!(refused("[[rooms]]\nname = \"class\"\n").contains("not a room name"));
+        assert!(refused("[[rooms]]\nname = \"#a\"\n[[rooms]]\nname = \"#A\"\n").contains("twice"));
+        assert!(
+            refused("[[rooms]]\nname = \"#a\"\noperators = [\"no one\"]\n")
+                .contains("not an account name")
+        );
+        assert!(refused("[[rooms]]\nname = \"#a\"\nmodes = \"+nq\"\n").contains("'q'"));
+        assert!(toml::from_str::<Config>("[[rooms]]\nname = \"#a\"\nowner = \"x\"\n").is_err());
     }
 
     #[test]

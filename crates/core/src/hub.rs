@@ -14,10 +14,11 @@
 //! records and the entry/speech checks), `membership` (registration,
 //! nicknames, joining, leaving, quitting), `messages` (who receives what),
 //! `queries` (LIST, WHO, NAMES, WHOIS, WHOWAS, LUSERS), `ops` (modes, KICK,
-//! INVITE, operators), `registered` (registered rooms), `accounts` (who is
-//! logged in), `monitor` (MONITOR), `services` (held messages, nickname
-//! protection, replay on join), `markers` (read markers) and `history`
-//! (what the history needs).
+//! INVITE, operators), `registered` (registered rooms), `lasting` (rooms
+//! kept while empty, remembered operators, the configuration's rooms),
+//! `accounts` (who is logged in), `monitor` (MONITOR), `services` (held
+//! messages, nickname protection, replay on join), `markers` (read
+//! markers) and `history` (what the history needs).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -80,6 +81,12 @@ pub struct HubConfig {
     pub multiline_max_bytes: usize,
     /// Lines of one message of several lines (`max-lines`).
     pub multiline_max_lines: usize,
+    /// How long a room everyone left keeps its topic, modes, lists and
+    /// the accounts of its operators, in seconds (0: it is forgotten at
+    /// once). Registered and configured rooms are kept regardless.
+    pub empty_room_keep_secs: u64,
+    /// Rooms kept while empty at most; past it the longest empty goes.
+    pub max_empty_rooms: usize,
 }
 
 impl Default for HubConfig {
@@ -101,6 +108,8 @@ impl Default for HubConfig {
             monitor_len: 100,
             multiline_max_bytes: 4096,
             multiline_max_lines: 32,
+            empty_room_keep_secs: 24 * 3600,
+            max_empty_rooms: 1000,
         }
     }
 }
@@ -191,6 +200,10 @@ pub struct Hub {
     /// Connections the runtime attached that have not registered yet
     /// (LUSERS 253); a connection leaves it on registering or leaving.
     unregistered: HashSet<ConnId>,
+    /// Rooms kept while empty, longest empty first.
+    kept: indexmap::IndexSet<Key>,
+    /// The configuration's rooms as last put in force (`None`: not yet).
+    room_specs: Option<Vec<lasting::RoomSpec>>,
 }
 
 pub(super) type Outcome = Result<(), HubError>;
@@ -218,6 +231,8 @@ impl Hub {
             protected: HashMap::new(),
             protect_seq: 0,
             unregistered: HashSet::new(),
+            kept: indexmap::IndexSet::new(),
+            room_specs: None,
         }
     }
 
@@ -334,6 +349,8 @@ impl Hub {
                 Ok(())
             }
             Command::List(query) => {
+                // A list shows no room past its time.
+                self.forget_expired_rooms();
                 self.list_rooms(conn, &query, out);
                 Ok(())
             }
@@ -415,6 +432,7 @@ impl Hub {
                 self.topic(conn, &room, topic, out)
             }
             Command::ListRooms => {
+                self.forget_expired_rooms();
                 self.list_rooms(conn, &ListQuery::default(), out);
                 Ok(())
             }
@@ -548,6 +566,7 @@ fn clean_field(field: &str, fallback: &str) -> String {
 mod accounts;
 mod admin;
 mod history;
+mod lasting;
 mod markers;
 mod membership;
 mod messages;
@@ -557,9 +576,12 @@ mod queries;
 mod registered;
 mod room;
 mod services;
+pub use lasting::RoomSpec;
 pub use ops::KEY_LEN;
 pub use registered::SERVICES_NICK;
 
+#[cfg(test)]
+mod lasting_tests;
 #[cfg(test)]
 mod registered_tests;
 #[cfg(test)]

@@ -37,12 +37,14 @@ Commands:
   /mode [#ROOM] [+m|+o NICK|+b MASK...]  show or change a room's modes
   /mode NICK [+i|-i]    your own modes
   /kick NICK [reason]   remove someone from the current room (operators)
+  /op NICK, /deop NICK  give or take operator status in the current room (operators)
   /invite NICK [ROOM]   invite someone (lets them into a +i room)
   /away [MESSAGE]       mark yourself away (no message: back)
   /whois NICK           about someone
   /register PASSWORD    make your nickname an account (from this machine, or where allowed)
   /login [ACCOUNT] PASSWORD  log in to an account (default: your nickname's)
   /logout               log out of your account
+  /chanserv REGISTER #ROOM  keep a room you run registered to your account (also DROP, INFO)
   /oper NAME PASSWORD   become a server operator (over TLS or from this machine)
   /history [N]          the last N messages of this room (default 20)
   /history more [N]     the N messages before the last ones shown
@@ -115,6 +117,16 @@ pub const COMMANDS: &[CommandHelp] = &[
         about: "Removes NICK from the room you talk in (room operators).",
     },
     CommandHelp {
+        names: &["op"],
+        usage: "/op NICK",
+        about: "Makes NICK an operator of the room you talk in (room operators); the same as /mode +o NICK.",
+    },
+    CommandHelp {
+        names: &["deop"],
+        usage: "/deop NICK",
+        about: "Takes operator status from NICK in the room you talk in (room operators); the same as /mode -o NICK.",
+    },
+    CommandHelp {
         names: &["invite"],
         usage: "/invite NICK [ROOM]",
         about: "Invites NICK to ROOM (default: the room you talk in); lets them into an invitation-only room.",
@@ -143,6 +155,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         names: &["logout"],
         usage: "/logout",
         about: "Logs out of your account.",
+    },
+    CommandHelp {
+        names: &["chanserv", "cs"],
+        usage: "/chanserv REGISTER|DROP|INFO #ROOM",
+        about: "Room registration (also /msg ChanServ ...). REGISTER #ROOM registers a room you are an operator of to the account you are logged in to: it then keeps its topic and modes while empty and across restarts, and whoever is logged in to that account is made operator on joining, nobody else for coming first. DROP #ROOM undoes it (the founder or a server operator); INFO #ROOM says who founded it and when.",
     },
     CommandHelp {
         names: &["oper"],
@@ -677,9 +694,14 @@ impl Renderer for LineRenderer {
             | Event::HostChanged { .. } => {
                 return;
             }
-            // Room registration is asked for over IRC (ChanServ), where
-            // accounts are; a past topic only ever comes inside `History`.
-            Event::RoomReg(_) | Event::PastTopic { .. } => return,
+            // ChanServ's answers, worded as for IRC, one line each.
+            Event::RoomReg(reply) => crate::irc::chanserv::words(reply)
+                .iter()
+                .map(|l| format!("* ChanServ: {l}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            // A past topic only ever comes inside `History`.
+            Event::PastTopic { .. } => return,
             Event::History { room, lines } => history_block(room, lines),
             Event::Found { room, words, lines } => found_block(room, words, lines),
         };

@@ -247,6 +247,12 @@ pub fn apply(hub: &mut Hub, out: &mut impl Outbox, metrics: &Metrics, ask: Admin
             hub.reconfigure(cfg);
             AdminDone::Done(Ok(()))
         }
+        AdminAsk::Rooms(rooms) => {
+            for problem in hub.configure_rooms(&rooms, out) {
+                tracing::warn!("rooms: {problem}");
+            }
+            AdminDone::Done(Ok(()))
+        }
     }
 }
 

@@ -105,6 +105,8 @@ pub enum AdminAsk {
     Notice { text: String },
     /// New hub settings (a reloaded configuration).
     Reconfigure(chatroom_core::HubConfig),
+    /// The configuration's rooms (`[[rooms]]`), reloaded.
+    Rooms(Vec<chatroom_core::hub::RoomSpec>),
 }
 
 /// The hub's answer to an [`AdminAsk`].

@@ -5,7 +5,8 @@
 //!
 //! - at once: the admission limits (connections per address, rates,
 //!   exemptions, the server-wide ceiling), the hub's settings (`[hub]`:
-//!   default rooms, lengths, modes), and the TLS certificate, read again
+//!   default rooms, lengths, modes), the configured rooms (`[[rooms]]`),
+//!   and the TLS certificate, read again
 //!   from its files whether or not the configuration changed;
 //! - for connections made from now on: the MOTD, the operators, the
 //!   connection password, the other `[limits]` (flood control, line
@@ -57,8 +58,9 @@ pub fn effect_of(key: &str) -> Effect {
         "limits.registration_timeout_secs",
     ];
     const RESTART_TOO: [&str; 2] = ["limits.descriptor_reserve", "limits.shutdown_grace_secs"];
-    const NOW: [&str; 8] = [
+    const NOW: [&str; 9] = [
         "hub",
+        "rooms",
         "limits.max_connections",
         "limits.max_connections_per_ip",
         "limits.max_handshakes_per_ip",
@@ -250,6 +252,19 @@ impl Reloader {
                 said.push("error: the hub did not take its new settings".to_string());
             }
         }
+        if force.rooms != running.rooms {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let asked = self
+                .hub
+                .send(HubMsg::Admin {
+                    ask: AdminAsk::Rooms(force.rooms.clone()),
+                    reply: tx,
+                })
+                .await;
+            if asked.is_err() || !matches!(rx.await, Ok(AdminDone::Done(Ok(())))) {
+                said.push("error: the hub did not take the new rooms".to_string());
+            }
+        }
         self.live.set(force.clone());
         *running = force;
         *loaded = new;
@@ -301,6 +316,7 @@ mod tests {
         assert_eq!(effect_of("listeners.line_port"), Effect::Restart);
         assert_eq!(effect_of("bind"), Effect::Restart);
         assert_eq!(effect_of("hub.default_rooms"), Effect::Now);
+        assert_eq!(effect_of("rooms"), Effect::Now);
         assert_eq!(effect_of("limits.max_connections_per_ip"), Effect::Now);
         assert_eq!(effect_of("limits.max_connections"), Effect::Now);
         assert_eq!(effect_of("limits.flood_rate"), Effect::NewConnections);

@@ -412,6 +412,12 @@ impl Server {
                 })
             }
         };
+        // The configuration's rooms, over the registered ones restored
+        // above; nobody is connected yet to be told anything.
+        let mut told: Vec<(chatroom_core::ConnId, Arc<chatroom_core::Event>)> = Vec::new();
+        for problem in core.configure_rooms(&cfg.rooms, &mut told) {
+            tracing::warn!("rooms: {problem}");
+        }
         // Everyone who talks to the hub holds its inbox's sending end; the
         // hub task, started below, the receiving end.
         let (hub, inbox) = inbox::channel();

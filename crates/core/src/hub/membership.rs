@@ -14,7 +14,6 @@ use super::{Hub, Outbox, Outcome, clean_field, clean_text, send};
 use crate::command::ConnId;
 use crate::error::HubError;
 use crate::event::{Event, UserInfo, WhowasEntry};
-use crate::modes;
 use crate::names::{self, Key, Name, REALNAME_LEN};
 
 impl Hub {
@@ -162,24 +161,24 @@ impl Hub {
             return Err(HubError::TooManyRooms(max_rooms));
         }
         let who = member.info.clone();
+        // A room kept empty past its time is forgotten first.
+        self.forget_expired_rooms();
         if let Some(room) = self.rooms.get(&key) {
             check_entry(room, &who, key_given)?;
         }
+        self.reopen(&key);
         self.member_mut(conn).join_list(key.clone());
-        let default_flags: BTreeSet<char> = self
-            .cfg
-            .default_modes
-            .chars()
-            .filter(|c| modes::FLAG_MODES.contains(*c))
-            .collect();
+        let default_flags: BTreeSet<char> = self.default_flags();
         let now = self.now();
         let room = self
             .rooms
             .entry(key.clone())
             .or_insert_with(|| Box::new(Room::new(name.into(), default_flags, now)));
         room.invited.shift_remove(&Key::of(&who.nick));
-        // In a registered room only the founder is made an operator (below).
-        let first = room.members.is_empty() && room.reg.is_none();
+        // In a room someone is known to run (a founder, configured or
+        // remembered operators) only they are made operators (below), not
+        // whoever comes first.
+        let first = room.members.is_empty() && !room.has_keepers();
         room.members.insert(
             conn,
             Status {
@@ -247,13 +246,13 @@ impl Hub {
         out: &mut impl Outbox,
     ) -> Outcome {
         let key = Key::of(name);
-        let Some(room) = self.rooms.get_mut(&key) else {
+        let Some(room) = self.rooms.get(&key) else {
             return Err(HubError::NoSuchRoom(name.into()));
         };
         if !room.members.contains_key(&conn) {
             return Err(HubError::NotInRoom(room.name.clone()));
         }
-        let member = self.members.get_mut(&conn).expect("checked registered");
+        let member = &self.members[&conn];
         let env = out.wrap(Event::Parted {
             room: room.name.clone(),
             who: member.info.clone(),
@@ -264,10 +263,8 @@ impl Hub {
         for &to in room.members.keys() {
             out.send(to, &env);
         }
-        room.members.shift_remove(&conn);
-        if room.is_gone() {
-            self.rooms.remove(&key);
-        }
+        self.leave_room(conn, &key);
+        let member = self.members.get_mut(&conn).expect("checked registered");
         member.leave_list(&key);
         if member.focus.as_ref() == Some(&key) {
             let next = member.rooms.last().cloned();
@@ -344,23 +341,23 @@ impl Hub {
             }
         }
         send(out, conn, Event::Closing { reason });
+        // Out of its rooms while still a member (an operator's account is
+        // remembered by the rooms it ran).
+        let keys = self.members[&conn].rooms.clone();
+        for key in keys.iter() {
+            self.leave_room(conn, key);
+            if let Some(room) = self.rooms.get_mut(key)
+                && room.members.capacity() > SPARSE_MIN
+                && room.members.len() < room.members.capacity() / 4
+            {
+                room.members.shrink_to(room.members.len() * 2);
+            }
+        }
         let member = self.members.remove(&conn).expect("checked above");
         self.nicks.remove(&Key::of(&member.info.nick));
         self.monitors.forget(conn);
         self.monitors.offline(&member.info.nick, out);
         self.remember(member.info.clone());
-        for key in member.rooms {
-            if let Some(room) = self.rooms.get_mut(&key) {
-                room.members.shift_remove(&conn);
-                if room.is_gone() {
-                    self.rooms.remove(&key);
-                } else if room.members.capacity() > SPARSE_MIN
-                    && room.members.len() < room.members.capacity() / 4
-                {
-                    room.members.shrink_to(room.members.len() * 2);
-                }
-            }
-        }
         self.members.shrink_if_sparse();
         self.nicks.shrink_if_sparse();
         self.rooms.shrink_if_sparse();

@@ -430,14 +430,17 @@ impl Hub {
     }
 
     /// Takes `conn` out of a room it is in (after the room was told) and
-    /// moves its focus if that was the room.
+    /// moves its focus if that was the room. Someone removed is not
+    /// remembered as an operator of it, whatever they were.
     pub(super) fn remove_from_room(&mut self, conn: ConnId, key: &Key, out: &mut impl Outbox) {
-        if let Some(room) = self.rooms.get_mut(key) {
-            room.members.shift_remove(&conn);
-            if room.is_gone() {
-                self.rooms.remove(key);
-            }
+        if let Some(status) = self
+            .rooms
+            .get_mut(key)
+            .and_then(|r| r.members.get_mut(&conn))
+        {
+            status.op = false;
         }
+        self.leave_room(conn, key);
         let Some(member) = self.members.get_mut(&conn) else {
             return;
         };

@@ -23,7 +23,7 @@ use crate::registry::{
 pub const SERVICES_NICK: &str = "ChanServ";
 
 /// The source of the modes given by the server on a founder's behalf.
-fn services() -> Arc<UserInfo> {
+pub(super) fn services() -> Arc<UserInfo> {
     Arc::new(UserInfo {
         nick: SERVICES_NICK.into(),
         user: SERVICES_NICK.into(),
@@ -158,7 +158,7 @@ impl Hub {
         room.reg = None;
         let name = room.name.clone();
         if room.members.is_empty() {
-            self.rooms.remove(&key);
+            self.room_emptied(&key);
         }
         self.note(Note::ForgetRoom(name.clone()));
         Ok(RoomReply::Dropped { room: name })
@@ -229,20 +229,18 @@ impl Hub {
         self.room_changed(key);
     }
 
-    /// Is `conn` logged in to the account that founded `room`?
+    /// Is `conn` logged in to an account that runs `room` (its founder's,
+    /// a configured operator's, or one remembered as its operator)?
     pub(super) fn is_founder(&self, conn: ConnId, room: &Room) -> bool {
-        let (Some(reg), Some(member)) = (&room.reg, self.members.get(&conn)) else {
-            return false;
-        };
-        member
-            .info
-            .account
-            .as_deref()
-            .is_some_and(|a| names::same(a, &reg.founder))
+        self.members
+            .get(&conn)
+            .and_then(|m| m.info.account.as_deref())
+            .is_some_and(|a| room.op_account(a))
     }
 
-    /// Makes `conn` an operator of `key`'s room if it is the founder and is
-    /// not one yet, telling the room (the mode comes from services).
+    /// Makes `conn` an operator of `key`'s room if it is logged in to an
+    /// account that runs it and is not one yet, telling the room (the
+    /// mode comes from services).
     pub(super) fn founder_op(&mut self, conn: ConnId, key: &Key, out: &mut impl Outbox) {
         let Some(room) = self.rooms.get(key) else {
             return;

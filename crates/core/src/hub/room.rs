@@ -87,6 +87,9 @@ pub(super) struct Room {
     pub(super) invited: IndexSet<Key>,
     /// Set for a registered room, which exists while empty.
     pub(super) reg: Option<Registration>,
+    /// What else keeps the room beyond its members (configured, kept
+    /// while empty, operators remembered); absent for most rooms.
+    pub(super) lasting: Option<Box<super::lasting::Lasting>>,
 }
 
 impl Room {
@@ -104,12 +107,8 @@ impl Room {
             invex: Vec::new(),
             invited: IndexSet::new(),
             reg: None,
+            lasting: None,
         }
-    }
-
-    /// Nobody is in it and nothing keeps it: it goes.
-    pub(super) fn is_gone(&self) -> bool {
-        self.members.is_empty() && self.reg.is_none()
     }
 
     pub(super) fn has(&self, flag: char) -> bool {

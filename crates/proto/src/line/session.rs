@@ -21,6 +21,7 @@ use chatroom_core::{Command, Event, MsgKind, RoomRef, SayTarget};
 
 use super::{HELP, command_help, help_text, plural};
 use crate::Body;
+use crate::irc::chanserv;
 use crate::irc::nickserv::{self, Request};
 use crate::say::says;
 
@@ -195,6 +196,21 @@ impl State {
                 return nick_serv(arg_rest);
             }
             "ns" | "nickserv" => return nick_serv(rest),
+            "msg" | "query" | "m" if chanserv::is_chanserv(arg1) => {
+                return chan_serv(arg_rest);
+            }
+            "cs" | "chanserv" => return chan_serv(rest),
+            "op" | "deop" if !arg1.is_empty() => {
+                let sign = if word.eq_ignore_ascii_case("op") {
+                    "+o"
+                } else {
+                    "-o"
+                };
+                Command::Mode {
+                    target: RoomRef::Focus,
+                    args: vec![sign.to_string(), arg1.to_string()],
+                }
+            }
             "msg" | "query" | "m" if !arg1.is_empty() && !arg_rest.is_empty() => {
                 let target = if arg1.starts_with('#') {
                     SayTarget::Room(arg1.into())
@@ -405,6 +421,23 @@ fn nick_serv(text: &str) -> Vec<Step> {
              the rest (SET PASSWORD, INFO, CERT) needs an IRC client\n"
                 .into(),
         )],
+    }
+}
+
+/// `/chanserv ...` and `/msg ChanServ ...`: the requests IRC users send
+/// to ChanServ, the same hub requests and the same answers.
+fn chan_serv(text: &str) -> Vec<Step> {
+    match chanserv::parse(text) {
+        chanserv::Ask::Hub(cmd) => vec![Step::Send(cmd)],
+        chanserv::Ask::Say(lines) => {
+            let mut s = String::new();
+            for l in lines {
+                s.push_str("* ChanServ: ");
+                s.push_str(&l);
+                s.push('\n');
+            }
+            vec![raw(s)]
+        }
     }
 }
 
@@ -639,6 +672,44 @@ mod tests {
             [Step::Tell(Body::Raw(b))] => String::from_utf8_lossy(b).into_owned(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn chanserv_requests_and_op_shortcuts() {
+        use chatroom_core::registry::RoomRequest;
+        let mut st = registered();
+        let register = vec![Step::Send(Command::RoomReg(RoomRequest::Register(
+            "#class".into(),
+        )))];
+        assert_eq!(st.line("/chanserv REGISTER #class"), register);
+        assert_eq!(st.line("/cs register #class"), register);
+        assert_eq!(st.line("/msg ChanServ REGISTER #class"), register);
+        assert_eq!(
+            st.line("/msg chanserv info #class"),
+            vec![Step::Send(Command::RoomReg(RoomRequest::Info(
+                "#class".into()
+            )))]
+        );
+        let help = told(&st.line("/cs help"));
+        assert!(help.starts_with("* ChanServ: "), "{help}");
+        assert!(help.contains("REGISTER <#room>"), "{help}");
+        assert!(told(&st.line("/cs register")).contains("Syntax: REGISTER <#room>"));
+        assert_eq!(
+            st.line("/op bob"),
+            vec![Step::Send(Command::Mode {
+                target: RoomRef::Focus,
+                args: vec!["+o".into(), "bob".into()]
+            })]
+        );
+        assert_eq!(
+            st.line("/DEOP bob"),
+            vec![Step::Send(Command::Mode {
+                target: RoomRef::Focus,
+                args: vec!["-o".into(), "bob".into()]
+            })]
+        );
+        assert!(told(&st.line("/op")).contains("usage: /op NICK"));
+        assert!(told(&st.line("/help chanserv")).contains("/chanserv REGISTER|DROP|INFO"));
     }
 
     #[test]

@@ -6,13 +6,17 @@
 //! which is how IRCv3 clients tell history from live traffic
 //! ([`render_timed`]).
 //!
-//! Without IRCv3 (`batch`, `server-time`, `draft/chathistory`) a client has
-//! no way to tell a replayed line from a live one, so the replay is framed
-//! by two server NOTICEs in the room and each line carries its original
-//! time in front of the text (`[09:12]`, or with the date when older than
-//! today). The lines themselves are ordinary PRIVMSG/NOTICE from their
-//! original senders, so every client files them in the right window under
-//! the right nick. Search results are server NOTICEs to the client.
+//! Without `batch` a client has no way to tell a replayed line from a live
+//! one, so the replay is framed by two server NOTICEs in the room and each
+//! line carries its original time in front of the text (`[09:12]`, or with
+//! the date when older than today). That holds for clients with
+//! `server-time` too: they get the original `@time` as well, but a client
+//! may ignore it (irssi asks for `server-time` and, with its default
+//! settings, shows the time a line arrived), and would then show old lines
+//! as said just now, again on every rejoin. The lines themselves are
+//! ordinary PRIVMSG/NOTICE from their original senders, so every client
+//! files them in the right window under the right nick. Search results are
+//! server NOTICEs to the client.
 //!
 //! A sub-renderer: it writes through the wire primitives and the shared
 //! message encoding, never through the renderer. Must not decide what is
@@ -29,8 +33,10 @@ use super::shared::render_message;
 use crate::irc::tags;
 use crate::irc::wire::{MAX_LINE, in_batch, source, tag_line, write_line};
 
-/// Renders `Event::History` and `Event::Found`; other events write nothing.
-pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
+/// Renders `Event::History` and `Event::Found` for a client without
+/// `batch`; other events write nothing. With `time` (server-time) each
+/// replayed line also carries its original `@time`.
+pub fn render(server: &str, me: &str, event: &Event, time: bool, out: &mut BytesMut) {
     match event {
         Event::History { room, lines } => {
             let notice = |out: &mut BytesMut, text: &str| {
@@ -43,7 +49,11 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
                 .filter(|l| matches!(l, Event::Message { .. }))
                 .count();
             if n == 0 {
-                notice(out, &format!("*** No earlier messages in {room}"));
+                // Nothing a client could take for live lines: with
+                // server-time, as before the frame existed, nothing at all.
+                if !time {
+                    notice(out, &format!("*** No earlier messages in {room}"));
+                }
                 return;
             }
             let s = if n == 1 { "" } else { "s" };
@@ -52,7 +62,7 @@ pub fn render(server: &str, me: &str, event: &Event, out: &mut BytesMut) {
                 &format!("*** Replaying {n} earlier message{s} of {room}"),
             );
             for line in lines {
-                replay_line(line, out);
+                replay_line(line, time, out);
             }
             notice(out, "*** End of replay");
         }
@@ -218,14 +228,15 @@ pub fn render_held(me: &str, lines: &[Event], tags: Tags, out: &mut BytesMut) {
         if tags.time {
             out.extend_from_slice(&render_message(&ev, true, tags.tagged, false, tags.multi));
         } else {
-            replay_line(&ev, out);
+            replay_line(&ev, false, out);
         }
     }
 }
 
-/// One stored message as a PRIVMSG/NOTICE from its sender, split like live
+/// One stored message as a PRIVMSG/NOTICE from its sender, its time in
+/// front of the text (and as `@time` when `time`), split like live
 /// messages when it would pass 512 bytes.
-fn replay_line(ev: &Event, out: &mut BytesMut) {
+fn replay_line(ev: &Event, time_tag: bool, out: &mut BytesMut) {
     let Event::Message {
         time,
         from,
@@ -263,14 +274,17 @@ fn replay_line(ev: &Event, out: &mut BytesMut) {
     let lines = multiline::parts(text)
         .map(|(line, _)| line)
         .filter(|l| !several || !l.trim().is_empty());
+    let tag = time_tag.then(|| format!("time={}", tags::server_time(*time)));
     for part in lines.flat_map(|l| split_text(l, budget)) {
-        write_line(
-            out,
-            Some(&src),
-            command,
-            &[target],
-            Some(&format!("{pre}{part}{post}")),
-        );
+        let text = format!("{pre}{part}{post}");
+        match &tag {
+            Some(tag) => {
+                let mut one = BytesMut::new();
+                write_line(&mut one, Some(&src), command, &[target], Some(&text));
+                tag_line(out, tag, &one);
+            }
+            None => write_line(out, Some(&src), command, &[target], Some(&text)),
+        }
     }
 }
 
@@ -304,8 +318,12 @@ mod tests {
     }
 
     fn lines(ev: &Event) -> Vec<String> {
+        lines_timed(ev, false)
+    }
+
+    fn lines_timed(ev: &Event, time: bool) -> Vec<String> {
         let mut out = BytesMut::new();
-        render("irc.test", "carol", ev, &mut out);
+        render("irc.test", "carol", ev, time, &mut out);
         String::from_utf8_lossy(&out)
             .split("\r\n")
             .filter(|l| !l.is_empty())
@@ -341,6 +359,39 @@ mod tests {
             format!(":bob!bob@127.0.0.1 NOTICE #lobby :[{t}] note")
         );
         assert_eq!(got[4], ":irc.test NOTICE #lobby :*** End of replay");
+    }
+
+    #[test]
+    fn server_time_without_batch_is_framed_and_stamped_too() {
+        let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let ev = Event::History {
+            room: "#lobby".into(),
+            lines: vec![
+                msg(1, "alice", MsgKind::Say, "hello", then),
+                msg(2, "bob", MsgKind::Action, "waves", then),
+            ],
+        };
+        let got = lines_timed(&ev, true);
+        let t = stamp(then);
+        let only_topics = Event::History {
+            room: "#lobby".into(),
+            lines: vec![],
+        };
+        assert!(lines_timed(&only_topics, true).is_empty());
+        assert_eq!(lines(&only_topics).len(), 1);
+        assert_eq!(
+            got,
+            vec![
+                ":irc.test NOTICE #lobby :*** Replaying 2 earlier messages of #lobby".to_string(),
+                format!(
+                    "@time=2023-11-14T22:13:20.000Z :alice!alice@127.0.0.1 PRIVMSG #lobby :[{t}] hello"
+                ),
+                format!(
+                    "@time=2023-11-14T22:13:20.000Z :bob!bob@127.0.0.1 PRIVMSG #lobby :\u{1}ACTION [{t}] waves\u{1}"
+                ),
+                ":irc.test NOTICE #lobby :*** End of replay".to_string(),
+            ]
+        );
     }
 
     #[test]

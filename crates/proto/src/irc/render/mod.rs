@@ -627,13 +627,17 @@ impl IrcRenderer {
             Event::RoomReg(reply) => chanserv::render(reply, self.me(), out),
             // Only ever inside `History`, where the history module decides.
             Event::PastTopic { .. } => {}
-            Event::History { room, lines } if self.has(Cap::ServerTime) => {
+            // Only a `chathistory` batch tells a client that lines are
+            // history: `server-time` alone does not (a client may show the
+            // time lines arrive), so without `batch` the replay is marked
+            // in its text.
+            Event::History { room, lines } if self.has(Cap::ServerTime) && self.has(Cap::Batch) => {
                 let batch = self.next_batch(Cap::Batch);
                 let tags = self.replay_tags(true);
                 history::render_timed(&self.server, room, lines, batch.as_deref(), tags, out)
             }
             ev @ (Event::History { .. } | Event::Found { .. }) => {
-                history::render(&self.server, self.me(), ev, out)
+                history::render(&self.server, self.me(), ev, time, out)
             }
         }
     }
