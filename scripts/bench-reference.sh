@@ -5,7 +5,9 @@
 #
 #   scripts/bench-reference.sh [RUNS] [OUT_DIR]
 #
-# Needs: cargo build --release; apt-get install -y ngircd inspircd.
+# Needs: cargo build --release; apt-get install -y ngircd inspircd; for
+# ONLY=relay, the raw relay (cargo build --release -p chatroom-bench
+# --example raw_relay). ONLY also takes chatroom-nohist (--no-history).
 # Writes one JSON line per run to OUT_DIR/results.jsonl (with the server,
 # the workload, the run number and the machine's load) and each run's
 # human summary to OUT_DIR/log.txt. Every server is stopped by its PID.
@@ -13,6 +15,8 @@ set -u
 RUNS=${1:-2}
 OUT=${2:-/tmp/bench-peers/out}
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/chatroom}
+# cargo build --release -p chatroom-bench --example raw_relay
+RELAY=${RELAY:-$(cd "$(dirname "$0")/.." && pwd)/target/release/examples/raw_relay}
 PEERS=${PEERS:-/tmp/bench-peers}
 ONLY=${ONLY:-"chatroom ngircd inspircd"}
 WORKLOADS=${WORKLOADS:-"A B C D D2"}
@@ -74,10 +78,21 @@ start_server() {
   case $name in
     chatroom)
       rm -rf "$PEERS/chat-data"
-      taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port "$CHAT_PORT" --no-line --no-tls \
-        --flood-rate 0 --max-per-ip 0 --max-connects-per-ip 0 --max-connections 0 --send-queue 8192 --no-history \
+      # The defaults (history on, the default send queue) but for the
+      # limits a benchmark would measure instead of the server.
+      taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port "$CHAT_PORT" --no-line --no-tls --no-web --no-mdns \
+        --no-metrics --flood-rate 0 --max-per-ip 0 --max-connects-per-ip 0 --max-connections 0 \
         --data-dir "$PEERS/chat-data" >"$PEERS/chatroom.out" 2>"$PEERS/chatroom.err" &
       SERVER_PID=$!; PORT=$CHAT_PORT; CONC=64 ;;
+    chatroom-nohist)
+      taskset -c 0 "$BIN" serve --bind 127.0.0.1 --irc-port "$CHAT_PORT" --no-line --no-tls --no-web --no-mdns \
+        --no-metrics --flood-rate 0 --max-per-ip 0 --max-connects-per-ip 0 --max-connections 0 --no-history \
+        --data-dir "$PEERS/chat-data" >"$PEERS/chatroom.out" 2>"$PEERS/chatroom.err" &
+      SERVER_PID=$!; PORT=$CHAT_PORT; CONC=64 ;;
+    relay)
+      # The no-parsing reference of workload B (crates/bench/examples/raw_relay.rs).
+      taskset -c 0 "$RELAY" 127.0.0.1:16670 >"$PEERS/relay.out" 2>&1 &
+      SERVER_PID=$!; PORT=16670; CONC=64 ;;
     ngircd)
       taskset -c 0 ngircd -n -f "$PEERS/ngircd.conf" >"$PEERS/ngircd.out" 2>&1 &
       SERVER_PID=$!; PORT=16668; CONC=8 ;;

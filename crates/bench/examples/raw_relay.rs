@@ -54,7 +54,11 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(16 << 10);
             let mut joined = false;
-            while matches!(rd.read_buf(&mut buf).await, Ok(n) if n > 0) {
+            loop {
+                buf.reserve(16 << 10);
+                if !matches!(rd.read_buf(&mut buf).await, Ok(n) if n > 0) {
+                    break;
+                }
                 while let Some(end) = memchr::memchr(b'\n', &buf) {
                     let line = buf.split_to(end + 1);
                     let reply = |s: String| tx.send(Bytes::from(s)).is_ok();
