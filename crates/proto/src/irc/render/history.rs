@@ -528,6 +528,7 @@ mod tests {
                 room: "#lobby".into(),
                 lines: stored.to_vec(),
             },
+            false,
             &mut out,
         );
         let text = String::from_utf8_lossy(&out);
