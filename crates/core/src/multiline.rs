@@ -49,6 +49,36 @@ pub fn parts(text: &str) -> impl Iterator<Item = (&str, bool)> {
     })
 }
 
+/// The lines to send one by one to a client that takes one line per
+/// message, as the sender composed them (a continued line stays a line of
+/// its own, as it was split for transport); of a message of several lines,
+/// the blank ones are left out (never sent alone, as the spec's fallback
+/// says).
+pub fn sent_lines(text: &str) -> impl Iterator<Item = &str> {
+    let several = is_multi(text);
+    parts(text)
+        .map(|(line, _)| line)
+        .filter(move |line| !several || !line.trim().is_empty())
+}
+
+/// The lines as the reader sees them (continued lines joined to the one
+/// before), for the plain-text protocols; of a message of several lines,
+/// the blank ones are left out.
+pub fn read_lines(text: &str) -> Vec<Cow<'_, str>> {
+    if !is_multi(text) {
+        return vec![Cow::Borrowed(text)];
+    }
+    let keep = |line: &&str| !line.trim().is_empty();
+    match combined(text) {
+        Cow::Borrowed(all) => all.split(BREAK).filter(keep).map(Cow::Borrowed).collect(),
+        Cow::Owned(all) => all
+            .split(BREAK)
+            .filter(keep)
+            .map(|line| Cow::Owned(line.to_string()))
+            .collect(),
+    }
+}
+
 /// The message as the reader sees it: lines joined by `\n`, continued
 /// lines joined to the one before.
 pub fn combined(text: &str) -> Cow<'_, str> {
@@ -143,6 +173,28 @@ mod tests {
             parts("one line").collect::<Vec<_>>(),
             vec![("one line", false)]
         );
+    }
+
+    #[test]
+    fn lines_as_sent_and_as_read_leave_out_blank_lines_of_several() {
+        let text = join([
+            ("hello", false),
+            ("  ", false),
+            ("#how is ", false),
+            ("everyone?", true),
+            ("", false),
+        ]);
+        assert_eq!(
+            sent_lines(&text).collect::<Vec<_>>(),
+            ["hello", "#how is ", "everyone?"]
+        );
+        assert_eq!(read_lines(&text), ["hello", "#how is everyone?"]);
+        let plain = join([("a", false), ("", false), ("b", false)]);
+        assert_eq!(sent_lines(&plain).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(read_lines(&plain), ["a", "b"]);
+        // One line is itself, blank or not.
+        assert_eq!(sent_lines(" ").collect::<Vec<_>>(), [" "]);
+        assert_eq!(read_lines(" "), [" "]);
     }
 
     #[test]

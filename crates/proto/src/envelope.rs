@@ -171,11 +171,9 @@ pub fn one_per_line(shared: &Shared) -> Option<Vec<Shared>> {
     if !chatroom_core::multiline::is_multi(text) {
         return None;
     }
-    let combined = chatroom_core::multiline::combined(text);
     Some(
-        combined
-            .split(chatroom_core::multiline::BREAK)
-            .filter(|l| !l.trim().is_empty())
+        chatroom_core::multiline::read_lines(text)
+            .into_iter()
             .map(|line| {
                 let mut one = ev.clone();
                 if let Event::Message { text, .. } = &mut one {

@@ -335,12 +335,7 @@ fn past_line(ev: &Event, out: &mut String) {
         return;
     };
     // A message of several lines: each non-blank line, as it was shown.
-    let combined = chatroom_core::multiline::combined(text);
-    let several = chatroom_core::multiline::is_multi(text);
-    let lines = combined
-        .split(chatroom_core::multiline::BREAK)
-        .filter(|l| !several || !l.trim().is_empty());
-    for text in lines {
+    for text in chatroom_core::multiline::read_lines(text) {
         out.push_str(&stamp(*time));
         match kind {
             MsgKind::Say => out.push_str(&format!(" <{}> {text}", from.nick)),

@@ -270,10 +270,7 @@ fn replay_line(ev: &Event, time_tag: bool, out: &mut BytesMut) {
         1 + src.len() + 1 + command.len() + 1 + target.len() + 2 + pre.len() + post.len();
     let budget = MAX_LINE.saturating_sub(overhead).max(64);
     // A message of several lines: each non-blank line as composed.
-    let several = multiline::is_multi(text);
-    let lines = multiline::parts(text)
-        .map(|(line, _)| line)
-        .filter(|l| !several || !l.trim().is_empty());
+    let lines = multiline::sent_lines(text);
     let tag = time_tag.then(|| format!("time={}", tags::server_time(*time)));
     for part in lines.flat_map(|l| split_text(l, budget)) {
         let text = format!("{pre}{part}{post}");

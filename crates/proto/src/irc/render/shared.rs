@@ -176,10 +176,7 @@ pub(crate) fn render_message(
     let mut out = BytesMut::with_capacity(first.len() + overhead + text.len() + 2);
     // One line at a time, as composed; the blank lines of a message of
     // several lines are never sent alone (the spec's fallback).
-    let several = multiline::is_multi(text);
-    let lines = multiline::parts(text)
-        .map(|(line, _)| line)
-        .filter(|l| !several || !l.trim().is_empty());
+    let lines = multiline::sent_lines(text);
     for (i, part) in lines.flat_map(|l| split_text(l, budget)).enumerate() {
         if i == 0 {
             out.put_slice(first.as_bytes());
