@@ -31,6 +31,7 @@ use super::admin::Bans;
 use super::fanout::{Fanout, SLOW_CONSUMER};
 use super::history;
 use super::inbox::{GroupItem, HubMsg, HubStats};
+use super::link::{CLUSTER_DOWN, Link, Remote};
 use super::metrics::{Counted, Disconnect, Metrics};
 use super::outbound::Outgoing;
 use super::persist::{Heard, Op, Stage};
@@ -54,8 +55,9 @@ pub fn spawn(
     accounts: Option<Arc<Accounts>>,
     metrics: Arc<Metrics>,
     bans: Arc<Bans>,
+    link: Option<Link>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(hub, inbox, history, accounts, metrics, bans))
+    tokio::spawn(run(hub, inbox, history, accounts, metrics, bans, link))
 }
 
 /// Where the hub's events go: straight onto the queues, or through the
@@ -145,12 +147,20 @@ impl Sink {
 struct Counting<'a> {
     sink: &'a mut Sink,
     metrics: &'a Metrics,
+    /// In a cluster, while a local person's message is applied: the
+    /// messages it made, for the other nodes.
+    said: Option<&'a mut Vec<Event>>,
 }
 
 impl Outbox for Counting<'_> {
     type Env = Shared;
 
     fn wrap(&mut self, event: Event) -> Shared {
+        if let Some(said) = self.said.as_mut()
+            && matches!(event, Event::Message { .. } | Event::TagMsg { .. })
+        {
+            said.push(event.clone());
+        }
         self.sink.wrap(event)
     }
 
@@ -176,6 +186,7 @@ async fn run(
     accounts: Option<Arc<Accounts>>,
     metrics: Arc<Metrics>,
     bans: Arc<Bans>,
+    mut link: Option<Link>,
 ) {
     let accounts = accounts.as_ref();
     let (store, mut sink) = match history {
@@ -210,7 +221,14 @@ async fn run(
                 // never makes it a slow consumer (its reading is paced).
                 HubMsg::Cmd { id, cmd, ack } => {
                     sink.set_author(Some(id));
-                    let result = apply(&mut hub, &mut sink, accounts, (&metrics, &bans), id, cmd);
+                    let result = apply(
+                        &mut hub,
+                        &mut sink,
+                        accounts,
+                        (&metrics, &bans, link.as_mut()),
+                        id,
+                        cmd,
+                    );
                     sink.set_author(None);
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
@@ -231,7 +249,7 @@ async fn run(
                                     &mut hub,
                                     &mut sink,
                                     accounts,
-                                    (&metrics, &bans),
+                                    (&metrics, &bans, link.as_mut()),
                                     id,
                                     cmd,
                                 );
@@ -265,6 +283,11 @@ async fn run(
                         queued_max,
                         history,
                     });
+                }
+                HubMsg::Remote(remote) => {
+                    if let Some(link) = link.as_mut() {
+                        apply_remote(&mut hub, &mut sink, link, remote);
+                    }
                 }
                 HubMsg::WhoAmI { id, reply } => {
                     let _ = reply.send(hub.user_of(id));
@@ -337,6 +360,9 @@ async fn run(
                 }
             }
             sink.cut_slow(&mut hub, &metrics);
+            if let Some(link) = link.as_mut() {
+                link.departures(&mut hub);
+            }
         }
         if let Sink::Persist(stage) = &mut sink {
             // Whatever was committed meanwhile goes out with this iteration.
@@ -359,14 +385,41 @@ fn apply(
     hub: &mut Hub,
     sink: &mut Sink,
     accounts: Option<&Arc<Accounts>>,
-    (metrics, bans): (&Metrics, &Bans),
+    (metrics, bans, mut link): (&Metrics, &Bans, Option<&mut Link>),
     id: ConnId,
     cmd: Command,
 ) -> Result<(), HubError> {
+    let speech = matches!(cmd, Command::Say { .. } | Command::TagMsg { .. });
+    if speech && link.as_ref().is_some_and(|l| !l.is_up()) {
+        // Nothing said is lost silently: the sender hears it was not sent.
+        let notice = Event::ServerNotice {
+            text: CLUSTER_DOWN.into(),
+        };
+        sink.send(id, &Envelope::new(notice));
+        return Ok(());
+    }
+    let shout = link.as_ref().and_then(|l| l.before(hub, id, &cmd));
+    let mut said = Vec::new();
     let noted = super::activity::before(hub, id, &cmd);
     let counted = Counted::of(&cmd);
-    let result = hub.handle(id, cmd, &mut Counting { sink, metrics });
+    let result = hub.handle(
+        id,
+        cmd,
+        &mut Counting {
+            sink,
+            metrics,
+            said: (speech && link.is_some()).then_some(&mut said),
+        },
+    );
     metrics.applied(counted, result.is_ok());
+    if let Some(link) = link.as_mut() {
+        for event in said {
+            link.said(hub, event);
+        }
+        if let (Some(cmd), Ok(())) = (shout, &result) {
+            link.accepted(hub, id, cmd);
+        }
+    }
     if let (Some(before), Ok(())) = (noted, &result) {
         super::activity::after(hub, id, before);
     }
@@ -426,4 +479,77 @@ fn apply(
         hub.admin_disconnect(id, &reason, sink);
     }
     result
+}
+
+/// Applies what another node did (see `link`): its people's commands under
+/// their ids here, their messages relayed to the local members, departures.
+fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote) {
+    match remote {
+        Remote::Cmd {
+            node,
+            conn,
+            cmd,
+            standing,
+        } => {
+            let registers = matches!(cmd, Command::Register { .. });
+            let Some(ghost) = link.ghost(&node, conn, registers) else {
+                return;
+            };
+            let joined = match &cmd {
+                Command::Join(room) | Command::JoinKey { room, .. } => Some(room.clone()),
+                _ => None,
+            };
+            let result = hub.handle(ghost, cmd, sink);
+            if let Err(e) = &result {
+                tracing::debug!(node = %node, conn, "a remote command was refused here: {e}");
+                if registers {
+                    link.forget(ghost);
+                }
+            }
+            if let (Ok(()), Some(room), Some((op, voice))) = (&result, joined, standing) {
+                hub.set_standing(ghost, &room, op, voice);
+            }
+            // Services act for local people only; notes (a topic for the
+            // history) are kept as for anyone.
+            hub.take_effects();
+            if let Sink::Persist(stage) = sink {
+                for note in hub.take_notes() {
+                    stage.note(note);
+                }
+            }
+        }
+        Remote::Said { event, to, .. } => hub.relay(event, to, sink),
+        Remote::Gone { node, conn, reason } => {
+            if let Some(ghost) = link.ghost(&node, conn, false) {
+                hub.quit(ghost, reason, sink);
+                link.forget(ghost);
+            }
+        }
+        Remote::NodeGone { node, reason } => {
+            for ghost in link.ghosts_of(&node) {
+                hub.quit(ghost, reason.clone(), sink);
+                link.forget(ghost);
+            }
+        }
+        Remote::Standings { reply } => {
+            let _ = reply.send(hub.local_standings());
+        }
+        Remote::Place { node, people } => {
+            for person in people {
+                if link.ghost(&node, person.conn, false).is_some() {
+                    continue;
+                }
+                let Some(ghost) = link.ghost(&node, person.conn, true) else {
+                    continue;
+                };
+                if !hub.place_remote(ghost, person, sink) {
+                    link.forget(ghost);
+                }
+            }
+        }
+        Remote::Sweep => {
+            link.sweep(hub);
+            link.prune(hub);
+        }
+    }
 }

@@ -343,8 +343,9 @@ impl Hub {
                 out.send(to, &env);
             }
         }
-        send(out, conn, Event::Closing { reason });
         let member = self.members.remove(&conn).expect("checked above");
+        self.departed(conn, &member.info.nick, &reason);
+        send(out, conn, Event::Closing { reason });
         self.nicks.remove(&Key::of(&member.info.nick));
         self.monitors.forget(conn);
         self.monitors.offline(&member.info.nick, out);

@@ -1,0 +1,327 @@
+//! The seam between the hub task and a cluster: what the hub task tells
+//! the other nodes ([`Shout`]), what it applies from them ([`Remote`]),
+//! and the bookkeeping of remote people on this node ([`Link`]).
+//!
+//! The hub task stays the one writer of this node's state: everything
+//! from other nodes arrives through its inbox (`HubMsg::Remote`) and is
+//! applied there, in order. How nodes reach each other (NATS, JetStream,
+//! the wire format) is the cluster crate's business; this module must not
+//! do any I/O, and the hub task must never wait on the cluster: shouts go
+//! through an unbounded channel to the task that publishes them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use chatroom_core::hub::{REMOTE, Standing, is_remote};
+use chatroom_core::names::{Key, Name};
+use chatroom_core::{Command, ConnId, Event, Hub, MsgTarget, RoomRef};
+
+use crate::inbox::HubHandle;
+
+/// A node's name in the cluster (`--node-name`).
+pub type NodeName = Arc<str>;
+
+/// What the hub task tells the other nodes.
+#[derive(Debug, Clone)]
+pub enum Shout {
+    /// A command of a local person that the hub accepted and that changes
+    /// what others see; other nodes apply it under that person's remote
+    /// id. `standing` is, for a join, the standing the joiner got here,
+    /// which the others copy (their own replay may decide otherwise when
+    /// two people create a room on two nodes at once).
+    Cmd {
+        conn: ConnId,
+        cmd: Command,
+        standing: Option<(bool, bool)>,
+    },
+    /// A message a local person said, as the hub built it (msgid, time,
+    /// text): to a room (every node following it), or privately to
+    /// someone homed on `to.0`, known there as connection `to.1`.
+    Said {
+        event: Event,
+        to: Option<(NodeName, ConnId)>,
+    },
+    /// A local person left.
+    Gone { conn: ConnId, reason: Name },
+    /// Someone here is now in `room`: follow its messages.
+    Follow(Name),
+    /// Nobody here is in `room` any more.
+    Unfollow(Name),
+}
+
+/// What another node did, for the hub task to apply.
+pub enum Remote {
+    /// A command `node`'s person `conn` gave, which `node` accepted.
+    Cmd {
+        node: NodeName,
+        conn: ConnId,
+        cmd: Command,
+        standing: Option<(bool, bool)>,
+    },
+    /// A message someone on `node` said; `to` is the local person a
+    /// private one is for.
+    Said {
+        node: NodeName,
+        event: Event,
+        to: Option<ConnId>,
+    },
+    /// `node`'s person `conn` left.
+    Gone {
+        node: NodeName,
+        conn: ConnId,
+        reason: String,
+    },
+    /// `node` is gone (silent too long, or restarted): everyone homed
+    /// there leaves with `reason`.
+    NodeGone { node: NodeName, reason: String },
+    /// Where the local people stand, for a node that asks.
+    Standings {
+        reply: oneshot::Sender<Vec<Standing>>,
+    },
+    /// `node`'s people as it describes them (this node is new, or `node`
+    /// is).
+    Place {
+        node: NodeName,
+        people: Vec<Standing>,
+    },
+    /// Stop following the rooms nobody here is in any more.
+    Sweep,
+}
+
+/// What a cluster is given when the hub task starts.
+pub struct LinkPorts {
+    /// Everything the hub task shouts, in the order it happened.
+    pub shouts: mpsc::UnboundedReceiver<Shout>,
+    /// The hub's inbox, for `HubMsg::Remote`.
+    pub hub: HubHandle,
+    /// Whether the cluster can take messages now; while it cannot, local
+    /// people's messages are refused with a notice, not dropped.
+    pub up: Arc<AtomicBool>,
+}
+
+/// How a cluster starts (called once the hub's inbox exists).
+pub type LinkStart = Box<dyn FnOnce(LinkPorts) + Send>;
+
+/// What the server is given to run as one node of a cluster.
+pub struct ClusterPlug {
+    /// This node's msgid slot (see `Hub::use_id_slot`), unique in the
+    /// cluster.
+    pub id_slot: u16,
+    pub start: LinkStart,
+}
+
+/// The hub task's side of the cluster: its shouts and the remote people
+/// it holds.
+pub struct Link {
+    tx: mpsc::UnboundedSender<Shout>,
+    up: Arc<AtomicBool>,
+    /// (home node, id there) → id here, and back.
+    ghosts: HashMap<(NodeName, ConnId), ConnId>,
+    homes: HashMap<ConnId, (NodeName, ConnId)>,
+    next_ghost: u64,
+    /// Rooms whose messages this node follows.
+    followed: HashSet<Key>,
+}
+
+/// Shown to a local sender while the cluster cannot take messages.
+pub const CLUSTER_DOWN: &str =
+    "The cluster is unreachable: your message was not sent (try again shortly)";
+
+impl Link {
+    pub fn new(tx: mpsc::UnboundedSender<Shout>, up: Arc<AtomicBool>) -> Link {
+        Link {
+            tx,
+            up,
+            ghosts: HashMap::new(),
+            homes: HashMap::new(),
+            next_ghost: 0,
+            followed: HashSet::new(),
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    fn shout(&self, s: Shout) {
+        // The receiver goes only when the process is ending.
+        let _ = self.tx.send(s);
+    }
+
+    /// The command as other nodes must apply it, if it changes what they
+    /// see: a focused room resolved to its name (the others do not know
+    /// this person's focus). Taken before the hub applies it.
+    pub fn before(&self, hub: &Hub, conn: ConnId, cmd: &Command) -> Option<Command> {
+        let named = |room: &RoomRef| -> Option<RoomRef> {
+            match room {
+                RoomRef::Named(n) => Some(RoomRef::Named(n.clone())),
+                RoomRef::Focus => hub.focus_of(conn).map(|n| RoomRef::Named(n.to_string())),
+            }
+        };
+        Some(match cmd {
+            Command::Register { .. }
+            | Command::Nick(_)
+            | Command::Join(_)
+            | Command::JoinKey { .. }
+            | Command::PartAll
+            | Command::Oper { .. }
+            | Command::Kill { .. }
+            | Command::Wallops(_)
+            | Command::ChgHost { .. }
+            | Command::Secure
+            | Command::Login(_)
+            | Command::Away(_)
+            | Command::Setname(_) => cmd.clone(),
+            Command::Part { room, reason } => Command::Part {
+                room: named(room)?,
+                reason: reason.clone(),
+            },
+            Command::Topic {
+                room,
+                topic: Some(t),
+            } => Command::Topic {
+                room: named(room)?,
+                topic: Some(t.clone()),
+            },
+            Command::Mode { target, args } if !args.is_empty() => Command::Mode {
+                target: named(target)?,
+                args: args.clone(),
+            },
+            Command::Kick { room, nick, reason } => Command::Kick {
+                room: named(room)?,
+                nick: nick.clone(),
+                reason: reason.clone(),
+            },
+            Command::Invite { nick, room } => Command::Invite {
+                nick: nick.clone(),
+                room: named(room)?,
+            },
+            _ => return None,
+        })
+    }
+
+    /// After the hub accepted a local person's command: tells the others,
+    /// and follows the rooms the person is now in.
+    pub fn accepted(&mut self, hub: &Hub, conn: ConnId, cmd: Command) {
+        let standing = match &cmd {
+            Command::Join(room) | Command::JoinKey { room, .. } => hub.standing_in(conn, room),
+            _ => None,
+        };
+        let joins = matches!(
+            cmd,
+            Command::Register { .. } | Command::Join(_) | Command::JoinKey { .. }
+        );
+        if joins {
+            self.follow(hub, conn);
+        }
+        self.shout(Shout::Cmd {
+            conn,
+            cmd,
+            standing,
+        });
+    }
+
+    /// Follows the rooms `conn` is in that are not followed yet; the
+    /// subscription goes out before the join it follows, so nothing said
+    /// after the others saw the join is missed.
+    fn follow(&mut self, hub: &Hub, conn: ConnId) {
+        for room in hub.rooms_of(conn) {
+            if self.followed.insert(Key::of(&room)) {
+                self.shout(Shout::Follow(room));
+            }
+        }
+    }
+
+    /// A message a local person said (as the hub built it): to the room's
+    /// followers, or to the node of the remote person it is for.
+    pub fn said(&self, hub: &Hub, event: Event) {
+        let to = match &event {
+            Event::Message { to, .. } | Event::TagMsg { to, .. } => to,
+            _ => return,
+        };
+        let to = match to {
+            MsgTarget::Room(_) | MsgTarget::Status(_) => None,
+            MsgTarget::Nick(nick) => match hub.conn_of(nick) {
+                Some(c) if is_remote(c) => match self.homes.get(&c) {
+                    Some(home) => Some(home.clone()),
+                    None => return,
+                },
+                // Someone here, or gone: nothing for the others.
+                _ => return,
+            },
+        };
+        self.shout(Shout::Said { event, to });
+    }
+
+    /// The local people who left, for the others.
+    pub fn departures(&mut self, hub: &mut Hub) {
+        for d in hub.take_departures() {
+            self.shout(Shout::Gone {
+                conn: d.conn,
+                reason: d.reason,
+            });
+        }
+    }
+
+    /// The id here of `node`'s person `conn`; a new one if `make`.
+    pub fn ghost(&mut self, node: &NodeName, conn: ConnId, make: bool) -> Option<ConnId> {
+        if let Some(&g) = self.ghosts.get(&(node.clone(), conn)) {
+            return Some(g);
+        }
+        if !make {
+            return None;
+        }
+        self.next_ghost += 1;
+        let g = REMOTE | self.next_ghost;
+        self.ghosts.insert((node.clone(), conn), g);
+        self.homes.insert(g, (node.clone(), conn));
+        Some(g)
+    }
+
+    /// Forgets a remote person who left.
+    pub fn forget(&mut self, ghost: ConnId) {
+        if let Some(home) = self.homes.remove(&ghost) {
+            self.ghosts.remove(&home);
+        }
+    }
+
+    /// Everyone here homed on `node`.
+    pub fn ghosts_of(&self, node: &NodeName) -> Vec<ConnId> {
+        self.homes
+            .iter()
+            .filter(|(_, (n, _))| n == node)
+            .map(|(&g, _)| g)
+            .collect()
+    }
+
+    /// Stops following rooms nobody here is in.
+    pub fn sweep(&mut self, hub: &Hub) {
+        let gone: Vec<Key> = self
+            .followed
+            .iter()
+            .filter(|k| !hub.has_local_members(k.as_str()))
+            .cloned()
+            .collect();
+        for k in gone {
+            self.followed.remove(&k);
+            self.shout(Shout::Unfollow(k.as_str().into()));
+        }
+    }
+
+    /// Remote ids that no longer stand for anyone here (refused on
+    /// arrival, or removed by a command applied here).
+    pub fn prune(&mut self, hub: &Hub) {
+        let stale: Vec<ConnId> = self
+            .homes
+            .keys()
+            .copied()
+            .filter(|&g| hub.user_of(g).is_none())
+            .collect();
+        for g in stale {
+            self.forget(g);
+        }
+    }
+}
