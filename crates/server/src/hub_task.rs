@@ -492,6 +492,12 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
             standing,
         } => {
             let registers = matches!(cmd, Command::Register { .. });
+            // Known already (told by its node's answer to who is where):
+            // its registration is no news.
+            let known = link.ghost(&node, conn, false).is_some();
+            if registers && known {
+                return;
+            }
             let Some(ghost) = link.ghost(&node, conn, registers) else {
                 return;
             };
@@ -499,6 +505,7 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
                 Command::Join(room) | Command::JoinKey { room, .. } => Some(room.clone()),
                 _ => None,
             };
+            tracing::trace!(node = %node, conn, ?cmd, "a remote command");
             let result = hub.handle(ghost, cmd, sink);
             if let Err(e) = &result {
                 tracing::debug!(node = %node, conn, "a remote command was refused here: {e}");

@@ -97,9 +97,6 @@ pub struct LinkPorts {
     pub shouts: mpsc::UnboundedReceiver<Shout>,
     /// The hub's inbox, for `HubMsg::Remote`.
     pub hub: HubHandle,
-    /// Whether the cluster can take messages now; while it cannot, local
-    /// people's messages are refused with a notice, not dropped.
-    pub up: Arc<AtomicBool>,
 }
 
 /// How a cluster starts (called once the hub's inbox exists).
@@ -110,6 +107,10 @@ pub struct ClusterPlug {
     /// This node's msgid slot (see `Hub::use_id_slot`), unique in the
     /// cluster.
     pub id_slot: u16,
+    /// Whether the cluster can take messages now (the cluster keeps it);
+    /// while it cannot, local people's messages are refused with a
+    /// notice, not dropped.
+    pub up: Arc<AtomicBool>,
     pub start: LinkStart,
 }
 

@@ -454,13 +454,11 @@ impl Server {
             core.use_id_slot(plug.id_slot);
             core.keep_departures();
             let (tx, shouts) = tokio::sync::mpsc::unbounded_channel();
-            let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
             (plug.start)(super::link::LinkPorts {
                 shouts,
                 hub: hub.clone(),
-                up: up.clone(),
             });
-            super::link::Link::new(tx, up)
+            super::link::Link::new(tx, plug.up)
         });
         let hub_task = hub_task::spawn(
             core,

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod irc;
+pub mod nats;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -82,7 +82,10 @@ impl Hub {
     /// The local people who left since the last call, whatever removed
     /// them (their own QUIT, a dropped connection, KILL, a cut).
     pub fn take_departures(&mut self) -> Vec<Departure> {
-        self.departures.as_mut().map(std::mem::take).unwrap_or_default()
+        self.departures
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub(super) fn departed(&mut self, conn: ConnId, nick: &Name, reason: &Name) {
@@ -365,7 +368,8 @@ mod tests {
         assert!(matches!(&*out[0].1, Event::Message { id: 5000, .. }));
         // Ids made here afterwards stay above the relayed one.
         let mut out = Out::new();
-        hub.handle(1, say("#lobby", "back"), &mut out).expect("said");
+        hub.handle(1, say("#lobby", "back"), &mut out)
+            .expect("said");
         let Event::Message { id, .. } = &*out[0].1 else {
             panic!("{out:?}")
         };
@@ -399,7 +403,10 @@ mod tests {
         hub.quit(1, "bye".into(), &mut Out::new());
         let gone = hub.take_departures();
         assert_eq!(gone.len(), 1);
-        assert_eq!((gone[0].conn, &*gone[0].nick, &*gone[0].reason), (1, "alice", "bye"));
+        assert_eq!(
+            (gone[0].conn, &*gone[0].nick, &*gone[0].reason),
+            (1, "alice", "bye")
+        );
         assert!(hub.take_departures().is_empty());
     }
 
@@ -419,11 +426,17 @@ mod tests {
             away: Some("lunch".into()),
             oper: false,
             invisible: false,
-            rooms: vec![("#lobby".into(), true, false), ("#other".into(), false, true)],
+            rooms: vec![
+                ("#lobby".into(), true, false),
+                ("#other".into(), false, true),
+            ],
         };
         assert!(hub.place_remote(REMOTE | 9, standing.clone(), &mut Out::new()));
         assert!(!hub.place_remote(REMOTE | 10, standing, &mut Out::new()));
-        assert_eq!(hub.rooms_of(REMOTE | 9), [Name::from("#lobby"), Name::from("#other")]);
+        assert_eq!(
+            hub.rooms_of(REMOTE | 9),
+            [Name::from("#lobby"), Name::from("#other")]
+        );
         assert!(!hub.has_local_members("#other"));
         assert_eq!(hub.room_count(), 2);
     }
