@@ -9,6 +9,7 @@
 //! this node's state (everything from NATS reaches it through its inbox).
 //! It must not decide anything the hub decides.
 
+mod claims;
 pub mod js;
 pub mod names;
 mod node;

@@ -44,6 +44,16 @@ impl Names {
         format!("{}.ask", self.prefix)
     }
 
+    /// The bucket of nickname claims.
+    pub fn nicks_bucket(&self) -> String {
+        format!("{}_nicks", self.prefix)
+    }
+
+    /// A nickname's key in the claims bucket.
+    pub fn nick_key(&self, nick: &str) -> String {
+        hex(Key::of(nick).as_str())
+    }
+
     /// The bucket of msgid slots (one per node).
     pub fn slots_bucket(&self) -> String {
         format!("{}_slots", self.prefix)

@@ -21,6 +21,7 @@ use chatroom_core::names::Key;
 use chatroom_server::inbox::{HubHandle, HubMsg};
 use chatroom_server::link::{ClusterPlug, LinkPorts, NodeName, Remote, Shout};
 
+use crate::claims::{Ask, Claims, Peers};
 use crate::js::{Bucket, Js, KvError};
 use crate::names::{Names, valid_node_name};
 use crate::wire::{Body, Envelope, WireCmd, WirePerson, WireSaid};
@@ -49,13 +50,30 @@ pub async fn plug(cfg: &Config) -> anyhow::Result<ClusterPlug> {
     let slot = claim_slot(&js, &names, &node, c.replicas)
         .await
         .context("cluster: claiming this node's msgid slot")?;
+    let nicks = Bucket::open(&js, &names.nicks_bucket(), c.replicas, Duration::ZERO)
+        .await
+        .context("cluster: opening the nicknames bucket")?;
     tracing::info!(node = %node, slot, "cluster: connected to NATS");
+    let me: NodeName = node.into();
+    let run = run_id();
+    let peers = Peers::default();
+    let claims = Claims {
+        bucket: nicks,
+        names: names.clone(),
+        me: me.clone(),
+        run,
+        peers: peers.clone(),
+        started: Instant::now(),
+        lost_after: Duration::from_millis(c.lost_after_ms),
+    };
     let node = Node {
         client,
         names,
-        me: node.into(),
-        run: run_id(),
+        me,
+        run,
         cfg: c.clone(),
+        peers,
+        claims: std::sync::Mutex::new(Some(claims)),
     };
     Ok(ClusterPlug {
         id_slot: slot,
@@ -181,6 +199,9 @@ struct Node {
     me: NodeName,
     run: u64,
     cfg: Cluster,
+    peers: Peers,
+    /// Taken by `run`, which starts its task.
+    claims: std::sync::Mutex<Option<Claims>>,
 }
 
 /// What the other nodes are known to be.
@@ -227,7 +248,12 @@ impl Node {
         {
             tracing::warn!("cluster: cannot ask the other nodes: {e}");
         }
-        tokio::spawn(node.clone().publish(ports.shouts, in_tx.clone()));
+        let (ask_tx, ask_rx) = mpsc::unbounded_channel();
+        let claims = node.claims.lock().ok().and_then(|mut c| c.take());
+        if let Some(claims) = claims {
+            tokio::spawn(claims.run(ask_rx, ports.hub.clone()));
+        }
+        tokio::spawn(node.clone().publish(ports.shouts, in_tx.clone(), ask_tx));
         tokio::spawn(node.clone().heartbeat());
         tokio::spawn(sweep(ports.hub.clone()));
         node.receive(in_rx, ports.hub, inbox).await;
@@ -239,6 +265,7 @@ impl Node {
         self: Arc<Self>,
         mut shouts: mpsc::UnboundedReceiver<Shout>,
         in_tx: mpsc::Sender<async_nats::Message>,
+        asks: mpsc::UnboundedSender<Ask>,
     ) {
         let mut followed: HashMap<Key, AbortHandle> = HashMap::new();
         while let Some(shout) = shouts.recv().await {
@@ -285,6 +312,15 @@ impl Node {
                         reason: reason.to_string(),
                     },
                 ),
+                Shout::Claim { conn, nick } => {
+                    let _ = asks.send(Ask::Claim { conn, nick });
+                    continue;
+                }
+                Shout::Release { node, conn, nick } => {
+                    let nick = nick.to_string();
+                    let _ = asks.send(Ask::Release { node, conn, nick });
+                    continue;
+                }
                 Shout::Follow(room) => {
                     if let std::collections::hash_map::Entry::Vacant(slot) =
                         followed.entry(Key::of(&room))
@@ -350,6 +386,7 @@ impl Node {
                         .collect();
                     for node in lost {
                         peers.remove(&node);
+                        self.share(&peers);
                         tracing::warn!(node = %node, "cluster: node {node} lost");
                         let reason = format!("node {node} lost");
                         if !to_hub(&hub, Remote::NodeGone { node, reason }).await {
@@ -389,6 +426,7 @@ impl Node {
                             seen: Instant::now(),
                         },
                     );
+                    self.share(&peers);
                     if !matches!(env.body, Body::People(_)) {
                         // Learn who is there (not asked yet, or back
                         // after being taken as lost).
@@ -437,6 +475,15 @@ impl Node {
                 return;
             }
         }
+    }
+
+    /// What the claims task knows of the live nodes.
+    fn share(&self, peers: &HashMap<NodeName, Peer>) {
+        let mut shared = match self.peers.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *shared = peers.iter().map(|(n, p)| (n.clone(), p.run)).collect();
     }
 
     /// Tells the node that asked where this node's people stand.

@@ -18,10 +18,12 @@
 //! This task must not do network I/O or wait on any one connection; the
 //! journal append above is the one file write it makes.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use chatroom_core::names::Key;
 use chatroom_core::{Command, ConnId, Effect, Event, Hub, HubError, Outbox};
 use chatroom_proto::{Envelope, Shared};
 use chatroom_store::{HistoryStore, SearchStore};
@@ -211,7 +213,17 @@ async fn run(
                 sink.cut_slow(&mut hub, &metrics);
             }
         }
-        for msg in batch.drain(..) {
+        // A queue, not a list: a connection held back while the cluster
+        // grants its nickname resumes where its answer arrives.
+        let mut work = VecDeque::from(std::mem::take(&mut batch));
+        while let Some(msg) = work.pop_front() {
+            let msg = match link.as_mut() {
+                Some(link) => match link.park(&hub, msg) {
+                    Some(msg) => msg,
+                    None => continue,
+                },
+                None => msg,
+            };
             match msg {
                 HubMsg::Attach { id, out } => {
                     hub.attach(id);
@@ -283,6 +295,13 @@ async fn run(
                         queued_max,
                         history,
                     });
+                }
+                HubMsg::Remote(Remote::Claimed { conn, nick, won }) => {
+                    if let Some(link) = link.as_mut() {
+                        for msg in link.claimed(conn, &nick, won).into_iter().rev() {
+                            work.push_front(msg);
+                        }
+                    }
                 }
                 HubMsg::Remote(remote) => {
                     if let Some(link) = link.as_mut() {
@@ -364,6 +383,7 @@ async fn run(
                 link.departures(&mut hub);
             }
         }
+        batch = Vec::from(work);
         if let Sink::Persist(stage) = &mut sink {
             // Whatever was committed meanwhile goes out with this iteration.
             stage.on_all_heard();
@@ -398,7 +418,23 @@ fn apply(
         sink.send(id, &Envelope::new(notice));
         return Ok(());
     }
+    if let Some(l) = link.as_mut()
+        && l.refused(id, &cmd)
+    {
+        // Someone on another node holds it (the cluster's claim said so).
+        let nick = match &cmd {
+            Command::Register { nick, .. } | Command::Nick(nick) => nick.as_str(),
+            _ => "",
+        };
+        let e = HubError::NickInUse(nick.into());
+        sink.send(id, &Envelope::new(Event::Error(e.clone())));
+        return Err(e);
+    }
     let shout = link.as_ref().and_then(|l| l.before(hub, id, &cmd));
+    let old_nick = match (&cmd, &link) {
+        (Command::Nick(_), Some(_)) => hub.nick_of(id),
+        _ => None,
+    };
     let mut said = Vec::new();
     let noted = super::activity::before(hub, id, &cmd);
     let counted = Counted::of(&cmd);
@@ -418,6 +454,13 @@ fn apply(
         }
         if let (Some(cmd), Ok(())) = (shout, &result) {
             link.accepted(hub, id, cmd);
+        }
+        if let (Some(old), Ok(())) = (old_nick, &result)
+            && hub
+                .nick_of(id)
+                .is_some_and(|new| Key::of(&new) != Key::of(&old))
+        {
+            link.released(id, old);
         }
     }
     if let (Some(before), Ok(())) = (noted, &result) {
@@ -534,6 +577,9 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
         }
         Remote::NodeGone { node, reason } => {
             for ghost in link.ghosts_of(&node) {
+                if let (Some(nick), Some((_, conn))) = (hub.nick_of(ghost), link.home_of(ghost)) {
+                    link.release_for(&node, *conn, nick);
+                }
                 hub.quit(ghost, reason.clone(), sink);
                 link.forget(ghost);
             }
@@ -558,5 +604,7 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
             link.sweep(hub);
             link.prune(hub);
         }
+        // Handled by the task's loop (it resumes the connection).
+        Remote::Claimed { .. } => {}
     }
 }

@@ -9,7 +9,7 @@
 //! do any I/O, and the hub task must never wait on the cluster: shouts go
 //! through an unbounded channel to the task that publishes them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,7 +19,7 @@ use chatroom_core::hub::{REMOTE, Standing, is_remote};
 use chatroom_core::names::{Key, Name};
 use chatroom_core::{Command, ConnId, Event, Hub, MsgTarget, RoomRef};
 
-use crate::inbox::HubHandle;
+use crate::inbox::{GroupItem, HubHandle, HubMsg};
 
 /// A node's name in the cluster (`--node-name`).
 pub type NodeName = Arc<str>;
@@ -46,6 +46,16 @@ pub enum Shout {
     },
     /// A local person left.
     Gone { conn: ConnId, reason: Name },
+    /// Claim `nick` in the cluster for the local person `conn` (answered
+    /// with `Remote::Claimed`).
+    Claim { conn: ConnId, nick: String },
+    /// `node`'s person `conn` no longer holds `nick`: its claim goes
+    /// (only if it is still theirs).
+    Release {
+        node: Option<NodeName>,
+        conn: ConnId,
+        nick: Name,
+    },
     /// Someone here is now in `room`: follow its messages.
     Follow(Name),
     /// Nobody here is in `room` any more.
@@ -89,6 +99,13 @@ pub enum Remote {
     },
     /// Stop following the rooms nobody here is in any more.
     Sweep,
+    /// The answer to `Shout::Claim`: whether `nick` is now `conn`'s in
+    /// the whole cluster.
+    Claimed {
+        conn: ConnId,
+        nick: String,
+        won: bool,
+    },
 }
 
 /// What a cluster is given when the hub task starts.
@@ -125,6 +142,12 @@ pub struct Link {
     next_ghost: u64,
     /// Rooms whose messages this node follows.
     followed: HashSet<Key>,
+    /// Connections waiting for a nickname claim: what they sent
+    /// meanwhile, in order (their registration or NICK first).
+    parked: HashMap<ConnId, VecDeque<HubMsg>>,
+    /// Claims answered and not yet used: the nickname and whether it
+    /// was won.
+    answered: HashMap<ConnId, (Key, bool)>,
 }
 
 /// Shown to a local sender while the cluster cannot take messages.
@@ -140,7 +163,86 @@ impl Link {
             homes: HashMap::new(),
             next_ghost: 0,
             followed: HashSet::new(),
+            parked: HashMap::new(),
+            answered: HashMap::new(),
         }
+    }
+
+    /// Holds `msg` back while its connection waits for a nickname claim,
+    /// or when it is a registration or NICK whose nickname the cluster
+    /// must grant first (the claim is sent); otherwise gives it back.
+    pub fn park(&mut self, hub: &Hub, msg: HubMsg) -> Option<HubMsg> {
+        let id = match &msg {
+            HubMsg::Cmd { id, .. }
+            | HubMsg::Group { id, .. }
+            | HubMsg::Local { id, .. }
+            | HubMsg::Detach { id, .. }
+            | HubMsg::WhoAmI { id, .. }
+            | HubMsg::History { id, .. } => *id,
+            _ => return Some(msg),
+        };
+        if let Some(queue) = self.parked.get_mut(&id) {
+            queue.push_back(msg);
+            return None;
+        }
+        let wanted = match &msg {
+            HubMsg::Cmd { cmd, .. } => wanted_nick(cmd),
+            HubMsg::Group { items, .. } => items.iter().find_map(|i| match i {
+                GroupItem::Cmd(cmd) => wanted_nick(cmd),
+                GroupItem::Local(_) => None,
+            }),
+            _ => None,
+        };
+        let Some(nick) = wanted else {
+            return Some(msg);
+        };
+        let key = Key::of(nick);
+        if self.answered.get(&id).is_some_and(|(k, _)| *k == key)
+            // Taken here already, or not a valid nickname: the hub says
+            // so without asking anyone.
+            || !hub.nick_available(nick, id)
+            || hub.nick_of(id).is_some_and(|n| Key::of(&n) == key)
+            || chatroom_core::names::validate_nick(nick, hub.config().nick_len).is_err()
+        {
+            return Some(msg);
+        }
+        let nick = nick.to_string();
+        self.parked.insert(id, VecDeque::from([msg]));
+        self.shout(Shout::Claim { conn: id, nick });
+        None
+    }
+
+    /// The claim for `conn` was answered: what it had sent meanwhile, to
+    /// be applied now, in order.
+    pub fn claimed(&mut self, conn: ConnId, nick: &str, won: bool) -> VecDeque<HubMsg> {
+        self.answered.insert(conn, (Key::of(nick), won));
+        self.parked.remove(&conn).unwrap_or_default()
+    }
+
+    /// Whether `conn`'s registration or NICK to `cmd`'s nickname was
+    /// refused by the cluster (someone elsewhere holds it); consumes the
+    /// answer.
+    pub fn refused(&mut self, conn: ConnId, cmd: &Command) -> bool {
+        let Some(nick) = wanted_nick(cmd) else {
+            return false;
+        };
+        match self.answered.remove(&conn) {
+            Some((k, won)) if k == Key::of(nick) => !won,
+            Some(other) => {
+                self.answered.insert(conn, other);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The nickname `conn` gave up (a NICK change): its claim goes.
+    pub fn released(&self, conn: ConnId, nick: Name) {
+        self.shout(Shout::Release {
+            node: None,
+            conn,
+            nick,
+        });
     }
 
     pub fn is_up(&self) -> bool {
@@ -260,11 +362,33 @@ impl Link {
     /// The local people who left, for the others.
     pub fn departures(&mut self, hub: &mut Hub) {
         for d in hub.take_departures() {
+            self.answered.remove(&d.conn);
             self.shout(Shout::Gone {
                 conn: d.conn,
                 reason: d.reason,
             });
+            self.shout(Shout::Release {
+                node: None,
+                conn: d.conn,
+                nick: d.nick,
+            });
         }
+    }
+
+    /// A remote person is gone with their node: the node's claim on their
+    /// nickname goes (every node says so; the first one wins, the
+    /// revision check makes the rest no-ops).
+    pub fn release_for(&self, node: &NodeName, conn: ConnId, nick: Name) {
+        self.shout(Shout::Release {
+            node: Some(node.clone()),
+            conn,
+            nick,
+        });
+    }
+
+    /// Where `ghost` is homed.
+    pub fn home_of(&self, ghost: ConnId) -> Option<&(NodeName, ConnId)> {
+        self.homes.get(&ghost)
     }
 
     /// The id here of `node`'s person `conn`; a new one if `make`.
@@ -324,5 +448,13 @@ impl Link {
         for g in stale {
             self.forget(g);
         }
+    }
+}
+
+/// The nickname a registration or NICK asks for.
+fn wanted_nick(cmd: &Command) -> Option<&str> {
+    match cmd {
+        Command::Register { nick, .. } | Command::Nick(nick) => Some(nick),
+        _ => None,
     }
 }
