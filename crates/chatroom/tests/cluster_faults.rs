@@ -121,3 +121,58 @@ fn a_killed_node_is_told_within_15_s_and_a_restarted_one_resumes() {
         l.iter().any(|l| l.contains(" 311 alice bob "))
     });
 }
+
+#[test]
+fn while_nats_is_down_senders_are_told_and_after_its_restart_chat_resumes() {
+    let mut nats = Nats::start();
+    let a = nats.node("a", &["--flood-rate", "0"]);
+    let b = nats.node("b", &["--flood-rate", "0"]);
+    let mut alice = irc(&a, "alice");
+    let mut bob = irc(&b, "bob");
+    until_whois(&mut alice, "bob", "bob seen from a", |l| {
+        l.iter().any(|l| l.contains(" 311 alice bob "))
+    });
+    for i in 0..10 {
+        alice.send(&format!("PRIVMSG #lobby :before-{i}"));
+    }
+    for i in 0..10 {
+        bob.expect(&format!(
+            ":alice!alice@127.0.0.1 PRIVMSG #lobby :before-{i}"
+        ));
+    }
+    nats.stop();
+    // Nothing is dropped without a word: the sender hears it was not sent.
+    alice.send("PRIVMSG #lobby :during");
+    let notice = alice.expect("was not sent");
+    assert!(notice.contains(" NOTICE "), "{notice}");
+    nats.restart();
+    // The nodes reconnect and follow their rooms again by themselves.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut probe = 0;
+    loop {
+        alice.send(&format!("PRIVMSG #lobby :probe-{probe}"));
+        let got = bob.sync(&format!("p{probe}"));
+        assert!(!got.iter().any(|l| l.ends_with(":during")), "{got:#?}");
+        if got.iter().any(|l| l.contains(" PRIVMSG #lobby :probe-")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chat never resumed after NATS came back"
+        );
+        probe += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for i in 0..10 {
+        alice.send(&format!("PRIVMSG #lobby :after-{i}"));
+    }
+    // In order, and the message refused while NATS was down never
+    // reached anyone.
+    for i in 0..10 {
+        let want = format!(":alice!alice@127.0.0.1 PRIVMSG #lobby :after-{i}");
+        bob.wait_for(&want, |l| {
+            assert!(!l.ends_with(":during"), "{l}");
+            l.contains(&want)
+        });
+    }
+}

@@ -44,6 +44,21 @@ impl Names {
         format!("{}.ask", self.prefix)
     }
 
+    /// The stream of every room message: the cluster's journal.
+    pub fn history_stream(&self) -> String {
+        format!("{}_history", self.prefix)
+    }
+
+    /// A room's subject in the journal.
+    pub fn history(&self, room: &str) -> String {
+        format!("{}.hist.{}", self.prefix, hex(Key::of(room).as_str()))
+    }
+
+    /// Every subject of the journal.
+    pub fn history_all(&self) -> String {
+        format!("{}.hist.>", self.prefix)
+    }
+
     /// The bucket of nickname claims.
     pub fn nicks_bucket(&self) -> String {
         format!("{}_nicks", self.prefix)

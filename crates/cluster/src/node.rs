@@ -50,6 +50,18 @@ pub async fn plug(cfg: &Config) -> anyhow::Result<ClusterPlug> {
     let slot = claim_slot(&js, &names, &node, c.replicas)
         .await
         .context("cluster: claiming this node's msgid slot")?;
+    let max_age = Duration::from_secs(c.stream_max_age_days.saturating_mul(86_400));
+    js.ensure_stream(serde_json::json!({
+        "name": names.history_stream(),
+        "subjects": [names.history_all()],
+        "retention": "limits",
+        "max_age": max_age.as_nanos() as u64,
+        "storage": "file",
+        "num_replicas": c.replicas.max(1),
+        "discard": "old",
+    }))
+    .await
+    .context("cluster: making the history stream")?;
     let nicks = Bucket::open(&js, &names.nicks_bucket(), c.replicas, Duration::ZERO)
         .await
         .context("cluster: opening the nicknames bucket")?;
@@ -67,6 +79,8 @@ pub async fn plug(cfg: &Config) -> anyhow::Result<ClusterPlug> {
         lost_after: Duration::from_millis(c.lost_after_ms),
     };
     let node = Node {
+        up: up.clone(),
+        js,
         client,
         names,
         me,
@@ -194,6 +208,9 @@ fn run_id() -> u64 {
 }
 
 struct Node {
+    /// Connected to NATS now.
+    up: Arc<AtomicBool>,
+    js: Js,
     client: async_nats::Client,
     names: Names,
     me: NodeName,
@@ -253,7 +270,10 @@ impl Node {
         if let Some(claims) = claims {
             tokio::spawn(claims.run(ask_rx, ports.hub.clone()));
         }
-        tokio::spawn(node.clone().publish(ports.shouts, in_tx.clone(), ask_tx));
+        tokio::spawn(
+            node.clone()
+                .publish(ports.shouts, in_tx.clone(), ask_tx, ports.hub.clone()),
+        );
         tokio::spawn(node.clone().heartbeat());
         tokio::spawn(sweep(ports.hub.clone()));
         node.receive(in_rx, ports.hub, inbox).await;
@@ -266,6 +286,7 @@ impl Node {
         mut shouts: mpsc::UnboundedReceiver<Shout>,
         in_tx: mpsc::Sender<async_nats::Message>,
         asks: mpsc::UnboundedSender<Ask>,
+        hub: HubHandle,
     ) {
         let mut followed: HashMap<Key, AbortHandle> = HashMap::new();
         while let Some(shout) = shouts.recv().await {
@@ -304,6 +325,13 @@ impl Node {
                             (self.names.room(room), Body::Said { msg, to: None })
                         }
                     }
+                }
+                Shout::Journal { token, events } => {
+                    let ok = self.journal(events).await;
+                    if !to_hub(&hub, Remote::Journaled { token, ok }).await {
+                        return;
+                    }
+                    continue;
                 }
                 Shout::Gone { conn, reason } => (
                     self.names.events(),
@@ -349,6 +377,42 @@ impl Node {
         }
     }
 
+    /// Stores room messages in the journal (the stream, deduplicated by
+    /// msgid) and, once it has them all, sends them to the rooms'
+    /// followers. Waits for each acknowledgement in turn: one node's
+    /// messages are stored, and followed, in the order said.
+    async fn journal(&self, events: Vec<chatroom_core::Event>) -> bool {
+        let mut stored = Vec::with_capacity(events.len());
+        for event in &events {
+            let Some(msg) = WireSaid::of(event) else {
+                continue;
+            };
+            let Some(room) = msg.room().map(str::to_string) else {
+                continue;
+            };
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", msg.id.to_string().as_str());
+            let body = self.envelope(Body::Said { msg, to: None });
+            match self
+                .js
+                .publish(self.names.history(&room), headers, body.clone())
+                .await
+            {
+                Ok(_) => stored.push((room, body)),
+                Err(e) => {
+                    tracing::warn!("cluster: the journal did not store a message: {e}");
+                    return false;
+                }
+            }
+        }
+        for (room, body) in stored {
+            if let Err(e) = self.client.publish(self.names.room(&room), body).await {
+                tracing::warn!("cluster: publish failed: {e}");
+            }
+        }
+        true
+    }
+
     async fn heartbeat(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.heartbeat_ms.max(50)));
         loop {
@@ -379,6 +443,15 @@ impl Node {
                 },
                 _ = tick.tick() => {
                     let now = Instant::now();
+                    if !self.up.load(Ordering::Acquire) {
+                        // Cut off from NATS, this node hears nobody: that
+                        // says nothing about the others. Their silence
+                        // counts from when it is back.
+                        for p in peers.values_mut() {
+                            p.seen = now;
+                        }
+                        continue;
+                    }
                     let lost: Vec<NodeName> = peers
                         .iter()
                         .filter(|(_, p)| now.duration_since(p.seen) > lost_after)

@@ -33,7 +33,7 @@ use super::admin::Bans;
 use super::fanout::{Fanout, SLOW_CONSUMER};
 use super::history;
 use super::inbox::{GroupItem, HubMsg, HubStats};
-use super::link::{CLUSTER_DOWN, Link, Remote};
+use super::link::{CLUSTER_DOWN, Link, NOT_STORED, Remote};
 use super::metrics::{Counted, Disconnect, Metrics};
 use super::outbound::Outgoing;
 use super::persist::{Heard, Op, Stage};
@@ -152,6 +152,9 @@ struct Counting<'a> {
     /// In a cluster, while a local person's message is applied: the
     /// messages it made, for the other nodes.
     said: Option<&'a mut Vec<Event>>,
+    /// In a cluster, while a local person's message to a room is
+    /// applied: its deliveries, held until the cluster's journal stored it.
+    hold: Option<&'a mut Vec<(ConnId, Shared)>>,
 }
 
 impl Outbox for Counting<'_> {
@@ -170,14 +173,20 @@ impl Outbox for Counting<'_> {
         if matches!(event.event(), Some(Event::Message { .. })) {
             self.metrics.delivered(1);
         }
-        self.sink.send(to, event);
+        match self.hold.as_mut() {
+            Some(held) => held.push((to, event.clone())),
+            None => self.sink.send(to, event),
+        }
     }
 
     fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
         if matches!(event.event(), Some(Event::Message { .. })) {
             self.metrics.delivered(to.len());
         }
-        self.sink.send_all(to, event);
+        match self.hold.as_mut() {
+            Some(held) => held.extend(to.map(|r| (r, event.clone()))),
+            None => self.sink.send_all(to, event),
+        }
     }
 }
 
@@ -301,6 +310,22 @@ async fn run(
                         for msg in link.claimed(conn, &nick, won).into_iter().rev() {
                             work.push_front(msg);
                         }
+                    }
+                }
+                HubMsg::Remote(Remote::Journaled { token, ok }) => {
+                    if let Some((author, held)) = link.as_mut().and_then(|l| l.journaled(token)) {
+                        sink.set_author(Some(author));
+                        if ok {
+                            for (to, event) in held {
+                                sink.send(to, &event);
+                            }
+                        } else {
+                            let notice = Event::ServerNotice {
+                                text: NOT_STORED.into(),
+                            };
+                            sink.send(author, &Envelope::new(notice));
+                        }
+                        sink.set_author(None);
                     }
                 }
                 HubMsg::Remote(remote) => {
@@ -436,6 +461,14 @@ fn apply(
         _ => None,
     };
     let mut said = Vec::new();
+    // A message to a room goes through the cluster's journal first.
+    let journaled = link.is_some()
+        && matches!(
+            &cmd,
+            Command::Say { target, .. } | Command::TagMsg { target, .. }
+                if !matches!(target, chatroom_core::SayTarget::Nick(_))
+        );
+    let mut held = Vec::new();
     let noted = super::activity::before(hub, id, &cmd);
     let counted = Counted::of(&cmd);
     let result = hub.handle(
@@ -445,12 +478,20 @@ fn apply(
             sink,
             metrics,
             said: (speech && link.is_some()).then_some(&mut said),
+            hold: journaled.then_some(&mut held),
         },
     );
     metrics.applied(counted, result.is_ok());
     if let Some(link) = link.as_mut() {
-        for event in said {
-            link.said(hub, event);
+        if journaled && !said.is_empty() {
+            link.journal(id, said, held);
+        } else {
+            for (to, event) in held {
+                sink.send(to, &event);
+            }
+            for event in said {
+                link.said(hub, event);
+            }
         }
         if let (Some(cmd), Ok(())) = (shout, &result) {
             link.accepted(hub, id, cmd);
@@ -604,7 +645,8 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
             link.sweep(hub);
             link.prune(hub);
         }
-        // Handled by the task's loop (it resumes the connection).
-        Remote::Claimed { .. } => {}
+        // Handled by the task's loop (it resumes the connection, releases
+        // the deliveries).
+        Remote::Claimed { .. } | Remote::Journaled { .. } => {}
     }
 }

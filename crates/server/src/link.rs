@@ -19,6 +19,8 @@ use chatroom_core::hub::{REMOTE, Standing, is_remote};
 use chatroom_core::names::{Key, Name};
 use chatroom_core::{Command, ConnId, Event, Hub, MsgTarget, RoomRef};
 
+use chatroom_proto::Shared;
+
 use crate::inbox::{GroupItem, HubHandle, HubMsg};
 
 /// A node's name in the cluster (`--node-name`).
@@ -44,6 +46,10 @@ pub enum Shout {
         event: Event,
         to: Option<(NodeName, ConnId)>,
     },
+    /// Messages a local person said to a room, for the cluster's journal
+    /// (the stream): once it has stored them all, they go to the room's
+    /// followers and `Remote::Journaled` releases the local deliveries.
+    Journal { token: u64, events: Vec<Event> },
     /// A local person left.
     Gone { conn: ConnId, reason: Name },
     /// Claim `nick` in the cluster for the local person `conn` (answered
@@ -99,6 +105,9 @@ pub enum Remote {
     },
     /// Stop following the rooms nobody here is in any more.
     Sweep,
+    /// The answer to `Shout::Journal`: stored (`ok`), or not (the sender
+    /// is told, nobody receives them).
+    Journaled { token: u64, ok: bool },
     /// The answer to `Shout::Claim`: whether `nick` is now `conn`'s in
     /// the whole cluster.
     Claimed {
@@ -148,7 +157,15 @@ pub struct Link {
     /// Claims answered and not yet used: the nickname and whether it
     /// was won.
     answered: HashMap<ConnId, (Key, bool)>,
+    /// Deliveries waiting for the journal, by token: whose message, and
+    /// who receives what.
+    held: HashMap<u64, (ConnId, Vec<(ConnId, Shared)>)>,
+    next_token: u64,
 }
+
+/// Told to a sender whose message the cluster's journal did not take.
+pub const NOT_STORED: &str =
+    "The cluster did not store your message: it was not sent (try again shortly)";
 
 /// Shown to a local sender while the cluster cannot take messages.
 pub const CLUSTER_DOWN: &str =
@@ -165,7 +182,28 @@ impl Link {
             followed: HashSet::new(),
             parked: HashMap::new(),
             answered: HashMap::new(),
+            held: HashMap::new(),
+            next_token: 0,
         }
+    }
+
+    /// Holds `deliveries` (what `author`'s messages `events` make here)
+    /// until the cluster's journal has stored the messages.
+    pub fn journal(
+        &mut self,
+        author: ConnId,
+        events: Vec<Event>,
+        deliveries: Vec<(ConnId, Shared)>,
+    ) {
+        self.next_token += 1;
+        let token = self.next_token;
+        self.held.insert(token, (author, deliveries));
+        self.shout(Shout::Journal { token, events });
+    }
+
+    /// The deliveries the journal's answer `token` releases, and whose.
+    pub fn journaled(&mut self, token: u64) -> Option<(ConnId, Vec<(ConnId, Shared)>)> {
+        self.held.remove(&token)
     }
 
     /// Holds `msg` back while its connection waits for a nickname claim,

@@ -503,10 +503,13 @@ impl Stage {
 
 impl Stage {
     /// One event goes to many recipients; its record is made once, before
-    /// its first delivery (ids only grow).
+    /// its first delivery (an event's deliveries come one after the other;
+    /// ids mostly grow, but not always in a cluster, where other nodes'
+    /// messages and messages held for the cluster's journal come in
+    /// between).
     pub(super) fn record(&mut self, event: &Shared) {
         if let Some(Event::Message { id, to: target, .. }) = event.event()
-            && *id > self.recorded
+            && *id != self.recorded
         {
             self.recorded = *id;
             if self.keeps(target)
