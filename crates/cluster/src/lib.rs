@@ -10,6 +10,7 @@
 //! It must not decide anything the hub decides.
 
 mod claims;
+mod index;
 pub mod js;
 pub mod names;
 mod node;

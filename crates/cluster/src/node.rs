@@ -274,6 +274,16 @@ impl Node {
             node.clone()
                 .publish(ports.shouts, in_tx.clone(), ask_tx, ports.hub.clone()),
         );
+        if let Some(history) = ports.history.clone() {
+            let index = crate::index::Index {
+                client: node.client.clone(),
+                names: node.names.clone(),
+                durable: node.me.to_string(),
+                history,
+                hub: ports.hub.clone(),
+            };
+            tokio::spawn(index.run());
+        }
         tokio::spawn(node.clone().heartbeat());
         tokio::spawn(sweep(ports.hub.clone()));
         node.receive(in_rx, ports.hub, inbox).await;

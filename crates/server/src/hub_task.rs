@@ -207,6 +207,9 @@ async fn run(
         ),
         None => (None, Sink::Direct(Fanout::default())),
     };
+    if let (Some(_), Sink::Persist(stage)) = (&link, &mut sink) {
+        stage.rooms_from_cluster();
+    }
     let mut batch = Vec::with_capacity(128);
     loop {
         // Commands first: releasing a commit's deliveries as the last thing
@@ -610,6 +613,18 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
             }
         }
         Remote::Said { event, to, .. } => hub.relay(event, to, sink),
+        Remote::Index { events, done } => match sink {
+            Sink::Persist(stage) => {
+                stage.index(&events);
+                // Answered once everything before it is committed.
+                stage.push(Op::Read(Box::new(move || {
+                    let _ = done.send(());
+                })));
+            }
+            Sink::Direct(_) => {
+                let _ = done.send(());
+            }
+        },
         Remote::Gone { node, conn, reason } => {
             if let Some(ghost) = link.ghost(&node, conn, false) {
                 hub.quit(ghost, reason, sink);

@@ -105,6 +105,13 @@ pub enum Remote {
     },
     /// Stop following the rooms nobody here is in any more.
     Sweep,
+    /// Room messages from the cluster's journal to store here (this
+    /// node's history is an index of the journal); `done` is answered once
+    /// they are committed.
+    Index {
+        events: Vec<Event>,
+        done: oneshot::Sender<()>,
+    },
     /// The answer to `Shout::Journal`: stored (`ok`), or not (the sender
     /// is told, nobody receives them).
     Journaled { token: u64, ok: bool },
@@ -123,6 +130,9 @@ pub struct LinkPorts {
     pub shouts: mpsc::UnboundedReceiver<Shout>,
     /// The hub's inbox, for `HubMsg::Remote`.
     pub hub: HubHandle,
+    /// The history store, when history is on (read only: to tell what
+    /// is stored already).
+    pub history: Option<Arc<dyn chatroom_store::HistoryStore>>,
 }
 
 /// How a cluster starts (called once the hub's inbox exists).

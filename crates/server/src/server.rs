@@ -457,6 +457,10 @@ impl Server {
             (plug.start)(super::link::LinkPorts {
                 shouts,
                 hub: hub.clone(),
+                history: self.store.as_ref().map(|o| {
+                    let h: Arc<dyn chatroom_store::HistoryStore> = o.store.clone();
+                    h
+                }),
             });
             super::link::Link::new(tx, plug.up)
         });
