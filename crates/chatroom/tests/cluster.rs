@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::irc::Irc;
@@ -213,4 +215,125 @@ fn what_people_do_reaches_every_node() {
     bob.send("QUIT :gone");
     alice.expect(":bob!bob@127.0.0.1 QUIT :Quit: gone");
     carol.expect(":bob!bob@127.0.0.1 QUIT :Quit: gone");
+}
+
+/// A raw client of the NICK tutorial dialect: whatever bytes arrive.
+struct Nick {
+    stream: TcpStream,
+    got: String,
+}
+
+impl Nick {
+    fn login(addr: SocketAddr, nick: &str) -> Nick {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let mut c = Nick {
+            stream,
+            got: String::new(),
+        };
+        c.expect("NICK");
+        c.stream.write_all(nick.as_bytes()).expect("send");
+        c.expect("Connected to server!");
+        c
+    }
+
+    fn expect(&mut self, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.got.contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "never got {needle:?}: {:?}",
+                self.got
+            );
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("closed before {needle:?}: {:?}", self.got),
+                Ok(n) => self.got.push_str(&String::from_utf8_lossy(&chunk[..n])),
+                Err(_) => {}
+            }
+        }
+        let at = self.got.find(needle).unwrap_or(0) + needle.len();
+        self.got.drain(..at);
+    }
+}
+
+/// IRC over WebSocket (`/irc` on the web listener), one line a message.
+struct Ws {
+    ws: tokio_tungstenite::tungstenite::WebSocket<TcpStream>,
+}
+
+impl Ws {
+    fn login(addr: SocketAddr, nick: &str) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let req = format!("ws://{addr}/irc")
+            .into_client_request()
+            .expect("request");
+        let sock = TcpStream::connect(addr).expect("connect");
+        sock.set_read_timeout(Some(WAIT)).expect("timeout");
+        let (ws, _) = tokio_tungstenite::tungstenite::client::client(req, sock)
+            .unwrap_or_else(|_| panic!("websocket handshake"));
+        ws.get_ref()
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let mut c = Ws { ws };
+        c.send(&format!("NICK {nick}"));
+        c.send(&format!("USER {nick} 0 * :{nick}"));
+        c.expect(&format!(" 366 {nick} #lobby "));
+        c
+    }
+
+    fn send(&mut self, line: &str) {
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::text(line))
+            .expect("send");
+    }
+
+    fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < deadline, "never got {needle:?}");
+            match self.ws.read() {
+                Ok(m) => {
+                    let text = m.into_text().map(|t| t.to_string()).unwrap_or_default();
+                    if let Some(line) = text.lines().find(|l| l.contains(needle)) {
+                        return line.to_string();
+                    }
+                }
+                Err(tokio_tungstenite::tungstenite::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => panic!("websocket: {e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_protocol_works_on_every_node() {
+    let nats = Nats::start();
+    let flood = ["--flood-rate", "0"];
+    let a = nats.node("a", &["--flood-rate", "0", "--nick-dialect"]);
+    let b = nats.node("b", &flood);
+    let c = nats.node("c", &flood);
+    let mut irene = irc(&b, "irene");
+    let mut lina = LineClient::line_login(c.line.expect("line"), "lina");
+    let mut nico = Nick::login(a.nick.expect("nick dialect"), "nico");
+    let mut wendy = Ws::login(c.web.expect("web"), "wendy");
+    until_names(&mut irene, "#lobby", &["irene", "lina", "nico", "wendy"]);
+    // From the tutorial dialect on a to IRC on b, the line protocol and
+    // WebSocket on c.
+    nico.stream.write_all(b"hello from nico").expect("send");
+    irene.expect(":nico!");
+    lina.expect("<nico> hello from nico");
+    wendy.expect(" PRIVMSG #lobby :hello from nico");
+    // And back to the dialect from each of them.
+    irene.send("PRIVMSG #lobby :hi nico");
+    nico.expect("hi nico");
+    lina.send("hey nico");
+    nico.expect("hey nico");
+    wendy.send("PRIVMSG #lobby :yo nico");
+    nico.expect("yo nico");
+    lina.expect("<wendy> yo nico");
 }

@@ -115,7 +115,7 @@ impl Nats {
             name,
             "--no-mdns",
             "--no-tls",
-            "--no-web",
+            "--no-web-tls",
         ];
         all.extend_from_slice(args);
         TestServer::start_in(dir, &all)
