@@ -11,6 +11,7 @@
 
 mod claims;
 mod index;
+mod journal;
 pub mod js;
 pub mod names;
 mod node;

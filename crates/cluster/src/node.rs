@@ -22,6 +22,7 @@ use chatroom_server::inbox::{HubHandle, HubMsg};
 use chatroom_server::link::{ClusterPlug, LinkPorts, NodeName, Remote, Shout};
 
 use crate::claims::{Ask, Claims, Peers};
+use crate::journal::Journal;
 use crate::js::{Bucket, Js, KvError};
 use crate::names::{Names, valid_node_name};
 use crate::wire::{Body, Envelope, WireCmd, WirePerson, WireSaid};
@@ -80,7 +81,6 @@ pub async fn plug(cfg: &Config) -> anyhow::Result<ClusterPlug> {
     };
     let node = Node {
         up: up.clone(),
-        js,
         client,
         names,
         me,
@@ -210,7 +210,6 @@ fn run_id() -> u64 {
 struct Node {
     /// Connected to NATS now.
     up: Arc<AtomicBool>,
-    js: Js,
     client: async_nats::Client,
     names: Names,
     me: NodeName,
@@ -299,6 +298,15 @@ impl Node {
         hub: HubHandle,
     ) {
         let mut followed: HashMap<Key, AbortHandle> = HashMap::new();
+        let timeout = Duration::from_millis(self.cfg.ack_timeout_ms.max(100));
+        let journal = match Journal::start(self.client.clone(), hub.clone(), timeout).await {
+            Ok(j) => Some(j),
+            Err(e) => {
+                // Every room message is then refused (never lost silently).
+                tracing::error!("cluster: cannot follow the journal's acknowledgements: {e}");
+                None
+            }
+        };
         while let Some(shout) = shouts.recv().await {
             let (subject, body) = match shout {
                 Shout::Cmd {
@@ -337,9 +345,14 @@ impl Node {
                     }
                 }
                 Shout::Journal { token, events } => {
-                    let ok = self.journal(events).await;
-                    if !to_hub(&hub, Remote::Journaled { token, ok }).await {
-                        return;
+                    let entries = self.journal_entries(events);
+                    match &journal {
+                        Some(j) => j.publish(token, entries).await,
+                        None => {
+                            if !to_hub(&hub, Remote::Journaled { token, ok: false }).await {
+                                return;
+                            }
+                        }
                     }
                     continue;
                 }
@@ -387,12 +400,14 @@ impl Node {
         }
     }
 
-    /// Stores room messages in the journal (the stream, deduplicated by
-    /// msgid) and, once it has them all, sends them to the rooms'
-    /// followers. Waits for each acknowledgement in turn: one node's
-    /// messages are stored, and followed, in the order said.
-    async fn journal(&self, events: Vec<chatroom_core::Event>) -> bool {
-        let mut stored = Vec::with_capacity(events.len());
+    /// A command's room messages as the journal takes them: (stream
+    /// subject, headers with the msgid for deduplication, the room's
+    /// subject, the body).
+    fn journal_entries(
+        &self,
+        events: Vec<chatroom_core::Event>,
+    ) -> Vec<(String, async_nats::HeaderMap, String, bytes::Bytes)> {
+        let mut entries = Vec::with_capacity(events.len());
         for event in &events {
             let Some(msg) = WireSaid::of(event) else {
                 continue;
@@ -403,24 +418,14 @@ impl Node {
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Nats-Msg-Id", msg.id.to_string().as_str());
             let body = self.envelope(Body::Said { msg, to: None });
-            match self
-                .js
-                .publish(self.names.history(&room), headers, body.clone())
-                .await
-            {
-                Ok(_) => stored.push((room, body)),
-                Err(e) => {
-                    tracing::warn!("cluster: the journal did not store a message: {e}");
-                    return false;
-                }
-            }
+            entries.push((
+                self.names.history(&room),
+                headers,
+                self.names.room(&room),
+                body,
+            ));
         }
-        for (room, body) in stored {
-            if let Err(e) = self.client.publish(self.names.room(&room), body).await {
-                tracing::warn!("cluster: publish failed: {e}");
-            }
-        }
-        true
+        entries
     }
 
     async fn heartbeat(self: Arc<Self>) {
