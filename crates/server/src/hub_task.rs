@@ -464,11 +464,12 @@ fn apply(
         _ => None,
     };
     let mut said = Vec::new();
-    // A message to a room goes through the cluster's journal first.
+    // A message to a room goes through the cluster's journal first (a
+    // tag-only message, such as a typing notification, is no history).
     let journaled = link.is_some()
         && matches!(
             &cmd,
-            Command::Say { target, .. } | Command::TagMsg { target, .. }
+            Command::Say { target, .. }
                 if !matches!(target, chatroom_core::SayTarget::Nick(_))
         );
     let mut held = Vec::new();
