@@ -61,7 +61,34 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Deletes the claims an earlier run of this node left (it was killed,
+    /// or lost): its people of then are gone.
+    pub async fn clear_stale(&self) {
+        let keys = match self.bucket.keys().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!("cluster: cannot list the nickname claims: {e}");
+                return;
+            }
+        };
+        let mut cleared = 0;
+        for key in keys {
+            let Ok(Some(entry)) = self.bucket.get(&key).await else {
+                continue;
+            };
+            if owner_of(&entry).is_some_and(|o| *o.node == *self.me && o.run != self.run)
+                && self.bucket.delete(&key, entry.revision).await.is_ok()
+            {
+                cleared += 1;
+            }
+        }
+        if cleared > 0 {
+            tracing::info!("cluster: cleared {cleared} nickname claims of this node's last run");
+        }
+    }
+
     pub async fn run(self, mut asks: mpsc::UnboundedReceiver<Ask>, hub: HubHandle) {
+        self.clear_stale().await;
         while let Some(ask) = asks.recv().await {
             match ask {
                 Ask::Claim { conn, nick } => {

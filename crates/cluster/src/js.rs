@@ -221,6 +221,42 @@ impl Bucket {
         format!("$KV.{}.{key}", self.name)
     }
 
+    /// Every key written in the bucket (deleted ones included: their
+    /// last word is a deletion), from the stream's subjects.
+    pub async fn keys(&self) -> Result<Vec<String>, JsError> {
+        let stream = format!("KV_{}", self.name);
+        let prefix = format!("$KV.{}.", self.name);
+        let mut keys = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let body = json!({ "subjects_filter": format!("{prefix}>"), "offset": offset });
+            let v = self
+                .js
+                .request(
+                    format!("$JS.API.STREAM.INFO.{stream}"),
+                    None,
+                    Bytes::from(body.to_string()),
+                )
+                .await?;
+            let subjects = v
+                .pointer("/state/subjects")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            let got = subjects.len() as u64;
+            keys.extend(
+                subjects
+                    .into_iter()
+                    .filter_map(|s| s.strip_prefix(&prefix).map(str::to_string)),
+            );
+            let total = v.get("total").and_then(Value::as_u64).unwrap_or(0);
+            offset += got;
+            if got == 0 || offset >= total {
+                return Ok(keys);
+            }
+        }
+    }
+
     /// The key's value and revision; `None` when absent or deleted.
     pub async fn get(&self, key: &str) -> Result<Option<Entry>, JsError> {
         let stream = format!("KV_{}", self.name);
