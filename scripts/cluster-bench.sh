@@ -59,13 +59,19 @@ watched=("${node_pids[@]}")
 [ "$n" -gt 0 ] && watched+=("$nats_pid")
 before=0
 for p in "${watched[@]}"; do before=$((before + $(cpu_ticks "$p"))); done
-"$bin" bench "$@" --target "${targets[0]}" "${extra[@]}" --json >"$dir/bench.json"
+"$bin" bench "$@" --target "${targets[0]}" "${extra[@]}" --json >"$dir/bench.json" || { cat "$dir/bench.json"; tail -5 "$dir"/n1.err; }
 after=0
-for p in "${watched[@]}"; do after=$((after + $(cpu_ticks "$p"))); done
+per=()
+for p in "${watched[@]}"; do
+  t=$(cpu_ticks "$p")
+  after=$((after + t))
+  per+=("$(tr -d '\0' <"/proc/$p/comm"):$t")
+done
+echo "cpu ticks by process (before the run: $before in all): ${per[*]}"
 hz=$(getconf CLK_TCK)
 python3 - "$dir/bench.json" "$((after - before))" "$hz" "$n" <<'EOF'
 import json, sys
-r = json.load(open(sys.argv[1]))
+r = json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1])
 ticks, hz, n = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 sent, received = r["sent"], r["received"]
 cpu = ticks / hz

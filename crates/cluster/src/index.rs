@@ -30,6 +30,9 @@ use crate::wire::{Body, Envelope};
 /// Messages taken per pull.
 const BATCH: usize = 256;
 
+/// How long one pull waits for messages before the server ends it.
+const PULL_EXPIRES_NS: u64 = 1_000_000_000;
+
 /// How long the stream waits for an acknowledgement before it delivers
 /// a message again (5 s: a batch is committed well within it).
 const ACK_WAIT_NS: u64 = 5_000_000_000;
@@ -101,29 +104,41 @@ impl Index {
         let inbox = self.client.new_inbox();
         let mut sub = self.client.subscribe(inbox.clone()).await?;
         let next = format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{}", self.durable);
+        // Messages the open pull may still bring (0: none open). One pull
+        // at a time: a new one for each message would pile up hundreds
+        // of waiting pulls in the server.
+        let mut open = 0usize;
         loop {
-            let ask = json!({ "batch": BATCH, "expires": 250_000_000u64 });
-            self.client
-                .publish_with_reply(next.clone(), inbox.clone(), ask.to_string().into())
-                .await?;
+            if open == 0 {
+                let ask = json!({ "batch": BATCH, "expires": PULL_EXPIRES_NS });
+                self.client
+                    .publish_with_reply(next.clone(), inbox.clone(), ask.to_string().into())
+                    .await?;
+                open = BATCH;
+            }
+            // What has come: the first message waited for, the rest taken
+            // as far as they are already here.
             let mut pulled = Vec::new();
-            while pulled.len() < BATCH {
-                let msg = match tokio::time::timeout(Duration::from_secs(3), sub.next()).await {
+            let mut wait = Duration::from_nanos(PULL_EXPIRES_NS) + Duration::from_secs(2);
+            while open > 0 && pulled.len() < BATCH {
+                let msg = match tokio::time::timeout(wait, sub.next()).await {
                     Ok(Some(m)) => m,
                     Ok(None) => anyhow::bail!("the subscription ended"),
-                    Err(_) => anyhow::bail!("no answer to a pull"),
+                    Err(_) if pulled.is_empty() => anyhow::bail!("no answer to a pull"),
+                    Err(_) => break,
                 };
-                // A status (no messages, the pull expired) ends the batch.
+                wait = Duration::ZERO;
+                // A status (no messages, the pull expired) ends the pull.
                 let Some(reply) = msg.reply.as_ref().map(|r| r.to_string()) else {
+                    open = 0;
                     break;
                 };
                 if msg.status.is_some() {
+                    open = 0;
                     break;
                 }
+                open -= 1;
                 let again = delivered_count(&reply) > 1;
-                // Nothing more waiting in the stream: store what came now
-                // rather than when the pull expires.
-                let last_now = pending_count(&reply) == 0;
                 if let Some(env) = Envelope::decode(&msg.payload)
                     && let Body::Said { msg: said, .. } = env.body
                     && let Some(room) = said.room().map(str::to_string)
@@ -142,9 +157,6 @@ impl Index {
                         again: false,
                         reply,
                     });
-                }
-                if last_now {
-                    break;
                 }
             }
             let Some(last) = pulled.last().map(|p| p.reply.clone()) else {
@@ -209,16 +221,6 @@ fn delivered_count(reply: &str) -> u64 {
         .unwrap_or(1)
 }
 
-/// How many messages the stream holds for this consumer after this one
-/// (the ack subject's last token).
-fn pending_count(reply: &str) -> u64 {
-    reply
-        .rsplit('.')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -228,9 +230,5 @@ mod tests {
             3
         );
         assert_eq!(super::delivered_count("garbage"), 1);
-        assert_eq!(
-            super::pending_count("$JS.ACK.chatroom_history.a.3.17.12.1700000000.41"),
-            41
-        );
     }
 }

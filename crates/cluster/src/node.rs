@@ -105,6 +105,9 @@ async fn connect(
 ) -> anyhow::Result<async_nats::Client> {
     let mut opts = async_nats::ConnectOptions::new()
         .name(format!("chatroom node {node}"))
+        // A node never needs its own publishes back (a room it follows
+        // would return each of its messages to it).
+        .no_echo()
         .retry_on_initial_connect()
         .max_reconnects(None)
         .event_callback(move |event| {
