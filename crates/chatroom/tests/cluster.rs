@@ -337,3 +337,34 @@ fn every_protocol_works_on_every_node() {
     nico.expect("yo nico");
     lina.expect("<wendy> yo nico");
 }
+
+#[test]
+fn a_node_started_later_learns_who_is_where_and_the_rooms_state() {
+    let nats = Nats::start();
+    let a = nats.node("a", &["--flood-rate", "0"]);
+    let mut alice = irc(&a, "alice");
+    alice.join("#ops");
+    alice.send("TOPIC #ops :set before c existed");
+    alice.expect(" TOPIC #ops :set before c existed");
+    alice.send("MODE #ops +im");
+    alice.expect(" MODE #ops +im");
+    alice.send("MODE #ops +b *!*@10.9.9.9");
+    alice.expect(" MODE #ops +b *!*@10.9.9.9");
+    let c = nats.node("c", &["--flood-rate", "0"]);
+    let mut carol = irc(&c, "carol");
+    let names = until_names(&mut carol, "#ops", &["alice"]);
+    assert!(names.contains("@alice"), "{names}");
+    carol.send("TOPIC #ops");
+    let topic = carol.numeric("332");
+    assert!(topic.ends_with(":set before c existed"), "{topic}");
+    carol.send("MODE #ops");
+    let modes = carol.numeric("324");
+    let letters = modes.split(" #ops ").nth(1).unwrap_or("");
+    assert!(letters.contains('i') && letters.contains('m'), "{modes}");
+    carol.send("MODE #ops +b");
+    let ban = carol.numeric("367");
+    assert!(ban.contains("*!*@10.9.9.9"), "{ban}");
+    // +i holds on c too: carol, not invited, is refused.
+    carol.send("JOIN #ops");
+    carol.numeric("473");
+}

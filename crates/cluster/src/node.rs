@@ -25,7 +25,7 @@ use crate::claims::{Ask, Claims, Peers};
 use crate::journal::Journal;
 use crate::js::{Bucket, Js, KvError};
 use crate::names::{Names, valid_node_name};
-use crate::wire::{Body, Envelope, WireCmd, WirePerson, WireSaid};
+use crate::wire::{Body, Envelope, WireCmd, WirePerson, WireRoom, WireSaid};
 
 /// Connects to NATS and claims this node's msgid slot; the plug starts
 /// the node's tasks when the server's hub task starts.
@@ -518,7 +518,7 @@ impl Node {
                         },
                     );
                     self.share(&peers);
-                    if !matches!(env.body, Body::People(_)) {
+                    if !matches!(env.body, Body::People { .. }) {
                         // Learn who is there (not asked yet, or back
                         // after being taken as lost).
                         let ask = self.envelope(Body::Ask);
@@ -550,9 +550,10 @@ impl Node {
                     to,
                 },
                 Body::Gone { conn, reason } => Remote::Gone { node, conn, reason },
-                Body::People(people) => Remote::Place {
+                Body::People { people, rooms } => Remote::Place {
                     node,
                     people: people.into_iter().map(Into::into).collect(),
+                    rooms: rooms.into_iter().map(Into::into).collect(),
                 },
                 Body::Heartbeat => continue,
                 Body::Ask => {
@@ -583,11 +584,14 @@ impl Node {
         if !to_hub(&hub, Remote::Standings { reply: tx }).await {
             return;
         }
-        let Ok(people) = rx.await else { return };
+        let Ok((people, rooms)) = rx.await else {
+            return;
+        };
         let people = people.iter().map(WirePerson::from).collect();
+        let rooms = rooms.iter().map(WireRoom::from).collect();
         if let Err(e) = self
             .client
-            .publish(reply, self.envelope(Body::People(people)))
+            .publish(reply, self.envelope(Body::People { people, rooms }))
             .await
         {
             tracing::warn!("cluster: cannot answer a node: {e}");

@@ -11,8 +11,9 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use chatroom_core::hub::Standing;
+use chatroom_core::hub::{RoomView, Standing};
 use chatroom_core::{Command, ConnId, Event, MsgKind, MsgTarget, RoomRef, UserInfo};
+use chatroom_core::{ListEntry, Topic};
 
 /// One NATS message between nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,8 +43,11 @@ pub enum Body {
     Heartbeat,
     /// Who asks where everyone stands (answered on the reply subject).
     Ask,
-    /// The node's people, where they stand.
-    People(Vec<WirePerson>),
+    /// The node's people, where they stand, and their rooms.
+    People {
+        people: Vec<WirePerson>,
+        rooms: Vec<WireRoom>,
+    },
 }
 
 impl Envelope {
@@ -130,6 +134,71 @@ impl From<WirePerson> for Standing {
                 .into_iter()
                 .map(|(r, o, v)| (r.into(), o, v))
                 .collect(),
+        }
+    }
+}
+
+/// A room's state (see `RoomView`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireRoom {
+    pub name: String,
+    /// Text, setter, time.
+    pub topic: Option<(String, String, SystemTime)>,
+    pub flags: String,
+    pub key: Option<String>,
+    pub limit: Option<usize>,
+    /// Mask, setter, time; for `b`, `e` and `I`.
+    pub lists: [Vec<(String, String, SystemTime)>; 3],
+    pub created: SystemTime,
+}
+
+impl From<&RoomView> for WireRoom {
+    fn from(r: &RoomView) -> WireRoom {
+        let list = |l: &[ListEntry]| {
+            l.iter()
+                .map(|e| (e.mask.to_string(), e.setter.to_string(), e.time))
+                .collect()
+        };
+        WireRoom {
+            name: r.name.to_string(),
+            topic: r
+                .topic
+                .as_ref()
+                .map(|t| (t.text.to_string(), t.setter.to_string(), t.time)),
+            flags: r.flags.clone(),
+            key: r.key.as_deref().map(str::to_string),
+            limit: r.limit,
+            lists: [list(&r.bans), list(&r.excepts), list(&r.invex)],
+            created: r.created,
+        }
+    }
+}
+
+impl From<WireRoom> for RoomView {
+    fn from(r: WireRoom) -> RoomView {
+        let [bans, excepts, invex] = r.lists.map(|l| {
+            l.into_iter()
+                .map(|(mask, setter, time)| ListEntry {
+                    mask: mask.into(),
+                    setter: setter.into(),
+                    time,
+                })
+                .collect()
+        });
+        RoomView {
+            name: r.name.into(),
+            topic: r.topic.map(|(text, setter, time)| Topic {
+                text: text.into(),
+                setter: setter.into(),
+                time,
+            }),
+            flags: r.flags,
+            key: r.key.map(Into::into),
+            limit: r.limit,
+            bans,
+            excepts,
+            invex,
+            created: r.created,
         }
     }
 }

@@ -567,7 +567,7 @@ mod room;
 mod services;
 pub use ops::KEY_LEN;
 pub use registered::SERVICES_NICK;
-pub use remote::{Departure, REMOTE, SLOT_BITS, Standing, is_remote};
+pub use remote::{Departure, REMOTE, RoomView, SLOT_BITS, Standing, is_remote};
 
 #[cfg(test)]
 mod registered_tests;

@@ -642,9 +642,13 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
             }
         }
         Remote::Standings { reply } => {
-            let _ = reply.send(hub.local_standings());
+            let _ = reply.send((hub.local_standings(), hub.local_rooms()));
         }
-        Remote::Place { node, people } => {
+        Remote::Place {
+            node,
+            people,
+            rooms,
+        } => {
             for person in people {
                 if link.ghost(&node, person.conn, false).is_some() {
                     continue;
@@ -655,6 +659,11 @@ fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote)
                 if !hub.place_remote(ghost, person, sink) {
                     link.forget(ghost);
                 }
+            }
+            // Topics, modes and lists of the rooms they are in, where
+            // nobody here is in them to know better.
+            for room in rooms {
+                hub.adopt_room(room);
             }
         }
         Remote::Sweep => {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
-use chatroom_core::hub::{REMOTE, Standing, is_remote};
+use chatroom_core::hub::{REMOTE, RoomView, Standing, is_remote};
 use chatroom_core::names::{Key, Name};
 use chatroom_core::{Command, ConnId, Event, Hub, MsgTarget, RoomRef};
 
@@ -93,15 +93,17 @@ pub enum Remote {
     /// `node` is gone (silent too long, or restarted): everyone homed
     /// there leaves with `reason`.
     NodeGone { node: NodeName, reason: String },
-    /// Where the local people stand, for a node that asks.
+    /// Where the local people stand, and their rooms, for a node that
+    /// asks.
     Standings {
-        reply: oneshot::Sender<Vec<Standing>>,
+        reply: oneshot::Sender<(Vec<Standing>, Vec<RoomView>)>,
     },
-    /// `node`'s people as it describes them (this node is new, or `node`
-    /// is).
+    /// `node`'s people and their rooms as it describes them (this node is
+    /// new, or `node` is).
     Place {
         node: NodeName,
         people: Vec<Standing>,
+        rooms: Vec<RoomView>,
     },
     /// Stop following the rooms nobody here is in any more.
     Sweep,

@@ -57,6 +57,22 @@ pub struct Standing {
     pub rooms: Vec<(Name, bool, bool)>,
 }
 
+/// A room as a node that has people in it describes it to a newcomer:
+/// what a replayed history of commands would have built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomView {
+    pub name: Name,
+    pub topic: Option<crate::event::Topic>,
+    /// Flag modes in force (letters of `modes::FLAG_MODES`).
+    pub flags: String,
+    pub key: Option<Name>,
+    pub limit: Option<usize>,
+    pub bans: Vec<modes::ListEntry>,
+    pub excepts: Vec<modes::ListEntry>,
+    pub invex: Vec<modes::ListEntry>,
+    pub created: SystemTime,
+}
+
 impl Hub {
     /// Has every msgid end in `slot` (its low [`SLOT_BITS`] bits), which
     /// the runtime obtains unique to this node: ids then stay unique
@@ -183,6 +199,49 @@ impl Hub {
                     .collect(),
             })
             .collect()
+    }
+
+    /// The rooms the local people are in, as they stand here.
+    pub fn local_rooms(&self) -> Vec<RoomView> {
+        self.rooms
+            .values()
+            .filter(|r| r.members.keys().any(|&c| !is_remote(c)))
+            .map(|r| RoomView {
+                name: r.name.clone(),
+                topic: r.topic.clone(),
+                flags: r.flags.iter().collect(),
+                key: r.key.clone(),
+                limit: r.limit,
+                bans: r.bans.clone(),
+                excepts: r.excepts.clone(),
+                invex: r.invex.clone(),
+                created: r.created,
+            })
+            .collect()
+    }
+
+    /// Takes a room's state as a node with people in it describes it,
+    /// unless someone here is in it (this node's own view stands then).
+    /// Silent: nobody here saw it change.
+    pub fn adopt_room(&mut self, view: RoomView) {
+        let Some(room) = self.rooms.get_mut(&Key::of(&view.name)) else {
+            return;
+        };
+        if room.members.keys().any(|&c| !is_remote(c)) {
+            return;
+        }
+        room.topic = view.topic;
+        room.flags = view
+            .flags
+            .chars()
+            .filter(|c| modes::FLAG_MODES.contains(*c))
+            .collect();
+        room.key = view.key;
+        room.limit = view.limit;
+        room.bans = view.bans;
+        room.excepts = view.excepts;
+        room.invex = view.invex;
+        room.created = view.created;
     }
 
     /// Puts a remote person here as their node describes them (a
@@ -408,6 +467,51 @@ mod tests {
             (1, "alice", "bye")
         );
         assert!(hub.take_departures().is_empty());
+    }
+
+    #[test]
+    fn a_room_is_adopted_only_where_nobody_local_is_in_it() {
+        let mut hub = hub();
+        register(&mut hub, 1, "alice");
+        let ghost = REMOTE | 4;
+        register(&mut hub, ghost, "bob");
+        let mut out = Out::new();
+        hub.handle(ghost, Command::Join("#far".into()), &mut out)
+            .expect("joined");
+        let mut view = hub
+            .local_rooms()
+            .into_iter()
+            .find(|r| &*r.name == "#lobby")
+            .expect("alice's room");
+        view.name = "#far".into();
+        view.flags = "imnt".into();
+        view.topic = Some(crate::event::Topic {
+            text: "far away".into(),
+            setter: "bob".into(),
+            time: SystemTime::UNIX_EPOCH,
+        });
+        hub.adopt_room(view.clone());
+        view.name = "#lobby".into();
+        hub.adopt_room(view);
+        let rooms = hub.local_rooms();
+        assert!(rooms.iter().all(|r| &*r.name != "#far"));
+        let lobby = rooms.iter().find(|r| &*r.name == "#lobby").expect("lobby");
+        assert_eq!(lobby.flags, "nt");
+        assert!(lobby.topic.is_none());
+        let mut out = Out::new();
+        hub.handle(
+            1,
+            Command::Topic {
+                room: "#far".into(),
+                topic: None,
+            },
+            &mut out,
+        )
+        .expect("asked");
+        assert!(
+            matches!(&*out[0].1, Event::TopicIs { topic: Some(t), .. } if &*t.text == "far away"),
+            "{out:?}"
+        );
     }
 
     #[test]
