@@ -145,6 +145,12 @@ fn while_nats_is_down_senders_are_told_and_after_its_restart_chat_resumes() {
     alice.send("PRIVMSG #lobby :during");
     let notice = alice.expect("was not sent");
     assert!(notice.contains(" NOTICE "), "{notice}");
+    // A nickname cannot be claimed either, and the newcomer hears why.
+    let mut newbie = LineClient::connect(a.irc.expect("irc"));
+    newbie.send("NICK newbie");
+    newbie.send("USER newbie 0 * :newbie");
+    newbie.expect("your nickname could not be taken");
+    newbie.expect(" 433 ");
     nats.restart();
     // The nodes reconnect and follow their rooms again by themselves.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use chatroom_core::ConnId;
 use chatroom_server::inbox::{HubHandle, HubMsg};
-use chatroom_server::link::{NodeName, Remote};
+use chatroom_server::link::{Claim, NodeName, Remote};
 
 use crate::js::{Bucket, Entry, KvError};
 use crate::names::Names;
@@ -92,8 +92,12 @@ impl Claims {
         while let Some(ask) = asks.recv().await {
             match ask {
                 Ask::Claim { conn, nick } => {
-                    let won = self.claim(conn, &nick).await;
-                    let answer = Remote::Claimed { conn, nick, won };
+                    let outcome = self.claim(conn, &nick).await;
+                    let answer = Remote::Claimed {
+                        conn,
+                        nick,
+                        outcome,
+                    };
                     if hub.send(HubMsg::Remote(answer)).await.is_err() {
                         return;
                     }
@@ -127,16 +131,16 @@ impl Claims {
         }
     }
 
-    async fn claim(&self, conn: ConnId, nick: &str) -> bool {
+    async fn claim(&self, conn: ConnId, nick: &str) -> Claim {
         let key = self.names.nick_key(nick);
         let value = self.mine(conn);
         for _ in 0..3 {
             match self.bucket.create(&key, value.clone()).await {
-                Ok(_) => return true,
+                Ok(_) => return Claim::Won,
                 Err(KvError::Lost) => {}
                 Err(e) => {
                     tracing::warn!("cluster: cannot claim {nick}: {e}");
-                    return false;
+                    return Claim::Unreachable;
                 }
             }
             let entry = match self.bucket.get(&key).await {
@@ -145,33 +149,33 @@ impl Claims {
                 Ok(None) => continue,
                 Err(e) => {
                     tracing::warn!("cluster: cannot read the claim on {nick}: {e}");
-                    return false;
+                    return Claim::Unreachable;
                 }
             };
             let Some(owner) = owner_of(&entry) else {
-                return false;
+                return Claim::Taken;
             };
             if owner.node == *self.me && owner.run == self.run && owner.conn == conn {
-                return true;
+                return Claim::Won;
             }
             if !self.stale(&owner) {
-                return false;
+                return Claim::Taken;
             }
             match self
                 .bucket
                 .update(&key, value.clone(), entry.revision)
                 .await
             {
-                Ok(_) => return true,
+                Ok(_) => return Claim::Won,
                 // Someone else took it over first: look again.
                 Err(KvError::Lost) => continue,
                 Err(e) => {
                     tracing::warn!("cluster: cannot claim {nick}: {e}");
-                    return false;
+                    return Claim::Unreachable;
                 }
             }
         }
-        false
+        Claim::Taken
     }
 
     async fn release(&self, node: Option<NodeName>, conn: ConnId, nick: &str) {

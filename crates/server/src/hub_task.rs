@@ -33,7 +33,7 @@ use super::admin::Bans;
 use super::fanout::{Fanout, SLOW_CONSUMER};
 use super::history;
 use super::inbox::{GroupItem, HubMsg, HubStats};
-use super::link::{CLUSTER_DOWN, Link, NOT_STORED, Remote};
+use super::link::{CLAIM_UNREACHABLE, CLUSTER_DOWN, Claim, Link, NOT_STORED, Remote};
 use super::metrics::{Counted, Disconnect, Metrics};
 use super::outbound::Outgoing;
 use super::persist::{Heard, Op, Stage};
@@ -308,9 +308,13 @@ async fn run(
                         history,
                     });
                 }
-                HubMsg::Remote(Remote::Claimed { conn, nick, won }) => {
+                HubMsg::Remote(Remote::Claimed {
+                    conn,
+                    nick,
+                    outcome,
+                }) => {
                     if let Some(link) = link.as_mut() {
-                        for msg in link.claimed(conn, &nick, won).into_iter().rev() {
+                        for msg in link.claimed(conn, &nick, outcome).into_iter().rev() {
                             work.push_front(msg);
                         }
                     }
@@ -446,10 +450,15 @@ fn apply(
         sink.send(id, &Envelope::new(notice));
         return Ok(());
     }
-    if let Some(l) = link.as_mut()
-        && l.refused(id, &cmd)
-    {
-        // Someone on another node holds it (the cluster's claim said so).
+    if let Some(why) = link.as_mut().and_then(|l| l.refused(id, &cmd)) {
+        // Someone on another node holds it (the cluster's claim said so),
+        // or the cluster could not be asked (then the person is told so).
+        if why == Claim::Unreachable {
+            let notice = Event::ServerNotice {
+                text: CLAIM_UNREACHABLE.into(),
+            };
+            sink.send(id, &Envelope::new(notice));
+        }
         let nick = match &cmd {
             Command::Register { nick, .. } | Command::Nick(nick) => nick.as_str(),
             _ => "",

@@ -122,9 +122,25 @@ pub enum Remote {
     Claimed {
         conn: ConnId,
         nick: String,
-        won: bool,
+        outcome: Claim,
     },
 }
+
+/// How a nickname claim ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The nickname is the claimant's in the whole cluster.
+    Won,
+    /// Someone on another node holds it.
+    Taken,
+    /// The cluster could not be asked (NATS unreachable).
+    Unreachable,
+}
+
+/// Shown to someone whose nickname could not be claimed for want of the
+/// cluster.
+pub const CLAIM_UNREACHABLE: &str =
+    "The cluster is unreachable: your nickname could not be taken (try again shortly)";
 
 /// What a cluster is given when the hub task starts.
 pub struct LinkPorts {
@@ -166,9 +182,8 @@ pub struct Link {
     /// Connections waiting for a nickname claim: what they sent
     /// meanwhile, in order (their registration or NICK first).
     parked: HashMap<ConnId, VecDeque<HubMsg>>,
-    /// Claims answered and not yet used: the nickname and whether it
-    /// was won.
-    answered: HashMap<ConnId, (Key, bool)>,
+    /// Claims answered and not yet used: the nickname and how it went.
+    answered: HashMap<ConnId, (Key, Claim)>,
     /// Deliveries waiting for the journal, by token: whose message, and
     /// who receives what.
     held: HashMap<u64, (ConnId, Vec<(ConnId, Shared)>)>,
@@ -264,25 +279,22 @@ impl Link {
 
     /// The claim for `conn` was answered: what it had sent meanwhile, to
     /// be applied now, in order.
-    pub fn claimed(&mut self, conn: ConnId, nick: &str, won: bool) -> VecDeque<HubMsg> {
-        self.answered.insert(conn, (Key::of(nick), won));
+    pub fn claimed(&mut self, conn: ConnId, nick: &str, outcome: Claim) -> VecDeque<HubMsg> {
+        self.answered.insert(conn, (Key::of(nick), outcome));
         self.parked.remove(&conn).unwrap_or_default()
     }
 
-    /// Whether `conn`'s registration or NICK to `cmd`'s nickname was
-    /// refused by the cluster (someone elsewhere holds it); consumes the
-    /// answer.
-    pub fn refused(&mut self, conn: ConnId, cmd: &Command) -> bool {
-        let Some(nick) = wanted_nick(cmd) else {
-            return false;
-        };
+    /// Why `conn`'s registration or NICK to `cmd`'s nickname was refused
+    /// by the cluster, if it was; consumes the answer.
+    pub fn refused(&mut self, conn: ConnId, cmd: &Command) -> Option<Claim> {
+        let nick = wanted_nick(cmd)?;
         match self.answered.remove(&conn) {
-            Some((k, won)) if k == Key::of(nick) => !won,
+            Some((k, outcome)) if k == Key::of(nick) => (outcome != Claim::Won).then_some(outcome),
             Some(other) => {
                 self.answered.insert(conn, other);
-                false
+                None
             }
-            None => false,
+            None => None,
         }
     }
 
