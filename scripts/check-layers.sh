@@ -44,5 +44,6 @@ check chatroom-server 'chatroom-core|chatroom-config|chatroom-proto|chatroom-sto
 check chatroom-client 'chatroom-core|chatroom-config|chatroom-proto' io
 check chatroom-bench  'chatroom-core|chatroom-proto' io
 check chatroom-web    '' pure
+check chatroom-cluster 'chatroom-core|chatroom-config|chatroom-server|chatroom-store' io
 [ $fail -eq 0 ] && echo "layers: every crate depends only on the layers below it"
 exit $fail

@@ -2,14 +2,15 @@
 # Runs the whole test suite. The tests use real programs (weechat-headless,
 # irssi and tmux for the IRC client tests, python3 for the tutorial client
 # programs, Node.js and Chromium for the web app, iproute2 for the network
-# namespaces of the LAN discovery test; systemd-analyze checks the systemd
-# unit where it is installed); this installs the missing ones from Debian's
-# packages first.
+# namespaces of the LAN discovery test, nats-server with JetStream for the
+# cluster tests, which fail rather than skip without it; systemd-analyze
+# checks the systemd unit where it is installed); this installs the missing
+# ones from Debian's packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for cmd in weechat-headless irssi tmux python3 node npm ip; do
+for cmd in weechat-headless irssi tmux python3 node npm ip nats-server; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -56,6 +56,11 @@ impl Proto {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetCfg {
     pub target: SocketAddr,
+    /// More servers of the same cluster (`--also-target`): client `i`
+    /// connects to the `i`-th of `target` and these, round-robin, so a
+    /// room's members and senders are spread over the nodes.
+    #[serde(default)]
+    pub also: Vec<SocketAddr>,
     pub proto: Proto,
     /// Local addresses to bind before connecting, used round-robin by
     /// client index (each has its own ephemeral port range). Empty: let the
@@ -75,6 +80,14 @@ pub struct NetCfg {
 impl NetCfg {
     pub fn timeout(&self) -> Duration {
         Duration::from_nanos(self.timeout_ns)
+    }
+
+    /// The server client `idx` connects to.
+    pub fn target_of(&self, idx: u32) -> SocketAddr {
+        match idx as usize % (1 + self.also.len()) {
+            0 => self.target,
+            i => self.also[i - 1],
+        }
     }
 }
 
@@ -191,7 +204,8 @@ pub async fn open(
 /// address when some were given.
 pub async fn connect(net: &NetCfg, idx: u32) -> Result<TcpStream, ClientError> {
     CONNECT_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
-    let socket = match net.target {
+    let target = net.target_of(idx);
+    let socket = match target {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
@@ -202,7 +216,7 @@ pub async fn connect(net: &NetCfg, idx: u32) -> Result<TcpStream, ClientError> {
             .bind(SocketAddr::new(src, 0))
             .map_err(ClientError::Connect)?;
     }
-    let stream = match tokio::time::timeout(net.timeout(), socket.connect(net.target)).await {
+    let stream = match tokio::time::timeout(net.timeout(), socket.connect(target)).await {
         Ok(r) => r.map_err(ClientError::Connect)?,
         Err(_) => return Err(ClientError::Timeout("connect")),
     };

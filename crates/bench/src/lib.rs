@@ -76,6 +76,10 @@ pub struct BenchArgs {
     /// Default: 127.0.0.1:6667 for IRC, 127.0.0.1:5000 for the line protocol.
     #[arg(long)]
     pub target: Option<SocketAddr>,
+    /// Another node of the same cluster (repeatable): clients connect to
+    /// `--target` and these in turn, so the run crosses nodes.
+    #[arg(long = "also-target")]
+    pub also_target: Vec<SocketAddr>,
     /// Protocol the simulated clients speak.
     #[arg(long, value_enum, default_value = "irc")]
     pub proto: Proto,
@@ -257,6 +261,9 @@ pub fn plan(args: &BenchArgs) -> anyhow::Result<Job> {
         }
     }
     if !args.allow_remote {
+        if let Some(t) = args.also_target.iter().find(|t| !t.ip().is_loopback()) {
+            bail!("refusing to load {t}: not a loopback address (pass --allow-remote)");
+        }
         if !target.ip().is_loopback() {
             bail!(
                 "refusing to load {target}: not a loopback address (pass --allow-remote to bench a server you run elsewhere)"
@@ -347,6 +354,7 @@ pub fn plan(args: &BenchArgs) -> anyhow::Result<Job> {
     Ok(Job {
         net: NetCfg {
             target,
+            also: args.also_target.clone(),
             proto: args.proto,
             source_addrs: sources,
             timeout_ns,
@@ -373,7 +381,10 @@ fn worker_main() -> anyhow::Result<()> {
     let mut first = String::new();
     stdin.lock().read_line(&mut first)?;
     let job: Job = serde_json::from_str(&first).context("reading the job")?;
-    if !job.allow_remote && !job.net.target.ip().is_loopback() {
+    if !job.allow_remote
+        && (!job.net.target.ip().is_loopback()
+            || job.net.also.iter().any(|t| !t.ip().is_loopback()))
+    {
         bail!("refusing a non-loopback target");
     }
     let rt = build_runtime(job.runtime, job.threads)?;

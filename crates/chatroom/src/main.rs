@@ -103,8 +103,16 @@ fn serve(args: Box<ServeArgs>) -> anyhow::Result<()> {
         std::sync::Arc::new(move || Config::load(&again).map_err(|e| e.to_string()));
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
+        let plug = if cfg.cluster.enabled() {
+            Some(chatroom_cluster::plug(&cfg).await?)
+        } else {
+            None
+        };
         let mut server = Server::bind(cfg).await?;
         server.on_reload(load);
+        if let Some(plug) = plug {
+            server.join_cluster(plug);
+        }
         let stop = shutdown::signal();
         println!("chatroom {VERSION} is running. Friends can connect to:");
         for line in server.reach_lines() {

@@ -62,6 +62,85 @@ pub struct Config {
     /// Rooms that exist from start, with their topic, modes, founder and
     /// operators (`[[rooms]]`); see `chatroom_core::hub::RoomSpec`.
     pub rooms: Vec<RoomSpec>,
+    pub cluster: Cluster,
+}
+
+/// Running as one node of a cluster (`[cluster]`) over NATS with
+/// JetStream. Without `urls` (and `--cluster`) the server is a single
+/// node and none of this is used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cluster {
+    /// NATS servers to connect to (`nats://host:4222`, `tls://...`); any
+    /// one reachable is enough. `--cluster URL` (comma-separated for
+    /// several).
+    pub urls: Vec<String>,
+    /// This node's name, unique in the cluster and the same across its
+    /// restarts (`--node-name`); none: the server name.
+    pub node_name: Option<String>,
+    /// A NATS credentials file (JWT and NKey seed).
+    pub credentials_file: Option<PathBuf>,
+    /// NATS user and password.
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// NATS token.
+    pub token: Option<String>,
+    /// CA certificates (PEM) to trust for the NATS servers' TLS.
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for NATS servers that ask for one.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Refuse NATS servers that do not offer TLS.
+    pub require_tls: bool,
+    /// The first token of every subject, stream and bucket name this
+    /// cluster uses (several clusters can share one NATS).
+    pub prefix: String,
+    /// Milliseconds between two heartbeats of a node.
+    pub heartbeat_ms: u64,
+    /// Milliseconds of silence after which a node is taken as lost: its
+    /// people leave (`node NAME lost`) and its nickname claims go.
+    pub lost_after_ms: u64,
+    /// Milliseconds a starting node waits for the others to tell it who
+    /// is where.
+    pub sync_wait_ms: u64,
+    /// Milliseconds a publish may wait for the stream's acknowledgement.
+    pub ack_timeout_ms: u64,
+    /// Copies JetStream keeps of the stream and buckets (1, or 3 on a
+    /// NATS cluster of three).
+    pub replicas: usize,
+    /// Days the stream keeps messages (0: for ever).
+    pub stream_max_age_days: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            urls: Vec::new(),
+            node_name: None,
+            credentials_file: None,
+            user: None,
+            password: None,
+            token: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            require_tls: false,
+            prefix: "chatroom".to_string(),
+            heartbeat_ms: 2000,
+            lost_after_ms: 10_000,
+            sync_wait_ms: 1000,
+            ack_timeout_ms: 5000,
+            replicas: 1,
+            stream_max_age_days: 0,
+        }
+    }
+}
+
+impl Cluster {
+    /// Whether this server is a node of a cluster.
+    pub fn enabled(&self) -> bool {
+        !self.urls.is_empty()
+    }
 }
 
 /// LAN discovery (`[mdns]`): the server announces itself with mDNS/DNS-SD
@@ -718,6 +797,7 @@ impl Default for Config {
             metrics: Metrics::default(),
             mdns: Mdns::default(),
             rooms: Vec::new(),
+            cluster: Cluster::default(),
         }
     }
 }
@@ -870,6 +950,13 @@ pub struct ServeArgs {
     /// by default whenever it listens beyond loopback.
     #[arg(long, env = "CHATROOM_NO_MDNS")]
     pub no_mdns: bool,
+    /// Run as a node of a cluster through these NATS servers
+    /// (`nats://10.0.0.5:4222`, comma-separated for several).
+    #[arg(long, env = "CHATROOM_CLUSTER", value_delimiter = ',')]
+    pub cluster: Vec<String>,
+    /// This node's name in the cluster [default: the server name].
+    #[arg(long, env = "CHATROOM_NODE_NAME")]
+    pub node_name: Option<String>,
 }
 
 /// An address to listen on, as given to `--bind` or `bind =`: an IP
@@ -1005,6 +1092,12 @@ impl Config {
         set(&mut self.metrics.addr, &a.metrics_addr);
         self.metrics.enabled &= !a.no_metrics;
         self.mdns.enabled &= !a.no_mdns;
+        if !a.cluster.is_empty() {
+            self.cluster.urls = a.cluster.clone();
+        }
+        if a.node_name.is_some() {
+            self.cluster.node_name = a.node_name.clone();
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -176,6 +176,11 @@ pub struct Hub {
     /// of one, 10,000 of them: 6.8 MB inline, 4.9 MB boxed).
     rooms: HashMap<Key, Box<Room>>,
     next_msg_id: u64,
+    /// In a cluster: the low bits of every msgid made here (see
+    /// `remote::use_id_slot`).
+    id_slot: Option<u64>,
+    /// Local people who left, while the runtime wants them (a cluster).
+    departures: Option<Vec<remote::Departure>>,
     /// Departed nicknames, most recent first, at most `whowas_len`.
     whowas: VecDeque<WhowasEntry>,
     max_users: usize,
@@ -219,6 +224,8 @@ impl Hub {
             nicks: HashMap::new(),
             rooms: HashMap::new(),
             next_msg_id: 0,
+            id_slot: None,
+            departures: None,
             whowas: VecDeque::new(),
             max_users: 0,
             pending_logins: HashMap::new(),
@@ -574,11 +581,13 @@ mod monitor;
 mod ops;
 mod queries;
 mod registered;
+mod remote;
 mod room;
 mod services;
 pub use lasting::RoomSpec;
 pub use ops::KEY_LEN;
 pub use registered::SERVICES_NICK;
+pub use remote::{Departure, REMOTE, RoomView, SLOT_BITS, Standing, is_remote};
 
 #[cfg(test)]
 mod lasting_tests;

@@ -18,10 +18,12 @@
 //! This task must not do network I/O or wait on any one connection; the
 //! journal append above is the one file write it makes.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use chatroom_core::names::Key;
 use chatroom_core::{Command, ConnId, Effect, Event, Hub, HubError, Outbox};
 use chatroom_proto::{Envelope, Shared};
 use chatroom_store::{HistoryStore, SearchStore};
@@ -31,6 +33,7 @@ use super::admin::Bans;
 use super::fanout::{Fanout, SLOW_CONSUMER};
 use super::history;
 use super::inbox::{GroupItem, HubMsg, HubStats};
+use super::link::{CLAIM_UNREACHABLE, CLUSTER_DOWN, Claim, Link, NOT_STORED, Remote};
 use super::metrics::{Counted, Disconnect, Metrics};
 use super::outbound::Outgoing;
 use super::persist::{Heard, Op, Stage};
@@ -54,8 +57,9 @@ pub fn spawn(
     accounts: Option<Arc<Accounts>>,
     metrics: Arc<Metrics>,
     bans: Arc<Bans>,
+    link: Option<Link>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(hub, inbox, history, accounts, metrics, bans))
+    tokio::spawn(run(hub, inbox, history, accounts, metrics, bans, link))
 }
 
 /// Where the hub's events go: straight onto the queues, or through the
@@ -145,12 +149,23 @@ impl Sink {
 struct Counting<'a> {
     sink: &'a mut Sink,
     metrics: &'a Metrics,
+    /// In a cluster, while a local person's message is applied: the
+    /// messages it made, for the other nodes.
+    said: Option<&'a mut Vec<Event>>,
+    /// In a cluster, while a local person's message to a room is
+    /// applied: its deliveries, held until the cluster's journal stored it.
+    hold: Option<&'a mut Vec<(ConnId, Shared)>>,
 }
 
 impl Outbox for Counting<'_> {
     type Env = Shared;
 
     fn wrap(&mut self, event: Event) -> Shared {
+        if let Some(said) = self.said.as_mut()
+            && matches!(event, Event::Message { .. } | Event::TagMsg { .. })
+        {
+            said.push(event.clone());
+        }
         self.sink.wrap(event)
     }
 
@@ -158,14 +173,20 @@ impl Outbox for Counting<'_> {
         if matches!(event.event(), Some(Event::Message { .. })) {
             self.metrics.delivered(1);
         }
-        self.sink.send(to, event);
+        match self.hold.as_mut() {
+            Some(held) => held.push((to, event.clone())),
+            None => self.sink.send(to, event),
+        }
     }
 
     fn send_all(&mut self, to: impl ExactSizeIterator<Item = ConnId>, event: &Shared) {
         if matches!(event.event(), Some(Event::Message { .. })) {
             self.metrics.delivered(to.len());
         }
-        self.sink.send_all(to, event);
+        match self.hold.as_mut() {
+            Some(held) => held.extend(to.map(|r| (r, event.clone()))),
+            None => self.sink.send_all(to, event),
+        }
     }
 }
 
@@ -176,6 +197,7 @@ async fn run(
     accounts: Option<Arc<Accounts>>,
     metrics: Arc<Metrics>,
     bans: Arc<Bans>,
+    mut link: Option<Link>,
 ) {
     let accounts = accounts.as_ref();
     let (store, mut sink) = match history {
@@ -185,6 +207,9 @@ async fn run(
         ),
         None => (None, Sink::Direct(Fanout::default())),
     };
+    if let (Some(_), Sink::Persist(stage)) = (&link, &mut sink) {
+        stage.rooms_from_cluster();
+    }
     let mut batch = Vec::with_capacity(128);
     loop {
         // Commands first: releasing a commit's deliveries as the last thing
@@ -200,7 +225,17 @@ async fn run(
                 sink.cut_slow(&mut hub, &metrics);
             }
         }
-        for msg in batch.drain(..) {
+        // A queue, not a list: a connection held back while the cluster
+        // grants its nickname resumes where its answer arrives.
+        let mut work = VecDeque::from(std::mem::take(&mut batch));
+        while let Some(msg) = work.pop_front() {
+            let msg = match link.as_mut() {
+                Some(link) => match link.park(&hub, msg) {
+                    Some(msg) => msg,
+                    None => continue,
+                },
+                None => msg,
+            };
             match msg {
                 HubMsg::Attach { id, out } => {
                     hub.attach(id);
@@ -210,7 +245,14 @@ async fn run(
                 // never makes it a slow consumer (its reading is paced).
                 HubMsg::Cmd { id, cmd, ack } => {
                     sink.set_author(Some(id));
-                    let result = apply(&mut hub, &mut sink, accounts, (&metrics, &bans), id, cmd);
+                    let result = apply(
+                        &mut hub,
+                        &mut sink,
+                        accounts,
+                        (&metrics, &bans, link.as_mut()),
+                        id,
+                        cmd,
+                    );
                     sink.set_author(None);
                     if let Some(ack) = ack {
                         let _ = ack.send(result);
@@ -231,7 +273,7 @@ async fn run(
                                     &mut hub,
                                     &mut sink,
                                     accounts,
-                                    (&metrics, &bans),
+                                    (&metrics, &bans, link.as_mut()),
                                     id,
                                     cmd,
                                 );
@@ -265,6 +307,38 @@ async fn run(
                         queued_max,
                         history,
                     });
+                }
+                HubMsg::Remote(Remote::Claimed {
+                    conn,
+                    nick,
+                    outcome,
+                }) => {
+                    if let Some(link) = link.as_mut() {
+                        for msg in link.claimed(conn, &nick, outcome).into_iter().rev() {
+                            work.push_front(msg);
+                        }
+                    }
+                }
+                HubMsg::Remote(Remote::Journaled { token, ok }) => {
+                    if let Some((author, held)) = link.as_mut().and_then(|l| l.journaled(token)) {
+                        sink.set_author(Some(author));
+                        if ok {
+                            for (to, event) in held {
+                                sink.send(to, &event);
+                            }
+                        } else {
+                            let notice = Event::ServerNotice {
+                                text: NOT_STORED.into(),
+                            };
+                            sink.send(author, &Envelope::new(notice));
+                        }
+                        sink.set_author(None);
+                    }
+                }
+                HubMsg::Remote(remote) => {
+                    if let Some(link) = link.as_mut() {
+                        apply_remote(&mut hub, &mut sink, link, remote);
+                    }
                 }
                 HubMsg::WhoAmI { id, reply } => {
                     let _ = reply.send(hub.user_of(id));
@@ -337,7 +411,11 @@ async fn run(
                 }
             }
             sink.cut_slow(&mut hub, &metrics);
+            if let Some(link) = link.as_mut() {
+                link.departures(&mut hub);
+            }
         }
+        batch = Vec::from(work);
         if let Sink::Persist(stage) = &mut sink {
             // Whatever was committed meanwhile goes out with this iteration.
             stage.on_all_heard();
@@ -359,14 +437,86 @@ fn apply(
     hub: &mut Hub,
     sink: &mut Sink,
     accounts: Option<&Arc<Accounts>>,
-    (metrics, bans): (&Metrics, &Bans),
+    (metrics, bans, mut link): (&Metrics, &Bans, Option<&mut Link>),
     id: ConnId,
     cmd: Command,
 ) -> Result<(), HubError> {
+    let speech = matches!(cmd, Command::Say { .. } | Command::TagMsg { .. });
+    if speech && link.as_ref().is_some_and(|l| !l.is_up()) {
+        // Nothing said is lost silently: the sender hears it was not sent.
+        let notice = Event::ServerNotice {
+            text: CLUSTER_DOWN.into(),
+        };
+        sink.send(id, &Envelope::new(notice));
+        return Ok(());
+    }
+    if let Some(why) = link.as_mut().and_then(|l| l.refused(id, &cmd)) {
+        // Someone on another node holds it (the cluster's claim said so),
+        // or the cluster could not be asked (then the person is told so).
+        if why == Claim::Unreachable {
+            let notice = Event::ServerNotice {
+                text: CLAIM_UNREACHABLE.into(),
+            };
+            sink.send(id, &Envelope::new(notice));
+        }
+        let nick = match &cmd {
+            Command::Register { nick, .. } | Command::Nick(nick) => nick.as_str(),
+            _ => "",
+        };
+        let e = HubError::NickInUse(nick.into());
+        sink.send(id, &Envelope::new(Event::Error(e.clone())));
+        return Err(e);
+    }
+    let shout = link.as_ref().and_then(|l| l.before(hub, id, &cmd));
+    let old_nick = match (&cmd, &link) {
+        (Command::Nick(_), Some(_)) => hub.nick_of(id),
+        _ => None,
+    };
+    let mut said = Vec::new();
+    // A message to a room goes through the cluster's journal first (a
+    // tag-only message, such as a typing notification, is no history).
+    let journaled = link.is_some()
+        && matches!(
+            &cmd,
+            Command::Say { target, .. }
+                if !matches!(target, chatroom_core::SayTarget::Nick(_))
+        );
+    let mut held = Vec::new();
     let noted = super::activity::before(hub, id, &cmd);
     let counted = Counted::of(&cmd);
-    let result = hub.handle(id, cmd, &mut Counting { sink, metrics });
+    let result = hub.handle(
+        id,
+        cmd,
+        &mut Counting {
+            sink,
+            metrics,
+            said: (speech && link.is_some()).then_some(&mut said),
+            hold: journaled.then_some(&mut held),
+        },
+    );
     metrics.applied(counted, result.is_ok());
+    if let Some(link) = link.as_mut() {
+        if journaled && !said.is_empty() {
+            link.journal(id, said, held);
+        } else {
+            for (to, event) in held {
+                sink.send(to, &event);
+            }
+            for event in said {
+                link.said(hub, event);
+            }
+        }
+        if let (Some(cmd), Ok(())) = (shout, &result) {
+            link.accepted(hub, id, cmd);
+        }
+        if let (Some(old), Ok(())) = (old_nick, &result)
+            && hub
+                .nick_of(id)
+                .is_some_and(|new| Key::of(&new) != Key::of(&old))
+        {
+            link.released(id, old);
+        }
+    }
     if let (Some(before), Ok(())) = (noted, &result) {
         super::activity::after(hub, id, before);
     }
@@ -426,4 +576,111 @@ fn apply(
         hub.admin_disconnect(id, &reason, sink);
     }
     result
+}
+
+/// Applies what another node did (see `link`): its people's commands under
+/// their ids here, their messages relayed to the local members, departures.
+fn apply_remote(hub: &mut Hub, sink: &mut Sink, link: &mut Link, remote: Remote) {
+    match remote {
+        Remote::Cmd {
+            node,
+            conn,
+            cmd,
+            standing,
+        } => {
+            let registers = matches!(cmd, Command::Register { .. });
+            // Known already (told by its node's answer to who is where):
+            // its registration is no news.
+            let known = link.ghost(&node, conn, false).is_some();
+            if registers && known {
+                return;
+            }
+            let Some(ghost) = link.ghost(&node, conn, registers) else {
+                return;
+            };
+            let joined = match &cmd {
+                Command::Join(room) | Command::JoinKey { room, .. } => Some(room.clone()),
+                _ => None,
+            };
+            tracing::trace!(node = %node, conn, ?cmd, "a remote command");
+            let result = hub.handle(ghost, cmd, sink);
+            if let Err(e) = &result {
+                tracing::debug!(node = %node, conn, "a remote command was refused here: {e}");
+                if registers {
+                    link.forget(ghost);
+                }
+            }
+            if let (Ok(()), Some(room), Some((op, voice))) = (&result, joined, standing) {
+                hub.set_standing(ghost, &room, op, voice);
+            }
+            // Services act for local people only; notes (a topic for the
+            // history) are kept as for anyone.
+            hub.take_effects();
+            if let Sink::Persist(stage) = sink {
+                for note in hub.take_notes() {
+                    stage.note(note);
+                }
+            }
+        }
+        Remote::Said { event, to, .. } => hub.relay(event, to, sink),
+        Remote::Index { events, done } => match sink {
+            Sink::Persist(stage) => {
+                stage.index(&events);
+                // Answered once everything before it is committed.
+                stage.push(Op::Read(Box::new(move || {
+                    let _ = done.send(());
+                })));
+            }
+            Sink::Direct(_) => {
+                let _ = done.send(());
+            }
+        },
+        Remote::Gone { node, conn, reason } => {
+            if let Some(ghost) = link.ghost(&node, conn, false) {
+                hub.quit(ghost, reason, sink);
+                link.forget(ghost);
+            }
+        }
+        Remote::NodeGone { node, reason } => {
+            for ghost in link.ghosts_of(&node) {
+                if let (Some(nick), Some((_, conn))) = (hub.nick_of(ghost), link.home_of(ghost)) {
+                    link.release_for(&node, *conn, nick);
+                }
+                hub.quit(ghost, reason.clone(), sink);
+                link.forget(ghost);
+            }
+        }
+        Remote::Standings { reply } => {
+            let _ = reply.send((hub.local_standings(), hub.local_rooms()));
+        }
+        Remote::Place {
+            node,
+            people,
+            rooms,
+        } => {
+            for person in people {
+                if link.ghost(&node, person.conn, false).is_some() {
+                    continue;
+                }
+                let Some(ghost) = link.ghost(&node, person.conn, true) else {
+                    continue;
+                };
+                if !hub.place_remote(ghost, person, sink) {
+                    link.forget(ghost);
+                }
+            }
+            // Topics, modes and lists of the rooms they are in, where
+            // nobody here is in them to know better.
+            for room in rooms {
+                hub.adopt_room(room);
+            }
+        }
+        Remote::Sweep => {
+            link.sweep(hub);
+            link.prune(hub);
+        }
+        // Handled by the task's loop (it resumes the connection, releases
+        // the deliveries).
+        Remote::Claimed { .. } | Remote::Journaled { .. } => {}
+    }
 }

@@ -53,6 +53,8 @@ pub enum HubMsg {
         ask: AdminAsk,
         reply: oneshot::Sender<AdminDone>,
     },
+    /// What another node of the cluster did (see `link`).
+    Remote(crate::link::Remote),
     /// A question about a room's history (`room` empty: the focused room).
     History {
         id: ConnId,

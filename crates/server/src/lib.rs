@@ -21,6 +21,7 @@ pub mod history;
 pub mod hub_task;
 pub mod inbox;
 pub mod limits;
+pub mod link;
 pub mod listen;
 pub mod live;
 pub mod logins;

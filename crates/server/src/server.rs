@@ -107,6 +107,8 @@ pub struct Server {
     load: Option<super::reload::LoadConfig>,
     /// The open-file limit found at start.
     nofile: Option<u64>,
+    /// Set when this server is one node of a cluster.
+    cluster: Option<super::link::ClusterPlug>,
     /// Installed at bind time, so a SIGHUP that arrives once the addresses
     /// are printed reloads instead of killing the process.
     #[cfg(unix)]
@@ -269,6 +271,7 @@ impl Server {
             configured,
             load: None,
             nofile: nofile.soft,
+            cluster: None,
             #[cfg(unix)]
             hangup,
         })
@@ -289,6 +292,11 @@ impl Server {
             "tls: SHA-256 fingerprint {} ({whence})",
             tls.fingerprint()
         ))
+    }
+
+    /// Runs this server as one node of a cluster (see `link`).
+    pub fn join_cluster(&mut self, plug: super::link::ClusterPlug) {
+        self.cluster = Some(plug);
     }
 
     /// How to reload the configuration (SIGHUP, `chatroom admin reload`):
@@ -448,6 +456,20 @@ impl Server {
         });
         let metrics = Arc::new(super::metrics::Metrics::new());
         let bans = Arc::new(super::admin::Bans::load(&cfg.data_dir));
+        let link = self.cluster.map(|plug| {
+            core.use_id_slot(plug.id_slot);
+            core.keep_departures();
+            let (tx, shouts) = tokio::sync::mpsc::unbounded_channel();
+            (plug.start)(super::link::LinkPorts {
+                shouts,
+                hub: hub.clone(),
+                history: self.store.as_ref().map(|o| {
+                    let h: Arc<dyn chatroom_store::HistoryStore> = o.store.clone();
+                    h
+                }),
+            });
+            super::link::Link::new(tx, plug.up)
+        });
         let hub_task = hub_task::spawn(
             core,
             inbox,
@@ -455,6 +477,7 @@ impl Server {
             accounts.clone(),
             metrics.clone(),
             bans.clone(),
+            link,
         );
         let (deadlines, deadlines_task) = Deadlines::start(
             cfg.limits.registration_timeout(),

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod irc;
+pub mod nats;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -438,7 +439,19 @@ impl LineClient {
     /// Waits (up to `WAIT`) for a line satisfying `pred` that arrives after
     /// the lines already returned by earlier waits; returns it.
     pub fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
+        self.wait_within(WAIT, what, pred)
+    }
+
+    /// Like [`LineClient::wait_for`], waiting up to `limit` (a bound the
+    /// behaviour itself promises, such as the cluster's 15 s to tell
+    /// that a node was lost).
+    pub fn wait_within(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + limit;
         let mut checked = 0;
         loop {
             while checked < self.seen.len() {

@@ -340,7 +340,6 @@ impl Hub {
                 out.send(to, &env);
             }
         }
-        send(out, conn, Event::Closing { reason });
         // Out of its rooms while still a member (an operator's account is
         // remembered by the rooms it ran).
         let keys = self.members[&conn].rooms.clone();
@@ -354,6 +353,8 @@ impl Hub {
             }
         }
         let member = self.members.remove(&conn).expect("checked above");
+        self.departed(conn, &member.info.nick, &reason);
+        send(out, conn, Event::Closing { reason });
         self.nicks.remove(&Key::of(&member.info.nick));
         self.monitors.forget(conn);
         self.monitors.offline(&member.info.nick, out);

@@ -93,9 +93,9 @@ impl Hub {
         };
         let tags = relay_tags(tags);
         for piece in pieces {
-            self.next_msg_id += 1;
+            let id = self.new_msg_id();
             let env = out.wrap(Event::Message {
-                id: self.next_msg_id,
+                id,
                 time: self.now(),
                 from: from.clone(),
                 to: to.clone(),
@@ -106,7 +106,7 @@ impl Hub {
             self.deliver(&recipients, &env, out);
             if let Some(account) = &to_account {
                 self.note(Note::PrivateRecipient {
-                    id: self.next_msg_id,
+                    id,
                     account: account.clone(),
                 });
             }
@@ -150,9 +150,9 @@ impl Hub {
         out: &mut impl Outbox,
     ) -> Outcome {
         let (to, recipients) = self.recipients(conn, target, false, out)?;
-        self.next_msg_id += 1;
+        let id = self.new_msg_id();
         let env = out.wrap(Event::TagMsg {
-            id: self.next_msg_id,
+            id,
             time: self.now(),
             from: self.members[&conn].info.clone(),
             to,

@@ -216,11 +216,12 @@ impl Hub {
                 Some(t) => (t.text.clone(), t.time),
                 None => (Name::from(""), self.now()),
             };
-            self.next_msg_id += 1;
+            let name = room.name.clone();
+            let id = self.new_msg_id();
             let note = Note::Topic {
-                id: self.next_msg_id,
+                id,
                 time,
-                room: room.name.clone(),
+                room: name,
                 by,
                 text,
             };

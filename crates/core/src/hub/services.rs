@@ -84,9 +84,9 @@ impl Hub {
             return Some(Err(HubError::NoText));
         }
         for piece in pieces {
-            self.next_msg_id += 1;
+            let id = self.new_msg_id();
             let message = Event::Message {
-                id: self.next_msg_id,
+                id,
                 time: self.now(),
                 from: from.clone(),
                 to: to.clone(),

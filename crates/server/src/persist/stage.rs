@@ -86,8 +86,11 @@ pub struct Stage {
     /// their place among the ops does not matter), which spares a box and
     /// a sorting pass per message.
     pub(super) records: Vec<Record>,
-    /// The highest msgid turned into a record (or skipped by retention).
+    /// The msgid last turned into a record (or skipped by retention).
     pub(super) recorded: u64,
+    /// In a cluster: rooms' messages are stored as the cluster's journal
+    /// hands them over ([`Stage::index`]), not as they are delivered here.
+    pub(super) rooms_from_cluster: bool,
     pub(super) cfg: Arc<History>,
     /// Batches whose writes are not committed yet, oldest first.
     pub(super) held: VecDeque<Held>,
@@ -171,6 +174,7 @@ impl Stage {
             ops: Vec::new(),
             records: Vec::new(),
             recorded: 0,
+            rooms_from_cluster: false,
             cfg,
             held: VecDeque::new(),
             sent: 0,
@@ -503,15 +507,37 @@ impl Stage {
 }
 
 impl Stage {
+    /// Rooms' messages are from now on stored from the cluster's journal
+    /// only (see [`Stage::index`]).
+    pub fn rooms_from_cluster(&mut self) {
+        self.rooms_from_cluster = true;
+    }
+
+    /// Messages from the cluster's journal, stored with this batch (each
+    /// once: the caller hands over what is not stored yet).
+    pub fn index(&mut self, events: &[Event]) {
+        for event in events {
+            if let Event::Message { to, .. } = event
+                && self.keeps(to)
+                && let Some(rec) = Record::from_message(event)
+            {
+                self.records.push(rec);
+            }
+        }
+    }
+
     /// One event goes to many recipients; its record is made once, before
-    /// its first delivery (ids only grow). A TAGMSG is kept when it
-    /// carries a tag that means something later (a reaction, a reply's
-    /// context: `Record::from_message` decides), not a typing
-    /// notification.
+    /// its first delivery (an event's deliveries come one after the other;
+    /// ids mostly grow, but not always in a cluster, where other nodes'
+    /// messages and messages held for the cluster's journal come in
+    /// between). A TAGMSG is kept when it carries a tag that means
+    /// something later (a reaction, a reply's context:
+    /// `Record::from_message` decides), not a typing notification.
     pub(super) fn record(&mut self, event: &Shared) {
         if let Some(Event::Message { id, to: target, .. } | Event::TagMsg { id, to: target, .. }) =
             event.event()
-            && *id > self.recorded
+            && *id != self.recorded
+            && !(self.rooms_from_cluster && matches!(target, MsgTarget::Room(_)))
         {
             self.recorded = *id;
             if self.keeps(target)
