@@ -108,6 +108,18 @@ pub enum Event {
         to: MsgTarget,
         tags: Vec<(Name, Name)>,
     },
+    /// `by` withdrew the message `msgid` of `to` (a room, or a private
+    /// conversation named as its messages name it): sent to whoever would
+    /// receive a message there, the redactor included. `id` and `time` are
+    /// the redaction's own; the history forgets the message.
+    Redacted {
+        id: u64,
+        time: SystemTime,
+        by: Arc<UserInfo>,
+        to: MsgTarget,
+        msgid: u64,
+        reason: Option<Name>,
+    },
     /// Someone who shares a room with the recipient went away
     /// (`Some(message)`) or came back (`None`).
     AwayStatus {

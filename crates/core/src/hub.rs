@@ -16,8 +16,8 @@
 //! `queries` (LIST, WHO, NAMES, WHOIS, WHOWAS, LUSERS), `ops` (modes, KICK,
 //! INVITE, operators), `registered` (registered rooms), `accounts` (who is
 //! logged in), `monitor` (MONITOR), `services` (held messages, nickname
-//! protection, replay on join), `markers` (read markers) and `history`
-//! (what the history needs).
+//! protection, replay on join), `markers` (read markers), `redact`
+//! (withdrawing messages) and `history` (what the history needs).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -80,6 +80,11 @@ pub struct HubConfig {
     pub multiline_max_bytes: usize,
     /// Lines of one message of several lines (`max-lines`).
     pub multiline_max_lines: usize,
+    /// How long after sending someone may still withdraw their own message
+    /// (IRCv3 message-redaction), in seconds; room operators and server
+    /// operators may withdraw a room's messages at any age the hub still
+    /// remembers (see `redact::RECENT`). 0: nobody withdraws their own.
+    pub redact_window_secs: u64,
 }
 
 impl Default for HubConfig {
@@ -101,6 +106,7 @@ impl Default for HubConfig {
             monitor_len: 100,
             multiline_max_bytes: 4096,
             multiline_max_lines: 32,
+            redact_window_secs: 900,
         }
     }
 }
@@ -191,6 +197,8 @@ pub struct Hub {
     /// Connections the runtime attached that have not registered yet
     /// (LUSERS 253); a connection leaves it on registering or leaving.
     unregistered: HashSet<ConnId>,
+    /// Who sent the latest messages, where and when (redaction).
+    recent: redact::Recent,
 }
 
 pub(super) type Outcome = Result<(), HubError>;
@@ -218,6 +226,7 @@ impl Hub {
             protected: HashMap::new(),
             protect_seq: 0,
             unregistered: HashSet::new(),
+            recent: redact::Recent::default(),
         }
     }
 
@@ -435,6 +444,12 @@ impl Hub {
             Command::TagMsg { target, tags } => self.tagmsg(conn, target, tags, out),
             Command::Setname(realname) => self.setname(conn, &realname, out),
             Command::MarkRead { target, at } => self.mark_read(conn, target, at, out),
+            Command::Redact {
+                target,
+                id,
+                msgid,
+                reason,
+            } => self.redact(conn, &target, id, &msgid, reason, out),
             Command::Quit(reason) => {
                 self.quit(conn, reason.unwrap_or_else(|| "Client quit".into()), out);
                 Ok(())
@@ -554,12 +569,15 @@ mod messages;
 mod monitor;
 mod ops;
 mod queries;
+mod redact;
 mod registered;
 mod room;
 mod services;
 pub use ops::KEY_LEN;
 pub use registered::SERVICES_NICK;
 
+#[cfg(test)]
+mod redact_tests;
 #[cfg(test)]
 mod registered_tests;
 #[cfg(test)]

@@ -253,6 +253,7 @@ impl Renderer for LenHeaderRenderer {
                 | Event::WhowasReply { .. }
                 | Event::Lusers(_)
                 | Event::TagMsg { .. }
+                | Event::Redacted { .. }
                 | Event::AwayStatus { .. }
                 | Event::RealnameChanged { .. }
                 | Event::AccountChanged { .. }

@@ -259,6 +259,7 @@ impl Renderer for NickRenderer {
                 | Event::WhowasReply { .. }
                 | Event::Lusers(_)
                 | Event::TagMsg { .. }
+                | Event::Redacted { .. }
                 | Event::AwayStatus { .. }
                 | Event::RealnameChanged { .. }
                 | Event::AccountChanged { .. }

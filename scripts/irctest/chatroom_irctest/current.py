@@ -129,8 +129,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     sync_sleep_time = 0.02
 
     # The capabilities of specifications.Capabilities that `CAP LS 302`
-    # offers. Not offered: extended-monitor, draft/multiline,
-    # draft/read-marker, draft/message-redaction, sts.
+    # offers. Not offered: extended-monitor, sts.
     capabilities = frozenset((
         Capabilities.ACCOUNT_NOTIFY,
         Capabilities.ACCOUNT_TAG,
@@ -139,8 +138,11 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         Capabilities.ECHO_MESSAGE,
         Capabilities.EXTENDED_JOIN,
         Capabilities.LABELED_RESPONSE,
+        Capabilities.MESSAGE_REDACTION,
         Capabilities.MESSAGE_TAGS,
+        Capabilities.MULTILINE,
         Capabilities.MULTI_PREFIX,
+        Capabilities.READ_MARKER,
         Capabilities.SERVER_TIME,
         Capabilities.SETNAME,
     ))

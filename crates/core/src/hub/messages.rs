@@ -104,6 +104,7 @@ impl Hub {
                 tags: tags.clone(),
             });
             self.deliver(&recipients, &env, out);
+            self.remember_sent(self.next_msg_id, conn, &recipients);
             if let Some(account) = &to_account {
                 self.note(Note::PrivateRecipient {
                     id: self.next_msg_id,
@@ -159,6 +160,7 @@ impl Hub {
             tags: relay_tags(tags),
         });
         self.deliver(&recipients, &env, out);
+        self.remember_sent(self.next_msg_id, conn, &recipients);
         // A reaction to a private message is kept in the history of the
         // conversation, which is found by its parties' accounts.
         if let Recipients::People(them, _) = &recipients

@@ -29,6 +29,7 @@ pub enum Cap {
     ExtendedJoin,
     InviteNotify,
     LabeledResponse,
+    MessageRedaction,
     MessageTags,
     MultiPrefix,
     Multiline,
@@ -42,7 +43,7 @@ pub enum Cap {
 }
 
 impl Cap {
-    pub const ALL: [Cap; 22] = [
+    pub const ALL: [Cap; 23] = [
         Cap::AccountNotify,
         Cap::AccountRegistration,
         Cap::AccountTag,
@@ -55,6 +56,7 @@ impl Cap {
         Cap::ExtendedJoin,
         Cap::InviteNotify,
         Cap::LabeledResponse,
+        Cap::MessageRedaction,
         Cap::MessageTags,
         Cap::MultiPrefix,
         Cap::Multiline,
@@ -82,6 +84,7 @@ impl Cap {
             Cap::ExtendedJoin => "extended-join",
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
+            Cap::MessageRedaction => "draft/message-redaction",
             Cap::MessageTags => "message-tags",
             Cap::MultiPrefix => "multi-prefix",
             Cap::ReadMarker => "draft/read-marker",

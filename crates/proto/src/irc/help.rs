@@ -190,6 +190,14 @@ pub const TOPICS: &[Topic] = &[
         ],
     },
     Topic {
+        name: "REDACT",
+        lines: &[
+            "REDACT <target> <msgid> [:<reason>]",
+            "Withdraws a message: your own for a while after sending it, any of",
+            "a room's as its operator (draft/message-redaction).",
+        ],
+    },
+    Topic {
         name: "NICKSERV",
         lines: &[
             "NICKSERV <command> (also NS, or /msg NickServ <command>)",

@@ -507,10 +507,14 @@ impl Stage {
     /// its first delivery (ids only grow). A TAGMSG is kept when it
     /// carries a tag that means something later (a reaction, a reply's
     /// context: `Record::from_message` decides), not a typing
-    /// notification.
+    /// notification. A redaction is recorded like a message: the store
+    /// removes the message it names when it appends it, in order.
     pub(super) fn record(&mut self, event: &Shared) {
-        if let Some(Event::Message { id, to: target, .. } | Event::TagMsg { id, to: target, .. }) =
-            event.event()
+        if let Some(
+            Event::Message { id, to: target, .. }
+            | Event::TagMsg { id, to: target, .. }
+            | Event::Redacted { id, to: target, .. },
+        ) = event.event()
             && *id > self.recorded
         {
             self.recorded = *id;

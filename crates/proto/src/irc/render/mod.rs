@@ -71,7 +71,7 @@ use super::numeric::*;
 use super::wire::{host, tag_prefix, word};
 use label::Batches;
 use numerics::Numerics;
-use shared::{render_message, render_shared};
+use shared::{render_message, render_redacted, render_shared};
 use who::Found;
 
 pub use super::limits::MAX_LABEL;
@@ -463,6 +463,16 @@ impl IrcRenderer {
                     render_message(ev, time, tagged, acct, false)
                 });
             }
+            // Never to a client without the capability (the spec's
+            // fallback is optional; a notice for every withdrawn message
+            // would be noise to those who cannot act on it).
+            Event::Redacted { .. } if self.has(Cap::MessageRedaction) => {
+                let tagged = self.has(Cap::MessageTags);
+                shared.render_into(slot(time, tagged), out, |ev| {
+                    render_redacted(ev, time, tagged)
+                });
+            }
+            Event::Redacted { .. } => {}
             Event::Joined { .. } => {
                 let ext = self.has(Cap::ExtendedJoin);
                 shared.render_into(slot(time, ext), out, |ev| render_shared(ev, time, ext));

@@ -1,7 +1,8 @@
 //! Room traffic as IRC lines that look the same to every recipient with
 //! the same relevant capabilities: PRIVMSG/NOTICE/TAGMSG
 //! ([`render_message`]), JOIN, PART, QUIT, NICK, TOPIC, KICK, MODE, AWAY,
-//! ACCOUNT, SETNAME, WALLOPS and invite notices ([`render_shared`]), and the render
+//! ACCOUNT, SETNAME, WALLOPS and invite notices ([`render_shared`]), REDACT
+//! ([`render_redacted`]), and the render
 //! cache slot each capability combination uses ([`slot`],
 //! [`message_slot`]). Also the CHGHOST emulation, which is built from
 //! these lines but differs per recipient.
@@ -252,6 +253,35 @@ fn multiline_batch(
 /// notices: the same for every recipient with the same capabilities.
 /// `time`: server-time (the moment of the first rendering, which all
 /// recipients then share); `ext`: extended-join.
+/// REDACT (IRCv3 message-redaction), with the redaction's own time and
+/// (to clients with message-tags) msgid; `Bytes::new()` for any other
+/// event.
+pub(crate) fn render_redacted(ev: &Event, time: bool, tagged: bool) -> Bytes {
+    let Event::Redacted {
+        id,
+        time: at,
+        by,
+        to,
+        msgid,
+        reason,
+    } = ev
+    else {
+        return Bytes::new();
+    };
+    let mut out = BytesMut::new();
+    let tags = tag_prefix(time.then_some(*at), tagged.then_some(*id), None, &[]);
+    out.put_slice(tags.as_bytes());
+    let msgid = crate::irc::tags::msgid(*msgid);
+    write_line(
+        &mut out,
+        Some(&source(by)),
+        "REDACT",
+        &[target_of(to), &msgid],
+        reason.as_deref(),
+    );
+    out.freeze()
+}
+
 pub(crate) fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
     let mut out = BytesMut::new();
     let stamp = if time {
@@ -453,6 +483,47 @@ mod tests {
     use crate::irc::message::Message;
     use crate::irc::render::test_support::*;
     use crate::irc::render::{message_slot, slot};
+
+    #[test]
+    fn a_redaction_reaches_only_clients_that_asked_for_it() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_546_612_406_123);
+        let ev = |reason: Option<&str>, to: MsgTarget| Event::Redacted {
+            id: 9,
+            time: at,
+            by: user("alice"),
+            to,
+            msgid: 7,
+            reason: reason.map(Into::into),
+        };
+        assert_eq!(
+            render(
+                &mut with_caps("bob", &[Cap::MessageRedaction]),
+                ev(Some("wrong room"), room("#lobby"))
+            ),
+            ":alice!alice@127.0.0.1 REDACT #lobby 7 :wrong room\r\n"
+        );
+        assert_eq!(
+            render(
+                &mut with_caps(
+                    "bob",
+                    &[Cap::MessageRedaction, Cap::MessageTags, Cap::ServerTime]
+                ),
+                ev(None, MsgTarget::Nick("bob".into()))
+            ),
+            "@time=2019-01-04T14:33:26.123Z;msgid=9 :alice!alice@127.0.0.1 REDACT bob 7\r\n"
+        );
+        let everything_else: Vec<Cap> = Cap::ALL
+            .into_iter()
+            .filter(|c| *c != Cap::MessageRedaction)
+            .collect();
+        assert_eq!(
+            render(
+                &mut with_caps("bob", &everything_else),
+                ev(None, room("#lobby"))
+            ),
+            ""
+        );
+    }
 
     #[test]
     fn text_that_fits_fills_the_line_exactly() {
