@@ -196,6 +196,12 @@ pub enum Event {
         mask: Name,
         members: Vec<MemberInfo>,
     },
+    /// News about someone the recipient watches with MONITOR and shares no
+    /// room with: an `AwayStatus`, `AccountChanged`, `RealnameChanged` or
+    /// `HostChanged` (with no rooms), as those who share a room get it.
+    /// IRC shows it to clients with `extended-monitor` (IRCv3); nothing
+    /// else shows it.
+    Watched(Box<Event>),
     /// Watched nicknames (MONITOR) that are online: sent when asked and
     /// when one comes online.
     MonOnline(Vec<Arc<UserInfo>>),

@@ -254,6 +254,7 @@ impl Renderer for LenHeaderRenderer {
                 | Event::Lusers(_)
                 | Event::TagMsg { .. }
                 | Event::Redacted { .. }
+                | Event::Watched(_)
                 | Event::AwayStatus { .. }
                 | Event::RealnameChanged { .. }
                 | Event::AccountChanged { .. }

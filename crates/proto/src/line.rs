@@ -684,6 +684,7 @@ impl Renderer for LineRenderer {
             // Tags, away and real-name changes are for IRCv3 clients; the
             // line protocol shows away people through /whois and /who.
             Event::TagMsg { .. }
+            | Event::Watched(_)
             | Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }

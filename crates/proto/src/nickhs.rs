@@ -260,6 +260,7 @@ impl Renderer for NickRenderer {
                 | Event::Lusers(_)
                 | Event::TagMsg { .. }
                 | Event::Redacted { .. }
+                | Event::Watched(_)
                 | Event::AwayStatus { .. }
                 | Event::RealnameChanged { .. }
                 | Event::AccountChanged { .. }

@@ -129,7 +129,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     sync_sleep_time = 0.02
 
     # The capabilities of specifications.Capabilities that `CAP LS 302`
-    # offers. Not offered: extended-monitor, sts.
+    # offers. Not offered: sts.
     capabilities = frozenset((
         Capabilities.ACCOUNT_NOTIFY,
         Capabilities.ACCOUNT_TAG,
@@ -137,6 +137,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         Capabilities.BATCH,
         Capabilities.ECHO_MESSAGE,
         Capabilities.EXTENDED_JOIN,
+        Capabilities.EXTENDED_MONITOR,
         Capabilities.LABELED_RESPONSE,
         Capabilities.MESSAGE_REDACTION,
         Capabilities.MESSAGE_TAGS,

@@ -625,7 +625,18 @@ impl Hub {
         });
         member.info = who.clone();
         let their_rooms: Vec<Key> = member.rooms.to_vec();
-        for to in self.sharing(them) {
+        let sharing = self.sharing(them);
+        self.monitors.tell(
+            &who,
+            &sharing,
+            || Event::HostChanged {
+                old: old.clone(),
+                who: who.clone(),
+                rooms: Vec::new(),
+            },
+            out,
+        );
+        for to in sharing {
             let rooms = their_rooms
                 .iter()
                 .filter_map(|key| {

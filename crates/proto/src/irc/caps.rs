@@ -27,6 +27,7 @@ pub enum Cap {
     Chghost,
     EchoMessage,
     ExtendedJoin,
+    ExtendedMonitor,
     InviteNotify,
     LabeledResponse,
     MessageRedaction,
@@ -43,7 +44,7 @@ pub enum Cap {
 }
 
 impl Cap {
-    pub const ALL: [Cap; 23] = [
+    pub const ALL: [Cap; 24] = [
         Cap::AccountNotify,
         Cap::AccountRegistration,
         Cap::AccountTag,
@@ -54,6 +55,7 @@ impl Cap {
         Cap::Chghost,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
+        Cap::ExtendedMonitor,
         Cap::InviteNotify,
         Cap::LabeledResponse,
         Cap::MessageRedaction,
@@ -82,6 +84,7 @@ impl Cap {
             Cap::Chghost => "chghost",
             Cap::EchoMessage => "echo-message",
             Cap::ExtendedJoin => "extended-join",
+            Cap::ExtendedMonitor => "extended-monitor",
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
             Cap::MessageRedaction => "draft/message-redaction",

@@ -500,6 +500,25 @@ impl IrcRenderer {
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }
             | Event::InviteNotice { .. } => {}
+            // extended-monitor: what a watched person's roommates hear,
+            // for the capabilities that show each (CHGHOST without its
+            // emulation: no rooms are shared).
+            Event::Watched(inner) if self.has(Cap::ExtendedMonitor) => {
+                let shown = match &**inner {
+                    Event::AwayStatus { .. } => self.has(Cap::AwayNotify),
+                    Event::AccountChanged { .. } => self.has(Cap::AccountNotify),
+                    Event::RealnameChanged { .. } => self.has(Cap::Setname),
+                    Event::HostChanged { old, who, .. } if self.has(Cap::Chghost) => {
+                        shared::host_changed(&self.to(), self.caps, false, old, who, &[], out);
+                        false
+                    }
+                    _ => false,
+                };
+                if shown {
+                    out.extend_from_slice(&render_shared(inner, time, false));
+                }
+            }
+            Event::Watched(_) => {}
             Event::HostChanged { old, who, rooms } => {
                 let is_me = self.is_me(&who.nick);
                 shared::host_changed(&self.to(), self.caps, is_me, old, who, rooms, out);

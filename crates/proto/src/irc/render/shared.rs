@@ -485,6 +485,36 @@ mod tests {
     use crate::irc::render::{message_slot, slot};
 
     #[test]
+    fn a_watched_persons_news_needs_extended_monitor_and_its_own_capability() {
+        let away = Event::Watched(Box::new(Event::AwayStatus {
+            who: user("bar"),
+            message: Some("afk".into()),
+        }));
+        let ext = |caps: &[Cap]| {
+            let mut all = vec![Cap::ExtendedMonitor];
+            all.extend_from_slice(caps);
+            with_caps("foo", &all)
+        };
+        assert_eq!(
+            render(&mut ext(&[Cap::AwayNotify]), away.clone()),
+            ":bar!bar@127.0.0.1 AWAY :afk\r\n"
+        );
+        assert_eq!(render(&mut ext(&[]), away.clone()), "");
+        assert_eq!(render(&mut with_caps("foo", &[Cap::AwayNotify]), away), "");
+        let name = Event::Watched(Box::new(Event::RealnameChanged { who: user("bar") }));
+        assert!(render(&mut ext(&[Cap::Setname]), name.clone()).contains(" SETNAME :"));
+        assert_eq!(render(&mut ext(&[Cap::AwayNotify]), name), "");
+        let host = Event::Watched(Box::new(Event::HostChanged {
+            old: user("bar"),
+            who: logged_in("bar", "bar"),
+            rooms: Vec::new(),
+        }));
+        assert!(render(&mut ext(&[Cap::Chghost]), host.clone()).contains(" CHGHOST "));
+        // No emulation (QUIT and JOINs) for a watcher: there is no room.
+        assert_eq!(render(&mut ext(&[]), host), "");
+    }
+
+    #[test]
     fn a_redaction_reaches_only_clients_that_asked_for_it() {
         let at = UNIX_EPOCH + Duration::from_millis(1_546_612_406_123);
         let ev = |reason: Option<&str>, to: MsgTarget| Event::Redacted {
