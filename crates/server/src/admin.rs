@@ -727,6 +727,7 @@ mod tests {
             realname: nick.into(),
             host: host.into(),
             account: None,
+            bot: false,
         }
     }
 

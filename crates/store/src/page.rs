@@ -351,6 +351,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                     realname: s[2].into(),
                     host: s[3].into(),
                     account: account(&mut r)?,
+                    bot: false,
                 });
                 senders.push(sender.clone());
                 sender
@@ -471,6 +472,7 @@ mod tests {
                     realname: "Alice Ä. Example".into(),
                     host: "127.0.0.1".into(),
                     account: None,
+                    bot: false,
                 }),
                 to: MsgTarget::Room("#Room".into()),
                 text: text.into(),

@@ -171,6 +171,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
 
     # Compared by the suite with the 005 lines.
     isupport = {
+        'BOT': 'B',
         'CASEMAPPING': 'ascii',
         'CHANTYPES': '#',
         'ELIST': 'CMNTU',

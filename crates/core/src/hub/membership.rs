@@ -49,6 +49,7 @@ impl Hub {
             nick,
             host: host.into(),
             account: self.pending_logins.remove(&conn),
+            bot: false,
         });
         self.nicks.insert(Key::of_name(&info.nick), conn);
         self.members.insert(

@@ -297,6 +297,9 @@ impl Hub {
     fn user_modes(&self, conn: ConnId) -> Name {
         let m = &self.members[&conn];
         let mut s = String::from("+");
+        if m.info.bot {
+            s.push('B');
+        }
         if m.invisible {
             s.push('i');
         }
@@ -350,12 +353,20 @@ impl Hub {
                     member.wallops = add;
                     changes.push(change(add, 'w', None));
                 }
+                // A bot (IRCv3 bot-mode): anyone may say they are one.
+                'B' if member.info.bot != add => {
+                    member.info = Arc::new(UserInfo {
+                        bot: add,
+                        ..(*member.info).clone()
+                    });
+                    changes.push(change(add, 'B', None));
+                }
                 // Only OPER makes an operator; anyone may stop being one.
                 'o' if !add && member.oper => {
                     member.oper = false;
                     changes.push(change(false, 'o', None));
                 }
-                'i' | 'o' | 'w' => {}
+                'i' | 'o' | 'w' | 'B' => {}
                 c if !unknown.contains(&c) => unknown.push(c),
                 _ => {}
             }

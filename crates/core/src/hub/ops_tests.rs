@@ -953,3 +953,24 @@ fn wallops_need_an_operator_and_reach_plus_w_only() {
     assert_eq!(t.to(3).len(), 1);
     t.refused(1, Command::Wallops(String::new()), HubError::NoText);
 }
+
+#[test]
+fn anyone_may_say_they_are_a_bot_and_their_messages_show_it() {
+    let mut t = room_with_two();
+    t.mode(1, "alice", &["+B"]);
+    assert_eq!(t.changes(1), vec![c(true, 'B', None)]);
+    t.mode(1, "alice", &["+B"]);
+    assert!(t.changes(1).is_empty(), "already a bot");
+    t.mode(1, "alice", &[]);
+    assert_eq!(t.to(1), vec![Event::UserModes { modes: name("+B") }]);
+    t.say(1, "#r", "beep").expect("a bot may speak");
+    assert!(
+        t.to(2)
+            .iter()
+            .any(|e| matches!(e, Event::Message { from, .. } if from.bot)),
+        "{:?}",
+        t.to(2)
+    );
+    t.mode(1, "alice", &["-B"]);
+    assert_eq!(t.changes(1), vec![c(false, 'B', None)]);
+}

@@ -30,6 +30,7 @@ fn services() -> Arc<UserInfo> {
         realname: "Room registration".into(),
         host: "services.".into(),
         account: None,
+        bot: false,
     })
 }
 

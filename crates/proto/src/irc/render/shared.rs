@@ -154,6 +154,17 @@ pub(crate) fn render_message(
     let src = source(from);
     let target = target_of(to);
     let no_tags: &[(Name, Name)] = &[];
+    // IRCv3 bot-mode: a bot's messages carry `bot` (no value) among the
+    // server's tags, before the client's own.
+    let with_bot: Vec<(Name, Name)>;
+    let client = if tagged && from.bot {
+        with_bot = std::iter::once((Name::from("bot"), Name::from("")))
+            .chain(client.iter().cloned())
+            .collect();
+        &with_bot
+    } else {
+        client
+    };
     let account = from.account.as_deref().filter(|_| acct);
     let first = tag_prefix(
         time.then_some(at),
@@ -515,6 +526,31 @@ mod tests {
     }
 
     #[test]
+    fn a_bots_messages_carry_the_bot_tag_to_clients_with_message_tags() {
+        let bot = std::sync::Arc::new(chatroom_core::UserInfo {
+            bot: true,
+            ..(*user("beep")).clone()
+        });
+        let ev = Event::Message {
+            id: 3,
+            time: UNIX_EPOCH,
+            from: bot,
+            to: room("#lobby"),
+            kind: MsgKind::Say,
+            text: "boop".into(),
+            tags: vec![("+draft/reply".into(), "1".into())],
+        };
+        assert_eq!(
+            render(&mut with_caps("bob", &[Cap::MessageTags]), ev.clone()),
+            "@msgid=3;bot;+draft/reply=1 :beep!beep@127.0.0.1 PRIVMSG #lobby :boop\r\n"
+        );
+        assert_eq!(
+            render(&mut registered("bob"), ev),
+            ":beep!beep@127.0.0.1 PRIVMSG #lobby :boop\r\n"
+        );
+    }
+
+    #[test]
     fn a_redaction_reaches_only_clients_that_asked_for_it() {
         let at = UNIX_EPOCH + Duration::from_millis(1_546_612_406_123);
         let ev = |reason: Option<&str>, to: MsgTarget| Event::Redacted {
@@ -570,6 +606,7 @@ mod tests {
                 realname: "A".into(),
                 host: host.into(),
                 account: Some("alice".into()),
+                bot: false,
             })
         };
         // Shown as `*` and `0::1`: a byte more than given each.

@@ -41,6 +41,7 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
     let h = &cfg.hub;
     let mut tokens = vec![
         "AWAYLEN=".to_string() + &h.away_len.to_string(),
+        "BOT=B".to_string(),
         format!("CASEMAPPING={}", casemap::SERVER.token()),
         format!("CHANLIMIT=#:{}", h.max_rooms_per_member),
         "CHANMODES=beI,k,l,imnst".to_string(),
@@ -111,7 +112,7 @@ pub(super) fn welcome(to: &Numerics, user: &UserInfo, tokens: &[String], out: &m
     to.numeric(
         out,
         RPL_MYINFO,
-        &[to.server, &version, "iow", "beIiklmnostv", "beIklov"],
+        &[to.server, &version, "Biow", "beIiklmnostv", "beIklov"],
         None,
     );
     // At most 12 tokens per line keeps every 005 line far below 512 bytes.
