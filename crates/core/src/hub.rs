@@ -60,7 +60,7 @@ pub struct HubConfig {
     pub default_rooms: Vec<String>,
     /// How many rooms one person may be in at once.
     pub max_rooms_per_member: usize,
-    /// Flag modes a new room starts with (any of `imnst`).
+    /// Flag modes a new room starts with (any of `Cimnst`).
     pub default_modes: String,
     /// Mode changes with a parameter applied from one command; the rest
     /// of a longer mode string is ignored (IRC `MODES`).
