@@ -681,6 +681,7 @@ fn replay_shows_old_lines_with_their_date_and_follows_the_replay_limits() {
             realname: "carol".into(),
             host: "127.0.0.1".into(),
             account: None,
+            bot: false,
         };
         let rec = |id: u64, ago: u64, text: &str| Record {
             id,

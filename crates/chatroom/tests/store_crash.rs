@@ -36,6 +36,7 @@ fn record(id: u64) -> Record {
             realname: "Writer".into(),
             host: "127.0.0.1".into(),
             account: None,
+            bot: false,
         }),
         to: MsgTarget::Room("#crash".into()),
         text: format!("message number {id}").into(),

@@ -68,6 +68,9 @@ pub struct WireUser {
     pub realname: String,
     pub host: String,
     pub account: Option<String>,
+    /// User mode +B (a bot), shown by WHO/WHOIS on every node.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 impl From<&UserInfo> for WireUser {
@@ -78,6 +81,7 @@ impl From<&UserInfo> for WireUser {
             realname: u.realname.to_string(),
             host: u.host.to_string(),
             account: u.account.as_deref().map(str::to_string),
+            bot: u.bot,
         }
     }
 }
@@ -90,6 +94,7 @@ impl From<WireUser> for UserInfo {
             realname: u.realname.into(),
             host: u.host.into(),
             account: u.account.map(Into::into),
+            bot: u.bot,
         }
     }
 }
@@ -522,6 +527,7 @@ mod tests {
                 realname: "Alice".into(),
                 host: "127.0.0.1".into(),
                 account: Some("alice".into()),
+                bot: true,
             }),
             to: MsgTarget::Room("#lobby".into()),
             kind: MsgKind::Action,

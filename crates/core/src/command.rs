@@ -183,6 +183,19 @@ pub enum Command {
         target: String,
         at: Option<SystemTime>,
     },
+    /// Withdraw a message (IRCv3 `draft/message-redaction`): its sender
+    /// within `[hub] redact_window_secs`, a room operator or a server
+    /// operator for a room's. `target` is the room or the other party of a
+    /// private conversation; `msgid` is the message's id as the client
+    /// wrote it (repeated in a refusal), `id` the hub's message number when
+    /// it is one. Delivered as an `Event::Redacted`, which the history
+    /// applies by forgetting the message.
+    Redact {
+        target: String,
+        id: Option<u64>,
+        msgid: String,
+        reason: Option<String>,
+    },
     /// Leave the server; the hub tells everyone who shares a room.
     Quit(Option<String>),
 }

@@ -75,4 +75,28 @@ pub enum HubError {
     /// A host given to CHGHOST that could not be shown in a `nick!user@host`.
     #[error("{0:?} is not a valid host")]
     InvalidHost(Name),
+    /// A redaction refused; `msgid` as the client wrote it.
+    #[error("{why} ({target}, {msgid})")]
+    Redact {
+        why: RedactRefusal,
+        target: Name,
+        msgid: Name,
+    },
+}
+
+/// Why a redaction was refused (the codes of IRCv3 message-redaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RedactRefusal {
+    /// No such room or person, or a room the asker is not in.
+    #[error("you cannot withdraw messages there")]
+    InvalidTarget,
+    /// Someone else's message, and the asker is no operator.
+    #[error("you may not withdraw that message")]
+    Forbidden,
+    /// The asker's own message, but older than the window (in seconds).
+    #[error("that message is older than {0} seconds and can no longer be withdrawn")]
+    WindowExpired(u64),
+    /// Not a message of that conversation, or too old to be remembered.
+    #[error("that message does not exist or is too old")]
+    UnknownMsgid,
 }

@@ -108,6 +108,18 @@ pub enum Event {
         to: MsgTarget,
         tags: Vec<(Name, Name)>,
     },
+    /// `by` withdrew the message `msgid` of `to` (a room, or a private
+    /// conversation named as its messages name it): sent to whoever would
+    /// receive a message there, the redactor included. `id` and `time` are
+    /// the redaction's own; the history forgets the message.
+    Redacted {
+        id: u64,
+        time: SystemTime,
+        by: Arc<UserInfo>,
+        to: MsgTarget,
+        msgid: u64,
+        reason: Option<Name>,
+    },
     /// Someone who shares a room with the recipient went away
     /// (`Some(message)`) or came back (`None`).
     AwayStatus {
@@ -184,6 +196,12 @@ pub enum Event {
         mask: Name,
         members: Vec<MemberInfo>,
     },
+    /// News about someone the recipient watches with MONITOR and shares no
+    /// room with: an `AwayStatus`, `AccountChanged`, `RealnameChanged` or
+    /// `HostChanged` (with no rooms), as those who share a room get it.
+    /// IRC shows it to clients with `extended-monitor` (IRCv3); nothing
+    /// else shows it.
+    Watched(Box<Event>),
     /// Watched nicknames (MONITOR) that are online: sent when asked and
     /// when one comes online.
     MonOnline(Vec<Arc<UserInfo>>),

@@ -18,7 +18,8 @@
 //! kept while empty, remembered operators, the configuration's rooms),
 //! `accounts` (who is logged in), `monitor` (MONITOR), `services` (held
 //! messages, nickname protection, replay on join), `markers` (read
-//! markers) and `history` (what the history needs).
+//! markers), `redact` (withdrawing messages) and `history` (what the
+//! history needs).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -61,7 +62,7 @@ pub struct HubConfig {
     pub default_rooms: Vec<String>,
     /// How many rooms one person may be in at once.
     pub max_rooms_per_member: usize,
-    /// Flag modes a new room starts with (any of `imnst`).
+    /// Flag modes a new room starts with (any of `Cimnst`).
     pub default_modes: String,
     /// Mode changes with a parameter applied from one command; the rest
     /// of a longer mode string is ignored (IRC `MODES`).
@@ -87,6 +88,11 @@ pub struct HubConfig {
     pub empty_room_keep_secs: u64,
     /// Rooms kept while empty at most; past it the longest empty goes.
     pub max_empty_rooms: usize,
+    /// How long after sending someone may still withdraw their own message
+    /// (IRCv3 message-redaction), in seconds; room operators and server
+    /// operators may withdraw a room's messages at any age the hub still
+    /// remembers (see `redact::RECENT`). 0: nobody withdraws their own.
+    pub redact_window_secs: u64,
 }
 
 impl Default for HubConfig {
@@ -110,6 +116,7 @@ impl Default for HubConfig {
             multiline_max_lines: 32,
             empty_room_keep_secs: 24 * 3600,
             max_empty_rooms: 1000,
+            redact_window_secs: 900,
         }
     }
 }
@@ -209,6 +216,8 @@ pub struct Hub {
     kept: indexmap::IndexSet<Key>,
     /// The configuration's rooms as last put in force (`None`: not yet).
     room_specs: Option<Vec<lasting::RoomSpec>>,
+    /// Who sent the latest messages, where and when (redaction).
+    recent: redact::Recent,
 }
 
 pub(super) type Outcome = Result<(), HubError>;
@@ -240,6 +249,7 @@ impl Hub {
             unregistered: HashSet::new(),
             kept: indexmap::IndexSet::new(),
             room_specs: None,
+            recent: redact::Recent::default(),
         }
     }
 
@@ -460,6 +470,12 @@ impl Hub {
             Command::TagMsg { target, tags } => self.tagmsg(conn, target, tags, out),
             Command::Setname(realname) => self.setname(conn, &realname, out),
             Command::MarkRead { target, at } => self.mark_read(conn, target, at, out),
+            Command::Redact {
+                target,
+                id,
+                msgid,
+                reason,
+            } => self.redact(conn, &target, id, &msgid, reason, out),
             Command::Quit(reason) => {
                 self.quit(conn, reason.unwrap_or_else(|| "Client quit".into()), out);
                 Ok(())
@@ -580,6 +596,7 @@ mod messages;
 mod monitor;
 mod ops;
 mod queries;
+mod redact;
 mod registered;
 mod remote;
 mod room;
@@ -591,6 +608,8 @@ pub use remote::{Departure, REMOTE, RoomView, SLOT_BITS, Standing, is_remote};
 
 #[cfg(test)]
 mod lasting_tests;
+#[cfg(test)]
+mod redact_tests;
 #[cfg(test)]
 mod registered_tests;
 #[cfg(test)]

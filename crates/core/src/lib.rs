@@ -25,7 +25,7 @@ pub mod services;
 
 pub use clock::{Clock, ManualClock};
 pub use command::{Command, ConnId, ListQuery, MsgKind, Overflow, RoomRef, SayTarget};
-pub use error::HubError;
+pub use error::{HubError, RedactRefusal};
 pub use event::{Event, Lusers, MemberInfo, MsgTarget, RoomInfo, Topic, UserInfo, WhowasEntry};
 pub use hub::{Hub, HubConfig, Outbox, TextFit};
 pub use modes::{ListEntry, ModeChange};

@@ -20,6 +20,9 @@ pub struct UserInfo {
     /// The account this person is logged in to (`None`: not logged in).
     /// Shown by IRC's account-tag, account-notify, extended-join, WHOIS.
     pub account: Option<Name>,
+    /// User mode `+B`: a bot (IRCv3 bot-mode), which IRC shows with the
+    /// `bot` tag on its messages, a `B` in WHO and 335 in WHOIS.
+    pub bot: bool,
 }
 
 /// Where a delivered message was sent.

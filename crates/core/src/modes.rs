@@ -37,8 +37,14 @@ pub struct ListEntry {
 pub const LIST_MODES: &str = "beI";
 /// Room modes that set a flag on a member (PREFIX), strongest first.
 pub const MEMBER_MODES: &str = "ov";
-/// Room modes without a parameter (CHANMODES type D).
-pub const FLAG_MODES: &str = "imnst";
+/// Room modes without a parameter (CHANMODES type D). `C`: no CTCP but
+/// ACTION.
+pub const FLAG_MODES: &str = "Cimnst";
+
+/// A ban or exception mask with this prefix is a mute (an extban, IRC's
+/// `EXTBAN=,m`): `m:nick!user@host` keeps matching people from speaking
+/// without keeping them out; an exception so written lifts a mute.
+pub const MUTE_PREFIX: &str = "m:";
 /// User modes a person may hold.
 pub const USER_MODES: &str = "io";
 
@@ -53,7 +59,7 @@ pub enum ModeKind {
     Key,
     /// `l`: a number when set; nothing when unset.
     Limit,
-    /// `i`, `m`, `n`, `s`, `t`: no parameter.
+    /// `C`, `i`, `m`, `n`, `s`, `t`: no parameter.
     Flag,
 }
 
@@ -63,15 +69,21 @@ pub fn room_mode_kind(mode: char) -> Option<ModeKind> {
         'o' | 'v' => Some(ModeKind::Member),
         'k' => Some(ModeKind::Key),
         'l' => Some(ModeKind::Limit),
-        'i' | 'm' | 'n' | 's' | 't' => Some(ModeKind::Flag),
+        'C' | 'i' | 'm' | 'n' | 's' | 't' => Some(ModeKind::Flag),
         _ => None,
     }
 }
 
 /// Completes a partial mask the way people write them: `bob` means
-/// `bob!*@*`, `*@10.0.0.1` means `*!*@10.0.0.1`, `bob!x` means `bob!x@*`.
+/// `bob!*@*`, `*@10.0.0.1` means `*!*@10.0.0.1`, `bob!x` means `bob!x@*`;
+/// `m:bob` (a mute) means `m:bob!*@*`.
 /// Bounded to `max` bytes so a list cannot hold huge entries.
 pub fn normalize_mask(mask: &str, max: usize) -> String {
+    // A mute's mask is completed like any other, behind its prefix.
+    if let Some(rest) = mask.strip_prefix(MUTE_PREFIX) {
+        let inner = normalize_mask(rest, max.saturating_sub(MUTE_PREFIX.len()));
+        return format!("{MUTE_PREFIX}{inner}");
+    }
     let mask: String = mask
         .chars()
         .filter(|c| !c.is_control() && *c != ' ')

@@ -364,6 +364,7 @@ fn record(i: usize, bytes: &[u8]) -> Record {
             // The journal keeps accounts (those of private messages'
             // parties): some senders and recipients are logged in.
             account: (n % 5 == 1).then(|| who.clone()),
+            bot: false,
         }),
         to: match n % 4 {
             0 => MsgTarget::Nick(who.clone()),

@@ -253,6 +253,8 @@ impl Renderer for LenHeaderRenderer {
                 | Event::WhowasReply { .. }
                 | Event::Lusers(_)
                 | Event::TagMsg { .. }
+                | Event::Redacted { .. }
+                | Event::Watched(_)
                 | Event::AwayStatus { .. }
                 | Event::RealnameChanged { .. }
                 | Event::AccountChanged { .. }

@@ -680,9 +680,23 @@ impl Renderer for LineRenderer {
             Event::Wallops { from, text } => {
                 format!("{} *** WALLOPS from {}: {text}", now(), from.nick)
             }
+            // The withdrawn line is already on the screen; say so (the
+            // redaction spec's fallback) without repeating it.
+            Event::Redacted { by, to, reason, .. } => {
+                let place = match to {
+                    MsgTarget::Room(room) => format!(" in {room}"),
+                    _ => String::new(),
+                };
+                let why = reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                format!("{} * {} withdrew a message{place}{why}", now(), by.nick)
+            }
             // Tags, away and real-name changes are for IRCv3 clients; the
             // line protocol shows away people through /whois and /who.
             Event::TagMsg { .. }
+            | Event::Watched(_)
             | Event::AwayStatus { .. }
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }

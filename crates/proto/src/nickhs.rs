@@ -259,6 +259,8 @@ impl Renderer for NickRenderer {
                 | Event::WhowasReply { .. }
                 | Event::Lusers(_)
                 | Event::TagMsg { .. }
+                | Event::Redacted { .. }
+                | Event::Watched(_)
                 | Event::AwayStatus { .. }
                 | Event::RealnameChanged { .. }
                 | Event::AccountChanged { .. }

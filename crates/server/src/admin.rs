@@ -733,6 +733,7 @@ mod tests {
             realname: nick.into(),
             host: host.into(),
             account: None,
+            bot: false,
         }
     }
 

@@ -110,6 +110,7 @@ mod tests {
                 realname: "r".into(),
                 host: "127.0.0.1".into(),
                 account: None,
+                bot: false,
             }),
             to,
             text: text.into(),

@@ -543,6 +543,7 @@ impl Server {
                     realname: cfg.server_info.as_str().into(),
                     host: cfg.server_name.as_str().into(),
                     account: None,
+                    bot: false,
                 }),
             };
             tokio::spawn(super::admin::serve(

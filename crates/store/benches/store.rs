@@ -60,6 +60,7 @@ fn batch(first: u64, n: u64) -> Vec<Record> {
         realname: "chatroom bench".into(),
         host: "127.0.0.1".into(),
         account: None,
+        bot: false,
     });
     (first..first + n)
         .map(|id| Record {
@@ -144,6 +145,7 @@ fn chat(id: u64) -> Record {
             realname: "A Person".into(),
             host: "192.0.2.1".into(),
             account: None,
+            bot: false,
         }),
         to: MsgTarget::Room(format!("#room{}", id % 10).into()),
         text: format!("message {id}: an ordinary line of chat, about sixty bytes long").into(),

@@ -147,6 +147,7 @@ contract!(
     client_tags_and_tag_only_messages_come_back_from_every_query,
     tags_are_never_searched,
     held_messages_keep_their_tags,
+    a_redaction_removes_the_message_from_every_answer,
 );
 
 fn at(ms: u64) -> SystemTime {
@@ -160,6 +161,7 @@ fn user(nick: &str) -> UserInfo {
         realname: format!("{nick} Real").into(),
         host: "203.0.113.7".into(),
         account: None,
+        bot: false,
     }
 }
 
@@ -255,7 +257,83 @@ fn q(store: &dyn Store, selector: Selector, limit: usize) -> Vec<u64> {
     ids(&store.query(&room_q("#r", selector, limit)).expect("query"))
 }
 
+/// The record of `by` withdrawing `msgid` from `to`, under msgid `id`.
+fn redaction(id: u64, ms: u64, by: &str, to: MsgTarget, msgid: u64) -> Record {
+    let by = Arc::new(user(by));
+    Record::from_message(&chatroom_core::Event::Redacted {
+        id,
+        time: at(ms),
+        by,
+        to,
+        msgid,
+        reason: Some("spam".into()),
+    })
+    .expect("a redaction is a record")
+}
+
 // ----- history ---------------------------------------------------------------------
+
+fn a_redaction_removes_the_message_from_every_answer<B: Backend>() {
+    let b = B::open(DEFAULT_MAX_LIMIT);
+    let store = b.store();
+    ten(store);
+    store
+        .append(&[pm(14, 140, "alice", "bob", "message private")])
+        .expect("append");
+    // Indexed first, so that the index has something to forget.
+    while store.index_search(100).expect("index") > 0 {}
+    let room = || MsgTarget::Room("#r".into());
+    assert_eq!(redaction(15, 150, "op", room(), 5).redacts(), Some(5));
+    store
+        .append(&[
+            // One from an earlier commit, the newest of its page too.
+            redaction(15, 150, "op", room(), 5),
+            redaction(16, 160, "op", room(), 10),
+            // One appended in the same batch as the message it withdraws.
+            room_msg(17, 170, "alice", "#r", "message seventeen"),
+            redaction(18, 180, "alice", room(), 17),
+            // A private message (a row), and an id stored nowhere.
+            redaction(19, 190, "alice", MsgTarget::Nick("bob".into()), 14),
+            redaction(20, 200, "alice", room(), 999),
+        ])
+        .expect("a batch of redactions");
+    let left = vec![1, 2, 3, 4, 6, 7, 8, 9];
+    assert_eq!(q(store, Selector::Latest { after: None }, 50), left);
+    assert_eq!(q(store, Selector::Before(Time(at(1000))), 50), left);
+    assert_eq!(q(store, Selector::After(MsgId(4)), 50), vec![6, 7, 8, 9]);
+    assert_eq!(q(store, Selector::Before(MsgId(10)), 50), Vec::<u64>::new());
+    assert_eq!(q(store, Selector::Around(MsgId(5)), 50), Vec::<u64>::new());
+    let search = |target: QueryTarget, words: &str| {
+        ids(&store.search("alice", &target, words, 50).expect("search"))
+    };
+    assert_eq!(
+        search(QueryTarget::Room("#r".into()), "message"),
+        vec![9, 8, 7, 6, 4, 3, 2, 1]
+    );
+    let private = pm_q(
+        "alice",
+        QueryTarget::Nick("bob".into()),
+        Selector::Latest { after: None },
+    );
+    assert_eq!(
+        ids(&store.query(&private).expect("query")),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        search(QueryTarget::Nick("bob".into()), "private"),
+        Vec::<u64>::new()
+    );
+    // The redactions' own ids are never given out again; the room goes on.
+    assert_eq!(store.last_id().expect("last id"), 20);
+    store
+        .append(&[room_msg(21, 210, "bob", "#r", "after")])
+        .expect("append");
+    assert_eq!(
+        q(store, Selector::Latest { after: None }, 3),
+        vec![8, 9, 21]
+    );
+    assert_eq!(q(store, Selector::After(MsgId(9)), 50), vec![21]);
+}
 
 fn a_duplicate_msgid_fails_the_whole_batch<B: Backend>() {
     let b = B::open(DEFAULT_MAX_LIMIT);

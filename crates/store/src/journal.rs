@@ -296,6 +296,7 @@ mod tests {
                 realname: "Ann".into(),
                 host: "127.0.0.1".into(),
                 account: None,
+                bot: false,
             }),
             to,
             text: text.into(),

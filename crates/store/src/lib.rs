@@ -143,6 +143,12 @@ pub enum RecordKind {
     /// context); the text is empty, the tags are the record's
     /// [`Record::tags`]. Replayed only to clients that take tags.
     TagMsg,
+    /// A message withdrawn (IRCv3 message-redaction): the text is the
+    /// reason, if any, and [`Record::redacts`] the withdrawn message's
+    /// msgid. Never stored: appending it removes that message from the
+    /// history (and the search index), in the same commit as the
+    /// records before it; only the journal carries it until then.
+    Redact,
 }
 
 impl RecordKind {
@@ -167,6 +173,7 @@ impl RecordKind {
             RecordKind::Quit => "quit",
             RecordKind::Nick => "nick",
             RecordKind::TagMsg => "tagmsg",
+            RecordKind::Redact => "redact",
         }
     }
 
@@ -181,6 +188,7 @@ impl RecordKind {
             "quit" => RecordKind::Quit,
             "nick" => RecordKind::Nick,
             "tagmsg" => RecordKind::TagMsg,
+            "redact" => RecordKind::Redact,
             _ => return None,
         })
     }
@@ -256,10 +264,29 @@ pub struct Record {
     pub tags: Vec<(Name, Name)>,
 }
 
+/// The key under which a [`RecordKind::Redact`] record keeps the msgid it
+/// withdraws, in its tags (a server key: never a client tag's, which
+/// starts with `+`).
+const REDACTS: &str = "redacts";
+
 impl Record {
+    /// For a [`RecordKind::Redact`] record, the msgid of the message it
+    /// withdraws; `None` for every other record.
+    pub fn redacts(&self) -> Option<u64> {
+        if self.kind != RecordKind::Redact {
+            return None;
+        }
+        self.tags
+            .iter()
+            .find(|(k, _)| &**k == REDACTS)
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
     /// The record for a hub `Message` event, with the tags worth keeping,
     /// or for a `TagMsg` event that has any (a typing notification has
-    /// none: `None`); `None` for any other event. (A topic change carries
+    /// none: `None`), or for a `Redacted` event (a [`RecordKind::Redact`],
+    /// which removes the message it names when appended); `None` for any
+    /// other event. (A topic change carries
     /// no msgid in its event: the caller builds that record itself with an
     /// id of its own.) The event does not say the recipient's account:
     /// `to_account` is `None` until the caller sets it.
@@ -282,6 +309,23 @@ impl Record {
                 text: text.clone(),
                 to_account: None,
                 tags: kept_tags(tags),
+            }),
+            Event::Redacted {
+                id,
+                time,
+                by,
+                to,
+                msgid,
+                reason,
+            } => Some(Record {
+                id: *id,
+                time: *time,
+                kind: RecordKind::Redact,
+                from: by.clone(),
+                to: to.clone(),
+                text: reason.clone().unwrap_or_else(|| Name::from("")),
+                to_account: None,
+                tags: vec![(Name::from(REDACTS), Name::from(msgid.to_string()))],
             }),
             Event::TagMsg {
                 id,

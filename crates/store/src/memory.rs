@@ -34,7 +34,8 @@ use super::keys::{
 use super::select::{self, Walk};
 use super::{
     Account, AccountStore, CompactStats, DEFAULT_MAX_LIMIT, HistoryQuery, HistoryStore, Limits,
-    QueryTarget, ReadMarker, Record, Retention, RoomState, RoomStore, SearchStore, TargetInfo,
+    QueryTarget, ReadMarker, Record, RecordKind, Retention, RoomState, RoomStore, SearchStore,
+    TargetInfo,
 };
 
 /// The in-memory store. Cheap to create; share it as an `Arc`.
@@ -267,7 +268,12 @@ impl HistoryStore for MemoryStore {
         let mut state = self.write();
         let mut kept = Vec::with_capacity(batch.len());
         let mut seen = HashSet::new();
+        let mut redacted = Vec::new();
         for rec in batch {
+            if rec.kind == RecordKind::Redact {
+                redacted.extend(rec.redacts().and_then(|id| i64::try_from(id).ok()));
+                continue;
+            }
             let (conv, parties) = record_keys(rec);
             if parties.is_none() && state.silent.contains(&conv) {
                 continue;
@@ -292,6 +298,19 @@ impl HistoryStore for MemoryStore {
                 state.parties.insert(pos.1, p);
             }
             state.convs.entry(conv).or_default().insert(pos, rec);
+        }
+        // Withdrawn messages go, whether stored earlier or in this batch.
+        for id in redacted {
+            let Some((conv, pos)) = state.ids.remove(&id) else {
+                continue;
+            };
+            state.parties.remove(&id);
+            if let Some(recs) = state.convs.get_mut(&conv) {
+                recs.remove(&pos);
+                if recs.is_empty() {
+                    state.convs.remove(&conv);
+                }
+            }
         }
         state.last_id = state.last_id.max(u64::try_from(max_id).unwrap_or(0));
         Ok(())

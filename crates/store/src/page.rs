@@ -18,11 +18,12 @@
 //! - the sender: LEB128 0 and four strings (nick, ident, realname, host)
 //!   for one not yet in the page, or N for the page's N-th distinct sender;
 //! - the text;
-//! - in format 4 (pages) and 5 (the journal), the record's kept client
-//!   tags: their number (LEB128, usually 0), then each key and value.
+//! - in format 4 (pages) and 5 and 6 (the journal), the record's kept
+//!   client tags: their number (LEB128, usually 0), then each key and value.
 //!
 //! Format 1 pages, written before tags were kept, are still read (with
-//! no tags). The journal's bodies ([`encode_any`], format 5) also carry
+//! no tags). The journal's bodies ([`encode_any`], format 6; format 5
+//! before redactions, kind 9, which only format 6 may hold) also carry
 //! accounts: a new target is followed by the recipient's account and a
 //! new sender by the sender's, each an optional string (LEB128 0 for
 //! none, or the length plus one and the bytes). Bodies of format 2 (the
@@ -68,9 +69,16 @@ const FORMAT_ANY_TARGET: u8 = 2;
 /// private history is found by. No longer written, but read.
 const FORMAT_ACCOUNTS: u8 = 3;
 
-/// The first byte of the journal's bodies now: as [`FORMAT_ACCOUNTS`],
-/// each record followed by its kept client tags.
+/// The first byte of the journal's bodies before redactions: as
+/// [`FORMAT_ACCOUNTS`], each record followed by its kept client tags. No
+/// longer written, but read.
 const FORMAT_ACCOUNTS_TAGS: u8 = 5;
+
+/// The first byte of the journal's bodies now: as
+/// [`FORMAT_ACCOUNTS_TAGS`], and a record may be a redaction (kind 9,
+/// which only the journal ever holds: appending one removes the message
+/// it names instead of storing it).
+const FORMAT_REDACTIONS: u8 = 6;
 
 fn kind_code(kind: RecordKind) -> u8 {
     match kind {
@@ -83,6 +91,7 @@ fn kind_code(kind: RecordKind) -> u8 {
         RecordKind::Quit => 6,
         RecordKind::Nick => 7,
         RecordKind::TagMsg => 8,
+        RecordKind::Redact => 9,
     }
 }
 
@@ -97,6 +106,7 @@ fn kind_of(code: u8) -> Option<RecordKind> {
         6 => RecordKind::Quit,
         7 => RecordKind::Nick,
         8 => RecordKind::TagMsg,
+        9 => RecordKind::Redact,
         _ => return None,
     })
 }
@@ -145,7 +155,7 @@ pub fn encode<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mu
 /// every kind, rooms, nicknames and status, their accounts and their
 /// tags: what the journal writes.
 pub fn encode_any<'a>(records: impl IntoIterator<Item = (i64, &'a Record)>, out: &mut Vec<u8>) {
-    encode_as(FORMAT_ACCOUNTS_TAGS, records, out);
+    encode_as(FORMAT_REDACTIONS, records, out);
 }
 
 /// A body in the format written before tags were kept: a room's page
@@ -206,7 +216,7 @@ fn layout(format: u8) -> Option<(bool, bool, bool)> {
         FORMAT => (false, false, true),
         FORMAT_ANY_TARGET => (true, false, false),
         FORMAT_ACCOUNTS => (true, true, false),
-        FORMAT_ACCOUNTS_TAGS => (true, true, true),
+        FORMAT_ACCOUNTS_TAGS | FORMAT_REDACTIONS => (true, true, true),
         _ => return None,
     })
 }
@@ -285,10 +295,9 @@ fn encode_as<'a>(
 pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> {
     let damaged = |what: &str| StoreError::Damaged(format!("history page {page}: {what}"));
     let mut r = Reader { buf: body, at: 0 };
-    let (any_target, accounts, tagged) = match r.byte() {
-        Some(f) => layout(f).ok_or_else(|| damaged(&format!("unknown page format {f}")))?,
-        None => return Err(damaged("empty body")),
-    };
+    let format = r.byte().ok_or_else(|| damaged("empty body"))?;
+    let (any_target, accounts, tagged) =
+        layout(format).ok_or_else(|| damaged(&format!("unknown page format {format}")))?;
     let (mut id, mut ms) = (0u64, 0i64);
     let mut target: Option<(MsgTarget, Option<Name>)> = None;
     // Decoded once per page and shared by the records.
@@ -312,7 +321,9 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
         id = id.wrapping_add(did);
         ms = ms.wrapping_add(((dt >> 1) as i64) ^ -((dt & 1) as i64));
         let code = r.byte().ok_or_else(|| damaged("truncated kind"))?;
-        let kind = kind_of(code).ok_or_else(|| damaged(&format!("unknown kind {code}")))?;
+        let kind = kind_of(code)
+            .filter(|k| *k != RecordKind::Redact || format == FORMAT_REDACTIONS)
+            .ok_or_else(|| damaged(&format!("unknown kind {code}")))?;
         let (to, to_account) = match (r.uvarint(), &target) {
             (Some(1), Some(to)) => to.clone(),
             (Some(code @ (0 | 2 | 3)), _) if code == 0 || any_target => {
@@ -340,6 +351,7 @@ pub fn decode(body: &[u8], page: i64) -> Result<Vec<(i64, Record)>, StoreError> 
                     realname: s[2].into(),
                     host: s[3].into(),
                     account: account(&mut r)?,
+                    bot: false,
                 });
                 senders.push(sender.clone());
                 sender
@@ -460,6 +472,7 @@ mod tests {
                     realname: "Alice Ä. Example".into(),
                     host: "127.0.0.1".into(),
                     account: None,
+                    bot: false,
                 }),
                 to: MsgTarget::Room("#Room".into()),
                 text: text.into(),
@@ -528,13 +541,31 @@ mod tests {
     }
 
     #[test]
+    fn only_the_journal_carries_redactions() {
+        let (ms, mut r) = rec(7, 70, RecordKind::Redact, "spam");
+        r.tags = vec![("redacts".into(), "3".into())];
+        let mut body = Vec::new();
+        encode_any([(ms, &r)], &mut body);
+        let back = decode(&body, 0).expect("a journal body");
+        assert_eq!(back[0].1.redacts(), Some(3));
+        assert_eq!(back[0].1, r);
+        // The same record in a room's page (format 4) or an older journal
+        // body (format 5) is damage, not a redaction.
+        for format in [FORMAT, FORMAT_ACCOUNTS_TAGS] {
+            let mut body = Vec::new();
+            encode_as(format, [(ms, &r)], &mut body);
+            assert!(decode(&body, 1).is_err(), "format {format}");
+        }
+    }
+
+    #[test]
     fn every_kind_has_its_own_code() {
         for code in 0..=255u8 {
             if let Some(kind) = kind_of(code) {
                 assert_eq!(kind_code(kind), code);
             }
         }
-        assert!(kind_of(9).is_none());
+        assert!(kind_of(10).is_none());
     }
 
     #[test]

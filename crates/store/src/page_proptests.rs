@@ -69,6 +69,7 @@ fn senders(accounts: bool) -> impl Strategy<Value = Vec<Arc<UserInfo>>> {
                     realname: realname.into(),
                     host: host.into(),
                     account: account.filter(|_| accounts).map(Into::into),
+                    bot: false,
                 })
             })
             .collect()

@@ -66,6 +66,7 @@ fn user(nick: &str) -> UserInfo {
         realname: format!("{nick} Real").into(),
         host: "203.0.113.7".into(),
         account: None,
+        bot: false,
     }
 }
 

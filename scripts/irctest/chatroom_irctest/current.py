@@ -119,6 +119,8 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     software_name = 'chatroom'
     supported_sasl_mechanisms = {'PLAIN', 'EXTERNAL'}
     supports_sts = False
+    # `+b m:nick!user@host` mutes (EXTBAN=,m).
+    extban_mute_char = 'm'
     _port_wait_interval = 0.02
     # The suite synchronises with a PING before reading what a client was
     # sent, which assumes a server that handles all connections' commands
@@ -129,8 +131,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     sync_sleep_time = 0.02
 
     # The capabilities of specifications.Capabilities that `CAP LS 302`
-    # offers. Not offered: extended-monitor, draft/multiline,
-    # draft/read-marker, draft/message-redaction, sts.
+    # offers. Not offered: sts.
     capabilities = frozenset((
         Capabilities.ACCOUNT_NOTIFY,
         Capabilities.ACCOUNT_TAG,
@@ -138,9 +139,13 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         Capabilities.BATCH,
         Capabilities.ECHO_MESSAGE,
         Capabilities.EXTENDED_JOIN,
+        Capabilities.EXTENDED_MONITOR,
         Capabilities.LABELED_RESPONSE,
+        Capabilities.MESSAGE_REDACTION,
         Capabilities.MESSAGE_TAGS,
+        Capabilities.MULTILINE,
         Capabilities.MULTI_PREFIX,
+        Capabilities.READ_MARKER,
         Capabilities.SERVER_TIME,
         Capabilities.SETNAME,
     ))
@@ -148,7 +153,7 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     # Implemented (docs/irc.md): +e and +I lists, `CAP REQ -name`,
     # JOIN/KICK/NAMES/PRIVMSG to several targets (TARGMAX), ELIST=CMNTU,
     # SASL after registration (re-authentication is refused with 907).
-    # Not: +C, non-UTF-8 text (UTF8ONLY), INVITE past +l, INVITE without
+    # +C (no CTCP but ACTION). Not: non-UTF-8 text (UTF8ONLY), INVITE past +l, INVITE without
     # parameters, metadata.
     optional_behaviors = frozenset((
         OptionalBehaviors.BAN_EXCEPTION_MODE,
@@ -163,12 +168,15 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         OptionalBehaviors.MULTI_KICK,
         OptionalBehaviors.MULTI_NAMES_COMMAND,
         OptionalBehaviors.MULTI_PRIVMSG,
+        OptionalBehaviors.NO_CTCP,
         OptionalBehaviors.SASL_AFTER_REGISTRATION,
     ))
 
     # Compared by the suite with the 005 lines.
     isupport = {
+        'BOT': 'B',
         'CASEMAPPING': 'ascii',
+        'EXTBAN': ',m',
         'CHANTYPES': '#',
         'ELIST': 'CMNTU',
         'EXCEPTS': 'e',

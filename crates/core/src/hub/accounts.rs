@@ -26,10 +26,17 @@ impl Hub {
             ..(*member.info).clone()
         });
         member.info = info.clone();
-        let env = out.wrap(Event::AccountChanged { who: info });
-        for to in self.sharing(conn) {
+        let env = out.wrap(Event::AccountChanged { who: info.clone() });
+        let sharing = self.sharing(conn);
+        for &to in &sharing {
             out.send(to, &env);
         }
+        self.monitors.tell(
+            &info,
+            &sharing,
+            || Event::AccountChanged { who: info.clone() },
+            out,
+        );
         self.founder_ops_everywhere(conn, out);
     }
 

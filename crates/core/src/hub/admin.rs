@@ -196,6 +196,7 @@ mod tests {
             realname: "chatroom".into(),
             host: "chatroom".into(),
             account: None,
+            bot: false,
         })
     }
 

@@ -48,6 +48,7 @@ impl Hub {
             nick,
             host: host.into(),
             account: self.pending_logins.remove(&conn),
+            bot: false,
         });
         self.nicks.insert(Key::of_name(&info.nick), conn);
         self.members.insert(
@@ -283,15 +284,26 @@ impl Hub {
         self.member_mut(conn).away = message.clone();
         send(out, conn, Event::AwayChanged { away });
         // For clients that show who is away (IRCv3 away-notify).
+        let who = self.members[&conn].info.clone();
         let env = out.wrap(Event::AwayStatus {
-            who: self.members[&conn].info.clone(),
-            message,
+            who: who.clone(),
+            message: message.clone(),
         });
-        for to in self.sharing(conn) {
+        let sharing = self.sharing(conn);
+        for &to in &sharing {
             if to != conn {
                 out.send(to, &env);
             }
         }
+        self.monitors.tell(
+            &who,
+            &sharing,
+            || Event::AwayStatus {
+                who: who.clone(),
+                message,
+            },
+            out,
+        );
     }
 
     /// SETNAME: a new real name, told to everyone who shares a room (and
@@ -312,10 +324,17 @@ impl Hub {
             ..(*member.info).clone()
         });
         member.info = info.clone();
-        let env = out.wrap(Event::RealnameChanged { who: info });
-        for to in self.sharing(conn) {
+        let env = out.wrap(Event::RealnameChanged { who: info.clone() });
+        let sharing = self.sharing(conn);
+        for &to in &sharing {
             out.send(to, &env);
         }
+        self.monitors.tell(
+            &info,
+            &sharing,
+            || Event::RealnameChanged { who: info.clone() },
+            out,
+        );
         Ok(())
     }
 

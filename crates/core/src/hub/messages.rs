@@ -6,7 +6,7 @@
 //! sender's messages in order for everyone. Must not do I/O or format
 //! anything for a protocol.
 
-use super::room::check_speech;
+use super::room::{check_ctcp, check_speech};
 use super::{Hub, Outbox, Outcome, clean_text, cut, send, split_text};
 use crate::command::{ConnId, MsgKind, Overflow, SayTarget};
 use crate::error::HubError;
@@ -80,6 +80,11 @@ impl Hub {
         }
         // A notice is never answered, not even with RPL_AWAY.
         let (to, recipients) = self.recipients(conn, target, kind != MsgKind::Notice, out)?;
+        if let Recipients::Room(key) | Recipients::Status(key, ..) = &recipients
+            && let Some(room) = self.rooms.get(key)
+        {
+            check_ctcp(room, kind, &text)?;
+        }
         let from = self.members[&conn].info.clone();
         let pieces = self.pieces(&from, &to, kind, &text, overflow);
         if pieces.iter().all(|p| p.is_empty()) {
@@ -104,6 +109,7 @@ impl Hub {
                 tags: tags.clone(),
             });
             self.deliver(&recipients, &env, out);
+            self.remember_sent(self.next_msg_id, conn, &recipients);
             if let Some(account) = &to_account {
                 self.note(Note::PrivateRecipient {
                     id,
@@ -159,6 +165,7 @@ impl Hub {
             tags: relay_tags(tags),
         });
         self.deliver(&recipients, &env, out);
+        self.remember_sent(self.next_msg_id, conn, &recipients);
         // A reaction to a private message is kept in the history of the
         // conversation, which is found by its parties' accounts.
         if let Recipients::People(them, _) = &recipients

@@ -1,6 +1,8 @@
 //! Watching nicknames come and go (IRCv3 MONITOR): who watches which
 //! nicknames, and the notices when one of them registers, changes to or
-//! from a watched nickname, or leaves.
+//! from a watched nickname, or leaves; and, for extended-monitor, the
+//! away, account, real-name and host news of a watched person to
+//! watchers who share no room with them.
 //!
 //! Part of the hub's state machine, kept apart like `ops.rs`. It holds no
 //! member state of its own beyond the watch lists, must not do I/O, and
@@ -36,6 +38,30 @@ impl Monitors {
             for &w in watchers {
                 out.send(w, &env);
             }
+        }
+    }
+
+    /// Tells those who watch `who`'s nickname and are not among `told`
+    /// (those who share a room with `who`, and `who`) of `event`, as an
+    /// `Event::Watched` (IRCv3 extended-monitor: watchers hear what they
+    /// would if they shared a room, once).
+    pub(super) fn tell(
+        &self,
+        who: &UserInfo,
+        told: &[ConnId],
+        event: impl FnOnce() -> Event,
+        out: &mut impl Outbox,
+    ) {
+        let Some(watchers) = self.watchers.get(&Key::of(&who.nick)) else {
+            return;
+        };
+        let mut to = watchers.iter().filter(|w| !told.contains(w)).peekable();
+        if to.peek().is_none() {
+            return;
+        }
+        let env = out.wrap(Event::Watched(Box::new(event())));
+        for &w in to {
+            out.send(w, &env);
         }
     }
 
@@ -157,5 +183,108 @@ impl Hub {
         if !off.is_empty() {
             send(out, conn, Event::MonOffline(off));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+
+    fn run(hub: &mut Hub, conn: ConnId, cmd: Command) -> Vec<(ConnId, Arc<Event>)> {
+        let mut out = Vec::new();
+        hub.handle(conn, cmd, &mut out).expect("accepted");
+        out
+    }
+
+    fn register(hub: &mut Hub, conn: ConnId, nick: &str) {
+        run(
+            hub,
+            conn,
+            Command::Register {
+                nick: nick.into(),
+                user: nick.into(),
+                realname: nick.into(),
+                host: "127.0.0.1".into(),
+            },
+        );
+    }
+
+    /// The `Watched` news each connection got.
+    fn watched(out: &[(ConnId, Arc<Event>)]) -> Vec<(ConnId, Event)> {
+        out.iter()
+            .filter_map(|(c, e)| match &**e {
+                Event::Watched(inner) => Some((*c, (**inner).clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn watchers_sharing_no_room_hear_away_account_realname_and_host_once() {
+        let cfg = HubConfig {
+            default_rooms: Vec::new(),
+            ..HubConfig::default()
+        };
+        let mut hub = Hub::new(cfg, Arc::new(ManualClock::new_year()));
+        register(&mut hub, 1, "watcher");
+        register(&mut hub, 2, "roommate");
+        register(&mut hub, 3, "bar");
+        register(&mut hub, 4, "root");
+        run(&mut hub, 2, Command::Join("#x".into()));
+        run(&mut hub, 3, Command::Join("#x".into()));
+        // Both watch bar; only the watcher shares no room with bar.
+        for w in [1, 2] {
+            run(
+                &mut hub,
+                w,
+                Command::Monitor(MonitorOp::Add(vec!["BAR".into()])),
+            );
+        }
+        let out = run(&mut hub, 3, Command::Away(Some("afk".into())));
+        let news = watched(&out);
+        assert_eq!(news.len(), 1, "{out:?}");
+        assert!(
+            matches!(&news[0], (1, Event::AwayStatus { who, message: Some(m) })
+            if &*who.nick == "bar" && &**m == "afk")
+        );
+        assert!(
+            out.iter()
+                .any(|(c, e)| *c == 2 && matches!(&**e, Event::AwayStatus { .. })),
+            "the roommate hears it as before, once"
+        );
+        let out = run(&mut hub, 3, Command::Setname("Bar Real".into()));
+        assert!(
+            matches!(&watched(&out)[..], [(1, Event::RealnameChanged { who })]
+            if &*who.realname == "Bar Real")
+        );
+        let out = run(&mut hub, 3, Command::Login(Some("bar".into())));
+        assert!(
+            matches!(&watched(&out)[..], [(1, Event::AccountChanged { who })]
+            if who.account.as_deref() == Some("bar"))
+        );
+        run(
+            &mut hub,
+            4,
+            Command::Oper {
+                name: "root".into(),
+            },
+        );
+        let out = run(
+            &mut hub,
+            4,
+            Command::ChgHost {
+                nick: "bar".into(),
+                host: "cloak".into(),
+            },
+        );
+        assert!(
+            matches!(&watched(&out)[..], [(1, Event::HostChanged { who, rooms, .. })]
+            if &*who.host == "cloak" && rooms.is_empty())
+        );
+        // Once it stops watching, nothing more.
+        run(&mut hub, 1, Command::Monitor(MonitorOp::Clear));
+        let out = run(&mut hub, 3, Command::Away(None));
+        assert!(watched(&out).is_empty(), "{out:?}");
     }
 }

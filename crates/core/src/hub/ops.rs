@@ -297,6 +297,9 @@ impl Hub {
     fn user_modes(&self, conn: ConnId) -> Name {
         let m = &self.members[&conn];
         let mut s = String::from("+");
+        if m.info.bot {
+            s.push('B');
+        }
         if m.invisible {
             s.push('i');
         }
@@ -350,12 +353,20 @@ impl Hub {
                     member.wallops = add;
                     changes.push(change(add, 'w', None));
                 }
+                // A bot (IRCv3 bot-mode): anyone may say they are one.
+                'B' if member.info.bot != add => {
+                    member.info = Arc::new(UserInfo {
+                        bot: add,
+                        ..(*member.info).clone()
+                    });
+                    changes.push(change(add, 'B', None));
+                }
                 // Only OPER makes an operator; anyone may stop being one.
                 'o' if !add && member.oper => {
                     member.oper = false;
                     changes.push(change(false, 'o', None));
                 }
-                'i' | 'o' | 'w' => {}
+                'i' | 'o' | 'w' | 'B' => {}
                 c if !unknown.contains(&c) => unknown.push(c),
                 _ => {}
             }
@@ -628,7 +639,18 @@ impl Hub {
         });
         member.info = who.clone();
         let their_rooms: Vec<Key> = member.rooms.to_vec();
-        for to in self.sharing(them) {
+        let sharing = self.sharing(them);
+        self.monitors.tell(
+            &who,
+            &sharing,
+            || Event::HostChanged {
+                old: old.clone(),
+                who: who.clone(),
+                rooms: Vec::new(),
+            },
+            out,
+        );
+        for to in sharing {
             let rooms = their_rooms
                 .iter()
                 .filter_map(|key| {

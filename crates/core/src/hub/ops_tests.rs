@@ -953,3 +953,87 @@ fn wallops_need_an_operator_and_reach_plus_w_only() {
     assert_eq!(t.to(3).len(), 1);
     t.refused(1, Command::Wallops(String::new()), HubError::NoText);
 }
+
+#[test]
+fn anyone_may_say_they_are_a_bot_and_their_messages_show_it() {
+    let mut t = room_with_two();
+    t.mode(1, "alice", &["+B"]);
+    assert_eq!(t.changes(1), vec![c(true, 'B', None)]);
+    t.mode(1, "alice", &["+B"]);
+    assert!(t.changes(1).is_empty(), "already a bot");
+    t.mode(1, "alice", &[]);
+    assert_eq!(t.to(1), vec![Event::UserModes { modes: name("+B") }]);
+    t.say(1, "#r", "beep").expect("a bot may speak");
+    assert!(
+        t.to(2)
+            .iter()
+            .any(|e| matches!(e, Event::Message { from, .. } if from.bot)),
+        "{:?}",
+        t.to(2)
+    );
+    t.mode(1, "alice", &["-B"]);
+    assert_eq!(t.changes(1), vec![c(false, 'B', None)]);
+}
+
+#[test]
+fn a_mute_silences_without_keeping_out_and_voice_or_an_exception_lifts_it() {
+    let mut t = room_with_two();
+    t.mode(1, "alice", &[]);
+    t.mode(1, "#r", &["+b", "m:BOB"]);
+    assert_eq!(t.changes(1), vec![c(true, 'b', Some("m:BOB!*@*"))]);
+    let muted = HubError::CannotSend {
+        room: name("#r"),
+        reason: "you are muted (+b m:)",
+    };
+    assert_eq!(t.say(2, "#r", "hi"), Err(muted.clone()));
+    // A mute is no ban: bob may leave and come back (and stays muted).
+    t.run(
+        2,
+        Command::Part {
+            room: "#r".into(),
+            reason: None,
+        },
+    )
+    .expect("part");
+    t.join(2, "#r").expect("a mute keeps nobody out");
+    assert_eq!(t.say(2, "#r", "hi"), Err(muted.clone()));
+    // A mute exception lifts it; a plain exception does not.
+    t.mode(1, "#r", &["+e", "bob"]);
+    assert_eq!(t.say(2, "#r", "hi"), Err(muted.clone()));
+    t.mode(1, "#r", &["+e", "m:*!bob_u@*"]);
+    t.say(2, "#r", "hi").expect("excepted");
+    t.mode(1, "#r", &["-e", "m:*!bob_u@*"]);
+    assert_eq!(t.say(2, "#r", "hi"), Err(muted));
+    // Voice lifts it too; removing the mute (in another case) ends it.
+    t.mode(1, "#r", &["+v", "bob"]);
+    t.say(2, "#r", "hi").expect("voiced");
+    t.mode(1, "#r", &["-v", "bob"]);
+    t.mode(1, "#r", &["-b", "m:bob!*@*"]);
+    t.say(2, "#r", "hi").expect("no longer muted");
+}
+
+#[test]
+fn no_ctcp_but_action_under_plus_c() {
+    let mut t = room_with_two();
+    t.say(2, "#r", "\u{1}PING 1\u{1}").expect("no +C yet");
+    t.mode(1, "#r", &["+C"]);
+    assert_eq!(t.changes(1), vec![c(true, 'C', None)]);
+    let refused = Err(HubError::CannotSend {
+        room: name("#r"),
+        reason: "CTCP is not allowed here (+C)",
+    });
+    assert_eq!(t.say(2, "#r", "\u{1}PING 1\u{1}"), refused);
+    // Operators too: the mode is about the room, not about who may speak.
+    assert_eq!(t.say(1, "#r", "\u{1}VERSION\u{1}"), refused);
+    t.say(2, "#r", "plain text").expect("not a CTCP");
+    t.ok(
+        2,
+        Command::Say {
+            target: SayTarget::Room("#r".into()),
+            kind: MsgKind::Action,
+            text: "waves".into(),
+            tags: Vec::new(),
+            overflow: Overflow::Cut,
+        },
+    );
+}

@@ -30,6 +30,7 @@ pub(super) fn services() -> Arc<UserInfo> {
         realname: "Room registration".into(),
         host: "services.".into(),
         account: None,
+        bot: false,
     })
 }
 

@@ -526,6 +526,7 @@ mod tests {
                 realname: "Carol".into(),
                 host: "10.0.0.1".into(),
                 account: None,
+                bot: false,
             },
             away: Some("lunch".into()),
             oper: false,

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use indexmap::{IndexMap, IndexSet};
 
 use super::Outcome;
-use crate::command::ConnId;
+use crate::command::{ConnId, MsgKind};
 use crate::error::HubError;
 use crate::event::{Topic, UserInfo};
 use crate::modes::{self, ListEntry};
@@ -123,14 +123,34 @@ impl Room {
         self.status(conn).is_some_and(|s| s.op)
     }
 
-    /// Banned: matched by a ban and by no exception.
+    /// Banned: matched by a ban and by no exception (mutes and their
+    /// exceptions, `m:` masks, are not bans).
     pub(super) fn bans_user(&self, who: &UserInfo) -> bool {
         let mask = full_mask(who);
-        self.bans.iter().any(|b| modes::glob_match(&b.mask, &mask))
+        let plain = |e: &&ListEntry| !e.mask.starts_with(modes::MUTE_PREFIX);
+        self.bans
+            .iter()
+            .filter(plain)
+            .any(|b| modes::glob_match(&b.mask, &mask))
             && !self
                 .excepts
                 .iter()
+                .filter(plain)
                 .any(|e| modes::glob_match(&e.mask, &mask))
+    }
+
+    /// Muted: matched by a mute (`+b m:mask`) and by no mute exception
+    /// (`+e m:mask`).
+    pub(super) fn mutes_user(&self, who: &UserInfo) -> bool {
+        let mask = full_mask(who);
+        let hits = |list: &[ListEntry]| {
+            list.iter().any(|e| {
+                e.mask
+                    .strip_prefix(modes::MUTE_PREFIX)
+                    .is_some_and(|m| modes::glob_match(m, &mask))
+            })
+        };
+        hits(&self.bans) && !hits(&self.excepts)
     }
 
     pub(super) fn invex_user(&self, who: &UserInfo) -> bool {
@@ -169,7 +189,7 @@ pub(super) fn check_entry(room: &Room, who: &UserInfo, key: Option<&str>) -> Out
 }
 
 /// May `conn` speak in `room`? Operators and voiced members always; others
-/// not from outside under `+n`, not under `+m`, not while banned.
+/// not from outside under `+n`, not under `+m`, not while banned or muted.
 pub(super) fn check_speech(room: &Room, conn: ConnId, who: &UserInfo) -> Outcome {
     let status = room.status(conn);
     if status.is_some_and(|s| s.op || s.voice) {
@@ -188,6 +208,24 @@ pub(super) fn check_speech(room: &Room, conn: ConnId, who: &UserInfo) -> Outcome
         return Err(HubError::CannotSend {
             room: room.name.clone(),
             reason: "you are banned (+b)",
+        });
+    }
+    if room.mutes_user(who) {
+        return Err(HubError::CannotSend {
+            room: room.name.clone(),
+            reason: "you are muted (+b m:)",
+        });
+    }
+    Ok(())
+}
+
+/// May this text go to `room`? Under `+C` no CTCP but ACTION (which is
+/// its own kind by now), from anyone.
+pub(super) fn check_ctcp(room: &Room, kind: MsgKind, text: &str) -> Outcome {
+    if room.has('C') && kind != MsgKind::Action && text.starts_with('\u{1}') {
+        return Err(HubError::CannotSend {
+            room: room.name.clone(),
+            reason: "CTCP is not allowed here (+C)",
         });
     }
     Ok(())

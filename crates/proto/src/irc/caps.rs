@@ -27,8 +27,10 @@ pub enum Cap {
     Chghost,
     EchoMessage,
     ExtendedJoin,
+    ExtendedMonitor,
     InviteNotify,
     LabeledResponse,
+    MessageRedaction,
     MessageTags,
     MultiPrefix,
     Multiline,
@@ -42,7 +44,7 @@ pub enum Cap {
 }
 
 impl Cap {
-    pub const ALL: [Cap; 22] = [
+    pub const ALL: [Cap; 24] = [
         Cap::AccountNotify,
         Cap::AccountRegistration,
         Cap::AccountTag,
@@ -53,8 +55,10 @@ impl Cap {
         Cap::Chghost,
         Cap::EchoMessage,
         Cap::ExtendedJoin,
+        Cap::ExtendedMonitor,
         Cap::InviteNotify,
         Cap::LabeledResponse,
+        Cap::MessageRedaction,
         Cap::MessageTags,
         Cap::MultiPrefix,
         Cap::Multiline,
@@ -80,8 +84,10 @@ impl Cap {
             Cap::Chghost => "chghost",
             Cap::EchoMessage => "echo-message",
             Cap::ExtendedJoin => "extended-join",
+            Cap::ExtendedMonitor => "extended-monitor",
             Cap::InviteNotify => "invite-notify",
             Cap::LabeledResponse => "labeled-response",
+            Cap::MessageRedaction => "draft/message-redaction",
             Cap::MessageTags => "message-tags",
             Cap::MultiPrefix => "multi-prefix",
             Cap::ReadMarker => "draft/read-marker",

@@ -158,10 +158,11 @@ pub const TOPICS: &[Topic] = &[
         lines: &[
             "MODE <#room> [<modes> [<parameters>]] | MODE <nickname> [<modes>]",
             "Shows or changes modes. Rooms: +o +v (operator, voice), +b +e +I",
-            "(ban, exception, invite exception masks), +k <key>, +l <limit>,",
-            "+i (invite only), +m (moderated), +n (no messages from outside),",
-            "+s (secret), +t (topic by operators). People: +i (invisible),",
-            "+w (receive WALLOPS), -o (stop being a server operator).",
+            "(ban, exception, invite exception masks; +b m:<mask> mutes),",
+            "+k <key>, +l <limit>, +C (no CTCP but ACTION), +i (invite only),",
+            "+m (moderated), +n (no messages from outside), +s (secret),",
+            "+t (topic by operators). People: +i (invisible), +w (receive",
+            "WALLOPS), +B (a bot), -o (stop being a server operator).",
         ],
     },
     Topic {
@@ -187,6 +188,14 @@ pub const TOPICS: &[Topic] = &[
             "TAGMSG <target>{,<target>}",
             "Sends only client tags (such as +typing) to those who enabled",
             "message-tags, under the rules of PRIVMSG.",
+        ],
+    },
+    Topic {
+        name: "REDACT",
+        lines: &[
+            "REDACT <target> <msgid> [:<reason>]",
+            "Withdraws a message: your own for a while after sending it, any of",
+            "a room's as its operator (draft/message-redaction).",
         ],
     },
     Topic {

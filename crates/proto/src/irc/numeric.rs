@@ -40,6 +40,8 @@ pub const RPL_NOWAWAY: &str = "306";
 pub const RPL_WHOISUSER: &str = "311";
 pub const RPL_WHOISSERVER: &str = "312";
 pub const RPL_WHOISOPERATOR: &str = "313";
+/// A bot (IRCv3 bot-mode).
+pub const RPL_WHOISBOT: &str = "335";
 pub const RPL_WHOISSECURE: &str = "671";
 pub const RPL_WHOISCERTFP: &str = "276";
 pub const RPL_WHOISACCOUNT: &str = "330";

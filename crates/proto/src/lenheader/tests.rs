@@ -18,6 +18,7 @@ fn user(nick: &str) -> Arc<UserInfo> {
         realname: nick.into(),
         host: "127.0.0.1".into(),
         account: None,
+        bot: false,
     })
 }
 

@@ -19,6 +19,7 @@ fn user(nick: &str) -> Arc<UserInfo> {
         realname: format!("{nick} Real").into(),
         host: "10.0.0.7".into(),
         account: None,
+        bot: false,
     })
 }
 

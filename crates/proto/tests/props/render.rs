@@ -127,6 +127,7 @@ fn user() -> impl Strategy<Value = Arc<UserInfo>> {
                 nick,
                 host: host.into(),
                 account: account.map(Into::into),
+                bot: false,
             })
         })
 }
@@ -400,6 +401,7 @@ fn irc(me: &Name, caps: CapSet) -> IrcRenderer {
         realname: "R".into(),
         host: "127.0.0.1".into(),
         account: None,
+        bot: false,
     });
     render(
         &mut r,
@@ -516,6 +518,7 @@ proptest! {
             realname: "R".into(),
             host: "127.0.0.1".into(),
             account: None,
+            bot: false,
         });
         render(&mut r, Event::Welcome { nick: me, user });
         render(&mut r, Event::Focus { room: Some(focus) });

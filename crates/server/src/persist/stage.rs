@@ -532,10 +532,15 @@ impl Stage {
     /// messages and messages held for the cluster's journal come in
     /// between). A TAGMSG is kept when it carries a tag that means
     /// something later (a reaction, a reply's context:
-    /// `Record::from_message` decides), not a typing notification.
+    /// `Record::from_message` decides), not a typing notification. A
+    /// redaction is recorded like a message: the store removes the message
+    /// it names when it appends it, in order.
     pub(super) fn record(&mut self, event: &Shared) {
-        if let Some(Event::Message { id, to: target, .. } | Event::TagMsg { id, to: target, .. }) =
-            event.event()
+        if let Some(
+            Event::Message { id, to: target, .. }
+            | Event::TagMsg { id, to: target, .. }
+            | Event::Redacted { id, to: target, .. },
+        ) = event.event()
             && *id != self.recorded
             && !(self.rooms_from_cluster && matches!(target, MsgTarget::Room(_)))
         {

@@ -75,6 +75,7 @@ fn message_in(id: u64, room: &str, text: &str) -> Shared {
             realname: "alice".into(),
             host: "127.0.0.1".into(),
             account: None,
+            bot: false,
         }),
         to: MsgTarget::Room(room.into()),
         kind: MsgKind::Say,
@@ -555,6 +556,7 @@ async fn notes_become_room_saves_and_topic_records_in_order() {
             realname: "bob".into(),
             host: "127.0.0.1".into(),
             account: None,
+            bot: false,
         }),
         text: "the plan".into(),
     });
@@ -598,6 +600,7 @@ async fn a_private_message_is_stored_with_the_recipients_account() {
                 realname: "alice".into(),
                 host: "127.0.0.1".into(),
                 account: Some("Alicia".into()),
+                bot: false,
             }),
             to: MsgTarget::Nick("bob".into()),
             kind: MsgKind::Say,
@@ -877,6 +880,7 @@ async fn reactions_are_stored_and_typing_notifications_are_not() {
         realname: "alice".into(),
         host: "127.0.0.1".into(),
         account: Some("Alicia".into()),
+        bot: false,
     });
     let tagmsg = |id, to: MsgTarget, tags: &[(&str, &str)]| {
         Envelope::new(Event::TagMsg {

@@ -111,13 +111,17 @@ async fn failed(ctx: &Ctx) -> Result<(), HubGone> {
 
 async fn log_in(ctx: &mut Ctx, st: &mut State, name: String) -> Result<(), HubGone> {
     st.account = Some(name.clone());
-    let _ = ctx.request(Command::Login(Some(name.clone()))).await?;
     let mask = st.mask(&ctx.host());
+    // RPL_LOGGEDIN first: it answers the client's AUTHENTICATE, and the
+    // hub's news of the login (ACCOUNT, to the client too with
+    // account-notify) follows it rather than overtaking it.
     ctx.tell(Local::LoggedIn {
-        account: name,
+        account: name.clone(),
         mask,
     })
-    .await
+    .await?;
+    let _ = ctx.request(Command::Login(Some(name))).await?;
+    Ok(())
 }
 
 /// Hands over the private messages held for the account while it was

@@ -9,10 +9,11 @@ use std::sync::PoisonError;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::SqliteStore;
+use super::index::Forget;
 use super::rows::blob;
 use crate::error::StoreError;
 use crate::keys::{Pos, db_id, record_keys, room_conv, target_name, to_ms};
-use crate::{Record, page};
+use crate::{Record, RecordKind, page};
 use chatroom_core::MsgTarget;
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages \
@@ -114,8 +115,16 @@ impl SqliteStore {
         let mut current: Option<(&str, Option<usize>)> = None;
         let mut top = tails.max_id;
         let mut rows = Vec::new();
+        // Msgids withdrawn by this batch's redactions (never stored
+        // themselves: their ids are kept by `meta`, see below).
+        let mut redacted: Vec<u64> = Vec::new();
         for rec in batch {
             let (id, ms) = (db_id(rec.id)?, to_ms(rec.time));
+            if rec.kind == RecordKind::Redact {
+                redacted.extend(rec.redacts());
+                top = top.max(id);
+                continue;
+            }
             if let MsgTarget::Room(room) = &rec.to {
                 let slot = match current {
                     Some((name, slot)) if name == &**room => slot,
@@ -167,6 +176,13 @@ impl SqliteStore {
                 return Err(StoreError::DuplicateId(rec.id));
             }
             rows.push((rec, conv, parties));
+        }
+        // A message withdrawn in the batch that brought it is never written.
+        if !redacted.is_empty() {
+            rows.retain(|(rec, _, _)| !redacted.contains(&rec.id));
+            for page in &mut pages {
+                page.recs.retain(|(_, rec)| !redacted.contains(&rec.id));
+            }
         }
         {
             let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
@@ -229,6 +245,7 @@ impl SqliteStore {
                 tx.prepare_cached(BUMP_LAST_ID)?.execute([max_id])?;
             }
         }
+        let gone = redact(&tx, &redacted)?;
         tx.commit()?;
         // Only a cache of what the newest page says: dropped whole when it
         // has grown past a busy server's rooms, and read again as needed.
@@ -239,6 +256,67 @@ impl SqliteStore {
             .rooms
             .extend(pages.into_iter().map(|page| (page.conv, page.tail)));
         tails.max_id = top;
+        drop(tails);
+        drop(conn);
+        // After the commit, as compaction does: an indexing pass that read
+        // these records has finished by the time `forget` holds the lock.
+        self.search.forget(&gone)?;
         Ok(())
     }
+}
+
+/// Removes the withdrawn messages `ids` from the rows and the pages they
+/// are in (an id stored nowhere, or already gone, is skipped): what the
+/// search index must forget. A page keeps its id and bounds, which still
+/// hold every record left in it and no other page's (msgids are never
+/// given out twice); a page left empty goes.
+fn redact(conn: &Connection, ids: &[u64]) -> Result<Vec<Forget>, StoreError> {
+    let mut gone = Vec::new();
+    for &uid in ids {
+        let Ok(id) = i64::try_from(uid) else {
+            continue;
+        };
+        if conn
+            .prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([id])?
+            > 0
+        {
+            gone.push((id, None));
+            continue;
+        }
+        let mut found = None;
+        {
+            let mut stmt =
+                conn.prepare_cached("SELECT id, body FROM pages WHERE id >= ?1 AND lo_id <= ?1")?;
+            let mut rows = stmt.query([id])?;
+            while let Some(row) = rows.next()? {
+                let page: i64 = row.get(0)?;
+                let recs = page::decode(blob(row, 1)?, page)?;
+                if recs.iter().any(|(_, r)| r.id == uid) {
+                    found = Some((page, recs));
+                    break;
+                }
+            }
+        }
+        let Some((page, recs)) = found else {
+            continue;
+        };
+        let left: Vec<(i64, &Record)> = recs
+            .iter()
+            .filter(|(_, r)| r.id != uid)
+            .map(|(ms, r)| (*ms, r))
+            .collect();
+        if left.is_empty() {
+            conn.prepare_cached("DELETE FROM pages WHERE id = ?1")?
+                .execute([page])?;
+        } else {
+            let mut body = Vec::new();
+            let n = left.len() as i64;
+            page::encode(left, &mut body);
+            conn.prepare_cached("UPDATE pages SET body = ?2, n = ?3 WHERE id = ?1")?
+                .execute(params![page, body, n])?;
+        }
+        gone.push((id, Some(page)));
+    }
+    Ok(gone)
 }

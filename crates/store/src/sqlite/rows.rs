@@ -48,6 +48,7 @@ pub(super) fn record_from_row(row: &Row<'_>) -> Result<Record, StoreError> {
             realname: realname.into(),
             host: host.into(),
             account: None,
+            bot: false,
         }),
         to: if is_pm {
             MsgTarget::Nick(target.into())

@@ -49,6 +49,8 @@ pub fn offer(
         Cap::StandardReplies,
         Cap::Utf8Only,
         Cap::ReadMarker,
+        Cap::MessageRedaction,
+        Cap::ExtendedMonitor,
     ]
     .into_iter()
     .fold(Offer::new(), |o, c| o.with(c, None));
@@ -125,7 +127,7 @@ mod tests {
             ":chatroom CAP * LS :cap-notify message-tags server-time echo-message \
          labeled-response batch multi-prefix userhost-in-names extended-join away-notify \
          setname chghost invite-notify standard-replies utf8only draft/read-marker \
-         draft/multiline=max-bytes=4096,max-lines=32 draft/chathistory \
+         draft/message-redaction extended-monitor draft/multiline=max-bytes=4096,max-lines=32 draft/chathistory \
          sasl=PLAIN,EXTERNAL account-notify account-tag \
          draft/account-registration=before-connect\r\n"
         );

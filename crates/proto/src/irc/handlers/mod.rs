@@ -34,6 +34,7 @@ mod monitor;
 mod multiline;
 mod oper;
 mod privmsg;
+mod redact;
 mod registration;
 mod services;
 mod user;
@@ -125,6 +126,7 @@ const ROUTES: &[(&[&str], Gate, Run)] = &[
     (&["TAGMSG"], Registered, |cx, m| {
         with(cx, m, privmsg::tagmsg)
     }),
+    (&["REDACT"], Registered, |cx, m| with(cx, m, redact::redact)),
     // Services.
     (&["NS", "NICKSERV"], Registered, |cx, m| {
         with(cx, m, services::nickserv)

@@ -1,6 +1,6 @@
 //! The hub's refusals ([`HubError`]) as IRC numerics, or as the IRCv3
 //! standard replies their specifications call for (`FAIL CHGHOST`,
-//! `FAIL SETNAME`).
+//! `FAIL SETNAME`, `FAIL REDACT`).
 //!
 //! One line per refusal, worded for the client. Must not decide whether a
 //! refusal is shown (the renderer folds ERR_NOSUCHNICK into USERHOST/ISON
@@ -8,7 +8,7 @@
 
 use bytes::BytesMut;
 
-use chatroom_core::HubError;
+use chatroom_core::{HubError, RedactRefusal};
 
 use super::numerics::Numerics;
 use crate::irc::numeric::*;
@@ -166,6 +166,27 @@ pub(super) fn error(to: &Numerics, e: &HubError, out: &mut BytesMut) {
             &[host],
             "Hosts are 1 to 63 letters, digits and .-:/_",
         ),
+        HubError::Redact { why, target, msgid } => {
+            let (code, window) = match why {
+                RedactRefusal::InvalidTarget => ("INVALID_TARGET", None),
+                RedactRefusal::Forbidden => ("REDACT_FORBIDDEN", None),
+                RedactRefusal::WindowExpired(secs) => ("REDACT_WINDOW_EXPIRED", Some(secs)),
+                RedactRefusal::UnknownMsgid => ("UNKNOWN_MSGID", None),
+            };
+            let window = window.map(u64::to_string);
+            let mut context: Vec<&str> = vec![target];
+            if *why != RedactRefusal::InvalidTarget {
+                context.push(msgid);
+            }
+            context.extend(window.as_deref());
+            let text = match why {
+                RedactRefusal::InvalidTarget => format!("You cannot delete messages from {target}"),
+                RedactRefusal::Forbidden => "You are not authorised to delete this message".into(),
+                RedactRefusal::WindowExpired(_) => "You can no longer delete this message".into(),
+                RedactRefusal::UnknownMsgid => "This message does not exist or is too old".into(),
+            };
+            to.standard(out, "FAIL", "REDACT", code, &context, &text)
+        }
         HubError::InvalidRealname => to.standard(
             out,
             "FAIL",
@@ -185,6 +206,39 @@ mod tests {
     use crate::irc::caps::Cap;
     use crate::irc::render::Local;
     use crate::irc::render::test_support::*;
+
+    #[test]
+    fn redaction_refusals_are_the_specs_fail_replies() {
+        use chatroom_core::RedactRefusal;
+        let mut r = registered("bob");
+        let fail = |why| {
+            Event::Error(HubError::Redact {
+                why,
+                target: "#lobby".into(),
+                msgid: "42".into(),
+            })
+        };
+        for (why, want) in [
+            (
+                RedactRefusal::InvalidTarget,
+                ":chatroom FAIL REDACT INVALID_TARGET #lobby :You cannot delete messages from #lobby\r\n",
+            ),
+            (
+                RedactRefusal::Forbidden,
+                ":chatroom FAIL REDACT REDACT_FORBIDDEN #lobby 42 :You are not authorised to delete this message\r\n",
+            ),
+            (
+                RedactRefusal::WindowExpired(900),
+                ":chatroom FAIL REDACT REDACT_WINDOW_EXPIRED #lobby 42 900 :You can no longer delete this message\r\n",
+            ),
+            (
+                RedactRefusal::UnknownMsgid,
+                ":chatroom FAIL REDACT UNKNOWN_MSGID #lobby 42 :This message does not exist or is too old\r\n",
+            ),
+        ] {
+            assert_eq!(render(&mut r, fail(why)), want);
+        }
+    }
 
     #[test]
     fn errors_map_to_numerics() {

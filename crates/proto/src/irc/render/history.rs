@@ -306,6 +306,7 @@ mod tests {
                 realname: nick.into(),
                 host: "127.0.0.1".into(),
                 account: None,
+                bot: false,
             }),
             to: MsgTarget::Room("#lobby".into()),
             kind,
@@ -490,6 +491,7 @@ mod tests {
                 realname: "carol".into(),
                 host: "127.0.0.1".into(),
                 account: None,
+                bot: false,
             }),
             to: MsgTarget::Room("#lobby".into()),
             tags: vec![

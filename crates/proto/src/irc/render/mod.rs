@@ -71,7 +71,7 @@ use super::numeric::*;
 use super::wire::{host, tag_prefix, word};
 use label::Batches;
 use numerics::Numerics;
-use shared::{render_message, render_shared};
+use shared::{render_message, render_redacted, render_shared};
 use who::Found;
 
 pub use super::limits::MAX_LABEL;
@@ -463,6 +463,16 @@ impl IrcRenderer {
                     render_message(ev, time, tagged, acct, false)
                 });
             }
+            // Never to a client without the capability (the spec's
+            // fallback is optional; a notice for every withdrawn message
+            // would be noise to those who cannot act on it).
+            Event::Redacted { .. } if self.has(Cap::MessageRedaction) => {
+                let tagged = self.has(Cap::MessageTags);
+                shared.render_into(slot(time, tagged), out, |ev| {
+                    render_redacted(ev, time, tagged)
+                });
+            }
+            Event::Redacted { .. } => {}
             Event::Joined { .. } => {
                 let ext = self.has(Cap::ExtendedJoin);
                 shared.render_into(slot(time, ext), out, |ev| render_shared(ev, time, ext));
@@ -490,6 +500,25 @@ impl IrcRenderer {
             | Event::RealnameChanged { .. }
             | Event::AccountChanged { .. }
             | Event::InviteNotice { .. } => {}
+            // extended-monitor: what a watched person's roommates hear,
+            // for the capabilities that show each (CHGHOST without its
+            // emulation: no rooms are shared).
+            Event::Watched(inner) if self.has(Cap::ExtendedMonitor) => {
+                let shown = match &**inner {
+                    Event::AwayStatus { .. } => self.has(Cap::AwayNotify),
+                    Event::AccountChanged { .. } => self.has(Cap::AccountNotify),
+                    Event::RealnameChanged { .. } => self.has(Cap::Setname),
+                    Event::HostChanged { old, who, .. } if self.has(Cap::Chghost) => {
+                        shared::host_changed(&self.to(), self.caps, false, old, who, &[], out);
+                        false
+                    }
+                    _ => false,
+                };
+                if shown {
+                    out.extend_from_slice(&render_shared(inner, time, false));
+                }
+            }
+            Event::Watched(_) => {}
             Event::HostChanged { old, who, rooms } => {
                 let is_me = self.is_me(&who.nick);
                 shared::host_changed(&self.to(), self.caps, is_me, old, who, rooms, out);

@@ -1,7 +1,8 @@
 //! Room traffic as IRC lines that look the same to every recipient with
 //! the same relevant capabilities: PRIVMSG/NOTICE/TAGMSG
 //! ([`render_message`]), JOIN, PART, QUIT, NICK, TOPIC, KICK, MODE, AWAY,
-//! ACCOUNT, SETNAME, WALLOPS and invite notices ([`render_shared`]), and the render
+//! ACCOUNT, SETNAME, WALLOPS and invite notices ([`render_shared`]), REDACT
+//! ([`render_redacted`]), and the render
 //! cache slot each capability combination uses ([`slot`],
 //! [`message_slot`]). Also the CHGHOST emulation, which is built from
 //! these lines but differs per recipient.
@@ -153,6 +154,17 @@ pub(crate) fn render_message(
     let src = source(from);
     let target = target_of(to);
     let no_tags: &[(Name, Name)] = &[];
+    // IRCv3 bot-mode: a bot's messages carry `bot` (no value) among the
+    // server's tags, before the client's own.
+    let with_bot: Vec<(Name, Name)>;
+    let client = if tagged && from.bot {
+        with_bot = std::iter::once((Name::from("bot"), Name::from("")))
+            .chain(client.iter().cloned())
+            .collect();
+        &with_bot
+    } else {
+        client
+    };
     let account = from.account.as_deref().filter(|_| acct);
     let first = tag_prefix(
         time.then_some(at),
@@ -249,6 +261,35 @@ fn multiline_batch(
 /// notices: the same for every recipient with the same capabilities.
 /// `time`: server-time (the moment of the first rendering, which all
 /// recipients then share); `ext`: extended-join.
+/// REDACT (IRCv3 message-redaction), with the redaction's own time and
+/// (to clients with message-tags) msgid; `Bytes::new()` for any other
+/// event.
+pub(crate) fn render_redacted(ev: &Event, time: bool, tagged: bool) -> Bytes {
+    let Event::Redacted {
+        id,
+        time: at,
+        by,
+        to,
+        msgid,
+        reason,
+    } = ev
+    else {
+        return Bytes::new();
+    };
+    let mut out = BytesMut::new();
+    let tags = tag_prefix(time.then_some(*at), tagged.then_some(*id), None, &[]);
+    out.put_slice(tags.as_bytes());
+    let msgid = crate::irc::tags::msgid(*msgid);
+    write_line(
+        &mut out,
+        Some(&source(by)),
+        "REDACT",
+        &[target_of(to), &msgid],
+        reason.as_deref(),
+    );
+    out.freeze()
+}
+
 pub(crate) fn render_shared(ev: &Event, time: bool, ext: bool) -> Bytes {
     let mut out = BytesMut::new();
     let stamp = if time {
@@ -452,6 +493,102 @@ mod tests {
     use crate::irc::render::{message_slot, slot};
 
     #[test]
+    fn a_watched_persons_news_needs_extended_monitor_and_its_own_capability() {
+        let away = Event::Watched(Box::new(Event::AwayStatus {
+            who: user("bar"),
+            message: Some("afk".into()),
+        }));
+        let ext = |caps: &[Cap]| {
+            let mut all = vec![Cap::ExtendedMonitor];
+            all.extend_from_slice(caps);
+            with_caps("foo", &all)
+        };
+        assert_eq!(
+            render(&mut ext(&[Cap::AwayNotify]), away.clone()),
+            ":bar!bar@127.0.0.1 AWAY :afk\r\n"
+        );
+        assert_eq!(render(&mut ext(&[]), away.clone()), "");
+        assert_eq!(render(&mut with_caps("foo", &[Cap::AwayNotify]), away), "");
+        let name = Event::Watched(Box::new(Event::RealnameChanged { who: user("bar") }));
+        assert!(render(&mut ext(&[Cap::Setname]), name.clone()).contains(" SETNAME :"));
+        assert_eq!(render(&mut ext(&[Cap::AwayNotify]), name), "");
+        let host = Event::Watched(Box::new(Event::HostChanged {
+            old: user("bar"),
+            who: logged_in("bar", "bar"),
+            rooms: Vec::new(),
+        }));
+        assert!(render(&mut ext(&[Cap::Chghost]), host.clone()).contains(" CHGHOST "));
+        // No emulation (QUIT and JOINs) for a watcher: there is no room.
+        assert_eq!(render(&mut ext(&[]), host), "");
+    }
+
+    #[test]
+    fn a_bots_messages_carry_the_bot_tag_to_clients_with_message_tags() {
+        let bot = std::sync::Arc::new(chatroom_core::UserInfo {
+            bot: true,
+            ..(*user("beep")).clone()
+        });
+        let ev = Event::Message {
+            id: 3,
+            time: UNIX_EPOCH,
+            from: bot,
+            to: room("#lobby"),
+            kind: MsgKind::Say,
+            text: "boop".into(),
+            tags: vec![("+draft/reply".into(), "1".into())],
+        };
+        assert_eq!(
+            render(&mut with_caps("bob", &[Cap::MessageTags]), ev.clone()),
+            "@msgid=3;bot;+draft/reply=1 :beep!beep@127.0.0.1 PRIVMSG #lobby :boop\r\n"
+        );
+        assert_eq!(
+            render(&mut registered("bob"), ev),
+            ":beep!beep@127.0.0.1 PRIVMSG #lobby :boop\r\n"
+        );
+    }
+
+    #[test]
+    fn a_redaction_reaches_only_clients_that_asked_for_it() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_546_612_406_123);
+        let ev = |reason: Option<&str>, to: MsgTarget| Event::Redacted {
+            id: 9,
+            time: at,
+            by: user("alice"),
+            to,
+            msgid: 7,
+            reason: reason.map(Into::into),
+        };
+        assert_eq!(
+            render(
+                &mut with_caps("bob", &[Cap::MessageRedaction]),
+                ev(Some("wrong room"), room("#lobby"))
+            ),
+            ":alice!alice@127.0.0.1 REDACT #lobby 7 :wrong room\r\n"
+        );
+        assert_eq!(
+            render(
+                &mut with_caps(
+                    "bob",
+                    &[Cap::MessageRedaction, Cap::MessageTags, Cap::ServerTime]
+                ),
+                ev(None, MsgTarget::Nick("bob".into()))
+            ),
+            "@time=2019-01-04T14:33:26.123Z;msgid=9 :alice!alice@127.0.0.1 REDACT bob 7\r\n"
+        );
+        let everything_else: Vec<Cap> = Cap::ALL
+            .into_iter()
+            .filter(|c| *c != Cap::MessageRedaction)
+            .collect();
+        assert_eq!(
+            render(
+                &mut with_caps("bob", &everything_else),
+                ev(None, room("#lobby"))
+            ),
+            ""
+        );
+    }
+
+    #[test]
     fn text_that_fits_fills_the_line_exactly() {
         use std::sync::Arc;
 
@@ -466,6 +603,7 @@ mod tests {
                 realname: "A".into(),
                 host: host.into(),
                 account: Some("alice".into()),
+                bot: false,
             })
         };
         // Shown as `*` and `0::1`: a byte more than given each.

@@ -22,6 +22,7 @@ pub fn user(nick: &str) -> Arc<UserInfo> {
         realname: format!("{nick} R").into(),
         host: "127.0.0.1".into(),
         account: None,
+        bot: false,
     })
 }
 

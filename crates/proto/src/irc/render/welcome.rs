@@ -41,13 +41,16 @@ pub fn isupport(cfg: &Config) -> Vec<String> {
     let h = &cfg.hub;
     let mut tokens = vec![
         "AWAYLEN=".to_string() + &h.away_len.to_string(),
+        "BOT=B".to_string(),
         format!("CASEMAPPING={}", casemap::SERVER.token()),
         format!("CHANLIMIT=#:{}", h.max_rooms_per_member),
-        "CHANMODES=beI,k,l,imnst".to_string(),
+        "CHANMODES=beI,k,l,Cimnst".to_string(),
         format!("CHANNELLEN={}", h.room_len),
         "CHANTYPES=#".to_string(),
         "ELIST=CMNTU".to_string(),
         "EXCEPTS=e".to_string(),
+        // Mutes: `+b m:nick!user@host` (and `+e m:...` lifts one).
+        "EXTBAN=,m".to_string(),
         "INVEX=I".to_string(),
         format!("KEYLEN={}", chatroom_core::hub::KEY_LEN),
         format!("KICKLEN={}", h.kick_len),
@@ -111,7 +114,7 @@ pub(super) fn welcome(to: &Numerics, user: &UserInfo, tokens: &[String], out: &m
     to.numeric(
         out,
         RPL_MYINFO,
-        &[to.server, &version, "iow", "beIiklmnostv", "beIklov"],
+        &[to.server, &version, "Biow", "CbeIiklmnostv", "beIklov"],
         None,
     );
     // At most 12 tokens per line keeps every 005 line far below 512 bytes.
@@ -232,7 +235,7 @@ mod tests {
             " CASEMAPPING=ascii ",
             " CHANTYPES=# ",
             " PREFIX=(ov)@+ ",
-            " CHANMODES=beI,k,l,imnst ",
+            " CHANMODES=beI,k,l,Cimnst ",
             " NICKLEN=30 ",
             " CHANNELLEN=50 ",
             " TOPICLEN=390 ",

@@ -115,6 +115,11 @@ pub(super) fn who(
         if m.oper {
             flags.push('*');
         }
+        // A bot (IRCv3 bot-mode), before the room prefixes that clients
+        // read off the end.
+        if m.user.bot {
+            flags.push('B');
+        }
         if room != "*" {
             flags.push_str(prefixes(m, all));
         }
@@ -219,6 +224,9 @@ pub(super) fn whois(to: &Numerics, ev: &Event, all: bool, out: &mut BytesMut) {
     );
     if oper {
         to.numeric(out, RPL_WHOISOPERATOR, &[nick], Some("is an IRC operator"));
+    }
+    if user.bot {
+        to.numeric(out, RPL_WHOISBOT, &[nick], Some("is a bot"));
     }
     if *secure {
         to.numeric(
@@ -347,6 +355,55 @@ mod tests {
     use crate::irc::message::Message;
     use crate::irc::render::Local;
     use crate::irc::render::test_support::*;
+
+    #[test]
+    fn a_bot_is_b_in_who_and_335_in_whois() {
+        let bot = std::sync::Arc::new(chatroom_core::UserInfo {
+            bot: true,
+            ..(*user("beep")).clone()
+        });
+        let mut r = registered("bob");
+        let out = render(
+            &mut r,
+            Event::WhoReply {
+                mask: "#lobby".into(),
+                members: vec![MemberInfo {
+                    user: bot.clone(),
+                    ..member("beep", true, None)
+                }],
+            },
+        );
+        assert!(
+            out.contains(" 352 bob #lobby beep 127.0.0.1 chatroom beep HB@ :0 "),
+            "{out}"
+        );
+        let out = render(
+            &mut r,
+            Event::WhoisReply {
+                user: bot,
+                rooms: vec![],
+                standing: vec![],
+                away: None,
+                idle_secs: 0,
+                signon: SystemTime::now(),
+                oper: false,
+                secure: false,
+                certfp: None,
+            },
+        );
+        assert!(
+            out.contains(":chatroom 335 bob beep :is a bot\r\n"),
+            "{out}"
+        );
+        let out = render(
+            &mut r,
+            Event::WhoReply {
+                mask: "beep".into(),
+                members: vec![member("beep", false, None)],
+            },
+        );
+        assert!(out.contains(" beep H :0 "), "not a bot: {out}");
+    }
 
     #[test]
     fn names_split_under_512() {
@@ -609,6 +666,7 @@ mod tests {
             realname: "Real Name".into(),
             host: "::1".into(),
             account: None,
+            bot: false,
         });
         let out = render(
             &mut r,
